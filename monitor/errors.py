@@ -1,0 +1,72 @@
+"""The errors monitor raises, one tree with a `retriable` flag on each class.
+
+    MonitorError
+     ├── ConfigError        monitor.yaml is missing, unreadable or invalid
+     ├── RuleError          a rules directory holds invalid files (carries every problem)
+     ├── InputError         an input file (for `monitor match`) cannot be read
+     ├── FeedFetchError     a feed could not be fetched (retriable unless the server said no)
+     ├── FeedParseError     a feed's body is not a feed
+     └── DeliveryError      an alert could not be delivered (retriable on 5xx, 429, timeouts)
+
+Retry code reads `retriable` instead of listing classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a file the user edits, located as `FILE:LINE: message`."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line > 0 else self.path
+        return f"{where}: {self.message}"
+
+
+class MonitorError(Exception):
+    """Root of every error monitor raises on purpose."""
+
+    retriable = False
+
+
+class ConfigError(MonitorError):
+    """The service configuration is invalid."""
+
+
+class RuleError(MonitorError):
+    """A rules directory holds invalid files; `problems` lists each one."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class InputError(MonitorError):
+    """An input file cannot be read as an article or a feed."""
+
+
+class FeedFetchError(MonitorError):
+    """A feed could not be fetched."""
+
+    def __init__(self, message: str, *, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+class FeedParseError(MonitorError):
+    """A feed's body could not be read as a feed."""
+
+
+class DeliveryError(MonitorError):
+    """An alert could not be delivered to a channel."""
+
+    def __init__(self, message: str, *, retriable: bool) -> None:
+        super().__init__(message)
+        self.retriable = retriable

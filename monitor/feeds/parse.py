@@ -1,0 +1,236 @@
+"""Turn a feed document (RSS, Atom, RDF, CDF or JSON Feed) into normalized Articles.
+
+Pure: bytes in, Articles out. XML goes through feedparser; JSON Feed (which feedparser 6 does not
+read) is read here. Every failure becomes a `FeedParseError` naming the reason.
+
+An article's id is stable across polls and restarts: a hash of the entry's GUID (scoped to the
+feed, since GUIDs are only unique within one), or of its canonical link (tracking parameters
+removed, so the same story from two feeds is one article), or of its title and date.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import feedparser
+
+from monitor.errors import FeedParseError
+from monitor.models import Article, make_article
+
+_TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga", "ocid"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What one document yielded. `warning` says why a document was read despite flaws."""
+
+    articles: tuple[Article, ...]
+    title: str = ""
+    warning: str | None = None
+
+
+def canonical_url(url: str) -> str:
+    """Return a URL as an id: scheme and host lowercased, fragment and tracking parameters gone."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
+    ]
+    netloc = parts.netloc.lower()
+    for scheme, port in (("http", ":80"), ("https", ":443")):
+        if parts.scheme.lower() == scheme and netloc.endswith(port):
+            netloc = netloc[: -len(port)]
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
+
+
+def article_id(
+    feed_id: str | None, *, guid: str = "", link: str = "", title: str = "", date: str = ""
+) -> str:
+    """Return the stable id of an entry (see the module docstring)."""
+    guid, link = guid.strip(), link.strip()
+    if guid and guid.lower().startswith(("http://", "https://")):
+        key = "url\0" + canonical_url(guid)
+    elif guid:
+        key = f"guid\0{feed_id or ''}\0{guid}"
+    elif link:
+        key = "url\0" + canonical_url(link)
+    else:
+        key = f"hash\0{feed_id or ''}\0{title.strip()}\0{date}"
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed_id: str | None,
+    url: str = "",
+    content_type: str = "",
+    fetched_at: datetime | None = None,
+) -> ParsedFeed:
+    """Parse a feed document; raise `FeedParseError` when it yields nothing readable."""
+    if _looks_like_json(body, content_type):
+        return _parse_json_feed(body, feed_id=feed_id, fetched_at=fetched_at)
+    headers = {"content-location": url} if url else {}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    except Exception as exc:
+        raise FeedParseError(f"feedparser failed: {type(exc).__name__}: {exc}") from exc
+    entries = parsed.get("entries") or []
+    bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if not entries and bozo is not None and not parsed.get("version"):
+        raise FeedParseError(f"not a feed: {type(bozo).__name__}: {bozo}")
+    feed = parsed.get("feed") or {}
+    language = feed.get("language") or None
+    articles = tuple(
+        _from_entry(e, feed_id=feed_id, language=language, fetched_at=fetched_at) for e in entries
+    )
+    warning = f"{type(bozo).__name__}: {bozo}" if bozo is not None else None
+    return ParsedFeed(articles=articles, title=str(feed.get("title") or ""), warning=warning)
+
+
+def _looks_like_json(body: bytes, content_type: str) -> bool:
+    if "json" in content_type.lower():
+        return True
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _struct_time(value: object) -> datetime | None:
+    if isinstance(value, time.struct_time):
+        try:
+            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+        except (OverflowError, ValueError, OSError):
+            return None
+    return None
+
+
+def _from_entry(
+    entry: Mapping[str, Any],
+    *,
+    feed_id: str | None,
+    language: str | None,
+    fetched_at: datetime | None,
+) -> Article:
+    title = str(entry.get("title") or "")
+    link = str(entry.get("link") or "")
+    published = _struct_time(entry.get("published_parsed")) or _struct_time(
+        entry.get("updated_parsed")
+    )
+    content = "\n".join(str(c.get("value") or "") for c in entry.get("content") or ())
+    detail = entry.get("summary_detail") or entry.get("title_detail") or {}
+    tags = [str(t.get("term") or t.get("label") or "") for t in entry.get("tags") or ()]
+    return make_article(
+        id=article_id(
+            feed_id,
+            guid=str(entry.get("id") or ""),
+            link=link,
+            title=title,
+            date=str(entry.get("published") or entry.get("updated") or ""),
+        ),
+        feed=feed_id,
+        url=link,
+        title=title,
+        summary=str(entry.get("summary") or ""),
+        content=content,
+        author=str(entry.get("author") or ""),
+        tags=tags,
+        published=published,
+        language=detail.get("language") or language,
+        fetched_at=fetched_at,
+    )
+
+
+def _parse_json_feed(
+    body: bytes, *, feed_id: str | None, fetched_at: datetime | None
+) -> ParsedFeed:
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FeedParseError(f"invalid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise FeedParseError("not a JSON Feed: no `items` list")
+    language = data.get("language") if isinstance(data.get("language"), str) else None
+    articles = []
+    skipped = 0
+    for item in data["items"]:
+        if not isinstance(item, dict):
+            skipped += 1
+            continue
+        articles.append(
+            json_article(item, feed_id=feed_id, language=language, fetched_at=fetched_at)
+        )
+    warning = f"{skipped} items were not JSON objects" if skipped else None
+    title = data["title"] if isinstance(data.get("title"), str) else ""
+    return ParsedFeed(articles=tuple(articles), title=title, warning=warning)
+
+
+def _text(item: Mapping[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def parse_time(value: object) -> datetime | None:
+    """Parse an ISO-8601 time; naive times are taken as UTC; anything else is None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def json_article(
+    item: Mapping[str, Any],
+    *,
+    feed_id: str | None = None,
+    language: str | None = None,
+    fetched_at: datetime | None = None,
+) -> Article:
+    """Build an Article from a JSON Feed item or a monitor JSON article (both shapes accepted)."""
+    authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+    author_names = [a.get("name", "") if isinstance(a, dict) else str(a) for a in authors]
+    tags = [str(t) for t in item.get("tags") or () if isinstance(t, str | int | float)]
+    url = _text(item, "url", "link", "external_url")
+    title = _text(item, "title")
+    published = parse_time(item.get("date_published") or item.get("published"))
+    feed = item.get("feed") if isinstance(item.get("feed"), str) else feed_id
+    guid = item.get("id")
+    return make_article(
+        id=article_id(
+            feed,
+            guid=str(guid) if isinstance(guid, str | int) and not isinstance(guid, bool) else "",
+            link=url,
+            title=title,
+            date=str(item.get("date_published") or item.get("published") or ""),
+        ),
+        feed=feed,
+        url=url,
+        title=title,
+        summary=_text(item, "summary"),
+        content=_text(item, "content", "content_html", "content_text"),
+        author=", ".join(n for n in author_names if n),
+        tags=tags,
+        published=published,
+        language=_text(item, "language") or language,
+        fetched_at=fetched_at,
+    )

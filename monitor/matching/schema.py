@@ -1,0 +1,287 @@
+"""The shapes of the three kinds of files in a rules directory, and the checks across them.
+
+Pure: each `parse_*` takes a file's path and its located YAML data and returns specs and problems.
+`link` then checks what no single file can: unique ids, and that every reference resolves.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from monitor.errors import Problem
+from monitor.located import LocDict
+from monitor.matching.spec import (
+    ENTITY_TYPES,
+    MODES,
+    SEVERITIES,
+    Checker,
+    Condition,
+    EntityRef,
+    EntitySpec,
+    FeedSpec,
+    Item,
+    RuleSet,
+    RuleSpec,
+    Throttle,
+    parse_duration,
+    top_level,
+)
+from monitor.models import DEFAULT_FIELDS, TEXT_FIELDS
+
+RULE_KEYS = (
+    "id",
+    "description",
+    "enabled",
+    "mode",
+    "match",
+    "entities",
+    "fields",
+    "feeds",
+    "languages",
+    "severity",
+    "notify",
+    "throttle",
+)
+ENTITY_KEYS = ("id", "type", "names", "tags", "context")
+FEED_KEYS = ("id", "url", "interval", "tags", "enabled")
+
+
+def parse_rule_file(path: str, data: object) -> tuple[list[RuleSpec], list[Problem]]:
+    """Validate a rule file: `rules:`, a list of rules."""
+    check = Checker(path)
+    rules = []
+    items = top_level(check, data, "rules")
+    for i, raw in enumerate(items):
+        rule = _rule(check, raw, items.line_of(i))
+        if rule is not None:
+            rules.append(rule)
+    return rules, check.problems
+
+
+def _rule(check: Checker, raw: object, line: int) -> RuleSpec | None:  # noqa: C901 - one branch a key
+    spec = check.mapping(raw, line, "a rule", RULE_KEYS)
+    if spec is None:
+        return None
+    problems_before = len(check.problems)
+    rule_id = check.identifier(spec.get("id"), spec.line_of("id"), "rule `id`")
+    at = spec.line_of
+    fields: dict[str, object] = {}
+    if "description" in spec:
+        fields["description"] = check.string(spec["description"], at("description"), "description")
+    if "enabled" in spec:
+        fields["enabled"] = check.boolean(spec["enabled"], at("enabled"), "enabled")
+    if "mode" in spec:
+        fields["mode"] = check.choice(spec["mode"], at("mode"), "mode", MODES)
+    if "match" in spec:
+        fields["match"] = check.condition(spec["match"], at("match"), "`match`", check.term)
+    if "entities" in spec:
+        fields["entities"] = check.condition(
+            spec["entities"], at("entities"), "`entities`", check.entity_ref
+        )
+    if "match" not in spec and "entities" not in spec:
+        check.error(spec.line, f"rule {rule_id!r} needs `match:`, `entities:` or both")
+    if "fields" in spec:
+        fields["fields"] = _fields(check, spec)
+    if "feeds" in spec:
+        fields["feeds"] = tuple(_feed_ref(s, at("feeds")) for s in _strings(check, spec, "feeds"))
+    if "languages" in spec:
+        fields["languages"] = tuple(s.lower() for s in _strings(check, spec, "languages"))
+    if "severity" in spec:
+        fields["severity"] = check.choice(spec["severity"], at("severity"), "severity", SEVERITIES)
+    if "notify" in spec:
+        fields["notify"] = _strings(check, spec, "notify")
+    if "throttle" in spec:
+        fields["throttle"] = _throttle(check, spec["throttle"], at("throttle"))
+    if rule_id is None or len(check.problems) > problems_before:
+        return None
+    return RuleSpec(id=rule_id, path=check.path, line=spec.line, **fields)  # type: ignore[arg-type]
+
+
+def _strings(check: Checker, spec: LocDict, key: str) -> tuple[str, ...]:
+    return check.strings(spec[key], spec.line_of(key), f"`{key}`")
+
+
+def _fields(check: Checker, spec: LocDict) -> tuple[str, ...]:
+    names = _strings(check, spec, "fields")
+    for name in names:
+        if name not in TEXT_FIELDS:
+            check.error(
+                spec.line_of("fields"),
+                f"unknown field {name!r} (fields: {', '.join(TEXT_FIELDS)})",
+            )
+    if not names:
+        check.error(spec.line_of("fields"), "`fields` is empty")
+    return tuple(dict.fromkeys(names)) or DEFAULT_FIELDS
+
+
+def _feed_ref(text: str, line: int) -> EntityRef:
+    if text.startswith("tag:"):
+        return EntityRef("tag", text[4:].strip(), line)
+    return EntityRef("id", text, line)
+
+
+def _throttle(check: Checker, raw: object, line: int) -> Throttle | None:
+    spec = check.mapping(raw, line, "`throttle`", ("max", "per"))
+    if spec is None:
+        return None
+    limit = spec.get("max")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        check.error(
+            spec.line_of("max"), f"throttle `max` must be a whole number >= 1, not {limit!r}"
+        )
+        return None
+    try:
+        per_s = parse_duration(spec.get("per"))
+    except ValueError as exc:
+        check.error(spec.line_of("per"), f"throttle `per`: {exc}")
+        return None
+    return Throttle(max=limit, per_s=per_s)
+
+
+def parse_entity_file(path: str, data: object) -> tuple[list[EntitySpec], list[Problem]]:
+    """Validate an entity file: `entities:`, a list of entities."""
+    check = Checker(path)
+    entities = []
+    items = top_level(check, data, "entities")
+    for i, raw in enumerate(items):
+        spec = check.mapping(raw, items.line_of(i), "an entity", ENTITY_KEYS)
+        if spec is None:
+            continue
+        before = len(check.problems)
+        at = spec.line_of
+        entity_id = check.identifier(spec.get("id"), at("id"), "entity `id`")
+        kind = check.choice(spec.get("type"), at("type"), "entity `type`", ENTITY_TYPES)
+        names = check.terms(spec.get("names"), at("names"), "`names`")
+        if "names" in spec and not names and len(check.problems) == before:
+            check.error(at("names"), "`names` is empty")
+        tags = _strings(check, spec, "tags") if "tags" in spec else ()
+        context = (
+            check.terms(spec["context"], at("context"), "`context`") if "context" in spec else ()
+        )
+        if entity_id is None or kind is None or len(check.problems) > before:
+            continue
+        entities.append(
+            EntitySpec(
+                id=entity_id,
+                path=path,
+                line=spec.line,
+                type=kind,
+                names=names,
+                tags=tags,
+                context=context,
+            )
+        )
+    return entities, check.problems
+
+
+def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Problem]]:
+    """Validate `feeds.yaml`: `feeds:`, a list of feeds."""
+    check = Checker(path)
+    feeds = []
+    items = top_level(check, data, "feeds")
+    for i, raw in enumerate(items):
+        spec = check.mapping(raw, items.line_of(i), "a feed", FEED_KEYS)
+        if spec is None:
+            continue
+        before = len(check.problems)
+        at = spec.line_of
+        feed_id = check.identifier(spec.get("id"), at("id"), "feed `id`")
+        url = check.string(spec.get("url"), at("url"), "feed `url`")
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                check.error(at("url"), f"feed `url` must be an http(s) URL, not {url!r}")
+        interval_s = 300.0
+        if "interval" in spec:
+            try:
+                interval_s = parse_duration(spec["interval"])
+            except ValueError as exc:
+                check.error(at("interval"), f"feed `interval`: {exc}")
+        tags = _strings(check, spec, "tags") if "tags" in spec else ()
+        enabled = True
+        if "enabled" in spec:
+            enabled = check.boolean(spec["enabled"], at("enabled"), "enabled") is not False
+        if feed_id is None or url is None or len(check.problems) > before:
+            continue
+        feeds.append(
+            FeedSpec(
+                id=feed_id,
+                path=path,
+                line=spec.line,
+                url=url,
+                interval_s=interval_s,
+                tags=tags,
+                enabled=enabled,
+            )
+        )
+    return feeds, check.problems
+
+
+def link(rule_set: RuleSet) -> list[Problem]:
+    """Check ids are unique and every entity and feed reference resolves."""
+    problems = [
+        *_duplicates("rule", rule_set.rules),
+        *_duplicates("entity", rule_set.entities),
+        *_duplicates("feed", rule_set.feeds),
+    ]
+    entity_ids = {e.id for e in rule_set.entities}
+    entity_tags = {t for e in rule_set.entities for t in e.tags}
+    entity_types = {e.type for e in rule_set.entities}
+    feed_ids = {f.id for f in rule_set.feeds}
+    feed_tags = {t for f in rule_set.feeds for t in f.tags}
+    entity_known = {"id": entity_ids, "tag": entity_tags, "type": entity_types}
+    entity_missing = {
+        "id": "unknown entity",
+        "tag": "no entity has the tag",
+        "type": "no entity has the type",
+    }
+    for rule in rule_set.rules:
+        for ref in _entity_refs(rule.entities):
+            if ref.value not in entity_known[ref.kind]:
+                message = f"rule {rule.id!r}: {entity_missing[ref.kind]} {ref.value!r}"
+                problems.append(Problem(rule.path, ref.line, message))
+        for ref in rule.feeds:
+            if ref.value not in (feed_ids if ref.kind == "id" else feed_tags):
+                missing = "unknown feed" if ref.kind == "id" else "no feed has the tag"
+                problems.append(
+                    Problem(rule.path, ref.line, f"rule {rule.id!r}: {missing} {ref.value!r}")
+                )
+    return problems
+
+
+def _duplicates(kind: str, specs: Iterable[RuleSpec | EntitySpec | FeedSpec]) -> list[Problem]:
+    items = list(specs)
+    counts = Counter(s.id for s in items)
+    first: dict[str, RuleSpec | EntitySpec | FeedSpec] = {}
+    problems = []
+    for spec in items:
+        if counts[spec.id] < 2:
+            continue
+        if spec.id in first:
+            seen = first[spec.id]
+            problems.append(
+                Problem(
+                    spec.path,
+                    spec.line,
+                    f"duplicate {kind} id {spec.id!r} (also at {seen.path}:{seen.line})",
+                )
+            )
+        else:
+            first[spec.id] = spec
+    return problems
+
+
+def _entity_refs(condition: Condition | None) -> list[EntityRef]:
+    if condition is None:
+        return []
+    refs: list[EntityRef] = []
+    stack: list[Item] = [*condition.all, *condition.any, *condition.none]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, EntityRef):
+            refs.append(item)
+        elif isinstance(item, Condition):
+            stack.extend((*item.all, *item.any, *item.none))
+    return sorted(refs, key=lambda r: r.line)

@@ -1,0 +1,440 @@
+"""The watch language: typed specs for rules, entities and feeds, and their validation.
+
+Everything here is pure. The validators take the located data that `monitor.yamlfile` reads and
+return specs plus a list of `Problem`s (file, line, reason); they never stop at the first one, so
+`monitor check` can report every mistake in one run. `docs/rules.md` documents the language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from monitor.errors import Problem
+from monitor.located import LocDict, LocList, line_of
+from monitor.models import DEFAULT_FIELDS
+from monitor.text import PATTERN_WORD_RE, is_acronym, token_key
+
+SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
+ENTITY_TYPES: Final = ("person", "org", "place", "event", "other")
+MODES: Final = ("live", "shadow")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+_DURATION_RE = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)")
+_DURATION_UNITS_S: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MIN_PREFIX_CHARS: Final = 2
+
+TokenKind = Literal["literal", "prefix", "glob"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPattern:
+    """One word of a term: a literal word, a prefix (`minist*`) or a glob (`defen?e`).
+
+    `text` is already in comparison form: possessive dropped, casefolded unless `case`.
+    """
+
+    kind: TokenKind
+    text: str
+    case: bool
+
+    def matches(self, key: str) -> bool:
+        """Tell whether a token (in `token_key` form) is this word; for reference and tests."""
+        folded = key if self.case else key.casefold()
+        if self.kind == "literal":
+            return folded == self.text
+        if self.kind == "prefix":
+            return folded.startswith(self.text)
+        return glob_regex(self.text).fullmatch(folded) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A term as written, parsed: a word, a phrase of words, or a regular expression."""
+
+    source: str
+    case: bool
+    words: tuple[TokenPattern, ...] = ()
+    regex: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How evidence names the term."""
+        return self.source
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRef:
+    """A reference to entities: one id, every entity with a tag, or every one of a type."""
+
+    kind: Literal["id", "tag", "type"]
+    value: str
+    line: int
+
+    def __str__(self) -> str:
+        return self.value if self.kind == "id" else f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """all / any / none over items; `min` is how many of `any` must hold (default 1)."""
+
+    all: tuple[Item, ...] = ()
+    any: tuple[Item, ...] = ()
+    none: tuple[Item, ...] = ()
+    min: int = 1
+
+
+Item = Term | EntityRef | Condition
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Throttle:
+    """At most `max` alerts per `per_s` seconds for one rule."""
+
+    max: int
+    per_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleSpec:
+    """One watch, validated."""
+
+    id: str
+    path: str
+    line: int
+    description: str = ""
+    enabled: bool = True
+    mode: str = "live"
+    match: Condition | None = None
+    entities: Condition | None = None
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    feeds: tuple[EntityRef, ...] = ()  # kind "id" or "tag"; empty means every feed
+    languages: tuple[str, ...] = ()
+    severity: str = "medium"
+    notify: tuple[str, ...] = ()
+    throttle: Throttle | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntitySpec:
+    """A named thing that articles mention under one of its names."""
+
+    id: str
+    path: str
+    line: int
+    type: str
+    names: tuple[Term, ...]
+    tags: tuple[str, ...] = ()
+    context: tuple[Term, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        """The first name, as users will read it."""
+        return self.names[0].source
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedSpec:
+    """A feed to poll."""
+
+    id: str
+    path: str
+    line: int
+    url: str
+    interval_s: float = 300.0
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleSet:
+    """Everything a rules directory holds, validated and cross-checked."""
+
+    rules: tuple[RuleSpec, ...] = ()
+    entities: tuple[EntitySpec, ...] = ()
+    feeds: tuple[FeedSpec, ...] = ()
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a glob word (`?` one character, a final `*` any ending) to a regex."""
+    body = "".join("." if ch == "?" else re.escape(ch) for ch in pattern.rstrip("*"))
+    return re.compile(body + (".*" if pattern.endswith("*") else ""), re.DOTALL)
+
+
+def _duration_seconds(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    pos, seconds = 0, 0.0
+    for m in _DURATION_RE.finditer(text):
+        if text[pos : m.start()].strip():
+            return None
+        seconds += int(m.group(1)) * _DURATION_UNITS_S[m.group(2)]
+        pos = m.end()
+    return seconds if pos and not text[pos:].strip() else None
+
+
+def parse_duration(value: object) -> float:
+    """Parse `90s`, `5m`, `1h30m`, `1d` (or a number of seconds) into seconds; ValueError if bad."""
+    seconds = _duration_seconds(value)
+    if seconds is None:
+        raise ValueError(f"{value!r} is not a duration (write it like 90s, 5m, 1h or 1h30m)")
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return seconds
+
+
+class Checker:
+    """Collects problems for one file while its values are validated."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def error(self, line: int, message: str) -> None:
+        """Record a problem at `line`."""
+        self.problems.append(Problem(self.path, line, message))
+
+    def mapping(
+        self, value: object, line: int, what: str, allowed: Iterable[str]
+    ) -> LocDict | None:
+        """Check that `value` is a mapping with only `allowed` keys; report others."""
+        if not isinstance(value, dict):
+            self.error(line_of(value, line), f"{what} must be a mapping, not {_kind(value)}")
+            return None
+        located = value if isinstance(value, LocDict) else _located(value, line)
+        allowed_keys = tuple(allowed)
+        for key in located:
+            if key not in allowed_keys:
+                self.error(
+                    located.line_of(key),
+                    f"unknown key {key!r} in {what} (allowed: {', '.join(allowed_keys)})",
+                )
+        return located
+
+    def sequence(self, value: object, line: int, what: str) -> LocList | None:
+        """Check that `value` is a list; a single scalar is not accepted silently."""
+        if not isinstance(value, list):
+            self.error(line_of(value, line), f"{what} must be a list, not {_kind(value)}")
+            return None
+        if isinstance(value, LocList):
+            return value
+        located = LocList(value)
+        located.line = line
+        return located
+
+    def string(self, value: object, line: int, what: str) -> str | None:
+        """Check that `value` is a non-empty string."""
+        if not isinstance(value, str) or not value.strip():
+            self.error(line, f"{what} must be a non-empty string, not {_kind(value)}")
+            return None
+        return value.strip()
+
+    def strings(self, value: object, line: int, what: str) -> tuple[str, ...]:
+        """Check that `value` is a list of non-empty strings."""
+        items = self.sequence(value, line, what)
+        if items is None:
+            return ()
+        out = (self.string(v, items.line_of(i), f"each of {what}") for i, v in enumerate(items))
+        return tuple(s for s in out if s is not None)
+
+    def boolean(self, value: object, line: int, what: str) -> bool | None:
+        """Check that `value` is true or false."""
+        if not isinstance(value, bool):
+            self.error(line, f"{what} must be true or false, not {_kind(value)}")
+            return None
+        return value
+
+    def identifier(self, value: object, line: int, what: str) -> str | None:
+        """Check that `value` is an id: letters, digits, and `_ . : -`."""
+        text = self.string(value, line, what)
+        if text is not None and not _ID_RE.match(text):
+            self.error(line, f"{what} {text!r} may hold only letters, digits and _ . : -")
+            return None
+        return text
+
+    def choice(self, value: object, line: int, what: str, choices: Iterable[str]) -> str | None:
+        """Check that `value` is one of `choices`."""
+        options = tuple(choices)
+        if value not in options:
+            self.error(line, f"{what} must be one of {', '.join(options)}, not {value!r}")
+            return None
+        return str(value)
+
+    def term(self, value: object, line: int, *, case_default: bool | None = None) -> Term | None:
+        """Parse a term: a string, or `{term: TEXT, case: true|false}`."""
+        case: bool | None = case_default
+        if isinstance(value, dict):
+            spec = self.mapping(value, line, "a term", ("term", "case"))
+            if spec is None:
+                return None
+            line = spec.line
+            if "case" in spec:
+                case = self.boolean(spec["case"], spec.line_of("case"), "case")
+            value = spec.get("term")
+            if value is None:
+                self.error(line, "a term mapping needs `term:`")
+                return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        text = self.string(value, line, "a term")
+        if text is None:
+            return None
+        return self._parse_term(text, line, case)
+
+    def _parse_term(self, text: str, line: int, case: bool | None) -> Term | None:
+        if len(text) > 2 and text.startswith("/") and text.endswith("/"):
+            case = bool(case)
+            try:
+                re.compile(text[1:-1], 0 if case else re.IGNORECASE)
+            except re.error as exc:
+                self.error(line, f"bad regular expression {text}: {exc}")
+                return None
+            return Term(source=text, case=case, regex=text[1:-1])
+        if case is None:
+            case = is_acronym(text)
+        words = [self._parse_word(w, text, line, case) for w in PATTERN_WORD_RE.findall(text)]
+        if not words:
+            self.error(line, f"term {text!r} has no words to match")
+            return None
+        if any(w is None for w in words):
+            return None
+        return Term(source=text, case=case, words=tuple(w for w in words if w is not None))
+
+    def _parse_word(self, word: str, term: str, line: int, case: bool) -> TokenPattern | None:
+        star = word.find("*")
+        if star != -1 and star != len(word) - 1:
+            self.error(
+                line,
+                f"term {term!r}: `*` may stand only at the end of a word (a prefix); "
+                "use a /regular expression/ for more",
+            )
+            return None
+        form = word if case else word.casefold()
+        if "?" in word:
+            return TokenPattern("glob", form, case)
+        if star != -1:
+            stem = form[:-1]
+            if len(stem) < _MIN_PREFIX_CHARS:
+                self.error(
+                    line, f"term {term!r}: a prefix needs at least {_MIN_PREFIX_CHARS} letters"
+                )
+                return None
+            return TokenPattern("prefix", stem, case)
+        return TokenPattern("literal", token_key(form), case)
+
+    def terms(self, value: object, line: int, what: str) -> tuple[Term, ...]:
+        """Parse a list of terms."""
+        items = self.sequence(value, line, what)
+        if items is None:
+            return ()
+        parsed = (self.term(v, items.line_of(i)) for i, v in enumerate(items))
+        return tuple(t for t in parsed if t is not None)
+
+    def condition(
+        self,
+        value: object,
+        line: int,
+        what: str,
+        leaf: Callable[[object, int], Item | None],
+    ) -> Condition | None:
+        """Parse a condition: a mapping of all/any/none lists and min, with `leaf` items."""
+        spec = self.mapping(value, line, what, ("all", "any", "none", "min"))
+        if spec is None:
+            return None
+        if not any(k in spec for k in ("all", "any", "none")):
+            self.error(spec.line, f"{what} needs at least one of all, any, none")
+            return None
+        parts: dict[str, tuple[Item, ...]] = {}
+        for key in ("all", "any", "none"):
+            if key not in spec:
+                continue
+            items = self.sequence(spec[key], spec.line_of(key), f"{what} `{key}`")
+            if items is None:
+                continue
+            if not items:
+                self.error(spec.line_of(key), f"{what} `{key}` is empty")
+            parsed = (self._item(v, items.line_of(i), what, leaf) for i, v in enumerate(items))
+            parts[key] = tuple(p for p in parsed if p is not None)
+        minimum = 1
+        if "min" in spec:
+            minimum = self._minimum(spec, len(parts.get("any", ())))
+        return Condition(
+            all=parts.get("all", ()),
+            any=parts.get("any", ()),
+            none=parts.get("none", ()),
+            min=minimum,
+        )
+
+    def _minimum(self, spec: LocDict, any_count: int) -> int:
+        value, line = spec["min"], spec.line_of("min")
+        if "any" not in spec:
+            self.error(line, "`min` counts the items of `any`, and there is no `any`")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.error(line, f"`min` must be a whole number of at least 1, not {value!r}")
+        elif any_count and value > any_count:
+            self.error(line, f"`min: {value}` asks for more than the {any_count} items of `any`")
+        else:
+            return value
+        return 1
+
+    def _item(
+        self,
+        value: object,
+        line: int,
+        what: str,
+        leaf: Callable[[object, int], Item | None],
+    ) -> Item | None:
+        if isinstance(value, dict) and any(k in value for k in ("all", "any", "none", "min")):
+            return self.condition(value, line_of(value, line), f"nested {what}", leaf)
+        return leaf(value, line)
+
+    def entity_ref(self, value: object, line: int) -> EntityRef | None:
+        """Parse an entity reference: `ID`, `tag:NAME` or `type:TYPE`."""
+        text = self.string(value, line, "an entity reference")
+        if text is None:
+            return None
+        if text.startswith("tag:"):
+            return EntityRef("tag", text[4:].strip(), line)
+        if text.startswith("type:"):
+            kind = self.choice(text[5:].strip(), line, "an entity type", ENTITY_TYPES)
+            return EntityRef("type", kind, line) if kind else None
+        return EntityRef("id", text, line)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string"}
+    for cls, name in names.items():
+        if isinstance(value, cls):
+            return f"{name} ({value!r})" if cls is not str else f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _located(value: dict[str, Any], line: int) -> LocDict:
+    located = LocDict(value)
+    located.line = line
+    return located
+
+
+def top_level(check: Checker, data: object, key: str) -> LocList:
+    """Return the list under the file's one top-level key (`rules`, `entities` or `feeds`)."""
+    if data is None:
+        return LocList()
+    spec = check.mapping(data, 1, "the file", (key,))
+    if spec is None or key not in spec:
+        if spec is not None:
+            check.error(spec.line, f"the file needs a top-level `{key}:` list")
+        return LocList()
+    if spec[key] is None:
+        return LocList()
+    return check.sequence(spec[key], spec.line_of(key), f"`{key}`") or LocList()

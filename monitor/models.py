@@ -1,0 +1,157 @@
+"""The records that travel on the bus, and their wire format (UTF-8 JSON).
+
+An Article's text fields hold normalized text (see `monitor.text.normalize_text`): build one with
+`make_article`, which normalizes, rather than with the constructor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from monitor.text import normalize_text
+
+TEXT_FIELDS: Final = ("title", "summary", "content", "author", "tags", "url")
+DEFAULT_FIELDS: Final = ("title", "summary", "content")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """One normalized feed item."""
+
+    id: str
+    feed: str | None = None
+    url: str = ""
+    title: str = ""
+    summary: str = ""
+    content: str = ""
+    author: str = ""
+    tags: tuple[str, ...] = ()
+    published: datetime | None = None
+    language: str | None = None
+    fetched_at: datetime | None = None
+
+    def field_text(self, name: str) -> str:
+        """Return one searchable field as text (tags joined by newlines)."""
+        if name == "tags":
+            return "\n".join(self.tags)
+        value: str = getattr(self, name)
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the article as JSON-ready data."""
+        data = asdict(self)
+        data["tags"] = list(self.tags)
+        for key in ("published", "fetched_at"):
+            value = getattr(self, key)
+            data[key] = value.isoformat() if value else None
+        return data
+
+    def to_bytes(self) -> bytes:
+        """Encode for the bus."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Article:
+        """Decode what `to_dict` made."""
+        return cls(
+            id=data["id"],
+            feed=data.get("feed"),
+            url=data.get("url") or "",
+            title=data.get("title") or "",
+            summary=data.get("summary") or "",
+            content=data.get("content") or "",
+            author=data.get("author") or "",
+            tags=tuple(data.get("tags") or ()),
+            published=_parse_time(data.get("published")),
+            language=data.get("language"),
+            fetched_at=_parse_time(data.get("fetched_at")),
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Article:
+        """Decode what `to_bytes` made."""
+        return cls.from_dict(json.loads(raw))
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def make_article(
+    *,
+    id: str,
+    feed: str | None = None,
+    url: str = "",
+    title: str = "",
+    summary: str = "",
+    content: str = "",
+    author: str = "",
+    tags: tuple[str, ...] | list[str] = (),
+    published: datetime | None = None,
+    language: str | None = None,
+    fetched_at: datetime | None = None,
+) -> Article:
+    """Build an Article from raw feed text, normalizing every text field."""
+    clean_tags = tuple(t for t in (normalize_text(tag) for tag in tags) if t)
+    summary_text = normalize_text(summary)
+    content_text = normalize_text(content)
+    if content_text == summary_text:
+        content_text = ""  # many feeds repeat the summary as content; keep one copy
+    return Article(
+        id=id,
+        feed=feed,
+        url=url.strip(),
+        title=normalize_text(title),
+        summary=summary_text,
+        content=content_text,
+        author=normalize_text(author),
+        tags=clean_tags,
+        published=published,
+        language=language.strip().lower() if language else None,
+        fetched_at=fetched_at,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """Why a rule matched: one term or entity found in one field, with a snippet around it."""
+
+    kind: str  # "term" or "entity"
+    value: str  # the term as the rule wrote it, or the entity id
+    field: str
+    text: str  # the words as they stand in the article
+    snippet: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Match:
+    """A rule that matched an article."""
+
+    rule_id: str
+    article_id: str
+    severity: str
+    notify: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the match as JSON-ready data."""
+        data = asdict(self)
+        data["notify"] = list(self.notify)
+        data["evidence"] = [asdict(e) for e in self.evidence]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Match:
+        """Decode what `to_dict` made."""
+        return cls(
+            rule_id=data["rule_id"],
+            article_id=data["article_id"],
+            severity=data["severity"],
+            notify=tuple(data.get("notify") or ()),
+            evidence=tuple(Evidence(**e) for e in data.get("evidence") or ()),
+        )
