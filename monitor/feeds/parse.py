@@ -83,6 +83,8 @@ def parse_feed(
     fetched_at: datetime | None = None,
 ) -> ParsedFeed:
     """Parse a feed document; raise `FeedParseError` when it yields nothing readable."""
+    if not body.strip():
+        raise FeedParseError("empty document")
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body, feed_id=feed_id, fetched_at=fetched_at)
     headers = {"content-location": url} if url else {}
@@ -94,8 +96,11 @@ def parse_feed(
         raise FeedParseError(f"feedparser failed: {type(exc).__name__}: {exc}") from exc
     entries = parsed.get("entries") or []
     bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
-    if not entries and bozo is not None and not parsed.get("version"):
-        raise FeedParseError(f"not a feed: {type(bozo).__name__}: {bozo}")
+    if not entries and not parsed.get("version"):
+        reason = (
+            f"{type(bozo).__name__}: {bozo}" if bozo is not None else "no RSS, Atom or RDF root"
+        )
+        raise FeedParseError(f"not a feed: {reason}")
     feed = parsed.get("feed") or {}
     language = feed.get("language") or None
     articles = tuple(

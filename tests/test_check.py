@@ -1,0 +1,255 @@
+"""`monitor check`: every kind of mistake is reported as FILE:LINE: message, and exits 1."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import check
+
+GOOD_ENTITIES = """\
+entities:
+  - {id: russia, type: place, names: [Russia], tags: [cis]}
+"""
+GOOD_FEEDS = """\
+feeds:
+  - {id: f1, url: "https://example.org/rss", interval: 5m, tags: [world]}
+"""
+
+
+def make_dir(
+    root: Path, rules: str, entities: str = GOOD_ENTITIES, feeds: str = GOOD_FEEDS
+) -> Path:
+    (root / "entities").mkdir(parents=True, exist_ok=True)
+    (root / "watches.yaml").write_text(textwrap.dedent(rules), encoding="utf-8")
+    (root / "entities" / "places.yaml").write_text(entities, encoding="utf-8")
+    (root / "feeds.yaml").write_text(feeds, encoding="utf-8")
+    return root
+
+
+def run_check(rules_dir: Path) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = check(rules_dir, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+CASES = [
+    (
+        "yaml syntax",
+        "rules:\n  - id: a\n    match: {any: [x, y]\n",
+        "watches.yaml:4: invalid YAML",
+    ),
+    (
+        "duplicate key",
+        "rules:\n  - id: a\n    match: {any: [x]}\n    match: {any: [y]}\n",
+        "watches.yaml:4: invalid YAML: duplicate key 'match' (first on line 3)",
+    ),
+    (
+        "unknown key",
+        "rules:\n  - id: a\n    match: {any: [x]}\n    sevrity: high\n",
+        "watches.yaml:4: unknown key 'sevrity' in a rule",
+    ),
+    (
+        "wrong type for severity",
+        "rules:\n  - id: a\n    match: {any: [x]}\n    severity: 5\n",
+        "watches.yaml:4: severity must be one of info, low, medium, high, critical, not 5",
+    ),
+    (
+        "wrong type for enabled",
+        "rules:\n  - id: a\n    match: {any: [x]}\n    enabled: sometimes\n",
+        "watches.yaml:4: enabled must be true or false, not the string 'sometimes'",
+    ),
+    (
+        "condition given as a list",
+        "rules:\n  - id: a\n    match: [x, y]\n",
+        "watches.yaml:3: `match` must be a mapping, not a list",
+    ),
+    (
+        "no match and no entities",
+        "rules:\n  - id: a\n    severity: high\n",
+        "watches.yaml:2: rule 'a' needs `match:`, `entities:` or both",
+    ),
+    (
+        "empty any",
+        "rules:\n  - id: a\n    match:\n      any: []\n",
+        "watches.yaml:4: `match` `any` is empty",
+    ),
+    (
+        "min above the count of any",
+        "rules:\n  - id: a\n    match:\n      any: [x, y]\n      min: 3\n",
+        "watches.yaml:5: `min: 3` asks for more than the 2 items of `any`",
+    ),
+    (
+        "bad regex",
+        'rules:\n  - id: a\n    match:\n      any:\n        - x\n        - "/(unclosed/"\n',
+        "watches.yaml:6: bad regular expression /(unclosed/",
+    ),
+    (
+        "star inside a word",
+        'rules:\n  - id: a\n    match: {any: ["de*fense"]}\n',
+        "watches.yaml:3: term 'de*fense': `*` may stand only at the end of a word",
+    ),
+    (
+        "unknown field",
+        "rules:\n  - id: a\n    match: {any: [x]}\n    fields: [title, body]\n",
+        "watches.yaml:4: unknown field 'body'",
+    ),
+    (
+        "unknown entity",
+        "rules:\n  - id: a\n    entities:\n      any:\n        - russia\n        - belarus\n",
+        "watches.yaml:6: rule 'a': unknown entity 'belarus'",
+    ),
+    (
+        "entity tag nobody has",
+        'rules:\n  - id: a\n    entities: {any: ["tag:nato"]}\n',
+        "watches.yaml:3: rule 'a': no entity has the tag 'nato'",
+    ),
+    (
+        "unknown entity type",
+        'rules:\n  - id: a\n    entities: {any: ["type:planet"]}\n',
+        "watches.yaml:3: an entity type must be one of person, org, place, event, other",
+    ),
+    (
+        "unknown feed",
+        "rules:\n  - id: a\n    match: {any: [x]}\n    feeds: [f1, f9]\n",
+        "watches.yaml:4: rule 'a': unknown feed 'f9'",
+    ),
+    (
+        "bad throttle duration",
+        "rules:\n  - id: a\n    match: {any: [x]}\n    throttle: {max: 3, per: soon}\n",
+        "watches.yaml:4: throttle `per`: 'soon' is not a duration",
+    ),
+    (
+        "bad rule id",
+        "rules:\n  - id: a b\n    match: {any: [x]}\n",
+        "watches.yaml:2: rule `id` 'a b' may hold only letters, digits",
+    ),
+    (
+        "no rules key",
+        "watches:\n  - id: a\n",
+        "watches.yaml:1: unknown key 'watches' in the file",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "rules", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_rule_file_problems(tmp_path: Path, name: str, rules: str, expected: str) -> None:
+    """Each mistake in a rule file is named with its file and line, and check exits 1."""
+    code, out, err = run_check(make_dir(tmp_path, rules))
+    assert 1 == code, name
+    assert "" == out
+    assert f"{tmp_path}/{expected}" in err
+
+
+def test_duplicate_rule_ids_across_files(tmp_path: Path) -> None:
+    """A rule id used in two files is an error that names both places."""
+    make_dir(tmp_path, "rules:\n  - {id: dup, match: {any: [x]}}\n")
+    (tmp_path / "more.yaml").write_text("rules:\n\n  - {id: dup, match: {any: [y]}}\n")
+    code, _, err = run_check(tmp_path)
+    assert 1 == code
+    assert (
+        f"{tmp_path}/watches.yaml:2: duplicate rule id 'dup' (also at {tmp_path}/more.yaml:3)"
+        in err
+    )
+
+
+@pytest.mark.parametrize(
+    ("feeds", "expected"),
+    [
+        (
+            'feeds:\n  - {id: f1, url: "https://e.org/rss", interval: 5x}\n',
+            "feeds.yaml:2: feed `interval`: '5x' is not a duration",
+        ),
+        (
+            'feeds:\n  - {id: f1, url: "https://e.org/rss", interval: 0s}\n',
+            "feeds.yaml:2: feed `interval`: '0s' must be longer than zero",
+        ),
+        (
+            'feeds:\n  - {id: f1, url: "ftp://e.org/rss"}\n',
+            "feeds.yaml:2: feed `url` must be an http(s) URL",
+        ),
+        (
+            'feeds:\n  - {id: f1, url: "https://e.org/a"}\n  - {id: f1, url: "https://e.org/b"}\n',
+            "feeds.yaml:3: duplicate feed id 'f1'",
+        ),
+    ],
+)
+def test_feed_file_problems(tmp_path: Path, feeds: str, expected: str) -> None:
+    """Bad durations, URLs and duplicate ids in feeds.yaml are located."""
+    code, _, err = run_check(make_dir(tmp_path, "rules: []\n", feeds=feeds))
+    assert 1 == code
+    assert f"{tmp_path}/{expected}" in err
+
+
+@pytest.mark.parametrize(
+    ("entities", "expected"),
+    [
+        (
+            "entities:\n  - {id: x, type: planet, names: [X]}\n",
+            "places.yaml:2: entity `type` must be one of person, org, place, event, other",
+        ),
+        (
+            "entities:\n  - {id: x, type: place}\n",
+            "places.yaml:2: `names` must be a list, not nothing",
+        ),
+        (
+            'entities:\n  - {id: x, type: person, names: [X], context: ["/[/"]}\n',
+            "places.yaml:2: bad regular expression /[/",
+        ),
+    ],
+)
+def test_entity_file_problems(tmp_path: Path, entities: str, expected: str) -> None:
+    """Mistakes in entity files are located too."""
+    code, _, err = run_check(make_dir(tmp_path, "rules: []\n", entities=entities))
+    assert 1 == code
+    assert f"{tmp_path}/entities/{expected}" in err
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """check does not stop at the first problem."""
+    rules = "rules:\n  - {id: a, match: {any: [x]}, severity: huge}\n  - {id: b, colour: red}\n"
+    code, _, err = run_check(make_dir(tmp_path, rules))
+    assert 1 == code
+    assert "watches.yaml:2: severity" in err
+    assert "watches.yaml:3: unknown key 'colour'" in err
+    assert "problem(s) found" in err
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    """A rules directory that does not exist is an error, not an empty rule set."""
+    code, _, err = run_check(tmp_path / "nope")
+    assert 1 == code
+    assert "no such rules directory" in err
+
+
+def test_shipped_rules_pass_through_the_real_command(shipped_rules: Path) -> None:
+    """`monitor check rules` on the shipped rules succeeds with a one-line summary."""
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "check", str(shipped_rules)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert 0 == done.returncode, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert line.startswith("ok: ")
+    assert "entities" in line
+    assert "feeds" in line
+
+
+def test_broken_rules_fail_through_the_real_command(tmp_path: Path) -> None:
+    """The real command exits 1 and prints FILE:LINE on stderr."""
+    make_dir(tmp_path, "rules:\n  - id: a\n    match: {any: [x]}\n    severity: 5\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert 1 == done.returncode
+    assert f"{tmp_path}/watches.yaml:4: severity" in done.stderr

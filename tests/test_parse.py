@@ -1,0 +1,113 @@
+"""Feed parsing: the feedparser conformance corpus, stable ids, JSON Feed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import FeedParseError
+from monitor.feeds.parse import article_id, canonical_url, parse_feed
+from tests.conftest import DATA, SEED_FEED
+
+CORPUS = DATA / "feedparser-corpus"
+CORPUS_FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".xml", ".json"))
+
+
+def test_corpus_is_complete() -> None:
+    """The copied corpus holds its ~2,100 documents and its licence."""
+    assert len(CORPUS_FILES) > 2100
+    assert (CORPUS / "LICENSE").is_file()
+
+
+def test_every_corpus_document_reads_or_fails_cleanly() -> None:
+    """No exception but FeedParseError escapes on any document, and most yield articles."""
+    read = failed = articles = 0
+    for path in CORPUS_FILES:
+        try:
+            parsed = parse_feed(path.read_bytes(), feed_id="corpus", url="http://example.org/feed")
+        except FeedParseError:
+            failed += 1
+            continue
+        read += 1
+        articles += len(parsed.articles)
+        for a in parsed.articles:
+            assert 32 == len(a.id), path
+    assert failed < 20
+    assert read + failed == len(CORPUS_FILES)
+    assert articles > 1000
+
+
+def test_no_html_survives_in_article_text() -> None:
+    """Sanitizer documents yield text without script or markup tags."""
+    for path in sorted((CORPUS / "wellformed" / "sanitize").glob("*.xml")):
+        try:
+            parsed = parse_feed(path.read_bytes(), feed_id="s")
+        except FeedParseError:
+            continue
+        for a in parsed.articles:
+            for text in (a.title, a.summary, a.content):
+                assert "<script" not in text.lower(), path
+
+
+def test_seed_feed_yields_five_articles_with_stable_ids() -> None:
+    """The same document parsed twice gives the same ids; tracking parameters do not count."""
+    body = SEED_FEED.read_bytes()
+    first = parse_feed(body, feed_id="world")
+    second = parse_feed(body, feed_id="world")
+    assert 5 == len(first.articles)
+    assert [a.id for a in first.articles] == [a.id for a in second.articles]
+    assert 5 == len({a.id for a in first.articles})
+    seed = first.articles[2]
+    assert seed.title.startswith("Russia's Belousov")
+    assert "unified air defense system" in seed.content
+    assert "<p>" not in seed.content
+    assert "en" == seed.language
+    assert 2025 == (seed.published.year if seed.published else None)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTPS://Example.org:443/a?utm_source=x&b=1#frag", "https://example.org/a?b=1"),
+        ("http://example.org", "http://example.org/"),
+        ("http://example.org/a?fbclid=1&gclid=2", "http://example.org/a"),
+    ],
+)
+def test_canonical_url(url: str, expected: str) -> None:
+    """Ids ignore case of scheme and host, fragments and tracking parameters."""
+    assert expected == canonical_url(url)
+
+
+def test_article_id_rules() -> None:
+    """GUIDs are scoped to their feed; links are not; the hash is the last resort."""
+    assert article_id("a", guid="1") != article_id("b", guid="1")
+    assert article_id("a", link="https://e.org/x?utm_medium=rss") == article_id(
+        "b", link="https://e.org/x"
+    )
+    assert article_id("a", guid="https://e.org/x") == article_id("b", link="https://e.org/x")
+    assert article_id("a", title="t", date="d") == article_id("a", title="t", date="d")
+    assert article_id("a", title="t", date="d") != article_id("a", title="t", date="e")
+
+
+def test_json_feed() -> None:
+    """JSON Feed items become articles, with HTML content stripped."""
+    body = (CORPUS / "json" / "example.json").read_bytes()
+    parsed = parse_feed(body, feed_id="j")
+    assert 2 == len(parsed.articles)
+    assert "post 2" == parsed.articles[0].title
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"plain words", b"<html><body>not a feed</body></html>", b'{"items": 3}', b"{bad json"],
+)
+def test_not_a_feed(body: bytes) -> None:
+    """Documents that are not feeds raise FeedParseError, not anything else."""
+    with pytest.raises(FeedParseError):
+        parse_feed(body, feed_id="x")
+
+
+def test_corpus_path_is_inside_tests() -> None:
+    """Tests read their own copy of the corpus."""
+    assert Path(__file__).parent in CORPUS.parents

@@ -1,0 +1,73 @@
+"""Normalization and tokenization: the one definition of a word."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.text import is_acronym, normalize_text, token_key, tokenize
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Defense&nbsp;Council", "Defense Council"),
+        ("<b>Independent</b> states", "Independent states"),
+        ("<p>one</p><p>two</p>", "one two"),
+        ("In<em>dep</em>endent", "Independent"),
+        ("a <script>alert(1)</script> b", "a b"),
+        ("a <!-- hidden --> b", "a b"),
+        ("Russia\u2019s \u201cnew\u201d plan", 'Russia\'s "new" plan'),
+        ("\uff23\uff29\uff33", "CIS"),
+        ("soft\u00adhyphen and zero\u200bwidth", "softhyphen and zerowidth"),
+        ("  many \n\t spaces  ", "many spaces"),
+        ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
+        ("&lt;b&gt; is text", "<b> is text"),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    """Feed text is reduced to what a reader sees, in one canonical form."""
+    assert expected == normalize_text(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("air-defense", ["air", "defense"]),
+        ("Russia's army", ["Russia's", "army"]),
+        ("don't stop", ["don't", "stop"]),
+        ("85h CIS", ["85h", "CIS"]),
+        ("Белоусов заявил", ["Белоусов", "заявил"]),
+        ("हिन्दी भाषा", ["हिन्दी", "भाषा"]),
+        ("中国人", ["中", "国", "人"]),
+        ("'quoted'", ["quoted"]),
+    ],
+)
+def test_tokenize(text: str, expected: list[str]) -> None:
+    """Words split at spaces and punctuation; marks stay in words; CJK is per character."""
+    assert expected == tokenize(text)
+
+
+def test_token_key_drops_possessive() -> None:
+    """A possessive 's is not part of the word."""
+    assert ["Russia", "CIS", "don't", "s"] == [
+        token_key(t) for t in ("Russia's", "CIS's", "don't", "s")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("CIS", True),
+        ("NATO", True),
+        ("EU", True),
+        ("A", False),
+        ("NATOS", True),
+        ("BRICSX", False),
+        ("Cis", False),
+        ("G7", False),
+        ("СНГ", True),
+    ],
+)
+def test_is_acronym(word: str, expected: bool) -> None:
+    """Two to five capital letters make an acronym."""
+    assert expected == is_acronym(word)
