@@ -1,25 +1,34 @@
-"""The `monitor` command: check, match (and, with the pipeline, run)."""
+"""The `monitor` command: check, match, run."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+import structlog
+
 from monitor import __version__
-from monitor.errors import InputError, RuleError
+from monitor.config import load_config, notify_problems
+from monitor.errors import ConfigError, InputError, RuleError
 from monitor.inputs import read_articles
+from monitor.logs import configure_logging
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.models import Article, Match
+from monitor.service import Service
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+GRACE_S = 8.0  # SIGTERM to exit within 10 s, with room for the interpreter to wind down
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="validate a rules directory; exit 1 on any problem")
-    check.add_argument("rules_dir", nargs="?", default="rules", type=Path)
+    check.add_argument("rules_dir", nargs="?", type=Path, help="default: rules, or the config's")
+    check.add_argument("--config", type=Path, help="validate this monitor.yaml too")
+
+    run = commands.add_parser("run", help="run the monitor until SIGINT or SIGTERM")
+    run.add_argument("--config", default="monitor.yaml", type=Path)
+    run.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
 
     match = commands.add_parser("match", help="dry run: show which rules match the given files")
     match.add_argument("--rules", default="rules", type=Path, help="rules directory")
@@ -42,15 +56,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "check":
-        return check(args.rules_dir, sys.stdout, sys.stderr)
+        return check(args.rules_dir, sys.stdout, sys.stderr, config_path=args.config)
+    if args.command == "run":
+        return run(args.config, once=args.once)
     return match(
         args.rules, args.files, as_json=args.json, feed_id=args.feed, out=sys.stdout, err=sys.stderr
     )
 
 
-def check(rules_dir: Path, out: TextIO, err: TextIO) -> int:
-    """Validate everything in a rules directory, printing `FILE:LINE: message` per problem."""
-    rule_set, problems = read_rules_dir(rules_dir)
+def check(
+    rules_dir: Path | None, out: TextIO, err: TextIO, *, config_path: Path | None = None
+) -> int:
+    """Validate a rules directory (and a config), printing `FILE:LINE: message` per problem."""
+    config = None
+    if config_path is not None:
+        try:
+            config = load_config(os.environ, config_path)
+        except ConfigError as exc:
+            print(exc, file=err)
+            print("invalid config", file=err)
+            return EXIT_INVALID
+    directory = rules_dir or (config.rules_dir if config else Path("rules"))
+    rule_set, problems = read_rules_dir(directory)
+    if config is not None:
+        problems += notify_problems(config, rule_set)
     for problem in problems:
         print(problem, file=err)
     if problems:
@@ -59,10 +88,53 @@ def check(rules_dir: Path, out: TextIO, err: TextIO) -> int:
     enabled = sum(1 for r in rule_set.rules if r.enabled)
     print(
         f"ok: {len(rule_set.rules)} rules ({enabled} enabled), "
-        f"{len(rule_set.entities)} entities, {len(rule_set.feeds)} feeds in {rules_dir}",
+        f"{len(rule_set.entities)} entities, {len(rule_set.feeds)} feeds in {directory}"
+        + (f"; config {config_path} ({len(config.channels)} channels)" if config else ""),
         file=out,
     )
     return EXIT_OK
+
+
+def run(config_path: Path, *, once: bool) -> int:
+    """Run the service (or one pass of it); exit 1 on invalid config or rules."""
+    try:
+        config = load_config(os.environ, config_path)
+        rule_set = load_rules_dir(config.rules_dir)
+    except (ConfigError, RuleError) as exc:
+        print(exc, file=sys.stderr)
+        print("monitor did not start: fix the problems above", file=sys.stderr)
+        return EXIT_INVALID
+    problems = notify_problems(config, rule_set)
+    if problems:
+        print(RuleError(problems), file=sys.stderr)
+        print("monitor did not start: fix the problems above", file=sys.stderr)
+        return EXIT_INVALID
+    configure_logging(config.log_level, secrets=config.secrets())
+    service = Service(config, rule_set)
+    try:
+        if once:
+            asyncio.run(service.run_once())
+        else:
+            asyncio.run(serve(service, GRACE_S))
+    except OSError as exc:
+        structlog.get_logger("monitor").error("startup_failed", reason=str(exc))
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+async def serve(service: Service, grace_s: float) -> None:
+    """Run until SIGINT or SIGTERM; then give the service `grace_s` to finish."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with asyncio.timeout(None) as deadline, asyncio.TaskGroup() as tg:
+        task = tg.create_task(service.run(stop))
+        stopped = tg.create_task(stop.wait())
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            deadline.reschedule(loop.time() + grace_s)
+        stopped.cancel()
 
 
 def match(

@@ -53,11 +53,19 @@ class InputError(MonitorError):
 
 
 class FeedFetchError(MonitorError):
-    """A feed could not be fetched."""
+    """A feed could not be fetched.
 
-    def __init__(self, message: str, *, retriable: bool = True) -> None:
+    `result` names the outcome for metrics: network_error, http_error, too_large or gone (the
+    only one that is not retriable); `retry_after_s` is what the server asked us to wait.
+    """
+
+    def __init__(
+        self, message: str, *, result: str = "network_error", retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
-        self.retriable = retriable
+        self.result = result
+        self.retriable = result != "gone"
+        self.retry_after_s = retry_after_s
 
 
 class FeedParseError(MonitorError):

@@ -6,6 +6,7 @@ An Article's text fields hold normalized text (see `monitor.text.normalize_text`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -155,3 +156,78 @@ class Match:
             notify=tuple(data.get("notify") or ()),
             evidence=tuple(Evidence(**e) for e in data.get("evidence") or ()),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchedArticle:
+    """A record on the `matches` topic: the match and the article it is about."""
+
+    match: Match
+    article: Article
+    description: str = ""
+
+    def to_bytes(self) -> bytes:
+        """Encode for the bus."""
+        data = {
+            "match": self.match.to_dict(),
+            "article": self.article.to_dict(),
+            "description": self.description,
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> MatchedArticle:
+        """Decode what `to_bytes` made."""
+        data = json.loads(raw)
+        return cls(
+            match=Match.from_dict(data["match"]),
+            article=Article.from_dict(data["article"]),
+            description=data.get("description") or "",
+        )
+
+
+def alert_id(rule_id: str, article_id: str, channel: str) -> str:
+    """The id of the one alert a (rule, article, channel) may give."""
+    key = f"{rule_id}\0{article_id}\0{channel}".encode()
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """One notification to one channel."""
+
+    id: str
+    channel: str
+    rule_id: str
+    description: str
+    severity: str
+    article: Article
+    evidence: tuple[Evidence, ...]
+
+    @classmethod
+    def for_channel(cls, matched: MatchedArticle, channel: str) -> Alert:
+        """The alert a matched article gives on `channel`."""
+        m = matched.match
+        return cls(
+            id=alert_id(m.rule_id, m.article_id, channel),
+            channel=channel,
+            rule_id=m.rule_id,
+            description=matched.description,
+            severity=m.severity,
+            article=matched.article,
+            evidence=m.evidence,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (the generic webhook body, and the DLQ record)."""
+        return {
+            "alert_id": self.id,
+            "channel": self.channel,
+            "rule": {
+                "id": self.rule_id,
+                "description": self.description,
+                "severity": self.severity,
+            },
+            "article": self.article.to_dict(),
+            "evidence": [asdict(e) for e in self.evidence],
+        }

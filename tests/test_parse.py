@@ -111,3 +111,13 @@ def test_not_a_feed(body: bytes) -> None:
 def test_corpus_path_is_inside_tests() -> None:
     """Tests read their own copy of the corpus."""
     assert Path(__file__).parent in CORPUS.parents
+
+
+def test_cut_off_item_fails_but_missing_root_end_does_not() -> None:
+    """A body cut inside an item fails (to be polled again); one cut after its items is read."""
+    whole = SEED_FEED.read_bytes()
+    cut_in_item = whole[: whole.rindex(b"</item>") - 20]
+    cut_after_items = whole[: whole.rindex(b"</channel>")]
+    with pytest.raises(FeedParseError, match="truncated"):
+        parse_feed(cut_in_item, feed_id="w")
+    assert 5 == len(parse_feed(cut_after_items, feed_id="w").articles)

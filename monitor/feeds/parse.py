@@ -14,7 +14,9 @@ import calendar
 import hashlib
 import io
 import json
+import re
 import time
+import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ import feedparser
 from monitor.errors import FeedParseError
 from monitor.models import Article, make_article
 
+_ITEM_OPEN_RE = re.compile(rb"<(?:item|entry)[\s>/]")
 _TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga", "ocid"}
 )
@@ -96,6 +99,10 @@ def parse_feed(
         raise FeedParseError(f"feedparser failed: {type(exc).__name__}: {exc}") from exc
     entries = parsed.get("entries") or []
     bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if _truncated(body, bozo):
+        # A cut-off body would publish its last item half-written, and the whole item, seen
+        # later under the same id, would then be skipped as old: fail and poll again instead.
+        raise FeedParseError(f"truncated document (its last item is not closed): {bozo}")
     if not entries and not parsed.get("version"):
         reason = (
             f"{type(bozo).__name__}: {bozo}" if bozo is not None else "no RSS, Atom or RDF root"
@@ -108,6 +115,20 @@ def parse_feed(
     )
     warning = f"{type(bozo).__name__}: {bozo}" if bozo is not None else None
     return ParsedFeed(articles=articles, title=str(feed.get("title") or ""), warning=warning)
+
+
+def _truncated(body: bytes, bozo: object) -> bool:
+    """An XML error, and the last item or entry was opened but never closed.
+
+    Documents cut between items (or missing only the root's end tag) lose nothing: their
+    complete items are read. NULs are dropped so UTF-16 and UTF-32 bodies compare as ASCII.
+    """
+    if not isinstance(bozo, xml.sax.SAXParseException):
+        return False
+    text = body.replace(b"\x00", b"").lower()
+    opened = max((m.start() for m in _ITEM_OPEN_RE.finditer(text)), default=-1)
+    closed = max(text.rfind(b"</item>"), text.rfind(b"</entry>"))
+    return opened > closed
 
 
 def _looks_like_json(body: bytes, content_type: str) -> bool:

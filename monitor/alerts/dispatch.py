@@ -1,0 +1,178 @@
+"""The dispatcher: route matches to channels, once each, with retries, a throttle and a DLQ.
+
+Each (rule, article, channel) gives at most one alert, across restarts and redeliveries: its id
+is settled in the state store (delivered, dead or throttled) before the bus offset is committed.
+Failures are retried with exponential backoff when retriable; after the last attempt the alert
+goes to `alerts.dlq` with the reason. A shutdown interrupts the backoff: what is not settled
+stays uncommitted and is sent on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from monitor.alerts.senders import Sender
+from monitor.bus.base import DLQ, Bus, Record
+from monitor.config import DeliveryConfig
+from monitor.errors import DeliveryError
+from monitor.matching.spec import Throttle
+from monitor.metrics import Metrics
+from monitor.models import Alert, MatchedArticle
+from monitor.state import StateStore
+from monitor.waiting import sleep_or_stop
+
+log = structlog.get_logger("monitor.dispatcher")
+
+
+class Interrupted(Exception):
+    """Shutdown came while an alert was waiting to be retried; the batch stays uncommitted."""
+
+
+class Dispatcher:
+    """Delivers the alerts of `matches` records (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        senders: Mapping[str, Sender],
+        default_notify: Sequence[str],
+        delivery: DeliveryConfig,
+        state: StateStore,
+        bus: Bus,
+        metrics: Metrics,
+        throttle_of: Callable[[str], Throttle | None],
+        stop: asyncio.Event,
+    ) -> None:
+        self.senders = senders
+        self.default_notify = tuple(default_notify)
+        self.delivery = delivery
+        self.state = state
+        self.bus = bus
+        self.metrics = metrics
+        self.throttle_of = throttle_of
+        self.stop = stop
+        self._sent: dict[tuple[str, str], deque[float]] = {}
+        self._in_flight: set[str] = set()
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        """Deliver every alert of the records; raise Interrupted if shutdown cut retries short."""
+        alerts: dict[str, Alert] = {}
+        for record in records:
+            try:
+                matched = MatchedArticle.from_bytes(record.value)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.metrics.bad_records.labels(record.topic).inc()
+                log.exception("bad_match_record", offset=record.offset)
+                await self._dead_letter(
+                    record.key, {"raw": record.value.decode("utf-8", "replace")}, str(exc)
+                )
+                continue
+            for channel in matched.match.notify or self.default_notify:
+                alert = Alert.for_channel(matched, channel)
+                alerts.setdefault(alert.id, alert)
+        results = await asyncio.gather(
+            *(self._deliver(a) for a in alerts.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _deliver(self, alert: Alert) -> None:
+        with structlog.contextvars.bound_contextvars(
+            rule=alert.rule_id, alert_id=alert.id, channel=alert.channel
+        ):
+            if alert.id in self._in_flight:
+                return
+            self._in_flight.add(alert.id)
+            try:
+                await self._deliver_once(alert)
+            finally:
+                self._in_flight.discard(alert.id)
+
+    async def _deliver_once(self, alert: Alert) -> None:
+        status = await self.state.delivery_status(alert.id)
+        if status is not None:
+            self.metrics.alerts.labels(alert.channel, "duplicate").inc()
+            log.info("alert_already_settled", status=status)
+            return
+        sender = self.senders.get(alert.channel)
+        if sender is None:
+            await self._give_up(alert, f"no channel named {alert.channel!r} is configured", 0)
+            return
+        if self._throttled(alert):
+            await self._settle(alert, "throttled", "rule throttle reached")
+            self.metrics.alerts.labels(alert.channel, "throttled").inc()
+            log.warning("alert_throttled")
+            return
+        reason = ""
+        for attempt in range(1, self.delivery.attempts + 1):
+            started = time.perf_counter()
+            try:
+                await sender.send(alert)
+            except DeliveryError as exc:
+                self.metrics.delivery_duration.labels(alert.channel).observe(
+                    time.perf_counter() - started
+                )
+                reason = str(exc)
+                if not exc.retriable or attempt == self.delivery.attempts:
+                    await self._give_up(alert, reason, attempt)
+                    return
+                self.metrics.alerts.labels(alert.channel, "retried").inc()
+                delay = min(
+                    self.delivery.max_backoff_s, self.delivery.backoff_s * 2 ** (attempt - 1)
+                )
+                log.warning("alert_retry", attempt=attempt, reason=reason, retry_in_s=delay)
+                if await sleep_or_stop(self.stop, delay):
+                    raise Interrupted(alert.id) from exc
+                continue
+            self.metrics.delivery_duration.labels(alert.channel).observe(
+                time.perf_counter() - started
+            )
+            await self._settle(alert, "delivered", None)
+            self.metrics.alerts.labels(alert.channel, "delivered").inc()
+            if alert.article.fetched_at is not None:
+                lag = (datetime.now(UTC) - alert.article.fetched_at).total_seconds()
+                self.metrics.fetch_to_alert.observe(max(0.0, lag))
+            log.info("alert_delivered", attempt=attempt)
+            return
+
+    def _throttled(self, alert: Alert) -> bool:
+        throttle = self.throttle_of(alert.rule_id)
+        if throttle is None:
+            return False
+        now = time.monotonic()
+        sent = self._sent.setdefault((alert.rule_id, alert.channel), deque())
+        while sent and sent[0] <= now - throttle.per_s:
+            sent.popleft()
+        if len(sent) >= throttle.max:
+            return True
+        sent.append(now)
+        return False
+
+    async def _give_up(self, alert: Alert, reason: str, attempts: int) -> None:
+        await self._dead_letter(alert.id, {"alert": alert.to_dict(), "attempts": attempts}, reason)
+        await self._settle(alert, "dead", reason)
+        self.metrics.alerts.labels(alert.channel, "dead").inc()
+        log.error("alert_dead_lettered", reason=reason, attempts=attempts)
+
+    async def _dead_letter(self, key: str, body: dict[str, object], reason: str) -> None:
+        body = {**body, "reason": reason, "failed_at": datetime.now(UTC).isoformat()}
+        await self.bus.publish(DLQ, [(key, json.dumps(body, ensure_ascii=False).encode())])
+        self.metrics.dlq_size.inc()
+
+    async def _settle(self, alert: Alert, status: str, reason: str | None) -> None:
+        await self.state.record_delivery(
+            alert_id=alert.id,
+            rule_id=alert.rule_id,
+            article_id=alert.article.id,
+            channel=alert.channel,
+            status=status,
+            reason=reason,
+        )

@@ -1,0 +1,212 @@
+"""Turn an Alert into what each channel kind receives. Pure.
+
+Text from feeds is untrusted: every renderer escapes it for its channel, so an article title
+cannot ping a Slack channel (`<!channel>`), a Mattermost channel (`@all`) or a Discord server
+(`@everyone`), inject an email header, or inject HTML into the HTML part.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from monitor.models import Alert, Evidence
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+SUBJECT_MAX = 180
+TEXT_MAX = 300
+
+
+def one_line(text: str, limit: int = TEXT_MAX) -> str:
+    """Collapse control characters and newlines to spaces and cut to `limit` characters."""
+    flat = _CONTROL_RE.sub(" ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def safe_url(url: str) -> str | None:
+    """Return the URL if it is http(s), with characters that break markup percent-encoded."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+def headline(alert: Alert) -> str:
+    """The article's title, or the start of its text when it has none."""
+    a = alert.article
+    return one_line(a.title or a.summary or a.content or "(untitled)", 200)
+
+
+def evidence_words(alert: Alert) -> list[str]:
+    """A short list of what matched: terms as written, entities by id."""
+    return [one_line(e.value, 60) for e in alert.evidence]
+
+
+def console_line(alert: Alert) -> str:
+    """One readable line for the console channel."""
+    a = alert.article
+    where = f" <{a.url}>" if a.url else ""
+    feed = f" [{a.feed}]" if a.feed else ""
+    found = ", ".join(evidence_words(alert))
+    return one_line(
+        f"ALERT {alert.severity.upper()} {alert.rule_id}: {headline(alert)}{where}{feed} — {found}",
+        1000,
+    )
+
+
+def webhook_body(alert: Alert) -> dict[str, Any]:
+    """The generic webhook's JSON body: the rule, the article and the evidence."""
+    return alert.to_dict()
+
+
+def slack_escape(text: str) -> str:
+    """Escape text for Slack mrkdwn: &, < and > (which also defuses <!channel> and <@U1>)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _highlight(e: Evidence, escape: Callable[[str], str], start: str, end: str) -> str:
+    """The snippet, escaped, with the matched words between `start` and `end` marks."""
+    before, hit, after = one_line(e.snippet).partition(one_line(e.text))
+    if not hit:
+        return escape(one_line(e.snippet))
+    return f"{escape(before)}{start}{escape(hit)}{end}{escape(after)}"
+
+
+def _fields(alert: Alert) -> list[tuple[str, str]]:
+    a = alert.article
+    rows = [("Rule", alert.rule_id), ("Severity", alert.severity)]
+    if a.feed:
+        rows.append(("Feed", a.feed))
+    when = a.published or a.fetched_at
+    if when:
+        rows.append(("Published", when.isoformat(timespec="minutes")))
+    return rows
+
+
+def slack_payload(alert: Alert) -> dict[str, Any]:
+    """An incoming-webhook payload: `text` and blocks (title link, feed, time, rule, evidence)."""
+    title = slack_escape(headline(alert))
+    url = safe_url(alert.article.url)
+    link = f"<{url}|{title}>" if url else title
+    facts = " · ".join(f"*{k}:* {slack_escape(v)}" for k, v in _fields(alert))
+    evidence = "\n".join(
+        f"• _{slack_escape(e.value)}_ in {e.field}: {_highlight(e, slack_escape, '*', '*')}"
+        for e in alert.evidence[:8]
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{link}*"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": facts}]},
+    ]
+    if evidence:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": evidence[:2900]}})
+    return {
+        "text": f"[{alert.severity}] {slack_escape(alert.rule_id)}: {title}",
+        "blocks": blocks,
+        "unfurl_links": False,
+    }
+
+
+def mattermost_escape(text: str) -> str:
+    """Defuse @-mentions (@all, @channel, @here, @user) with a zero-width space after `@`."""
+    return text.replace("@", "@\u200b")
+
+
+def mattermost_payload(alert: Alert) -> dict[str, Any]:
+    """A Mattermost incoming-webhook payload (Markdown text)."""
+    title = mattermost_escape(headline(alert)).replace("[", "\\[").replace("]", "\\]")
+    url = safe_url(alert.article.url)
+    lines = [f"**[{title}]({url})**" if url else f"**{title}**"]
+    lines.append(" · ".join(f"**{k}:** {mattermost_escape(v)}" for k, v in _fields(alert)))
+    for e in alert.evidence[:8]:
+        snippet = _highlight(e, mattermost_escape, "**", "**")
+        lines.append(f"- _{mattermost_escape(e.value)}_ in {e.field}: {snippet}")
+    return {"text": "\n".join(lines)}
+
+
+def discord_payload(alert: Alert) -> dict[str, Any]:
+    """A Discord webhook payload: one embed, and no mention may ping anyone."""
+    url = safe_url(alert.article.url)
+    embed: dict[str, Any] = {
+        "title": headline(alert)[:256],
+        "description": "\n".join(
+            f"• {one_line(e.value, 60)} in {e.field}: {one_line(e.snippet, 200)}"
+            for e in alert.evidence[:8]
+        )[:4000],
+        "fields": [{"name": k, "value": v[:1024], "inline": True} for k, v in _fields(alert)],
+    }
+    if url:
+        embed["url"] = url
+    return {
+        "content": f"[{alert.severity}] {alert.rule_id}"[:2000],
+        "embeds": [embed],
+        "allowed_mentions": {"parse": []},
+    }
+
+
+def teams_payload(alert: Alert) -> dict[str, Any]:
+    """A Microsoft Teams (Workflows) message with an Adaptive Card."""
+    url = safe_url(alert.article.url)
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": headline(alert), "weight": "Bolder", "wrap": True},
+        {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _fields(alert)]},
+    ]
+    body += [
+        {
+            "type": "TextBlock",
+            "text": f"{one_line(e.value, 60)} in {e.field}: {one_line(e.snippet)}",
+            "wrap": True,
+        }
+        for e in alert.evidence[:8]
+    ]
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": body,
+    }
+    if url:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open article", "url": url}]
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+        ],
+    }
+
+
+def email_message(alert: Alert, *, sender: str, to: tuple[str, ...]) -> EmailMessage:
+    """A plain-text and HTML email; the subject names the rule and the title, on one line."""
+    a = alert.article
+    msg = EmailMessage()
+    msg["Subject"] = one_line(f"[monitor] {alert.rule_id}: {headline(alert)}", SUBJECT_MAX)
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["X-Monitor-Alert-Id"] = alert.id
+    facts = "\n".join(f"{k}: {v}" for k, v in _fields(alert))
+    evidence = "\n".join(f"- {e.value} in {e.field}: {one_line(e.snippet)}" for e in alert.evidence)
+    plain = f"{headline(alert)}\n{a.url}\n\n{facts}\n\nWhy it matched:\n{evidence}\n"
+    msg.set_content(plain)
+    url = safe_url(a.url)
+    title = html.escape(headline(alert))
+    title_html = f'<a href="{html.escape(url)}">{title}</a>' if url else title
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _fields(alert)
+    )
+    items = "".join(
+        f"<li><i>{html.escape(e.value)}</i> in {html.escape(e.field)}: "
+        f"{_highlight(e, html.escape, '<b>', '</b>')}</li>"
+        for e in alert.evidence
+    )
+    msg.add_alternative(
+        f"<html><body><h3>{title_html}</h3><table>{rows}</table>"
+        f"<p>Why it matched:</p><ul>{items}</ul></body></html>",
+        subtype="html",
+    )
+    return msg

@@ -1,0 +1,1 @@
+"""The message bus: one small interface, two implementations (local SQLite log, Kafka)."""

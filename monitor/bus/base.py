@@ -1,0 +1,73 @@
+"""The Bus contract: publish durably; consume as a group; commit after the work is done.
+
+Delivery is at least once: a record that was fetched but not committed is fetched again by the
+group's next consumer (after a restart, or a rebalance on Kafka). Records with one key keep
+their order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+ARTICLES: Final = "articles"
+MATCHES: Final = "matches"
+DLQ: Final = "alerts.dlq"
+TOPICS: Final = (ARTICLES, MATCHES, DLQ)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record as a consumer sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    value: bytes
+    timestamp_ms: int
+
+
+class Consumer(Protocol):
+    """A member of a consumer group on one topic."""
+
+    async def fetch(self, max_records: int, timeout_s: float) -> list[Record]:
+        """Return the next records (empty after `timeout_s` when there are none)."""
+        ...
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        """Mark these records (and everything before them in their partitions) done."""
+        ...
+
+    async def lag(self) -> int:
+        """How many records of the topic the group has not committed yet."""
+        ...
+
+    async def close(self) -> None:
+        """Leave the group; uncommitted records go to the next consumer."""
+        ...
+
+
+class Bus(Protocol):
+    """A durable log of topics."""
+
+    async def start(self) -> None:
+        """Open connections; idempotent."""
+        ...
+
+    async def stop(self) -> None:
+        """Flush and close; idempotent."""
+        ...
+
+    async def publish(self, topic: str, items: Sequence[tuple[str, bytes]]) -> None:
+        """Append (key, value) records; when this returns they are durable."""
+        ...
+
+    def consumer(self, topic: str, group: str) -> Consumer:
+        """Join `group` on `topic`."""
+        ...
+
+    def is_ready(self) -> bool:
+        """Whether the bus can take records now."""
+        ...

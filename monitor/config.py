@@ -1,0 +1,376 @@
+"""monitor.yaml -> a typed, frozen `Config`. The environment is read here and nowhere else.
+
+Paths are relative to the config file. `${VAR}` anywhere in a string is replaced by the
+variable's value; a variable that is not set is an error naming it and the line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from monitor.errors import ConfigError, Problem
+from monitor.located import LocDict, LocList
+from monitor.matching.spec import Checker, RuleSet, parse_duration
+from monitor.yamlfile import read_yaml
+
+CHAT_KINDS: Final = ("webhook", "slack", "discord", "teams", "mattermost")
+CHANNEL_KINDS: Final = ("console", *CHAT_KINDS, "email")
+SECURITIES: Final = ("none", "starttls", "tls")
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+DEFAULT_USER_AGENT: Final = "monitor-feed-poller/{version} (+https://github.com/monitor/monitor)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleChannel:
+    """Prints one line per alert on stdout."""
+
+    name: str
+    kind: str = "console"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatChannel:
+    """An HTTP webhook: generic JSON (signed with `secret`), Slack, Discord, Teams, Mattermost."""
+
+    name: str
+    kind: str
+    url: str
+    secret: str | None = None
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmailChannel:
+    """SMTP delivery."""
+
+    name: str
+    host: str
+    port: int
+    security: str
+    sender: str
+    to: tuple[str, ...]
+    username: str | None = None
+    password: str | None = None
+    timeout_s: float = 30.0
+    kind: str = "email"
+
+
+Channel = ConsoleChannel | ChatChannel | EmailChannel
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollerConfig:
+    """How feeds are fetched."""
+
+    concurrency: int = 16
+    timeout_s: float = 20.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    max_backoff_s: float = 3600.0
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryConfig:
+    """How alerts are retried."""
+
+    attempts: int = 5
+    backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole service configuration."""
+
+    path: Path
+    rules_dir: Path
+    state_dir: Path
+    bus: str = "local"
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9464
+    default_notify: tuple[str, ...] = ()
+    channels: dict[str, Channel] = field(default_factory=dict)
+    poller: PollerConfig = PollerConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    log_level: str = "info"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a log line: webhook URLs, secrets, passwords."""
+        found: list[str] = []
+        for channel in self.channels.values():
+            if isinstance(channel, ChatChannel):
+                found.append(channel.url)
+                if channel.secret:
+                    found.append(channel.secret)
+            elif isinstance(channel, EmailChannel) and channel.password:
+                found.append(channel.password)
+        return tuple(s for s in found if s)
+
+
+TOP_KEYS = (
+    "rules_dir",
+    "state_dir",
+    "bus",
+    "http",
+    "defaults",
+    "channels",
+    "poller",
+    "delivery",
+    "log",
+)
+
+
+def load_config(environ: Mapping[str, str], path: Path) -> Config:
+    """Read and validate monitor.yaml; raise ConfigError listing every problem."""
+    data, problems = read_yaml(path)
+    if problems:
+        raise ConfigError("\n".join(map(str, problems)))
+    check = Checker(str(path))
+    data = _interpolate(data, environ, check, 1)
+    config = _build(check, data, path)
+    if check.problems or config is None:
+        raise ConfigError("\n".join(map(str, check.problems)))
+    return config
+
+
+def _interpolate(value: Any, environ: Mapping[str, str], check: Checker, line: int) -> Any:
+    if isinstance(value, LocDict):
+        for key in value:
+            value[key] = _interpolate(value[key], environ, check, value.line_of(key))
+        return value
+    if isinstance(value, LocList):
+        for i, item in enumerate(value):
+            value[i] = _interpolate(item, environ, check, value.line_of(i))
+        return value
+    if isinstance(value, str) and "${" in value:
+
+        def replace(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in environ:
+                check.error(line, f"environment variable {name} is not set")
+                return ""
+            return environ[name]
+
+        return _VAR_RE.sub(replace, value)
+    return value
+
+
+def _build(check: Checker, data: object, path: Path) -> Config | None:
+    spec = check.mapping(data if data is not None else LocDict(), 1, "monitor.yaml", TOP_KEYS)
+    if spec is None:
+        return None
+    base = path.parent
+    at = spec.line_of
+    rules_dir = check.string(spec.get("rules_dir", "rules"), at("rules_dir"), "rules_dir")
+    state_dir = check.string(spec.get("state_dir", "state"), at("state_dir"), "state_dir")
+    bus = _bus(check, spec.get("bus", "local"), at("bus"))
+    host, port = _listen(check, spec.get("http", {}), at("http"))
+    channels = _channels(check, spec.get("channels", {}), at("channels"))
+    defaults = check.mapping(spec.get("defaults", {}), at("defaults"), "defaults", ("notify",))
+    notify: tuple[str, ...] = ()
+    if defaults is not None and "notify" in defaults:
+        notify = check.strings(defaults["notify"], defaults.line_of("notify"), "defaults.notify")
+        for name in notify:
+            if name not in channels:
+                check.error(
+                    defaults.line_of("notify"), f"defaults.notify names unknown channel {name!r}"
+                )
+    log = check.mapping(spec.get("log", {}), at("log"), "log", ("level",))
+    level = "info"
+    if log is not None and "level" in log:
+        level = (
+            check.choice(
+                log["level"],
+                log.line_of("level"),
+                "log.level",
+                ("debug", "info", "warning", "error"),
+            )
+            or level
+        )
+    if rules_dir is None or state_dir is None:
+        return None
+    return Config(
+        path=path,
+        rules_dir=(base / rules_dir).resolve(),
+        state_dir=(base / state_dir).resolve(),
+        bus=bus,
+        listen_host=host,
+        listen_port=port,
+        default_notify=notify,
+        channels=channels,
+        poller=_poller(check, spec.get("poller", {}), at("poller")),
+        delivery=_delivery(check, spec.get("delivery", {}), at("delivery")),
+        log_level=level,
+    )
+
+
+def _bus(check: Checker, value: object, line: int) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else value
+    if kind != "local":
+        check.error(line, f"bus must be `local` (the Kafka bus is not available yet), not {kind!r}")
+    return "local"
+
+
+def _listen(check: Checker, value: object, line: int) -> tuple[str, int]:
+    spec = check.mapping(value, line, "http", ("listen",))
+    listen = spec.get("listen", "127.0.0.1:9464") if spec is not None else "127.0.0.1:9464"
+    where = spec.line_of("listen") if spec is not None else line
+    host, sep, port = str(listen).rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        check.error(where, f"http.listen must be HOST:PORT, not {listen!r}")
+        return "127.0.0.1", 9464
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - ":9464" means every address
+
+
+def _number(check: Checker, spec: LocDict, key: str, default: float, *, minimum: float) -> float:
+    if key not in spec:
+        return default
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        check.error(spec.line_of(key), f"{key} must be a number >= {minimum}, not {value!r}")
+        return default
+    return float(value)
+
+
+def _duration(check: Checker, spec: LocDict, key: str, default: float) -> float:
+    if key not in spec:
+        return default
+    try:
+        return parse_duration(spec[key])
+    except ValueError as exc:
+        check.error(spec.line_of(key), f"{key}: {exc}")
+        return default
+
+
+def _poller(check: Checker, value: object, line: int) -> PollerConfig:
+    keys = (
+        "concurrency",
+        "timeout",
+        "max_body_bytes",
+        "max_redirects",
+        "max_backoff",
+        "user_agent",
+    )
+    spec = check.mapping(value, line, "poller", keys)
+    if spec is None:
+        return PollerConfig()
+    return PollerConfig(
+        concurrency=int(_number(check, spec, "concurrency", 16, minimum=1)),
+        timeout_s=_duration(check, spec, "timeout", 20.0),
+        max_body_bytes=int(_number(check, spec, "max_body_bytes", 10 * 1024 * 1024, minimum=1024)),
+        max_redirects=int(_number(check, spec, "max_redirects", 5, minimum=0)),
+        max_backoff_s=_duration(check, spec, "max_backoff", 3600.0),
+        user_agent=str(spec.get("user_agent") or ""),
+    )
+
+
+def _delivery(check: Checker, value: object, line: int) -> DeliveryConfig:
+    spec = check.mapping(value, line, "delivery", ("attempts", "backoff", "max_backoff"))
+    if spec is None:
+        return DeliveryConfig()
+    return DeliveryConfig(
+        attempts=int(_number(check, spec, "attempts", 5, minimum=1)),
+        backoff_s=_duration(check, spec, "backoff", 1.0),
+        max_backoff_s=_duration(check, spec, "max_backoff", 60.0),
+    )
+
+
+_CHANNEL_KEYS = {
+    "console": ("kind",),
+    "chat": ("kind", "url", "secret", "timeout"),
+    "email": ("kind", "host", "port", "security", "username", "password", "from", "to", "timeout"),
+}
+
+
+def _channels(check: Checker, value: object, line: int) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    if not isinstance(value, LocDict):
+        if value:
+            check.error(line, "channels must be a mapping of channel names to channels")
+        return channels
+    for name in value:
+        channel = _channel(check, name, value[name], value.line_of(name))
+        if channel is not None:
+            channels[name] = channel
+    return channels
+
+
+def _channel(check: Checker, name: str, value: object, line: int) -> Channel | None:
+    kind = value.get("kind") if isinstance(value, dict) else None
+    what = f"channel {name!r}"
+    if kind not in CHANNEL_KINDS:
+        check.error(line, f"{what}: `kind` must be one of {', '.join(CHANNEL_KINDS)}, not {kind!r}")
+        return None
+    group = "chat" if kind in CHAT_KINDS else str(kind)
+    spec = check.mapping(value, line, what, _CHANNEL_KEYS[group])
+    if spec is None:
+        return None
+    if kind == "console":
+        return ConsoleChannel(name=name)
+    at = spec.line_of
+    if group == "chat":
+        url = check.string(spec.get("url"), at("url"), f"{what} url")
+        if url is not None and not url.startswith(("http://", "https://")):
+            check.error(at("url"), f"{what}: url must be an http(s) URL")
+        secret = spec.get("secret")
+        if secret is not None and not isinstance(secret, str):
+            check.error(at("secret"), f"{what}: secret must be a string")
+        if url is None:
+            return None
+        return ChatChannel(
+            name=name,
+            kind=str(kind),
+            url=url,
+            secret=secret or None,
+            timeout_s=_duration(check, spec, "timeout", 10.0),
+        )
+    return _email(check, name, spec)
+
+
+def _email(check: Checker, name: str, spec: LocDict) -> EmailChannel | None:
+    what = f"channel {name!r}"
+    at = spec.line_of
+    host = check.string(spec.get("host"), at("host"), f"{what} host")
+    port = spec.get("port", 25)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        check.error(at("port"), f"{what}: port must be a port number, not {port!r}")
+    security = check.choice(
+        spec.get("security", "starttls"), at("security"), f"{what} security", SECURITIES
+    )
+    sender = check.string(spec.get("from"), at("from"), f"{what} from")
+    to = check.strings(spec.get("to"), at("to"), f"{what} to")
+    if not to:
+        check.error(at("to"), f"{what}: `to` needs at least one address")
+    for address in (sender, *to):
+        if address is not None and ("@" not in address or any(c in address for c in "\r\n")):
+            check.error(at("to"), f"{what}: {address!r} is not an email address")
+    username = spec.get("username")
+    password = spec.get("password")
+    if host is None or sender is None or security is None or not to:
+        return None
+    return EmailChannel(
+        name=name,
+        host=host,
+        port=int(port) if isinstance(port, int) else 25,
+        security=security,
+        sender=sender,
+        to=to,
+        username=str(username) if username else None,
+        password=str(password) if password else None,
+        timeout_s=_duration(check, spec, "timeout", 30.0),
+    )
+
+
+def notify_problems(config: Config, rule_set: RuleSet) -> list[Problem]:
+    """Every rule's `notify` must name a configured channel."""
+    return [
+        Problem(rule.path, rule.line, f"rule {rule.id!r}: notify names unknown channel {name!r}")
+        for rule in rule_set.rules
+        for name in rule.notify
+        if name not in config.channels
+    ]

@@ -1,0 +1,241 @@
+"""The poller: fetch each feed on its own schedule and publish its new articles.
+
+One aiohttp session for the process, a semaphore for concurrency, one task per feed. A poll is
+a conditional GET (ETag / Last-Modified) with a timeout, a bounded body and bounded redirects.
+Failures back off exponentially (or as Retry-After says); 410 Gone disables the feed. A failing
+feed never stops the others, and every failure is logged with the feed id and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import aiohttp
+import structlog
+
+from monitor import __version__
+from monitor.bus.base import ARTICLES, Bus
+from monitor.config import PollerConfig
+from monitor.errors import FeedFetchError, FeedParseError
+from monitor.feeds.parse import parse_feed
+from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
+from monitor.matching.spec import FeedSpec
+from monitor.metrics import Metrics
+from monitor.state import FeedState, StateStore
+from monitor.waiting import sleep_or_stop
+
+log = structlog.get_logger("monitor.poller")
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll did; `retry_in_s` overrides the schedule (Retry-After)."""
+
+    result: str
+    new: int = 0
+    retry_in_s: float | None = None
+
+
+class Poller:
+    """Polls a set of feeds (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        config: PollerConfig,
+        session: aiohttp.ClientSession,
+        state: StateStore,
+        bus: Bus,
+        metrics: Metrics,
+    ) -> None:
+        self.config = config
+        self.session = session
+        self.state = state
+        self.bus = bus
+        self.metrics = metrics
+        self.user_agent = config.user_agent or f"monitor/{__version__} (feed poller)"
+        self._limit = asyncio.Semaphore(config.concurrency)
+        self._failing: set[str] = set()
+        self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
+
+    async def poll_all_once(self, feeds: Sequence[FeedSpec]) -> list[PollResult]:
+        """Poll every enabled feed once, concurrently (bounded)."""
+        return list(await asyncio.gather(*(self.poll(f) for f in feeds if f.enabled)))
+
+    async def run(self, feeds: Sequence[FeedSpec], stop: asyncio.Event) -> None:
+        """Poll every enabled feed on its schedule until `stop` is set."""
+        async with asyncio.TaskGroup() as tg:
+            for feed in feeds:
+                if feed.enabled:
+                    tg.create_task(self._feed_loop(feed, stop), name=f"poll:{feed.id}")
+
+    async def _feed_loop(self, feed: FeedSpec, stop: asyncio.Event) -> None:
+        delay = first_delay(feed.interval_s, self._rng.random())
+        while not await sleep_or_stop(stop, delay):
+            result = await self.poll(feed)
+            if result.result in ("gone", "disabled"):  # a restart or a fixed feeds.yaml revives it
+                return
+            state = await self.state.feed_state(feed.id)
+            if result.retry_in_s is not None:
+                delay = max(result.retry_in_s, 1.0)
+            elif state.failures:
+                delay = backoff_delay(state.failures, feed.interval_s, self.config.max_backoff_s)
+            else:
+                delay = next_delay(feed.interval_s, self._rng.random())
+
+    async def poll(self, feed: FeedSpec) -> PollResult:
+        """Poll one feed once; never raises (but on cancellation)."""
+        async with self._limit:
+            with structlog.contextvars.bound_contextvars(feed=feed.id):
+                started = time.perf_counter()
+                result = await self._poll(feed)
+                elapsed = time.perf_counter() - started
+        self.metrics.polls.labels(feed.id, result.result).inc()
+        self.metrics.poll_duration.labels(feed.id).observe(elapsed)
+        if result.result in ("ok", "not_modified"):
+            self._failing.discard(feed.id)
+        else:
+            self._failing.add(feed.id)
+        self.metrics.feeds_failing.set(len(self._failing))
+        return result
+
+    async def _poll(self, feed: FeedSpec) -> PollResult:
+        state = await self.state.feed_state(feed.id)
+        if state.disabled_reason and state.disabled_url == feed.url:
+            log.warning("feed_disabled", reason=state.disabled_reason)
+            return PollResult("disabled")
+        try:
+            return await self._fetch_and_publish(feed, state)
+        except FeedFetchError as exc:
+            reason, result, retry_in_s = str(exc), exc.result, exc.retry_after_s
+            if not exc.retriable:
+                disabled = replace(state, disabled_reason=reason, disabled_url=feed.url)
+                await self.state.save_feed_state(disabled)
+                # An expected outcome, not a bug: the reason says all a traceback would.
+                log.error("feed_disabled_by_server", reason=reason, url=feed.url)  # noqa: TRY400
+                return PollResult(result)
+        except FeedParseError as exc:
+            reason, result, retry_in_s = str(exc), "parse_error", None
+        failures = state.failures + 1
+        await self.state.save_feed_state(replace(state, failures=failures))
+        log.warning("feed_failed", result=result, reason=reason, failures=failures)
+        return PollResult(result, retry_in_s=retry_in_s)
+
+    async def _fetch_and_publish(self, feed: FeedSpec, state: FeedState) -> PollResult:
+        body, etag, modified, content_type = await self._fetch(feed, state)
+        if body is None:
+            if state.failures:
+                await self.state.save_feed_state(replace(state, failures=0))
+            log.debug("feed_not_modified")
+            return PollResult("not_modified")
+        fetched_at = datetime.now(UTC)
+        parsed = await asyncio.to_thread(
+            parse_feed,
+            body,
+            feed_id=feed.id,
+            url=feed.url,
+            content_type=content_type,
+            fetched_at=fetched_at,
+        )
+        if parsed.warning:
+            log.info("feed_ill_formed", reason=parsed.warning, articles=len(parsed.articles))
+        new_ids = set(await self.state.unseen([a.id for a in parsed.articles]))
+        fresh = [a for a in parsed.articles if a.id in new_ids]
+        fresh = list({a.id: a for a in fresh}.values())
+        await self.bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in fresh])
+        await self.state.mark_seen(feed.id, (a.id for a in parsed.articles))
+        await self.state.save_feed_state(
+            FeedState(feed_id=feed.id, etag=etag, last_modified=modified, failures=0)
+        )
+        self.metrics.articles_published.labels(feed.id).inc(len(fresh))
+        log.info("feed_polled", new=len(fresh), items=len(parsed.articles))
+        return PollResult("ok", new=len(fresh))
+
+    async def _fetch(
+        self, feed: FeedSpec, state: FeedState
+    ) -> tuple[bytes | None, str | None, str | None, str]:
+        headers = {
+            "User-Agent": self.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
+        }
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
+        try:
+            async with self.session.get(
+                feed.url,
+                headers=headers,
+                timeout=timeout,
+                max_redirects=self.config.max_redirects,
+            ) as resp:
+                if resp.status == 304:
+                    return None, state.etag, state.last_modified, ""
+                self._check_status(resp)
+                body = await self._read_bounded(resp)
+                return (
+                    body,
+                    resp.headers.get("ETag"),
+                    resp.headers.get("Last-Modified"),
+                    resp.headers.get("Content-Type", ""),
+                )
+        except aiohttp.TooManyRedirects as exc:
+            raise FeedFetchError(
+                f"too many redirects (more than {self.config.max_redirects})"
+            ) from exc
+        except TimeoutError as exc:
+            raise FeedFetchError(f"timed out after {self.config.timeout_s:g}s") from exc
+        except aiohttp.ClientError as exc:
+            raise FeedFetchError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _check_status(self, resp: aiohttp.ClientResponse) -> None:
+        if resp.status == 410:
+            raise FeedFetchError(
+                f"HTTP 410 Gone from {resp.url}: feed disabled; remove or fix it in feeds.yaml",
+                result="gone",
+            )
+        if resp.status >= 400:
+            wait = None
+            if resp.status in (429, 503):
+                wait = retry_after_s(resp.headers.get("Retry-After"), datetime.now(UTC))
+            raise FeedFetchError(
+                f"HTTP {resp.status} {resp.reason or ''}".strip(),
+                result="http_error",
+                retry_after_s=min(wait, self.config.max_backoff_s) if wait is not None else None,
+            )
+
+    async def _read_bounded(self, resp: aiohttp.ClientResponse) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = resp.content_length
+        if (
+            declared is not None
+            and declared > limit
+            and "gzip" not in resp.headers.get("Content-Encoding", "")
+        ):
+            raise FeedFetchError(
+                f"body of {declared} bytes is over the {limit}-byte limit", result="too_large"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise FeedFetchError(f"body over the {limit}-byte limit", result="too_large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def failing(self) -> frozenset[str]:
+        """Feeds whose last poll failed."""
+        return frozenset(self._failing)

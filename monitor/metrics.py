@@ -1,0 +1,94 @@
+"""Every Prometheus metric, defined once and built into a registry that is passed around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """The service's metrics. Labels are bounded sets: feed ids, rule ids, channel names."""
+
+    registry: CollectorRegistry
+    polls: Counter
+    poll_duration: Histogram
+    articles_published: Counter
+    feeds_failing: Gauge
+    rule_matches: Counter
+    alerts: Counter
+    delivery_duration: Histogram
+    fetch_to_alert: Histogram
+    dlq_size: Gauge
+    rules_loaded: Gauge
+    entities_loaded: Gauge
+    feeds_loaded: Gauge
+    bad_records: Counter
+
+
+def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
+    """Build the metrics into `registry` (a fresh one by default)."""
+    r = registry if registry is not None else CollectorRegistry()
+    return Metrics(
+        registry=r,
+        polls=Counter(
+            "monitor_polls_total",
+            "Feed polls by feed and result (ok, not_modified, http_error, network_error, "
+            "parse_error, too_large, gone, disabled).",
+            ["feed", "result"],
+            registry=r,
+        ),
+        poll_duration=Histogram(
+            "monitor_poll_duration_seconds",
+            "Time to fetch and parse a feed.",
+            ["feed"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        ),
+        articles_published=Counter(
+            "monitor_articles_published_total",
+            "New articles published to the bus.",
+            ["feed"],
+            registry=r,
+        ),
+        feeds_failing=Gauge(
+            "monitor_feeds_failing",
+            "Feeds whose last poll failed (or that are disabled).",
+            registry=r,
+        ),
+        rule_matches=Counter(
+            "monitor_rule_matches_total", "Articles matched, by rule.", ["rule"], registry=r
+        ),
+        alerts=Counter(
+            "monitor_alerts_total",
+            "Alerts by channel and result (delivered, retried, dead, duplicate, throttled).",
+            ["channel", "result"],
+            registry=r,
+        ),
+        delivery_duration=Histogram(
+            "monitor_delivery_duration_seconds",
+            "Time of one delivery attempt.",
+            ["channel"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        ),
+        fetch_to_alert=Histogram(
+            "monitor_fetch_to_alert_seconds",
+            "From an article's fetch to its alert's delivery.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        ),
+        dlq_size=Gauge("monitor_dlq_size", "Records in the alerts.dlq topic.", registry=r),
+        rules_loaded=Gauge("monitor_rules_loaded", "Enabled rules in force.", registry=r),
+        entities_loaded=Gauge("monitor_entities_loaded", "Entities in force.", registry=r),
+        feeds_loaded=Gauge("monitor_feeds_loaded", "Enabled feeds.", registry=r),
+        bad_records=Counter(
+            "monitor_bad_records_total",
+            "Bus records that could not be decoded, by topic.",
+            ["topic"],
+            registry=r,
+        ),
+    )

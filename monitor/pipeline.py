@@ -1,0 +1,137 @@
+"""The matcher and dispatcher loops: consume -> decode -> work -> publish -> commit.
+
+An offset is committed only after the work for its records is done, so a crash redelivers
+rather than loses. A batch is matched against one rule set, read once from the RuleBook, so a
+swap never splits an article between two rule sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+
+from monitor.alerts.dispatch import Dispatcher, Interrupted
+from monitor.bus.base import ARTICLES, MATCHES, Bus, Consumer, Record
+from monitor.matching.compiler import CompiledRules
+from monitor.matching.matcher import match_article
+from monitor.matching.spec import Throttle
+from monitor.metrics import Metrics
+from monitor.models import Article, MatchedArticle
+from monitor.waiting import sleep_or_stop
+
+log = structlog.get_logger("monitor.pipeline")
+
+MATCHER_GROUP = "matcher"
+DISPATCHER_GROUP = "dispatcher"
+FETCH_TIMEOUT_S = 0.5
+ERROR_PAUSE_S = 2.0
+
+
+class RuleBook:
+    """The compiled rule set in force; `swap` replaces it atomically."""
+
+    def __init__(self, compiled: CompiledRules) -> None:
+        self._compiled = compiled
+        self._throttles = _throttles(compiled)
+
+    @property
+    def compiled(self) -> CompiledRules:
+        """The rule set in force now."""
+        return self._compiled
+
+    def swap(self, compiled: CompiledRules) -> None:
+        """Put a new rule set in force."""
+        self._compiled, self._throttles = compiled, _throttles(compiled)
+
+    def throttle_of(self, rule_id: str) -> Throttle | None:
+        """A rule's throttle, if it has one."""
+        return self._throttles.get(rule_id)
+
+
+def _throttles(compiled: CompiledRules) -> dict[str, Throttle]:
+    return {r.spec.id: r.spec.throttle for r in compiled.rules if r.spec.throttle is not None}
+
+
+def match_records(
+    records: Sequence[Record], compiled: CompiledRules
+) -> tuple[list[tuple[str, bytes]], list[str], list[tuple[int, str]]]:
+    """Match a batch: (match records to publish, matched rule ids, undecodable offsets)."""
+    out: list[tuple[str, bytes]] = []
+    rules: list[str] = []
+    bad: list[tuple[int, str]] = []
+    descriptions = {r.spec.id: r.spec.description for r in compiled.rules}
+    for record in records:
+        try:
+            article = Article.from_bytes(record.value)
+        except (ValueError, KeyError, TypeError) as exc:
+            bad.append((record.offset, f"{type(exc).__name__}: {exc}"))
+            continue
+        for m in match_article(article, compiled):
+            matched = MatchedArticle(
+                match=m, article=article, description=descriptions.get(m.rule_id, "")
+            )
+            out.append((f"{m.rule_id}:{article.id}", matched.to_bytes()))
+            rules.append(m.rule_id)
+    return out, rules, bad
+
+
+async def run_matcher(
+    bus: Bus, book: RuleBook, metrics: Metrics, stop: asyncio.Event, *, drain: bool = False
+) -> None:
+    """Match articles until `stop` (or, with `drain`, until none are left)."""
+    consumer = bus.consumer(ARTICLES, MATCHER_GROUP)
+
+    async def work(records: list[Record]) -> None:
+        out, rules, bad = await asyncio.to_thread(match_records, records, book.compiled)
+        for offset, reason in bad:
+            metrics.bad_records.labels(ARTICLES).inc()
+            log.error("bad_article_record", offset=offset, reason=reason)
+        await bus.publish(MATCHES, out)
+        for rule in rules:
+            metrics.rule_matches.labels(rule).inc()
+        if out:
+            log.info("articles_matched", articles=len(records), matches=len(out))
+
+    await _consume(consumer, work, stop, drain=drain, batch=200, role="matcher")
+
+
+async def run_dispatcher(
+    bus: Bus, dispatcher: Dispatcher, stop: asyncio.Event, *, drain: bool = False
+) -> None:
+    """Deliver alerts until `stop` (or, with `drain`, until none are left)."""
+    consumer = bus.consumer(MATCHES, DISPATCHER_GROUP)
+    await _consume(consumer, dispatcher.handle, stop, drain=drain, batch=50, role="dispatcher")
+
+
+async def _consume(
+    consumer: Consumer,
+    work: Callable[[list[Record]], Awaitable[None]],
+    stop: asyncio.Event,
+    *,
+    drain: bool,
+    batch: int,
+    role: str,
+) -> None:
+    try:
+        while not stop.is_set():
+            records = await consumer.fetch(batch, FETCH_TIMEOUT_S)
+            if not records:
+                if drain:
+                    return
+                continue
+            try:
+                await work(records)
+            except Interrupted:
+                log.info("shutdown_left_uncommitted", role=role, records=len(records))
+                return
+            except Exception:
+                log.exception("batch_failed", role=role, records=len(records))
+                await consumer.close()  # forget the position: the batch is fetched again
+                if await sleep_or_stop(stop, ERROR_PAUSE_S):
+                    return
+                continue
+            await consumer.commit(records)
+    finally:
+        await consumer.close()

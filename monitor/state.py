@@ -1,0 +1,180 @@
+"""The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.sqlite import SqliteFile
+
+SEEN_RETENTION_S = 30 * 86400  # an item absent from its feed this long may be forgotten
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_state (
+    feed_id TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    disabled_reason TEXT,
+    disabled_url TEXT
+);
+CREATE TABLE IF NOT EXISTS seen (
+    article_id TEXT PRIMARY KEY,
+    feed_id TEXT NOT NULL,
+    last_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    ts_ms INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedState:
+    """What the poller remembers about a feed between polls and restarts."""
+
+    feed_id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    failures: int = 0
+    disabled_reason: str | None = None
+    disabled_url: str | None = None  # a feed disabled at one URL polls again once its URL changes
+
+
+class StateStore:
+    """Async access to state.db."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.file = SqliteFile(state_dir / "state.db", _SCHEMA)
+
+    async def __aenter__(self) -> StateStore:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Open the file and forget items not seen for SEEN_RETENTION_S."""
+        await self.file.start()
+        cutoff = int((time.time() - SEEN_RETENTION_S) * 1000)
+        await self.file.write(
+            lambda db: db.execute("DELETE FROM seen WHERE last_seen_ms < ?", (cutoff,))
+        )
+
+    async def stop(self) -> None:
+        """Close the file."""
+        await self.file.stop()
+
+    async def feed_state(self, feed_id: str) -> FeedState:
+        """The stored state of a feed (a fresh one if never polled)."""
+        row = await self.file.run(
+            lambda: (
+                self.file.conn()
+                .execute(
+                    "SELECT etag, last_modified, failures, disabled_reason, disabled_url "
+                    "FROM feed_state "
+                    "WHERE feed_id = ?",
+                    (feed_id,),
+                )
+                .fetchone()
+            )
+        )
+        if row is None:
+            return FeedState(feed_id=feed_id)
+        return FeedState(
+            feed_id=feed_id,
+            etag=row[0],
+            last_modified=row[1],
+            failures=int(row[2]),
+            disabled_reason=row[3],
+            disabled_url=row[4],
+        )
+
+    async def save_feed_state(self, state: FeedState) -> None:
+        """Store a feed's state."""
+        await self.file.write(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO feed_state "
+                "(feed_id, etag, last_modified, failures, disabled_reason, disabled_url) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    state.feed_id,
+                    state.etag,
+                    state.last_modified,
+                    state.failures,
+                    state.disabled_reason,
+                    state.disabled_url,
+                ),
+            )
+        )
+
+    async def unseen(self, article_ids: Sequence[str]) -> list[str]:
+        """The ids never seen before, in the given order, without repeats."""
+        ids = list(dict.fromkeys(article_ids))
+
+        def query() -> set[str]:
+            seen: set[str] = set()
+            db = self.file.conn()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT article_id FROM seen WHERE article_id IN ({marks})"  # noqa: S608 - only placeholders
+                rows = db.execute(sql, chunk)
+                seen.update(r[0] for r in rows)
+            return seen
+
+        seen = await self.file.run(query)
+        return [i for i in ids if i not in seen]
+
+    async def mark_seen(self, feed_id: str, article_ids: Iterable[str]) -> None:
+        """Remember items (again), so they are never published twice."""
+        now = int(time.time() * 1000)
+        rows = [(i, feed_id, now) for i in dict.fromkeys(article_ids)]
+        await self.file.write(
+            lambda db: db.executemany(
+                "INSERT INTO seen (article_id, feed_id, last_seen_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT (article_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms",
+                rows,
+            )
+        )
+
+    async def delivery_status(self, alert_id: str) -> str | None:
+        """'delivered', 'dead' or 'throttled' for an alert already settled, else None."""
+        row = await self.file.run(
+            lambda: (
+                self.file.conn()
+                .execute("SELECT status FROM deliveries WHERE alert_id = ?", (alert_id,))
+                .fetchone()
+            )
+        )
+        return str(row[0]) if row else None
+
+    async def record_delivery(
+        self,
+        *,
+        alert_id: str,
+        rule_id: str,
+        article_id: str,
+        channel: str,
+        status: str,
+        reason: str | None = None,
+    ) -> None:
+        """Settle an alert: it will not be sent again."""
+        now = int(time.time() * 1000)
+        await self.file.write(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO deliveries "
+                "(alert_id, rule_id, article_id, channel, status, reason, ts_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (alert_id, rule_id, article_id, channel, status, reason, now),
+            )
+        )

@@ -1,0 +1,264 @@
+"""The dispatcher with real receivers: an HTTP webhook server and an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from monitor.alerts.dispatch import Dispatcher, Interrupted
+from monitor.alerts.email import EmailSender
+from monitor.alerts.senders import Sender
+from monitor.alerts.webhook import ChatSender
+from monitor.bus.base import DLQ, MATCHES, Record
+from monitor.bus.local import LocalBus
+from monitor.config import ChatChannel, DeliveryConfig, EmailChannel
+from monitor.matching.spec import Throttle
+from monitor.metrics import Metrics, make_metrics
+from monitor.models import Evidence, Match, MatchedArticle
+from monitor.state import StateStore
+from tests.helpers import article
+from tests.servers import Receiver, serve, smtp_server
+
+SECRET = "s3cret-value"  # noqa: S105 - a test secret
+FAST = DeliveryConfig(attempts=3, backoff_s=0.05, max_backoff_s=0.1)
+
+
+@dataclass
+class Rig:
+    receiver: Receiver
+    bus: LocalBus
+    state: StateStore
+    metrics: Metrics
+    session: aiohttp.ClientSession
+    smtp_port: int
+    mailbox: object
+    stop: asyncio.Event
+
+    def dispatcher(
+        self,
+        notify: tuple[str, ...] = ("hook",),
+        throttle: Throttle | None = None,
+        delivery: DeliveryConfig = FAST,
+    ) -> Dispatcher:
+        hook = ChatChannel(
+            name="hook", kind="webhook", url=self.receiver.url("/hook"), secret=SECRET, timeout_s=2
+        )
+        slack = ChatChannel(
+            name="slack", kind="slack", url=self.receiver.url("/slack"), timeout_s=2
+        )
+        mail = EmailChannel(
+            name="mail",
+            host="127.0.0.1",
+            port=self.smtp_port,
+            security="none",
+            sender="monitor@example.org",
+            to=("desk@example.org",),
+            timeout_s=5,
+        )
+        senders: dict[str, Sender] = {
+            "hook": ChatSender(hook, self.session),
+            "slack": ChatSender(slack, self.session),
+            "mail": EmailSender(mail),
+        }
+        return Dispatcher(
+            senders=senders,
+            default_notify=notify,
+            delivery=delivery,
+            state=self.state,
+            bus=self.bus,
+            metrics=self.metrics,
+            throttle_of=lambda _: throttle,
+            stop=self.stop,
+        )
+
+    def alerts(self, channel: str, result: str) -> float:
+        value = self.metrics.registry.get_sample_value(
+            "monitor_alerts_total", {"channel": channel, "result": result}
+        )
+        return value or 0.0
+
+    async def dlq(self) -> list[dict[str, object]]:
+        consumer = self.bus.consumer(DLQ, "test")
+        return [json.loads(r.value) for r in await consumer.fetch(100, 0.05)]
+
+
+def record(
+    rule: str = "r1", article_id: str = "a1", notify: tuple[str, ...] = (), offset: int = 1
+) -> Record:
+    a = article(
+        id=article_id,
+        feed="world",
+        url="https://example.org/x",
+        title="CIS ministers meet &lt;!channel&gt;",
+    )
+    evidence = Evidence(
+        kind="term", value="CIS", field="title", text="CIS", snippet="CIS ministers", start=0, end=3
+    )
+    m = Match(
+        rule_id=rule, article_id=article_id, severity="high", notify=notify, evidence=(evidence,)
+    )
+    value = MatchedArticle(match=m, article=a).to_bytes()
+    return Record(MATCHES, 0, offset, f"{rule}:{article_id}", value, 0)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    receiver = Receiver()
+    async with (
+        serve(receiver.app()) as base,
+        smtp_server() as (port, box),
+        LocalBus(tmp_path / "bus.db") as bus,
+        StateStore(tmp_path) as state,
+        aiohttp.ClientSession() as session,
+    ):
+        receiver.base = base
+        yield Rig(receiver, bus, state, make_metrics(), session, port, box, asyncio.Event())
+
+
+async def test_webhook_is_signed_and_sent_once(rig: Rig) -> None:
+    """The generic webhook gets the alert once, with its id and a valid HMAC signature."""
+    dispatcher = rig.dispatcher()
+    await dispatcher.handle([record()])
+    await dispatcher.handle([record()])  # redelivered: settled already
+    ((headers, body),) = rig.receiver.received
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert expected == headers["X-Monitor-Signature"]
+    payload = json.loads(body)
+    assert payload["alert_id"] == headers["X-Monitor-Alert-Id"]
+    assert "r1" == payload["rule"]["id"]
+    assert 1.0 == rig.alerts("hook", "delivered")
+    assert 1.0 == rig.alerts("hook", "duplicate")
+
+
+async def test_duplicates_within_one_batch_send_once(rig: Rig) -> None:
+    """The same match twice in one batch gives one alert."""
+    await rig.dispatcher().handle([record(offset=1), record(offset=2)])
+    assert 1 == len(rig.receiver.received)
+
+
+async def test_settled_alerts_survive_a_restart(rig: Rig, tmp_path: Path) -> None:
+    """A new dispatcher on the same state does not send an alert again."""
+    await rig.dispatcher().handle([record()])
+    await rig.state.stop()
+    async with StateStore(tmp_path) as state:
+        rig.state = state
+        await rig.dispatcher().handle([record()])
+    assert 1 == len(rig.receiver.received)
+
+
+async def test_fails_twice_then_succeeds(rig: Rig) -> None:
+    """A receiver that fails twice (500, 429) then succeeds gets the alert once."""
+    rig.receiver.plan = [500, 429]
+    await rig.dispatcher().handle([record()])
+    statuses_seen = len(rig.receiver.received)
+    assert 3 == statuses_seen
+    assert 1.0 == rig.alerts("hook", "delivered")
+    assert 2.0 == rig.alerts("hook", "retried")
+    assert [] == await rig.dlq()
+
+
+async def test_always_failing_goes_to_the_dlq(rig: Rig) -> None:
+    """After the last attempt the alert goes to alerts.dlq with the reason, for good."""
+    rig.receiver.always = 503
+    dispatcher = rig.dispatcher()
+    await dispatcher.handle([record()])
+    (dead,) = await rig.dlq()
+    assert "HTTP 503" in str(dead["reason"])
+    assert 3 == dead["attempts"]
+    assert 3 == len(rig.receiver.received)
+    assert 1.0 == rig.alerts("hook", "dead")
+    assert 1.0 == rig.metrics.registry.get_sample_value("monitor_dlq_size")
+    await dispatcher.handle([record()])
+    assert 3 == len(rig.receiver.received)
+
+
+async def test_client_error_is_not_retried(rig: Rig) -> None:
+    """A 400 is final: one attempt, then the DLQ."""
+    rig.receiver.always = 400
+    await rig.dispatcher().handle([record()])
+    assert 1 == len(rig.receiver.received)
+    (dead,) = await rig.dlq()
+    assert "HTTP 400" in str(dead["reason"])
+
+
+async def test_unreachable_receiver_goes_to_the_dlq_without_leaking_the_url(rig: Rig) -> None:
+    """Connection errors are retried, then dead-lettered; the reason does not hold the URL."""
+    rig.receiver.base = "http://127.0.0.1:9"  # the discard port: nothing listens
+    await rig.dispatcher().handle([record()])
+    (dead,) = await rig.dlq()
+    assert "connection failed" in str(dead["reason"])
+    assert "127.0.0.1:9" not in str(dead["reason"])
+
+
+async def test_shutdown_during_backoff_leaves_the_alert_unsettled(rig: Rig) -> None:
+    """A stop during retries interrupts the batch; the alert is sent on the next start."""
+    rig.receiver.always = 500
+    slow = DeliveryConfig(attempts=5, backoff_s=30, max_backoff_s=30)
+    task = asyncio.create_task(rig.dispatcher(delivery=slow).handle([record()]))
+    await rig.receiver.failed.wait()
+    rig.stop.set()
+    with pytest.raises(Interrupted):
+        await task
+    assert await rig.state.delivery_status(record_alert_id()) is None
+    rig.receiver.always = None
+    rig.stop.clear()
+    await rig.dispatcher().handle([record()])
+    assert 1.0 == rig.alerts("hook", "delivered")
+
+
+def record_alert_id() -> str:
+    from monitor.models import alert_id
+
+    return alert_id("r1", "a1", "hook")
+
+
+async def test_email_through_real_smtp(rig: Rig) -> None:
+    """The email channel delivers a plain and HTML message through a real SMTP server."""
+    await rig.dispatcher(notify=("mail",)).handle([record()])
+    box = rig.mailbox
+    (msg,) = box.messages  # type: ignore[attr-defined]
+    assert "[monitor] r1: CIS ministers meet <!channel>" == msg["Subject"]
+    assert ("monitor@example.org", ["desk@example.org"]) == box.envelopes[0]  # type: ignore[attr-defined]
+    assert "CIS in title" in msg.get_body(("plain",)).get_content()
+
+
+async def test_rule_notify_overrides_defaults_and_slack_is_escaped(rig: Rig) -> None:
+    """A rule's notify list replaces the defaults; Slack text is escaped."""
+    await rig.dispatcher(notify=("hook",)).handle([record(notify=("slack",))])
+    ((headers, body),) = rig.receiver.received
+    assert "X-Monitor-Signature" not in headers
+    assert "<!channel>" not in body.decode()
+    assert "&lt;!channel&gt;" in json.loads(body)["text"]
+
+
+async def test_unknown_channel_goes_to_the_dlq(rig: Rig) -> None:
+    """A match naming a channel that is not configured is dead-lettered, not dropped."""
+    await rig.dispatcher().handle([record(notify=("nowhere",))])
+    (dead,) = await rig.dlq()
+    assert "no channel named 'nowhere'" in str(dead["reason"])
+
+
+async def test_throttle_limits_alerts_per_rule(rig: Rig) -> None:
+    """With throttle max 2, the third alert of a rule in the window is held back and counted."""
+    dispatcher = rig.dispatcher(throttle=Throttle(max=2, per_s=3600))
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
+    assert 2 == len(rig.receiver.received)
+    assert 1.0 == rig.alerts("hook", "throttled")
+
+
+async def test_bad_record_is_dead_lettered(rig: Rig) -> None:
+    """A record that cannot be decoded is counted and kept in the DLQ, not lost."""
+    await rig.dispatcher().handle([Record(MATCHES, 0, 1, "k", b"{not json", 0)])
+    (dead,) = await rig.dlq()
+    assert "{not json" == dead["raw"]
+    assert 1.0 == rig.metrics.registry.get_sample_value(
+        "monitor_bad_records_total", {"topic": MATCHES}
+    )

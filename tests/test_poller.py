@@ -1,0 +1,184 @@
+"""The poller against a real HTTP server on 127.0.0.1 that misbehaves on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from monitor.bus.base import ARTICLES
+from monitor.bus.local import LocalBus
+from monitor.config import PollerConfig
+from monitor.feeds.poller import Poller
+from monitor.matching.spec import FeedSpec
+from monitor.metrics import Metrics, make_metrics
+from monitor.models import Article
+from monitor.state import StateStore
+from tests.servers import FeedServer, serve
+
+
+@dataclass
+class Rig:
+    server: FeedServer
+    poller: Poller
+    bus: LocalBus
+    state: StateStore
+    metrics: Metrics
+    session: aiohttp.ClientSession
+
+    def feed(self, path: str, feed_id: str = "f") -> FeedSpec:
+        return FeedSpec(id=feed_id, path="feeds.yaml", line=1, url=self.server.url(path))
+
+    async def articles(self) -> list[Article]:
+        consumer = self.bus.consumer(ARTICLES, "test")
+        return [Article.from_bytes(r.value) for r in await consumer.fetch(1000, 0.05)]
+
+    def polls(self, feed: str, result: str) -> float:
+        value = self.metrics.registry.get_sample_value(
+            "monitor_polls_total", {"feed": feed, "result": result}
+        )
+        return value or 0.0
+
+
+CONFIG = PollerConfig(timeout_s=1.0, max_body_bytes=1024 * 1024, max_redirects=3)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    server = FeedServer()
+    async with (
+        serve(server.app()) as base,
+        LocalBus(tmp_path / "bus.db") as bus,
+        StateStore(tmp_path) as state,
+        aiohttp.ClientSession() as session,
+    ):
+        server.base = base
+        metrics = make_metrics()
+        poller = Poller(config=CONFIG, session=session, state=state, bus=bus, metrics=metrics)
+        yield Rig(server, poller, bus, state, metrics, session)
+
+
+async def test_new_items_are_published_once(rig: Rig) -> None:
+    """Five items are published on the first poll; a second poll (a 304) publishes none."""
+    feed = rig.feed("/feeds/world")
+    first = await rig.poller.poll(feed)
+    second = await rig.poller.poll(feed)
+    assert ("ok", 5) == (first.result, first.new)
+    assert ("not_modified", 0) == (second.result, second.new)
+    articles = await rig.articles()
+    assert 5 == len(articles)
+    assert {"f"} == {a.feed for a in articles}
+    assert all(a.fetched_at is not None for a in articles)
+    _, headers = rig.server.requests[-1]
+    assert headers["If-None-Match"].startswith('"')
+    assert headers["User-Agent"].startswith("monitor/")
+    assert 1.0 == rig.polls("f", "not_modified")
+
+
+async def test_changed_feed_publishes_only_new_items(rig: Rig) -> None:
+    """When the document changes, only the items never seen before are published."""
+    feed = rig.feed("/feeds/world")
+    await rig.poller.poll(feed)
+    body = rig.server.feeds["world"].decode()
+    extra = body.replace(
+        "<item>", "<item><title>Brand new</title><guid>new-1</guid></item><item>", 1
+    )
+    rig.server.feeds["world"] = extra.encode()
+    result = await rig.poller.poll(feed)
+    assert ("ok", 1) == (result.result, result.new)
+    titles = [a.title for a in await rig.articles()]
+    assert 6 == len(titles)
+    assert "Brand new" == titles[-1]
+
+
+async def test_seen_items_survive_a_restart(rig: Rig, tmp_path: Path) -> None:
+    """A new poller on the same state directory publishes nothing already seen."""
+    await rig.poller.poll(rig.feed("/feeds/world"))
+    rig.server.feeds["world"] += b"\n"  # a changed body: no 304, but the same items
+    async with StateStore(tmp_path) as state:
+        again = Poller(
+            config=CONFIG, session=rig.session, state=state, bus=rig.bus, metrics=make_metrics()
+        )
+        result = await again.poll(rig.feed("/feeds/world"))
+    assert ("ok", 0) == (result.result, result.new)
+    assert 5 == len(await rig.articles())
+
+
+async def test_gzip_bodies_are_read(rig: Rig) -> None:
+    """A gzip-encoded feed is decoded."""
+    result = await rig.poller.poll(rig.feed("/gzip/world"))
+    assert ("ok", 5) == (result.result, result.new)
+
+
+@pytest.mark.parametrize(
+    ("path", "result"),
+    [
+        ("/status/500", "http_error"),
+        ("/status/404", "http_error"),
+        ("/slow", "network_error"),
+        ("/truncated", "parse_error"),
+        ("/invalid", "parse_error"),
+        ("/huge", "too_large"),
+        ("/loop", "network_error"),
+    ],
+)
+async def test_failures_are_counted_and_backed_off(rig: Rig, path: str, result: str) -> None:
+    """Each kind of failure is named, counted, and raises the feed's failure count."""
+    rig.server.slow_s = 3.0
+    polled = await rig.poller.poll(rig.feed(path))
+    assert result == polled.result
+    assert 1.0 == rig.polls("f", result)
+    assert 1 == (await rig.state.feed_state("f")).failures
+    assert 1.0 == rig.metrics.registry.get_sample_value("monitor_feeds_failing")
+    assert [] == await rig.articles()
+
+
+async def test_redirect_loop_is_bounded(rig: Rig) -> None:
+    """A redirect loop stops after at most max_redirects + 1 requests."""
+    await rig.poller.poll(rig.feed("/loop"))
+    assert 2 <= rig.server.count("/loop") <= CONFIG.max_redirects + 1
+
+
+async def test_retry_after_is_honoured(rig: Rig) -> None:
+    """429 with Retry-After sets when to poll next."""
+    rig.server.retry_after = "42"
+    polled = await rig.poller.poll(rig.feed("/status/429"))
+    assert ("http_error", 42.0) == (polled.result, polled.retry_in_s)
+
+
+async def test_gone_disables_the_feed(rig: Rig) -> None:
+    """410 Gone disables the feed; it is not fetched again, even by a new poller."""
+    feed = rig.feed("/status/410")
+    first = await rig.poller.poll(feed)
+    second = await rig.poller.poll(feed)
+    assert ("gone", "disabled") == (first.result, second.result)
+    assert 1 == rig.server.count("/status/410")
+    state = await rig.state.feed_state("f")
+    assert state.disabled_reason is not None
+    assert "410" in state.disabled_reason
+
+
+async def test_a_failing_feed_does_not_stop_the_others(rig: Rig) -> None:
+    """Polling all feeds at once: the good one publishes while the bad ones fail."""
+    feeds = [
+        rig.feed("/status/500", "bad"),
+        rig.feed("/feeds/world", "good"),
+        rig.feed("/invalid", "worse"),
+    ]
+    results = await rig.poller.poll_all_once(feeds)
+    assert ["http_error", "ok", "parse_error"] == [r.result for r in results]
+    assert 5 == len(await rig.articles())
+    assert 2.0 == rig.metrics.registry.get_sample_value("monitor_feeds_failing")
+
+
+async def test_recovery_resets_failures(rig: Rig) -> None:
+    """A success after failures resets the failure count."""
+    rig.server.feeds["flaky"] = b"not a feed"
+    await rig.poller.poll(rig.feed("/feeds/flaky"))
+    rig.server.feeds["flaky"] = rig.server.feeds["world"]
+    result = await rig.poller.poll(rig.feed("/feeds/flaky"))
+    assert "ok" == result.result
+    assert 0 == (await rig.state.feed_state("f")).failures

@@ -1,0 +1,171 @@
+"""Rendering alerts per channel: the content users see, and escaping of untrusted feed text."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.alerts.render import (
+    console_line,
+    discord_payload,
+    email_message,
+    mattermost_payload,
+    safe_url,
+    slack_payload,
+    teams_payload,
+    webhook_body,
+)
+from monitor.models import Alert, Evidence, Match, MatchedArticle
+from tests.helpers import article
+
+HOSTILE = (
+    "Breaking <!channel> <@U123> @all @here & <script>alert(1)</script>\r\nBcc: victim@example.org"
+)
+
+
+def make_alert(
+    title: str = "CIS ministers meet on air defense", url: str = "https://example.org/a?x=1"
+) -> Alert:
+    a = article(
+        id="art1",
+        feed="world",
+        url=url,
+        title=title,
+        content="The unified air defense system was discussed.",
+        published=datetime(2025, 10, 31, 15, 2, tzinfo=UTC),
+    )
+    evidence = Evidence(
+        kind="term",
+        value="air defense",
+        field="content",
+        text="air defense",
+        snippet="The unified air defense system was discussed.",
+        start=12,
+        end=23,
+    )
+    match = Match(rule_id="cis-defense", article_id="art1", severity="high", evidence=(evidence,))
+    # The title is set after normalization: `&lt;!channel&gt;` in a feed decodes to `<!channel>`,
+    # so whatever the article holds, the renderers must make safe.
+    raw = replace(a, title=title)
+    return Alert.for_channel(MatchedArticle(match=match, article=raw, description="CIS"), "ops")
+
+
+def test_alert_id_is_stable_per_rule_article_channel() -> None:
+    """The same (rule, article, channel) always gives the same alert id; another channel not."""
+    m = make_alert()
+    assert m.id == make_alert().id
+    other = Alert.for_channel(
+        MatchedArticle(
+            match=Match(rule_id=m.rule_id, article_id=m.article.id, severity="high"),
+            article=m.article,
+        ),
+        "desk",
+    )
+    assert m.id != other.id
+
+
+def test_console_line() -> None:
+    """One readable line with severity, rule, title, link, feed and evidence."""
+    line = console_line(make_alert())
+    assert (
+        "ALERT HIGH cis-defense: CIS ministers meet on air defense <https://example.org/a?x=1> [world] — air defense"
+        == line
+    )
+
+
+def test_webhook_body_has_rule_article_evidence() -> None:
+    """The generic webhook body carries the rule, the article and the evidence."""
+    body = webhook_body(make_alert())
+    assert {"id": "cis-defense", "description": "CIS", "severity": "high"} == body["rule"]
+    assert "art1" == body["article"]["id"]
+    assert "air defense" == body["evidence"][0]["text"]
+    json.dumps(body)
+
+
+def test_slack_payload_shape() -> None:
+    """Slack gets text and blocks: the title as a link, facts, highlighted evidence."""
+    payload = slack_payload(make_alert())
+    assert payload["text"].startswith("[high] cis-defense: ")
+    first = payload["blocks"][0]["text"]["text"]
+    assert "*<https://example.org/a?x=1|CIS ministers meet on air defense>*" == first
+    facts = payload["blocks"][1]["elements"][0]["text"]
+    assert "*Feed:* world" in facts
+    assert "*Published:* 2025-10-31T15:02+00:00" in facts
+    assert "unified *air defense* system" in payload["blocks"][2]["text"]["text"]
+
+
+def test_slack_escapes_mentions_and_markup() -> None:
+    """An article title cannot ping a Slack channel or user, nor break the link."""
+    payload = slack_payload(make_alert(title=HOSTILE + " |x>"))
+    text = json.dumps(payload)
+    assert "<!channel>" not in text
+    assert "<@U123>" not in text
+    assert "&lt;!channel&gt;" in payload["text"]
+    assert "|x&gt;" in payload["blocks"][0]["text"]["text"]
+
+
+def test_mattermost_defuses_at_mentions() -> None:
+    """@all and @here from a feed do not notify anyone in Mattermost."""
+    text = mattermost_payload(make_alert(title=HOSTILE))["text"]
+    assert "@all" not in text
+    assert "@here" not in text
+    assert "@\u200ball" in text
+
+
+def test_discord_allows_no_mentions() -> None:
+    """Discord is told to parse no mentions at all."""
+    payload = discord_payload(make_alert(title=HOSTILE))
+    assert {"parse": []} == payload["allowed_mentions"]
+    assert "https://example.org/a?x=1" == payload["embeds"][0]["url"]
+
+
+def test_teams_card() -> None:
+    """Teams gets an Adaptive Card with the title, facts and a link."""
+    card = teams_payload(make_alert())["attachments"][0]["content"]
+    assert "AdaptiveCard" == card["type"]
+    assert "https://example.org/a?x=1" == card["actions"][0]["url"]
+
+
+def test_email_subject_and_parts() -> None:
+    """The subject names the rule and the title; plain and HTML parts carry the evidence."""
+    msg = email_message(make_alert(), sender="monitor@example.org", to=("desk@example.org",))
+    assert "[monitor] cis-defense: CIS ministers meet on air defense" == msg["Subject"]
+    plain = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert plain is not None
+    assert html is not None
+    assert "air defense in content" in plain.get_content()
+    assert "unified <b>air defense</b> system" in html.get_content()
+
+
+def test_email_resists_header_and_html_injection() -> None:
+    """A hostile title cannot add headers, and its markup is escaped in the HTML part."""
+    msg = email_message(
+        make_alert(title=HOSTILE), sender="monitor@example.org", to=("desk@example.org",)
+    )
+    assert msg["Bcc"] is None
+    assert "\n" not in msg["Subject"]
+    assert "\r" not in msg["Subject"]
+    raw = msg.as_bytes()
+    assert b"\nBcc:" not in raw
+    html = msg.get_body(("html",))
+    assert html is not None
+    assert "<script>" not in html.get_content()
+    assert "&lt;script&gt;" in html.get_content()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.org/a b", "https://example.org/a%20b"),
+        ("javascript:alert(1)", None),
+        ("https://example.org/a|b>c", "https://example.org/a%7Cb%3Ec"),
+        ("", None),
+    ],
+)
+def test_safe_url(url: str, expected: str | None) -> None:
+    """Only http(s) URLs become links, with markup-breaking characters encoded."""
+    assert expected == safe_url(url)
