@@ -70,10 +70,11 @@ def test_alert_id_is_stable_per_rule_article_channel() -> None:
 def test_console_line() -> None:
     """One readable line with severity, rule, title, link, feed and evidence."""
     line = console_line(make_alert())
-    assert (
-        "ALERT HIGH cis-defense: CIS ministers meet on air defense <https://example.org/a?x=1> [world] — air defense"
-        == line
+    expected = (
+        "ALERT HIGH cis-defense: CIS ministers meet on air defense "
+        "<https://example.org/a?x=1> [world] — air defense"
     )
+    assert expected == line
 
 
 def test_webhook_body_has_rule_article_evidence() -> None:
