@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/monitor check rules
+	$(BIN)/monitor check --config monitor.yaml
+	$(BIN)/monitor run --config monitor.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check monitor tests

@@ -138,6 +138,7 @@ class Receiver:
     base: str = ""
     delivered: asyncio.Event = field(default_factory=asyncio.Event)
     failed: asyncio.Event = field(default_factory=asyncio.Event)
+    hold: asyncio.Event | None = None  # when set, requests wait for it before answering
 
     def url(self, path: str = "/hook") -> str:
         return f"{self.base}{path}"
@@ -146,6 +147,8 @@ class Receiver:
         async def hook(request: web.Request) -> web.Response:
             body = await request.read()
             self.received.append((dict(request.headers), body))
+            if self.hold is not None:
+                await self.hold.wait()
             code = (
                 self.always if self.always is not None else (self.plan.pop(0) if self.plan else 200)
             )

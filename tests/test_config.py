@@ -1,0 +1,117 @@
+"""monitor.yaml: the shape the pipeline issue pins works as written; mistakes are located."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import check
+from monitor.config import ChatChannel, EmailChannel, load_config
+from monitor.errors import ConfigError
+from tests.conftest import ROOT
+
+PINNED = """\
+rules_dir: rules
+state_dir: state
+bus: local                      # later also: {kind: kafka, bootstrap_servers: "host:9092"}
+http: {listen: "127.0.0.1:9464"}
+defaults: {notify: [console]}
+channels:
+  console: {kind: console}
+  ops-hook: {kind: webhook, url: "http://127.0.0.1:8080/hook", secret: "${HOOK_SECRET}"}
+  team-slack: {kind: slack, url: "${SLACK_WEBHOOK_URL}"}
+  analysts: {kind: email, host: 127.0.0.1, port: 2525, security: none, from: "monitor@example.org", to: ["desk@example.org"]}
+"""
+ENV = {"HOOK_SECRET": "hunter2", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_pinned_shape_loads(tmp_path: Path) -> None:
+    """The documented monitor.yaml loads as written, with paths relative to the file."""
+    config = load_config(ENV, write(tmp_path, PINNED))
+    assert tmp_path / "rules" == config.rules_dir
+    assert tmp_path / "state" == config.state_dir
+    assert ("127.0.0.1", 9464) == (config.listen_host, config.listen_port)
+    assert ("console",) == config.default_notify
+    hook = config.channels["ops-hook"]
+    assert isinstance(hook, ChatChannel)
+    assert ("webhook", "hunter2") == (hook.kind, hook.secret)
+    slack = config.channels["team-slack"]
+    assert isinstance(slack, ChatChannel)
+    assert ENV["SLACK_WEBHOOK_URL"] == slack.url
+    mail = config.channels["analysts"]
+    assert isinstance(mail, EmailChannel)
+    assert ("127.0.0.1", 2525, "none", ("desk@example.org",)) == (
+        mail.host,
+        mail.port,
+        mail.security,
+        mail.to,
+    )
+    assert {"hunter2", ENV["SLACK_WEBHOOK_URL"]} <= set(config.secrets())
+
+
+def test_missing_variable_is_named(tmp_path: Path) -> None:
+    """A ${VAR} that is not set is an error naming the variable and the line."""
+    with pytest.raises(ConfigError) as caught:
+        load_config({"HOOK_SECRET": "x"}, write(tmp_path, PINNED))
+    assert f"{tmp_path}/monitor.yaml:9: environment variable SLACK_WEBHOOK_URL is not set" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("http: {listen: nowhere}\n", "monitor.yaml:1: http.listen must be HOST:PORT"),
+        ("defaults: {notify: [pager]}\n", "defaults.notify names unknown channel 'pager'"),
+        ("channels:\n  x: {kind: pigeon}\n", "monitor.yaml:2: channel 'x': `kind` must be one of"),
+        ("channels:\n  x: {kind: webhook}\n", "channel 'x' url must be a non-empty string"),
+        (
+            "channels:\n  x: {kind: slack, url: 'ftp://x'}\n",
+            "channel 'x': url must be an http(s) URL",
+        ),
+        (
+            "channels:\n  x: {kind: email, host: h, port: 25, security: ssl, from: a@b, to: [c@d]}\n",
+            "channel 'x' security must be one of none, starttls, tls",
+        ),
+        (
+            "channels:\n  x: {kind: email, host: h, from: a@b, to: []}\n",
+            "`to` needs at least one address",
+        ),
+        ("delivery: {attempts: 0}\n", "attempts must be a number >= 1"),
+        ("poller: {timeout: soon}\n", "timeout: 'soon' is not a duration"),
+        ("bus: {kind: zeromq}\n", "bus must be `local`"),
+        ("colour: blue\n", "unknown key 'colour' in monitor.yaml"),
+    ],
+)
+def test_mistakes_are_located(tmp_path: Path, text: str, expected: str) -> None:
+    """Each mistake in monitor.yaml is reported with the file and what is wrong."""
+    with pytest.raises(ConfigError) as caught:
+        load_config({}, write(tmp_path, text))
+    assert expected in str(caught.value)
+
+
+def test_check_with_config_validates_rules_and_channels(tmp_path: Path) -> None:
+    """`monitor check --config` fails when a rule notifies a channel the config lacks."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "w.yaml").write_text("rules:\n  - {id: a, match: {any: [x]}, notify: [pager]}\n")
+    config = write(tmp_path, "rules_dir: rules\nchannels:\n  console: {kind: console}\n")
+    err = io.StringIO()
+    assert 1 == check(None, io.StringIO(), err, config_path=config)
+    assert f"{rules}/w.yaml:2: rule 'a': notify names unknown channel 'pager'" in err.getvalue()
+
+
+def test_shipped_config_checks(tmp_path: Path) -> None:
+    """The shipped monitor.yaml and rules pass `monitor check --config` with no environment."""
+    out = io.StringIO()
+    assert 0 == check(None, out, io.StringIO(), config_path=ROOT / "monitor.yaml")
+    assert "config" in out.getvalue()
