@@ -116,8 +116,12 @@ def run(config_path: Path, *, once: bool) -> int:
             asyncio.run(service.run_once())
         else:
             asyncio.run(serve(service, GRACE_S))
-    except OSError as exc:
-        structlog.get_logger("monitor").error("startup_failed", reason=str(exc))
+    except TimeoutError:  # before OSError, of which it is a subclass
+        # Work still running after the grace period was cancelled; it was not committed, so the
+        # next start does it again. Nothing is lost, but say so.
+        structlog.get_logger("monitor").warning("stop_forced", grace_s=GRACE_S)
+    except OSError as exc:  # the listen address is taken, the state directory is not writable
+        structlog.get_logger("monitor").error("startup_failed", reason=f"{type(exc).__name__}: {exc}")
         return EXIT_INVALID
     return EXIT_OK
 

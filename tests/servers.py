@@ -164,7 +164,7 @@ class Receiver:
 @asynccontextmanager
 async def serve(app: web.Application) -> AsyncIterator[str]:
     """Serve an app on a free loopback port; yield its base URL."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     port = free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)

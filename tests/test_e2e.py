@@ -183,6 +183,7 @@ async def test_seed_article_alerts_once_per_channel_across_polls_and_restarts(wo
             assert 6 == (await ready.json())["rules"]
     assert 0 == await world.stop()
     assert SECRET not in world.logs()
+    assert world.receiver.url("/hook") not in world.logs()
 
     world.feeds.feeds["world"] += b"\n"  # changed bytes: parsed again, same items
     await world.start()
@@ -248,3 +249,17 @@ async def test_kill_during_delivery_loses_no_alert(world: World) -> None:
     ids = {h["X-Monitor-Alert-Id"] for h, _ in world.receiver.received}
     assert 1 == len(ids)  # at least once at the edge: a receiver drops the repeat by its id
     assert 0 == await world.stop()
+
+
+async def test_sigterm_during_a_hanging_poll_exits_within_10s(world: World) -> None:
+    """A poll stuck on a slow server does not hold the stop past the 10-second bound."""
+    world.feeds.slow_s = 30
+    (world.tmp / "rules" / "feeds.yaml").write_text(
+        f'feeds:\n  - {{id: slow, url: "{world.feeds.url("/slow")}", interval: 1s}}\n'
+    )
+    await world.start()
+    await eventually(lambda: world.feeds.count("/slow") >= 1)
+    started = asyncio.get_running_loop().time()
+    assert 0 == await world.stop()
+    assert asyncio.get_running_loop().time() - started < 10
+    assert "stop_forced" in world.logs()
