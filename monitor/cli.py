@@ -121,7 +121,9 @@ def run(config_path: Path, *, once: bool) -> int:
         # next start does it again. Nothing is lost, but say so.
         structlog.get_logger("monitor").warning("stop_forced", grace_s=GRACE_S)
     except OSError as exc:  # the listen address is taken, the state directory is not writable
-        structlog.get_logger("monitor").error("startup_failed", reason=f"{type(exc).__name__}: {exc}")
+        structlog.get_logger("monitor").error(
+            "startup_failed", reason=f"{type(exc).__name__}: {exc}"
+        )
         return EXIT_INVALID
     return EXIT_OK
 
