@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint fmt clean
+.PHONY: run test check lint fmt clean kafka kafka-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,16 @@ run: $(STAMP)
 	$(BIN)/monitor check --config monitor.yaml
 	$(BIN)/monitor run --config monitor.yaml
 
+# A single-node Apache Kafka (KRaft) on 127.0.0.1, from Maven Central jars (cached in .cache/).
+kafka: $(STAMP)
+	$(BIN)/python -m tools.kafka_harness start
+
+kafka-stop: $(STAMP)
+	$(BIN)/python -m tools.kafka_harness stop
+
 lint: $(STAMP)
-	$(BIN)/ruff format --check monitor tests
-	$(BIN)/ruff check monitor tests
+	$(BIN)/ruff format --check monitor tests tools
+	$(BIN)/ruff check monitor tests tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -26,8 +33,8 @@ test: lint
 	$(BIN)/pytest
 
 fmt: $(STAMP)
-	$(BIN)/ruff format monitor tests
-	$(BIN)/ruff check --fix monitor tests
+	$(BIN)/ruff format monitor tests tools
+	$(BIN)/ruff check --fix monitor tests tools
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

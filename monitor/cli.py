@@ -23,7 +23,7 @@ from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.models import Article, Match
-from monitor.service import Service
+from monitor.service import ROLES, Service
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the monitor until SIGINT or SIGTERM")
     run.add_argument("--config", default="monitor.yaml", type=Path)
     run.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
+    run.add_argument("--role", choices=ROLES, default="all", help="run one stage (default: all)")
 
     match = commands.add_parser("match", help="dry run: show which rules match the given files")
     match.add_argument("--rules", default="rules", type=Path, help="rules directory")
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return check(args.rules_dir, sys.stdout, sys.stderr, config_path=args.config)
     if args.command == "run":
-        return run(args.config, once=args.once)
+        return run(args.config, once=args.once, role=args.role)
     return match(
         args.rules, args.files, as_json=args.json, feed_id=args.feed, out=sys.stdout, err=sys.stderr
     )
@@ -95,7 +96,7 @@ def check(
     return EXIT_OK
 
 
-def run(config_path: Path, *, once: bool) -> int:
+def run(config_path: Path, *, once: bool, role: str = "all") -> int:
     """Run the service (or one pass of it); exit 1 on invalid config or rules."""
     try:
         config = load_config(os.environ, config_path)
@@ -110,7 +111,7 @@ def run(config_path: Path, *, once: bool) -> int:
         print("monitor did not start: fix the problems above", file=sys.stderr)
         return EXIT_INVALID
     configure_logging(config.log_level, secrets=config.secrets())
-    service = Service(config, rule_set)
+    service = Service(config, rule_set, role=role)
     try:
         if once:
             asyncio.run(service.run_once())

@@ -84,13 +84,54 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KafkaConfig:
+    """The Kafka bus. `KAFKA_BOOTSTRAP_SERVERS` overrides `bootstrap_servers`."""
+
+    bootstrap_servers: str
+    topic_prefix: str = "monitor."
+    client_id: str = "monitor"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_check_hostname: bool = True
+    partitions: int = 6
+    replication_factor: int = 1
+    poller_partitions: int = 12
+
+
+SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_KAFKA_KEYS = (
+    "kind",
+    "bootstrap_servers",
+    "topic_prefix",
+    "client_id",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_check_hostname",
+    "partitions",
+    "replication_factor",
+    "poller_partitions",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """The whole service configuration."""
 
     path: Path
     rules_dir: Path
     state_dir: Path
-    bus: str = "local"
+    bus: KafkaConfig | None = None  # None: the embedded local bus
     listen_host: str = "127.0.0.1"
     listen_port: int = 9464
     default_notify: tuple[str, ...] = ()
@@ -109,6 +150,8 @@ class Config:
                     found.append(channel.secret)
             elif isinstance(channel, EmailChannel) and channel.password:
                 found.append(channel.password)
+        if self.bus is not None and self.bus.sasl_password:
+            found.append(self.bus.sasl_password)
         return tuple(s for s in found if s)
 
 
@@ -132,7 +175,7 @@ def load_config(environ: Mapping[str, str], path: Path) -> Config:
         raise ConfigError("\n".join(map(str, problems)))
     check = Checker(str(path))
     data = _interpolate(data, environ, check, 1)
-    config = _build(check, data, path)
+    config = _build(check, data, path, environ)
     if check.problems or config is None:
         raise ConfigError("\n".join(map(str, check.problems)))
     return config
@@ -160,7 +203,7 @@ def _interpolate(value: Any, environ: Mapping[str, str], check: Checker, line: i
     return value
 
 
-def _build(check: Checker, data: object, path: Path) -> Config | None:
+def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str]) -> Config | None:
     spec = check.mapping(data if data is not None else LocDict(), 1, "monitor.yaml", TOP_KEYS)
     if spec is None:
         return None
@@ -168,7 +211,7 @@ def _build(check: Checker, data: object, path: Path) -> Config | None:
     at = spec.line_of
     rules_dir = check.string(spec.get("rules_dir", "rules"), at("rules_dir"), "rules_dir")
     state_dir = check.string(spec.get("state_dir", "state"), at("state_dir"), "state_dir")
-    bus = _bus(check, spec.get("bus", "local"), at("bus"))
+    bus = _bus(check, spec.get("bus", "local"), at("bus"), environ)
     host, port = _listen(check, spec.get("http", {}), at("http"))
     channels = _channels(check, spec.get("channels", {}), at("channels"))
     defaults = check.mapping(spec.get("defaults", {}), at("defaults"), "defaults", ("notify",))
@@ -209,11 +252,64 @@ def _build(check: Checker, data: object, path: Path) -> Config | None:
     )
 
 
-def _bus(check: Checker, value: object, line: int) -> str:
+def _bus(
+    check: Checker, value: object, line: int, environ: Mapping[str, str]
+) -> KafkaConfig | None:
     kind = value.get("kind") if isinstance(value, dict) else value
-    if kind != "local":
-        check.error(line, f"bus must be `local` (the Kafka bus is not available yet), not {kind!r}")
-    return "local"
+    if kind == "local":
+        return None
+    if kind != "kafka":
+        check.error(line, f"bus must be `local` or {{kind: kafka, ...}}, not {kind!r}")
+        return None
+    spec = check.mapping(value, line, "bus", _KAFKA_KEYS)
+    if spec is None:
+        return None
+    at = spec.line_of
+    servers = environ.get("KAFKA_BOOTSTRAP_SERVERS") or spec.get("bootstrap_servers")
+    servers = check.string(servers, at("bootstrap_servers"), "bus.bootstrap_servers")
+    protocol = check.choice(
+        spec.get("security_protocol", "PLAINTEXT"),
+        at("security_protocol"),
+        "bus.security_protocol",
+        SECURITY_PROTOCOLS,
+    )
+    mechanism = spec.get("sasl_mechanism")
+    if mechanism is not None:
+        mechanism = check.choice(
+            mechanism, at("sasl_mechanism"), "bus.sasl_mechanism", SASL_MECHANISMS
+        )
+    if protocol and protocol.startswith("SASL") and mechanism is None:
+        check.error(
+            at("security_protocol"),
+            f"bus: {protocol} needs sasl_mechanism, sasl_username and sasl_password",
+        )
+    texts = {}
+    for key in (
+        "topic_prefix",
+        "client_id",
+        "sasl_username",
+        "sasl_password",
+        "ssl_cafile",
+        "ssl_certfile",
+        "ssl_keyfile",
+    ):
+        if key in spec:
+            texts[key] = check.string(spec[key], at(key), f"bus.{key}")
+    hostname = spec.get("ssl_check_hostname", True)
+    if not isinstance(hostname, bool):
+        check.error(at("ssl_check_hostname"), "bus.ssl_check_hostname must be true or false")
+    if servers is None or protocol is None:
+        return None
+    return KafkaConfig(
+        bootstrap_servers=servers,
+        security_protocol=protocol,
+        sasl_mechanism=mechanism,
+        ssl_check_hostname=hostname is not False,
+        partitions=int(_number(check, spec, "partitions", 6, minimum=1)),
+        replication_factor=int(_number(check, spec, "replication_factor", 1, minimum=1)),
+        poller_partitions=int(_number(check, spec, "poller_partitions", 12, minimum=1)),
+        **{k: v for k, v in texts.items() if v is not None},
+    )
 
 
 def _listen(check: Checker, value: object, line: int) -> tuple[str, int]:

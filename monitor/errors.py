@@ -6,7 +6,8 @@
      ├── InputError         an input file (for `monitor match`) cannot be read
      ├── FeedFetchError     a feed could not be fetched (retriable unless the server said no)
      ├── FeedParseError     a feed's body is not a feed
-     └── DeliveryError      an alert could not be delivered (retriable on 5xx, 429, timeouts)
+     ├── DeliveryError      an alert could not be delivered (retriable on 5xx, 429, timeouts)
+     └── BusError           the bus could not take or give records (retriable)
 
 Retry code reads `retriable` instead of listing classes.
 """
@@ -78,3 +79,9 @@ class DeliveryError(MonitorError):
     def __init__(self, message: str, *, retriable: bool) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+class BusError(MonitorError):
+    """The bus failed to publish, fetch or commit; the work will be retried."""
+
+    retriable = True

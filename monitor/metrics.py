@@ -27,6 +27,7 @@ class Metrics:
     entities_loaded: Gauge
     feeds_loaded: Gauge
     bad_records: Counter
+    consumer_lag: Gauge
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -85,6 +86,12 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         rules_loaded=Gauge("monitor_rules_loaded", "Enabled rules in force.", registry=r),
         entities_loaded=Gauge("monitor_entities_loaded", "Entities in force.", registry=r),
         feeds_loaded=Gauge("monitor_feeds_loaded", "Enabled feeds.", registry=r),
+        consumer_lag=Gauge(
+            "monitor_consumer_lag",
+            "Records not yet committed, by consumer group and partition (this process's share).",
+            ["group", "partition"],
+            registry=r,
+        ),
         bad_records=Counter(
             "monitor_bad_records_total",
             "Bus records that could not be decoded, by topic.",

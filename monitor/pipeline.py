@@ -8,6 +8,7 @@ swap never splits an article between two rule sets.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
@@ -27,6 +28,7 @@ MATCHER_GROUP = "matcher"
 DISPATCHER_GROUP = "dispatcher"
 FETCH_TIMEOUT_S = 0.5
 ERROR_PAUSE_S = 2.0
+LAG_INTERVAL_S = 5.0
 
 
 class RuleBook:
@@ -77,8 +79,21 @@ def match_records(
     return out, rules, bad
 
 
+LagReport = Callable[[str, dict[int, int]], None]
+
+
+def _no_report(group: str, lags: dict[int, int]) -> None:
+    """Lag goes nowhere (tests, --once)."""
+
+
 async def run_matcher(
-    bus: Bus, book: RuleBook, metrics: Metrics, stop: asyncio.Event, *, drain: bool = False
+    bus: Bus,
+    book: RuleBook,
+    metrics: Metrics,
+    stop: asyncio.Event,
+    *,
+    drain: bool = False,
+    lag: LagReport = _no_report,
 ) -> None:
     """Match articles until `stop` (or, with `drain`, until none are left)."""
     consumer = bus.consumer(ARTICLES, MATCHER_GROUP)
@@ -94,15 +109,22 @@ async def run_matcher(
         if out:
             log.info("articles_matched", articles=len(records), matches=len(out))
 
-    await _consume(consumer, work, stop, drain=drain, batch=200, role="matcher")
+    await _consume(consumer, work, stop, drain=drain, batch=200, role=MATCHER_GROUP, lag=lag)
 
 
 async def run_dispatcher(
-    bus: Bus, dispatcher: Dispatcher, stop: asyncio.Event, *, drain: bool = False
+    bus: Bus,
+    dispatcher: Dispatcher,
+    stop: asyncio.Event,
+    *,
+    drain: bool = False,
+    lag: LagReport = _no_report,
 ) -> None:
     """Deliver alerts until `stop` (or, with `drain`, until none are left)."""
     consumer = bus.consumer(MATCHES, DISPATCHER_GROUP)
-    await _consume(consumer, dispatcher.handle, stop, drain=drain, batch=50, role="dispatcher")
+    await _consume(
+        consumer, dispatcher.handle, stop, drain=drain, batch=50, role=DISPATCHER_GROUP, lag=lag
+    )
 
 
 async def _consume(
@@ -113,10 +135,18 @@ async def _consume(
     drain: bool,
     batch: int,
     role: str,
+    lag: LagReport,
 ) -> None:
+    next_lag = 0.0
     try:
         while not stop.is_set():
             records = await consumer.fetch(batch, FETCH_TIMEOUT_S)
+            now = time.monotonic()
+            if now >= next_lag:
+                lags = await consumer.partition_lag()
+                lag(role, lags)
+                if lags:  # a member that holds no partition yet asks again next time
+                    next_lag = now + LAG_INTERVAL_S
             if not records:
                 if drain:
                     return
@@ -128,7 +158,7 @@ async def _consume(
                 return
             except Exception:
                 log.exception("batch_failed", role=role, records=len(records))
-                await consumer.close()  # forget the position: the batch is fetched again
+                await consumer.rewind()  # the batch is fetched again
                 if await sleep_or_stop(stop, ERROR_PAUSE_S):
                     return
                 continue

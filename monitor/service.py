@@ -1,23 +1,24 @@
-"""Wiring: build the bus, state, poller, matcher and dispatcher, and run them until stopped."""
+"""Wiring: build the bus, state, poller, matcher and dispatcher for a role, and run them."""
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import structlog
 
 from monitor import __version__
-from monitor.alerts.dispatch import Dispatcher
+from monitor.alerts.dispatch import Dispatcher, Settlements
 from monitor.alerts.email import EmailSender
 from monitor.alerts.senders import ConsoleSender, Sender
 from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import DLQ
+from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
 from monitor.config import ChatChannel, Config, ConsoleChannel
-from monitor.feeds.poller import Poller
+from monitor.feeds.poller import Leases, Poller
 from monitor.matching.compiler import compile_rules
 from monitor.matching.spec import RuleSet
 from monitor.metrics import Metrics, make_metrics
@@ -27,34 +28,51 @@ from monitor.web import make_app, start_web
 
 log = structlog.get_logger("monitor.service")
 
+ROLES: Final = ("all", "poller", "matcher", "dispatcher")
+
 
 class Service:
-    """One process running every role."""
+    """One process running one role (or all of them)."""
 
-    def __init__(self, config: Config, rule_set: RuleSet, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        rule_set: RuleSet,
+        *,
+        role: str = "all",
+        metrics: Metrics | None = None,
+    ) -> None:
         self.config = config
         self.rule_set = rule_set
+        self.role = role
         self.metrics = metrics or make_metrics()
         self.book = RuleBook(compile_rules(rule_set))
-        self.bus = LocalBus(config.state_dir / "bus.db")
+        self.bus: LocalBus | KafkaBus = (
+            KafkaBus(config.bus)
+            if config.bus is not None
+            else LocalBus(config.state_dir / "bus.db")
+        )
         self.state = StateStore(config.state_dir)
         self.poller: Poller | None = None
-        self._update_rule_metrics()
-
-    def _update_rule_metrics(self) -> None:
+        self._started = False
         self.metrics.rules_loaded.set(len(self.book.compiled.rules))
-        self.metrics.entities_loaded.set(len(self.rule_set.entities))
-        self.metrics.feeds_loaded.set(sum(1 for f in self.rule_set.feeds if f.enabled))
+        self.metrics.entities_loaded.set(len(rule_set.entities))
+        self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
+
+    def runs(self, role: str) -> bool:
+        """Whether this process runs `role`."""
+        return self.role in ("all", role)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """Ready when the bus is open and rules are loaded."""
+        """Ready when the bus is connected, rules are loaded and the roles are running."""
         bus_ok = self.bus.is_ready()
         detail = {
-            "bus": "open" if bus_ok else "closed",
+            "role": self.role,
+            "bus": "connected" if bus_ok else "not connected",
             "rules": len(self.book.compiled.rules),
             "feeds_failing": sorted(self.poller.failing()) if self.poller else [],
         }
-        return bus_ok, detail
+        return bus_ok and self._started, detail
 
     def _senders(self, session: aiohttp.ClientSession) -> dict[str, Sender]:
         senders: dict[str, Sender] = {}
@@ -67,59 +85,101 @@ class Service:
                 senders[name] = EmailSender(channel)
         return senders
 
-    async def _open(self, stack: AsyncExitStack, stop: asyncio.Event) -> tuple[Poller, Dispatcher]:
+    async def _settlements(self, stack: AsyncExitStack) -> Settlements:
+        if isinstance(self.bus, KafkaBus):
+            settlements = KafkaSettlements(self.bus)
+            await settlements.start()
+            stack.push_async_callback(settlements.stop)
+            return settlements
+        return self.state
+
+    async def _open(
+        self, stack: AsyncExitStack, stop: asyncio.Event
+    ) -> tuple[Poller | None, Dispatcher | None]:
         await stack.enter_async_context(self.bus)
         await stack.enter_async_context(self.state)
-        self.metrics.dlq_size.set(await self.bus.count(DLQ))
         session = await stack.enter_async_context(
             aiohttp.ClientSession(headers={"User-Agent": f"monitor/{__version__}"})
         )
-        self.poller = poller = Poller(
-            config=self.config.poller,
-            session=session,
-            state=self.state,
-            bus=self.bus,
-            metrics=self.metrics,
-        )
-        return poller, Dispatcher(
-            senders=self._senders(session),
-            default_notify=self.config.default_notify,
-            delivery=self.config.delivery,
-            state=self.state,
-            bus=self.bus,
-            metrics=self.metrics,
-            throttle_of=self.book.throttle_of,
-            stop=stop,
-        )
+        poller = dispatcher = None
+        if self.runs("poller"):
+            leases: Leases | None = (
+                KafkaLeases(self.bus) if isinstance(self.bus, KafkaBus) else None
+            )
+            self.poller = poller = Poller(
+                config=self.config.poller,
+                session=session,
+                state=self.state,
+                bus=self.bus,
+                metrics=self.metrics,
+                leases=leases,
+            )
+        if self.runs("dispatcher"):
+            self.metrics.dlq_size.set(await self.bus.count(DLQ))
+            dispatcher = Dispatcher(
+                senders=self._senders(session),
+                default_notify=self.config.default_notify,
+                delivery=self.config.delivery,
+                settlements=await self._settlements(stack),
+                bus=self.bus,
+                metrics=self.metrics,
+                throttle_of=self.book.throttle_of,
+                stop=stop,
+            )
+        return poller, dispatcher
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run every role until `stop` is set; then finish the batches in hand and close."""
+        """Run the role's loops until `stop`; then finish the batches in hand and close."""
         async with AsyncExitStack() as stack:
-            poller, dispatcher = await self._open(stack, stop)
-            runner = await start_web(
-                make_app(self.metrics, self.readiness),
-                self.config.listen_host,
-                self.config.listen_port,
-            )
+            # The listener comes first, so /readyz answers (not ready) while the bus is awaited.
+            app = make_app(self.metrics, self.readiness)
+            runner = await start_web(app, self.config.listen_host, self.config.listen_port)
             stack.push_async_callback(runner.cleanup)
+            opening = asyncio.ensure_future(self._open(stack, stop))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({opening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not opening.done():
+                opening.cancel()
+                log.info("monitor_stopped_before_start")
+                return
+            poller, dispatcher = opening.result()
+            self._started = True
             log.info(
                 "monitor_started",
+                role=self.role,
                 rules=len(self.book.compiled.rules),
-                feeds=sum(1 for f in self.rule_set.feeds if f.enabled),
                 listen=f"{self.config.listen_host}:{self.config.listen_port}",
             )
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(poller.run(self.rule_set.feeds, stop), name="poller")
-                tg.create_task(run_matcher(self.bus, self.book, self.metrics, stop), name="matcher")
-                tg.create_task(run_dispatcher(self.bus, dispatcher, stop), name="dispatcher")
-            log.info("monitor_stopped")
+                if poller is not None:
+                    tg.create_task(poller.run(self.rule_set.feeds, stop), name="poller")
+                    if isinstance(poller.leases, KafkaLeases):
+                        tg.create_task(poller.leases.run(stop), name="poller-leases")
+                if self.runs("matcher"):
+                    tg.create_task(
+                        run_matcher(self.bus, self.book, self.metrics, stop, lag=self._lag),
+                        name="matcher",
+                    )
+                if dispatcher is not None:
+                    tg.create_task(
+                        run_dispatcher(self.bus, dispatcher, stop, lag=self._lag), name="dispatcher"
+                    )
+            log.info("monitor_stopped", role=self.role)
+
+    def _lag(self, group: str, lags: dict[int, int]) -> None:
+        for partition, lag in lags.items():
+            self.metrics.consumer_lag.labels(group, str(partition)).set(lag)
 
     async def run_once(self) -> None:
         """Poll every feed once and carry what is new through matching and delivery."""
         stop = asyncio.Event()
         async with AsyncExitStack() as stack:
             poller, dispatcher = await self._open(stack, stop)
-            results = await poller.poll_all_once(self.rule_set.feeds)
-            log.info("poll_once_done", feeds=len(results), new=sum(r.new for r in results))
-            await run_matcher(self.bus, self.book, self.metrics, stop, drain=True)
-            await run_dispatcher(self.bus, dispatcher, stop, drain=True)
+            if poller is not None:  # one pass in one process: every feed, whoever holds its lease
+                results = await poller.poll_all_once(self.rule_set.feeds)
+                log.info("poll_once_done", feeds=len(results), new=sum(r.new for r in results))
+            if self.runs("matcher"):
+                await run_matcher(self.bus, self.book, self.metrics, stop, drain=True)
+            if dispatcher is not None:
+                await run_dispatcher(self.bus, dispatcher, stop, drain=True)

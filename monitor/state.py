@@ -147,7 +147,10 @@ class StateStore:
             )
         )
 
-    async def delivery_status(self, alert_id: str) -> str | None:
+    async def sync(self) -> None:
+        """Nothing to catch up with: this process is the only writer."""
+
+    async def settled_status(self, alert_id: str) -> str | None:
         """'delivered', 'dead' or 'throttled' for an alert already settled, else None."""
         row = await self.file.run(
             lambda: (
@@ -158,7 +161,7 @@ class StateStore:
         )
         return str(row[0]) if row else None
 
-    async def record_delivery(
+    async def settle(
         self,
         *,
         alert_id: str,

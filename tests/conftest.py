@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tools.kafka_harness import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -17,3 +24,39 @@ SHIPPED_RULES = ROOT / "rules"
 def shipped_rules() -> Path:
     """The rules directory the project ships."""
     return SHIPPED_RULES
+
+
+@dataclass
+class KafkaUnderTest:
+    """The broker the kafka tests use; `broker` is None for an external one (no restarts)."""
+
+    bootstrap: str
+    broker: Broker | None
+
+    def prefix(self) -> str:
+        """A topic prefix no other test uses."""
+        return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaUnderTest]:
+    """A real Apache Kafka: KAFKA_BOOTSTRAP_SERVERS, else one the harness starts (session-wide).
+
+    Without Java (or Maven) the kafka tests are skipped with a loud reason, except under CI,
+    where they must run: there the fixture fails instead.
+    """
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield KafkaUnderTest(external, None)
+        return
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    if missing:
+        reason = f"KAFKA TESTS NOT RUN: no {' or '.join(missing)} and no KAFKA_BOOTSTRAP_SERVERS"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI=true: they must run)")
+        pytest.skip(reason)
+    broker = Broker(tmp_path_factory.mktemp("kafka")).start()
+    try:
+        yield KafkaUnderTest(broker.bootstrap, broker)
+    finally:
+        broker.stop()

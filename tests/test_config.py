@@ -88,7 +88,16 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
         ),
         ("delivery: {attempts: 0}\n", "attempts must be a number >= 1"),
         ("poller: {timeout: soon}\n", "timeout: 'soon' is not a duration"),
-        ("bus: {kind: zeromq}\n", "bus must be `local`"),
+        ("bus: {kind: zeromq}\n", "bus must be `local` or {kind: kafka, ...}"),
+        ("bus: {kind: kafka}\n", "bus.bootstrap_servers must be a non-empty string"),
+        (
+            "bus: {kind: kafka, bootstrap_servers: 'h:9092', security_protocol: SASL_SSL}\n",
+            "needs sasl_mechanism",
+        ),
+        (
+            "bus: {kind: kafka, bootstrap_servers: 'h:9092', sasl_mechanism: GSSAPI}\n",
+            "bus.sasl_mechanism must be one of",
+        ),
         ("colour: blue\n", "unknown key 'colour' in monitor.yaml"),
     ],
 )
@@ -115,3 +124,26 @@ def test_shipped_config_checks(tmp_path: Path) -> None:
     out = io.StringIO()
     assert 0 == check(None, out, io.StringIO(), config_path=ROOT / "monitor.yaml")
     assert "config" in out.getvalue()
+
+
+def test_kafka_bus_and_environment_override(tmp_path: Path) -> None:
+    """The Kafka bus takes its options; KAFKA_BOOTSTRAP_SERVERS overrides bootstrap_servers."""
+    text = (
+        "bus: {kind: kafka, bootstrap_servers: 'h1:9092,h2:9092', topic_prefix: 'm.', client_id: mon,\n"
+        "      security_protocol: SASL_SSL, sasl_mechanism: SCRAM-SHA-512, sasl_username: u,\n"
+        "      sasl_password: '${KAFKA_PASSWORD}', ssl_cafile: /etc/ca.pem, partitions: 12, replication_factor: 3}\n"
+    )
+    path = write(tmp_path, text)
+    config = load_config({"KAFKA_PASSWORD": "pw-123"}, path)
+    assert config.bus is not None
+    assert ("h1:9092,h2:9092", "m.", "SCRAM-SHA-512", 12, 3) == (
+        config.bus.bootstrap_servers,
+        config.bus.topic_prefix,
+        config.bus.sasl_mechanism,
+        config.bus.partitions,
+        config.bus.replication_factor,
+    )
+    assert "pw-123" in config.secrets()
+    override = load_config({"KAFKA_PASSWORD": "x", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, path)
+    assert override.bus is not None
+    assert "127.0.0.1:1" == override.bus.bootstrap_servers

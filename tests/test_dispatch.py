@@ -72,7 +72,7 @@ class Rig:
             senders=senders,
             default_notify=notify,
             delivery=delivery,
-            state=self.state,
+            settlements=self.state,
             bus=self.bus,
             metrics=self.metrics,
             throttle_of=lambda _: throttle,
@@ -207,7 +207,7 @@ async def test_shutdown_during_backoff_leaves_the_alert_unsettled(rig: Rig) -> N
     rig.stop.set()
     with pytest.raises(Interrupted):
         await task
-    assert await rig.state.delivery_status(record_alert_id()) is None
+    assert await rig.state.settled_status(record_alert_id()) is None
     rig.receiver.always = None
     rig.stop.clear()
     await rig.dispatcher().handle([record()])

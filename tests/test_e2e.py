@@ -8,12 +8,9 @@ import email.policy
 import hashlib
 import hmac
 import json
-import os
 import shutil
-import signal
-import sys
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ import pytest
 from monitor.bus.base import DLQ
 from monitor.bus.local import LocalBus
 from tests.conftest import SHIPPED_RULES
+from tests.processes import MonitorProcess, eventually
 from tests.servers import FeedServer, Receiver, free_port, serve, smtp_server
 
 SECRET = "e2e-hook-secret"  # noqa: S105 - a test secret
@@ -39,57 +37,22 @@ class World:
     mailbox: Any
     config: Path
     http: str
-    proc: asyncio.subprocess.Process | None = None
+    monitor: MonitorProcess | None = None
 
     async def start(self, *args: str) -> asyncio.subprocess.Process:
-        out = (self.tmp / "stdout.log").open("ab")
-        err = (self.tmp / "stderr.log").open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "monitor",
-            "run",
-            "--config",
-            str(self.config),
-            *args,
-            stdout=out,
-            stderr=err,
-            env={**os.environ, "HOOK_SECRET": SECRET},
-        )
-        out.close()
-        err.close()
-        return self.proc
+        self.monitor = MonitorProcess(self.config, self.http, self.tmp, env={"HOOK_SECRET": SECRET})
+        return await self.monitor.start(*args)
 
     async def stop(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.proc.wait(), timeout=10)
+        assert self.monitor is not None
+        return await self.monitor.stop()
 
     async def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
-        async with aiohttp.ClientSession() as s, s.get(f"{self.http}/metrics") as resp:
-            text = await resp.text()
-        wanted = name + (
-            "{" + ",".join(f'{k}="{v}"' for k, v in (labels or {}).items()) + "}" if labels else ""
-        )
-        for line in text.splitlines():
-            if line.startswith(wanted + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
+        assert self.monitor is not None
+        return await self.monitor.metric(name, labels)
 
     def logs(self) -> str:
         return (self.tmp / "stderr.log").read_text(errors="replace")
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout_s: float = 20) -> None:
-    """Wait until `check` holds (the monitor works asynchronously)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = check()
-        if await result if isinstance(result, Awaitable) else result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -127,9 +90,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         try:
             yield w
         finally:
-            if w.proc is not None and w.proc.returncode is None:
-                w.proc.kill()
-                await w.proc.wait()
+            if w.monitor is not None:
+                await w.monitor.kill()
 
 
 async def test_seed_article_alerts_once_per_channel_across_polls_and_restarts(world: World) -> None:
@@ -237,10 +199,10 @@ async def test_kill_during_delivery_loses_no_alert(world: World) -> None:
     world.config.write_text(
         world.config.read_text().replace("[ops-hook, analysts, console]", "[ops-hook]")
     )
-    proc = await world.start()
+    await world.start()
     await eventually(lambda: len(world.receiver.received) >= 1)  # the request is being held
-    proc.kill()
-    await proc.wait()
+    assert world.monitor is not None
+    await world.monitor.kill()
     world.receiver.hold = None
     hold.set()  # the killed process's request completes at the server, unknown to the monitor
     await world.start()

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 
@@ -25,10 +26,34 @@ from monitor.errors import DeliveryError
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
 from monitor.models import Alert, MatchedArticle
-from monitor.state import StateStore
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.dispatcher")
+
+
+class Settlements(Protocol):
+    """Where settled alerts are recorded: state.db locally, a compacted topic on Kafka."""
+
+    async def sync(self) -> None:
+        """Catch up with settlements made by other dispatchers."""
+        ...
+
+    async def settled_status(self, alert_id: str) -> str | None:
+        """How an alert was settled, or None."""
+        ...
+
+    async def settle(
+        self,
+        *,
+        alert_id: str,
+        rule_id: str,
+        article_id: str,
+        channel: str,
+        status: str,
+        reason: str | None = None,
+    ) -> None:
+        """Record that an alert is settled."""
+        ...
 
 
 class Interrupted(Exception):
@@ -44,7 +69,7 @@ class Dispatcher:
         senders: Mapping[str, Sender],
         default_notify: Sequence[str],
         delivery: DeliveryConfig,
-        state: StateStore,
+        settlements: Settlements,
         bus: Bus,
         metrics: Metrics,
         throttle_of: Callable[[str], Throttle | None],
@@ -53,7 +78,7 @@ class Dispatcher:
         self.senders = senders
         self.default_notify = tuple(default_notify)
         self.delivery = delivery
-        self.state = state
+        self.settlements = settlements
         self.bus = bus
         self.metrics = metrics
         self.throttle_of = throttle_of
@@ -64,6 +89,7 @@ class Dispatcher:
     async def handle(self, records: Sequence[Record]) -> None:
         """Deliver every alert of the records; raise Interrupted if shutdown cut retries short."""
         alerts: dict[str, Alert] = {}
+        await self.settlements.sync()
         for record in records:
             try:
                 matched = MatchedArticle.from_bytes(record.value)
@@ -97,7 +123,7 @@ class Dispatcher:
                 self._in_flight.discard(alert.id)
 
     async def _deliver_once(self, alert: Alert) -> None:
-        status = await self.state.delivery_status(alert.id)
+        status = await self.settlements.settled_status(alert.id)
         if status is not None:
             self.metrics.alerts.labels(alert.channel, "duplicate").inc()
             log.info("alert_already_settled", status=status)
@@ -168,7 +194,7 @@ class Dispatcher:
         self.metrics.dlq_size.inc()
 
     async def _settle(self, alert: Alert, status: str, reason: str | None) -> None:
-        await self.state.record_delivery(
+        await self.settlements.settle(
             alert_id=alert.id,
             rule_id=alert.rule_id,
             article_id=alert.article.id,

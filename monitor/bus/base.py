@@ -14,6 +14,8 @@ from typing import Final, Protocol
 ARTICLES: Final = "articles"
 MATCHES: Final = "matches"
 DLQ: Final = "alerts.dlq"
+DELIVERIES: Final = "deliveries"  # settled alerts, compacted (Kafka bus)
+POLLER_LEASES: Final = "poller.leases"  # empty; its partitions share the feeds among pollers
 TOPICS: Final = (ARTICLES, MATCHES, DLQ)
 
 
@@ -42,6 +44,14 @@ class Consumer(Protocol):
 
     async def lag(self) -> int:
         """How many records of the topic the group has not committed yet."""
+        ...
+
+    async def rewind(self) -> None:
+        """Go back to the last commit: uncommitted records are fetched again."""
+        ...
+
+    async def partition_lag(self) -> dict[int, int]:
+        """Records not yet committed, per partition this consumer holds."""
         ...
 
     async def close(self) -> None:

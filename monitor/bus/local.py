@@ -154,6 +154,14 @@ class LocalConsumer:
             "SELECT count(*) FROM records WHERE topic = ? AND pos >= ?", (self.topic, committed)
         )
 
+    async def rewind(self) -> None:
+        """Forget the position; uncommitted records will be fetched again."""
+        self._position = None
+
+    async def partition_lag(self) -> dict[int, int]:
+        """The local bus has one partition."""
+        return {0: await self.lag()}
+
     async def close(self) -> None:
         """Forget the position; uncommitted records will be fetched again."""
         self._position = None

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 import aiohttp
 import structlog
@@ -46,6 +47,25 @@ class PollResult:
     retry_in_s: float | None = None
 
 
+class Leases(Protocol):
+    """Which feeds this poller owns (all of them, unless pollers share the list)."""
+
+    def owns(self, feed_id: str) -> bool:
+        """Whether this poller polls `feed_id` now."""
+        ...
+
+
+class AllFeeds:
+    """The one poller owns every feed."""
+
+    def owns(self, feed_id: str) -> bool:
+        """Always."""
+        return True
+
+
+NOT_OWNED_RECHECK_S = 5.0  # how soon a feed another poller holds is looked at again
+
+
 class Poller:
     """Polls a set of feeds (see the module docstring)."""
 
@@ -57,7 +77,9 @@ class Poller:
         state: StateStore,
         bus: Bus,
         metrics: Metrics,
+        leases: Leases | None = None,
     ) -> None:
+        self.leases = leases or AllFeeds()
         self.config = config
         self.session = session
         self.state = state
@@ -82,6 +104,9 @@ class Poller:
     async def _feed_loop(self, feed: FeedSpec, stop: asyncio.Event) -> None:
         delay = first_delay(feed.interval_s, self._rng.random())
         while not await sleep_or_stop(stop, delay):
+            if not self.leases.owns(feed.id):
+                delay = min(feed.interval_s, NOT_OWNED_RECHECK_S)
+                continue
             result = await self.poll(feed)
             if result.result in ("gone", "disabled"):  # a restart or a fixed feeds.yaml revives it
                 return

@@ -1,0 +1,441 @@
+"""The Kafka bus (aiokafka), plus the two things several processes must share through Kafka.
+
+- `KafkaBus`: topics `<prefix>articles`, `<prefix>matches`, `<prefix>alerts.dlq`, created when
+  missing. The producer uses acks=all and idempotence; records are keyed (article id; rule and
+  article), so one key always lands in one partition. Consumers join `<prefix><group>` with
+  manual commits only. Until the broker answers, `start` waits (and `is_ready` says no).
+- `KafkaSettlements`: settled alerts in the compacted topic `<prefix>deliveries`, read in full by
+  every dispatcher, so a record redelivered to another dispatcher is not alerted twice.
+- `KafkaLeases`: pollers join the group `<prefix>poller` on the empty topic
+  `<prefix>poller.leases`; a feed belongs to the poller that holds partition crc32(id) mod N.
+  When a poller dies, the group rebalances and its partitions, so its feeds, move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+
+from monitor.bus.base import DELIVERIES, POLLER_LEASES, TOPICS, Record
+from monitor.config import KafkaConfig
+from monitor.errors import BusError
+
+log = structlog.get_logger("monitor.kafka")
+
+CONNECT_BACKOFF_MAX_S = 10.0
+CATCH_UP_TIMEOUT_S = 30.0
+
+
+def client_options(cfg: KafkaConfig) -> dict[str, Any]:
+    """Connection options every aiokafka client of this bus shares."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": cfg.bootstrap_servers,
+        "client_id": cfg.client_id,
+        "security_protocol": cfg.security_protocol,
+    }
+    if cfg.security_protocol in ("SSL", "SASL_SSL"):
+        context = create_ssl_context(
+            cafile=cfg.ssl_cafile, certfile=cfg.ssl_certfile, keyfile=cfg.ssl_keyfile
+        )
+        context.check_hostname = cfg.ssl_check_hostname
+        options["ssl_context"] = context
+    if cfg.sasl_mechanism:
+        options.update(
+            sasl_mechanism=cfg.sasl_mechanism,
+            sasl_plain_username=cfg.sasl_username,
+            sasl_plain_password=cfg.sasl_password,
+        )
+    return options
+
+
+async def topic_partitions(options: dict[str, Any], topic: str) -> list[TopicPartition]:
+    """Every partition of `topic`, from the broker (a new consumer knows no topic's partitions)."""
+    admin = AIOKafkaAdminClient(**options, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = sorted(p["partition"] for p in described.get("partitions") or ())
+    if described.get("error_code") or not partitions:
+        raise BusError(
+            f"topic {topic} has no partitions (error code {described.get('error_code')})"
+        )
+    return [TopicPartition(topic, p) for p in partitions]
+
+
+class KafkaBus:
+    """The `kafka` bus (see the module docstring)."""
+
+    def __init__(self, cfg: KafkaConfig) -> None:
+        self.cfg = cfg
+        self.options = client_options(cfg)
+        self._producer: AIOKafkaProducer | None = None
+        self._ready = False
+        self._consumers: list[KafkaConsumer] = []
+
+    def topic(self, name: str) -> str:
+        """The full name of a topic."""
+        return self.cfg.topic_prefix + name
+
+    async def __aenter__(self) -> KafkaBus:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Create missing topics and start the producer, waiting as long as the broker is away."""
+        if self._producer is not None:
+            return
+        delay = 0.5
+        while True:
+            try:
+                await self._ensure_topics()
+                producer = AIOKafkaProducer(
+                    **self.options,
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=5,
+                    request_timeout_ms=30000,
+                )
+                await producer.start()
+            except KafkaError as exc:
+                log.warning(
+                    "kafka_unavailable", reason=f"{type(exc).__name__}: {exc}", retry_in_s=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(CONNECT_BACKOFF_MAX_S, delay * 2)
+                continue
+            self._producer = producer
+            self._ready = True
+            log.info("kafka_connected", bootstrap=self.cfg.bootstrap_servers)
+            return
+
+    async def _ensure_topics(self) -> None:
+        admin = AIOKafkaAdminClient(**self.options, request_timeout_ms=10000)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            rf = self.cfg.replication_factor
+            wanted = [NewTopic(self.topic(t), self.cfg.partitions, rf) for t in TOPICS]
+            wanted.append(
+                NewTopic(
+                    self.topic(DELIVERIES),
+                    self.cfg.partitions,
+                    rf,
+                    topic_configs={"cleanup.policy": "compact"},
+                )
+            )
+            wanted.append(NewTopic(self.topic(POLLER_LEASES), self.cfg.poller_partitions, rf))
+            missing = [t for t in wanted if t.name not in existing]
+            if missing:
+                # Several processes start at once: whoever comes second finds them made.
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(missing)
+                log.info("kafka_topics_created", topics=[t.name for t in missing])
+        finally:
+            await admin.close()
+
+    async def stop(self) -> None:
+        """Close consumers (leaving their groups) and flush and close the producer."""
+        for consumer in self._consumers:
+            await consumer.close()
+        self._consumers.clear()
+        producer, self._producer = self._producer, None
+        self._ready = False
+        if producer is not None:
+            await producer.stop()
+
+    def is_ready(self) -> bool:
+        """Connected, and the last publish did not fail."""
+        return self._ready
+
+    async def publish(self, topic: str, items: Sequence[tuple[str, bytes]]) -> None:
+        """Send keyed records and wait until the broker has them all (acks=all)."""
+        if not items:
+            return
+        if self._producer is None:
+            raise BusError("the Kafka bus is not started")
+        name = self.topic(topic)
+        try:
+            sent = [
+                await self._producer.send(name, value, key=key.encode()) for key, value in items
+            ]
+            await asyncio.gather(*sent)
+        except KafkaError as exc:
+            self._ready = False
+            raise BusError(f"publishing to {name} failed: {type(exc).__name__}: {exc}") from exc
+        self._ready = True
+
+    def consumer(self, topic: str, group: str) -> KafkaConsumer:
+        """Join `<prefix><group>` on `topic`."""
+        consumer = KafkaConsumer(self, self.topic(topic), self.topic(group))
+        self._consumers.append(consumer)
+        return consumer
+
+    async def count(self, topic: str) -> int:
+        """Records a topic holds now (end minus beginning offsets, over its partitions)."""
+        reader = AIOKafkaConsumer(**self.options, enable_auto_commit=False)
+        await reader.start()
+        try:
+            tps = await topic_partitions(self.options, self.topic(topic))
+            ends = await reader.end_offsets(tps)
+            begins = await reader.beginning_offsets(tps)
+            return sum(ends[tp] - begins[tp] for tp in tps)
+        finally:
+            await reader.stop()
+
+
+class KafkaConsumer:
+    """A consumer-group member on one topic, with manual commits."""
+
+    def __init__(self, bus: KafkaBus, topic: str, group: str) -> None:
+        self.bus = bus
+        self.topic = topic
+        self.group = group
+        self._consumer: AIOKafkaConsumer | None = None
+        self._committed: dict[int, int] = {}
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                self.topic,
+                **self.bus.options,
+                group_id=self.group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=10000,
+                heartbeat_interval_ms=2000,
+                max_poll_interval_ms=300000,
+            )
+            try:
+                await consumer.start()
+            except KafkaError as exc:
+                raise BusError(f"joining {self.group} on {self.topic} failed: {exc}") from exc
+            self._consumer = consumer
+        return self._consumer
+
+    async def fetch(self, max_records: int, timeout_s: float) -> list[Record]:
+        """The next records from the partitions this member holds."""
+        consumer = await self._started()
+        try:
+            batches = await consumer.getmany(
+                timeout_ms=int(timeout_s * 1000), max_records=max_records
+            )
+        except KafkaError as exc:
+            raise BusError(
+                f"fetching from {self.topic} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return [
+            Record(
+                self.topic,
+                tp.partition,
+                r.offset,
+                (r.key or b"").decode(),
+                r.value or b"",
+                r.timestamp,
+            )
+            for tp, records in batches.items()
+            for r in records
+        ]
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        """Commit, per partition, past the last of `records`."""
+        if not records or self._consumer is None:
+            return
+        offsets: dict[int, int] = {}
+        for r in records:
+            offsets[r.partition] = max(offsets.get(r.partition, 0), r.offset + 1)
+        try:
+            await self._consumer.commit(
+                {TopicPartition(self.topic, p): o for p, o in offsets.items()}
+            )
+        except KafkaError as exc:
+            # A rebalance took the partitions: their new owner starts from the last commit.
+            raise BusError(f"commit to {self.group} failed: {type(exc).__name__}: {exc}") from exc
+        self._committed.update(offsets)
+
+    async def rewind(self) -> None:
+        """Seek every held partition back to its committed offset."""
+        if self._consumer is None:
+            return
+        for tp in self._consumer.assignment():
+            try:
+                committed = await self._consumer.committed(tp)
+            except KafkaError:
+                committed = None
+            if committed is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
+
+    async def partition_lag(self) -> dict[int, int]:
+        """End of each held partition minus what the group committed there."""
+        if self._consumer is None:
+            return {}
+        lags = {}
+        for tp in self._consumer.assignment():
+            end = self._consumer.highwater(tp)
+            if end is None:
+                continue
+            done = self._committed.get(tp.partition)
+            if done is None:
+                done = await self._consumer.position(tp)
+            lags[tp.partition] = max(0, end - done)
+        return lags
+
+    async def lag(self) -> int:
+        """The sum of `partition_lag`."""
+        return sum((await self.partition_lag()).values())
+
+    async def close(self) -> None:
+        """Leave the group."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+
+class KafkaSettlements:
+    """Settled alerts shared by every dispatcher through a compacted topic."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bus = bus
+        self.topic = bus.topic(DELIVERIES)
+        self._status: dict[str, str] = {}
+        self._reader: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        """Read the topic from its beginning."""
+        reader = AIOKafkaConsumer(**self.bus.options, enable_auto_commit=False)
+        await reader.start()
+        tps = await topic_partitions(self.bus.options, self.topic)
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        self._reader = reader
+        await self.sync()
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.stop()
+
+    async def sync(self) -> None:
+        """Read up to the topic's current end, so settlements by other dispatchers are known."""
+        reader = self._reader
+        if reader is None:
+            raise BusError("settlements are not started")
+        tps = list(reader.assignment())
+        try:
+            ends = await reader.end_offsets(tps)
+            deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+            while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
+                if time.monotonic() > deadline:
+                    raise BusError(
+                        f"could not read {self.topic} to its end in {CATCH_UP_TIMEOUT_S:g}s"
+                    )
+                batches = await reader.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for r in records:
+                        if r.key and r.value:
+                            self._status[r.key.decode()] = json.loads(r.value)["status"]
+        except KafkaError as exc:
+            raise BusError(f"reading {self.topic} failed: {type(exc).__name__}: {exc}") from exc
+
+    async def settled_status(self, alert_id: str) -> str | None:
+        """How the alert was settled, as of the last sync."""
+        return self._status.get(alert_id)
+
+    async def settle(
+        self,
+        *,
+        alert_id: str,
+        rule_id: str,
+        article_id: str,
+        channel: str,
+        status: str,
+        reason: str | None = None,
+    ) -> None:
+        """Record the settlement durably before the match record is committed."""
+        body = {
+            "status": status,
+            "rule": rule_id,
+            "article": article_id,
+            "channel": channel,
+            "reason": reason,
+        }
+        await self.bus.publish(DELIVERIES, [(alert_id, json.dumps(body).encode())])
+        self._status[alert_id] = status
+
+
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, leases: KafkaLeases) -> None:
+        self.leases = leases
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.leases.held -= {tp.partition for tp in revoked}
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.leases.held |= {tp.partition for tp in assigned}
+        log.info("poller_leases", partitions=sorted(self.leases.held))
+
+
+class KafkaLeases:
+    """Which feeds this poller owns, by group membership on the leases topic."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bus = bus
+        self.partitions = bus.cfg.poller_partitions
+        self.held: set[int] = set()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def owns(self, feed_id: str) -> bool:
+        """Whether this poller polls `feed_id` now."""
+        return zlib.crc32(feed_id.encode()) % self.partitions in self.held
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay in the group (fetching from an empty topic keeps membership alive) until `stop`."""
+        while not stop.is_set():
+            try:
+                if self._consumer is None:
+                    consumer = AIOKafkaConsumer(
+                        **self.bus.options,
+                        group_id=self.bus.topic("poller"),
+                        enable_auto_commit=False,
+                        session_timeout_ms=10000,
+                        heartbeat_interval_ms=2000,
+                    )
+                    consumer.subscribe([self.bus.topic(POLLER_LEASES)], listener=_Assignments(self))
+                    await consumer.start()
+                    self._consumer = consumer
+                await self._consumer.getmany(timeout_ms=1000)
+            except KafkaError as exc:
+                log.warning("poller_leases_unavailable", reason=f"{type(exc).__name__}: {exc}")
+                self.held.clear()
+                await self._close()
+                await asyncio.sleep(2)
+        await self._close()
+
+    async def _close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is None:
+            return
+        try:
+            await consumer.stop()
+        except (
+            KafkaError
+        ) as exc:  # leaving the group failed: the broker drops us after the session timeout
+            log.warning("poller_leases_close_failed", reason=f"{type(exc).__name__}: {exc}")

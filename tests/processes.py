@@ -1,0 +1,99 @@
+"""`monitor run` as a real subprocess, and waiting for what it does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+
+@dataclass
+class MonitorProcess:
+    """One monitor process with its config; output goes to files in `logs`."""
+
+    config: Path
+    http: str
+    logs: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, *args: str) -> asyncio.subprocess.Process:
+        """Start `monitor run --config CONFIG ARGS...`."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with (
+            (self.logs / "stdout.log").open("ab") as out,
+            (self.logs / "stderr.log").open("ab") as err,
+        ):
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "monitor",
+                "run",
+                "--config",
+                str(self.config),
+                *args,
+                stdout=out,
+                stderr=err,
+                env={**os.environ, **self.env},
+            )
+        return self.proc
+
+    async def stop(self, timeout_s: float = 10) -> int:
+        """SIGTERM, and the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.proc.wait(), timeout=timeout_s)
+
+    async def kill(self) -> None:
+        """SIGKILL: no chance to clean up."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def get(self, path: str) -> tuple[int, str]:
+        """GET a path of the process's HTTP listener: (status, body); (0, "") if it is not up."""
+        try:
+            async with aiohttp.ClientSession() as s, s.get(self.http + path) as resp:
+                return resp.status, await resp.text()
+        except aiohttp.ClientError:
+            return 0, ""
+
+    async def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """One sample of /metrics (0 when absent)."""
+        _, text = await self.get("/metrics")
+        wanted = name + (
+            "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
+        )
+        for line in text.splitlines():
+            if line.startswith(wanted + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def stderr(self) -> str:
+        """What the process logged."""
+        path = self.logs / "stderr.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stdout(self) -> str:
+        """What the process printed (console alerts)."""
+        path = self.logs / "stdout.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout_s: float = 20) -> None:
+    """Wait until `check` holds (the monitor works asynchronously)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        result = check()
+        if await result if isinstance(result, Awaitable) else result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not reached in {timeout_s:g}s")
+        await asyncio.sleep(0.1)

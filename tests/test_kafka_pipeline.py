@@ -1,0 +1,259 @@
+"""The pipeline on a real Apache Kafka broker, with the roles as separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.bus.base import ARTICLES
+from monitor.bus.kafka import KafkaBus
+from monitor.config import KafkaConfig
+from monitor.models import make_article
+from tests.conftest import SHIPPED_RULES, KafkaUnderTest
+from tests.processes import MonitorProcess, eventually
+from tests.servers import FeedServer, Receiver, free_port, serve, smtp_server
+from tools.kafka_harness import Broker
+
+pytestmark = pytest.mark.kafka
+
+
+@dataclass
+class Fleet:
+    """Servers, a rules directory, and any number of monitor processes on one Kafka prefix."""
+
+    tmp: Path
+    bootstrap: str
+    prefix: str
+    feeds: FeedServer
+    receiver: Receiver
+    mailbox: Any
+    smtp_port: int
+    notify: str = "[ops-hook, analysts]"
+    processes: list[MonitorProcess] = field(default_factory=list)
+
+    def rules(self, rules_yaml: str | None = None, *, with_feed: bool = True) -> Path:
+        rules = self.tmp / "rules"
+        if not rules.exists():
+            shutil.copytree(SHIPPED_RULES, rules)
+        if rules_yaml is not None:
+            for old in rules.glob("*.yaml"):
+                old.unlink()
+            (rules / "watches.yaml").write_text(rules_yaml)
+        feeds = (
+            f'feeds:\n  - {{id: world, url: "{self.feeds.url("/feeds/world")}", interval: 1s}}\n'
+        )
+        (rules / "feeds.yaml").write_text(feeds if with_feed else "feeds: []\n")
+        return rules
+
+    def process(self, name: str) -> MonitorProcess:
+        port = free_port()
+        config = self.tmp / f"{name}.yaml"
+        config.write_text(
+            textwrap.dedent(f"""\
+            rules_dir: rules
+            state_dir: state-{name}
+            bus: {{kind: kafka, bootstrap_servers: "{self.bootstrap}", topic_prefix: "{self.prefix}", partitions: 4, poller_partitions: 4}}
+            http: {{listen: "127.0.0.1:{port}"}}
+            defaults: {{notify: {self.notify}}}
+            delivery: {{attempts: 3, backoff: 100ms, max_backoff: 200ms}}
+            channels:
+              ops-hook: {{kind: webhook, url: "{self.receiver.url("/hook")}", secret: "k"}}
+              analysts: {{kind: email, host: 127.0.0.1, port: {self.smtp_port}, security: none,
+                          from: "monitor@example.org", to: ["desk@example.org"]}}
+            """)
+        )
+        proc = MonitorProcess(config, f"http://127.0.0.1:{port}", self.tmp / name)
+        self.processes.append(proc)
+        return proc
+
+    async def ready(self, *procs: MonitorProcess, timeout_s: float = 60) -> None:
+        for proc in procs:
+            await eventually(lambda p=proc: _status(p, "/readyz", 200), timeout_s)  # type: ignore[misc]
+
+    def alert_ids(self) -> list[str]:
+        return [h["X-Monitor-Alert-Id"] for h, _ in self.receiver.received]
+
+
+async def _status(proc: MonitorProcess, path: str, status: int) -> bool:
+    return (await proc.get(path))[0] == status
+
+
+def kafka_config(fleet: Fleet) -> KafkaConfig:
+    return KafkaConfig(bootstrap_servers=fleet.bootstrap, topic_prefix=fleet.prefix, partitions=4)
+
+
+@pytest.fixture
+async def fleet(tmp_path: Path, kafka: KafkaUnderTest) -> AsyncIterator[Fleet]:
+    feeds, receiver = FeedServer(), Receiver()
+    async with (
+        serve(feeds.app()) as feed_base,
+        serve(receiver.app()) as hook_base,
+        smtp_server() as (port, box),
+    ):
+        feeds.base, receiver.base = feed_base, hook_base
+        f = Fleet(tmp_path, kafka.bootstrap, kafka.prefix(), feeds, receiver, box, port)
+        try:
+            yield f
+        finally:
+            for proc in f.processes:
+                await proc.kill()
+
+
+async def test_roles_as_processes_alert_once_per_channel(fleet: Fleet) -> None:
+    """One poller, two matchers, two dispatchers: the seed article gives one alert per channel."""
+    fleet.rules()
+    roles = {
+        "poller": fleet.process("poller"),
+        "matcher-1": fleet.process("matcher-1"),
+        "matcher-2": fleet.process("matcher-2"),
+        "dispatcher-1": fleet.process("dispatcher-1"),
+        "dispatcher-2": fleet.process("dispatcher-2"),
+    }
+    for name, proc in roles.items():
+        await proc.start("--role", name.split("-")[0])
+    await fleet.ready(*roles.values())
+    await eventually(
+        lambda: len(fleet.receiver.received) >= 1 and len(fleet.mailbox.messages) >= 1, 60
+    )
+    polls = fleet.feeds.count("/feeds/world")
+    await eventually(
+        lambda: fleet.feeds.count("/feeds/world") >= polls + 3, 30
+    )  # more polls, no new alert
+    await asyncio.sleep(2)
+    ((_, body),) = fleet.receiver.received
+    assert "cis-defense-cooperation" == json.loads(body)["rule"]["id"]
+    assert 1 == len(fleet.mailbox.messages)
+    assert (
+        1.0
+        == await roles["poller"].metric("monitor_articles_published_total", {"feed": "world"}) / 5
+    )
+    lag_lines = [
+        ln
+        for ln in (await roles["matcher-1"].get("/metrics"))[1].splitlines()
+        if ln.startswith("monitor_consumer_lag{")
+    ]
+    assert lag_lines, "matchers export their consumer lag per partition"
+    for proc in roles.values():
+        assert 0 == await proc.stop()
+
+
+async def test_a_killed_matcher_loses_nothing(fleet: Fleet) -> None:
+    """SIGKILL one of two matchers mid-stream: its partitions move; every alert comes once."""
+    fleet.notify = "[ops-hook]"
+    fleet.rules("rules:\n  - {id: load, match: {any: [alpha]}}\n", with_feed=False)
+    a, b, d = fleet.process("matcher-a"), fleet.process("matcher-b"), fleet.process("dispatcher")
+    await a.start("--role", "matcher")
+    await b.start("--role", "matcher")
+    await d.start("--role", "dispatcher")
+    await fleet.ready(a, b, d)
+    async with KafkaBus(kafka_config(fleet)) as bus:
+        await publish_articles(bus, range(0, 1500))
+        await eventually(lambda: len(fleet.receiver.received) >= 20, 60)
+        await a.kill()
+        await publish_articles(bus, range(1500, 3000))
+        await eventually(lambda: len(set(fleet.alert_ids())) >= 300, 90)
+    await asyncio.sleep(1)
+    ids = fleet.alert_ids()
+    assert 300 == len(set(ids))
+    assert len(ids) == len(set(ids)), "no alert twice"
+    assert 0 == await b.stop()
+    assert 0 == await d.stop()
+
+
+async def test_ten_thousand_articles_through_two_matchers(fleet: Fleet) -> None:
+    """Load: 10,000 articles, 2 matchers, 2 dispatchers: each of the 1,000 matching alerts once."""
+    fleet.notify = "[ops-hook]"
+    fleet.rules("rules:\n  - {id: load, match: {any: [alpha]}}\n", with_feed=False)
+    procs = [fleet.process(n) for n in ("m1", "m2", "d1", "d2")]
+    for proc, role in zip(procs, ("matcher", "matcher", "dispatcher", "dispatcher"), strict=True):
+        await proc.start("--role", role)
+    await fleet.ready(*procs)
+    async with KafkaBus(kafka_config(fleet)) as bus:
+        await publish_articles(bus, range(10_000))
+    await eventually(lambda: len(set(fleet.alert_ids())) >= 1000, 120)
+    await asyncio.sleep(1)
+    ids = fleet.alert_ids()
+    assert 1000 == len(set(ids))
+    assert len(ids) == len(set(ids))
+    matched: list[float] = []
+
+    async def counted() -> bool:
+        matched[:] = [
+            await p.metric("monitor_rule_matches_total", {"rule": "load"}) for p in procs[:2]
+        ]
+        # At least once: a rebalance redelivers what was not committed yet, so the matchers may
+        # match a few articles twice; the dispatchers' dedupe keeps every alert to one (above).
+        return sum(matched) >= 1000 and all(m > 0 for m in matched)
+
+    await eventually(counted, 20)
+    for proc in procs:
+        assert 0 == await proc.stop()
+
+
+async def publish_articles(bus: KafkaBus, numbers: range) -> None:
+    """Publish articles numbered `numbers`; every tenth is about alpha."""
+    items = []
+    for i in numbers:
+        word = "alpha" if i % 10 == 0 else "beta"
+        a = make_article(
+            id=f"load-{i}", feed="load", title=f"Article {i} about {word}", url=f"https://e.org/{i}"
+        )
+        items.append((a.id, a.to_bytes()))
+    for start in range(0, len(items), 500):
+        await bus.publish(ARTICLES, items[start : start + 500])
+
+
+async def test_broker_restart_during_a_run(fleet: Fleet, kafka: KafkaUnderTest) -> None:
+    """The broker goes down and comes back: the monitor reconnects by itself and loses nothing."""
+    if kafka.broker is None:
+        pytest.skip("an external broker (KAFKA_BOOTSTRAP_SERVERS) cannot be restarted by the test")
+    fleet.notify = "[ops-hook]"
+    fleet.rules()
+    proc = fleet.process("all")
+    await proc.start()
+    await fleet.ready(proc)
+    await eventually(lambda: len(fleet.receiver.received) >= 1, 60)
+    kafka.broker.stop()
+    second = fleet.feeds.feeds["world"].replace(
+        b"seed-cis-defense-2025", b"seed-cis-defense-2025-b"
+    )
+    fleet.feeds.feeds["world"] = second.replace(b"belousov-cis", b"belousov-cis-b")
+    await asyncio.sleep(3)  # polls fail to publish while the broker is away
+    kafka.broker.start()
+    await eventually(lambda: len(fleet.receiver.received) >= 2, 90)
+    assert 2 == len(set(fleet.alert_ids()))
+    assert 0 == await proc.stop(timeout_s=15)
+
+
+async def test_monitor_started_before_the_broker_waits(fleet: Fleet, tmp_path: Path) -> None:
+    """Started before its broker, the monitor reports not-ready, does not crash, then works."""
+    late = Broker(tmp_path / "late-broker")
+    late.port, late.controller_port = free_port(), free_port()
+    fleet.bootstrap = f"127.0.0.1:{late.port}"
+    fleet.notify = "[ops-hook]"
+    fleet.rules()
+    proc = fleet.process("early")
+    await proc.start()
+    try:
+        await eventually(lambda: _status(proc, "/readyz", 503), 30)
+        await asyncio.sleep(3)
+        assert proc.proc is not None
+        assert proc.proc.returncode is None, "still running while the broker is away"
+        assert 503 == (await proc.get("/readyz"))[0]
+        assert 200 == (await proc.get("/healthz"))[0]
+        await asyncio.to_thread(late.start)
+        await fleet.ready(proc)
+        await eventually(lambda: len(fleet.receiver.received) >= 1, 60)
+        assert "kafka_unavailable" in proc.stderr()
+        assert 0 == await proc.stop()
+    finally:
+        await proc.kill()
+        await asyncio.to_thread(late.stop)
