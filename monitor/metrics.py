@@ -38,7 +38,7 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         polls=Counter(
             "monitor_polls_total",
             "Feed polls by feed and result (ok, not_modified, http_error, network_error, "
-            "parse_error, too_large, gone, disabled).",
+            "parse_error, too_large, gone, disabled, bus_error).",
             ["feed", "result"],
             registry=r,
         ),

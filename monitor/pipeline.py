@@ -153,15 +153,17 @@ async def _consume(
                 continue
             try:
                 await work(records)
+                await consumer.commit(records)
             except Interrupted:
                 log.info("shutdown_left_uncommitted", role=role, records=len(records))
                 return
             except Exception:
+                # The role's top-level loop. The work or its commit failed (a rebalance, the
+                # broker away): log it, and fetch the batch again from the last commit; the
+                # dedupe downstream makes redoing it harmless.
                 log.exception("batch_failed", role=role, records=len(records))
-                await consumer.rewind()  # the batch is fetched again
+                await consumer.rewind()
                 if await sleep_or_stop(stop, ERROR_PAUSE_S):
                     return
-                continue
-            await consumer.commit(records)
     finally:
         await consumer.close()

@@ -86,8 +86,12 @@ class MonitorProcess:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout_s: float = 20) -> None:
-    """Wait until `check` holds (the monitor works asynchronously)."""
+async def eventually(
+    check: Callable[[], Awaitable[bool] | bool],
+    timeout_s: float = 20,
+    describe: Callable[[], object] | None = None,
+) -> None:
+    """Wait until `check` holds (the monitor works asynchronously); `describe` explains a failure."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
@@ -95,5 +99,6 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout_s: flo
         if await result if isinstance(result, Awaitable) else result:
             return
         if loop.time() > deadline:
-            raise AssertionError(f"condition not reached in {timeout_s:g}s")
+            detail = f": {describe()}" if describe is not None else ""
+            raise AssertionError(f"condition not reached in {timeout_s:g}s{detail}")
         await asyncio.sleep(0.1)

@@ -82,6 +82,11 @@ class Fleet:
         return [h["X-Monitor-Alert-Id"] for h, _ in self.receiver.received]
 
 
+async def holds_partitions(proc: MonitorProcess, group: str) -> bool:
+    """Whether the process holds partitions of `group` (it exports their lag only then)."""
+    return f'monitor_consumer_lag{{group="{group}",partition=' in (await proc.get("/metrics"))[1]
+
+
 async def _status(proc: MonitorProcess, path: str, status: int) -> bool:
     return (await proc.get(path))[0] == status
 
@@ -154,6 +159,8 @@ async def test_a_killed_matcher_loses_nothing(fleet: Fleet) -> None:
     await b.start("--role", "matcher")
     await d.start("--role", "dispatcher")
     await fleet.ready(a, b, d)
+    for matcher in (a, b):  # both in the group before the stream starts
+        await eventually(lambda m=matcher: holds_partitions(m, "matcher"), 30)  # type: ignore[misc]
     async with KafkaBus(kafka_config(fleet)) as bus:
         await publish_articles(bus, range(0, 1500))
         await eventually(lambda: len(fleet.receiver.received) >= 20, 60)
@@ -176,6 +183,8 @@ async def test_ten_thousand_articles_through_two_matchers(fleet: Fleet) -> None:
     for proc, role in zip(procs, ("matcher", "matcher", "dispatcher", "dispatcher"), strict=True):
         await proc.start("--role", role)
     await fleet.ready(*procs)
+    for matcher in procs[:2]:  # both in the group before the load starts
+        await eventually(lambda m=matcher: holds_partitions(m, "matcher"), 30)  # type: ignore[misc]
     async with KafkaBus(kafka_config(fleet)) as bus:
         await publish_articles(bus, range(10_000))
     await eventually(lambda: len(set(fleet.alert_ids())) >= 1000, 120)
@@ -184,8 +193,10 @@ async def test_ten_thousand_articles_through_two_matchers(fleet: Fleet) -> None:
     assert 1000 == len(set(ids))
     assert len(ids) == len(set(ids))
     matched: list[float] = []
+    scraped: list[str] = []
 
     async def counted() -> bool:
+        scraped[:] = [(await p.get("/metrics"))[1] for p in procs[:2]]
         matched[:] = [
             await p.metric("monitor_rule_matches_total", {"rule": "load"}) for p in procs[:2]
         ]
@@ -193,7 +204,14 @@ async def test_ten_thousand_articles_through_two_matchers(fleet: Fleet) -> None:
         # match a few articles twice; the dispatchers' dedupe keeps every alert to one (above).
         return sum(matched) >= 1000 and all(m > 0 for m in matched)
 
-    await eventually(counted, 20)
+    await eventually(
+        counted,
+        20,
+        lambda: (
+            matched,
+            [[ln for ln in t.splitlines() if "rule_matches_total" in ln] for t in scraped],
+        ),
+    )
     for proc in procs:
         assert 0 == await proc.stop()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest
 from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
+from monitor.errors import BusError
 from monitor.feeds.poller import Poller
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics, make_metrics
@@ -181,4 +182,33 @@ async def test_recovery_resets_failures(rig: Rig) -> None:
     rig.server.feeds["flaky"] = rig.server.feeds["world"]
     result = await rig.poller.poll(rig.feed("/feeds/flaky"))
     assert "ok" == result.result
+    assert 0 == (await rig.state.feed_state("f")).failures
+
+
+class _BrokenBus(LocalBus):
+    """A local bus whose next publishes fail, as Kafka's do while the broker is away."""
+
+    failures = 1
+
+    async def publish(self, topic: str, items: Sequence[tuple[str, bytes]]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise BusError("publishing failed: KafkaTimeoutError")
+        await super().publish(topic, items)
+
+
+async def test_a_bus_failure_loses_no_article(rig: Rig, tmp_path: Path) -> None:
+    """When publishing fails, nothing is marked seen: the next poll publishes every item."""
+    async with _BrokenBus(tmp_path / "broken.db") as bus:
+        poller = Poller(
+            config=CONFIG, session=rig.session, state=rig.state, bus=bus, metrics=rig.metrics
+        )
+        first = await poller.poll(rig.feed("/feeds/world"))
+        rig.server.feeds["world"] += b"\n"  # no 304: the document is read again
+        second = await poller.poll(rig.feed("/feeds/world"))
+        consumer = bus.consumer(ARTICLES, "test")
+        published = await consumer.fetch(100, 0.1)
+    assert ("bus_error", 5.0) == (first.result, first.retry_in_s)
+    assert ("ok", 5) == (second.result, second.new)
+    assert 5 == len(published)
     assert 0 == (await rig.state.feed_state("f")).failures

@@ -259,6 +259,15 @@ class KafkaConsumer:
         offsets: dict[int, int] = {}
         for r in records:
             offsets[r.partition] = max(offsets.get(r.partition, 0), r.offset + 1)
+        held = {tp.partition for tp in self._consumer.assignment()}
+        moved = sorted(set(offsets) - held)
+        if moved:
+            # A rebalance moved them: their new owner starts from their last commit and redoes
+            # this work (at least once); committing them is no longer ours to do.
+            log.info("commit_skipped_for_moved_partitions", group=self.group, partitions=moved)
+        offsets = {p: o for p, o in offsets.items() if p in held}
+        if not offsets:
+            return
         try:
             await self._consumer.commit(
                 {TopicPartition(self.topic, p): o for p, o in offsets.items()}

@@ -22,7 +22,7 @@ import structlog
 from monitor import __version__
 from monitor.bus.base import ARTICLES, Bus
 from monitor.config import PollerConfig
-from monitor.errors import FeedFetchError, FeedParseError
+from monitor.errors import BusError, FeedFetchError, FeedParseError
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.matching.spec import FeedSpec
@@ -64,6 +64,7 @@ class AllFeeds:
 
 
 NOT_OWNED_RECHECK_S = 5.0  # how soon a feed another poller holds is looked at again
+BUS_RETRY_S = 5.0  # how soon a poll whose articles could not be published is tried again
 
 
 class Poller:
@@ -151,6 +152,10 @@ class Poller:
                 return PollResult(result)
         except FeedParseError as exc:
             reason, result, retry_in_s = str(exc), "parse_error", None
+        except BusError as exc:
+            # Not the feed's fault: nothing was marked seen, so the next poll publishes it all.
+            log.warning("feed_publish_failed", reason=str(exc), retry_in_s=BUS_RETRY_S)
+            return PollResult("bus_error", retry_in_s=BUS_RETRY_S)
         failures = state.failures + 1
         await self.state.save_feed_state(replace(state, failures=failures))
         log.warning("feed_failed", result=result, reason=reason, failures=failures)
