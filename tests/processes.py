@@ -75,6 +75,11 @@ class MonitorProcess:
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
+    async def metric_sum(self, prefix: str) -> float:
+        """The sum of every /metrics sample whose line starts with `prefix`."""
+        _, text = await self.get("/metrics")
+        return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith(prefix))
+
     def stderr(self) -> str:
         """What the process logged."""
         path = self.logs / "stderr.log"

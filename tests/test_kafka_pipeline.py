@@ -275,3 +275,45 @@ async def test_monitor_started_before_the_broker_waits(fleet: Fleet, tmp_path: P
     finally:
         await proc.kill()
         await asyncio.to_thread(late.stop)
+
+
+QUIET_FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>q</title>
+<item><title>Weather report</title><guid>w1</guid></item></channel></rss>"""
+
+
+async def test_pollers_share_feeds_and_take_over_a_dead_one(fleet: Fleet) -> None:
+    """Two pollers: each feed is polled by one of them; SIGKILL one, the other takes its feeds."""
+    fleet.rules()
+    names = [f"f{i}" for i in range(6)]
+    for name in names:
+        fleet.feeds.feeds[name] = QUIET_FEED
+    feeds = "".join(
+        f'  - {{id: {n}, url: "{fleet.feeds.url("/feeds/" + n)}", interval: 1s}}\n' for n in names
+    )
+    (fleet.tmp / "rules" / "feeds.yaml").write_text("feeds:\n" + feeds)
+    one, two = fleet.process("poller-1"), fleet.process("poller-2")
+    await one.start("--role", "poller")
+    await two.start("--role", "poller")
+    await fleet.ready(one, two)
+    await eventually(lambda: all(fleet.feeds.count(f"/feeds/{n}") >= 2 for n in names), 60)
+
+    async def polls(proc: MonitorProcess) -> dict[str, float]:
+        return {n: await proc.metric_sum(f'monitor_polls_total{{feed="{n}"') for n in names}
+
+    async def settled_split() -> bool:
+        before = [await polls(one), await polls(two)]
+        await asyncio.sleep(3)
+        after = [await polls(one), await polls(two)]
+        polled_by = [{i for i in (0, 1) if after[i][n] > before[i][n]} for n in names]
+        return all(len(who) == 1 for who in polled_by) and {0, 1} == set().union(*polled_by)
+
+    await eventually(settled_split, 60)  # every feed polled by exactly one poller, both at work
+    await one.kill()
+    base = await polls(two)
+
+    async def two_polls_everything() -> bool:
+        now = await polls(two)
+        return all(now[n] > base[n] for n in names)
+
+    await eventually(two_polls_everything, 60)  # after the session timeout, its feeds moved
+    assert 0 == await two.stop()
