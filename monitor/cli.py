@@ -14,15 +14,16 @@ from typing import TextIO
 
 import structlog
 
-from monitor import __version__
+from monitor import __version__, reports
 from monitor.config import load_config, notify_problems
-from monitor.errors import ConfigError, InputError, RuleError
+from monitor.errors import BusError, ConfigError, InputError, RuleError
 from monitor.inputs import read_articles
 from monitor.logs import configure_logging
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
-from monitor.models import Article, Match
+from monitor.matching.spec import parse_duration
+from monitor.models import Article
 from monitor.service import ROLES, Service
 
 EXIT_OK = 0
@@ -45,6 +46,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
     run.add_argument("--role", choices=ROLES, default="all", help="run one stage (default: all)")
 
+    backtest_cmd = commands.add_parser(
+        "backtest",
+        help="what would these rules have caught in the stored articles? (sends nothing)",
+    )
+    backtest_cmd.add_argument("--config", default="monitor.yaml", type=Path)
+    backtest_cmd.add_argument("--since", default="7d", help="how far back (default 7d)")
+    backtest_cmd.add_argument(
+        "--rule", action="append", default=[], help="only this rule (repeatable)"
+    )
+    backtest_cmd.add_argument("--rules", type=Path, help="rules directory (default: the config's)")
+    backtest_cmd.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    shadow = commands.add_parser("shadow-report", help="what shadow rules would have alerted")
+    shadow.add_argument("--config", default="monitor.yaml", type=Path)
+    shadow.add_argument("--since", default="1d", help="how far back (default 1d)")
+    shadow.add_argument("--json", action="store_true", help="one JSON object per line")
+
     match = commands.add_parser("match", help="dry run: show which rules match the given files")
     match.add_argument("--rules", default="rules", type=Path, help="rules directory")
     match.add_argument("--json", action="store_true", help="one JSON object per match")
@@ -60,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check(args.rules_dir, sys.stdout, sys.stderr, config_path=args.config)
     if args.command == "run":
         return run(args.config, once=args.once, role=args.role)
+    if args.command == "backtest":
+        return backtest_command(args.config, args.rules, args.since, args.rule, as_json=args.json)
+    if args.command == "shadow-report":
+        return shadow_command(args.config, args.since, as_json=args.json)
     return match(
         args.rules, args.files, as_json=args.json, feed_id=args.feed, out=sys.stdout, err=sys.stderr
     )
@@ -129,12 +151,64 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
     return EXIT_OK
 
 
+def _since(text: str) -> float | None:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        print(f"--since: {exc}", file=sys.stderr)
+        return None
+
+
+def backtest_command(
+    config_path: Path, rules_dir: Path | None, since: str, rule_ids: list[str], *, as_json: bool
+) -> int:
+    """`monitor backtest`: exit 0 when it ran, 2 on invalid input."""
+    since_s = _since(since)
+    if since_s is None:
+        return EXIT_USAGE
+    try:
+        config = load_config(os.environ, config_path)
+        rule_set = load_rules_dir(rules_dir or config.rules_dir)
+    except (ConfigError, RuleError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    unknown = sorted(set(rule_ids) - {r.id for r in rule_set.rules})
+    if unknown:
+        print(f"--rule: no rule {', '.join(map(repr, unknown))} in the rules", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        found = asyncio.run(reports.backtest(config, rule_set, since_s=since_s, rule_ids=rule_ids))
+    except BusError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    reports.print_found(found, as_json=as_json, label=f"backtest over {since}", out=sys.stdout)
+    return EXIT_OK
+
+
+def shadow_command(config_path: Path, since: str, *, as_json: bool) -> int:
+    """`monitor shadow-report`: exit 0 when it ran, 2 on invalid input."""
+    since_s = _since(since)
+    if since_s is None:
+        return EXIT_USAGE
+    try:
+        config = load_config(os.environ, config_path)
+        found = asyncio.run(reports.shadow_report(config, since_s=since_s))
+    except (ConfigError, BusError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    reports.print_found(
+        found, as_json=as_json, label=f"shadow matches over {since}", out=sys.stdout
+    )
+    return EXIT_OK
+
+
 async def serve(service: Service, grace_s: float) -> None:
     """Run until SIGINT or SIGTERM; then give the service `grace_s` to finish."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.request_reload, "SIGHUP")
     async with asyncio.timeout(None) as deadline, asyncio.TaskGroup() as tg:
         task = tg.create_task(service.run(stop))
         stopped = tg.create_task(stop.wait())
@@ -182,44 +256,12 @@ def match(
         matched_articles += bool(found)
         for m in found:
             if as_json:
-                print(json.dumps(_match_json(m, article), ensure_ascii=False), file=out)
+                print(json.dumps(reports.match_json(m, article), ensure_ascii=False), file=out)
             else:
-                _print_match(m, article, path, out)
+                reports.print_match(m, article, str(path), out)
     if not as_json:
         print(
             f"{len(articles)} article(s), {matched_articles} matched, {total} match(es)",
             file=out,
         )
     return EXIT_OK
-
-
-def _match_json(m: Match, article: Article) -> dict[str, object]:
-    return {
-        "rule": m.rule_id,
-        "severity": m.severity,
-        "article_id": article.id,
-        "feed": article.feed,
-        "url": article.url,
-        "title": article.title,
-        "published": article.published.isoformat() if article.published else None,
-        "evidence": [
-            {
-                "kind": e.kind,
-                "value": e.value,
-                "field": e.field,
-                "text": e.text,
-                "snippet": e.snippet,
-            }
-            for e in m.evidence
-        ],
-    }
-
-
-def _print_match(m: Match, article: Article, path: Path, out: TextIO) -> None:
-    title = article.title or article.content[:80]
-    print(f"{path}: MATCH {m.rule_id} [{m.severity}] {title!r}", file=out)
-    if article.url:
-        print(f"  url: {article.url}", file=out)
-    for e in m.evidence:
-        what = f'term "{e.value}"' if e.kind == "term" else f"entity {e.value}"
-        print(f"  {what} in {e.field}: {e.snippet}", file=out)

@@ -132,6 +132,7 @@ class Config:
     rules_dir: Path
     state_dir: Path
     bus: KafkaConfig | None = None  # None: the embedded local bus
+    retention_s: float = 30 * 86400.0  # how long the local bus keeps records (for backtests)
     listen_host: str = "127.0.0.1"
     listen_port: int = 9464
     default_notify: tuple[str, ...] = ()
@@ -212,6 +213,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
     rules_dir = check.string(spec.get("rules_dir", "rules"), at("rules_dir"), "rules_dir")
     state_dir = check.string(spec.get("state_dir", "state"), at("state_dir"), "state_dir")
     bus = _bus(check, spec.get("bus", "local"), at("bus"), environ)
+    retention_s = _retention(check, spec.get("bus"), at("bus"))
     host, port = _listen(check, spec.get("http", {}), at("http"))
     channels = _channels(check, spec.get("channels", {}), at("channels"))
     defaults = check.mapping(spec.get("defaults", {}), at("defaults"), "defaults", ("notify",))
@@ -242,6 +244,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         rules_dir=(base / rules_dir).resolve(),
         state_dir=(base / state_dir).resolve(),
         bus=bus,
+        retention_s=retention_s,
         listen_host=host,
         listen_port=port,
         default_notify=notify,
@@ -250,6 +253,13 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         delivery=_delivery(check, spec.get("delivery", {}), at("delivery")),
         log_level=level,
     )
+
+
+def _retention(check: Checker, value: object, line: int) -> float:
+    if not isinstance(value, LocDict) or value.get("kind") != "local":
+        return 30 * 86400.0
+    check.mapping(value, line, "bus", ("kind", "retention"))
+    return _duration(check, value, "retention", 30 * 86400.0)
 
 
 def _bus(

@@ -28,6 +28,10 @@ class Metrics:
     feeds_loaded: Gauge
     bad_records: Counter
     consumer_lag: Gauge
+    rules_reload: Counter
+    rules_last_success: Gauge
+    rules_stale: Gauge
+    shadow_matches: Counter
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -86,6 +90,28 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         rules_loaded=Gauge("monitor_rules_loaded", "Enabled rules in force.", registry=r),
         entities_loaded=Gauge("monitor_entities_loaded", "Entities in force.", registry=r),
         feeds_loaded=Gauge("monitor_feeds_loaded", "Enabled feeds.", registry=r),
+        rules_reload=Counter(
+            "monitor_rules_reload_total",
+            "Rule reloads by result (ok, error).",
+            ["result"],
+            registry=r,
+        ),
+        rules_last_success=Gauge(
+            "monitor_rules_last_success_timestamp_seconds",
+            "When the rules in force were loaded.",
+            registry=r,
+        ),
+        rules_stale=Gauge(
+            "monitor_rules_stale",
+            "1 while the rule files on disk are not in force (the last reload failed).",
+            registry=r,
+        ),
+        shadow_matches=Counter(
+            "monitor_shadow_matches_total",
+            "Would-be alerts of rules in shadow mode, by rule.",
+            ["rule"],
+            registry=r,
+        ),
         consumer_lag=Gauge(
             "monitor_consumer_lag",
             "Records not yet committed, by consumer group and partition (this process's share).",

@@ -138,6 +138,7 @@ class Match:
     severity: str
     notify: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    mode: str = "live"  # "shadow": matched and reported, never notified
 
     def to_dict(self) -> dict[str, Any]:
         """Return the match as JSON-ready data."""
@@ -155,6 +156,7 @@ class Match:
             severity=data["severity"],
             notify=tuple(data.get("notify") or ()),
             evidence=tuple(Evidence(**e) for e in data.get("evidence") or ()),
+            mode=data.get("mode") or "live",
         )
 
 

@@ -32,11 +32,17 @@ LAG_INTERVAL_S = 5.0
 
 
 class RuleBook:
-    """The compiled rule set in force; `swap` replaces it atomically."""
+    """The compiled rule set in force; `swap` replaces it atomically.
+
+    It also remembers rules this process saw retired (deleted or disabled by a reload), so their
+    matches still waiting on the bus are not alerted. A rule it never knew is not retired: a
+    dispatcher that has not reloaded yet must not drop a new rule's alerts.
+    """
 
     def __init__(self, compiled: CompiledRules) -> None:
         self._compiled = compiled
         self._throttles = _throttles(compiled)
+        self._retired: set[str] = set()
 
     @property
     def compiled(self) -> CompiledRules:
@@ -45,7 +51,14 @@ class RuleBook:
 
     def swap(self, compiled: CompiledRules) -> None:
         """Put a new rule set in force."""
+        before = {r.spec.id for r in self._compiled.rules}
+        after = {r.spec.id for r in compiled.rules}
+        self._retired = (self._retired | before) - after
         self._compiled, self._throttles = compiled, _throttles(compiled)
+
+    def is_retired(self, rule_id: str) -> bool:
+        """Whether a reload in this process deleted or disabled the rule."""
+        return rule_id in self._retired
 
     def throttle_of(self, rule_id: str) -> Throttle | None:
         """A rule's throttle, if it has one."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import Any, Final
 
 import aiohttp
@@ -17,18 +19,21 @@ from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import DLQ
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
-from monitor.config import ChatChannel, Config, ConsoleChannel
+from monitor.config import ChatChannel, Config, ConsoleChannel, notify_problems
 from monitor.feeds.poller import Leases, Poller
 from monitor.matching.compiler import compile_rules
-from monitor.matching.spec import RuleSet
+from monitor.matching.reload import Reloader, ReloadResult
+from monitor.matching.spec import FeedSpec, RuleSet
 from monitor.metrics import Metrics, make_metrics
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
 from monitor.state import StateStore
+from monitor.waiting import sleep_or_stop
 from monitor.web import make_app, start_web
 
 log = structlog.get_logger("monitor.service")
 
 ROLES: Final = ("all", "poller", "matcher", "dispatcher")
+PRUNE_INTERVAL_S = 3600.0
 
 
 class Service:
@@ -55,6 +60,15 @@ class Service:
         self.state = StateStore(config.state_dir)
         self.poller: Poller | None = None
         self._started = False
+        self.reloader = Reloader(
+            config.rules_dir,
+            self.book,
+            self.metrics,
+            extra_checks=lambda rules: notify_problems(config, rules),
+            on_feeds=self._feeds_changed,
+        )
+        self.reloader.loaded(rule_set)
+        self._reloads: set[asyncio.Task[ReloadResult]] = set()
         self.metrics.rules_loaded.set(len(self.book.compiled.rules))
         self.metrics.entities_loaded.set(len(rule_set.entities))
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
@@ -72,7 +86,25 @@ class Service:
             "rules": len(self.book.compiled.rules),
             "feeds_failing": sorted(self.poller.failing()) if self.poller else [],
         }
+        if self.reloader.problems:
+            detail["rules_error"] = [str(p) for p in self.reloader.problems]
         return bus_ok and self._started, detail
+
+    def _feeds_changed(self, feeds: Sequence[FeedSpec]) -> None:
+        self.rule_set = replace(self.rule_set, feeds=tuple(feeds))
+        if self.poller is not None:
+            self.poller.set_feeds(feeds)
+
+    async def reload(self, reason: str) -> tuple[bool, dict[str, Any]]:
+        """Reload the rules now (SIGHUP, POST /-/reload); keep the old ones if invalid."""
+        result = await self.reloader.reload(reason)
+        return result.ok, {"rules": result.rules, "problems": [str(p) for p in result.problems]}
+
+    def request_reload(self, reason: str) -> None:
+        """Start a reload from a signal handler."""
+        task = asyncio.get_running_loop().create_task(self.reloader.reload(reason))
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
 
     def _senders(self, session: aiohttp.ClientSession) -> dict[str, Sender]:
         senders: dict[str, Sender] = {}
@@ -125,6 +157,7 @@ class Service:
                 metrics=self.metrics,
                 throttle_of=self.book.throttle_of,
                 stop=stop,
+                is_retired=self.book.is_retired,
             )
         return poller, dispatcher
 
@@ -132,7 +165,7 @@ class Service:
         """Run the role's loops until `stop`; then finish the batches in hand and close."""
         async with AsyncExitStack() as stack:
             # The listener comes first, so /readyz answers (not ready) while the bus is awaited.
-            app = make_app(self.metrics, self.readiness)
+            app = make_app(self.metrics, self.readiness, self.reload)
             runner = await start_web(app, self.config.listen_host, self.config.listen_port)
             stack.push_async_callback(runner.cleanup)
             opening = asyncio.ensure_future(self._open(stack, stop))
@@ -152,6 +185,9 @@ class Service:
                 listen=f"{self.config.listen_host}:{self.config.listen_port}",
             )
             async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.reloader.watch(stop), name="rules-watcher")
+                if isinstance(self.bus, LocalBus):
+                    tg.create_task(self._prune(self.bus, stop), name="retention")
                 if poller is not None:
                     tg.create_task(poller.run(self.rule_set.feeds, stop), name="poller")
                     if isinstance(poller.leases, KafkaLeases):
@@ -166,6 +202,15 @@ class Service:
                         run_dispatcher(self.bus, dispatcher, stop, lag=self._lag), name="dispatcher"
                     )
             log.info("monitor_stopped", role=self.role)
+
+    async def _prune(self, bus: LocalBus, stop: asyncio.Event) -> None:
+        """Keep the local log to its retention (the backtest window), hourly."""
+        while True:
+            deleted = await bus.prune(self.config.retention_s)
+            if deleted:
+                log.info("bus_pruned", records=deleted, retention_s=self.config.retention_s)
+            if await sleep_or_stop(stop, PRUNE_INTERVAL_S):
+                return
 
     def _lag(self, group: str, lags: dict[int, int]) -> None:
         for partition, lag in lags.items():

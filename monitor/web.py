@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -11,10 +11,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from monitor.metrics import Metrics
 
 Readiness = Callable[[], tuple[bool, dict[str, Any]]]
+Reload = Callable[[str], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
-def make_app(metrics: Metrics, readiness: Readiness) -> web.Application:
-    """Build the app; `readiness` returns (ready, detail)."""
+def make_app(
+    metrics: Metrics, readiness: Readiness, reload: Reload | None = None
+) -> web.Application:
+    """Build the app; `readiness` returns (ready, detail); `reload` serves POST /-/reload."""
 
     async def metrics_handler(_: web.Request) -> web.Response:
         body = generate_latest(metrics.registry)
@@ -28,6 +31,14 @@ def make_app(metrics: Metrics, readiness: Readiness) -> web.Application:
         return web.json_response({"ready": ok, **detail}, status=200 if ok else 503)
 
     app = web.Application()
+    if reload is not None:
+        do_reload = reload
+
+        async def reload_handler(_: web.Request) -> web.Response:
+            ok, detail = await do_reload("POST /-/reload")
+            return web.json_response({"reloaded": ok, **detail}, status=200 if ok else 422)
+
+        app.router.add_post("/-/reload", reload_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", health)
     app.router.add_get("/readyz", ready)

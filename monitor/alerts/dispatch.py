@@ -74,7 +74,9 @@ class Dispatcher:
         metrics: Metrics,
         throttle_of: Callable[[str], Throttle | None],
         stop: asyncio.Event,
+        is_retired: Callable[[str], bool] = lambda _: False,
     ) -> None:
+        self.is_retired = is_retired
         self.senders = senders
         self.default_notify = tuple(default_notify)
         self.delivery = delivery
@@ -100,6 +102,8 @@ class Dispatcher:
                     record.key, {"raw": record.value.decode("utf-8", "replace")}, str(exc)
                 )
                 continue
+            if self._held_back(matched):
+                continue
             for channel in matched.match.notify or self.default_notify:
                 alert = Alert.for_channel(matched, channel)
                 alerts.setdefault(alert.id, alert)
@@ -109,6 +113,26 @@ class Dispatcher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    def _held_back(self, matched: MatchedArticle) -> bool:
+        """Shadow matches are reported, not sent; matches of retired rules are dropped."""
+        m = matched.match
+        if self.is_retired(m.rule_id):
+            self.metrics.alerts.labels("-", "rule_retired").inc()
+            log.info("match_of_retired_rule", rule=m.rule_id, article=m.article_id)
+            return True
+        if m.mode == "shadow":
+            self.metrics.shadow_matches.labels(m.rule_id).inc()
+            log.info(
+                "shadow_match",
+                rule=m.rule_id,
+                article=m.article_id,
+                title=matched.article.title,
+                url=matched.article.url,
+                evidence=[e.value for e in m.evidence],
+            )
+            return True
+        return False
 
     async def _deliver(self, alert: Alert) -> None:
         with structlog.contextvars.bound_contextvars(

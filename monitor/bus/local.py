@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,6 +79,23 @@ class LocalBus:
     def consumer(self, topic: str, group: str) -> LocalConsumer:
         """Join `group` on `topic` (one consumer per group on the local bus)."""
         return LocalConsumer(self, topic, group)
+
+    async def prune(self, older_than_s: float) -> int:
+        """Delete records older than `older_than_s` that every group has committed past."""
+        cutoff_ms = int((time.time() - older_than_s) * 1000)
+        deleted = 0
+
+        def delete(db: sqlite3.Connection) -> None:
+            nonlocal deleted
+            deleted = db.execute(
+                "DELETE FROM records WHERE ts_ms < ? AND pos < coalesce("
+                "(SELECT min(next_offset) FROM committed WHERE committed.topic = records.topic), "
+                "pos + 1)",
+                (cutoff_ms,),
+            ).rowcount
+
+        await self.file.write(delete)
+        return deleted
 
     async def count(self, topic: str) -> int:
         """How many records a topic holds."""

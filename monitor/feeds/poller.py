@@ -90,26 +90,50 @@ class Poller:
         self._limit = asyncio.Semaphore(config.concurrency)
         self._failing: set[str] = set()
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
+        self._specs: dict[str, FeedSpec] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._group: asyncio.TaskGroup | None = None
+        self._stop: asyncio.Event | None = None
 
     async def poll_all_once(self, feeds: Sequence[FeedSpec]) -> list[PollResult]:
         """Poll every enabled feed once, concurrently (bounded)."""
         return list(await asyncio.gather(*(self.poll(f) for f in feeds if f.enabled)))
 
     async def run(self, feeds: Sequence[FeedSpec], stop: asyncio.Event) -> None:
-        """Poll every enabled feed on its schedule until `stop` is set."""
+        """Poll every enabled feed on its schedule until `stop`; `set_feeds` changes the list."""
         async with asyncio.TaskGroup() as tg:
-            for feed in feeds:
-                if feed.enabled:
-                    tg.create_task(self._feed_loop(feed, stop), name=f"poll:{feed.id}")
+            self._group, self._stop = tg, stop
+            self.set_feeds(feeds)
+            await stop.wait()
+        self._group = None
 
-    async def _feed_loop(self, feed: FeedSpec, stop: asyncio.Event) -> None:
-        delay = first_delay(feed.interval_s, self._rng.random())
+    def set_feeds(self, feeds: Sequence[FeedSpec]) -> None:
+        """Start polling new feeds, stop removed or disabled ones, and use changed settings from
+        each feed's next poll."""
+        wanted = {f.id: f for f in feeds if f.enabled}
+        self._specs.update(wanted)
+        for feed_id in [f for f in self._tasks if f not in wanted]:
+            self._tasks.pop(feed_id).cancel()
+            self._specs.pop(feed_id, None)
+            log.info("feed_stopped", feed=feed_id)
+        if self._group is None or self._stop is None:
+            return
+        for feed_id in wanted:
+            task = self._tasks.get(feed_id)
+            if task is None or task.done():  # new, or ended (gone) and maybe fixed since
+                self._tasks[feed_id] = self._group.create_task(
+                    self._feed_loop(feed_id, self._stop), name=f"poll:{feed_id}"
+                )
+
+    async def _feed_loop(self, feed_id: str, stop: asyncio.Event) -> None:
+        delay = first_delay(self._specs[feed_id].interval_s, self._rng.random())
         while not await sleep_or_stop(stop, delay):
+            feed = self._specs[feed_id]  # the latest settings, after a reload
             if not self.leases.owns(feed.id):
                 delay = min(feed.interval_s, NOT_OWNED_RECHECK_S)
                 continue
             result = await self.poll(feed)
-            if result.result in ("gone", "disabled"):  # a restart or a fixed feeds.yaml revives it
+            if result.result in ("gone", "disabled"):  # a new URL in feeds.yaml revives it
                 return
             state = await self.state.feed_state(feed.id)
             if result.retry_in_s is not None:

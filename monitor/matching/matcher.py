@@ -200,6 +200,7 @@ def match_article(article: Article, c: CompiledRules) -> tuple[Match, ...]:
                 severity=rule.spec.severity,
                 notify=rule.spec.notify,
                 evidence=_evidence(rule, scan),
+                mode=rule.spec.mode,
             )
         )
     return tuple(matches)
