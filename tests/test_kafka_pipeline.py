@@ -317,3 +317,22 @@ async def test_pollers_share_feeds_and_take_over_a_dead_one(fleet: Fleet) -> Non
 
     await eventually(two_polls_everything, 60)  # after the session timeout, its feeds moved
     assert 0 == await two.stop()
+
+
+async def test_backtest_reads_stored_articles_from_kafka(
+    tmp_path: Path, kafka: KafkaUnderTest
+) -> None:
+    """On Kafka, backtests read the articles topic from a point in time, leaving no group behind."""
+    from monitor.config import Config
+    from monitor.history import stored_records
+
+    cfg = KafkaConfig(bootstrap_servers=kafka.bootstrap, topic_prefix=kafka.prefix(), partitions=3)
+    config = Config(path=tmp_path / "m.yaml", rules_dir=tmp_path, state_dir=tmp_path, bus=cfg)
+    async with KafkaBus(cfg) as bus:
+        await publish_articles(bus, range(30))
+        assert 30 == len(await stored_records(config, ARTICLES, 3600))
+        assert [] == await stored_records(config, ARTICLES, 0.001)  # nothing that recent
+        await publish_articles(bus, range(30, 35))
+        latest = await stored_records(config, ARTICLES, 3600)
+    assert 35 == len(latest)
+    assert {f"load-{i}" for i in range(35)} == {r.key for r in latest}
