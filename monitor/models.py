@@ -233,3 +233,15 @@ class Alert:
             "article": self.article.to_dict(),
             "evidence": [asdict(e) for e in self.evidence],
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settlement:
+    """How an alert ended (delivered, dead or throttled): once settled, it is never sent again."""
+
+    alert_id: str
+    rule_id: str
+    article_id: str
+    channel: str
+    status: str
+    reason: str | None = None

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.models import Settlement
 from monitor.sqlite import SqliteFile
 
 SEEN_RETENTION_S = 30 * 86400  # an item absent from its feed this long may be forgotten
@@ -161,16 +162,7 @@ class StateStore:
         )
         return str(row[0]) if row else None
 
-    async def settle(
-        self,
-        *,
-        alert_id: str,
-        rule_id: str,
-        article_id: str,
-        channel: str,
-        status: str,
-        reason: str | None = None,
-    ) -> None:
+    async def settle(self, settlement: Settlement) -> None:
         """Settle an alert: it will not be sent again."""
         now = int(time.time() * 1000)
         await self.file.write(
@@ -178,6 +170,14 @@ class StateStore:
                 "INSERT OR REPLACE INTO deliveries "
                 "(alert_id, rule_id, article_id, channel, status, reason, ts_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (alert_id, rule_id, article_id, channel, status, reason, now),
+                (
+                    settlement.alert_id,
+                    settlement.rule_id,
+                    settlement.article_id,
+                    settlement.channel,
+                    settlement.status,
+                    settlement.reason,
+                    now,
+                ),
             )
         )

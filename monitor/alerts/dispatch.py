@@ -25,7 +25,7 @@ from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
-from monitor.models import Alert, MatchedArticle
+from monitor.models import Alert, MatchedArticle, Settlement
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.dispatcher")
@@ -42,16 +42,7 @@ class Settlements(Protocol):
         """How an alert was settled, or None."""
         ...
 
-    async def settle(
-        self,
-        *,
-        alert_id: str,
-        rule_id: str,
-        article_id: str,
-        channel: str,
-        status: str,
-        reason: str | None = None,
-    ) -> None:
+    async def settle(self, settlement: Settlement) -> None:
         """Record that an alert is settled."""
         ...
 
@@ -219,10 +210,12 @@ class Dispatcher:
 
     async def _settle(self, alert: Alert, status: str, reason: str | None) -> None:
         await self.settlements.settle(
-            alert_id=alert.id,
-            rule_id=alert.rule_id,
-            article_id=alert.article.id,
-            channel=alert.channel,
-            status=status,
-            reason=reason,
+            Settlement(
+                alert_id=alert.id,
+                rule_id=alert.rule_id,
+                article_id=alert.article.id,
+                channel=alert.channel,
+                status=status,
+                reason=reason,
+            )
         )

@@ -30,6 +30,7 @@ from aiokafka.helpers import create_ssl_context
 from monitor.bus.base import DELIVERIES, POLLER_LEASES, TOPICS, Record
 from monitor.config import KafkaConfig
 from monitor.errors import BusError
+from monitor.models import Settlement
 
 log = structlog.get_logger("monitor.kafka")
 
@@ -368,26 +369,17 @@ class KafkaSettlements:
         """How the alert was settled, as of the last sync."""
         return self._status.get(alert_id)
 
-    async def settle(
-        self,
-        *,
-        alert_id: str,
-        rule_id: str,
-        article_id: str,
-        channel: str,
-        status: str,
-        reason: str | None = None,
-    ) -> None:
+    async def settle(self, settlement: Settlement) -> None:
         """Record the settlement durably before the match record is committed."""
         body = {
-            "status": status,
-            "rule": rule_id,
-            "article": article_id,
-            "channel": channel,
-            "reason": reason,
+            "status": settlement.status,
+            "rule": settlement.rule_id,
+            "article": settlement.article_id,
+            "channel": settlement.channel,
+            "reason": settlement.reason,
         }
-        await self.bus.publish(DELIVERIES, [(alert_id, json.dumps(body).encode())])
-        self._status[alert_id] = status
+        await self.bus.publish(DELIVERIES, [(settlement.alert_id, json.dumps(body).encode())])
+        self._status[settlement.alert_id] = settlement.status
 
 
 class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
