@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint fmt clean kafka kafka-stop
+.PHONY: run test check lint fmt clean kafka kafka-stop bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,13 @@ kafka: $(STAMP)
 kafka-stop: $(STAMP)
 	$(BIN)/python -m tools.kafka_harness stop
 
+# Benchmarks (minutes, not part of `make test`): results in bench/results/<date>.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
 lint: $(STAMP)
-	$(BIN)/ruff format --check monitor tests tools
-	$(BIN)/ruff check monitor tests tools
+	$(BIN)/ruff format --check monitor tests tools bench
+	$(BIN)/ruff check monitor tests tools bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -33,8 +37,8 @@ test: lint
 	$(BIN)/pytest
 
 fmt: $(STAMP)
-	$(BIN)/ruff format monitor tests tools
-	$(BIN)/ruff check --fix monitor tests tools
+	$(BIN)/ruff format monitor tests tools bench
+	$(BIN)/ruff check --fix monitor tests tools bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

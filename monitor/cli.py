@@ -1,4 +1,4 @@
-"""The `monitor` command: check, match, run."""
+"""The `monitor` command: check, match, run, backtest, shadow-report."""
 
 from __future__ import annotations
 

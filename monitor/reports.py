@@ -24,15 +24,20 @@ class Found:
     matches: list[tuple[Match, Article, int]] = field(default_factory=list)
     articles: int = 0
 
-    def summary(self) -> dict[str, dict[str, object]]:
+    def summary(self) -> dict[str, RuleSummary]:
         """Per rule: how many matches, and how many per day."""
         by_rule: dict[str, list[int]] = {}
         for m, _, ts in self.matches:
             by_rule.setdefault(m.rule_id, []).append(ts)
-        return {
-            rule: {"matches": len(ts), "per_day": per_day(ts)}
-            for rule, ts in sorted(by_rule.items())
-        }
+        return {rule: RuleSummary(len(ts), per_day(ts)) for rule, ts in sorted(by_rule.items())}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSummary:
+    """One rule's matches in a report."""
+
+    matches: int
+    per_day: dict[str, int]
 
 
 async def backtest(
@@ -117,11 +122,14 @@ def print_found(found: Found, *, as_json: bool, label: str, out: TextIO) -> None
     if as_json:
         for m, article, _ in found.matches:
             print(json.dumps(match_json(m, article), ensure_ascii=False), file=out)
-        print(json.dumps({"summary": summary, "records": found.articles}), file=out)
+        as_data = {
+            rule: {"matches": r.matches, "per_day": r.per_day} for rule, r in summary.items()
+        }
+        print(json.dumps({"summary": as_data, "records": found.articles}), file=out)
         return
     for m, article, _ in found.matches:
         print_match(m, article, article.feed or "-", out)
     print(f"{label}: {found.articles} record(s) read, {len(found.matches)} match(es)", file=out)
     for rule, stats in summary.items():
-        days = ", ".join(f"{d}: {n}" for d, n in stats["per_day"].items())  # type: ignore[attr-defined]
-        print(f"  {rule}: {stats['matches']} ({days})", file=out)
+        days = ", ".join(f"{d}: {n}" for d, n in stats.per_day.items())
+        print(f"  {rule}: {stats.matches} ({days})", file=out)

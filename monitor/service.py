@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -206,9 +207,13 @@ class Service:
     async def _prune(self, bus: LocalBus, stop: asyncio.Event) -> None:
         """Keep the local log to its retention (the backtest window), hourly."""
         while True:
-            deleted = await bus.prune(self.config.retention_s)
-            if deleted:
-                log.info("bus_pruned", records=deleted, retention_s=self.config.retention_s)
+            try:
+                deleted = await bus.prune(self.config.retention_s)
+            except sqlite3.Error:  # keeping more than the retention harms nothing: retry later
+                log.exception("bus_prune_failed")
+            else:
+                if deleted:
+                    log.info("bus_pruned", records=deleted, retention_s=self.config.retention_s)
             if await sleep_or_stop(stop, PRUNE_INTERVAL_S):
                 return
 

@@ -54,11 +54,43 @@ Node = TermNode | EntityNode | CondNode
 
 @dataclass(frozen=True, slots=True)
 class CompiledTerm:
-    """A term: its token pattern ids in order, or a compiled regex."""
+    """A term: its token pattern ids in order, or a compiled regex.
+
+    `required` is a literal that any match of the regex must contain (lower-cased unless the
+    regex is case-sensitive), so a field without it is not scanned.
+    """
 
     label: str
     patterns: tuple[int, ...] = ()
     regex: re.Pattern[str] | None = None
+    required: str | None = None
+
+
+_MIN_REQUIRED = 3
+
+
+def required_literal(pattern: str, flags: int) -> str | None:
+    """The longest run of ASCII letters and digits every match of `pattern` must contain.
+
+    Only literals standing directly in the pattern's top-level sequence are certain to be
+    there (not those in groups, alternatives or repeats). None when there is no such run of at
+    least 3 characters, or when the pattern cannot be read.
+    """
+    try:
+        parsed = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
+    except (re.error, AttributeError, TypeError, ValueError):
+        return None
+    best, run = "", ""
+    for op, arg in list(parsed):
+        ch = chr(arg) if str(op) == "LITERAL" else ""
+        if ch and ch.isascii() and ch.isalnum():
+            run += ch
+            best = max(best, run, key=len)
+        else:
+            run = ""
+    if len(best) < _MIN_REQUIRED:
+        return None
+    return best if not flags & re.IGNORECASE else best.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +126,13 @@ class CompiledRules:
     cs_prefix: dict[str, int]
     ci_prefix_lengths: tuple[int, ...]
     cs_prefix_lengths: tuple[int, ...]
-    globs: tuple[tuple[re.Pattern[str], int, bool], ...]
+    # Glob words, indexed by their literal start (the characters before the first `?`), so a
+    # token is tried only against the globs that begin like it.
+    # ...and then by the token length they match (-1: any length, for a final `*`).
+    ci_globs: dict[str, dict[int, tuple[tuple[re.Pattern[str], int], ...]]]
+    cs_globs: dict[str, dict[int, tuple[tuple[re.Pattern[str], int], ...]]]
+    ci_glob_lengths: tuple[int, ...]
+    cs_glob_lengths: tuple[int, ...]
     terms_by_first_pattern: dict[int, tuple[int, ...]]
     regex_terms: tuple[int, ...]
     rules_by_term: dict[int, tuple[int, ...]]
@@ -119,7 +157,11 @@ class _Builder:
             return found
         if term.regex is not None:
             flags = 0 if term.case else re.IGNORECASE
-            compiled = CompiledTerm(label=term.label, regex=re.compile(term.regex, flags))
+            compiled = CompiledTerm(
+                label=term.label,
+                regex=re.compile(term.regex, flags),
+                required=required_literal(term.regex, flags),
+            )
         else:
             ids = tuple(self.patterns.setdefault(w, len(self.patterns)) for w in term.words)
             compiled = CompiledTerm(label=term.label, patterns=ids)
@@ -178,10 +220,15 @@ def _index(
     rules: tuple[CompiledRule, ...],
 ) -> CompiledRules:
     tables: dict[tuple[str, bool], dict[str, int]] = defaultdict(dict)
-    globs = []
+    globs: dict[bool, dict[str, dict[int, list[tuple[re.Pattern[str], int]]]]] = {
+        False: defaultdict(lambda: defaultdict(list)),
+        True: defaultdict(lambda: defaultdict(list)),
+    }
     for pattern, pid in build.patterns.items():
         if pattern.kind == "glob":
-            globs.append((glob_regex(pattern.text), pid, pattern.case))
+            start = pattern.text.split("?", 1)[0].rstrip("*")
+            length = -1 if pattern.text.endswith("*") else len(pattern.text)
+            globs[pattern.case][start][length].append((glob_regex(pattern.text), pid))
         else:
             tables[(pattern.kind, pattern.case)][pattern.text] = pid
     by_first: dict[int, list[int]] = defaultdict(list)
@@ -210,7 +257,10 @@ def _index(
         cs_prefix=dict(cs_prefix),
         ci_prefix_lengths=tuple(sorted({len(p) for p in ci_prefix})),
         cs_prefix_lengths=tuple(sorted({len(p) for p in cs_prefix})),
-        globs=tuple(globs),
+        ci_globs={k: {n: tuple(g) for n, g in v.items()} for k, v in globs[False].items()},
+        cs_globs={k: {n: tuple(g) for n, g in v.items()} for k, v in globs[True].items()},
+        ci_glob_lengths=tuple(sorted({len(k) for k in globs[False]})),
+        cs_glob_lengths=tuple(sorted({len(k) for k in globs[True]})),
         terms_by_first_pattern={k: tuple(v) for k, v in by_first.items()},
         regex_terms=tuple(regex_terms),
         rules_by_term={k: tuple(sorted(v)) for k, v in rules_by_term.items()},

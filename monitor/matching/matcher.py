@@ -8,7 +8,10 @@ evaluated. Evidence is built only for rules that matched.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from monitor.matching.compiler import (
     CompiledRule,
@@ -22,6 +25,7 @@ from monitor.models import Article, Evidence, Match
 from monitor.text import iter_token_spans, token_key, tokenize
 
 SNIPPET_CHARS = 60
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,30 +40,27 @@ class Hit:
 FieldHits = dict[int, Hit]
 
 
+def _by_start(table: Mapping[str, T], lengths: tuple[int, ...], text: str) -> Iterator[T]:
+    """The entries of `table` keyed by a start of `text`, for each key length in `lengths`."""
+    for length in lengths:
+        if length > len(text):
+            return
+        hit = table.get(text[:length])
+        if hit is not None:
+            yield hit
+
+
 def _token_patterns(key: str, c: CompiledRules) -> tuple[int, ...]:
     folded = key.casefold()
-    found = []
-    pid = c.ci_literal.get(folded)
-    if pid is not None:
-        found.append(pid)
-    pid = c.cs_literal.get(key)
-    if pid is not None:
-        found.append(pid)
-    for length in c.ci_prefix_lengths:
-        if length > len(folded):
-            break
-        pid = c.ci_prefix.get(folded[:length])
-        if pid is not None:
-            found.append(pid)
-    for length in c.cs_prefix_lengths:
-        if length > len(key):
-            break
-        pid = c.cs_prefix.get(key[:length])
-        if pid is not None:
-            found.append(pid)
-    for regex, pid, case in c.globs:
-        if regex.fullmatch(key if case else folded):
-            found.append(pid)
+    found = [pid for pid in (c.ci_literal.get(folded), c.cs_literal.get(key)) if pid is not None]
+    found += _by_start(c.ci_prefix, c.ci_prefix_lengths, folded)
+    found += _by_start(c.cs_prefix, c.cs_prefix_lengths, key)
+    for by_length in _by_start(c.ci_globs, c.ci_glob_lengths, folded):
+        for globs in (by_length.get(len(folded), ()), by_length.get(-1, ())):
+            found += (pid for regex, pid in globs if regex.fullmatch(folded))
+    for by_length in _by_start(c.cs_globs, c.cs_glob_lengths, key):
+        for globs in (by_length.get(len(key), ()), by_length.get(-1, ())):
+            found += (pid for regex, pid in globs if regex.fullmatch(key))
     return tuple(found)
 
 
@@ -101,10 +102,19 @@ def scan_field(text: str, c: CompiledRules) -> FieldHits:
             start = places[0] if not rest else _phrase_start(places, rest, positions)
             if start is not None:
                 hits[tid] = Hit(start, start + len(rest) + 1, chars=False)
+    lowered: str | None = None
     for tid in c.regex_terms:
-        regex = c.terms[tid].regex
+        term = c.terms[tid]
+        regex = term.regex
         if regex is None:
             continue
+        if term.required is not None:
+            if regex.flags & re.IGNORECASE:
+                lowered = text.lower() if lowered is None else lowered
+                if term.required not in lowered:
+                    continue
+            elif term.required not in text:
+                continue
         # The first non-empty match: an empty one (from `x*`, say) finds no text.
         m = next((m for m in regex.finditer(text) if m.end() > m.start()), None)
         if m is not None:
@@ -121,6 +131,7 @@ class _Article:
         self.hits = {f: scan_field(article.field_text(f), c) for f in c.fields}
         self._present: dict[tuple[str, ...], set[int]] = {}
         self._mentioned: dict[tuple[str, ...], set[int]] = {}
+        self.spans: dict[str, list[tuple[str, int, int]]] = {}  # token offsets, for evidence
 
     def present(self, fields: tuple[str, ...]) -> set[int]:
         found = self._present.get(fields)
@@ -212,7 +223,7 @@ def _evidence(rule: CompiledRule, scan: _Article) -> tuple[Evidence, ...]:
     fields = rule.spec.fields
     mentioned = scan.mentioned(fields)
     found: dict[tuple[str, str], Evidence] = {}
-    spans: dict[str, list[tuple[str, int, int]]] = {}
+    spans = scan.spans
     stack = [n for n in (rule.match, rule.entities) if n is not None]
     while stack:
         node = stack.pop()

@@ -134,4 +134,9 @@ class Reloader:
                     break
                 current = settled
             last = current
-            await self.reload("files changed")
+            try:
+                await self.reload("files changed")
+            except Exception:  # the watcher's top-level loop: the old rules stay; say why
+                self.metrics.rules_reload.labels("error").inc()
+                self.metrics.rules_stale.set(1)
+                log.exception("rules_reload_crashed")
