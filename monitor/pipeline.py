@@ -76,7 +76,6 @@ def match_records(
     out: list[tuple[str, bytes]] = []
     rules: list[str] = []
     bad: list[tuple[int, str]] = []
-    descriptions = {r.spec.id: r.spec.description for r in compiled.rules}
     for record in records:
         try:
             article = Article.from_bytes(record.value)
@@ -85,7 +84,7 @@ def match_records(
             continue
         for m in match_article(article, compiled):
             matched = MatchedArticle(
-                match=m, article=article, description=descriptions.get(m.rule_id, "")
+                match=m, article=article, description=compiled.descriptions.get(m.rule_id, "")
             )
             out.append((f"{m.rule_id}:{article.id}", matched.to_bytes()))
             rules.append(m.rule_id)

@@ -139,6 +139,7 @@ class CompiledRules:
     entities_by_name: dict[int, tuple[int, ...]]
     always_candidates: tuple[int, ...]
     fields: tuple[str, ...]
+    descriptions: dict[str, str]  # rule id -> description, for the records alerts are made from
     spec: RuleSet = field(repr=False)
 
 
@@ -267,6 +268,7 @@ def _index(
         entities_by_name={k: tuple(v) for k, v in entities_by_name.items()},
         always_candidates=tuple(i for i, r in enumerate(rules) if r.matches_empty),
         fields=tuple(dict.fromkeys(f for r in rules for f in r.spec.fields)),
+        descriptions={r.spec.id: r.spec.description for r in rules},
         spec=rule_set,
     )
 
