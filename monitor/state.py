@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.lifecycle import Resource
 from monitor.models import Settlement
 from monitor.sqlite import SqliteFile
 
@@ -50,18 +51,11 @@ class FeedState:
     disabled_url: str | None = None  # a feed disabled at one URL polls again once its URL changes
 
 
-class StateStore:
+class StateStore(Resource):
     """Async access to state.db."""
 
     def __init__(self, state_dir: Path) -> None:
         self.file = SqliteFile(state_dir / "state.db", _SCHEMA)
-
-    async def __aenter__(self) -> StateStore:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Open the file and forget items not seen for SEEN_RETENTION_S."""

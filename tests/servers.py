@@ -199,3 +199,26 @@ async def smtp_server() -> AsyncIterator[tuple[int, _Mailbox]]:
         yield port, box
     finally:
         await asyncio.to_thread(controller.stop)
+
+
+@dataclass
+class Servers:
+    """A feed server, a webhook receiver and an SMTP server, all running."""
+
+    feeds: FeedServer
+    receiver: Receiver
+    smtp_port: int
+    mailbox: Any
+
+
+@asynccontextmanager
+async def all_servers() -> AsyncIterator[Servers]:
+    """Start the three servers a monitor talks to; yield them with their addresses set."""
+    feeds, receiver = FeedServer(), Receiver()
+    async with (
+        serve(feeds.app()) as feed_base,
+        serve(receiver.app()) as hook_base,
+        smtp_server() as (port, box),
+    ):
+        feeds.base, receiver.base = feed_base, hook_base
+        yield Servers(feeds, receiver, port, box)

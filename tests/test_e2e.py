@@ -22,7 +22,7 @@ from monitor.bus.base import DLQ
 from monitor.bus.local import LocalBus
 from tests.conftest import SHIPPED_RULES
 from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, free_port, serve, smtp_server
+from tests.servers import FeedServer, Receiver, all_servers, free_port
 
 SECRET = "e2e-hook-secret"  # noqa: S105 - a test secret
 
@@ -57,13 +57,13 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    feeds, receiver = FeedServer(), Receiver()
-    async with (
-        serve(feeds.app()) as feed_base,
-        serve(receiver.app()) as hook_base,
-        smtp_server() as (port, box),
-    ):
-        feeds.base, receiver.base = feed_base, hook_base
+    async with all_servers() as servers:
+        feeds, receiver, port, box = (
+            servers.feeds,
+            servers.receiver,
+            servers.smtp_port,
+            servers.mailbox,
+        )
         rules = tmp_path / "rules"
         shutil.copytree(SHIPPED_RULES, rules)
         (rules / "feeds.yaml").write_text(

@@ -19,7 +19,7 @@ from monitor.config import KafkaConfig
 from monitor.models import make_article
 from tests.conftest import SHIPPED_RULES, KafkaUnderTest
 from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, free_port, serve, smtp_server
+from tests.servers import FeedServer, Receiver, all_servers, free_port
 from tools.kafka_harness import Broker
 
 pytestmark = pytest.mark.kafka
@@ -97,14 +97,10 @@ def kafka_config(fleet: Fleet) -> KafkaConfig:
 
 @pytest.fixture
 async def fleet(tmp_path: Path, kafka: KafkaUnderTest) -> AsyncIterator[Fleet]:
-    feeds, receiver = FeedServer(), Receiver()
-    async with (
-        serve(feeds.app()) as feed_base,
-        serve(receiver.app()) as hook_base,
-        smtp_server() as (port, box),
-    ):
-        feeds.base, receiver.base = feed_base, hook_base
-        f = Fleet(tmp_path, kafka.bootstrap, kafka.prefix(), feeds, receiver, box, port)
+    async with all_servers() as s:
+        f = Fleet(
+            tmp_path, kafka.bootstrap, kafka.prefix(), s.feeds, s.receiver, s.mailbox, s.smtp_port
+        )
         try:
             yield f
         finally:

@@ -30,6 +30,7 @@ from aiokafka.helpers import create_ssl_context
 from monitor.bus.base import DELIVERIES, POLLER_LEASES, TOPICS, Record
 from monitor.config import KafkaConfig
 from monitor.errors import BusError
+from monitor.lifecycle import Resource
 from monitor.models import Settlement
 
 log = structlog.get_logger("monitor.kafka")
@@ -76,7 +77,7 @@ async def topic_partitions(options: dict[str, Any], topic: str) -> list[TopicPar
     return [TopicPartition(topic, p) for p in partitions]
 
 
-class KafkaBus:
+class KafkaBus(Resource):
     """The `kafka` bus (see the module docstring)."""
 
     def __init__(self, cfg: KafkaConfig) -> None:
@@ -89,13 +90,6 @@ class KafkaBus:
     def topic(self, name: str) -> str:
         """The full name of a topic."""
         return self.cfg.topic_prefix + name
-
-    async def __aenter__(self) -> KafkaBus:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Create missing topics and start the producer, waiting as long as the broker is away."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.bus.base import Record
+from monitor.lifecycle import Resource
 from monitor.sqlite import SqliteFile
 
 _SCHEMA = """
@@ -35,20 +36,13 @@ CREATE TABLE IF NOT EXISTS committed (
 """
 
 
-class LocalBus:
+class LocalBus(Resource):
     """The `local` bus (see the module docstring)."""
 
     def __init__(self, path: Path, *, poll_interval_s: float = 0.5) -> None:
         self.file = SqliteFile(path, _SCHEMA)
         self.poll_interval_s = poll_interval_s
         self._published = asyncio.Event()
-
-    async def __aenter__(self) -> LocalBus:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         """Open (and create) the log file."""
