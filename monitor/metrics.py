@@ -28,6 +28,7 @@ class Metrics:
     feeds_loaded: Gauge
     bad_records: Counter
     consumer_lag: Gauge
+    feed_parses: Counter
     rules_reload: Counter
     rules_last_success: Gauge
     rules_stale: Gauge
@@ -51,6 +52,13 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Time to fetch and parse a feed.",
             ["feed"],
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        ),
+        feed_parses=Counter(
+            "monitor_feed_parses_total",
+            "Feed documents parsed, by parser: lxml (the fast path), feedparser (the fallback, "
+            "for documents the fast path declines) or json.",
+            ["parser"],
             registry=r,
         ),
         articles_published=Counter(

@@ -130,6 +130,51 @@ def iter_token_spans(text: str) -> Iterator[tuple[str, int, int]]:
         yield m.group(), m.start(), m.end()
 
 
+# For `boundary_form`: ASCII bytes that are not word characters (the apostrophe among them)
+# become spaces; bytes of multi-byte UTF-8 sequences pass through.
+_ASCII_BOUNDARY = bytes(
+    c if c >= 0x80 or chr(c).isalnum() or chr(c) == "_" else 0x20 for c in range(256)
+)
+_NON_ASCII_NON_WORD_RE = re.compile(f"[^\x00-\x7f{_WORD_CHARS}]")
+NO_SPACE_RE = re.compile(_NO_SPACE)
+_WORD_CHAR_RE = re.compile(f"[{_WORD_CHARS}]")
+
+
+def boundary_form(text: str) -> str | None:
+    """Return `text` with every character that is not a word character replaced by a space.
+
+    Apostrophes become spaces too. The replacement is one for one, so an offset in the result is
+    the same offset in `text`; a word then stands between spaces, where a multi-pattern search
+    can find it whole. None when `text` holds a script written without spaces (its words are
+    single characters with no spaces around them).
+    """
+    if text.isascii():
+        return text.encode().translate(_ASCII_BOUNDARY).decode()
+    if NO_SPACE_RE.search(text):
+        return None
+    mapped = text.encode().translate(_ASCII_BOUNDARY).decode()
+    return _NON_ASCII_NON_WORD_RE.sub(" ", mapped)
+
+
+def token_at(text: str, i: int) -> re.Match[str] | None:
+    """Return the token of normalized text that begins at offset `i`, if one begins there.
+
+    One does when a token matches at `i` and `i` is not inside a longer one: the character
+    before is not a word character, nor an apostrophe inside a word ("o'brien").
+    """
+    m = TOKEN_RE.match(text, i)
+    if m is None or i == 0:
+        return m
+    if text[i - 1] == "'":
+        return None if i >= 2 and _WORD_CHAR_RE.match(text, i - 2) else m
+    return None if _WORD_CHAR_RE.match(text, i - 1) else m
+
+
+def token_after(text: str, i: int) -> re.Match[str] | None:
+    """Return the first token of normalized text that begins at or after offset `i`."""
+    return TOKEN_RE.search(text, i)
+
+
 def token_key(token: str) -> str:
     """Return the form a token is compared in: a possessive "'s" dropped."""
     if len(token) > 2 and token[-2] == "'" and token[-1] in "sS":

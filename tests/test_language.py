@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from monitor.inputs import read_articles
-from monitor.matching.compiler import compile_rules
+from monitor.matching.compiler import compile_rules, required_literal
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article
 from tests.conftest import SEED_JSON
@@ -296,3 +297,26 @@ def test_seed_article_matches_cis_watch(shipped_rules: Path) -> None:
     (seed,) = read_articles(SEED_JSON)
     found = match_article(seed, compiled)
     assert ["cis-defense-cooperation"] == [m.rule_id for m in found]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "expected"),
+    [
+        (r"Acme\s+\w+", 0, ("Acme", True)),
+        (r"Acme\s+\w+", re.IGNORECASE, ("acme", True)),
+        (r"(?i)Acme\s+\w+", 0, ("acme", True)),
+        (r"colou?r", 0, ("colo", True)),
+        (r"\bS-400\b", 0, ("400", False)),
+        (r"acme|globex", 0, None),
+        (r"x+y\s+Globex", 0, ("Globex", False)),
+    ],
+)
+def test_required_literal(pattern: str, flags: int, expected: tuple[str, bool] | None) -> None:
+    """The literal a regex needs is one every match holds, in the case the regex compares."""
+    assert expected == required_literal(re.compile(pattern, flags))
+
+
+def test_inline_ignore_case_regex_is_not_skipped_for_its_literal() -> None:
+    """`(?i)` makes the regex ignore case: its literal must be looked for lower-cased."""
+    compiled = compile_yaml("rules:\n  - {id: r, match: {any: ['/(?i)\\bAcme Corp/']}}\n")
+    assert ["r"] == [m.rule_id for m in match_article(article(title="ACME CORP sued"), compiled)]

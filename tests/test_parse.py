@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from monitor.errors import FeedParseError
-from monitor.feeds.parse import article_id, canonical_url, parse_feed
+from monitor.feeds.parse import article_id, canonical_url, parse_feed, parse_with_feedparser
 from tests.conftest import DATA, SEED_FEED
 
 CORPUS = DATA / "feedparser-corpus"
@@ -121,3 +123,64 @@ def test_cut_off_item_fails_but_missing_root_end_does_not() -> None:
     with pytest.raises(FeedParseError, match="truncated"):
         parse_feed(cut_in_item, feed_id="w")
     assert 5 == len(parse_feed(cut_after_items, feed_id="w").articles)
+
+
+FIXED_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_fast_path_reads_what_feedparser_reads() -> None:
+    """Where the lxml path reads a corpus document, its articles are feedparser's, field for
+    field; the rest falls back to feedparser (counted by `parser`)."""
+    by_parser: Counter[str] = Counter()
+    for path in CORPUS_FILES:
+        body = path.read_bytes()
+        try:
+            parsed = parse_feed(
+                body, feed_id="c", url="http://example.org/f", fetched_at=FIXED_TIME
+            )
+        except FeedParseError:
+            continue
+        by_parser[parsed.parser] += 1
+        if parsed.parser == "lxml":
+            slow = parse_with_feedparser(
+                body, feed_id="c", url="http://example.org/f", fetched_at=FIXED_TIME
+            )
+            assert slow.articles == parsed.articles, path
+    assert by_parser["lxml"] > 350, by_parser
+    assert by_parser["feedparser"] > 1000, by_parser
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"<rss version='2.0'><channel><item><title>a</item></channel></rss>", "not well-formed"),
+        (
+            b"<rss version='2.0'><channel><item><link>/rel</link></item></channel></rss>",
+            "relative link",
+        ),
+        (
+            b"<?xml version='1.0' encoding='iso-8859-1'?><rss version='2.0'><channel><item>"
+            b"<title>caf\xe9</title><link>http://x.org/1</link></item></channel></rss>",
+            "not UTF-8",
+        ),
+        (
+            b"<rss version='2.0'><channel><item><link>http://x.org/1</link>"
+            b"<description>&lt;script&gt;x()&lt;/script&gt;hi</description></item></channel></rss>",
+            "HTML feedparser's sanitizer rewrites",
+        ),
+    ],
+)
+def test_fast_path_declines_what_it_cannot_read_as_feedparser_does(body: bytes, why: str) -> None:
+    """Documents the fast path declines still parse, through feedparser."""
+    parsed = parse_feed(body, feed_id="f")
+    assert "feedparser" == parsed.parser, why
+
+
+def test_fast_path_reads_a_plain_feed() -> None:
+    """The seed feed is plain RSS 2.0: lxml reads it, with the same articles as feedparser."""
+    body = SEED_FEED.read_bytes()
+    fast = parse_feed(body, feed_id="world", fetched_at=FIXED_TIME)
+    assert "lxml" == fast.parser
+    assert parse_with_feedparser(body, feed_id="world", fetched_at=FIXED_TIME).articles == (
+        fast.articles
+    )

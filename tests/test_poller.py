@@ -77,6 +77,9 @@ async def test_new_items_are_published_once(rig: Rig) -> None:
     assert headers["If-None-Match"].startswith('"')
     assert headers["User-Agent"].startswith("monitor/")
     assert 1.0 == rig.polls("f", "not_modified")
+    # The world feed is plain RSS 2.0: the fast parser read it, and the metric says so.
+    parses = rig.metrics.registry.get_sample_value("monitor_feed_parses_total", {"parser": "lxml"})
+    assert 1.0 == parses
 
 
 async def test_changed_feed_publishes_only_new_items(rig: Rig) -> None:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 
-from monitor.text import is_acronym, normalize_text, token_key, tokenize
+from monitor.text import (
+    _WORD_CHARS,
+    boundary_form,
+    is_acronym,
+    normalize_text,
+    token_at,
+    token_key,
+    tokenize,
+)
 
 
 @pytest.mark.parametrize(
@@ -71,3 +82,43 @@ def test_token_key_drops_possessive() -> None:
 def test_is_acronym(word: str, expected: bool) -> None:
     """Two to five capital letters make an acronym."""
     assert expected == is_acronym(word)
+
+
+def test_case_folding_keeps_word_characters_apart_from_the_rest() -> None:
+    """The boundary form is folded after mapping: that is sound only if folding one character
+    to one character never turns a word character into a boundary, or back."""
+    word = re.compile(f"[{_WORD_CHARS}]")
+    for cp in range(sys.maxunicode + 1):
+        ch = chr(cp)
+        folded = ch.casefold()
+        if len(folded) == 1:
+            assert bool(word.match(ch)) == bool(word.match(folded)), hex(cp)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Russia's air-defence, o'Brien", "Russia s air defence  o Brien"),
+        ("naïve — café", "naïve   café"),
+        ("emoji 🙂 here", "emoji   here"),
+        ("中国 news", None),
+    ],
+)
+def test_boundary_form_keeps_offsets(text: str, expected: str | None) -> None:
+    assert expected == boundary_form(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "expected"),
+    [
+        ("o'brien x", 0, "o'brien"),
+        ("o'brien x", 2, None),
+        ("'quoted' x", 1, "quoted"),
+        ("ab cd", 1, None),
+        ("ab cd", 3, "cd"),
+        ("ab, cd", 2, None),
+    ],
+)
+def test_token_at(text: str, at: int, expected: str | None) -> None:
+    m = token_at(text, at)
+    assert expected == (m.group() if m else None)

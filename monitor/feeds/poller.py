@@ -201,6 +201,7 @@ class Poller:
             content_type=content_type,
             fetched_at=fetched_at,
         )
+        self.metrics.feed_parses.labels(parsed.parser).inc()
         if parsed.warning:
             log.info("feed_ill_formed", reason=parsed.warning, articles=len(parsed.articles))
         new_ids = set(await self.state.unseen([a.id for a in parsed.articles]))

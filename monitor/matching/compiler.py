@@ -1,26 +1,30 @@
 """Compile a validated `RuleSet` once into indexes the matcher reads many times.
 
-Every word of every term becomes a token pattern with an id; literal and prefix patterns go
-into hash tables (casefolded or exact), globs into a short list of regexes. Terms are shared
-across rules and entities, and each term knows which rules it can wake, so matching an article
-costs a pass over its tokens plus work proportional to what it actually hits.
+Every word of every term becomes a token pattern with an id, anchored in a multi-pattern
+automaton (`monitor.matching.automaton`); hash tables of the same patterns, for text scanned
+token by token, are built on first use. Terms are shared across rules and entities; each term
+knows which rules it can wake, and each entity the entity sets (`tag:`, `type:`, ids) rules name,
+so matching an article costs a pass over its text plus work proportional to what it hits.
 """
 
 from __future__ import annotations
 
+import gc
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from monitor.matching.automaton import Automata, build_automata
 from monitor.matching.spec import (
     EntityRef,
     EntitySpec,
+    Glob,
     Item,
     RuleSet,
     RuleSpec,
     Term,
     TokenPattern,
-    glob_regex,
 )
 
 
@@ -57,40 +61,70 @@ class CompiledTerm:
     """A term: its token pattern ids in order, or a compiled regex.
 
     `required` is a literal that any match of the regex must contain (lower-cased unless the
-    regex is case-sensitive), so a field without it is not scanned.
+    regex is case-sensitive), so a field without it is not scanned; when `leads`, every match
+    begins with it, so the regex is tried only where it stands.
     """
 
     label: str
     patterns: tuple[int, ...] = ()
     regex: re.Pattern[str] | None = None
     required: str | None = None
+    leads: bool = False
 
 
 _MIN_REQUIRED = 3
 
 
-def required_literal(pattern: str, flags: int) -> str | None:
-    """The longest run of ASCII letters and digits every match of `pattern` must contain.
+_QUANTIFIERS = frozenset("*+?{")
+
+
+def required_literal(regex: re.Pattern[str]) -> tuple[str, bool] | None:
+    """The longest run of ASCII letters and digits every match of `regex` must contain, and
+    whether every match begins with it.
 
     Only literals standing directly in the pattern's top-level sequence are certain to be
-    there (not those in groups, alternatives or repeats). None when there is no such run of at
-    least 3 characters, or when the pattern cannot be read.
+    there (not those in groups, alternatives or repeats). The run is lower-cased when the regex
+    ignores case (inline `(?i)` included). None when there is no run of at least 3 characters,
+    or when the pattern cannot be read.
     """
-    try:
-        parsed = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
-    except (re.error, AttributeError, TypeError, ValueError):
+    found = _leading_literal(regex.pattern)
+    if found is None:
+        try:
+            parsed = re._parser.parse(regex.pattern, regex.flags)  # type: ignore[attr-defined]
+        except (re.error, AttributeError, TypeError, ValueError):
+            return None
+        found = _longest_run(list(parsed))
+    if found is None:
         return None
-    best, run = "", ""
-    for op, arg in list(parsed):
-        ch = chr(arg) if str(op) == "LITERAL" else ""
+    run, leads = found
+    return (run.lower() if regex.flags & re.IGNORECASE else run), leads
+
+
+def _leading_literal(pattern: str) -> tuple[str, bool] | None:
+    """The common case, read without parsing: a pattern that begins with letters and digits
+    (`Acme\\s+\\w+`). None when it does not, or might be an alternation."""
+    if "|" in pattern:
+        return None
+    end = 0
+    while end < len(pattern) and pattern[end].isascii() and pattern[end].isalnum():
+        end += 1
+    if end < len(pattern) and pattern[end] in _QUANTIFIERS:
+        end -= 1  # the last letter may repeat or be absent: `colou?r`
+    return (pattern[:end], True) if end >= _MIN_REQUIRED else None
+
+
+def _longest_run(parsed: list[tuple[object, object]]) -> tuple[str, bool] | None:
+    best, run, best_at, run_at = "", "", -1, 0
+    for i, (op, arg) in enumerate(parsed):
+        ch = chr(arg) if str(op) == "LITERAL" and isinstance(arg, int) else ""
         if ch and ch.isascii() and ch.isalnum():
+            run_at = i if not run else run_at
             run += ch
-            best = max(best, run, key=len)
+            if len(run) > len(best):
+                best, best_at = run, run_at
         else:
             run = ""
-    if len(best) < _MIN_REQUIRED:
-        return None
-    return best if not flags & re.IGNORECASE else best.lower()
+    return (best, best_at == 0) if len(best) >= _MIN_REQUIRED else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +148,9 @@ class CompiledRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CompiledRules:
-    """The whole compiled rule set: immutable, so it can be swapped atomically."""
+class TokenTables:
+    """Token patterns in hash tables, for text scanned token by token (see `scan`)."""
 
-    rules: tuple[CompiledRule, ...]
-    entities: tuple[CompiledEntity, ...]
-    terms: tuple[CompiledTerm, ...]
     ci_literal: dict[str, int]
     cs_literal: dict[str, int]
     ci_prefix: dict[str, int]
@@ -129,14 +160,46 @@ class CompiledRules:
     # Glob words, indexed by their literal start (the characters before the first `?`), so a
     # token is tried only against the globs that begin like it.
     # ...and then by the token length they match (-1: any length, for a final `*`).
-    ci_globs: dict[str, dict[int, tuple[tuple[re.Pattern[str], int], ...]]]
-    cs_globs: dict[str, dict[int, tuple[tuple[re.Pattern[str], int], ...]]]
+    ci_globs: dict[str, dict[int, tuple[tuple[Glob, int], ...]]]
+    cs_globs: dict[str, dict[int, tuple[tuple[Glob, int], ...]]]
     ci_glob_lengths: tuple[int, ...]
     cs_glob_lengths: tuple[int, ...]
+
+
+class LazyTokenTables:
+    """Builds the token tables on first use: most rule sets and most text never need them."""
+
+    def __init__(self, patterns: dict[TokenPattern, int]) -> None:
+        self._patterns = patterns
+        self._tables: TokenTables | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> TokenTables:
+        """The tables, built once (a matcher may run in several threads)."""
+        with self._lock:
+            if self._tables is None:
+                self._tables = _token_tables(self._patterns)
+            return self._tables
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledRules:
+    """The whole compiled rule set: immutable, so it can be swapped atomically."""
+
+    rules: tuple[CompiledRule, ...]
+    entities: tuple[CompiledEntity, ...]
+    terms: tuple[CompiledTerm, ...]
+    tokens: LazyTokenTables
     terms_by_first_pattern: dict[int, tuple[int, ...]]
     regex_terms: tuple[int, ...]
-    rules_by_term: dict[int, tuple[int, ...]]
+    automata: Automata
+    open_regex_terms: tuple[int, ...]  # regex terms with no required literal: always run
+    rules_by_term: dict[int, tuple[int, ...]]  # the rules that name a term themselves
     entities_by_name: dict[int, tuple[int, ...]]
+    # The rules an entity can wake, through the entity sets (`id`, `tag:`, `type:`) they name:
+    # a set is indexed once, however many rules name it and however many entities it holds.
+    sets_by_entity: dict[int, tuple[int, ...]]
+    rules_by_set: tuple[tuple[int, ...], ...]
     always_candidates: tuple[int, ...]
     fields: tuple[str, ...]
     descriptions: dict[str, str]  # rule id -> description, for the records alerts are made from
@@ -148,31 +211,80 @@ class _Builder:
 
     def __init__(self) -> None:
         self.patterns: dict[TokenPattern, int] = {}
-        self.terms: dict[tuple[object, ...], int] = {}
+        self.terms: dict[tuple[str, bool], int] = {}
         self.compiled_terms: list[CompiledTerm] = []
+        self.nodes: list[TermNode] = []
 
     def term(self, term: Term) -> int:
-        key = (term.words, term.regex, term.case)
+        key = (term.source, term.case)  # the same source parses to the same term
         found = self.terms.get(key)
         if found is not None:
             return found
         if term.regex is not None:
-            flags = 0 if term.case else re.IGNORECASE
-            compiled = CompiledTerm(
-                label=term.label,
-                regex=re.compile(term.regex, flags),
-                required=required_literal(term.regex, flags),
-            )
+            regex = term.compiled or re.compile(term.regex, 0 if term.case else re.IGNORECASE)
+            required, leads = required_literal(regex) or (None, False)
+            compiled = CompiledTerm(label=term.label, regex=regex, required=required, leads=leads)
         else:
-            ids = tuple(self.patterns.setdefault(w, len(self.patterns)) for w in term.words)
+            patterns = self.patterns
+            ids = tuple([patterns.setdefault(w, len(patterns)) for w in term.words])
             compiled = CompiledTerm(label=term.label, patterns=ids)
         self.terms[key] = len(self.compiled_terms)
         self.compiled_terms.append(compiled)
         return self.terms[key]
 
+    def node(self, item: Item, resolve: _EntityResolver, wake: _Wake) -> tuple[Node, bool]:
+        """Compile a condition item; also tell whether it holds for an article in which
+        nothing is present, and note in `wake` what can make it hold."""
+        if isinstance(item, Term):
+            tid = self.term(item)
+            nodes = self.nodes
+            while len(nodes) <= tid:  # one node per term, shared by every rule naming it
+                nodes.append(TermNode(len(nodes)))
+            wake.terms.add(tid)
+            return nodes[tid], False
+        if isinstance(item, EntityRef):
+            entity = resolve(item)
+            wake.sets.add(entity.entities)
+            return entity, False
+        all_ = [self.node(i, resolve, wake) for i in item.all]
+        any_ = [self.node(i, resolve, wake) for i in item.any]
+        none = [self.node(i, resolve, wake) for i in item.none]
+        empty = (
+            all(e for _, e in all_)
+            and (not any_ or sum(e for _, e in any_) >= item.min)
+            and not any(e for _, e in none)
+        )
+        node = CondNode(
+            tuple([n for n, _ in all_]),
+            tuple([n for n, _ in any_]),
+            tuple([n for n, _ in none]),
+            item.min,
+        )
+        return node, empty
+
+
+@dataclass(slots=True)
+class _Wake:
+    """What can make one rule hold: the terms it names, and the entity sets it names."""
+
+    terms: set[int] = field(default_factory=set)
+    sets: set[frozenset[int]] = field(default_factory=set)
+
 
 def compile_rules(rule_set: RuleSet) -> CompiledRules:
     """Compile a validated, linked rule set. Disabled rules are left out."""
+    # Compiling makes millions of small objects and no reference cycles: the cyclic garbage
+    # collector would walk the growing heap again and again (half the time at 100,000 rules).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile(rule_set)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _compile(rule_set: RuleSet) -> CompiledRules:
     build = _Builder()
     entities = tuple(
         CompiledEntity(
@@ -189,11 +301,18 @@ def compile_rules(rule_set: RuleSet) -> CompiledRules:
             feed_tags[tag].add(feed.id)
 
     rules: list[CompiledRule] = []
+    wakes: list[_Wake] = []
     for spec in rule_set.rules:
         if not spec.enabled:
             continue
-        match_node = _node(spec.match, build, resolve) if spec.match else None
-        entity_node = _node(spec.entities, build, resolve) if spec.entities else None
+        wake = _Wake()
+        match_node, match_empty = (
+            build.node(spec.match, resolve, wake) if spec.match else (None, True)
+        )
+        entity_node, entity_empty = (
+            build.node(spec.entities, resolve, wake) if spec.entities else (None, True)
+        )
+        wakes.append(wake)
         feed_ids = None
         if spec.feeds:
             feed_ids = frozenset(
@@ -201,17 +320,16 @@ def compile_rules(rule_set: RuleSet) -> CompiledRules:
                 for ref in spec.feeds
                 for fid in ((ref.value,) if ref.kind == "id" else feed_tags.get(ref.value, ()))
             )
-        empty = _evaluate_empty(match_node) and _evaluate_empty(entity_node)
         rules.append(
             CompiledRule(
                 spec=spec,
                 match=match_node,
                 entities=entity_node,
                 feed_ids=feed_ids,
-                matches_empty=empty,
+                matches_empty=match_empty and entity_empty,
             )
         )
-    return _index(rule_set, build, tuple(entities), tuple(rules))
+    return _index(rule_set, build, tuple(entities), tuple(rules), wakes)
 
 
 def _index(
@@ -219,19 +337,8 @@ def _index(
     build: _Builder,
     entities: tuple[CompiledEntity, ...],
     rules: tuple[CompiledRule, ...],
+    wakes: list[_Wake],
 ) -> CompiledRules:
-    tables: dict[tuple[str, bool], dict[str, int]] = defaultdict(dict)
-    globs: dict[bool, dict[str, dict[int, list[tuple[re.Pattern[str], int]]]]] = {
-        False: defaultdict(lambda: defaultdict(list)),
-        True: defaultdict(lambda: defaultdict(list)),
-    }
-    for pattern, pid in build.patterns.items():
-        if pattern.kind == "glob":
-            start = pattern.text.split("?", 1)[0].rstrip("*")
-            length = -1 if pattern.text.endswith("*") else len(pattern.text)
-            globs[pattern.case][start][length].append((glob_regex(pattern.text), pid))
-        else:
-            tables[(pattern.kind, pattern.case)][pattern.text] = pid
     by_first: dict[int, list[int]] = defaultdict(list)
     regex_terms = []
     for tid, term in enumerate(build.compiled_terms):
@@ -244,14 +351,62 @@ def _index(
         for tid in entity.names:
             entities_by_name[tid].append(eid)
     rules_by_term: dict[int, set[int]] = defaultdict(set)
-    for rid, rule in enumerate(rules):
-        for tid in _wake_terms(rule, entities):
+    set_ids: dict[frozenset[int], int] = {}
+    rules_by_set: list[set[int]] = []
+    for rid, wake in enumerate(wakes):
+        for tid in wake.terms:
             rules_by_term[tid].add(rid)
-    ci_prefix, cs_prefix = tables[("prefix", False)], tables[("prefix", True)]
+        for found in wake.sets:
+            sid = set_ids.setdefault(found, len(set_ids))
+            if sid == len(rules_by_set):
+                rules_by_set.append(set())
+            rules_by_set[sid].add(rid)
+    sets_by_entity: dict[int, list[int]] = defaultdict(list)
+    for found, sid in set_ids.items():
+        for eid in found:
+            sets_by_entity[eid].append(sid)
     return CompiledRules(
         rules=rules,
         entities=entities,
         terms=tuple(build.compiled_terms),
+        tokens=LazyTokenTables(build.patterns),
+        terms_by_first_pattern={k: tuple(v) for k, v in by_first.items()},
+        regex_terms=tuple(regex_terms),
+        automata=build_automata(
+            build.patterns,
+            [
+                (tid, term.required, not term.regex.flags & re.IGNORECASE, term.leads)
+                for tid in regex_terms
+                if (term := build.compiled_terms[tid]).required is not None and term.regex
+            ],
+        ),
+        open_regex_terms=tuple(t for t in regex_terms if build.compiled_terms[t].required is None),
+        rules_by_term={k: tuple(sorted(v)) for k, v in rules_by_term.items()},
+        entities_by_name={k: tuple(v) for k, v in entities_by_name.items()},
+        sets_by_entity={k: tuple(v) for k, v in sets_by_entity.items()},
+        rules_by_set=tuple(tuple(sorted(r)) for r in rules_by_set),
+        always_candidates=tuple(i for i, r in enumerate(rules) if r.matches_empty),
+        fields=tuple(dict.fromkeys(f for r in rules for f in r.spec.fields)),
+        descriptions={r.spec.id: r.spec.description for r in rules},
+        spec=rule_set,
+    )
+
+
+def _token_tables(patterns: dict[TokenPattern, int]) -> TokenTables:
+    tables: dict[tuple[str, bool], dict[str, int]] = defaultdict(dict)
+    globs: dict[bool, dict[str, dict[int, list[tuple[Glob, int]]]]] = {
+        False: defaultdict(lambda: defaultdict(list)),
+        True: defaultdict(lambda: defaultdict(list)),
+    }
+    for pattern, pid in patterns.items():
+        if pattern.kind == "glob":
+            start = pattern.text.split("?", 1)[0].rstrip("*")
+            length = -1 if pattern.text.endswith("*") else len(pattern.text)
+            globs[pattern.case][start][length].append((Glob(pattern.text), pid))
+        else:
+            tables[(pattern.kind, pattern.case)][pattern.text] = pid
+    ci_prefix, cs_prefix = tables[("prefix", False)], tables[("prefix", True)]
+    return TokenTables(
         ci_literal=dict(tables[("literal", False)]),
         cs_literal=dict(tables[("literal", True)]),
         ci_prefix=dict(ci_prefix),
@@ -262,14 +417,6 @@ def _index(
         cs_globs={k: {n: tuple(g) for n, g in v.items()} for k, v in globs[True].items()},
         ci_glob_lengths=tuple(sorted({len(k) for k in globs[False]})),
         cs_glob_lengths=tuple(sorted({len(k) for k in globs[True]})),
-        terms_by_first_pattern={k: tuple(v) for k, v in by_first.items()},
-        regex_terms=tuple(regex_terms),
-        rules_by_term={k: tuple(sorted(v)) for k, v in rules_by_term.items()},
-        entities_by_name={k: tuple(v) for k, v in entities_by_name.items()},
-        always_candidates=tuple(i for i, r in enumerate(rules) if r.matches_empty),
-        fields=tuple(dict.fromkeys(f for r in rules for f in r.spec.fields)),
-        descriptions={r.spec.id: r.spec.description for r in rules},
-        spec=rule_set,
     )
 
 
@@ -283,47 +430,11 @@ class _EntityResolver:
             self.by_key[("type", entity.type)].add(i)
             for tag in entity.tags:
                 self.by_key[("tag", tag)].add(i)
+        self.nodes: dict[tuple[str, str], EntityNode] = {}
 
-    def __call__(self, ref: EntityRef) -> frozenset[int]:
-        return frozenset(self.by_key.get((ref.kind, ref.value), ()))
-
-
-def _node(item: Item, build: _Builder, resolve: _EntityResolver) -> Node:
-    if isinstance(item, Term):
-        return TermNode(build.term(item))
-    if isinstance(item, EntityRef):
-        return EntityNode(resolve(item), str(item))
-
-    def children(items: tuple[Item, ...]) -> tuple[Node, ...]:
-        return tuple(_node(i, build, resolve) for i in items)
-
-    return CondNode(children(item.all), children(item.any), children(item.none), item.min)
-
-
-def _evaluate_empty(node: Node | None) -> bool:
-    """Evaluate a node for an article in which nothing is present."""
-    if node is None:
-        return True
-    if isinstance(node, CondNode):
-        return (
-            all(_evaluate_empty(n) for n in node.all)
-            and (not node.any or sum(_evaluate_empty(n) for n in node.any) >= node.min)
-            and not any(_evaluate_empty(n) for n in node.none)
-        )
-    return False
-
-
-def _wake_terms(rule: CompiledRule, entities: tuple[CompiledEntity, ...]) -> set[int]:
-    """Terms whose presence can make this rule hold: its own and its entities' names."""
-    found: set[int] = set()
-    stack = [n for n in (rule.match, rule.entities) if n is not None]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, TermNode):
-            found.add(node.term)
-        elif isinstance(node, EntityNode):
-            for eid in node.entities:
-                found.update(entities[eid].names)
-        else:
-            stack.extend((*node.all, *node.any, *node.none))
-    return found
+    def __call__(self, ref: EntityRef) -> EntityNode:
+        key = (ref.kind, ref.value)
+        node = self.nodes.get(key)
+        if node is None:
+            node = self.nodes[key] = EntityNode(frozenset(self.by_key.get(key, ())), str(ref))
+        return node

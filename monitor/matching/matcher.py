@@ -1,17 +1,11 @@
 """Match an article against compiled rules: a pure, deterministic function that never raises.
 
-Per field: tokenize once, look each distinct token up in the pattern tables, then confirm the
-terms those patterns start (phrases need their words at consecutive positions). Only rules that a
-present term can wake (and the few that hold on an empty article, such as `none`-only rules) are
-evaluated. Evidence is built only for rules that matched.
+Per field, `monitor.matching.scan` finds the terms present. Only rules that a present term can
+wake (and the few that hold on an empty article, such as `none`-only rules) are evaluated.
+Evidence is built only for rules that matched.
 """
 
 from __future__ import annotations
-
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import TypeVar
 
 from monitor.matching.compiler import (
     CompiledRule,
@@ -21,105 +15,10 @@ from monitor.matching.compiler import (
     Node,
     TermNode,
 )
+from monitor.matching.scan import scan_field
 from monitor.models import Article, Evidence, Match
-from monitor.text import iter_token_spans, token_key, tokenize
 
 SNIPPET_CHARS = 60
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """Where a term was first found in a field: token indexes, or characters for a regex."""
-
-    start: int
-    end: int
-    chars: bool
-
-
-FieldHits = dict[int, Hit]
-
-
-def _by_start(table: Mapping[str, T], lengths: tuple[int, ...], text: str) -> Iterator[T]:
-    """The entries of `table` keyed by a start of `text`, for each key length in `lengths`."""
-    for length in lengths:
-        if length > len(text):
-            return
-        hit = table.get(text[:length])
-        if hit is not None:
-            yield hit
-
-
-def _token_patterns(key: str, c: CompiledRules) -> tuple[int, ...]:
-    folded = key.casefold()
-    found = [pid for pid in (c.ci_literal.get(folded), c.cs_literal.get(key)) if pid is not None]
-    found += _by_start(c.ci_prefix, c.ci_prefix_lengths, folded)
-    found += _by_start(c.cs_prefix, c.cs_prefix_lengths, key)
-    for by_length in _by_start(c.ci_globs, c.ci_glob_lengths, folded):
-        for globs in (by_length.get(len(folded), ()), by_length.get(-1, ())):
-            found += (pid for regex, pid in globs if regex.fullmatch(folded))
-    for by_length in _by_start(c.cs_globs, c.cs_glob_lengths, key):
-        for globs in (by_length.get(len(key), ()), by_length.get(-1, ())):
-            found += (pid for regex, pid in globs if regex.fullmatch(key))
-    return tuple(found)
-
-
-def _pattern_positions(text: str, c: CompiledRules) -> dict[int, list[int]]:
-    """Map each token pattern found in `text` to the token positions where it stands."""
-    positions: dict[int, list[int]] = {}
-    seen: dict[str, tuple[int, ...]] = {}
-    for i, token in enumerate(tokenize(text)):
-        pids = seen.get(token)
-        if pids is None:
-            pids = seen[token] = _token_patterns(token_key(token), c)
-        for pid in pids:
-            positions.setdefault(pid, []).append(i)
-    return positions
-
-
-def _phrase_start(
-    places: list[int], rest: tuple[int, ...], positions: dict[int, list[int]]
-) -> int | None:
-    """Return the first place where the words of `rest` follow in order, if any."""
-    if any(p not in positions for p in rest):
-        return None
-    following = [set(positions[p]) for p in rest]
-    for start in places:
-        if all(start + k in after for k, after in enumerate(following, 1)):
-            return start
-    return None
-
-
-def scan_field(text: str, c: CompiledRules) -> FieldHits:
-    """Find every term of the rule set present in one field's text, with its first place."""
-    hits: FieldHits = {}
-    if not text:
-        return hits
-    positions = _pattern_positions(text, c)
-    for pid, places in positions.items():
-        for tid in c.terms_by_first_pattern.get(pid, ()):
-            rest = c.terms[tid].patterns[1:]
-            start = places[0] if not rest else _phrase_start(places, rest, positions)
-            if start is not None:
-                hits[tid] = Hit(start, start + len(rest) + 1, chars=False)
-    lowered: str | None = None
-    for tid in c.regex_terms:
-        term = c.terms[tid]
-        regex = term.regex
-        if regex is None:
-            continue
-        if term.required is not None:
-            if regex.flags & re.IGNORECASE:
-                lowered = text.lower() if lowered is None else lowered
-                if term.required not in lowered:
-                    continue
-            elif term.required not in text:
-                continue
-        # The first non-empty match: an empty one (from `x*`, say) finds no text.
-        m = next((m for m in regex.finditer(text) if m.end() > m.start()), None)
-        if m is not None:
-            hits[tid] = Hit(m.start(), m.end(), chars=True)
-    return hits
 
 
 class _Article:
@@ -131,7 +30,6 @@ class _Article:
         self.hits = {f: scan_field(article.field_text(f), c) for f in c.fields}
         self._present: dict[tuple[str, ...], set[int]] = {}
         self._mentioned: dict[tuple[str, ...], set[int]] = {}
-        self.spans: dict[str, list[tuple[str, int, int]]] = {}  # token offsets, for evidence
 
     def present(self, fields: tuple[str, ...]) -> set[int]:
         found = self._present.get(fields)
@@ -193,6 +91,9 @@ def match_article(article: Article, c: CompiledRules) -> tuple[Match, ...]:
     for hits in scan.hits.values():
         for tid in hits:
             candidates.update(c.rules_by_term.get(tid, ()))
+            for eid in c.entities_by_name.get(tid, ()):
+                for sid in c.sets_by_entity.get(eid, ()):
+                    candidates.update(c.rules_by_set[sid])
     matches = []
     for rid in sorted(candidates):
         rule = c.rules[rid]
@@ -223,20 +124,17 @@ def _evidence(rule: CompiledRule, scan: _Article) -> tuple[Evidence, ...]:
     fields = rule.spec.fields
     mentioned = scan.mentioned(fields)
     found: dict[tuple[str, str], Evidence] = {}
-    spans = scan.spans
     stack = [n for n in (rule.match, rule.entities) if n is not None]
     while stack:
         node = stack.pop()
         if isinstance(node, CondNode):
             stack.extend((*node.all, *node.any))
         elif isinstance(node, TermNode):
-            _add_evidence(
-                found, "term", c.terms[node.term].label, (node.term,), scan, spans, fields
-            )
+            _add_evidence(found, "term", c.terms[node.term].label, (node.term,), scan, fields)
         else:
             for eid in sorted(node.entities & mentioned):
                 entity = c.entities[eid]
-                _add_evidence(found, "entity", entity.id, entity.names, scan, spans, fields)
+                _add_evidence(found, "entity", entity.id, entity.names, scan, fields)
     order = {f: i for i, f in enumerate(fields)}
     return tuple(sorted(found.values(), key=lambda e: (order[e.field], e.start, e.kind, e.value)))
 
@@ -247,7 +145,6 @@ def _add_evidence(
     value: str,
     term_ids: tuple[int, ...],
     scan: _Article,
-    spans: dict[str, list[tuple[str, int, int]]],
     fields: tuple[str, ...],
 ) -> None:
     if (kind, value) in found:
@@ -258,9 +155,9 @@ def _add_evidence(
         if not field_hits:
             continue
         text = scan.article.field_text(name)
-        start, end = _char_span(
-            min(field_hits, key=lambda h: (h.chars, h.start)), text, name, spans
-        )
+        # A word or phrase is better evidence than a regex; then the earliest.
+        first = min(field_hits, key=lambda h: (h.regex, h.start))
+        start, end = first.start, first.end
         found[(kind, value)] = Evidence(
             kind=kind,
             value=value,
@@ -271,17 +168,6 @@ def _add_evidence(
             end=end,
         )
         return
-
-
-def _char_span(
-    hit: Hit, text: str, name: str, spans: dict[str, list[tuple[str, int, int]]]
-) -> tuple[int, int]:
-    if hit.chars:
-        return hit.start, hit.end
-    if name not in spans:
-        spans[name] = list(iter_token_spans(text))
-    tokens = spans[name]
-    return tokens[hit.start][1], tokens[hit.end - 1][2]
 
 
 def snippet(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:

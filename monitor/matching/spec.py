@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, NamedTuple
 
 from monitor.errors import Problem
 from monitor.located import LocDict, LocList, line_of
@@ -28,11 +28,11 @@ _MIN_PREFIX_CHARS: Final = 2
 TokenKind = Literal["literal", "prefix", "glob"]
 
 
-@dataclass(frozen=True, slots=True)
-class TokenPattern:
+class TokenPattern(NamedTuple):
     """One word of a term: a literal word, a prefix (`minist*`) or a glob (`defen?e`).
 
-    `text` is already in comparison form: possessive dropped, casefolded unless `case`.
+    `text` is already in comparison form: possessive dropped, casefolded unless `case`. A named
+    tuple, because the compiler hashes hundreds of thousands of them.
     """
 
     kind: TokenKind
@@ -57,6 +57,8 @@ class Term:
     case: bool
     words: tuple[TokenPattern, ...] = ()
     regex: str | None = None
+    # The regex as validation compiled it, kept so the compiler need not compile it again.
+    compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -155,6 +157,32 @@ class RuleSet:
     rules: tuple[RuleSpec, ...] = ()
     entities: tuple[EntitySpec, ...] = ()
     feeds: tuple[FeedSpec, ...] = ()
+
+
+class Glob:
+    """A glob word, compared without a regex: `?` one character, a final `*` any ending.
+
+    The same answers as `glob_regex`, for less than a regex costs to compile.
+    """
+
+    __slots__ = ("chunks", "length", "open")
+
+    def __init__(self, pattern: str) -> None:
+        self.open = pattern.endswith("*")
+        body = pattern.rstrip("*")
+        self.length = len(body)
+        self.chunks: tuple[tuple[int, str], ...] = ()
+        at = 0
+        for chunk in body.split("?"):
+            if chunk:
+                self.chunks += ((at, chunk),)
+            at += len(chunk) + 1
+
+    def fullmatch(self, key: str) -> bool:
+        """Tell whether the whole of `key` matches the glob."""
+        if len(key) != self.length and not (self.open and len(key) > self.length):
+            return False
+        return all(key.startswith(chunk, at) for at, chunk in self.chunks)
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
@@ -290,11 +318,11 @@ class Checker:
         if len(text) > 2 and text.startswith("/") and text.endswith("/"):
             case = bool(case)
             try:
-                re.compile(text[1:-1], 0 if case else re.IGNORECASE)
+                compiled = re.compile(text[1:-1], 0 if case else re.IGNORECASE)
             except re.error as exc:
                 self.error(line, f"bad regular expression {text}: {exc}")
                 return None
-            return Term(source=text, case=case, regex=text[1:-1])
+            return Term(source=text, case=case, regex=text[1:-1], compiled=compiled)
         if case is None:
             case = is_acronym(text)
         words = [self._parse_word(w, text, line, case) for w in PATTERN_WORD_RE.findall(text)]

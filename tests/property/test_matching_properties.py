@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from monitor.matching import scan
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article
+from monitor.matching.scan import scan_field, scan_tokens
 from monitor.models import Article, Match
-from monitor.text import normalize_text, token_key, tokenize
+from monitor.text import boundary_form, normalize_text, token_key, tokenize
 from tests.helpers import article, compile_yaml, read_rule_set
 from tests.reference import reference_match
 
@@ -139,6 +142,44 @@ def test_compiled_matcher_agrees_with_reference(rules_yaml: str, item: Article) 
     """The indexed matcher and the naive interpreter agree on every rule."""
     rule_set, compiled = _compile(rules_yaml)
     assert reference_match(item, rule_set) == _ids(match_article(item, compiled))
+
+
+LATIN_NOISE = st.text(alphabet=st.characters(max_codepoint=0x24F), max_size=30)
+
+
+@PROFILE
+@given(rules_yaml=rule_files(), text=texts(), noise=LATIN_NOISE)
+@example(rules_yaml="rules:\n- {id: r0, match: {any: [alpha]}}\n", text="o'alpha alpha's", noise="")
+@example(rules_yaml="rules:\n- {id: r0, match: {any: ['?ta']}}\n", text="beta—Beta's", noise="ß")
+def test_anchored_scan_finds_what_the_token_scan_finds(
+    rules_yaml: str, text: str, noise: str
+) -> None:
+    """The automaton scan and the token-by-token scan find the same terms at the same places.
+
+    Latin noise keeps most texts in the automaton's reach (scripts without spaces, and "ß",
+    send a text to the token scan, which would make the comparison trivial).
+    """
+    _, compiled = _compile(rules_yaml)
+    plain = normalize_text(text + noise)
+    assert scan_tokens(plain, compiled) == scan_field(plain, compiled)
+
+
+def test_the_anchored_scan_is_the_one_that_runs_on_latin_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Latin text the automata answer: the comparison above is not of the token scan with
+    itself."""
+
+    def token_scan(*_: object) -> None:
+        raise AssertionError("the token scan ran")
+
+    monkeypatch.setattr(scan, "scan_tokens", token_scan)
+    compiled = compile_yaml("rules:\n  - {id: r, match: {any: ['defen?e', 'air defence']}}\n")
+    text = "Its air defence—and Defence's budget, o'defence"
+    assert boundary_form(text) is not None
+    assert compiled.automata.complete
+    hits = scan_field(text, compiled)
+    assert [(4, 15), (8, 15)] == sorted((h.start, h.end) for h in hits.values())
 
 
 @PROFILE

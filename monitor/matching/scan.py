@@ -1,0 +1,228 @@
+"""Find every term of a compiled rule set present in one field's text, with its first place.
+
+The fast way runs the rule set's automata over the field's `boundary_form` (one Rust pass per
+case mode) and confirms each anchor hit against the real token at that place: the cost is a
+pass over the text plus work per hit, not per token. Text the boundary form cannot stand for
+(scripts without spaces; characters whose case folding changes the length, like "ß") is
+scanned token by token, as is a rule set with an unanchored glob. Both ways give the same
+hits; a property test holds them to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from monitor.matching.automaton import GLOB, LITERAL, PREFIX, REGEX, Automaton
+from monitor.matching.compiler import CompiledRules, TokenTables
+from monitor.text import boundary_form, iter_token_spans, token_after, token_at, token_key
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Where a term was first found in a field, in characters; `regex` for a regex term."""
+
+    start: int
+    end: int
+    regex: bool
+
+
+FieldHits = dict[int, Hit]
+# Token pattern id -> {start of a token it matches: end of that token}, in characters.
+Occurrences = dict[int, dict[int, int]]
+
+
+def scan_field(text: str, c: CompiledRules) -> FieldHits:
+    """Find every term of the rule set present in one field's text, with its first place."""
+    if not text:
+        return {}
+    automata = c.automata
+    form = boundary_form(text) if automata.complete else None
+    folded = form.casefold() if form is not None and automata.folded is not None else form
+    if form is None or folded is None or len(folded) != len(text):
+        return scan_tokens(text, c)
+    occurrences: Occurrences = {}
+    # Regex term id -> None (run over the field) or the places its leading literal stands.
+    regexes: dict[int, list[int] | None] = dict.fromkeys(c.open_regex_terms)
+    if automata.folded is not None:
+        _confirm(automata.folded, f" {folded} ", text, True, occurrences, regexes)
+    if automata.exact is not None:
+        _confirm(automata.exact, f" {form} ", text, False, occurrences, regexes)
+    hits: FieldHits = {}
+    for pid, starts in occurrences.items():
+        for tid in c.terms_by_first_pattern.get(pid, ()):
+            hit = _term_hit(starts, c.terms[tid].patterns[1:], occurrences, text)
+            if hit is not None:
+                hits[tid] = hit
+    for tid, places in regexes.items():
+        _regex_hit(text, c, tid, hits, places)
+    return hits
+
+
+def _confirm(
+    automaton: Automaton,
+    stream: str,
+    text: str,
+    fold: bool,
+    occurrences: Occurrences,
+    regexes: dict[int, list[int] | None],
+) -> None:
+    """Confirm each anchor hit in `stream` against the token of `text` it stands for."""
+    tokens: dict[int, tuple[str, int] | None] = {}  # token start -> (key, end), or None
+    checks = automaton.checks
+    last = len(stream) - 1
+    for index, start, _ in automaton.search.find_matches_as_indexes(stream, overlapping=True):
+        for kind, ident, literal, glob, back, length in checks[index]:
+            at = start - back
+            if kind >= REGEX:
+                places = regexes.get(ident, [])
+                if kind == REGEX or places is None:
+                    regexes[ident] = None
+                else:
+                    places.append(at)
+                    regexes[ident] = places
+                continue
+            # Cheap refusals first: a token starts after a boundary (a space in the stream,
+            # where offset `at` stands for the character before the token), and a glob
+            # without `*` fixes where it ends.
+            if at < 0 or stream[at] != " ":
+                continue
+            if length >= 0 and (at + length >= last or stream[at + length + 1] != " "):
+                continue
+            if at in tokens:
+                token = tokens[at]
+            else:
+                m = token_at(text, at) if at >= 0 else None
+                token = None
+                if m is not None:
+                    key = token_key(m.group())
+                    token = (key.casefold() if fold else key, m.end())
+                tokens[at] = token
+            if token is None:
+                continue
+            key, end = token
+            if kind == LITERAL:
+                found = key == literal
+            elif kind == PREFIX:
+                found = key.startswith(literal)
+            else:
+                found = kind == GLOB and glob is not None and glob.fullmatch(key)
+            if found:
+                occurrences.setdefault(ident, {})[at] = end
+
+
+def _term_hit(
+    starts: dict[int, int], rest: tuple[int, ...], occurrences: Occurrences, text: str
+) -> Hit | None:
+    """The first place of a term whose first word stands at `starts`; the others must follow."""
+    if not rest:
+        first = min(starts)
+        return Hit(first, starts[first], regex=False)
+    if any(p not in occurrences for p in rest):
+        return None
+    for first in sorted(starts):
+        end: int | None = starts[first]
+        for p in rest:
+            after = token_after(text, end) if end is not None else None
+            end = occurrences[p].get(after.start()) if after is not None else None
+            if end is None:
+                break
+        if end is not None:
+            return Hit(first, end, regex=False)
+    return None
+
+
+def _regex_hit(
+    text: str, c: CompiledRules, tid: int, hits: FieldHits, places: list[int] | None = None
+) -> None:
+    """Add a regex term's first non-empty match (an empty one, from `x*`, finds no text).
+
+    With `places`, every match begins at one of them: the regex is tried there only.
+    """
+    regex = c.terms[tid].regex
+    if regex is None:
+        return
+    if places is None:
+        m = next((m for m in regex.finditer(text) if m.end() > m.start()), None)
+    else:
+        tries = (regex.match(text, at) for at in sorted(places))
+        m = next((m for m in tries if m is not None and m.end() > m.start()), None)
+    if m is not None:
+        hits[tid] = Hit(m.start(), m.end(), regex=True)
+
+
+def _by_start(table: Mapping[str, T], lengths: tuple[int, ...], text: str) -> Iterator[T]:
+    """The entries of `table` keyed by a start of `text`, for each key length in `lengths`."""
+    for length in lengths:
+        if length > len(text):
+            return
+        hit = table.get(text[:length])
+        if hit is not None:
+            yield hit
+
+
+def _token_patterns(key: str, c: TokenTables) -> tuple[int, ...]:
+    folded = key.casefold()
+    found = [pid for pid in (c.ci_literal.get(folded), c.cs_literal.get(key)) if pid is not None]
+    found += _by_start(c.ci_prefix, c.ci_prefix_lengths, folded)
+    found += _by_start(c.cs_prefix, c.cs_prefix_lengths, key)
+    for by_length in _by_start(c.ci_globs, c.ci_glob_lengths, folded):
+        for globs in (by_length.get(len(folded), ()), by_length.get(-1, ())):
+            found += (pid for glob, pid in globs if glob.fullmatch(folded))
+    for by_length in _by_start(c.cs_globs, c.cs_glob_lengths, key):
+        for globs in (by_length.get(len(key), ()), by_length.get(-1, ())):
+            found += (pid for glob, pid in globs if glob.fullmatch(key))
+    return tuple(found)
+
+
+def scan_tokens(text: str, c: CompiledRules) -> FieldHits:
+    """The same hits as `scan_field`, found by looking every token up in the pattern tables."""
+    spans = list(iter_token_spans(text))
+    positions: dict[int, list[int]] = {}
+    seen: dict[str, tuple[int, ...]] = {}
+    tables = c.tokens.get()
+    for i, (token, _, _) in enumerate(spans):
+        pids = seen.get(token)
+        if pids is None:
+            pids = seen[token] = _token_patterns(token_key(token), tables)
+        for pid in pids:
+            positions.setdefault(pid, []).append(i)
+    hits: FieldHits = {}
+    for pid, places in positions.items():
+        for tid in c.terms_by_first_pattern.get(pid, ()):
+            rest = c.terms[tid].patterns[1:]
+            start = _phrase_start(places, rest, positions)
+            if start is not None:
+                hits[tid] = Hit(spans[start][1], spans[start + len(rest)][2], regex=False)
+    lowered: str | None = None
+    for tid in c.regex_terms:
+        required = c.terms[tid].required
+        regex = c.terms[tid].regex
+        if required is not None and regex is not None:
+            if regex.flags & re.IGNORECASE:
+                lowered = text.lower() if lowered is None else lowered
+                if required not in lowered:
+                    continue
+            elif required not in text:
+                continue
+        _regex_hit(text, c, tid, hits)
+    return hits
+
+
+def _phrase_start(
+    places: list[int], rest: tuple[int, ...], positions: dict[int, list[int]]
+) -> int | None:
+    """Return the first place where the words of `rest` follow in order, if any."""
+    if not rest:
+        return places[0]
+    if any(p not in positions for p in rest):
+        return None
+    following = [set(positions[p]) for p in rest]
+    for start in places:
+        if all(start + k in after for k, after in enumerate(following, 1)):
+            return start
+    return None
