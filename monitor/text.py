@@ -68,15 +68,41 @@ TOKEN_RE = re.compile(f"[{_WORD_CHARS}]+(?:'[{_WORD_CHARS}]+)*|{_NO_SPACE}")
 # The words of a term as users write it: tokens that may hold the wildcards `*` and `?`.
 PATTERN_WORD_RE = re.compile(f"[{_WORD_CHARS}*?]+(?:'[{_WORD_CHARS}*?]+)*|{_NO_SPACE}")
 
-_INLINE_TAGS = (
-    "a|abbr|b|bdi|bdo|cite|code|data|dfn|em|font|i|kbd|mark|q|s|samp|small|span|strike|"
-    "strong|sub|sup|time|tt|u|var|wbr"
+_INLINE_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "cite",
+        "code",
+        "data",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "tt",
+        "u",
+        "var",
+        "wbr",
+    }
 )
 _SCRIPT_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _COMMENT_RE = re.compile(r"<!--.*?-->|<!\[CDATA\[|\]\]>", re.DOTALL)
-_INLINE_TAG_RE = re.compile(rf"</?(?:{_INLINE_TAGS})\b[^<>]*>", re.IGNORECASE)
-_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>|<![A-Za-z][^<>]*>")
-_SPACE_RE = re.compile(r"\s+")
+_TAG_RE = re.compile(r"</?([A-Za-z]\w*)[^<>]*>|<![A-Za-z][^<>]*>")
 # Curly quotes and primes fold to straight ones; zero-width characters and soft hyphens vanish.
 _FOLD = str.maketrans(
     {
@@ -101,13 +127,19 @@ _FOLD = str.maketrans(
 )
 
 
+def _tag_gap(tag: re.Match[str]) -> str:
+    """Inline tags join their neighbours ("<b>Rus</b>sia"); the others separate words."""
+    name = tag.group(1)
+    return "" if name is not None and name.casefold() in _INLINE_TAGS else " "
+
+
 def strip_html(raw: str) -> str:
     """Drop HTML markup and decode entities, keeping the words a reader would see."""
     if "<" in raw:
         raw = _SCRIPT_RE.sub(" ", raw)
-        raw = _COMMENT_RE.sub(" ", raw)
-        raw = _INLINE_TAG_RE.sub("", raw)
-        raw = _TAG_RE.sub(" ", raw)
+        if "<!" in raw or "]]>" in raw:
+            raw = _COMMENT_RE.sub(" ", raw)
+        raw = _TAG_RE.sub(_tag_gap, raw)
     if "&" in raw:
         raw = html.unescape(raw)
     return raw
@@ -115,8 +147,10 @@ def strip_html(raw: str) -> str:
 
 def normalize_text(raw: str) -> str:
     """Return feed text as monitor compares it: plain, NFKC, quotes folded, spaces collapsed."""
-    text = unicodedata.normalize("NFKC", strip_html(raw)).translate(_FOLD)
-    return _SPACE_RE.sub(" ", text).strip()
+    text = unicodedata.normalize("NFKC", strip_html(raw))
+    if not text.isascii():  # every character _FOLD maps is outside ASCII
+        text = text.translate(_FOLD)
+    return " ".join(text.split())  # str.split() and `\s` agree on what is whitespace
 
 
 def tokenize(text: str) -> list[str]:

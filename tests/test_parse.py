@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import email.utils
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.errors import FeedParseError
+from monitor.feeds.fastparse import rfc822_date
 from monitor.feeds.parse import article_id, canonical_url, parse_feed, parse_with_feedparser
 from tests.conftest import DATA, SEED_FEED
 
@@ -184,3 +188,17 @@ def test_fast_path_reads_a_plain_feed() -> None:
     assert parse_with_feedparser(body, feed_id="world", fetched_at=FIXED_TIME).articles == (
         fast.articles
     )
+
+
+@given(
+    when=st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2100, 1, 1)),  # noqa: DTZ001
+    weekday=st.booleans(),
+    zone=st.sampled_from(["GMT", "UT", "UTC", "Z", "+0000", "-0500", "+0530", "+1400", "-1200"]),
+)
+def test_rfc822_dates_read_directly_as_email_utils_reads_them(
+    when: datetime, weekday: bool, zone: str
+) -> None:
+    """The fast path's own reading of the usual RFC 822 shape agrees with the standard one."""
+    written = when.strftime(("%a, " if weekday else "") + "%d %b %Y %H:%M:%S ") + zone
+    expected = email.utils.parsedate_to_datetime(written).astimezone(UTC)
+    assert expected == rfc822_date(written)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import email.utils
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from lxml import etree
@@ -156,11 +156,41 @@ def _link(value: str) -> str:
     return value
 
 
+_RFC822_RE = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d\d?) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d\d):(\d\d):(\d\d) "
+    r"(?:GMT|UTC?|Z|([+-])(\d\d)(\d\d))\Z",
+    re.ASCII,
+)
+_MONTH = {name: i + 1 for i, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+)}  # fmt: skip
+
+
 def rfc822_date(value: str) -> datetime | None:
-    """Parse an RFC 822 date with a numeric zone or GMT/UT/Z; decline anything else."""
+    """Parse an RFC 822 date with a numeric zone or GMT/UT/Z; decline anything else.
+
+    The usual shape ("Sat, 28 Nov 2026 09:30:00 +0000") is read directly; the rest by
+    `email.utils`, with the same answer.
+    """
     value = value.strip()
     if not value:
         return None
+    m = _RFC822_RE.match(value)
+    if m is not None:
+        day, month, year, hour, minute, second, sign, zh, zm = m.groups()
+        try:
+            when = datetime(
+                int(year), _MONTH[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            )
+        except ValueError as exc:
+            raise Declined(f"date {value!r}") from exc
+        if sign is not None:
+            offset = timedelta(hours=int(zh), minutes=int(zm))
+            when = when - offset if sign == "+" else when + offset
+        if when.year < 1900:
+            raise Declined(f"date {value!r}")
+        return when
     parts = value.split()
     if not parts or not (parts[-1] in ("GMT", "UT", "UTC", "Z") or parts[-1][:1] in "+-"):
         raise Declined(f"date {value!r}")

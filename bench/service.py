@@ -1,0 +1,326 @@
+"""Service benchmarks: the cost of polling, poll-to-webhook latency, memory over a soak.
+
+The monitor runs as its own process (`monitor run`, the embedded bus), fed by a feed server and
+watched by a webhook receiver that both live in this process, so the CPU and memory measured
+are the monitor's alone (read from /proc).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import tempfile
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.processes import MonitorProcess, eventually
+from tests.servers import free_port, serve
+
+WORDS = [
+    "the",
+    "minister",
+    "said",
+    "talks",
+    "on",
+    "trade",
+    "and",
+    "energy",
+    "would",
+    "resume",
+    "next",
+    "week",
+    "after",
+    "a",
+    "pause",
+    "in",
+    "which",
+    "both",
+    "sides",
+    "traded",
+    "accusations",
+    "over",
+    "tariffs",
+    "shipping",
+    "and",
+    "the",
+    "price",
+    "of",
+    "grain",
+]
+TICK_S = 0.01  # the feed server adds items in ticks: 100 ticks a second
+
+
+@dataclass
+class Feeds:
+    """Feeds at /f/N (RSS 2.0, the newest `keep` items), with ETags and 304s."""
+
+    count: int
+    keep: int = 10
+    items: list[list[int]] = field(default_factory=list)
+    docs: dict[int, tuple[str, bytes]] = field(default_factory=dict)
+    answers: dict[int, int] = field(default_factory=dict)  # status -> count
+    serial: int = 0
+
+    def __post_init__(self) -> None:
+        self.items = [[] for _ in range(self.count)]
+        for n in range(self.count):
+            for _ in range(self.keep):
+                self.publish(n)
+
+    def publish(self, n: int) -> None:
+        """Add a new item to feed `n`."""
+        self.serial += 1
+        self.items[n] = [*self.items[n][-(self.keep - 1) :], self.serial]
+        self.docs.pop(n, None)
+
+    def _doc(self, n: int) -> tuple[str, bytes]:
+        found = self.docs.get(n)
+        if found is None:
+            items = "".join(_item(serial) for serial in self.items[n])
+            body = (
+                '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>Feed {n}</title><link>http://127.0.0.1/f/{n}</link>"
+                f"<description>bench</description>{items}</channel></rss>"
+            ).encode()
+            found = self.docs[n] = (f'"{n}-{self.items[n][-1]}"', body)
+        return found
+
+    def app(self) -> web.Application:
+        async def feed(request: web.Request) -> web.Response:
+            etag, body = self._doc(int(request.match_info["n"]))
+            if request.headers.get("If-None-Match") == etag:
+                status, response = 304, web.Response(status=304, headers={"ETag": etag})
+            else:
+                status = 200
+                response = web.Response(
+                    body=body, content_type="application/rss+xml", headers={"ETag": etag}
+                )
+            self.answers[status] = self.answers.get(status, 0) + 1
+            return response
+
+        app = web.Application()
+        app.router.add_get("/f/{n}", feed)
+        return app
+
+
+def _item(serial: int) -> str:
+    words = " ".join(WORDS[(serial + i) % len(WORDS)] for i in range(150))
+    return (
+        f"<item><title>Zeppelin sighting {serial}</title>"
+        f"<link>http://127.0.0.1/a/{serial}</link><guid>http://127.0.0.1/a/{serial}</guid>"
+        f"<pubDate>Sat, 28 Nov 2026 00:00:00 GMT</pubDate>"
+        f"<description>&lt;p&gt;{words}&lt;/p&gt;</description></item>"
+    )
+
+
+@dataclass
+class Hooks:
+    """A webhook receiver that notes, for each alert, how long after the poll it arrived."""
+
+    latencies_s: list[float] = field(default_factory=list)
+    received: int = 0
+
+    def app(self) -> web.Application:
+        async def hook(request: web.Request) -> web.Response:
+            body: dict[str, Any] = json.loads(await request.read())
+            arrived = time.time()
+            fetched = datetime.fromisoformat(body["article"]["fetched_at"]).timestamp()
+            self.latencies_s.append(arrived - fetched)
+            self.received += 1
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        return app
+
+
+@dataclass
+class Usage:
+    """CPU seconds and memory of a process, from /proc."""
+
+    cpu_s: float
+    rss_mb: float
+    peak_mb: float
+
+
+def usage(pid: int) -> Usage:
+    """Read a process's CPU time so far, resident memory and peak resident memory."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return Usage(
+        cpu, int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+    )
+
+
+@contextlib.asynccontextmanager
+async def monitor(
+    feeds: Feeds, feed_base: str, hook_url: str, interval: str, *args: str
+) -> AsyncIterator[MonitorProcess]:
+    """A `monitor run` with one feed per `feeds`, one rule for every item, a webhook channel."""
+    with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
+        root = Path(tmp)
+        rules = root / "rules"
+        rules.mkdir()
+        (rules / "feeds.yaml").write_text(
+            "feeds:\n"
+            + "".join(
+                f'  - {{id: f{n}, url: "{feed_base}/f/{n}", interval: {interval}}}\n'
+                for n in range(feeds.count)
+            )
+        )
+        (rules / "watch.yaml").write_text(
+            "rules:\n  - {id: zeppelins, match: {any: [zeppelin]}, severity: high}\n"
+        )
+        http_port = free_port()
+        config = root / "monitor.yaml"
+        config.write_text(
+            textwrap.dedent(f"""\
+            rules_dir: rules
+            state_dir: state
+            bus: local
+            http: {{listen: "127.0.0.1:{http_port}"}}
+            defaults: {{notify: [hook]}}
+            channels:
+              hook: {{kind: webhook, url: "{hook_url}"}}
+            """)
+        )
+        process = MonitorProcess(config, f"http://127.0.0.1:{http_port}", root / "logs")
+        await process.start(*args)
+        try:
+            await eventually(lambda: _ready(process), timeout_s=60, describe=process.stderr)
+            yield process
+        finally:
+            with contextlib.suppress(Exception):
+                await process.stop(timeout_s=30)
+            await process.kill()
+
+
+def _pid(process: MonitorProcess) -> int:
+    if process.proc is None:
+        raise RuntimeError("the monitor is not running")
+    return process.proc.pid
+
+
+async def _ready(process: MonitorProcess) -> bool:
+    status, _ = await process.get("/healthz")
+    return status == 200
+
+
+async def _publish(feeds: Feeds, per_s: float, stop: asyncio.Event) -> None:
+    """Add `per_s` items a second, round robin over the feeds, in ticks of TICK_S."""
+    loop = asyncio.get_running_loop()
+    start, done, n = loop.time(), 0, 0
+    while not stop.is_set():
+        due = int((loop.time() - start) * per_s)
+        for _ in range(due - done):
+            feeds.publish(n % feeds.count)
+            n += 1
+        done = due
+        await asyncio.sleep(TICK_S)
+
+
+async def polling(count: int = 10_000, window_s: float = 330.0) -> dict[str, Any]:
+    """The poller alone keeping `count` feeds on a 5-minute interval, over one interval and
+    its warm-up: every feed's first poll (a full document), then its second (mostly a 304)."""
+    feeds = Feeds(count)
+    hooks = Hooks()
+    async with (
+        serve(feeds.app()) as feed_base,
+        serve(hooks.app()) as hook_base,
+        monitor(feeds, feed_base, f"{hook_base}/hook", "5m", "--role", "poller") as m,
+    ):
+        before = usage(_pid(m))
+        stop = asyncio.Event()
+        # 5% of the feeds get a new item in an interval: the rest answer 304.
+        changes = asyncio.create_task(_publish(feeds, count * 0.05 / 300, stop))
+        await asyncio.sleep(window_s)
+        after = usage(_pid(m))
+        stop.set()
+        await changes
+    cpu = (after.cpu_s - before.cpu_s) / window_s
+    polls = sum(feeds.answers.values())
+    return {
+        "cpu_core": cpu,
+        "rss_mb": after.rss_mb,
+        "peak_mb": after.peak_mb,
+        "polls_per_s": polls / window_s,
+        "not_modified": feeds.answers.get(304, 0) / max(1, polls),
+    }
+
+
+async def latency(
+    per_s: float = 100.0, feed_count: int = 50, warmup_s: float = 15.0, window_s: float = 60.0
+) -> dict[str, Any]:
+    """Poll-to-webhook latency with `per_s` new articles a second, every one of them alerting."""
+    feeds = Feeds(feed_count)
+    hooks = Hooks()
+    async with (
+        serve(feeds.app()) as feed_base,
+        serve(hooks.app()) as hook_base,
+        monitor(feeds, feed_base, f"{hook_base}/hook", "1s") as m,
+    ):
+        stop = asyncio.Event()
+        task = asyncio.create_task(_publish(feeds, per_s, stop))
+        await asyncio.sleep(warmup_s)
+        hooks.latencies_s.clear()
+        hooks.received = 0
+        await asyncio.sleep(window_s)
+        got = list(hooks.latencies_s)
+        cpu = usage(_pid(m))
+        stop.set()
+        await task
+    got.sort()
+    return {
+        "alerts_per_s": len(got) / window_s,
+        "p50_ms": 1000 * statistics.median(got),
+        "p99_ms": 1000 * got[int(0.99 * (len(got) - 1))],
+        "rss_mb": cpu.rss_mb,
+    }
+
+
+async def soak(
+    duration_s: float, per_s: float = 50.0, feed_count: int = 25, warmup_s: float = 600.0
+) -> dict[str, Any]:
+    """Resident memory over a long run at `per_s` alerting articles a second, sampled every
+    10 s: its level after `warmup_s` against its level at the end, and its peak."""
+    feeds = Feeds(feed_count)
+    hooks = Hooks()
+    samples: list[tuple[float, float]] = []
+    async with (
+        serve(feeds.app()) as feed_base,
+        serve(hooks.app()) as hook_base,
+        monitor(feeds, feed_base, f"{hook_base}/hook", "1s") as m,
+    ):
+        stop = asyncio.Event()
+        task = asyncio.create_task(_publish(feeds, per_s, stop))
+        start = time.monotonic()
+        while (elapsed := time.monotonic() - start) < duration_s:
+            samples.append((elapsed, usage(_pid(m)).rss_mb))
+            await asyncio.sleep(10)
+        stop.set()
+        await task
+    warm = [rss for t, rss in samples if t >= min(warmup_s, duration_s / 2)]
+    settled = statistics.median(warm[: max(1, len(warm) // 10)])
+    end = statistics.median(warm[-max(1, len(warm) // 10) :])
+    return {
+        "duration_s": duration_s,
+        "alerts": hooks.received,
+        "settled_mb": settled,
+        "end_mb": end,
+        "peak_mb": max(rss for _, rss in samples),
+        "growth_mb": end - settled,
+    }
