@@ -28,7 +28,8 @@ REGEX_AT: Final = 4  # ...a literal every match begins with: try the regex where
 
 # What a hit on an anchor asks the scanner to confirm: (kind, pattern or term id, the literal to
 # compare the token with, the glob's regex, distance from the hit's start to the token's start,
-# the token's length in characters if the pattern fixes it, else -1).
+# the token's length in characters if the pattern fixes it (globs without `*`, literals without
+# apostrophes), else -1).
 Check = tuple[int, int, str, Glob | None, int, int]
 
 
@@ -101,7 +102,10 @@ def build_automata(
         text, back = found
         kind = kinds[pattern.kind]
         glob = Glob(pattern.text) if kind == GLOB else None
-        length = len(pattern.text) if kind == GLOB and not pattern.text.endswith("*") else -1
+        if kind == GLOB:
+            length = -1 if pattern.text.endswith("*") else len(pattern.text)
+        else:  # a literal without apostrophes is exactly as long as its token's key
+            length = len(pattern.text) if kind == LITERAL and "'" not in pattern.text else -1
         anchors[pattern.case][text].append((kind, pid, pattern.text, glob, back, length))
     for tid, literal, case, leads in required:
         # A bare anchor: offset `s` in the stream is offset `s - 1` in the text.

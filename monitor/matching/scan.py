@@ -93,6 +93,13 @@ def _confirm(
                 continue
             if length >= 0 and (at + length >= last or stream[at + length + 1] != " "):
                 continue
+            if kind == LITERAL and length >= 0:
+                # A word between spaces in the stream is a whole token unless an apostrophe
+                # stands next to it in the text ("o'brien", "don't", "russia's").
+                after = at + length
+                if (at == 0 or text[at - 1] != "'") and (after == len(text) or text[after] != "'"):
+                    occurrences.setdefault(ident, {})[at] = after
+                    continue
             if at in tokens:
                 token = tokens[at]
             else:
