@@ -72,19 +72,14 @@ def _confirm(
     regexes: dict[int, list[int] | None],
 ) -> None:
     """Confirm each anchor hit in `stream` against the token of `text` it stands for."""
-    tokens: dict[int, tuple[str, int] | None] = {}  # token start -> (key, end), or None
+    tokens = _Tokens(text, fold)
     checks = automaton.checks
     last = len(stream) - 1
     for index, start, _ in automaton.search.find_matches_as_indexes(stream, overlapping=True):
         for kind, ident, literal, glob, back, length in checks[index]:
             at = start - back
             if kind >= REGEX:
-                places = regexes.get(ident, [])
-                if kind == REGEX or places is None:
-                    regexes[ident] = None
-                else:
-                    places.append(at)
-                    regexes[ident] = places
+                _note_regex(regexes, ident, None if kind == REGEX else at)
                 continue
             # Cheap refusals first: a token starts after a boundary (a space in the stream,
             # where offset `at` stands for the character before the token), and a glob
@@ -100,15 +95,7 @@ def _confirm(
                 if (at == 0 or text[at - 1] != "'") and (after == len(text) or text[after] != "'"):
                     occurrences.setdefault(ident, {})[at] = after
                     continue
-            if at in tokens:
-                token = tokens[at]
-            else:
-                m = token_at(text, at) if at >= 0 else None
-                token = None
-                if m is not None:
-                    key = token_key(m.group())
-                    token = (key.casefold() if fold else key, m.end())
-                tokens[at] = token
+            token = tokens.at(at)
             if token is None:
                 continue
             key, end = token
@@ -120,6 +107,36 @@ def _confirm(
                 found = kind == GLOB and glob is not None and glob.fullmatch(key)
             if found:
                 occurrences.setdefault(ident, {})[at] = end
+
+
+class _Tokens:
+    """The tokens of a text read at the places hits point to, each read once."""
+
+    def __init__(self, text: str, fold: bool) -> None:
+        self.text, self.fold = text, fold
+        self.found: dict[int, tuple[str, int] | None] = {}  # start -> (key, end), or None
+
+    def at(self, start: int) -> tuple[str, int] | None:
+        """The comparison key and end of the token that begins at `start`, if one does."""
+        if start in self.found:
+            return self.found[start]
+        m = token_at(self.text, start)
+        token = None
+        if m is not None:
+            key = token_key(m.group())
+            token = (key.casefold() if self.fold else key, m.end())
+        self.found[start] = token
+        return token
+
+
+def _note_regex(regexes: dict[int, list[int] | None], tid: int, at: int | None) -> None:
+    """Note a regex term's literal: run it over the field (`at` None), or try it at `at`."""
+    places = regexes.get(tid, [])
+    if at is None or places is None:
+        regexes[tid] = None
+    else:
+        places.append(at)
+        regexes[tid] = places
 
 
 def _term_hit(
