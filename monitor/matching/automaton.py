@@ -118,7 +118,7 @@ def build_automata(
 def _automaton(anchors: dict[str, list[Check]]) -> Automaton | None:
     if not anchors:
         return None
-    return Automaton(
-        search=ahocorasick_rs.AhoCorasick(list(anchors)),
-        checks=tuple(tuple(c) for c in anchors.values()),
-    )
+    strings = list(anchors)
+    search = ahocorasick_rs.AhoCorasick(strings)
+    # Popped one by one, so the lists are freed as their tuples are made (a lower peak).
+    return Automaton(search=search, checks=tuple(tuple(anchors.pop(a)) for a in strings))

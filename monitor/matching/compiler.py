@@ -14,6 +14,7 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from monitor.matching.automaton import Automata, build_automata
 from monitor.matching.spec import (
@@ -56,13 +57,13 @@ class CondNode:
 Node = TermNode | EntityNode | CondNode
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledTerm:
+class CompiledTerm(NamedTuple):
     """A term: its token pattern ids in order, or a compiled regex.
 
     `required` is a literal that any match of the regex must contain (lower-cased unless the
     regex is case-sensitive), so a field without it is not scanned; when `leads`, every match
-    begins with it, so the regex is tried only where it stands.
+    begins with it, so the regex is tried only where it stands. A named tuple: a large rule
+    set has hundreds of thousands.
     """
 
     label: str
@@ -136,9 +137,8 @@ class CompiledEntity:
     context: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CompiledRule:
-    """A rule ready to evaluate."""
+class CompiledRule(NamedTuple):
+    """A rule ready to evaluate (a named tuple, as there may be a hundred thousand)."""
 
     spec: RuleSpec
     match: Node | None
@@ -211,13 +211,19 @@ class _Builder:
 
     def __init__(self) -> None:
         self.patterns: dict[TokenPattern, int] = {}
-        self.terms: dict[tuple[str, bool], int] = {}
+        # Term ids by source, one table per case mode: the same source parses to the same term.
+        self.terms: tuple[dict[str, int], dict[str, int]] = ({}, {})
         self.compiled_terms: list[CompiledTerm] = []
         self.nodes: list[TermNode] = []
+        # What can wake each rule: the rules naming a term, and naming an entity set (`tag:`,
+        # `type:` or an id), each list in rule order.
+        self.rules_by_term: dict[int, list[int]] = defaultdict(list)
+        self.set_ids: dict[frozenset[int], int] = {}
+        self.rules_by_set: list[list[int]] = []
 
     def term(self, term: Term) -> int:
-        key = (term.source, term.case)  # the same source parses to the same term
-        found = self.terms.get(key)
+        table = self.terms[term.case]
+        found = table.get(term.source)
         if found is not None:
             return found
         if term.regex is not None:
@@ -228,47 +234,50 @@ class _Builder:
             patterns = self.patterns
             ids = tuple([patterns.setdefault(w, len(patterns)) for w in term.words])
             compiled = CompiledTerm(label=term.label, patterns=ids)
-        self.terms[key] = len(self.compiled_terms)
+        tid = table[term.source] = len(self.compiled_terms)
         self.compiled_terms.append(compiled)
-        return self.terms[key]
+        self.nodes.append(TermNode(tid))  # one node per term, shared by every rule naming it
+        return tid
 
-    def node(self, item: Item, resolve: _EntityResolver, wake: _Wake) -> tuple[Node, bool]:
-        """Compile a condition item; also tell whether it holds for an article in which
-        nothing is present, and note in `wake` what can make it hold."""
+    def node(self, item: Item, resolve: _EntityResolver, rid: int) -> tuple[Node, bool]:
+        """Compile a condition item of rule `rid`; also tell whether it holds for an article
+        in which nothing is present, and note what can make it hold."""
         if isinstance(item, Term):
             tid = self.term(item)
-            nodes = self.nodes
-            while len(nodes) <= tid:  # one node per term, shared by every rule naming it
-                nodes.append(TermNode(len(nodes)))
-            wake.terms.add(tid)
-            return nodes[tid], False
+            _add(self.rules_by_term[tid], rid)
+            return self.nodes[tid], False
         if isinstance(item, EntityRef):
             entity = resolve(item)
-            wake.sets.add(entity.entities)
+            sid = self.set_ids.setdefault(entity.entities, len(self.set_ids))
+            if sid == len(self.rules_by_set):
+                self.rules_by_set.append([])
+            _add(self.rules_by_set[sid], rid)
             return entity, False
-        all_ = [self.node(i, resolve, wake) for i in item.all]
-        any_ = [self.node(i, resolve, wake) for i in item.any]
-        none = [self.node(i, resolve, wake) for i in item.none]
-        empty = (
-            all(e for _, e in all_)
-            and (not any_ or sum(e for _, e in any_) >= item.min)
-            and not any(e for _, e in none)
-        )
-        node = CondNode(
-            tuple([n for n, _ in all_]),
-            tuple([n for n, _ in any_]),
-            tuple([n for n, _ in none]),
-            item.min,
-        )
-        return node, empty
+        all_, all_empty = self._children(item.all, resolve, rid)
+        any_, any_empty = self._children(item.any, resolve, rid)
+        none, none_empty = self._children(item.none, resolve, rid)
+        empty = all_empty == len(all_) and (not any_ or any_empty >= item.min) and none_empty == 0
+        return CondNode(all_, any_, none, item.min), empty
+
+    def _children(
+        self, items: tuple[Item, ...], resolve: _EntityResolver, rid: int
+    ) -> tuple[tuple[Node, ...], int]:
+        """Compiled items, and how many of them hold for an article with nothing present."""
+        if not items:
+            return (), 0
+        nodes = []
+        empty = 0
+        for item in items:
+            node, holds = self.node(item, resolve, rid)
+            nodes.append(node)
+            empty += holds
+        return tuple(nodes), empty
 
 
-@dataclass(slots=True)
-class _Wake:
-    """What can make one rule hold: the terms it names, and the entity sets it names."""
-
-    terms: set[int] = field(default_factory=set)
-    sets: set[frozenset[int]] = field(default_factory=set)
+def _add(rules: list[int], rid: int) -> None:
+    """Add a rule to a list in rule order, once (a rule may name a term twice)."""
+    if not rules or rules[-1] != rid:
+        rules.append(rid)
 
 
 def compile_rules(rule_set: RuleSet) -> CompiledRules:
@@ -301,18 +310,16 @@ def _compile(rule_set: RuleSet) -> CompiledRules:
             feed_tags[tag].add(feed.id)
 
     rules: list[CompiledRule] = []
-    wakes: list[_Wake] = []
     for spec in rule_set.rules:
         if not spec.enabled:
             continue
-        wake = _Wake()
+        rid = len(rules)
         match_node, match_empty = (
-            build.node(spec.match, resolve, wake) if spec.match else (None, True)
+            build.node(spec.match, resolve, rid) if spec.match else (None, True)
         )
         entity_node, entity_empty = (
-            build.node(spec.entities, resolve, wake) if spec.entities else (None, True)
+            build.node(spec.entities, resolve, rid) if spec.entities else (None, True)
         )
-        wakes.append(wake)
         feed_ids = None
         if spec.feeds:
             feed_ids = frozenset(
@@ -329,7 +336,7 @@ def _compile(rule_set: RuleSet) -> CompiledRules:
                 matches_empty=match_empty and entity_empty,
             )
         )
-    return _index(rule_set, build, tuple(entities), tuple(rules), wakes)
+    return _index(rule_set, build, tuple(entities), tuple(rules))
 
 
 def _index(
@@ -337,7 +344,6 @@ def _index(
     build: _Builder,
     entities: tuple[CompiledEntity, ...],
     rules: tuple[CompiledRule, ...],
-    wakes: list[_Wake],
 ) -> CompiledRules:
     by_first: dict[int, list[int]] = defaultdict(list)
     regex_terms = []
@@ -350,19 +356,8 @@ def _index(
     for eid, entity in enumerate(entities):
         for tid in entity.names:
             entities_by_name[tid].append(eid)
-    rules_by_term: dict[int, set[int]] = defaultdict(set)
-    set_ids: dict[frozenset[int], int] = {}
-    rules_by_set: list[set[int]] = []
-    for rid, wake in enumerate(wakes):
-        for tid in wake.terms:
-            rules_by_term[tid].add(rid)
-        for found in wake.sets:
-            sid = set_ids.setdefault(found, len(set_ids))
-            if sid == len(rules_by_set):
-                rules_by_set.append(set())
-            rules_by_set[sid].add(rid)
     sets_by_entity: dict[int, list[int]] = defaultdict(list)
-    for found, sid in set_ids.items():
+    for found, sid in build.set_ids.items():
         for eid in found:
             sets_by_entity[eid].append(sid)
     return CompiledRules(
@@ -381,10 +376,10 @@ def _index(
             ],
         ),
         open_regex_terms=tuple(t for t in regex_terms if build.compiled_terms[t].required is None),
-        rules_by_term={k: tuple(sorted(v)) for k, v in rules_by_term.items()},
+        rules_by_term={k: tuple(v) for k, v in build.rules_by_term.items()},
         entities_by_name={k: tuple(v) for k, v in entities_by_name.items()},
         sets_by_entity={k: tuple(v) for k, v in sets_by_entity.items()},
-        rules_by_set=tuple(tuple(sorted(r)) for r in rules_by_set),
+        rules_by_set=tuple(tuple(r) for r in build.rules_by_set),
         always_candidates=tuple(i for i, r in enumerate(rules) if r.matches_empty),
         fields=tuple(dict.fromkeys(f for r in rules for f in r.spec.fields)),
         descriptions={r.spec.id: r.spec.description for r in rules},
