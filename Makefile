@@ -23,7 +23,8 @@ kafka: $(STAMP)
 kafka-stop: $(STAMP)
 	$(BIN)/python -m tools.kafka_harness stop
 
-# Benchmarks (minutes, not part of `make test`): results in bench/results/<date>.md.
+# Benchmarks (not part of `make test`): about 20 minutes plus a one-hour memory soak (SOAK_S=600
+# for a shorter one); results in bench/results/<date>.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 

@@ -202,3 +202,18 @@ def test_rfc822_dates_read_directly_as_email_utils_reads_them(
     written = when.strftime(("%a, " if weekday else "") + "%d %b %Y %H:%M:%S ") + zone
     expected = email.utils.parsedate_to_datetime(written).astimezone(UTC)
     assert expected == rfc822_date(written)
+
+
+def test_html_read_by_the_fast_path_reaches_articles_as_plain_text() -> None:
+    """Markup in a description lxml reads (escaped HTML) is stripped: no tag, no handler."""
+    body = (
+        b"<rss version='2.0'><channel><item><link>http://x.org/1</link><title>a &lt;b&gt;"
+        b"bold&lt;/b&gt; title</title><description>&lt;p&gt;Hi &lt;img src=x "
+        b"onerror=alert(1)&gt;&lt;iframe src='http://evil.example'&gt;&lt;/iframe&gt;"
+        b"&lt;a href='javascript:alert(2)'&gt;there&lt;/a&gt;&lt;/p&gt;</description></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(body, feed_id="f")
+    assert "lxml" == parsed.parser
+    (item,) = parsed.articles
+    assert ("a bold title", "Hi there") == (item.title, item.summary)
