@@ -261,6 +261,7 @@ def main(argv: list[str]) -> int:
     recorded: dict[str, Any] = {}
     for section in chosen:
         started = time.time()
+        commit = _commit()  # before: the checkout may move during a long section
         rows = RUNNERS[section]()
         # Read again: another run (a long soak, say) may have recorded its sections meanwhile.
         recorded = json.loads(store.read_text()) if store.exists() else {}
@@ -268,7 +269,7 @@ def main(argv: list[str]) -> int:
             "rows": rows,
             "took_s": round(time.time() - started),
             "at": f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-            "commit": _commit(),
+            "commit": commit,
         }
         store.write_text(json.dumps(recorded, indent=1) + "\n")
         print(_table([r for s in SECTIONS for r in recorded.get(s, {}).get("rows", [])]))
