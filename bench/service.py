@@ -233,24 +233,36 @@ async def _publish(feeds: Feeds, per_s: float, stop: asyncio.Event) -> None:
         await asyncio.sleep(TICK_S)
 
 
-async def polling(count: int = 10_000, window_s: float = 330.0) -> dict[str, Any]:
-    """The poller alone keeping `count` feeds on a 5-minute interval, over one interval and
-    its warm-up: every feed's first poll (a full document), then its second (mostly a 304)."""
-    feeds = Feeds(count)
+@contextlib.asynccontextmanager
+async def _running(
+    feeds: Feeds, interval: str, per_s: float, *args: str
+) -> AsyncIterator[tuple[MonitorProcess, Hooks]]:
+    """A monitor over `feeds` (polled every `interval`), its webhook receiver, and new items
+    published at `per_s` a second until the block ends."""
     hooks = Hooks()
     async with (
         serve(feeds.app()) as feed_base,
         serve(hooks.app()) as hook_base,
-        monitor(feeds, feed_base, f"{hook_base}/hook", "5m", "--role", "poller") as m,
+        monitor(feeds, feed_base, f"{hook_base}/hook", interval, *args) as m,
     ):
-        before = usage(_pid(m))
         stop = asyncio.Event()
-        # 5% of the feeds get a new item in an interval: the rest answer 304.
-        changes = asyncio.create_task(_publish(feeds, count * 0.05 / 300, stop))
+        task = asyncio.create_task(_publish(feeds, per_s, stop))
+        try:
+            yield m, hooks
+        finally:
+            stop.set()
+            await task
+
+
+async def polling(count: int = 10_000, window_s: float = 330.0) -> dict[str, Any]:
+    """The poller alone keeping `count` feeds on a 5-minute interval, over one interval and
+    its warm-up: every feed's first poll (a full document), then its second (mostly a 304)."""
+    feeds = Feeds(count)
+    # 5% of the feeds get a new item in an interval: the rest answer 304.
+    async with _running(feeds, "5m", count * 0.05 / 300, "--role", "poller") as (m, _):
+        before = usage(_pid(m))
         await asyncio.sleep(window_s)
         after = usage(_pid(m))
-        stop.set()
-        await changes
     cpu = (after.cpu_s - before.cpu_s) / window_s
     polls = sum(feeds.answers.values())
     return {
@@ -266,29 +278,17 @@ async def latency(
     per_s: float = 100.0, feed_count: int = 50, warmup_s: float = 15.0, window_s: float = 60.0
 ) -> dict[str, Any]:
     """Poll-to-webhook latency with `per_s` new articles a second, every one of them alerting."""
-    feeds = Feeds(feed_count)
-    hooks = Hooks()
-    async with (
-        serve(feeds.app()) as feed_base,
-        serve(hooks.app()) as hook_base,
-        monitor(feeds, feed_base, f"{hook_base}/hook", "1s") as m,
-    ):
-        stop = asyncio.Event()
-        task = asyncio.create_task(_publish(feeds, per_s, stop))
+    async with _running(Feeds(feed_count), "1s", per_s) as (m, hooks):
         await asyncio.sleep(warmup_s)
         hooks.latencies_s.clear()
-        hooks.received = 0
         await asyncio.sleep(window_s)
-        got = list(hooks.latencies_s)
-        cpu = usage(_pid(m))
-        stop.set()
-        await task
-    got.sort()
+        got = sorted(hooks.latencies_s)
+        rss_mb = usage(_pid(m)).rss_mb
     return {
         "alerts_per_s": len(got) / window_s,
         "p50_ms": 1000 * statistics.median(got),
         "p99_ms": 1000 * got[int(0.99 * (len(got) - 1))],
-        "rss_mb": cpu.rss_mb,
+        "rss_mb": rss_mb,
     }
 
 
@@ -297,22 +297,12 @@ async def soak(
 ) -> dict[str, Any]:
     """Resident memory over a long run at `per_s` alerting articles a second, sampled every
     10 s: its level after `warmup_s` against its level at the end, and its peak."""
-    feeds = Feeds(feed_count)
-    hooks = Hooks()
     samples: list[tuple[float, float]] = []
-    async with (
-        serve(feeds.app()) as feed_base,
-        serve(hooks.app()) as hook_base,
-        monitor(feeds, feed_base, f"{hook_base}/hook", "1s") as m,
-    ):
-        stop = asyncio.Event()
-        task = asyncio.create_task(_publish(feeds, per_s, stop))
+    async with _running(Feeds(feed_count), "1s", per_s) as (m, hooks):
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < duration_s:
             samples.append((elapsed, usage(_pid(m)).rss_mb))
             await asyncio.sleep(10)
-        stop.set()
-        await task
     warm = [rss for t, rss in samples if t >= min(warmup_s, duration_s / 2)]
     settled = statistics.median(warm[: max(1, len(warm) // 10)])
     end = statistics.median(warm[-max(1, len(warm) // 10) :])
