@@ -1,14 +1,18 @@
-# Set-up is part of every target: a fresh machine needs only python3 (>= 3.11) and make.
+# Set-up is part of every target: a fresh machine needs python3 (>= 3.11), make and a Rust
+# toolchain (cargo, from rustup) for the native matching engine in native/.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NATIVE := native/Cargo.toml native/Cargo.lock native/pyproject.toml native/monitor_native.pyi $(wildcard native/src/*.rs)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: run test check lint fmt clean kafka kafka-stop bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet ./native
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

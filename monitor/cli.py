@@ -19,6 +19,7 @@ from monitor.config import load_config, notify_problems
 from monitor.errors import BusError, ConfigError, InputError, RuleError
 from monitor.inputs import read_articles
 from monitor.logs import configure_logging
+from monitor.matching import native
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
@@ -115,6 +116,12 @@ def check(
         + (f"; config {config_path} ({len(config.channels)} channels)" if config else ""),
         file=out,
     )
+    if native.engine_type() is None:
+        print(
+            "warning: the native matching engine (monitor_native, built from native/ by make) "
+            "is not installed: matching will run in Python, several times slower",
+            file=err,
+        )
     return EXIT_OK
 
 

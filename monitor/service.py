@@ -22,6 +22,7 @@ from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
 from monitor.config import ChatChannel, Config, ConsoleChannel, notify_problems
 from monitor.feeds.poller import Leases, Poller
+from monitor.matching import native
 from monitor.matching.compiler import compile_rules
 from monitor.matching.reload import Reloader, ReloadResult
 from monitor.matching.spec import FeedSpec, RuleSet
@@ -184,7 +185,14 @@ class Service:
                 role=self.role,
                 rules=len(self.book.compiled.rules),
                 listen=f"{self.config.listen_host}:{self.config.listen_port}",
+                matching="native" if native.engine_type() else "python",
             )
+            if native.engine_type() is None:
+                log.warning(
+                    "native_matcher_missing",
+                    detail="monitor_native is not installed (make installs it from native/): "
+                    "matching runs in Python, several times slower",
+                )
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.reloader.watch(stop), name="rules-watcher")
                 if isinstance(self.bus, LocalBus):

@@ -77,15 +77,25 @@ def _anchor(pattern: TokenPattern) -> tuple[str, int] | None:
     return best
 
 
-def build_automata(
+@dataclass(frozen=True, slots=True)
+class Anchors:
+    """Every anchor of a rule set, per case mode, with what a hit on it asks to confirm."""
+
+    folded: dict[str, list[Check]]
+    exact: dict[str, list[Check]]
+    # A glob made only of `?` has no anchor: such a rule set is scanned token by token.
+    complete: bool
+
+
+def anchors(
     patterns: dict[TokenPattern, int], required: list[tuple[int, str, bool, bool]]
-) -> Automata:
-    """Build the automata for token patterns (with their ids) and regex terms' literals.
+) -> Anchors:
+    """The anchors of token patterns (with their ids) and of regex terms' literals.
 
     `required` holds (term id, required literal, case-sensitive, leads) for each regex term
     that has a literal every match contains (`leads`: every match begins with it).
     """
-    anchors: dict[bool, dict[str, list[Check]]] = {
+    table: dict[bool, dict[str, list[Check]]] = {
         False: defaultdict(list),
         True: defaultdict(list),
     }
@@ -106,12 +116,17 @@ def build_automata(
             length = -1 if pattern.text.endswith("*") else len(pattern.text)
         else:  # a literal without apostrophes is exactly as long as its token's key
             length = len(pattern.text) if kind == LITERAL and "'" not in pattern.text else -1
-        anchors[pattern.case][text].append((kind, pid, pattern.text, glob, back, length))
+        table[pattern.case][text].append((kind, pid, pattern.text, glob, back, length))
     for tid, literal, case, leads in required:
         # A bare anchor: offset `s` in the stream is offset `s - 1` in the text.
-        anchors[case][literal].append((REGEX_AT if leads else REGEX, tid, literal, None, 1, -1))
+        table[case][literal].append((REGEX_AT if leads else REGEX, tid, literal, None, 1, -1))
+    return Anchors(folded=table[False], exact=table[True], complete=complete)
+
+
+def build_automata(found: Anchors) -> Automata:
+    """Build one automaton per case mode that has anchors (emptying `found`'s tables)."""
     return Automata(
-        folded=_automaton(anchors[False]), exact=_automaton(anchors[True]), complete=complete
+        folded=_automaton(found.folded), exact=_automaton(found.exact), complete=found.complete
     )
 
 

@@ -16,7 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from monitor.matching.automaton import Automata, build_automata
+from monitor.matching import native
+from monitor.matching.automaton import Anchors, Automata, anchors, build_automata
 from monitor.matching.spec import (
     EntityRef,
     EntitySpec,
@@ -55,6 +56,9 @@ class CondNode:
 
 
 Node = TermNode | EntityNode | CondNode
+
+# A node's code for the native engine: its index shifted left by two, and its kind.
+TERM_CODE, SET_CODE, COND_CODE = 0, 1, 2
 
 
 class CompiledTerm(NamedTuple):
@@ -166,6 +170,24 @@ class TokenTables:
     cs_glob_lengths: tuple[int, ...]
 
 
+class LazyAutomata:
+    """Builds the Python automata on first use: the native engine has its own."""
+
+    def __init__(
+        self, patterns: dict[TokenPattern, int], required: list[tuple[int, str, bool, bool]]
+    ) -> None:
+        self._patterns, self._required = patterns, required
+        self._automata: Automata | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Automata:
+        """The automata, built once (a matcher may run in several threads)."""
+        with self._lock:
+            if self._automata is None:
+                self._automata = build_automata(anchors(self._patterns, self._required))
+            return self._automata
+
+
 class LazyTokenTables:
     """Builds the token tables on first use: most rule sets and most text never need them."""
 
@@ -192,7 +214,11 @@ class CompiledRules:
     tokens: LazyTokenTables
     terms_by_first_pattern: dict[int, tuple[int, ...]]
     regex_terms: tuple[int, ...]
-    automata: Automata
+    lazy_automata: LazyAutomata
+    complete: bool  # every token pattern has an anchor (see `monitor.matching.automaton`)
+    modes: tuple[bool, bool]  # whether there are anchors to search casefolded, and exact
+    # The native engine (`monitor_native.Engine`), None where the extension is not installed.
+    engine: native.Engine | None
     open_regex_terms: tuple[int, ...]  # regex terms with no required literal: always run
     rules_by_term: dict[int, tuple[int, ...]]  # the rules that name a term themselves
     entities_by_name: dict[int, tuple[int, ...]]
@@ -204,6 +230,11 @@ class CompiledRules:
     fields: tuple[str, ...]
     descriptions: dict[str, str]  # rule id -> description, for the records alerts are made from
     spec: RuleSet = field(repr=False)
+
+    @property
+    def automata(self) -> Automata:
+        """The anchors' automata for the Python scan, built on first use."""
+        return self.lazy_automata.get()
 
 
 class _Builder:
@@ -220,6 +251,13 @@ class _Builder:
         self.rules_by_term: dict[int, list[int]] = defaultdict(list)
         self.set_ids: dict[frozenset[int], int] = {}
         self.rules_by_set: list[list[int]] = []
+        # Condition nodes for the native engine: (all, any, none, min), children as codes.
+        self.conds: list[tuple[list[int], list[int], list[int], int]] = []
+        # Each rule for the native engine: (field indexes, match code, entities code, feed
+        # ids, languages); field indexes are filled in once every rule's fields are known.
+        self.native_rules: list[
+            tuple[tuple[str, ...], int | None, int | None, list[str] | None, list[str]]
+        ] = []
 
     def term(self, term: Term) -> int:
         table = self.terms[term.case]
@@ -239,39 +277,44 @@ class _Builder:
         self.nodes.append(TermNode(tid))  # one node per term, shared by every rule naming it
         return tid
 
-    def node(self, item: Item, resolve: _EntityResolver, rid: int) -> tuple[Node, bool]:
-        """Compile a condition item of rule `rid`; also tell whether it holds for an article
-        in which nothing is present, and note what can make it hold."""
+    def node(self, item: Item, resolve: _EntityResolver, rid: int) -> tuple[Node, int, bool]:
+        """Compile a condition item of rule `rid`: its node, the node's code for the native
+        engine, and whether it holds for an article in which nothing is present; note what
+        can make it hold."""
         if isinstance(item, Term):
             tid = self.term(item)
             _add(self.rules_by_term[tid], rid)
-            return self.nodes[tid], False
+            return self.nodes[tid], tid << 2 | TERM_CODE, False
         if isinstance(item, EntityRef):
             entity = resolve(item)
             sid = self.set_ids.setdefault(entity.entities, len(self.set_ids))
             if sid == len(self.rules_by_set):
                 self.rules_by_set.append([])
             _add(self.rules_by_set[sid], rid)
-            return entity, False
-        all_, all_empty = self._children(item.all, resolve, rid)
-        any_, any_empty = self._children(item.any, resolve, rid)
-        none, none_empty = self._children(item.none, resolve, rid)
+            return entity, sid << 2 | SET_CODE, False
+        all_, all_codes, all_empty = self._children(item.all, resolve, rid)
+        any_, any_codes, any_empty = self._children(item.any, resolve, rid)
+        none, none_codes, none_empty = self._children(item.none, resolve, rid)
         empty = all_empty == len(all_) and (not any_ or any_empty >= item.min) and none_empty == 0
-        return CondNode(all_, any_, none, item.min), empty
+        code = len(self.conds) << 2 | COND_CODE
+        self.conds.append((all_codes, any_codes, none_codes, item.min))
+        return CondNode(all_, any_, none, item.min), code, empty
 
     def _children(
         self, items: tuple[Item, ...], resolve: _EntityResolver, rid: int
-    ) -> tuple[tuple[Node, ...], int]:
-        """Compiled items, and how many of them hold for an article with nothing present."""
+    ) -> tuple[tuple[Node, ...], list[int], int]:
+        """Compiled items, their codes, and how many hold for an article with nothing present."""
         if not items:
-            return (), 0
+            return (), [], 0
         nodes = []
+        codes = []
         empty = 0
         for item in items:
-            node, holds = self.node(item, resolve, rid)
+            node, code, holds = self.node(item, resolve, rid)
             nodes.append(node)
+            codes.append(code)
             empty += holds
-        return tuple(nodes), empty
+        return tuple(nodes), codes, empty
 
 
 def _add(rules: list[int], rid: int) -> None:
@@ -314,11 +357,11 @@ def _compile(rule_set: RuleSet) -> CompiledRules:
         if not spec.enabled:
             continue
         rid = len(rules)
-        match_node, match_empty = (
-            build.node(spec.match, resolve, rid) if spec.match else (None, True)
+        match_node, match_code, match_empty = (
+            build.node(spec.match, resolve, rid) if spec.match else (None, None, True)
         )
-        entity_node, entity_empty = (
-            build.node(spec.entities, resolve, rid) if spec.entities else (None, True)
+        entity_node, entity_code, entity_empty = (
+            build.node(spec.entities, resolve, rid) if spec.entities else (None, None, True)
         )
         feed_ids = None
         if spec.feeds:
@@ -327,6 +370,15 @@ def _compile(rule_set: RuleSet) -> CompiledRules:
                 for ref in spec.feeds
                 for fid in ((ref.value,) if ref.kind == "id" else feed_tags.get(ref.value, ()))
             )
+        build.native_rules.append(
+            (
+                spec.fields,
+                match_code,
+                entity_code,
+                None if feed_ids is None else list(feed_ids),
+                list(spec.languages),
+            )
+        )
         rules.append(
             CompiledRule(
                 spec=spec,
@@ -360,6 +412,14 @@ def _index(
     for found, sid in build.set_ids.items():
         for eid in found:
             sets_by_entity[eid].append(sid)
+    required = [
+        (tid, term.required, not term.regex.flags & re.IGNORECASE, term.leads)
+        for tid in regex_terms
+        if (term := build.compiled_terms[tid]).required is not None and term.regex
+    ]
+    table = anchors(build.patterns, required)
+    fields = tuple(dict.fromkeys(f for r in rules for f in r.spec.fields))
+    always = tuple(i for i, r in enumerate(rules) if r.matches_empty)
     return CompiledRules(
         rules=rules,
         entities=entities,
@@ -367,23 +427,54 @@ def _index(
         tokens=LazyTokenTables(build.patterns),
         terms_by_first_pattern={k: tuple(v) for k, v in by_first.items()},
         regex_terms=tuple(regex_terms),
-        automata=build_automata(
-            build.patterns,
-            [
-                (tid, term.required, not term.regex.flags & re.IGNORECASE, term.leads)
-                for tid in regex_terms
-                if (term := build.compiled_terms[tid]).required is not None and term.regex
-            ],
-        ),
+        lazy_automata=LazyAutomata(build.patterns, required),
+        complete=table.complete,
+        modes=(bool(table.folded), bool(table.exact)),
+        engine=_engine(build, entities, table, fields, regex_terms, always),
         open_regex_terms=tuple(t for t in regex_terms if build.compiled_terms[t].required is None),
         rules_by_term={k: tuple(v) for k, v in build.rules_by_term.items()},
         entities_by_name={k: tuple(v) for k, v in entities_by_name.items()},
         sets_by_entity={k: tuple(v) for k, v in sets_by_entity.items()},
         rules_by_set=tuple(tuple(r) for r in build.rules_by_set),
-        always_candidates=tuple(i for i, r in enumerate(rules) if r.matches_empty),
-        fields=tuple(dict.fromkeys(f for r in rules for f in r.spec.fields)),
+        always_candidates=always,
+        fields=fields,
         descriptions={r.spec.id: r.spec.description for r in rules},
         spec=rule_set,
+    )
+
+
+def _engine(
+    build: _Builder,
+    entities: tuple[CompiledEntity, ...],
+    table: Anchors,
+    fields: tuple[str, ...],
+    regex_terms: list[int],
+    always: tuple[int, ...],
+) -> native.Engine | None:
+    """The native engine over the same compiled rules, if the extension is installed."""
+    engine = native.engine_type()
+    if engine is None:
+        return None
+    index = {name: i for i, name in enumerate(fields)}
+    terms = build.compiled_terms
+    open_regexes = [t for t in regex_terms if terms[t].required is None]
+    return engine(
+        folded=native.checks(table.folded),
+        exact=native.checks(table.exact),
+        term_patterns=[t.patterns for t in terms],
+        open_regex_terms=open_regexes,
+        labels=[t.label for t in terms],
+        entities=[(e.names, e.context) for e in entities],
+        entity_ids=[e.id for e in entities],
+        sets=[list(s) for s in build.set_ids],
+        conds=build.conds,
+        rules=[
+            ([index[f] for f in names], match, ents, feeds, languages)
+            for names, match, ents, feeds, languages in build.native_rules
+        ],
+        rules_by_term=build.rules_by_term,
+        rules_by_set=build.rules_by_set,
+        always=list(always),
     )
 
 

@@ -3,10 +3,15 @@
 Per field, `monitor.matching.scan` finds the terms present. Only rules that a present term can
 wake (and the few that hold on an empty article, such as `none`-only rules) are evaluated.
 Evidence is built only for rules that matched.
+
+The native engine (`monitor.matching.native`) does all of this in one call per article, with
+the same results; this module then only runs the regexes it asks for (Python's `re` is the
+rule language's) and builds the matches. Without the engine, the same work runs here.
 """
 
 from __future__ import annotations
 
+from monitor.matching import native
 from monitor.matching.compiler import (
     CompiledRule,
     CompiledRules,
@@ -15,7 +20,7 @@ from monitor.matching.compiler import (
     Node,
     TermNode,
 )
-from monitor.matching.scan import scan_field
+from monitor.matching.scan import regex_span, scan_field, scan_tokens, streams
 from monitor.models import Article, Evidence, Match
 
 SNIPPET_CHARS = 60
@@ -86,6 +91,70 @@ def _applies(rule: CompiledRule, article: Article) -> bool:
 
 def match_article(article: Article, c: CompiledRules) -> tuple[Match, ...]:
     """Return the matches of every rule that holds for `article`, in rule order."""
+    if c.engine is not None:
+        return _match_native(article, c, c.engine)
+    return match_in_python(article, c)
+
+
+def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> tuple[Match, ...]:
+    texts = [article.field_text(name) for name in c.fields]
+    scans: list[tuple[str, str | None, str | None] | None] = []
+    given: list[list[tuple[int, int, int, bool]] | None] = []
+    for text in texts:
+        found = streams(text, c) if text else None
+        if text and found is None:
+            hits = scan_tokens(text, c)
+            given.append([(tid, h.start, h.end, h.regex) for tid, h in hits.items()])
+            scans.append(None)
+        else:
+            given.append(None)
+            scans.append(None if found is None else (text, *found))
+
+    def run_regex(field: int, tid: int, places: list[int] | None) -> tuple[int, int] | None:
+        return regex_span(texts[field], c, tid, places)
+
+    found_rules = engine.match_article(scans, given, article.feed, article.language, run_regex)
+    made: dict[tuple[bool, int, int, int, int], Evidence] = {}
+    matches = []
+    for rid, items in found_rules:
+        spec = c.rules[rid].spec
+        evidence = []
+        for item in items:
+            made_before = made.get(item)
+            if made_before is None:
+                made_before = made[item] = _native_evidence(item, c, texts)
+            evidence.append(made_before)
+        matches.append(
+            Match(
+                rule_id=spec.id,
+                article_id=article.id,
+                severity=spec.severity,
+                notify=spec.notify,
+                evidence=tuple(evidence),
+                mode=spec.mode,
+            )
+        )
+    return tuple(matches)
+
+
+def _native_evidence(
+    item: tuple[bool, int, int, int, int], c: CompiledRules, texts: list[str]
+) -> Evidence:
+    is_term, index, field, start, end = item
+    text = texts[field]
+    return Evidence(
+        kind="term" if is_term else "entity",
+        value=c.terms[index].label if is_term else c.entities[index].id,
+        field=c.fields[field],
+        text=text[start:end],
+        snippet=snippet(text, start, end),
+        start=start,
+        end=end,
+    )
+
+
+def match_in_python(article: Article, c: CompiledRules) -> tuple[Match, ...]:
+    """`match_article` without the native engine (the same results, several times slower)."""
     scan = _Article(article, c)
     candidates = set(c.always_candidates)
     for hits in scan.hits.values():

@@ -36,22 +36,39 @@ FieldHits = dict[int, Hit]
 Occurrences = dict[int, dict[int, int]]
 
 
+def streams(text: str, c: CompiledRules) -> tuple[str | None, str | None] | None:
+    """The streams the anchors of each case mode are searched in: `" " + boundary form + " "`,
+    casefolded for the case-insensitive mode; None for a mode without anchors.
+
+    None when the text must be scanned token by token: a script without spaces, a character
+    whose case folding changes the length, or a rule set with an unanchored glob.
+    """
+    form = boundary_form(text) if c.complete else None
+    if form is None:
+        return None
+    has_folded, has_exact = c.modes
+    folded = form.casefold() if has_folded else form
+    if len(folded) != len(text):
+        return None
+    return (f" {folded} " if has_folded else None), (f" {form} " if has_exact else None)
+
+
 def scan_field(text: str, c: CompiledRules) -> FieldHits:
     """Find every term of the rule set present in one field's text, with its first place."""
     if not text:
         return {}
-    automata = c.automata
-    form = boundary_form(text) if automata.complete else None
-    folded = form.casefold() if form is not None and automata.folded is not None else form
-    if form is None or folded is None or len(folded) != len(text):
+    found = streams(text, c)
+    if found is None:
         return scan_tokens(text, c)
+    folded, exact = found
+    automata = c.automata
     occurrences: Occurrences = {}
     # Regex term id -> None (run over the field) or the places its leading literal stands.
     regexes: dict[int, list[int] | None] = dict.fromkeys(c.open_regex_terms)
-    if automata.folded is not None:
-        _confirm(automata.folded, f" {folded} ", text, True, occurrences, regexes)
-    if automata.exact is not None:
-        _confirm(automata.exact, f" {form} ", text, False, occurrences, regexes)
+    if automata.folded is not None and folded is not None:
+        _confirm(automata.folded, folded, text, True, occurrences, regexes)
+    if automata.exact is not None and exact is not None:
+        _confirm(automata.exact, exact, text, False, occurrences, regexes)
     hits: FieldHits = {}
     for pid, starts in occurrences.items():
         for tid in c.terms_by_first_pattern.get(pid, ()):
@@ -163,20 +180,28 @@ def _term_hit(
 def _regex_hit(
     text: str, c: CompiledRules, tid: int, hits: FieldHits, places: list[int] | None = None
 ) -> None:
-    """Add a regex term's first non-empty match (an empty one, from `x*`, finds no text).
+    """Add a regex term's first non-empty match, if it has one (see `regex_span`)."""
+    span = regex_span(text, c, tid, places)
+    if span is not None:
+        hits[tid] = Hit(span[0], span[1], regex=True)
 
-    With `places`, every match begins at one of them: the regex is tried there only.
+
+def regex_span(
+    text: str, c: CompiledRules, tid: int, places: list[int] | None = None
+) -> tuple[int, int] | None:
+    """The start and end of a regex term's first non-empty match in `text` (an empty one,
+    from `x*`, finds no text). With `places`, every match begins at one of them: the regex is
+    tried there only.
     """
     regex = c.terms[tid].regex
     if regex is None:
-        return
+        return None
     if places is None:
         m = next((m for m in regex.finditer(text) if m.end() > m.start()), None)
     else:
         tries = (regex.match(text, at) for at in sorted(places))
         m = next((m for m in tries if m is not None and m.end() > m.start()), None)
-    if m is not None:
-        hits[tid] = Hit(m.start(), m.end(), regex=True)
+    return None if m is None else (m.start(), m.end())
 
 
 def _by_start(table: Mapping[str, T], lengths: tuple[int, ...], text: str) -> Iterator[T]:

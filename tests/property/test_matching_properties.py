@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from monitor.matching import scan
 from monitor.matching.compiler import compile_rules
-from monitor.matching.matcher import match_article
+from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.scan import scan_field, scan_tokens
 from monitor.models import Article, Match
 from monitor.text import boundary_form, normalize_text, token_key, tokenize
@@ -91,6 +91,7 @@ ENTITIES = {
 }
 ENTITY_REFS = st.sampled_from(["e-alpha", "e-gamma", "e-mir", "tag:t1", "tag:t2", "type:person"])
 FIELDS = st.sampled_from([None, ["title"], ["summary", "content"], ["title", "tags"]])
+LANGUAGES = st.sampled_from([None, None, ["en"], ["fr", "en-GB"]])
 
 
 @st.composite
@@ -107,6 +108,9 @@ def rule_files(draw: st.DrawFn) -> str:
         fields = draw(FIELDS)
         if fields:
             rule["fields"] = fields
+        languages = draw(LANGUAGES)
+        if languages:
+            rule["languages"] = languages
         rules.append(rule)
     return yaml.safe_dump({"rules": rules}, allow_unicode=True)
 
@@ -118,6 +122,7 @@ def articles(draw: st.DrawFn) -> Article:
         title=draw(texts()),
         summary=draw(texts()),
         content=draw(texts()),
+        language=draw(st.sampled_from([None, "en", "en-gb", "en-us", "fr"])),
         tags=draw(st.lists(texts(), max_size=2)),
     )
 
@@ -145,6 +150,35 @@ def test_compiled_matcher_agrees_with_reference(rules_yaml: str, item: Article) 
 
 
 LATIN_NOISE = st.text(alphabet=st.characters(max_codepoint=0x24F), max_size=30)
+
+
+@PROFILE
+@given(rules_yaml=rule_files(), item=articles(), noise=LATIN_NOISE, hostile=st.text(max_size=8))
+@example(
+    rules_yaml="rules:\n- {id: r0, match: {any: ['alpha beta', alpha, 'alph?']}}\n",
+    item=article(title="Alpha beta's alpha", content="\u212aalpha alpha"),
+    noise="é",
+    hostile="",
+)
+def test_native_engine_agrees_with_the_python_matcher(
+    rules_yaml: str, item: Article, noise: str, hostile: str
+) -> None:
+    """The native engine and the Python matcher give the same matches, evidence included.
+
+    Noise (Latin letters, and any characters in the summary) sends texts through both of the
+    engine's ways of reading a field: code points, and text the token scan must read.
+    """
+    _, compiled = _compile(rules_yaml)
+    assert compiled.engine is not None
+    noisy = article(
+        title=item.title + noise,
+        summary=hostile + item.summary,
+        content=noise + item.content,
+        tags=item.tags,
+        language=item.language,
+    )
+    for one in (item, noisy):
+        assert match_in_python(one, compiled) == match_article(one, compiled)
 
 
 @PROFILE

@@ -1,0 +1,39 @@
+"""The native matching engine (`monitor_native`, built from `native/` in Rust), if installed.
+
+`make` installs it. Without it the matcher runs the same method in Python, several times
+slower; `monitor check` and `monitor run` say so.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from monitor.matching.automaton import Check
+
+if TYPE_CHECKING:
+    from monitor_native import Engine as Engine
+
+
+@cache
+def engine_type() -> type[Engine] | None:
+    """The engine's class, or None when the extension is not installed."""
+    try:
+        from monitor_native import Engine
+    except ImportError:
+        return None
+    return Engine
+
+
+def checks(table: dict[str, list[Check]]) -> list[tuple[str, list[tuple[int, int, str, int, int]]]]:
+    """One case mode's anchors as the engine takes them (globs are rebuilt from their text)."""
+    return [
+        (
+            anchor,
+            [
+                (kind, ident, literal, back, length)
+                for kind, ident, literal, _, back, length in found
+            ],
+        )
+        for anchor, found in table.items()
+    ]

@@ -1,0 +1,259 @@
+//! Evaluate the rules an article's terms can wake, and say why each that holds matched.
+//!
+//! The same semantics as `monitor/matching/matcher.py` (`_holds`, `_evidence`), which the
+//! differential tests hold both to.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Where a term was first found in a field, in characters; `regex` for a regex term.
+#[derive(Clone, Copy)]
+pub struct Hit {
+    pub start: u32,
+    pub end: u32,
+    pub regex: bool,
+}
+
+pub type FieldHits = FxHashMap<u32, Hit>;
+
+#[derive(Clone, Copy)]
+pub enum Node {
+    Term(u32),
+    Set(u32),
+    Cond(u32),
+}
+
+impl Node {
+    /// Decode the compiler's node code: kind in the low two bits (0 term, 1 entity set, 2 cond).
+    pub fn decode(code: u64) -> Result<Node, String> {
+        let index = u32::try_from(code >> 2).map_err(|_| format!("node code {code} too large"))?;
+        match code & 3 {
+            0 => Ok(Node::Term(index)),
+            1 => Ok(Node::Set(index)),
+            2 => Ok(Node::Cond(index)),
+            _ => Err(format!("node code {code} has no kind")),
+        }
+    }
+}
+
+pub struct Cond {
+    pub all: Vec<Node>,
+    pub any: Vec<Node>,
+    pub none: Vec<Node>,
+    pub min: u32,
+}
+
+pub struct Rule {
+    pub fields: Vec<usize>, // indexes into the rule set's fields, in the rule's order
+    pub mask: u64,
+    pub matcher: Option<Node>,
+    pub entities: Option<Node>,
+    pub feeds: Option<FxHashSet<String>>,
+    pub languages: Vec<String>,
+}
+
+pub struct Entity {
+    pub names: Vec<u32>,
+    pub context: Vec<u32>,
+}
+
+pub struct Rules {
+    pub rules: Vec<Rule>,
+    pub conds: Vec<Cond>,
+    pub sets: Vec<Vec<u32>>, // entity indexes, sorted
+    pub entities: Vec<Entity>,
+    pub labels: Vec<String>,     // term id -> label
+    pub entity_ids: Vec<String>, // entity index -> id
+    pub rules_by_term: FxHashMap<u32, Vec<u32>>,
+    pub rules_by_set: Vec<Vec<u32>>,
+    pub entities_by_name: FxHashMap<u32, Vec<u32>>,
+    pub sets_by_entity: FxHashMap<u32, Vec<u32>>,
+    pub always: Vec<u32>,
+}
+
+/// One piece of evidence: (is a term, term id or entity index, field index, start, end).
+pub type Evidence = (bool, u32, usize, u32, u32);
+
+/// An article's hits and what is mentioned in each set of fields a rule reads.
+pub struct Article<'a> {
+    rules: &'a Rules,
+    hits: &'a [FieldHits],
+    mentioned: FxHashMap<u64, FxHashSet<u32>>,
+}
+
+impl<'a> Article<'a> {
+    pub fn new(rules: &'a Rules, hits: &'a [FieldHits]) -> Article<'a> {
+        Article { rules, hits, mentioned: FxHashMap::default() }
+    }
+
+    fn present(&self, term: u32, mask: u64) -> bool {
+        self.hits.iter().enumerate().any(|(f, hits)| mask >> f & 1 == 1 && hits.contains_key(&term))
+    }
+
+    fn mentioned(&mut self, mask: u64) -> &FxHashSet<u32> {
+        if !self.mentioned.contains_key(&mask) {
+            let mut found = FxHashSet::default();
+            for (f, hits) in self.hits.iter().enumerate() {
+                if mask >> f & 1 == 0 {
+                    continue;
+                }
+                for term in hits.keys() {
+                    for &e in self.rules.entities_by_name.get(term).into_iter().flatten() {
+                        let context = &self.rules.entities[e as usize].context;
+                        if context.is_empty() || context.iter().any(|&t| self.present(t, mask)) {
+                            found.insert(e);
+                        }
+                    }
+                }
+            }
+            self.mentioned.insert(mask, found);
+        }
+        &self.mentioned[&mask]
+    }
+
+    /// The rules any present term or mentioned entity can wake, in rule order.
+    pub fn candidates(&self) -> Vec<u32> {
+        let r = self.rules;
+        let mut found = r.always.clone();
+        for hits in self.hits {
+            for term in hits.keys() {
+                found.extend(r.rules_by_term.get(term).into_iter().flatten());
+                for e in r.entities_by_name.get(term).into_iter().flatten() {
+                    for &s in r.sets_by_entity.get(e).into_iter().flatten() {
+                        found.extend(&r.rules_by_set[s as usize]);
+                    }
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// Whether rule `index` matches the article (its feed and language filters included).
+    pub fn holds(&mut self, index: u32, feed: Option<&str>, language: Option<&str>) -> bool {
+        let rule = &self.rules.rules[index as usize];
+        if let (Some(feeds), Some(feed)) = (&rule.feeds, feed) {
+            if !feeds.contains(feed) {
+                return false;
+            }
+        }
+        if let (false, Some(lang)) = (rule.languages.is_empty(), language.filter(|l| !l.is_empty())) {
+            let base = lang.split('-').next().unwrap_or(lang);
+            if !rule.languages.iter().any(|l| l == lang || l == base) {
+                return false;
+            }
+        }
+        let mask = rule.mask;
+        self.mentioned(mask);
+        let mentioned = &self.mentioned[&mask];
+        [rule.matcher, rule.entities]
+            .into_iter()
+            .flatten()
+            .all(|node| self.node_holds(node, mask, mentioned))
+    }
+
+    fn node_holds(&self, node: Node, mask: u64, mentioned: &FxHashSet<u32>) -> bool {
+        match node {
+            Node::Term(t) => self.present(t, mask),
+            Node::Set(s) => {
+                let set = &self.rules.sets[s as usize];
+                if set.len() < mentioned.len() {
+                    set.iter().any(|e| mentioned.contains(e))
+                } else {
+                    mentioned.iter().any(|e| set.binary_search(e).is_ok())
+                }
+            }
+            Node::Cond(c) => {
+                let cond = &self.rules.conds[c as usize];
+                if !cond.all.iter().all(|&n| self.node_holds(n, mask, mentioned)) {
+                    return false;
+                }
+                if cond.none.iter().any(|&n| self.node_holds(n, mask, mentioned)) {
+                    return false;
+                }
+                if cond.any.is_empty() {
+                    return true;
+                }
+                let mut count = 0;
+                for &n in &cond.any {
+                    if self.node_holds(n, mask, mentioned) {
+                        count += 1;
+                        if count >= cond.min {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// Every term and entity in a positive position of a rule that holds and is present,
+    /// ordered by field (in the rule's order), place, kind and value.
+    pub fn evidence(&mut self, index: u32) -> Vec<Evidence> {
+        let r = self.rules;
+        let rule = &r.rules[index as usize];
+        let mask = rule.mask;
+        self.mentioned(mask);
+        let mentioned = &self.mentioned[&mask];
+        // Keyed by (is a term, value): the first of a label or entity found wins, in the order
+        // the Python matcher walks the rule (a stack).
+        let mut found: Vec<(bool, &str, Evidence)> = Vec::new();
+        let mut stack: Vec<Node> = [rule.matcher, rule.entities].into_iter().flatten().collect();
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Cond(c) => {
+                    let cond = &r.conds[c as usize];
+                    stack.extend(cond.all.iter().chain(&cond.any));
+                }
+                Node::Term(t) => {
+                    let label = r.labels[t as usize].as_str();
+                    if !found.iter().any(|(term, value, _)| *term && *value == label) {
+                        if let Some(e) = self.first_hit(true, t, &[t], &rule.fields) {
+                            found.push((true, label, e));
+                        }
+                    }
+                }
+                Node::Set(s) => {
+                    let mut ids: Vec<u32> =
+                        r.sets[s as usize].iter().copied().filter(|e| mentioned.contains(e)).collect();
+                    ids.sort_unstable();
+                    for e in ids {
+                        let id = r.entity_ids[e as usize].as_str();
+                        if !found.iter().any(|(term, value, _)| !*term && *value == id) {
+                            let names = &r.entities[e as usize].names;
+                            if let Some(ev) = self.first_hit(false, e, names, &rule.fields) {
+                                found.push((false, id, ev));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let order = |f: usize| rule.fields.iter().position(|&x| x == f).unwrap_or(usize::MAX);
+        found.sort_by(|a, b| {
+            (order(a.2 .2), a.2 .3, a.0, a.1).cmp(&(order(b.2 .2), b.2 .3, b.0, b.1))
+        });
+        found.into_iter().map(|(_, _, e)| e).collect()
+    }
+
+    /// The first field (in the rule's order) where one of `terms` is present, and the best hit
+    /// there: a word before a regex, then the earliest.
+    fn first_hit(&self, term: bool, value: u32, terms: &[u32], fields: &[usize]) -> Option<Evidence> {
+        for &f in fields {
+            let hits = &self.hits[f];
+            let mut best: Option<Hit> = None;
+            for t in terms {
+                if let Some(&h) = hits.get(t) {
+                    if best.is_none_or(|b| (h.regex, h.start) < (b.regex, b.start)) {
+                        best = Some(h);
+                    }
+                }
+            }
+            if let Some(h) = best {
+                return Some((term, value, f, h.start, h.end));
+            }
+        }
+        None
+    }
+}

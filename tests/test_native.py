@@ -1,0 +1,53 @@
+"""The native matching engine: installed here, used, and its absence said out loud.
+
+Its results are held to the Python matcher's by the property tests
+(`test_native_engine_agrees_with_the_python_matcher`).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import check
+from monitor.matching import native
+from monitor.matching.matcher import match_article, match_in_python
+from tests.helpers import article, compile_yaml
+
+RULES = "rules:\n  - {id: r, match: {any: ['air defen?e', /Acme\\s+\\w+/]}}\n"
+
+
+def test_the_engine_is_installed_and_compiled_rules_use_it() -> None:
+    """`make` installs the extension: a test run without it would test the fallback only."""
+    assert native.engine_type() is not None
+    assert compile_yaml(RULES).engine is not None
+
+
+def test_without_the_engine_rules_match_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the extension is missing, rules compile without it and match the same."""
+    with_engine = compile_yaml(RULES)
+    monkeypatch.setattr(native, "engine_type", lambda: None)
+    without = compile_yaml(RULES)
+    assert without.engine is None
+    item = article(title="Air Defense, then Acme Corp's air defence.")
+    found = match_article(item, without)
+    assert ["r"] == [m.rule_id for m in found]
+    assert found == match_article(item, with_engine) == match_in_python(item, with_engine)
+    assert ["Acme Corp", "Air Defense"] == sorted(e.text for e in found[0].evidence)
+
+
+def test_check_warns_when_the_engine_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`monitor check` says matching will be slow, and still passes the rules."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "w.yaml").write_text(RULES)
+    out, err = io.StringIO(), io.StringIO()
+    assert 0 == check(rules, out, err)
+    assert "native matching engine" not in err.getvalue()
+    monkeypatch.setattr(native, "engine_type", lambda: None)
+    assert 0 == check(rules, out, err)
+    assert "warning: the native matching engine" in err.getvalue()
