@@ -1,6 +1,6 @@
 """monitor's matching core in Rust (see native/src/lib.rs)."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 KINDS: tuple[int, int, int, int, int]
 
@@ -10,22 +10,26 @@ class Engine:
     def __init__(
         self,
         *,
-        folded: Sequence[tuple[str, Sequence[tuple[int, int, str, int, int]]]],
-        exact: Sequence[tuple[str, Sequence[tuple[int, int, str, int, int]]]],
-        term_patterns: Sequence[Sequence[int]],
+        patterns: Sequence[tuple[str, str, bool]],
+        glob_anchors: Sequence[tuple[int, str, int]],
+        regex_anchors: Sequence[tuple[int, str, bool, bool]],
+        term_patterns: bytes,
         open_regex_terms: Sequence[int],
         labels: Sequence[str],
         entities: Sequence[tuple[Sequence[int], Sequence[int]]],
         entity_ids: Sequence[str],
         sets: Sequence[Sequence[int]],
-        conds: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int], int]],
+        conds: bytes,
         rules: Sequence[
             tuple[Sequence[int], int | None, int | None, Sequence[str] | None, Sequence[str]]
         ],
-        rules_by_term: Mapping[int, Sequence[int]],
+        rules_by_term: Sequence[tuple[int, Sequence[int]]],
         rules_by_set: Sequence[Sequence[int]],
         always: Sequence[int],
     ) -> None: ...
+    @property
+    def modes(self) -> tuple[bool, bool]:
+        """Whether there are anchors to search casefolded, and exact."""
     def match_article(
         self,
         scans: Sequence[tuple[str, str | None, str | None] | None],

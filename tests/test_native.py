@@ -34,7 +34,9 @@ def test_without_the_engine_rules_match_in_python(monkeypatch: pytest.MonkeyPatc
     item = article(title="Air Defense, then Acme Corp's air defence.")
     found = match_article(item, without)
     assert ["r"] == [m.rule_id for m in found]
-    assert found == match_article(item, with_engine) == match_in_python(item, with_engine)
+    assert found == match_article(item, with_engine) == match_in_python(item, without)
+    with pytest.raises(ValueError, match="compiled for the native engine"):
+        match_in_python(item, with_engine)
     assert ["Acme Corp", "Air Defense"] == sorted(e.text for e in found[0].evidence)
 
 

@@ -51,7 +51,7 @@ class Automata:
     complete: bool
 
 
-def _anchor(pattern: TokenPattern) -> tuple[str, int] | None:
+def pattern_anchor(pattern: TokenPattern) -> tuple[str, int] | None:
     """The anchor string of a token pattern and its distance to the token's start.
 
     The stream an anchor is searched in is `" " + boundary_form(text) + " "`, so offset `s` in
@@ -102,7 +102,7 @@ def anchors(
     complete = True
     kinds = {"literal": LITERAL, "prefix": PREFIX, "glob": GLOB}
     for pattern, pid in patterns.items():
-        found = _anchor(pattern)
+        found = pattern_anchor(pattern)
         if found is None:
             # A pattern in a script without spaces never matches text that has a boundary
             # form (such text is scanned token by token); only a glob of `?`s is unanchored.

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import gc
 import re
+from array import array
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from monitor.matching import native
-from monitor.matching.automaton import Anchors, Automata, anchors, build_automata
+from monitor.matching.automaton import Automata, anchors, build_automata, pattern_anchor
 from monitor.matching.spec import (
     EntityRef,
     EntitySpec,
@@ -188,6 +189,26 @@ class LazyAutomata:
             return self._automata
 
 
+class LazyFirstPatterns:
+    """Indexes word terms by their first token pattern on first use."""
+
+    def __init__(self, terms: tuple[CompiledTerm, ...]) -> None:
+        self._terms = terms
+        self._index: dict[int, tuple[int, ...]] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> dict[int, tuple[int, ...]]:
+        """The index, built once (a matcher may run in several threads)."""
+        with self._lock:
+            if self._index is None:
+                by_first: dict[int, list[int]] = defaultdict(list)
+                for tid, term in enumerate(self._terms):
+                    if term.regex is None:
+                        by_first[term.patterns[0]].append(tid)
+                self._index = {k: tuple(v) for k, v in by_first.items()}
+            return self._index
+
+
 class LazyTokenTables:
     """Builds the token tables on first use: most rule sets and most text never need them."""
 
@@ -212,11 +233,10 @@ class CompiledRules:
     entities: tuple[CompiledEntity, ...]
     terms: tuple[CompiledTerm, ...]
     tokens: LazyTokenTables
-    terms_by_first_pattern: dict[int, tuple[int, ...]]
+    lazy_first_patterns: LazyFirstPatterns
     regex_terms: tuple[int, ...]
     lazy_automata: LazyAutomata
     complete: bool  # every token pattern has an anchor (see `monitor.matching.automaton`)
-    modes: tuple[bool, bool]  # whether there are anchors to search casefolded, and exact
     # The native engine (`monitor_native.Engine`), None where the extension is not installed.
     engine: native.Engine | None
     open_regex_terms: tuple[int, ...]  # regex terms with no required literal: always run
@@ -236,11 +256,27 @@ class CompiledRules:
         """The anchors' automata for the Python scan, built on first use."""
         return self.lazy_automata.get()
 
+    @property
+    def terms_by_first_pattern(self) -> dict[int, tuple[int, ...]]:
+        """Word terms by the id of their first token pattern, built on first use (the native
+        engine has its own)."""
+        return self.lazy_first_patterns.get()
+
+    @property
+    def modes(self) -> tuple[bool, bool]:
+        """Whether there are anchors to search casefolded, and exact."""
+        if self.engine is not None:
+            return self.engine.modes
+        automata = self.automata
+        return automata.folded is not None, automata.exact is not None
+
 
 class _Builder:
-    """Interns token patterns and terms while rules are compiled."""
+    """Interns token patterns and terms while rules are compiled, for the Python matcher
+    (`python`: condition trees of nodes) or for the native engine (the trees as codes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, python: bool) -> None:
+        self.python = python
         self.patterns: dict[TokenPattern, int] = {}
         # Term ids by source, one table per case mode: the same source parses to the same term.
         self.terms: tuple[dict[str, int], dict[str, int]] = ({}, {})
@@ -251,12 +287,14 @@ class _Builder:
         self.rules_by_term: dict[int, list[int]] = defaultdict(list)
         self.set_ids: dict[frozenset[int], int] = {}
         self.rules_by_set: list[list[int]] = []
-        # Condition nodes for the native engine: (all, any, none, min), children as codes.
-        self.conds: list[tuple[list[int], list[int], list[int], int]] = []
+        # Condition nodes for the native engine, one after another: the numbers of all, any
+        # and none children, min, then the children's codes (an array: there may be millions).
+        self.conds = array("q")
+        self.cond_count = 0
         # Each rule for the native engine: (field indexes, match code, entities code, feed
         # ids, languages); field indexes are filled in once every rule's fields are known.
         self.native_rules: list[
-            tuple[tuple[str, ...], int | None, int | None, list[str] | None, list[str]]
+            tuple[tuple[str, ...], int | None, int | None, list[str] | None, tuple[str, ...]]
         ] = []
 
     def term(self, term: Term) -> int:
@@ -274,17 +312,18 @@ class _Builder:
             compiled = CompiledTerm(label=term.label, patterns=ids)
         tid = table[term.source] = len(self.compiled_terms)
         self.compiled_terms.append(compiled)
-        self.nodes.append(TermNode(tid))  # one node per term, shared by every rule naming it
+        if self.python:
+            self.nodes.append(TermNode(tid))  # one node per term, shared by the rules naming it
         return tid
 
-    def node(self, item: Item, resolve: _EntityResolver, rid: int) -> tuple[Node, int, bool]:
-        """Compile a condition item of rule `rid`: its node, the node's code for the native
-        engine, and whether it holds for an article in which nothing is present; note what
-        can make it hold."""
+    def node(self, item: Item, resolve: _EntityResolver, rid: int) -> tuple[Node | None, int, bool]:
+        """Compile a condition item of rule `rid`: its node (for the Python matcher) or its
+        code (for the native engine), and whether it holds for an article in which nothing is
+        present; note what can make it hold."""
         if isinstance(item, Term):
             tid = self.term(item)
             _add(self.rules_by_term[tid], rid)
-            return self.nodes[tid], tid << 2 | TERM_CODE, False
+            return (self.nodes[tid] if self.python else None), tid << 2 | TERM_CODE, False
         if isinstance(item, EntityRef):
             entity = resolve(item)
             sid = self.set_ids.setdefault(entity.entities, len(self.set_ids))
@@ -295,10 +334,18 @@ class _Builder:
         all_, all_codes, all_empty = self._children(item.all, resolve, rid)
         any_, any_codes, any_empty = self._children(item.any, resolve, rid)
         none, none_codes, none_empty = self._children(item.none, resolve, rid)
-        empty = all_empty == len(all_) and (not any_ or any_empty >= item.min) and none_empty == 0
-        code = len(self.conds) << 2 | COND_CODE
-        self.conds.append((all_codes, any_codes, none_codes, item.min))
-        return CondNode(all_, any_, none, item.min), code, empty
+        empty = (
+            all_empty == len(all_codes)
+            and (not any_codes or any_empty >= item.min)
+            and none_empty == 0
+        )
+        if self.python:
+            return CondNode(all_, any_, none, item.min), -1, empty
+        code = self.cond_count << 2 | COND_CODE
+        self.cond_count += 1
+        self.conds.extend((len(all_codes), len(any_codes), len(none_codes), item.min))
+        self.conds.extend(all_codes + any_codes + none_codes)
+        return None, code, empty
 
     def _children(
         self, items: tuple[Item, ...], resolve: _EntityResolver, rid: int
@@ -311,7 +358,8 @@ class _Builder:
         empty = 0
         for item in items:
             node, code, holds = self.node(item, resolve, rid)
-            nodes.append(node)
+            if node is not None:
+                nodes.append(node)
             codes.append(code)
             empty += holds
         return tuple(nodes), codes, empty
@@ -323,21 +371,25 @@ def _add(rules: list[int], rid: int) -> None:
         rules.append(rid)
 
 
-def compile_rules(rule_set: RuleSet) -> CompiledRules:
-    """Compile a validated, linked rule set. Disabled rules are left out."""
+def compile_rules(rule_set: RuleSet, *, engine: bool = True) -> CompiledRules:
+    """Compile a validated, linked rule set. Disabled rules are left out.
+
+    With the native engine installed (and `engine`), the rules are compiled for it: the
+    condition trees and rule indexes the Python matcher reads are not built. Without, they are.
+    """
     # Compiling makes millions of small objects and no reference cycles: the cyclic garbage
     # collector would walk the growing heap again and again (half the time at 100,000 rules).
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _compile(rule_set)
+        return _compile(rule_set, native.engine_type() if engine else None)
     finally:
         if paused:
             gc.enable()
 
 
-def _compile(rule_set: RuleSet) -> CompiledRules:
-    build = _Builder()
+def _compile(rule_set: RuleSet, engine: type[native.Engine] | None) -> CompiledRules:
+    build = _Builder(python=engine is None)
     entities = tuple(
         CompiledEntity(
             id=e.id,
@@ -370,15 +422,16 @@ def _compile(rule_set: RuleSet) -> CompiledRules:
                 for ref in spec.feeds
                 for fid in ((ref.value,) if ref.kind == "id" else feed_tags.get(ref.value, ()))
             )
-        build.native_rules.append(
-            (
-                spec.fields,
-                match_code,
-                entity_code,
-                None if feed_ids is None else list(feed_ids),
-                list(spec.languages),
+        if not build.python:
+            build.native_rules.append(
+                (
+                    spec.fields,
+                    match_code,
+                    entity_code,
+                    None if feed_ids is None else list(feed_ids),
+                    spec.languages,
+                )
             )
-        )
         rules.append(
             CompiledRule(
                 spec=spec,
@@ -388,7 +441,7 @@ def _compile(rule_set: RuleSet) -> CompiledRules:
                 matches_empty=match_empty and entity_empty,
             )
         )
-    return _index(rule_set, build, tuple(entities), tuple(rules))
+    return _index(rule_set, build, tuple(entities), tuple(rules), engine)
 
 
 def _index(
@@ -396,14 +449,10 @@ def _index(
     build: _Builder,
     entities: tuple[CompiledEntity, ...],
     rules: tuple[CompiledRule, ...],
+    engine: type[native.Engine] | None,
 ) -> CompiledRules:
-    by_first: dict[int, list[int]] = defaultdict(list)
-    regex_terms = []
-    for tid, term in enumerate(build.compiled_terms):
-        if term.regex is not None:
-            regex_terms.append(tid)
-        else:
-            by_first[term.patterns[0]].append(tid)
+    terms = tuple(build.compiled_terms)
+    regex_terms = [tid for tid, term in enumerate(terms) if term.regex is not None]
     entities_by_name: dict[int, list[int]] = defaultdict(list)
     for eid, entity in enumerate(entities):
         for tid in entity.names:
@@ -417,25 +466,36 @@ def _index(
         for tid in regex_terms
         if (term := build.compiled_terms[tid]).required is not None and term.regex
     ]
-    table = anchors(build.patterns, required)
+    glob_anchors: list[tuple[int, str, int]] = []
+    complete = True
+    for pattern, pid in build.patterns.items():
+        if pattern.kind == "glob":
+            anchor = pattern_anchor(pattern)
+            if anchor is not None:
+                glob_anchors.append((pid, anchor[0], anchor[1]))
+            elif not pattern.text.rstrip("*").strip("?"):
+                complete = False  # a glob of only `?`s: no anchor
     fields = tuple(dict.fromkeys(f for r in rules for f in r.spec.fields))
+    python = build.python
     always = tuple(i for i, r in enumerate(rules) if r.matches_empty)
     return CompiledRules(
         rules=rules,
         entities=entities,
-        terms=tuple(build.compiled_terms),
+        terms=terms,
         tokens=LazyTokenTables(build.patterns),
-        terms_by_first_pattern={k: tuple(v) for k, v in by_first.items()},
+        lazy_first_patterns=LazyFirstPatterns(terms),
         regex_terms=tuple(regex_terms),
         lazy_automata=LazyAutomata(build.patterns, required),
-        complete=table.complete,
-        modes=(bool(table.folded), bool(table.exact)),
-        engine=_engine(build, entities, table, fields, regex_terms, always),
+        complete=complete,
+        engine=None
+        if engine is None
+        else _engine(engine, build, entities, fields, always, required, glob_anchors),
         open_regex_terms=tuple(t for t in regex_terms if build.compiled_terms[t].required is None),
-        rules_by_term={k: tuple(v) for k, v in build.rules_by_term.items()},
-        entities_by_name={k: tuple(v) for k, v in entities_by_name.items()},
-        sets_by_entity={k: tuple(v) for k, v in sets_by_entity.items()},
-        rules_by_set=tuple(tuple(r) for r in build.rules_by_set),
+        # What only the Python matcher reads (the engine has its own).
+        rules_by_term={k: tuple(v) for k, v in build.rules_by_term.items()} if python else {},
+        entities_by_name={k: tuple(v) for k, v in entities_by_name.items()} if python else {},
+        sets_by_entity={k: tuple(v) for k, v in sets_by_entity.items()} if python else {},
+        rules_by_set=tuple(tuple(r) for r in build.rules_by_set) if python else (),
         always_candidates=always,
         fields=fields,
         descriptions={r.spec.id: r.spec.description for r in rules},
@@ -444,35 +504,47 @@ def _index(
 
 
 def _engine(
+    engine: type[native.Engine],
     build: _Builder,
     entities: tuple[CompiledEntity, ...],
-    table: Anchors,
     fields: tuple[str, ...],
-    regex_terms: list[int],
     always: tuple[int, ...],
-) -> native.Engine | None:
-    """The native engine over the same compiled rules, if the extension is installed."""
-    engine = native.engine_type()
-    if engine is None:
-        return None
+    required: list[tuple[int, str, bool, bool]],
+    glob_anchors: list[tuple[int, str, int]],
+) -> native.Engine:
+    """The native engine over the compiled rules."""
     index = {name: i for i, name in enumerate(fields)}
+    # Most rules read the same fields: one tuple of indexes for each choice.
+    by_fields: dict[tuple[str, ...], tuple[int, ...]] = {}
     terms = build.compiled_terms
-    open_regexes = [t for t in regex_terms if terms[t].required is None]
+    words = array("q")
+    for term in terms:
+        words.append(len(term.patterns))
+        words.extend(term.patterns)
     return engine(
-        folded=native.checks(table.folded),
-        exact=native.checks(table.exact),
-        term_patterns=[t.patterns for t in terms],
-        open_regex_terms=open_regexes,
+        patterns=list(build.patterns),
+        glob_anchors=glob_anchors,
+        regex_anchors=required,
+        term_patterns=words.tobytes(),
+        open_regex_terms=[
+            t for t, term in enumerate(terms) if term.regex is not None and term.required is None
+        ],
         labels=[t.label for t in terms],
         entities=[(e.names, e.context) for e in entities],
         entity_ids=[e.id for e in entities],
         sets=[list(s) for s in build.set_ids],
-        conds=build.conds,
+        conds=build.conds.tobytes(),
         rules=[
-            ([index[f] for f in names], match, ents, feeds, languages)
+            (
+                by_fields.get(names) or by_fields.setdefault(names, tuple(index[f] for f in names)),
+                match,
+                ents,
+                feeds,
+                languages,
+            )
             for names, match, ents, feeds, languages in build.native_rules
         ],
-        rules_by_term=build.rules_by_term,
+        rules_by_term=list(build.rules_by_term.items()),
         rules_by_set=build.rules_by_set,
         always=list(always),
     )

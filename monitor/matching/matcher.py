@@ -154,7 +154,13 @@ def _native_evidence(
 
 
 def match_in_python(article: Article, c: CompiledRules) -> tuple[Match, ...]:
-    """`match_article` without the native engine (the same results, several times slower)."""
+    """`match_article` without the native engine (the same results, several times slower).
+
+    `c` must be compiled for it (`compile_rules(..., engine=False)`, or where the engine is
+    not installed): rules compiled for the engine keep no condition trees here.
+    """
+    if c.engine is not None:
+        raise ValueError("these rules were compiled for the native engine (engine=False)")
     scan = _Article(article, c)
     candidates = set(c.always_candidates)
     for hits in scan.hits.values():

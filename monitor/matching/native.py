@@ -9,8 +9,6 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from monitor.matching.automaton import Check
-
 if TYPE_CHECKING:
     from monitor_native import Engine as Engine
 
@@ -23,17 +21,3 @@ def engine_type() -> type[Engine] | None:
     except ImportError:
         return None
     return Engine
-
-
-def checks(table: dict[str, list[Check]]) -> list[tuple[str, list[tuple[int, int, str, int, int]]]]:
-    """One case mode's anchors as the engine takes them (globs are rebuilt from their text)."""
-    return [
-        (
-            anchor,
-            [
-                (kind, ident, literal, back, length)
-                for kind, ident, literal, _, back, length in found
-            ],
-        )
-        for anchor, found in table.items()
-    ]

@@ -3,18 +3,17 @@
 //! The same method as `monitor/matching/scan.py`, whose docstrings explain it: every token
 //! pattern has an anchor that must appear in the field's boundary form (every non-word
 //! character a space) wherever the pattern matches, and each anchor found is confirmed against
-//! the real token. Anchors that begin at a token (a space, then a word character) are walked
-//! from each token's start through a trie-shaped automaton, so a word that begins no pattern
-//! costs a step or two; the few others (inner runs of globs, regexes' literals) go through an
-//! ordinary Aho-Corasick search of the whole field.
+//! the real token. Anchors that begin at a token (a space, then a word character) are looked
+//! up from each token's start (`heads`); the few others (inner runs of globs, regexes'
+//! literals, words with apostrophes) go through an Aho-Corasick search of the whole field.
 //!
 //! Offsets are in characters (code points), as Python counts them. A field in ASCII is read
 //! as bytes; any other as code points, with a map from the search's byte offsets.
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::nfa::contiguous;
-use aho_corasick::{AhoCorasick, Anchored, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use rustc_hash::FxHashMap;
+
+use crate::heads::Heads;
 
 pub const LITERAL: u8 = 0;
 pub const PREFIX: u8 = 1;
@@ -25,108 +24,126 @@ pub const REGEX_AT: u8 = 4; // ...a literal every match begins with: try the reg
 const SPACE: u32 = b' ' as u32;
 const APOSTROPHE: u32 = b'\'' as u32;
 
-/// A glob word: `?` one character, a final `*` any ending (as `monitor.matching.spec.Glob`).
-pub struct Glob {
-    chunks: Vec<(usize, Vec<u32>)>,
-    length: usize,
-    open: bool,
+/// Whether a glob word (`?` one character, a final `*` any ending) matches a whole key
+/// (as `monitor.matching.spec.Glob`).
+fn glob_matches(glob: &[u32], key: &[u32]) -> bool {
+    let body = match glob.iter().rposition(|&c| c != STAR) {
+        Some(last) => &glob[..=last],
+        None => &[],
+    };
+    let open = body.len() < glob.len();
+    if key.len() != body.len() && !(open && key.len() > body.len()) {
+        return false;
+    }
+    body.iter().zip(key).all(|(&g, &k)| g == QUESTION || g == k)
 }
 
-impl Glob {
-    pub fn new(pattern: &str) -> Glob {
-        let open = pattern.ends_with('*');
-        let body: Vec<u32> = pattern.trim_end_matches('*').chars().map(u32::from).collect();
-        let mut chunks = Vec::new();
-        let mut at = 0;
-        for (i, &ch) in body.iter().enumerate() {
-            if ch == u32::from('?') {
-                if i > at {
-                    chunks.push((at, body[at..i].to_vec()));
-                }
-                at = i + 1;
-            }
-        }
-        if body.len() > at {
-            chunks.push((at, body[at..].to_vec()));
-        }
-        Glob { chunks, length: body.len(), open }
-    }
+const STAR: u32 = b'*' as u32;
+const QUESTION: u32 = b'?' as u32;
 
-    fn fullmatch(&self, key: &[u32]) -> bool {
-        if key.len() != self.length && !(self.open && key.len() > self.length) {
-            return false;
-        }
-        self.chunks.iter().all(|(at, chunk)| key[*at..].starts_with(chunk))
-    }
-}
-
-/// What a hit on an anchor asks to confirm (see `Check` in `monitor/matching/automaton.py`).
+/// What a hit on an anchor asks to confirm (see `Check` in `monitor/matching/automaton.py`):
+/// the literal is a range of the mode's arena of code points.
 pub struct Check {
     pub kind: u8,
     pub ident: u32,
-    literal: Vec<u32>,
-    glob: Option<Glob>,
-    back: usize,
-    length: i64,
+    literal: (u32, u32),
+    back: u32,
+    length: i32,
 }
 
-impl Check {
-    pub fn new(kind: u8, ident: u32, literal: &str, back: usize, length: i64) -> Check {
-        Check {
+/// Collects a mode's anchors and checks, then builds the mode.
+#[derive(Default)]
+pub struct ModeBuilder {
+    entries: Vec<(Box<[u8]>, Check)>,
+    literals: Vec<u32>,
+}
+
+impl ModeBuilder {
+    /// Add an anchor and what a hit on it asks to confirm.
+    pub fn add(
+        &mut self,
+        anchor: &str,
+        kind: u8,
+        ident: u32,
+        literal: &str,
+        back: u32,
+        length: i32,
+    ) {
+        let from = self.literals.len() as u32;
+        self.literals.extend(literal.chars().map(u32::from));
+        let check = Check {
             kind,
             ident,
-            literal: literal.chars().map(u32::from).collect(),
-            glob: (kind == GLOB).then(|| Glob::new(literal)),
+            literal: (from, self.literals.len() as u32),
             back,
             length,
-        }
+        };
+        self.entries.push((anchor.as_bytes().into(), check));
     }
-}
 
-/// The anchors of one case mode (casefolded or exact), split by how they are searched.
-pub struct Mode {
-    anchored: Option<contiguous::NFA>,
-    anchored_checks: Vec<Vec<Check>>,
-    floating: Option<AhoCorasick>,
-    floating_checks: Vec<Vec<Check>>,
-}
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 
-impl Mode {
-    pub fn new(anchors: Vec<(String, Vec<Check>)>) -> Result<Mode, String> {
-        let (mut at_tokens, mut floating) = (Vec::new(), Vec::new());
-        for (anchor, checks) in anchors {
-            // An anchor of a space and a word character can only stand where a token begins.
-            let bytes = anchor.as_bytes();
-            if bytes.len() >= 2 && bytes[0] == b' ' && bytes[1] != b' ' {
-                at_tokens.push((anchor, checks));
+    pub fn build(mut self) -> Result<Mode, String> {
+        self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut checks = Vec::with_capacity(self.entries.len());
+        let (mut heads, mut head_groups) = (Vec::new(), Vec::new());
+        let (mut floating, mut floating_groups) = (Vec::new(), Vec::new());
+        let mut entries = self.entries.into_iter().peekable();
+        while let Some((anchor, check)) = entries.next() {
+            let from = checks.len() as u32;
+            checks.push(check);
+            while entries.peek().is_some_and(|(a, _)| *a == anchor) {
+                checks.push(entries.next().expect("peeked").1);
+            }
+            let group = (from, checks.len() as u32);
+            if Heads::takes(&anchor) {
+                heads.push(anchor);
+                head_groups.push(group);
             } else {
-                floating.push((anchor, checks));
+                floating.push(anchor);
+                floating_groups.push(group);
             }
         }
-        let anchored = if at_tokens.is_empty() {
-            None
-        } else {
-            let nfa = contiguous::Builder::new()
-                .match_kind(MatchKind::Standard)
-                .build(at_tokens.iter().map(|(a, _)| a.as_bytes()))
-                .map_err(|e| e.to_string())?;
-            Some(nfa)
-        };
         let search = if floating.is_empty() {
             None
         } else {
             let ac = AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
-                .build(floating.iter().map(|(a, _)| a.as_bytes()))
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&floating)
                 .map_err(|e| e.to_string())?;
             Some(ac)
         };
         Ok(Mode {
-            anchored,
-            anchored_checks: at_tokens.into_iter().map(|(_, c)| c).collect(),
+            heads: Heads::new(heads.iter().map(|a| &a[..])),
+            head_groups,
             floating: search,
-            floating_checks: floating.into_iter().map(|(_, c)| c).collect(),
+            floating_groups,
+            checks,
+            literals: self.literals,
         })
+    }
+}
+
+/// The anchors of one case mode (casefolded or exact), split by how they are searched.
+pub struct Mode {
+    heads: Heads,
+    head_groups: Vec<(u32, u32)>, // body -> its checks
+    floating: Option<AhoCorasick>,
+    floating_groups: Vec<(u32, u32)>,
+    checks: Vec<Check>,
+    literals: Vec<u32>,
+}
+
+impl Mode {
+    fn checks(&self, (from, to): (u32, u32)) -> &[Check] {
+        &self.checks[from as usize..to as usize]
+    }
+
+    fn literal(&self, check: &Check) -> &[u32] {
+        &self.literals[check.literal.0 as usize..check.literal.1 as usize]
     }
 }
 
@@ -151,9 +168,9 @@ fn note_regex(notes: &mut RegexNotes, term: u32, at: Option<usize>) {
     }
 }
 
-/// Where one field's text stands, in one case mode: the stream searched (" " + boundary form
-/// + " ", casefolded or not) and the text, both as code units of the same length plus the two
-/// spaces; `bytes` is the stream as searched, `chars` maps its byte offsets to characters.
+/// Where one field's text stands, in one case mode: the stream searched (the boundary form
+/// between two spaces, casefolded or not) and the text, as code units (the stream two longer);
+/// `bytes` is the stream as searched, `chars` maps its byte offsets to characters.
 pub struct View<'a, T> {
     pub bytes: &'a [u8],
     pub chars: Option<&'a [u32]>,
@@ -184,7 +201,11 @@ impl<T: Copy + Into<u32>> View<'_, T> {
         }
         if at > 0 {
             let before = self.text_at(at - 1);
-            let inside = if before == APOSTROPHE { at >= 2 && self.word(at - 2) } else { self.word(at - 1) };
+            let inside = if before == APOSTROPHE {
+                at >= 2 && self.word(at - 2)
+            } else {
+                self.word(at - 1)
+            };
             if inside {
                 return None;
             }
@@ -207,7 +228,13 @@ impl<T: Copy + Into<u32>> View<'_, T> {
             key_end = end - 2; // a possessive "'s" is not compared
         }
         let key = (at..key_end)
-            .map(|i| if self.text_at(i) == APOSTROPHE { APOSTROPHE } else { self.stream[i + 1].into() })
+            .map(|i| {
+                if self.text_at(i) == APOSTROPHE {
+                    APOSTROPHE
+                } else {
+                    self.stream[i + 1].into()
+                }
+            })
             .collect();
         Some((key, end))
     }
@@ -226,41 +253,34 @@ pub fn confirm<T: Copy + Into<u32>>(
     notes: &mut RegexNotes,
 ) {
     let mut tokens: FxHashMap<usize, Option<(Vec<u32>, usize)>> = FxHashMap::default();
-    if let Some(nfa) = &mode.anchored {
-        let bytes = view.bytes;
-        let start = nfa.start_state(Anchored::Yes).expect("an NFA searches anchored");
-        for b in 0..bytes.len().saturating_sub(1) {
-            if bytes[b] != b' ' || bytes[b + 1] == b' ' {
-                continue;
-            }
-            let mut sid = start;
-            for (i, &byte) in bytes.iter().enumerate().skip(b) {
-                sid = nfa.next_state(Anchored::Yes, sid, byte);
-                if nfa.is_dead(sid) {
-                    break;
-                }
-                if nfa.is_match(sid) {
-                    for k in 0..nfa.match_len(sid) {
-                        let pattern = nfa.match_pattern(sid, k);
-                        // Only anchors that begin here (not a suffix of one that does).
-                        if i + 1 == b + nfa.pattern_len(pattern) {
-                            let at = view.char_at(b);
-                            check(&mode.anchored_checks[pattern.as_usize()], at, view, &mut tokens, found, notes);
-                        }
-                    }
-                }
-            }
+    let bytes = view.bytes;
+    for b in 0..bytes.len().saturating_sub(1) {
+        if bytes[b] == b' ' && bytes[b + 1] != b' ' {
+            let at = view.char_at(b);
+            mode.heads.at(bytes, b + 1, |body| {
+                check(
+                    mode,
+                    mode.checks(mode.head_groups[body]),
+                    at,
+                    view,
+                    &mut tokens,
+                    found,
+                    notes,
+                );
+            });
         }
     }
     if let Some(search) = &mode.floating {
-        for m in search.find_overlapping_iter(view.bytes) {
+        for m in search.find_overlapping_iter(bytes) {
             let at = view.char_at(m.start());
-            check(&mode.floating_checks[m.pattern().as_usize()], at, view, &mut tokens, found, notes);
+            let checks = mode.checks(mode.floating_groups[m.pattern().as_usize()]);
+            check(mode, checks, at, view, &mut tokens, found, notes);
         }
     }
 }
 
 fn check<T: Copy + Into<u32>>(
+    mode: &Mode,
     checks: &[Check],
     start: usize,
     view: &View<'_, T>,
@@ -273,7 +293,11 @@ fn check<T: Copy + Into<u32>>(
     for c in checks {
         let at = start as i64 - c.back as i64;
         if c.kind >= REGEX {
-            let place = if c.kind == REGEX { None } else { usize::try_from(at).ok() };
+            let place = if c.kind == REGEX {
+                None
+            } else {
+                usize::try_from(at).ok()
+            };
             if c.kind == REGEX || place.is_some() {
                 note_regex(notes, c.ident, place);
             }
@@ -282,7 +306,9 @@ fn check<T: Copy + Into<u32>>(
         // Cheap refusals first: a token starts after a boundary (a space in the stream, where
         // offset `at` stands for the character before the token), and a glob without `*`
         // fixes where it ends.
-        let Ok(at) = usize::try_from(at) else { continue };
+        let Ok(at) = usize::try_from(at) else {
+            continue;
+        };
         if stream[at].into() != SPACE {
             continue;
         }
@@ -299,20 +325,29 @@ fn check<T: Copy + Into<u32>>(
                 if (at == 0 || text[at - 1].into() != APOSTROPHE)
                     && (after == text.len() || text[after].into() != APOSTROPHE)
                 {
-                    found.push(Occurrence { pattern: c.ident, start: at as u32, end: after as u32 });
+                    found.push(Occurrence {
+                        pattern: c.ident,
+                        start: at as u32,
+                        end: after as u32,
+                    });
                     continue;
                 }
             }
         }
         let token = tokens.entry(at).or_insert_with(|| view.token(at));
         let Some((key, end)) = token else { continue };
+        let literal = mode.literal(c);
         let matched = match c.kind {
-            LITERAL => *key == c.literal,
-            PREFIX => key.starts_with(&c.literal),
-            _ => c.glob.as_ref().is_some_and(|g| g.fullmatch(key)),
+            LITERAL => key == literal,
+            PREFIX => key.starts_with(literal),
+            _ => glob_matches(literal, key),
         };
         if matched {
-            found.push(Occurrence { pattern: c.ident, start: at as u32, end: *end as u32 });
+            found.push(Occurrence {
+                pattern: c.ident,
+                start: at as u32,
+                end: *end as u32,
+            });
         }
     }
 }

@@ -7,141 +7,273 @@
 //! and returns the matches with their evidence. No I/O here.
 
 mod anchors;
+mod heads;
 mod rules;
 
-use anchors::{confirm, Check, Mode, Occurrence, RegexNotes, View};
+use anchors::{confirm, Mode, ModeBuilder, Occurrence, RegexNotes, View};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use rules::{Cond, Entity, FieldHits, Hit, Node, Rule, Rules};
+use rules::{Cond, Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules, Strings};
 use rustc_hash::FxHashMap;
 
-/// (kind, pattern or term id, literal, distance back to the token's start, fixed length or -1)
-type CheckSpec = (u8, u32, String, usize, i64);
 /// (rule's field indexes, match node, entities node, feed ids or None, languages)
-type RuleSpec = (Vec<usize>, Option<u64>, Option<u64>, Option<Vec<String>>, Vec<String>);
-/// (all, any, none, min) of node codes
-type CondSpec = (Vec<u64>, Vec<u64>, Vec<u64>, u32);
+type RuleSpec = (
+    Vec<usize>,
+    Option<u64>,
+    Option<u64>,
+    Option<Vec<String>>,
+    Vec<String>,
+);
 /// One field to scan: (text, casefolded stream or None, exact stream or None)
 type FieldScan = (String, Option<String>, Option<String>);
+/// Hits Python found in a field it scanned itself: (term, start, end, regex) each
+type GivenHits = Vec<(u32, u32, u32, bool)>;
 /// A rule that matched: (rule index, [(is a term, term id or entity index, field, start, end)])
 type Found = (u32, Vec<rules::Evidence>);
 
 /// A compiled rule set, ready to match articles (immutable; safe to share between threads).
 #[pyclass(frozen, module = "monitor_native")]
 struct Engine {
-    folded: Mode,
-    exact: Mode,
-    term_patterns: Vec<Vec<u32>>,
-    terms_by_first_pattern: FxHashMap<u32, Vec<u32>>,
+    folded: Option<Mode>,
+    exact: Option<Mode>,
+    term_patterns: Lists,
+    terms_by_first_pattern: Lists,
     open_regex_terms: Vec<u32>,
     rules: Rules,
 }
 
-fn mode(anchors: Vec<(String, Vec<CheckSpec>)>) -> PyResult<Mode> {
-    let anchors = anchors
-        .into_iter()
-        .map(|(a, checks)| {
-            let checks = checks.into_iter().map(|(k, i, lit, back, len)| Check::new(k, i, &lit, back, len));
-            (a, checks.collect())
-        })
-        .collect();
-    Mode::new(anchors).map_err(PyValueError::new_err)
+/// Scripts written without spaces (as `monitor.text`): a word in them has no anchor.
+const NO_SPACE: [(u32, u32); 8] = [
+    (0x0E00, 0x0EFF),
+    (0x1000, 0x109F),
+    (0x1780, 0x17FF),
+    (0x3040, 0x30FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x3134F),
+];
+
+/// The anchor of a literal or prefix word (`_anchor` in `monitor/matching/automaton.py`).
+fn word_anchor(literal: bool, text: &str) -> Option<String> {
+    let first = u32::from(text.chars().next()?);
+    if NO_SPACE.iter().any(|&(lo, hi)| lo <= first && first <= hi) {
+        return None;
+    }
+    let word = text.replace('\'', " ");
+    Some(if literal {
+        format!(" {word} ")
+    } else {
+        format!(" {word}")
+    })
+}
+
+/// A buffer of native-endian 64-bit integers (Python's `array("q").tobytes()`).
+fn int64s(buffer: &[u8]) -> PyResult<Vec<i64>> {
+    if !buffer.len().is_multiple_of(8) {
+        return Err(PyValueError::new_err(
+            "a buffer of 64-bit integers has a partial one",
+        ));
+    }
+    Ok(buffer
+        .chunks_exact(8)
+        .map(|b| i64::from_ne_bytes(b.try_into().expect("8 bytes")))
+        .collect())
 }
 
 fn node(code: u64) -> PyResult<Node> {
     Node::decode(code).map_err(PyValueError::new_err)
 }
 
-fn nodes(codes: Vec<u64>) -> PyResult<Vec<Node>> {
-    codes.into_iter().map(node).collect()
+fn build(mode: ModeBuilder) -> PyResult<Option<Mode>> {
+    if mode.is_empty() {
+        return Ok(None);
+    }
+    mode.build().map(Some).map_err(PyValueError::new_err)
 }
 
 #[pymethods]
 impl Engine {
+    /// Build the engine from the compiler's tables (see `_engine` in
+    /// `monitor/matching/compiler.py`): token patterns as (kind, text, case-sensitive) by id,
+    /// the anchors of glob patterns (pattern id, anchor, distance back), regex terms' literals
+    /// (term id, literal, case-sensitive, leads), and the rules.
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (*, folded, exact, term_patterns, open_regex_terms, labels, entities,
-        entity_ids, sets, conds, rules, rules_by_term, rules_by_set, always))]
+    #[pyo3(signature = (*, patterns, glob_anchors, regex_anchors, term_patterns, open_regex_terms,
+        labels, entities, entity_ids, sets, conds, rules, rules_by_term, rules_by_set, always))]
     fn new(
-        folded: Vec<(String, Vec<CheckSpec>)>,
-        exact: Vec<(String, Vec<CheckSpec>)>,
-        term_patterns: Vec<Vec<u32>>,
+        patterns: Vec<(String, String, bool)>,
+        glob_anchors: Vec<(u32, String, u32)>,
+        regex_anchors: Vec<(u32, String, bool, bool)>,
+        term_patterns: &[u8],
         open_regex_terms: Vec<u32>,
         labels: Vec<String>,
         entities: Vec<(Vec<u32>, Vec<u32>)>,
         entity_ids: Vec<String>,
         sets: Vec<Vec<u32>>,
-        conds: Vec<CondSpec>,
+        conds: &[u8],
         rules: Vec<RuleSpec>,
-        rules_by_term: FxHashMap<u32, Vec<u32>>,
+        rules_by_term: Vec<(u32, Vec<u32>)>,
         rules_by_set: Vec<Vec<u32>>,
         always: Vec<u32>,
     ) -> PyResult<Self> {
-        let mut terms_by_first_pattern: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-        for (tid, patterns) in term_patterns.iter().enumerate() {
-            if let Some(&first) = patterns.first() {
-                terms_by_first_pattern.entry(first).or_default().push(tid as u32);
+        let mut modes = [ModeBuilder::default(), ModeBuilder::default()];
+        let mut globs: FxHashMap<u32, (String, u32)> = glob_anchors
+            .into_iter()
+            .map(|(pid, anchor, back)| (pid, (anchor, back)))
+            .collect();
+        for (pid, (kind, text, case)) in patterns.iter().enumerate() {
+            let pid = pid as u32;
+            let length = text.chars().count() as i32;
+            let (code, anchor, back, length) = match kind.as_str() {
+                "literal" => (
+                    anchors::LITERAL,
+                    word_anchor(true, text),
+                    0,
+                    if text.contains('\'') { -1 } else { length },
+                ),
+                "prefix" => (anchors::PREFIX, word_anchor(false, text), 0, -1),
+                "glob" => {
+                    let (anchor, back) = globs.remove(&pid).unzip();
+                    (
+                        anchors::GLOB,
+                        anchor,
+                        back.unwrap_or(0),
+                        if text.ends_with('*') { -1 } else { length },
+                    )
+                }
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "unknown token pattern kind {other:?}"
+                    )))
+                }
+            };
+            if let Some(anchor) = anchor {
+                modes[usize::from(*case)].add(&anchor, code, pid, text, back, length);
             }
         }
-        let mut entities_by_name: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        for (tid, literal, case, leads) in regex_anchors {
+            // A bare anchor: offset `s` in the stream is offset `s - 1` in the text.
+            let kind = if leads {
+                anchors::REGEX_AT
+            } else {
+                anchors::REGEX
+            };
+            modes[usize::from(case)].add(&literal, kind, tid, &literal, 1, -1);
+        }
+        // Each term: its number of words, then its token pattern ids (none for a regex).
+        let term_patterns = Lists::from_counted(&int64s(term_patterns)?)?;
+        let terms = term_patterns.len();
+        let mut first: Vec<(u32, u32)> = Vec::new();
+        for tid in 0..terms as u32 {
+            if let Some(&pid) = term_patterns.get(tid).first() {
+                first.push((pid, tid));
+            }
+        }
+        let mut by_name: Vec<(u32, u32)> = Vec::new();
         for (e, (names, _)) in entities.iter().enumerate() {
-            for &t in names {
-                entities_by_name.entry(t).or_default().push(e as u32);
-            }
+            by_name.extend(names.iter().map(|&t| (t, e as u32)));
         }
-        let mut sets_by_entity: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        let mut by_entity: Vec<(u32, u32)> = Vec::new();
         let sets: Vec<Vec<u32>> = sets
             .into_iter()
             .enumerate()
             .map(|(s, mut set)| {
                 set.sort_unstable();
-                for &e in &set {
-                    sets_by_entity.entry(e).or_default().push(s as u32);
-                }
+                by_entity.extend(set.iter().map(|&e| (e, s as u32)));
                 set
             })
             .collect();
-        let conds = conds
-            .into_iter()
-            .map(|(all, any, none, min)| Ok(Cond { all: nodes(all)?, any: nodes(any)?, none: nodes(none)?, min }))
-            .collect::<PyResult<Vec<_>>>()?;
+        let mut children = Vec::new();
+        let mut conds_read = Vec::new();
+        let codes = int64s(conds)?;
+        let mut at = 0;
+        while at < codes.len() {
+            let head = codes
+                .get(at..at + 4)
+                .ok_or_else(|| PyValueError::new_err("a condition is cut short"))?;
+            let counts: Vec<u32> = head
+                .iter()
+                .map(|&n| u32::try_from(n))
+                .collect::<Result<_, _>>()
+                .map_err(|_| PyValueError::new_err("a condition has a negative count"))?;
+            let n = (counts[0] + counts[1] + counts[2]) as usize;
+            let kids = codes
+                .get(at + 4..at + 4 + n)
+                .ok_or_else(|| PyValueError::new_err("a condition is cut short"))?;
+            let from = children.len() as u32;
+            for &code in kids {
+                children.push(node(code as u64)?);
+            }
+            conds_read.push(Cond {
+                at: from,
+                all: counts[0],
+                any: counts[1],
+                none: counts[2],
+                min: counts[3],
+            });
+            at += 4 + n;
+        }
+        let conds = conds_read;
+        let mut filters = FxHashMap::default();
         let rules = rules
             .into_iter()
-            .map(|(fields, matcher, entities, feeds, languages)| {
+            .enumerate()
+            .map(|(index, (fields, matcher, entities, feeds, languages))| {
                 if fields.iter().any(|&f| f >= 64) {
                     return Err(PyValueError::new_err("a rule reads more than 64 fields"));
                 }
+                if feeds.is_some() || !languages.is_empty() {
+                    let feeds = feeds.map(|f| f.into_iter().collect());
+                    filters.insert(index as u32, Filters { feeds, languages });
+                }
                 Ok(Rule {
                     mask: fields.iter().fold(0, |m, &f| m | 1 << f),
-                    fields,
+                    fields: fields.iter().map(|&f| f as u8).collect(),
                     matcher: matcher.map(node).transpose()?,
                     entities: entities.map(node).transpose()?,
-                    feeds: feeds.map(|f| f.into_iter().collect()),
-                    languages,
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
+        let by_term: Vec<(u32, u32)> = rules_by_term
+            .iter()
+            .flat_map(|(t, rs)| rs.iter().map(move |&r| (*t, r)))
+            .collect();
+        let [folded, exact] = modes;
         Ok(Engine {
-            folded: mode(folded)?,
-            exact: mode(exact)?,
+            folded: build(folded)?,
+            exact: build(exact)?,
+            terms_by_first_pattern: Lists::from_pairs(patterns.len(), &first),
             term_patterns,
-            terms_by_first_pattern,
             open_regex_terms,
             rules: Rules {
                 rules,
+                filters,
                 conds,
-                sets,
-                entities: entities.into_iter().map(|(names, context)| Entity { names, context }).collect(),
-                labels,
-                entity_ids,
-                rules_by_term,
-                rules_by_set,
-                entities_by_name,
-                sets_by_entity,
+                children,
+                sets: Lists::from_lists(&sets),
+                entities: entities
+                    .into_iter()
+                    .map(|(names, context)| Entity { names, context })
+                    .collect(),
+                labels: Strings::new(&labels),
+                entity_ids: Strings::new(&entity_ids),
+                rules_by_term: Lists::from_pairs(terms, &by_term),
+                rules_by_set: Lists::from_lists(&rules_by_set),
+                entities_by_name: Lists::from_pairs(terms, &by_name),
+                sets_by_entity: Lists::from_pairs(entity_ids.len(), &by_entity),
                 always,
             },
         })
+    }
+
+    /// Whether there are anchors to search casefolded, and exact (a field's stream for a mode
+    /// without anchors need not be made).
+    #[getter]
+    fn modes(&self) -> (bool, bool) {
+        (self.folded.is_some(), self.exact.is_some())
     }
 
     /// Match one article. `scans[i]` is field i to scan here, or None; `given[i]` the hits
@@ -152,7 +284,7 @@ impl Engine {
     fn match_article(
         &self,
         scans: Vec<Option<FieldScan>>,
-        given: Vec<Option<Vec<(u32, u32, u32, bool)>>>,
+        given: Vec<Option<GivenHits>>,
         feed: Option<&str>,
         language: Option<&str>,
         run_regex: &Bound<'_, PyAny>,
@@ -166,7 +298,8 @@ impl Engine {
                     field.insert(term, Hit { start, end, regex });
                 }
             } else if let Some(Some((text, folded, exact))) = scans.get(f) {
-                let notes = self.scan_field(text, folded.as_deref(), exact.as_deref(), &mut field)?;
+                let notes =
+                    self.scan_field(text, folded.as_deref(), exact.as_deref(), &mut field)?;
                 for (term, places) in notes {
                     let places = places.map(|mut p| {
                         p.sort_unstable();
@@ -174,9 +307,17 @@ impl Engine {
                         PyList::new(run_regex.py(), p)
                     });
                     let places = places.transpose()?;
-                    let found: Option<(u32, u32)> = run_regex.call1((f, term, places))?.extract()?;
+                    let found: Option<(u32, u32)> =
+                        run_regex.call1((f, term, places))?.extract()?;
                     if let Some((start, end)) = found {
-                        field.insert(term, Hit { start, end, regex: true });
+                        field.insert(
+                            term,
+                            Hit {
+                                start,
+                                end,
+                                regex: true,
+                            },
+                        );
                     }
                 }
             }
@@ -204,18 +345,32 @@ impl Engine {
     ) -> PyResult<RegexNotes> {
         let mut notes: RegexNotes = self.open_regex_terms.iter().map(|&t| (t, None)).collect();
         let mut found: Vec<Occurrence> = Vec::new();
-        let streams: Vec<(&Mode, &str)> =
-            [(&self.folded, folded), (&self.exact, exact)].into_iter().filter_map(|(m, s)| Some((m, s?))).collect();
-        let Some(&(_, first)) = streams.first() else { return Ok(notes) };
+        let streams: Vec<(&Mode, &str)> = [(&self.folded, folded), (&self.exact, exact)]
+            .into_iter()
+            .filter_map(|(m, s)| Some((m.as_ref()?, s?)))
+            .collect();
+        let Some(&(_, first)) = streams.first() else {
+            return Ok(notes);
+        };
         if text.is_ascii() && streams.iter().all(|(_, s)| s.is_ascii()) {
             let text = text.as_bytes();
             for &(mode, stream) in &streams {
                 let bytes = stream.as_bytes();
                 check_lengths(bytes.len(), text.len())?;
-                let view = View { bytes, chars: None, stream: bytes, text };
+                let view = View {
+                    bytes,
+                    chars: None,
+                    stream: bytes,
+                    text,
+                };
                 confirm(mode, &view, &mut found, &mut notes);
             }
-            let view = View { bytes: first.as_bytes(), chars: None, stream: first.as_bytes(), text };
+            let view = View {
+                bytes: first.as_bytes(),
+                chars: None,
+                stream: first.as_bytes(),
+                text,
+            };
             self.term_hits(&mut found, &view, hits);
         } else {
             let text: Vec<u32> = text.chars().map(u32::from).collect();
@@ -223,12 +378,22 @@ impl Engine {
             for &(mode, stream) in &streams {
                 let (codes, chars) = code_points(stream);
                 check_lengths(codes.len(), text.len())?;
-                let view = View { bytes: stream.as_bytes(), chars: Some(&chars), stream: &codes, text: &text };
+                let view = View {
+                    bytes: stream.as_bytes(),
+                    chars: Some(&chars),
+                    stream: &codes,
+                    text: &text,
+                };
                 confirm(mode, &view, &mut found, &mut notes);
                 first_view.get_or_insert((codes, chars));
             }
             if let Some((codes, chars)) = &first_view {
-                let view = View { bytes: first.as_bytes(), chars: Some(chars), stream: codes, text: &text };
+                let view = View {
+                    bytes: first.as_bytes(),
+                    chars: Some(chars),
+                    stream: codes,
+                    text: &text,
+                };
                 self.term_hits(&mut found, &view, hits);
             }
         }
@@ -237,7 +402,12 @@ impl Engine {
 
     /// Turn token patterns found into terms: a word term where its word is, a phrase where
     /// its words follow one another; each at its first place.
-    fn term_hits<T: Copy + Into<u32>>(&self, found: &mut [Occurrence], view: &View<'_, T>, hits: &mut FieldHits) {
+    fn term_hits<T: Copy + Into<u32>>(
+        &self,
+        found: &mut [Occurrence],
+        view: &View<'_, T>,
+        hits: &mut FieldHits,
+    ) {
         found.sort_unstable_by_key(|o| (o.pattern, o.start));
         let mut ranges: FxHashMap<u32, (usize, usize)> = FxHashMap::default();
         let mut i = 0;
@@ -253,24 +423,36 @@ impl Engine {
         let at = |pattern: u32, start: usize| -> Option<u32> {
             let &(lo, hi) = ranges.get(&pattern)?;
             let slice = &found[lo..hi];
-            slice.binary_search_by_key(&(start as u32), |o| o.start).ok().map(|k| slice[k].end)
+            slice
+                .binary_search_by_key(&(start as u32), |o| o.start)
+                .ok()
+                .map(|k| slice[k].end)
         };
         for (&pattern, &(lo, hi)) in &ranges {
-            for &term in self.terms_by_first_pattern.get(&pattern).into_iter().flatten() {
-                let rest = &self.term_patterns[term as usize][1..];
+            for &term in self.terms_by_first_pattern.get(pattern) {
+                let rest = &self.term_patterns.get(term)[1..];
                 if rest.iter().any(|p| !ranges.contains_key(p)) {
                     continue;
                 }
                 for first in &found[lo..hi] {
                     let mut end = Some(first.end);
                     for &p in rest {
-                        end = end.and_then(|e| view.token_after(e as usize)).and_then(|s| at(p, s));
+                        end = end
+                            .and_then(|e| view.token_after(e as usize))
+                            .and_then(|s| at(p, s));
                         if end.is_none() {
                             break;
                         }
                     }
                     if let Some(end) = end {
-                        hits.insert(term, Hit { start: first.start, end, regex: false });
+                        hits.insert(
+                            term,
+                            Hit {
+                                start: first.start,
+                                end,
+                                regex: false,
+                            },
+                        );
                         break;
                     }
                 }
@@ -303,6 +485,15 @@ fn code_points(s: &str) -> (Vec<u32>, Vec<u32>) {
 #[pymodule]
 fn monitor_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
-    m.add("KINDS", (anchors::LITERAL, anchors::PREFIX, anchors::GLOB, anchors::REGEX, anchors::REGEX_AT))?;
+    m.add(
+        "KINDS",
+        (
+            anchors::LITERAL,
+            anchors::PREFIX,
+            anchors::GLOB,
+            anchors::REGEX,
+            anchors::REGEX_AT,
+        ),
+    )?;
     Ok(())
 }

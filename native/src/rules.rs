@@ -35,20 +35,26 @@ impl Node {
     }
 }
 
+/// all / any (at least `min`) / none: children are `Rules::children[at..]`, all first.
 pub struct Cond {
-    pub all: Vec<Node>,
-    pub any: Vec<Node>,
-    pub none: Vec<Node>,
+    pub at: u32,
+    pub all: u32,
+    pub any: u32,
+    pub none: u32,
     pub min: u32,
 }
 
+/// Feed and language filters, kept apart: few rules have them.
+pub struct Filters {
+    pub feeds: Option<FxHashSet<String>>,
+    pub languages: Vec<String>,
+}
+
 pub struct Rule {
-    pub fields: Vec<usize>, // indexes into the rule set's fields, in the rule's order
+    pub fields: Box<[u8]>, // indexes into the rule set's fields, in the rule's order
     pub mask: u64,
     pub matcher: Option<Node>,
     pub entities: Option<Node>,
-    pub feeds: Option<FxHashSet<String>>,
-    pub languages: Vec<String>,
 }
 
 pub struct Entity {
@@ -56,17 +62,118 @@ pub struct Entity {
     pub context: Vec<u32>,
 }
 
+/// Lists of ids by a dense id, in two flat arrays (a hundred thousand small vectors would cost
+/// more memory than what they hold).
+#[derive(Default)]
+pub struct Lists {
+    offsets: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Lists {
+    /// From (key, value) pairs: each key's values in the order given.
+    pub fn from_pairs(keys: usize, pairs: &[(u32, u32)]) -> Lists {
+        let keys = pairs
+            .iter()
+            .map(|&(k, _)| k as usize + 1)
+            .max()
+            .unwrap_or(0)
+            .max(keys);
+        let mut offsets = vec![0u32; keys + 1];
+        for &(k, _) in pairs {
+            offsets[k as usize + 1] += 1;
+        }
+        for i in 0..keys {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut items = vec![0u32; pairs.len()];
+        for &(k, v) in pairs {
+            items[fill[k as usize] as usize] = v;
+            fill[k as usize] += 1;
+        }
+        Lists { offsets, items }
+    }
+
+    pub fn from_lists(lists: &[Vec<u32>]) -> Lists {
+        let mut offsets = Vec::with_capacity(lists.len() + 1);
+        offsets.push(0);
+        let mut items = Vec::new();
+        for list in lists {
+            items.extend_from_slice(list);
+            offsets.push(items.len() as u32);
+        }
+        Lists { offsets, items }
+    }
+
+    /// From counted lists, one after another: a count, then that many ids.
+    pub fn from_counted(codes: &[i64]) -> Result<Lists, pyo3::PyErr> {
+        let bad = || pyo3::exceptions::PyValueError::new_err("a counted list is cut short");
+        let mut lists = Lists {
+            offsets: vec![0],
+            items: Vec::new(),
+        };
+        let mut at = 0;
+        while at < codes.len() {
+            let n = usize::try_from(codes[at]).map_err(|_| bad())?;
+            let ids = codes.get(at + 1..at + 1 + n).ok_or_else(bad)?;
+            lists.items.extend(ids.iter().map(|&i| i as u32));
+            lists.offsets.push(lists.items.len() as u32);
+            at += 1 + n;
+        }
+        Ok(lists)
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn get(&self, key: u32) -> &[u32] {
+        let k = key as usize;
+        if k + 1 >= self.offsets.len() {
+            return &[];
+        }
+        &self.items[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+    }
+}
+
+/// Strings by a dense id, in one buffer.
+#[derive(Default)]
+pub struct Strings {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Strings {
+    pub fn new(strings: &[String]) -> Strings {
+        let mut all = Strings::default();
+        for s in strings {
+            all.text.push_str(s);
+            all.ends.push(all.text.len() as u32);
+        }
+        all
+    }
+
+    pub fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[from..self.ends[i] as usize]
+    }
+}
+
 pub struct Rules {
     pub rules: Vec<Rule>,
+    pub filters: FxHashMap<u32, Filters>,
     pub conds: Vec<Cond>,
-    pub sets: Vec<Vec<u32>>, // entity indexes, sorted
+    pub children: Vec<Node>,
+    pub sets: Lists, // entity indexes, sorted
     pub entities: Vec<Entity>,
-    pub labels: Vec<String>,     // term id -> label
-    pub entity_ids: Vec<String>, // entity index -> id
-    pub rules_by_term: FxHashMap<u32, Vec<u32>>,
-    pub rules_by_set: Vec<Vec<u32>>,
-    pub entities_by_name: FxHashMap<u32, Vec<u32>>,
-    pub sets_by_entity: FxHashMap<u32, Vec<u32>>,
+    pub labels: Strings,     // term id -> label
+    pub entity_ids: Strings, // entity index -> id
+    pub rules_by_term: Lists,
+    pub rules_by_set: Lists,
+    pub entities_by_name: Lists,
+    pub sets_by_entity: Lists,
     pub always: Vec<u32>,
 }
 
@@ -82,11 +189,18 @@ pub struct Article<'a> {
 
 impl<'a> Article<'a> {
     pub fn new(rules: &'a Rules, hits: &'a [FieldHits]) -> Article<'a> {
-        Article { rules, hits, mentioned: FxHashMap::default() }
+        Article {
+            rules,
+            hits,
+            mentioned: FxHashMap::default(),
+        }
     }
 
     fn present(&self, term: u32, mask: u64) -> bool {
-        self.hits.iter().enumerate().any(|(f, hits)| mask >> f & 1 == 1 && hits.contains_key(&term))
+        self.hits
+            .iter()
+            .enumerate()
+            .any(|(f, hits)| mask >> f & 1 == 1 && hits.contains_key(&term))
     }
 
     fn mentioned(&mut self, mask: u64) -> &FxHashSet<u32> {
@@ -97,7 +211,7 @@ impl<'a> Article<'a> {
                     continue;
                 }
                 for term in hits.keys() {
-                    for &e in self.rules.entities_by_name.get(term).into_iter().flatten() {
+                    for &e in self.rules.entities_by_name.get(*term) {
                         let context = &self.rules.entities[e as usize].context;
                         if context.is_empty() || context.iter().any(|&t| self.present(t, mask)) {
                             found.insert(e);
@@ -116,10 +230,10 @@ impl<'a> Article<'a> {
         let mut found = r.always.clone();
         for hits in self.hits {
             for term in hits.keys() {
-                found.extend(r.rules_by_term.get(term).into_iter().flatten());
-                for e in r.entities_by_name.get(term).into_iter().flatten() {
-                    for &s in r.sets_by_entity.get(e).into_iter().flatten() {
-                        found.extend(&r.rules_by_set[s as usize]);
+                found.extend(r.rules_by_term.get(*term));
+                for &e in r.entities_by_name.get(*term) {
+                    for &s in r.sets_by_entity.get(e) {
+                        found.extend(r.rules_by_set.get(s));
                     }
                 }
             }
@@ -132,15 +246,19 @@ impl<'a> Article<'a> {
     /// Whether rule `index` matches the article (its feed and language filters included).
     pub fn holds(&mut self, index: u32, feed: Option<&str>, language: Option<&str>) -> bool {
         let rule = &self.rules.rules[index as usize];
-        if let (Some(feeds), Some(feed)) = (&rule.feeds, feed) {
-            if !feeds.contains(feed) {
-                return false;
+        if let Some(filters) = self.rules.filters.get(&index) {
+            if let (Some(feeds), Some(feed)) = (&filters.feeds, feed) {
+                if !feeds.contains(feed) {
+                    return false;
+                }
             }
-        }
-        if let (false, Some(lang)) = (rule.languages.is_empty(), language.filter(|l| !l.is_empty())) {
-            let base = lang.split('-').next().unwrap_or(lang);
-            if !rule.languages.iter().any(|l| l == lang || l == base) {
-                return false;
+            let languages = &filters.languages;
+            if let (false, Some(lang)) = (languages.is_empty(), language.filter(|l| !l.is_empty()))
+            {
+                let base = lang.split('-').next().unwrap_or(lang);
+                if !languages.iter().any(|l| l == lang || l == base) {
+                    return false;
+                }
             }
         }
         let mask = rule.mask;
@@ -156,7 +274,7 @@ impl<'a> Article<'a> {
         match node {
             Node::Term(t) => self.present(t, mask),
             Node::Set(s) => {
-                let set = &self.rules.sets[s as usize];
+                let set = self.rules.sets.get(s);
                 if set.len() < mentioned.len() {
                     set.iter().any(|e| mentioned.contains(e))
                 } else {
@@ -165,17 +283,18 @@ impl<'a> Article<'a> {
             }
             Node::Cond(c) => {
                 let cond = &self.rules.conds[c as usize];
-                if !cond.all.iter().all(|&n| self.node_holds(n, mask, mentioned)) {
+                let (all, any, none) = self.rules.parts(cond);
+                if !all.iter().all(|&n| self.node_holds(n, mask, mentioned)) {
                     return false;
                 }
-                if cond.none.iter().any(|&n| self.node_holds(n, mask, mentioned)) {
+                if none.iter().any(|&n| self.node_holds(n, mask, mentioned)) {
                     return false;
                 }
-                if cond.any.is_empty() {
+                if any.is_empty() {
                     return true;
                 }
                 let mut count = 0;
-                for &n in &cond.any {
+                for &n in any {
                     if self.node_holds(n, mask, mentioned) {
                         count += 1;
                         if count >= cond.min {
@@ -199,27 +318,36 @@ impl<'a> Article<'a> {
         // Keyed by (is a term, value): the first of a label or entity found wins, in the order
         // the Python matcher walks the rule (a stack).
         let mut found: Vec<(bool, &str, Evidence)> = Vec::new();
-        let mut stack: Vec<Node> = [rule.matcher, rule.entities].into_iter().flatten().collect();
+        let mut stack: Vec<Node> = [rule.matcher, rule.entities]
+            .into_iter()
+            .flatten()
+            .collect();
         while let Some(node) = stack.pop() {
             match node {
                 Node::Cond(c) => {
-                    let cond = &r.conds[c as usize];
-                    stack.extend(cond.all.iter().chain(&cond.any));
+                    let (all, any, _) = r.parts(&r.conds[c as usize]);
+                    stack.extend(all.iter().chain(any));
                 }
                 Node::Term(t) => {
-                    let label = r.labels[t as usize].as_str();
-                    if !found.iter().any(|(term, value, _)| *term && *value == label) {
+                    let label = r.labels.get(t);
+                    if !found
+                        .iter()
+                        .any(|(term, value, _)| *term && *value == label)
+                    {
                         if let Some(e) = self.first_hit(true, t, &[t], &rule.fields) {
                             found.push((true, label, e));
                         }
                     }
                 }
                 Node::Set(s) => {
-                    let mut ids: Vec<u32> =
-                        r.sets[s as usize].iter().copied().filter(|e| mentioned.contains(e)).collect();
-                    ids.sort_unstable();
+                    let ids = r
+                        .sets
+                        .get(s)
+                        .iter()
+                        .copied()
+                        .filter(|e| mentioned.contains(e));
                     for e in ids {
-                        let id = r.entity_ids[e as usize].as_str();
+                        let id = r.entity_ids.get(e);
                         if !found.iter().any(|(term, value, _)| !*term && *value == id) {
                             let names = &r.entities[e as usize].names;
                             if let Some(ev) = self.first_hit(false, e, names, &rule.fields) {
@@ -230,7 +358,12 @@ impl<'a> Article<'a> {
                 }
             }
         }
-        let order = |f: usize| rule.fields.iter().position(|&x| x == f).unwrap_or(usize::MAX);
+        let order = |f: usize| {
+            rule.fields
+                .iter()
+                .position(|&x| usize::from(x) == f)
+                .unwrap_or(usize::MAX)
+        };
         found.sort_by(|a, b| {
             (order(a.2 .2), a.2 .3, a.0, a.1).cmp(&(order(b.2 .2), b.2 .3, b.0, b.1))
         });
@@ -239,8 +372,9 @@ impl<'a> Article<'a> {
 
     /// The first field (in the rule's order) where one of `terms` is present, and the best hit
     /// there: a word before a regex, then the earliest.
-    fn first_hit(&self, term: bool, value: u32, terms: &[u32], fields: &[usize]) -> Option<Evidence> {
+    fn first_hit(&self, term: bool, value: u32, terms: &[u32], fields: &[u8]) -> Option<Evidence> {
         for &f in fields {
+            let f = usize::from(f);
             let hits = &self.hits[f];
             let mut best: Option<Hit> = None;
             for t in terms {
@@ -255,5 +389,19 @@ impl<'a> Article<'a> {
             }
         }
         None
+    }
+}
+
+impl Rules {
+    /// A condition's children: all, any, none.
+    fn parts(&self, cond: &Cond) -> (&[Node], &[Node], &[Node]) {
+        let at = cond.at as usize;
+        let (all, any, none) = (cond.all as usize, cond.any as usize, cond.none as usize);
+        let children = &self.children[at..at + all + any + none];
+        (
+            &children[..all],
+            &children[all..all + any],
+            &children[all + any..],
+        )
     }
 }

@@ -1,0 +1,158 @@
+//! Anchors that begin where a token begins, looked up by hash instead of walked through an
+//! automaton.
+//!
+//! Such an anchor is a space and a body (" minist", " defense "). A body stands at a token's
+//! start when it equals the stream's bytes from there: the whole run of non-space bytes and the
+//! space after it (a word), or a prefix of the run (a prefix, a glob's head). So a token start
+//! costs one pass over its run, hashing as it goes, and a few probes of a small bit filter: one
+//! for a word as long as the run, and one for each length of a prefix body that begins with the
+//! run's first three bytes (a table of length masks tells which). Only a probe that passes
+//! reads the table of bodies. A trie walk instead touched an uncached state at nearly every
+//! byte of every token, and probing every length cost nearly as much.
+//!
+//! Bodies with a space inside (from apostrophes) or longer than 63 bytes are not kept here:
+//! `Mode` searches them with the other anchors, over the whole field.
+
+use rustc_hash::FxHashMap;
+
+pub const MAX_BODY: usize = 63;
+
+fn step(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3) // FNV-1a
+}
+
+const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn mix(hash: u64, length: usize) -> u64 {
+    // murmur3's finalizer, so the filter's bits are well spread
+    let mut x = hash ^ (length as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+const TRIGRAMS: usize = 1 << 13;
+
+fn trigram(run: &[u8]) -> usize {
+    let t = u32::from(run[0]) | u32::from(run[1]) << 8 | u32::from(run[2]) << 16;
+    (t.wrapping_mul(0x9e37_79b1) >> 19) as usize // 13 bits
+}
+
+pub struct Heads {
+    words: u64,         // bit L set: some word body (ending in its space) is L bytes long
+    short: u64,         // ...some prefix body shorter than 3 bytes is L bytes long
+    prefixes: Vec<u64>, // by the first three bytes' hash: the lengths of prefix bodies
+    filter: Vec<u64>,
+    filter_mask: u64,
+    table: FxHashMap<u64, u32>, // mixed hash -> first body with it
+    next: Vec<u32>,             // body -> next body with the same hash, or u32::MAX
+    bodies: Vec<u8>,            // every body, one after another
+    spans: Vec<u32>,            // body i is bodies[spans[i]..spans[i + 1]]
+}
+
+impl Heads {
+    /// Whether an anchor belongs here; else it is searched over the whole field.
+    pub fn takes(anchor: &[u8]) -> bool {
+        let body = &anchor[1.min(anchor.len())..];
+        anchor.first() == Some(&b' ')
+            && !body.is_empty()
+            && body.len() <= MAX_BODY
+            && body[0] != b' '
+            && !body[..body.len() - 1].contains(&b' ')
+    }
+
+    /// Index the bodies of anchors `Heads::takes`; body i is reported as i.
+    pub fn new<'a>(anchors: impl ExactSizeIterator<Item = &'a [u8]>) -> Heads {
+        let count = anchors.len();
+        let bits = (count * 16).next_power_of_two().max(1 << 12);
+        let mut heads = Heads {
+            words: 0,
+            short: 0,
+            prefixes: vec![0; TRIGRAMS],
+            filter: vec![0; bits / 64],
+            filter_mask: bits as u64 - 1,
+            table: FxHashMap::default(),
+            next: Vec::with_capacity(count),
+            bodies: Vec::new(),
+            spans: Vec::with_capacity(count + 1),
+        };
+        heads.spans.push(0);
+        heads.table.reserve(count);
+        for (i, anchor) in anchors.enumerate() {
+            let body = &anchor[1..];
+            let key = mix(body.iter().fold(SEED, |h, &b| step(h, b)), body.len());
+            if body.ends_with(b" ") {
+                heads.words |= 1 << body.len();
+            } else if body.len() < 3 {
+                heads.short |= 1 << body.len();
+            } else {
+                heads.prefixes[trigram(body)] |= 1 << body.len();
+            }
+            let (word, bits) = heads.bits(key);
+            heads.filter[word] |= bits;
+            let before = heads.table.insert(key, i as u32).unwrap_or(u32::MAX);
+            heads.next.push(before);
+            heads.bodies.extend_from_slice(body);
+            heads.spans.push(heads.bodies.len() as u32);
+        }
+        heads
+    }
+
+    /// A key's word of the filter and its two bits there (one cache line a probe).
+    fn bits(&self, key: u64) -> (usize, u64) {
+        let word = ((key & self.filter_mask) / 64) as usize;
+        (word, 1 << (key >> 40 & 63) | 1 << (key >> 52 & 63))
+    }
+
+    fn probe(
+        &self,
+        stream: &[u8],
+        start: usize,
+        length: usize,
+        hash: u64,
+        found: &mut impl FnMut(usize),
+    ) {
+        let key = mix(hash, length);
+        let (word, bits) = self.bits(key);
+        if self.filter[word] & bits != bits {
+            return;
+        }
+        let mut body = self.table.get(&key).copied().unwrap_or(u32::MAX);
+        while body != u32::MAX {
+            let (from, to) = (
+                self.spans[body as usize] as usize,
+                self.spans[body as usize + 1] as usize,
+            );
+            if self.bodies[from..to] == stream[start..start + length] {
+                found(body as usize);
+            }
+            body = self.next[body as usize];
+        }
+    }
+
+    /// Call `found(body)` for every body that stands at `start` (just after a space) in `stream`.
+    pub fn at(&self, stream: &[u8], start: usize, mut found: impl FnMut(usize)) {
+        let rest = &stream[start..stream.len().min(start + MAX_BODY)];
+        let run = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        let mut lengths = self.short;
+        if run >= 3 {
+            lengths |= self.prefixes[trigram(rest)];
+        }
+        lengths &= (2 << run) - 1; // a prefix body lies inside the run
+        if run < rest.len() && self.words >> (run + 1) & 1 == 1 {
+            lengths |= 1 << (run + 1);
+        }
+        if lengths == 0 {
+            return;
+        }
+        let mut hash = SEED;
+        for (i, &byte) in rest[..(run + 1).min(rest.len())].iter().enumerate() {
+            hash = step(hash, byte);
+            if lengths >> (i + 1) & 1 == 1 {
+                self.probe(stream, start, i + 1, hash, &mut found);
+            }
+        }
+    }
+}
