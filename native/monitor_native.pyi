@@ -36,5 +36,7 @@ class Engine:
         given: Sequence[Sequence[tuple[int, int, int, bool]] | None],
         feed: str | None,
         language: str | None,
-        run_regex: Callable[[int, int, list[int] | None], tuple[int, int] | None],
+        run_regex: Callable[
+            [list[tuple[int, int, list[int] | None]]], list[tuple[int, int] | None]
+        ],
     ) -> list[tuple[int, list[tuple[bool, int, int, int, int]]]]: ...

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import gc
 import re
-from array import array
 import threading
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple

@@ -101,6 +101,10 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
     scans: list[tuple[str, str | None, str | None] | None] = []
     given: list[list[tuple[int, int, int, bool]] | None] = []
     for text in texts:
+        if c.complete and text.isascii():
+            scans.append((text, None, None))  # the engine makes an ASCII text's streams
+            given.append(None)
+            continue
         found = streams(text, c) if text else None
         if text and found is None:
             hits = scan_tokens(text, c)
@@ -110,10 +114,12 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
             given.append(None)
             scans.append(None if found is None else (text, *found))
 
-    def run_regex(field: int, tid: int, places: list[int] | None) -> tuple[int, int] | None:
-        return regex_span(texts[field], c, tid, places)
+    def run_regexes(
+        asked: list[tuple[int, int, list[int] | None]],
+    ) -> list[tuple[int, int] | None]:
+        return [regex_span(texts[field], c, tid, places) for field, tid, places in asked]
 
-    found_rules = engine.match_article(scans, given, article.feed, article.language, run_regex)
+    found_rules = engine.match_article(scans, given, article.feed, article.language, run_regexes)
     made: dict[tuple[bool, int, int, int, int], Evidence] = {}
     matches = []
     for rid, items in found_rules:

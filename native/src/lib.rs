@@ -276,10 +276,11 @@ impl Engine {
         (self.folded.is_some(), self.exact.is_some())
     }
 
-    /// Match one article. `scans[i]` is field i to scan here, or None; `given[i]` the hits
-    /// Python found in a field it scanned itself ((term, start, end, regex) each);
-    /// `run_regex(field, term, places)` runs a regex term over a field (places None) or at
-    /// the given places and returns its first (start, end) or None.
+    /// Match one article. `scans[i]` is field i to scan here (its text and streams; an ASCII
+    /// text may come without them), or None; `given[i]` the hits Python found in a field it
+    /// scanned itself ((term, start, end, regex) each). `run_regex` gets every regex to run, as
+    /// (field, term, places: None to run over the field) and returns each one's first
+    /// (start, end) or None.
     #[pyo3(signature = (scans, given, feed, language, run_regex))]
     fn match_article(
         &self,
@@ -291,6 +292,7 @@ impl Engine {
     ) -> PyResult<Vec<Found>> {
         let count = scans.len().max(given.len());
         let mut hits: Vec<FieldHits> = Vec::with_capacity(count);
+        let mut requests: Vec<(usize, u32, Option<Vec<usize>>)> = Vec::new();
         for f in 0..count {
             let mut field = FieldHits::default();
             if let Some(Some(found)) = given.get(f) {
@@ -304,24 +306,34 @@ impl Engine {
                     let places = places.map(|mut p| {
                         p.sort_unstable();
                         p.dedup();
-                        PyList::new(run_regex.py(), p)
+                        p
                     });
-                    let places = places.transpose()?;
-                    let found: Option<(u32, u32)> =
-                        run_regex.call1((f, term, places))?.extract()?;
-                    if let Some((start, end)) = found {
-                        field.insert(
-                            term,
-                            Hit {
-                                start,
-                                end,
-                                regex: true,
-                            },
-                        );
-                    }
+                    requests.push((f, term, places));
                 }
             }
             hits.push(field);
+        }
+        if !requests.is_empty() {
+            // One call for every regex the article's fields ask to run.
+            let asked = PyList::new(run_regex.py(), &requests)?;
+            let answers: Vec<Option<(u32, u32)>> = run_regex.call1((asked,))?.extract()?;
+            if answers.len() != requests.len() {
+                return Err(PyValueError::new_err(
+                    "run_regex answered a different number of requests",
+                ));
+            }
+            for ((f, term, _), found) in requests.iter().zip(answers) {
+                if let Some((start, end)) = found {
+                    hits[*f].insert(
+                        *term,
+                        Hit {
+                            start,
+                            end,
+                            regex: true,
+                        },
+                    );
+                }
+            }
         }
         let mut article = rules::Article::new(&self.rules, &hits);
         let mut out = Vec::new();
@@ -345,6 +357,15 @@ impl Engine {
     ) -> PyResult<RegexNotes> {
         let mut notes: RegexNotes = self.open_regex_terms.iter().map(|&t| (t, None)).collect();
         let mut found: Vec<Occurrence> = Vec::new();
+        // ASCII text comes without its streams: they are made here.
+        let (folded_made, exact_made);
+        let (folded, exact) = if folded.is_none() && exact.is_none() && text.is_ascii() {
+            folded_made = self.folded.as_ref().map(|_| ascii_stream(text, true));
+            exact_made = self.exact.as_ref().map(|_| ascii_stream(text, false));
+            (folded_made.as_deref(), exact_made.as_deref())
+        } else {
+            (folded, exact)
+        };
         let streams: Vec<(&Mode, &str)> = [(&self.folded, folded), (&self.exact, exact)]
             .into_iter()
             .filter_map(|(m, s)| Some((m.as_ref()?, s?)))
@@ -404,34 +425,31 @@ impl Engine {
     /// its words follow one another; each at its first place.
     fn term_hits<T: Copy + Into<u32>>(
         &self,
-        found: &mut [Occurrence],
+        found: &mut Vec<Occurrence>,
         view: &View<'_, T>,
         hits: &mut FieldHits,
     ) {
         found.sort_unstable_by_key(|o| (o.pattern, o.start));
-        let mut ranges: FxHashMap<u32, (usize, usize)> = FxHashMap::default();
-        let mut i = 0;
-        while i < found.len() {
-            let pattern = found[i].pattern;
-            let mut j = i;
-            while j < found.len() && found[j].pattern == pattern {
-                j += 1;
-            }
-            ranges.insert(pattern, (i, j));
-            i = j;
-        }
-        let at = |pattern: u32, start: usize| -> Option<u32> {
-            let &(lo, hi) = ranges.get(&pattern)?;
-            let slice = &found[lo..hi];
-            slice
-                .binary_search_by_key(&(start as u32), |o| o.start)
+        found.dedup_by_key(|o| (o.pattern, o.start));
+        let found = &found[..];
+        // The end of the token `pattern` matched at `start`, if it did.
+        let at = |pattern: u32, start: u32| -> Option<u32> {
+            found
+                .binary_search_by_key(&(pattern, start), |o| (o.pattern, o.start))
                 .ok()
-                .map(|k| slice[k].end)
+                .map(|k| found[k].end)
         };
-        for (&pattern, &(lo, hi)) in &ranges {
+        let has = |pattern: u32| {
+            let k = found.partition_point(|o| o.pattern < pattern);
+            k < found.len() && found[k].pattern == pattern
+        };
+        let mut lo = 0;
+        while lo < found.len() {
+            let pattern = found[lo].pattern;
+            let hi = lo + found[lo..].partition_point(|o| o.pattern == pattern);
             for &term in self.terms_by_first_pattern.get(pattern) {
                 let rest = &self.term_patterns.get(term)[1..];
-                if rest.iter().any(|p| !ranges.contains_key(p)) {
+                if !rest.iter().all(|&p| has(p)) {
                     continue;
                 }
                 for first in &found[lo..hi] {
@@ -439,7 +457,7 @@ impl Engine {
                     for &p in rest {
                         end = end
                             .and_then(|e| view.token_after(e as usize))
-                            .and_then(|s| at(p, s));
+                            .and_then(|s| at(p, s as u32));
                         if end.is_none() {
                             break;
                         }
@@ -457,8 +475,21 @@ impl Engine {
                     }
                 }
             }
+            lo = hi;
         }
     }
+}
+
+fn ascii_stream(text: &str, fold: bool) -> String {
+    let mut stream = String::with_capacity(text.len() + 2);
+    stream.push(' ');
+    stream.extend(text.bytes().map(|b| match b {
+        b'A'..=b'Z' if fold => char::from(b.to_ascii_lowercase()),
+        b if b.is_ascii_alphanumeric() || b == b'_' => char::from(b),
+        _ => ' ',
+    }));
+    stream.push(' ');
+    stream
 }
 
 fn check_lengths(stream: usize, text: usize) -> PyResult<()> {
