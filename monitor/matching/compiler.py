@@ -262,14 +262,6 @@ class CompiledRules:
         engine has its own)."""
         return self.lazy_first_patterns.get()
 
-    @property
-    def modes(self) -> tuple[bool, bool]:
-        """Whether there are anchors to search casefolded, and exact."""
-        if self.engine is not None:
-            return self.engine.modes
-        automata = self.automata
-        return automata.folded is not None, automata.exact is not None
-
 
 class _Builder:
     """Interns token patterns and terms while rules are compiled, for the Python matcher

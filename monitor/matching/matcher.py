@@ -105,7 +105,7 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
             scans.append((text, None, None))  # the engine makes an ASCII text's streams
             given.append(None)
             continue
-        found = streams(text, c) if text else None
+        found = streams(text, c, engine.modes) if text else None
         if text and found is None:
             hits = scan_tokens(text, c)
             given.append([(tid, h.start, h.end, h.regex) for tid, h in hits.items()])

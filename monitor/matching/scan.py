@@ -36,9 +36,12 @@ FieldHits = dict[int, Hit]
 Occurrences = dict[int, dict[int, int]]
 
 
-def streams(text: str, c: CompiledRules) -> tuple[str | None, str | None] | None:
+def streams(
+    text: str, c: CompiledRules, modes: tuple[bool, bool]
+) -> tuple[str | None, str | None] | None:
     """The streams the anchors of each case mode are searched in: `" " + boundary form + " "`,
-    casefolded for the case-insensitive mode; None for a mode without anchors.
+    casefolded for the case-insensitive mode; None for a mode without anchors (`modes` tells
+    which have some: the Python automata's, or the native engine's).
 
     None when the text must be scanned token by token: a script without spaces, a character
     whose case folding changes the length, or a rule set with an unanchored glob.
@@ -46,7 +49,7 @@ def streams(text: str, c: CompiledRules) -> tuple[str | None, str | None] | None
     form = boundary_form(text) if c.complete else None
     if form is None:
         return None
-    has_folded, has_exact = c.modes
+    has_folded, has_exact = modes
     folded = form.casefold() if has_folded else form
     if len(folded) != len(text):
         return None
@@ -57,11 +60,11 @@ def scan_field(text: str, c: CompiledRules) -> FieldHits:
     """Find every term of the rule set present in one field's text, with its first place."""
     if not text:
         return {}
-    found = streams(text, c)
+    automata = c.automata
+    found = streams(text, c, (automata.folded is not None, automata.exact is not None))
     if found is None:
         return scan_tokens(text, c)
     folded, exact = found
-    automata = c.automata
     occurrences: Occurrences = {}
     # Regex term id -> None (run over the field) or the places its leading literal stands.
     regexes: dict[int, list[int] | None] = dict.fromkeys(c.open_regex_terms)

@@ -45,6 +45,9 @@ const QUESTION: u32 = b'?' as u32;
 /// the literal is a range of the mode's arena of code points.
 pub struct Check {
     pub kind: u8,
+    // A case-sensitive word searched by its lower-cased anchor in the casefolded stream: the
+    // token is compared as the text has it.
+    exact: bool,
     pub ident: u32,
     literal: (u32, u32),
     back: u32,
@@ -68,11 +71,13 @@ impl ModeBuilder {
         literal: &str,
         back: u32,
         length: i32,
+        exact: bool,
     ) {
         let from = self.literals.len() as u32;
         self.literals.extend(literal.chars().map(u32::from));
         let check = Check {
             kind,
+            exact,
             ident,
             literal: (from, self.literals.len() as u32),
             back,
@@ -194,7 +199,7 @@ impl<T: Copy + Into<u32>> View<'_, T> {
 
     /// The comparison key and end of the token that begins at `at`, if one does there
     /// (`monitor.text.token_at` and `token_key`, casefolded when the stream is).
-    fn token(&self, at: usize) -> Option<(Vec<u32>, usize)> {
+    fn token(&self, at: usize, exact: bool) -> Option<(Vec<u32>, usize)> {
         let n = self.text.len();
         if at >= n || !self.word(at) {
             return None;
@@ -229,8 +234,8 @@ impl<T: Copy + Into<u32>> View<'_, T> {
         }
         let key = (at..key_end)
             .map(|i| {
-                if self.text_at(i) == APOSTROPHE {
-                    APOSTROPHE
+                if exact || self.text_at(i) == APOSTROPHE {
+                    self.text_at(i)
                 } else {
                     self.stream[i + 1].into()
                 }
@@ -245,6 +250,9 @@ impl<T: Copy + Into<u32>> View<'_, T> {
     }
 }
 
+/// The tokens read at the places hits point to, each once: (start, exact) -> (key, end).
+type Tokens = FxHashMap<(usize, bool), Option<(Vec<u32>, usize)>>;
+
 /// Search one mode's anchors in a field and confirm each hit.
 pub fn confirm<T: Copy + Into<u32>>(
     mode: &Mode,
@@ -252,7 +260,7 @@ pub fn confirm<T: Copy + Into<u32>>(
     found: &mut Vec<Occurrence>,
     notes: &mut RegexNotes,
 ) {
-    let mut tokens: FxHashMap<usize, Option<(Vec<u32>, usize)>> = FxHashMap::default();
+    let mut tokens = Tokens::default();
     let bytes = view.bytes;
     for b in 0..bytes.len().saturating_sub(1) {
         if bytes[b] == b' ' && bytes[b + 1] != b' ' {
@@ -284,7 +292,7 @@ fn check<T: Copy + Into<u32>>(
     checks: &[Check],
     start: usize,
     view: &View<'_, T>,
-    tokens: &mut FxHashMap<usize, Option<(Vec<u32>, usize)>>,
+    tokens: &mut Tokens,
     found: &mut Vec<Occurrence>,
     notes: &mut RegexNotes,
 ) {
@@ -325,6 +333,10 @@ fn check<T: Copy + Into<u32>>(
                 if (at == 0 || text[at - 1].into() != APOSTROPHE)
                     && (after == text.len() || text[after].into() != APOSTROPHE)
                 {
+                    let same = |(t, l): (&T, &u32)| (*t).into() == *l;
+                    if c.exact && !text[at..after].iter().zip(mode.literal(c)).all(same) {
+                        continue; // the casefolded anchor matched; the case does not
+                    }
                     found.push(Occurrence {
                         pattern: c.ident,
                         start: at as u32,
@@ -334,7 +346,9 @@ fn check<T: Copy + Into<u32>>(
                 }
             }
         }
-        let token = tokens.entry(at).or_insert_with(|| view.token(at));
+        let token = tokens
+            .entry((at, c.exact))
+            .or_insert_with(|| view.token(at, c.exact));
         let Some((key, end)) = token else { continue };
         let literal = mode.literal(c);
         let matched = match c.kind {

@@ -150,8 +150,17 @@ impl Engine {
                     )))
                 }
             };
-            if let Some(anchor) = anchor {
-                modes[usize::from(*case)].add(&anchor, code, pid, text, back, length);
+            match anchor {
+                // A case-sensitive word with an ASCII anchor is looked for in the casefolded
+                // stream too, so that most fields are searched once.
+                Some(anchor) if *case && anchor.is_ascii() => {
+                    let lower = anchor.to_ascii_lowercase();
+                    modes[0].add(&lower, code, pid, text, back, length, true);
+                }
+                Some(anchor) => {
+                    modes[usize::from(*case)].add(&anchor, code, pid, text, back, length, false)
+                }
+                None => {}
             }
         }
         for (tid, literal, case, leads) in regex_anchors {
@@ -161,7 +170,21 @@ impl Engine {
             } else {
                 anchors::REGEX
             };
-            modes[usize::from(case)].add(&literal, kind, tid, &literal, 1, -1);
+            // A case-sensitive literal found in the casefolded stream only asks for more tries:
+            // the regex itself decides.
+            if case && !literal.is_ascii() {
+                modes[1].add(&literal, kind, tid, &literal, 1, -1, false);
+            } else {
+                modes[0].add(
+                    &literal.to_ascii_lowercase(),
+                    kind,
+                    tid,
+                    &literal,
+                    1,
+                    -1,
+                    false,
+                );
+            }
         }
         // Each term: its number of words, then its token pattern ids (none for a regex).
         let term_patterns = Lists::from_counted(&int64s(term_patterns)?)?;
