@@ -2,8 +2,6 @@
 
 from collections.abc import Callable, Sequence
 
-KINDS: tuple[int, int, int, int, int]
-
 class Engine:
     """A compiled rule set, ready to match articles."""
 

@@ -63,6 +63,7 @@ pub struct ModeBuilder {
 
 impl ModeBuilder {
     /// Add an anchor and what a hit on it asks to confirm.
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         anchor: &str,

@@ -539,15 +539,5 @@ fn code_points(s: &str) -> (Vec<u32>, Vec<u32>) {
 #[pymodule]
 fn monitor_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
-    m.add(
-        "KINDS",
-        (
-            anchors::LITERAL,
-            anchors::PREFIX,
-            anchors::GLOB,
-            anchors::REGEX,
-            anchors::REGEX_AT,
-        ),
-    )?;
     Ok(())
 }
