@@ -6,8 +6,10 @@ Its results are held to the Python matcher's by the property tests
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +55,25 @@ def test_check_warns_when_the_engine_is_missing(
     monkeypatch.setattr(native, "engine_type", lambda: None)
     assert 0 == check(rules, out, err)
     assert "warning: the native matching engine" in err.getvalue()
+
+
+class PanicException(BaseException):  # named as pyo3 names a Rust panic
+    """What a panic inside the engine raises in Python."""
+
+
+class PanickingEngine:
+    """An engine whose every call panics, as a bug in the Rust code would."""
+
+    modes = (True, False)
+
+    def match_article(self, *_: Any) -> Any:
+        raise PanicException("index out of bounds")
+
+
+def test_a_panic_in_the_engine_becomes_an_ordinary_error() -> None:
+    """A Rust panic would end the service; the matcher turns it into a RuntimeError naming
+    the article, which the matcher loop reports and retries."""
+    compiled = dataclasses.replace(compile_yaml(RULES), engine=PanickingEngine())  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="native engine failed on article 'a1'") as caught:
+        match_article(article(title="Acme Corp"), compiled)
+    assert isinstance(caught.value.__cause__, PanicException)

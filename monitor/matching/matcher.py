@@ -119,7 +119,18 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
     ) -> list[tuple[int, int] | None]:
         return [regex_span(texts[field], c, tid, places) for field, tid, places in asked]
 
-    found_rules = engine.match_article(scans, given, article.feed, article.language, run_regexes)
+    try:
+        found_rules = engine.match_article(
+            scans, given, article.feed, article.language, run_regexes
+        )
+    except Exception:
+        raise
+    except BaseException as exc:
+        # A panic in the engine arrives as pyo3's PanicException, a BaseException that would
+        # end the service: make it an error the matcher loop reports and retries.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise RuntimeError(f"the native engine failed on article {article.id!r}: {exc}") from exc
     made: dict[tuple[bool, int, int, int, int], Evidence] = {}
     matches = []
     for rid, items in found_rules:
