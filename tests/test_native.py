@@ -15,6 +15,7 @@ import pytest
 
 from monitor.cli import check
 from monitor.matching import native
+from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from tests.helpers import article, compile_yaml
 
@@ -77,3 +78,21 @@ def test_a_panic_in_the_engine_becomes_an_ordinary_error() -> None:
     with pytest.raises(RuntimeError, match="native engine failed on article 'a1'") as caught:
         match_article(article(title="Acme Corp"), compiled)
     assert isinstance(caught.value.__cause__, PanicException)
+
+
+@pytest.mark.parametrize("length", [3, 62, 63, 64, 70])
+def test_long_words_match_as_in_python(length: int) -> None:
+    """Words longer than the engine's token-start table (63 bytes) are searched another way."""
+    word = ("ab" * 40)[:length]
+    rules = (
+        "rules:\n"
+        f"  - {{id: whole, match: {{any: ['{word}']}}}}\n"
+        f"  - {{id: prefix, match: {{any: ['{word[:-1]}*']}}}}\n"
+        f"  - {{id: glob, match: {{any: ['{word[:-1]}?']}}}}\n"
+    )
+    compiled = compile_yaml(rules)
+    in_python = compile_rules(compiled.spec, engine=False)
+    item = article(title=f"x {word} {word}s {word.upper()}'s")
+    found = match_article(item, compiled)
+    assert ["whole", "prefix", "glob"] == [m.rule_id for m in found]
+    assert found == match_in_python(item, in_python)

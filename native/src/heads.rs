@@ -140,7 +140,7 @@ impl Heads {
         if run >= 3 {
             lengths |= self.prefixes[trigram(rest)];
         }
-        lengths &= (2 << run) - 1; // a prefix body lies inside the run
+        lengths &= u64::MAX >> (63 - run); // a prefix body lies inside the run (run <= 63)
         if run < rest.len() && self.words >> (run + 1) & 1 == 1 {
             lengths |= 1 << (run + 1);
         }
