@@ -445,14 +445,17 @@ def _index(
 ) -> CompiledRules:
     terms = tuple(build.compiled_terms)
     regex_terms = [tid for tid, term in enumerate(terms) if term.regex is not None]
+    python = build.python
+    # What only the Python matcher reads (the engine has its own).
     entities_by_name: dict[int, list[int]] = defaultdict(list)
-    for eid, entity in enumerate(entities):
-        for tid in entity.names:
-            entities_by_name[tid].append(eid)
     sets_by_entity: dict[int, list[int]] = defaultdict(list)
-    for found, sid in build.set_ids.items():
-        for eid in found:
-            sets_by_entity[eid].append(sid)
+    if python:
+        for eid, entity in enumerate(entities):
+            for tid in entity.names:
+                entities_by_name[tid].append(eid)
+        for found, sid in build.set_ids.items():
+            for eid in found:
+                sets_by_entity[eid].append(sid)
     required = [
         (tid, term.required, not term.regex.flags & re.IGNORECASE, term.leads)
         for tid in regex_terms
@@ -468,7 +471,6 @@ def _index(
             elif not pattern.text.rstrip("*").strip("?"):
                 complete = False  # a glob of only `?`s: no anchor
     fields = tuple(dict.fromkeys(f for r in rules for f in r.spec.fields))
-    python = build.python
     always = tuple(i for i, r in enumerate(rules) if r.matches_empty)
     return CompiledRules(
         rules=rules,
@@ -483,7 +485,6 @@ def _index(
         if engine is None
         else _engine(engine, build, entities, fields, always, required, glob_anchors),
         open_regex_terms=tuple(t for t in regex_terms if build.compiled_terms[t].required is None),
-        # What only the Python matcher reads (the engine has its own).
         rules_by_term={k: tuple(v) for k, v in build.rules_by_term.items()} if python else {},
         entities_by_name={k: tuple(v) for k, v in entities_by_name.items()} if python else {},
         sets_by_entity={k: tuple(v) for k, v in sets_by_entity.items()} if python else {},

@@ -101,7 +101,7 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
     scans: list[tuple[str, str | None, str | None] | None] = []
     given: list[list[tuple[int, int, int, bool]] | None] = []
     for text in texts:
-        if c.complete and text.isascii():
+        if text and c.complete and text.isascii():
             scans.append((text, None, None))  # the engine makes an ASCII text's streams
             given.append(None)
             continue
