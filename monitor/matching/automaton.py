@@ -77,6 +77,30 @@ def pattern_anchor(pattern: TokenPattern) -> tuple[str, int] | None:
     return best
 
 
+def unanchored(pattern: TokenPattern) -> bool:
+    """Whether a pattern without an anchor can still match text that has a boundary form.
+
+    A pattern in a script without spaces never does (such text is scanned token by token);
+    only a glob made of `?`s does, and a rule set holding one is scanned token by token.
+    """
+    return pattern.kind == "glob" and not pattern.text.rstrip("*").strip("?")
+
+
+def glob_anchors(patterns: dict[TokenPattern, int]) -> tuple[list[tuple[int, str, int]], bool]:
+    """The anchors of the glob patterns, as (pattern id, anchor, distance back), and whether
+    every pattern can be found by its anchor (the native engine anchors words itself)."""
+    found: list[tuple[int, str, int]] = []
+    complete = True
+    for pattern, pid in patterns.items():
+        if pattern.kind == "glob":
+            anchor = pattern_anchor(pattern)
+            if anchor is not None:
+                found.append((pid, *anchor))
+            else:
+                complete = complete and not unanchored(pattern)
+    return found, complete
+
+
 @dataclass(frozen=True, slots=True)
 class Anchors:
     """Every anchor of a rule set, per case mode, with what a hit on it asks to confirm."""
@@ -104,10 +128,7 @@ def anchors(
     for pattern, pid in patterns.items():
         found = pattern_anchor(pattern)
         if found is None:
-            # A pattern in a script without spaces never matches text that has a boundary
-            # form (such text is scanned token by token); only a glob of `?`s is unanchored.
-            if pattern.kind == "glob" and not pattern.text.rstrip("*").strip("?"):
-                complete = False
+            complete = complete and not unanchored(pattern)
             continue
         text, back = found
         kind = kinds[pattern.kind]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from monitor.matching import native
-from monitor.matching.automaton import Automata, anchors, build_automata, pattern_anchor
+from monitor.matching.automaton import Automata, anchors, build_automata, glob_anchors
 from monitor.matching.spec import (
     EntityRef,
     EntitySpec,
@@ -459,17 +459,10 @@ def _index(
     required = [
         (tid, term.required, not term.regex.flags & re.IGNORECASE, term.leads)
         for tid in regex_terms
-        if (term := build.compiled_terms[tid]).required is not None and term.regex
+        if (term := terms[tid]).required is not None and term.regex
     ]
-    glob_anchors: list[tuple[int, str, int]] = []
-    complete = True
-    for pattern, pid in build.patterns.items():
-        if pattern.kind == "glob":
-            anchor = pattern_anchor(pattern)
-            if anchor is not None:
-                glob_anchors.append((pid, anchor[0], anchor[1]))
-            elif not pattern.text.rstrip("*").strip("?"):
-                complete = False  # a glob of only `?`s: no anchor
+    globs, complete = glob_anchors(build.patterns)
+    open_regex_terms = tuple(t for t in regex_terms if terms[t].required is None)
     fields = tuple(dict.fromkeys(f for r in rules for f in r.spec.fields))
     always = tuple(i for i, r in enumerate(rules) if r.matches_empty)
     return CompiledRules(
@@ -483,8 +476,8 @@ def _index(
         complete=complete,
         engine=None
         if engine is None
-        else _engine(engine, build, entities, fields, always, required, glob_anchors),
-        open_regex_terms=tuple(t for t in regex_terms if build.compiled_terms[t].required is None),
+        else _engine(engine, build, entities, fields, always, required, globs, open_regex_terms),
+        open_regex_terms=open_regex_terms,
         rules_by_term={k: tuple(v) for k, v in build.rules_by_term.items()} if python else {},
         entities_by_name={k: tuple(v) for k, v in entities_by_name.items()} if python else {},
         sets_by_entity={k: tuple(v) for k, v in sets_by_entity.items()} if python else {},
@@ -503,7 +496,8 @@ def _engine(
     fields: tuple[str, ...],
     always: tuple[int, ...],
     required: list[tuple[int, str, bool, bool]],
-    glob_anchors: list[tuple[int, str, int]],
+    globs: list[tuple[int, str, int]],
+    open_regex_terms: tuple[int, ...],
 ) -> native.Engine:
     """The native engine over the compiled rules."""
     index = {name: i for i, name in enumerate(fields)}
@@ -516,12 +510,10 @@ def _engine(
         words.extend(term.patterns)
     return engine(
         patterns=list(build.patterns),
-        glob_anchors=glob_anchors,
+        glob_anchors=globs,
         regex_anchors=required,
         term_patterns=words.tobytes(),
-        open_regex_terms=[
-            t for t, term in enumerate(terms) if term.regex is not None and term.required is None
-        ],
+        open_regex_terms=list(open_regex_terms),
         labels=[t.label for t in terms],
         entities=[(e.names, e.context) for e in entities],
         entity_ids=[e.id for e in entities],

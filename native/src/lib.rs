@@ -55,7 +55,7 @@ const NO_SPACE: [(u32, u32); 8] = [
     (0x20000, 0x3134F),
 ];
 
-/// The anchor of a literal or prefix word (`_anchor` in `monitor/matching/automaton.py`).
+/// The anchor of a literal or prefix word (`pattern_anchor` in `monitor/matching/automaton.py`).
 fn word_anchor(literal: bool, text: &str) -> Option<String> {
     let first = u32::from(text.chars().next()?);
     if NO_SPACE.iter().any(|&(lo, hi)| lo <= first && first <= hi) {
@@ -382,7 +382,8 @@ impl Engine {
         let mut found: Vec<Occurrence> = Vec::new();
         // ASCII text comes without its streams: they are made here.
         let (folded_made, exact_made);
-        let (folded, exact) = if folded.is_none() && exact.is_none() && text.is_ascii() {
+        let ascii = text.is_ascii();
+        let (folded, exact) = if folded.is_none() && exact.is_none() && ascii {
             folded_made = self.folded.as_ref().map(|_| ascii_stream(text, true));
             exact_made = self.exact.as_ref().map(|_| ascii_stream(text, false));
             (folded_made.as_deref(), exact_made.as_deref())
@@ -396,7 +397,7 @@ impl Engine {
         let Some(&(_, first)) = streams.first() else {
             return Ok(notes);
         };
-        if text.is_ascii() && streams.iter().all(|(_, s)| s.is_ascii()) {
+        if ascii && streams.iter().all(|(_, s)| s.is_ascii()) {
             let text = text.as_bytes();
             for &(mode, stream) in &streams {
                 let bytes = stream.as_bytes();
