@@ -15,6 +15,7 @@ import threading
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import NamedTuple
 
 from monitor.matching import native
@@ -273,6 +274,9 @@ class _Builder:
         # Term ids by source, one table per case mode: the same source parses to the same term.
         self.terms: tuple[dict[str, int], dict[str, int]] = ({}, {})
         self.compiled_terms: list[CompiledTerm] = []
+        # Each term's number of words, then its token pattern ids (none for a regex): for the
+        # native engine.
+        self.term_patterns = array("q")
         self.nodes: list[TermNode] = []
         # What can wake each rule: the rules naming a term, and naming an entity set (`tag:`,
         # `type:` or an id), each list in rule order.
@@ -300,8 +304,16 @@ class _Builder:
             compiled = CompiledTerm(label=term.label, regex=regex, required=required, leads=leads)
         else:
             patterns = self.patterns
-            ids = tuple([patterns.setdefault(w, len(patterns)) for w in term.words])
-            compiled = CompiledTerm(label=term.label, patterns=ids)
+            words = term.words
+            if len(words) == 1:
+                ids: tuple[int, ...] = (patterns.setdefault(words[0], len(patterns)),)
+            else:
+                ids = tuple([patterns.setdefault(w, len(patterns)) for w in words])
+            # tuple.__new__: a named tuple's own __new__ is a Python function, and there may
+            # be hundreds of thousands of terms.
+            compiled = tuple.__new__(CompiledTerm, (term.label, ids, None, None, False))
+        self.term_patterns.append(len(compiled.patterns))
+        self.term_patterns.extend(compiled.patterns)
         tid = table[term.source] = len(self.compiled_terms)
         self.compiled_terms.append(compiled)
         if self.python:
@@ -424,13 +436,11 @@ def _compile(rule_set: RuleSet, engine: type[native.Engine] | None) -> CompiledR
                     spec.languages,
                 )
             )
+        # tuple.__new__, not the named tuple's own __new__ (a Python function): one a rule.
         rules.append(
-            CompiledRule(
-                spec=spec,
-                match=match_node,
-                entities=entity_node,
-                feed_ids=feed_ids,
-                matches_empty=match_empty and entity_empty,
+            tuple.__new__(
+                CompiledRule,
+                (spec, match_node, entity_node, feed_ids, match_empty and entity_empty),
             )
         )
     return _index(rule_set, build, tuple(entities), tuple(rules), engine)
@@ -463,7 +473,8 @@ def _index(
     ]
     globs, complete = glob_anchors(build.patterns)
     open_regex_terms = tuple(t for t in regex_terms if terms[t].required is None)
-    fields = tuple(dict.fromkeys(f for r in rules for f in r.spec.fields))
+    # Fields in the order rules first name them (most rules name the same few tuples).
+    fields = tuple(dict.fromkeys(chain.from_iterable(dict.fromkeys(r.spec.fields for r in rules))))
     always = tuple(i for i, r in enumerate(rules) if r.matches_empty)
     return CompiledRules(
         rules=rules,
@@ -504,15 +515,11 @@ def _engine(
     # Most rules read the same fields: one tuple of indexes for each choice.
     by_fields: dict[tuple[str, ...], tuple[int, ...]] = {}
     terms = build.compiled_terms
-    words = array("q")
-    for term in terms:
-        words.append(len(term.patterns))
-        words.extend(term.patterns)
     return engine(
         patterns=list(build.patterns),
         glob_anchors=globs,
         regex_anchors=required,
-        term_patterns=words.tobytes(),
+        term_patterns=build.term_patterns.tobytes(),
         open_regex_terms=list(open_regex_terms),
         labels=[t.label for t in terms],
         entities=[(e.names, e.context) for e in entities],
