@@ -18,10 +18,10 @@ class Engine:
         entity_ids: Sequence[str],
         sets: Sequence[Sequence[int]],
         conds: bytes,
-        rules: Sequence[
-            tuple[Sequence[int], int | None, int | None, Sequence[str] | None, Sequence[str]]
-        ],
-        rules_by_term: Sequence[tuple[int, Sequence[int]]],
+        field_lists: Sequence[Sequence[int]],
+        rules: bytes,
+        filters: Sequence[tuple[int, Sequence[str] | None, Sequence[str]]],
+        term_rules: bytes,
         rules_by_set: Sequence[Sequence[int]],
         always: Sequence[int],
     ) -> None: ...

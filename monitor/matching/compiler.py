@@ -279,19 +279,22 @@ class _Builder:
         self.term_patterns = array("q")
         self.nodes: list[TermNode] = []
         # What can wake each rule: the rules naming a term, and naming an entity set (`tag:`,
-        # `type:` or an id), each list in rule order.
+        # `type:` or an id), each list in rule order. For the native engine, (term, rule)
+        # pairs instead of lists by term.
         self.rules_by_term: dict[int, list[int]] = defaultdict(list)
+        self.term_rules = array("q")
         self.set_ids: dict[frozenset[int], int] = {}
         self.rules_by_set: list[list[int]] = []
         # Condition nodes for the native engine, one after another: the numbers of all, any
         # and none children, min, then the children's codes (an array: there may be millions).
         self.conds = array("q")
         self.cond_count = 0
-        # Each rule for the native engine: (field indexes, match code, entities code, feed
-        # ids, languages); field indexes are filled in once every rule's fields are known.
-        self.native_rules: list[
-            tuple[tuple[str, ...], int | None, int | None, list[str] | None, tuple[str, ...]]
-        ] = []
+        # The distinct tuples of fields rules read, in the order first read.
+        self.field_lists: dict[tuple[str, ...], int] = {}
+        # Each rule for the native engine: its field list, match code and entities code (-1:
+        # none); and (rule, feed ids, languages) for each rule that filters.
+        self.rule_codes = array("q")
+        self.filters: list[tuple[int, list[str] | None, tuple[str, ...]]] = []
 
     def term(self, term: Term) -> int:
         table = self.terms[term.case]
@@ -326,8 +329,12 @@ class _Builder:
         present; note what can make it hold."""
         if isinstance(item, Term):
             tid = self.term(item)
-            _add(self.rules_by_term[tid], rid)
-            return (self.nodes[tid] if self.python else None), tid << 2 | TERM_CODE, False
+            if self.python:
+                _add(self.rules_by_term[tid], rid)
+                return self.nodes[tid], tid << 2 | TERM_CODE, False
+            self.term_rules.append(tid)
+            self.term_rules.append(rid)
+            return None, tid << 2 | TERM_CODE, False
         if isinstance(item, EntityRef):
             entity = resolve(item)
             sid = self.set_ids.setdefault(entity.entities, len(self.set_ids))
@@ -426,16 +433,14 @@ def _compile(rule_set: RuleSet, engine: type[native.Engine] | None) -> CompiledR
                 for ref in spec.feeds
                 for fid in ((ref.value,) if ref.kind == "id" else feed_tags.get(ref.value, ()))
             )
+        fields = build.field_lists.setdefault(spec.fields, len(build.field_lists))
         if not build.python:
-            build.native_rules.append(
-                (
-                    spec.fields,
-                    match_code,
-                    entity_code,
-                    None if feed_ids is None else list(feed_ids),
-                    spec.languages,
-                )
-            )
+            build.rule_codes.append(fields)
+            build.rule_codes.append(-1 if match_code is None else match_code)
+            build.rule_codes.append(-1 if entity_code is None else entity_code)
+            if feed_ids is not None or spec.languages:
+                feeds = None if feed_ids is None else list(feed_ids)
+                build.filters.append((rid, feeds, spec.languages))
         # tuple.__new__, not the named tuple's own __new__ (a Python function): one a rule.
         rules.append(
             tuple.__new__(
@@ -473,8 +478,7 @@ def _index(
     ]
     globs, complete = glob_anchors(build.patterns)
     open_regex_terms = tuple(t for t in regex_terms if terms[t].required is None)
-    # Fields in the order rules first name them (most rules name the same few tuples).
-    fields = tuple(dict.fromkeys(chain.from_iterable(dict.fromkeys(r.spec.fields for r in rules))))
+    fields = tuple(dict.fromkeys(chain.from_iterable(build.field_lists)))
     always = tuple(i for i, r in enumerate(rules) if r.matches_empty)
     return CompiledRules(
         rules=rules,
@@ -512,8 +516,6 @@ def _engine(
 ) -> native.Engine:
     """The native engine over the compiled rules."""
     index = {name: i for i, name in enumerate(fields)}
-    # Most rules read the same fields: one tuple of indexes for each choice.
-    by_fields: dict[tuple[str, ...], tuple[int, ...]] = {}
     terms = build.compiled_terms
     return engine(
         patterns=list(build.patterns),
@@ -526,17 +528,10 @@ def _engine(
         entity_ids=[e.id for e in entities],
         sets=[list(s) for s in build.set_ids],
         conds=build.conds.tobytes(),
-        rules=[
-            (
-                by_fields.get(names) or by_fields.setdefault(names, tuple(index[f] for f in names)),
-                match,
-                ents,
-                feeds,
-                languages,
-            )
-            for names, match, ents, feeds, languages in build.native_rules
-        ],
-        rules_by_term=list(build.rules_by_term.items()),
+        field_lists=[[index[f] for f in names] for names in build.field_lists],
+        rules=build.rule_codes.tobytes(),
+        filters=build.filters,
+        term_rules=build.term_rules.tobytes(),
         rules_by_set=build.rules_by_set,
         always=list(always),
     )

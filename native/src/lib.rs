@@ -17,14 +17,8 @@ use pyo3::types::PyList;
 use rules::{Cond, Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules, Strings};
 use rustc_hash::FxHashMap;
 
-/// (rule's field indexes, match node, entities node, feed ids or None, languages)
-type RuleSpec = (
-    Vec<usize>,
-    Option<u64>,
-    Option<u64>,
-    Option<Vec<String>>,
-    Vec<String>,
-);
+/// A rule's feed and language filters: (rule index, feed ids or None, languages)
+type FilterSpec = (u32, Option<Vec<String>>, Vec<String>);
 /// One field to scan: (text, casefolded stream or None, exact stream or None)
 type FieldScan = (String, Option<String>, Option<String>);
 /// Hits Python found in a field it scanned itself: (term, start, end, regex) each
@@ -82,15 +76,11 @@ fn int64s(buffer: &[u8]) -> PyResult<Vec<i64>> {
         .collect())
 }
 
-fn node(code: u64) -> PyResult<Node> {
-    Node::decode(code).map_err(PyValueError::new_err)
-}
-
-fn build(mode: ModeBuilder) -> PyResult<Option<Mode>> {
+fn build(mode: ModeBuilder) -> Result<Option<Mode>, String> {
     if mode.is_empty() {
         return Ok(None);
     }
-    mode.build().map(Some).map_err(PyValueError::new_err)
+    mode.build().map(Some)
 }
 
 #[pymethods]
@@ -102,8 +92,10 @@ impl Engine {
     #[new]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (*, patterns, glob_anchors, regex_anchors, term_patterns, open_regex_terms,
-        labels, entities, entity_ids, sets, conds, rules, rules_by_term, rules_by_set, always))]
+        labels, entities, entity_ids, sets, conds, field_lists, rules, filters, term_rules,
+        rules_by_set, always))]
     fn new(
+        py: Python<'_>,
         patterns: Vec<(String, String, bool)>,
         glob_anchors: Vec<(u32, String, u32)>,
         regex_anchors: Vec<(u32, String, bool, bool)>,
@@ -114,182 +106,54 @@ impl Engine {
         entity_ids: Vec<String>,
         sets: Vec<Vec<u32>>,
         conds: &[u8],
-        rules: Vec<RuleSpec>,
-        rules_by_term: Vec<(u32, Vec<u32>)>,
+        field_lists: Vec<Vec<usize>>,
+        rules: &[u8],
+        filters: Vec<FilterSpec>,
+        term_rules: &[u8],
         rules_by_set: Vec<Vec<u32>>,
         always: Vec<u32>,
     ) -> PyResult<Self> {
-        let mut modes = [ModeBuilder::default(), ModeBuilder::default()];
-        let mut globs: FxHashMap<u32, (String, u32)> = glob_anchors
-            .into_iter()
-            .map(|(pid, anchor, back)| (pid, (anchor, back)))
-            .collect();
-        for (pid, (kind, text, case)) in patterns.iter().enumerate() {
-            let pid = pid as u32;
-            let length = text.chars().count() as i32;
-            let (code, anchor, back, length) = match kind.as_str() {
-                "literal" => (
-                    anchors::LITERAL,
-                    word_anchor(true, text),
-                    0,
-                    if text.contains('\'') { -1 } else { length },
-                ),
-                "prefix" => (anchors::PREFIX, word_anchor(false, text), 0, -1),
-                "glob" => {
-                    let (anchor, back) = globs.remove(&pid).unzip();
-                    (
-                        anchors::GLOB,
-                        anchor,
-                        back.unwrap_or(0),
-                        if text.ends_with('*') { -1 } else { length },
-                    )
-                }
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "unknown token pattern kind {other:?}"
-                    )))
-                }
-            };
-            match anchor {
-                // A case-sensitive word with an ASCII anchor is looked for in the casefolded
-                // stream too, so that most fields are searched once.
-                Some(anchor) if *case && anchor.is_ascii() => {
-                    let lower = anchor.to_ascii_lowercase();
-                    modes[0].add(&lower, code, pid, text, back, length, true);
-                }
-                Some(anchor) => {
-                    modes[usize::from(*case)].add(&anchor, code, pid, text, back, length, false)
-                }
-                None => {}
-            }
-        }
-        for (tid, literal, case, leads) in regex_anchors {
-            // A bare anchor: offset `s` in the stream is offset `s - 1` in the text.
-            let kind = if leads {
-                anchors::REGEX_AT
-            } else {
-                anchors::REGEX
-            };
-            // A case-sensitive literal found in the casefolded stream only asks for more tries:
-            // the regex itself decides.
-            if case && !literal.is_ascii() {
-                modes[1].add(&literal, kind, tid, &literal, 1, -1, false);
-            } else {
-                modes[0].add(
-                    &literal.to_ascii_lowercase(),
-                    kind,
-                    tid,
-                    &literal,
-                    1,
-                    -1,
-                    false,
+        let (term_patterns, conds, rules, term_rules) = (
+            int64s(term_patterns)?,
+            int64s(conds)?,
+            int64s(rules)?,
+            int64s(term_rules)?,
+        );
+        // The anchors (most of the work) are built on a second thread while this one reads
+        // the rules; neither needs Python.
+        py.allow_threads(|| {
+            std::thread::scope(|scope| {
+                let modes = scope.spawn(|| modes(&patterns, glob_anchors, regex_anchors));
+                let rules = read_rules(
+                    patterns.len(),
+                    &term_patterns,
+                    &conds,
+                    &field_lists,
+                    &rules,
+                    filters,
+                    &term_rules,
+                    Tables {
+                        labels,
+                        entities,
+                        entity_ids,
+                        sets,
+                        rules_by_set,
+                        always,
+                    },
                 );
-            }
-        }
-        // Each term: its number of words, then its token pattern ids (none for a regex).
-        let term_patterns = Lists::from_counted(&int64s(term_patterns)?)?;
-        let terms = term_patterns.len();
-        let mut first: Vec<(u32, u32)> = Vec::new();
-        for tid in 0..terms as u32 {
-            if let Some(&pid) = term_patterns.get(tid).first() {
-                first.push((pid, tid));
-            }
-        }
-        let mut by_name: Vec<(u32, u32)> = Vec::new();
-        for (e, (names, _)) in entities.iter().enumerate() {
-            by_name.extend(names.iter().map(|&t| (t, e as u32)));
-        }
-        let mut by_entity: Vec<(u32, u32)> = Vec::new();
-        let sets: Vec<Vec<u32>> = sets
-            .into_iter()
-            .enumerate()
-            .map(|(s, mut set)| {
-                set.sort_unstable();
-                by_entity.extend(set.iter().map(|&e| (e, s as u32)));
-                set
-            })
-            .collect();
-        let mut children = Vec::new();
-        let mut conds_read = Vec::new();
-        let codes = int64s(conds)?;
-        let mut at = 0;
-        while at < codes.len() {
-            let head = codes
-                .get(at..at + 4)
-                .ok_or_else(|| PyValueError::new_err("a condition is cut short"))?;
-            let counts: Vec<u32> = head
-                .iter()
-                .map(|&n| u32::try_from(n))
-                .collect::<Result<_, _>>()
-                .map_err(|_| PyValueError::new_err("a condition has a negative count"))?;
-            let n = (counts[0] + counts[1] + counts[2]) as usize;
-            let kids = codes
-                .get(at + 4..at + 4 + n)
-                .ok_or_else(|| PyValueError::new_err("a condition is cut short"))?;
-            let from = children.len() as u32;
-            for &code in kids {
-                children.push(node(code as u64)?);
-            }
-            conds_read.push(Cond {
-                at: from,
-                all: counts[0],
-                any: counts[1],
-                none: counts[2],
-                min: counts[3],
-            });
-            at += 4 + n;
-        }
-        let conds = conds_read;
-        let mut filters = FxHashMap::default();
-        let rules = rules
-            .into_iter()
-            .enumerate()
-            .map(|(index, (fields, matcher, entities, feeds, languages))| {
-                if fields.iter().any(|&f| f >= 64) {
-                    return Err(PyValueError::new_err("a rule reads more than 64 fields"));
-                }
-                if feeds.is_some() || !languages.is_empty() {
-                    let feeds = feeds.map(|f| f.into_iter().collect());
-                    filters.insert(index as u32, Filters { feeds, languages });
-                }
-                Ok(Rule {
-                    mask: fields.iter().fold(0, |m, &f| m | 1 << f),
-                    fields: fields.iter().map(|&f| f as u8).collect(),
-                    matcher: matcher.map(node).transpose()?,
-                    entities: entities.map(node).transpose()?,
+                let [folded, exact] = modes.join().expect("the anchor builder panicked")?;
+                let (term_patterns, terms_by_first_pattern, rules) = rules?;
+                Ok::<_, String>(Engine {
+                    folded,
+                    exact,
+                    term_patterns,
+                    terms_by_first_pattern,
+                    open_regex_terms,
+                    rules,
                 })
             })
-            .collect::<PyResult<Vec<_>>>()?;
-        let by_term: Vec<(u32, u32)> = rules_by_term
-            .iter()
-            .flat_map(|(t, rs)| rs.iter().map(move |&r| (*t, r)))
-            .collect();
-        let [folded, exact] = modes;
-        Ok(Engine {
-            folded: build(folded)?,
-            exact: build(exact)?,
-            terms_by_first_pattern: Lists::from_pairs(patterns.len(), &first),
-            term_patterns,
-            open_regex_terms,
-            rules: Rules {
-                rules,
-                filters,
-                conds,
-                children,
-                sets: Lists::from_lists(&sets),
-                entities: entities
-                    .into_iter()
-                    .map(|(names, context)| Entity { names, context })
-                    .collect(),
-                labels: Strings::new(&labels),
-                entity_ids: Strings::new(&entity_ids),
-                rules_by_term: Lists::from_pairs(terms, &by_term),
-                rules_by_set: Lists::from_lists(&rules_by_set),
-                entities_by_name: Lists::from_pairs(terms, &by_name),
-                sets_by_entity: Lists::from_pairs(entity_ids.len(), &by_entity),
-                always,
-            },
         })
+        .map_err(PyValueError::new_err)
     }
 
     /// Whether there are anchors to search casefolded, and exact (a field's stream for a mode
@@ -502,6 +366,224 @@ impl Engine {
             lo = hi;
         }
     }
+}
+
+/// What the rule reader takes as it comes from Python.
+struct Tables {
+    labels: Vec<String>,
+    entities: Vec<(Vec<u32>, Vec<u32>)>,
+    entity_ids: Vec<String>,
+    sets: Vec<Vec<u32>>,
+    rules_by_set: Vec<Vec<u32>>,
+    always: Vec<u32>,
+}
+
+/// The casefolded and the exact mode's anchors: token patterns as (kind, text, case-sensitive)
+/// by id, glob patterns' anchors (pattern id, anchor, distance back), regex terms' literals
+/// (term id, literal, case-sensitive, leads).
+fn modes(
+    patterns: &[(String, String, bool)],
+    glob_anchors: Vec<(u32, String, u32)>,
+    regex_anchors: Vec<(u32, String, bool, bool)>,
+) -> Result<[Option<Mode>; 2], String> {
+    let mut modes = [ModeBuilder::default(), ModeBuilder::default()];
+    let mut globs: FxHashMap<u32, (String, u32)> = glob_anchors
+        .into_iter()
+        .map(|(pid, anchor, back)| (pid, (anchor, back)))
+        .collect();
+    for (pid, (kind, text, case)) in patterns.iter().enumerate() {
+        let pid = pid as u32;
+        let length = text.chars().count() as i32;
+        let (code, anchor, back, length) = match kind.as_str() {
+            "literal" => (
+                anchors::LITERAL,
+                word_anchor(true, text),
+                0,
+                if text.contains('\'') { -1 } else { length },
+            ),
+            "prefix" => (anchors::PREFIX, word_anchor(false, text), 0, -1),
+            "glob" => {
+                let (anchor, back) = globs.remove(&pid).unzip();
+                (
+                    anchors::GLOB,
+                    anchor,
+                    back.unwrap_or(0),
+                    if text.ends_with('*') { -1 } else { length },
+                )
+            }
+            other => return Err(format!("unknown token pattern kind {other:?}")),
+        };
+        match anchor {
+            // A case-sensitive word with an ASCII anchor is looked for in the casefolded
+            // stream too, so that most fields are searched once.
+            Some(anchor) if *case && anchor.is_ascii() => {
+                let lower = anchor.to_ascii_lowercase();
+                modes[0].add(&lower, code, pid, text, back, length, true);
+            }
+            Some(anchor) => {
+                modes[usize::from(*case)].add(&anchor, code, pid, text, back, length, false)
+            }
+            None => {}
+        }
+    }
+    for (tid, literal, case, leads) in regex_anchors {
+        // A bare anchor: offset `s` in the stream is offset `s - 1` in the text.
+        let kind = if leads {
+            anchors::REGEX_AT
+        } else {
+            anchors::REGEX
+        };
+        // A case-sensitive literal found in the casefolded stream only asks for more tries:
+        // the regex itself decides.
+        if case && !literal.is_ascii() {
+            modes[1].add(&literal, kind, tid, &literal, 1, -1, false);
+        } else {
+            modes[0].add(
+                &literal.to_ascii_lowercase(),
+                kind,
+                tid,
+                &literal,
+                1,
+                -1,
+                false,
+            );
+        }
+    }
+    let [folded, exact] = modes;
+    Ok([build(folded)?, build(exact)?])
+}
+
+/// The rules and what wakes them, for `patterns` token patterns: terms' token patterns (each term's number of words, then
+/// its pattern ids), condition nodes (the numbers of all, any and none children, min, then
+/// the children's codes), the distinct lists of field indexes rules read, each rule as (field
+/// list, match code, entities code; -1 for none), and (term, rule) pairs for the rules a term
+/// wakes.
+#[allow(clippy::too_many_arguments)]
+fn read_rules(
+    patterns: usize,
+    term_patterns: &[i64],
+    conds: &[i64],
+    field_lists: &[Vec<usize>],
+    rules: &[i64],
+    filters: Vec<FilterSpec>,
+    term_rules: &[i64],
+    tables: Tables,
+) -> Result<(Lists, Lists, Rules), String> {
+    let term_patterns = Lists::from_counted(term_patterns)?;
+    let terms = term_patterns.len();
+    let mut first: Vec<(u32, u32)> = Vec::new();
+    for tid in 0..terms as u32 {
+        if let Some(&pid) = term_patterns.get(tid).first() {
+            first.push((pid, tid));
+        }
+    }
+    let Tables {
+        labels,
+        entities,
+        entity_ids,
+        sets,
+        rules_by_set,
+        always,
+    } = tables;
+    let mut by_name: Vec<(u32, u32)> = Vec::new();
+    for (e, (names, _)) in entities.iter().enumerate() {
+        by_name.extend(names.iter().map(|&t| (t, e as u32)));
+    }
+    let mut by_entity: Vec<(u32, u32)> = Vec::new();
+    let sets: Vec<Vec<u32>> = sets
+        .into_iter()
+        .enumerate()
+        .map(|(s, mut set)| {
+            set.sort_unstable();
+            by_entity.extend(set.iter().map(|&e| (e, s as u32)));
+            set
+        })
+        .collect();
+    let mut children = Vec::new();
+    let mut conds_read = Vec::new();
+    let mut at = 0;
+    while at < conds.len() {
+        let head = conds.get(at..at + 4).ok_or("a condition is cut short")?;
+        let counts: Vec<u32> = head
+            .iter()
+            .map(|&n| u32::try_from(n))
+            .collect::<Result<_, _>>()
+            .map_err(|_| "a condition has a negative count")?;
+        let n = (counts[0] + counts[1] + counts[2]) as usize;
+        let kids = conds
+            .get(at + 4..at + 4 + n)
+            .ok_or("a condition is cut short")?;
+        let from = children.len() as u32;
+        for &code in kids {
+            children.push(Node::decode(code as u64)?);
+        }
+        conds_read.push(Cond {
+            at: from,
+            all: counts[0],
+            any: counts[1],
+            none: counts[2],
+            min: counts[3],
+        });
+        at += 4 + n;
+    }
+    if !rules.len().is_multiple_of(3) || !term_rules.len().is_multiple_of(2) {
+        return Err("a rule's codes or a (term, rule) pair are cut short".into());
+    }
+    let node = |code: i64| (code >= 0).then(|| Node::decode(code as u64)).transpose();
+    let rules = rules
+        .chunks_exact(3)
+        .map(|codes| {
+            let fields = usize::try_from(codes[0])
+                .ok()
+                .and_then(|f| field_lists.get(f))
+                .ok_or("a rule names a list of fields that is not there")?;
+            if fields.iter().any(|&f| f >= 64) {
+                return Err("a rule reads more than 64 fields".to_string());
+            }
+            Ok(Rule {
+                mask: fields.iter().fold(0, |m, &f| m | 1 << f),
+                fields: fields.iter().map(|&f| f as u8).collect(),
+                matcher: node(codes[1])?,
+                entities: node(codes[2])?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let filters = filters
+        .into_iter()
+        .map(|(index, feeds, languages)| {
+            let feeds = feeds.map(|f| f.into_iter().collect());
+            (index, Filters { feeds, languages })
+        })
+        .collect();
+    // A rule that names a term twice is woken once.
+    let mut by_term: Vec<(u32, u32)> = term_rules
+        .chunks_exact(2)
+        .map(|pair| (pair[0] as u32, pair[1] as u32))
+        .collect();
+    by_term.sort_unstable();
+    by_term.dedup();
+    Ok((
+        term_patterns,
+        Lists::from_pairs(patterns, &first),
+        Rules {
+            rules,
+            filters,
+            conds: conds_read,
+            children,
+            sets: Lists::from_lists(&sets),
+            entities: entities
+                .into_iter()
+                .map(|(names, context)| Entity { names, context })
+                .collect(),
+            labels: Strings::new(&labels),
+            rules_by_term: Lists::from_pairs(terms, &by_term),
+            rules_by_set: Lists::from_lists(&rules_by_set),
+            entities_by_name: Lists::from_pairs(terms, &by_name),
+            sets_by_entity: Lists::from_pairs(entity_ids.len(), &by_entity),
+            entity_ids: Strings::new(&entity_ids),
+            always,
+        },
+    ))
 }
 
 fn ascii_stream(text: &str, fold: bool) -> String {

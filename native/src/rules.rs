@@ -107,8 +107,8 @@ impl Lists {
     }
 
     /// From counted lists, one after another: a count, then that many ids.
-    pub fn from_counted(codes: &[i64]) -> Result<Lists, pyo3::PyErr> {
-        let bad = || pyo3::exceptions::PyValueError::new_err("a counted list is cut short");
+    pub fn from_counted(codes: &[i64]) -> Result<Lists, String> {
+        let bad = || "a counted list is cut short".to_string();
         let mut lists = Lists {
             offsets: vec![0],
             items: Vec::new(),
