@@ -2,6 +2,9 @@
 
 from collections.abc import Callable, Sequence
 
+from monitor.matching.spec import RuleSpec
+from monitor.models import Evidence, Match
+
 class Engine:
     """A compiled rule set, ready to match articles."""
 
@@ -24,17 +27,23 @@ class Engine:
         term_rules: bytes,
         rules_by_set: Sequence[Sequence[int]],
         always: Sequence[int],
+        specs: Sequence[RuleSpec],
+        fields: Sequence[str],
+        match_type: type[Match],
+        evidence_type: type[Evidence],
     ) -> None: ...
     @property
     def modes(self) -> tuple[bool, bool]:
         """Whether there are anchors to search casefolded, and exact."""
     def match_article(
         self,
+        texts: Sequence[str],
         scans: Sequence[tuple[str, str | None, str | None] | None],
         given: Sequence[Sequence[tuple[int, int, int, bool]] | None],
+        article_id: str,
         feed: str | None,
         language: str | None,
         run_regex: Callable[
             [list[tuple[int, int, list[int] | None]]], list[tuple[int, int] | None]
         ],
-    ) -> list[tuple[int, list[tuple[bool, int, int, int, int]]]]: ...
+    ) -> tuple[Match, ...]: ...

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from monitor.cli import check
-from monitor.matching import native
+from monitor.matching import compiler, native
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article, match_in_python
+from monitor.models import Match
 from tests.helpers import article, compile_yaml
 
 RULES = "rules:\n  - {id: r, match: {any: ['air defen?e', /Acme\\s+\\w+/]}}\n"
@@ -96,3 +97,39 @@ def test_long_words_match_as_in_python(length: int) -> None:
     found = match_article(item, compiled)
     assert ["whole", "prefix", "glob"] == [m.rule_id for m in found]
     assert found == match_in_python(item, in_python)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("alpha " + "b" * 57 + "\x1f c", "alpha " + "b" * 57 + "…"),
+        ("c" * 10 + " \x1c" + "b" * 55 + " alpha", "…" + "b" * 55 + " alpha"),
+        ("ü" * 10 + " \u3000" + "é" * 55 + " alpha", "…" + "é" * 55 + " alpha"),
+        ("alpha", "alpha"),
+    ],
+)
+def test_snippets_are_cut_and_stripped_as_python_does(content: str, expected: str) -> None:
+    """The engine makes the evidence objects: a snippet cut at a space, then stripped of what
+    Python's str.strip drops (U+001C to U+001F and U+3000 included), as the Python matcher."""
+    rules = "rules:\n  - {id: r, match: {any: [alpha]}}\n"
+    # Articles from feeds have their spaces normalized; the matcher takes any text.
+    item = dataclasses.replace(article(), content=content)
+    found = match_article(item, compile_yaml(rules))
+    assert expected == found[0].evidence[0].snippet
+    assert found == match_in_python(item, compile_rules(compile_yaml(rules).spec, engine=False))
+
+
+def test_the_engine_refuses_match_classes_with_other_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine sets every field of Match and Evidence itself: a model with a field it does
+    not know fails when rules are compiled, not later on a match missing it."""
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Wider(Match):
+        extra: str = ""
+
+    rule_set = compile_yaml(RULES).spec
+    monkeypatch.setattr(compiler, "Match", Wider)
+    with pytest.raises(ValueError, match="extra"):
+        compile_rules(rule_set)

@@ -30,6 +30,7 @@ from monitor.matching.spec import (
     Term,
     TokenPattern,
 )
+from monitor.models import Evidence, Match
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,7 +492,9 @@ def _index(
         complete=complete,
         engine=None
         if engine is None
-        else _engine(engine, build, entities, fields, always, required, globs, open_regex_terms),
+        else _engine(
+            engine, build, entities, rules, fields, always, required, globs, open_regex_terms
+        ),
         open_regex_terms=open_regex_terms,
         rules_by_term={k: tuple(v) for k, v in build.rules_by_term.items()} if python else {},
         entities_by_name={k: tuple(v) for k, v in entities_by_name.items()} if python else {},
@@ -508,6 +511,7 @@ def _engine(
     engine: type[native.Engine],
     build: _Builder,
     entities: tuple[CompiledEntity, ...],
+    rules: tuple[CompiledRule, ...],
     fields: tuple[str, ...],
     always: tuple[int, ...],
     required: list[tuple[int, str, bool, bool]],
@@ -534,6 +538,10 @@ def _engine(
         term_rules=build.term_rules.tobytes(),
         rules_by_set=build.rules_by_set,
         always=list(always),
+        specs=[r.spec for r in rules],
+        fields=list(fields),
+        match_type=Match,
+        evidence_type=Evidence,
     )
 
 

@@ -120,8 +120,8 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
         return [regex_span(texts[field], c, tid, places) for field, tid, places in asked]
 
     try:
-        found_rules = engine.match_article(
-            scans, given, article.feed, article.language, run_regexes
+        return engine.match_article(
+            texts, scans, given, article.id, article.feed, article.language, run_regexes
         )
     except Exception:
         raise
@@ -131,43 +131,6 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
         if type(exc).__name__ != "PanicException":
             raise
         raise RuntimeError(f"the native engine failed on article {article.id!r}: {exc}") from exc
-    made: dict[tuple[bool, int, int, int, int], Evidence] = {}
-    matches = []
-    for rid, items in found_rules:
-        spec = c.rules[rid].spec
-        evidence = []
-        for item in items:
-            made_before = made.get(item)
-            if made_before is None:
-                made_before = made[item] = _native_evidence(item, c, texts)
-            evidence.append(made_before)
-        matches.append(
-            Match(
-                rule_id=spec.id,
-                article_id=article.id,
-                severity=spec.severity,
-                notify=spec.notify,
-                evidence=tuple(evidence),
-                mode=spec.mode,
-            )
-        )
-    return tuple(matches)
-
-
-def _native_evidence(
-    item: tuple[bool, int, int, int, int], c: CompiledRules, texts: list[str]
-) -> Evidence:
-    is_term, index, field, start, end = item
-    text = texts[field]
-    return Evidence(
-        kind="term" if is_term else "entity",
-        value=c.terms[index].label if is_term else c.entities[index].id,
-        field=c.fields[field],
-        text=text[start:end],
-        snippet=snippet(text, start, end),
-        start=start,
-        end=end,
-    )
 
 
 def match_in_python(article: Article, c: CompiledRules) -> tuple[Match, ...]:

@@ -8,12 +8,14 @@
 
 mod anchors;
 mod heads;
+mod objects;
 mod rules;
 
 use anchors::{confirm, Mode, ModeBuilder, Occurrence, RegexNotes, View};
+use objects::Makers;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyList, PyString, PyTuple, PyType};
 use rules::{Cond, Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules, Strings};
 use rustc_hash::FxHashMap;
 
@@ -23,8 +25,6 @@ type FilterSpec = (u32, Option<Vec<String>>, Vec<String>);
 type FieldScan = (String, Option<String>, Option<String>);
 /// Hits Python found in a field it scanned itself: (term, start, end, regex) each
 type GivenHits = Vec<(u32, u32, u32, bool)>;
-/// A rule that matched: (rule index, [(is a term, term id or entity index, field, start, end)])
-type Found = (u32, Vec<rules::Evidence>);
 
 /// A compiled rule set, ready to match articles (immutable; safe to share between threads).
 #[pyclass(frozen, module = "monitor_native")]
@@ -35,6 +35,7 @@ struct Engine {
     terms_by_first_pattern: Lists,
     open_regex_terms: Vec<u32>,
     rules: Rules,
+    makers: Makers,
 }
 
 /// Scripts written without spaces (as `monitor.text`): a word in them has no anchor.
@@ -93,7 +94,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (*, patterns, glob_anchors, regex_anchors, term_patterns, open_regex_terms,
         labels, entities, entity_ids, sets, conds, field_lists, rules, filters, term_rules,
-        rules_by_set, always))]
+        rules_by_set, always, specs, fields, match_type, evidence_type))]
     fn new(
         py: Python<'_>,
         patterns: Vec<(String, String, bool)>,
@@ -101,9 +102,9 @@ impl Engine {
         regex_anchors: Vec<(u32, String, bool, bool)>,
         term_patterns: &[u8],
         open_regex_terms: Vec<u32>,
-        labels: Vec<String>,
+        labels: Vec<Py<PyString>>,
         entities: Vec<(Vec<u32>, Vec<u32>)>,
-        entity_ids: Vec<String>,
+        entity_ids: Vec<Py<PyString>>,
         sets: Vec<Vec<u32>>,
         conds: &[u8],
         field_lists: Vec<Vec<usize>>,
@@ -112,7 +113,27 @@ impl Engine {
         term_rules: &[u8],
         rules_by_set: Vec<Vec<u32>>,
         always: Vec<u32>,
+        specs: Vec<Py<PyAny>>,
+        fields: Vec<Py<PyString>>,
+        match_type: Bound<'_, PyType>,
+        evidence_type: Bound<'_, PyType>,
     ) -> PyResult<Self> {
+        let strings = |objects: &[Py<PyString>]| -> PyResult<Vec<String>> {
+            objects
+                .iter()
+                .map(|o| Ok(o.bind(py).to_str()?.to_string()))
+                .collect()
+        };
+        let (label_texts, entity_id_texts) = (strings(&labels)?, strings(&entity_ids)?);
+        let makers = Makers::new(
+            py,
+            match_type,
+            evidence_type,
+            specs,
+            labels,
+            entity_ids,
+            fields,
+        )?;
         let (term_patterns, conds, rules, term_rules) = (
             int64s(term_patterns)?,
             int64s(conds)?,
@@ -133,9 +154,9 @@ impl Engine {
                     filters,
                     &term_rules,
                     Tables {
-                        labels,
+                        labels: label_texts,
                         entities,
-                        entity_ids,
+                        entity_ids: entity_id_texts,
                         sets,
                         rules_by_set,
                         always,
@@ -150,6 +171,7 @@ impl Engine {
                     terms_by_first_pattern,
                     open_regex_terms,
                     rules,
+                    makers,
                 })
             })
         })
@@ -163,20 +185,25 @@ impl Engine {
         (self.folded.is_some(), self.exact.is_some())
     }
 
-    /// Match one article. `scans[i]` is field i to scan here (its text and streams; an ASCII
+    /// Match one article: its matches (`monitor.models.Match`), in rule order. `texts[i]` is
+    /// the text of field i; `scans[i]` that field to scan here (its text and streams; an ASCII
     /// text may come without them), or None; `given[i]` the hits Python found in a field it
     /// scanned itself ((term, start, end, regex) each). `run_regex` gets every regex to run, as
     /// (field, term, places: None to run over the field) and returns each one's first
     /// (start, end) or None.
-    #[pyo3(signature = (scans, given, feed, language, run_regex))]
-    fn match_article(
+    #[pyo3(signature = (texts, scans, given, article_id, feed, language, run_regex))]
+    #[allow(clippy::too_many_arguments)]
+    fn match_article<'py>(
         &self,
+        py: Python<'py>,
+        texts: Vec<Bound<'py, PyString>>,
         scans: Vec<Option<FieldScan>>,
         given: Vec<Option<GivenHits>>,
+        article_id: Bound<'py, PyAny>,
         feed: Option<&str>,
         language: Option<&str>,
-        run_regex: &Bound<'_, PyAny>,
-    ) -> PyResult<Vec<Found>> {
+        run_regex: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let count = scans.len().max(given.len());
         let mut hits: Vec<FieldHits> = Vec::with_capacity(count);
         let mut requests: Vec<(usize, u32, Option<Vec<usize>>)> = Vec::new();
@@ -223,13 +250,13 @@ impl Engine {
             }
         }
         let mut article = rules::Article::new(&self.rules, &hits);
-        let mut out = Vec::new();
+        let mut found = Vec::new();
         for index in article.candidates() {
             if article.holds(index, feed, language) {
-                out.push((index, article.evidence(index)));
+                found.push((index, article.evidence(index)));
             }
         }
-        Ok(out)
+        self.makers.matches(py, &found, &article_id, &texts)
     }
 }
 

@@ -150,23 +150,35 @@ def test_compiled_matcher_agrees_with_reference(rules_yaml: str, item: Article) 
 
 
 LATIN_NOISE = st.text(alphabet=st.characters(max_codepoint=0x24F), max_size=30)
+# Text around a field's own, so that evidence snippets are cut (60 characters each side), with
+# spaces of the kinds Python's str.strip drops.
+PADDING = "filler words\x1e and\u3000more\u00a0text, \u2003filler\x1f " * 6
+PADS = st.tuples(st.integers(0, len(PADDING)), st.integers(0, len(PADDING)))
 
 
 @PROFILE
-@given(rules_yaml=rule_files(), item=articles(), noise=LATIN_NOISE, hostile=st.text(max_size=8))
+@given(
+    rules_yaml=rule_files(),
+    item=articles(),
+    noise=LATIN_NOISE,
+    hostile=st.text(max_size=8),
+    pads=PADS,
+)
 @example(
     rules_yaml="rules:\n- {id: r0, match: {any: ['alpha beta', alpha, 'alph?']}}\n",
     item=article(title="Alpha beta's alpha", content="\u212aalpha alpha"),
     noise="é",
     hostile="",
+    pads=(70, 70),
 )
 def test_native_engine_agrees_with_the_python_matcher(
-    rules_yaml: str, item: Article, noise: str, hostile: str
+    rules_yaml: str, item: Article, noise: str, hostile: str, pads: tuple[int, int]
 ) -> None:
     """The native engine and the Python matcher give the same matches, evidence included.
 
     Noise (Latin letters, and any characters in the summary) sends texts through both of the
-    engine's ways of reading a field: code points, and text the token scan must read.
+    engine's ways of reading a field: code points, and text the token scan must read. Padding
+    around the content makes evidence snippets that are cut.
     """
     rule_set, compiled = _compile(rules_yaml)
     in_python = compile_rules(rule_set, engine=False)
@@ -179,7 +191,12 @@ def test_native_engine_agrees_with_the_python_matcher(
         tags=item.tags,
         language=item.language,
     )
-    for one in (item, noisy):
+    padded = article(
+        title=item.title,
+        content=PADDING[: pads[0]] + noise + item.content + PADDING[: pads[1]],
+        language=item.language,
+    )
+    for one in (item, noisy, padded):
         assert match_in_python(one, in_python) == match_article(one, compiled)
 
 

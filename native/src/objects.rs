@@ -1,0 +1,281 @@
+//! The Python objects a match is reported in: `monitor.models.Match` and `Evidence`, made here
+//! so that an article that matches tens of rules does not pay for tens of `__init__` calls.
+//!
+//! Both are frozen dataclasses with slots: an object is made by `object.__new__` and its
+//! fields set as `object.__setattr__` sets them (`PyObject_GenericSetAttr`). The fields set
+//! here are checked against the dataclasses' own when the engine is built.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use rustc_hash::FxHashMap;
+
+use crate::rules::Evidence;
+
+const MATCH_FIELDS: [&str; 6] = [
+    "rule_id",
+    "article_id",
+    "severity",
+    "notify",
+    "evidence",
+    "mode",
+];
+const EVIDENCE_FIELDS: [&str; 7] = ["kind", "value", "field", "text", "snippet", "start", "end"];
+/// The rule spec's attributes a match copies: id, severity, notify, mode.
+const SPEC_ATTRIBUTES: [&str; 4] = ["id", "severity", "notify", "mode"];
+
+/// Characters of the snippet on each side of the evidence (`SNIPPET_CHARS` in matcher.py).
+const SNIPPET_CHARS: usize = 60;
+
+/// What matches are made of: the two classes, names interned once, and the Python values of
+/// rules, terms, entities and fields by index.
+pub struct Makers {
+    object_new: Py<PyAny>,
+    match_type: Py<PyType>,
+    evidence_type: Py<PyType>,
+    match_fields: Vec<Py<PyString>>,
+    evidence_fields: Vec<Py<PyString>>,
+    spec_attributes: Vec<Py<PyString>>,
+    kinds: [Py<PyString>; 2], // "entity", "term"
+    specs: Vec<Py<PyAny>>,    // rule index -> its RuleSpec
+    labels: Vec<Py<PyString>>,
+    entity_ids: Vec<Py<PyString>>,
+    fields: Vec<Py<PyString>>,
+}
+
+fn interned(py: Python<'_>, names: &[&str]) -> Vec<Py<PyString>> {
+    names
+        .iter()
+        .map(|n| PyString::intern(py, n).unbind())
+        .collect()
+}
+
+/// Fail unless `ty` is a dataclass whose fields are exactly `names`.
+fn check_fields(ty: &Bound<'_, PyType>, names: &[&str]) -> PyResult<()> {
+    let declared = ty.getattr("__dataclass_fields__")?;
+    let declared = declared.downcast::<PyDict>()?;
+    let mut found: Vec<String> = declared
+        .keys()
+        .iter()
+        .map(|k| k.extract())
+        .collect::<PyResult<_>>()?;
+    let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    found.sort();
+    expected.sort();
+    if found != expected {
+        return Err(PyValueError::new_err(format!(
+            "{} has fields {found:?}; the engine sets {expected:?}",
+            ty.name()?
+        )));
+    }
+    Ok(())
+}
+
+impl Makers {
+    pub fn new(
+        py: Python<'_>,
+        match_type: Bound<'_, PyType>,
+        evidence_type: Bound<'_, PyType>,
+        specs: Vec<Py<PyAny>>,
+        labels: Vec<Py<PyString>>,
+        entity_ids: Vec<Py<PyString>>,
+        fields: Vec<Py<PyString>>,
+    ) -> PyResult<Makers> {
+        check_fields(&match_type, &MATCH_FIELDS)?;
+        check_fields(&evidence_type, &EVIDENCE_FIELDS)?;
+        let object = py.import("builtins")?.getattr("object")?;
+        Ok(Makers {
+            object_new: object.getattr("__new__")?.unbind(),
+            match_type: match_type.unbind(),
+            evidence_type: evidence_type.unbind(),
+            match_fields: interned(py, &MATCH_FIELDS),
+            evidence_fields: interned(py, &EVIDENCE_FIELDS),
+            spec_attributes: interned(py, &SPEC_ATTRIBUTES),
+            kinds: [
+                PyString::intern(py, "entity").unbind(),
+                PyString::intern(py, "term").unbind(),
+            ],
+            specs,
+            labels,
+            entity_ids,
+            fields,
+        })
+    }
+
+    /// A new instance of `ty` with `values` set as its fields named `names`.
+    fn make<'py>(
+        &self,
+        py: Python<'py>,
+        ty: &Py<PyType>,
+        names: &[Py<PyString>],
+        values: &[Bound<'py, PyAny>],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let object = self.object_new.bind(py).call1((ty.bind(py),))?;
+        for (name, value) in names.iter().zip(values) {
+            // SAFETY: three live objects; the call bypasses the frozen class's __setattr__
+            // exactly as `object.__setattr__(object, name, value)` does.
+            let status = unsafe {
+                ffi::PyObject_GenericSetAttr(object.as_ptr(), name.as_ptr(), value.as_ptr())
+            };
+            if status != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        Ok(object)
+    }
+
+    /// The matches of an article: one `Match` for each (rule index, its evidence).
+    pub fn matches<'py>(
+        &self,
+        py: Python<'py>,
+        found: &[(u32, Vec<Evidence>)],
+        article_id: &Bound<'py, PyAny>,
+        texts: &[Bound<'py, PyString>],
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut made: FxHashMap<Evidence, Bound<'py, PyAny>> = FxHashMap::default();
+        let mut fields: Vec<Option<Text>> = Vec::new();
+        fields.resize_with(texts.len(), || None);
+        let mut matches = Vec::with_capacity(found.len());
+        for (rule, items) in found {
+            let mut evidence = Vec::with_capacity(items.len());
+            for item in items {
+                if let Some(e) = made.get(item) {
+                    evidence.push(e.clone());
+                    continue;
+                }
+                let (is_term, index, field, start, end) = *item;
+                let text = texts
+                    .get(field)
+                    .ok_or_else(|| PyValueError::new_err("evidence in a field with no text"))?;
+                let text = match &mut fields[field] {
+                    Some(t) => t,
+                    slot => slot.insert(Text::new(text.to_str()?)),
+                };
+                let (start, end) = (start as usize, end as usize);
+                if start > end || end > text.len() {
+                    return Err(PyValueError::new_err("evidence outside its field's text"));
+                }
+                let value = if is_term {
+                    self.labels.get(index as usize)
+                } else {
+                    self.entity_ids.get(index as usize)
+                };
+                let value = value.ok_or_else(|| PyValueError::new_err("evidence of no term"))?;
+                let e = self.make(
+                    py,
+                    &self.evidence_type,
+                    &self.evidence_fields,
+                    &[
+                        self.kinds[usize::from(is_term)].bind(py).clone().into_any(),
+                        value.bind(py).clone().into_any(),
+                        self.fields[field].bind(py).clone().into_any(),
+                        PyString::new(py, &text.slice(start, end)).into_any(),
+                        PyString::new(py, &text.snippet(start, end)).into_any(),
+                        start.into_pyobject(py)?.into_any(),
+                        end.into_pyobject(py)?.into_any(),
+                    ],
+                )?;
+                made.insert(*item, e.clone());
+                evidence.push(e);
+            }
+            let spec = self
+                .specs
+                .get(*rule as usize)
+                .ok_or_else(|| PyValueError::new_err("a match of no rule"))?
+                .bind(py);
+            let [id, severity, notify, mode] =
+                [0, 1, 2, 3].map(|i| spec.getattr(&self.spec_attributes[i]));
+            matches.push(self.make(
+                py,
+                &self.match_type,
+                &self.match_fields,
+                &[
+                    id?,
+                    article_id.clone(),
+                    severity?,
+                    notify?,
+                    PyTuple::new(py, evidence)?.into_any(),
+                    mode?,
+                ],
+            )?);
+        }
+        PyTuple::new(py, matches)
+    }
+}
+
+/// A field's text by character: its bytes where it is ASCII, else its characters.
+enum Text<'a> {
+    Ascii(&'a str),
+    Chars(Vec<char>),
+}
+
+/// Python's `str.isspace`: Unicode's White_Space and the four separators U+001C to U+001F.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+impl<'a> Text<'a> {
+    fn new(text: &'a str) -> Text<'a> {
+        if text.is_ascii() {
+            Text::Ascii(text)
+        } else {
+            Text::Chars(text.chars().collect())
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Text::Ascii(s) => s.len(),
+            Text::Chars(c) => c.len(),
+        }
+    }
+
+    fn char(&self, i: usize) -> char {
+        match self {
+            Text::Ascii(s) => char::from(s.as_bytes()[i]),
+            Text::Chars(c) => c[i],
+        }
+    }
+
+    fn slice(&self, from: usize, to: usize) -> String {
+        match self {
+            Text::Ascii(s) => s[from..to].to_string(),
+            Text::Chars(c) => c[from..to].iter().collect(),
+        }
+    }
+
+    /// `snippet` in monitor/matching/matcher.py: the text around [start, end), cut at
+    /// spaces, with an ellipsis where cut.
+    fn snippet(&self, start: usize, end: usize) -> String {
+        let n = self.len();
+        let mut lo = start.saturating_sub(SNIPPET_CHARS);
+        let mut hi = (end + SNIPPET_CHARS).min(n);
+        if lo > 0 {
+            if let Some(space) = (lo..start).find(|&i| self.char(i) == ' ') {
+                lo = space + 1;
+            }
+        }
+        if hi < n {
+            if let Some(space) = (end..hi).rev().find(|&i| self.char(i) == ' ') {
+                hi = space;
+            }
+        }
+        let (cut_before, cut_after) = (lo > 0, hi < n);
+        while lo < hi && py_space(self.char(lo)) {
+            lo += 1;
+        }
+        while hi > lo && py_space(self.char(hi - 1)) {
+            hi -= 1;
+        }
+        let mut out = String::with_capacity(hi - lo + 6);
+        if cut_before {
+            out.push('…');
+        }
+        out.push_str(&self.slice(lo, hi));
+        if cut_after {
+            out.push('…');
+        }
+        out
+    }
+}
