@@ -614,15 +614,15 @@ fn read_rules(
 }
 
 fn ascii_stream(text: &str, fold: bool) -> String {
-    let mut stream = String::with_capacity(text.len() + 2);
-    stream.push(' ');
+    let mut stream = Vec::with_capacity(text.len() + 2);
+    stream.push(b' ');
     stream.extend(text.bytes().map(|b| match b {
-        b'A'..=b'Z' if fold => char::from(b.to_ascii_lowercase()),
-        b if b.is_ascii_alphanumeric() || b == b'_' => char::from(b),
-        _ => ' ',
+        b'A'..=b'Z' if fold => b.to_ascii_lowercase(),
+        b if b.is_ascii_alphanumeric() || b == b'_' => b,
+        _ => b' ',
     }));
-    stream.push(' ');
-    stream
+    stream.push(b' ');
+    String::from_utf8(stream).expect("ASCII bytes map to ASCII bytes")
 }
 
 fn check_lengths(stream: usize, text: usize) -> PyResult<()> {
