@@ -434,9 +434,9 @@ def _compile(rule_set: RuleSet, engine: type[native.Engine] | None) -> CompiledR
                 for ref in spec.feeds
                 for fid in ((ref.value,) if ref.kind == "id" else feed_tags.get(ref.value, ()))
             )
-        fields = build.field_lists.setdefault(spec.fields, len(build.field_lists))
+        field_list = build.field_lists.setdefault(spec.fields, len(build.field_lists))
         if not build.python:
-            build.rule_codes.append(fields)
+            build.rule_codes.append(field_list)
             build.rule_codes.append(-1 if match_code is None else match_code)
             build.rule_codes.append(-1 if entity_code is None else entity_code)
             if feed_ids is not None or spec.languages:
