@@ -38,7 +38,7 @@ class Engine:
     def match_article(
         self,
         texts: Sequence[str],
-        scans: Sequence[tuple[str, str | None, str | None] | None],
+        scans: Sequence[tuple[str | None, str | None] | None],
         given: Sequence[Sequence[tuple[int, int, int, bool]] | None],
         article_id: str,
         feed: str | None,

@@ -316,12 +316,13 @@ class _Builder:
             # tuple.__new__: a named tuple's own __new__ is a Python function, and there may
             # be hundreds of thousands of terms.
             compiled = tuple.__new__(CompiledTerm, (term.label, ids, None, None, False))
-        self.term_patterns.append(len(compiled.patterns))
-        self.term_patterns.extend(compiled.patterns)
         tid = table[term.source] = len(self.compiled_terms)
         self.compiled_terms.append(compiled)
         if self.python:
             self.nodes.append(TermNode(tid))  # one node per term, shared by the rules naming it
+        else:
+            self.term_patterns.append(len(compiled.patterns))
+            self.term_patterns.extend(compiled.patterns)
         return tid
 
     def node(self, item: Item, resolve: _EntityResolver, rid: int) -> tuple[Node | None, int, bool]:

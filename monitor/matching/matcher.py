@@ -98,11 +98,11 @@ def match_article(article: Article, c: CompiledRules) -> tuple[Match, ...]:
 
 def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> tuple[Match, ...]:
     texts = [article.field_text(name) for name in c.fields]
-    scans: list[tuple[str, str | None, str | None] | None] = []
+    scans: list[tuple[str | None, str | None] | None] = []
     given: list[list[tuple[int, int, int, bool]] | None] = []
     for text in texts:
         if text and c.complete and text.isascii():
-            scans.append((text, None, None))  # the engine makes an ASCII text's streams
+            scans.append((None, None))  # the engine makes an ASCII text's streams
             given.append(None)
             continue
         found = streams(text, c, engine.modes) if text else None
@@ -112,7 +112,7 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
             scans.append(None)
         else:
             given.append(None)
-            scans.append(None if found is None else (text, *found))
+            scans.append(found)
 
     def run_regexes(
         asked: list[tuple[int, int, list[int] | None]],

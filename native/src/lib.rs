@@ -21,8 +21,8 @@ use rustc_hash::FxHashMap;
 
 /// A rule's feed and language filters: (rule index, feed ids or None, languages)
 type FilterSpec = (u32, Option<Vec<String>>, Vec<String>);
-/// One field to scan: (text, casefolded stream or None, exact stream or None)
-type FieldScan = (String, Option<String>, Option<String>);
+/// One field to scan: (casefolded stream or None, exact stream or None); its text is in `texts`
+type FieldScan = (Option<String>, Option<String>);
 /// Hits Python found in a field it scanned itself: (term, start, end, regex) each
 type GivenHits = Vec<(u32, u32, u32, bool)>;
 
@@ -189,8 +189,8 @@ impl Engine {
     }
 
     /// Match one article: its matches (`monitor.models.Match`), in rule order. `texts[i]` is
-    /// the text of field i; `scans[i]` that field to scan here (its text and streams; an ASCII
-    /// text may come without them), or None; `given[i]` the hits Python found in a field it
+    /// the text of field i; `scans[i]` that field's streams, to scan it here (an ASCII text
+    /// may come without them), or None; `given[i]` the hits Python found in a field it
     /// scanned itself ((term, start, end, regex) each). `run_regex` gets every regex to run, as
     /// (field, term, places: None to run over the field) and returns each one's first
     /// (start, end) or None.
@@ -216,7 +216,11 @@ impl Engine {
                 for &(term, start, end, regex) in found {
                     field.insert(term, Hit { start, end, regex });
                 }
-            } else if let Some(Some((text, folded, exact))) = scans.get(f) {
+            } else if let Some(Some((folded, exact))) = scans.get(f) {
+                let text = texts
+                    .get(f)
+                    .ok_or_else(|| PyValueError::new_err("a field to scan has no text"))?
+                    .to_str()?;
                 let notes =
                     self.scan_field(text, folded.as_deref(), exact.as_deref(), &mut field)?;
                 for (term, places) in notes {
