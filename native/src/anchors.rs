@@ -5,14 +5,14 @@
 //! character a space) wherever the pattern matches, and each anchor found is confirmed against
 //! the real token. Anchors that begin at a token (a space, then a word character) are looked
 //! up from each token's start (`heads`); the few others (inner runs of globs, regexes'
-//! literals, words with apostrophes) go through an Aho-Corasick search of the whole field.
+//! literals, words with apostrophes) are looked up at every offset of the field (`floating`).
 //!
 //! Offsets are in characters (code points), as Python counts them. A field in ASCII is read
 //! as bytes; any other as code points, with a map from the search's byte offsets.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use rustc_hash::FxHashMap;
 
+use crate::floating::Floating;
 use crate::heads::Heads;
 
 pub const LITERAL: u8 = 0;
@@ -94,7 +94,7 @@ impl ModeBuilder {
     pub fn build(mut self) -> Result<Mode, String> {
         self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut checks = Vec::with_capacity(self.entries.len());
-        let (mut heads, mut head_groups) = (Vec::new(), Vec::new());
+        let mut heads = Vec::new();
         let (mut floating, mut floating_groups) = (Vec::new(), Vec::new());
         let mut entries = self.entries.into_iter().peekable();
         while let Some((anchor, check)) = entries.next() {
@@ -105,8 +105,7 @@ impl ModeBuilder {
             }
             let group = (from, checks.len() as u32);
             if Heads::takes(&anchor) {
-                heads.push(anchor);
-                head_groups.push(group);
+                heads.push((anchor, group));
             } else {
                 floating.push(anchor);
                 floating_groups.push(group);
@@ -115,16 +114,10 @@ impl ModeBuilder {
         let search = if floating.is_empty() {
             None
         } else {
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&floating)
-                .map_err(|e| e.to_string())?;
-            Some(ac)
+            Some(Floating::new(floating)?)
         };
         Ok(Mode {
-            heads: Heads::new(heads.iter().map(|a| &a[..])),
-            head_groups,
+            heads: Heads::new(heads.iter().map(|(a, group)| (&a[..], *group))),
             floating: search,
             floating_groups,
             checks,
@@ -135,9 +128,8 @@ impl ModeBuilder {
 
 /// The anchors of one case mode (casefolded or exact), split by how they are searched.
 pub struct Mode {
-    heads: Heads,
-    head_groups: Vec<(u32, u32)>, // body -> its checks
-    floating: Option<AhoCorasick>,
+    heads: Heads, // each body's value: its checks
+    floating: Option<Floating>,
     floating_groups: Vec<(u32, u32)>,
     checks: Vec<Check>,
     literals: Vec<u32>,
@@ -266,10 +258,10 @@ pub fn confirm<T: Copy + Into<u32>>(
     for b in 0..bytes.len().saturating_sub(1) {
         if bytes[b] == b' ' && bytes[b + 1] != b' ' {
             let at = view.char_at(b);
-            mode.heads.at(bytes, b + 1, |body| {
+            mode.heads.at(bytes, b + 1, |group| {
                 check(
                     mode,
-                    mode.checks(mode.head_groups[body]),
+                    mode.checks(group),
                     at,
                     view,
                     &mut tokens,
@@ -280,11 +272,11 @@ pub fn confirm<T: Copy + Into<u32>>(
         }
     }
     if let Some(search) = &mode.floating {
-        for m in search.find_overlapping_iter(bytes) {
-            let at = view.char_at(m.start());
-            let checks = mode.checks(mode.floating_groups[m.pattern().as_usize()]);
+        search.find(bytes, |start, anchor| {
+            let at = view.char_at(start);
+            let checks = mode.checks(mode.floating_groups[anchor]);
             check(mode, checks, at, view, &mut tokens, found, notes);
-        }
+        });
     }
 }
 

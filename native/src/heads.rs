@@ -10,10 +10,12 @@
 //! reads the table of bodies. A trie walk instead touched an uncached state at nearly every
 //! byte of every token, and probing every length cost nearly as much.
 //!
+//! With a hundred thousand rules an article finds hundreds of bodies, and each memory read along
+//! the way is likely a cache miss: so a slot of the table holds what a hit needs (the body's
+//! place, to compare it, and the value it stands for) in 16 bytes, probed linearly.
+//!
 //! Bodies with a space inside (from apostrophes) or longer than 63 bytes are not kept here:
 //! `Mode` searches them with the other anchors, over the whole field.
-
-use rustc_hash::FxHashMap;
 
 pub const MAX_BODY: usize = 63;
 
@@ -40,16 +42,30 @@ fn trigram(run: &[u8]) -> usize {
     (t.wrapping_mul(0x9e37_79b1) >> 19) as usize // 13 bits
 }
 
+/// A body in the table: `tag` is its length and bits of its key (0 for an empty slot), `body`
+/// where it starts in `Heads::bodies`, and `value` what it stands for.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
+    body: u32,
+    value: (u32, u32),
+}
+
 pub struct Heads {
     words: u64,         // bit L set: some word body (ending in its space) is L bytes long
     short: u64,         // ...some prefix body shorter than 3 bytes is L bytes long
     prefixes: Vec<u64>, // by the first three bytes' hash: the lengths of prefix bodies
     filter: Vec<u64>,
     filter_mask: u64,
-    table: FxHashMap<u64, u32>, // mixed hash -> first body with it
-    next: Vec<u32>,             // body -> next body with the same hash, or u32::MAX
-    bodies: Vec<u8>,            // every body, one after another
-    spans: Vec<u32>,            // body i is bodies[spans[i]..spans[i + 1]]
+    slots: Vec<Slot>, // by the key's low bits, then the next free one
+    slot_mask: usize,
+    bodies: Vec<u8>, // every body, one after another
+}
+
+/// The tag of a body of `length` bytes (1 to 63) with `key`: never 0, which marks an empty
+/// slot, and equal tags mean equal lengths.
+fn tag(key: u64, length: usize) -> u32 {
+    ((key >> 32) as u32) << 6 | length as u32
 }
 
 impl Heads {
@@ -63,24 +79,24 @@ impl Heads {
             && !body[..body.len() - 1].contains(&b' ')
     }
 
-    /// Index the bodies of anchors `Heads::takes`; body i is reported as i.
-    pub fn new<'a>(anchors: impl ExactSizeIterator<Item = &'a [u8]>) -> Heads {
+    /// Index the bodies of distinct anchors `Heads::takes`, each with the value reported when
+    /// it is found.
+    pub fn new<'a>(anchors: impl ExactSizeIterator<Item = (&'a [u8], (u32, u32))>) -> Heads {
         let count = anchors.len();
         let bits = (count * 16).next_power_of_two().max(1 << 12);
+        // At most 70% full, so that a probe seldom reads a second slot.
+        let slots = (count * 10 / 7 + 1).next_power_of_two().max(64);
         let mut heads = Heads {
             words: 0,
             short: 0,
             prefixes: vec![0; TRIGRAMS],
             filter: vec![0; bits / 64],
             filter_mask: bits as u64 - 1,
-            table: FxHashMap::default(),
-            next: Vec::with_capacity(count),
+            slots: vec![Slot::default(); slots],
+            slot_mask: slots - 1,
             bodies: Vec::new(),
-            spans: Vec::with_capacity(count + 1),
         };
-        heads.spans.push(0);
-        heads.table.reserve(count);
-        for (i, anchor) in anchors.enumerate() {
+        for (anchor, value) in anchors {
             let body = &anchor[1..];
             let key = mix(body.iter().fold(SEED, |h, &b| step(h, b)), body.len());
             if body.ends_with(b" ") {
@@ -92,10 +108,16 @@ impl Heads {
             }
             let (word, bits) = heads.bits(key);
             heads.filter[word] |= bits;
-            let before = heads.table.insert(key, i as u32).unwrap_or(u32::MAX);
-            heads.next.push(before);
+            let mut i = key as usize & heads.slot_mask;
+            while heads.slots[i].tag != 0 {
+                i = (i + 1) & heads.slot_mask;
+            }
+            heads.slots[i] = Slot {
+                tag: tag(key, body.len()),
+                body: heads.bodies.len() as u32,
+                value,
+            };
             heads.bodies.extend_from_slice(body);
-            heads.spans.push(heads.bodies.len() as u32);
         }
         heads
     }
@@ -112,28 +134,33 @@ impl Heads {
         start: usize,
         length: usize,
         hash: u64,
-        found: &mut impl FnMut(usize),
+        found: &mut impl FnMut((u32, u32)),
     ) {
         let key = mix(hash, length);
         let (word, bits) = self.bits(key);
         if self.filter[word] & bits != bits {
             return;
         }
-        let mut body = self.table.get(&key).copied().unwrap_or(u32::MAX);
-        while body != u32::MAX {
-            let (from, to) = (
-                self.spans[body as usize] as usize,
-                self.spans[body as usize + 1] as usize,
-            );
-            if self.bodies[from..to] == stream[start..start + length] {
-                found(body as usize);
+        let (wanted, token) = (tag(key, length), &stream[start..start + length]);
+        let mut i = key as usize & self.slot_mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.tag == 0 {
+                return;
             }
-            body = self.next[body as usize];
+            let body = slot.body as usize;
+            // Bodies are distinct: one at most stands here.
+            if slot.tag == wanted && self.bodies[body..body + length] == *token {
+                found(slot.value);
+                return;
+            }
+            i = (i + 1) & self.slot_mask;
         }
     }
 
-    /// Call `found(body)` for every body that stands at `start` (just after a space) in `stream`.
-    pub fn at(&self, stream: &[u8], start: usize, mut found: impl FnMut(usize)) {
+    /// Call `found(value)` for every body that stands at `start` (just after a space) in
+    /// `stream`.
+    pub fn at(&self, stream: &[u8], start: usize, mut found: impl FnMut((u32, u32))) {
         let rest = &stream[start..stream.len().min(start + MAX_BODY)];
         let run = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
         let mut lengths = self.short;

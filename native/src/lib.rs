@@ -7,6 +7,7 @@
 //! and returns the matches with their evidence. No I/O here.
 
 mod anchors;
+mod floating;
 mod heads;
 mod objects;
 mod rules;

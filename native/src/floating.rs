@@ -1,0 +1,162 @@
+//! Anchors that may stand anywhere in a field (regexes' literals, the inner runs of globs,
+//! words with apostrophes), found at every byte offset by the bytes that begin there.
+//!
+//! An anchor of 8 bytes or more is filed under its first 8, one of 4 to 7 bytes under its
+//! first 4: each offset of the field costs a load, a multiply and a bit test per width, and
+//! only an offset whose bit is set reads the table. An Aho-Corasick DFA did the same work at
+//! several times the cost: with thousands of patterns it has no prefilter, and its states
+//! outgrow the cache. The few anchors under 4 bytes are still searched with one.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use rustc_hash::FxHashMap;
+
+/// Anchors filed under their first `width` bytes.
+struct Grams {
+    keep: u64, // the bits of a field's 8 bytes that make the key
+    filter: Vec<u64>,
+    shift: u32,
+    table: FxHashMap<u64, (u32, u32)>, // key -> range of `order`
+    order: Vec<u32>,                   // anchor ids, grouped by key
+}
+
+fn spread(key: u64) -> u64 {
+    key.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+impl Grams {
+    fn new(width: usize, anchors: &[Box<[u8]>], ids: Vec<u32>) -> Grams {
+        let keep = u64::MAX >> (64 - 8 * width);
+        let key = |id: &u32| read(&anchors[*id as usize], 0) & keep;
+        let mut order = ids;
+        order.sort_unstable_by_key(key);
+        // About 64 bits a key (so that an offset that begins no anchor rarely passes), in a
+        // filter that stays in the cache.
+        let bits = (order.len() * 64)
+            .next_power_of_two()
+            .clamp(1 << 12, 1 << 21);
+        let mut grams = Grams {
+            keep,
+            filter: vec![0; bits / 64],
+            shift: 64 - bits.trailing_zeros(),
+            table: FxHashMap::default(),
+            order: Vec::new(),
+        };
+        let mut from = 0;
+        while from < order.len() {
+            let k = key(&order[from]);
+            let to = from + order[from..].partition_point(|id| key(id) == k);
+            grams.table.insert(k, (from as u32, to as u32));
+            let bit = grams.bit(k);
+            grams.filter[bit / 64] |= 1 << (bit % 64);
+            from = to;
+        }
+        grams.order = order;
+        grams
+    }
+
+    fn bit(&self, key: u64) -> usize {
+        (spread(key) >> self.shift) as usize
+    }
+    /// Push the offsets of `bytes` whose key passes the filter.
+    fn passing(&self, bytes: &[u8], places: &mut Vec<u32>) {
+        let (filter, keep, shift) = (&self.filter[..], self.keep, self.shift);
+        let passes = |key: u64| {
+            let bit = (spread(key & keep) >> shift) as usize;
+            filter[bit / 64] >> (bit % 64) & 1 == 1
+        };
+        let whole = bytes.len().saturating_sub(7);
+        for (at, eight) in bytes.windows(8).enumerate() {
+            if passes(u64::from_le_bytes(eight.try_into().expect("8 bytes"))) {
+                places.push(at as u32);
+            }
+        }
+        for at in whole..bytes.len() {
+            if passes(read(bytes, at)) {
+                places.push(at as u32);
+            }
+        }
+    }
+}
+
+/// The 8 bytes from `at` (zeros past the end, which no anchor holds), little end first.
+fn read(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
+        Some(eight) => u64::from_le_bytes(eight.try_into().expect("8 bytes")),
+        None => {
+            let mut eight = [0; 8];
+            let rest = &bytes[at.min(bytes.len())..];
+            eight[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(eight)
+        }
+    }
+}
+
+pub struct Floating {
+    anchors: Vec<Box<[u8]>>,
+    grams: Vec<Grams>, // by their first 8 or 4 bytes (each only if some anchor is)
+    short: Option<(AhoCorasick, Vec<u32>)>,
+}
+
+impl Floating {
+    /// Index `anchors`; anchor i is reported as i.
+    pub fn new(anchors: Vec<Box<[u8]>>) -> Result<Floating, String> {
+        let (mut eight, mut four, mut short) = (vec![], vec![], vec![]);
+        for (i, anchor) in anchors.iter().enumerate() {
+            match anchor.len() {
+                8.. => eight.push(i as u32),
+                4..=7 => four.push(i as u32),
+                _ => short.push(i as u32),
+            }
+        }
+        let mut grams = Vec::new();
+        for (width, ids) in [(8, eight), (4, four)] {
+            if !ids.is_empty() {
+                grams.push(Grams::new(width, &anchors, ids));
+            }
+        }
+        let short = if short.is_empty() {
+            None
+        } else {
+            let search = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(short.iter().map(|&i| &anchors[i as usize]))
+                .map_err(|e| e.to_string())?;
+            Some((search, short))
+        };
+        Ok(Floating {
+            anchors,
+            grams,
+            short,
+        })
+    }
+
+    /// Call `found(start, anchor)` for every place an anchor stands in `bytes` (overlapping
+    /// places included).
+    pub fn find(&self, bytes: &[u8], mut found: impl FnMut(usize, usize)) {
+        let mut places = Vec::new();
+        for grams in &self.grams {
+            // First the offsets whose key passes the filter, in a loop that does nothing else;
+            // then the table, for those few.
+            places.clear();
+            grams.passing(bytes, &mut places);
+            for &at in &places {
+                let at = at as usize;
+                let Some(&(from, to)) = grams.table.get(&(read(bytes, at) & grams.keep)) else {
+                    continue;
+                };
+                for &id in &grams.order[from as usize..to as usize] {
+                    let anchor = &self.anchors[id as usize];
+                    if bytes[at..].starts_with(anchor) {
+                        found(at, id as usize);
+                    }
+                }
+            }
+        }
+        if let Some((search, ids)) = &self.short {
+            for m in search.find_overlapping_iter(bytes) {
+                found(m.start(), ids[m.pattern().as_usize()] as usize);
+            }
+        }
+    }
+}
