@@ -99,6 +99,35 @@ def test_long_words_match_as_in_python(length: int) -> None:
     assert found == match_in_python(item, in_python)
 
 
+@pytest.mark.parametrize("length", [2, 3, 4, 7, 8, 9, 12])
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("{}7 a", ["leads"]),
+        ("a x7{}7x b", ["leads", "follows"]),
+        ("a 7{}", ["follows"]),
+        ("é x7{}7x", ["leads", "follows"]),
+        ("a {} 7", []),
+    ],
+)
+def test_regex_literals_are_found_wherever_they_stand(
+    length: int, title: str, expected: list[str]
+) -> None:
+    """A regex's literal may stand inside a word: it is looked for at every offset of a field
+    (by its first 8 or 4 bytes, or another way when shorter), up to the field's last byte."""
+    literal = ("kv" * 8)[:length]
+    rules = (
+        "rules:\n"
+        f"  - {{id: leads, match: {{any: ['/{literal}\\d/']}}}}\n"
+        f"  - {{id: follows, match: {{any: ['/\\d{literal}/']}}}}\n"
+    )
+    compiled = compile_yaml(rules)
+    item = article(title=title.format(literal))
+    found = match_article(item, compiled)
+    assert expected == [m.rule_id for m in found]
+    assert found == match_in_python(item, compile_rules(compiled.spec, engine=False))
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
