@@ -10,6 +10,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use rustc_hash::FxHashMap;
+use std::sync::OnceLock;
 
 use crate::rules::Evidence;
 
@@ -39,6 +40,8 @@ pub struct Makers {
     spec_attributes: Vec<Py<PyString>>,
     kinds: [Py<PyString>; 2], // "entity", "term"
     specs: Vec<Py<PyAny>>,    // rule index -> its RuleSpec
+    // ...and its SPEC_ATTRIBUTES, read at its first match (the spec is frozen)
+    spec_values: Vec<OnceLock<[Py<PyAny>; 4]>>,
     labels: Vec<Py<PyString>>,
     entity_ids: Vec<Py<PyString>>,
     fields: Vec<Py<PyString>>,
@@ -96,11 +99,32 @@ impl Makers {
                 PyString::intern(py, "entity").unbind(),
                 PyString::intern(py, "term").unbind(),
             ],
+            spec_values: specs.iter().map(|_| OnceLock::new()).collect(),
             specs,
             labels,
             entity_ids,
             fields,
         })
+    }
+
+    /// Rule `rule`'s id, severity, notify and mode.
+    fn spec_values(&self, py: Python<'_>, rule: usize) -> PyResult<&[Py<PyAny>; 4]> {
+        let cell = self
+            .spec_values
+            .get(rule)
+            .ok_or_else(|| PyValueError::new_err("a match of no rule"))?;
+        if let Some(values) = cell.get() {
+            return Ok(values);
+        }
+        let spec = self.specs[rule].bind(py);
+        let mut values = Vec::with_capacity(SPEC_ATTRIBUTES.len());
+        for name in &self.spec_attributes {
+            values.push(spec.getattr(name)?.unbind());
+        }
+        let values: [Py<PyAny>; 4] = values.try_into().expect("four attributes");
+        // Another thread may have read them first: the same values.
+        let _ = cell.set(values);
+        Ok(cell.get().expect("just set"))
     }
 
     /// A new instance of `ty` with `values` set as its fields named `names`.
@@ -179,24 +203,18 @@ impl Makers {
                 made.insert(*item, e.clone());
                 evidence.push(e);
             }
-            let spec = self
-                .specs
-                .get(*rule as usize)
-                .ok_or_else(|| PyValueError::new_err("a match of no rule"))?
-                .bind(py);
-            let [id, severity, notify, mode] =
-                [0, 1, 2, 3].map(|i| spec.getattr(&self.spec_attributes[i]));
+            let [id, severity, notify, mode] = self.spec_values(py, *rule as usize)?;
             matches.push(self.make(
                 py,
                 &self.match_type,
                 &self.match_fields,
                 &[
-                    id?,
+                    id.bind(py).clone(),
                     article_id.clone(),
-                    severity?,
-                    notify?,
+                    severity.bind(py).clone(),
+                    notify.bind(py).clone(),
                     PyTuple::new(py, evidence)?.into_any(),
-                    mode?,
+                    mode.bind(py).clone(),
                 ],
             )?);
         }

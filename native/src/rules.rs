@@ -184,38 +184,42 @@ pub type Evidence = (bool, u32, usize, u32, u32);
 pub struct Article<'a> {
     rules: &'a Rules,
     hits: &'a [FieldHits],
+    fields: FxHashMap<u32, u64>, // term -> the fields it is found in, a bit each
     mentioned: FxHashMap<u64, FxHashSet<u32>>,
 }
 
 impl<'a> Article<'a> {
     pub fn new(rules: &'a Rules, hits: &'a [FieldHits]) -> Article<'a> {
+        let mut fields = FxHashMap::default();
+        // No rule reads a field past the 64th (the engine refuses such rules).
+        for (f, hits) in hits.iter().enumerate().take(64) {
+            for &term in hits.keys() {
+                *fields.entry(term).or_insert(0) |= 1 << f;
+            }
+        }
         Article {
             rules,
             hits,
+            fields,
             mentioned: FxHashMap::default(),
         }
     }
 
     fn present(&self, term: u32, mask: u64) -> bool {
-        self.hits
-            .iter()
-            .enumerate()
-            .any(|(f, hits)| mask >> f & 1 == 1 && hits.contains_key(&term))
+        self.fields.get(&term).is_some_and(|f| f & mask != 0)
     }
 
     fn mentioned(&mut self, mask: u64) -> &FxHashSet<u32> {
         if !self.mentioned.contains_key(&mask) {
             let mut found = FxHashSet::default();
-            for (f, hits) in self.hits.iter().enumerate() {
-                if mask >> f & 1 == 0 {
+            for (&term, &fields) in &self.fields {
+                if fields & mask == 0 {
                     continue;
                 }
-                for term in hits.keys() {
-                    for &e in self.rules.entities_by_name.get(*term) {
-                        let context = &self.rules.entities[e as usize].context;
-                        if context.is_empty() || context.iter().any(|&t| self.present(t, mask)) {
-                            found.insert(e);
-                        }
+                for &e in self.rules.entities_by_name.get(term) {
+                    let context = &self.rules.entities[e as usize].context;
+                    if context.is_empty() || context.iter().any(|&t| self.present(t, mask)) {
+                        found.insert(e);
                     }
                 }
             }
@@ -228,13 +232,11 @@ impl<'a> Article<'a> {
     pub fn candidates(&self) -> Vec<u32> {
         let r = self.rules;
         let mut found = r.always.clone();
-        for hits in self.hits {
-            for term in hits.keys() {
-                found.extend(r.rules_by_term.get(*term));
-                for &e in r.entities_by_name.get(*term) {
-                    for &s in r.sets_by_entity.get(e) {
-                        found.extend(r.rules_by_set.get(s));
-                    }
+        for &term in self.fields.keys() {
+            found.extend(r.rules_by_term.get(term));
+            for &e in r.entities_by_name.get(term) {
+                for &s in r.sets_by_entity.get(e) {
+                    found.extend(r.rules_by_set.get(s));
                 }
             }
         }
