@@ -45,6 +45,9 @@ const QUESTION: u32 = b'?' as u32;
 /// the literal is a range of the mode's arena of code points.
 pub struct Check {
     pub kind: u8,
+    // The terms a token pattern begins (a range of `Engine::terms_by_first_pattern`'s items),
+    // kept here so that a hit reaches them without another lookup.
+    terms: (u32, u32),
     // A case-sensitive word searched by its lower-cased anchor in the casefolded stream: the
     // token is compared as the text has it.
     exact: bool,
@@ -78,6 +81,7 @@ impl ModeBuilder {
         self.literals.extend(literal.chars().map(u32::from));
         let check = Check {
             kind,
+            terms: (0, 0),
             exact,
             ident,
             literal: (from, self.literals.len() as u32),
@@ -136,6 +140,15 @@ pub struct Mode {
 }
 
 impl Mode {
+    /// Give each token pattern's checks the range of the terms it begins: `range(pattern)`.
+    pub fn link_terms(&mut self, range: impl Fn(u32) -> (u32, u32)) {
+        for check in &mut self.checks {
+            if check.kind < REGEX {
+                check.terms = range(check.ident);
+            }
+        }
+    }
+
     fn checks(&self, (from, to): (u32, u32)) -> &[Check] {
         &self.checks[from as usize..to as usize]
     }
@@ -145,10 +158,12 @@ impl Mode {
     }
 }
 
-/// A token pattern found: pattern id, and the token's start and end in characters.
+/// A token pattern found: pattern id, the terms it begins (see `Check`), and the token's
+/// start and end in characters.
 #[derive(Clone, Copy)]
 pub struct Occurrence {
     pub pattern: u32,
+    pub terms: (u32, u32),
     pub start: u32,
     pub end: u32,
 }
@@ -332,6 +347,7 @@ fn check<T: Copy + Into<u32>>(
                     }
                     found.push(Occurrence {
                         pattern: c.ident,
+                        terms: c.terms,
                         start: at as u32,
                         end: after as u32,
                     });
@@ -352,6 +368,7 @@ fn check<T: Copy + Into<u32>>(
         if matched {
             found.push(Occurrence {
                 pattern: c.ident,
+                terms: c.terms,
                 start: at as u32,
                 end: *end as u32,
             });

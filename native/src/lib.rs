@@ -33,11 +33,14 @@ struct Engine {
     folded: Option<Mode>,
     exact: Option<Mode>,
     term_patterns: Lists,
-    terms_by_first_pattern: Lists,
+    terms_by_first_pattern: Lists, // each term id, with PHRASE set when it has more words
     open_regex_terms: Vec<u32>,
     rules: Rules,
     makers: Makers,
 }
+
+/// Marks a term of several words in `Engine::terms_by_first_pattern`.
+const PHRASE: u32 = 1 << 31;
 
 /// Scripts written without spaces (as `monitor.text`): a word in them has no anchor.
 const NO_SPACE: [(u32, u32); 8] = [
@@ -164,10 +167,13 @@ impl Engine {
                         always,
                     },
                 );
-                let [folded, exact] = modes
+                let [mut folded, mut exact] = modes
                     .join()
                     .map_err(|_| "building the anchors panicked".to_string())??;
                 let (term_patterns, terms_by_first_pattern, rules) = rules?;
+                for mode in [&mut folded, &mut exact].into_iter().flatten() {
+                    mode.link_terms(|pattern| terms_by_first_pattern.range(pattern));
+                }
                 Ok::<_, String>(Engine {
                     folded,
                     exact,
@@ -370,7 +376,19 @@ impl Engine {
         while lo < found.len() {
             let pattern = found[lo].pattern;
             let hi = lo + found[lo..].partition_point(|o| o.pattern == pattern);
-            for &term in self.terms_by_first_pattern.get(pattern) {
+            for &code in self.terms_by_first_pattern.items(found[lo].terms) {
+                if code & PHRASE == 0 {
+                    // A term of one word: where the word first stands.
+                    let first = &found[lo];
+                    let hit = Hit {
+                        start: first.start,
+                        end: first.end,
+                        regex: false,
+                    };
+                    hits.insert(code, hit);
+                    continue;
+                }
+                let term = code & !PHRASE;
                 let rest = &self.term_patterns.get(term)[1..];
                 if !rest.iter().all(|&p| has(p)) {
                     continue;
@@ -506,10 +524,13 @@ fn read_rules(
 ) -> Result<(Lists, Lists, Rules), String> {
     let term_patterns = Lists::from_counted(term_patterns)?;
     let terms = term_patterns.len();
+    if terms as u32 >= PHRASE {
+        return Err(format!("{terms} terms: more than the engine can number"));
+    }
     let mut first: Vec<(u32, u32)> = Vec::new();
     for tid in 0..terms as u32 {
-        if let Some(&pid) = term_patterns.get(tid).first() {
-            first.push((pid, tid));
+        if let [pid, rest @ ..] = term_patterns.get(tid) {
+            first.push((*pid, if rest.is_empty() { tid } else { tid | PHRASE }));
         }
     }
     let Tables {
@@ -611,9 +632,12 @@ fn read_rules(
                 .map(|(names, context)| Entity { names, context })
                 .collect(),
             labels: Strings::new(&labels),
-            rules_by_term: Lists::from_pairs(terms, &by_term),
+            term_links: Rules::link(
+                terms,
+                &Lists::from_pairs(terms, &by_term),
+                &Lists::from_pairs(terms, &by_name),
+            ),
             rules_by_set: Lists::from_lists(&rules_by_set),
-            entities_by_name: Lists::from_pairs(terms, &by_name),
             sets_by_entity: Lists::from_pairs(entity_ids.len(), &by_entity),
             entity_ids: Strings::new(&entity_ids),
             always,

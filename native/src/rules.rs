@@ -128,6 +128,20 @@ impl Lists {
         self.offsets.len().saturating_sub(1)
     }
 
+    /// Where key's list lies in the items (empty for a key not there).
+    pub fn range(&self, key: u32) -> (u32, u32) {
+        let k = key as usize;
+        if k + 1 >= self.offsets.len() {
+            return (0, 0);
+        }
+        (self.offsets[k], self.offsets[k + 1])
+    }
+
+    /// The items in `range`.
+    pub fn items(&self, (from, to): (u32, u32)) -> &[u32] {
+        &self.items[from as usize..to as usize]
+    }
+
     pub fn get(&self, key: u32) -> &[u32] {
         let k = key as usize;
         if k + 1 >= self.offsets.len() {
@@ -170,9 +184,10 @@ pub struct Rules {
     pub entities: Vec<Entity>,
     pub labels: Strings,     // term id -> label
     pub entity_ids: Strings, // entity index -> id
-    pub rules_by_term: Lists,
+    // term id -> the rules it wakes and the entities it names, in one list (see `links`):
+    // one lookup, where two lists cost two cache misses more.
+    pub term_links: Lists,
     pub rules_by_set: Lists,
-    pub entities_by_name: Lists,
     pub sets_by_entity: Lists,
     pub always: Vec<u32>,
 }
@@ -216,7 +231,7 @@ impl<'a> Article<'a> {
                 if fields & mask == 0 {
                     continue;
                 }
-                for &e in self.rules.entities_by_name.get(term) {
+                for &e in self.rules.links(term).1 {
                     let context = &self.rules.entities[e as usize].context;
                     if context.is_empty() || context.iter().any(|&t| self.present(t, mask)) {
                         found.insert(e);
@@ -233,8 +248,9 @@ impl<'a> Article<'a> {
         let r = self.rules;
         let mut found = r.always.clone();
         for &term in self.fields.keys() {
-            found.extend(r.rules_by_term.get(term));
-            for &e in r.entities_by_name.get(term) {
+            let (rules, entities) = r.links(term);
+            found.extend(rules);
+            for &e in entities {
                 for &s in r.sets_by_entity.get(e) {
                     found.extend(r.rules_by_set.get(s));
                 }
@@ -395,6 +411,31 @@ impl<'a> Article<'a> {
 }
 
 impl Rules {
+    /// `term_links`' lists, one for each term: the number of rules it wakes, those rules, then
+    /// the entities it names.
+    pub fn link(terms: usize, rules: &Lists, entities: &Lists) -> Lists {
+        let mut links = Lists::from_lists(&[]);
+        let terms = terms.max(rules.len()).max(entities.len());
+        for term in 0..terms as u32 {
+            let (rules, entities) = (rules.get(term), entities.get(term));
+            if !rules.is_empty() || !entities.is_empty() {
+                links.items.push(rules.len() as u32);
+                links.items.extend_from_slice(rules);
+                links.items.extend_from_slice(entities);
+            }
+            links.offsets.push(links.items.len() as u32);
+        }
+        links
+    }
+
+    /// The rules a term wakes and the entities it names.
+    fn links(&self, term: u32) -> (&[u32], &[u32]) {
+        match self.term_links.get(term) {
+            [] => (&[], &[]),
+            [count, rest @ ..] => rest.split_at(*count as usize),
+        }
+    }
+
     /// A condition's children: all, any, none.
     fn parts(&self, cond: &Cond) -> (&[Node], &[Node], &[Node]) {
         let at = cond.at as usize;
