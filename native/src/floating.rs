@@ -79,7 +79,7 @@ impl Grams {
 }
 
 /// The 8 bytes from `at` (zeros past the end, which no anchor holds), little end first.
-fn read(bytes: &[u8], at: usize) -> u64 {
+pub fn read(bytes: &[u8], at: usize) -> u64 {
     match bytes.get(at..at + 8) {
         Some(eight) => u64::from_le_bytes(eight.try_into().expect("8 bytes")),
         None => {
