@@ -199,12 +199,17 @@ def regex_span(
     regex = c.terms[tid].regex
     if regex is None:
         return None
+    # Plain loops: the engine calls this for every regex an article asks to run.
     if places is None:
-        m = next((m for m in regex.finditer(text) if m.end() > m.start()), None)
-    else:
-        tries = (regex.match(text, at) for at in sorted(places))
-        m = next((m for m in tries if m is not None and m.end() > m.start()), None)
-    return None if m is None else (m.start(), m.end())
+        for m in regex.finditer(text):
+            if m.end() > m.start():
+                return m.span()
+        return None
+    for at in sorted(places):
+        m = regex.match(text, at)
+        if m is not None and m.end() > m.start():
+            return m.span()
+    return None
 
 
 def _by_start(table: Mapping[str, T], lengths: tuple[int, ...], text: str) -> Iterator[T]:
