@@ -24,18 +24,20 @@ pub const REGEX_AT: u8 = 4; // ...a literal every match begins with: try the reg
 const SPACE: u32 = b' ' as u32;
 const APOSTROPHE: u32 = b'\'' as u32;
 
-/// Whether a glob word (`?` one character, a final `*` any ending) matches a whole key
-/// (as `monitor.matching.spec.Glob`).
-fn glob_matches(glob: &[u32], key: &[u32]) -> bool {
+/// Whether a glob word (`?` one character, a final `*` any ending) matches a whole key of
+/// `length` characters, `key(i)` each (as `monitor.matching.spec.Glob`).
+fn glob_matches(glob: &[u32], length: usize, key: impl Fn(usize) -> u32) -> bool {
     let body = match glob.iter().rposition(|&c| c != STAR) {
         Some(last) => &glob[..=last],
         None => &[],
     };
     let open = body.len() < glob.len();
-    if key.len() != body.len() && !(open && key.len() > body.len()) {
+    if length != body.len() && !(open && length > body.len()) {
         return false;
     }
-    body.iter().zip(key).all(|(&g, &k)| g == QUESTION || g == k)
+    body.iter()
+        .enumerate()
+        .all(|(i, &g)| g == QUESTION || g == key(i))
 }
 
 const STAR: u32 = b'*' as u32;
@@ -205,9 +207,10 @@ impl<T: Copy + Into<u32>> View<'_, T> {
         self.text[i].into()
     }
 
-    /// The comparison key and end of the token that begins at `at`, if one does there
-    /// (`monitor.text.token_at` and `token_key`, casefolded when the stream is).
-    fn token(&self, at: usize, exact: bool) -> Option<(Vec<u32>, usize)> {
+    /// Where the comparison key of the token that begins at `at` ends, and where the token
+    /// ends, if one begins there (`monitor.text.token_at` and `token_key`); the key's
+    /// characters are `key_char`'s.
+    fn token(&self, at: usize) -> Option<(usize, usize)> {
         let n = self.text.len();
         if at >= n || !self.word(at) {
             return None;
@@ -240,16 +243,17 @@ impl<T: Copy + Into<u32>> View<'_, T> {
         {
             key_end = end - 2; // a possessive "'s" is not compared
         }
-        let key = (at..key_end)
-            .map(|i| {
-                if exact || self.text_at(i) == APOSTROPHE {
-                    self.text_at(i)
-                } else {
-                    self.stream[i + 1].into()
-                }
-            })
-            .collect();
-        Some((key, end))
+        Some((key_end, end))
+    }
+
+    /// The key character of the text's character `i` (casefolded when the stream is, unless
+    /// `exact`).
+    fn key_char(&self, i: usize, exact: bool) -> u32 {
+        if exact || self.text_at(i) == APOSTROPHE {
+            self.text_at(i)
+        } else {
+            self.stream[i + 1].into()
+        }
     }
 
     /// The start of the first token at or after `i` (`monitor.text.token_after`).
@@ -258,9 +262,6 @@ impl<T: Copy + Into<u32>> View<'_, T> {
     }
 }
 
-/// The tokens read at the places hits point to, each once: (start, exact) -> (key, end).
-type Tokens = FxHashMap<(usize, bool), Option<(Vec<u32>, usize)>>;
-
 /// Search one mode's anchors in a field and confirm each hit.
 pub fn confirm<T: Copy + Into<u32>>(
     mode: &Mode,
@@ -268,21 +269,12 @@ pub fn confirm<T: Copy + Into<u32>>(
     found: &mut Vec<Occurrence>,
     notes: &mut RegexNotes,
 ) {
-    let mut tokens = Tokens::default();
     let bytes = view.bytes;
     for b in 0..bytes.len().saturating_sub(1) {
         if bytes[b] == b' ' && bytes[b + 1] != b' ' {
             let at = view.char_at(b);
             mode.heads.at(bytes, b + 1, |group| {
-                check(
-                    mode,
-                    mode.checks(group),
-                    at,
-                    view,
-                    &mut tokens,
-                    found,
-                    notes,
-                );
+                check(mode, mode.checks(group), at, view, found, notes);
             });
         }
     }
@@ -290,7 +282,7 @@ pub fn confirm<T: Copy + Into<u32>>(
         search.find(bytes, |start, anchor| {
             let at = view.char_at(start);
             let checks = mode.checks(mode.floating_groups[anchor]);
-            check(mode, checks, at, view, &mut tokens, found, notes);
+            check(mode, checks, at, view, found, notes);
         });
     }
 }
@@ -300,7 +292,6 @@ fn check<T: Copy + Into<u32>>(
     checks: &[Check],
     start: usize,
     view: &View<'_, T>,
-    tokens: &mut Tokens,
     found: &mut Vec<Occurrence>,
     notes: &mut RegexNotes,
 ) {
@@ -355,22 +346,23 @@ fn check<T: Copy + Into<u32>>(
                 }
             }
         }
-        let token = tokens
-            .entry((at, c.exact))
-            .or_insert_with(|| view.token(at, c.exact));
-        let Some((key, end)) = token else { continue };
+        let Some((key_end, end)) = view.token(at) else {
+            continue;
+        };
         let literal = mode.literal(c);
+        let length = key_end - at;
+        let key = |i: usize| view.key_char(at + i, c.exact);
         let matched = match c.kind {
-            LITERAL => key == literal,
-            PREFIX => key.starts_with(literal),
-            _ => glob_matches(literal, key),
+            LITERAL => length == literal.len() && (0..length).all(|i| key(i) == literal[i]),
+            PREFIX => length >= literal.len() && (0..literal.len()).all(|i| key(i) == literal[i]),
+            _ => glob_matches(literal, length, key),
         };
         if matched {
             found.push(Occurrence {
                 pattern: c.ident,
                 terms: c.terms,
                 start: at as u32,
-                end: *end as u32,
+                end: end as u32,
             });
         }
     }
