@@ -32,7 +32,8 @@ const SNIPPET_CHARS: usize = 60;
 /// What matches are made of: the two classes, names interned once, and the Python values of
 /// rules, terms, entities and fields by index.
 pub struct Makers {
-    object_new: Py<PyAny>,
+    // Each class's tp_alloc: what `object.__new__(cls)` calls, without a Python call each.
+    allocs: [ffi::allocfunc; 2], // Match, Evidence
     match_type: Py<PyType>,
     evidence_type: Py<PyType>,
     match_fields: Vec<Py<PyString>>,
@@ -52,6 +53,21 @@ fn interned(py: Python<'_>, names: &[&str]) -> Vec<Py<PyString>> {
         .iter()
         .map(|n| PyString::intern(py, n).unbind())
         .collect()
+}
+
+/// The allocator of a class (`tp_alloc`): a dataclass that is not abstract is made by
+/// `object.__new__`, which calls just that.
+fn alloc(ty: &Bound<'_, PyType>) -> PyResult<ffi::allocfunc> {
+    // SAFETY: a live type object; PyType_GetSlot reads its tp_alloc slot.
+    let slot = unsafe { ffi::PyType_GetSlot(ty.as_type_ptr(), ffi::Py_tp_alloc) };
+    if slot.is_null() {
+        return Err(PyValueError::new_err(format!(
+            "{} has no allocator",
+            ty.name()?
+        )));
+    }
+    // SAFETY: the tp_alloc slot holds an allocfunc.
+    Ok(unsafe { std::mem::transmute::<*mut std::ffi::c_void, ffi::allocfunc>(slot) })
 }
 
 /// Fail unless `ty` is a dataclass whose fields are exactly `names`.
@@ -87,9 +103,8 @@ impl Makers {
     ) -> PyResult<Makers> {
         check_fields(&match_type, &MATCH_FIELDS)?;
         check_fields(&evidence_type, &EVIDENCE_FIELDS)?;
-        let object = py.import("builtins")?.getattr("object")?;
         Ok(Makers {
-            object_new: object.getattr("__new__")?.unbind(),
+            allocs: [alloc(&match_type)?, alloc(&evidence_type)?],
             match_type: match_type.unbind(),
             evidence_type: evidence_type.unbind(),
             match_fields: interned(py, &MATCH_FIELDS),
@@ -127,15 +142,20 @@ impl Makers {
         Ok(cell.get().expect("just set"))
     }
 
-    /// A new instance of `ty` with `values` set as its fields named `names`.
+    /// A new instance of `ty` (allocated by `alloc`) with `values` set as its fields `names`.
     fn make<'py>(
         &self,
         py: Python<'py>,
-        ty: &Py<PyType>,
+        (ty, alloc): (&Py<PyType>, ffi::allocfunc),
         names: &[Py<PyString>],
         values: &[Bound<'py, PyAny>],
     ) -> PyResult<Bound<'py, PyAny>> {
-        let object = self.object_new.bind(py).call1((ty.bind(py),))?;
+        // SAFETY: the type's own allocator, called as object.__new__ calls it; it returns a
+        // new reference or NULL with an exception set.
+        let object = unsafe {
+            let made = alloc(ty.bind(py).as_type_ptr(), 0);
+            Bound::from_owned_ptr_or_err(py, made)?
+        };
         for (name, value) in names.iter().zip(values) {
             // SAFETY: three live objects; the call bypasses the frozen class's __setattr__
             // exactly as `object.__setattr__(object, name, value)` does.
@@ -188,7 +208,7 @@ impl Makers {
                 let value = value.ok_or_else(|| PyValueError::new_err("evidence of no term"))?;
                 let e = self.make(
                     py,
-                    &self.evidence_type,
+                    (&self.evidence_type, self.allocs[1]),
                     &self.evidence_fields,
                     &[
                         self.kinds[usize::from(is_term)].bind(py).clone().into_any(),
@@ -206,7 +226,7 @@ impl Makers {
             let [id, severity, notify, mode] = self.spec_values(py, *rule as usize)?;
             matches.push(self.make(
                 py,
-                &self.match_type,
+                (&self.match_type, self.allocs[0]),
                 &self.match_fields,
                 &[
                     id.bind(py).clone(),
