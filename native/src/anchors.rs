@@ -13,7 +13,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::floating::Floating;
-use crate::heads::Heads;
+use crate::heads::{Heads, Spaces};
 
 pub const LITERAL: u8 = 0;
 pub const PREFIX: u8 = 1;
@@ -270,14 +270,13 @@ pub fn confirm<T: Copy + Into<u32>>(
     notes: &mut RegexNotes,
 ) {
     let bytes = view.bytes;
-    for b in 0..bytes.len().saturating_sub(1) {
-        if bytes[b] == b' ' && bytes[b + 1] != b' ' {
-            let at = view.char_at(b);
-            mode.heads.at(bytes, b + 1, |group| {
-                check(mode, mode.checks(group), at, view, found, notes);
-            });
-        }
-    }
+    Spaces::new(bytes).tokens(|start, run| {
+        // The anchor begins with the space before the token.
+        let at = view.char_at(start - 1);
+        mode.heads.at(bytes, start, run, |group| {
+            check(mode, mode.checks(group), at, view, found, notes);
+        });
+    });
     if let Some(search) = &mode.floating {
         search.find(bytes, |start, anchor| {
             let at = view.char_at(start);

@@ -187,10 +187,10 @@ impl Heads {
     }
 
     /// Call `found(value)` for every body that stands at `start` (just after a space) in
-    /// `stream`.
-    pub fn at(&self, stream: &[u8], start: usize, mut found: impl FnMut((u32, u32))) {
+    /// `stream`, where the next space is `run` bytes on.
+    pub fn at(&self, stream: &[u8], start: usize, run: usize, mut found: impl FnMut((u32, u32))) {
         let rest = &stream[start..stream.len().min(start + MAX_BODY)];
-        let run = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        let run = run.min(rest.len());
         let mut lengths = self.short;
         if run >= 3 {
             lengths |= self.prefixes[trigram(rest)];
@@ -209,5 +209,62 @@ impl Heads {
             let key = hash_to(rest, length, &mut hash, &mut words);
             self.probe(stream, start, length, key, &mut found);
         }
+    }
+}
+
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// Which bytes of a stream are spaces, a bit each (bit i of word i / 64), read 8 bytes at a
+/// time: finding tokens then costs no branch on each byte.
+pub struct Spaces {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl Spaces {
+    pub fn new(stream: &[u8]) -> Spaces {
+        let mut bits = vec![0u64; stream.len().div_ceil(64)];
+        for (k, chunk) in stream.chunks(8).enumerate() {
+            let mut eight = [b' '; 8];
+            eight[..chunk.len()].copy_from_slice(chunk);
+            let x = u64::from_le_bytes(eight) ^ 0x2020_2020_2020_2020; // a space is 0
+            let zero = !((((x & LOW7) + LOW7) | x) | LOW7); // the high bit of each 0 byte
+            let mask = zero.wrapping_mul(0x0002_0408_1020_4081) >> 56; // those bits, packed
+            bits[k / 8] |= mask << (k % 8 * 8);
+        }
+        Spaces {
+            bits,
+            len: stream.len(),
+        }
+    }
+
+    /// Call `each(start, run)` for every token start of the stream (a byte that is not a space,
+    /// after one), with the number of bytes to the next space (or to the stream's end).
+    pub fn tokens(&self, mut each: impl FnMut(usize, usize)) {
+        let mut carry = 0; // whether the byte before this word's first is a space
+        for (k, &spaces) in self.bits.iter().enumerate() {
+            let mut starts = (spaces << 1 | carry) & !spaces;
+            carry = spaces >> 63;
+            while starts != 0 {
+                let start = k * 64 + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                if start >= self.len {
+                    return;
+                }
+                each(start, self.next_space(start) - start);
+            }
+        }
+    }
+
+    fn next_space(&self, from: usize) -> usize {
+        let rest = self.bits[from / 64] >> (from % 64);
+        if rest != 0 {
+            return (from + rest.trailing_zeros() as usize).min(self.len);
+        }
+        (from / 64 + 1..self.bits.len())
+            .find(|&k| self.bits[k] != 0)
+            .map_or(self.len, |k| {
+                (k * 64 + self.bits[k].trailing_zeros() as usize).min(self.len)
+            })
     }
 }
