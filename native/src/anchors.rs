@@ -270,7 +270,8 @@ pub fn confirm<T: Copy + Into<u32>>(
     notes: &mut RegexNotes,
 ) {
     let bytes = view.bytes;
-    Spaces::new(bytes).tokens(|start, run| {
+    let spaces = Spaces::new(bytes);
+    spaces.tokens(|start, run| {
         // The anchor begins with the space before the token.
         let at = view.char_at(start - 1);
         mode.heads.at(bytes, start, run, |group| {
@@ -278,7 +279,7 @@ pub fn confirm<T: Copy + Into<u32>>(
         });
     });
     if let Some(search) = &mode.floating {
-        search.find(bytes, |start, anchor| {
+        search.find(bytes, &spaces, |start, anchor| {
             let at = view.char_at(start);
             let checks = mode.checks(mode.floating_groups[anchor]);
             check(mode, checks, at, view, found, notes);

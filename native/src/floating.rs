@@ -10,8 +10,11 @@
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use rustc_hash::FxHashMap;
 
+use crate::heads::Spaces;
+
 /// Anchors filed under their first `width` bytes.
 struct Grams {
+    width: usize,
     keep: u64, // the bits of a field's 8 bytes that make the key
     filter: Vec<u64>,
     shift: u32,
@@ -35,6 +38,7 @@ impl Grams {
             .next_power_of_two()
             .clamp(1 << 12, 1 << 21);
         let mut grams = Grams {
+            width,
             keep,
             filter: vec![0; bits / 64],
             shift: 64 - bits.trailing_zeros(),
@@ -57,6 +61,12 @@ impl Grams {
     fn bit(&self, key: u64) -> usize {
         (spread(key) >> self.shift) as usize
     }
+    /// Whether the key of the 8 bytes `word` passes the filter.
+    fn passes(&self, word: u64) -> bool {
+        let bit = self.bit(word & self.keep);
+        self.filter[bit / 64] >> (bit % 64) & 1 == 1
+    }
+
     /// Push the offsets of `bytes` whose key passes the filter.
     fn passing(&self, bytes: &[u8], places: &mut Vec<u32>) {
         let (filter, keep, shift) = (&self.filter[..], self.keep, self.shift);
@@ -93,27 +103,35 @@ pub fn read(bytes: &[u8], at: usize) -> u64 {
 
 pub struct Floating {
     anchors: Vec<Box<[u8]>>,
-    grams: Vec<Grams>, // by their first 8 or 4 bytes (each only if some anchor is)
+    // By their first 8 or 4 bytes (each only if some anchor is): anchors without a space, which
+    // stand inside a run of the stream's non-space bytes and are looked for there only (most
+    // of a text's offsets are too near a space for 8 bytes to follow), and the others.
+    in_runs: Vec<Grams>,
+    anywhere: Vec<Grams>,
     short: Option<(AhoCorasick, Vec<u32>)>,
 }
 
 impl Floating {
     /// Index `anchors`; anchor i is reported as i.
     pub fn new(anchors: Vec<Box<[u8]>>) -> Result<Floating, String> {
-        let (mut eight, mut four, mut short) = (vec![], vec![], vec![]);
+        // By whether an anchor has a space, then by width.
+        let mut groups: [[Vec<u32>; 2]; 2] = Default::default();
+        let mut short = Vec::new();
         for (i, anchor) in anchors.iter().enumerate() {
+            let spaced = usize::from(anchor.contains(&b' '));
             match anchor.len() {
-                8.. => eight.push(i as u32),
-                4..=7 => four.push(i as u32),
+                8.. => groups[spaced][0].push(i as u32),
+                4..=7 => groups[spaced][1].push(i as u32),
                 _ => short.push(i as u32),
             }
         }
-        let mut grams = Vec::new();
-        for (width, ids) in [(8, eight), (4, four)] {
-            if !ids.is_empty() {
-                grams.push(Grams::new(width, &anchors, ids));
-            }
-        }
+        let [in_runs, anywhere] = groups.map(|[eight, four]| {
+            [(8, eight), (4, four)]
+                .into_iter()
+                .filter(|(_, ids)| !ids.is_empty())
+                .map(|(width, ids)| Grams::new(width, &anchors, ids))
+                .collect::<Vec<_>>()
+        });
         let short = if short.is_empty() {
             None
         } else {
@@ -126,36 +144,62 @@ impl Floating {
         };
         Ok(Floating {
             anchors,
-            grams,
+            in_runs,
+            anywhere,
             short,
         })
     }
 
     /// Call `found(start, anchor)` for every place an anchor stands in `bytes` (overlapping
-    /// places included).
-    pub fn find(&self, bytes: &[u8], mut found: impl FnMut(usize, usize)) {
+    /// places included), whose spaces are `spaces`.
+    pub fn find(&self, bytes: &[u8], spaces: &Spaces, mut found: impl FnMut(usize, usize)) {
+        // First the offsets whose key passes the filter, in a loop that does nothing else;
+        // then the table, for those few.
         let mut places = Vec::new();
-        for grams in &self.grams {
-            // First the offsets whose key passes the filter, in a loop that does nothing else;
-            // then the table, for those few.
+        for grams in &self.in_runs {
             places.clear();
-            grams.passing(bytes, &mut places);
-            for &at in &places {
-                let at = at as usize;
-                let Some(&(from, to)) = grams.table.get(&(read(bytes, at) & grams.keep)) else {
-                    continue;
-                };
-                for &id in &grams.order[from as usize..to as usize] {
-                    let anchor = &self.anchors[id as usize];
-                    if bytes[at..].starts_with(anchor) {
-                        found(at, id as usize);
+            for k in 0..spaces.words() {
+                let mut open = spaces.open(k, grams.width);
+                while open != 0 {
+                    let at = k * 64 + open.trailing_zeros() as usize;
+                    open &= open - 1;
+                    if grams.passes(read(bytes, at)) {
+                        places.push(at as u32);
                     }
                 }
             }
+            self.confirm(grams, bytes, &places, &mut found);
+        }
+        for grams in &self.anywhere {
+            places.clear();
+            grams.passing(bytes, &mut places);
+            self.confirm(grams, bytes, &places, &mut found);
         }
         if let Some((search, ids)) = &self.short {
             for m in search.find_overlapping_iter(bytes) {
                 found(m.start(), ids[m.pattern().as_usize()] as usize);
+            }
+        }
+    }
+
+    /// Report the anchors that stand at `places` (offsets whose key passed `grams`' filter).
+    fn confirm(
+        &self,
+        grams: &Grams,
+        bytes: &[u8],
+        places: &[u32],
+        found: &mut impl FnMut(usize, usize),
+    ) {
+        for &at in places {
+            let at = at as usize;
+            let Some(&(from, to)) = grams.table.get(&(read(bytes, at) & grams.keep)) else {
+                continue;
+            };
+            for &id in &grams.order[from as usize..to as usize] {
+                let anchor = &self.anchors[id as usize];
+                if bytes[at..].starts_with(anchor) {
+                    found(at, id as usize);
+                }
             }
         }
     }

@@ -214,8 +214,8 @@ impl Heads {
 
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
-/// Which bytes of a stream are spaces, a bit each (bit i of word i / 64), read 8 bytes at a
-/// time: finding tokens then costs no branch on each byte.
+/// Which bytes of a stream are spaces, a bit each (bit i of word i / 64; past the stream's
+/// end, all), read 8 bytes at a time: finding tokens then costs no branch on each byte.
 pub struct Spaces {
     bits: Vec<u64>,
     len: usize,
@@ -224,6 +224,9 @@ pub struct Spaces {
 impl Spaces {
     pub fn new(stream: &[u8]) -> Spaces {
         let mut bits = vec![0u64; stream.len().div_ceil(64)];
+        if !stream.len().is_multiple_of(64) {
+            bits[stream.len() / 64] = u64::MAX << (stream.len() % 64);
+        }
         for (k, chunk) in stream.chunks(8).enumerate() {
             let mut eight = [b' '; 8];
             eight[..chunk.len()].copy_from_slice(chunk);
@@ -254,6 +257,20 @@ impl Spaces {
                 each(start, self.next_space(start) - start);
             }
         }
+    }
+
+    /// Bit j set when the `width` bytes (at most 64) from byte 64 * k + j hold no space
+    /// and lie inside the stream.
+    pub fn open(&self, k: usize, width: usize) -> u64 {
+        let here = u128::from(self.bits[k]);
+        let next = u128::from(self.bits.get(k + 1).copied().unwrap_or(u64::MAX));
+        let both = next << 64 | here;
+        !(0..width).fold(0, |any, i| any | (both >> i) as u64)
+    }
+
+    /// How many 64-bit words the bitmap has.
+    pub fn words(&self) -> usize {
+        self.bits.len()
     }
 
     fn next_space(&self, from: usize) -> usize {

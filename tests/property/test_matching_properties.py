@@ -19,7 +19,19 @@ from monitor.text import boundary_form, normalize_text, token_key, tokenize
 from tests.helpers import article, compile_yaml, read_rule_set
 from tests.reference import reference_match
 
-WORDS = ["alpha", "beta", "gamma", "delta", "CIS", "EU", "Minister", "defence", "мир", "Росси"]
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "CIS",
+    "EU",
+    "Minister",
+    "defence",
+    "мир",
+    "Росси",
+    "O'Brien",
+]
 SEPARATORS = [" ", " ", "-", "\n", ", ", " <b>", "</b> ", "&nbsp;", "'s ", "\u2019s "]
 
 PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
