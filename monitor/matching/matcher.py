@@ -96,13 +96,19 @@ def match_article(article: Article, c: CompiledRules) -> tuple[Match, ...]:
     return match_in_python(article, c)
 
 
-def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> tuple[Match, ...]:
-    texts = [article.field_text(name) for name in c.fields]
-    scans: list[tuple[str | None, str | None] | None] = []
-    given: list[list[tuple[int, int, int, bool]] | None] = []
+# What the engine is given of each field: its streams to scan, or the hits found in Python.
+Scans = list[tuple[str | None, str | None] | None]
+Given = list[list[tuple[int, int, int, bool]] | None]
+
+
+def _prepare(texts: list[str], c: CompiledRules, engine: native.Engine) -> tuple[Scans, Given]:
+    """Each field's streams to scan (an ASCII text's the engine makes itself), or the hits
+    Python found in a field the engine cannot scan."""
+    scans: Scans = []
+    given: Given = []
     for text in texts:
         if text and c.complete and text.isascii():
-            scans.append((None, None))  # the engine makes an ASCII text's streams
+            scans.append((None, None))
             given.append(None)
             continue
         found = streams(text, c, engine.modes) if text else None
@@ -113,6 +119,18 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
         else:
             given.append(None)
             scans.append(found)
+    return scans, given
+
+
+def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> tuple[Match, ...]:
+    texts = [article.field_text(name) for name in c.fields]
+    scans: Scans
+    given: Given
+    if c.complete and all(map(str.isascii, texts)):
+        # The common case, in short: the engine makes every field's streams.
+        scans, given = [(None, None)] * len(texts), [None] * len(texts)
+    else:
+        scans, given = _prepare(texts, c, engine)
 
     def run_regexes(
         asked: list[tuple[int, int, list[int] | None]],

@@ -206,9 +206,9 @@ def regex_span(
                 return m.span()
         return None
     for at in sorted(places):
-        m = regex.match(text, at)
-        if m is not None and m.end() > m.start():
-            return m.span()
+        tried = regex.match(text, at)
+        if tried is not None and tried.end() > tried.start():
+            return tried.span()
     return None
 
 

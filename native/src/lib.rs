@@ -360,6 +360,7 @@ impl Engine {
     ) {
         found.sort_unstable_by_key(|o| (o.pattern, o.start));
         found.dedup_by_key(|o| (o.pattern, o.start));
+        hits.reserve(found.len()); // about one term a pattern found, without growing by steps
         let found = &found[..];
         // The end of the token `pattern` matched at `start`, if it did.
         let at = |pattern: u32, start: u32| -> Option<u32> {

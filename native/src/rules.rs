@@ -205,7 +205,8 @@ pub struct Article<'a> {
 
 impl<'a> Article<'a> {
     pub fn new(rules: &'a Rules, hits: &'a [FieldHits]) -> Article<'a> {
-        let mut fields = FxHashMap::default();
+        let terms = hits.iter().map(|h| h.len()).sum();
+        let mut fields = FxHashMap::with_capacity_and_hasher(terms, Default::default());
         // No rule reads a field past the 64th (the engine refuses such rules).
         for (f, hits) in hits.iter().enumerate().take(64) {
             for &term in hits.keys() {
