@@ -1,6 +1,7 @@
 """monitor's matching core in Rust (see native/src/lib.rs)."""
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 
 from monitor.matching.spec import RuleSpec
 from monitor.models import Evidence, Match
@@ -16,6 +17,7 @@ class Engine:
         regex_anchors: Sequence[tuple[int, str, bool, bool]],
         term_patterns: bytes,
         open_regex_terms: Sequence[int],
+        regexes: Sequence[tuple[int, re.Pattern[str]]],
         labels: Sequence[str],
         entities: Sequence[tuple[Sequence[int], Sequence[int]]],
         entity_ids: Sequence[str],
@@ -43,7 +45,4 @@ class Engine:
         article_id: str,
         feed: str | None,
         language: str | None,
-        run_regex: Callable[
-            [list[tuple[int, int, list[int] | None]]], list[tuple[int, int] | None]
-        ],
     ) -> tuple[Match, ...]: ...

@@ -528,6 +528,7 @@ def _engine(
         regex_anchors=required,
         term_patterns=build.term_patterns.tobytes(),
         open_regex_terms=list(open_regex_terms),
+        regexes=[(tid, t.regex) for tid, t in enumerate(terms) if t.regex is not None],
         labels=[t.label for t in terms],
         entities=[(e.names, e.context) for e in entities],
         entity_ids=[e.id for e in entities],

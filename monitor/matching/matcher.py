@@ -20,7 +20,7 @@ from monitor.matching.compiler import (
     Node,
     TermNode,
 )
-from monitor.matching.scan import regex_span, scan_field, scan_tokens, streams
+from monitor.matching.scan import scan_field, scan_tokens, streams
 from monitor.models import Article, Evidence, Match
 
 SNIPPET_CHARS = 60
@@ -131,16 +131,8 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
         scans, given = [(None, None)] * len(texts), [None] * len(texts)
     else:
         scans, given = _prepare(texts, c, engine)
-
-    def run_regexes(
-        asked: list[tuple[int, int, list[int] | None]],
-    ) -> list[tuple[int, int] | None]:
-        return [regex_span(texts[field], c, tid, places) for field, tid, places in asked]
-
     try:
-        return engine.match_article(
-            texts, scans, given, article.id, article.feed, article.language, run_regexes
-        )
+        return engine.match_article(texts, scans, given, article.id, article.feed, article.language)
     except Exception:
         raise
     except BaseException as exc:

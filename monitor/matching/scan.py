@@ -199,7 +199,8 @@ def regex_span(
     regex = c.terms[tid].regex
     if regex is None:
         return None
-    # Plain loops: the engine calls this for every regex an article asks to run.
+    # Plain loops: this runs for every regex an article asks to run (the engine has its own,
+    # `Engine::regex_span` in native/src/lib.rs, which the differential tests hold to this).
     if places is None:
         for m in regex.finditer(text):
             if m.end() > m.start():

@@ -15,8 +15,9 @@ mod rules;
 use anchors::{confirm, Mode, ModeBuilder, Occurrence, RegexNotes, View};
 use objects::Makers;
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyString, PyTuple, PyType};
 use rules::{Cond, Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules, Strings};
 use rustc_hash::FxHashMap;
 
@@ -35,6 +36,7 @@ struct Engine {
     term_patterns: Lists,
     terms_by_first_pattern: Lists, // each term id, with PHRASE set when it has more words
     open_regex_terms: Vec<u32>,
+    regexes: FxHashMap<u32, Py<PyAny>>, // regex term -> its compiled `re.Pattern`
     rules: Rules,
     makers: Makers,
 }
@@ -98,7 +100,7 @@ impl Engine {
     #[new]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (*, patterns, glob_anchors, regex_anchors, term_patterns, open_regex_terms,
-        labels, entities, entity_ids, sets, conds, field_lists, rules, filters, term_rules,
+        regexes, labels, entities, entity_ids, sets, conds, field_lists, rules, filters, term_rules,
         rules_by_set, always, specs, fields, match_type, evidence_type))]
     fn new(
         py: Python<'_>,
@@ -107,6 +109,7 @@ impl Engine {
         regex_anchors: Vec<(u32, String, bool, bool)>,
         term_patterns: &[u8],
         open_regex_terms: Vec<u32>,
+        regexes: Vec<(u32, Py<PyAny>)>,
         labels: Vec<Py<PyString>>,
         entities: Vec<(Vec<u32>, Vec<u32>)>,
         entity_ids: Vec<Py<PyString>>,
@@ -180,6 +183,7 @@ impl Engine {
                     term_patterns,
                     terms_by_first_pattern,
                     open_regex_terms,
+                    regexes: regexes.into_iter().collect(),
                     rules,
                     makers,
                 })
@@ -198,11 +202,8 @@ impl Engine {
     /// Match one article: its matches (`monitor.models.Match`), in rule order. `texts[i]` is
     /// the text of field i; `scans[i]` that field's streams, to scan it here (an ASCII text
     /// may come without them), or None; `given[i]` the hits Python found in a field it
-    /// scanned itself ((term, start, end, regex) each). `run_regex` gets every regex to run, as
-    /// (field, term, places: None to run over the field) and returns each one's first
-    /// (start, end) or None.
-    #[pyo3(signature = (texts, scans, given, article_id, feed, language, run_regex))]
-    #[allow(clippy::too_many_arguments)]
+    /// scanned itself ((term, start, end, regex) each).
+    #[pyo3(signature = (texts, scans, given, article_id, feed, language))]
     fn match_article<'py>(
         &self,
         py: Python<'py>,
@@ -212,7 +213,6 @@ impl Engine {
         article_id: Bound<'py, PyAny>,
         feed: Option<&str>,
         language: Option<&str>,
-        run_regex: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let count = scans.len().max(given.len());
         let mut hits: Vec<FieldHits> = Vec::with_capacity(count);
@@ -241,26 +241,14 @@ impl Engine {
             }
             hits.push(field);
         }
-        if !requests.is_empty() {
-            // One call for every regex the article's fields ask to run.
-            let asked = PyList::new(run_regex.py(), &requests)?;
-            let answers: Vec<Option<(u32, u32)>> = run_regex.call1((asked,))?.extract()?;
-            if answers.len() != requests.len() {
-                return Err(PyValueError::new_err(
-                    "run_regex answered a different number of requests",
-                ));
-            }
-            for ((f, term, _), found) in requests.iter().zip(answers) {
-                if let Some((start, end)) = found {
-                    hits[*f].insert(
-                        *term,
-                        Hit {
-                            start,
-                            end,
-                            regex: true,
-                        },
-                    );
-                }
+        for (f, term, places) in &requests {
+            if let Some((start, end)) = self.regex_span(&texts[*f], *term, places.as_deref())? {
+                let hit = Hit {
+                    start,
+                    end,
+                    regex: true,
+                };
+                hits[*f].insert(*term, hit);
             }
         }
         let mut article = rules::Article::new(&self.rules, &hits);
@@ -275,6 +263,51 @@ impl Engine {
 }
 
 impl Engine {
+    /// A regex term's first non-empty match in `text` (an empty one, from `x*`, finds no text),
+    /// as `regex_span` in `monitor/matching/scan.py`: with `places` (ascending), every match
+    /// begins at one of them and the regex is tried there only. Python's `re` runs it: the
+    /// rule language's regexes are Python's.
+    fn regex_span(
+        &self,
+        text: &Bound<'_, PyString>,
+        term: u32,
+        places: Option<&[usize]>,
+    ) -> PyResult<Option<(u32, u32)>> {
+        let Some(regex) = self.regexes.get(&term) else {
+            return Ok(None);
+        };
+        let py = text.py();
+        let regex = regex.bind(py);
+        let span = |found: Bound<'_, PyAny>| -> PyResult<Option<(u32, u32)>> {
+            if found.is_none() {
+                return Ok(None);
+            }
+            let (start, end): (u32, u32) = found.call_method0(intern!(py, "span"))?.extract()?;
+            Ok((end > start).then_some((start, end)))
+        };
+        match places {
+            Some(places) => {
+                for &at in places {
+                    let tried = regex.call_method1(intern!(py, "match"), (text, at))?;
+                    if let Some(found) = span(tried)? {
+                        return Ok(Some(found));
+                    }
+                }
+            }
+            None => {
+                for found in regex
+                    .call_method1(intern!(py, "finditer"), (text,))?
+                    .try_iter()?
+                {
+                    if let Some(found) = span(found?)? {
+                        return Ok(Some(found));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Find the word terms of one field; return the regex terms it asks to run.
     fn scan_field(
         &self,
