@@ -204,6 +204,7 @@ impl Engine {
     /// may come without them), or None; `given[i]` the hits Python found in a field it
     /// scanned itself ((term, start, end, regex) each).
     #[pyo3(signature = (texts, scans, given, article_id, feed, language))]
+    #[allow(clippy::too_many_arguments)]
     fn match_article<'py>(
         &self,
         py: Python<'py>,
