@@ -129,6 +129,27 @@ def test_regex_literals_are_found_wherever_they_stand(
 
 
 @pytest.mark.parametrize(
+    ("regex", "title", "span"),
+    [
+        ("[0-9]{4}", "in 2026 and 1999", (3, 7)),  # no literal: run over the field
+        ("q*", "no q here, qq", (3, 4)),  # empty matches find nothing; the first real one
+        ("q*", "none", None),
+        ("(?i)acme\\s+\\w+", "Acme corp, ACME  Labs", (0, 9)),  # tried where its literal is
+    ],
+)
+def test_the_engine_runs_regexes_as_python_does(
+    regex: str, title: str, span: tuple[int, int] | None
+) -> None:
+    """The engine runs a rule's regexes itself, through Python's re, as the Python matcher."""
+    rules = f"rules:\n  - {{id: r, match: {{any: ['/{regex}/']}}}}\n"
+    compiled = compile_yaml(rules)
+    item = article(title=title)
+    found = match_article(item, compiled)
+    assert span == ((found[0].evidence[0].start, found[0].evidence[0].end) if found else None)
+    assert found == match_in_python(item, compile_rules(compiled.spec, engine=False))
+
+
+@pytest.mark.parametrize(
     ("content", "expected"),
     [
         ("alpha " + "b" * 57 + "\x1f c", "alpha " + "b" * 57 + "…"),
