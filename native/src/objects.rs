@@ -1,9 +1,10 @@
 //! The Python objects a match is reported in: `monitor.models.Match` and `Evidence`, made here
 //! so that an article that matches tens of rules does not pay for tens of `__init__` calls.
 //!
-//! Both are frozen dataclasses with slots: an object is made by `object.__new__` and its
-//! fields set as `object.__setattr__` sets them (`PyObject_GenericSetAttr`). The fields set
-//! here are checked against the dataclasses' own when the engine is built.
+//! Both are frozen dataclasses with slots: an object is made as `object.__new__` makes it (by
+//! its class's allocator) and each field set as `object.__setattr__` sets it, by the slot's
+//! descriptor (found once, when the engine is built, instead of on every field of every object).
+//! The fields set here are checked against the dataclasses' own when the engine is built.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
@@ -36,8 +37,8 @@ pub struct Makers {
     allocs: [ffi::allocfunc; 2], // Match, Evidence
     match_type: Py<PyType>,
     evidence_type: Py<PyType>,
-    match_fields: Vec<Py<PyString>>,
-    evidence_fields: Vec<Py<PyString>>,
+    match_fields: Vec<Setter>,
+    evidence_fields: Vec<Setter>,
     spec_attributes: Vec<Py<PyString>>,
     kinds: [Py<PyString>; 2], // "entity", "term"
     specs: Vec<Py<PyAny>>,    // rule index -> its RuleSpec
@@ -68,6 +69,39 @@ fn alloc(ty: &Bound<'_, PyType>) -> PyResult<ffi::allocfunc> {
     }
     // SAFETY: the tp_alloc slot holds an allocfunc.
     Ok(unsafe { std::mem::transmute::<*mut std::ffi::c_void, ffi::allocfunc>(slot) })
+}
+
+/// A slot's descriptor and its type's `__set__`.
+struct Setter {
+    descriptor: Py<PyAny>,
+    set: ffi::descrsetfunc,
+}
+
+/// The setters of a slotted class's fields `names`.
+fn setters(ty: &Bound<'_, PyType>, names: &[&str]) -> PyResult<Vec<Setter>> {
+    names
+        .iter()
+        .map(|name| {
+            let descriptor = ty.getattr(*name)?;
+            // SAFETY: a live type object; PyType_GetSlot reads its tp_descr_set slot.
+            let slot = unsafe {
+                ffi::PyType_GetSlot(descriptor.get_type().as_type_ptr(), ffi::Py_tp_descr_set)
+            };
+            if slot.is_null() {
+                return Err(PyValueError::new_err(format!(
+                    "{}.{name} is not a slot the engine can set",
+                    ty.name()?
+                )));
+            }
+            Ok(Setter {
+                descriptor: descriptor.unbind(),
+                // SAFETY: the tp_descr_set slot holds a descrsetfunc.
+                set: unsafe {
+                    std::mem::transmute::<*mut std::ffi::c_void, ffi::descrsetfunc>(slot)
+                },
+            })
+        })
+        .collect()
 }
 
 /// Fail unless `ty` is a dataclass whose fields are exactly `names`.
@@ -105,10 +139,11 @@ impl Makers {
         check_fields(&evidence_type, &EVIDENCE_FIELDS)?;
         Ok(Makers {
             allocs: [alloc(&match_type)?, alloc(&evidence_type)?],
+            match_fields: setters(&match_type, &MATCH_FIELDS)?,
+            evidence_fields: setters(&evidence_type, &EVIDENCE_FIELDS)?,
             match_type: match_type.unbind(),
             evidence_type: evidence_type.unbind(),
-            match_fields: interned(py, &MATCH_FIELDS),
-            evidence_fields: interned(py, &EVIDENCE_FIELDS),
+
             spec_attributes: interned(py, &SPEC_ATTRIBUTES),
             kinds: [
                 PyString::intern(py, "entity").unbind(),
@@ -142,12 +177,12 @@ impl Makers {
         Ok(cell.get().expect("just set"))
     }
 
-    /// A new instance of `ty` (allocated by `alloc`) with `values` set as its fields `names`.
+    /// A new instance of `ty` (allocated by `alloc`) with `values` set by `fields`.
     fn make<'py>(
         &self,
         py: Python<'py>,
         (ty, alloc): (&Py<PyType>, ffi::allocfunc),
-        names: &[Py<PyString>],
+        fields: &[Setter],
         values: &[Bound<'py, PyAny>],
     ) -> PyResult<Bound<'py, PyAny>> {
         // SAFETY: the type's own allocator, called as object.__new__ calls it; it returns a
@@ -156,12 +191,12 @@ impl Makers {
             let made = alloc(ty.bind(py).as_type_ptr(), 0);
             Bound::from_owned_ptr_or_err(py, made)?
         };
-        for (name, value) in names.iter().zip(values) {
-            // SAFETY: three live objects; the call bypasses the frozen class's __setattr__
-            // exactly as `object.__setattr__(object, name, value)` does.
-            let status = unsafe {
-                ffi::PyObject_GenericSetAttr(object.as_ptr(), name.as_ptr(), value.as_ptr())
-            };
+        for (field, value) in fields.iter().zip(values) {
+            // SAFETY: three live objects; the descriptor's own __set__, which is what
+            // `object.__setattr__(object, name, value)` calls for a slot (bypassing the frozen
+            // class's __setattr__ as it does).
+            let status =
+                unsafe { (field.set)(field.descriptor.as_ptr(), object.as_ptr(), value.as_ptr()) };
             if status != 0 {
                 return Err(PyErr::fetch(py));
             }
