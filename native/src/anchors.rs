@@ -71,7 +71,7 @@ impl ModeBuilder {
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
-        anchor: &str,
+        anchor: Vec<u8>,
         kind: u8,
         ident: u32,
         literal: &str,
@@ -90,7 +90,7 @@ impl ModeBuilder {
             back,
             length,
         };
-        self.entries.push((anchor.as_bytes().into(), check));
+        self.entries.push((anchor.into_boxed_slice(), check));
     }
 
     pub fn is_empty(&self) -> bool {

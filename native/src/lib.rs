@@ -56,18 +56,21 @@ const NO_SPACE: [(u32, u32); 8] = [
     (0x20000, 0x3134F),
 ];
 
-/// The anchor of a literal or prefix word (`pattern_anchor` in `monitor/matching/automaton.py`).
-fn word_anchor(literal: bool, text: &str) -> Option<String> {
+/// The anchor of a literal or prefix word (`pattern_anchor` in `monitor/matching/automaton.py`):
+/// its bytes, apostrophes made spaces, after a space (and before one, for a literal).
+fn word_anchor(literal: bool, text: &str) -> Option<Vec<u8>> {
     let first = u32::from(text.chars().next()?);
     if NO_SPACE.iter().any(|&(lo, hi)| lo <= first && first <= hi) {
         return None;
     }
-    let word = text.replace('\'', " ");
-    Some(if literal {
-        format!(" {word} ")
-    } else {
-        format!(" {word}")
-    })
+    // Made once, to its size: there may be hundreds of thousands.
+    let mut anchor = Vec::with_capacity(text.len() + 1 + usize::from(literal));
+    anchor.push(b' ');
+    anchor.extend(text.bytes().map(|b| if b == b'\'' { b' ' } else { b }));
+    if literal {
+        anchor.push(b' ');
+    }
+    Some(anchor)
 }
 
 /// A buffer of native-endian 64-bit integers (Python's `array("q").tobytes()`).
@@ -492,6 +495,7 @@ fn modes(
             "prefix" => (anchors::PREFIX, word_anchor(false, text), 0, -1),
             "glob" => {
                 let (anchor, back) = globs.remove(&pid).unzip();
+                let anchor = anchor.map(String::into_bytes);
                 (
                     anchors::GLOB,
                     anchor,
@@ -504,12 +508,12 @@ fn modes(
         match anchor {
             // A case-sensitive word with an ASCII anchor is looked for in the casefolded
             // stream too, so that most fields are searched once.
-            Some(anchor) if *case && anchor.is_ascii() => {
-                let lower = anchor.to_ascii_lowercase();
-                modes[0].add(&lower, code, pid, text, back, length, true);
+            Some(mut anchor) if *case && anchor.is_ascii() => {
+                anchor.make_ascii_lowercase();
+                modes[0].add(anchor, code, pid, text, back, length, true);
             }
             Some(anchor) => {
-                modes[usize::from(*case)].add(&anchor, code, pid, text, back, length, false)
+                modes[usize::from(*case)].add(anchor, code, pid, text, back, length, false)
             }
             None => {}
         }
@@ -524,10 +528,8 @@ fn modes(
         // A case-sensitive literal found in the casefolded stream only asks for more tries:
         // the regex itself decides.
         if case && !literal.is_ascii() {
-            modes[1].add(&literal, kind, tid, &literal, 1, -1, false);
-        } else {
-            modes[0].add(
-                &literal.to_ascii_lowercase(),
+            modes[1].add(
+                literal.clone().into_bytes(),
                 kind,
                 tid,
                 &literal,
@@ -535,6 +537,9 @@ fn modes(
                 -1,
                 false,
             );
+        } else {
+            let lower = literal.to_ascii_lowercase().into_bytes();
+            modes[0].add(lower, kind, tid, &literal, 1, -1, false);
         }
     }
     let [folded, exact] = modes;
