@@ -5,8 +5,8 @@ wake (and the few that hold on an empty article, such as `none`-only rules) are 
 Evidence is built only for rules that matched.
 
 The native engine (`monitor.matching.native`) does all of this in one call per article, with
-the same results, and makes the `Match` objects itself; this module then only runs the regexes
-it asks for (Python's `re` is the rule language's). Without the engine, the same work runs here.
+the same results, and makes the `Match` objects itself (running the regexes through Python's
+`re`, the rule language's). Without the engine, the same work runs here.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 //!
 //! Python compiles the rule set (`monitor.matching.compiler`) and hands this module the
 //! anchors, terms, entities and rule trees; matching an article is then one call that finds
-//! the terms in each field, asks Python to run the few regexes the field's literals call for
-//! (Python's `re` semantics stay the rule language's), evaluates the rules those terms can wake
-//! and returns the matches with their evidence. No I/O here.
+//! the terms in each field, runs the few regexes the field's literals call for (through their
+//! compiled `re.Pattern`: Python's semantics stay the rule language's), evaluates the rules those
+//! terms can wake and returns the matches with their evidence. No I/O here.
 
 mod anchors;
 mod floating;
