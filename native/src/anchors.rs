@@ -5,7 +5,8 @@
 //! character a space) wherever the pattern matches, and each anchor found is confirmed against
 //! the real token. Anchors that begin at a token (a space, then a word character) are looked
 //! up from each token's start (`heads`); the few others (inner runs of globs, regexes'
-//! literals, words with apostrophes) are looked up at every offset of the field (`floating`).
+//! literals, words with apostrophes) are looked up at each offset of the field where they can
+//! stand (`floating`).
 //!
 //! Offsets are in characters (code points), as Python counts them. A field in ASCII is read
 //! as bytes; any other as code points, with a map from the search's byte offsets.

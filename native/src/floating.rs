@@ -1,8 +1,10 @@
 //! Anchors that may stand anywhere in a field (regexes' literals, the inner runs of globs,
-//! words with apostrophes), found at every byte offset by the bytes that begin there.
+//! words with apostrophes), found by the bytes that begin at each offset where they can stand:
+//! an anchor without a space only where that many non-space bytes follow, the others at every
+//! offset.
 //!
 //! An anchor of 8 bytes or more is filed under its first 8, one of 4 to 7 bytes under its
-//! first 4: each offset of the field costs a load, a multiply and a bit test per width, and
+//! first 4: each offset looked at costs a load, a multiply and a bit test per width, and
 //! only an offset whose bit is set reads the table. An Aho-Corasick DFA did the same work at
 //! several times the cost: with thousands of patterns it has no prefilter, and its states
 //! outgrow the cache. The few anchors under 4 bytes are still searched with one.
@@ -61,6 +63,7 @@ impl Grams {
     fn bit(&self, key: u64) -> usize {
         (spread(key) >> self.shift) as usize
     }
+
     /// Whether the key of the 8 bytes `word` passes the filter.
     fn passes(&self, word: u64) -> bool {
         let bit = self.bit(word & self.keep);

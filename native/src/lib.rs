@@ -98,8 +98,9 @@ impl Engine {
     /// Build the engine from the compiler's tables (see `_engine` in
     /// `monitor/matching/compiler.py`): token patterns as (kind, text, case-sensitive) by id,
     /// the anchors of glob patterns (pattern id, anchor, distance back), regex terms' literals
-    /// (term id, literal, case-sensitive, leads), and the rules; then what matches are made
-    /// of: each rule's spec, the fields' names and the `Match` and `Evidence` classes.
+    /// (term id, literal, case-sensitive, leads) and compiled patterns (term id, pattern), and
+    /// the rules; then what matches are made of: each rule's spec, the fields' names and the
+    /// `Match` and `Evidence` classes.
     #[new]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (*, patterns, glob_anchors, regex_anchors, term_patterns, open_regex_terms,
