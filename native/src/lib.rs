@@ -18,7 +18,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple, PyType};
-use rules::{Cond, Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules, Strings};
+use rules::{Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules, Strings};
 use rustc_hash::FxHashMap;
 
 /// A rule's feed and language filters: (rule index, feed ids or None, languages)
@@ -596,8 +596,19 @@ fn read_rules(
             set
         })
         .collect();
-    let mut children = Vec::new();
-    let mut conds_read = Vec::new();
+    // Each condition's offset in `conds_read`, by its number; a condition's children come
+    // before it, so their offsets are known when it is read.
+    let mut offsets: Vec<u32> = Vec::new();
+    let place = |node: Node, offsets: &[u32]| -> Result<Node, String> {
+        match node {
+            Node::Cond(c) => offsets
+                .get(c as usize)
+                .map(|&o| Node::Cond(o))
+                .ok_or_else(|| format!("a condition names condition {c}, not read before it")),
+            other => Ok(other),
+        }
+    };
+    let mut conds_read: Vec<u32> = Vec::new();
     let mut at = 0;
     while at < conds.len() {
         let head = conds.get(at..at + 4).ok_or("a condition is cut short")?;
@@ -610,23 +621,22 @@ fn read_rules(
         let kids = conds
             .get(at + 4..at + 4 + n)
             .ok_or("a condition is cut short")?;
-        let from = children.len() as u32;
+        offsets.push(conds_read.len() as u32);
+        conds_read.extend_from_slice(&counts);
         for &code in kids {
-            children.push(Node::decode(code as u64)?);
+            let child = place(Node::decode(code as u64)?, &offsets[..offsets.len() - 1])?;
+            conds_read.push(child.word().ok_or("a rule set too large for the engine")?);
         }
-        conds_read.push(Cond {
-            at: from,
-            all: counts[0],
-            any: counts[1],
-            none: counts[2],
-            min: counts[3],
-        });
         at += 4 + n;
     }
     if !rules.len().is_multiple_of(3) || !term_rules.len().is_multiple_of(2) {
         return Err("a rule's codes or a (term, rule) pair are cut short".into());
     }
-    let node = |code: i64| (code >= 0).then(|| Node::decode(code as u64)).transpose();
+    let node = |code: i64| -> Result<Option<Node>, String> {
+        (code >= 0)
+            .then(|| place(Node::decode(code as u64)?, &offsets))
+            .transpose()
+    };
     let rules = rules
         .chunks_exact(3)
         .map(|codes| {
@@ -666,7 +676,6 @@ fn read_rules(
             rules,
             filters,
             conds: conds_read,
-            children,
             sets: Lists::from_lists(&sets),
             entities: entities
                 .into_iter()

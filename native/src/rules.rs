@@ -33,15 +33,25 @@ impl Node {
             _ => Err(format!("node code {code} has no kind")),
         }
     }
-}
 
-/// all / any (at least `min`) / none: children are `Rules::children[at..]`, all first.
-pub struct Cond {
-    pub at: u32,
-    pub all: u32,
-    pub any: u32,
-    pub none: u32,
-    pub min: u32,
+    /// The node as a word of `Rules::conds` (kind in the low two bits; a condition's value is
+    /// its offset there), or None when its value does not fit.
+    pub fn word(self) -> Option<u32> {
+        let (value, kind) = match self {
+            Node::Term(t) => (t, 0),
+            Node::Set(s) => (s, 1),
+            Node::Cond(c) => (c, 2),
+        };
+        (value < 1 << 30).then_some(value << 2 | kind)
+    }
+
+    fn from_word(word: u32) -> Node {
+        match word & 3 {
+            0 => Node::Term(word >> 2),
+            1 => Node::Set(word >> 2),
+            _ => Node::Cond(word >> 2),
+        }
+    }
 }
 
 /// Feed and language filters, kept apart: few rules have them.
@@ -178,8 +188,10 @@ impl Strings {
 pub struct Rules {
     pub rules: Vec<Rule>,
     pub filters: FxHashMap<u32, Filters>,
-    pub conds: Vec<Cond>,
-    pub children: Vec<Node>,
+    // Conditions (all / any, at least `min` / none), each at the offset its `Node::Cond` holds:
+    // the numbers of its all, any and none children, its min, then the children's words
+    // (`Node::word`), all first; in one array, so that a condition is one read.
+    pub conds: Vec<u32>,
     pub sets: Lists, // entity indexes, sorted
     pub entities: Vec<Entity>,
     pub labels: Strings,     // term id -> label
@@ -301,22 +313,22 @@ impl<'a> Article<'a> {
                 }
             }
             Node::Cond(c) => {
-                let cond = &self.rules.conds[c as usize];
-                let (all, any, none) = self.rules.parts(cond);
-                if !all.iter().all(|&n| self.node_holds(n, mask, mentioned)) {
+                let (min, all, any, none) = self.rules.parts(c);
+                let holds = |&word: &u32| self.node_holds(Node::from_word(word), mask, mentioned);
+                if !all.iter().all(holds) {
                     return false;
                 }
-                if none.iter().any(|&n| self.node_holds(n, mask, mentioned)) {
+                if none.iter().any(holds) {
                     return false;
                 }
                 if any.is_empty() {
                     return true;
                 }
                 let mut count = 0;
-                for &n in any {
-                    if self.node_holds(n, mask, mentioned) {
+                for n in any {
+                    if holds(n) {
                         count += 1;
-                        if count >= cond.min {
+                        if count >= min {
                             return true;
                         }
                     }
@@ -344,8 +356,8 @@ impl<'a> Article<'a> {
         while let Some(node) = stack.pop() {
             match node {
                 Node::Cond(c) => {
-                    let (all, any, _) = r.parts(&r.conds[c as usize]);
-                    stack.extend(all.iter().chain(any));
+                    let (_, all, any, _) = r.parts(c);
+                    stack.extend(all.iter().chain(any).map(|&word| Node::from_word(word)));
                 }
                 Node::Term(t) => {
                     let label = r.labels.get(t);
@@ -437,12 +449,13 @@ impl Rules {
         }
     }
 
-    /// A condition's children: all, any, none.
-    fn parts(&self, cond: &Cond) -> (&[Node], &[Node], &[Node]) {
-        let at = cond.at as usize;
-        let (all, any, none) = (cond.all as usize, cond.any as usize, cond.none as usize);
-        let children = &self.children[at..at + all + any + none];
+    /// The condition at `offset` of `conds`: its min, and its all, any and none children.
+    fn parts(&self, offset: u32) -> (u32, &[u32], &[u32], &[u32]) {
+        let words = &self.conds[offset as usize..];
+        let (all, any, none) = (words[0] as usize, words[1] as usize, words[2] as usize);
+        let children = &words[4..4 + all + any + none];
         (
+            words[3],
             &children[..all],
             &children[all..all + any],
             &children[all + any..],
