@@ -493,7 +493,18 @@ def _index(
         complete=complete,
         engine=None
         if engine is None
-        else _engine(engine, build, entities, rules, fields, always, required, globs, regex_terms),
+        else _engine(
+            engine,
+            build,
+            entities,
+            rules,
+            fields,
+            always,
+            required,
+            globs,
+            regex_terms,
+            open_regex_terms,
+        ),
         open_regex_terms=open_regex_terms,
         rules_by_term={k: tuple(v) for k, v in build.rules_by_term.items()} if python else {},
         entities_by_name={k: tuple(v) for k, v in entities_by_name.items()} if python else {},
@@ -516,6 +527,7 @@ def _engine(
     required: list[tuple[int, str, bool, bool]],
     globs: list[tuple[int, str, int]],
     regex_terms: list[int],
+    open_regex_terms: tuple[int, ...],
 ) -> native.Engine:
     """The native engine over the compiled rules."""
     index = {name: i for i, name in enumerate(fields)}
@@ -525,7 +537,7 @@ def _engine(
         glob_anchors=globs,
         regex_anchors=required,
         term_patterns=build.term_patterns.tobytes(),
-        open_regex_terms=[t for t in regex_terms if terms[t].required is None],
+        open_regex_terms=list(open_regex_terms),
         regexes=[(t, regex) for t in regex_terms if (regex := terms[t].regex) is not None],
         labels=[t.label for t in terms],
         entities=[(e.names, e.context) for e in entities],

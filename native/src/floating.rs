@@ -72,19 +72,14 @@ impl Grams {
 
     /// Push the offsets of `bytes` whose key passes the filter.
     fn passing(&self, bytes: &[u8], places: &mut Vec<u32>) {
-        let (filter, keep, shift) = (&self.filter[..], self.keep, self.shift);
-        let passes = |key: u64| {
-            let bit = (spread(key & keep) >> shift) as usize;
-            filter[bit / 64] >> (bit % 64) & 1 == 1
-        };
         let whole = bytes.len().saturating_sub(7);
         for (at, eight) in bytes.windows(8).enumerate() {
-            if passes(u64::from_le_bytes(eight.try_into().expect("8 bytes"))) {
+            if self.passes(u64::from_le_bytes(eight.try_into().expect("8 bytes"))) {
                 places.push(at as u32);
             }
         }
         for at in whole..bytes.len() {
-            if passes(read(bytes, at)) {
+            if self.passes(read(bytes, at)) {
                 places.push(at as u32);
             }
         }

@@ -530,7 +530,7 @@ fn modes(
         // the regex itself decides.
         if case && !literal.is_ascii() {
             modes[1].add(
-                literal.clone().into_bytes(),
+                literal.as_bytes().to_vec(),
                 kind,
                 tid,
                 &literal,
@@ -547,11 +547,11 @@ fn modes(
     Ok([build(folded)?, build(exact)?])
 }
 
-/// The rules and what wakes them, for `patterns` token patterns: terms' token patterns (each term's number of words, then
-/// its pattern ids), condition nodes (the numbers of all, any and none children, min, then
-/// the children's codes), the distinct lists of field indexes rules read, each rule as (field
-/// list, match code, entities code; -1 for none), and (term, rule) pairs for the rules a term
-/// wakes.
+/// The rules and what wakes them, for `patterns` token patterns: terms' token patterns (each
+/// term's number of words, then its pattern ids), condition nodes (the numbers of all, any and
+/// none children, min, then the children's codes), the distinct lists of field indexes rules
+/// read, each rule as (field list, match code, entities code; -1 for none), and (term, rule)
+/// pairs for the rules a term wakes.
 #[allow(clippy::too_many_arguments)]
 fn read_rules(
     patterns: usize,

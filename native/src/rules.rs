@@ -153,11 +153,7 @@ impl Lists {
     }
 
     pub fn get(&self, key: u32) -> &[u32] {
-        let k = key as usize;
-        if k + 1 >= self.offsets.len() {
-            return &[];
-        }
-        &self.items[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+        self.items(self.range(key))
     }
 }
 
