@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
+	cd native && cargo test --release --quiet
 	$(BIN)/pytest
 
 fmt: $(STAMP)

@@ -99,6 +99,32 @@ pub fn read(bytes: &[u8], at: usize) -> u64 {
     }
 }
 
+/// Whether two slices of equal length hold the same bytes, read a word at a time (the last
+/// word overlapping the one before it): no call, where `==` on a slice calls `memcmp`.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert_eq!(n, b.len());
+    fn at<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
+        s[i..i + N].try_into().expect("N bytes")
+    }
+    match n {
+        0 => true,
+        1 => a[0] == b[0],
+        2..=3 => at::<2>(a, 0) == at::<2>(b, 0) && at::<2>(a, n - 2) == at::<2>(b, n - 2),
+        4..=7 => at::<4>(a, 0) == at::<4>(b, 0) && at::<4>(a, n - 4) == at::<4>(b, n - 4),
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if at::<8>(a, i) != at::<8>(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            at::<8>(a, n - 8) == at::<8>(b, n - 8)
+        }
+    }
+}
+
 pub struct Floating {
     anchors: Vec<Box<[u8]>>,
     // By their first 8 or 4 bytes (each only if some anchor is): anchors without a space, which
@@ -195,9 +221,27 @@ impl Floating {
             };
             for &id in &grams.order[from as usize..to as usize] {
                 let anchor = &self.anchors[id as usize];
-                if bytes[at..].starts_with(anchor) {
+                if bytes.len() - at >= anchor.len() && same(&bytes[at..at + anchor.len()], anchor) {
                     found(at, id as usize);
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn same_finds_a_difference_at_every_place_of_every_length() {
+        for n in 0..40 {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same(&a, &a.clone()), "length {n}");
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] = b'#';
+                assert!(!same(&a, &b), "length {n}, byte {i}");
             }
         }
     }

@@ -17,7 +17,7 @@
 //! Bodies with a space inside (from apostrophes) or longer than 63 bytes are not kept here:
 //! `Mode` searches them with the other anchors, over the whole field.
 
-use crate::floating::read;
+use crate::floating::{read, same};
 
 pub const MAX_BODY: usize = 63;
 
@@ -45,11 +45,6 @@ fn hash_to(bytes: &[u8], length: usize, hash: &mut u64, words: &mut usize) -> u6
         *hash,
         read(bytes, *words * 8) & (u64::MAX >> (64 - 8 * tail)),
     )
-}
-
-/// Whether two slices of equal length hold the same bytes (short ones, without a call).
-fn same(a: &[u8], b: &[u8]) -> bool {
-    (0..a.len()).step_by(8).all(|i| read(a, i) == read(b, i))
 }
 
 fn mix(hash: u64, length: usize) -> u64 {
