@@ -10,6 +10,7 @@ mod anchors;
 mod floating;
 mod heads;
 mod objects;
+mod prefetch;
 mod rules;
 
 use anchors::{confirm, Mode, ModeBuilder, Occurrence, RegexNotes, View};

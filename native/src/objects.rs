@@ -13,6 +13,7 @@ use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
+use crate::prefetch::prefetch;
 use crate::rules::Evidence;
 
 const MATCH_FIELDS: [&str; 6] = [
@@ -216,6 +217,22 @@ impl Makers {
         let mut fields: Vec<Option<Text>> = Vec::new();
         fields.resize_with(texts.len(), || None);
         let mut matches = Vec::with_capacity(found.len());
+        // What the matches are made of is likely out of the cache: ask for it all at once.
+        for (rule, items) in found {
+            if let Some(values) = self.spec_values.get(*rule as usize).and_then(OnceLock::get) {
+                values.iter().for_each(|value| prefetch(value.as_ptr()));
+            }
+            for &(is_term, index, ..) in items {
+                let values = if is_term {
+                    &self.labels
+                } else {
+                    &self.entity_ids
+                };
+                if let Some(value) = values.get(index as usize) {
+                    prefetch(value.as_ptr());
+                }
+            }
+        }
         for (rule, items) in found {
             let mut evidence = Vec::with_capacity(items.len());
             for item in items {
