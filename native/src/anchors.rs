@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::floating::Floating;
 use crate::heads::{Heads, Spaces};
+use crate::prefetch::prefetch;
 
 pub const LITERAL: u8 = 0;
 pub const PREFIX: u8 = 1;
@@ -272,13 +273,24 @@ pub fn confirm<T: Copy + Into<u32>>(
 ) {
     let bytes = view.bytes;
     let spaces = Spaces::new(bytes);
-    spaces.tokens(|start, run| {
-        // The anchor begins with the space before the token.
-        let at = view.char_at(start - 1);
-        mode.heads.at(bytes, start, run, |group| {
-            check(mode, mode.checks(group), at, view, found, notes);
+    // Every token's probes first, then the table, then the checks of what it found: each
+    // stage asks for what the next reads (see `crate::prefetch`).
+    let mut probes = Vec::with_capacity(bytes.len() / 4);
+    spaces.tokens(|start, run| mode.heads.at(bytes, start, run, &mut probes));
+    let mut groups = Vec::with_capacity(probes.len());
+    for probe in &probes {
+        mode.heads.probe(bytes, probe, |group| {
+            if let Some(first) = mode.checks(group).first() {
+                prefetch(first);
+            }
+            groups.push((probe.start, group));
         });
-    });
+    }
+    for &(start, group) in &groups {
+        // The anchor begins with the space before the token.
+        let at = view.char_at(start as usize - 1);
+        check(mode, mode.checks(group), at, view, found, notes);
+    }
     if let Some(search) = &mode.floating {
         search.find(bytes, &spaces, |start, anchor| {
             let at = view.char_at(start);

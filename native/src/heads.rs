@@ -12,12 +12,15 @@
 //!
 //! With a hundred thousand rules an article finds hundreds of bodies, and each memory read along
 //! the way is likely a cache miss: so a slot of the table holds what a hit needs (the body's
-//! place, to compare it, and the value it stands for) in 16 bytes, probed linearly.
+//! place, to compare it, and the value it stands for) in 16 bytes, probed linearly; and a
+//! field's tokens are all probed first (`Heads::at`, which asks for the slots), then looked up
+//! (`Heads::probe`), so that those misses overlap.
 //!
 //! Bodies with a space inside (from apostrophes) or longer than 63 bytes are not kept here:
 //! `Mode` searches them with the other anchors, over the whole field.
 
 use crate::floating::{read, same};
+use crate::prefetch::prefetch;
 
 pub const MAX_BODY: usize = 63;
 
@@ -71,6 +74,13 @@ struct Slot {
     tag: u32,
     body: u32,
     value: (u32, u32),
+}
+
+/// A body length that may stand at a token's start: its key passed the filter.
+pub struct Probe {
+    pub start: u32,
+    length: u32,
+    key: u64,
 }
 
 pub struct Heads {
@@ -151,19 +161,9 @@ impl Heads {
         (word, 1 << (key >> 40 & 63) | 1 << (key >> 52 & 63))
     }
 
-    fn probe(
-        &self,
-        stream: &[u8],
-        start: usize,
-        length: usize,
-        hash: u64,
-        found: &mut impl FnMut((u32, u32)),
-    ) {
-        let key = mix(hash, length);
-        let (word, bits) = self.bits(key);
-        if self.filter[word] & bits != bits {
-            return;
-        }
+    /// Look up a probe `Heads::at` kept: call `found(value)` if its body stands there.
+    pub fn probe(&self, stream: &[u8], probe: &Probe, mut found: impl FnMut((u32, u32))) {
+        let (start, length, key) = (probe.start as usize, probe.length as usize, probe.key);
         let (wanted, token) = (tag(key, length), &stream[start..start + length]);
         let mut i = key as usize & self.slot_mask;
         loop {
@@ -181,9 +181,10 @@ impl Heads {
         }
     }
 
-    /// Call `found(value)` for every body that stands at `start` (just after a space) in
-    /// `stream`, where the next space is `run` bytes on.
-    pub fn at(&self, stream: &[u8], start: usize, run: usize, mut found: impl FnMut((u32, u32))) {
+    /// Keep in `probes` each body length that may stand at `start` (just after a space) in
+    /// `stream`, where the next space is `run` bytes on, and whose key passes the filter; and
+    /// ask for its slot's cache line, so that the slots of a field's probes are read together.
+    pub fn at(&self, stream: &[u8], start: usize, run: usize, probes: &mut Vec<Probe>) {
         let rest = &stream[start..stream.len().min(start + MAX_BODY)];
         let run = run.min(rest.len());
         let mut lengths = self.short;
@@ -201,8 +202,16 @@ impl Heads {
         while lengths != 0 {
             let length = lengths.trailing_zeros() as usize;
             lengths &= lengths - 1;
-            let key = hash_to(rest, length, &mut hash, &mut words);
-            self.probe(stream, start, length, key, &mut found);
+            let key = mix(hash_to(rest, length, &mut hash, &mut words), length);
+            let (word, bits) = self.bits(key);
+            if self.filter[word] & bits == bits {
+                prefetch(&self.slots[key as usize & self.slot_mask]);
+                probes.push(Probe {
+                    start: start as u32,
+                    length: length as u32,
+                    key,
+                });
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ mod rules;
 
 use anchors::{confirm, Mode, ModeBuilder, Occurrence, RegexNotes, View};
 use objects::Makers;
+use prefetch::prefetch;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -259,7 +260,9 @@ impl Engine {
         }
         let mut article = rules::Article::new(&self.rules, &hits);
         let mut found = Vec::new();
-        for index in article.candidates() {
+        let candidates = article.candidates();
+        self.rules.prefetch(&candidates);
+        for index in candidates {
             if article.holds(index, feed, language) {
                 found.push((index, article.evidence(index)));
             }
@@ -401,6 +404,11 @@ impl Engine {
         found.dedup_by_key(|o| (o.pattern, o.start));
         hits.reserve(found.len()); // about one term a pattern found, without growing by steps
         let found = &found[..];
+        for o in found {
+            if let Some(first) = self.terms_by_first_pattern.items(o.terms).first() {
+                prefetch(first);
+            }
+        }
         // The end of the token `pattern` matched at `start`, if it did.
         let at = |pattern: u32, start: u32| -> Option<u32> {
             found

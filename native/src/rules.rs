@@ -5,6 +5,8 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::prefetch::prefetch;
+
 /// Where a term was first found in a field, in characters; `regex` for a regex term.
 #[derive(Clone, Copy)]
 pub struct Hit {
@@ -152,6 +154,13 @@ impl Lists {
         &self.items[from as usize..to as usize]
     }
 
+    /// Ask for where key's list lies.
+    pub fn prefetch(&self, key: u32) {
+        if let Some(offset) = self.offsets.get(key as usize) {
+            prefetch(offset);
+        }
+    }
+
     pub fn get(&self, key: u32) -> &[u32] {
         self.items(self.range(key))
     }
@@ -219,6 +228,7 @@ impl<'a> Article<'a> {
         for (f, hits) in hits.iter().enumerate().take(64) {
             for &term in hits.keys() {
                 *fields.entry(term).or_insert(0) |= 1 << f;
+                rules.term_links.prefetch(term);
             }
         }
         Article {
@@ -435,6 +445,27 @@ impl Rules {
             links.offsets.push(links.items.len() as u32);
         }
         links
+    }
+
+    /// Ask for rules `indexes`, then their top conditions.
+    pub fn prefetch(&self, indexes: &[u32]) {
+        for &i in indexes {
+            if let Some(rule) = self.rules.get(i as usize) {
+                prefetch(rule);
+            }
+        }
+        for &i in indexes {
+            let Some(rule) = self.rules.get(i as usize) else {
+                continue;
+            };
+            for node in [rule.matcher, rule.entities] {
+                if let Some(Node::Cond(offset)) = node {
+                    if let Some(word) = self.conds.get(offset as usize) {
+                        prefetch(word);
+                    }
+                }
+            }
+        }
     }
 
     /// The rules a term wakes and the entities it names.
