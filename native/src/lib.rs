@@ -262,10 +262,13 @@ impl Engine {
         let mut found = Vec::new();
         let candidates = article.candidates();
         self.rules.prefetch(&candidates);
-        for index in candidates {
-            if article.holds(index, feed, language) {
-                found.push((index, article.evidence(index)));
-            }
+        let held: Vec<u32> = candidates
+            .into_iter()
+            .filter(|&index| article.holds(index, feed, language))
+            .collect();
+        self.rules.prefetch_fields(&held);
+        for index in held {
+            found.push((index, article.evidence(index)));
         }
         self.makers.matches(py, &found, &article_id, &texts)
     }

@@ -468,6 +468,15 @@ impl Rules {
         }
     }
 
+    /// Ask for the field lists of rules `indexes` (the ones that hold, about to be explained).
+    pub fn prefetch_fields(&self, indexes: &[u32]) {
+        for &i in indexes {
+            if let Some(rule) = self.rules.get(i as usize) {
+                prefetch(rule.fields.as_ptr());
+            }
+        }
+    }
+
     /// The rules a term wakes and the entities it names.
     fn links(&self, term: u32) -> (&[u32], &[u32]) {
         match self.term_links.get(term) {
