@@ -20,7 +20,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple, PyType};
-use rules::{Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules, Strings};
+use rules::{ranks, Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules};
 use rustc_hash::FxHashMap;
 
 /// A rule's feed and language filters: (rule index, feed ids or None, languages)
@@ -693,7 +693,7 @@ fn read_rules(
                 .into_iter()
                 .map(|(names, context)| Entity { names, context })
                 .collect(),
-            labels: Strings::new(&labels),
+            label_ranks: ranks(&labels),
             term_links: Rules::link(
                 terms,
                 &Lists::from_pairs(terms, &by_term),
@@ -701,7 +701,7 @@ fn read_rules(
             ),
             rules_by_set: Lists::from_lists(&rules_by_set),
             sets_by_entity: Lists::from_pairs(entity_ids.len(), &by_entity),
-            entity_ids: Strings::new(&entity_ids),
+            entity_id_ranks: ranks(&entity_ids),
             always,
         },
     ))

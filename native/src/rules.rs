@@ -166,28 +166,20 @@ impl Lists {
     }
 }
 
-/// Strings by a dense id, in one buffer.
-#[derive(Default)]
-pub struct Strings {
-    text: String,
-    ends: Vec<u32>,
-}
-
-impl Strings {
-    pub fn new(strings: &[String]) -> Strings {
-        let mut all = Strings::default();
-        for s in strings {
-            all.text.push_str(s);
-            all.ends.push(all.text.len() as u32);
+/// Each string's rank among the distinct strings, in order (equal strings, equal ranks): what
+/// comparing two of them needs, without reading their text.
+pub fn ranks(strings: &[String]) -> Vec<u32> {
+    let mut order: Vec<usize> = (0..strings.len()).collect();
+    order.sort_unstable_by(|&a, &b| strings[a].cmp(&strings[b]));
+    let mut ranks = vec![0; strings.len()];
+    let mut rank = 0;
+    for (k, &i) in order.iter().enumerate() {
+        if k > 0 && strings[i] != strings[order[k - 1]] {
+            rank += 1;
         }
-        all
+        ranks[i] = rank;
     }
-
-    pub fn get(&self, i: u32) -> &str {
-        let i = i as usize;
-        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[from..self.ends[i] as usize]
-    }
+    ranks
 }
 
 pub struct Rules {
@@ -199,8 +191,8 @@ pub struct Rules {
     pub conds: Vec<u32>,
     pub sets: Lists, // entity indexes, sorted
     pub entities: Vec<Entity>,
-    pub labels: Strings,     // term id -> label
-    pub entity_ids: Strings, // entity index -> id
+    pub label_ranks: Vec<u32>,     // term id -> its label's rank (`ranks`)
+    pub entity_id_ranks: Vec<u32>, // entity index -> its id's rank
     // term id -> the rules it wakes and the entities it names, in one list (see `links`):
     // one lookup, where two lists cost two cache misses more.
     pub term_links: Lists,
@@ -352,9 +344,9 @@ impl<'a> Article<'a> {
         let mask = rule.mask;
         self.mentioned(mask);
         let mentioned = &self.mentioned[&mask];
-        // Keyed by (is a term, value): the first of a label or entity found wins, in the order
-        // the Python matcher walks the rule (a stack).
-        let mut found: Vec<(bool, &str, Evidence)> = Vec::new();
+        // Keyed by (is a term, its label's or id's rank): the first of a label or entity found
+        // wins, in the order the Python matcher walks the rule (a stack).
+        let mut found: Vec<(bool, u32, Evidence)> = Vec::new();
         let mut stack: Vec<Node> = [rule.matcher, rule.entities]
             .into_iter()
             .flatten()
@@ -366,7 +358,7 @@ impl<'a> Article<'a> {
                     stack.extend(all.iter().chain(any).map(|&word| Node::from_word(word)));
                 }
                 Node::Term(t) => {
-                    let label = r.labels.get(t);
+                    let label = r.label_ranks[t as usize];
                     if !found
                         .iter()
                         .any(|(term, value, _)| *term && *value == label)
@@ -384,7 +376,7 @@ impl<'a> Article<'a> {
                         .copied()
                         .filter(|e| mentioned.contains(e));
                     for e in ids {
-                        let id = r.entity_ids.get(e);
+                        let id = r.entity_id_ranks[e as usize];
                         if !found.iter().any(|(term, value, _)| !*term && *value == id) {
                             let names = &r.entities[e as usize].names;
                             if let Some(ev) = self.first_hit(false, e, names, &rule.fields) {
