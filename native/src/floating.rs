@@ -70,6 +70,21 @@ impl Grams {
         self.filter[bit / 64] >> (bit % 64) & 1 == 1
     }
 
+    /// Push the offsets of `bytes` (whose spaces are `spaces`) that begin `width` non-space
+    /// bytes and whose key passes the filter.
+    fn passing_in_runs(&self, bytes: &[u8], spaces: &Spaces, places: &mut Vec<u32>) {
+        for k in 0..spaces.words() {
+            let mut open = spaces.open(k, self.width);
+            while open != 0 {
+                let at = k * 64 + open.trailing_zeros() as usize;
+                open &= open - 1;
+                if self.passes(read(bytes, at)) {
+                    places.push(at as u32);
+                }
+            }
+        }
+    }
+
     /// Push the offsets of `bytes` whose key passes the filter.
     fn passing(&self, bytes: &[u8], places: &mut Vec<u32>) {
         let whole = bytes.len().saturating_sub(7);
@@ -182,16 +197,7 @@ impl Floating {
         let mut places = Vec::new();
         for grams in &self.in_runs {
             places.clear();
-            for k in 0..spaces.words() {
-                let mut open = spaces.open(k, grams.width);
-                while open != 0 {
-                    let at = k * 64 + open.trailing_zeros() as usize;
-                    open &= open - 1;
-                    if grams.passes(read(bytes, at)) {
-                        places.push(at as u32);
-                    }
-                }
-            }
+            grams.passing_in_runs(bytes, spaces, &mut places);
             self.confirm(grams, bytes, &places, &mut found);
         }
         for grams in &self.anywhere {

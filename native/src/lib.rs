@@ -259,7 +259,6 @@ impl Engine {
             }
         }
         let mut article = rules::Article::new(&self.rules, &hits);
-        let mut found = Vec::new();
         let candidates = article.candidates();
         self.rules.prefetch(&candidates);
         let held: Vec<u32> = candidates
@@ -267,9 +266,10 @@ impl Engine {
             .filter(|&index| article.holds(index, feed, language))
             .collect();
         self.rules.prefetch_fields(&held);
-        for index in held {
-            found.push((index, article.evidence(index)));
-        }
+        let found: Vec<_> = held
+            .into_iter()
+            .map(|index| (index, article.evidence(index)))
+            .collect();
         self.makers.matches(py, &found, &article_id, &texts)
     }
 }

@@ -144,7 +144,6 @@ impl Makers {
             evidence_fields: setters(&evidence_type, &EVIDENCE_FIELDS)?,
             match_type: match_type.unbind(),
             evidence_type: evidence_type.unbind(),
-
             spec_attributes: interned(py, &SPEC_ATTRIBUTES),
             kinds: [
                 PyString::intern(py, "entity").unbind(),
@@ -176,6 +175,16 @@ impl Makers {
         // Another thread may have read them first: the same values.
         let _ = cell.set(values);
         Ok(cell.get().expect("just set"))
+    }
+
+    /// What a piece of evidence names: a term's label, or an entity's id.
+    fn value(&self, is_term: bool, index: u32) -> Option<&Py<PyString>> {
+        let values = if is_term {
+            &self.labels
+        } else {
+            &self.entity_ids
+        };
+        values.get(index as usize)
     }
 
     /// A new instance of `ty` (allocated by `alloc`) with `values` set by `fields`.
@@ -223,12 +232,7 @@ impl Makers {
                 values.iter().for_each(|value| prefetch(value.as_ptr()));
             }
             for &(is_term, index, ..) in items {
-                let values = if is_term {
-                    &self.labels
-                } else {
-                    &self.entity_ids
-                };
-                if let Some(value) = values.get(index as usize) {
+                if let Some(value) = self.value(is_term, index) {
                     prefetch(value.as_ptr());
                 }
             }
@@ -252,12 +256,9 @@ impl Makers {
                 if start > end || end > text.len() {
                     return Err(PyValueError::new_err("evidence outside its field's text"));
                 }
-                let value = if is_term {
-                    self.labels.get(index as usize)
-                } else {
-                    self.entity_ids.get(index as usize)
-                };
-                let value = value.ok_or_else(|| PyValueError::new_err("evidence of no term"))?;
+                let value = self
+                    .value(is_term, index)
+                    .ok_or_else(|| PyValueError::new_err("evidence of no term"))?;
                 let e = self.make(
                     py,
                     (&self.evidence_type, self.allocs[1]),
