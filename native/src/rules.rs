@@ -369,13 +369,7 @@ impl<'a> Article<'a> {
                     }
                 }
                 Node::Set(s) => {
-                    let ids = r
-                        .sets
-                        .get(s)
-                        .iter()
-                        .copied()
-                        .filter(|e| mentioned.contains(e));
-                    for e in ids {
+                    for e in mentioned_in(r.sets.get(s), mentioned) {
                         let id = r.entity_id_ranks[e as usize];
                         if !found.iter().any(|(term, value, _)| !*term && *value == id) {
                             let names = &r.entities[e as usize].names;
@@ -419,6 +413,25 @@ impl<'a> Article<'a> {
         }
         None
     }
+}
+
+/// The entities of `set` (sorted) that are `mentioned`, in the set's order: by reading the
+/// smaller of the two (a tag's set may hold hundreds of entities, an article mentions a few).
+fn mentioned_in(set: &[u32], mentioned: &FxHashSet<u32>) -> Vec<u32> {
+    if set.len() <= mentioned.len() {
+        return set
+            .iter()
+            .copied()
+            .filter(|e| mentioned.contains(e))
+            .collect();
+    }
+    let mut found: Vec<u32> = mentioned
+        .iter()
+        .copied()
+        .filter(|e| set.binary_search(e).is_ok())
+        .collect();
+    found.sort_unstable();
+    found
 }
 
 impl Rules {
