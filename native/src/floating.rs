@@ -5,7 +5,8 @@
 //!
 //! An anchor of 8 bytes or more is filed under its first 8, one of 4 to 7 bytes under its
 //! first 4: each offset looked at costs a load, a multiply and a bit test per width, and
-//! only an offset whose bit is set reads the table. An Aho-Corasick DFA did the same work at
+//! only an offset whose bit is set reads on (a second filter of whole anchors, for the short
+//! ones, then the table). An Aho-Corasick DFA did the same work at
 //! several times the cost: with thousands of patterns it has no prefilter, and its states
 //! outgrow the cache. The few anchors under 4 bytes are still searched with one.
 
@@ -14,14 +15,72 @@ use rustc_hash::FxHashMap;
 
 use crate::heads::Spaces;
 
-/// Anchors filed under their first `width` bytes.
+/// Anchors filed under their first `width` bytes (8, or 4 for anchors of 4 to 7 bytes): a
+/// filter of those keys is read at each offset of a text. An anchor of 8 bytes or more is then
+/// looked up in the table by its first 8; one of 4 to 7 by all its bytes (`Whole`), since its
+/// first 4 alone (a common syllable) begin many other words and many other anchors.
 struct Grams {
     width: usize,
     keep: u64, // the bits of a field's 8 bytes that make the key
     filter: Vec<u64>,
     shift: u32,
-    table: FxHashMap<u64, (u32, u32)>, // key -> range of `order`
+    table: FxHashMap<u64, (u32, u32)>, // key (whole key, for width 4) -> range of `order`
     order: Vec<u32>,                   // anchor ids, grouped by key
+    whole: Option<Whole>,
+}
+
+/// Anchors of 4 to 7 bytes by all their bytes and length (`whole_key`): which lengths there
+/// are, and a filter of the keys, read before the table.
+struct Whole {
+    lengths: u8, // bit L set: some anchor is L bytes long
+    filter: Vec<u64>,
+    mask: u64,
+}
+
+impl Whole {
+    fn new(keys: &[u64], lengths: u8) -> Whole {
+        let bits = (keys.len() * 16).next_power_of_two().max(1 << 12);
+        let mut whole = Whole {
+            lengths,
+            filter: vec![0; bits / 64],
+            mask: bits as u64 / 64 - 1,
+        };
+        for &key in keys {
+            let (word, bits) = whole.bits(key);
+            whole.filter[word] |= bits;
+        }
+        whole
+    }
+
+    /// A key's word of the filter and its two bits there.
+    fn bits(&self, key: u64) -> (usize, u64) {
+        let x = spread(key ^ key >> 29).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        (
+            (x >> 12 & self.mask) as usize,
+            1 << (x >> 52 & 63) | 1 << (x >> 58),
+        )
+    }
+
+    /// Call `each(key)` for the whole key of each length an anchor may have at the start of
+    /// the 8 bytes `word`, `room` of which lie in the text, that passes the filter.
+    fn passing(&self, word: u64, room: usize, mut each: impl FnMut(u64)) {
+        let mut lengths = self.lengths & (u8::MAX >> (7 - room.min(7)));
+        while lengths != 0 {
+            let length = lengths.trailing_zeros() as usize;
+            lengths &= lengths - 1;
+            let key = whole_key(word, length);
+            let (at, bits) = self.bits(key);
+            if self.filter[at] & bits == bits {
+                each(key);
+            }
+        }
+    }
+}
+
+/// The key of the `length` bytes (under 8) that begin `word`, with their length: equal keys,
+/// equal bytes.
+fn whole_key(word: u64, length: usize) -> u64 {
+    (word & (u64::MAX >> (64 - 8 * length))) | (length as u64) << 56
 }
 
 fn spread(key: u64) -> u64 {
@@ -31,7 +90,11 @@ fn spread(key: u64) -> u64 {
 impl Grams {
     fn new(width: usize, anchors: &[Box<[u8]>], ids: Vec<u32>) -> Grams {
         let keep = u64::MAX >> (64 - 8 * width);
-        let key = |id: &u32| read(&anchors[*id as usize], 0) & keep;
+        let first = |id: u32| read(&anchors[id as usize], 0);
+        let key = |&id: &u32| match width {
+            8 => first(id) & keep,
+            _ => whole_key(first(id), anchors[id as usize].len()),
+        };
         let mut order = ids;
         order.sort_unstable_by_key(key);
         // About 64 bits a key (so that an offset that begins no anchor rarely passes), in a
@@ -46,14 +109,24 @@ impl Grams {
             shift: 64 - bits.trailing_zeros(),
             table: FxHashMap::default(),
             order: Vec::new(),
+            whole: None,
         };
+        for &id in &order {
+            let bit = grams.bit(first(id) & keep);
+            grams.filter[bit / 64] |= 1 << (bit % 64);
+        }
+        if width < 8 {
+            let lengths = order
+                .iter()
+                .fold(0u8, |m, &id| m | 1 << anchors[id as usize].len());
+            let keys: Vec<u64> = order.iter().map(key).collect();
+            grams.whole = Some(Whole::new(&keys, lengths));
+        }
         let mut from = 0;
         while from < order.len() {
             let k = key(&order[from]);
             let to = from + order[from..].partition_point(|id| key(id) == k);
             grams.table.insert(k, (from as u32, to as u32));
-            let bit = grams.bit(k);
-            grams.filter[bit / 64] |= 1 << (bit % 64);
             from = to;
         }
         grams.order = order;
@@ -222,22 +295,82 @@ impl Floating {
     ) {
         for &at in places {
             let at = at as usize;
-            let Some(&(from, to)) = grams.table.get(&(read(bytes, at) & grams.keep)) else {
+            let word = read(bytes, at);
+            let Some(whole) = &grams.whole else {
+                let Some(&(from, to)) = grams.table.get(&(word & grams.keep)) else {
+                    continue;
+                };
+                for &id in &grams.order[from as usize..to as usize] {
+                    let anchor = &self.anchors[id as usize];
+                    if bytes.len() - at >= anchor.len()
+                        && same(&bytes[at..at + anchor.len()], anchor)
+                    {
+                        found(at, id as usize);
+                    }
+                }
                 continue;
             };
-            for &id in &grams.order[from as usize..to as usize] {
-                let anchor = &self.anchors[id as usize];
-                if bytes.len() - at >= anchor.len() && same(&bytes[at..at + anchor.len()], anchor) {
-                    found(at, id as usize);
+            // A whole key is the anchor's bytes: one found stands here.
+            whole.passing(word, bytes.len() - at, |key| {
+                if let Some(&(from, to)) = grams.table.get(&key) {
+                    for &id in &grams.order[from as usize..to as usize] {
+                        found(at, id as usize);
+                    }
                 }
-            }
+            });
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::{same, Floating};
+    use crate::heads::Spaces;
+
+    #[test]
+    fn finds_every_place_of_every_anchor_as_a_plain_search_does() {
+        // Anchors of 1 to 10 bytes sharing their first bytes (as syllables do), with and
+        // without spaces; a text where they stand overlapping, at its ends and cut short.
+        let words = [
+            "bake",
+            "baked",
+            "bakemo",
+            "bakemol",
+            "bakemolo",
+            "bakemolor",
+            "kemo",
+            "emol",
+            "ba",
+            "o",
+            "mo ba",
+            "bakx",
+            "e b",
+            "lor ",
+        ];
+        let anchors: Vec<Box<[u8]>> = words.iter().map(|w| w.as_bytes().into()).collect();
+        let search = Floating::new(anchors.clone()).expect("anchors");
+        for text in [
+            " bakemolor bakemo bake baked bakemol kemo ba ",
+            "bakemolo",
+            " bakemo ba",
+            "bak",
+            "",
+        ] {
+            let bytes = text.as_bytes();
+            let mut found = Vec::new();
+            search.find(bytes, &Spaces::new(bytes), |at, id| found.push((at, id)));
+            found.sort_unstable();
+            let mut expected = Vec::new();
+            for at in 0..bytes.len() {
+                for (id, anchor) in anchors.iter().enumerate() {
+                    if bytes[at..].starts_with(anchor) {
+                        expected.push((at, id));
+                    }
+                }
+            }
+            assert_eq!(found, expected, "in {text:?}");
+        }
+    }
 
     #[test]
     fn same_finds_a_difference_at_every_place_of_every_length() {
