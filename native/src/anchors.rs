@@ -55,6 +55,9 @@ pub struct Check {
     // A case-sensitive word searched by its lower-cased anchor in the casefolded stream: the
     // token is compared as the text has it.
     exact: bool,
+    // A prefix whose anchor is a space and its literal: where the anchor stands at a token,
+    // the token's key begins with the literal, and it need not be read (a cache miss).
+    settled: bool,
     pub ident: u32,
     literal: (u32, u32),
     back: u32,
@@ -83,10 +86,13 @@ impl ModeBuilder {
     ) {
         let from = self.literals.len() as u32;
         self.literals.extend(literal.chars().map(u32::from));
+        let settled =
+            kind == PREFIX && back == 0 && !exact && anchor.get(1..) == Some(literal.as_bytes());
         let check = Check {
             kind,
             terms: (0, 0),
             exact,
+            settled,
             ident,
             literal: (from, self.literals.len() as u32),
             back,
@@ -367,6 +373,7 @@ fn check<T: Copy + Into<u32>>(
         let key = |i: usize| view.key_char(at + i, c.exact);
         let matched = match c.kind {
             LITERAL => length == literal.len() && (0..length).all(|i| key(i) == literal[i]),
+            PREFIX if c.settled => length >= literal.len(),
             PREFIX => length >= literal.len() && (0..literal.len()).all(|i| key(i) == literal[i]),
             _ => glob_matches(literal, length, key),
         };
