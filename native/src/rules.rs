@@ -209,7 +209,8 @@ pub struct Article<'a> {
     rules: &'a Rules,
     hits: &'a [FieldHits],
     fields: FxHashMap<u32, u64>, // term -> the fields it is found in, a bit each
-    mentioned: FxHashMap<u64, FxHashSet<u32>>,
+    // by the fields of the rules read so far (a few masks, often one): found by a scan
+    mentioned: Vec<(u64, FxHashSet<u32>)>,
 }
 
 impl<'a> Article<'a> {
@@ -227,7 +228,7 @@ impl<'a> Article<'a> {
             rules,
             hits,
             fields,
-            mentioned: FxHashMap::default(),
+            mentioned: Vec::new(),
         }
     }
 
@@ -235,23 +236,25 @@ impl<'a> Article<'a> {
         self.fields.get(&term).is_some_and(|f| f & mask != 0)
     }
 
-    fn mentioned(&mut self, mask: u64) -> &FxHashSet<u32> {
-        if !self.mentioned.contains_key(&mask) {
-            let mut found = FxHashSet::default();
-            for (&term, &fields) in &self.fields {
-                if fields & mask == 0 {
-                    continue;
-                }
-                for &e in self.rules.links(term).1 {
-                    let context = &self.rules.entities[e as usize].context;
-                    if context.is_empty() || context.iter().any(|&t| self.present(t, mask)) {
-                        found.insert(e);
-                    }
+    /// Where the entities mentioned in the fields `mask` are in `self.mentioned`.
+    fn mentioned(&mut self, mask: u64) -> usize {
+        if let Some(i) = self.mentioned.iter().position(|(m, _)| *m == mask) {
+            return i;
+        }
+        let mut found = FxHashSet::default();
+        for (&term, &fields) in &self.fields {
+            if fields & mask == 0 {
+                continue;
+            }
+            for &e in self.rules.links(term).1 {
+                let context = &self.rules.entities[e as usize].context;
+                if context.is_empty() || context.iter().any(|&t| self.present(t, mask)) {
+                    found.insert(e);
                 }
             }
-            self.mentioned.insert(mask, found);
         }
-        &self.mentioned[&mask]
+        self.mentioned.push((mask, found));
+        self.mentioned.len() - 1
     }
 
     /// The rules any present term or mentioned entity can wake, in rule order.
@@ -291,8 +294,8 @@ impl<'a> Article<'a> {
             }
         }
         let mask = rule.mask;
-        self.mentioned(mask);
-        let mentioned = &self.mentioned[&mask];
+        let at = self.mentioned(mask);
+        let mentioned = &self.mentioned[at].1;
         [rule.matcher, rule.entities]
             .into_iter()
             .flatten()
@@ -342,8 +345,8 @@ impl<'a> Article<'a> {
         let r = self.rules;
         let rule = &r.rules[index as usize];
         let mask = rule.mask;
-        self.mentioned(mask);
-        let mentioned = &self.mentioned[&mask];
+        let at = self.mentioned(mask);
+        let mentioned = &self.mentioned[at].1;
         // Keyed by (is a term, its label's or id's rank): the first of a label or entity found
         // wins, in the order the Python matcher walks the rule (a stack).
         let mut found: Vec<(bool, u32, Evidence)> = Vec::new();
