@@ -11,6 +11,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use crate::prefetch::prefetch;
@@ -226,6 +227,8 @@ impl Makers {
         let mut fields: Vec<Option<Text>> = Vec::new();
         fields.resize_with(texts.len(), || None);
         let mut matches = Vec::with_capacity(found.len());
+        // Reused from one match and one piece of evidence to the next.
+        let (mut evidence, mut snippet) = (Vec::new(), String::new());
         // What the matches are made of is likely out of the cache: ask for it all at once.
         for (rule, items) in found {
             if let Some(values) = self.spec_values.get(*rule as usize).and_then(OnceLock::get) {
@@ -238,7 +241,7 @@ impl Makers {
             }
         }
         for (rule, items) in found {
-            let mut evidence = Vec::with_capacity(items.len());
+            evidence.clear();
             for item in items {
                 if let Some(e) = made.get(item) {
                     evidence.push(e.clone());
@@ -259,6 +262,7 @@ impl Makers {
                 let value = self
                     .value(is_term, index)
                     .ok_or_else(|| PyValueError::new_err("evidence of no term"))?;
+                text.snippet(start, end, &mut snippet);
                 let e = self.make(
                     py,
                     (&self.evidence_type, self.allocs[1]),
@@ -268,7 +272,7 @@ impl Makers {
                         value.bind(py).clone().into_any(),
                         self.fields[field].bind(py).clone().into_any(),
                         PyString::new(py, &text.slice(start, end)).into_any(),
-                        PyString::new(py, &text.snippet(start, end)).into_any(),
+                        PyString::new(py, &snippet).into_any(),
                         start.into_pyobject(py)?.into_any(),
                         end.into_pyobject(py)?.into_any(),
                     ],
@@ -286,7 +290,7 @@ impl Makers {
                     article_id.clone(),
                     severity.bind(py).clone(),
                     notify.bind(py).clone(),
-                    PyTuple::new(py, evidence)?.into_any(),
+                    PyTuple::new(py, &evidence)?.into_any(),
                     mode.bind(py).clone(),
                 ],
             )?);
@@ -329,16 +333,16 @@ impl<'a> Text<'a> {
         }
     }
 
-    fn slice(&self, from: usize, to: usize) -> String {
+    fn slice(&self, from: usize, to: usize) -> Cow<'a, str> {
         match self {
-            Text::Ascii(s) => s[from..to].to_string(),
-            Text::Chars(c) => c[from..to].iter().collect(),
+            Text::Ascii(s) => Cow::Borrowed(&s[from..to]),
+            Text::Chars(c) => Cow::Owned(c[from..to].iter().collect()),
         }
     }
 
-    /// `snippet` in monitor/matching/matcher.py: the text around [start, end), cut at
-    /// spaces, with an ellipsis where cut.
-    fn snippet(&self, start: usize, end: usize) -> String {
+    /// `snippet` in monitor/matching/matcher.py, written to `out`: the text around
+    /// [start, end), cut at spaces, with an ellipsis where cut.
+    fn snippet(&self, start: usize, end: usize, out: &mut String) {
         let n = self.len();
         let mut lo = start.saturating_sub(SNIPPET_CHARS);
         let mut hi = (end + SNIPPET_CHARS).min(n);
@@ -359,7 +363,7 @@ impl<'a> Text<'a> {
         while hi > lo && py_space(self.char(hi - 1)) {
             hi -= 1;
         }
-        let mut out = String::with_capacity(hi - lo + 6);
+        out.clear();
         if cut_before {
             out.push('…');
         }
@@ -367,6 +371,5 @@ impl<'a> Text<'a> {
         if cut_after {
             out.push('…');
         }
-        out
     }
 }

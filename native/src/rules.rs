@@ -4,6 +4,7 @@
 //! differential tests hold both to.
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::mem::take;
 
 use crate::prefetch::prefetch;
 
@@ -211,6 +212,9 @@ pub struct Article<'a> {
     fields: FxHashMap<u32, u64>, // term -> the fields it is found in, a bit each
     // by the fields of the rules read so far (a few masks, often one): found by a scan
     mentioned: Vec<(u64, FxHashSet<u32>)>,
+    // `evidence`'s work space, kept from one rule to the next
+    stack: Vec<Node>,
+    found: Vec<(bool, u32, Evidence)>,
 }
 
 impl<'a> Article<'a> {
@@ -229,6 +233,8 @@ impl<'a> Article<'a> {
             hits,
             fields,
             mentioned: Vec::new(),
+            stack: Vec::new(),
+            found: Vec::new(),
         }
     }
 
@@ -349,11 +355,9 @@ impl<'a> Article<'a> {
         let mentioned = &self.mentioned[at].1;
         // Keyed by (is a term, its label's or id's rank): the first of a label or entity found
         // wins, in the order the Python matcher walks the rule (a stack).
-        let mut found: Vec<(bool, u32, Evidence)> = Vec::new();
-        let mut stack: Vec<Node> = [rule.matcher, rule.entities]
-            .into_iter()
-            .flatten()
-            .collect();
+        let (mut found, mut stack) = (take(&mut self.found), take(&mut self.stack));
+        found.clear();
+        stack.extend([rule.matcher, rule.entities].into_iter().flatten());
         while let Some(node) = stack.pop() {
             match node {
                 Node::Cond(c) => {
@@ -393,7 +397,9 @@ impl<'a> Article<'a> {
         found.sort_by(|a, b| {
             (order(a.2 .2), a.2 .3, a.0, a.1).cmp(&(order(b.2 .2), b.2 .3, b.0, b.1))
         });
-        found.into_iter().map(|(_, _, e)| e).collect()
+        let evidence = found.iter().map(|&(_, _, e)| e).collect();
+        (self.found, self.stack) = (found, stack);
+        evidence
     }
 
     /// The first field (in the rule's order) where one of `terms` is present, and the best hit
