@@ -267,6 +267,12 @@ impl<'a> Article<'a> {
     pub fn candidates(&self) -> Vec<u32> {
         let r = self.rules;
         let mut found = r.always.clone();
+        // `Article::new` asked for where each term's list lies; now for the lists.
+        for &term in self.fields.keys() {
+            if let Some(first) = r.term_links.get(term).first() {
+                prefetch(first);
+            }
+        }
         for &term in self.fields.keys() {
             let (rules, entities) = r.links(term);
             found.extend(rules);
