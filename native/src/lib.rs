@@ -266,6 +266,7 @@ impl Engine {
             .filter(|&index| article.holds(index, feed, language))
             .collect();
         self.rules.prefetch_fields(&held);
+        self.makers.prefetch(&held);
         let found: Vec<_> = held
             .into_iter()
             .map(|index| (index, article.evidence(index)))

@@ -158,6 +158,16 @@ impl Makers {
         })
     }
 
+    /// Ask for where the values of rules `indexes` are kept (before their evidence is found,
+    /// so that it has come when the matches are made).
+    pub fn prefetch(&self, indexes: &[u32]) {
+        for &i in indexes {
+            if let Some(cell) = self.spec_values.get(i as usize) {
+                prefetch(cell);
+            }
+        }
+    }
+
     /// Rule `rule`'s id, severity, notify and mode.
     fn spec_values(&self, py: Python<'_>, rule: usize) -> PyResult<&[Py<PyAny>; 4]> {
         let cell = self
