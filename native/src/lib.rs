@@ -35,15 +35,17 @@ type GivenHits = Vec<(u32, u32, u32, bool)>;
 struct Engine {
     folded: Option<Mode>,
     exact: Option<Mode>,
-    term_patterns: Lists,
-    terms_by_first_pattern: Lists, // each term id, with PHRASE set when it has more words
+    // Each token pattern's terms: a word's id, or a phrase's id with PHRASE set, then the
+    // number of its other words and their patterns (read with the id: looking them up was two
+    // cache misses more).
+    terms_by_first_pattern: Lists,
     open_regex_terms: Vec<u32>,
     regexes: FxHashMap<u32, Py<PyAny>>, // regex term -> its compiled `re.Pattern`
     rules: Rules,
     makers: Makers,
 }
 
-/// Marks a term of several words in `Engine::terms_by_first_pattern`.
+/// Marks a phrase (a term of several words) in `Engine::terms_by_first_pattern`.
 const PHRASE: u32 = 1 << 31;
 
 /// Scripts written without spaces (as `monitor.text`): a word in them has no anchor.
@@ -179,14 +181,13 @@ impl Engine {
                 let [mut folded, mut exact] = modes
                     .join()
                     .map_err(|_| "building the anchors panicked".to_string())??;
-                let (term_patterns, terms_by_first_pattern, rules) = rules?;
+                let (terms_by_first_pattern, rules) = rules?;
                 for mode in [&mut folded, &mut exact].into_iter().flatten() {
                     mode.link_terms(|pattern| terms_by_first_pattern.range(pattern));
                 }
                 Ok::<_, String>(Engine {
                     folded,
                     exact,
-                    term_patterns,
                     terms_by_first_pattern,
                     open_regex_terms,
                     regexes: regexes.into_iter().collect(),
@@ -420,7 +421,16 @@ impl Engine {
                 .ok()
                 .map(|k| found[k].end)
         };
+        // A bit for each pattern found (by its low bits): most phrases' other words are not
+        // in a field, and this says so without a search.
+        let mut seen = [0u64; 64];
+        for o in found {
+            seen[(o.pattern as usize >> 6) & 63] |= 1 << (o.pattern & 63);
+        }
         let has = |pattern: u32| {
+            if seen[(pattern as usize >> 6) & 63] >> (pattern & 63) & 1 == 0 {
+                return false;
+            }
             let k = found.partition_point(|o| o.pattern < pattern);
             k < found.len() && found[k].pattern == pattern
         };
@@ -428,7 +438,9 @@ impl Engine {
         while lo < found.len() {
             let pattern = found[lo].pattern;
             let hi = lo + found[lo..].partition_point(|o| o.pattern == pattern);
-            for &code in self.terms_by_first_pattern.items(found[lo].terms) {
+            let mut items = self.terms_by_first_pattern.items(found[lo].terms);
+            while let [code, more @ ..] = items {
+                items = more;
                 if code & PHRASE == 0 {
                     // A term of one word: where the word first stands.
                     let first = &found[lo];
@@ -437,11 +449,15 @@ impl Engine {
                         end: first.end,
                         regex: false,
                     };
-                    hits.insert(code, hit);
+                    hits.insert(*code, hit);
                     continue;
                 }
                 let term = code & !PHRASE;
-                let rest = &self.term_patterns.get(term)[1..];
+                let Some((&count, more)) = items.split_first() else {
+                    break;
+                };
+                let (rest, more) = more.split_at(count as usize);
+                items = more;
                 if !rest.iter().all(|&p| has(p)) {
                     continue;
                 }
@@ -564,7 +580,8 @@ fn modes(
 /// term's number of words, then its pattern ids), condition nodes (the numbers of all, any and
 /// none children, min, then the children's codes), the distinct lists of field indexes rules
 /// read, each rule as (field list, match code, entities code; -1 for none), and (term, rule)
-/// pairs for the rules a term wakes.
+/// pairs for the rules a term wakes. Returns each pattern's terms (`Engine::terms_by_first_pattern`)
+/// and the rules.
 #[allow(clippy::too_many_arguments)]
 fn read_rules(
     patterns: usize,
@@ -575,7 +592,7 @@ fn read_rules(
     filters: Vec<FilterSpec>,
     term_rules: &[i64],
     tables: Tables,
-) -> Result<(Lists, Lists, Rules), String> {
+) -> Result<(Lists, Rules), String> {
     let term_patterns = Lists::from_counted(term_patterns)?;
     let terms = term_patterns.len();
     if terms as u32 >= PHRASE {
@@ -583,8 +600,14 @@ fn read_rules(
     }
     let mut first: Vec<(u32, u32)> = Vec::new();
     for tid in 0..terms as u32 {
-        if let [pid, rest @ ..] = term_patterns.get(tid) {
-            first.push((*pid, if rest.is_empty() { tid } else { tid | PHRASE }));
+        match term_patterns.get(tid) {
+            [] => {}
+            [pid] => first.push((*pid, tid)),
+            [pid, rest @ ..] => {
+                first.push((*pid, tid | PHRASE));
+                first.push((*pid, rest.len() as u32));
+                first.extend(rest.iter().map(|&p| (*pid, p)));
+            }
         }
     }
     let Tables {
@@ -683,7 +706,6 @@ fn read_rules(
     by_term.sort_unstable();
     by_term.dedup();
     Ok((
-        term_patterns,
         Lists::from_pairs(patterns, &first),
         Rules {
             rules,
