@@ -266,7 +266,6 @@ impl Engine {
             .into_iter()
             .filter(|&index| article.holds(index, feed, language))
             .collect();
-        self.rules.prefetch_fields(&held);
         self.makers.prefetch(&held);
         let found: Vec<_> = held
             .into_iter()
@@ -673,19 +672,19 @@ fn read_rules(
             .then(|| place(Node::decode(code as u64)?, &offsets))
             .transpose()
     };
+    if field_lists.iter().flatten().any(|&f| f >= 64) {
+        return Err("a rule reads more than 64 fields".to_string());
+    }
     let rules = rules
         .chunks_exact(3)
         .map(|codes| {
-            let fields = usize::try_from(codes[0])
+            let (index, fields) = u32::try_from(codes[0])
                 .ok()
-                .and_then(|f| field_lists.get(f))
+                .and_then(|f| Some((f, field_lists.get(f as usize)?)))
                 .ok_or("a rule names a list of fields that is not there")?;
-            if fields.iter().any(|&f| f >= 64) {
-                return Err("a rule reads more than 64 fields".to_string());
-            }
             Ok(Rule {
                 mask: fields.iter().fold(0, |m, &f| m | 1 << f),
-                fields: fields.iter().map(|&f| f as u8).collect(),
+                fields: index,
                 matcher: node(codes[1])?,
                 entities: node(codes[2])?,
             })
@@ -709,6 +708,10 @@ fn read_rules(
         Lists::from_pairs(patterns, &first),
         Rules {
             rules,
+            field_lists: field_lists
+                .iter()
+                .map(|fields| fields.iter().map(|&f| f as u8).collect())
+                .collect(),
             filters,
             conds: conds_read,
             sets: Lists::from_lists(&sets),

@@ -63,9 +63,11 @@ pub struct Filters {
     pub languages: Vec<String>,
 }
 
+// Half a cache line, aligned: a rule is one line to read.
+#[repr(align(32))]
 pub struct Rule {
-    pub fields: Box<[u8]>, // indexes into the rule set's fields, in the rule's order
     pub mask: u64,
+    pub fields: u32, // its list of fields (`Rules::field_lists`)
     pub matcher: Option<Node>,
     pub entities: Option<Node>,
 }
@@ -185,6 +187,9 @@ pub fn ranks(strings: &[String]) -> Vec<u32> {
 
 pub struct Rules {
     pub rules: Vec<Rule>,
+    // The distinct lists of fields rules read: indexes into the rule set's fields, in a rule's
+    // order (a few lists, shared by many rules).
+    pub field_lists: Vec<Box<[u8]>>,
     pub filters: FxHashMap<u32, Filters>,
     // Conditions (all / any, at least `min` / none), each at the offset its `Node::Cond` holds:
     // the numbers of its all, any and none children, its min, then the children's words
@@ -356,6 +361,7 @@ impl<'a> Article<'a> {
     pub fn evidence(&mut self, index: u32) -> Vec<Evidence> {
         let r = self.rules;
         let rule = &r.rules[index as usize];
+        let fields = &r.field_lists[rule.fields as usize];
         let mask = rule.mask;
         let at = self.mentioned(mask);
         let mentioned = &self.mentioned[at].1;
@@ -376,7 +382,7 @@ impl<'a> Article<'a> {
                         .iter()
                         .any(|(term, value, _)| *term && *value == label)
                     {
-                        if let Some(e) = self.first_hit(true, t, &[t], &rule.fields) {
+                        if let Some(e) = self.first_hit(true, t, &[t], fields) {
                             found.push((true, label, e));
                         }
                     }
@@ -386,7 +392,7 @@ impl<'a> Article<'a> {
                         let id = r.entity_id_ranks[e as usize];
                         if !found.iter().any(|(term, value, _)| !*term && *value == id) {
                             let names = &r.entities[e as usize].names;
-                            if let Some(ev) = self.first_hit(false, e, names, &rule.fields) {
+                            if let Some(ev) = self.first_hit(false, e, names, fields) {
                                 found.push((false, id, ev));
                             }
                         }
@@ -395,7 +401,7 @@ impl<'a> Article<'a> {
             }
         }
         let order = |f: usize| {
-            rule.fields
+            fields
                 .iter()
                 .position(|&x| usize::from(x) == f)
                 .unwrap_or(usize::MAX)
@@ -484,15 +490,6 @@ impl Rules {
                         prefetch(word);
                     }
                 }
-            }
-        }
-    }
-
-    /// Ask for the field lists of rules `indexes` (the ones that hold, about to be explained).
-    pub fn prefetch_fields(&self, indexes: &[u32]) {
-        for &i in indexes {
-            if let Some(rule) = self.rules.get(i as usize) {
-                prefetch(rule.fields.as_ptr());
             }
         }
     }
