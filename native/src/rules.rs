@@ -72,6 +72,8 @@ pub struct Rule {
     pub entities: Option<Node>,
 }
 
+const _: () = assert!(std::mem::size_of::<Rule>() == 32);
+
 pub struct Entity {
     pub names: Vec<u32>,
     pub context: Vec<u32>,
