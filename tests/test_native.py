@@ -99,6 +99,30 @@ def test_long_words_match_as_in_python(length: int) -> None:
     assert found == match_in_python(item, in_python)
 
 
+@pytest.mark.parametrize("tail", ["?", "?o", "x?", "?r?st", "o?ernigh", "o?ernight"])
+def test_globs_match_every_character_after_their_head_as_in_python(tail: str) -> None:
+    """A glob's head is its anchor, the rest is compared with the token (the engine keeps a
+    tail of up to 8 characters with the check): a letter changed where the glob has one, or
+    a token longer or shorter, is not a match; a letter changed at a `?` is."""
+    glob = "stay" + tail
+    rules = f"rules:\n  - {{id: g, match: {{any: ['{glob}']}}}}\n"
+    compiled = compile_yaml(rules)
+    in_python = compile_rules(compiled.spec, engine=False)
+    right = glob.replace("?", "q")
+    changed = {i: right[:i] + "z" + right[i + 1 :] for i in range(4, len(right))}
+    tokens = [right, right.upper(), f"{right}'s", right + "q", right[:-1], *changed.values()]
+    matched = []
+    for token in tokens:
+        item = article(title=f"a {token} b")
+        found = match_article(item, compiled)
+        assert found == match_in_python(item, in_python), token
+        if found:
+            matched.append(token)
+    expected = [right, right.upper(), f"{right}'s"]
+    expected += [token for i, token in changed.items() if glob[i] == "?"]
+    assert matched == expected
+
+
 @pytest.mark.parametrize("length", [2, 3, 4, 7, 8, 9, 12])
 @pytest.mark.parametrize(
     ("title", "expected"),

@@ -58,7 +58,8 @@ pub struct Check {
     // token is compared as the text has it.
     exact: bool,
     // A prefix whose anchor is a space and its literal: where the anchor stands at a token,
-    // the token's key begins with the literal, and it need not be read (a cache miss).
+    // the token's key begins with the literal, and it need not be read (a cache miss). Or a
+    // glob (without `*`) whose anchor is a space and its head: `literal` holds its tail.
     settled: bool,
     pub ident: u32,
     literal: (u32, u32),
@@ -90,15 +91,27 @@ impl ModeBuilder {
     ) {
         let from = self.literals.len() as u32;
         self.literals.extend(literal.chars().map(u32::from));
-        let settled =
-            kind == PREFIX && back == 0 && !exact && anchor.get(1..) == Some(literal.as_bytes());
+        let head = anchor
+            .get(1..)
+            .filter(|_| back == 0 && !exact && anchor[0] == b' ');
+        let tail = head.and_then(|head| literal.as_bytes().strip_prefix(head));
+        let (settled, literal) = match (kind, tail) {
+            (PREFIX, Some([])) => (true, (from, self.literals.len() as u32)),
+            (GLOB, Some(tail)) if length >= 0 && tail.len() <= 8 && tail.is_ascii() => {
+                let mut bytes = [0; 8];
+                bytes[..tail.len()].copy_from_slice(tail);
+                let word = u64::from_le_bytes(bytes);
+                (true, (word as u32, (word >> 32) as u32))
+            }
+            _ => (false, (from, self.literals.len() as u32)),
+        };
         let check = Check {
             kind,
             terms: (0, 0),
             exact,
             settled,
             ident,
-            literal: (from, self.literals.len() as u32),
+            literal,
             back,
             length,
         };
@@ -372,14 +385,30 @@ fn check<T: Copy + Into<u32>>(
         let Some((key_end, end)) = view.token(at) else {
             continue;
         };
-        let literal = mode.literal(c);
         let length = key_end - at;
         let key = |i: usize| view.key_char(at + i, c.exact);
-        let matched = match c.kind {
-            LITERAL => length == literal.len() && (0..length).all(|i| key(i) == literal[i]),
-            PREFIX if c.settled => length >= literal.len(),
-            PREFIX => length >= literal.len() && (0..literal.len()).all(|i| key(i) == literal[i]),
-            _ => glob_matches(literal, length, key),
+        let matched = match (c.kind, c.settled) {
+            (PREFIX, true) => length >= mode.literal(c).len(),
+            (GLOB, true) => {
+                // The key is as long as the glob, and its characters after the head match
+                // the tail's (a `?`, any).
+                let tail = u64::from(c.literal.0) | u64::from(c.literal.1) << 32;
+                let head = c.length as usize - (8 - tail.leading_zeros() as usize / 8);
+                length == c.length as usize
+                    && (0..c.length as usize - head).all(|i| {
+                        let g = u32::from((tail >> (8 * i)) as u8);
+                        g == QUESTION || key(head + i) == g
+                    })
+            }
+            (LITERAL, _) => {
+                let literal = mode.literal(c);
+                length == literal.len() && (0..length).all(|i| key(i) == literal[i])
+            }
+            (PREFIX, _) => {
+                let literal = mode.literal(c);
+                length >= literal.len() && (0..literal.len()).all(|i| key(i) == literal[i])
+            }
+            _ => glob_matches(mode.literal(c), length, key),
         };
         if matched {
             found.push(Occurrence {
