@@ -62,12 +62,21 @@ pub struct Check {
     // glob (without `*`) whose anchor is a space and its head: `literal` holds its tail.
     settled: bool,
     pub ident: u32,
+    // A range of the mode's arena; for a settled glob, its tail's bytes instead (`tail`).
     literal: (u32, u32),
     back: u32,
     length: i32,
 }
 
 const _: () = assert!(std::mem::size_of::<Check>() == 32);
+
+impl Check {
+    /// A settled glob's characters after its head, a byte each from the lowest (ASCII, so none
+    /// is 0).
+    fn tail(&self) -> u64 {
+        u64::from(self.literal.0) | u64::from(self.literal.1) << 32
+    }
+}
 
 /// Collects a mode's anchors and checks, then builds the mode.
 #[derive(Default)]
@@ -89,21 +98,24 @@ impl ModeBuilder {
         length: i32,
         exact: bool,
     ) {
-        let from = self.literals.len() as u32;
-        self.literals.extend(literal.chars().map(u32::from));
         let head = anchor
             .get(1..)
             .filter(|_| back == 0 && !exact && anchor[0] == b' ');
         let tail = head.and_then(|head| literal.as_bytes().strip_prefix(head));
+        let mut arena = |text: &str| {
+            let from = self.literals.len() as u32;
+            self.literals.extend(text.chars().map(u32::from));
+            (from, self.literals.len() as u32)
+        };
         let (settled, literal) = match (kind, tail) {
-            (PREFIX, Some([])) => (true, (from, self.literals.len() as u32)),
+            (PREFIX, Some([])) => (true, arena(literal)),
             (GLOB, Some(tail)) if length >= 0 && tail.len() <= 8 && tail.is_ascii() => {
                 let mut bytes = [0; 8];
                 bytes[..tail.len()].copy_from_slice(tail);
                 let word = u64::from_le_bytes(bytes);
                 (true, (word as u32, (word >> 32) as u32))
             }
-            _ => (false, (from, self.literals.len() as u32)),
+            _ => (false, arena(literal)),
         };
         let check = Check {
             kind,
@@ -181,6 +193,10 @@ impl Mode {
     }
 
     fn literal(&self, check: &Check) -> &[u32] {
+        debug_assert!(
+            !(check.kind == GLOB && check.settled),
+            "a settled glob keeps its tail"
+        );
         &self.literals[check.literal.0 as usize..check.literal.1 as usize]
     }
 }
@@ -392,7 +408,7 @@ fn check<T: Copy + Into<u32>>(
             (GLOB, true) => {
                 // The key is as long as the glob, and its characters after the head match
                 // the tail's (a `?`, any).
-                let tail = u64::from(c.literal.0) | u64::from(c.literal.1) << 32;
+                let tail = c.tail();
                 let head = c.length as usize - (8 - tail.leading_zeros() as usize / 8);
                 length == c.length as usize
                     && (0..c.length as usize - head).all(|i| {

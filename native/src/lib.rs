@@ -579,8 +579,8 @@ fn modes(
 /// term's number of words, then its pattern ids), condition nodes (the numbers of all, any and
 /// none children, min, then the children's codes), the distinct lists of field indexes rules
 /// read, each rule as (field list, match code, entities code; -1 for none), and (term, rule)
-/// pairs for the rules a term wakes. Returns each pattern's terms (`Engine::terms_by_first_pattern`)
-/// and the rules.
+/// pairs for the rules a term wakes. Returns each pattern's terms
+/// (`Engine::terms_by_first_pattern`) and the rules.
 #[allow(clippy::too_many_arguments)]
 fn read_rules(
     patterns: usize,
