@@ -404,7 +404,6 @@ fn check<T: Copy + Into<u32>>(
         let length = key_end - at;
         let key = |i: usize| view.key_char(at + i, c.exact);
         let matched = match (c.kind, c.settled) {
-            (PREFIX, true) => length >= mode.literal(c).len(),
             (GLOB, true) => {
                 // The key is as long as the glob, and its characters after the head match
                 // the tail's (a `?`, any).
@@ -420,9 +419,11 @@ fn check<T: Copy + Into<u32>>(
                 let literal = mode.literal(c);
                 length == literal.len() && (0..length).all(|i| key(i) == literal[i])
             }
-            (PREFIX, _) => {
+            (PREFIX, settled) => {
+                // (A settled prefix's anchor already compared its characters.)
                 let literal = mode.literal(c);
-                length >= literal.len() && (0..literal.len()).all(|i| key(i) == literal[i])
+                length >= literal.len()
+                    && (settled || (0..literal.len()).all(|i| key(i) == literal[i]))
             }
             _ => glob_matches(mode.literal(c), length, key),
         };
