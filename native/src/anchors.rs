@@ -312,10 +312,11 @@ pub fn confirm<T: Copy + Into<u32>>(
 ) {
     let bytes = view.bytes;
     let spaces = Spaces::new(bytes);
-    // Every token's probes first, then the table, then the checks of what it found: each
-    // stage asks for what the next reads (see `crate::prefetch`).
+    // Every token's probes first, then the filter, then the table, then the checks of what it
+    // found: each stage asks for what the next reads (see `crate::prefetch`).
     let mut probes = Vec::with_capacity(bytes.len() / 4);
     spaces.tokens(|start, run| mode.heads.at(bytes, start, run, &mut probes));
+    mode.heads.passing(&mut probes);
     let mut groups = Vec::with_capacity(probes.len());
     for probe in &probes {
         mode.heads.probe(bytes, probe, |group| {

@@ -13,8 +13,9 @@
 //! With a hundred thousand rules an article finds hundreds of bodies, and each memory read along
 //! the way is likely a cache miss: so a slot of the table holds what a hit needs (the body's
 //! place, to compare it, and the value it stands for) in 16 bytes, probed linearly; and a
-//! field's tokens are all probed first (`Heads::at`, which asks for the slots), then looked up
-//! (`Heads::probe`), so that those misses overlap.
+//! field's work is done in stages, each asking for what the next reads, so that those misses
+//! overlap: every token's keys (`Heads::at`, which asks for their words of the filter), the
+//! filter (`Heads::passing`, which asks for the slots), then the table (`Heads::probe`).
 //!
 //! Bodies with a space inside (from apostrophes) or longer than 63 bytes are not kept here:
 //! `Mode` searches them with the other anchors, over the whole field.
@@ -182,8 +183,8 @@ impl Heads {
     }
 
     /// Keep in `probes` each body length that may stand at `start` (just after a space) in
-    /// `stream`, where the next space is `run` bytes on, and whose key passes the filter; and
-    /// ask for its slot's cache line, so that the slots of a field's probes are read together.
+    /// `stream`, where the next space is `run` bytes on; and ask for its word of the filter,
+    /// which `Heads::passing` reads when a field's tokens have all been seen.
     pub fn at(&self, stream: &[u8], start: usize, run: usize, probes: &mut Vec<Probe>) {
         let rest = &stream[start..stream.len().min(start + MAX_BODY)];
         let run = run.min(rest.len());
@@ -195,24 +196,31 @@ impl Heads {
         if run < rest.len() && self.words >> (run + 1) & 1 == 1 {
             lengths |= 1 << (run + 1);
         }
-        if lengths == 0 {
-            return;
-        }
         let (mut hash, mut words) = (SEED, 0);
         while lengths != 0 {
             let length = lengths.trailing_zeros() as usize;
             lengths &= lengths - 1;
             let key = mix(hash_to(rest, length, &mut hash, &mut words), length);
-            let (word, bits) = self.bits(key);
-            if self.filter[word] & bits == bits {
-                prefetch(&self.slots[key as usize & self.slot_mask]);
-                probes.push(Probe {
-                    start: start as u32,
-                    length: length as u32,
-                    key,
-                });
-            }
+            prefetch(&self.filter[self.bits(key).0]);
+            probes.push(Probe {
+                start: start as u32,
+                length: length as u32,
+                key,
+            });
         }
+    }
+
+    /// Keep the probes whose key passes the filter, and ask for their slots' cache lines, so
+    /// that the slots of a field's probes are read together.
+    pub fn passing(&self, probes: &mut Vec<Probe>) {
+        probes.retain(|probe| {
+            let (word, bits) = self.bits(probe.key);
+            let passes = self.filter[word] & bits == bits;
+            if passes {
+                prefetch(&self.slots[probe.key as usize & self.slot_mask]);
+            }
+            passes
+        });
     }
 }
 
