@@ -436,7 +436,13 @@ impl Engine {
         let mut lo = 0;
         while lo < found.len() {
             let pattern = found[lo].pattern;
-            let hi = lo + found[lo..].partition_point(|o| o.pattern == pattern);
+            // A pattern is found once or a few times: a walk, where a binary search over the
+            // rest of the field's patterns mispredicts at each step.
+            let hi = lo
+                + found[lo..]
+                    .iter()
+                    .take_while(|o| o.pattern == pattern)
+                    .count();
             let mut items = self.terms_by_first_pattern.items(found[lo].terms);
             while let [code, more @ ..] = items {
                 items = more;
