@@ -404,8 +404,10 @@ impl Engine {
         view: &View<'_, T>,
         hits: &mut FieldHits,
     ) {
-        found.sort_unstable_by_key(|o| (o.pattern, o.start));
-        found.dedup_by_key(|o| (o.pattern, o.start));
+        // By pattern, then place: one number to compare.
+        let order = |o: &Occurrence| u64::from(o.pattern) << 32 | u64::from(o.start);
+        found.sort_unstable_by_key(order);
+        found.dedup_by_key(|o| order(o));
         hits.reserve(found.len()); // about one term a pattern found, without growing by steps
         let found = &found[..];
         for o in found {
