@@ -36,7 +36,9 @@ fn step(hash: u64, word: u64) -> u64 {
 const SEED: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// The first `length` bytes of `bytes`' hash, given `hash` of its first `words` 8-byte words
-/// (which it extends, for longer lengths after).
+/// (which it extends, for longer lengths after). Inlined: it runs for every length probed at
+/// every token, and was not, as a call.
+#[inline(always)]
 fn hash_to(bytes: &[u8], length: usize, hash: &mut u64, words: &mut usize) -> u64 {
     while (*words + 1) * 8 <= length {
         *hash = step(*hash, read(bytes, *words * 8));
