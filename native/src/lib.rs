@@ -261,11 +261,28 @@ impl Engine {
         }
         let mut article = rules::Article::new(&self.rules, &hits);
         let candidates = article.candidates();
-        self.rules.prefetch(&candidates);
-        let held: Vec<u32> = candidates
-            .into_iter()
-            .filter(|&index| article.holds(index, feed, language))
-            .collect();
+        // Each rule is asked for some rules ahead of its test, and its top conditions fewer
+        // ahead (they are found in the rule): the misses overlap the tests before them.
+        const RULES_AHEAD: usize = 16;
+        const CONDITIONS_AHEAD: usize = 8;
+        for &rule in candidates.iter().take(RULES_AHEAD) {
+            self.rules.prefetch_rule(rule);
+        }
+        for &rule in candidates.iter().take(CONDITIONS_AHEAD) {
+            self.rules.prefetch_conditions(rule);
+        }
+        let mut held = Vec::new();
+        for (k, &index) in candidates.iter().enumerate() {
+            if let Some(&rule) = candidates.get(k + RULES_AHEAD) {
+                self.rules.prefetch_rule(rule);
+            }
+            if let Some(&rule) = candidates.get(k + CONDITIONS_AHEAD) {
+                self.rules.prefetch_conditions(rule);
+            }
+            if article.holds(index, feed, language) {
+                held.push(index);
+            }
+        }
         self.makers.prefetch(&held);
         let found: Vec<_> = held
             .into_iter()

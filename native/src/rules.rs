@@ -475,22 +475,22 @@ impl Rules {
         links
     }
 
-    /// Ask for rules `indexes`, then their top conditions.
-    pub fn prefetch(&self, indexes: &[u32]) {
-        for &i in indexes {
-            if let Some(rule) = self.rules.get(i as usize) {
-                prefetch(rule);
-            }
+    /// Ask for rule `index`.
+    pub fn prefetch_rule(&self, index: u32) {
+        if let Some(rule) = self.rules.get(index as usize) {
+            prefetch(rule);
         }
-        for &i in indexes {
-            let Some(rule) = self.rules.get(i as usize) else {
-                continue;
-            };
-            for node in [rule.matcher, rule.entities] {
-                if let Some(Node::Cond(offset)) = node {
-                    if let Some(word) = self.conds.get(offset as usize) {
-                        prefetch(word);
-                    }
+    }
+
+    /// Ask for rule `index`'s top conditions (reading the rule).
+    pub fn prefetch_conditions(&self, index: u32) {
+        let Some(rule) = self.rules.get(index as usize) else {
+            return;
+        };
+        for node in [rule.matcher, rule.entities] {
+            if let Some(Node::Cond(offset)) = node {
+                if let Some(word) = self.conds.get(offset as usize) {
+                    prefetch(word);
                 }
             }
         }
