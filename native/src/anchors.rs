@@ -303,6 +303,9 @@ impl<T: Copy + Into<u32>> View<'_, T> {
     }
 }
 
+/// How many items ahead a loop asks for what it will read.
+const AHEAD: usize = 16;
+
 /// Search one mode's anchors in a field and confirm each hit.
 pub fn confirm<T: Copy + Into<u32>>(
     mode: &Mode,
@@ -312,21 +315,35 @@ pub fn confirm<T: Copy + Into<u32>>(
 ) {
     let bytes = view.bytes;
     let spaces = Spaces::new(bytes);
-    // Every token's probes first, then the filter, then the table, then the checks of what it
-    // found: each stage asks for what the next reads (see `crate::prefetch`).
+    // Every token's probes first, then the filter (each stage asks for what the next reads),
+    // then the table and the checks of what it found, each loop asking for what it reads some
+    // items ahead (see `crate::prefetch`).
     let mut probes = Vec::with_capacity(bytes.len() / 4);
     spaces.tokens(|start, run| mode.heads.at(bytes, start, run, &mut probes));
     mode.heads.passing(&mut probes);
+    let ask_slot = |k: usize| {
+        if let Some(probe) = probes.get(k) {
+            mode.heads.prefetch(probe);
+        }
+    };
+    (0..AHEAD).for_each(ask_slot);
     let mut groups = Vec::with_capacity(probes.len());
-    for probe in &probes {
-        mode.heads.probe(bytes, probe, |group| {
-            if let Some(first) = mode.checks(group).first() {
-                prefetch(first);
-            }
-            groups.push((probe.start, group));
-        });
+    for (k, probe) in probes.iter().enumerate() {
+        ask_slot(k + AHEAD);
+        mode.heads
+            .probe(bytes, probe, |group| groups.push((probe.start, group)));
     }
-    for &(start, group) in &groups {
+    let ask_checks = |k: usize| {
+        if let Some(first) = groups
+            .get(k)
+            .and_then(|&(_, group)| mode.checks(group).first())
+        {
+            prefetch(first);
+        }
+    };
+    (0..AHEAD).for_each(ask_checks);
+    for (k, &(start, group)) in groups.iter().enumerate() {
+        ask_checks(k + AHEAD);
         // The anchor begins with the space before the token.
         let at = view.char_at(start as usize - 1);
         check(mode, mode.checks(group), at, view, found, notes);

@@ -15,8 +15,8 @@
 //! body stands for, and the body's bytes, or its first 16, to compare it) in half a cache line,
 //! probed linearly; and a field's work is done in stages, each asking for what the next reads,
 //! so that those misses overlap: every token's keys (`Heads::at`, which asks for their words of
-//! the filter), the filter (`Heads::passing`, which asks for the slots), then the table
-//! (`Heads::probe`).
+//! the filter), the filter (`Heads::passing`), then the table (`Heads::probe`, its slots asked
+//! for some probes ahead, `Heads::prefetch`).
 //!
 //! Bodies with a space inside (from apostrophes) or longer than 63 bytes are not kept here:
 //! `Mode` searches them with the other anchors, over the whole field.
@@ -238,8 +238,7 @@ impl Heads {
         }
     }
 
-    /// Keep the probes whose key passes the filter, and ask for their slots' cache lines, so
-    /// that the slots of a field's probes are read together.
+    /// Keep the probes whose key passes the filter.
     pub fn passing(&self, probes: &mut Vec<Probe>) {
         // About half pass: each is moved down and kept by adding the test's result, with no
         // branch on it to mispredict.
@@ -250,9 +249,11 @@ impl Heads {
             kept += usize::from(self.filter[word] & bits == bits);
         }
         probes.truncate(kept);
-        for probe in probes.iter() {
-            prefetch(&self.slots[probe.key as usize & self.slot_mask]);
-        }
+    }
+
+    /// Ask for the slot a probe reads first.
+    pub fn prefetch(&self, probe: &Probe) {
+        prefetch(&self.slots[probe.key as usize & self.slot_mask]);
     }
 }
 
