@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::floating::Floating;
 use crate::heads::{Heads, Spaces};
-use crate::prefetch::{ahead, prefetch};
+use crate::prefetch::prefetch;
 
 pub const LITERAL: u8 = 0;
 pub const PREFIX: u8 = 1;
@@ -321,36 +321,33 @@ pub fn confirm<T: Copy + Into<u32>>(
     let mut probes = Vec::with_capacity(bytes.len() / 4);
     spaces.tokens(|start, run| mode.heads.at(bytes, start, run, &mut probes));
     mode.heads.passing(&mut probes);
+    let ask_slot = |k: usize| {
+        if let Some(probe) = probes.get(k) {
+            mode.heads.prefetch(probe);
+        }
+    };
+    (0..AHEAD).for_each(ask_slot);
     let mut groups = Vec::with_capacity(probes.len());
-    ahead(
-        probes.len(),
-        AHEAD,
-        |k| {
-            if let Some(probe) = probes.get(k) {
-                mode.heads.prefetch(probe);
-            }
-        },
-        |k| {
-            let probe = &probes[k];
-            mode.heads
-                .probe(bytes, probe, |group| groups.push((probe.start, group)));
-        },
-    );
-    ahead(
-        groups.len(),
-        AHEAD,
-        |k| {
-            if let Some(first) = groups.get(k).and_then(|&(_, g)| mode.checks(g).first()) {
-                prefetch(first);
-            }
-        },
-        |k| {
-            let (start, group) = groups[k];
-            // The anchor begins with the space before the token.
-            let at = view.char_at(start as usize - 1);
-            check(mode, mode.checks(group), at, view, found, notes);
-        },
-    );
+    for (k, probe) in probes.iter().enumerate() {
+        ask_slot(k + AHEAD);
+        mode.heads
+            .probe(bytes, probe, |group| groups.push((probe.start, group)));
+    }
+    let ask_checks = |k: usize| {
+        if let Some(first) = groups
+            .get(k)
+            .and_then(|&(_, group)| mode.checks(group).first())
+        {
+            prefetch(first);
+        }
+    };
+    (0..AHEAD).for_each(ask_checks);
+    for (k, &(start, group)) in groups.iter().enumerate() {
+        ask_checks(k + AHEAD);
+        // The anchor begins with the space before the token.
+        let at = view.char_at(start as usize - 1);
+        check(mode, mode.checks(group), at, view, found, notes);
+    }
     if let Some(search) = &mode.floating {
         search.find(bytes, &spaces, |start, anchor| {
             let at = view.char_at(start);

@@ -22,20 +22,3 @@ pub fn prefetch<T>(address: *const T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = address;
 }
-
-/// Visit `0..len` in order, having called `ask(i + distance)` before visiting `i` (and `ask`
-/// on `0..distance` first): a loop that asks for what it will read `distance` items ahead.
-/// `ask` is also called with indexes past `len`, and must pass over them.
-#[inline(always)]
-pub fn ahead(
-    len: usize,
-    distance: usize,
-    mut ask: impl FnMut(usize),
-    mut visit: impl FnMut(usize),
-) {
-    (0..distance).for_each(&mut ask);
-    for i in 0..len {
-        ask(i + distance);
-        visit(i);
-    }
-}
