@@ -6,6 +6,7 @@
      ├── InputError         an input file (for `monitor match`) cannot be read
      ├── FeedFetchError     a feed could not be fetched (retriable unless the server said no)
      ├── FeedParseError     a feed's body is not a feed
+     ├── MatchCutOff        matching one article ran past its time budget
      ├── DeliveryError      an alert could not be delivered (retriable on 5xx, 429, timeouts)
      └── BusError           the bus could not take or give records (retriable)
 
@@ -16,6 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+EXCERPT_CHARS = 60
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS, *, quote: bool = True) -> str:
+    """A value as an error message may quote it: its repr (or, unquoted, the text of a
+    string), cut to `limit` characters.
+
+    Messages about a user's files must not echo a whole file (a string where a mapping was
+    expected may be anything, read from anywhere) into logs, metrics and HTTP answers.
+    """
+    text = repr(value) if quote or not isinstance(value, str) else value
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,10 @@ class FeedFetchError(MonitorError):
 
 class FeedParseError(MonitorError):
     """A feed's body could not be read as a feed."""
+
+
+class MatchCutOff(MonitorError):
+    """Matching one article took longer than its budget, and was stopped."""
 
 
 class DeliveryError(MonitorError):

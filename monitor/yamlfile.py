@@ -1,4 +1,9 @@
-"""Read YAML files into located containers, rejecting duplicate keys."""
+"""Read YAML files into located containers, rejecting duplicate keys, aliases and deep nesting.
+
+The files users edit are small trees. Aliases (`*name`, and `<<:` merges of them) let a file of a
+few hundred bytes stand for billions of nodes, and nesting thousands deep exhausts the stack of
+whatever walks the tree: both are refused as located problems, never expanded.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,35 @@ from monitor.located import LocDict, LocList
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# Deeper than any watch needs (an `all` inside an `any` inside a `none` is 8 levels of YAML),
+# shallow enough that nothing walking the tree can run out of stack.
+MAX_DEPTH = 64
+
 
 class _Loader(_Base):  # type: ignore[valid-type,misc]
     """A safe loader whose mappings and sequences carry their line numbers."""
+
+    _depth = 0
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Construct a node once: a node met again is an alias, refused; so is deep nesting."""
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "aliases (*name) are not allowed here: write the value out again "
+                f"(the anchor is on line {node.start_mark.line + 1})",
+                node.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", node.start_mark
+                )
+            return super().construct_object(node, deep=deep)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LocDict:

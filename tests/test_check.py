@@ -40,6 +40,26 @@ def run_check(rules_dir: Path) -> tuple[int, str, str]:
 
 CASES = [
     (
+        "alias",
+        "rules:\n  - id: a\n    match: &m {any: [x]}\n  - id: b\n    match: *m\n",
+        "watches.yaml:3: invalid YAML: aliases (*name) are not allowed here",
+    ),
+    (
+        "nested too deep",
+        "rules:\n  - id: a\n    match:\n      " + "{all: [" * 70 + "x" + "]}" * 70 + "\n",
+        "watches.yaml:4: invalid YAML: nested more than 64 levels deep",
+    ),
+    (
+        "backreference",
+        'rules:\n  - id: a\n    match:\n      any: ["/(\\\\w+) \\\\1/"]\n',
+        "watches.yaml:4: bad regular expression /(\\w+) \\1/: ",
+    ),
+    (
+        "lookahead",
+        'rules:\n  - id: a\n    match:\n      any: ["/Kiev(?! Oblast)/"]\n',
+        "watches.yaml:4: bad regular expression /Kiev(?! Oblast)/: ",
+    ),
+    (
         "yaml syntax",
         "rules:\n  - id: a\n    match: {any: [x, y]\n",
         "watches.yaml:4: invalid YAML",
