@@ -27,6 +27,7 @@ class Metrics:
     entities_loaded: Gauge
     feeds_loaded: Gauge
     bad_records: Counter
+    articles_cut_off: Counter
     consumer_lag: Gauge
     feed_parses: Counter
     rules_reload: Counter
@@ -43,7 +44,7 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         polls=Counter(
             "monitor_polls_total",
             "Feed polls by feed and result (ok, not_modified, http_error, network_error, "
-            "parse_error, too_large, gone, disabled, bus_error).",
+            "parse_error, too_large, gone, disabled, bus_error, internal_error).",
             ["feed", "result"],
             registry=r,
         ),
@@ -130,6 +131,11 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "monitor_bad_records_total",
             "Bus records that could not be decoded, by topic.",
             ["topic"],
+            registry=r,
+        ),
+        articles_cut_off=Counter(
+            "monitor_articles_cut_off_total",
+            "Articles whose matching outran its time budget and was stopped (no alerts sent).",
             registry=r,
         ),
     )

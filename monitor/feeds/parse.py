@@ -89,7 +89,32 @@ def parse_feed(
     content_type: str = "",
     fetched_at: datetime | None = None,
 ) -> ParsedFeed:
-    """Parse a feed document; raise `FeedParseError` when it yields nothing readable."""
+    """Parse a feed document; raise `FeedParseError`, and nothing else, for any bytes.
+
+    A fault of a parser on a hostile document (deep nesting, a value of the wrong type that a
+    reader missed) is the feed's failure, not the caller's: it becomes a `FeedParseError`
+    naming the exception, so one feed can never stop the poller.
+    """
+    try:
+        return _parse_feed(
+            body, feed_id=feed_id, url=url, content_type=content_type, fetched_at=fetched_at
+        )
+    except FeedParseError:
+        raise
+    except RecursionError as exc:
+        raise FeedParseError("the document is nested too deeply to read") from exc
+    except Exception as exc:  # a parser's bug must not become the poller's crash
+        raise FeedParseError(f"the parser failed: {type(exc).__name__}: {exc}"[:300]) from exc
+
+
+def _parse_feed(
+    body: bytes,
+    *,
+    feed_id: str | None,
+    url: str,
+    content_type: str,
+    fetched_at: datetime | None,
+) -> ParsedFeed:
     if not body.strip():
         raise FeedParseError("empty document")
     if _looks_like_json(body, content_type):
@@ -234,6 +259,8 @@ def _parse_json_feed(
         data = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FeedParseError(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise FeedParseError("invalid JSON: nested too deeply") from exc
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise FeedParseError("not a JSON Feed: no `items` list")
     language = data.get("language") if isinstance(data.get("language"), str) else None
@@ -270,6 +297,24 @@ def parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _names(value: object) -> list[str]:
+    """Author names from a JSON Feed `authors` list or `author` object (or a plain string)."""
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(name, str) and name.strip():
+            names.append(name)
+    return names
+
+
+def _strings(value: object) -> list[str]:
+    """The strings (and numbers) of a list; anything else is ignored."""
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if isinstance(v, str | int | float) and not isinstance(v, bool)]
+
+
 def json_article(
     item: Mapping[str, Any],
     *,
@@ -277,13 +322,14 @@ def json_article(
     language: str | None = None,
     fetched_at: datetime | None = None,
 ) -> Article:
-    """Build an Article from a JSON Feed item or a monitor JSON article (both shapes accepted)."""
-    authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-    author_names = [a.get("name", "") if isinstance(a, dict) else str(a) for a in authors]
-    tags = [str(t) for t in item.get("tags") or () if isinstance(t, str | int | float)]
+    """Build an Article from a JSON Feed item or a monitor JSON article (both shapes accepted).
+
+    Every field is type-checked: a value of the wrong type is read as absent, never trusted.
+    """
+    authors = _names(item.get("authors")) or _names(item.get("author"))
     url = _text(item, "url", "link", "external_url")
     title = _text(item, "title")
-    published = parse_time(item.get("date_published") or item.get("published"))
+    written = _text(item, "date_published", "published")
     feed = item.get("feed") if isinstance(item.get("feed"), str) else feed_id
     guid = item.get("id")
     return make_article(
@@ -292,16 +338,16 @@ def json_article(
             guid=str(guid) if isinstance(guid, str | int) and not isinstance(guid, bool) else "",
             link=url,
             title=title,
-            date=str(item.get("date_published") or item.get("published") or ""),
+            date=written,
         ),
         feed=feed,
         url=url,
         title=title,
         summary=_text(item, "summary"),
         content=_text(item, "content", "content_html", "content_text"),
-        author=", ".join(n for n in author_names if n),
-        tags=tags,
-        published=published,
+        author=", ".join(authors),
+        tags=_strings(item.get("tags")),
+        published=parse_time(written),
         language=_text(item, "language") or language,
         fetched_at=fetched_at,
     )

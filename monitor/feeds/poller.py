@@ -67,6 +67,9 @@ NOT_OWNED_RECHECK_S = 5.0  # how soon a feed another poller holds is looked at a
 BUS_RETRY_S = 5.0  # how soon a poll whose articles could not be published is tried again
 
 
+CRASH_RETRY_S = 60.0  # how soon a poll that failed on a fault of our own is tried again
+
+
 class Poller:
     """Polls a set of feeds (see the module docstring)."""
 
@@ -135,7 +138,12 @@ class Poller:
             result = await self.poll(feed)
             if result.result in ("gone", "disabled"):  # a new URL in feeds.yaml revives it
                 return
-            state = await self.state.feed_state(feed.id)
+            try:
+                state = await self.state.feed_state(feed.id)
+            except Exception:  # this feed's loop is a top-level loop: it must go on
+                log.exception("feed_state_unreadable", feed=feed.id)
+                delay = self.config.max_backoff_s
+                continue
             if result.retry_in_s is not None:
                 delay = max(result.retry_in_s, 1.0)
             elif state.failures:
@@ -148,7 +156,13 @@ class Poller:
         async with self._limit:
             with structlog.contextvars.bound_contextvars(feed=feed.id):
                 started = time.perf_counter()
-                result = await self._poll(feed)
+                try:
+                    result = await self._poll(feed)
+                except Exception:
+                    # One feed's fault (a bug met on its document, a storage error) is that
+                    # feed's failure: logged with its id and counted, never the poller's end.
+                    log.exception("poll_crashed")
+                    result = PollResult("internal_error", retry_in_s=CRASH_RETRY_S)
                 elapsed = time.perf_counter() - started
         self.metrics.polls.labels(feed.id, result.result).inc()
         self.metrics.poll_duration.labels(feed.id).observe(elapsed)
