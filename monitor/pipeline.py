@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.bus.base import ARTICLES, MATCHES, Bus, Consumer, Record
+from monitor.errors import MatchCutOff
 from monitor.matching.compiler import CompiledRules
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import Throttle
@@ -29,6 +31,9 @@ DISPATCHER_GROUP = "dispatcher"
 FETCH_TIMEOUT_S = 0.5
 ERROR_PAUSE_S = 2.0
 LAG_INTERVAL_S = 5.0
+# An article is matched in well under a millisecond; one still matching after this long is
+# cut off (logged, counted) rather than holding up every article behind it.
+ARTICLE_BUDGET_S = 2.0
 
 
 class RuleBook:
@@ -69,26 +74,41 @@ def _throttles(compiled: CompiledRules) -> dict[str, Throttle]:
     return {r.spec.id: r.spec.throttle for r in compiled.rules if r.spec.throttle is not None}
 
 
+@dataclass(slots=True)
+class Matched:
+    """What a batch of articles gave: match records to publish, the rules they fired, and the
+    records that could not be matched (offset, article id or None, reason)."""
+
+    out: list[tuple[str, bytes]] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)
+    cut_off: list[tuple[str, str]] = field(default_factory=list)
+
+
 def match_records(
-    records: Sequence[Record], compiled: CompiledRules
-) -> tuple[list[tuple[str, bytes]], list[str], list[tuple[int, str]]]:
-    """Match a batch: (match records to publish, matched rule ids, undecodable offsets)."""
-    out: list[tuple[str, bytes]] = []
-    rules: list[str] = []
-    bad: list[tuple[int, str]] = []
+    records: Sequence[Record], compiled: CompiledRules, *, budget_s: float | None = None
+) -> Matched:
+    """Match a batch; an article that outruns `budget_s` is cut off (see `match_article`)."""
+    done = Matched()
+    out, rules = done.out, done.rules
     for record in records:
         try:
             article = Article.from_bytes(record.value)
         except (ValueError, KeyError, TypeError) as exc:
-            bad.append((record.offset, f"{type(exc).__name__}: {exc}"))
+            done.bad.append((record.offset, f"{type(exc).__name__}: {exc}"))
             continue
-        for m in match_article(article, compiled):
+        try:
+            found = match_article(article, compiled, budget_s=budget_s)
+        except MatchCutOff as exc:
+            done.cut_off.append((article.id, str(exc)))
+            continue
+        for m in found:
             matched = MatchedArticle(
                 match=m, article=article, description=compiled.descriptions.get(m.rule_id, "")
             )
             out.append((f"{m.rule_id}:{article.id}", matched.to_bytes()))
             rules.append(m.rule_id)
-    return out, rules, bad
+    return done
 
 
 LagReport = Callable[[str, dict[int, int]], None]
@@ -111,10 +131,16 @@ async def run_matcher(
     consumer = bus.consumer(ARTICLES, MATCHER_GROUP)
 
     async def work(records: list[Record]) -> None:
-        out, rules, bad = await asyncio.to_thread(match_records, records, book.compiled)
-        for offset, reason in bad:
+        done = await asyncio.to_thread(
+            match_records, records, book.compiled, budget_s=ARTICLE_BUDGET_S
+        )
+        out, rules = done.out, done.rules
+        for offset, reason in done.bad:
             metrics.bad_records.labels(ARTICLES).inc()
             log.error("bad_article_record", offset=offset, reason=reason)
+        for article_id, reason in done.cut_off:
+            metrics.articles_cut_off.inc()
+            log.error("article_cut_off", article=article_id, reason=reason)
         await bus.publish(MATCHES, out)
         for rule in rules:
             metrics.rule_matches.labels(rule).inc()

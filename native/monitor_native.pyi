@@ -1,6 +1,5 @@
 """monitor's matching core in Rust (see native/src/lib.rs)."""
 
-import re
 from collections.abc import Sequence
 
 from monitor.matching.spec import RuleSpec
@@ -17,7 +16,7 @@ class Engine:
         regex_anchors: Sequence[tuple[int, str, bool, bool]],
         term_patterns: bytes,
         open_regex_terms: Sequence[int],
-        regexes: Sequence[tuple[int, re.Pattern[str]]],
+        regexes: Sequence[tuple[int, Regex]],
         labels: Sequence[str],
         entities: Sequence[tuple[Sequence[int], Sequence[int]]],
         entity_ids: Sequence[str],
@@ -45,4 +44,17 @@ class Engine:
         article_id: str,
         feed: str | None,
         language: str | None,
+        budget_s: float | None = None,
     ) -> tuple[Match, ...]: ...
+
+class Regex:
+    """A watch regex on a linear-time engine; offsets are in characters."""
+
+    def __init__(self, pattern: str, case_sensitive: bool) -> None: ...
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def case_sensitive(self) -> bool: ...
+    def first_span(
+        self, text: str, places: Sequence[int] | None = None
+    ) -> tuple[int, int] | None: ...

@@ -11,6 +11,7 @@ from monitor.inputs import read_articles
 from monitor.matching.compiler import compile_rules, required_literal
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article
+from monitor.matching.regexes import compile_regex
 from tests.conftest import SEED_JSON
 from tests.helpers import article, compile_yaml
 
@@ -313,7 +314,7 @@ def test_seed_article_matches_cis_watch(shipped_rules: Path) -> None:
 )
 def test_required_literal(pattern: str, flags: int, expected: tuple[str, bool] | None) -> None:
     """The literal a regex needs is one every match holds, in the case the regex compares."""
-    assert expected == required_literal(re.compile(pattern, flags))
+    assert expected == required_literal(compile_regex(pattern, not flags & re.IGNORECASE))
 
 
 def test_inline_ignore_case_regex_is_not_skipped_for_its_literal() -> None:

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from monitor.matching import native
 from monitor.matching.automaton import Automata, anchors, build_automata, glob_anchors
+from monitor.matching.regexes import WatchRegex, compile_regex, ignores_case
 from monitor.matching.spec import (
     EntityRef,
     EntitySpec,
@@ -75,7 +76,7 @@ class CompiledTerm(NamedTuple):
 
     label: str
     patterns: tuple[int, ...] = ()
-    regex: re.Pattern[str] | None = None
+    regex: WatchRegex | None = None
     required: str | None = None
     leads: bool = False
 
@@ -86,7 +87,7 @@ _MIN_REQUIRED = 3
 _QUANTIFIERS = frozenset("*+?{")
 
 
-def required_literal(regex: re.Pattern[str]) -> tuple[str, bool] | None:
+def required_literal(regex: WatchRegex) -> tuple[str, bool] | None:
     """The longest run of ASCII letters and digits every match of `regex` must contain, and
     whether every match begins with it.
 
@@ -98,14 +99,17 @@ def required_literal(regex: re.Pattern[str]) -> tuple[str, bool] | None:
     found = _leading_literal(regex.pattern)
     if found is None:
         try:
-            parsed = re._parser.parse(regex.pattern, regex.flags)  # type: ignore[attr-defined]
+            # Python's parser reads the syntax the engines share; a pattern it cannot read
+            # (`\p{L}`, say) gets no literal and is run over every field.
+            flags = re.IGNORECASE if ignores_case(regex) else 0
+            parsed = re._parser.parse(regex.pattern, flags)  # type: ignore[attr-defined]
         except (re.error, AttributeError, TypeError, ValueError):
             return None
         found = _longest_run(list(parsed))
     if found is None:
         return None
     run, leads = found
-    return (run.lower() if regex.flags & re.IGNORECASE else run), leads
+    return (run.lower() if ignores_case(regex) else run), leads
 
 
 def _leading_literal(pattern: str) -> tuple[str, bool] | None:
@@ -303,7 +307,7 @@ class _Builder:
         if found is not None:
             return found
         if term.regex is not None:
-            regex = term.compiled or re.compile(term.regex, 0 if term.case else re.IGNORECASE)
+            regex = term.compiled or compile_regex(term.regex, term.case)
             required, leads = required_literal(regex) or (None, False)
             compiled = CompiledTerm(label=term.label, regex=regex, required=required, leads=leads)
         else:
@@ -474,7 +478,7 @@ def _index(
             for eid in found:
                 sets_by_entity[eid].append(sid)
     required = [
-        (tid, term.required, not term.regex.flags & re.IGNORECASE, term.leads)
+        (tid, term.required, not ignores_case(term.regex), term.leads)
         for tid in regex_terms
         if (term := terms[tid]).required is not None and term.regex
     ]
@@ -517,6 +521,20 @@ def _index(
     )
 
 
+def _native_regexes(
+    terms: list[CompiledTerm], regex_terms: list[int]
+) -> list[tuple[int, native.Regex]]:
+    """The regex terms' compiled regexes, which the engine runs itself (they are native)."""
+    kind = native.regex_type()
+    found = []
+    for tid in regex_terms:
+        regex = terms[tid].regex
+        if kind is None or not isinstance(regex, kind):
+            raise TypeError(f"the native engine cannot run the regex of term {tid}: {regex!r}")
+        found.append((tid, regex))
+    return found
+
+
 def _engine(
     engine: type[native.Engine],
     build: _Builder,
@@ -538,7 +556,7 @@ def _engine(
         regex_anchors=required,
         term_patterns=build.term_patterns.tobytes(),
         open_regex_terms=list(open_regex_terms),
-        regexes=[(t, regex) for t in regex_terms if (regex := terms[t].regex) is not None],
+        regexes=_native_regexes(terms, regex_terms),
         labels=[t.label for t in terms],
         entities=[(e.names, e.context) for e in entities],
         entity_ids=[e.id for e in entities],

@@ -1,16 +1,21 @@
-"""Match an article against compiled rules: a pure, deterministic function that never raises.
+"""Match an article against compiled rules: a pure, deterministic function.
+
+It never raises, unless given a time budget that the article outruns (`MatchCutOff`).
 
 Per field, `monitor.matching.scan` finds the terms present. Only rules that a present term can
 wake (and the few that hold on an empty article, such as `none`-only rules) are evaluated.
 Evidence is built only for rules that matched.
 
 The native engine (`monitor.matching.native`) does all of this in one call per article, with
-the same results, and makes the `Match` objects itself (running the regexes through Python's
-`re`, the rule language's). Without the engine, the same work runs here.
+the same results, and makes the `Match` objects itself (running the regexes on the same
+linear-time engine, `monitor.matching.regexes`). Without the engine, the same work runs here.
 """
 
 from __future__ import annotations
 
+import time
+
+from monitor.errors import MatchCutOff
 from monitor.matching import native
 from monitor.matching.compiler import (
     CompiledRule,
@@ -29,10 +34,15 @@ SNIPPET_CHARS = 60
 class _Article:
     """One article's scan: hits per field, and what is present for a set of fields."""
 
-    def __init__(self, article: Article, c: CompiledRules) -> None:
+    def __init__(self, article: Article, c: CompiledRules, budget_s: float | None) -> None:
         self.article = article
         self.c = c
-        self.hits = {f: scan_field(article.field_text(f), c) for f in c.fields}
+        started = time.monotonic()
+        self.hits = {}
+        for f in c.fields:
+            if budget_s is not None and time.monotonic() - started > budget_s:
+                raise MatchCutOff(f"matching took over {budget_s} s; cut off before field {f}")
+            self.hits[f] = scan_field(article.field_text(f), c)
         self._present: dict[tuple[str, ...], set[int]] = {}
         self._mentioned: dict[tuple[str, ...], set[int]] = {}
 
@@ -89,11 +99,18 @@ def _applies(rule: CompiledRule, article: Article) -> bool:
     return True
 
 
-def match_article(article: Article, c: CompiledRules) -> tuple[Match, ...]:
-    """Return the matches of every rule that holds for `article`, in rule order."""
+def match_article(
+    article: Article, c: CompiledRules, *, budget_s: float | None = None
+) -> tuple[Match, ...]:
+    """Return the matches of every rule that holds for `article`, in rule order.
+
+    With `budget_s`, an article still being matched after that many seconds is cut off:
+    `MatchCutOff` is raised, and none of its matches are returned (a half-matched article could
+    fire a watch whose `none:` was never tested).
+    """
     if c.engine is not None:
-        return _match_native(article, c, c.engine)
-    return match_in_python(article, c)
+        return _match_native(article, c, c.engine, budget_s)
+    return match_in_python(article, c, budget_s=budget_s)
 
 
 # What the engine is given of each field: its streams to scan, or the hits found in Python.
@@ -122,7 +139,9 @@ def _prepare(texts: list[str], c: CompiledRules, engine: native.Engine) -> tuple
     return scans, given
 
 
-def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> tuple[Match, ...]:
+def _match_native(
+    article: Article, c: CompiledRules, engine: native.Engine, budget_s: float | None
+) -> tuple[Match, ...]:
     texts = [article.field_text(name) for name in c.fields]
     scans: Scans
     given: Given
@@ -132,7 +151,11 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
     else:
         scans, given = _prepare(texts, c, engine)
     try:
-        return engine.match_article(texts, scans, given, article.id, article.feed, article.language)
+        return engine.match_article(
+            texts, scans, given, article.id, article.feed, article.language, budget_s
+        )
+    except TimeoutError as exc:
+        raise MatchCutOff(str(exc)) from exc
     except Exception:
         raise
     except BaseException as exc:
@@ -143,7 +166,9 @@ def _match_native(article: Article, c: CompiledRules, engine: native.Engine) -> 
         raise RuntimeError(f"the native engine failed on article {article.id!r}: {exc}") from exc
 
 
-def match_in_python(article: Article, c: CompiledRules) -> tuple[Match, ...]:
+def match_in_python(
+    article: Article, c: CompiledRules, *, budget_s: float | None = None
+) -> tuple[Match, ...]:
     """`match_article` without the native engine (the same results, several times slower).
 
     `c` must be compiled for it (`compile_rules(..., engine=False)`, or where the engine is
@@ -151,7 +176,7 @@ def match_in_python(article: Article, c: CompiledRules) -> tuple[Match, ...]:
     """
     if c.engine is not None:
         raise ValueError("these rules were compiled for the native engine (engine=False)")
-    scan = _Article(article, c)
+    scan = _Article(article, c, budget_s)
     candidates = set(c.always_candidates)
     for hits in scan.hits.values():
         for tid in hits:

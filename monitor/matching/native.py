@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from monitor_native import Engine as Engine
+    from monitor_native import Regex as Regex
 
 
 @cache
@@ -21,3 +22,13 @@ def engine_type() -> type[Engine] | None:
     except ImportError:
         return None
     return Engine
+
+
+@cache
+def regex_type() -> type[Regex] | None:
+    """The native linear-time regex class, or None when the extension is not installed."""
+    try:
+        from monitor_native import Regex
+    except ImportError:
+        return None
+    return Regex

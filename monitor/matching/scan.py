@@ -10,13 +10,13 @@ hits; a property test holds them to it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from monitor.matching.automaton import GLOB, LITERAL, PREFIX, REGEX, Automaton
 from monitor.matching.compiler import CompiledRules, TokenTables
+from monitor.matching.regexes import ignores_case
 from monitor.text import boundary_form, iter_token_spans, token_after, token_at, token_key
 
 T = TypeVar("T")
@@ -199,18 +199,7 @@ def regex_span(
     regex = c.terms[tid].regex
     if regex is None:
         return None
-    # Plain loops: this runs for every regex an article asks to run (the engine has its own,
-    # `Engine::regex_span` in native/src/lib.rs, which the differential tests hold to this).
-    if places is None:
-        for m in regex.finditer(text):
-            if m.end() > m.start():
-                return m.span()
-        return None
-    for at in sorted(places):
-        tried = regex.match(text, at)
-        if tried is not None and tried.end() > tried.start():
-            return tried.span()
-    return None
+    return regex.first_span(text, places)
 
 
 def _by_start(table: Mapping[str, T], lengths: tuple[int, ...], text: str) -> Iterator[T]:
@@ -261,7 +250,7 @@ def scan_tokens(text: str, c: CompiledRules) -> FieldHits:
         required = c.terms[tid].required
         regex = c.terms[tid].regex
         if required is not None and regex is not None:
-            if regex.flags & re.IGNORECASE:
+            if ignores_case(regex):
                 lowered = text.lower() if lowered is None else lowered
                 if required not in lowered:
                     continue

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
-from monitor.errors import Problem
+from monitor.errors import Problem, excerpt
 from monitor.located import LocDict, LocList, line_of
+from monitor.matching.regexes import WatchRegex, compile_regex
 from monitor.models import DEFAULT_FIELDS
 from monitor.text import PATTERN_WORD_RE, is_acronym, token_key
 
@@ -58,7 +59,7 @@ class Term:
     words: tuple[TokenPattern, ...] = ()
     regex: str | None = None
     # The regex as validation compiled it, kept so the compiler need not compile it again.
-    compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    compiled: WatchRegex | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -318,9 +319,9 @@ class Checker:
         if len(text) > 2 and text.startswith("/") and text.endswith("/"):
             case = bool(case)
             try:
-                compiled = re.compile(text[1:-1], 0 if case else re.IGNORECASE)
-            except re.error as exc:
-                self.error(line, f"bad regular expression {text}: {exc}")
+                compiled = compile_regex(text[1:-1], case)
+            except ValueError as exc:
+                self.error(line, f"bad regular expression {excerpt(text, quote=False)}: {exc}")
                 return None
             return Term(source=text, case=case, regex=text[1:-1], compiled=compiled)
         if case is None:
@@ -440,7 +441,9 @@ def _kind(value: object) -> str:
     names = {bool: "true/false", int: "a number", float: "a number", str: "a string"}
     for cls, name in names.items():
         if isinstance(value, cls):
-            return f"{name} ({value!r})" if cls is not str else f"the string {value!r}"
+            return (
+                f"{name} ({excerpt(value)})" if cls is not str else f"the string {excerpt(value)}"
+            )
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

@@ -2,26 +2,28 @@
 //!
 //! Python compiles the rule set (`monitor.matching.compiler`) and hands this module the
 //! anchors, terms, entities and rule trees; matching an article is then one call that finds
-//! the terms in each field, runs the few regexes the field's literals call for (through their
-//! compiled `re.Pattern`: Python's semantics stay the rule language's), evaluates the rules those
-//! terms can wake and returns the matches with their evidence. No I/O here.
+//! the terms in each field, runs the few regexes the field's literals call for (on a linear-time
+//! engine, `regexes::Regex`, which Python's matcher uses too), evaluates the rules those terms
+//! can wake and returns the matches with their evidence. No I/O here.
 
 mod anchors;
 mod floating;
 mod heads;
 mod objects;
 mod prefetch;
+mod regexes;
 mod rules;
 
 use anchors::{confirm, Mode, ModeBuilder, Occurrence, RegexNotes, View};
 use objects::Makers;
 use prefetch::prefetch;
-use pyo3::exceptions::PyValueError;
-use pyo3::intern;
+use pyo3::exceptions::{PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple, PyType};
+use regexes::Regex;
 use rules::{ranks, Entity, FieldHits, Filters, Hit, Lists, Node, Rule, Rules};
 use rustc_hash::FxHashMap;
+use std::time::Instant;
 
 /// A rule's feed and language filters: (rule index, feed ids or None, languages)
 type FilterSpec = (u32, Option<Vec<String>>, Vec<String>);
@@ -40,7 +42,7 @@ struct Engine {
     // cache misses more).
     terms_by_first_pattern: Lists,
     open_regex_terms: Vec<u32>,
-    regexes: FxHashMap<u32, Py<PyAny>>, // regex term -> its compiled `re.Pattern`
+    regexes: FxHashMap<u32, Py<Regex>>, // regex term -> its compiled regex
     rules: Rules,
     makers: Makers,
 }
@@ -117,7 +119,7 @@ impl Engine {
         regex_anchors: Vec<(u32, String, bool, bool)>,
         term_patterns: &[u8],
         open_regex_terms: Vec<u32>,
-        regexes: Vec<(u32, Py<PyAny>)>,
+        regexes: Vec<(u32, Py<Regex>)>,
         labels: Vec<Py<PyString>>,
         entities: Vec<(Vec<u32>, Vec<u32>)>,
         entity_ids: Vec<Py<PyString>>,
@@ -209,8 +211,9 @@ impl Engine {
     /// Match one article: its matches (`monitor.models.Match`), in rule order. `texts[i]` is
     /// the text of field i; `scans[i]` that field's streams, to scan it here (an ASCII text
     /// may come without them), or None; `given[i]` the hits Python found in a field it
-    /// scanned itself ((term, start, end, regex) each).
-    #[pyo3(signature = (texts, scans, given, article_id, feed, language))]
+    /// scanned itself ((term, start, end, regex) each). With `budget_s`, an article whose
+    /// regexes are still to run when that many seconds have passed raises `TimeoutError`.
+    #[pyo3(signature = (texts, scans, given, article_id, feed, language, budget_s=None))]
     #[allow(clippy::too_many_arguments)]
     fn match_article<'py>(
         &self,
@@ -221,7 +224,9 @@ impl Engine {
         article_id: Bound<'py, PyAny>,
         feed: Option<&str>,
         language: Option<&str>,
+        budget_s: Option<f64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
+        let started = Instant::now();
         let count = scans.len().max(given.len());
         let mut hits: Vec<FieldHits> = Vec::with_capacity(count);
         let mut requests: Vec<(usize, u32, Option<Vec<usize>>)> = Vec::new();
@@ -249,7 +254,16 @@ impl Engine {
             }
             hits.push(field);
         }
-        for (f, term, places) in &requests {
+        for (done, (f, term, places)) in requests.iter().enumerate() {
+            if let Some(budget) = budget_s {
+                if started.elapsed().as_secs_f64() > budget {
+                    return Err(PyTimeoutError::new_err(format!(
+                        "matching took over {budget} s; cut off with {} of {} regex runs left",
+                        requests.len() - done,
+                        requests.len()
+                    )));
+                }
+            }
             if let Some((start, end)) = self.regex_span(&texts[*f], *term, places.as_deref())? {
                 let hit = Hit {
                     start,
@@ -295,8 +309,8 @@ impl Engine {
 impl Engine {
     /// A regex term's first non-empty match in `text` (an empty one, from `x*`, finds no text),
     /// as `regex_span` in `monitor/matching/scan.py`: with `places` (ascending), every match
-    /// begins at one of them and the regex is tried there only. Python's `re` runs it: the
-    /// rule language's regexes are Python's.
+    /// begins at one of them and the regex is tried there only. The GIL is let go meanwhile, so
+    /// a long search never stalls the service's other threads.
     fn regex_span(
         &self,
         text: &Bound<'_, PyString>,
@@ -306,36 +320,10 @@ impl Engine {
         let Some(regex) = self.regexes.get(&term) else {
             return Ok(None);
         };
+        let regex = regex.get();
         let py = text.py();
-        let regex = regex.bind(py);
-        let span = |found: Bound<'_, PyAny>| -> PyResult<Option<(u32, u32)>> {
-            if found.is_none() {
-                return Ok(None);
-            }
-            let (start, end): (u32, u32) = found.call_method0(intern!(py, "span"))?.extract()?;
-            Ok((end > start).then_some((start, end)))
-        };
-        match places {
-            Some(places) => {
-                for &at in places {
-                    let tried = regex.call_method1(intern!(py, "match"), (text, at))?;
-                    if let Some(found) = span(tried)? {
-                        return Ok(Some(found));
-                    }
-                }
-            }
-            None => {
-                for found in regex
-                    .call_method1(intern!(py, "finditer"), (text,))?
-                    .try_iter()?
-                {
-                    if let Some(found) = span(found?)? {
-                        return Ok(Some(found));
-                    }
-                }
-            }
-        }
-        Ok(None)
+        let text = text.to_str()?;
+        Ok(py.allow_threads(|| regex.span(text, places)))
     }
 
     /// Find the word terms of one field; return the regex terms it asks to run.
@@ -794,5 +782,6 @@ fn code_points(s: &str) -> (Vec<u32>, Vec<u32>) {
 #[pymodule]
 fn monitor_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add_class::<Regex>()?;
     Ok(())
 }
