@@ -1,0 +1,209 @@
+"""The service, as a subprocess, against hostile feeds and careless watches: it stays up,
+answers /healthz within a second, keeps alerting from the good feeds and stays within memory."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.processes import MonitorProcess, eventually
+from tests.servers import FeedServer, Receiver, free_port, serve
+
+MAX_RSS_MB = 600  # the service idles near 100 MB; the YAML bomb took it to 850 MB
+
+
+def rss(*titles: str) -> bytes:
+    """A feed whose items are the given titles (the title doubles as the GUID)."""
+    items = "".join(f"<item><title>{t}</title><guid>{t}</guid></item>" for t in titles)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def billion_laughs(levels: int = 7) -> str:
+    """Nested anchors and aliases: a few hundred bytes that stand for 10^levels terms."""
+    lines = ['lol: &a0 {any: ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]}']
+    for level in range(1, levels + 1):
+        lines.append(f"l{level}: &a{level} {{all: [{', '.join([f'*a{level - 1}'] * 10)}]}}")
+    lines.append(f"rules:\n  - id: bomb\n    match: *a{levels}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Hostile:
+    tmp: Path
+    feeds: FeedServer
+    receiver: Receiver
+    monitor: MonitorProcess
+
+    @property
+    def rules(self) -> Path:
+        return self.tmp / "rules"
+
+    def alerted(self) -> list[tuple[str, str]]:
+        """(rule, article title) of every alert received."""
+        return [
+            (data["rule"]["id"], data["article"]["title"])
+            for data in (json.loads(body) for _, body in self.receiver.received)
+        ]
+
+    async def until_alerted(self, rule: str, title: str, timeout_s: float = 30) -> None:
+        await eventually(
+            lambda: (rule, title) in self.alerted(),
+            timeout_s,
+            describe=lambda: f"alerts {self.alerted()}; log tail {self.monitor.stderr()[-2000:]}",
+        )
+
+    async def assert_healthy(self) -> None:
+        """Running, /healthz answering within a second, and within memory."""
+        assert self.monitor.proc is not None
+        assert self.monitor.proc.returncode is None, self.monitor.stderr()[-3000:]
+        started = time.monotonic()
+        timeout = aiohttp.ClientTimeout(total=1.0)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as s,
+            s.get(self.monitor.http + "/healthz") as resp,
+        ):
+            assert 200 == resp.status
+        assert time.monotonic() - started < 1.0
+        assert rss_mb(self.monitor.proc.pid) < MAX_RSS_MB
+
+    async def until_ready(self) -> None:
+        async def ready() -> bool:
+            return (await self.monitor.get("/readyz"))[0] == 200
+
+        await eventually(ready, 20, describe=lambda: self.monitor.stderr()[-2000:])
+
+    async def failed_polls(self, feed: str) -> float:
+        return await self.monitor.metric_sum(
+            f'monitor_polls_total{{feed="{feed}",result="parse_error"'
+        )
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+async def hostile(tmp_path: Path) -> AsyncIterator[Hostile]:
+    feeds, receiver = FeedServer(), Receiver()
+    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
+        feeds.base, receiver.base = feed_base, hook_base
+        feeds.feeds["good"] = rss()
+        feeds.feeds["bad"] = rss()
+        rules = tmp_path / "rules"
+        (rules / "entities").mkdir(parents=True)
+        (rules / "feeds.yaml").write_text(
+            "feeds:\n"
+            f'  - {{id: good, url: "{feeds.url("/feeds/good")}", interval: 1s}}\n'
+            f'  - {{id: bad, url: "{feeds.url("/feeds/bad")}", interval: 1s}}\n'
+        )
+        (rules / "watches.yaml").write_text("rules:\n  - {id: word, match: {any: [alpha]}}\n")
+        port = free_port()
+        config = tmp_path / "monitor.yaml"
+        config.write_text(
+            textwrap.dedent(f"""\
+            rules_dir: rules
+            state_dir: state
+            http: {{listen: "127.0.0.1:{port}"}}
+            defaults: {{notify: [hook]}}
+            channels:
+              hook: {{kind: webhook, url: "{receiver.url("/hook")}"}}
+            """)
+        )
+        monitor = MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs")
+        try:
+            yield Hostile(tmp_path, feeds, receiver, monitor)
+        finally:
+            await monitor.kill()
+
+
+JSON_FEED = b'{"version":"https://jsonfeed.org/version/1.1","items":[{"id":"1","title":"x",'
+HOSTILE_FEEDS = {
+    "authors-7": JSON_FEED + b'"authors":7}]}',
+    "tags-5": JSON_FEED + b'"tags":5}]}',
+    "author-name-5": JSON_FEED + b'"authors":[{"name":5}]}]}',
+    "deep-json": b'{"items":[' + b"[" * 100_000,
+    "deep-xml": b'<?xml version="1.0"?><rss version="2.0"><channel>' + b"<x>" * 100_000,
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_FEEDS))
+async def test_a_malformed_feed_is_that_feeds_failure(hostile: Hostile, name: str) -> None:
+    """A feed that crashed the service at every start is polled again and again while the
+    good feed alerts; the service never exits."""
+    hostile.feeds.feeds["bad"] = HOSTILE_FEEDS[name]
+    await hostile.monitor.start()
+    await hostile.until_ready()
+    hostile.feeds.feeds["good"] = rss("alpha one")
+    await hostile.until_alerted("word", "alpha one")
+    await eventually(lambda: hostile.feeds.count("/feeds/bad") >= 3, 20)
+    await hostile.assert_healthy()
+    polled = await hostile.monitor.metric_sum('monitor_polls_total{feed="bad"')
+    assert polled >= 2
+    if name == "deep-json":
+        assert await hostile.failed_polls("bad") == polled
+    elif name != "deep-xml":  # the item is read, its field of the wrong type ignored
+        assert await hostile.failed_polls("bad") == 0
+
+
+async def test_a_catastrophic_regex_watch_does_not_freeze_the_service(hostile: Hostile) -> None:
+    """`/(a+)+$/` against 40 `a`s and a `!` (days in a backtracking engine): the article is
+    matched, the next alerts, and /healthz answers within a second throughout."""
+    (hostile.rules / "watches.yaml").write_text(
+        'rules:\n  - {id: word, match: {any: [alpha]}}\n  - {id: evil, match: {any: ["/(a+)+$/"]}}\n'
+    )
+    await hostile.monitor.start()
+    await hostile.until_ready()
+    hostile.feeds.feeds["bad"] = rss("a" * 40 + "!", "b" * 5000 + "a" * 40 + "!")
+    await eventually(lambda: hostile.feeds.count("/feeds/bad") >= 2, 20)
+    for _ in range(5):
+        await hostile.assert_healthy()
+    hostile.feeds.feeds["good"] = rss("alpha two")
+    await hostile.until_alerted("word", "alpha two")
+    hostile.feeds.feeds["good"] = rss("alpha two", "aaaa")
+    await hostile.until_alerted("evil", "aaaa")
+    await hostile.assert_healthy()
+
+
+async def test_a_yaml_bomb_saved_into_the_rules_is_refused(hostile: Hostile) -> None:
+    """Nested aliases saved over the watches: the reload fails with FILE:LINE, memory stays
+    bounded, and the last good watches keep alerting."""
+    await hostile.monitor.start()
+    await hostile.until_ready()
+    (hostile.rules / "bomb.yaml").write_text(billion_laughs())
+
+    async def refused() -> bool:
+        _, body = await hostile.monitor.get("/readyz")
+        return "aliases (*name) are not allowed" in body
+
+    await eventually(refused, 20, describe=lambda: hostile.monitor.stderr()[-2000:])
+    await hostile.assert_healthy()
+    hostile.feeds.feeds["good"] = rss("alpha three")
+    await hostile.until_alerted("word", "alpha three")
+    await hostile.assert_healthy()
+
+
+async def test_deep_nesting_saved_into_the_rules_is_a_located_problem(hostile: Hostile) -> None:
+    """200 levels of `all:` (a RecursionError and a crashed reload before): a located problem
+    in /readyz and on POST /-/reload, and the service goes on."""
+    await hostile.monitor.start()
+    await hostile.until_ready()
+    deep = "{all: [" * 200 + "alpha" + "]}" * 200
+    (hostile.rules / "deep.yaml").write_text(f"rules:\n  - id: deep\n    match: {deep}\n")
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(hostile.monitor.http + "/-/reload", json={}) as resp,
+    ):
+        body = await resp.text()
+    assert 422 == resp.status, body
+    assert "deep.yaml:3: invalid YAML: nested more than 64 levels deep" in body
+    await hostile.assert_healthy()
