@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NATIVE := native/Cargo.toml native/Cargo.lock native/pyproject.toml native/monitor_native.pyi $(wildcard native/src/*.rs)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test check lint fmt clean kafka kafka-stop bench
+.PHONY: run test check lint fmt clean kafka kafka-stop bench fuzz
 
 $(STAMP): pyproject.toml $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ kafka-stop: $(STAMP)
 # for a shorter one); results in bench/results/<date>.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The fuzz tests of the parsers and the rule loader, with many more examples than `make test`
+# gives them (FUZZ_EXAMPLES=N to choose how many; about 2 minutes at the default).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} $(BIN)/pytest -o timeout=1800 -p no:cacheprovider \
+		tests/property/test_parse_fuzz.py tests/property/test_rules_fuzz.py tests/test_regexes.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check monitor tests tools bench

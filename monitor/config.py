@@ -72,6 +72,7 @@ class PollerConfig:
     max_redirects: int = 5
     max_backoff_s: float = 3600.0
     user_agent: str = ""
+    allow_private_redirects: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -361,6 +362,7 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         "max_redirects",
         "max_backoff",
         "user_agent",
+        "allow_private_redirects",
     )
     spec = check.mapping(value, line, "poller", keys)
     if spec is None:
@@ -372,6 +374,13 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         max_redirects=int(_number(check, spec, "max_redirects", 5, minimum=0)),
         max_backoff_s=_duration(check, spec, "max_backoff", 3600.0),
         user_agent=str(spec.get("user_agent") or ""),
+        allow_private_redirects=bool(
+            check.boolean(
+                spec.get("allow_private_redirects", False),
+                spec.line_of("allow_private_redirects"),
+                "poller.allow_private_redirects",
+            )
+        ),
     )
 
 

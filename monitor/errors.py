@@ -15,6 +15,7 @@ Retry code reads `retriable` instead of listing classes.
 
 from __future__ import annotations
 
+import os.path
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,14 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line > 0 else self.path
         return f"{where}: {self.message}"
+
+    def shown_from(self, root: str) -> str:
+        """The problem as HTTP answers show it: its path relative to `root` (the rules
+        directory), so no absolute path of the host leaves it."""
+        path = os.path.relpath(self.path, root) if os.path.isabs(self.path) else self.path
+        if path.startswith(".."):
+            path = os.path.basename(self.path)
+        return str(Problem(path, self.line, self.message))
 
 
 class MonitorError(Exception):

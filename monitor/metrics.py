@@ -44,7 +44,7 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         polls=Counter(
             "monitor_polls_total",
             "Feed polls by feed and result (ok, not_modified, http_error, network_error, "
-            "parse_error, too_large, gone, disabled, bus_error, internal_error).",
+            "parse_error, too_large, redirect_refused, gone, disabled, bus_error, internal_error).",
             ["feed", "result"],
             registry=r,
         ),

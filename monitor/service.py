@@ -21,6 +21,7 @@ from monitor.bus.base import DLQ
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
 from monitor.config import ChatChannel, Config, ConsoleChannel, notify_problems
+from monitor.errors import Problem
 from monitor.feeds.poller import Leases, Poller
 from monitor.matching import native
 from monitor.matching.compiler import compile_rules
@@ -89,7 +90,7 @@ class Service:
             "feeds_failing": sorted(self.poller.failing()) if self.poller else [],
         }
         if self.reloader.problems:
-            detail["rules_error"] = [str(p) for p in self.reloader.problems]
+            detail["rules_error"] = self._shown(self.reloader.problems)
         return bus_ok and self._started, detail
 
     def _feeds_changed(self, feeds: Sequence[FeedSpec]) -> None:
@@ -100,7 +101,12 @@ class Service:
     async def reload(self, reason: str) -> tuple[bool, dict[str, Any]]:
         """Reload the rules now (SIGHUP, POST /-/reload); keep the old ones if invalid."""
         result = await self.reloader.reload(reason)
-        return result.ok, {"rules": result.rules, "problems": [str(p) for p in result.problems]}
+        return result.ok, {"rules": result.rules, "problems": self._shown(result.problems)}
+
+    def _shown(self, problems: Sequence[Problem]) -> list[str]:
+        """Problems as the HTTP listener shows them: paths relative to the rules directory."""
+        root = str(self.config.rules_dir.resolve())
+        return [p.shown_from(root) for p in problems]
 
     def request_reload(self, reason: str) -> None:
         """Start a reload from a signal handler."""

@@ -37,6 +37,7 @@ class FeedServer:
     /slow              answers after `slow_s`
     /truncated         a feed cut off mid-element;  /invalid: text that is not XML
     /huge              a body of `huge_bytes`;       /loop: a redirect loop
+    /redirect?to=URL   a redirect to URL
     /gzip/NAME         the feed gzip-encoded
     """
 
@@ -106,7 +107,7 @@ class FeedServer:
 
         async def loop(request: web.Request) -> web.Response:
             await record(request)
-            raise web.HTTPFound("/loop")
+            raise web.HTTPFound(request.query.get("to", "/loop"))
 
         async def gzipped(request: web.Request) -> web.Response:
             await record(request)
@@ -124,6 +125,7 @@ class FeedServer:
         app.router.add_get("/invalid", invalid)
         app.router.add_get("/huge", huge)
         app.router.add_get("/loop", loop)
+        app.router.add_get("/redirect", loop)
         app.router.add_get("/gzip/{name}", gzipped)
         return app
 

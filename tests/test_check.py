@@ -273,3 +273,25 @@ def test_broken_rules_fail_through_the_real_command(tmp_path: Path) -> None:
     )
     assert 1 == done.returncode
     assert f"{tmp_path}/watches.yaml:4: severity" in done.stderr
+
+
+def test_a_link_out_of_the_rules_directory_is_named_not_read(tmp_path: Path) -> None:
+    """A rule file that links to a file elsewhere is refused by name; none of its contents
+    reach the error."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:hunter2-do-not-print\n")
+    rules = make_dir(tmp_path / "rules", "rules:\n  - {id: a, match: {any: [x]}}\n")
+    (rules / "stolen.yaml").symlink_to(secret)
+    code, _, err = run_check(rules)
+    assert 1 == code
+    assert f"{rules}/stolen.yaml: links outside the rules directory; not read" in err
+    assert "hunter2" not in err
+
+
+def test_a_value_in_an_error_is_quoted_short(tmp_path: Path) -> None:
+    """A file that is one long string where a mapping belongs is quoted in 60 characters."""
+    rules = make_dir(tmp_path, "x" * 5000 + "\n")
+    code, _, err = run_check(rules)
+    assert 1 == code
+    assert "x" * 100 not in err
+    assert "x" * 50 in err

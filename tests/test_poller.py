@@ -14,6 +14,7 @@ from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
 from monitor.errors import BusError
 from monitor.feeds.poller import Poller
+from monitor.feeds.redirects import addresses, refusal
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics, make_metrics
 from monitor.models import Article
@@ -215,3 +216,47 @@ async def test_a_bus_failure_loses_no_article(rig: Rig, tmp_path: Path) -> None:
     assert ("ok", 5) == (second.result, second.new)
     assert 5 == len(published)
     assert 0 == (await rig.state.feed_state("f")).failures
+
+
+async def test_a_redirect_to_cloud_metadata_is_refused(rig: Rig) -> None:
+    """A feed that redirects to 169.254.169.254 fails as redirect_refused; the poller never
+    asks the link-local address."""
+    feed = rig.feed("/redirect?to=http://169.254.169.254/latest/meta-data/")
+    result = await rig.poller.poll(feed)
+    assert "redirect_refused" == result.result
+    assert 1.0 == rig.polls("f", "redirect_refused")
+
+
+async def test_a_redirect_on_the_same_host_is_followed(rig: Rig) -> None:
+    """A redirect within loopback (an intranet feed moving) is followed as before."""
+    target = rig.server.url("/feeds/world")
+    result = await rig.poller.poll(rig.feed(f"/redirect?to={target}"))
+    assert "ok" == result.result
+    assert 1 == rig.server.count("/feeds/world")
+
+
+@pytest.mark.parametrize(
+    ("origin", "target", "allow", "refused"),
+    [
+        ("93.184.216.34", "169.254.169.254", False, "link-local"),
+        ("127.0.0.1", "169.254.169.254", False, "link-local"),
+        ("93.184.216.34", "fe80::1", False, "link-local"),
+        ("93.184.216.34", "127.0.0.1", False, "internal"),
+        ("93.184.216.34", "10.0.0.5", False, "internal"),
+        ("93.184.216.34", "192.168.1.1", False, "internal"),
+        ("2606:2800:220:1::1", "::1", False, "internal"),
+        ("93.184.216.34", "151.101.1.69", False, None),
+        ("10.0.0.5", "10.0.0.6", False, None),
+        ("127.0.0.1", "127.0.0.1", False, None),
+        ("93.184.216.34", "169.254.169.254", True, None),
+        ("93.184.216.34", "10.0.0.5", True, None),
+    ],
+)
+def test_redirect_policy(origin: str, target: str, allow: bool, refused: str | None) -> None:
+    """Link-local is refused from anywhere; internal addresses from a public origin only;
+    `allow_private_redirects` lifts both."""
+    reason = refusal(addresses([origin]), addresses([target]), allow_private=allow)
+    assert (reason is None) == (refused is None)
+    if refused is not None:
+        assert reason is not None
+        assert refused in reason

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,11 +19,13 @@ from typing import Protocol
 
 import aiohttp
 import structlog
+from yarl import URL
 
 from monitor import __version__
 from monitor.bus.base import ARTICLES, Bus
 from monitor.config import PollerConfig
 from monitor.errors import BusError, FeedFetchError, FeedParseError
+from monitor.feeds import redirects
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.matching.spec import FeedSpec
@@ -67,6 +70,7 @@ NOT_OWNED_RECHECK_S = 5.0  # how soon a feed another poller holds is looked at a
 BUS_RETRY_S = 5.0  # how soon a poll whose articles could not be published is tried again
 
 
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CRASH_RETRY_S = 60.0  # how soon a poll that failed on a fault of our own is tried again
 
 
@@ -243,31 +247,54 @@ class Poller:
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
+        url = URL(feed.url)
         try:
-            async with self.session.get(
-                feed.url,
-                headers=headers,
-                timeout=timeout,
-                max_redirects=self.config.max_redirects,
-            ) as resp:
-                if resp.status == 304:
-                    return None, state.etag, state.last_modified, ""
-                self._check_status(resp)
-                body = await self._read_bounded(resp)
-                return (
-                    body,
-                    resp.headers.get("ETag"),
-                    resp.headers.get("Last-Modified"),
-                    resp.headers.get("Content-Type", ""),
-                )
-        except aiohttp.TooManyRedirects as exc:
-            raise FeedFetchError(
-                f"too many redirects (more than {self.config.max_redirects})"
-            ) from exc
+            for _ in range(self.config.max_redirects + 1):
+                async with self.session.get(
+                    url, headers=headers, timeout=timeout, allow_redirects=False
+                ) as resp:
+                    location = resp.headers.get("Location")
+                    if resp.status in _REDIRECTS and location:
+                        target = url.join(URL(location))
+                        await self._check_redirect(url, target)
+                        url = target
+                        continue
+                    if resp.status == 304:
+                        return None, state.etag, state.last_modified, ""
+                    self._check_status(resp)
+                    body = await self._read_bounded(resp)
+                    return (
+                        body,
+                        resp.headers.get("ETag"),
+                        resp.headers.get("Last-Modified"),
+                        resp.headers.get("Content-Type", ""),
+                    )
         except TimeoutError as exc:
             raise FeedFetchError(f"timed out after {self.config.timeout_s:g}s") from exc
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, ValueError) as exc:
             raise FeedFetchError(f"{type(exc).__name__}: {exc}") from exc
+        raise FeedFetchError(f"too many redirects (more than {self.config.max_redirects})")
+
+    async def _check_redirect(self, origin: URL, target: URL) -> None:
+        """Refuse a redirect the policy in `monitor.feeds.redirects` forbids."""
+        if target.scheme not in ("http", "https") or not target.host:
+            raise FeedFetchError(f"redirect to {target.scheme or 'a relative'} URL refused")
+        if self.config.allow_private_redirects:
+            return
+        found = [await self._resolve(url) for url in (origin, target)]
+        reason = redirects.refusal(found[0], found[1], allow_private=False)
+        if reason is not None:
+            raise FeedFetchError(reason, result="redirect_refused")
+
+    async def _resolve(self, url: URL) -> list[redirects.Address]:
+        host = url.host or ""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, url.port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise FeedFetchError(f"cannot resolve {host}: {exc}") from exc
+        return redirects.addresses([str(info[4][0]) for info in infos])
 
     def _check_status(self, resp: aiohttp.ClientResponse) -> None:
         if resp.status == 410:

@@ -29,11 +29,18 @@ def _yaml_files(directory: Path) -> list[Path]:
 
 
 def _read_all(
-    paths: list[Path], parse: Callable[[str, object], tuple[list[T], list[Problem]]]
+    paths: list[Path],
+    parse: Callable[[str, object], tuple[list[T], list[Problem]]],
+    root: Path,
 ) -> tuple[list[T], list[Problem]]:
     specs: list[T] = []
     problems: list[Problem] = []
     for path in paths:
+        if not path.resolve().is_relative_to(root):
+            # A link out of the rules directory (to /etc/shadow, say) is named, never read:
+            # its contents would otherwise reach logs and HTTP answers in the error.
+            problems.append(Problem(str(path), 0, "links outside the rules directory; not read"))
+            continue
         data, read_problems = read_yaml(path)
         problems.extend(read_problems)
         if read_problems:
@@ -53,9 +60,11 @@ def read_rules_dir(rules_dir: Path) -> tuple[RuleSet, list[Problem]]:
         return RuleSet(), [Problem(str(rules_dir), 0, "no such rules directory")]
     rule_paths = [p for p in _yaml_files(rules_dir) if p.name not in (FEEDS_FILE, "feeds.yml")]
     feed_paths = [p for p in (rules_dir / FEEDS_FILE, rules_dir / "feeds.yml") if p.is_file()]
-    rules, problems = _read_all(rule_paths, parse_rule_file)
-    entities, entity_problems = _read_all(_yaml_files(rules_dir / ENTITIES_DIR), parse_entity_file)
-    feeds, feed_problems = _read_all(feed_paths, parse_feed_file)
+    root = rules_dir.resolve()
+    rules, problems = _read_all(rule_paths, parse_rule_file, root)
+    entity_paths = _yaml_files(rules_dir / ENTITIES_DIR)
+    entities, entity_problems = _read_all(entity_paths, parse_entity_file, root)
+    feeds, feed_problems = _read_all(feed_paths, parse_feed_file, root)
     rule_set = RuleSet(rules=tuple(rules), entities=tuple(entities), feeds=tuple(feeds))
     problems = [*problems, *entity_problems, *feed_problems, *link(rule_set)]
     return rule_set, problems

@@ -206,4 +206,7 @@ async def test_deep_nesting_saved_into_the_rules_is_a_located_problem(hostile: H
         body = await resp.text()
     assert 422 == resp.status, body
     assert "deep.yaml:3: invalid YAML: nested more than 64 levels deep" in body
+    _, ready = await hostile.monitor.get("/readyz")
+    assert '"deep.yaml:3: invalid YAML: nested more than 64 levels deep"' in ready
+    assert str(hostile.tmp) not in ready + body  # no absolute path of the host
     await hostile.assert_healthy()
