@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -170,3 +172,46 @@ def test_email_resists_header_and_html_injection() -> None:
 def test_safe_url(url: str, expected: str | None) -> None:
     """Only http(s) URLs become links, with markup-breaking characters encoded."""
     assert expected == safe_url(url)
+
+
+MARKDOWN_ATTACK = "See [Reset password](http://evil.example/p) and ![t](http://evil.example/t.png)"
+
+
+def attack_alert() -> Alert:
+    """An alert whose matched snippet and evidence value carry Markdown links and images."""
+    alert = make_alert(title=MARKDOWN_ATTACK, url="")  # no link of our own to tell apart
+    evidence = Evidence(
+        kind="term",
+        value="[x](http://evil.example/v)",
+        field="content",
+        text="password",
+        snippet=MARKDOWN_ATTACK + " @here",
+        start=18,
+        end=26,
+    )
+    return replace(alert, evidence=(evidence,))
+
+
+# A Markdown link or image: `](` not escaped by a backslash.
+MARKDOWN_LINK = re.compile(r"(?<!\\)\]\(")
+
+
+@pytest.mark.parametrize(
+    ("channel", "text_of"),
+    [
+        ("mattermost", lambda a: mattermost_payload(a)["text"]),
+        ("discord", lambda a: discord_payload(a)["embeds"][0]["description"]),
+        ("teams", lambda a: json.dumps(teams_payload(a), ensure_ascii=False)),
+        ("slack", lambda a: json.dumps(slack_payload(a)["blocks"][2:], ensure_ascii=False)),
+    ],
+)
+def test_markdown_in_feed_text_makes_no_link_image_or_mention(channel: str, text_of: Any) -> None:
+    """Evidence snippets and values are escaped like titles: `[text](url)` and `![t](url)`
+    from an article make no link and no tracking image, bare addresses do not link
+    themselves, and `@here` pings nobody (Slack's links and mentions need `<`, escaped)."""
+    text = text_of(attack_alert())
+    if channel != "slack":
+        assert not MARKDOWN_LINK.search(text), text
+        assert "@here" not in text, text
+    assert "http://evil" not in text, text
+    assert "<http" not in text, text

@@ -66,9 +66,33 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
     return alert.to_dict()
 
 
+_AUTOLINK_RE = re.compile(r"(?i)\b(https?|ftp)://|\b(www)\.")
+_MARKDOWN_RE = re.compile(r"([\\`*_~\[\]<>|])")
+
+
+def defuse_links(text: str) -> str:
+    """Break what a chat client would turn into a link by itself (`http://...`, `www.`) with a
+    zero-width space: feed text may show an address, never make one clickable."""
+    return _AUTOLINK_RE.sub(lambda m: f"{m[1]}:\u200b//" if m[1] else f"{m[2]}\u200b.", text)
+
+
 def slack_escape(text: str) -> str:
     """Escape text for Slack mrkdwn: &, < and > (which also defuses <!channel> and <@U1>)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return defuse_links(escaped)
+
+
+def markdown_escape(text: str) -> str:
+    """Escape feed text for Markdown (Mattermost, Discord): every character that could open a
+    link, an image, emphasis, code or HTML is backslash-escaped, @-mentions are defused with a
+    zero-width space, and bare addresses cannot link themselves."""
+    return defuse_links(_MARKDOWN_RE.sub(r"\\\1", text)).replace("@", "@\u200b")
+
+
+def teams_escape(text: str) -> str:
+    """Defuse feed text for an Adaptive Card's Markdown subset, which has no backslash escapes:
+    `](` cannot close a link's text, and bare addresses cannot link themselves."""
+    return defuse_links(text.replace("](", "]\u200b(")).replace("@", "@\u200b")
 
 
 def _highlight(e: Evidence, escape: Callable[[str], str], start: str, end: str) -> str:
@@ -113,20 +137,15 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     }
 
 
-def mattermost_escape(text: str) -> str:
-    """Defuse @-mentions (@all, @channel, @here, @user) with a zero-width space after `@`."""
-    return text.replace("@", "@\u200b")
-
-
 def mattermost_payload(alert: Alert) -> dict[str, Any]:
     """A Mattermost incoming-webhook payload (Markdown text)."""
-    title = mattermost_escape(headline(alert)).replace("[", "\\[").replace("]", "\\]")
+    title = markdown_escape(headline(alert))
     url = safe_url(alert.article.url)
     lines = [f"**[{title}]({url})**" if url else f"**{title}**"]
-    lines.append(" · ".join(f"**{k}:** {mattermost_escape(v)}" for k, v in _fields(alert)))
+    lines.append(" · ".join(f"**{k}:** {markdown_escape(v)}" for k, v in _fields(alert)))
     for e in alert.evidence[:8]:
-        snippet = _highlight(e, mattermost_escape, "**", "**")
-        lines.append(f"- _{mattermost_escape(e.value)}_ in {e.field}: {snippet}")
+        snippet = _highlight(e, markdown_escape, "**", "**")
+        lines.append(f"- _{markdown_escape(e.value)}_ in {e.field}: {snippet}")
     return {"text": "\n".join(lines)}
 
 
@@ -136,7 +155,8 @@ def discord_payload(alert: Alert) -> dict[str, Any]:
     embed: dict[str, Any] = {
         "title": headline(alert)[:256],
         "description": "\n".join(
-            f"• {one_line(e.value, 60)} in {e.field}: {one_line(e.snippet, 200)}"
+            f"• {markdown_escape(one_line(e.value, 60))} in {e.field}: "
+            f"{markdown_escape(one_line(e.snippet, 200))}"
             for e in alert.evidence[:8]
         )[:4000],
         "fields": [{"name": k, "value": v[:1024], "inline": True} for k, v in _fields(alert)],
@@ -154,13 +174,19 @@ def teams_payload(alert: Alert) -> dict[str, Any]:
     """A Microsoft Teams (Workflows) message with an Adaptive Card."""
     url = safe_url(alert.article.url)
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": headline(alert), "weight": "Bolder", "wrap": True},
+        {
+            "type": "TextBlock",
+            "text": teams_escape(headline(alert)),
+            "weight": "Bolder",
+            "wrap": True,
+        },
         {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _fields(alert)]},
     ]
     body += [
         {
             "type": "TextBlock",
-            "text": f"{one_line(e.value, 60)} in {e.field}: {one_line(e.snippet)}",
+            "text": f"{teams_escape(one_line(e.value, 60))} in {e.field}: "
+            f"{teams_escape(one_line(e.snippet))}",
             "wrap": True,
         }
         for e in alert.evidence[:8]
