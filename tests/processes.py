@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,23 @@ class MonitorProcess:
         """What the process printed (console alerts)."""
         path = self.logs / "stdout.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def webhook_service(tmp_path: Path, hook_url: str, port: int) -> MonitorProcess:
+    """Write a monitor.yaml (rules in `tmp_path/rules`, state beside it, every alert to the
+    webhook at `hook_url`, listening on `port`) and return its process, not yet started."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        textwrap.dedent(f"""\
+        rules_dir: rules
+        state_dir: state
+        http: {{listen: "127.0.0.1:{port}"}}
+        defaults: {{notify: [hook]}}
+        channels:
+          hook: {{kind: webhook, url: "{hook_url}"}}
+        """)
+    )
+    return MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs")
 
 
 async def eventually(

@@ -20,6 +20,12 @@ from aiosmtpd.controller import Controller
 from tests.conftest import SEED_FEED
 
 
+def rss(*titles: str) -> bytes:
+    """A feed whose items are the given titles (the title doubles as the GUID)."""
+    items = "".join(f"<item><title>{t}</title><guid>{t}</guid></item>" for t in titles)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SEED_FEED, SHIPPED_RULES
-from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, free_port, serve
-
-
-def rss(*titles: str) -> bytes:
-    """A feed whose items are the given titles (the title doubles as the GUID)."""
-    items = "".join(f"<item><title>{t}</title><guid>{t}</guid></item>" for t in titles)
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+from tests.processes import MonitorProcess, eventually, webhook_service
+from tests.servers import FeedServer, Receiver, free_port, rss, serve
 
 
 def save_by_rename(path: Path, text: str) -> None:
@@ -97,19 +90,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
             f'feeds:\n  - {{id: news, url: "{feeds.url("/feeds/news")}", interval: 1s}}\n'
         )
         (rules / "watches.yaml").write_text("rules:\n  - {id: first, match: {any: [alpha]}}\n")
-        port = free_port()
-        config = tmp_path / "monitor.yaml"
-        config.write_text(
-            textwrap.dedent(f"""\
-            rules_dir: rules
-            state_dir: state
-            http: {{listen: "127.0.0.1:{port}"}}
-            defaults: {{notify: [hook]}}
-            channels:
-              hook: {{kind: webhook, url: "{receiver.url("/hook")}"}}
-            """)
-        )
-        monitor = MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs")
+        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
         try:
             yield Live(tmp_path, feeds, receiver, monitor)
         finally:

@@ -4,7 +4,6 @@ answers /healthz within a second, keeps alerting from the good feeds and stays w
 from __future__ import annotations
 
 import json
-import textwrap
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,16 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, free_port, serve
+from tests.processes import MonitorProcess, eventually, webhook_service
+from tests.servers import FeedServer, Receiver, free_port, rss, serve
 
 MAX_RSS_MB = 600  # the service idles near 100 MB; the YAML bomb took it to 850 MB
-
-
-def rss(*titles: str) -> bytes:
-    """A feed whose items are the given titles (the title doubles as the GUID)."""
-    items = "".join(f"<item><title>{t}</title><guid>{t}</guid></item>" for t in titles)
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
 
 
 def billion_laughs(levels: int = 7) -> str:
@@ -107,19 +100,7 @@ async def hostile(tmp_path: Path) -> AsyncIterator[Hostile]:
             f'  - {{id: bad, url: "{feeds.url("/feeds/bad")}", interval: 1s}}\n'
         )
         (rules / "watches.yaml").write_text("rules:\n  - {id: word, match: {any: [alpha]}}\n")
-        port = free_port()
-        config = tmp_path / "monitor.yaml"
-        config.write_text(
-            textwrap.dedent(f"""\
-            rules_dir: rules
-            state_dir: state
-            http: {{listen: "127.0.0.1:{port}"}}
-            defaults: {{notify: [hook]}}
-            channels:
-              hook: {{kind: webhook, url: "{receiver.url("/hook")}"}}
-            """)
-        )
-        monitor = MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs")
+        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
         try:
             yield Hostile(tmp_path, feeds, receiver, monitor)
         finally:
