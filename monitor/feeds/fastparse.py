@@ -41,7 +41,8 @@ _UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _ISO_RE = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)\Z", re.ASCII
 )
-_ABSOLUTE_RE = re.compile(r"https?://[^\s/]+", re.ASCII | re.IGNORECASE)
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:", re.ASCII)
+_ABSOLUTE_RE = re.compile(r"https?://[^\s/]+", re.ASCII)  # feedparser lowercases a scheme
 # C1 control characters (UTF-8 \xc2\x80 to \xc2\x9f), which feedparser reads as cp1252.
 _C1_RE = re.compile(rb"\xc2[\x80-\x9f]")
 _C1_TEXT_RE = re.compile("[\x80-\x9f]")
@@ -151,6 +152,8 @@ def _text(element: etree._Element | None) -> str:
 
 def _link(value: str) -> str:
     value = value.strip()
+    if not value.isascii():
+        raise Declined("non-ASCII link")  # feedparser re-encodes it in ways of its own
     if value and not _ABSOLUTE_RE.match(value):
         raise Declined(f"relative link {value!r}")
     return value
@@ -277,8 +280,15 @@ def _rss_item(item: etree._Element, ns: str, language: str | None) -> Entry:
         if guid_element is not None:
             raise Declined("guid in RSS 1.0")
         guid = (item.get(f"{RDF}about") or "").strip()  # feedparser's id for an RDF item
-    link = _link(_text(fields.get("link")))
-    permalink = guid_element is not None and guid_element.get("isPermaLink", "true") != "false"
+    link_element = fields.get("link")
+    if link_element is not None and len(link_element.attrib):
+        raise Declined("attributes on <link>")  # feedparser reads `uri` (and more) as the link
+    link = _link(_text(link_element))
+    # feedparser's rule, to the letter: a guid is a permalink when the attribute is absent or
+    # exactly "true" ("True" and "" are not).
+    permalink = guid_element is not None and guid_element.get("isPermaLink", "true") == "true"
+    if permalink and guid and not _ABSOLUTE_RE.match(guid):
+        raise Declined(f"permalink guid {guid!r} is not a URL")  # feedparser resolves it
     if not link and guid and permalink:
         link = _link(guid)  # feedparser's rule: a permalink guid stands in for a missing link
     content = fields.get(f"{CONTENT}encoded")
@@ -288,10 +298,11 @@ def _rss_item(item: etree._Element, ns: str, language: str | None) -> Entry:
     if "author" in fields and f"{DC}creator" in fields:
         raise Declined("two authors")
     written, published = _rss_date(fields)
+    title = _id_title(guid, link, _text(fields.get("title")))
     return Entry(
         guid=guid,
         link=link,
-        title=_text(fields.get("title")),
+        title=title,
         summary=summary,
         content=body,
         author=_text(fields.get("author")) or _text(fields.get(f"{DC}creator")),
@@ -300,6 +311,14 @@ def _rss_item(item: etree._Element, ns: str, language: str | None) -> Entry:
         date=written,
         language=language,
     )
+
+
+def _id_title(guid: str, link: str, title: str) -> str:
+    """The title, checked fit to make an id: an item with no guid and no link is known by its
+    title as written, and feedparser's sanitizer rewrites markup in it (quotes, attributes)."""
+    if not guid and not link and "<" in title:
+        raise Declined("markup in the title of an item known by its title")
+    return title
 
 
 def _rss_date(fields: dict[str, etree._Element]) -> tuple[str, datetime | None]:
@@ -345,6 +364,9 @@ _ATOM_KNOWN = frozenset(
 )
 
 
+_ATOM_LINK_ATTRIBUTES = frozenset({"href", "rel", "type", "hreflang", "title", "length"})
+
+
 def _atom_entry(entry: etree._Element, language: str | None) -> Entry:
     children = _children(entry, ATOM, _ATOM_KNOWN)
     fields = children.fields
@@ -353,13 +375,20 @@ def _atom_entry(entry: etree._Element, language: str | None) -> Entry:
     links = children.links
     if len(links) != 1 or links[0].get("rel", "alternate") != "alternate":
         raise Declined("no link, or several")  # feedparser may take the id for the link
+    if set(links[0].attrib) - _ATOM_LINK_ATTRIBUTES:
+        raise Declined("link attributes")  # feedparser reads `uri` as the href
+    if not links[0].get("href", "").strip():
+        raise Declined("empty href")  # feedparser resolves it to the feed's own URL
     summary = _atom_text(fields.get("summary"))
     content = _atom_text(fields.get("content"))
     date = fields.get("published")
     date = fields.get("updated") if date is None else date
     written = _text(date)
+    guid = _text(fields.get("id")).strip()
+    if guid and not _SCHEME_RE.match(guid):
+        raise Declined(f"relative id {guid!r}")  # feedparser resolves it against the feed's URL
     return Entry(
-        guid=_text(fields.get("id")).strip(),
+        guid=guid,
         link=_link(links[0].get("href", "")),
         title=_atom_text(fields.get("title")),
         summary=summary or content,  # feedparser's rule, as in RSS

@@ -207,8 +207,10 @@ def _from_entry(
 ) -> Article:
     title = str(entry.get("title") or "")
     link = str(entry.get("link") or "")
-    published = _struct_time(entry.get("published_parsed")) or _struct_time(
-        entry.get("updated_parsed")
+    # Read as a plain dict: feedparser's own `get("updated_parsed")` falls back to the published
+    # date with a DeprecationWarning.
+    published = _struct_time(dict.get(entry, "published_parsed")) or _struct_time(
+        dict.get(entry, "updated_parsed")
     )
     content = "\n".join(str(c.get("value") or "") for c in entry.get("content") or ())
     detail = entry.get("summary_detail") or entry.get("title_detail") or {}
@@ -219,7 +221,7 @@ def _from_entry(
             guid=str(entry.get("id") or ""),
             link=link,
             title=title,
-            date=str(entry.get("published") or entry.get("updated") or ""),
+            date=str(dict.get(entry, "published") or dict.get(entry, "updated") or ""),
         ),
         feed=feed_id,
         url=link,
