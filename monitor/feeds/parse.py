@@ -199,7 +199,7 @@ def _struct_time(value: object) -> datetime | None:
 
 
 def _from_entry(
-    entry: Mapping[str, Any],
+    entry: dict[str, Any],  # a FeedParserDict
     *,
     feed_id: str | None,
     language: str | None,
