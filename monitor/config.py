@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from monitor.errors import ConfigError, Problem
+from monitor.errors import ConfigError, Problem, excerpt
 from monitor.located import LocDict, LocList
 from monitor.matching.spec import Checker, RuleSet, parse_duration
 from monitor.yamlfile import read_yaml
@@ -136,6 +136,7 @@ class Config:
     retention_s: float = 30 * 86400.0  # how long the local bus keeps records (for backtests)
     listen_host: str = "127.0.0.1"
     listen_port: int = 9464
+    http_token: str | None = None  # when set, POST endpoints need `Authorization: Bearer` it
     default_notify: tuple[str, ...] = ()
     channels: dict[str, Channel] = field(default_factory=dict)
     poller: PollerConfig = PollerConfig()
@@ -154,6 +155,8 @@ class Config:
                 found.append(channel.password)
         if self.bus is not None and self.bus.sasl_password:
             found.append(self.bus.sasl_password)
+        if self.http_token:
+            found.append(self.http_token)
         return tuple(s for s in found if s)
 
 
@@ -176,21 +179,34 @@ def load_config(environ: Mapping[str, str], path: Path) -> Config:
     if problems:
         raise ConfigError("\n".join(map(str, problems)))
     check = Checker(str(path))
-    data = _interpolate(data, environ, check, 1)
+    substituted: dict[str, str] = {}
+    data = _interpolate(data, environ, check, 1, substituted)
     config = _build(check, data, path, environ)
     if check.problems or config is None:
-        raise ConfigError("\n".join(map(str, check.problems)))
+        raise ConfigError(_hide(substituted, "\n".join(map(str, check.problems))))
     return config
 
 
-def _interpolate(value: Any, environ: Mapping[str, str], check: Checker, line: int) -> Any:
+def _hide(substituted: Mapping[str, str], message: str) -> str:
+    """Put `${NAME}` back where a value from the environment would be echoed: a secret set
+    under the wrong key must not reach the terminal or the logs in an error."""
+    for value, name in sorted(substituted.items(), key=lambda kv: len(kv[0]), reverse=True):
+        if len(value) >= 4:
+            message = message.replace(value, f"${{{name}}}")
+    return message
+
+
+def _interpolate(
+    value: Any, environ: Mapping[str, str], check: Checker, line: int, seen: dict[str, str]
+) -> Any:
+    """Replace `${NAME}` with the environment's value, noting each in `seen` (value -> name)."""
     if isinstance(value, LocDict):
         for key in value:
-            value[key] = _interpolate(value[key], environ, check, value.line_of(key))
+            value[key] = _interpolate(value[key], environ, check, value.line_of(key), seen)
         return value
     if isinstance(value, LocList):
         for i, item in enumerate(value):
-            value[i] = _interpolate(item, environ, check, value.line_of(i))
+            value[i] = _interpolate(item, environ, check, value.line_of(i), seen)
         return value
     if isinstance(value, str) and "${" in value:
 
@@ -199,6 +215,7 @@ def _interpolate(value: Any, environ: Mapping[str, str], check: Checker, line: i
             if name not in environ:
                 check.error(line, f"environment variable {name} is not set")
                 return ""
+            seen[environ[name]] = name
             return environ[name]
 
         return _VAR_RE.sub(replace, value)
@@ -215,7 +232,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
     state_dir = check.string(spec.get("state_dir", "state"), at("state_dir"), "state_dir")
     bus = _bus(check, spec.get("bus", "local"), at("bus"), environ)
     retention_s = _retention(check, spec.get("bus"), at("bus"))
-    host, port = _listen(check, spec.get("http", {}), at("http"))
+    host, port, token = _listen(check, spec.get("http", {}), at("http"))
     channels = _channels(check, spec.get("channels", {}), at("channels"))
     defaults = check.mapping(spec.get("defaults", {}), at("defaults"), "defaults", ("notify",))
     notify: tuple[str, ...] = ()
@@ -248,6 +265,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         retention_s=retention_s,
         listen_host=host,
         listen_port=port,
+        http_token=token,
         default_notify=notify,
         channels=channels,
         poller=_poller(check, spec.get("poller", {}), at("poller")),
@@ -323,15 +341,20 @@ def _bus(
     )
 
 
-def _listen(check: Checker, value: object, line: int) -> tuple[str, int]:
-    spec = check.mapping(value, line, "http", ("listen",))
+def _listen(check: Checker, value: object, line: int) -> tuple[str, int, str | None]:
+    spec = check.mapping(value, line, "http", ("listen", "token"))
     listen = spec.get("listen", "127.0.0.1:9464") if spec is not None else "127.0.0.1:9464"
     where = spec.line_of("listen") if spec is not None else line
+    token = None
+    if spec is not None and "token" in spec:
+        token = check.string(spec["token"], spec.line_of("token"), "http.token")
+        if token is not None and len(token) < 16:
+            check.error(spec.line_of("token"), "http.token must be at least 16 characters long")
     host, sep, port = str(listen).rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        check.error(where, f"http.listen must be HOST:PORT, not {listen!r}")
-        return "127.0.0.1", 9464
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - ":9464" means every address
+        check.error(where, f"http.listen must be HOST:PORT, not {excerpt(listen)}")
+        return "127.0.0.1", 9464, token
+    return host.strip("[]") or "0.0.0.0", int(port), token  # noqa: S104 - ":9464": every address
 
 
 def _number(check: Checker, spec: LocDict, key: str, default: float, *, minimum: float) -> float:

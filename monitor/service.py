@@ -173,7 +173,7 @@ class Service:
         """Run the role's loops until `stop`; then finish the batches in hand and close."""
         async with AsyncExitStack() as stack:
             # The listener comes first, so /readyz answers (not ready) while the bus is awaited.
-            app = make_app(self.metrics, self.readiness, self.reload)
+            app = make_app(self.metrics, self.readiness, self.reload, token=self.config.http_token)
             runner = await start_web(app, self.config.listen_host, self.config.listen_port)
             stack.push_async_callback(runner.cleanup)
             opening = asyncio.ensure_future(self._open(stack, stop))

@@ -147,3 +147,22 @@ def test_kafka_bus_and_environment_override(tmp_path: Path) -> None:
     override = load_config({"KAFKA_PASSWORD": "x", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, path)
     assert override.bus is not None
     assert "127.0.0.1:1" == override.bus.bootstrap_servers
+
+
+def test_a_value_from_the_environment_is_never_echoed_in_an_error(tmp_path: Path) -> None:
+    """A secret written under the wrong key is named by its variable, not shown."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text('poller: {timeout: "${HOOK_SECRET}"}\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config({"HOOK_SECRET": "hooksecret-abcdef123456"}, path)
+    assert "hooksecret" not in str(caught.value)
+    assert "${HOOK_SECRET}" in str(caught.value)
+
+
+def test_http_token_is_read_and_redacted(tmp_path: Path) -> None:
+    """`http: {token: ...}` is read from the environment and counted among the secrets."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text('http: {listen: "127.0.0.1:9464", token: "${MONITOR_TOKEN}"}\n')
+    config = load_config({"MONITOR_TOKEN": "t" * 24}, path)
+    assert "t" * 24 == config.http_token
+    assert "t" * 24 in config.secrets()

@@ -178,11 +178,11 @@ async def test_sighup_and_http_reload(live: Live) -> None:
     live.monitor.proc.send_signal(signal.SIGHUP)
     await live.until_reloads("ok", 1)
     async with aiohttp.ClientSession() as s:
-        async with s.post(live.monitor.http + "/-/reload") as resp:
+        async with s.post(live.monitor.http + "/-/reload", json={}) as resp:
             assert 200 == resp.status
             assert 1 == (await resp.json())["rules"]
         (live.rules / "bad.yaml").write_text("rules:\n  - {id: x}\n")
-        async with s.post(live.monitor.http + "/-/reload") as resp:
+        async with s.post(live.monitor.http + "/-/reload", json={}) as resp:
             assert 422 == resp.status
             assert any("bad.yaml:2" in p for p in (await resp.json())["problems"])
     assert 0 == await live.monitor.stop()

@@ -58,6 +58,12 @@ class ReloadResult:
     problems: tuple[Problem, ...] = ()
 
 
+def _retrieve(future: asyncio.Future[ReloadResult]) -> None:
+    """Mark a failed shared reload's exception seen: its first caller has it raised."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Reloader:
     """Loads the rules directory and puts it in force when it is valid."""
 
@@ -77,6 +83,7 @@ class Reloader:
         self.on_feeds = on_feeds
         self.problems: tuple[Problem, ...] = ()
         self._lock = asyncio.Lock()
+        self._pending: asyncio.Future[ReloadResult] | None = None
 
     def loaded(self, rule_set: RuleSet) -> None:
         """Record the rule set the service started with as the last good load."""
@@ -85,37 +92,63 @@ class Reloader:
         self.metrics.rules_loaded.set(sum(1 for r in rule_set.rules if r.enabled))
 
     async def reload(self, reason: str) -> ReloadResult:
-        """Validate, compile and swap in the rules on disk; on any problem keep the old ones."""
-        async with self._lock:
-            rule_set, problems = await asyncio.to_thread(read_rules_dir, self.rules_dir)
-            problems += self.extra_checks(rule_set)
-            if problems:
-                self.problems = tuple(problems)
-                self.metrics.rules_reload.labels("error").inc()
-                self.metrics.rules_stale.set(1)
-                log.error(
-                    "rules_reload_failed",
-                    reason=reason,
-                    problems=[str(p) for p in problems],
-                    kept_rules=len(self.book.compiled.rules),
-                )
-                return ReloadResult(False, len(self.book.compiled.rules), self.problems)
-            compiled = await asyncio.to_thread(compile_rules, rule_set)
-            self.book.swap(compiled)
-            self.problems = ()
-            self.metrics.rules_reload.labels("ok").inc()
-            self.loaded(rule_set)
-            self.metrics.entities_loaded.set(len(rule_set.entities))
-            self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
-            if self.on_feeds is not None:
-                self.on_feeds(rule_set.feeds)
-            log.info(
-                "rules_reloaded",
+        """Validate, compile and swap in the rules on disk; on any problem keep the old ones.
+
+        Requests coalesce: at most one reload runs and one waits. A request made while one is
+        waiting shares that one's result (it will read the files as they are then), so a burst
+        of POSTs or signals costs two reloads, not one each.
+        """
+        if self._pending is not None:
+            return await asyncio.shield(self._pending)
+        pending = self._pending = asyncio.get_running_loop().create_future()
+        pending.add_done_callback(_retrieve)
+        try:
+            async with self._lock:
+                self._pending = None  # running now: the next request waits behind it
+                result = await self._reload(reason)
+        except BaseException as exc:
+            if self._pending is pending:
+                self._pending = None
+            if pending.done():
+                pass
+            elif isinstance(exc, asyncio.CancelledError):
+                pending.cancel()
+            else:
+                pending.set_exception(exc)
+            raise
+        pending.set_result(result)
+        return result
+
+    async def _reload(self, reason: str) -> ReloadResult:
+        rule_set, problems = await asyncio.to_thread(read_rules_dir, self.rules_dir)
+        problems += self.extra_checks(rule_set)
+        if problems:
+            self.problems = tuple(problems)
+            self.metrics.rules_reload.labels("error").inc()
+            self.metrics.rules_stale.set(1)
+            log.error(
+                "rules_reload_failed",
                 reason=reason,
-                rules=len(compiled.rules),
-                feeds=len(rule_set.feeds),
+                problems=[str(p) for p in problems],
+                kept_rules=len(self.book.compiled.rules),
             )
-            return ReloadResult(True, len(compiled.rules))
+            return ReloadResult(False, len(self.book.compiled.rules), self.problems)
+        compiled = await asyncio.to_thread(compile_rules, rule_set)
+        self.book.swap(compiled)
+        self.problems = ()
+        self.metrics.rules_reload.labels("ok").inc()
+        self.loaded(rule_set)
+        self.metrics.entities_loaded.set(len(rule_set.entities))
+        self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
+        if self.on_feeds is not None:
+            self.on_feeds(rule_set.feeds)
+        log.info(
+            "rules_reloaded",
+            reason=reason,
+            rules=len(compiled.rules),
+            feeds=len(rule_set.feeds),
+        )
+        return ReloadResult(True, len(compiled.rules))
 
     async def watch(
         self, stop: asyncio.Event, *, interval_s: float = 0.25, settle_s: float = 0.3
