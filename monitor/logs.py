@@ -1,10 +1,18 @@
-"""structlog set-up: JSON lines on stderr (readable lines on a TTY), secrets redacted."""
+"""structlog set-up: JSON lines on stderr (readable lines on a TTY), secrets redacted.
+
+Everything the process writes to its log goes through the same processors: monitor's own
+events, the standard-library logging of the libraries it uses (aiokafka, aiohttp, asyncio), and
+uncaught exceptions in any thread. So the stream stays one JSON object a line, and a secret a
+library puts in a message is redacted like any other.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterable, MutableMapping
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -38,16 +46,70 @@ def configure_logging(
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     )
+    redact = make_redactor(secrets)
+    numeric_level = logging.getLevelName(level.upper())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            make_redactor(secrets),
+            redact,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    _route_stdlib_logging(numeric_level, redact, renderer)
+    _route_uncaught_exceptions()
+
+
+def _route_stdlib_logging(
+    level: int, redact: structlog.types.Processor, renderer: structlog.types.Processor
+) -> None:
+    """Send the standard library's log records (the libraries') through the same chain."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None, where: str
+) -> None:
+    structlog.get_logger("monitor").critical(
+        "uncaught_exception", where=where, exc_info=(kind, value, tb)
+    )
+
+
+def _route_uncaught_exceptions() -> None:
+    """An exception no code caught (in the main thread or another) is logged as one event."""
+
+    def main_hook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        _log_uncaught(kind, value, tb, "main")
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            name = args.thread.name if args.thread is not None else "?"
+            _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback, f"thread {name}")
+
+    sys.excepthook = main_hook
+    threading.excepthook = thread_hook

@@ -1,0 +1,83 @@
+"""Every log line is structlog's JSON with secrets redacted: monitor's own events, the
+libraries' standard-library logging, and uncaught exceptions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from monitor.logs import REDACTED, configure_logging
+
+SECRET = "hooksecret-abcdef123456"  # noqa: S105 - a test value
+
+
+def configure() -> None:
+    configure_logging("info", secrets=[SECRET], json=True)
+
+
+@pytest.fixture
+def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """Logging as the service configures it (call `configure` in the test: the handlers bind
+    the stderr of the moment), put back as it was afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    hooks = sys.excepthook, threading.excepthook
+    try:
+        yield capsys
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = handlers, level
+        sys.excepthook, threading.excepthook = hooks
+
+
+def lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    err = capsys.readouterr().err
+    return [json.loads(line) for line in err.splitlines() if line.strip()]
+
+
+def test_a_librarys_log_line_is_json_and_redacted(json_logs: pytest.CaptureFixture[str]) -> None:
+    """aiokafka's own warning comes out as a JSON object with its logger, level and the
+    secret redacted."""
+    configure()
+    logging.getLogger("aiokafka.consumer.group_coordinator").warning(
+        "Heartbeat failed for group %s: %s", "matcher", f"token {SECRET}"
+    )
+    (line,) = lines(json_logs)
+    assert "warning" == line["level"]
+    assert "aiokafka.consumer.group_coordinator" == line["logger"]
+    assert f"Heartbeat failed for group matcher: token {REDACTED}" == line["event"]
+    assert "timestamp" in line
+
+
+def test_an_uncaught_exception_is_one_json_event(json_logs: pytest.CaptureFixture[str]) -> None:
+    """A crash's traceback is a field of one JSON line, redacted, not plain text."""
+    configure()
+    exc = RuntimeError(f"cannot reach {SECRET}")
+    sys.excepthook(type(exc), exc, None)
+    (line,) = lines(json_logs)
+    assert "uncaught_exception" == line["event"]
+    assert "critical" == line["level"]
+    assert "RuntimeError: cannot reach [redacted]" in line["exception"]
+    assert SECRET not in json.dumps(line)
+
+
+def test_an_uncaught_exception_in_a_thread_is_logged(json_logs: pytest.CaptureFixture[str]) -> None:
+    """A thread's exception goes through the same chain, naming the thread."""
+    configure()
+
+    def fail() -> None:
+        raise ValueError(SECRET)
+
+    worker = threading.Thread(target=fail, name="worker-1")
+    worker.start()
+    worker.join()
+    (line,) = lines(json_logs)
+    assert "thread worker-1" == line["where"]
+    assert SECRET not in json.dumps(line)
