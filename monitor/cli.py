@@ -10,13 +10,13 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import structlog
 
 from monitor import __version__, reports
 from monitor.config import load_config, notify_problems
-from monitor.errors import BusError, ConfigError, InputError, RuleError
+from monitor.errors import BusError, ConfigError, InputError, RuleError, StorageError
 from monitor.inputs import read_articles
 from monitor.logs import configure_logging
 from monitor.matching import native
@@ -150,12 +150,35 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         # Work still running after the grace period was cancelled; it was not committed, so the
         # next start does it again. Nothing is lost, but say so.
         structlog.get_logger("monitor").warning("stop_forced", grace_s=GRACE_S)
-    except OSError as exc:  # the listen address is taken, the state directory is not writable
+    except (OSError, StorageError, ExceptionGroup) as exc:
+        storage = _first(exc, StorageError)
+        if storage is not None:  # a state file cannot be used: say which and what to do
+            structlog.get_logger("monitor").error("startup_failed", reason=str(storage))
+            return EXIT_USAGE
+        failed = _first(exc, OSError)
+        if failed is None:
+            raise
+        # The listen address is taken, or the like.
         structlog.get_logger("monitor").error(
-            "startup_failed", reason=f"{type(exc).__name__}: {exc}"
+            "startup_failed", reason=f"{type(failed).__name__}: {failed}"
         )
         return EXIT_INVALID
     return EXIT_OK
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def _first(exc: BaseException, kind: type[E]) -> E | None:
+    """`exc` if it is a `kind`, or the first `kind` inside it (task groups wrap failures)."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first(inner, kind)
+            if found is not None:
+                return found
+    return None
 
 
 def _since(text: str) -> float | None:
@@ -185,7 +208,7 @@ def backtest_command(
         return EXIT_USAGE
     try:
         found = asyncio.run(reports.backtest(config, rule_set, since_s=since_s, rule_ids=rule_ids))
-    except BusError as exc:
+    except (BusError, StorageError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     reports.print_found(found, as_json=as_json, label=f"backtest over {since}", out=sys.stdout)
@@ -200,7 +223,7 @@ def shadow_command(config_path: Path, since: str, *, as_json: bool) -> int:
     try:
         config = load_config(os.environ, config_path)
         found = asyncio.run(reports.shadow_report(config, since_s=since_s))
-    except (ConfigError, BusError) as exc:
+    except (ConfigError, BusError, StorageError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     reports.print_found(

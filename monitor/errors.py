@@ -8,7 +8,9 @@
      ├── FeedParseError     a feed's body is not a feed
      ├── MatchCutOff        matching one article ran past its time budget
      ├── DeliveryError      an alert could not be delivered (retriable on 5xx, 429, timeouts)
-     └── BusError           the bus could not take or give records (retriable)
+     ├── BusError           the bus could not take or give records (retriable)
+     ├── StorageError       a state file cannot be opened: unwritable, corrupted or foreign
+     └── StorageFull        the disk holding a state file is full (retriable)
 
 Retry code reads `retriable` instead of listing classes.
 """
@@ -110,5 +112,15 @@ class DeliveryError(MonitorError):
 
 class BusError(MonitorError):
     """The bus failed to publish, fetch or commit; the work will be retried."""
+
+    retriable = True
+
+
+class StorageError(MonitorError):
+    """A state file cannot be used; the message names it and says what to do."""
+
+
+class StorageFull(MonitorError):
+    """A write failed because the disk is full; it is retried once space returns."""
 
     retriable = True

@@ -28,6 +28,7 @@ class Metrics:
     feeds_loaded: Gauge
     bad_records: Counter
     articles_cut_off: Counter
+    storage_full: Gauge
     consumer_lag: Gauge
     feed_parses: Counter
     rules_reload: Counter
@@ -44,7 +45,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         polls=Counter(
             "monitor_polls_total",
             "Feed polls by feed and result (ok, not_modified, http_error, network_error, "
-            "parse_error, too_large, redirect_refused, gone, disabled, bus_error, internal_error).",
+            "parse_error, too_large, redirect_refused, gone, disabled, bus_error, storage_full, "
+            "internal_error).",
             ["feed", "result"],
             registry=r,
         ),
@@ -131,6 +133,11 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "monitor_bad_records_total",
             "Bus records that could not be decoded, by topic.",
             ["topic"],
+            registry=r,
+        ),
+        storage_full=Gauge(
+            "monitor_storage_full",
+            "1 while the disk of a state file is full: no new work is taken until it has room.",
             registry=r,
         ),
         articles_cut_off=Counter(

@@ -16,7 +16,7 @@ import structlog
 
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.bus.base import ARTICLES, MATCHES, Bus, Consumer, Record
-from monitor.errors import MatchCutOff
+from monitor.errors import MatchCutOff, StorageFull
 from monitor.matching.compiler import CompiledRules
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import Throttle
@@ -112,6 +112,13 @@ def match_records(
 
 
 LagReport = Callable[[str, dict[int, int]], None]
+Paused = Callable[[], bool]
+PAUSED_RECHECK_S = 1.0
+
+
+def _never() -> bool:
+    """Never paused (tests, --once)."""
+    return False
 
 
 def _no_report(group: str, lags: dict[int, int]) -> None:
@@ -126,8 +133,10 @@ async def run_matcher(
     *,
     drain: bool = False,
     lag: LagReport = _no_report,
+    paused: Paused = _never,
 ) -> None:
-    """Match articles until `stop` (or, with `drain`, until none are left)."""
+    """Match articles until `stop` (or, with `drain`, until none are left); take none while
+    `paused` (the disk is full)."""
     consumer = bus.consumer(ARTICLES, MATCHER_GROUP)
 
     async def work(records: list[Record]) -> None:
@@ -147,7 +156,16 @@ async def run_matcher(
         if out:
             log.info("articles_matched", articles=len(records), matches=len(out))
 
-    await _consume(consumer, work, stop, drain=drain, batch=200, role=MATCHER_GROUP, lag=lag)
+    await _consume(
+        consumer,
+        work,
+        stop,
+        drain=drain,
+        batch=200,
+        role=MATCHER_GROUP,
+        lag=lag,
+        paused=paused,
+    )
 
 
 async def run_dispatcher(
@@ -157,11 +175,20 @@ async def run_dispatcher(
     *,
     drain: bool = False,
     lag: LagReport = _no_report,
+    paused: Paused = _never,
 ) -> None:
-    """Deliver alerts until `stop` (or, with `drain`, until none are left)."""
+    """Deliver alerts until `stop` (or, with `drain`, until none are left); take none while
+    `paused` (the disk is full)."""
     consumer = bus.consumer(MATCHES, DISPATCHER_GROUP)
     await _consume(
-        consumer, dispatcher.handle, stop, drain=drain, batch=50, role=DISPATCHER_GROUP, lag=lag
+        consumer,
+        dispatcher.handle,
+        stop,
+        drain=drain,
+        batch=50,
+        role=DISPATCHER_GROUP,
+        lag=lag,
+        paused=paused,
     )
 
 
@@ -174,10 +201,15 @@ async def _consume(
     batch: int,
     role: str,
     lag: LagReport,
+    paused: Paused,
 ) -> None:
     next_lag = 0.0
     try:
         while not stop.is_set():
+            if paused():
+                if await sleep_or_stop(stop, PAUSED_RECHECK_S):
+                    return
+                continue
             records = await consumer.fetch(batch, FETCH_TIMEOUT_S)
             now = time.monotonic()
             if now >= next_lag:
@@ -195,6 +227,12 @@ async def _consume(
             except Interrupted:
                 log.info("shutdown_left_uncommitted", role=role, records=len(records))
                 return
+            except StorageFull as exc:
+                # Expected while the disk is full: the batch is done again once it has room.
+                log.warning("batch_paused_disk_full", role=role, reason=str(exc))
+                await consumer.rewind()
+                if await sleep_or_stop(stop, ERROR_PAUSE_S):
+                    return
             except Exception:
                 # The role's top-level loop. The work or its commit failed (a rebalance, the
                 # broker away): log it, and fetch the batch again from the last commit; the

@@ -21,7 +21,7 @@ from monitor.bus.base import DLQ
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
 from monitor.config import ChatChannel, Config, ConsoleChannel, notify_problems
-from monitor.errors import Problem
+from monitor.errors import Problem, StorageFull
 from monitor.feeds.poller import Leases, Poller
 from monitor.matching import native
 from monitor.matching.compiler import compile_rules
@@ -30,6 +30,7 @@ from monitor.matching.spec import FeedSpec, RuleSet
 from monitor.metrics import Metrics, make_metrics
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
 from monitor.state import StateStore
+from monitor.storage import StorageHealth, check_history
 from monitor.waiting import sleep_or_stop
 from monitor.web import make_app, start_web
 
@@ -73,6 +74,9 @@ class Service:
         self.reloader.loaded(rule_set)
         self._reloads: set[asyncio.Task[ReloadResult]] = set()
         self.metrics.rules_loaded.set(len(self.book.compiled.rules))
+        files = [self.state.file, *([self.bus.file] if isinstance(self.bus, LocalBus) else [])]
+        self.storage = StorageHealth(files)
+        self.metrics.storage_full.set_function(lambda: float(self.storage.paused()))
         self.metrics.entities_loaded.set(len(rule_set.entities))
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
 
@@ -91,7 +95,10 @@ class Service:
         }
         if self.reloader.problems:
             detail["rules_error"] = self._shown(self.reloader.problems)
-        return bus_ok and self._started, detail
+        full = self.storage.full()
+        if full:
+            detail["storage"] = "disk full: " + ", ".join(full)
+        return bus_ok and self._started and not full, detail
 
     def _feeds_changed(self, feeds: Sequence[FeedSpec]) -> None:
         self.rule_set = replace(self.rule_set, feeds=tuple(feeds))
@@ -138,6 +145,8 @@ class Service:
     ) -> tuple[Poller | None, Dispatcher | None]:
         await stack.enter_async_context(self.bus)
         await stack.enter_async_context(self.state)
+        if isinstance(self.bus, LocalBus):  # on Kafka, settlements dedupe redelivered work
+            await check_history(self.state.file, self.bus.file)
         session = await stack.enter_async_context(
             aiohttp.ClientSession(headers={"User-Agent": f"monitor/{__version__}"})
         )
@@ -153,6 +162,7 @@ class Service:
                 bus=self.bus,
                 metrics=self.metrics,
                 leases=leases,
+                paused=self.storage.paused,
             )
         if self.runs("dispatcher"):
             self.metrics.dlq_size.set(await self.bus.count(DLQ))
@@ -209,12 +219,22 @@ class Service:
                         tg.create_task(poller.leases.run(stop), name="poller-leases")
                 if self.runs("matcher"):
                     tg.create_task(
-                        run_matcher(self.bus, self.book, self.metrics, stop, lag=self._lag),
+                        run_matcher(
+                            self.bus,
+                            self.book,
+                            self.metrics,
+                            stop,
+                            lag=self._lag,
+                            paused=self.storage.paused,
+                        ),
                         name="matcher",
                     )
                 if dispatcher is not None:
                     tg.create_task(
-                        run_dispatcher(self.bus, dispatcher, stop, lag=self._lag), name="dispatcher"
+                        run_dispatcher(
+                            self.bus, dispatcher, stop, lag=self._lag, paused=self.storage.paused
+                        ),
+                        name="dispatcher",
                     )
             log.info("monitor_stopped", role=self.role)
 
@@ -223,7 +243,7 @@ class Service:
         while True:
             try:
                 deleted = await bus.prune(self.config.retention_s)
-            except sqlite3.Error:  # keeping more than the retention harms nothing: retry later
+            except (sqlite3.Error, StorageFull):  # keeping more harms nothing: retry later
                 log.exception("bus_prune_failed")
             else:
                 if deleted:

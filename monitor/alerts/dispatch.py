@@ -22,7 +22,7 @@ import structlog
 from monitor.alerts.senders import Sender
 from monitor.bus.base import DLQ, Bus, Record
 from monitor.config import DeliveryConfig
-from monitor.errors import DeliveryError
+from monitor.errors import DeliveryError, StorageFull
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
 from monitor.models import Alert, MatchedArticle, Settlement
@@ -78,10 +78,12 @@ class Dispatcher:
         self.stop = stop
         self._sent: dict[tuple[str, str], deque[float]] = {}
         self._in_flight: set[str] = set()
+        self._unrecorded: dict[str, Settlement] = {}  # settled, not yet written (disk full)
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Deliver every alert of the records; raise Interrupted if shutdown cut retries short."""
         alerts: dict[str, Alert] = {}
+        await self._record_unrecorded()
         await self.settlements.sync()
         for record in records:
             try:
@@ -137,8 +139,16 @@ class Dispatcher:
             finally:
                 self._in_flight.discard(alert.id)
 
+    async def _record_unrecorded(self) -> None:
+        """Write the settlements a full disk held back (raises StorageFull while it still is)."""
+        for alert_id, settlement in list(self._unrecorded.items()):
+            await self.settlements.settle(settlement)
+            del self._unrecorded[alert_id]
+            log.info("settlement_recorded_late", alert_id=alert_id, status=settlement.status)
+
     async def _deliver_once(self, alert: Alert) -> None:
-        status = await self.settlements.settled_status(alert.id)
+        held = self._unrecorded.get(alert.id)
+        status = held.status if held else await self.settlements.settled_status(alert.id)
         if status is not None:
             self.metrics.alerts.labels(alert.channel, "duplicate").inc()
             log.info("alert_already_settled", status=status)
@@ -209,13 +219,18 @@ class Dispatcher:
         self.metrics.dlq_size.inc()
 
     async def _settle(self, alert: Alert, status: str, reason: str | None) -> None:
-        await self.settlements.settle(
-            Settlement(
-                alert_id=alert.id,
-                rule_id=alert.rule_id,
-                article_id=alert.article.id,
-                channel=alert.channel,
-                status=status,
-                reason=reason,
-            )
+        settlement = Settlement(
+            alert_id=alert.id,
+            rule_id=alert.rule_id,
+            article_id=alert.article.id,
+            channel=alert.channel,
+            status=status,
+            reason=reason,
         )
+        try:
+            await self.settlements.settle(settlement)
+        except StorageFull:
+            # Sent, but the disk is full: keep the settlement here (this process then never
+            # sends the alert again) and write it once there is room; the batch is redone.
+            self._unrecorded[alert.id] = settlement
+            raise

@@ -12,7 +12,7 @@ import asyncio
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -24,7 +24,7 @@ from yarl import URL
 from monitor import __version__
 from monitor.bus.base import ARTICLES, Bus
 from monitor.config import PollerConfig
-from monitor.errors import BusError, FeedFetchError, FeedParseError
+from monitor.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.feeds import redirects
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
@@ -71,6 +71,7 @@ BUS_RETRY_S = 5.0  # how soon a poll whose articles could not be published is tr
 
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PAUSED_RECHECK_S = 1.0  # how often a paused poller looks whether it may go on
 CRASH_RETRY_S = 60.0  # how soon a poll that failed on a fault of our own is tried again
 
 
@@ -86,8 +87,10 @@ class Poller:
         bus: Bus,
         metrics: Metrics,
         leases: Leases | None = None,
+        paused: Callable[[], bool] = lambda: False,
     ) -> None:
         self.leases = leases or AllFeeds()
+        self.paused = paused  # while true (the disk is full), no feed is polled
         self.config = config
         self.session = session
         self.state = state
@@ -136,6 +139,9 @@ class Poller:
         delay = first_delay(self._specs[feed_id].interval_s, self._rng.random())
         while not await sleep_or_stop(stop, delay):
             feed = self._specs[feed_id]  # the latest settings, after a reload
+            if self.paused():
+                delay = PAUSED_RECHECK_S
+                continue
             if not self.leases.owns(feed.id):
                 delay = min(feed.interval_s, NOT_OWNED_RECHECK_S)
                 continue
@@ -194,10 +200,12 @@ class Poller:
                 return PollResult(result)
         except FeedParseError as exc:
             reason, result, retry_in_s = str(exc), "parse_error", None
-        except BusError as exc:
-            # Not the feed's fault: nothing was marked seen, so the next poll publishes it all.
+        except (BusError, StorageFull) as exc:
+            # Not the feed's fault: what was not marked seen is published again next time
+            # (a record published twice is matched twice, and alerted once).
             log.warning("feed_publish_failed", reason=str(exc), retry_in_s=BUS_RETRY_S)
-            return PollResult("bus_error", retry_in_s=BUS_RETRY_S)
+            result = "storage_full" if isinstance(exc, StorageFull) else "bus_error"
+            return PollResult(result, retry_in_s=BUS_RETRY_S)
         failures = state.failures + 1
         await self.state.save_feed_state(replace(state, failures=failures))
         log.warning("feed_failed", result=result, reason=reason, failures=failures)
