@@ -131,7 +131,7 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         bad_records=Counter(
             "monitor_bad_records_total",
-            "Bus records that could not be decoded, by topic.",
+            "Bus records that could not be decoded, or matched, by topic.",
             ["topic"],
             registry=r,
         ),

@@ -76,13 +76,15 @@ def _throttles(compiled: CompiledRules) -> dict[str, Throttle]:
 
 @dataclass(slots=True)
 class Matched:
-    """What a batch of articles gave: match records to publish, the rules they fired, and the
-    records that could not be matched (offset, article id or None, reason)."""
+    """What a batch of articles gave: match records to publish, the rules they fired, records
+    that could not be decoded (offset, reason), articles cut off (id, reason) and articles the
+    matcher failed on (id, exception)."""
 
     out: list[tuple[str, bytes]] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     bad: list[tuple[int, str]] = field(default_factory=list)
     cut_off: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, Exception]] = field(default_factory=list)
 
 
 def match_records(
@@ -101,6 +103,11 @@ def match_records(
             found = match_article(article, compiled, budget_s=budget_s)
         except MatchCutOff as exc:
             done.cut_off.append((article.id, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback by the caller
+            # A fault of the matcher's on this one article (the engine's panic, say) must not
+            # make the batch fail again and again and stall every article behind it.
+            done.failed.append((article.id, exc))
             continue
         for m in found:
             matched = MatchedArticle(
@@ -150,6 +157,9 @@ async def run_matcher(
         for article_id, reason in done.cut_off:
             metrics.articles_cut_off.inc()
             log.error("article_cut_off", article=article_id, reason=reason)
+        for article_id, exc in done.failed:
+            metrics.bad_records.labels(ARTICLES).inc()
+            log.error("article_match_failed", article=article_id, exc_info=exc)
         await bus.publish(MATCHES, out)
         for rule in rules:
             metrics.rule_matches.labels(rule).inc()

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from monitor.bus.base import ARTICLES, Record
 from monitor.cli import check
 from monitor.matching import compiler, native
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.models import Match
+from monitor.pipeline import match_records
 from tests.helpers import article, compile_yaml
 
 RULES = "rules:\n  - {id: r, match: {any: ['air defen?e', /Acme\\s+\\w+/]}}\n"
@@ -207,3 +209,34 @@ def test_the_engine_refuses_match_classes_with_other_fields(
     monkeypatch.setattr(compiler, "Match", Wider)
     with pytest.raises(ValueError, match="extra"):
         compile_rules(rule_set)
+
+
+class PanicsOnOne:
+    """An engine that panics on one article and matches the others."""
+
+    modes = (True, False)
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def match_article(self, texts: Any, *rest: Any) -> Any:
+        if rest[2] == "poison":
+            raise PanicException("index out of bounds")
+        return self.real.match_article(texts, *rest)
+
+
+def test_an_article_the_matcher_fails_on_is_skipped_not_retried_forever() -> None:
+    """One article that makes the engine panic is set aside (named, with its error); the
+    batch's other articles are matched, so it cannot stall the matcher."""
+    real = compile_yaml(RULES)
+    compiled = dataclasses.replace(real, engine=PanicsOnOne(real.engine))  # type: ignore[arg-type]
+    records = [
+        Record(ARTICLES, 0, i, a.id, a.to_bytes(), 0)
+        for i, a in enumerate(
+            [article(id="good1", title="Acme Corp"), article(id="poison", title="Acme Corp"),
+             article(id="good2", title="Acme Corp")]
+        )
+    ]  # fmt: skip
+    done = match_records(records, compiled)
+    assert ["poison"] == [article_id for article_id, _ in done.failed]
+    assert 2 == len(done.out)

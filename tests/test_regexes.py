@@ -144,3 +144,27 @@ def _python(rules: str) -> CompiledRules:
     rule_set, problems = read_rule_set(rules)
     assert not problems
     return compile_rules(rule_set, engine=False)
+
+
+REGEX_PIECES = [
+    *"ab.*+?|()[]{}^$\\-,0123456789",
+    r"\b", r"\w", r"\d", r"\s", "(?i)", "(?=", "(?!", "(?<=", r"\1", r"\p{L}", "{1000}", "(?P<n>",
+]  # fmt: skip
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")), deadline=None)
+@given(
+    pattern=st.lists(st.sampled_from(REGEX_PIECES), min_size=1, max_size=14).map("".join),
+    case=st.booleans(),
+)
+def test_any_regex_term_is_refused_or_runs_in_linear_time(pattern: str, case: bool) -> None:
+    """Arbitrary regex terms: compile_regex refuses them with a ValueError, or the regex runs
+    over a long adversarial text and returns (a backtracking engine would hang here)."""
+    try:
+        regex = compile_regex(pattern, case)
+    except ValueError:
+        return  # refused: the documented error, whose text monitor check prints
+    text = "a" * 3000 + "b" + "ab " * 1000 + "!"
+    span = regex.first_span(text)
+    assert span is None or 0 <= span[0] < span[1] <= len(text)
+    regex.first_span(text, list(range(0, len(text), 97)))

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor.errors import Problem
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.reload import Reloader
@@ -97,3 +98,20 @@ async def test_a_burst_of_reloads_coalesces(tmp_path: Path) -> None:
     ran = reloader.metrics.registry.get_sample_value("monitor_rules_reload_total", {"result": "ok"})
     assert ran is not None
     assert 1 <= ran <= 2
+
+
+async def test_a_reload_that_crashes_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """A fault while reloading (here, in a check) keeps the old rules and shows as a problem,
+    as a bad file would: the POST answers 422 and /readyz can show it."""
+    reloader = make_reloader(tmp_path)
+
+    def broken(_: object) -> list[Problem]:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    reloader.extra_checks = broken
+    result = await reloader.reload("test")
+    assert not result.ok
+    assert 1 == result.rules
+    assert ["reload failed: RecursionError (the log has the details)"] == [
+        p.message for p in reloader.problems
+    ]

@@ -120,9 +120,23 @@ class Reloader:
         return result
 
     async def _reload(self, reason: str) -> ReloadResult:
-        rule_set, problems = await asyncio.to_thread(read_rules_dir, self.rules_dir)
-        problems += self.extra_checks(rule_set)
-        if problems:
+        try:
+            rule_set, problems = await asyncio.to_thread(read_rules_dir, self.rules_dir)
+            problems += self.extra_checks(rule_set)
+            compiled = None if problems else await asyncio.to_thread(compile_rules, rule_set)
+        except Exception as exc:
+            # A fault of ours on these files (they passed every check we have): the old rules
+            # stay, and the failure shows where rule problems show, not as a crash.
+            log.exception("rules_reload_crashed", reason=reason)
+            problems = [
+                Problem(
+                    str(self.rules_dir),
+                    0,
+                    f"reload failed: {type(exc).__name__} (the log has the details)",
+                )
+            ]
+            compiled = None
+        if compiled is None:
             self.problems = tuple(problems)
             self.metrics.rules_reload.labels("error").inc()
             self.metrics.rules_stale.set(1)
@@ -133,7 +147,6 @@ class Reloader:
                 kept_rules=len(self.book.compiled.rules),
             )
             return ReloadResult(False, len(self.book.compiled.rules), self.problems)
-        compiled = await asyncio.to_thread(compile_rules, rule_set)
         self.book.swap(compiled)
         self.problems = ()
         self.metrics.rules_reload.labels("ok").inc()
