@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+
+from tests.servers import FeedServer, Receiver
 
 
 @dataclass
@@ -90,6 +93,33 @@ class MonitorProcess:
         """What the process printed (console alerts)."""
         path = self.logs / "stdout.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+@dataclass
+class ServiceRig:
+    """A monitor process with its feed server and webhook receiver, in `tmp`."""
+
+    tmp: Path
+    feeds: FeedServer
+    receiver: Receiver
+    monitor: MonitorProcess
+
+    @property
+    def rules(self) -> Path:
+        return self.tmp / "rules"
+
+    def alerted(self) -> list[tuple[str, str]]:
+        """(rule, article title) of every alert received."""
+        return [
+            (data["rule"]["id"], data["article"]["title"])
+            for data in (json.loads(body) for _, body in self.receiver.received)
+        ]
+
+    async def until_ready(self) -> None:
+        async def ready() -> bool:
+            return (await self.monitor.get("/readyz"))[0] == 200
+
+        await eventually(ready, 20, describe=lambda: self.monitor.stderr()[-2000:])
 
 
 def webhook_service(tmp_path: Path, hook_url: str, port: int) -> MonitorProcess:

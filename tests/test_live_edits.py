@@ -9,13 +9,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SEED_FEED, SHIPPED_RULES
-from tests.processes import MonitorProcess, eventually, webhook_service
+from tests.processes import ServiceRig, eventually, webhook_service
 from tests.servers import FeedServer, Receiver, free_port, rss, serve
 
 
@@ -32,24 +31,8 @@ def save_in_place(path: Path, text: str) -> None:
         f.write(text)
 
 
-@dataclass
-class Live:
-    tmp: Path
-    feeds: FeedServer
-    receiver: Receiver
-    monitor: MonitorProcess
-
-    @property
-    def rules(self) -> Path:
-        return self.tmp / "rules"
-
-    def alerted(self) -> list[tuple[str, str]]:
-        """(rule, article title) of every alert received."""
-        found = []
-        for _, body in self.receiver.received:
-            data = json.loads(body)
-            found.append((data["rule"]["id"], data["article"]["title"]))
-        return found
+class Live(ServiceRig):
+    """The service with helpers for reloads and the command line."""
 
     async def reloads(self, result: str) -> float:
         return await self.monitor.metric("monitor_rules_reload_total", {"result": result})
@@ -61,12 +44,6 @@ class Live:
             return await self.reloads(result) >= count
 
         await eventually(reached, timeout_s)
-
-    async def until_ready(self) -> None:
-        async def ready() -> bool:
-            return (await self.monitor.get("/readyz"))[0] == 200
-
-        await eventually(ready, 20)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -289,7 +289,7 @@ def _rss_item(item: etree._Element, ns: str, language: str | None) -> Entry:
     permalink = guid_element is not None and guid_element.get("isPermaLink", "true") == "true"
     if permalink and guid and not _ABSOLUTE_RE.match(guid):
         raise Declined(f"permalink guid {guid!r} is not a URL")  # feedparser resolves it
-    if not link and guid and permalink:
+    if link_element is None and guid and permalink:
         link = _link(guid)  # feedparser's rule: a permalink guid stands in for a missing link
     content = fields.get(f"{CONTENT}encoded")
     body = _text(content)

@@ -3,16 +3,15 @@ answers /healthz within a second, keeps alerting from the good feeds and stays w
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.processes import MonitorProcess, eventually, webhook_service
+from tests.processes import ServiceRig, eventually, webhook_service
 from tests.servers import FeedServer, Receiver, free_port, rss, serve
 
 MAX_RSS_MB = 600  # the service idles near 100 MB; the YAML bomb took it to 850 MB
@@ -27,23 +26,8 @@ def billion_laughs(levels: int = 7) -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass
-class Hostile:
-    tmp: Path
-    feeds: FeedServer
-    receiver: Receiver
-    monitor: MonitorProcess
-
-    @property
-    def rules(self) -> Path:
-        return self.tmp / "rules"
-
-    def alerted(self) -> list[tuple[str, str]]:
-        """(rule, article title) of every alert received."""
-        return [
-            (data["rule"]["id"], data["article"]["title"])
-            for data in (json.loads(body) for _, body in self.receiver.received)
-        ]
+class Hostile(ServiceRig):
+    """The service with helpers to check it is still healthy."""
 
     async def until_alerted(self, rule: str, title: str, timeout_s: float = 30) -> None:
         await eventually(
@@ -65,12 +49,6 @@ class Hostile:
             assert 200 == resp.status
         assert time.monotonic() - started < 1.0
         assert rss_mb(self.monitor.proc.pid) < MAX_RSS_MB
-
-    async def until_ready(self) -> None:
-        async def ready() -> bool:
-            return (await self.monitor.get("/readyz"))[0] == 200
-
-        await eventually(ready, 20, describe=lambda: self.monitor.stderr()[-2000:])
 
     async def failed_polls(self, feed: str) -> float:
         return await self.monitor.metric_sum(
@@ -191,3 +169,12 @@ async def test_deep_nesting_saved_into_the_rules_is_a_located_problem(hostile: H
     assert '"deep.yaml:3: invalid YAML: nested more than 64 levels deep"' in ready
     assert str(hostile.tmp) not in ready + body  # no absolute path of the host
     await hostile.assert_healthy()
+
+
+async def test_once_with_a_malformed_feed_exits_cleanly(hostile: Hostile) -> None:
+    """`monitor run --once` reads the good feed, alerts, and exits 0 despite the bad one."""
+    hostile.feeds.feeds["bad"] = HOSTILE_FEEDS["authors-7"].replace(b'"x"', b'"alpha bad"')
+    hostile.feeds.feeds["good"] = rss("alpha once")
+    proc = await hostile.monitor.start("--once")
+    assert 0 == await asyncio.wait_for(proc.wait(), timeout=60), hostile.monitor.stderr()[-3000:]
+    assert {("word", "alpha once"), ("word", "alpha bad")} == set(hostile.alerted())

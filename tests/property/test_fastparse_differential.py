@@ -61,39 +61,47 @@ DATES = st.sampled_from(
 ISO = st.sampled_from(["2026-11-28T09:30:00Z", "2026-11-28T09:30:00+02:00", "2026-11-28", "x"])
 
 
+def element(
+    tag: str, attrs: st.SearchStrategy[str], text: st.SearchStrategy[str]
+) -> st.SearchStrategy[str]:
+    """`<tag attrs>text</tag>`, drawn."""
+    return st.tuples(attrs, text).map(lambda p: f"<{tag}{p[0]}>{p[1]}</{tag}>")
+
+
+NONE = st.just("")
+RSS_ELEMENTS = [
+    element("title", NONE, TEXTS),
+    element("link", LINK_ATTRS, URLS),
+    element("guid", ATTRS, URLS),
+    element("description", NONE, TEXTS),
+    element("pubDate", NONE, DATES),
+    element("category", NONE, TEXTS),
+    element("author", NONE, TEXTS),
+]
+ATOM_ELEMENTS = [
+    element("title", st.sampled_from(["", ' type="text"', ' type="html"']), TEXTS),
+    element("updated", NONE, ISO),
+    element("summary", NONE, TEXTS),
+]
+
+
+@st.composite
+def some_of(draw: st.DrawFn, elements: list[st.SearchStrategy[str]]) -> list[str]:
+    """Each element or not, in any order."""
+    chosen = [draw(e) for e in elements if draw(st.booleans())]
+    return draw(st.permutations(chosen))
+
+
 @st.composite
 def rss_items(draw: st.DrawFn) -> str:
-    parts = []
-    if draw(st.booleans()):
-        parts.append(f"<title>{draw(TEXTS)}</title>")
-    if draw(st.booleans()):
-        parts.append(f"<link{draw(LINK_ATTRS)}>{draw(URLS)}</link>")
-    if draw(st.booleans()):
-        parts.append(f"<guid{draw(ATTRS)}>{draw(URLS)}</guid>")
-    if draw(st.booleans()):
-        parts.append(f"<description>{draw(TEXTS)}</description>")
-    if draw(st.booleans()):
-        parts.append(f"<pubDate>{draw(DATES)}</pubDate>")
-    if draw(st.booleans()):
-        parts.append(f"<category>{draw(TEXTS)}</category>")
-    if draw(st.booleans()):
-        parts.append(f"<author>{draw(TEXTS)}</author>")
-    return "<item>" + "".join(draw(st.permutations(parts))) + "</item>"
+    return "<item>" + "".join(draw(some_of(RSS_ELEMENTS))) + "</item>"
 
 
 @st.composite
 def atom_entries(draw: st.DrawFn) -> str:
-    parts = [f"<id>{draw(URLS)}</id>"]
-    href = draw(URLS)
+    parts = [f"<id>{draw(URLS)}</id>", *draw(some_of(ATOM_ELEMENTS))]
     extra = draw(st.sampled_from(["", ' rel="alternate"', ' uri="at://x/1"', ' type="text/html"']))
-    parts.append(f'<link href="{href}"{extra}/>')
-    if draw(st.booleans()):
-        kind = draw(st.sampled_from(["", ' type="text"', ' type="html"']))
-        parts.append(f"<title{kind}>{draw(TEXTS)}</title>")
-    if draw(st.booleans()):
-        parts.append(f"<updated>{draw(ISO)}</updated>")
-    if draw(st.booleans()):
-        parts.append(f"<summary>{draw(TEXTS)}</summary>")
+    parts.append(f'<link href="{draw(URLS)}"{extra}/>')
     return "<entry>" + "".join(draw(st.permutations(parts))) + "</entry>"
 
 
