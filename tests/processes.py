@@ -122,21 +122,30 @@ class ServiceRig:
         await eventually(ready, 20, describe=lambda: self.monitor.stderr()[-2000:])
 
 
-def webhook_service(tmp_path: Path, hook_url: str, port: int) -> MonitorProcess:
+def webhook_service(
+    tmp_path: Path,
+    hook_url: str,
+    port: int,
+    *,
+    kind: str = "webhook",
+    http: str = "",
+    env: dict[str, str] | None = None,
+) -> MonitorProcess:
     """Write a monitor.yaml (rules in `tmp_path/rules`, state beside it, every alert to the
-    webhook at `hook_url`, listening on `port`) and return its process, not yet started."""
+    channel of `kind` at `hook_url`, listening on `port`, with more `http` settings) and
+    return its process, not yet started."""
     config = tmp_path / "monitor.yaml"
     config.write_text(
         textwrap.dedent(f"""\
         rules_dir: rules
         state_dir: state
-        http: {{listen: "127.0.0.1:{port}"}}
+        http: {{listen: "127.0.0.1:{port}"{http}}}
         defaults: {{notify: [hook]}}
         channels:
-          hook: {{kind: webhook, url: "{hook_url}"}}
+          hook: {{kind: {kind}, url: "{hook_url}"}}
         """)
     )
-    return MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs")
+    return MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs", env=env or {})
 
 
 async def eventually(

@@ -217,6 +217,9 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+MESSAGE_CHARS = 300
+
+
 class Checker:
     """Collects problems for one file while its values are validated."""
 
@@ -225,7 +228,10 @@ class Checker:
         self.problems: list[Problem] = []
 
     def error(self, line: int, message: str) -> None:
-        """Record a problem at `line`."""
+        """Record a problem at `line` (cut to MESSAGE_CHARS: a message may quote the file, and
+        must not carry more of it than a short excerpt into logs and HTTP answers)."""
+        if len(message) > MESSAGE_CHARS:
+            message = message[: MESSAGE_CHARS - 1] + "…"
         self.problems.append(Problem(self.path, line, message))
 
     def mapping(
@@ -241,7 +247,7 @@ class Checker:
             if key not in allowed_keys:
                 self.error(
                     located.line_of(key),
-                    f"unknown key {key!r} in {what} (allowed: {', '.join(allowed_keys)})",
+                    f"unknown key {excerpt(key)} in {what} (allowed: {', '.join(allowed_keys)})",
                 )
         return located
 

@@ -4,6 +4,8 @@ answers /healthz within a second, keeps alerting from the good feeds and stays w
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -178,3 +180,93 @@ async def test_once_with_a_malformed_feed_exits_cleanly(hostile: Hostile) -> Non
     proc = await hostile.monitor.start("--once")
     assert 0 == await asyncio.wait_for(proc.wait(), timeout=60), hostile.monitor.stderr()[-3000:]
     assert {("word", "alpha once"), ("word", "alpha bad")} == set(hostile.alerted())
+
+
+async def test_a_feed_redirecting_to_cloud_metadata_is_refused(hostile: Hostile) -> None:
+    """The bad feed redirects to 169.254.169.254: each poll is refused (counted), the service
+    stays up and the good feed alerts."""
+    feed_url = hostile.feeds.url("/redirect?to=http://169.254.169.254/latest/meta-data/")
+    (hostile.rules / "feeds.yaml").write_text(
+        "feeds:\n"
+        f'  - {{id: good, url: "{hostile.feeds.url("/feeds/good")}", interval: 1s}}\n'
+        f'  - {{id: bad, url: "{feed_url}", interval: 1s}}\n'
+    )
+    await hostile.monitor.start()
+    await hostile.until_ready()
+    hostile.feeds.feeds["good"] = rss("alpha four")
+    await hostile.until_alerted("word", "alpha four")
+
+    async def refused() -> bool:
+        labels = {"feed": "bad", "result": "redirect_refused"}
+        return await hostile.monitor.metric("monitor_polls_total", labels) >= 1
+
+    await eventually(refused, 20, describe=lambda: hostile.monitor.stderr()[-2000:])
+    await hostile.assert_healthy()
+
+
+TOKEN = "hostile-test-token-0123456789"  # noqa: S105 - a test token
+
+
+async def test_reload_needs_the_token_and_refuses_a_cross_site_form(tmp_path: Path) -> None:
+    """With `http: {token: ${MONITOR_TOKEN}}`: no token 401, a form 403, JSON with the token
+    reloads; the token never reaches the log."""
+    feeds, receiver = FeedServer(), Receiver()
+    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
+        feeds.base, receiver.base = feed_base, hook_base
+        (tmp_path / "rules" / "entities").mkdir(parents=True)
+        (tmp_path / "rules" / "watches.yaml").write_text("rules:\n  - {id: w, match: {any: [x]}}\n")
+        monitor = webhook_service(
+            tmp_path,
+            receiver.url("/hook"),
+            free_port(),
+            http=', token: "${MONITOR_TOKEN}"',
+            env={"MONITOR_TOKEN": TOKEN},
+        )
+        rig = Hostile(tmp_path, feeds, receiver, monitor)
+        try:
+            await monitor.start()
+            await rig.until_ready()
+            bearer = {"Authorization": f"Bearer {TOKEN}"}
+            async with aiohttp.ClientSession() as s:
+                for kwargs, status in (
+                    ({"json": {}}, 401),
+                    ({"data": {"a": "1"}, "headers": bearer}, 403),
+                    ({"json": {}, "headers": bearer}, 200),
+                ):
+                    async with s.post(monitor.http + "/-/reload", **kwargs) as resp:
+                        assert status == resp.status, kwargs
+            await rig.assert_healthy()
+            assert TOKEN not in monitor.stderr()
+        finally:
+            await monitor.kill()
+
+
+async def test_markdown_in_an_article_reaches_mattermost_defused(tmp_path: Path) -> None:
+    """An article whose text holds a Markdown link and image reaches a Mattermost webhook with
+    both escaped, in the title and in the evidence."""
+    feeds, receiver = FeedServer(), Receiver()
+    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
+        feeds.base, receiver.base = feed_base, hook_base
+        attack = "alpha [Reset password](http://evil.example/p) ![t](http://evil.example/t.png)"
+        feeds.feeds["news"] = (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+            f'<title>Breaking</title><guid isPermaLink="false">g1</guid>'
+            f"<description>{attack}</description>"
+            "</item></channel></rss>"
+        ).encode()
+        rules = tmp_path / "rules"
+        (rules / "entities").mkdir(parents=True)
+        (rules / "feeds.yaml").write_text(
+            f'feeds:\n  - {{id: news, url: "{feeds.url("/feeds/news")}", interval: 1s}}\n'
+        )
+        (rules / "watches.yaml").write_text("rules:\n  - {id: word, match: {any: [password]}}\n")
+        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port(), kind="mattermost")
+        try:
+            await monitor.start()
+            await eventually(lambda: len(receiver.received) == 1, 30)
+            text = json.loads(receiver.received[0][1])["text"]
+            assert "password" in text
+            assert not re.search(r"(?<!\\)\]\(", text), text
+            assert "http://evil" not in text
+        finally:
+            await monitor.kill()
