@@ -8,13 +8,15 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 
-from tests.servers import FeedServer, Receiver
+from tests.servers import FeedServer, Receiver, free_port, serve
 
 
 @dataclass
@@ -122,6 +124,17 @@ class ServiceRig:
         await eventually(ready, 20, describe=lambda: self.monitor.stderr()[-2000:])
 
 
+def write_rules(tmp_path: Path, feeds: dict[str, str], watches: str) -> Path:
+    """A rules directory in `tmp_path/rules`: the feeds (id -> URL, polled every second), the
+    watches file's text and an empty entities directory."""
+    rules = tmp_path / "rules"
+    (rules / "entities").mkdir(parents=True, exist_ok=True)
+    lines = [f'  - {{id: {feed}, url: "{url}", interval: 1s}}\n' for feed, url in feeds.items()]
+    (rules / "feeds.yaml").write_text("feeds:\n" + "".join(lines))
+    (rules / "watches.yaml").write_text(watches)
+    return rules
+
+
 def webhook_service(
     tmp_path: Path,
     hook_url: str,
@@ -146,6 +159,28 @@ def webhook_service(
         """)
     )
     return MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs", env=env or {})
+
+
+R = TypeVar("R", bound=ServiceRig)
+
+
+@asynccontextmanager
+async def service_rig(
+    tmp_path: Path, feeds: dict[str, bytes], watches: str, rig: type[R]
+) -> AsyncIterator[R]:
+    """A feed server serving `feeds` (id -> document, at /feeds/ID), a webhook receiver, a
+    rules directory polling every feed each second with `watches`, and the monitor process
+    (not yet started; killed on the way out)."""
+    server, receiver = FeedServer(), Receiver()
+    async with serve(server.app()) as feed_base, serve(receiver.app()) as hook_base:
+        server.base, receiver.base = feed_base, hook_base
+        server.feeds.update(feeds)
+        write_rules(tmp_path, {f: server.url(f"/feeds/{f}") for f in feeds}, watches)
+        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
+        try:
+            yield rig(tmp_path, server, receiver, monitor)
+        finally:
+            await monitor.kill()
 
 
 async def eventually(

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SEED_FEED, SHIPPED_RULES
-from tests.processes import ServiceRig, eventually, webhook_service
-from tests.servers import FeedServer, Receiver, free_port, rss, serve
+from tests.processes import ServiceRig, eventually, service_rig
+from tests.servers import rss
 
 
 def save_by_rename(path: Path, text: str) -> None:
@@ -57,21 +57,9 @@ class Live(ServiceRig):
 
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[Live]:
-    feeds, receiver = FeedServer(), Receiver()
-    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
-        feeds.base, receiver.base = feed_base, hook_base
-        feeds.feeds["news"] = rss()
-        rules = tmp_path / "rules"
-        (rules / "entities").mkdir(parents=True)
-        (rules / "feeds.yaml").write_text(
-            f'feeds:\n  - {{id: news, url: "{feeds.url("/feeds/news")}", interval: 1s}}\n'
-        )
-        (rules / "watches.yaml").write_text("rules:\n  - {id: first, match: {any: [alpha]}}\n")
-        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
-        try:
-            yield Live(tmp_path, feeds, receiver, monitor)
-        finally:
-            await monitor.kill()
+    watches = "rules:\n  - {id: first, match: {any: [alpha]}}\n"
+    async with service_rig(tmp_path, {"news": rss()}, watches, Live) as rig:
+        yield rig
 
 
 async def test_edits_apply_live_and_a_bad_edit_keeps_the_last_good_rules(live: Live) -> None:

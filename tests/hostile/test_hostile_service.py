@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.processes import ServiceRig, eventually, webhook_service
+from tests.processes import ServiceRig, eventually, service_rig, webhook_service, write_rules
 from tests.servers import FeedServer, Receiver, free_port, rss, serve
 
 MAX_RSS_MB = 600  # the service idles near 100 MB; the YAML bomb took it to 850 MB
@@ -67,24 +67,9 @@ def rss_mb(pid: int) -> float:
 
 @pytest.fixture
 async def hostile(tmp_path: Path) -> AsyncIterator[Hostile]:
-    feeds, receiver = FeedServer(), Receiver()
-    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
-        feeds.base, receiver.base = feed_base, hook_base
-        feeds.feeds["good"] = rss()
-        feeds.feeds["bad"] = rss()
-        rules = tmp_path / "rules"
-        (rules / "entities").mkdir(parents=True)
-        (rules / "feeds.yaml").write_text(
-            "feeds:\n"
-            f'  - {{id: good, url: "{feeds.url("/feeds/good")}", interval: 1s}}\n'
-            f'  - {{id: bad, url: "{feeds.url("/feeds/bad")}", interval: 1s}}\n'
-        )
-        (rules / "watches.yaml").write_text("rules:\n  - {id: word, match: {any: [alpha]}}\n")
-        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
-        try:
-            yield Hostile(tmp_path, feeds, receiver, monitor)
-        finally:
-            await monitor.kill()
+    watches = "rules:\n  - {id: word, match: {any: [alpha]}}\n"
+    async with service_rig(tmp_path, {"good": rss(), "bad": rss()}, watches, Hostile) as rig:
+        yield rig
 
 
 JSON_FEED = b'{"version":"https://jsonfeed.org/version/1.1","items":[{"id":"1","title":"x",'
@@ -186,10 +171,10 @@ async def test_a_feed_redirecting_to_cloud_metadata_is_refused(hostile: Hostile)
     """The bad feed redirects to 169.254.169.254: each poll is refused (counted), the service
     stays up and the good feed alerts."""
     feed_url = hostile.feeds.url("/redirect?to=http://169.254.169.254/latest/meta-data/")
-    (hostile.rules / "feeds.yaml").write_text(
-        "feeds:\n"
-        f'  - {{id: good, url: "{hostile.feeds.url("/feeds/good")}", interval: 1s}}\n'
-        f'  - {{id: bad, url: "{feed_url}", interval: 1s}}\n'
+    write_rules(
+        hostile.tmp,
+        {"good": hostile.feeds.url("/feeds/good"), "bad": feed_url},
+        (hostile.rules / "watches.yaml").read_text(),
     )
     await hostile.monitor.start()
     await hostile.until_ready()
@@ -254,12 +239,11 @@ async def test_markdown_in_an_article_reaches_mattermost_defused(tmp_path: Path)
             f"<description>{attack}</description>"
             "</item></channel></rss>"
         ).encode()
-        rules = tmp_path / "rules"
-        (rules / "entities").mkdir(parents=True)
-        (rules / "feeds.yaml").write_text(
-            f'feeds:\n  - {{id: news, url: "{feeds.url("/feeds/news")}", interval: 1s}}\n'
+        write_rules(
+            tmp_path,
+            {"news": feeds.url("/feeds/news")},
+            "rules:\n  - {id: word, match: {any: [password]}}\n",
         )
-        (rules / "watches.yaml").write_text("rules:\n  - {id: word, match: {any: [password]}}\n")
         monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port(), kind="mattermost")
         try:
             await monitor.start()

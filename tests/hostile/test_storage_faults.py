@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import MonitorProcess, eventually, webhook_service
-from tests.servers import FeedServer, Receiver, free_port, rss, serve
+from tests.processes import MonitorProcess, ServiceRig, eventually, service_rig
+from tests.servers import FeedServer, Receiver, rss
 
 
 @contextlib.contextmanager
@@ -39,15 +39,6 @@ def mounted(path: Path, *options: str) -> Iterator[Path]:
         subprocess.run([umount, "-l", str(path)], check=False)
 
 
-def make_rules(tmp_path: Path, feed_url: str) -> None:
-    rules = tmp_path / "rules"
-    (rules / "entities").mkdir(parents=True, exist_ok=True)
-    (rules / "feeds.yaml").write_text(
-        f'feeds:\n  - {{id: news, url: "{feed_url}", interval: 1s}}\n'
-    )
-    (rules / "watches.yaml").write_text("rules:\n  - {id: word, match: {any: [alpha]}}\n")
-
-
 async def start_failure(monitor: MonitorProcess) -> tuple[int, str]:
     """Start the service and wait for it to exit: (exit code, stderr)."""
     proc = await monitor.start()
@@ -57,16 +48,9 @@ async def start_failure(monitor: MonitorProcess) -> tuple[int, str]:
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[tuple[FeedServer, Receiver, MonitorProcess]]:
-    feeds, receiver = FeedServer(), Receiver()
-    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
-        feeds.base, receiver.base = feed_base, hook_base
-        feeds.feeds["news"] = rss()
-        make_rules(tmp_path, feeds.url("/feeds/news"))
-        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
-        try:
-            yield feeds, receiver, monitor
-        finally:
-            await monitor.kill()
+    watches = "rules:\n  - {id: word, match: {any: [alpha]}}\n"
+    async with service_rig(tmp_path, {"news": rss()}, watches, ServiceRig) as rig:
+        yield rig.feeds, rig.receiver, rig.monitor
 
 
 def one_line(stderr: str) -> dict[str, str]:
