@@ -9,6 +9,7 @@ its disk has room (`has_room`): the service pauses new work meanwhile instead of
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -22,6 +23,7 @@ T = TypeVar("T")
 
 # PRAGMA application_id of monitor's files ("mon1"): another program's database is refused.
 APPLICATION_ID = 0x6D6F6E31
+_TABLE_RE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE)
 # Free space a full disk must have again before work resumes.
 ROOM_BYTES = 4 * 1024 * 1024
 
@@ -80,9 +82,7 @@ class SqliteFile:
         """Refuse another program's database; note whether this one is new (or emptied)."""
         app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        ours = {
-            line.split()[5] for line in self.schema.splitlines() if line.startswith("CREATE TABLE")
-        }
+        ours = set(_TABLE_RE.findall(self.schema))
         foreign = app_id not in (0, APPLICATION_ID) or (
             app_id == 0 and bool(tables) and not tables & ours
         )

@@ -241,6 +241,7 @@ async def test_a_redirect_on_the_same_host_is_followed(rig: Rig) -> None:
         ("93.184.216.34", "169.254.169.254", False, "link-local"),
         ("127.0.0.1", "169.254.169.254", False, "link-local"),
         ("93.184.216.34", "fe80::1", False, "link-local"),
+        ("127.0.0.1", "::ffff:169.254.169.254", False, "link-local"),
         ("93.184.216.34", "127.0.0.1", False, "internal"),
         ("93.184.216.34", "10.0.0.5", False, "internal"),
         ("93.184.216.34", "192.168.1.1", False, "internal"),

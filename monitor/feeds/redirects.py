@@ -22,8 +22,13 @@ def _public(ip: Address) -> bool:
 
 
 def addresses(found: Sequence[str]) -> list[Address]:
-    """Parse the addresses a host name resolved to (IPv6 scope ids dropped)."""
-    return [ip_address(a.split("%", 1)[0]) for a in found]
+    """Parse the addresses a host name resolved to (IPv6 scope ids dropped, IPv4-mapped IPv6
+    addresses read as the IPv4 address they carry)."""
+    parsed = [ip_address(a.split("%", 1)[0]) for a in found]
+    return [
+        ip.ipv4_mapped if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None else ip
+        for ip in parsed
+    ]
 
 
 def refusal(
