@@ -68,9 +68,9 @@ TERM_CODE, SET_CODE, COND_CODE = 0, 1, 2
 class CompiledTerm(NamedTuple):
     """A term: its token pattern ids in order, or a compiled regex.
 
-    `required` is a literal that any match of the regex must contain (lower-cased unless the
-    regex is case-sensitive), so a field without it is not scanned; when `leads`, every match
-    begins with it, so the regex is tried only where it stands. A named tuple: a large rule
+    `required` is a literal that any match of the regex must contain (lower-cased when `fold`,
+    the regex ignoring case anywhere), so a field without it is not scanned; when `leads`, every
+    match begins with it, so the regex is tried only where it stands. A named tuple: a large rule
     set has hundreds of thousands.
     """
 
@@ -79,6 +79,7 @@ class CompiledTerm(NamedTuple):
     regex: WatchRegex | None = None
     required: str | None = None
     leads: bool = False
+    fold: bool = False
 
 
 _MIN_REQUIRED = 3
@@ -96,12 +97,13 @@ def required_literal(regex: WatchRegex) -> tuple[str, bool] | None:
     ignores case (inline `(?i)` included). None when there is no run of at least 3 characters,
     or when the pattern cannot be read.
     """
+    fold = ignores_case(regex)
     found = _leading_literal(regex.pattern)
     if found is None:
         try:
             # Python's parser reads the syntax the engines share; a pattern it cannot read
             # (`\p{L}`, say) gets no literal and is run over every field.
-            flags = re.IGNORECASE if ignores_case(regex) else 0
+            flags = re.IGNORECASE if fold else 0
             parsed = re._parser.parse(regex.pattern, flags)  # type: ignore[attr-defined]
         except (re.error, AttributeError, TypeError, ValueError):
             return None
@@ -109,7 +111,7 @@ def required_literal(regex: WatchRegex) -> tuple[str, bool] | None:
     if found is None:
         return None
     run, leads = found
-    return (run.lower() if ignores_case(regex) else run), leads
+    return (run.lower() if fold else run), leads
 
 
 def _leading_literal(pattern: str) -> tuple[str, bool] | None:
@@ -309,7 +311,13 @@ class _Builder:
         if term.regex is not None:
             regex = term.compiled or compile_regex(term.regex, term.case)
             required, leads = required_literal(regex) or (None, False)
-            compiled = CompiledTerm(label=term.label, regex=regex, required=required, leads=leads)
+            compiled = CompiledTerm(
+                label=term.label,
+                regex=regex,
+                required=required,
+                leads=leads,
+                fold=ignores_case(regex),
+            )
         else:
             patterns = self.patterns
             words = term.words
@@ -478,7 +486,7 @@ def _index(
             for eid in found:
                 sets_by_entity[eid].append(sid)
     required = [
-        (tid, term.required, not ignores_case(term.regex), term.leads)
+        (tid, term.required, not term.fold, term.leads)
         for tid in regex_terms
         if (term := terms[tid]).required is not None and term.regex
     ]

@@ -16,7 +16,6 @@ from typing import TypeVar
 
 from monitor.matching.automaton import GLOB, LITERAL, PREFIX, REGEX, Automaton
 from monitor.matching.compiler import CompiledRules, TokenTables
-from monitor.matching.regexes import ignores_case
 from monitor.text import boundary_form, iter_token_spans, token_after, token_at, token_key
 
 T = TypeVar("T")
@@ -247,10 +246,10 @@ def scan_tokens(text: str, c: CompiledRules) -> FieldHits:
                 hits[tid] = Hit(spans[start][1], spans[start + len(rest)][2], regex=False)
     lowered: str | None = None
     for tid in c.regex_terms:
-        required = c.terms[tid].required
-        regex = c.terms[tid].regex
-        if required is not None and regex is not None:
-            if ignores_case(regex):
+        term = c.terms[tid]
+        required = term.required
+        if required is not None and term.regex is not None:
+            if term.fold:
                 lowered = text.lower() if lowered is None else lowered
                 if required not in lowered:
                     continue

@@ -55,6 +55,11 @@ impl Regex {
         text: &str,
         places: Option<Vec<usize>>,
     ) -> Option<(u32, u32)> {
+        let places = places.map(|mut p| {
+            p.sort_unstable();
+            p.dedup();
+            p
+        });
         py.allow_threads(|| self.span(text, places.as_deref()))
     }
 }
@@ -78,19 +83,15 @@ impl Regex {
         })
     }
 
-    /// `first_span`, for the engine (which holds the GIL or has let it go itself).
+    /// `first_span`, for the engine (which holds the GIL or has let it go itself); `places`
+    /// must be ascending, as the engine's are.
     pub fn span(&self, text: &str, places: Option<&[usize]>) -> Option<(u32, u32)> {
         let found = match places {
             None => self.inner.find_iter(text).find(|m| m.end() > m.start()),
-            Some(places) => {
-                let mut sorted = places.to_vec();
-                sorted.sort_unstable();
-                sorted.dedup();
-                byte_offsets(text, &sorted).into_iter().find_map(|at| {
-                    let input = Input::new(text).range(at..).anchored(Anchored::Yes);
-                    self.inner.search(&input).filter(|m| m.end() > m.start())
-                })
-            }
+            Some(places) => byte_offsets(text, places).into_iter().find_map(|at| {
+                let input = Input::new(text).range(at..).anchored(Anchored::Yes);
+                self.inner.search(&input).filter(|m| m.end() > m.start())
+            }),
         }?;
         let start = char_offset(text, 0, 0, found.start());
         let end = char_offset(text, found.start(), start, found.end());
