@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from monitor.bus.base import DELIVERIES, POLLER_LEASES, TOPICS, Record
@@ -281,10 +281,16 @@ class KafkaConsumer:
                 committed = await self._consumer.committed(tp)
             except KafkaError:
                 committed = None
-            if committed is None:
-                await self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, committed)
+            try:
+                if committed is None:
+                    await self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek(tp, committed)
+            except IllegalStateError:
+                # A rebalance took the partition while its offset was asked for (the failed
+                # commit that made us rewind is often the sign of one): its new owner starts
+                # from the commit, so there is nothing left to rewind here.
+                log.info("rewind_skipped_for_moved_partition", group=self.group, tp=str(tp))
 
     async def partition_lag(self) -> dict[int, int]:
         """End of each held partition minus what the group committed there."""
