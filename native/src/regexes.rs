@@ -65,6 +65,16 @@ impl Regex {
 }
 
 impl Regex {
+    /// The pattern as written.
+    pub fn pattern_text(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Whether the pattern tells case apart.
+    pub fn is_case_sensitive(&self) -> bool {
+        self.case_sensitive
+    }
+
     /// Compile `pattern`, or say what is wrong with it.
     pub fn compile(pattern: &str, case_sensitive: bool) -> Result<Self, String> {
         let inner = meta::Regex::builder()

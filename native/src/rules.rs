@@ -16,6 +16,12 @@ pub struct Hit {
     pub regex: bool,
 }
 
+impl Hit {
+    /// The start of a regex hit known to be in the field, whose place is found only if a rule
+    /// that holds shows it as evidence.
+    pub const UNPLACED: u32 = u32::MAX;
+}
+
 pub type FieldHits = FxHashMap<u32, Hit>;
 
 #[derive(Clone, Copy)]
@@ -360,7 +366,14 @@ impl<'a> Article<'a> {
 
     /// Every term and entity in a positive position of a rule that holds and is present,
     /// ordered by field (in the rule's order), place, kind and value.
-    pub fn evidence(&mut self, index: u32) -> Vec<Evidence> {
+    ///
+    /// A regex hit whose place is not yet known (`Hit::UNPLACED`) is placed by `place(field,
+    /// term)`, only now that a rule holds and shows it.
+    pub fn evidence(
+        &mut self,
+        index: u32,
+        place: &mut impl FnMut(usize, u32) -> Option<(u32, u32)>,
+    ) -> Vec<Evidence> {
         let r = self.rules;
         let rule = &r.rules[index as usize];
         let fields = &r.field_lists[rule.fields as usize];
@@ -384,7 +397,7 @@ impl<'a> Article<'a> {
                         .iter()
                         .any(|(term, value, _)| *term && *value == label)
                     {
-                        if let Some(e) = self.first_hit(true, t, &[t], fields) {
+                        if let Some(e) = self.first_hit(true, t, &[t], fields, place) {
                             found.push((true, label, e));
                         }
                     }
@@ -394,7 +407,7 @@ impl<'a> Article<'a> {
                         let id = r.entity_id_ranks[e as usize];
                         if !found.iter().any(|(term, value, _)| !*term && *value == id) {
                             let names = &r.entities[e as usize].names;
-                            if let Some(ev) = self.first_hit(false, e, names, fields) {
+                            if let Some(ev) = self.first_hit(false, e, names, fields, place) {
                                 found.push((false, id, ev));
                             }
                         }
@@ -418,13 +431,32 @@ impl<'a> Article<'a> {
 
     /// The first field (in the rule's order) where one of `terms` is present, and the best hit
     /// there: a word before a regex, then the earliest.
-    fn first_hit(&self, term: bool, value: u32, terms: &[u32], fields: &[u8]) -> Option<Evidence> {
+    fn first_hit(
+        &self,
+        term: bool,
+        value: u32,
+        terms: &[u32],
+        fields: &[u8],
+        place: &mut impl FnMut(usize, u32) -> Option<(u32, u32)>,
+    ) -> Option<Evidence> {
         for &f in fields {
             let f = usize::from(f);
             let hits = &self.hits[f];
             let mut best: Option<Hit> = None;
             for t in terms {
                 if let Some(&h) = hits.get(t) {
+                    let h = if h.start == Hit::UNPLACED {
+                        let Some((start, end)) = place(f, *t) else {
+                            continue;
+                        };
+                        Hit {
+                            start,
+                            end,
+                            regex: true,
+                        }
+                    } else {
+                        h
+                    };
                     if best.is_none_or(|b| (h.regex, h.start) < (b.regex, b.start)) {
                         best = Some(h);
                     }

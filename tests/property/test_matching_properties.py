@@ -63,6 +63,18 @@ def texts(draw: st.DrawFn) -> str:
     return "".join(parts)
 
 
+REGEX_SHAPES = [
+    "{w}\\w*",
+    "\\b{s}[a-z]{{1,3}}\\b",
+    "\\b\\w+{t}\\b",
+    "{s}\\s+\\w+",
+    "\\b({s}|{t})\\w*",
+    "(?i){s}\\w{{0,2}}",
+    "^{s}",
+    "{w}y?$",
+]
+
+
 @st.composite
 def terms(draw: st.DrawFn) -> Any:
     """A term in any of the language's forms."""
@@ -76,7 +88,10 @@ def terms(draw: st.DrawFn) -> Any:
         i = draw(st.integers(0, len(word) - 1))
         text = word[:i] + "?" + word[i + 1 :]
     elif kind == "regex":
-        text = f"/{word[:4]}\\w*/"
+        # Shapes with long and short literals, unbounded parts and word boundaries: each of
+        # the engine's ways of running a regex (by its literal, or in the set of the others).
+        shape = draw(st.sampled_from(REGEX_SHAPES))
+        text = "/" + shape.format(w=word[:4], s=word[:2], t=word[-2:]) + "/"
     else:
         text = word
     case = draw(st.sampled_from([None, True, False]))

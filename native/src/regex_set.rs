@@ -1,0 +1,290 @@
+//! The regex terms no literal singles out, searched together: one pass over a field tells which
+//! of them may match there, and only those are run on their own.
+//!
+//! A regex whose literals are short (`\bkari[a-z]{2}mo\b`, `\b\w+stan\b`) or absent would
+//! otherwise be run over every field it might match: hundreds of passes per article where short
+//! literals occur everywhere. Here each pattern is reduced to a factor that every match of it
+//! contains (its longest run of bounded parts: `stan\b` of `\b\w+stan\b`), and the factors are
+//! compiled into multi-pattern automata (`regex-automata`'s meta regex, a lazy DFA that scans a
+//! field once for all of them). A factor of bounded length keeps the DFA's states few and its
+//! matches rare, where a pattern's `\w+` or `\w*` kept every position of a word alive.
+//!
+//! A text in ASCII is searched with the factors' ASCII forms (classes cut to ASCII, word
+//! boundaries as ASCII ones: the same matches on such a text); any other with their widened
+//! forms, without word boundaries (which the lazy DFA tests on ASCII text only), so that a
+//! factor is found wherever its pattern matches and perhaps elsewhere. The pattern's own regex
+//! then decides, and gives the place.
+
+use regex_automata::meta;
+use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, PatternSet};
+use regex_syntax::hir::{
+    Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
+    Repetition,
+};
+
+/// Patterns per automaton: one pass serves this many (measured on the adversarial workload:
+/// 64 a chunk cost 6x what 512 did; past that the DFA's states grow faster than passes shrink).
+const CHUNK: usize = 512;
+// Each automaton's lazy DFA cache: room for the states a field's text visits.
+const DFA_CACHE: usize = 8 << 20;
+const NFA_LIMIT: usize = 32 << 20;
+
+/// A field's text as the automata read it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Ascii,
+    Widened,
+}
+
+/// Regex terms' factors, searched together.
+pub struct RegexSet {
+    // An automaton and, for each of its patterns, its term and whether a match of the ASCII
+    // form is a match of the term (its pattern is its own factor: of bounded length).
+    ascii: Vec<(meta::Regex, Vec<(u32, bool)>)>,
+    widened: Vec<(meta::Regex, Vec<(u32, bool)>)>,
+    // Terms whose factor matches the empty string (`x*`, `\b\w*`): no pass can rule them out.
+    always: Vec<u32>,
+}
+
+impl RegexSet {
+    /// Build from (term, pattern, case-sensitive) triples; a pattern that fails to parse (it
+    /// compiled on its own, so it should not) is an error naming it.
+    pub fn new(patterns: &[(u32, String, bool)]) -> Result<RegexSet, String> {
+        let mut factors = Vec::with_capacity(patterns.len());
+        let mut always = Vec::new();
+        for (term, pattern, case_sensitive) in patterns {
+            let config = syntax::Config::new().case_insensitive(!case_sensitive);
+            let hir = syntax::parse_with(pattern, &config)
+                .map_err(|e| format!("regex /{pattern}/ in a set: {e}"))?;
+            let found = factor(&hir);
+            if min_len(&found) == 0 {
+                always.push(*term);
+            } else {
+                factors.push((*term, found, bounded(&hir)));
+            }
+        }
+        type Chunks = Vec<(meta::Regex, Vec<(u32, bool)>)>;
+        let build = |form: Form| -> Result<Chunks, String> {
+            factors
+                .chunks(CHUNK)
+                .map(|chunk| {
+                    let hirs: Vec<Hir> = chunk.iter().map(|(_, h, _)| reform(h, form)).collect();
+                    let regex = meta::Regex::builder()
+                        .configure(
+                            meta::Config::new()
+                                .match_kind(MatchKind::All)
+                                .which_captures(WhichCaptures::Implicit)
+                                .nfa_size_limit(Some(NFA_LIMIT))
+                                .hybrid_cache_capacity(DFA_CACHE),
+                        )
+                        .build_many_from_hir(&hirs)
+                        .map_err(|e| format!("a set of {} regexes: {e}", hirs.len()))?;
+                    let exact = form == Form::Ascii;
+                    let terms = chunk.iter().map(|&(t, _, b)| (t, exact && b)).collect();
+                    Ok((regex, terms))
+                })
+                .collect()
+        };
+        Ok(RegexSet {
+            ascii: build(Form::Ascii)?,
+            widened: build(Form::Widened)?,
+            always,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ascii.is_empty() && self.always.is_empty()
+    }
+
+    /// Call `found(term, sure)` for each term that may match somewhere in `text` (every term
+    /// that does, and perhaps a few more); `sure` when it certainly does.
+    pub fn matching(&self, text: &str, mut found: impl FnMut(u32, bool)) {
+        self.always.iter().for_each(|&term| found(term, false));
+        let chunks = if text.is_ascii() {
+            &self.ascii
+        } else {
+            &self.widened
+        };
+        for (regex, terms) in chunks {
+            let mut hits = PatternSet::new(regex.pattern_len());
+            regex.which_overlapping_matches(&Input::new(text), &mut hits);
+            for pattern in hits.iter() {
+                let (term, sure) = terms[pattern.as_usize()];
+                found(term, sure);
+            }
+        }
+    }
+}
+
+fn bounded(hir: &Hir) -> bool {
+    hir.properties().maximum_len().is_some()
+}
+
+fn min_len(hir: &Hir) -> usize {
+    hir.properties().minimum_len().unwrap_or(0)
+}
+
+/// A part of `hir` that every match of it contains a match of: the longest (by its shortest
+/// match) run of a sequence's parts of bounded length, or a factor of an unbounded part that
+/// must occur (`x` of `x+`); for an alternation, the alternation of its branches' factors.
+fn factor(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Capture(capture) => factor(&capture.sub),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(factor).collect()),
+        HirKind::Repetition(rep) if !bounded(hir) => {
+            if rep.min >= 1 {
+                factor(&rep.sub)
+            } else {
+                Hir::empty()
+            }
+        }
+        HirKind::Concat(subs) => {
+            let mut best = Hir::empty();
+            let mut consider = |candidate: Hir| {
+                if min_len(&candidate) > min_len(&best) {
+                    best = candidate;
+                }
+            };
+            let mut run: Vec<Hir> = Vec::new();
+            for sub in subs {
+                if bounded(sub) {
+                    run.push(sub.clone());
+                    continue;
+                }
+                if !run.is_empty() {
+                    consider(Hir::concat(std::mem::take(&mut run)));
+                }
+                consider(factor(sub));
+            }
+            if !run.is_empty() {
+                consider(Hir::concat(run));
+            }
+            best
+        }
+        _ => hir.clone(),
+    }
+}
+
+/// `hir` as the automata of `form` search it, without capture groups: for ASCII text, classes
+/// and literals cut to ASCII and word boundaries made ASCII ones (the same matches there); for
+/// any text, every assertion dropped but the ends of the text and of lines (a match wherever
+/// `hir` matches, and perhaps elsewhere).
+fn reform(hir: &Hir, form: Form) -> Hir {
+    let ascii = form == Form::Ascii;
+    match hir.kind() {
+        HirKind::Look(look) => match look {
+            Look::Start
+            | Look::End
+            | Look::StartLF
+            | Look::EndLF
+            | Look::StartCRLF
+            | Look::EndCRLF => Hir::look(*look),
+            Look::WordUnicode if ascii => Hir::look(Look::WordAscii),
+            Look::WordUnicodeNegate if ascii => Hir::look(Look::WordAsciiNegate),
+            Look::WordStartUnicode if ascii => Hir::look(Look::WordStartAscii),
+            Look::WordEndUnicode if ascii => Hir::look(Look::WordEndAscii),
+            Look::WordStartHalfUnicode if ascii => Hir::look(Look::WordStartHalfAscii),
+            Look::WordEndHalfUnicode if ascii => Hir::look(Look::WordEndHalfAscii),
+            Look::WordAscii
+            | Look::WordAsciiNegate
+            | Look::WordStartAscii
+            | Look::WordEndAscii
+            | Look::WordStartHalfAscii
+            | Look::WordEndHalfAscii
+                if ascii =>
+            {
+                Hir::look(*look)
+            }
+            _ => Hir::empty(),
+        },
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            sub: Box::new(reform(&rep.sub, form)),
+            ..rep.clone()
+        }),
+        HirKind::Capture(capture) => reform(&capture.sub, form),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(|h| reform(h, form)).collect()),
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.iter().map(|h| reform(h, form)).collect())
+        }
+        HirKind::Literal(literal) if ascii && !literal.0.is_ascii() => Hir::fail(),
+        HirKind::Class(Class::Unicode(class)) if ascii => {
+            let mut class = class.clone();
+            class.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\0', '\x7f')]));
+            Hir::class(Class::Unicode(class))
+        }
+        HirKind::Class(Class::Bytes(class)) if ascii => {
+            let mut class = class.clone();
+            class.intersect(&ClassBytes::new([ClassBytesRange::new(0, 0x7f)]));
+            Hir::class(Class::Bytes(class))
+        }
+        _ => hir.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RegexSet;
+    use crate::regexes::Regex;
+
+    #[test]
+    fn a_factor_is_the_longest_bounded_run() {
+        use super::{factor, min_len};
+        use regex_automata::util::syntax;
+        let min = |p: &str| min_len(&factor(&syntax::parse(p).expect("parses")));
+        assert_eq!(min(r"\b\w+stan\b"), 4);
+        assert_eq!(min(r"\bkari[a-z]{2}mo\b"), 8);
+        assert_eq!(min(r"(ab+c|xyz)"), 1);
+        assert_eq!(min(r"x*"), 0);
+        assert_eq!(min(r"a\s+bcd(\s+\w+)*"), 3);
+    }
+
+    #[test]
+    fn finds_every_pattern_that_matches_as_each_regex_alone_does() {
+        let patterns = [
+            r"\bkari[a-z]{2}mo\b",
+            r"\bAl[- ]?Qa[ei]da\b",
+            r"\b\w+stan\b",
+            r"(?i)ЖУК\b",
+            r"^Breaking",
+            r"\Bend\B",
+            r"x*",
+            r"(ko|ka)ri(\s+\w+){0,2}\s+mo",
+        ];
+        let texts = [
+            "Reports of Al-Qaida and karibomo in Kazakhstan",
+            "жук and AlQaeda; sokari lo mo",
+            "Breaking: the legend ends",
+            "",
+            "karimo kazakh stan",
+            "in Kazakhstan’s north, “karibimo” — Al Qeda",
+        ];
+        for case_sensitive in [true, false] {
+            let set = RegexSet::new(
+                &patterns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (i as u32, p.to_string(), case_sensitive))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("builds");
+            for text in texts {
+                let mut found = Vec::new();
+                set.matching(text, |t, sure| {
+                    found.push(t);
+                    if sure {
+                        let alone = Regex::compile(patterns[t as usize], case_sensitive);
+                        assert!(alone.expect("compiles").span(text, None).is_some(), "{t}");
+                    }
+                });
+                for (i, p) in patterns.iter().enumerate() {
+                    let alone = Regex::compile(p, case_sensitive).expect("compiles");
+                    if alone.span(text, None).is_some() {
+                        assert!(found.contains(&(i as u32)), "{p} in {text:?}");
+                    }
+                }
+            }
+        }
+    }
+}
