@@ -135,3 +135,32 @@ def adversarial_rule_set(count: int, seed: int = 23) -> RuleSet:
     if problems:
         raise ValueError(f"generated rules are invalid: {problems[:3]}")
     return result
+
+
+# One watch of each shape the language allows, written to cost the most: a regex that matches
+# every field, or whose only factor is a single letter, or a repeat of any word; globs with no
+# letter to anchor on; a two-letter prefix (the shortest allowed); phrases of prefixes and of
+# the commonest words; a watch of many terms.
+WORST_SHAPES: dict[str, Any] = {
+    "regex matching every field /\\w+/": {"any": ["/\\w+/"]},
+    "regex matching the empty string /x*/": {"any": ["/x*/"]},
+    "regex whose factor is one letter /[aeiou]\\w*[aeiou]\\w*q/": {
+        "any": ["/[aeiou]\\w*[aeiou]\\w*q/"]
+    },
+    "regex of repeated words /(\\w+\\s+){8}\\w+/": {"any": ["/(\\w+\\s+){8}\\w+/"]},
+    "regex, long alternation": {"any": ["/\\b(" + "|".join(SYLLABLES) + ")+\\b/"]},
+    "glob of ? only (???)": {"any": ["???"]},
+    "glob ?* (any word)": {"any": ["?*"]},
+    "two-letter prefix ka*": {"any": ["ka*"]},
+    "phrase of prefixes (ka* ko* ba*)": {"any": ["ka* ko* ba*"]},
+    "phrase of 8 common words": {"any": [" ".join(words()[:8])]},
+    "200 terms, min 100": {"any": words()[:200], "min": 100},
+}
+
+
+def with_watch(rules: RuleSet, match: dict[str, Any]) -> RuleSet:
+    """`rules` and one more watch (id `worst`) matching by `match`."""
+    specs, problems = parse_rule_file("worst", {"rules": [{"id": "worst", "match": match}]})
+    if problems:
+        raise ValueError(f"the worst watch is invalid: {problems[:3]}")
+    return RuleSet(rules=rules.rules + tuple(specs), entities=rules.entities)

@@ -26,6 +26,12 @@ from typing import Any
 import feedparser
 
 from bench import feeds, service
+from bench.adversarial import (
+    WORST_SHAPES,
+    adversarial_articles,
+    adversarial_rule_set,
+    with_watch,
+)
 from bench.naive import NaiveMatcher
 from bench.workload import articles, names, rule_set, vocabulary
 from monitor.feeds.parse import parse_feed, parse_with_feedparser
@@ -120,7 +126,71 @@ def match_rows() -> list[Row]:
             compile_s = statistics.median(compile_times)
             rows.append(row("compile 100,000 rules (median of 3)", f"{compile_s:.2f} s", "< 2 s"))
             rows.append(row("compile 100,000 rules, peak memory", _compile_memory(), "< 300 MB"))
+    return rows + adversarial_rows()
+
+
+# The adversarial workload's figures on the engine before the regex set (commit 7a0e055, this
+# machine, 2026-11-29), for the ratio: the old engine cannot run in the same process.
+ADVERSARIAL_BEFORE = {10_000: 431.0}
+
+
+def adversarial_rows() -> list[Row]:
+    """The adversarial workload (bench/adversarial.py) at 10,000 and 100,000 watches, and the
+    most one added watch of any shape costs at 10,000."""
+    docs = adversarial_articles(200)
+    rows = []
+    for size, target, naive_docs in ((10_000, 10_000, 3), (100_000, 3_000, 1)):
+        rules = adversarial_rule_set(size)
+        compiled = compile_rules(rules)
+        sample = docs if size <= 10_000 else docs[:100]
+        for item in sample:  # the regex set's lazy DFAs fill on first sight of the text
+            match_article(item, compiled)
+        fast = median_rate(_matcher(compiled), sample, runs=5)
+        found = statistics.mean(len(match_article(a, compiled)) for a in sample)
+        naive = NaiveMatcher(rules)
+        checked = docs[:naive_docs]
+        if [[m.rule_id for m in match_article(a, compiled)] for a in checked] != [
+            naive.match(a) for a in checked
+        ]:
+            raise SystemExit("the fast matcher and the reference disagree (adversarial)")
+        slow = median_rate(naive.match, checked, runs=1)
+        before = ADVERSARIAL_BEFORE.get(size)
+        rows.append(
+            row(
+                f"match, {size:,} rules, adversarial; {found:.1f} matches/article",
+                f"{fast:,.0f} articles/s",
+                f">= {target:,}/s",
+                f"naive {slow:,.2f}/s"
+                + (f"; engine before the regex set {before:,.0f}/s" if before else ""),
+                f"{fast / slow:,.0f}x" + (f"; {fast / before:.1f}x before" if before else ""),
+            )
+        )
+        del compiled, naive
+    rows.append(_worst_watch_row(docs[:60]))
     return rows
+
+
+def _worst_watch_row(docs: list[Article]) -> Row:
+    """The shape in `WORST_SHAPES` whose one watch, added to 10,000 adversarial ones, slows
+    matching most."""
+    base = adversarial_rule_set(10_000)
+
+    def rate(rules: RuleSet) -> float:
+        compiled = compile_rules(rules)
+        for item in docs:
+            match_article(item, compiled)
+        return median_rate(_matcher(compiled), docs, runs=5)
+
+    alone = rate(base)
+    costs = {label: alone / rate(with_watch(base, match)) for label, match in WORST_SHAPES.items()}
+    worst = max(costs, key=costs.__getitem__)
+    return row(
+        f"one watch added to 10,000 adversarial: the costliest of {len(costs)} shapes",
+        f"{costs[worst]:.2f}x slower ({worst})",
+        "<= 2x",
+        "; ".join(f"{label} {cost:.2f}x" for label, cost in costs.items() if label != worst),
+        "-",
+    )
 
 
 def _python_matcher_row(
