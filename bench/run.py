@@ -100,13 +100,7 @@ def match_rows() -> list[Row]:
         sample = docs if size <= 10_000 else docs[:100]
         fast = median_rate(_matcher(compiled), sample)
         found = statistics.mean(len(match_article(a, compiled)) for a in sample)
-        naive = NaiveMatcher(rules)
-        checked = docs[:naive_docs]
-        if [[m.rule_id for m in match_article(a, compiled)] for a in checked] != [
-            naive.match(a) for a in checked
-        ]:
-            raise SystemExit("the fast matcher and the reference disagree")
-        slow = median_rate(naive.match, checked, runs=3)
+        slow = _naive_rate(rules, compiled, docs[:naive_docs], runs=3)
         kind = "dense (ordinary words)" if pool is None else "realistic"
         rows.append(
             row(
@@ -119,9 +113,7 @@ def match_rows() -> list[Row]:
         )
         if size == 10_000 and pool is not None:
             rows.append(_python_matcher_row(rules, compiled, sample, fast))
-        # Neither matcher of this case stays alive while the next is measured (the naive one
-        # holds thousands of compiled regexes).
-        del compiled, naive
+        del compiled  # not alive while the next case is measured
         if size == 100_000 and pool is not None:
             compile_s = statistics.median(compile_times)
             rows.append(row("compile 100,000 rules (median of 3)", f"{compile_s:.2f} s", "< 2 s"))
@@ -147,13 +139,7 @@ def adversarial_rows() -> list[Row]:
             match_article(item, compiled)
         fast = median_rate(_matcher(compiled), sample, runs=5)
         found = statistics.mean(len(match_article(a, compiled)) for a in sample)
-        naive = NaiveMatcher(rules)
-        checked = docs[:naive_docs]
-        if [[m.rule_id for m in match_article(a, compiled)] for a in checked] != [
-            naive.match(a) for a in checked
-        ]:
-            raise SystemExit("the fast matcher and the reference disagree (adversarial)")
-        slow = median_rate(naive.match, checked, runs=1)
+        slow = _naive_rate(rules, compiled, docs[:naive_docs], runs=1)
         before = ADVERSARIAL_BEFORE.get(size)
         rows.append(
             row(
@@ -165,7 +151,7 @@ def adversarial_rows() -> list[Row]:
                 f"{fast / slow:,.0f}x" + (f"; {fast / before:.1f}x before" if before else ""),
             )
         )
-        del compiled, naive
+        del compiled
     rows.append(_worst_watch_row(docs[:60]))
     return rows
 
@@ -191,6 +177,19 @@ def _worst_watch_row(docs: list[Article]) -> Row:
         "; ".join(f"{label} {cost:.2f}x" for label, cost in costs.items() if label != worst),
         "-",
     )
+
+
+def _naive_rate(
+    rules: RuleSet, compiled: CompiledRules, checked: list[Article], runs: int
+) -> float:
+    """The naive reference matcher's rate over `checked`, after checking it finds what the
+    engine finds there. The naive matcher is dropped on return: it holds thousands of regexes."""
+    naive = NaiveMatcher(rules)
+    if [[m.rule_id for m in match_article(a, compiled)] for a in checked] != [
+        naive.match(a) for a in checked
+    ]:
+        raise SystemExit("the fast matcher and the reference disagree")
+    return median_rate(naive.match, checked, runs=runs)
 
 
 def _python_matcher_row(
