@@ -385,10 +385,11 @@ impl Engine {
         hits: &mut FieldHits,
     ) -> PyResult<RegexNotes> {
         let mut notes = RegexNotes::default();
+        let ascii = text.is_ascii();
         if !self.regex_set.is_empty() {
             // Let go of the GIL: a pass over a long field should not stall other threads.
             py.allow_threads(|| {
-                self.regex_set.matching(text, |term, sure| {
+                self.regex_set.matching(text, ascii, |term, sure| {
                     if sure {
                         let start = Hit::UNPLACED;
                         hits.insert(
@@ -408,7 +409,6 @@ impl Engine {
         let mut found: Vec<Occurrence> = Vec::new();
         // ASCII text comes without its streams: they are made here.
         let (folded_made, exact_made);
-        let ascii = text.is_ascii();
         let (folded, exact) = if folded.is_none() && exact.is_none() && ascii {
             folded_made = self.folded.as_ref().map(|_| ascii_stream(text, true));
             exact_made = self.exact.as_ref().map(|_| ascii_stream(text, false));

@@ -102,14 +102,12 @@ impl RegexSet {
     }
 
     /// Call `found(term, sure)` for each term that may match somewhere in `text` (every term
-    /// that does, and perhaps a few more); `sure` when it certainly does.
-    pub fn matching(&self, text: &str, mut found: impl FnMut(u32, bool)) {
+    /// that does, and perhaps a few more); `sure` when it certainly does. `ascii`: whether
+    /// `text` is all ASCII (the caller knows already).
+    pub fn matching(&self, text: &str, ascii: bool, mut found: impl FnMut(u32, bool)) {
+        debug_assert_eq!(ascii, text.is_ascii());
         self.always.iter().for_each(|&term| found(term, false));
-        let chunks = if text.is_ascii() {
-            &self.ascii
-        } else {
-            &self.widened
-        };
+        let chunks = if ascii { &self.ascii } else { &self.widened };
         for (regex, terms) in chunks {
             let mut hits = PatternSet::new(regex.pattern_len());
             regex.which_overlapping_matches(&Input::new(text), &mut hits);
@@ -274,7 +272,7 @@ mod tests {
             .expect("builds");
             for text in texts {
                 let mut found = Vec::new();
-                set.matching(text, |t, sure| {
+                set.matching(text, text.is_ascii(), |t, sure| {
                     found.push(t);
                     if sure {
                         let alone = Regex::compile(patterns[t as usize], case_sensitive);
