@@ -151,6 +151,8 @@ WORST_SHAPES: dict[str, Any] = {
     "regex, long alternation": {"any": ["/\\b(" + "|".join(SYLLABLES) + ")+\\b/"]},
     "glob of ? only (???)": {"any": ["???"]},
     "glob ?* (any word)": {"any": ["?*"]},
+    "phrase of any four words (?* ?* ?* ?*)": {"any": ["?* ?* ?* ?*"]},
+    "regex of a long bounded run /[a-z]{4,12}ka/": {"any": ["/[a-z]{4,12}ka/"]},
     "two-letter prefix ka*": {"any": ["ka*"]},
     "phrase of prefixes (ka* ko* ba*)": {"any": ["ka* ko* ba*"]},
     "phrase of 8 common words": {"any": [" ".join(words()[:8])]},

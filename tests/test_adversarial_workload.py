@@ -13,7 +13,13 @@ import random
 
 import pytest
 
-from bench.adversarial import adversarial_articles, adversarial_rule_set, regex_term
+from bench.adversarial import (
+    WORST_SHAPES,
+    adversarial_articles,
+    adversarial_rule_set,
+    regex_term,
+    with_watch,
+)
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.schema import parse_rule_file
@@ -76,3 +82,31 @@ def test_regex_terms_match_and_are_shown_as_evidence(
     for e in shown:
         assert 0 <= e.start < e.end
         assert e.text
+
+
+@pytest.mark.parametrize("shape", sorted(WORST_SHAPES))
+def test_the_engine_agrees_on_each_worst_watch(shape: str) -> None:
+    # Each costliest watch on its own beside a few hundred others: globs of `?`s only are
+    # found by the engine itself (by their tokens' lengths), the rest as any other term.
+    rules = with_watch(adversarial_rule_set(300), WORST_SHAPES[shape])
+    native, in_python = compile_rules(rules), compile_rules(rules, engine=False)
+    fired = 0
+    for item in adversarial_articles(4):
+        for one in (item, _not_ascii(item), _with_short_words(item)):
+            found = match_article(one, native)
+            assert found == match_in_python(one, in_python), one.id
+            fired += sum(m.rule_id == "worst" for m in found)
+    # The workload's text never holds 100 of those 200 words, nor those 8 in a row.
+    if not shape.startswith(("200 terms", "phrase of 8")):
+        assert fired > 0, "the worst watch should match this text"
+
+
+def _with_short_words(item: Article) -> Article:
+    """The article with words of three letters in it, some beside apostrophes and accents."""
+    return make_article(
+        id=item.id + "-s",
+        feed=item.feed,
+        title=item.title + " — don't ask O'Neil's son",
+        summary=item.summary,
+        content=item.content + " The cat's toy, an émi fée; it's the dog\u2019s day. ",
+    )

@@ -244,7 +244,9 @@ class CompiledRules:
     lazy_first_patterns: LazyFirstPatterns
     regex_terms: tuple[int, ...]
     lazy_automata: LazyAutomata
-    complete: bool  # every token pattern has an anchor (see `monitor.matching.automaton`)
+    # Every token pattern has an anchor, so the Python scan can use its automata (the native
+    # engine finds globs without one by length, and ignores this).
+    complete: bool
     # The native engine (`monitor_native.Engine`), None where the extension is not installed.
     engine: native.Engine | None
     open_regex_terms: tuple[int, ...]  # regex terms with no required literal: always run

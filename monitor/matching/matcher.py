@@ -124,11 +124,12 @@ def _prepare(texts: list[str], c: CompiledRules, engine: native.Engine) -> tuple
     scans: Scans = []
     given: Given = []
     for text in texts:
-        if text and c.complete and text.isascii():
+        if text and text.isascii():
             scans.append((None, None))
             given.append(None)
             continue
-        found = streams(text, c, engine.modes) if text else None
+        # The engine finds globs without an anchor itself (by their tokens' lengths).
+        found = streams(text, engine.modes) if text else None
         if text and found is None:
             hits = scan_tokens(text, c)
             given.append([(tid, h.start, h.end, h.regex) for tid, h in hits.items()])
@@ -145,7 +146,7 @@ def _match_native(
     texts = [article.field_text(name) for name in c.fields]
     scans: Scans
     given: Given
-    if c.complete and all(map(str.isascii, texts)):
+    if all(map(str.isascii, texts)):
         # The common case, in short: the engine makes every field's streams.
         scans, given = [(None, None)] * len(texts), [None] * len(texts)
     else:

@@ -36,16 +36,17 @@ Occurrences = dict[int, dict[int, int]]
 
 
 def streams(
-    text: str, c: CompiledRules, modes: tuple[bool, bool]
+    text: str, modes: tuple[bool, bool], *, complete: bool = True
 ) -> tuple[str | None, str | None] | None:
     """The streams the anchors of each case mode are searched in: `" " + boundary form + " "`,
     casefolded for the case-insensitive mode; None for a mode without anchors (`modes` tells
     which have some: the Python automata's, or the native engine's).
 
     None when the text must be scanned token by token: a script without spaces, a character
-    whose case folding changes the length, or a rule set with an unanchored glob.
+    whose case folding changes the length, or (`complete` false) a rule set whose anchors
+    cannot find every pattern: the Python automata's with an unanchored glob.
     """
-    form = boundary_form(text) if c.complete else None
+    form = boundary_form(text) if complete else None
     if form is None:
         return None
     has_folded, has_exact = modes
@@ -60,7 +61,8 @@ def scan_field(text: str, c: CompiledRules) -> FieldHits:
     if not text:
         return {}
     automata = c.automata
-    found = streams(text, c, (automata.folded is not None, automata.exact is not None))
+    modes = (automata.folded is not None, automata.exact is not None)
+    found = streams(text, modes, complete=c.complete)
     if found is None:
         return scan_tokens(text, c)
     folded, exact = found

@@ -83,6 +83,25 @@ impl Check {
 pub struct ModeBuilder {
     entries: Vec<(Box<[u8]>, Check)>,
     literals: Vec<u32>,
+    blanks: Vec<Blank>,
+}
+
+/// A glob made only of `?` (and perhaps a final `*`): it has no anchor, and matches every
+/// token of `length` characters (or more, when `open`).
+#[derive(Clone, Copy)]
+pub struct Blank {
+    ident: u32,
+    terms: (u32, u32),
+    length: u32,
+    open: bool,
+}
+
+/// Whether a glob is made only of `?`s, perhaps ending in `*`: its body's length and whether
+/// it is open, if so.
+pub fn blank_glob(text: &str) -> Option<(u32, bool)> {
+    let body = text.trim_end_matches('*');
+    (!body.is_empty() && body.bytes().all(|b| b == b'?'))
+        .then_some((body.len() as u32, body.len() < text.len()))
 }
 
 impl ModeBuilder {
@@ -130,8 +149,18 @@ impl ModeBuilder {
         self.entries.push((anchor.into_boxed_slice(), check));
     }
 
+    /// Add a glob made only of `?`s (`blank_glob`): it is found by its token's length.
+    pub fn add_blank(&mut self, ident: u32, length: u32, open: bool) {
+        self.blanks.push(Blank {
+            ident,
+            terms: (0, 0),
+            length,
+            open,
+        });
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.blanks.is_empty()
     }
 
     pub fn build(mut self) -> Result<Mode, String> {
@@ -165,6 +194,7 @@ impl ModeBuilder {
             floating_groups,
             checks,
             literals: self.literals,
+            blanks: self.blanks,
         })
     }
 }
@@ -176,6 +206,7 @@ pub struct Mode {
     floating_groups: Vec<(u32, u32)>,
     checks: Vec<Check>,
     literals: Vec<u32>,
+    blanks: Vec<Blank>,
 }
 
 impl Mode {
@@ -185,6 +216,9 @@ impl Mode {
             if check.kind < REGEX {
                 check.terms = range(check.ident);
             }
+        }
+        for blank in &mut self.blanks {
+            blank.terms = range(blank.ident);
         }
     }
 
@@ -347,6 +381,27 @@ pub fn confirm<T: Copy + Into<u32>>(
         // The anchor begins with the space before the token.
         let at = view.char_at(start as usize - 1);
         check(mode, mode.checks(group), at, view, found, notes);
+    }
+    if !mode.blanks.is_empty() {
+        // Globs without an anchor: every token is measured against them.
+        spaces.tokens(|start, _| {
+            let at = view.char_at(start - 1);
+            let Some((key_end, end)) = view.token(at) else {
+                return;
+            };
+            let length = key_end - at;
+            for blank in &mode.blanks {
+                let want = blank.length as usize;
+                if length == want || (blank.open && length > want) {
+                    found.push(Occurrence {
+                        pattern: blank.ident,
+                        terms: blank.terms,
+                        start: at as u32,
+                        end: end as u32,
+                    });
+                }
+            }
+        });
     }
     if let Some(search) = &mode.floating {
         search.find(bytes, &spaces, |start, anchor| {

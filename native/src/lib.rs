@@ -627,7 +627,14 @@ fn modes(
             Some(anchor) => {
                 modes[usize::from(*case)].add(anchor, code, pid, text, back, length, false)
             }
-            None => {}
+            None => {
+                if let Some((length, open)) =
+                    anchors::blank_glob(text).filter(|_| code == anchors::GLOB)
+                {
+                    // Case makes no difference to a run of `?`s: the casefolded stream has it.
+                    modes[0].add_blank(pid, length, open);
+                }
+            }
         }
     }
     for (tid, literal, case, leads) in regex_anchors {

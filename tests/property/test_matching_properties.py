@@ -86,7 +86,10 @@ def terms(draw: st.DrawFn) -> Any:
         text = word[:3] + "*"
     elif kind == "glob":
         i = draw(st.integers(0, len(word) - 1))
-        text = word[:i] + "?" + word[i + 1 :]
+        # The variant letter anywhere, or no letter at all (found by the token's length).
+        text = draw(
+            st.sampled_from([word[:i] + "?" + word[i + 1 :], "?" * len(word), "?" * (i + 1) + "*"])
+        )
     elif kind == "regex":
         # Shapes with long and short literals, unbounded parts and word boundaries: each of
         # the engine's ways of running a regex (by its literal, or in the set of the others).
