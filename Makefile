@@ -36,7 +36,8 @@ bench: $(STAMP)
 # gives them (FUZZ_EXAMPLES=N to choose how many; about 2 minutes at the default).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} $(BIN)/pytest -o timeout=1800 -p no:cacheprovider \
-		tests/property/test_parse_fuzz.py tests/property/test_rules_fuzz.py tests/test_regexes.py
+		tests/property/test_parse_fuzz.py tests/property/test_rules_fuzz.py tests/test_regexes.py \
+		tests/property/test_yaml_fast_path.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check monitor tests tools bench

@@ -15,7 +15,10 @@ begin with a whole word, the shapes the engine anchors well. Real watches are no
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from bench.workload import SYLLABLES, articles, vocabulary
 from monitor.matching.schema import link, parse_entity_file, parse_rule_file
@@ -94,6 +97,22 @@ class AdversarialTerms:
 
 def adversarial_rule_set(count: int, seed: int = 23) -> RuleSet:
     """`count` watches in the adversarial shapes, nested as the realistic workload's are."""
+    rules, entities = adversarial_documents(count, seed)
+    specs, problems = parse_rule_file("adversarial-rules", {"rules": rules})
+    entity_specs, entity_problems = parse_entity_file(
+        "adversarial-entities", {"entities": entities}
+    )
+    result = RuleSet(rules=tuple(specs), entities=tuple(entity_specs))
+    problems += entity_problems + link(result)
+    if problems:
+        raise ValueError(f"generated rules are invalid: {problems[:3]}")
+    return result
+
+
+def adversarial_documents(
+    count: int, seed: int = 23
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The watches and entities of `adversarial_rule_set`, as their YAML files hold them."""
     rng = random.Random(seed)
     vocab = words()
     term = AdversarialTerms(rng, vocab)
@@ -126,15 +145,21 @@ def adversarial_rule_set(count: int, seed: int = 23) -> RuleSet:
             if rng.random() < 0.5:
                 rule["match"] = {"any": [term.weak()], "none": [term.distinctive()]}
         rules.append(rule)
-    specs, problems = parse_rule_file("adversarial-rules", {"rules": rules})
-    entity_specs, entity_problems = parse_entity_file(
-        "adversarial-entities", {"entities": entities}
-    )
-    result = RuleSet(rules=tuple(specs), entities=tuple(entity_specs))
-    problems += entity_problems + link(result)
-    if problems:
-        raise ValueError(f"generated rules are invalid: {problems[:3]}")
-    return result
+    return rules, entities
+
+
+def write_rules_dir(directory: Path, count: int, files: int = 100, seed: int = 23) -> None:
+    """Write the adversarial watches into `files` rule files of `directory`, as a user keeps
+    them (block style), with their entities in `entities/`."""
+    rules, entities = adversarial_documents(count, seed)
+    (directory / "entities").mkdir(parents=True, exist_ok=True)
+    per_file = -(-count // files)
+    for k in range(files):
+        chunk = rules[k * per_file : (k + 1) * per_file]
+        text = yaml.safe_dump({"rules": chunk}, sort_keys=False, allow_unicode=True)
+        (directory / f"watches-{k:03d}.yaml").write_text(text, encoding="utf-8")
+    text = yaml.safe_dump({"entities": entities}, sort_keys=False, allow_unicode=True)
+    (directory / "entities" / "adversarial.yaml").write_text(text, encoding="utf-8")
 
 
 # One watch of each shape the language allows, written to cost the most: a regex that matches

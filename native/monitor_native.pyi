@@ -1,6 +1,7 @@
 """monitor's matching core in Rust (see native/src/lib.rs)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from monitor.matching.spec import RuleSpec
 from monitor.models import Evidence, Match
@@ -58,3 +59,7 @@ class Regex:
     def first_span(
         self, text: str, places: Sequence[int] | None = None
     ) -> tuple[int, int] | None: ...
+
+def read_yaml(text: str, loc_dict: type, loc_list: type) -> Any:
+    """One YAML document read by libyaml into located containers, or None where PyYAML must
+    read it (errors, aliases, tags, floats, timestamps, duplicate keys, deep nesting)."""

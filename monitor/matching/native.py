@@ -6,8 +6,9 @@ slower; `monitor check` and `monitor run` say so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from monitor_native import Engine as Engine
@@ -32,3 +33,13 @@ def regex_type() -> type[Regex] | None:
     except ImportError:
         return None
     return Regex
+
+
+@cache
+def yaml_reader() -> Callable[[str, type[Any], type[Any]], Any] | None:
+    """The native fast path of `monitor.yamlfile.parse_yaml`, or None when not installed."""
+    try:
+        from monitor_native import read_yaml
+    except ImportError:
+        return None
+    return read_yaml

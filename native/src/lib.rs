@@ -4,7 +4,8 @@
 //! anchors, terms, entities and rule trees; matching an article is then one call that finds
 //! the terms in each field, runs the few regexes the field's literals call for (on a linear-time
 //! engine, `regexes::Regex`, which Python's matcher uses too), evaluates the rules those terms
-//! can wake and returns the matches with their evidence. No I/O here.
+//! can wake and returns the matches with their evidence. Beside it, `yaml::read_yaml`: the
+//! fast path for reading the rule files. No I/O here.
 
 mod anchors;
 mod floating;
@@ -14,6 +15,7 @@ mod prefetch;
 mod regex_set;
 mod regexes;
 mod rules;
+mod yaml;
 
 use anchors::{confirm, Mode, ModeBuilder, Occurrence, RegexNotes, View};
 use objects::Makers;
@@ -860,5 +862,6 @@ fn code_points(s: &str) -> (Vec<u32>, Vec<u32>) {
 fn monitor_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<Regex>()?;
+    m.add_function(wrap_pyfunction!(yaml::read_yaml, m)?)?;
     Ok(())
 }
