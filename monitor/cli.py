@@ -21,7 +21,7 @@ from monitor.inputs import read_articles
 from monitor.logs import configure_logging
 from monitor.matching import native
 from monitor.matching.compiler import compile_rules
-from monitor.matching.loader import load_rules_dir, read_rules_dir
+from monitor.matching.loader import FileCache, load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import parse_duration
 from monitor.models import Article
@@ -129,7 +129,8 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
     """Run the service (or one pass of it); exit 1 on invalid config or rules."""
     try:
         config = load_config(os.environ, config_path)
-        rule_set = load_rules_dir(config.rules_dir)
+        files = FileCache()  # what the reloader reads again only when it changes
+        rule_set = load_rules_dir(config.rules_dir, files)
     except (ConfigError, RuleError) as exc:
         print(exc, file=sys.stderr)
         print("monitor did not start: fix the problems above", file=sys.stderr)
@@ -140,7 +141,7 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         print("monitor did not start: fix the problems above", file=sys.stderr)
         return EXIT_INVALID
     configure_logging(config.log_level, secrets=config.secrets())
-    service = Service(config, rule_set, role=role)
+    service = Service(config, rule_set, role=role, files=files)
     try:
         if once:
             asyncio.run(service.run_once())

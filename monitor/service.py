@@ -25,6 +25,7 @@ from monitor.errors import Problem, StorageFull
 from monitor.feeds.poller import Leases, Poller
 from monitor.matching import native
 from monitor.matching.compiler import compile_rules
+from monitor.matching.loader import FileCache
 from monitor.matching.reload import Reloader, ReloadResult
 from monitor.matching.spec import FeedSpec, RuleSet
 from monitor.metrics import Metrics, make_metrics
@@ -50,6 +51,7 @@ class Service:
         *,
         role: str = "all",
         metrics: Metrics | None = None,
+        files: FileCache | None = None,
     ) -> None:
         self.config = config
         self.rule_set = rule_set
@@ -70,12 +72,13 @@ class Service:
             self.metrics,
             extra_checks=lambda rules: notify_problems(config, rules),
             on_feeds=self._feeds_changed,
+            files=files,
         )
         self.reloader.loaded(rule_set)
         self._reloads: set[asyncio.Task[ReloadResult]] = set()
         self.metrics.rules_loaded.set(len(self.book.compiled.rules))
-        files = [self.state.file, *([self.bus.file] if isinstance(self.bus, LocalBus) else [])]
-        self.storage = StorageHealth(files)
+        stores = [self.state.file, *([self.bus.file] if isinstance(self.bus, LocalBus) else [])]
+        self.storage = StorageHealth(stores)
         self.metrics.storage_full.set_function(lambda: float(self.storage.paused()))
         self.metrics.entities_loaded.set(len(rule_set.entities))
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))

@@ -9,7 +9,6 @@ so matching an article costs a pass over its text plus work proportional to what
 
 from __future__ import annotations
 
-import gc
 import re
 import threading
 from array import array
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import NamedTuple
 
+from monitor.gcpause import gc_paused
 from monitor.matching import native
 from monitor.matching.automaton import Automata, anchors, build_automata, glob_anchors
 from monitor.matching.regexes import WatchRegex, compile_regex, ignores_case
@@ -406,13 +406,8 @@ def compile_rules(rule_set: RuleSet, *, engine: bool = True) -> CompiledRules:
     """
     # Compiling makes millions of small objects and no reference cycles: the cyclic garbage
     # collector would walk the growing heap again and again (half the time at 100,000 rules).
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _compile(rule_set, native.engine_type() if engine else None)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _compile(rule_set: RuleSet, engine: type[native.Engine] | None) -> CompiledRules:

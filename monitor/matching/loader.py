@@ -7,11 +7,14 @@ result does not depend on the file system.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from monitor.errors import Problem, RuleError
+from monitor.gcpause import gc_paused
 from monitor.matching.schema import link, parse_entity_file, parse_feed_file, parse_rule_file
 from monitor.matching.spec import RuleSet
 from monitor.yamlfile import read_yaml
@@ -28,10 +31,30 @@ def _yaml_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+# A file as it stood when read: size, modification time (ns) and inode, as the reload watcher
+# compares them (`monitor.matching.reload.snapshot`).
+Stamp = tuple[int, int, int]
+
+
+@dataclass(slots=True)
+class FileCache:
+    """What each file of a rules directory held when it was last read, by path: a reload
+    parses again only the files whose stamp changed (one edited file of 100 at 100,000
+    watches: 3 s to read them all)."""
+
+    files: dict[Path, tuple[Stamp, list[Any], list[Problem]]] = field(default_factory=dict)
+
+    def forget_others(self, kept: set[Path]) -> None:
+        """Drop the files not in `kept` (deleted, or renamed away)."""
+        for path in self.files.keys() - kept:
+            del self.files[path]
+
+
 def _read_all(
     paths: list[Path],
     parse: Callable[[str, object], tuple[list[T], list[Problem]]],
     root: Path,
+    cache: FileCache,
 ) -> tuple[list[T], list[Problem]]:
     specs: list[T] = []
     problems: list[Problem] = []
@@ -41,38 +64,71 @@ def _read_all(
             # its contents would otherwise reach logs and HTTP answers in the error.
             problems.append(Problem(str(path), 0, "links outside the rules directory; not read"))
             continue
-        data, read_problems = read_yaml(path)
-        problems.extend(read_problems)
-        if read_problems:
+        stamp = _stamp(path)
+        known = cache.files.get(path)
+        if known is not None and known[0] == stamp:
+            specs.extend(known[1])
+            problems.extend(known[2])
             continue
-        found, found_problems = parse(str(path), data)
+        data, read_problems = read_yaml(path)
+        found: list[T] = []
+        if not read_problems:
+            found, read_problems = parse(str(path), data)
+        if stamp is not None:
+            cache.files[path] = (stamp, found, read_problems)
         specs.extend(found)
-        problems.extend(found_problems)
+        problems.extend(read_problems)
     return specs, problems
 
 
-def read_rules_dir(rules_dir: Path) -> tuple[RuleSet, list[Problem]]:
+# A file changed less than this before it was read may change again with the same stamp (file
+# times are kept to the kernel's tick, and a rewrite can keep the size): it is read again next
+# time, as git treats such "racily clean" files.
+RACY_NS = 2_000_000_000
+
+
+def _stamp(path: Path) -> Stamp | None:
+    """The file's stamp, or None when it was changed too recently to be trusted (or is gone)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # gone since it was listed: reading it says so
+    if time.time_ns() - st.st_mtime_ns < RACY_NS:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def read_rules_dir(
+    rules_dir: Path, cache: FileCache | None = None
+) -> tuple[RuleSet, list[Problem]]:
     """Read and validate every file of a rules directory; return what is valid and the problems.
 
+    With `cache`, files unchanged since the cache last saw them are not read again.
     A rule set with problems must not be put into service: use `load_rules_dir` for that.
     """
     if not rules_dir.is_dir():
         return RuleSet(), [Problem(str(rules_dir), 0, "no such rules directory")]
+    with gc_paused():
+        return _read_dir(rules_dir, FileCache() if cache is None else cache)
+
+
+def _read_dir(rules_dir: Path, cache: FileCache) -> tuple[RuleSet, list[Problem]]:
     rule_paths = [p for p in _yaml_files(rules_dir) if p.name not in (FEEDS_FILE, "feeds.yml")]
     feed_paths = [p for p in (rules_dir / FEEDS_FILE, rules_dir / "feeds.yml") if p.is_file()]
     root = rules_dir.resolve()
-    rules, problems = _read_all(rule_paths, parse_rule_file, root)
+    rules, problems = _read_all(rule_paths, parse_rule_file, root, cache)
     entity_paths = _yaml_files(rules_dir / ENTITIES_DIR)
-    entities, entity_problems = _read_all(entity_paths, parse_entity_file, root)
-    feeds, feed_problems = _read_all(feed_paths, parse_feed_file, root)
+    entities, entity_problems = _read_all(entity_paths, parse_entity_file, root, cache)
+    feeds, feed_problems = _read_all(feed_paths, parse_feed_file, root, cache)
+    cache.forget_others({*rule_paths, *entity_paths, *feed_paths})
     rule_set = RuleSet(rules=tuple(rules), entities=tuple(entities), feeds=tuple(feeds))
     problems = [*problems, *entity_problems, *feed_problems, *link(rule_set)]
     return rule_set, problems
 
 
-def load_rules_dir(rules_dir: Path) -> RuleSet:
+def load_rules_dir(rules_dir: Path, cache: FileCache | None = None) -> RuleSet:
     """Read a rules directory; raise `RuleError` naming every problem if anything is invalid."""
-    rule_set, problems = read_rules_dir(rules_dir)
+    rule_set, problems = read_rules_dir(rules_dir, cache)
     if problems:
         raise RuleError(problems)
     return rule_set

@@ -19,7 +19,7 @@ import structlog
 
 from monitor.errors import Problem
 from monitor.matching.compiler import compile_rules
-from monitor.matching.loader import ENTITIES_DIR, read_rules_dir
+from monitor.matching.loader import ENTITIES_DIR, FileCache, read_rules_dir
 from monitor.matching.spec import FeedSpec, RuleSet
 from monitor.metrics import Metrics
 from monitor.pipeline import RuleBook
@@ -75,8 +75,11 @@ class Reloader:
         *,
         extra_checks: Callable[[RuleSet], list[Problem]] = lambda _: [],
         on_feeds: Callable[[Sequence[FeedSpec]], None] | None = None,
+        files: FileCache | None = None,
     ) -> None:
         self.rules_dir = rules_dir
+        # The files as last read (the start-up read's, if given): only changed ones are read.
+        self.files = FileCache() if files is None else files
         self.book = book
         self.metrics = metrics
         self.extra_checks = extra_checks
@@ -121,7 +124,7 @@ class Reloader:
 
     async def _reload(self, reason: str) -> ReloadResult:
         try:
-            rule_set, problems = await asyncio.to_thread(read_rules_dir, self.rules_dir)
+            rule_set, problems = await asyncio.to_thread(read_rules_dir, self.rules_dir, self.files)
             problems += self.extra_checks(rule_set)
             compiled = None if problems else await asyncio.to_thread(compile_rules, rule_set)
         except Exception as exc:

@@ -15,6 +15,9 @@
 //! factor is found wherever its pattern matches and perhaps elsewhere. The pattern's own regex
 //! then decides, and gives the place.
 
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+
 use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
@@ -23,6 +26,7 @@ use regex_syntax::hir::{
     Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look,
     Repetition,
 };
+use rustc_hash::FxHashMap;
 
 /// Patterns per automaton: one pass serves this many (measured on the adversarial workload:
 /// 64 a chunk cost 6x what 512 did; past that the DFA's states grow faster than passes shrink).
@@ -69,32 +73,52 @@ impl RegexSet {
             }
         }
         type Chunks = Vec<(meta::Regex, Vec<(u32, bool)>)>;
-        let build = |form: Form| -> Result<Chunks, String> {
-            factors
-                .chunks(CHUNK)
-                .map(|chunk| {
-                    let hirs: Vec<Hir> = chunk.iter().map(|(_, h, _)| reform(h, form)).collect();
-                    let regex = meta::Regex::builder()
-                        .configure(
-                            meta::Config::new()
-                                .match_kind(MatchKind::All)
-                                .which_captures(WhichCaptures::Implicit)
-                                .nfa_size_limit(Some(NFA_LIMIT))
-                                .hybrid_cache_capacity(DFA_CACHE),
-                        )
-                        .build_many_from_hir(&hirs)
-                        .map_err(|e| format!("a set of {} regexes: {e}", hirs.len()))?;
+        let chunks = content_chunks(&factors, patterns);
+        // The automata built last time, by what they were built from: a reload after an edit
+        // builds only the chunks the edit changed (each cut where its patterns say, not by
+        // count, so one pattern more or less moves no other chunk's bounds).
+        let mut last = BUILT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut built = last.take().unwrap_or_default();
+        let mut now: FxHashMap<ChunkKey, meta::Regex> = FxHashMap::default();
+        let mut build = |form: Form| -> Result<Chunks, String> {
+            chunks
+                .iter()
+                .map(|(range, sources)| {
+                    let chunk = &factors[range.clone()];
+                    let key = (form == Form::Ascii, sources.clone());
+                    let regex = match built.remove(&key).or_else(|| now.get(&key).cloned()) {
+                        Some(regex) => regex,
+                        None => {
+                            let hirs: Vec<Hir> =
+                                chunk.iter().map(|(_, h, _)| reform(h, form)).collect();
+                            meta::Regex::builder()
+                                .configure(
+                                    meta::Config::new()
+                                        .match_kind(MatchKind::All)
+                                        .which_captures(WhichCaptures::Implicit)
+                                        .nfa_size_limit(Some(NFA_LIMIT))
+                                        .hybrid_cache_capacity(DFA_CACHE),
+                                )
+                                .build_many_from_hir(&hirs)
+                                .map_err(|e| format!("a set of {} regexes: {e}", hirs.len()))?
+                        }
+                    };
+                    now.insert(key, regex.clone());
                     let exact = form == Form::Ascii;
                     let terms = chunk.iter().map(|&(t, _, b)| (t, exact && b)).collect();
                     Ok((regex, terms))
                 })
                 .collect()
         };
-        Ok(RegexSet {
+        let set = RegexSet {
             ascii: build(Form::Ascii)?,
             widened: build(Form::Widened)?,
             always,
-        })
+        };
+        *last = Some(now);
+        Ok(set)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -117,6 +141,39 @@ impl RegexSet {
             }
         }
     }
+}
+
+/// What a chunk's automaton is built from: its form (ASCII or not) and its patterns as
+/// written, with their case.
+type ChunkKey = (bool, Vec<(String, bool)>);
+/// A chunk: the range of the factors it holds, and their patterns as written.
+type Chunk = (std::ops::Range<usize>, Vec<(String, bool)>);
+
+static BUILT: Mutex<Option<FxHashMap<ChunkKey, meta::Regex>>> = Mutex::new(None);
+
+/// Cut the factors (in the order given) into chunks of at most `CHUNK`: after a pattern whose
+/// hash says so (one in `CHUNK * 3 / 4` on average), or at `CHUNK`. Returns each chunk's range
+/// and its patterns as written (a chunk's key in `BUILT`).
+fn content_chunks(factors: &[(u32, Hir, bool)], patterns: &[(u32, String, bool)]) -> Vec<Chunk> {
+    let written: FxHashMap<u32, (&str, bool)> = patterns
+        .iter()
+        .map(|(term, pattern, case)| (*term, (pattern.as_str(), *case)))
+        .collect();
+    let mut chunks = Vec::new();
+    let mut from = 0;
+    let mut sources = Vec::new();
+    for (k, (term, _, _)) in factors.iter().enumerate() {
+        let (pattern, case) = written[term];
+        sources.push((pattern.to_owned(), case));
+        let mut hasher = rustc_hash::FxHasher::default();
+        (pattern, case).hash(&mut hasher);
+        let cut = hasher.finish().is_multiple_of(CHUNK as u64 * 3 / 4);
+        if cut || sources.len() == CHUNK || k + 1 == factors.len() {
+            chunks.push((from..k + 1, std::mem::take(&mut sources)));
+            from = k + 1;
+        }
+    }
+    chunks
 }
 
 fn bounded(hir: &Hir) -> bool {
@@ -228,6 +285,36 @@ fn reform(hir: &Hir, form: Form) -> Hir {
 mod tests {
     use super::RegexSet;
     use crate::regexes::Regex;
+
+    #[test]
+    fn one_pattern_more_changes_one_chunk() {
+        use super::{content_chunks, factor, CHUNK};
+        use regex_automata::util::syntax;
+        let written = |n: u32, skip: u32| -> Vec<(u32, String, bool)> {
+            (0..n)
+                .filter(|&k| k != skip)
+                .map(|k| (k, format!(r"\bw{k}[a-z]\b"), false))
+                .collect()
+        };
+        let keys = |patterns: &[(u32, String, bool)]| -> Vec<Vec<(String, bool)>> {
+            let factors: Vec<_> = patterns
+                .iter()
+                .map(|(t, p, _)| (*t, factor(&syntax::parse(p).expect("parses")), true))
+                .collect();
+            content_chunks(&factors, patterns)
+                .into_iter()
+                .map(|(range, sources)| {
+                    assert!(range.len() <= CHUNK);
+                    sources
+                })
+                .collect()
+        };
+        let all = keys(&written(5_000, u32::MAX));
+        let fewer = keys(&written(5_000, 2_500));
+        assert!(all.len() >= 8, "{} chunks", all.len());
+        let changed = all.iter().filter(|k| !fewer.contains(k)).count();
+        assert!(changed <= 2, "{changed} of {} chunks changed", all.len());
+    }
 
     #[test]
     fn a_factor_is_the_longest_bounded_run() {
