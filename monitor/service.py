@@ -76,6 +76,7 @@ class Service:
         )
         self.reloader.loaded(rule_set)
         self._reloads: set[asyncio.Task[ReloadResult]] = set()
+        self._lag_partitions: dict[str, set[int]] = {}  # per group, the partitions reported
         self.metrics.rules_loaded.set(len(self.book.compiled.rules))
         stores = [self.state.file, *([self.bus.file] if isinstance(self.bus, LocalBus) else [])]
         self.storage = StorageHealth(stores)
@@ -255,6 +256,11 @@ class Service:
                 return
 
     def _lag(self, group: str, lags: dict[int, int]) -> None:
+        # A partition a rebalance gave to another member is no longer this process's share:
+        # its last lag would otherwise stand in the gauge forever.
+        for gone in self._lag_partitions.get(group, set()) - lags.keys():
+            self.metrics.consumer_lag.remove(group, str(gone))
+        self._lag_partitions[group] = set(lags)
         for partition, lag in lags.items():
             self.metrics.consumer_lag.labels(group, str(partition)).set(lag)
 

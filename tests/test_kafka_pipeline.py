@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import textwrap
 from collections.abc import AsyncIterator
@@ -208,8 +209,22 @@ async def test_ten_thousand_articles_through_two_matchers(fleet: Fleet) -> None:
             [[ln for ln in t.splitlines() if "rule_matches_total" in ln] for t in scraped],
         ),
     )
+    # Each partition's lag is reported by the one matcher that holds it: the first to join
+    # held all four, and must have dropped the two the second one took.
+    held = [await lag_partitions(m, "matcher") for m in procs[:2]]
+    assert held[0].isdisjoint(held[1]), held
+    assert held[0] | held[1] == {"0", "1", "2", "3"}, held
     for proc in procs:
         assert 0 == await proc.stop()
+
+
+async def lag_partitions(proc: MonitorProcess, group: str) -> set[str]:
+    """The partitions of `group` whose lag the process exports."""
+    found = re.findall(
+        rf'monitor_consumer_lag{{group="{group}",partition="(\d+)"}}',
+        (await proc.get("/metrics"))[1],
+    )
+    return set(found)
 
 
 async def publish_articles(bus: KafkaBus, numbers: range) -> None:
