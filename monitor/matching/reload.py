@@ -167,7 +167,7 @@ class Reloader:
         return ReloadResult(True, len(compiled.rules))
 
     async def watch(
-        self, stop: asyncio.Event, *, interval_s: float = 0.25, settle_s: float = 0.3
+        self, stop: asyncio.Event, *, interval_s: float = 0.1, settle_s: float = 0.3
     ) -> None:
         """Reload after every change to the files, once they hold still, until `stop`."""
         last = await asyncio.to_thread(snapshot, self.rules_dir)

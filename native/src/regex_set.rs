@@ -82,39 +82,59 @@ impl RegexSet {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut built = last.take().unwrap_or_default();
         let mut now: FxHashMap<ChunkKey, meta::Regex> = FxHashMap::default();
-        let mut build = |form: Form| -> Result<Chunks, String> {
+        let forms = [Form::Ascii, Form::Widened];
+        let mut missing: Vec<(ChunkKey, Form, std::ops::Range<usize>)> = Vec::new();
+        for form in forms {
+            for (range, sources) in &chunks {
+                let key = (form == Form::Ascii, sources.clone());
+                match built.remove(&key) {
+                    Some(regex) => {
+                        now.insert(key, regex);
+                    }
+                    None if now.contains_key(&key) => {}
+                    None => missing.push((key, form, range.clone())),
+                }
+            }
+        }
+        // The chunks not built before, on every core: they are independent.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_thread = missing.len().div_ceil(threads).max(1);
+        let made: Vec<Result<meta::Regex, String>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = missing
+                .chunks(per_thread)
+                .map(|jobs| {
+                    scope.spawn(|| {
+                        jobs.iter()
+                            .map(|(_, form, range)| build_chunk(&factors[range.clone()], *form))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a regex set builder panicked"))
+                .collect()
+        });
+        for ((key, _, _), regex) in missing.into_iter().zip(made) {
+            now.insert(key, regex?);
+        }
+        let assemble = |form: Form| -> Chunks {
             chunks
                 .iter()
                 .map(|(range, sources)| {
-                    let chunk = &factors[range.clone()];
-                    let key = (form == Form::Ascii, sources.clone());
-                    let regex = match built.remove(&key).or_else(|| now.get(&key).cloned()) {
-                        Some(regex) => regex,
-                        None => {
-                            let hirs: Vec<Hir> =
-                                chunk.iter().map(|(_, h, _)| reform(h, form)).collect();
-                            meta::Regex::builder()
-                                .configure(
-                                    meta::Config::new()
-                                        .match_kind(MatchKind::All)
-                                        .which_captures(WhichCaptures::Implicit)
-                                        .nfa_size_limit(Some(NFA_LIMIT))
-                                        .hybrid_cache_capacity(DFA_CACHE),
-                                )
-                                .build_many_from_hir(&hirs)
-                                .map_err(|e| format!("a set of {} regexes: {e}", hirs.len()))?
-                        }
-                    };
-                    now.insert(key, regex.clone());
+                    let regex = now[&(form == Form::Ascii, sources.clone())].clone();
                     let exact = form == Form::Ascii;
-                    let terms = chunk.iter().map(|&(t, _, b)| (t, exact && b)).collect();
-                    Ok((regex, terms))
+                    let terms = factors[range.clone()]
+                        .iter()
+                        .map(|&(t, _, b)| (t, exact && b))
+                        .collect();
+                    (regex, terms)
                 })
                 .collect()
         };
         let set = RegexSet {
-            ascii: build(Form::Ascii)?,
-            widened: build(Form::Widened)?,
+            ascii: assemble(Form::Ascii),
+            widened: assemble(Form::Widened),
             always,
         };
         *last = Some(now);
@@ -174,6 +194,21 @@ fn content_chunks(factors: &[(u32, Hir, bool)], patterns: &[(u32, String, bool)]
         }
     }
     chunks
+}
+
+/// One chunk's automaton: its factors in `form`, searched together.
+fn build_chunk(chunk: &[(u32, Hir, bool)], form: Form) -> Result<meta::Regex, String> {
+    let hirs: Vec<Hir> = chunk.iter().map(|(_, h, _)| reform(h, form)).collect();
+    meta::Regex::builder()
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::All)
+                .which_captures(WhichCaptures::Implicit)
+                .nfa_size_limit(Some(NFA_LIMIT))
+                .hybrid_cache_capacity(DFA_CACHE),
+        )
+        .build_many_from_hir(&hirs)
+        .map_err(|e| format!("a set of {} regexes: {e}", hirs.len()))
 }
 
 fn bounded(hir: &Hir) -> bool {
