@@ -26,6 +26,7 @@ from monitor.matching.matcher import match_article
 from monitor.matching.spec import parse_duration
 from monitor.models import Article
 from monitor.service import ROLES, Service
+from monitor.watchcost import SAMPLE, cost_command
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -41,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a rules directory; exit 1 on any problem")
     check.add_argument("rules_dir", nargs="?", type=Path, help="default: rules, or the config's")
     check.add_argument("--config", type=Path, help="validate this monitor.yaml too")
+    check.add_argument(
+        "--cost",
+        action="store_true",
+        help="list the watches that cost the matcher most (on the bus's stored articles with "
+        "--config, else on generated text); flag any over 10%% of its time",
+    )
+    check.add_argument(
+        "--sample", type=int, default=SAMPLE, help=f"articles to measure on (default {SAMPLE})"
+    )
 
     run = commands.add_parser("run", help="run the monitor until SIGINT or SIGTERM")
     run.add_argument("--config", default="monitor.yaml", type=Path)
@@ -75,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "check" and args.cost:
+        return cost_command(
+            args.rules_dir, args.config, sys.stdout, sys.stderr, sample=max(1, args.sample)
+        )
     if args.command == "check":
         return check(args.rules_dir, sys.stdout, sys.stderr, config_path=args.config)
     if args.command == "run":

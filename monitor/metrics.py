@@ -35,6 +35,7 @@ class Metrics:
     rules_last_success: Gauge
     rules_stale: Gauge
     shadow_matches: Counter
+    rule_cost: Gauge
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -143,6 +144,13 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         articles_cut_off=Counter(
             "monitor_articles_cut_off_total",
             "Articles whose matching outran its time budget and was stopped (no alerts sent).",
+            registry=r,
+        ),
+        rule_cost=Gauge(
+            "monitor_rule_cost_seconds",
+            "Match time per article of the costliest rules (each alone, over the last articles "
+            "matched; measured after each reload and hourly).",
+            ["rule"],
             registry=r,
         ),
     )

@@ -141,12 +141,15 @@ async def run_matcher(
     drain: bool = False,
     lag: LagReport = _no_report,
     paused: Paused = _never,
+    seen: Callable[[list[bytes]], None] | None = None,
 ) -> None:
     """Match articles until `stop` (or, with `drain`, until none are left); take none while
-    `paused` (the disk is full)."""
+    `paused` (the disk is full). `seen` is shown each batch's articles as they came."""
     consumer = bus.consumer(ARTICLES, MATCHER_GROUP)
 
     async def work(records: list[Record]) -> None:
+        if seen is not None:
+            seen([r.value for r in records])
         done = await asyncio.to_thread(
             match_records, records, book.compiled, budget_s=ARTICLE_BUDGET_S
         )

@@ -33,6 +33,7 @@ from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
 from monitor.state import StateStore
 from monitor.storage import StorageHealth, check_history
 from monitor.waiting import sleep_or_stop
+from monitor.watchcost import RecentArticles, export_rule_costs
 from monitor.web import make_app, start_web
 
 log = structlog.get_logger("monitor.service")
@@ -222,6 +223,7 @@ class Service:
                     if isinstance(poller.leases, KafkaLeases):
                         tg.create_task(poller.leases.run(stop), name="poller-leases")
                 if self.runs("matcher"):
+                    recent = RecentArticles()
                     tg.create_task(
                         run_matcher(
                             self.bus,
@@ -230,8 +232,13 @@ class Service:
                             stop,
                             lag=self._lag,
                             paused=self.storage.paused,
+                            seen=recent.add,
                         ),
                         name="matcher",
+                    )
+                    tg.create_task(
+                        export_rule_costs(self.book, recent, self.metrics, stop),
+                        name="rule-costs",
                     )
                 if dispatcher is not None:
                     tg.create_task(

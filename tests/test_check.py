@@ -295,3 +295,40 @@ def test_a_value_in_an_error_is_quoted_short(tmp_path: Path) -> None:
     assert 1 == code
     assert "x" * 100 not in err
     assert "x" * 50 in err
+
+
+def test_cost_ranks_the_watches_on_generated_text(tmp_path: Path) -> None:
+    # No config, so no stored articles: the text is made of the watches' own words. A watch
+    # naming a hundred of them costs more than any watch of one word, and is flagged.
+    words = [f"term{n}" for n in range(100)]
+    rules = "rules:\n" + "".join(
+        f"  - {{id: w{n}, match: {{any: [{w}]}}}}\n" for n, w in enumerate(words)
+    )
+    rules += f"  - {{id: heavy, match: {{any: [{', '.join(words)}], min: 3}}}}\n"
+    root = make_dir(tmp_path, rules)
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "check", "--cost", "--sample", "50", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    header, columns, *rows = done.stdout.splitlines()
+    assert "101 watches over 50 generated articles" in header
+    assert columns.split() == ["watch", "where", "ms/article", "share"]
+    assert rows[0].startswith("heavy ")
+    assert "watches.yaml:102" in rows[0]
+    assert "COSTLY" in rows[0]
+    assert rows[-1].startswith("101 watches measured one by one")
+
+
+def test_cost_of_invalid_rules_is_their_problems(tmp_path: Path) -> None:
+    root = make_dir(tmp_path, "rules:\n  - {id: x, match: {any: ['/(a)\\1/']}}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "check", "--cost", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "watches.yaml:2: bad regular expression" in done.stderr

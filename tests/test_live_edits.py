@@ -220,3 +220,34 @@ def state_digest(state: Path) -> dict[str, str]:
             continue
         digest[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digest
+
+
+async def test_watch_costs_are_measured_on_stored_articles_and_exported(live: Live) -> None:
+    """`check --cost` ranks the watches by their cost on the stored articles, flagging a costly
+    one; the running matcher exports the costliest rules' time per article."""
+    # `heavy` names every word of the text: each of its 300-odd terms is found and tested.
+    many = ", ".join(["alpha", "beta", "gamma", "delta", *map(str, range(300))])
+    (live.rules / "watches.yaml").write_text(
+        "rules:\n"
+        "  - {id: first, match: {any: [alpha]}}\n"
+        f"  - {{id: heavy, match: {{any: [{many}], min: 2}}}}\n"
+        + "".join(f"  - {{id: w{n}, match: {{any: [word{n}]}}}}\n" for n in range(30))
+    )
+    text = " ".join(f"alpha beta gamma delta {n}" for n in range(300))
+    live.feeds.feeds["news"] = rss(*(f"alpha {n} {text}" for n in range(5)))
+    await live.monitor.start()
+    await eventually(lambda: len(live.alerted()) == 10)  # first and heavy, 5 articles
+
+    async def exported() -> bool:
+        return 'monitor_rule_cost_seconds{rule="heavy"}' in (await live.monitor.get("/metrics"))[1]
+
+    await eventually(exported, 30)
+    assert 0 == await live.monitor.stop()
+    done = live.cli("check", "--cost")
+    assert 0 == done.returncode, done.stderr
+    header, _, *rows = done.stdout.splitlines()
+    assert "over 5 stored articles" in header
+    assert rows[0].startswith("heavy ")
+    assert "watches.yaml:3" in rows[0]
+    assert "COSTLY" in rows[0]
+    assert not any("COSTLY" in r for r in rows if r.startswith("w"))

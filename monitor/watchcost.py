@@ -1,0 +1,181 @@
+"""Watch cost, made visible: `monitor check --cost` and the matcher's per-rule cost metric.
+
+Both measure with `monitor.matching.cost`: each watch alone over a sample of articles. The
+command samples the articles the bus has stored (with `--config`), or generated text when none
+are; the service samples the last articles its matcher saw and exports the costliest rules'
+time per article as `monitor_rule_cost_seconds{rule}`, measured again after every reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from pathlib import Path
+from typing import TextIO
+
+import structlog
+
+from monitor.bus.base import ARTICLES
+from monitor.config import Config, load_config
+from monitor.errors import BusError, ConfigError, RuleError, StorageError
+from monitor.history import stored_records
+from monitor.matching.cost import CostReport, generated_articles, rule_costs
+from monitor.matching.loader import load_rules_dir
+from monitor.matching.spec import RuleSet
+from monitor.metrics import Metrics
+from monitor.models import Article
+from monitor.pipeline import RuleBook
+from monitor.waiting import sleep_or_stop
+
+log = structlog.get_logger("monitor.cost")
+
+SAMPLE = 200
+TOP = 10
+SINCE_S = 7 * 86_400
+# The service measures after a reload once the matcher has seen an article, and again
+# every REMEASURE_S (the articles change, and so do the costs).
+MIN_SEEN = 1
+REMEASURE_S = 3600.0
+# The service measures at most this many watches one by one (a background thread's seconds).
+SERVICE_MEASURED = 300
+
+
+def cost_command(
+    rules_dir: Path | None,
+    config_path: Path | None,
+    out: TextIO,
+    err: TextIO,
+    *,
+    sample: int = SAMPLE,
+    top: int = TOP,
+) -> int:
+    """`monitor check --cost`: exit 0 when it ran (costly watches are flagged, not errors),
+    1 when the rules are invalid, 2 when the config or the bus cannot be read."""
+    try:
+        config = load_config(os.environ, config_path) if config_path is not None else None
+    except ConfigError as exc:
+        print(exc, file=err)
+        return 2
+    directory = rules_dir or (config.rules_dir if config else Path("rules"))
+    try:
+        rule_set = load_rules_dir(directory)
+    except RuleError as exc:
+        print(exc, file=err)
+        return 1
+    where = "generated articles (no stored ones: pass --config to use the bus's)"
+    articles: list[Article] = []
+    if config is not None:
+        try:
+            articles = asyncio.run(_stored(config, sample))
+        except (BusError, StorageError) as exc:
+            print(exc, file=err)
+            return 2
+        where = f"stored articles of the last {SINCE_S // 86_400} days"
+    if not articles:
+        if config is not None:
+            where = "generated articles (the bus has stored none)"
+        articles = generated_articles(rule_set, sample)
+    report = rule_costs(rule_set, articles)
+    print_report(report, rule_set, where, top, out)
+    return 0
+
+
+async def _stored(config: Config, sample: int) -> list[Article]:
+    """The newest `sample` distinct articles the bus has stored."""
+    found: dict[str, Article] = {}
+    for record in reversed(await stored_records(config, ARTICLES, SINCE_S)):
+        try:
+            article = Article.from_bytes(record.value)
+        except (ValueError, KeyError, TypeError):
+            continue
+        found.setdefault(article.id, article)
+        if len(found) >= sample:
+            break
+    return list(found.values())
+
+
+def print_report(report: CostReport, rule_set: RuleSet, where: str, top: int, out: TextIO) -> None:
+    """The costliest watches as a table, the costly ones flagged."""
+    enabled = sum(1 for r in rule_set.rules if r.enabled)
+    print(
+        f"cost of {enabled:,} watches over {report.articles} {where}: "
+        f"{report.seconds_per_article * 1000:.3f} ms an article in all",
+        file=out,
+    )
+    print(f"{'watch':<24} {'where':<40} {'ms/article':>10} {'share':>7}", file=out)
+    for cost in report.costs[:top]:
+        flag = "  COSTLY: more than 10% of the matcher's time" if cost.costly else ""
+        print(
+            f"{cost.rule_id:<24} {f'{cost.path}:{cost.line}':<40} "
+            f"{cost.seconds_per_article * 1000:>10.4f} {cost.share:>7.1%}{flag}",
+            file=out,
+        )
+    costly = sum(1 for c in report.costs if c.costly)
+    print(
+        f"{len(report.costs):,} watches measured one by one; {costly} costly"
+        + (
+            f"; {report.not_measured:,} of plain words not measured (they cost about as "
+            "little as any watch)"
+            if report.not_measured
+            else ""
+        ),
+        file=out,
+    )
+
+
+class RecentArticles:
+    """The last articles the matcher saw, as it saw them (bytes), for measuring costs."""
+
+    def __init__(self, keep: int = SAMPLE) -> None:
+        self._kept: deque[bytes] = deque(maxlen=keep)
+        self.seen = 0
+
+    def add(self, payloads: list[bytes]) -> None:
+        """Note a batch the matcher took."""
+        self._kept.extend(payloads)
+        self.seen += len(payloads)
+
+    def articles(self) -> list[Article]:
+        """The kept articles that decode."""
+        found = []
+        for payload in list(self._kept):
+            try:
+                found.append(Article.from_bytes(payload))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
+
+
+async def export_rule_costs(
+    book: RuleBook,
+    recent: RecentArticles,
+    metrics: Metrics,
+    stop: asyncio.Event,
+) -> None:
+    """Measure the rule set in force over the recent articles after each change of rules (once
+    MIN_SEEN articles were seen) and every REMEASURE_S; export the costliest TOP."""
+    measured_for: object = None
+    measured_at = float("-inf")
+    loop = asyncio.get_running_loop()
+    while not await sleep_or_stop(stop, 5.0):
+        compiled = book.compiled
+        due = compiled is not measured_for or loop.time() - measured_at >= REMEASURE_S
+        if not due or recent.seen < MIN_SEEN:
+            continue
+        articles = recent.articles()
+        try:
+            report = await asyncio.to_thread(
+                rule_costs, compiled.spec, articles, compiled=compiled, limit=SERVICE_MEASURED
+            )
+        except Exception:  # the metric is a help, never a fault of the matcher's
+            log.exception("rule_cost_failed")
+            measured_for, measured_at = compiled, loop.time()
+            continue
+        metrics.rule_cost.clear()
+        for cost in report.costs[:TOP]:
+            metrics.rule_cost.labels(cost.rule_id).set(cost.seconds_per_article)
+        costly = [c.rule_id for c in report.costs if c.costly]
+        if costly:
+            log.warning("costly_rules", rules=costly, share_over=0.10)
+        measured_for, measured_at = compiled, loop.time()
