@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import textwrap
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +70,8 @@ class Feeds:
     docs: dict[int, tuple[str, bytes]] = field(default_factory=dict)
     answers: dict[int, int] = field(default_factory=dict)  # status -> count
     serial: int = 0
+    # An item's RSS by its serial number (every one about zeppelins, by default).
+    item: Callable[[int], str] | None = None
 
     def __post_init__(self) -> None:
         self.items = [[] for _ in range(self.count)]
@@ -86,7 +88,8 @@ class Feeds:
     def _doc(self, n: int) -> tuple[str, bytes]:
         found = self.docs.get(n)
         if found is None:
-            items = "".join(_item(serial) for serial in self.items[n])
+            make = self.item or _item
+            items = "".join(make(serial) for serial in self.items[n])
             body = (
                 '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
                 f"<title>Feed {n}</title><link>http://127.0.0.1/f/{n}</link>"
