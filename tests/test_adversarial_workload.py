@@ -24,6 +24,7 @@ from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.schema import parse_rule_file
 from monitor.models import Article, make_article
+from tests.reference import reference_match
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,24 @@ def _with_short_words(item: Article) -> Article:
         summary=item.summary,
         content=item.content + " The cat's toy, an émi fée; it's the dog\u2019s day. ",
     )
+
+
+def test_the_engine_agrees_with_the_reference_interpreter() -> None:
+    # The naive interpreter of the watch language (tests/reference.py: every term scanned for
+    # on its own, regexes by Python's `re`) against the engine, on adversarial watches and
+    # every worst-case shape at once.
+    worst, problems = parse_rule_file(
+        "worst",
+        {"rules": [{"id": f"worst{n}", "match": m} for n, m in enumerate(WORST_SHAPES.values())]},
+    )
+    assert not problems
+    rules = adversarial_rule_set(150)
+    rules = dataclasses.replace(rules, rules=rules.rules + tuple(worst))
+    compiled = compile_rules(rules)
+    fired = 0
+    for item in adversarial_articles(2):
+        for one in (item, _not_ascii(item), _with_short_words(item)):
+            found = [m.rule_id for m in match_article(one, compiled)]
+            assert found == reference_match(one, rules), one.id
+            fired += len(found)
+    assert fired > 20
