@@ -76,6 +76,8 @@ def _read_all(
             found, read_problems = parse(str(path), data)
         if stamp is not None:
             cache.files[path] = (stamp, found, read_problems)
+        else:  # too fresh to be trusted next time
+            cache.files.pop(path, None)
         specs.extend(found)
         problems.extend(read_problems)
     return specs, problems
