@@ -10,12 +10,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import structlog
 
-from monitor import __version__, reports
-from monitor.config import load_config, notify_problems
+from monitor import __version__
+from monitor.config import ROLES, load_config, notify_problems
 from monitor.errors import BusError, ConfigError, InputError, RuleError, StorageError
 from monitor.inputs import read_articles
 from monitor.logs import configure_logging
@@ -25,8 +25,12 @@ from monitor.matching.loader import FileCache, load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import parse_duration
 from monitor.models import Article
-from monitor.service import ROLES, Service
-from monitor.watchcost import SAMPLE, cost_command
+
+if TYPE_CHECKING:
+    from monitor.service import Service
+
+# The service, the reports and the cost measure bring the bus and HTTP clients with them: they
+# are imported by the commands that use them, so that `monitor check` starts quickly.
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -49,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config, else on generated text); flag any over 10%% of its time",
     )
     check.add_argument(
-        "--sample", type=int, default=SAMPLE, help=f"articles to measure on (default {SAMPLE})"
+        "--sample", type=int, default=200, help="articles to measure on (default 200)"
     )
 
     run = commands.add_parser("run", help="run the monitor until SIGINT or SIGTERM")
@@ -86,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "check" and args.cost:
+        from monitor.watchcost import cost_command
+
         return cost_command(
             args.rules_dir, args.config, sys.stdout, sys.stderr, sample=max(1, args.sample)
         )
@@ -141,6 +147,8 @@ def check(
 
 def run(config_path: Path, *, once: bool, role: str = "all") -> int:
     """Run the service (or one pass of it); exit 1 on invalid config or rules."""
+    from monitor.service import Service
+
     try:
         config = load_config(os.environ, config_path)
         files = FileCache()  # what the reloader reads again only when it changes
@@ -208,6 +216,8 @@ def backtest_command(
     config_path: Path, rules_dir: Path | None, since: str, rule_ids: list[str], *, as_json: bool
 ) -> int:
     """`monitor backtest`: exit 0 when it ran, 2 on invalid input."""
+    from monitor import reports
+
     since_s = _since(since)
     if since_s is None:
         return EXIT_USAGE
@@ -232,6 +242,8 @@ def backtest_command(
 
 def shadow_command(config_path: Path, since: str, *, as_json: bool) -> int:
     """`monitor shadow-report`: exit 0 when it ran, 2 on invalid input."""
+    from monitor import reports
+
     since_s = _since(since)
     if since_s is None:
         return EXIT_USAGE
@@ -273,6 +285,8 @@ def match(
     err: TextIO,
 ) -> int:
     """Run every enabled rule against the articles in `files` and print what matched."""
+    from monitor import reports
+
     try:
         compiled = compile_rules(load_rules_dir(rules_dir))
     except RuleError as exc:

@@ -20,6 +20,8 @@ from monitor.yamlfile import read_yaml
 CHAT_KINDS: Final = ("webhook", "slack", "discord", "teams", "mattermost")
 CHANNEL_KINDS: Final = ("console", *CHAT_KINDS, "email")
 SECURITIES: Final = ("none", "starttls", "tls")
+# The stages a process can run (`monitor run --role`).
+ROLES: Final = ("all", "poller", "matcher", "dispatcher")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_USER_AGENT: Final = "monitor-feed-poller/{version} (+https://github.com/monitor/monitor)"
 

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any
 
 import aiohttp
 import structlog
@@ -38,7 +38,6 @@ from monitor.web import make_app, start_web
 
 log = structlog.get_logger("monitor.service")
 
-ROLES: Final = ("all", "poller", "matcher", "dispatcher")
 PRUNE_INTERVAL_S = 3600.0
 
 
