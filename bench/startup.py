@@ -43,7 +43,8 @@ async def _until(process: MonitorProcess, ready: Any, timeout_s: float) -> float
     started = time.perf_counter()
     while not await ready():
         if time.perf_counter() - started > timeout_s:
-            raise TimeoutError(f"not reached in {timeout_s} s; stderr: {process.logs}")
+            tail = (process.logs / "stderr.log").read_text(errors="replace")[-2000:]
+            raise TimeoutError(f"not reached in {timeout_s} s; the monitor's log ends:\n{tail}")
         if process.proc is not None and process.proc.returncode is not None:
             raise RuntimeError(f"the monitor exited; see {process.logs}")
         await asyncio.sleep(POLL_S)

@@ -147,11 +147,13 @@ def check(
 
 def run(config_path: Path, *, once: bool, role: str = "all") -> int:
     """Run the service (or one pass of it); exit 1 on invalid config or rules."""
+    from monitor.matching.reload import snapshot
     from monitor.service import Service
 
     try:
         config = load_config(os.environ, config_path)
         files = FileCache()  # what the reloader reads again only when it changes
+        seen = snapshot(config.rules_dir)  # before the read: what changes after, reloads
         rule_set = load_rules_dir(config.rules_dir, files)
     except (ConfigError, RuleError) as exc:
         print(exc, file=sys.stderr)
@@ -163,7 +165,7 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         print("monitor did not start: fix the problems above", file=sys.stderr)
         return EXIT_INVALID
     configure_logging(config.log_level, secrets=config.secrets())
-    service = Service(config, rule_set, role=role, files=files)
+    service = Service(config, rule_set, role=role, files=files, seen=seen)
     try:
         if once:
             asyncio.run(service.run_once())

@@ -26,7 +26,7 @@ from monitor.feeds.poller import Leases, Poller
 from monitor.matching import native
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FileCache
-from monitor.matching.reload import Reloader, ReloadResult
+from monitor.matching.reload import Reloader, ReloadResult, Snapshot
 from monitor.matching.spec import FeedSpec, RuleSet
 from monitor.metrics import Metrics, make_metrics
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
@@ -52,6 +52,7 @@ class Service:
         role: str = "all",
         metrics: Metrics | None = None,
         files: FileCache | None = None,
+        seen: Snapshot | None = None,
     ) -> None:
         self.config = config
         self.rule_set = rule_set
@@ -73,6 +74,7 @@ class Service:
             extra_checks=lambda rules: notify_problems(config, rules),
             on_feeds=self._feeds_changed,
             files=files,
+            seen=seen,
         )
         self.reloader.loaded(rule_set)
         self._reloads: set[asyncio.Task[ReloadResult]] = set()

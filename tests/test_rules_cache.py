@@ -1,12 +1,20 @@
-"""A reload reads again only the rule files that changed (`monitor.matching.loader.FileCache`)."""
+"""A reload reads again only the rule files that changed (`monitor.matching.loader.FileCache`),
+and sees every change made after the rules in force were read."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
+
+from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import RACY_NS, FileCache, read_rules_dir
+from monitor.matching.reload import Reloader, snapshot
+from monitor.metrics import make_metrics
+from monitor.pipeline import RuleBook
 
 
 def _write(path: Path, text: str, *, age_s: float = 60.0) -> None:
@@ -63,3 +71,26 @@ def test_a_file_rewritten_within_the_same_tick_is_read_again(tmp_path: Path) -> 
     second, _ = read_rules_dir(tmp_path, cache)
     assert [r.id for r in first.rules] == ["a"]
     assert [r.id for r in second.rules] == ["b"]
+
+
+async def test_an_edit_before_the_watcher_first_looks_is_reloaded(tmp_path: Path) -> None:
+    # The service reads its rules, then starts watching. A file saved in between is newer than
+    # the rules in force: the watcher compares with the files as they stood before the read.
+    _write(tmp_path / "a.yaml", _rules("a"))
+    seen = snapshot(tmp_path)
+    cache = FileCache()
+    rule_set, _ = read_rules_dir(tmp_path, cache)
+    book = RuleBook(compile_rules(rule_set))
+    _write(tmp_path / "a.yaml", _rules("ab"), age_s=30)  # saved before the watcher looks
+    reloader = Reloader(tmp_path, book, make_metrics(CollectorRegistry()), files=cache, seen=seen)
+    stop = asyncio.Event()
+    watching = asyncio.create_task(reloader.watch(stop, interval_s=0.05, settle_s=0.05))
+    try:
+        for _ in range(100):
+            if len(book.compiled.rules) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await watching
+    assert [r.spec.id for r in book.compiled.rules] == ["a", "b"]

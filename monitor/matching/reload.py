@@ -76,8 +76,12 @@ class Reloader:
         extra_checks: Callable[[RuleSet], list[Problem]] = lambda _: [],
         on_feeds: Callable[[Sequence[FeedSpec]], None] | None = None,
         files: FileCache | None = None,
+        seen: Snapshot | None = None,
     ) -> None:
         self.rules_dir = rules_dir
+        # The files as they stood before the rules in force were read (start-up): a change
+        # made after that is reloaded, even one made before the watcher first looks.
+        self._seen = seen
         # The files as last read (the start-up read's, if given): only changed ones are read.
         self.files = FileCache() if files is None else files
         self.book = book
@@ -170,7 +174,9 @@ class Reloader:
         self, stop: asyncio.Event, *, interval_s: float = 0.1, settle_s: float = 0.3
     ) -> None:
         """Reload after every change to the files, once they hold still, until `stop`."""
-        last = await asyncio.to_thread(snapshot, self.rules_dir)
+        last = self._seen
+        if last is None:
+            last = await asyncio.to_thread(snapshot, self.rules_dir)
         while not await sleep_or_stop(stop, interval_s):
             current = await asyncio.to_thread(snapshot, self.rules_dir)
             if current == last:
