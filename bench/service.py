@@ -188,20 +188,15 @@ async def monitor(
         (rules / "watch.yaml").write_text(
             "rules:\n  - {id: zeppelins, match: {any: [zeppelin]}, severity: high}\n"
         )
-        http_port = free_port()
-        config = root / "monitor.yaml"
-        config.write_text(
-            textwrap.dedent(f"""\
-            rules_dir: rules
-            state_dir: state
-            bus: local
-            http: {{listen: "127.0.0.1:{http_port}"}}
+        config = write_config(
+            root,
+            f"""\
             defaults: {{notify: [hook]}}
             channels:
               hook: {{kind: webhook, url: "{hook_url}"}}
-            """)
+            """,
         )
-        process = MonitorProcess(config, f"http://127.0.0.1:{http_port}", root / "logs")
+        process = MonitorProcess(config, http_of(config), root / "logs")
         await process.start(*args)
         try:
             await eventually(lambda: _ready(process), timeout_s=60, describe=process.stderr)
@@ -210,6 +205,28 @@ async def monitor(
             with contextlib.suppress(Exception):
                 await process.stop(timeout_s=30)
             await process.kill()
+
+
+def write_config(root: Path, extra: str = "") -> Path:
+    """`root`/monitor.yaml: rules in `root`/rules, state in `root`/state, the embedded bus,
+    HTTP on a free port of 127.0.0.1, and `extra` (YAML, indented as written)."""
+    config = root / "monitor.yaml"
+    config.write_text(
+        textwrap.dedent(f"""\
+        rules_dir: rules
+        state_dir: state
+        bus: local
+        http: {{listen: "127.0.0.1:{free_port()}"}}
+        """)
+        + textwrap.dedent(extra)
+    )
+    return config
+
+
+def http_of(config: Path) -> str:
+    """The base URL of the listener `write_config` chose."""
+    listen = config.read_text().split('listen: "', 1)[1].split('"', 1)[0]
+    return f"http://{listen}"
 
 
 def _pid(process: MonitorProcess) -> int:

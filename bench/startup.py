@@ -15,14 +15,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.adversarial import write_rules_dir
+from bench.service import http_of, write_config
 from tests.processes import MonitorProcess
-from tests.servers import free_port
 
 POLL_S = 0.02
 
@@ -64,17 +63,8 @@ async def startup_and_reload(
         for path in rules.rglob("*.yaml"):
             os.utime(path, (then, then))
         checked = check_s(rules)
-        port = free_port()
-        config = root / "monitor.yaml"
-        config.write_text(
-            textwrap.dedent(f"""\
-            rules_dir: rules
-            state_dir: state
-            bus: local
-            http: {{listen: "127.0.0.1:{port}"}}
-            """)
-        )
-        process = MonitorProcess(config, f"http://127.0.0.1:{port}", root / "logs")
+        config = write_config(root)
+        process = MonitorProcess(config, http_of(config), root / "logs")
         started = time.perf_counter()
         await process.start()
         try:

@@ -147,28 +147,25 @@ def _per_article(compiled: CompiledRules, articles: Sequence[Article], runs: int
     return best / len(articles)
 
 
-def _terms(cond: Condition | None) -> list[Term]:
+def _leaves(cond: Condition | None) -> list[Term | EntityRef]:
+    """The terms and entity references of a condition, nested ones included."""
     if cond is None:
         return []
-    found: list[Term] = []
+    found: list[Term | EntityRef] = []
     for item in (*cond.all, *cond.any, *cond.none):
-        if isinstance(item, Term):
+        if isinstance(item, Condition):
+            found.extend(_leaves(item))
+        else:
             found.append(item)
-        elif isinstance(item, Condition):
-            found.extend(_terms(item))
     return found
+
+
+def _terms(cond: Condition | None) -> list[Term]:
+    return [t for t in _leaves(cond) if isinstance(t, Term)]
 
 
 def _refs(cond: Condition | None) -> list[EntityRef]:
-    if cond is None:
-        return []
-    found: list[EntityRef] = []
-    for item in (*cond.all, *cond.any, *cond.none):
-        if isinstance(item, EntityRef):
-            found.append(item)
-        elif isinstance(item, Condition):
-            found.extend(_refs(item))
-    return found
+    return [r for r in _leaves(cond) if isinstance(r, EntityRef)]
 
 
 def _entities_of(spec: RuleSpec, rule_set: RuleSet) -> tuple[EntitySpec, ...]:
