@@ -80,16 +80,16 @@ impl RegexSet {
         let mut last = BUILT
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut built = last.take().unwrap_or_default();
+        let built = last.get_or_insert_with(FxHashMap::default);
         let mut now: FxHashMap<ChunkKey, meta::Regex> = FxHashMap::default();
         let forms = [Form::Ascii, Form::Widened];
         let mut missing: Vec<(ChunkKey, Form, std::ops::Range<usize>)> = Vec::new();
         for form in forms {
             for (range, sources) in &chunks {
                 let key = (form == Form::Ascii, sources.clone());
-                match built.remove(&key) {
+                match built.get(&key) {
                     Some(regex) => {
-                        now.insert(key, regex);
+                        now.insert(key, regex.clone());
                     }
                     None if now.contains_key(&key) => {}
                     None => missing.push((key, form, range.clone())),
@@ -137,7 +137,11 @@ impl RegexSet {
             widened: assemble(Form::Widened),
             always,
         };
-        *last = Some(now);
+        // A set smaller than a chunk (a rule measured alone by `monitor check --cost`, say)
+        // is cheap to build again, and must not push out the rule set's own chunks.
+        if factors.len() >= CHUNK {
+            *last = Some(now);
+        }
         Ok(set)
     }
 
