@@ -33,6 +33,7 @@ log = structlog.get_logger("monitor.cost")
 SAMPLE = 200
 TOP = 10
 SINCE_S = 7 * 86_400
+WINDOWS_S = (3600, 86_400, SINCE_S)
 # The service measures after a reload once the matcher has seen an article, and again
 # every REMEASURE_S (the articles change, and so do the costs).
 MIN_SEEN = 1
@@ -82,16 +83,19 @@ def cost_command(
 
 
 async def _stored(config: Config, sample: int) -> list[Article]:
-    """The newest `sample` distinct articles the bus has stored."""
+    """The newest `sample` distinct articles the bus has stored: read from the last hour, then
+    day, then SINCE_S, until there are enough (a busy bus holds millions in a week)."""
     found: dict[str, Article] = {}
-    for record in reversed(await stored_records(config, ARTICLES, SINCE_S)):
-        try:
-            article = Article.from_bytes(record.value)
-        except (ValueError, KeyError, TypeError):
-            continue
-        found.setdefault(article.id, article)
-        if len(found) >= sample:
-            break
+    for since_s in WINDOWS_S:
+        found.clear()
+        for record in reversed(await stored_records(config, ARTICLES, since_s)):
+            try:
+                article = Article.from_bytes(record.value)
+            except (ValueError, KeyError, TypeError):
+                continue
+            found.setdefault(article.id, article)
+            if len(found) >= sample:
+                return list(found.values())
     return list(found.values())
 
 
