@@ -48,7 +48,8 @@ class Automata:
 
     folded: Automaton | None
     exact: Automaton | None
-    # A glob made only of `?` has no anchor: such a rule set is scanned token by token.
+    # A glob made only of `?` has no anchor: the Python matcher scans such a rule set token
+    # by token (the native engine finds those globs by their tokens' lengths).
     complete: bool
 
 
@@ -84,7 +85,8 @@ def unanchored(pattern: TokenPattern) -> bool:
     """Whether a pattern without an anchor can still match text that has a boundary form.
 
     A pattern in a script without spaces never does (such text is scanned token by token);
-    only a glob made of `?`s does, and a rule set holding one is scanned token by token.
+    only a glob made of `?`s does, and the Python matcher scans a rule set holding one token by
+    token.
     """
     return pattern.kind == "glob" and not pattern.text.rstrip("*").strip("?")
 
@@ -110,7 +112,8 @@ class Anchors:
 
     folded: dict[str, list[Check]]
     exact: dict[str, list[Check]]
-    # A glob made only of `?` has no anchor: such a rule set is scanned token by token.
+    # A glob made only of `?` has no anchor: the Python matcher scans such a rule set token
+    # by token (the native engine finds those globs by their tokens' lengths).
     complete: bool
 
 

@@ -4,8 +4,8 @@ The fast way runs the rule set's automata over the field's `boundary_form` (one 
 case mode) and confirms each anchor hit against the real token at that place: the cost is a
 pass over the text plus work per hit, not per token. Text the boundary form cannot stand for
 (scripts without spaces; characters whose case folding changes the length, like "ß") is
-scanned token by token, as is a rule set with an unanchored glob. Both ways give the same
-hits; a property test holds them to it.
+scanned token by token, as is (here, not in the native engine) a rule set with an unanchored
+glob. Both ways give the same hits; a property test holds them to it.
 """
 
 from __future__ import annotations
