@@ -184,8 +184,11 @@ async def test_ten_thousand_articles_through_two_matchers(fleet: Fleet) -> None:
     for proc, role in zip(procs[1:], ("matcher", "dispatcher", "dispatcher"), strict=True):
         await proc.start("--role", role)
     await fleet.ready(*procs)
-    for matcher in procs[:2]:  # both in the group before the load starts
-        await eventually(lambda m=matcher: holds_partitions(m, "matcher"), 30)  # type: ignore[misc]
+    # Every member in its group before the load starts: a dispatcher that joins mid-load can
+    # deliver an alert the other delivered before its settlement was seen (see the note of
+    # 2026-11-29 on issue 16), which this test is not about.
+    for proc, group in zip(procs, ("matcher", "matcher", "dispatcher", "dispatcher"), strict=True):
+        await eventually(lambda p=proc, g=group: holds_partitions(p, g), 30)  # type: ignore[misc]
     async with KafkaBus(kafka_config(fleet)) as bus:
         await publish_articles(bus, range(10_000))
     await eventually(lambda: len(set(fleet.alert_ids())) >= 1000, 120)
