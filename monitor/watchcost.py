@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -88,11 +89,8 @@ async def _stored(config: Config, sample: int) -> list[Article]:
     found: dict[str, Article] = {}
     for since_s in WINDOWS_S:
         found.clear()
-        for record in reversed(await stored_records(config, ARTICLES, since_s)):
-            try:
-                article = Article.from_bytes(record.value)
-            except (ValueError, KeyError, TypeError):
-                continue
+        records = await stored_records(config, ARTICLES, since_s)
+        for article in _decoded(r.value for r in reversed(records)):
             found.setdefault(article.id, article)
             if len(found) >= sample:
                 return list(found.values())
@@ -142,13 +140,16 @@ class RecentArticles:
 
     def articles(self) -> list[Article]:
         """The kept articles that decode."""
-        found = []
-        for payload in list(self._kept):
-            try:
-                found.append(Article.from_bytes(payload))
-            except (ValueError, KeyError, TypeError):
-                continue
-        return found
+        return list(_decoded(list(self._kept)))
+
+
+def _decoded(payloads: Iterable[bytes]) -> Iterator[Article]:
+    """The articles of `payloads` that decode (the matcher logged and counted the others)."""
+    for payload in payloads:
+        try:
+            yield Article.from_bytes(payload)
+        except (ValueError, KeyError, TypeError):
+            continue
 
 
 async def export_rule_costs(

@@ -183,8 +183,9 @@ def _entities_of(spec: RuleSpec, rule_set: RuleSet) -> tuple[EntitySpec, ...]:
 
 def _risk(spec: RuleSpec) -> int:
     """How costly a watch's shape can be, for choosing which to measure."""
-    score = 0
-    for term in _terms(spec.match):
+    terms = _terms(spec.match)
+    score = len(terms) + 10 * len(_refs(spec.entities))
+    for term in terms:
         if term.regex is not None:
             score += 1000
         elif len(term.words) > 1:
@@ -193,4 +194,4 @@ def _risk(spec: RuleSpec) -> int:
             literal = max(word.text.rstrip("*").split("?"), key=len)
             if word.kind != "literal" and len(literal) <= 3:
                 score += 100
-    return score + len(_terms(spec.match)) + 10 * len(_refs(spec.entities))
+    return score
