@@ -3,7 +3,8 @@
 - `KafkaBus`: topics `<prefix>articles`, `<prefix>matches`, `<prefix>alerts.dlq`, created when
   missing. The producer uses acks=all and idempotence; records are keyed (article id; rule and
   article), so one key always lands in one partition. Consumers join `<prefix><group>` with
-  manual commits only. Until the broker answers, `start` waits (and `is_ready` says no).
+  manual commits only, and in a rebalance give partitions up once the batch in hand is
+  committed. Until the broker answers, `start` waits (and `is_ready` says no).
 - `KafkaSettlements`: settled alerts in the compacted topic `<prefix>deliveries`, read in full by
   every dispatcher, so a record redelivered to another dispatcher is not alerted twice.
 - `KafkaLeases`: pollers join the group `<prefix>poller` on the empty topic
@@ -37,6 +38,10 @@ log = structlog.get_logger("monitor.kafka")
 
 CONNECT_BACKOFF_MAX_S = 10.0
 CATCH_UP_TIMEOUT_S = 30.0
+# How long a member giving partitions up in a rebalance waits for the batch in hand to be done
+# and committed; the broker waits REBALANCE_TIMEOUT_MS for it to rejoin.
+HAND_OVER_TIMEOUT_S = 45.0
+REBALANCE_TIMEOUT_MS = 60_000
 
 
 def client_options(cfg: KafkaConfig) -> dict[str, Any]:
@@ -195,7 +200,13 @@ class KafkaBus(Resource):
 
 
 class KafkaConsumer:
-    """A consumer-group member on one topic, with manual commits."""
+    """A consumer-group member on one topic, with manual commits.
+
+    A batch fetched is "in hand" until it is committed or rewound. In a rebalance this member
+    gives its partitions up only once the batch in hand is done (or HAND_OVER_TIMEOUT_S has
+    passed): otherwise the next owner starts from the last commit and redoes work still under
+    way here, and a dispatcher's alert not yet settled would be sent twice.
+    """
 
     def __init__(self, bus: KafkaBus, topic: str, group: str) -> None:
         self.bus = bus
@@ -203,11 +214,12 @@ class KafkaConsumer:
         self.group = group
         self._consumer: AIOKafkaConsumer | None = None
         self._committed: dict[int, int] = {}
+        self._hand_empty = asyncio.Event()
+        self._hand_empty.set()
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
-                self.topic,
                 **self.bus.options,
                 group_id=self.group,
                 enable_auto_commit=False,
@@ -215,7 +227,9 @@ class KafkaConsumer:
                 session_timeout_ms=10000,
                 heartbeat_interval_ms=2000,
                 max_poll_interval_ms=300000,
+                rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
             )
+            consumer.subscribe([self.topic], listener=_HandOver(self))
             try:
                 await consumer.start()
             except KafkaError as exc:
@@ -234,6 +248,8 @@ class KafkaConsumer:
             raise BusError(
                 f"fetching from {self.topic} failed: {type(exc).__name__}: {exc}"
             ) from exc
+        if batches:
+            self._hand_empty.clear()
         return [
             Record(
                 self.topic,
@@ -248,7 +264,13 @@ class KafkaConsumer:
         ]
 
     async def commit(self, records: Sequence[Record]) -> None:
-        """Commit, per partition, past the last of `records`."""
+        """Commit, per partition, past the last of `records`; the batch is then out of hand."""
+        try:
+            await self._commit(records)
+        finally:
+            self._hand_empty.set()
+
+    async def _commit(self, records: Sequence[Record]) -> None:
         if not records or self._consumer is None:
             return
         offsets: dict[int, int] = {}
@@ -273,7 +295,8 @@ class KafkaConsumer:
         self._committed.update(offsets)
 
     async def rewind(self) -> None:
-        """Seek every held partition back to its committed offset."""
+        """Seek every held partition back to its committed offset; the batch is out of hand."""
+        self._hand_empty.set()
         if self._consumer is None:
             return
         for tp in self._consumer.assignment():
@@ -311,8 +334,26 @@ class KafkaConsumer:
         """The sum of `partition_lag`."""
         return sum((await self.partition_lag()).values())
 
+    async def hand_over(self, revoked: set[int]) -> None:
+        """Called as a rebalance takes `revoked`: wait until the batch in hand is done."""
+        deadline = time.monotonic() + HAND_OVER_TIMEOUT_S
+        while not self._hand_empty.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning(
+                    "hand_over_before_batch_done",
+                    group=self.group,
+                    partitions=sorted(revoked),
+                    waited_s=HAND_OVER_TIMEOUT_S,
+                )
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hand_empty.wait(), left)
+        self._committed = {p: o for p, o in self._committed.items() if p not in revoked}
+
     async def close(self) -> None:
         """Leave the group."""
+        self._hand_empty.set()
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
@@ -380,6 +421,21 @@ class KafkaSettlements:
         }
         await self.bus.publish(DELIVERIES, [(settlement.alert_id, json.dumps(body).encode())])
         self._status[settlement.alert_id] = settlement.status
+
+
+class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.consumer.hand_over({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info(
+            "partitions_assigned",
+            group=self.consumer.group,
+            partitions=sorted(tp.partition for tp in assigned),
+        )
 
 
 class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
