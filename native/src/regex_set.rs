@@ -65,11 +65,14 @@ impl RegexSet {
             let config = syntax::Config::new().case_insensitive(!case_sensitive);
             let hir = syntax::parse_with(pattern, &config)
                 .map_err(|e| format!("regex /{pattern}/ in a set: {e}"))?;
-            let found = factor(&hir);
+            let (found, sure) = match run_factor(&hir) {
+                Some((run, sure)) if sure || min_len(&run) >= min_len(&factor(&hir)) => (run, sure),
+                _ => (factor(&hir), bounded(&hir)),
+            };
             if min_len(&found) == 0 {
                 always.push(*term);
             } else {
-                factors.push((*term, found, bounded(&hir)));
+                factors.push((*term, found, sure));
             }
         }
         type Chunks = Vec<(meta::Regex, Vec<(u32, bool)>)>;
@@ -264,6 +267,204 @@ fn factor(hir: &Hir) -> Hir {
     }
 }
 
+/// For a pattern of unbounded length that is a sequence, its longest run of bounded parts,
+/// with the `x` of an `x+` beside it (`\srimo` of `\bka\w*\s+rimo`), and whether a match of
+/// that factor in ASCII text proves the pattern's there: when the parts on either side always
+/// match around it. `\b\w+stan\b` is `\b\w*` then `\wstan\b`, and `\b\w*` matches before any
+/// word character (from the start of its word); `\b(ka|ko)ri\w*\b` is `\b(ka|ko)ri` then
+/// `\w*\b`. Else the pattern's regex must confirm a hit of the factor.
+fn run_factor(hir: &Hir) -> Option<(Hir, bool)> {
+    let mut hir = hir;
+    while let HirKind::Capture(capture) = hir.kind() {
+        hir = &capture.sub;
+    }
+    let HirKind::Concat(subs) = hir.kind() else {
+        return None;
+    };
+    if bounded(hir) {
+        return None; // its own factor, and sure already
+    }
+    let run = best_run(subs)?;
+    let mut parts = subs[run.clone()].to_vec();
+    let mut left = subs[..run.start].to_vec();
+    let mut right = subs[run.end..].to_vec();
+    // `x+` next to the run: `x*` outside it and `x` in it.
+    if let Some((fixed, rest)) = left.last().and_then(split_repetition) {
+        *left.last_mut()? = rest;
+        parts.insert(0, fixed);
+    }
+    if let Some((fixed, rest)) = right.first().and_then(split_repetition) {
+        right[0] = rest;
+        parts.push(fixed);
+    }
+    let factor = Hir::concat(parts);
+    let sure =
+        always_matches(&left, &factor, Edge::First) && always_matches(&right, &factor, Edge::Last);
+    Some((factor, sure))
+}
+
+/// The factor `run_factor` finds, if its match proves the pattern's.
+#[cfg(test)]
+fn sure_factor(hir: &Hir) -> Option<Hir> {
+    run_factor(hir).and_then(|(factor, sure)| sure.then_some(factor))
+}
+
+/// The top-level run of bounded parts that matches the most text at least (and some).
+fn best_run(subs: &[Hir]) -> Option<std::ops::Range<usize>> {
+    let mut best: Option<(usize, std::ops::Range<usize>)> = None;
+    let mut from = 0;
+    for end in 0..=subs.len() {
+        if end < subs.len() && bounded(&subs[end]) {
+            continue;
+        }
+        let length: usize = subs[from..end].iter().map(min_len).sum();
+        if length > 0 && best.as_ref().is_none_or(|(l, _)| length > *l) {
+            best = Some((length, from..end));
+        }
+        from = end + 1;
+    }
+    best.map(|(_, range)| range)
+}
+
+/// `x{m,}` (m >= 1, `x` bounded) as `x{m}` and `x*`.
+fn split_repetition(hir: &Hir) -> Option<(Hir, Hir)> {
+    let HirKind::Repetition(rep) = hir.kind() else {
+        return None;
+    };
+    if rep.min == 0 || rep.max.is_some() || !bounded(&rep.sub) {
+        return None;
+    }
+    let fixed = Repetition {
+        min: rep.min,
+        max: Some(rep.min),
+        ..rep.clone()
+    };
+    let rest = Repetition {
+        min: 0,
+        ..rep.clone()
+    };
+    Some((Hir::repetition(fixed), Hir::repetition(rest)))
+}
+
+/// Which end of a factor the parts beside it touch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    First,
+    Last,
+}
+
+/// Whether `parts` (beside `factor` at `edge`) match next to any match of `factor` in ASCII
+/// text: parts that may match nothing, or a word boundary at the far end with one `\w*`
+/// between it and a factor whose edge is a word character (the `\w*` takes the rest of the
+/// factor's word, and a word ends there).
+fn always_matches(parts: &[Hir], factor: &Hir, edge: Edge) -> bool {
+    let (far, near) = match edge {
+        Edge::First => (parts.first(), parts.get(1..)),
+        Edge::Last => (parts.last(), parts.get(..parts.len().saturating_sub(1))),
+    };
+    let empty = |h: &Hir| matches!(h.kind(), HirKind::Repetition(r) if r.min == 0);
+    if parts.iter().all(empty) {
+        return true;
+    }
+    let boundary = far.is_some_and(|h| match h.kind() {
+        HirKind::Look(look) => match edge {
+            Edge::First => matches!(
+                look,
+                Look::WordUnicode
+                    | Look::WordAscii
+                    | Look::WordStartUnicode
+                    | Look::WordStartAscii
+                    | Look::WordStartHalfUnicode
+                    | Look::WordStartHalfAscii
+            ),
+            Edge::Last => matches!(
+                look,
+                Look::WordUnicode
+                    | Look::WordAscii
+                    | Look::WordEndUnicode
+                    | Look::WordEndAscii
+                    | Look::WordEndHalfUnicode
+                    | Look::WordEndHalfAscii
+            ),
+        },
+        _ => false,
+    });
+    let words = |h: &Hir| match h.kind() {
+        HirKind::Repetition(r) if r.min == 0 && r.max.is_none() => covers_ascii_words(&r.sub),
+        _ => false,
+    };
+    boundary && matches!(near, Some([middle]) if words(middle)) && edge_is_word(factor, edge)
+}
+
+fn is_ascii_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The ASCII characters `hir` (one character's class) matches, as a 128-bit set.
+fn ascii_set(hir: &Hir) -> Option<u128> {
+    let mut set = 0u128;
+    let mut add = |start: u32, end: u32| {
+        for c in start..=end.min(0x7f) {
+            set |= 1 << c;
+        }
+    };
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(class)) => class
+            .ranges()
+            .iter()
+            .for_each(|r| add(r.start() as u32, r.end() as u32)),
+        HirKind::Class(Class::Bytes(class)) => class
+            .ranges()
+            .iter()
+            .for_each(|r| add(u32::from(r.start()), u32::from(r.end()))),
+        HirKind::Literal(literal) if literal.0.len() == 1 => {
+            add(u32::from(literal.0[0]), u32::from(literal.0[0]))
+        }
+        _ => return None,
+    }
+    Some(set)
+}
+
+fn ascii_words() -> u128 {
+    (0u8..128)
+        .filter(|&b| is_ascii_word(b))
+        .fold(0, |set, b| set | 1 << b)
+}
+
+/// Whether `hir` matches every ASCII word character.
+fn covers_ascii_words(hir: &Hir) -> bool {
+    ascii_set(hir).is_some_and(|set| set & ascii_words() == ascii_words())
+}
+
+/// Whether every ASCII character `hir` can begin (or end, at `Edge::Last`) a match with is a
+/// word character; false where unsure.
+fn edge_is_word(hir: &Hir, edge: Edge) -> bool {
+    match hir.kind() {
+        HirKind::Literal(literal) => {
+            let byte = match edge {
+                Edge::First => literal.0.first(),
+                Edge::Last => literal.0.last(),
+            };
+            byte.is_some_and(|&b| is_ascii_word(b))
+        }
+        HirKind::Class(_) => ascii_set(hir).is_some_and(|set| set & !ascii_words() == 0),
+        HirKind::Capture(capture) => edge_is_word(&capture.sub, edge),
+        HirKind::Repetition(rep) => rep.min >= 1 && edge_is_word(&rep.sub, edge),
+        HirKind::Alternation(subs) => subs.iter().all(|h| edge_is_word(h, edge)),
+        HirKind::Concat(subs) => {
+            let mut consuming = subs
+                .iter()
+                .filter(|h| !matches!(h.kind(), HirKind::Look(_)));
+            let next = match edge {
+                Edge::First => consuming.next(),
+                Edge::Last => consuming.next_back(),
+            };
+            next.is_some_and(|h| min_len(h) > 0 && edge_is_word(h, edge))
+        }
+        HirKind::Empty | HirKind::Look(_) => false,
+    }
+}
+
 /// `hir` as the automata of `form` search it, without capture groups: for ASCII text, classes
 /// and literals cut to ASCII and word boundaries made ASCII ones (the same matches there); for
 /// any text, every assertion dropped but the ends of the text and of lines (a match wherever
@@ -365,6 +566,92 @@ mod tests {
         assert_eq!(min(r"(ab+c|xyz)"), 1);
         assert_eq!(min(r"x*"), 0);
         assert_eq!(min(r"a\s+bcd(\s+\w+)*"), 3);
+    }
+
+    #[test]
+    fn a_factor_is_sure_where_the_rest_always_matches_around_it() {
+        use super::sure_factor;
+        use regex_automata::util::syntax;
+        let sure = |p: &str| sure_factor(&syntax::parse(p).expect("parses")).is_some();
+        for p in [
+            r"\b\w+stan\b",
+            r"\b(ka|ko)ri\w*\b",
+            r"\w*ing\b",
+            r"(\b\w*ab\w*\b)",
+            r"foo\w+",
+            r"(ab)+c",
+        ] {
+            assert!(sure(p), "{p}");
+        }
+        for p in [
+            r"\bka\w*\s+rimo",
+            r"ka(\s+\w+){0,2}\s+rimo\b",
+            r"\b[a-z]*stan\b",
+            r"\b\w*-stan",
+            r"\b\w+\b",
+            r"kari[a-z]{2}mo",
+        ] {
+            assert!(!sure(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_sure_hit_is_a_match_and_a_match_is_a_hit_on_generated_text() {
+        // Text over a few words and separators where the patterns' pieces meet in every way.
+        let pieces = [
+            "ka", "ri", "stan", "_", "9", "kari", " ", "-", "ko", "ing", ".", "É",
+        ];
+        let patterns = [
+            r"\b\w+stan\b",
+            r"\b(ka|ko)ri\w*\b",
+            r"\w*ing\b",
+            r"\b\w*ri\w*\b",
+            r"\bka\w*\s+ri",
+            r"ri\w+",
+            r"\w+-ka\b",
+            r"\b\w{2,}ri",
+            r"\Bri\w*\b",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for case_sensitive in [true, false] {
+            let set = RegexSet::new(
+                &patterns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (i as u32, p.to_string(), case_sensitive))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("builds");
+            let alone: Vec<Regex> = patterns
+                .iter()
+                .map(|p| Regex::compile(p, case_sensitive).expect("compiles"))
+                .collect();
+            for _ in 0..3_000 {
+                let text: String = (0..next(8)).map(|_| pieces[next(pieces.len())]).collect();
+                let mut found = Vec::new();
+                set.matching(&text, text.is_ascii(), |t, sure| {
+                    found.push(t);
+                    if sure {
+                        let p = patterns[t as usize];
+                        assert!(
+                            alone[t as usize].span(&text, None).is_some(),
+                            "{p} {text:?}"
+                        );
+                    }
+                });
+                for (i, regex) in alone.iter().enumerate() {
+                    if regex.span(&text, None).is_some() {
+                        assert!(found.contains(&(i as u32)), "{} in {text:?}", patterns[i]);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
