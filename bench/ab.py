@@ -18,27 +18,42 @@ import importlib.util
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
+from unittest import mock
 
 from bench.workload import articles, names, rule_set, vocabulary
+from monitor.matching import native
+from monitor.matching import spec as specs
 from monitor.matching.compiler import CompiledRules, _compile
 from monitor.matching.matcher import match_article
+from monitor.matching.spec import RuleSet
 from monitor.models import Article
 
 if TYPE_CHECKING:
     from monitor_native import Engine
 
 
-def load_engine(path: Path) -> type[Engine]:
-    """The `Engine` class of the build of `monitor_native` at `path`."""
+def load_build(path: Path) -> ModuleType:
+    """The build of `monitor_native` at `path`."""
     spec = importlib.util.spec_from_file_location("monitor_native", path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"{path}: not a loadable extension module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    engine: type[Engine] = module.Engine
-    return engine
+    return module
+
+
+def compile_with(path: Path, make_rules: Callable[[], RuleSet]) -> CompiledRules:
+    """The rules `make_rules` gives, read and compiled with the build at `path`: a build runs
+    only the regexes it made itself, and watch regexes are made as the rules are read."""
+    build = load_build(path)
+    specs._TERMS.clear()  # terms hold their regexes: none may come from the other build
+    with mock.patch.object(native, "regex_type", return_value=build.Regex):
+        engine: type[Engine] = build.Engine
+        return _compile(make_rules(), engine)
 
 
 def rate(compiled: CompiledRules, docs: list[Article]) -> float:
@@ -60,9 +75,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     words, people = vocabulary(100_000), names(200_000)
     docs = articles(200 if args.rules <= 10_000 else 100, words, people)
-    rules = rule_set(args.rules, words, people)
     # The engine is chosen by the private entry point: compile_rules uses the installed one.
-    builds = {"A": _compile(rules, load_engine(args.a)), "B": _compile(rules, load_engine(args.b))}
+    builds = {
+        name: compile_with(path, lambda: rule_set(args.rules, words, people))
+        for name, path in (("A", args.a), ("B", args.b))
+    }
     for article in docs:
         if match_article(article, builds["A"]) != match_article(article, builds["B"]):
             raise SystemExit(f"A and B disagree on article {article.id}")
