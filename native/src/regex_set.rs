@@ -619,39 +619,10 @@ mod tests {
             seed ^= seed << 17;
             (seed % n as u64) as usize
         };
-        for case_sensitive in [true, false] {
-            let set = RegexSet::new(
-                &patterns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (i as u32, p.to_string(), case_sensitive))
-                    .collect::<Vec<_>>(),
-            )
-            .expect("builds");
-            let alone: Vec<Regex> = patterns
-                .iter()
-                .map(|p| Regex::compile(p, case_sensitive).expect("compiles"))
-                .collect();
-            for _ in 0..3_000 {
-                let text: String = (0..next(8)).map(|_| pieces[next(pieces.len())]).collect();
-                let mut found = Vec::new();
-                set.matching(&text, text.is_ascii(), |t, sure| {
-                    found.push(t);
-                    if sure {
-                        let p = patterns[t as usize];
-                        assert!(
-                            alone[t as usize].span(&text, None).is_some(),
-                            "{p} {text:?}"
-                        );
-                    }
-                });
-                for (i, regex) in alone.iter().enumerate() {
-                    if regex.span(&text, None).is_some() {
-                        assert!(found.contains(&(i as u32)), "{} in {text:?}", patterns[i]);
-                    }
-                }
-            }
-        }
+        let texts: Vec<String> = (0..3_000)
+            .map(|_| (0..next(8)).map(|_| pieces[next(pieces.len())]).collect())
+            .collect();
+        agrees_with_each_regex(&patterns, &texts);
     }
 
     #[test]
@@ -674,6 +645,13 @@ mod tests {
             "karimo kazakh stan",
             "in Kazakhstan’s north, “karibimo” — Al Qeda",
         ];
+        let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        agrees_with_each_regex(&patterns, &texts);
+    }
+
+    /// In both cases: every pattern that matches a text alone is found there by the set, and
+    /// every hit the set is sure of is a match.
+    fn agrees_with_each_regex(patterns: &[&str], texts: &[String]) {
         for case_sensitive in [true, false] {
             let set = RegexSet::new(
                 &patterns
@@ -683,19 +661,22 @@ mod tests {
                     .collect::<Vec<_>>(),
             )
             .expect("builds");
+            let alone: Vec<Regex> = patterns
+                .iter()
+                .map(|p| Regex::compile(p, case_sensitive).expect("compiles"))
+                .collect();
             for text in texts {
                 let mut found = Vec::new();
                 set.matching(text, text.is_ascii(), |t, sure| {
                     found.push(t);
                     if sure {
-                        let alone = Regex::compile(patterns[t as usize], case_sensitive);
-                        assert!(alone.expect("compiles").span(text, None).is_some(), "{t}");
+                        let p = patterns[t as usize];
+                        assert!(alone[t as usize].span(text, None).is_some(), "{p} {text:?}");
                     }
                 });
-                for (i, p) in patterns.iter().enumerate() {
-                    let alone = Regex::compile(p, case_sensitive).expect("compiles");
-                    if alone.span(text, None).is_some() {
-                        assert!(found.contains(&(i as u32)), "{p} in {text:?}");
+                for (i, regex) in alone.iter().enumerate() {
+                    if regex.span(text, None).is_some() {
+                        assert!(found.contains(&(i as u32)), "{} in {text:?}", patterns[i]);
                     }
                 }
             }
