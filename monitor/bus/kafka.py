@@ -340,13 +340,14 @@ class KafkaConsumer:
         while not self._hand_empty.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
+                # Its commit will fail and the next owner redo it: at least once, as before.
                 log.warning(
                     "hand_over_before_batch_done",
                     group=self.group,
                     partitions=sorted(revoked),
                     waited_s=HAND_OVER_TIMEOUT_S,
                 )
-                return
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._hand_empty.wait(), left)
         self._committed = {p: o for p, o in self._committed.items() if p not in revoked}
