@@ -28,6 +28,8 @@ use regex_syntax::hir::{
 };
 use rustc_hash::FxHashMap;
 
+use crate::regexes::nfa_bytes_bound;
+
 /// Patterns per automaton: one pass serves this many (measured on the adversarial workload:
 /// 64 a chunk cost 6x what 512 did; past that the DFA's states grow faster than passes shrink).
 const CHUNK: usize = 512;
@@ -37,6 +39,8 @@ const CHUNK: usize = 512;
 // articles ran at 1,915/s, the process's peak memory 49 MB above its size after compiling.
 const DFA_CACHE: usize = 64 << 20;
 const NFA_LIMIT: usize = 32 << 20;
+// A factor whose NFA may take more than this is searched by its own regex, not in a set.
+const ALONE_BYTES: usize = 1 << 20;
 
 /// A field's text as the automata read it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,6 +55,9 @@ pub struct RegexSet {
     // form is a match of the term (its pattern is its own factor: of bounded length).
     ascii: Vec<(meta::Regex, Vec<(u32, bool)>)>,
     widened: Vec<(meta::Regex, Vec<(u32, bool)>)>,
+    // Per form (ASCII, widened): terms whose factor is too large to share an automaton with
+    // any other (each regex alone was within bounds): run on their own, wherever they occur.
+    alone: [Vec<u32>; 2],
     // Terms whose factor matches the empty string (`x*`, `\b\w*`): no pass can rule them out.
     always: Vec<u32>,
 }
@@ -84,7 +91,7 @@ impl RegexSet {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let built = last.get_or_insert_with(FxHashMap::default);
-        let mut now: FxHashMap<ChunkKey, meta::Regex> = FxHashMap::default();
+        let mut now: FxHashMap<ChunkKey, Pieces> = FxHashMap::default();
         let forms = [Form::Ascii, Form::Widened];
         let mut missing: Vec<(ChunkKey, Form, std::ops::Range<usize>)> = Vec::new();
         for form in forms {
@@ -102,13 +109,13 @@ impl RegexSet {
         // The chunks not built before, on every core: they are independent.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let per_thread = missing.len().div_ceil(threads).max(1);
-        let made: Vec<Result<meta::Regex, String>> = std::thread::scope(|scope| {
+        let made: Vec<Pieces> = std::thread::scope(|scope| {
             let workers: Vec<_> = missing
                 .chunks(per_thread)
                 .map(|jobs| {
                     scope.spawn(|| {
                         jobs.iter()
-                            .map(|(_, form, range)| build_chunk(&factors[range.clone()], *form))
+                            .map(|(_, form, range)| build_pieces(&factors[range.clone()], *form))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -118,26 +125,33 @@ impl RegexSet {
                 .flat_map(|w| w.join().expect("a regex set builder panicked"))
                 .collect()
         });
-        for ((key, _, _), regex) in missing.into_iter().zip(made) {
-            now.insert(key, regex?);
+        for ((key, _, _), pieces) in missing.into_iter().zip(made) {
+            now.insert(key, pieces);
         }
-        let assemble = |form: Form| -> Chunks {
-            chunks
-                .iter()
-                .map(|(range, sources)| {
-                    let regex = now[&(form == Form::Ascii, sources.clone())].clone();
-                    let exact = form == Form::Ascii;
-                    let terms = factors[range.clone()]
+        let assemble = |form: Form| -> (Chunks, Vec<u32>) {
+            let exact = form == Form::Ascii;
+            let mut automata = Vec::new();
+            let mut alone = Vec::new();
+            for (range, sources) in &chunks {
+                let pieces = &now[&(exact, sources.clone())];
+                let held = &factors[range.clone()];
+                for (part, regex) in &pieces.automata {
+                    let terms = held[part.clone()]
                         .iter()
                         .map(|&(t, _, b)| (t, exact && b))
                         .collect();
-                    (regex, terms)
-                })
-                .collect()
+                    automata.push((regex.clone(), terms));
+                }
+                alone.extend(pieces.alone.iter().map(|&k| held[k].0));
+            }
+            (automata, alone)
         };
+        let (ascii, ascii_alone) = assemble(Form::Ascii);
+        let (widened, widened_alone) = assemble(Form::Widened);
         let set = RegexSet {
-            ascii: assemble(Form::Ascii),
-            widened: assemble(Form::Widened),
+            ascii,
+            widened,
+            alone: [ascii_alone, widened_alone],
             always,
         };
         // A set smaller than a chunk (a rule measured alone by `monitor check --cost`, say)
@@ -149,7 +163,7 @@ impl RegexSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ascii.is_empty() && self.always.is_empty()
+        self.ascii.is_empty() && self.always.is_empty() && self.alone.iter().all(Vec::is_empty)
     }
 
     /// Call `found(term, sure)` for each term that may match somewhere in `text` (every term
@@ -158,6 +172,9 @@ impl RegexSet {
     pub fn matching(&self, text: &str, ascii: bool, mut found: impl FnMut(u32, bool)) {
         debug_assert_eq!(ascii, text.is_ascii());
         self.always.iter().for_each(|&term| found(term, false));
+        self.alone[usize::from(!ascii)]
+            .iter()
+            .for_each(|&term| found(term, false));
         let chunks = if ascii { &self.ascii } else { &self.widened };
         for (regex, terms) in chunks {
             let mut hits = PatternSet::new(regex.pattern_len());
@@ -176,7 +193,58 @@ type ChunkKey = (bool, Vec<(String, bool)>);
 /// A chunk: the range of the factors it holds, and their patterns as written.
 type Chunk = (std::ops::Range<usize>, Vec<(String, bool)>);
 
-static BUILT: Mutex<Option<FxHashMap<ChunkKey, meta::Regex>>> = Mutex::new(None);
+static BUILT: Mutex<Option<FxHashMap<ChunkKey, Pieces>>> = Mutex::new(None);
+
+/// A chunk's automata, each over a range of its factors, and the factors (by index in the
+/// chunk) too large to build with any other.
+#[derive(Clone, Default)]
+struct Pieces {
+    automata: Vec<(std::ops::Range<usize>, meta::Regex)>,
+    alone: Vec<usize>,
+}
+
+/// A chunk's factors in `form` in as few automata as build within the size limit: runs of
+/// factors whose NFAs' bound (`regexes::nfa_bytes_bound`) fits the limit together, and halves
+/// of a run that still does not build. A factor whose bound passes `ALONE_BYTES`, or that
+/// does not build even alone, is left to its own regex: 600 watches like `\b\w{40}q1\b`
+/// (Unicode classes, 9 MB bound each when widened) took 25 s of builds before.
+fn build_pieces(chunk: &[(u32, Hir, bool)], form: Form) -> Pieces {
+    let mut pieces = Pieces::default();
+    let mut todo = Vec::new();
+    let (mut from, mut sum) = (0, 0usize);
+    for (k, (_, hir, _)) in chunk.iter().enumerate() {
+        let size = nfa_bytes_bound(&reform(hir, form));
+        if size > ALONE_BYTES {
+            pieces.alone.push(k);
+            if k > from {
+                todo.push(from..k);
+            }
+            (from, sum) = (k + 1, 0);
+            continue;
+        }
+        if k > from && sum.saturating_add(size) > NFA_LIMIT {
+            todo.push(from..k);
+            (from, sum) = (k, 0);
+        }
+        sum = sum.saturating_add(size);
+    }
+    if chunk.len() > from {
+        todo.push(from..chunk.len());
+    }
+    todo.reverse();
+    while let Some(range) = todo.pop() {
+        match build_chunk(&chunk[range.clone()], form) {
+            Ok(regex) => pieces.automata.push((range, regex)),
+            Err(_) if range.len() == 1 => pieces.alone.push(range.start),
+            Err(_) => {
+                let middle = range.start + range.len() / 2;
+                todo.push(middle..range.end);
+                todo.push(range.start..middle);
+            }
+        }
+    }
+    pieces
+}
 
 /// Cut the factors (in the order given) into chunks of at most `CHUNK`: after a pattern whose
 /// hash says so (one in `CHUNK * 3 / 4` on average), or at `CHUNK`. Returns each chunk's range
@@ -326,12 +394,13 @@ fn best_run(subs: &[Hir]) -> Option<std::ops::Range<usize>> {
     best.map(|(_, range)| range)
 }
 
-/// `x{m,}` (m >= 1, `x` bounded) as `x{m}` and `x*`.
+/// `x+` (`x` bounded) as `x` and `x*`.
 fn split_repetition(hir: &Hir) -> Option<(Hir, Hir)> {
     let HirKind::Repetition(rep) = hir.kind() else {
         return None;
     };
-    if rep.min == 0 || rep.max.is_some() || !bounded(&rep.sub) {
+    // Only `x+`: a longer fixed part (`\w{40,}`) would make the factor large.
+    if rep.min != 1 || rep.max.is_some() || !bounded(&rep.sub) {
         return None;
     }
     let fixed = Repetition {
@@ -623,6 +692,23 @@ mod tests {
             .map(|_| (0..next(8)).map(|_| pieces[next(pieces.len())]).collect())
             .collect();
         agrees_with_each_regex(&patterns, &texts);
+    }
+
+    #[test]
+    fn factors_too_large_together_or_alone_still_find_their_matches() {
+        // 600 factors of `\w{40}` do not fit one automaton (a set of 512 failed to build, and
+        // with it the whole rule set); widened, each is over ALONE_BYTES.
+        let patterns: Vec<(u32, String, bool)> = (0..600)
+            .map(|i| (i, format!(r"\b\w{{40}}q{i}\b"), true))
+            .collect();
+        let set = RegexSet::new(&patterns).expect("builds");
+        let word = "a".repeat(40);
+        for text in [format!("x {word}q7 y"), format!("é {word}q7 y")] {
+            let mut found = Vec::new();
+            set.matching(&text, text.is_ascii(), |t, _| found.push(t));
+            assert!(found.contains(&7), "{text}");
+            assert!(!found.contains(&8) || !text.is_ascii(), "{text}");
+        }
     }
 
     #[test]

@@ -180,7 +180,7 @@ const STATE_BYTES: usize = 64;
 
 /// More bytes than the pattern's Thompson NFA can take, either way round (its fixed parts
 /// included: the unanchored prefix, start and match states).
-fn nfa_bytes_bound(hir: &Hir) -> usize {
+pub(crate) fn nfa_bytes_bound(hir: &Hir) -> usize {
     states_bound(hir)
         .saturating_add(32)
         .saturating_mul(STATE_BYTES)
