@@ -209,11 +209,12 @@ struct Pieces {
 /// does not build even alone, is left to its own regex: 600 watches like `\b\w{40}q1\b`
 /// (Unicode classes, 9 MB bound each when widened) took 25 s of builds before.
 fn build_pieces(chunk: &[(u32, Hir, bool)], form: Form) -> Pieces {
+    let hirs: Vec<Hir> = chunk.iter().map(|(_, h, _)| reform(h, form)).collect();
     let mut pieces = Pieces::default();
     let mut todo = Vec::new();
     let (mut from, mut sum) = (0, 0usize);
-    for (k, (_, hir, _)) in chunk.iter().enumerate() {
-        let size = nfa_bytes_bound(&reform(hir, form));
+    for (k, hir) in hirs.iter().enumerate() {
+        let size = nfa_bytes_bound(hir);
         if size > ALONE_BYTES {
             pieces.alone.push(k);
             if k > from {
@@ -228,12 +229,12 @@ fn build_pieces(chunk: &[(u32, Hir, bool)], form: Form) -> Pieces {
         }
         sum = sum.saturating_add(size);
     }
-    if chunk.len() > from {
-        todo.push(from..chunk.len());
+    if hirs.len() > from {
+        todo.push(from..hirs.len());
     }
     todo.reverse();
     while let Some(range) = todo.pop() {
-        match build_chunk(&chunk[range.clone()], form) {
+        match build_chunk(&hirs[range.clone()]) {
             Ok(regex) => pieces.automata.push((range, regex)),
             Err(_) if range.len() == 1 => pieces.alone.push(range.start),
             Err(_) => {
@@ -271,9 +272,8 @@ fn content_chunks(factors: &[(u32, Hir, bool)], patterns: &[(u32, String, bool)]
     chunks
 }
 
-/// One chunk's automaton: its factors in `form`, searched together.
-fn build_chunk(chunk: &[(u32, Hir, bool)], form: Form) -> Result<meta::Regex, String> {
-    let hirs: Vec<Hir> = chunk.iter().map(|(_, h, _)| reform(h, form)).collect();
+/// One automaton for factors already in their form, searched together.
+fn build_chunk(hirs: &[Hir]) -> Result<meta::Regex, String> {
     meta::Regex::builder()
         .configure(
             meta::Config::new()
@@ -282,7 +282,7 @@ fn build_chunk(chunk: &[(u32, Hir, bool)], form: Form) -> Result<meta::Regex, St
                 .nfa_size_limit(Some(NFA_LIMIT))
                 .hybrid_cache_capacity(DFA_CACHE),
         )
-        .build_many_from_hir(&hirs)
+        .build_many_from_hir(hirs)
         .map_err(|e| format!("a set of {} regexes: {e}", hirs.len()))
 }
 
