@@ -1,4 +1,4 @@
-"""The `monitor` command: check, match, run, backtest, shadow-report."""
+"""The `monitor` command: check, match, run, backtest, shadow-report, stories."""
 
 from __future__ import annotations
 
@@ -78,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     shadow.add_argument("--since", default="1d", help="how far back (default 1d)")
     shadow.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    stories = commands.add_parser(
+        "stories", help="list the stories: the copies of each report, their feeds and rules"
+    )
+    stories.add_argument("--config", default="monitor.yaml", type=Path)
+    stories.add_argument("--since", default="1d", help="how far back (default 1d)")
+    stories.add_argument("--rule", help="only stories this rule matched")
+    stories.add_argument("--json", action="store_true", help="one JSON object per story")
+
     match = commands.add_parser("match", help="dry run: show which rules match the given files")
     match.add_argument("--rules", default="rules", type=Path, help="rules directory")
     match.add_argument("--json", action="store_true", help="one JSON object per match")
@@ -103,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return backtest_command(args.config, args.rules, args.since, args.rule, as_json=args.json)
     if args.command == "shadow-report":
         return shadow_command(args.config, args.since, as_json=args.json)
+    if args.command == "stories":
+        return stories_command(args.config, args.since, args.rule, as_json=args.json)
     return match(
         args.rules, args.files, as_json=args.json, feed_id=args.feed, out=sys.stdout, err=sys.stderr
     )
@@ -258,6 +268,25 @@ def shadow_command(config_path: Path, since: str, *, as_json: bool) -> int:
     reports.print_found(
         found, as_json=as_json, label=f"shadow matches over {since}", out=sys.stdout
     )
+    return EXIT_OK
+
+
+def stories_command(config_path: Path, since: str, rule_id: str | None, *, as_json: bool) -> int:
+    """`monitor stories`: exit 0 when it ran, 2 on invalid input."""
+    from monitor.stories import listing
+
+    since_s = _since(since)
+    if since_s is None:
+        return EXIT_USAGE
+    try:
+        config = load_config(os.environ, config_path)
+        members = asyncio.run(listing.read_members(config, since_s))
+    except (ConfigError, BusError, StorageError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    found = listing.group_stories(members, rule_id)
+    label = f"stories over {since}" + (f" matched by {rule_id}" if rule_id else "")
+    listing.print_stories(found, as_json=as_json, label=label, out=sys.stdout)
     return EXIT_OK
 
 

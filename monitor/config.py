@@ -87,6 +87,17 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StoriesConfig:
+    """Story folding: copies of one report within `window_s` alert once (0 turns it off)."""
+
+    window_s: float = 48 * 3600.0  # DEFAULT_STORY_WINDOW_S
+
+
+DEFAULT_STORY_WINDOW_S: Final = 48 * 3600.0
+MAX_STORY_WINDOW_S: Final = 7 * 86400.0  # the Kafka bus keeps story members this long
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KafkaConfig:
     """The Kafka bus. `KAFKA_BOOTSTRAP_SERVERS` overrides `bootstrap_servers`."""
 
@@ -143,6 +154,7 @@ class Config:
     channels: dict[str, Channel] = field(default_factory=dict)
     poller: PollerConfig = PollerConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    stories: StoriesConfig = StoriesConfig()
     log_level: str = "info"
 
     def secrets(self) -> tuple[str, ...]:
@@ -171,6 +183,7 @@ TOP_KEYS = (
     "channels",
     "poller",
     "delivery",
+    "stories",
     "log",
 )
 
@@ -272,6 +285,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         channels=channels,
         poller=_poller(check, spec.get("poller", {}), at("poller")),
         delivery=_delivery(check, spec.get("delivery", {}), at("delivery")),
+        stories=_stories(check, spec.get("stories", {}), at("stories")),
         log_level=level,
     )
 
@@ -418,6 +432,20 @@ def _delivery(check: Checker, value: object, line: int) -> DeliveryConfig:
         backoff_s=_duration(check, spec, "backoff", 1.0),
         max_backoff_s=_duration(check, spec, "max_backoff", 60.0),
     )
+
+
+def _stories(check: Checker, value: object, line: int) -> StoriesConfig:
+    spec = check.mapping(value, line, "stories", ("window",))
+    if spec is None or "window" not in spec:
+        return StoriesConfig()
+    raw = spec["window"]
+    if raw in (0, "0", "0s"):
+        return StoriesConfig(window_s=0.0)
+    window_s = _duration(check, spec, "window", DEFAULT_STORY_WINDOW_S)
+    if window_s > MAX_STORY_WINDOW_S:
+        check.error(spec.line_of("window"), f"stories.window must be at most 7d, not {raw!r}")
+        return StoriesConfig()
+    return StoriesConfig(window_s=window_s)
 
 
 _CHANNEL_KEYS = {

@@ -36,6 +36,8 @@ class Metrics:
     rules_stale: Gauge
     shadow_matches: Counter
     rule_cost: Gauge
+    story_articles: Counter
+    stories_open: Gauge
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -81,7 +83,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         alerts=Counter(
             "monitor_alerts_total",
-            "Alerts by channel and result (delivered, retried, dead, duplicate, throttled).",
+            "Alerts by channel and result (delivered, retried, dead, duplicate, folded, "
+            "throttled).",
             ["channel", "result"],
             registry=r,
         ),
@@ -151,6 +154,17 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Match time per article of the costliest rules (each alone, over the last articles "
             "matched; measured after each reload and hourly).",
             ["rule"],
+            registry=r,
+        ),
+        story_articles=Counter(
+            "monitor_story_articles_total",
+            "Matched articles placed in stories: founding a story, or joining one as a copy.",
+            ["outcome"],
+            registry=r,
+        ),
+        stories_open=Gauge(
+            "monitor_stories_open_articles",
+            "Articles in the stories of the window (what copies are compared with).",
             registry=r,
         ),
     )

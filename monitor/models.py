@@ -188,10 +188,53 @@ class MatchedArticle:
         )
 
 
-def alert_id(rule_id: str, article_id: str, channel: str) -> str:
-    """The id of the one alert a (rule, article, channel) may give."""
-    key = f"{rule_id}\0{article_id}\0{channel}".encode()
+def alert_id(rule_id: str, story_id: str, channel: str) -> str:
+    """The id of the one alert a (rule, story, channel) may give. A story founded by an article
+    has that article's id, so an article alone gives the id it gave before stories."""
+    key = f"{rule_id}\0{story_id}\0{channel}".encode()
     return hashlib.sha256(key).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reported:
+    """One article of a story: which feed carried it, and when it was seen."""
+
+    article_id: str
+    feed: str
+    title: str
+    url: str
+    seen_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {
+            "article_id": self.article_id,
+            "feed": self.feed,
+            "title": self.title,
+            "url": self.url,
+            "seen_at": self.seen_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Story:
+    """The copies of one report across feeds (see `monitor.stories`), as known when alerting."""
+
+    id: str
+    articles: tuple[Reported, ...]  # oldest first
+
+    @property
+    def feeds(self) -> tuple[str, ...]:
+        """The feeds that carried it, each once, in the order they did."""
+        return tuple(dict.fromkeys(r.feed for r in self.articles if r.feed))
+
+    def others(self, article_id: str) -> tuple[Reported, ...]:
+        """The copies besides one article: "also reported by"."""
+        return tuple(r for r in self.articles if r.article_id != article_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The webhook's `story` object: its id, how many articles, which feeds."""
+        return {"id": self.id, "articles": len(self.articles), "feeds": list(self.feeds)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,24 +248,32 @@ class Alert:
     severity: str
     article: Article
     evidence: tuple[Evidence, ...]
+    story: Story | None = None  # None only for alerts made before stories (old DLQ records)
 
     @classmethod
-    def for_channel(cls, matched: MatchedArticle, channel: str) -> Alert:
-        """The alert a matched article gives on `channel`."""
+    def for_channel(cls, matched: MatchedArticle, channel: str, story: Story | None) -> Alert:
+        """The alert a matched article gives on `channel`: one per (rule, story, channel)."""
         m = matched.match
         return cls(
-            id=alert_id(m.rule_id, m.article_id, channel),
+            id=alert_id(m.rule_id, story.id if story else m.article_id, channel),
             channel=channel,
             rule_id=m.rule_id,
             description=matched.description,
             severity=m.severity,
             article=matched.article,
             evidence=m.evidence,
+            story=story,
         )
+
+    def also_reported(self) -> tuple[Reported, ...]:
+        """The story's other articles known when the alert is sent."""
+        return self.story.others(self.article.id) if self.story else ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (the generic webhook body, and the DLQ record)."""
+        story = self.story or Story(id=self.article.id, articles=())
         return {
+            "event": "alert",
             "alert_id": self.id,
             "channel": self.channel,
             "rule": {
@@ -232,6 +283,10 @@ class Alert:
             },
             "article": self.article.to_dict(),
             "evidence": [asdict(e) for e in self.evidence],
+            "story": {
+                **story.to_dict(),
+                "also_reported": [r.to_dict() for r in self.also_reported()],
+            },
         }
 
 

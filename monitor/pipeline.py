@@ -113,7 +113,9 @@ def match_records(
             matched = MatchedArticle(
                 match=m, article=article, description=compiled.descriptions.get(m.rule_id, "")
             )
-            out.append((f"{m.rule_id}:{article.id}", matched.to_bytes()))
+            # Keyed by rule: a rule's matches meet in one partition, so one dispatcher at a
+            # time folds the copies of a story for it, in order.
+            out.append((m.rule_id, matched.to_bytes()))
             rules.append(m.rule_id)
     return done
 

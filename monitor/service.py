@@ -32,6 +32,8 @@ from monitor.metrics import Metrics, make_metrics
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
 from monitor.state import StateStore
 from monitor.storage import StorageHealth, check_history
+from monitor.stories.desk import StoryDesk
+from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoryLog
 from monitor.waiting import sleep_or_stop
 from monitor.watchcost import RecentArticles, export_rule_costs
 from monitor.web import make_app, start_web
@@ -146,6 +148,14 @@ class Service:
             return settlements
         return self.state
 
+    async def _story_log(self, stack: AsyncExitStack) -> StoryLog:
+        if isinstance(self.bus, KafkaBus):
+            story_log = KafkaStoryLog(self.bus)
+            await story_log.start()
+            stack.push_async_callback(story_log.stop)
+            return story_log
+        return LocalStoryLog(self.state)
+
     async def _open(
         self, stack: AsyncExitStack, stop: asyncio.Event
     ) -> tuple[Poller | None, Dispatcher | None]:
@@ -172,6 +182,12 @@ class Service:
             )
         if self.runs("dispatcher"):
             self.metrics.dlq_size.set(await self.bus.count(DLQ))
+            stories = StoryDesk(
+                await self._story_log(stack),
+                window_s=self.config.stories.window_s,
+                metrics=self.metrics,
+            )
+            await stories.start()
             dispatcher = Dispatcher(
                 senders=self._senders(session),
                 default_notify=self.config.default_notify,
@@ -181,6 +197,7 @@ class Service:
                 metrics=self.metrics,
                 throttle_of=self.book.throttle_of,
                 stop=stop,
+                stories=stories,
                 is_retired=self.book.is_retired,
             )
         return poller, dispatcher

@@ -1,7 +1,9 @@
-"""The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries."""
+"""The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries,
+and the members of stories (read and written by `monitor.stories.store`)."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +38,22 @@ CREATE TABLE IF NOT EXISTS deliveries (
     reason TEXT,
     ts_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS story_members (
+    article_id TEXT PRIMARY KEY,
+    story_id TEXT NOT NULL,
+    url_key TEXT NOT NULL,
+    shingles TEXT NOT NULL,
+    feed TEXT NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT NOT NULL,
+    seen_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_members_seen ON story_members (seen_ms);
+CREATE TABLE IF NOT EXISTS story_rules (
+    rule_id TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    PRIMARY KEY (rule_id, article_id)
+);
 """
 
 
@@ -58,12 +76,20 @@ class StateStore(Resource):
         self.file = SqliteFile(state_dir / "state.db", _SCHEMA)
 
     async def start(self) -> None:
-        """Open the file and forget items not seen for SEEN_RETENTION_S."""
+        """Open the file and forget items (and story members) not seen for SEEN_RETENTION_S."""
         await self.file.start()
         cutoff = int((time.time() - SEEN_RETENTION_S) * 1000)
-        await self.file.write(
-            lambda db: db.execute("DELETE FROM seen WHERE last_seen_ms < ?", (cutoff,))
-        )
+
+        def prune(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM seen WHERE last_seen_ms < ?", (cutoff,))
+            db.execute(
+                "DELETE FROM story_rules WHERE article_id IN "
+                "(SELECT article_id FROM story_members WHERE seen_ms < ?)",
+                (cutoff,),
+            )
+            db.execute("DELETE FROM story_members WHERE seen_ms < ?", (cutoff,))
+
+        await self.file.write(prune)
 
     async def stop(self) -> None:
         """Close the file."""

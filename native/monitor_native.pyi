@@ -63,3 +63,36 @@ class Regex:
 def read_yaml(text: str, loc_dict: type, loc_list: type) -> Any:
     """One YAML document read by libyaml into located containers, or None where PyYAML must
     read it (errors, aliases, tags, floats, timestamps, duplicate keys, deep nesting)."""
+
+def story_sketch(title: str, body: str) -> list[int]:
+    """`monitor.stories.sketch.sketch`, natively."""
+
+class StoryIndex:
+    """`monitor.stories.index.StoryIndex`, natively."""
+
+    def __init__(self, window_s: float, max_members: int = 50_000) -> None: ...
+    def __len__(self) -> int: ...
+    def assign(
+        self,
+        article_id: str,
+        url_key: str,
+        title: str,
+        body: str,
+        feed: str,
+        url: str,
+        seen_ms: int,
+    ) -> tuple[str, list[int]]: ...
+    def insert(
+        self,
+        article_id: str,
+        story_id: str,
+        url_key: str,
+        shingles: list[int],
+        feed: str,
+        title: str,
+        url: str,
+        seen_ms: int,
+    ) -> bool: ...
+    def story_of(self, article_id: str) -> str | None: ...
+    def story(self, story_id: str) -> list[tuple[str, str, str, str, int]]: ...
+    def evict(self, now_ms: int) -> None: ...

@@ -99,6 +99,9 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
             "bus.sasl_mechanism must be one of",
         ),
         ("colour: blue\n", "unknown key 'colour' in monitor.yaml"),
+        ("stories: {window: 8d}\n", "stories.window must be at most 7d"),
+        ("stories: {window: soon}\n", "window: 'soon' is not a duration"),
+        ("stories: {windows: 1h}\n", "unknown key 'windows'"),
     ],
 )
 def test_mistakes_are_located(tmp_path: Path, text: str, expected: str) -> None:
@@ -166,3 +169,14 @@ def test_http_token_is_read_and_redacted(tmp_path: Path) -> None:
     config = load_config({"MONITOR_TOKEN": "t" * 24}, path)
     assert "t" * 24 == config.http_token
     assert "t" * 24 in config.secrets()
+
+
+@pytest.mark.parametrize(
+    ("text", "window_s"),
+    [("", 48 * 3600.0), ("stories: {window: 6h}\n", 6 * 3600.0), ("stories: {window: 0}\n", 0.0)],
+)
+def test_stories_are_on_by_default_and_window_0_turns_them_off(
+    tmp_path: Path, text: str, window_s: float
+) -> None:
+    """Stories fold copies within 48h unless monitor.yaml says otherwise; 0 turns them off."""
+    assert window_s == load_config({}, write(tmp_path, text)).stories.window_s

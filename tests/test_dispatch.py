@@ -24,6 +24,8 @@ from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics, make_metrics
 from monitor.models import Evidence, Match, MatchedArticle
 from monitor.state import StateStore
+from monitor.stories.desk import StoryDesk
+from monitor.stories.store import LocalStoryLog
 from tests.helpers import article
 from tests.servers import Receiver, serve, smtp_server
 
@@ -47,6 +49,7 @@ class Rig:
         notify: tuple[str, ...] = ("hook",),
         throttle: Throttle | None = None,
         delivery: DeliveryConfig = FAST,
+        window_s: float = 48 * 3600,
     ) -> Dispatcher:
         hook = ChatChannel(
             name="hook", kind="webhook", url=self.receiver.url("/hook"), secret=SECRET, timeout_s=2
@@ -77,6 +80,7 @@ class Rig:
             metrics=self.metrics,
             throttle_of=lambda _: throttle,
             stop=self.stop,
+            stories=StoryDesk(LocalStoryLog(self.state), window_s=window_s, metrics=self.metrics),
         )
 
     def alerts(self, channel: str, result: str) -> float:
@@ -96,7 +100,7 @@ def record(
     a = article(
         id=article_id,
         feed="world",
-        url="https://example.org/x",
+        url=f"https://example.org/{article_id}",
         title="CIS ministers meet &lt;!channel&gt;",
     )
     evidence = Evidence(

@@ -20,7 +20,7 @@ from monitor.alerts.render import (
     teams_payload,
     webhook_body,
 )
-from monitor.models import Alert, Evidence, Match, MatchedArticle
+from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story
 from tests.helpers import article
 
 HOSTILE = (
@@ -29,7 +29,9 @@ HOSTILE = (
 
 
 def make_alert(
-    title: str = "CIS ministers meet on air defense", url: str = "https://example.org/a?x=1"
+    title: str = "CIS ministers meet on air defense",
+    url: str = "https://example.org/a?x=1",
+    also: tuple[Reported, ...] = (),
 ) -> Alert:
     a = article(
         id="art1",
@@ -52,7 +54,47 @@ def make_alert(
     # The title is set after normalization: `&lt;!channel&gt;` in a feed decodes to `<!channel>`,
     # so whatever the article holds, the renderers must make safe.
     raw = replace(a, title=title)
-    return Alert.for_channel(MatchedArticle(match=match, article=raw, description="CIS"), "ops")
+    first = Reported(article_id="art1", feed="world", title=title, url=url, seen_at=SEEN)
+    story = Story(id="art1", articles=(first, *also))
+    return Alert.for_channel(
+        MatchedArticle(match=match, article=raw, description="CIS"), "ops", story
+    )
+
+
+SEEN = datetime(2025, 10, 31, 15, 5, tzinfo=UTC)
+COPIES = (
+    Reported(article_id="c1", feed="wire-a", title="Copy", url="https://a.example/1", seen_at=SEEN),
+    Reported(article_id="c2", feed="<!channel>", title="Copy", url="", seen_at=SEEN),
+)
+
+
+def test_an_alert_carries_its_story_and_names_the_copies_known() -> None:
+    """The webhook body has event, story id, article count and feeds; every channel's message
+    says "also reported by" with the other feeds and times, escaped for the channel."""
+    alone, copied = make_alert(), make_alert(also=COPIES)
+    body = webhook_body(copied)
+    assert "alert" == body["event"]
+    assert {"id": "art1", "articles": 3, "feeds": ["world", "wire-a", "<!channel>"]} == {
+        k: body["story"][k] for k in ("id", "articles", "feeds")
+    }
+    assert ["c1", "c2"] == [r["article_id"] for r in body["story"]["also_reported"]]
+    assert 1 == webhook_body(alone)["story"]["articles"]
+    also = "Also reported by: wire-a (2025-10-31 15:05 UTC)"
+    assert also in console_line(copied)
+    assert "Also reported by" not in console_line(alone)
+    texts = {
+        "slack": json.dumps(slack_payload(copied)),
+        "mattermost": mattermost_payload(copied)["text"],
+        "discord": discord_payload(copied)["embeds"][0]["footer"]["text"],
+        "teams": json.dumps(teams_payload(copied)),
+        "email": email_message(copied, sender="m@example.org", to=("d@example.org",)).as_string(),
+    }
+    for channel, text in texts.items():
+        assert "wire-a (2025-10-31 15:05 UTC)" in text, channel
+    assert "<!channel>" not in texts["slack"]
+    assert "&lt;!channel&gt;" in texts["slack"]
+    for payload in (slack_payload(alone), teams_payload(alone)):
+        assert "Also reported by" not in json.dumps(payload)
 
 
 def test_alert_id_is_stable_per_rule_article_channel() -> None:
@@ -65,6 +107,7 @@ def test_alert_id_is_stable_per_rule_article_channel() -> None:
             article=m.article,
         ),
         "desk",
+        m.story,
     )
     assert m.id != other.id
 

@@ -1,7 +1,9 @@
 """The dispatcher: route matches to channels, once each, with retries, a throttle and a DLQ.
 
-Each (rule, article, channel) gives at most one alert, across restarts and redeliveries: its id
-is settled in the state store (delivered, dead or throttled) before the bus offset is committed.
+Each matched article is first placed in its story (`monitor.stories`). Each (rule, story,
+channel) gives at most one alert, across restarts and redeliveries: its id is settled in the
+state store (delivered, dead or throttled) before the bus offset is committed, so a later copy
+of the story finds it settled and is only recorded on the story ("folded").
 Failures are retried with exponential backoff when retriable; after the last attempt the alert
 goes to `alerts.dlq` with the reason. A shutdown interrupts the backoff: what is not settled
 stays uncommitted and is sent on the next start.
@@ -26,6 +28,7 @@ from monitor.errors import DeliveryError, StorageFull
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
 from monitor.models import Alert, MatchedArticle, Settlement
+from monitor.stories.desk import StoryDesk
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.dispatcher")
@@ -65,9 +68,11 @@ class Dispatcher:
         metrics: Metrics,
         throttle_of: Callable[[str], Throttle | None],
         stop: asyncio.Event,
+        stories: StoryDesk,
         is_retired: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self.is_retired = is_retired
+        self.stories = stories
         self.senders = senders
         self.default_notify = tuple(default_notify)
         self.delivery = delivery
@@ -82,9 +87,9 @@ class Dispatcher:
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Deliver every alert of the records; raise Interrupted if shutdown cut retries short."""
-        alerts: dict[str, Alert] = {}
         await self._record_unrecorded()
         await self.settlements.sync()
+        batch: list[MatchedArticle] = []
         for record in records:
             try:
                 matched = MatchedArticle.from_bytes(record.value)
@@ -95,13 +100,21 @@ class Dispatcher:
                     record.key, {"raw": record.value.decode("utf-8", "replace")}, str(exc)
                 )
                 continue
-            if self._held_back(matched):
-                continue
+            if not self._held_back(matched):
+                batch.append(matched)
+        placed = await self.stories.place(batch)
+        alerts: dict[str, tuple[Alert, bool]] = {}
+        for matched in batch:
+            story = self.stories.story(matched.article)
             for channel in matched.match.notify or self.default_notify:
-                alert = Alert.for_channel(matched, channel)
-                alerts.setdefault(alert.id, alert)
+                alert = Alert.for_channel(matched, channel, story)
+                first = alerts.get(alert.id)
+                if first is None:
+                    alerts[alert.id] = (alert, matched.article.id in placed)
+                elif first[0].article.id != alert.article.id:
+                    self._folded(alert)  # a copy of a story alerting in this very batch
         results = await asyncio.gather(
-            *(self._deliver(a) for a in alerts.values()), return_exceptions=True
+            *(self._deliver(a, fresh) for a, fresh in alerts.values()), return_exceptions=True
         )
         for result in results:
             if isinstance(result, BaseException):
@@ -127,15 +140,30 @@ class Dispatcher:
             return True
         return False
 
-    async def _deliver(self, alert: Alert) -> None:
+    def _folded(self, alert: Alert) -> None:
+        self.metrics.alerts.labels(alert.channel, "folded").inc()
+        log.info(
+            "alert_folded_into_story",
+            rule=alert.rule_id,
+            channel=alert.channel,
+            story=alert.story.id if alert.story else None,
+            article=alert.article.id,
+            feed=alert.article.feed,
+        )
+
+    async def _deliver(self, alert: Alert, fresh: bool) -> None:
+        """Deliver unless settled; `fresh`: the article was placed in its story just now (so a
+        settled alert means another article of the story gave it, not a redelivery)."""
         with structlog.contextvars.bound_contextvars(
             rule=alert.rule_id, alert_id=alert.id, channel=alert.channel
         ):
             if alert.id in self._in_flight:
+                if fresh:
+                    self._folded(alert)
                 return
             self._in_flight.add(alert.id)
             try:
-                await self._deliver_once(alert)
+                await self._deliver_once(alert, fresh)
             finally:
                 self._in_flight.discard(alert.id)
 
@@ -146,10 +174,13 @@ class Dispatcher:
             del self._unrecorded[alert_id]
             log.info("settlement_recorded_late", alert_id=alert_id, status=settlement.status)
 
-    async def _deliver_once(self, alert: Alert) -> None:
+    async def _deliver_once(self, alert: Alert, fresh: bool) -> None:
         held = self._unrecorded.get(alert.id)
         status = held.status if held else await self.settlements.settled_status(alert.id)
         if status is not None:
+            if fresh:
+                self._folded(alert)
+                return
             self.metrics.alerts.labels(alert.channel, "duplicate").inc()
             log.info("alert_already_settled", status=status)
             return

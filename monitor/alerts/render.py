@@ -49,15 +49,30 @@ def evidence_words(alert: Alert) -> list[str]:
     return [one_line(e.value, 60) for e in alert.evidence]
 
 
+ALSO_MAX = 10
+
+
+def also_reported(alert: Alert) -> str:
+    """ "Also reported by: feed (time), ..." for the story's other articles, or "" when none."""
+    others = alert.also_reported()
+    if not others:
+        return ""
+    shown = [f"{r.feed or 'a feed'} ({r.seen_at:%Y-%m-%d %H:%M} UTC)" for r in others[:ALSO_MAX]]
+    more = f" and {len(others) - ALSO_MAX} more" if len(others) > ALSO_MAX else ""
+    return one_line("Also reported by: " + ", ".join(shown) + more, 1000)
+
+
 def console_line(alert: Alert) -> str:
     """One readable line for the console channel."""
     a = alert.article
     where = f" <{a.url}>" if a.url else ""
     feed = f" [{a.feed}]" if a.feed else ""
     found = ", ".join(evidence_words(alert))
+    also = f" ({also_reported(alert)})" if alert.also_reported() else ""
     return one_line(
-        f"ALERT {alert.severity.upper()} {alert.rule_id}: {headline(alert)}{where}{feed} — {found}",
-        1000,
+        f"ALERT {alert.severity.upper()} {alert.rule_id}: {headline(alert)}{where}{feed} — "
+        f"{found}{also}",
+        1500,
     )
 
 
@@ -130,6 +145,10 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     ]
     if evidence:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": evidence[:2900]}})
+    if also := also_reported(alert):
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(also)}]}
+        )
     return {
         "text": f"[{alert.severity}] {slack_escape(alert.rule_id)}: {title}",
         "blocks": blocks,
@@ -146,6 +165,8 @@ def mattermost_payload(alert: Alert) -> dict[str, Any]:
     for e in alert.evidence[:8]:
         snippet = _highlight(e, markdown_escape, "**", "**")
         lines.append(f"- _{markdown_escape(e.value)}_ in {e.field}: {snippet}")
+    if also := also_reported(alert):
+        lines.append(f"_{markdown_escape(also)}_")
     return {"text": "\n".join(lines)}
 
 
@@ -161,6 +182,8 @@ def discord_payload(alert: Alert) -> dict[str, Any]:
         )[:4000],
         "fields": [{"name": k, "value": v[:1024], "inline": True} for k, v in _fields(alert)],
     }
+    if also := also_reported(alert):
+        embed["footer"] = {"text": also[:2048]}
     if url:
         embed["url"] = url
     return {
@@ -191,6 +214,10 @@ def teams_payload(alert: Alert) -> dict[str, Any]:
         }
         for e in alert.evidence[:8]
     ]
+    if also := also_reported(alert):
+        body.append(
+            {"type": "TextBlock", "text": teams_escape(also), "isSubtle": True, "wrap": True}
+        )
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -217,7 +244,10 @@ def email_message(alert: Alert, *, sender: str, to: tuple[str, ...]) -> EmailMes
     msg["X-Monitor-Alert-Id"] = alert.id
     facts = "\n".join(f"{k}: {v}" for k, v in _fields(alert))
     evidence = "\n".join(f"- {e.value} in {e.field}: {one_line(e.snippet)}" for e in alert.evidence)
+    also = also_reported(alert)
     plain = f"{headline(alert)}\n{a.url}\n\n{facts}\n\nWhy it matched:\n{evidence}\n"
+    if also:
+        plain += f"\n{also}\n"
     msg.set_content(plain)
     url = safe_url(a.url)
     title = html.escape(headline(alert))
@@ -232,7 +262,9 @@ def email_message(alert: Alert, *, sender: str, to: tuple[str, ...]) -> EmailMes
     )
     msg.add_alternative(
         f"<html><body><h3>{title_html}</h3><table>{rows}</table>"
-        f"<p>Why it matched:</p><ul>{items}</ul></body></html>",
+        f"<p>Why it matched:</p><ul>{items}</ul>"
+        + (f"<p><i>{html.escape(also)}</i></p>" if also else "")
+        + "</body></html>",
         subtype="html",
     )
     return msg

@@ -15,6 +15,8 @@ ARTICLES: Final = "articles"
 MATCHES: Final = "matches"
 DLQ: Final = "alerts.dlq"
 DELIVERIES: Final = "deliveries"  # settled alerts, compacted (Kafka bus)
+STORIES: Final = "stories"  # story members by (rule, article), compacted (Kafka bus)
+STORIES_RETENTION_S: Final = 7 * 86400.0  # the longest story window the Kafka bus keeps
 POLLER_LEASES: Final = "poller.leases"  # empty; its partitions share the feeds among pollers
 TOPICS: Final = (ARTICLES, MATCHES, DLQ)
 

@@ -1,12 +1,14 @@
 """The Kafka bus (aiokafka), plus the two things several processes must share through Kafka.
 
 - `KafkaBus`: topics `<prefix>articles`, `<prefix>matches`, `<prefix>alerts.dlq`, created when
-  missing. The producer uses acks=all and idempotence; records are keyed (article id; rule and
-  article), so one key always lands in one partition. Consumers join `<prefix><group>` with
-  manual commits only, and in a rebalance give partitions up once the batch in hand is
-  committed. Until the broker answers, `start` waits (and `is_ready` says no).
+  missing. The producer uses acks=all and idempotence; records are keyed (articles by article
+  id, matches by rule id), so one key always lands in one partition: all of a rule's matches
+  meet in one dispatcher, which folds a story's copies without racing another. Consumers join
+  `<prefix><group>` with manual commits only, and in a rebalance give partitions up once the
+  batch in hand is committed. Until the broker answers, `start` waits (and `is_ready` says no).
 - `KafkaSettlements`: settled alerts in the compacted topic `<prefix>deliveries`, read in full by
   every dispatcher, so a record redelivered to another dispatcher is not alerted twice.
+  `CompactedReader` reads such a topic; `monitor.stories.store` reads `<prefix>stories` with it.
 - `KafkaLeases`: pollers join the group `<prefix>poller` on the empty topic
   `<prefix>poller.leases`; a feed belongs to the poller that holds partition crc32(id) mod N.
   When a poller dies, the group rebalances and its partitions, so its feeds, move.
@@ -28,7 +30,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
-from monitor.bus.base import DELIVERIES, POLLER_LEASES, TOPICS, Record
+from monitor.bus.base import (
+    DELIVERIES,
+    POLLER_LEASES,
+    STORIES,
+    STORIES_RETENTION_S,
+    TOPICS,
+    Record,
+)
 from monitor.config import KafkaConfig
 from monitor.errors import BusError
 from monitor.lifecycle import Resource
@@ -137,6 +146,17 @@ class KafkaBus(Resource):
                     self.cfg.partitions,
                     rf,
                     topic_configs={"cleanup.policy": "compact"},
+                )
+            )
+            wanted.append(
+                NewTopic(
+                    self.topic(STORIES),
+                    self.cfg.partitions,
+                    rf,
+                    topic_configs={
+                        "cleanup.policy": "compact,delete",
+                        "retention.ms": str(int(STORIES_RETENTION_S * 1000)),
+                    },
                 )
             )
             wanted.append(NewTopic(self.topic(POLLER_LEASES), self.cfg.poller_partitions, rf))
@@ -360,24 +380,22 @@ class KafkaConsumer:
             await consumer.stop()
 
 
-class KafkaSettlements:
-    """Settled alerts shared by every dispatcher through a compacted topic."""
+class CompactedReader:
+    """Reads a whole topic that several processes write (a compacted one), then what is new."""
 
-    def __init__(self, bus: KafkaBus) -> None:
+    def __init__(self, bus: KafkaBus, topic: str) -> None:
         self.bus = bus
-        self.topic = bus.topic(DELIVERIES)
-        self._status: dict[str, str] = {}
+        self.topic = bus.topic(topic)
         self._reader: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        """Read the topic from its beginning."""
+        """Position at the topic's beginning."""
         reader = AIOKafkaConsumer(**self.bus.options, enable_auto_commit=False)
         await reader.start()
         tps = await topic_partitions(self.bus.options, self.topic)
         reader.assign(tps)
         await reader.seek_to_beginning(*tps)
         self._reader = reader
-        await self.sync()
 
     async def stop(self) -> None:
         """Stop reading."""
@@ -385,12 +403,13 @@ class KafkaSettlements:
         if reader is not None:
             await reader.stop()
 
-    async def sync(self) -> None:
-        """Read up to the topic's current end, so settlements by other dispatchers are known."""
+    async def read_to_end(self) -> list[tuple[bytes, bytes]]:
+        """(key, value) of every record written since the last call, up to the current end."""
         reader = self._reader
         if reader is None:
-            raise BusError("settlements are not started")
+            raise BusError(f"{self.topic} is not being read")
         tps = list(reader.assignment())
+        found: list[tuple[bytes, bytes]] = []
         try:
             ends = await reader.end_offsets(tps)
             deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
@@ -401,11 +420,33 @@ class KafkaSettlements:
                     )
                 batches = await reader.getmany(timeout_ms=500)
                 for records in batches.values():
-                    for r in records:
-                        if r.key and r.value:
-                            self._status[r.key.decode()] = json.loads(r.value)["status"]
+                    found.extend((r.key, r.value) for r in records if r.key and r.value)
         except KafkaError as exc:
             raise BusError(f"reading {self.topic} failed: {type(exc).__name__}: {exc}") from exc
+        return found
+
+
+class KafkaSettlements:
+    """Settled alerts shared by every dispatcher through a compacted topic."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bus = bus
+        self.reader = CompactedReader(bus, DELIVERIES)
+        self._status: dict[str, str] = {}
+
+    async def start(self) -> None:
+        """Read the topic from its beginning."""
+        await self.reader.start()
+        await self.sync()
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        await self.reader.stop()
+
+    async def sync(self) -> None:
+        """Read up to the topic's current end, so settlements by other dispatchers are known."""
+        for key, value in await self.reader.read_to_end():
+            self._status[key.decode()] = json.loads(value)["status"]
 
     async def settled_status(self, alert_id: str) -> str | None:
         """How the alert was settled, as of the last sync."""

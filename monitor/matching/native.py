@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from monitor_native import Engine as Engine
     from monitor_native import Regex as Regex
+    from monitor_native import StoryIndex as StoryIndex
 
 
 @cache
@@ -43,3 +44,13 @@ def yaml_reader() -> Callable[[str, type[Any], type[Any]], Any] | None:
     except ImportError:
         return None
     return read_yaml
+
+
+@cache
+def story_index_type() -> type[StoryIndex] | None:
+    """The native story index's class, or None when the extension is not installed."""
+    try:
+        from monitor_native import StoryIndex
+    except ImportError:
+        return None
+    return StoryIndex

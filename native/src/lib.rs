@@ -5,7 +5,8 @@
 //! the terms in each field, runs the few regexes the field's literals call for (on a linear-time
 //! engine, `regexes::Regex`, which Python's matcher uses too), evaluates the rules those terms
 //! can wake and returns the matches with their evidence. Beside it, `yaml::read_yaml`: the
-//! fast path for reading the rule files. No I/O here.
+//! fast path for reading the rule files, and `stories::StoryIndex`: story folding's index.
+//! No I/O here.
 
 mod anchors;
 mod floating;
@@ -15,6 +16,7 @@ mod prefetch;
 mod regex_set;
 mod regexes;
 mod rules;
+mod stories;
 mod yaml;
 
 use anchors::{confirm, Mode, ModeBuilder, Occurrence, RegexNotes, View};
@@ -862,6 +864,8 @@ fn code_points(s: &str) -> (Vec<u32>, Vec<u32>) {
 fn monitor_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<Regex>()?;
+    m.add_class::<stories::StoryIndex>()?;
+    m.add_function(wrap_pyfunction!(stories::story_sketch, m)?)?;
     m.add_function(wrap_pyfunction!(yaml::read_yaml, m)?)?;
     Ok(())
 }

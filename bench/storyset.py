@@ -1,0 +1,193 @@
+"""A labelled story-folding set from real text: Wikinews articles and copies of each made with the
+edits syndication makes, and how well `monitor.stories` folds them.
+
+Each of the 100 articles is a story. Its copies carry it the way other outlets' feeds do: a
+dateline, a headline prefix or suffix or a headline of their own, only the first paragraph or a
+body cut mid-sentence, a credit line, an update paragraph on top, a death toll changed, curly
+quotes. The articles themselves are the distinct stories; many share a topic (suicide attacks in
+Pakistan, earthquakes, Baghdad), so folding two of them together is the error to count.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from monitor.models import Article, make_article
+from monitor.stories.index import Index, StoryIndex
+from monitor.stories.sketch import lead, url_key
+
+WIKINEWS = Path(__file__).resolve().parent.parent / "tests" / "data" / "wikinews" / "articles.jsonl"
+CITIES = ("LONDON", "ISLAMABAD", "NEW YORK", "BAGHDAD", "TOKYO", "GENEVA", "NAIROBI")
+AGENCIES = ("Reuters", "AP", "AFP", "dpa")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One article of the set and the story it truly belongs to."""
+
+    story: int
+    original: bool
+    article: Article
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """How a folding run did on the set."""
+
+    copies: int
+    copies_folded: int  # copies that ended in the story of their original
+    stories: int
+    stories_merged: int  # distinct stories that ended in a story with another one
+    seconds: float  # assigning every article, sketch included
+
+    @property
+    def folded_share(self) -> float:
+        """Share of copies folded into their story (target >= 0.95)."""
+        return self.copies_folded / self.copies
+
+    @property
+    def merged_share(self) -> float:
+        """Share of distinct stories wrongly folded together (target <= 0.01)."""
+        return self.stories_merged / self.stories
+
+
+def load_wikinews(path: Path = WIKINEWS) -> list[dict[str, object]]:
+    """The articles, as stored."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in text.split("\n\n") if p.strip()]
+
+
+def _sentences(text: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", text)
+
+
+def _headline(title: str, rng: random.Random, text: str) -> str:
+    choices: list[Callable[[], str]] = [
+        lambda: title,
+        lambda: f"UPDATE {rng.randint(1, 4)}-{title}",
+        lambda: f"{title} | World News",
+        lambda: f"{title} - {rng.choice(AGENCIES)}",
+        lambda: f"BREAKING: {title}",
+        lambda: title.upper() if len(title) < 60 else title,
+        # a headline of the outlet's own: the lead's first words
+        lambda: " ".join(_sentences(text)[0].split()[:10]),
+    ]
+    return rng.choice(choices)()
+
+
+def _body(text: str, rng: random.Random) -> str:
+    paras = _paragraphs(text)
+    edit = rng.randrange(6)
+    if edit == 0:  # the feed carries the lead paragraph only (a dateline line is no lead)
+        body = next((p for p in paras if len(p.split()) >= 15), paras[0])
+    elif edit == 1:  # cut mid-sentence, as summaries are
+        body = text[: rng.randint(250, 600)].rsplit(" ", 1)[0] + " [...]"
+    elif edit == 2:  # the first two or three paragraphs
+        body = "\n\n".join(paras[: rng.randint(2, 3)])
+    elif edit == 3:  # an update paragraph on top
+        body = "Adds comment from officials, details of casualties.\n\n" + "\n\n".join(paras[:4])
+    elif edit == 4:  # a toll updated: the first number in the lead changes
+        body = re.sub(r"\b\d+\b", lambda m: str(int(m[0]) + rng.randint(2, 9)), text, count=1)
+    else:
+        body = text
+    if rng.random() < 0.6:
+        city = rng.choice(CITIES)
+        body = f"{city} ({rng.choice(AGENCIES)}) - {body}"
+    if rng.random() < 0.4:
+        body += "\n\n(Reporting by Staff Writers; Editing by the World Desk)"
+    if rng.random() < 0.3:
+        body = body.replace('"', "\u201c").replace("'", "\u2019")
+    return body
+
+
+def build_storyset(*, copies: int = 4, seed: int = 17) -> list[Item]:
+    """The articles and `copies` copies of each, in a shuffled order of arrival."""
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    items: list[Item] = []
+    for n, raw in enumerate(load_wikinews()):
+        title, text = str(raw["title"]), str(raw["text"])
+        items.append(
+            Item(
+                n,
+                True,
+                make_article(
+                    id=f"s{n}-0", feed="wikinews", url=str(raw["url"]), title=title, content=text
+                ),
+            )
+        )
+        for c in range(1, copies + 1):
+            body = _body(text, rng)
+            short = rng.random() < 0.5
+            items.append(
+                Item(
+                    n,
+                    False,
+                    make_article(
+                        id=f"s{n}-{c}",
+                        feed=f"outlet-{c}",
+                        url=f"https://outlet-{c}.example/news/{n}-{rng.randrange(10**6)}",
+                        title=_headline(title, rng, text),
+                        summary=body if short else _paragraphs(body)[0],
+                        content="" if short else body,
+                    ),
+                )
+            )
+    rng.shuffle(items)
+    return [
+        Item(i.story, i.original, _at(i.article, start + timedelta(seconds=30 * k)))
+        for k, i in enumerate(items)
+    ]
+
+
+def _at(article: Article, when: datetime) -> Article:
+    return make_article(
+        id=article.id,
+        feed=article.feed,
+        url=article.url,
+        title=article.title,
+        summary=article.summary,
+        content=article.content,
+        fetched_at=when,
+    )
+
+
+def evaluate(items: list[Item], index: Index | None = None) -> Quality:
+    """Fold the items in their order of arrival and score the stories made."""
+    index = index if index is not None else StoryIndex(48 * 3600)
+    story_of: dict[str, str] = {}
+    started = time.perf_counter()
+    for item in items:
+        a = item.article
+        seen = int(a.fetched_at.timestamp() * 1000) if a.fetched_at else 0
+        story_of[a.id], _ = index.assign(
+            a.id, url_key(a.url), a.title, lead(a), a.feed or "", a.url, seen
+        )
+    seconds = time.perf_counter() - started
+    truth: dict[str, set[int]] = {}
+    for item in items:
+        truth.setdefault(story_of[item.article.id], set()).add(item.story)
+    originals = {i.story: story_of[i.article.id] for i in items if i.original}
+    copies = [i for i in items if not i.original]
+    folded = sum(story_of[i.article.id] == originals[i.story] for i in copies)
+    merged = sum(len(truth[s]) > 1 for s in originals.values())
+    return Quality(len(copies), folded, len(originals), merged, seconds)
+
+
+if __name__ == "__main__":
+    q = evaluate(build_storyset())
+    print(
+        q,
+        f"folded {q.folded_share:.3f} merged {q.merged_share:.3f}",
+        f"{q.seconds / (q.copies + q.stories) * 1e6:.1f} us/article",
+    )

@@ -1,0 +1,116 @@
+"""The story desk: places each matched article in its story, durably, before alerts are made.
+
+The dispatcher asks it for a batch at a time: the desk first reads what other dispatchers
+recorded (Kafka), then places each article in the batch's order, records the placements and
+answers. A restart or a rebalance finds the same stories, since every placement is recorded
+before the batch's alerts are settled and its offsets committed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from monitor.metrics import Metrics
+from monitor.models import Article, MatchedArticle, Reported, Story
+from monitor.stories.index import Index, MemberRow, new_index
+from monitor.stories.sketch import lead, url_key
+from monitor.stories.store import StoredMember, StoryLog
+
+MAX_ARTICLES = 50_000  # the index's bound, whatever the window: about 40 MB
+
+
+class StoryDesk:
+    """Stories of the last `window_s` seconds; with a window of 0 every article stands alone."""
+
+    def __init__(
+        self,
+        log: StoryLog,
+        *,
+        window_s: float,
+        metrics: Metrics,
+        max_articles: int = MAX_ARTICLES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.log = log
+        self.window_s = window_s
+        self.metrics = metrics
+        self.clock = clock
+        self.index: Index | None = new_index(window_s, max_articles) if window_s > 0 else None
+
+    async def start(self) -> None:
+        """Read the members of the window from the log."""
+        if self.index is None:
+            return
+        now_ms = int(self.clock() * 1000)
+        self._insert(await self.log.load(now_ms - int(self.window_s * 1000)))
+
+    def _insert(self, members: Sequence[StoredMember]) -> None:
+        index = self.index
+        if index is None:
+            return
+        for m in members:
+            index.insert(
+                m.article_id,
+                m.story_id,
+                m.url_key,
+                list(m.shingles),
+                m.feed,
+                m.title,
+                m.url,
+                m.seen_ms,
+            )
+        self.metrics.stories_open.set(len(index))
+
+    async def place(self, batch: Sequence[MatchedArticle]) -> set[str]:
+        """Place the batch's articles in stories, in order, and record it; return the ids of
+        the articles placed now (an article placed before, as a redelivery is, is not)."""
+        if self.index is None:
+            return {m.article.id for m in batch}
+        self._insert(await self.log.sync())
+        now_ms = int(self.clock() * 1000)
+        self.index.evict(now_ms)
+        placed: set[str] = set()
+        records: list[tuple[StoredMember, str]] = []
+        for matched in batch:
+            a = matched.article
+            new = self.index.story_of(a.id) is None
+            key = url_key(a.url)
+            story_id, shingles = self.index.assign(
+                a.id, key, a.title, lead(a), a.feed or "", a.url, now_ms
+            )
+            if new:
+                placed.add(a.id)
+                outcome = "founded" if story_id == a.id else "joined"
+                self.metrics.story_articles.labels(outcome).inc()
+            member = StoredMember(
+                article_id=a.id,
+                story_id=story_id,
+                url_key=key,
+                shingles=tuple(shingles),
+                feed=a.feed or "",
+                title=a.title,
+                url=a.url,
+                seen_ms=now_ms,
+            )
+            records.append((member, matched.match.rule_id))
+        await self.log.record(records)
+        self.metrics.stories_open.set(len(self.index))
+        return placed
+
+    def story(self, article: Article) -> Story:
+        """The story an article was placed in, with every member known now."""
+        if self.index is None:
+            now_ms = int(self.clock() * 1000)
+            alone = (article.id, article.feed or "", article.title, article.url, now_ms)
+            return Story(id=article.id, articles=(_reported(alone),))
+        story_id = self.index.story_of(article.id) or article.id
+        rows = self.index.story(story_id)
+        return Story(id=story_id, articles=tuple(_reported(r) for r in rows))
+
+
+def _reported(row: MemberRow) -> Reported:
+    article_id, feed, title, url, seen_ms = row
+    when = datetime.fromtimestamp(seen_ms / 1000, UTC)
+    return Reported(article_id=article_id, feed=feed, title=title, url=url, seen_at=when)

@@ -1,0 +1,208 @@
+"""Which story an article belongs to: the recent articles, indexed by URL and shingle. Pure.
+
+An article joins the story of the earlier article it most resembles (the same URL, or most of
+the shorter one's shingles in common: see `monitor.stories.sketch`), or founds a story of its
+own whose id is its own article id. Founding by article id makes two dispatchers that see one
+new article give it one story id without talking to each other.
+
+This is the reference implementation, and the fallback where the native extension is missing;
+`monitor_native.StoryIndex` does the same, about ten times faster (`new_index` picks).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from monitor.matching import native
+from monitor.stories.sketch import sketch
+
+THRESHOLD: Final = 0.4  # share of the smaller article's shingles found in the other
+MIN_SHARED: Final = 4  # fewer shingles in common is chance, however short the articles
+COMMON_POSTINGS: Final = 256  # a shingle this many articles share proposes no candidates
+
+# (article id, feed, title, url, seen at in ms since the epoch)
+MemberRow = tuple[str, str, str, str, int]
+
+
+class Index(Protocol):
+    """What the story desk needs of an index: the Python one below, or the native one."""
+
+    def assign(
+        self,
+        article_id: str,
+        url_key: str,
+        title: str,
+        body: str,
+        feed: str,
+        url: str,
+        seen_ms: int,
+    ) -> tuple[str, list[int]]:
+        """Find the article's story, add the article to it; return the story id and sketch."""
+        ...
+
+    def insert(
+        self,
+        article_id: str,
+        story_id: str,
+        url_key: str,
+        shingles: list[int],
+        feed: str,
+        title: str,
+        url: str,
+        seen_ms: int,
+    ) -> bool:
+        """Add a member recorded elsewhere (stored, or by another dispatcher); first wins."""
+        ...
+
+    def story_of(self, article_id: str) -> str | None:
+        """The story of an article still in the index."""
+        ...
+
+    def story(self, story_id: str) -> list[MemberRow]:
+        """A story's members in the order they were added."""
+        ...
+
+    def evict(self, now_ms: int) -> None:
+        """Forget members seen before the window, and the oldest beyond the bound."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(slots=True)
+class _Member:
+    serial: int
+    article_id: str
+    story_id: str
+    url_key: str
+    shingles: frozenset[int]
+    row: MemberRow
+
+
+class StoryIndex:
+    """The members of the stories still open: seen within `window_s`, at most `max_members`."""
+
+    def __init__(self, window_s: float, max_members: int = 50_000) -> None:
+        self.window_ms = int(window_s * 1000)
+        self.max_members = max_members
+        self._members: dict[str, _Member] = {}  # in the order they were added
+        self._stories: dict[str, list[str]] = {}
+        self._by_url: dict[str, str] = {}
+        self._postings: dict[int, set[str]] = {}
+        self._serial = 0
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def assign(
+        self,
+        article_id: str,
+        url_key: str,
+        title: str,
+        body: str,
+        feed: str,
+        url: str,
+        seen_ms: int,
+    ) -> tuple[str, list[int]]:
+        """Find the article's story, add the article to it; return the story id and sketch."""
+        known = self._members.get(article_id)
+        if known is not None:
+            return known.story_id, sorted(known.shingles)
+        shingles = sketch(title, body)
+        story_id = self._find(article_id, url_key, frozenset(shingles))
+        self.insert(article_id, story_id, url_key, shingles, feed, title, url, seen_ms)
+        return story_id, shingles
+
+    def _find(self, article_id: str, url_key: str, shingles: frozenset[int]) -> str:
+        if url_key and url_key in self._by_url:
+            return self._members[self._by_url[url_key]].story_id
+        votes: Counter[str] = Counter()
+        for shingle in shingles:
+            posting = self._postings.get(shingle)
+            if posting is not None and len(posting) < COMMON_POSTINGS:
+                votes.update(posting)
+        best: _Member | None = None
+        best_share = 0.0
+        for candidate, shared in votes.items():
+            if shared < MIN_SHARED:
+                continue
+            other = self._members[candidate]
+            # `shared` undercounts only by the common shingles skipped above.
+            share = shared / min(len(shingles), len(other.shingles))
+            if share < THRESHOLD or share < best_share:
+                continue
+            if best is None or share > best_share or other.serial < best.serial:
+                best, best_share = other, share  # on a tie, the earliest member
+        return best.story_id if best is not None else article_id
+
+    def insert(
+        self,
+        article_id: str,
+        story_id: str,
+        url_key: str,
+        shingles: list[int],
+        feed: str,
+        title: str,
+        url: str,
+        seen_ms: int,
+    ) -> bool:
+        """Add a member recorded elsewhere (stored, or by another dispatcher); first wins."""
+        if article_id in self._members:
+            return False
+        self._serial += 1
+        self._members[article_id] = _Member(
+            self._serial,
+            article_id,
+            story_id,
+            url_key,
+            frozenset(shingles),
+            (article_id, feed, title, url, seen_ms),
+        )
+        self._stories.setdefault(story_id, []).append(article_id)
+        if url_key:
+            self._by_url.setdefault(url_key, article_id)
+        for shingle in shingles:
+            self._postings.setdefault(shingle, set()).add(article_id)
+        return True
+
+    def story_of(self, article_id: str) -> str | None:
+        """The story of an article still in the index."""
+        member = self._members.get(article_id)
+        return member.story_id if member else None
+
+    def story(self, story_id: str) -> list[MemberRow]:
+        """A story's members in the order they were added."""
+        return [self._members[a].row for a in self._stories.get(story_id, ())]
+
+    def evict(self, now_ms: int) -> None:
+        """Forget members seen before the window, and the oldest beyond `max_members`."""
+        cutoff = now_ms - self.window_ms
+        while self._members:
+            oldest = next(iter(self._members.values()))
+            if oldest.row[4] >= cutoff and len(self._members) <= self.max_members:
+                return
+            self._forget(oldest)
+
+    def _forget(self, member: _Member) -> None:
+        del self._members[member.article_id]
+        ids = self._stories[member.story_id]
+        ids.remove(member.article_id)
+        if not ids:
+            del self._stories[member.story_id]
+        if self._by_url.get(member.url_key) == member.article_id:
+            del self._by_url[member.url_key]
+        for shingle in member.shingles:
+            posting = self._postings[shingle]
+            posting.discard(member.article_id)
+            if not posting:
+                del self._postings[shingle]
+
+
+def new_index(window_s: float, max_members: int = 50_000) -> Index:
+    """The native index where the extension is installed, else the Python one."""
+    native_type = native.story_index_type()
+    if native_type is not None:
+        return native_type(window_s, max_members)
+    return StoryIndex(window_s, max_members)

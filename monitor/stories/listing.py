@@ -1,0 +1,108 @@
+"""`monitor stories`: the stories of the last days, their articles, feeds and rules.
+
+It reads what the dispatchers recorded (state.db, or the `stories` topic on Kafka) and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from monitor.alerts.render import one_line
+from monitor.bus.kafka import KafkaBus
+from monitor.config import Config
+from monitor.state import StateStore
+from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One story: its members in the order they were placed."""
+
+    id: str
+    members: tuple[StoredMember, ...]
+
+    @property
+    def feeds(self) -> list[str]:
+        """The feeds that carried it, each once."""
+        return list(dict.fromkeys(m.feed for m in self.members if m.feed))
+
+    @property
+    def rules(self) -> list[str]:
+        """The rules any of its articles matched."""
+        return sorted({r for m in self.members for r in m.rules})
+
+    def to_dict(self) -> dict[str, Any]:
+        """One JSON line of `monitor stories --json`."""
+        return {
+            "id": self.id,
+            "articles": len(self.members),
+            "feeds": self.feeds,
+            "rules": self.rules,
+            "first_seen": _when(self.members[0].seen_ms),
+            "last_seen": _when(self.members[-1].seen_ms),
+            "members": [
+                {
+                    "article_id": m.article_id,
+                    "feed": m.feed,
+                    "title": m.title,
+                    "url": m.url,
+                    "seen_at": _when(m.seen_ms),
+                    "rules": list(m.rules),
+                }
+                for m in self.members
+            ],
+        }
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def group_stories(members: Sequence[StoredMember], rule_id: str | None = None) -> list[Listed]:
+    """Members grouped by story, the stories in the order they began; with `rule_id`, only the
+    stories one of whose articles that rule matched."""
+    stories: dict[str, list[StoredMember]] = {}
+    for m in sorted(members, key=lambda m: m.seen_ms):
+        stories.setdefault(m.story_id, []).append(m)
+    listed = [Listed(story_id, tuple(ms)) for story_id, ms in stories.items()]
+    return [s for s in listed if rule_id is None or rule_id in s.rules]
+
+
+async def read_members(config: Config, since_s: float) -> list[StoredMember]:
+    """Every member placed in the last `since_s` seconds, one per article with all its rules."""
+    since_ms = int((time.time() - since_s) * 1000)
+    if config.bus is not None:
+        async with KafkaBus(config.bus) as bus:
+            log = KafkaStoryLog(bus)
+            await log.start()
+            try:
+                return await log.load(since_ms)
+            finally:
+                await log.stop()
+    async with StateStore(config.state_dir) as state:
+        return await LocalStoryLog(state).load(since_ms)
+
+
+def print_stories(stories: Sequence[Listed], *, as_json: bool, label: str, out: TextIO) -> None:
+    """One JSON line per story, or a readable block per story."""
+    if as_json:
+        for s in stories:
+            print(json.dumps(s.to_dict(), ensure_ascii=False), file=out)
+        return
+    print(f"{label}: {len(stories)} stories", file=out)
+    for s in stories:
+        print(
+            f"\nstory {s.id} · {len(s.members)} articles · feeds: {', '.join(s.feeds) or '-'}"
+            f" · rules: {', '.join(s.rules) or '-'}",
+            file=out,
+        )
+        for m in s.members:
+            when = datetime.fromtimestamp(m.seen_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            where = f" <{m.url}>" if m.url else ""
+            print(f"  {when}  {m.feed or '-'}  {one_line(m.title, 120)}{where}", file=out)

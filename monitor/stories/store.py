@@ -1,0 +1,193 @@
+"""Where story members are kept, so that a restart or another dispatcher folds into the same
+stories: state.db on the local bus, the compacted topic `<prefix>stories` on Kafka.
+
+A member is recorded once per (rule, article) before the alerts of its batch go out, so the
+records also say which rules matched which story (`monitor stories --rule`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from monitor.bus.base import STORIES
+from monitor.bus.kafka import CompactedReader, KafkaBus
+from monitor.state import StateStore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredMember:
+    """An article of a story as stored: what the index needs, and the rules it matched."""
+
+    article_id: str
+    story_id: str
+    url_key: str
+    shingles: tuple[int, ...]
+    feed: str
+    title: str
+    url: str
+    seen_ms: int
+    rules: tuple[str, ...] = ()
+
+    def to_json(self, rule_id: str) -> bytes:
+        """The Kafka record of this member matched by `rule_id`."""
+        data = {
+            "article": self.article_id,
+            "story": self.story_id,
+            "url_key": self.url_key,
+            "shingles": list(self.shingles),
+            "feed": self.feed,
+            "title": self.title,
+            "url": self.url,
+            "seen_ms": self.seen_ms,
+            "rule": rule_id,
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> StoredMember:
+        """Decode what `to_json` made."""
+        d = json.loads(raw)
+        return cls(
+            article_id=d["article"],
+            story_id=d["story"],
+            url_key=d["url_key"],
+            shingles=tuple(d["shingles"]),
+            feed=d["feed"],
+            title=d["title"],
+            url=d["url"],
+            seen_ms=int(d["seen_ms"]),
+            rules=(d["rule"],),
+        )
+
+
+def merge_rules(members: Sequence[StoredMember]) -> list[StoredMember]:
+    """One member per article (the first recorded), with the rules of all its records."""
+    merged: dict[str, StoredMember] = {}
+    for m in members:
+        first = merged.get(m.article_id)
+        if first is None:
+            merged[m.article_id] = m
+        else:
+            rules = tuple(dict.fromkeys(first.rules + m.rules))
+            merged[m.article_id] = replace(first, rules=rules)
+    return list(merged.values())
+
+
+class StoryLog(Protocol):
+    """The durable record of story members."""
+
+    async def load(self, since_ms: int) -> list[StoredMember]:
+        """Members seen since `since_ms`, oldest first, one per article with all its rules."""
+        ...
+
+    async def record(self, members: Sequence[tuple[StoredMember, str]]) -> None:
+        """Record (member, rule id) pairs durably; an article's first record keeps its story."""
+        ...
+
+    async def sync(self) -> list[StoredMember]:
+        """Members other dispatchers recorded since the last load or sync."""
+        ...
+
+
+class LocalStoryLog:
+    """Story members in state.db: this process is their only writer."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.file = state.file
+
+    async def load(self, since_ms: int) -> list[StoredMember]:
+        """Members seen since `since_ms`, oldest first, one per article with all its rules."""
+
+        def query() -> list[StoredMember]:
+            rows = self.file.conn().execute(
+                "SELECT m.article_id, m.story_id, m.url_key, m.shingles, m.feed, m.title, "
+                "m.url, m.seen_ms, group_concat(r.rule_id, char(10)) "
+                "FROM story_members m LEFT JOIN story_rules r ON r.article_id = m.article_id "
+                "WHERE m.seen_ms >= ? GROUP BY m.article_id ORDER BY m.seen_ms, m.rowid",
+                (since_ms,),
+            )
+            return [
+                StoredMember(
+                    article_id=r[0],
+                    story_id=r[1],
+                    url_key=r[2],
+                    shingles=tuple(json.loads(r[3])),
+                    feed=r[4],
+                    title=r[5],
+                    url=r[6],
+                    seen_ms=int(r[7]),
+                    rules=tuple(sorted(r[8].split("\n"))) if r[8] else (),
+                )
+                for r in rows
+            ]
+
+        return await self.file.run(query)
+
+    async def record(self, members: Sequence[tuple[StoredMember, str]]) -> None:
+        """Record (member, rule id) pairs in one transaction."""
+        if not members:
+            return
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT OR IGNORE INTO story_members (article_id, story_id, url_key, shingles, "
+                "feed, title, url, seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        m.article_id,
+                        m.story_id,
+                        m.url_key,
+                        json.dumps(list(m.shingles)),
+                        m.feed,
+                        m.title,
+                        m.url,
+                        m.seen_ms,
+                    )
+                    for m, _ in members
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO story_rules (rule_id, article_id) VALUES (?, ?)",
+                [(rule, m.article_id) for m, rule in members],
+            )
+
+        await self.file.write(write)
+
+    async def sync(self) -> list[StoredMember]:
+        """Nothing to catch up with: this process is the only writer."""
+        return []
+
+
+class KafkaStoryLog:
+    """Story members in `<prefix>stories`, keyed by rule and article, read by every dispatcher."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bus = bus
+        self.reader = CompactedReader(bus, STORIES)
+
+    async def start(self) -> None:
+        """Position at the topic's beginning."""
+        await self.reader.start()
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        await self.reader.stop()
+
+    async def load(self, since_ms: int) -> list[StoredMember]:
+        """Read the topic to its end: members seen since `since_ms`."""
+        members = [StoredMember.from_json(v) for _, v in await self.reader.read_to_end()]
+        return merge_rules([m for m in members if m.seen_ms >= since_ms])
+
+    async def record(self, members: Sequence[tuple[StoredMember, str]]) -> None:
+        """Publish (member, rule id) records; durable when this returns."""
+        await self.bus.publish(
+            STORIES, [(f"{rule}\0{m.article_id}", m.to_json(rule)) for m, rule in members]
+        )
+
+    async def sync(self) -> list[StoredMember]:
+        """Records published since the last read, this dispatcher's own included."""
+        return merge_rules([StoredMember.from_json(v) for _, v in await self.reader.read_to_end()])

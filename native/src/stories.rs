@@ -1,0 +1,427 @@
+//! Story folding's index: `monitor.stories.index.StoryIndex` (the reference) in Rust.
+//!
+//! The same sketch (CRC-32s of three-word shingles of the title and of the lead's first 60
+//! words) and the same choice of story, member for member; the differential test in
+//! tests/test_stories.py holds the two to it.
+
+use pyo3::prelude::*;
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+
+const LEAD_WORDS: usize = 60;
+const TITLE_SEED: u32 = 0x7469_746C;
+const THRESHOLD: f64 = 0.4;
+const MIN_SHARED: usize = 4;
+const COMMON_POSTINGS: usize = 256;
+
+const fn crc_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+}
+
+static CRC_TABLE: [u32; 256] = crc_table();
+
+/// `zlib.crc32(data, seed)`.
+fn crc32(data: &[u8], seed: u32) -> u32 {
+    let mut c = !seed;
+    for &b in data {
+        c = CRC_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+/// What `str.translate` turns into a space before `str.split` (see `sketch.PUNCTUATION`).
+fn is_gap(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_ascii_punctuation()
+        || matches!(
+            c,
+            '\x1c'
+                ..='\x1f'
+                    | '\u{a0}'
+                    | '\u{ab}'
+                    | '\u{b7}'
+                    | '\u{bb}'
+                    | '\u{2010}'
+                    | '\u{2013}'
+                    | '\u{2014}'
+                    | '\u{2018}'
+                    | '\u{2019}'
+                    | '\u{201c}'
+                    | '\u{201d}'
+                    | '\u{2026}'
+                    | '\u{3001}'
+                    | '\u{3002}'
+                    | '\u{ff0c}'
+        )
+}
+
+const fn ascii_gaps() -> [bool; 128] {
+    let mut table = [false; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        table[i] = c.is_ascii_punctuation()
+            || matches!(
+                c,
+                b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | 0x1c..=0x1f
+            );
+        i += 1;
+    }
+    table
+}
+
+static ASCII_GAPS: [bool; 128] = ascii_gaps();
+
+/// The words of `lower` (already lower-cased): its runs between gaps.
+fn split_words(lower: &str) -> Vec<&str> {
+    let mut out = Vec::with_capacity(lower.len() / 5);
+    let mut start: Option<usize> = None;
+    for (i, c) in lower.char_indices() {
+        let gap = match c as u32 {
+            n @ 0..=127 => ASCII_GAPS[n as usize],
+            _ => is_gap(c),
+        };
+        match (gap, start) {
+            (true, Some(s)) => {
+                out.push(&lower[s..i]);
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(&lower[s..]);
+    }
+    out
+}
+
+/// `sketch.words` lower-cases a cut of the text first, and the whole text when the cut holds
+/// `limit` words or fewer; this gives the text it splits.
+fn lowered(text: &str, limit: Option<usize>) -> String {
+    if let Some(limit) = limit {
+        if let Some((at, _)) = text.char_indices().nth(limit * 10) {
+            let cut = text[..at].to_lowercase();
+            if split_words(&cut).len() > limit {
+                return cut;
+            }
+        }
+    }
+    text.to_lowercase()
+}
+
+fn shingles(tokens: &[&str], seed: u32, out: &mut Vec<u32>) {
+    if tokens.is_empty() {
+        return;
+    }
+    if tokens.len() < 3 {
+        out.push(crc32(tokens.join(" ").as_bytes(), seed));
+        return;
+    }
+    for w in tokens.windows(3) {
+        let mut c = crc32(w[0].as_bytes(), seed);
+        c = crc32(b" ", c);
+        c = crc32(w[1].as_bytes(), c);
+        c = crc32(b" ", c);
+        out.push(crc32(w[2].as_bytes(), c));
+    }
+}
+
+/// `sketch.sketch`: the sorted shingles of a title and of the first words of a body.
+#[pyfunction]
+pub fn story_sketch(title: &str, body: &str) -> Vec<u32> {
+    let mut out = Vec::with_capacity(LEAD_WORDS + 16);
+    let body = lowered(body, Some(LEAD_WORDS));
+    let mut lead = split_words(&body);
+    lead.truncate(LEAD_WORDS);
+    shingles(&lead, 0, &mut out);
+    let title = lowered(title, None);
+    shingles(&split_words(&title), TITLE_SEED, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+struct Member {
+    article_id: String,
+    story_id: String,
+    url_key: String,
+    shingles: Vec<u32>,
+    feed: String,
+    title: String,
+    url: String,
+    seen_ms: i64,
+}
+
+type MemberRow = (String, String, String, String, i64);
+
+/// The members of the stories still open (see `monitor.stories.index.StoryIndex`).
+#[pyclass(module = "monitor_native")]
+pub struct StoryIndex {
+    window_ms: i64,
+    max_members: usize,
+    members: FxHashMap<u64, Member>,
+    order: VecDeque<u64>,
+    by_article: FxHashMap<String, u64>,
+    stories: FxHashMap<String, Vec<u64>>,
+    by_url: FxHashMap<String, u64>,
+    postings: FxHashMap<u32, Vec<u64>>,
+    serial: u64,
+}
+
+impl StoryIndex {
+    fn find(&self, article_id: &str, url_key: &str, shingles: &[u32]) -> String {
+        if !url_key.is_empty() {
+            if let Some(serial) = self.by_url.get(url_key) {
+                return self.members[serial].story_id.clone();
+            }
+        }
+        let mut votes: FxHashMap<u64, usize> = FxHashMap::default();
+        for shingle in shingles {
+            if let Some(posting) = self.postings.get(shingle) {
+                if posting.len() < COMMON_POSTINGS {
+                    for &serial in posting {
+                        *votes.entry(serial).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        let mut best: Option<(u64, f64)> = None;
+        for (&serial, &shared) in &votes {
+            if shared < MIN_SHARED {
+                continue;
+            }
+            let other = &self.members[&serial];
+            let share = shared as f64 / shingles.len().min(other.shingles.len()) as f64;
+            if share < THRESHOLD {
+                continue;
+            }
+            match best {
+                Some((b, s)) if share < s || (share == s && serial > b) => {}
+                _ => best = Some((serial, share)),
+            }
+        }
+        match best {
+            Some((serial, _)) => self.members[&serial].story_id.clone(),
+            None => article_id.to_owned(),
+        }
+    }
+
+    fn forget(&mut self, serial: u64) {
+        let Some(m) = self.members.remove(&serial) else {
+            return;
+        };
+        self.by_article.remove(&m.article_id);
+        if let Some(ids) = self.stories.get_mut(&m.story_id) {
+            ids.retain(|&s| s != serial);
+            if ids.is_empty() {
+                self.stories.remove(&m.story_id);
+            }
+        }
+        if self.by_url.get(&m.url_key) == Some(&serial) {
+            self.by_url.remove(&m.url_key);
+        }
+        for shingle in &m.shingles {
+            if let Some(posting) = self.postings.get_mut(shingle) {
+                posting.retain(|&s| s != serial);
+                if posting.is_empty() {
+                    self.postings.remove(shingle);
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl StoryIndex {
+    #[new]
+    #[pyo3(signature = (window_s, max_members = 50_000))]
+    fn new(window_s: f64, max_members: usize) -> Self {
+        StoryIndex {
+            window_ms: (window_s * 1000.0) as i64,
+            max_members,
+            members: FxHashMap::default(),
+            order: VecDeque::new(),
+            by_article: FxHashMap::default(),
+            stories: FxHashMap::default(),
+            by_url: FxHashMap::default(),
+            postings: FxHashMap::default(),
+            serial: 0,
+        }
+    }
+
+    fn __len__(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Find the article's story, add the article to it; return the story id and sketch.
+    #[allow(clippy::too_many_arguments)]
+    fn assign(
+        &mut self,
+        article_id: &str,
+        url_key: &str,
+        title: &str,
+        body: &str,
+        feed: &str,
+        url: &str,
+        seen_ms: i64,
+    ) -> (String, Vec<u32>) {
+        if let Some(serial) = self.by_article.get(article_id) {
+            let m = &self.members[serial];
+            return (m.story_id.clone(), m.shingles.clone());
+        }
+        let sketch = story_sketch(title, body);
+        let story_id = self.find(article_id, url_key, &sketch);
+        self.insert(
+            article_id,
+            &story_id,
+            url_key,
+            sketch.clone(),
+            feed,
+            title,
+            url,
+            seen_ms,
+        );
+        (story_id, sketch)
+    }
+
+    /// Add a member recorded elsewhere (stored, or by another dispatcher); first wins.
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        article_id: &str,
+        story_id: &str,
+        url_key: &str,
+        mut shingles: Vec<u32>,
+        feed: &str,
+        title: &str,
+        url: &str,
+        seen_ms: i64,
+    ) -> bool {
+        if self.by_article.contains_key(article_id) {
+            return false;
+        }
+        shingles.sort_unstable();
+        shingles.dedup();
+        self.serial += 1;
+        let serial = self.serial;
+        self.by_article.insert(article_id.to_owned(), serial);
+        self.stories
+            .entry(story_id.to_owned())
+            .or_default()
+            .push(serial);
+        if !url_key.is_empty() {
+            self.by_url.entry(url_key.to_owned()).or_insert(serial);
+        }
+        for &shingle in &shingles {
+            self.postings.entry(shingle).or_default().push(serial);
+        }
+        self.order.push_back(serial);
+        self.members.insert(
+            serial,
+            Member {
+                article_id: article_id.to_owned(),
+                story_id: story_id.to_owned(),
+                url_key: url_key.to_owned(),
+                shingles,
+                feed: feed.to_owned(),
+                title: title.to_owned(),
+                url: url.to_owned(),
+                seen_ms,
+            },
+        );
+        true
+    }
+
+    /// The story of an article still in the index.
+    fn story_of(&self, article_id: &str) -> Option<String> {
+        self.by_article
+            .get(article_id)
+            .map(|s| self.members[s].story_id.clone())
+    }
+
+    /// A story's members in the order they were added.
+    fn story(&self, story_id: &str) -> Vec<MemberRow> {
+        self.stories
+            .get(story_id)
+            .map(|ids| {
+                ids.iter()
+                    .map(|s| {
+                        let m = &self.members[s];
+                        (
+                            m.article_id.clone(),
+                            m.feed.clone(),
+                            m.title.clone(),
+                            m.url.clone(),
+                            m.seen_ms,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Forget members seen before the window, and the oldest beyond the bound.
+    fn evict(&mut self, now_ms: i64) {
+        let cutoff = now_ms - self.window_ms;
+        while let Some(&oldest) = self.order.front() {
+            let m = &self.members[&oldest];
+            if m.seen_ms >= cutoff && self.members.len() <= self.max_members {
+                return;
+            }
+            self.order.pop_front();
+            self.forget(oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_is_zlibs() {
+        // zlib.crc32(b"hello world") and zlib.crc32(b"abc", 0x7469746C)
+        assert_eq!(crc32(b"hello world", 0), 0x0D4A_1185);
+        assert_eq!(crc32(b"", 7), 7);
+    }
+
+    #[test]
+    fn ascii_gaps_agree_with_is_gap() {
+        for n in 0u8..128 {
+            assert_eq!(ASCII_GAPS[n as usize], is_gap(n as char), "{n}");
+        }
+    }
+
+    #[test]
+    fn a_copy_joins_and_a_stranger_founds() {
+        let mut index = StoryIndex::new(3600.0, 100);
+        let body = "Eleven people are reported dead and more than a hundred injured after a \
+                    bomb went off in a station in Minsk, Belarus on Monday evening.";
+        let (first, _) = index.assign("a", "", "Eleven dead in Minsk", body, "f1", "u1", 0);
+        let copy = format!("MINSK (Reuters) - {body}");
+        let (second, _) = index.assign("b", "", "UPDATE 1-Eleven dead", &copy, "f2", "u2", 1);
+        let (third, _) = index.assign("c", "", "Flood in Lagos", "Rain closed roads.", "f3", "", 2);
+        assert_eq!(first, "a");
+        assert_eq!(second, "a");
+        assert_eq!(third, "c");
+        index.evict(3_600_001);
+        assert_eq!(index.__len__(), 2);
+    }
+}

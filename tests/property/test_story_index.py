@@ -1,0 +1,84 @@
+"""The native story index against the Python one (`make fuzz` runs it longer).
+
+Both must cut the same words, hash the same shingles and put every article in the same story,
+whatever the text: other scripts, case mappings that change length, punctuation runs, copies
+made by editing an earlier article.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.matching import native
+from monitor.stories.index import StoryIndex
+from monitor.stories.sketch import PUNCTUATION, sketch
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+PROFILE = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+native_index = native.story_index_type()
+pytestmark = pytest.mark.skipif(
+    native_index is None, reason="the native extension is not installed"
+)
+
+WORDS = ["bomb", "Minsk", "ΟΔΟΣ", "İstanbul", "straße", "ﬁnal", "Київ", "北京", "x", "a1"]
+GAPS = [" ", "  ", "\n\n", "\t", ", ", "\u2028", "\u3000", "\x85", *PUNCTUATION]
+text = st.lists(st.sampled_from(WORDS) | st.text(max_size=6), max_size=90).flatmap(
+    lambda ws: st.lists(st.sampled_from(GAPS), min_size=len(ws), max_size=len(ws)).map(
+        lambda gs: "".join(w + g for w, g in zip(ws, gs, strict=True))
+    )
+)
+
+
+@PROFILE
+@given(title=text, body=text)
+def test_native_sketch_is_the_python_sketch(title: str, body: str) -> None:
+    """The same shingles, whatever the text."""
+    from monitor_native import story_sketch
+
+    assert sketch(title, body) == story_sketch(title, body)
+
+
+def _edit(source: str, cut: int, prefix: str) -> str:
+    return prefix + source[: max(cut, 0)]
+
+
+@PROFILE
+@given(
+    articles=st.lists(
+        st.tuples(
+            text, text, st.integers(0, 9), st.integers(-1, 400), st.sampled_from(["", "X (AP) - "])
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    window=st.integers(1, 30),
+    bound=st.integers(1, 30),
+)
+def test_native_index_folds_as_the_python_index(
+    articles: list[tuple[str, str, int, int, str]], window: int, bound: int
+) -> None:
+    """Article after article, both give the same story, keep the same members, forget the same."""
+    assert native_index is not None
+    ours, theirs = StoryIndex(window, bound), native_index(window, bound)
+    bodies: list[str] = []
+    for n, (title, body, source, cut, prefix) in enumerate(articles):
+        if bodies and cut >= 0:  # a copy of an earlier article, cut and datelined
+            body = _edit(bodies[source % len(bodies)], cut, prefix)
+        bodies.append(body)
+        url = f"https://example.org/{n % 7}" if n % 3 == 0 else ""
+        args = (f"a{n}", url, title, body, f"f{n % 3}", url, n * 1000)
+        assert ours.assign(*args) == theirs.assign(*args)
+        ours.evict(n * 1000)
+        theirs.evict(n * 1000)
+        assert len(ours) == len(theirs)
+    for n in range(len(articles)):
+        story = ours.story_of(f"a{n}")
+        assert story == theirs.story_of(f"a{n}")
+        if story is not None:
+            assert ours.story(story) == theirs.story(story)
