@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from monitor.models import Article, make_article
@@ -191,3 +192,82 @@ if __name__ == "__main__":
         f"folded {q.folded_share:.3f} merged {q.merged_share:.3f}",
         f"{q.seconds / (q.copies + q.stories) * 1e6:.1f} us/article",
     )
+
+
+SEEDS = (17, 2026, 7)
+
+
+def story_rows() -> list[dict[str, str]]:
+    """`make bench` rows: fold quality on the evaluation set, and the cost of assignment
+    against the matcher's on the same articles."""
+    from bench.run import RUNS, median_rate, row
+    from bench.workload import articles, names, rule_set, vocabulary
+    from monitor.matching.compiler import compile_rules
+    from monitor.matching.matcher import match_article
+    from monitor.stories.index import new_index
+
+    rows = []
+    results = [evaluate(build_storyset(seed=s), new_index(48 * 3600)) for s in SEEDS]
+    copies = sum(q.copies for q in results)
+    folded = sum(q.copies_folded for q in results)
+    stories = sum(q.stories for q in results)
+    merged = sum(q.stories_merged for q in results)
+    label = f"{len(SEEDS)} seeds x 100 Wikinews stories, 400 copies each"
+    rows.append(
+        row(
+            f"stories: copies folded into their story ({label})",
+            f"{folded / copies:.1%}",
+            ">= 95%",
+            f"{folded:,} of {copies:,}",
+        )
+    )
+    rows.append(
+        row(
+            f"stories: distinct stories folded together ({label})",
+            f"{merged / stories:.1%}",
+            "<= 1%",
+            f"{merged} of {stories}",
+        )
+    )
+    words, people = vocabulary(100_000), names(200_000)
+    docs = articles(200, words, people)
+    wiki = [i.article for i in build_storyset(seed=SEEDS[0])]
+    for size in (10_000, 100_000):
+        compiled = compile_rules(rule_set(size, words, people))
+        sample = docs if size == 10_000 else docs[:100]
+        match_rate = median_rate(partial(match_article, c=compiled), sample)
+        for name, items in (("the matcher's articles", sample), ("Wikinews copies", wiki)):
+            rate = _assign_rate(items, RUNS)
+            rows.append(
+                row(
+                    f"stories: assignment cost vs matching at {size:,} rules ({name})",
+                    f"{1e6 / rate:.1f} us/article ({rate:,.0f}/s)",
+                    "< 10% of matching",
+                    f"matching {1e6 / match_rate:.0f} us/article",
+                    f"{match_rate / rate:.1%}",
+                )
+            )
+        del compiled
+    python_rate = _assign_rate(wiki, 3, native=False)
+    rows.append(
+        row(
+            "stories: assignment, Python index (the fallback), Wikinews copies",
+            f"{1e6 / python_rate:.1f} us/article",
+        )
+    )
+    return rows
+
+
+def _assign_rate(items: list[Article], runs: int, *, native: bool = True) -> float:
+    """Median articles per second placed in a fresh index (sketch, search and insert)."""
+    from monitor.stories.index import new_index
+
+    rates = []
+    for _ in range(runs):
+        index = new_index(48 * 3600) if native else StoryIndex(48 * 3600)
+        started = time.perf_counter()
+        for n, a in enumerate(items):
+            index.assign(a.id, url_key(a.url), a.title, lead(a), a.feed or "", a.url, n)
+        rates.append(len(items) / (time.perf_counter() - started))
+    rates.sort()
+    return rates[len(rates) // 2]

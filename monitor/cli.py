@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 import structlog
 
 from monitor import __version__
-from monitor.config import ROLES, load_config, notify_problems
+from monitor.config import ROLES, Config, load_config, notify_problems
 from monitor.errors import BusError, ConfigError, InputError, RuleError, StorageError
 from monitor.inputs import read_articles
 from monitor.logs import configure_logging
@@ -216,6 +216,11 @@ def _first(exc: BaseException, kind: type[E]) -> E | None:
     return None
 
 
+def _report_logging(config: Config) -> None:
+    """Reports print their results on stdout: the bus's log lines go to stderr, warnings only."""
+    configure_logging("warning", secrets=config.secrets())
+
+
 def _since(text: str) -> float | None:
     try:
         return parse_duration(text)
@@ -239,6 +244,7 @@ def backtest_command(
     except (ConfigError, RuleError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    _report_logging(config)
     unknown = sorted(set(rule_ids) - {r.id for r in rule_set.rules})
     if unknown:
         print(f"--rule: no rule {', '.join(map(repr, unknown))} in the rules", file=sys.stderr)
@@ -261,6 +267,7 @@ def shadow_command(config_path: Path, since: str, *, as_json: bool) -> int:
         return EXIT_USAGE
     try:
         config = load_config(os.environ, config_path)
+        _report_logging(config)
         found = asyncio.run(reports.shadow_report(config, since_s=since_s))
     except (ConfigError, BusError, StorageError) as exc:
         print(exc, file=sys.stderr)
@@ -280,6 +287,7 @@ def stories_command(config_path: Path, since: str, rule_id: str | None, *, as_js
         return EXIT_USAGE
     try:
         config = load_config(os.environ, config_path)
+        _report_logging(config)
         members = asyncio.run(listing.read_members(config, since_s))
     except (ConfigError, BusError, StorageError) as exc:
         print(exc, file=sys.stderr)

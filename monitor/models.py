@@ -222,6 +222,7 @@ class Story:
 
     id: str
     articles: tuple[Reported, ...]  # oldest first
+    aliases: tuple[str, ...] = ()  # other ids the story was recorded under (see stories.aliases)
 
     @property
     def feeds(self) -> tuple[str, ...]:
@@ -264,6 +265,12 @@ class Alert:
             evidence=m.evidence,
             story=story,
         )
+
+    def alias_ids(self) -> tuple[str, ...]:
+        """The ids this alert has under the story's other ids: settled, they settle it too."""
+        if self.story is None:
+            return ()
+        return tuple(alert_id(self.rule_id, s, self.channel) for s in self.story.aliases)
 
     def also_reported(self) -> tuple[Reported, ...]:
         """The story's other articles known when the alert is sent."""

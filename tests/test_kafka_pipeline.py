@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import shutil
+import sys
 import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class Fleet:
     smtp_port: int
     notify: str = "[ops-hook, analysts]"
     hook_timeout: str = "10s"
+    stories_window: str = "48h"
     processes: list[MonitorProcess] = field(default_factory=list)
 
     def rules(self, rules_yaml: str | None = None, *, with_feed: bool = True) -> Path:
@@ -66,6 +68,7 @@ class Fleet:
             http: {{listen: "127.0.0.1:{port}"}}
             defaults: {{notify: {self.notify}}}
             delivery: {{attempts: 3, backoff: 100ms, max_backoff: 200ms}}
+            stories: {{window: {self.stories_window}}}
             channels:
               ops-hook: {{kind: webhook, url: "{self.receiver.url("/hook")}", secret: "k", timeout: {self.hook_timeout}}}
               analysts: {{kind: email, host: 127.0.0.1, port: {self.smtp_port}, security: none,
@@ -294,6 +297,7 @@ async def test_broker_restart_during_a_run(fleet: Fleet, kafka: KafkaUnderTest) 
     if kafka.broker is None:
         pytest.skip("an external broker (KAFKA_BOOTSTRAP_SERVERS) cannot be restarted by the test")
     fleet.notify = "[ops-hook]"
+    fleet.stories_window = "0"  # the second item is a copy of the first: it must alert too
     fleet.rules()
     proc = fleet.process("all")
     await proc.start()
@@ -396,3 +400,70 @@ async def test_backtest_reads_stored_articles_from_kafka(
         latest = await stored_records(config, ARTICLES, 3600)
     assert 35 == len(latest)
     assert {f"load-{i}" for i in range(35)} == {r.key for r in latest}
+
+
+async def test_three_copies_within_a_second_alert_once_per_rule(fleet: Fleet) -> None:
+    """Two matchers, two dispatchers, four rules whose matches land on the four partitions (so
+    each dispatcher holds some): three copies of one story published together give one alert
+    per rule, the other copies fold, and `monitor stories` reads one story of three articles
+    from the stories topic."""
+    from aiokafka.partitioner import murmur2
+
+    from tests.test_stories_e2e import COPIES_AS_ARTICLES
+
+    rules = [f"bhutto-{n}" for n in range(4)]
+    assert {0, 1, 2, 3} == {(murmur2(r.encode()) & 0x7FFFFFFF) % 4 for r in rules}
+    fleet.notify = "[ops-hook]"
+    fleet.rules(
+        "rules:\n" + "".join(f"  - {{id: {r}, match: {{any: [Bhutto]}}}}\n" for r in rules),
+        with_feed=False,
+    )
+    procs = {n: fleet.process(n) for n in ("m1", "m2", "d1", "d2")}
+    for name, proc in procs.items():
+        await proc.start("--role", "matcher" if name[0] == "m" else "dispatcher")
+    await fleet.ready(*procs.values())
+    held: list[set[str]] = []
+
+    async def shared_out(group: str, names: tuple[str, str]) -> bool:
+        held[:] = [await lag_partitions(procs[n], group) for n in names]
+        split = all(held) and held[0].isdisjoint(held[1])
+        return split and held[0] | held[1] == {"0", "1", "2", "3"}
+
+    await eventually(lambda: shared_out("matcher", ("m1", "m2")), 60, lambda: held)
+    await eventually(lambda: shared_out("dispatcher", ("d1", "d2")), 60, lambda: held)
+    async with KafkaBus(kafka_config(fleet)) as bus:
+        await bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in COPIES_AS_ARTICLES])
+    await eventually(lambda: len(fleet.receiver.received) >= 4, 60)
+    folded: list[float] = []
+
+    async def all_folded() -> bool:
+        folded[:] = [
+            await procs[d].metric_sum('monitor_alerts_total{channel="ops-hook",result="folded"')
+            for d in ("d1", "d2")
+        ]
+        return sum(folded) >= 8  # two copies for each rule
+
+    await eventually(all_folded, 30, lambda: folded)
+    await asyncio.sleep(2)  # time for any duplicate to arrive
+    bodies = [json.loads(b) for _, b in fleet.receiver.received]
+    assert sorted(rules) == sorted(b["rule"]["id"] for b in bodies)
+    assert all(f > 0 for f in folded), "both dispatchers folded copies"
+    assert 8.0 == sum(folded)
+    for proc in procs.values():
+        assert 0 == await proc.stop()
+    done = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor",
+        "stories",
+        "--config",
+        str(procs["d1"].config),
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await done.communicate()
+    assert 0 == done.returncode, err.decode()
+    (story,) = [json.loads(line) for line in out.decode().splitlines()]
+    assert 3 == story["articles"]
+    assert sorted(rules) == story["rules"]

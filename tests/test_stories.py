@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -27,11 +28,12 @@ from monitor.matching import native
 from monitor.metrics import make_metrics
 from monitor.models import Article, Match, MatchedArticle
 from monitor.state import StateStore
+from monitor.stories.aliases import Aliases
 from monitor.stories.desk import StoryDesk
 from monitor.stories.index import Index, StoryIndex
 from monitor.stories.listing import group_stories
 from monitor.stories.sketch import url_key
-from monitor.stories.store import LocalStoryLog
+from monitor.stories.store import LocalStoryLog, StoredMember
 from tests.helpers import article
 from tests.servers import Receiver, serve
 
@@ -156,7 +158,6 @@ def test_the_wikinews_evaluation_set_meets_the_quality_targets(
 
 def test_stories_are_listed_with_their_rules() -> None:
     """`monitor stories --rule` keeps the stories one of whose articles the rule matched."""
-    from monitor.stories.store import StoredMember
 
     def member(a: str, story: str, rules: tuple[str, ...], at: int) -> StoredMember:
         return StoredMember(
@@ -283,3 +284,71 @@ async def test_with_window_0_every_article_alerts(
     await d.handle([matched(i, i, "Bhutto", WIRE) for i in ("a", "b", "c")])
     assert 3 == len(receiver.received)
     assert [1, 1, 1] == [json.loads(b)["story"]["articles"] for _, b in receiver.received]
+
+
+class SharedLog:
+    """A story log several desks share, read like the Kafka topic: each reader its own cursor."""
+
+    def __init__(self) -> None:
+        self.records: list[StoredMember] = []
+
+    def reader(self) -> SharedLog.Reader:
+        return SharedLog.Reader(self)
+
+    class Reader:
+        def __init__(self, log: SharedLog) -> None:
+            self.log, self.at = log, 0
+
+        async def load(self, since_ms: int) -> list[StoredMember]:
+            return await self.sync()
+
+        async def sync(self) -> list[StoredMember]:
+            new, self.at = self.log.records[self.at :], len(self.log.records)
+            return new
+
+        async def record(self, members: Sequence[tuple[StoredMember, str]]) -> None:
+            self.log.records += [replace(m, rules=(rule,)) for m, rule in members]
+
+
+def test_aliases_join_ids_and_name_a_group_by_its_smallest() -> None:
+    """Joined ids form one group; a group's name is its smallest id; others stand alone."""
+    aliases = Aliases()
+    aliases.join("c", "b")
+    aliases.join("d", "c")
+    assert "b" == aliases.find("d")
+    assert ("b", "c", "d") == aliases.of("c")
+    assert ("x",) == aliases.of("x")
+
+
+async def test_two_dispatchers_racing_on_one_story_still_alert_once_per_rule_after_a_rebalance(
+    rig: tuple[Receiver, Callable[[float], Dispatcher], StateStore],
+) -> None:
+    """Rule A's dispatcher meets copy 2 first and founds a story; rule B's, at the same moment,
+    meets copy 1 first and founds another, into which copy 2 then goes. After a rebalance,
+    rule A's new dispatcher joins the two ids, so copy 3 finds A's alert settled and folds."""
+    receiver, dispatcher, _ = rig
+    shared = SharedLog()
+    copy1 = ("c1", "wire", str(BHUTTO_OCT["title"]), WIRE)
+    copy2 = ("c2", "daily", "UPDATE 1-" + str(BHUTTO_OCT["title"]), "(AP) - " + WIRE[:500])
+    copy3 = ("c3", "late", "Bhutto attack", "(Reuters) - " + WIRE[:400])
+
+    def on(d: Dispatcher, log: SharedLog.Reader) -> Dispatcher:
+        d.stories.log = log
+        return d
+
+    rule_a = on(dispatcher(48 * 3600), shared.reader())
+    rule_b = on(dispatcher(48 * 3600), shared.reader())
+    await rule_a.handle([matched(*copy2, rule="A")])
+    a_records, shared.records = shared.records, []  # rule B's dispatcher has not seen them
+    await rule_b.stories.start()
+    await rule_b.handle([matched(*copy1, rule="B"), matched(*copy2, rule="B")])
+    shared.records += a_records  # the topic holds B's records first
+    assert ["A", "B"] == [json.loads(b)["rule"]["id"] for _, b in receiver.received]
+
+    after = on(dispatcher(48 * 3600), shared.reader())  # rule A's partition moved
+    await after.stories.start()
+    await after.handle([matched(*copy3, rule="A")])
+    assert 2 == len(receiver.received)
+    listed = group_stories(shared.records)
+    assert [["c1", "c2", "c3"]] == [[m.article_id for m in s.members] for s in listed]
+    assert ["A", "B"] == listed[0].rules

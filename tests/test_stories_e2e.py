@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from bench.storyset import load_wikinews
+from monitor.models import make_article
 from tests.processes import ServiceRig, eventually, service_rig
 
 WATCHES = "rules:\n  - {id: bhutto, match: {any: [Bhutto]}}\n"
@@ -36,24 +37,24 @@ def rss(*items: tuple[str, str, str]) -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{body}</channel></rss>'.encode()
 
 
-COPIES = {
-    "wire-a": rss(("https://wire-a.example/bhutto", OCT_TITLE, OCT_TEXT)),
-    "wire-b": rss(
-        (
-            "https://wire-b.example/world/2007/10/19/x",
-            f"UPDATE 1-{OCT_TITLE}",
-            "KARACHI, Oct 19 (Reuters) - " + OCT_TEXT[:700] + " [...]",
-        )
+COPY_ITEMS = {
+    "wire-a": ("https://wire-a.example/bhutto", OCT_TITLE, OCT_TEXT),
+    "wire-b": (
+        "https://wire-b.example/world/2007/10/19/x",
+        f"UPDATE 1-{OCT_TITLE}",
+        "KARACHI, Oct 19 (Reuters) - " + OCT_TEXT[:700] + " [...]",
     ),
-    "wire-c": rss(
-        (
-            "https://wire-c.example/news/bhutto-attack",
-            "Bombing targets Bhutto's homecoming | World News",
-            OCT_TEXT.split("\n\n")[0]
-            + "\n\n(Reporting by the Karachi bureau; Editing by the desk)",
-        )
+    "wire-c": (
+        "https://wire-c.example/news/bhutto-attack",
+        "Bombing targets Bhutto's homecoming | World News",
+        OCT_TEXT.split("\n\n")[0] + "\n\n(Reporting by the Karachi bureau; Editing by the desk)",
     ),
 }
+COPIES = {feed: rss(item) for feed, item in COPY_ITEMS.items()}
+COPIES_AS_ARTICLES = [
+    make_article(id=f"copy-{feed}", feed=feed, url=url, title=title, summary=text)
+    for feed, (url, title, text) in COPY_ITEMS.items()
+]
 DISTINCT = rss(("https://world.example/bhutto-killed", str(DEC["title"]), str(DEC["text"])))
 EMPTY = rss()
 

@@ -110,7 +110,7 @@ class Dispatcher:
                 alert = Alert.for_channel(matched, channel, story)
                 first = alerts.get(alert.id)
                 if first is None:
-                    alerts[alert.id] = (alert, matched.article.id in placed)
+                    alerts[alert.id] = (alert, (alert.rule_id, matched.article.id) in placed)
                 elif first[0].article.id != alert.article.id:
                     self._folded(alert)  # a copy of a story alerting in this very batch
         results = await asyncio.gather(
@@ -152,7 +152,7 @@ class Dispatcher:
         )
 
     async def _deliver(self, alert: Alert, fresh: bool) -> None:
-        """Deliver unless settled; `fresh`: the article was placed in its story just now (so a
+        """Deliver unless settled; `fresh`: the rule met this article for the first time (so a
         settled alert means another article of the story gave it, not a redelivery)."""
         with structlog.contextvars.bound_contextvars(
             rule=alert.rule_id, alert_id=alert.id, channel=alert.channel
@@ -177,6 +177,9 @@ class Dispatcher:
     async def _deliver_once(self, alert: Alert, fresh: bool) -> None:
         held = self._unrecorded.get(alert.id)
         status = held.status if held else await self.settlements.settled_status(alert.id)
+        for other in alert.alias_ids():
+            if status is None:
+                status = await self.settlements.settled_status(other)
         if status is not None:
             if fresh:
                 self._folded(alert)

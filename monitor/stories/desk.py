@@ -3,7 +3,9 @@
 The dispatcher asks it for a batch at a time: the desk first reads what other dispatchers
 recorded (Kafka), then places each article in the batch's order, records the placements and
 answers. A restart or a rebalance finds the same stories, since every placement is recorded
-before the batch's alerts are settled and its offsets committed.
+before the batch's alerts are settled and its offsets committed. An article another dispatcher
+recorded under another story id (they placed it at the same moment) joins the two ids
+(`monitor.stories.aliases`), and an alert settled under either counts for both.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 
 from monitor.metrics import Metrics
 from monitor.models import Article, MatchedArticle, Reported, Story
+from monitor.stories.aliases import Aliases
 from monitor.stories.index import Index, MemberRow, new_index
 from monitor.stories.sketch import lead, url_key
 from monitor.stories.store import StoredMember, StoryLog
@@ -38,6 +41,10 @@ class StoryDesk:
         self.metrics = metrics
         self.clock = clock
         self.index: Index | None = new_index(window_s, max_articles) if window_s > 0 else None
+        self.aliases = Aliases()
+        # (rule, article) pairs recorded, by this desk or another: one met again is redelivered
+        self._matched: dict[tuple[str, str], int] = {}
+        self.max_matched = 4 * max_articles
 
     async def start(self) -> None:
         """Read the members of the window from the log."""
@@ -51,6 +58,12 @@ class StoryDesk:
         if index is None:
             return
         for m in members:
+            for rule in m.rules:
+                self._matched.setdefault((rule, m.article_id), m.seen_ms)
+            known = index.story_of(m.article_id)
+            if known is not None and known != m.story_id:
+                self.aliases.join(known, m.story_id)
+                continue
             index.insert(
                 m.article_id,
                 m.story_id,
@@ -63,25 +76,28 @@ class StoryDesk:
             )
         self.metrics.stories_open.set(len(index))
 
-    async def place(self, batch: Sequence[MatchedArticle]) -> set[str]:
-        """Place the batch's articles in stories, in order, and record it; return the ids of
-        the articles placed now (an article placed before, as a redelivery is, is not)."""
+    async def place(self, batch: Sequence[MatchedArticle]) -> set[tuple[str, str]]:
+        """Place the batch's articles in stories, in order, and record it; return the (rule,
+        article) pairs met for the first time (a redelivered match was met before)."""
         if self.index is None:
-            return {m.article.id for m in batch}
+            return {(m.match.rule_id, m.article.id) for m in batch}
         self._insert(await self.log.sync())
         now_ms = int(self.clock() * 1000)
-        self.index.evict(now_ms)
-        placed: set[str] = set()
+        self._evict(self.index, now_ms)
+        first_met: set[tuple[str, str]] = set()
         records: list[tuple[StoredMember, str]] = []
         for matched in batch:
             a = matched.article
+            pair = (matched.match.rule_id, a.id)
+            if pair not in self._matched:
+                self._matched[pair] = now_ms
+                first_met.add(pair)
             new = self.index.story_of(a.id) is None
             key = url_key(a.url)
             story_id, shingles = self.index.assign(
                 a.id, key, a.title, lead(a), a.feed or "", a.url, now_ms
             )
             if new:
-                placed.add(a.id)
                 outcome = "founded" if story_id == a.id else "joined"
                 self.metrics.story_articles.labels(outcome).inc()
             member = StoredMember(
@@ -97,7 +113,17 @@ class StoryDesk:
             records.append((member, matched.match.rule_id))
         await self.log.record(records)
         self.metrics.stories_open.set(len(self.index))
-        return placed
+        return first_met
+
+    def _evict(self, index: Index, now_ms: int) -> None:
+        index.evict(now_ms)
+        cutoff = now_ms - int(self.window_s * 1000)
+        matched = self._matched
+        while matched:
+            pair, seen_ms = next(iter(matched.items()))
+            if seen_ms >= cutoff and len(matched) <= self.max_matched:
+                return
+            del matched[pair]
 
     def story(self, article: Article) -> Story:
         """The story an article was placed in, with every member known now."""
@@ -106,8 +132,11 @@ class StoryDesk:
             alone = (article.id, article.feed or "", article.title, article.url, now_ms)
             return Story(id=article.id, articles=(_reported(alone),))
         story_id = self.index.story_of(article.id) or article.id
-        rows = self.index.story(story_id)
-        return Story(id=story_id, articles=tuple(_reported(r) for r in rows))
+        ids = self.aliases.of(story_id)
+        rows = [row for s in ids for row in self.index.story(s)]
+        rows.sort(key=lambda row: row[4])
+        others = tuple(s for s in ids if s != story_id)
+        return Story(id=story_id, articles=tuple(_reported(r) for r in rows), aliases=others)
 
 
 def _reported(row: MemberRow) -> Reported:

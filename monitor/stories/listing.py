@@ -17,7 +17,8 @@ from monitor.alerts.render import one_line
 from monitor.bus.kafka import KafkaBus
 from monitor.config import Config
 from monitor.state import StateStore
-from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember
+from monitor.stories.aliases import Aliases
+from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember, merge_rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +66,16 @@ def _when(ms: int) -> str:
 
 
 def group_stories(members: Sequence[StoredMember], rule_id: str | None = None) -> list[Listed]:
-    """Members grouped by story, the stories in the order they began; with `rule_id`, only the
-    stories one of whose articles that rule matched."""
+    """Members grouped by story (one per article, with all its rules; ids that name one story
+    joined), the stories in the order they began; with `rule_id`, only the stories one of
+    whose articles that rule matched."""
+    aliases = Aliases()
+    first: dict[str, str] = {}
+    for m in members:
+        aliases.join(first.setdefault(m.article_id, m.story_id), m.story_id)
     stories: dict[str, list[StoredMember]] = {}
-    for m in sorted(members, key=lambda m: m.seen_ms):
-        stories.setdefault(m.story_id, []).append(m)
+    for m in sorted(merge_rules(members), key=lambda m: m.seen_ms):
+        stories.setdefault(aliases.find(m.story_id), []).append(m)
     listed = [Listed(story_id, tuple(ms)) for story_id, ms in stories.items()]
     return [s for s in listed if rule_id is None or rule_id in s.rules]
 

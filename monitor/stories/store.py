@@ -81,7 +81,7 @@ class StoryLog(Protocol):
     """The durable record of story members."""
 
     async def load(self, since_ms: int) -> list[StoredMember]:
-        """Members seen since `since_ms`, oldest first, one per article with all its rules."""
+        """Members seen since `since_ms`, oldest first (on Kafka, one record per rule)."""
         ...
 
     async def record(self, members: Sequence[tuple[StoredMember, str]]) -> None:
@@ -178,9 +178,10 @@ class KafkaStoryLog:
         await self.reader.stop()
 
     async def load(self, since_ms: int) -> list[StoredMember]:
-        """Read the topic to its end: members seen since `since_ms`."""
+        """Read the topic to its end: the records of members seen since `since_ms` (an article
+        has one per rule, and two dispatchers may have given it two story ids)."""
         members = [StoredMember.from_json(v) for _, v in await self.reader.read_to_end()]
-        return merge_rules([m for m in members if m.seen_ms >= since_ms])
+        return [m for m in members if m.seen_ms >= since_ms]
 
     async def record(self, members: Sequence[tuple[StoredMember, str]]) -> None:
         """Publish (member, rule id) records; durable when this returns."""
@@ -190,4 +191,4 @@ class KafkaStoryLog:
 
     async def sync(self) -> list[StoredMember]:
         """Records published since the last read, this dispatcher's own included."""
-        return merge_rules([StoredMember.from_json(v) for _, v in await self.reader.read_to_end()])
+        return [StoredMember.from_json(v) for _, v in await self.reader.read_to_end()]
