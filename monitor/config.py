@@ -7,11 +7,12 @@ variable's value; a variable that is not set is an error naming it and the line.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
+from monitor.alerts.timing import Batching, parse_digest, parse_quiet
 from monitor.errors import ConfigError, Problem, excerpt
 from monitor.located import LocDict, LocList
 from monitor.matching.spec import Checker, RuleSet, parse_duration
@@ -155,6 +156,7 @@ class Config:
     poller: PollerConfig = PollerConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     stories: StoriesConfig = StoriesConfig()
+    batching: dict[str, Batching] = field(default_factory=dict)  # by channel name
     log_level: str = "info"
 
     def secrets(self) -> tuple[str, ...]:
@@ -286,6 +288,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         poller=_poller(check, spec.get("poller", {}), at("poller")),
         delivery=_delivery(check, spec.get("delivery", {}), at("delivery")),
         stories=_stories(check, spec.get("stories", {}), at("stories")),
+        batching=_batching(check, spec.get("channels", {}), at("channels")),
         log_level=level,
     )
 
@@ -448,11 +451,62 @@ def _stories(check: Checker, value: object, line: int) -> StoriesConfig:
     return StoriesConfig(window_s=window_s)
 
 
+_BATCHING_KEYS = ("digest", "quiet")
 _CHANNEL_KEYS = {
-    "console": ("kind",),
-    "chat": ("kind", "url", "secret", "timeout"),
-    "email": ("kind", "host", "port", "security", "username", "password", "from", "to", "timeout"),
+    "console": ("kind", *_BATCHING_KEYS),
+    "chat": ("kind", "url", "secret", "timeout", *_BATCHING_KEYS),
+    "email": (
+        "kind",
+        "host",
+        "port",
+        "security",
+        "username",
+        "password",
+        "from",
+        "to",
+        "timeout",
+        *_BATCHING_KEYS,
+    ),
 }
+
+
+def _batching(check: Checker, value: object, line: int) -> dict[str, Batching]:
+    """Each channel's `digest` and `quiet`, where it has them."""
+    found: dict[str, Batching] = {}
+    if not isinstance(value, LocDict):
+        return found
+    for name, spec in value.items():
+        if not isinstance(spec, LocDict):
+            continue
+        digest = _timed(check, spec, "digest", name, ("every", "at", "tz"), parse_digest)
+        quiet = _timed(check, spec, "quiet", name, ("from", "to", "tz", "except"), parse_quiet)
+        if digest is not None or quiet is not None:
+            found[str(name)] = Batching(digest=digest, quiet=quiet)
+    return found
+
+
+T = TypeVar("T")
+
+
+def _timed(
+    check: Checker,
+    spec: LocDict,
+    key: str,
+    name: object,
+    keys: tuple[str, ...],
+    parse: Callable[[dict[str, object]], T],
+) -> T | None:
+    if key not in spec:
+        return None
+    what = f"channel {name!r} {key}"
+    inner = check.mapping(spec[key], spec.line_of(key), what, keys)
+    if inner is None:
+        return None
+    try:
+        return parse(dict(inner))
+    except ValueError as exc:
+        check.error(spec.line_of(key), f"{what}: {exc}")
+        return None
 
 
 def _channels(check: Checker, value: object, line: int) -> dict[str, Channel]:

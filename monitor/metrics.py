@@ -38,6 +38,7 @@ class Metrics:
     rule_cost: Gauge
     story_articles: Counter
     stories_open: Gauge
+    held_alerts: Gauge
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -83,8 +84,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         alerts=Counter(
             "monitor_alerts_total",
-            "Alerts by channel and result (delivered, retried, dead, duplicate, folded, "
-            "throttled).",
+            "Alerts by channel and result (delivered, retried, dead, duplicate, folded, held, "
+            "digested, summarized).",
             ["channel", "result"],
             registry=r,
         ),
@@ -160,6 +161,12 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "monitor_story_articles_total",
             "Matched articles placed in stories: founding a story, or joining one as a copy.",
             ["outcome"],
+            registry=r,
+        ),
+        held_alerts=Gauge(
+            "monitor_held_alerts",
+            "Alerts held for a digest, through quiet hours or beyond a throttle, by channel.",
+            ["channel"],
             registry=r,
         ),
         stories_open=Gauge(

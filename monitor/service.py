@@ -15,11 +15,14 @@ import structlog
 from monitor import __version__
 from monitor.alerts.dispatch import Dispatcher, Settlements
 from monitor.alerts.email import EmailSender
+from monitor.alerts.flusher import Flusher
+from monitor.alerts.held import HeldStore
 from monitor.alerts.senders import ConsoleSender, Sender
 from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import DLQ
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
+from monitor.clock import Clock
 from monitor.config import ChatChannel, Config, ConsoleChannel, notify_problems
 from monitor.errors import Problem, StorageFull
 from monitor.feeds.poller import Leases, Poller
@@ -68,6 +71,7 @@ class Service:
         )
         self.state = StateStore(config.state_dir)
         self.poller: Poller | None = None
+        self.flusher: Flusher | None = None
         self._started = False
         self.reloader = Reloader(
             config.rules_dir,
@@ -188,17 +192,35 @@ class Service:
                 metrics=self.metrics,
             )
             await stories.start()
+            senders = self._senders(session)
+            settlements = await self._settlements(stack)
+            held = HeldStore(self.state)
+            clock = Clock.from_environ()
             dispatcher = Dispatcher(
-                senders=self._senders(session),
+                senders=senders,
                 default_notify=self.config.default_notify,
                 delivery=self.config.delivery,
-                settlements=await self._settlements(stack),
+                settlements=settlements,
                 bus=self.bus,
                 metrics=self.metrics,
                 throttle_of=self.book.throttle_of,
                 stop=stop,
                 stories=stories,
+                held=held,
+                batching=self.config.batching,
+                clock=clock,
                 is_retired=self.book.is_retired,
+            )
+            self.flusher = Flusher(
+                held=held,
+                senders=senders,
+                settlements=settlements,
+                bus=self.bus,
+                metrics=self.metrics,
+                delivery=self.config.delivery,
+                stories=stories,
+                clock=clock,
+                stop=stop,
             )
         return poller, dispatcher
 
@@ -265,6 +287,8 @@ class Service:
                         ),
                         name="dispatcher",
                     )
+                    if self.flusher is not None:
+                        tg.create_task(self.flusher.run(), name="flusher")
             log.info("monitor_stopped", role=self.role)
 
     async def _prune(self, bus: LocalBus, stop: asyncio.Event) -> None:
@@ -301,3 +325,5 @@ class Service:
                 await run_matcher(self.bus, self.book, self.metrics, stop, drain=True)
             if dispatcher is not None:
                 await run_dispatcher(self.bus, dispatcher, stop, drain=True)
+            if self.flusher is not None:  # what is due already (held items wait for a run)
+                await self.flusher.flush_due()

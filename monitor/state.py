@@ -1,5 +1,6 @@
 """The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries,
-and the members of stories (read and written by `monitor.stories.store`)."""
+alerts held for digests (`monitor.alerts.held`) and the members of stories
+(`monitor.stories.store`)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,14 @@ CREATE TABLE IF NOT EXISTS story_members (
     seen_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS story_members_seen ON story_members (seen_ms);
+CREATE TABLE IF NOT EXISTS held (
+    alert_id TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    due_ms INTEGER NOT NULL,
+    item TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS held_due ON held (due_ms);
 CREATE TABLE IF NOT EXISTS story_rules (
     rule_id TEXT NOT NULL,
     article_id TEXT NOT NULL,

@@ -143,10 +143,11 @@ def webhook_service(
     kind: str = "webhook",
     http: str = "",
     env: dict[str, str] | None = None,
+    channel: str = "",
 ) -> MonitorProcess:
     """Write a monitor.yaml (rules in `tmp_path/rules`, state beside it, every alert to the
-    channel of `kind` at `hook_url`, listening on `port`, with more `http` settings) and
-    return its process, not yet started."""
+    channel of `kind` at `hook_url` with more `channel` keys, listening on `port`, with more
+    `http` settings) and return its process, not yet started."""
     config = tmp_path / "monitor.yaml"
     config.write_text(
         textwrap.dedent(f"""\
@@ -155,7 +156,7 @@ def webhook_service(
         http: {{listen: "127.0.0.1:{port}"{http}}}
         defaults: {{notify: [hook]}}
         channels:
-          hook: {{kind: {kind}, url: "{hook_url}"}}
+          hook: {{kind: {kind}, url: "{hook_url}"{channel}}}
         """)
     )
     return MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs", env=env or {})
@@ -166,17 +167,25 @@ R = TypeVar("R", bound=ServiceRig)
 
 @asynccontextmanager
 async def service_rig(
-    tmp_path: Path, feeds: dict[str, bytes], watches: str, rig: type[R]
+    tmp_path: Path,
+    feeds: dict[str, bytes],
+    watches: str,
+    rig: type[R],
+    *,
+    channel: str = "",
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[R]:
     """A feed server serving `feeds` (id -> document, at /feeds/ID), a webhook receiver, a
     rules directory polling every feed each second with `watches`, and the monitor process
-    (not yet started; killed on the way out)."""
+    (not yet started; killed on the way out). `channel`: more keys of the webhook channel."""
     server, receiver = FeedServer(), Receiver()
     async with serve(server.app()) as feed_base, serve(receiver.app()) as hook_base:
         server.base, receiver.base = feed_base, hook_base
         server.feeds.update(feeds)
         write_rules(tmp_path, {f: server.url(f"/feeds/{f}") for f in feeds}, watches)
-        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
+        monitor = webhook_service(
+            tmp_path, receiver.url("/hook"), free_port(), channel=channel, env=env
+        )
         try:
             yield rig(tmp_path, server, receiver, monitor)
         finally:

@@ -102,6 +102,15 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
         ("stories: {window: 8d}\n", "stories.window must be at most 7d"),
         ("stories: {window: soon}\n", "window: 'soon' is not a duration"),
         ("stories: {windows: 1h}\n", "unknown key 'windows'"),
+        (
+            "channels:\n  c: {kind: console, digest: {every: 1h, at: ['08:00']}}\n",
+            "monitor.yaml:2: channel 'c' digest: digest needs either `every` or `at`",
+        ),
+        (
+            "channels:\n  c: {kind: console, quiet: {from: '22:00', to: '7', tz: Europe/Berlin}}\n",
+            "channel 'c' quiet: '7' is not a time of day",
+        ),
+        ("channels:\n  c: {kind: console, quiet: {form: '22:00'}}\n", "unknown key 'form'"),
     ],
 )
 def test_mistakes_are_located(tmp_path: Path, text: str, expected: str) -> None:
@@ -180,3 +189,20 @@ def test_stories_are_on_by_default_and_window_0_turns_them_off(
 ) -> None:
     """Stories fold copies within 48h unless monitor.yaml says otherwise; 0 turns them off."""
     assert window_s == load_config({}, write(tmp_path, text)).stories.window_s
+
+
+def test_channels_may_batch_and_keep_quiet_hours(tmp_path: Path) -> None:
+    """`digest` and `quiet` on a channel are read into its batching."""
+    text = (
+        "channels:\n"
+        "  desk: {kind: console, digest: {at: ['08:00', '17:00'], tz: Europe/Berlin}}\n"
+        "  night: {kind: console, quiet: {from: '22:00', to: '07:00', tz: Europe/Berlin,"
+        " except: [high]}}\n"
+        "  now: {kind: console}\n"
+    )
+    batching = load_config({}, write(tmp_path, text)).batching
+    assert {"desk", "night"} == set(batching)
+    assert batching["desk"].digest is not None
+    assert 2 == len(batching["desk"].digest.at)
+    assert batching["night"].quiet is not None
+    assert ("high",) == batching["night"].quiet.except_severities

@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.alerts.email import EmailSender
+from monitor.alerts.flusher import Flusher
+from monitor.alerts.held import HeldStore
 from monitor.alerts.senders import Sender
 from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import DLQ, MATCHES, Record
@@ -50,6 +53,7 @@ class Rig:
         throttle: Throttle | None = None,
         delivery: DeliveryConfig = FAST,
         window_s: float = 48 * 3600,
+        clock: Callable[[], float] = time.time,
     ) -> Dispatcher:
         hook = ChatChannel(
             name="hook", kind="webhook", url=self.receiver.url("/hook"), secret=SECRET, timeout_s=2
@@ -81,6 +85,21 @@ class Rig:
             throttle_of=lambda _: throttle,
             stop=self.stop,
             stories=StoryDesk(LocalStoryLog(self.state), window_s=window_s, metrics=self.metrics),
+            held=HeldStore(self.state),
+            clock=clock,
+        )
+
+    def flusher(self, dispatcher: Dispatcher, clock: Callable[[], float]) -> Flusher:
+        return Flusher(
+            held=dispatcher.held,
+            senders=dispatcher.senders,
+            settlements=self.state,
+            bus=self.bus,
+            metrics=self.metrics,
+            delivery=FAST,
+            stories=dispatcher.stories,
+            clock=clock,
+            stop=self.stop,
         )
 
     def alerts(self, channel: str, result: str) -> float:
@@ -250,12 +269,29 @@ async def test_unknown_channel_goes_to_the_dlq(rig: Rig) -> None:
     assert "no channel named 'nowhere'" in str(dead["reason"])
 
 
-async def test_throttle_limits_alerts_per_rule(rig: Rig) -> None:
-    """With throttle max 2, the third alert of a rule in the window is held back and counted."""
-    dispatcher = rig.dispatcher(throttle=Throttle(max=2, per_s=3600))
-    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
+async def test_throttle_overflow_is_summarized_at_the_end_of_the_period(rig: Rig) -> None:
+    """With throttle max 2 per hour, alerts 3 to 5 are held, not dropped; when the hour that
+    filled the throttle ends, one summary lists them ("and 3 more matches for rule r1")."""
+    now = [1_000_000.0]
+    dispatcher = rig.dispatcher(throttle=Throttle(max=2, per_s=3600), clock=lambda: now[0])
+    flusher = rig.flusher(dispatcher, lambda: now[0])
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(5)])
     assert 2 == len(rig.receiver.received)
-    assert 1.0 == rig.alerts("hook", "throttled")
+    assert 3.0 == rig.alerts("hook", "held")
+    now[0] += 3599
+    assert 0 == await flusher.flush_due()
+    now[0] += 2
+    assert 1 == await flusher.flush_due()
+    assert 0 == await flusher.flush_due()  # sent once
+    headers, body = rig.receiver.received[2]
+    summary = json.loads(body)
+    assert "summary" == summary["event"]
+    assert "and 3 more matches for rule r1" == summary["text"]
+    assert ["a2", "a3", "a4"] == [i["article"]["id"] for i in summary["rules"][0]["items"]]
+    assert summary["id"] == headers["X-Monitor-Digest-Id"]
+    assert 3.0 == rig.alerts("hook", "summarized")
+    await dispatcher.handle([record(article_id="a3", offset=3)])  # redelivered: settled
+    assert 3 == len(rig.receiver.received)
 
 
 async def test_bad_record_is_dead_lettered(rig: Rig) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from bench.storyset import build_storyset, evaluate, load_wikinews
 from monitor.alerts.dispatch import Dispatcher
+from monitor.alerts.held import HeldStore
 from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import MATCHES, Record
 from monitor.bus.local import LocalBus
@@ -231,6 +232,7 @@ async def rig(
                 throttle_of=lambda _: None,
                 stop=asyncio.Event(),
                 stories=desk,
+                held=HeldStore(state),
             )
 
         yield receiver, dispatcher, state

@@ -2,8 +2,10 @@
 
 Each matched article is first placed in its story (`monitor.stories`). Each (rule, story,
 channel) gives at most one alert, across restarts and redeliveries: its id is settled in the
-state store (delivered, dead or throttled) before the bus offset is committed, so a later copy
-of the story finds it settled and is only recorded on the story ("folded").
+state store (delivered, dead or held) before the bus offset is committed, so a later copy of
+the story finds it settled and is only recorded on the story ("folded"). An alert for a channel
+with a digest, in its quiet hours, or beyond its rule's throttle is held (`alerts.held`) and
+goes out with others when due (`alerts.flusher`).
 Failures are retried with exponential backoff when retriable; after the last attempt the alert
 goes to `alerts.dlq` with the reason. A shutdown interrupts the backoff: what is not settled
 stays uncommitted and is sent on the next start.
@@ -21,7 +23,10 @@ from typing import Protocol
 
 import structlog
 
+from monitor.alerts.digest import HeldAlert
+from monitor.alerts.held import HeldRow, HeldStore
 from monitor.alerts.senders import Sender
+from monitor.alerts.timing import Batching, next_digest, quiet_until
 from monitor.bus.base import DLQ, Bus, Record
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError, StorageFull
@@ -69,10 +74,17 @@ class Dispatcher:
         throttle_of: Callable[[str], Throttle | None],
         stop: asyncio.Event,
         stories: StoryDesk,
+        held: HeldStore,
+        batching: Mapping[str, Batching] | None = None,
+        clock: Callable[[], float] = time.time,
         is_retired: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self.is_retired = is_retired
         self.stories = stories
+        self.held = held
+        self.batching = batching or {}
+        self.clock = clock
+        self._overflow_due: dict[tuple[str, str], float] = {}
         self.senders = senders
         self.default_notify = tuple(default_notify)
         self.delivery = delivery
@@ -191,10 +203,9 @@ class Dispatcher:
         if sender is None:
             await self._give_up(alert, f"no channel named {alert.channel!r} is configured", 0)
             return
-        if self._throttled(alert):
-            await self._settle(alert, "throttled", "rule throttle reached")
-            self.metrics.alerts.labels(alert.channel, "throttled").inc()
-            log.warning("alert_throttled")
+        waits = self._hold_for(alert)
+        if waits is not None:
+            await self._hold(alert, *waits)
             return
         reason = ""
         for attempt in range(1, self.delivery.attempts + 1):
@@ -228,18 +239,46 @@ class Dispatcher:
             log.info("alert_delivered", attempt=attempt)
             return
 
-    def _throttled(self, alert: Alert) -> bool:
+    def _hold_for(self, alert: Alert) -> tuple[str, float] | None:
+        """(reason, due time) when the alert waits: for the channel's digest, through its
+        quiet hours (unless its severity is excepted), or beyond the rule's throttle."""
+        now = self.clock()
+        batching = self.batching.get(alert.channel)
+        if batching is not None:
+            at = datetime.fromtimestamp(now, UTC)
+            quiet = batching.quiet
+            quiet_end = quiet_until(quiet, at) if quiet is not None else None
+            if quiet is not None and alert.severity in quiet.except_severities:
+                quiet_end = None
+            if batching.digest is not None:
+                digest_at = next_digest(batching.digest, at)
+                if quiet is not None and (end := quiet_until(quiet, digest_at)) is not None:
+                    digest_at = end  # a digest due in quiet hours waits for their end
+                return "digest", digest_at.timestamp()
+            if quiet_end is not None:
+                return "quiet", quiet_end.timestamp()
         throttle = self.throttle_of(alert.rule_id)
         if throttle is None:
-            return False
-        now = time.monotonic()
-        sent = self._sent.setdefault((alert.rule_id, alert.channel), deque())
+            return None
+        key = (alert.rule_id, alert.channel)
+        sent = self._sent.setdefault(key, deque())
         while sent and sent[0] <= now - throttle.per_s:
             sent.popleft()
-        if len(sent) >= throttle.max:
-            return True
-        sent.append(now)
-        return False
+        if len(sent) < throttle.max:
+            sent.append(now)
+            return None
+        # Beyond the throttle: kept for one summary when the period that filled it ends.
+        due = self._overflow_due.get(key, 0.0)
+        if due <= now:
+            due = self._overflow_due[key] = sent[0] + throttle.per_s
+        return "throttle", due
+
+    async def _hold(self, alert: Alert, reason: str, due: float) -> None:
+        item = HeldAlert.of(alert, datetime.fromtimestamp(self.clock(), UTC))
+        await self.held.hold(HeldRow(alert.channel, reason, int(due * 1000), item))
+        await self._settle(alert, "held", reason)
+        self.metrics.alerts.labels(alert.channel, "held").inc()
+        log.info("alert_held", reason=reason, due=datetime.fromtimestamp(due, UTC).isoformat())
 
     async def _give_up(self, alert: Alert, reason: str, attempts: int) -> None:
         await self._dead_letter(alert.id, {"alert": alert.to_dict(), "attempts": attempts}, reason)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import aiosmtplib
 
+from monitor.alerts.digest import Digest, email_digest
 from monitor.alerts.render import email_message
 from monitor.config import EmailChannel
 from monitor.errors import DeliveryError
@@ -20,7 +23,15 @@ class EmailSender:
     async def send(self, alert: Alert) -> None:
         """Deliver; 4xx SMTP replies, timeouts and connection errors are retriable, 5xx not."""
         c = self.channel
-        message = email_message(alert, sender=c.sender, to=c.to)
+        await self._send(email_message(alert, sender=c.sender, to=c.to))
+
+    async def send_digest(self, digest: Digest) -> None:
+        """Deliver a digest as one email; failures as for `send`."""
+        c = self.channel
+        await self._send(email_digest(digest, sender=c.sender, to=c.to))
+
+    async def _send(self, message: EmailMessage) -> None:
+        c = self.channel
         try:
             await aiosmtplib.send(
                 message,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Protocol, TextIO
 
+from monitor.alerts.digest import Digest, console_digest
 from monitor.alerts.render import console_line
 from monitor.models import Alert
 
@@ -16,6 +17,10 @@ class Sender(Protocol):
 
     async def send(self, alert: Alert) -> None:
         """Deliver one alert."""
+        ...
+
+    async def send_digest(self, digest: Digest) -> None:
+        """Deliver held alerts as one message (a digest or a throttle's summary)."""
         ...
 
 
@@ -30,4 +35,10 @@ class ConsoleSender:
         """Print the alert's line on stdout."""
         out = self.out or sys.stdout
         out.write(console_line(alert) + "\n")
+        out.flush()
+
+    async def send_digest(self, digest: Digest) -> None:
+        """Print the digest's lines on stdout."""
+        out = self.out or sys.stdout
+        out.write(console_digest(digest) + "\n")
         out.flush()

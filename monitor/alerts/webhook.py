@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from monitor.alerts.digest import DIGEST_PAYLOADS, Digest
 from monitor.alerts.render import (
     discord_payload,
     mattermost_payload,
@@ -46,8 +47,16 @@ class ChatSender:
 
     async def send(self, alert: Alert) -> None:
         """Deliver; 5xx, 429, timeouts and connection errors are retriable, other 4xx are not."""
-        body = json.dumps(self.payload(alert), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", "X-Monitor-Alert-Id": alert.id}
+        await self._post(self.payload(alert), {"X-Monitor-Alert-Id": alert.id})
+
+    async def send_digest(self, digest: Digest) -> None:
+        """Deliver a digest as the channel kind's message; failures as for `send`."""
+        payload = DIGEST_PAYLOADS[self.channel.kind](digest)
+        await self._post(payload, {"X-Monitor-Digest-Id": digest.id})
+
+    async def _post(self, payload: dict[str, Any], ids: dict[str, str]) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", **ids}
         if self.channel.secret:
             headers["X-Monitor-Signature"] = signature(self.channel.secret, body)
         timeout = aiohttp.ClientTimeout(total=self.channel.timeout_s)

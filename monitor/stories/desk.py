@@ -125,15 +125,23 @@ class StoryDesk:
                 return
             del matched[pair]
 
+    def story_of_article(self, article_id: str) -> Story | None:
+        """The story of an article still in the window, or None."""
+        if self.index is None or self.index.story_of(article_id) is None:
+            return None
+        return self._story(self.index, self.index.story_of(article_id) or article_id)
+
     def story(self, article: Article) -> Story:
         """The story an article was placed in, with every member known now."""
         if self.index is None:
             now_ms = int(self.clock() * 1000)
             alone = (article.id, article.feed or "", article.title, article.url, now_ms)
             return Story(id=article.id, articles=(_reported(alone),))
-        story_id = self.index.story_of(article.id) or article.id
+        return self._story(self.index, self.index.story_of(article.id) or article.id)
+
+    def _story(self, index: Index, story_id: str) -> Story:
         ids = self.aliases.of(story_id)
-        rows = [row for s in ids for row in self.index.story(s)]
+        rows = [row for s in ids for row in index.story(s)]
         rows.sort(key=lambda row: row[4])
         others = tuple(s for s in ids if s != story_id)
         return Story(id=story_id, articles=tuple(_reported(r) for r in rows), aliases=others)

@@ -28,7 +28,11 @@ pytestmark = pytest.mark.skipif(
 
 WORDS = ["bomb", "Minsk", "ΟΔΟΣ", "İstanbul", "straße", "ﬁnal", "Київ", "北京", "x", "a1"]
 GAPS = [" ", "  ", "\n\n", "\t", ", ", "\u2028", "\u3000", "\x85", *PUNCTUATION]
-text = st.lists(st.sampled_from(WORDS) | st.text(max_size=6), max_size=90).flatmap(
+# Characters Python's Unicode tables assign: Rust's tables are newer and lower-case letters
+# added since (U+16EA0, Unicode 16) that Python 3.11 leaves as they are. Only such letters'
+# case can differ, and the service sketches every article with one implementation.
+assigned = st.characters(exclude_categories=["Cn", "Cs"])
+text = st.lists(st.sampled_from(WORDS) | st.text(assigned, max_size=6), max_size=90).flatmap(
     lambda ws: st.lists(st.sampled_from(GAPS), min_size=len(ws), max_size=len(ws)).map(
         lambda gs: "".join(w + g for w, g in zip(ws, gs, strict=True))
     )

@@ -1,0 +1,298 @@
+"""Digests and summaries: many held alerts sent as one message. Pure.
+
+A digest lists what a channel held (for its digest schedule, or through quiet hours), grouped
+by rule, one line per story with how many articles and feeds carried it. A summary is what a
+rule's throttle held back: "and 37 more matches for rule X", with the list. Each has an id
+made from its channel and items, so a digest sent again after a crash has the id it had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+from monitor.alerts.render import (
+    markdown_escape,
+    one_line,
+    safe_url,
+    slack_escape,
+    teams_escape,
+)
+from monitor.models import Alert
+
+LISTED_MAX = 50  # items listed in one chat message; the rest are counted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeldAlert:
+    """What a digest needs of one held alert."""
+
+    alert_id: str
+    rule_id: str
+    description: str
+    severity: str
+    article_id: str
+    title: str
+    url: str
+    feed: str
+    story_id: str
+    story_articles: int
+    story_feeds: tuple[str, ...]
+    held_at: datetime
+
+    @classmethod
+    def of(cls, alert: Alert, held_at: datetime) -> HeldAlert:
+        """The held form of an alert."""
+        a, story = alert.article, alert.story
+        return cls(
+            alert_id=alert.id,
+            rule_id=alert.rule_id,
+            description=alert.description,
+            severity=alert.severity,
+            article_id=a.id,
+            title=one_line(a.title or a.summary or a.content or "(untitled)", 200),
+            url=a.url,
+            feed=a.feed or "",
+            story_id=story.id if story else a.id,
+            story_articles=len(story.articles) if story else 1,
+            story_feeds=story.feeds if story else ((a.feed,) if a.feed else ()),
+            held_at=held_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (stored while held; listed in the webhook body)."""
+        return {
+            "alert_id": self.alert_id,
+            "rule": {
+                "id": self.rule_id,
+                "description": self.description,
+                "severity": self.severity,
+            },
+            "article": {
+                "id": self.article_id,
+                "title": self.title,
+                "url": self.url,
+                "feed": self.feed,
+            },
+            "story": {
+                "id": self.story_id,
+                "articles": self.story_articles,
+                "feeds": list(self.story_feeds),
+            },
+            "held_at": self.held_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HeldAlert:
+        """Decode what `to_dict` made."""
+        return cls(
+            alert_id=d["alert_id"],
+            rule_id=d["rule"]["id"],
+            description=d["rule"]["description"],
+            severity=d["rule"]["severity"],
+            article_id=d["article"]["id"],
+            title=d["article"]["title"],
+            url=d["article"]["url"],
+            feed=d["article"]["feed"],
+            story_id=d["story"]["id"],
+            story_articles=int(d["story"]["articles"]),
+            story_feeds=tuple(d["story"]["feeds"]),
+            held_at=datetime.fromisoformat(d["held_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Digest:
+    """Held alerts of one channel going out as one message.
+
+    `reason`: "digest" (the channel's schedule), "quiet" (quiet hours ended) or "throttle"
+    (a rule's throttle held them: a summary).
+    """
+
+    channel: str
+    reason: str
+    items: tuple[HeldAlert, ...]
+    sent_for: datetime  # the time it was due
+
+    @property
+    def id(self) -> str:
+        """Stable for one channel, reason and set of items."""
+        key = "\0".join([self.channel, self.reason, *sorted(i.alert_id for i in self.items)])
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    @property
+    def event(self) -> str:
+        """The webhook's `event`: "summary" for a throttle's, else "digest"."""
+        return "summary" if self.reason == "throttle" else "digest"
+
+    def by_rule(self) -> list[tuple[str, list[HeldAlert]]]:
+        """The items grouped by rule (rules in order of first item), oldest first."""
+        groups: dict[str, list[HeldAlert]] = {}
+        for item in sorted(self.items, key=lambda i: i.held_at):
+            groups.setdefault(item.rule_id, []).append(item)
+        return list(groups.items())
+
+    def headline(self) -> str:
+        """One line saying what this is."""
+        n = len(self.items)
+        if self.reason == "throttle":
+            (rule, _), *_ = self.by_rule()
+            return f"and {n} more match{'es' if n != 1 else ''} for rule {rule}"
+        rules = len(self.by_rule())
+        why = " (quiet hours ended)" if self.reason == "quiet" else ""
+        return f"Digest{why}: {_count(n, 'alert')} for {_count(rules, 'rule')}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The generic webhook's body."""
+        return {
+            "event": self.event,
+            "id": self.id,
+            "channel": self.channel,
+            "reason": self.reason,
+            "due": self.sent_for.astimezone(UTC).isoformat(),
+            "count": len(self.items),
+            "text": self.headline(),
+            "rules": [
+                {"id": rule, "count": len(items), "items": [i.to_dict() for i in items]}
+                for rule, items in self.by_rule()
+            ],
+        }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _line(item: HeldAlert) -> tuple[str, str]:
+    """(title, the rest) of one item's line: copies and feeds when the story has several."""
+    extra = ""
+    if item.story_articles > 1:
+        extra = f" ({item.story_articles} articles: {', '.join(item.story_feeds)})"
+    elif item.feed:
+        extra = f" [{item.feed}]"
+    return item.title, extra
+
+
+def _listed(digest: Digest) -> list[tuple[str, list[HeldAlert], int]]:
+    """Per rule: its items as listed (LISTED_MAX over all) and how many more it has."""
+    budget, out = LISTED_MAX, []
+    for rule, items in digest.by_rule():
+        shown = items[: max(budget, 0)]
+        budget -= len(shown)
+        out.append((rule, shown, len(items) - len(shown)))
+    return out
+
+
+def digest_text(digest: Digest, escape: Any = lambda s: s, link: Any = None) -> str:
+    """A Markdown-ish text body: a headline, then per rule its stories."""
+    lines = [f"**{escape(digest.headline())}**"]
+    for rule, shown, more in _listed(digest):
+        lines.append(f"\n**{escape(rule)}** ({len(shown) + more})")
+        for item in shown:
+            title, extra = _line(item)
+            url = safe_url(item.url)
+            shown_title = link(url, escape(title)) if link and url else escape(title)
+            lines.append(f"- {shown_title}{escape(extra)}")
+        if more:
+            lines.append(f"- … and {more} more")
+    return "\n".join(lines)
+
+
+def webhook_digest(digest: Digest) -> dict[str, Any]:
+    """The generic webhook body (every item, unabridged)."""
+    return digest.to_dict()
+
+
+def slack_digest(digest: Digest) -> dict[str, Any]:
+    """A Slack message: mrkdwn, escaped, links as <url|title>."""
+    text = digest_text(digest, slack_escape, lambda url, t: f"<{url}|{t}>").replace("**", "*")
+    return {"text": text[:39_000], "unfurl_links": False}
+
+
+def mattermost_digest(digest: Digest) -> dict[str, Any]:
+    """A Mattermost message (Markdown)."""
+    return {"text": digest_text(digest, markdown_escape, lambda url, t: f"[{t}]({url})")}
+
+
+def discord_digest(digest: Digest) -> dict[str, Any]:
+    """A Discord message: one embed; no mention may ping anyone."""
+    body = digest_text(digest, markdown_escape, lambda url, t: f"[{t}]({url})")
+    return {
+        "content": one_line(digest.headline(), 2000),
+        "embeds": [{"title": one_line(digest.headline(), 256), "description": body[:4000]}],
+        "allowed_mentions": {"parse": []},
+    }
+
+
+def teams_digest(digest: Digest) -> dict[str, Any]:
+    """A Teams (Workflows) message with an Adaptive Card."""
+    card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": [
+            {
+                "type": "TextBlock",
+                "text": teams_escape(digest.headline()),
+                "weight": "Bolder",
+                "wrap": True,
+            },
+            {"type": "TextBlock", "text": digest_text(digest, teams_escape), "wrap": True},
+        ],
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+        ],
+    }
+
+
+def console_digest(digest: Digest) -> str:
+    """Lines for the console channel."""
+    return "DIGEST " + digest_text(digest).replace("**", "")
+
+
+def email_digest(digest: Digest, *, sender: str, to: tuple[str, ...]) -> EmailMessage:
+    """One email: plain text and HTML, every item listed."""
+    msg = EmailMessage()
+    msg["Subject"] = one_line(f"[monitor] {digest.headline()}", 180)
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["X-Monitor-Digest-Id"] = digest.id
+    plain = [digest.headline(), ""]
+    rows = []
+    for rule, items in digest.by_rule():
+        plain.append(f"{rule} ({len(items)})")
+        rows.append(f"<h4>{html.escape(rule)} ({len(items)})</h4><ul>")
+        for item in items:
+            title, extra = _line(item)
+            plain.append(f"- {title}{extra} {item.url}".rstrip())
+            url = safe_url(item.url)
+            shown = (
+                f'<a href="{html.escape(url)}">{html.escape(title)}</a>'
+                if url
+                else html.escape(title)
+            )
+            rows.append(f"<li>{shown}{html.escape(extra)}</li>")
+        rows.append("</ul>")
+        plain.append("")
+    msg.set_content("\n".join(plain))
+    msg.add_alternative(
+        f"<html><body><h3>{html.escape(digest.headline())}</h3>{''.join(rows)}</body></html>",
+        subtype="html",
+    )
+    return msg
+
+
+DIGEST_PAYLOADS = {
+    "webhook": webhook_digest,
+    "slack": slack_digest,
+    "discord": discord_digest,
+    "teams": teams_digest,
+    "mattermost": mattermost_digest,
+}

@@ -1,0 +1,153 @@
+"""The flusher: sends the held alerts that are due, one digest (or summary) per channel and
+reason, with the dispatcher's retries; then settles them delivered and forgets them.
+
+A crash after holding loses nothing: the rows wait in state.db and go out once due. A crash
+after a digest was sent but before its items were settled sends it again with the same id
+(`X-Monitor-Digest-Id`, the body's `id`), which a receiver can drop, as with alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import structlog
+
+from monitor.alerts.digest import Digest, HeldAlert
+from monitor.alerts.dispatch import Settlements
+from monitor.alerts.held import HeldRow, HeldStore
+from monitor.alerts.senders import Sender
+from monitor.bus.base import DLQ, Bus
+from monitor.config import DeliveryConfig
+from monitor.errors import DeliveryError
+from monitor.metrics import Metrics
+from monitor.models import Settlement
+from monitor.stories.desk import StoryDesk
+from monitor.waiting import sleep_or_stop
+
+log = structlog.get_logger("monitor.flusher")
+
+FLUSH_EVERY_S = 1.0
+
+
+class Flusher:
+    """Sends due digests until `stop` (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        held: HeldStore,
+        senders: Mapping[str, Sender],
+        settlements: Settlements,
+        bus: Bus,
+        metrics: Metrics,
+        delivery: DeliveryConfig,
+        stories: StoryDesk,
+        clock: Callable[[], float],
+        stop: asyncio.Event,
+    ) -> None:
+        self.held = held
+        self.senders = senders
+        self.settlements = settlements
+        self.bus = bus
+        self.metrics = metrics
+        self.delivery = delivery
+        self.stories = stories
+        self.clock = clock
+        self.stop = stop
+
+    async def run(self) -> None:
+        """Flush what is due every second until `stop`."""
+        while not self.stop.is_set():
+            try:
+                await self.flush_due()
+            except Exception:
+                # The flusher's top-level loop: what failed stays held and is tried again.
+                log.exception("flush_failed")
+            if await sleep_or_stop(self.stop, FLUSH_EVERY_S):
+                return
+
+    async def flush_due(self) -> int:
+        """Send every digest due now; return how many went out."""
+        now_ms = int(self.clock() * 1000)
+        groups: dict[tuple[str, str, str], list[HeldRow]] = {}
+        for row in await self.held.due(now_ms):
+            rule = row.item.rule_id if row.reason == "throttle" else ""
+            groups.setdefault((row.channel, row.reason, rule), []).append(row)
+        sent = 0
+        for (channel, reason, _), rows in groups.items():
+            due = datetime.fromtimestamp(max(r.due_ms for r in rows) / 1000, UTC)
+            items = tuple(self._current(r.item) for r in rows)
+            digest = Digest(channel=channel, reason=reason, items=items, sent_for=due)
+            with structlog.contextvars.bound_contextvars(
+                channel=channel, digest_id=digest.id, reason=reason
+            ):
+                if await self._send(digest):
+                    sent += 1
+        for channel, count in (await self.held.counts()).items():
+            self.metrics.held_alerts.labels(channel).set(count)
+        for channel in {c for c, _, _ in groups} - set(await self.held.counts()):
+            self.metrics.held_alerts.labels(channel).set(0)
+        return sent
+
+    def _current(self, item: HeldAlert) -> HeldAlert:
+        """The item with its story as known now: copies may have come while it was held."""
+        story = self.stories.story_of_article(item.article_id)
+        if story is None:
+            return item
+        return replace(item, story_articles=len(story.articles), story_feeds=story.feeds)
+
+    async def _send(self, digest: Digest) -> bool:
+        sender = self.senders.get(digest.channel)
+        reason = f"no channel named {digest.channel!r} is configured"
+        attempts = 0
+        if sender is not None:
+            for attempts in range(1, self.delivery.attempts + 1):
+                started = time.perf_counter()
+                try:
+                    await sender.send_digest(digest)
+                except DeliveryError as exc:
+                    reason = str(exc)
+                    if not exc.retriable or attempts == self.delivery.attempts:
+                        break
+                    delay = min(
+                        self.delivery.max_backoff_s, self.delivery.backoff_s * 2 ** (attempts - 1)
+                    )
+                    log.warning("digest_retry", attempt=attempts, reason=reason, retry_in_s=delay)
+                    if await sleep_or_stop(self.stop, delay):
+                        return False  # still held: sent after the restart
+                    continue
+                self.metrics.delivery_duration.labels(digest.channel).observe(
+                    time.perf_counter() - started
+                )
+                await self._settle(digest, "delivered", None)
+                result = "summarized" if digest.reason == "throttle" else "digested"
+                self.metrics.alerts.labels(digest.channel, result).inc(len(digest.items))
+                log.info("digest_sent", items=len(digest.items), attempt=attempts)
+                return True
+        body = {"digest": digest.to_dict(), "attempts": attempts, "reason": reason}
+        body["failed_at"] = datetime.now(UTC).isoformat()
+        await self.bus.publish(DLQ, [(digest.id, json.dumps(body, ensure_ascii=False).encode())])
+        self.metrics.dlq_size.inc()
+        await self._settle(digest, "dead", reason)
+        self.metrics.alerts.labels(digest.channel, "dead").inc(len(digest.items))
+        log.error("digest_dead_lettered", reason=reason, attempts=attempts)
+        return False
+
+    async def _settle(self, digest: Digest, status: str, reason: str | None) -> None:
+        for item in digest.items:
+            await self.settlements.settle(
+                Settlement(
+                    alert_id=item.alert_id,
+                    rule_id=item.rule_id,
+                    article_id=item.article_id,
+                    channel=digest.channel,
+                    status=status,
+                    reason=reason,
+                )
+            )
+        await self.held.release([i.alert_id for i in digest.items])
