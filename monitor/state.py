@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS story_members (
     article_id TEXT PRIMARY KEY,
     story_id TEXT NOT NULL,
     url_key TEXT NOT NULL,
-    shingles TEXT NOT NULL,
+    shingles BLOB NOT NULL,
     feed TEXT NOT NULL,
     title TEXT NOT NULL,
     url TEXT NOT NULL,

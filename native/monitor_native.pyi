@@ -64,7 +64,7 @@ def read_yaml(text: str, loc_dict: type, loc_list: type) -> Any:
     """One YAML document read by libyaml into located containers, or None where PyYAML must
     read it (errors, aliases, tags, floats, timestamps, duplicate keys, deep nesting)."""
 
-def story_sketch(title: str, body: str) -> list[int]:
+def story_sketch(title: str, body: str) -> bytes:
     """`monitor.stories.sketch.sketch`, natively."""
 
 class StoryIndex:
@@ -81,13 +81,13 @@ class StoryIndex:
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, list[int]]: ...
+    ) -> tuple[str, bytes]: ...
     def insert(
         self,
         article_id: str,
         story_id: str,
         url_key: str,
-        shingles: list[int],
+        shingles: bytes,
         feed: str,
         title: str,
         url: str,

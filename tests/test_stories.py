@@ -140,8 +140,9 @@ def test_members_leave_with_the_window_and_the_bound(
 def test_the_first_record_of_an_article_wins(new_index: Callable[[float, int], Index]) -> None:
     """An article recorded twice (two dispatchers raced) keeps the story it was first given."""
     index = new_index(3600, 100)
-    assert index.insert("a", "s1", "", [1, 2, 3], "f", "t", "", 0)
-    assert not index.insert("a", "s2", "", [1, 2, 3], "f", "t", "", 0)
+    packed = bytes(range(12))
+    assert index.insert("a", "s1", "", packed, "f", "t", "", 0)
+    assert not index.insert("a", "s2", "", packed, "f", "t", "", 0)
     assert "s1" == index.story_of("a")
 
 
@@ -165,7 +166,7 @@ def test_stories_are_listed_with_their_rules() -> None:
             article_id=a,
             story_id=story,
             url_key="",
-            shingles=(),
+            shingles=b"",
             feed=f"f-{a}",
             title=a,
             url="",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from monitor.matching import native
-from monitor.stories.sketch import sketch
+from monitor.stories.sketch import sketch, unpack
 
 THRESHOLD: Final = 0.4  # share of the smaller article's shingles found in the other
 MIN_SHARED: Final = 4  # fewer shingles in common is chance, however short the articles
@@ -38,7 +38,7 @@ class Index(Protocol):
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, list[int]]:
+    ) -> tuple[str, bytes]:
         """Find the article's story, add the article to it; return the story id and sketch."""
         ...
 
@@ -47,7 +47,7 @@ class Index(Protocol):
         article_id: str,
         story_id: str,
         url_key: str,
-        shingles: list[int],
+        shingles: bytes,
         feed: str,
         title: str,
         url: str,
@@ -78,6 +78,7 @@ class _Member:
     story_id: str
     url_key: str
     shingles: frozenset[int]
+    packed: bytes
     row: MemberRow
 
 
@@ -105,15 +106,15 @@ class StoryIndex:
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, list[int]]:
+    ) -> tuple[str, bytes]:
         """Find the article's story, add the article to it; return the story id and sketch."""
         known = self._members.get(article_id)
         if known is not None:
-            return known.story_id, sorted(known.shingles)
-        shingles = sketch(title, body)
-        story_id = self._find(article_id, url_key, frozenset(shingles))
-        self.insert(article_id, story_id, url_key, shingles, feed, title, url, seen_ms)
-        return story_id, shingles
+            return known.story_id, known.packed
+        packed = sketch(title, body)
+        story_id = self._find(article_id, url_key, unpack(packed))
+        self.insert(article_id, story_id, url_key, packed, feed, title, url, seen_ms)
+        return story_id, packed
 
     def _find(self, article_id: str, url_key: str, shingles: frozenset[int]) -> str:
         if url_key and url_key in self._by_url:
@@ -142,7 +143,7 @@ class StoryIndex:
         article_id: str,
         story_id: str,
         url_key: str,
-        shingles: list[int],
+        shingles: bytes,
         feed: str,
         title: str,
         url: str,
@@ -151,19 +152,21 @@ class StoryIndex:
         """Add a member recorded elsewhere (stored, or by another dispatcher); first wins."""
         if article_id in self._members:
             return False
+        found = unpack(shingles)
         self._serial += 1
         self._members[article_id] = _Member(
             self._serial,
             article_id,
             story_id,
             url_key,
-            frozenset(shingles),
+            found,
+            shingles,
             (article_id, feed, title, url, seen_ms),
         )
         self._stories.setdefault(story_id, []).append(article_id)
         if url_key:
             self._by_url.setdefault(url_key, article_id)
-        for shingle in shingles:
+        for shingle in found:
             self._postings.setdefault(shingle, set()).add(article_id)
         return True
 

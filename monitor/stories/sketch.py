@@ -7,19 +7,21 @@ change. Two articles are copies when most of the shingles of the shorter one are
 (containment), which also holds when one carries only the first sentence of the other.
 
 The native index (`monitor_native.StoryIndex`) computes the same shingles; sketches are stored and
-shared between processes, so the hash is CRC-32, the same everywhere.
+shared between processes, so the hashes are the same everywhere: CRC-32 per word, mixed by a
+multiply per word of the shingle.
 """
 
 from __future__ import annotations
 
 import string
+import struct
 import zlib
 from typing import Final
 
 from monitor.feeds.parse import canonical_url
 from monitor.models import Article
 
-LEAD_WORDS: Final = 60  # the lead is what every copy keeps; later paragraphs are cut or moved
+LEAD_WORDS: Final = 40  # the lead is what every copy keeps; later paragraphs are cut or moved
 TITLE_SEED: Final = 0x7469746C  # title shingles hash apart from body shingles
 
 # Punctuation becomes a space, so that words are what `str.split` leaves (much faster than a
@@ -44,17 +46,26 @@ def words(text: str, limit: int | None = None) -> list[str]:
     return found[:limit]
 
 
+MIX: Final = 0x9E3779B1
+
+
+def _mix(h: int, w: int) -> int:
+    return ((h ^ w) * MIX) & 0xFFFFFFFF
+
+
 def shingles(tokens: list[str], seed: int = 0) -> set[int]:
-    """CRC-32s of every run of three words (of the whole text when it is shorter)."""
-    if not tokens:
+    """Every run of three words as one hash: the CRC-32s of its words, mixed (the whole text's
+    words when there are fewer than three)."""
+    hashes = [zlib.crc32(t.encode()) for t in tokens]
+    if not hashes:
         return set()
-    if len(tokens) < 3:
-        return {zlib.crc32(" ".join(tokens).encode(), seed)}
-    crc32 = zlib.crc32
-    return {
-        crc32(f"{a} {b} {c}".encode(), seed)
-        for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)
-    }
+    if len(hashes) < 3:
+        h = seed
+        for w in hashes:
+            h = _mix(h, w)
+        return {h}
+    triples = zip(hashes, hashes[1:], hashes[2:], strict=False)
+    return {_mix(_mix(_mix(seed, a), b), c) for a, b, c in triples}
 
 
 def lead(article: Article) -> str:
@@ -62,9 +73,16 @@ def lead(article: Article) -> str:
     return article.content if len(article.content) > len(article.summary) else article.summary
 
 
-def sketch(title: str, body: str) -> list[int]:
-    """The sorted shingles of a title and of the first LEAD_WORDS words of a body."""
-    return sorted(shingles(words(body, LEAD_WORDS)) | shingles(words(title), TITLE_SEED))
+def sketch(title: str, body: str) -> bytes:
+    """The sorted shingles of a title and of the first LEAD_WORDS words of a body, packed as
+    little-endian 32-bit words (what is stored, and what the native index takes)."""
+    found = sorted(shingles(words(body, LEAD_WORDS)) | shingles(words(title), TITLE_SEED))
+    return struct.pack(f"<{len(found)}I", *found)
+
+
+def unpack(packed: bytes) -> frozenset[int]:
+    """The shingles of a packed sketch."""
+    return frozenset(struct.unpack(f"<{len(packed) // 4}I", packed))
 
 
 def url_key(url: str) -> str:

@@ -25,7 +25,7 @@ class StoredMember:
     article_id: str
     story_id: str
     url_key: str
-    shingles: tuple[int, ...]
+    shingles: bytes  # the packed sketch (see `monitor.stories.sketch.sketch`)
     feed: str
     title: str
     url: str
@@ -38,7 +38,7 @@ class StoredMember:
             "article": self.article_id,
             "story": self.story_id,
             "url_key": self.url_key,
-            "shingles": list(self.shingles),
+            "shingles": self.shingles.hex(),
             "feed": self.feed,
             "title": self.title,
             "url": self.url,
@@ -55,7 +55,7 @@ class StoredMember:
             article_id=d["article"],
             story_id=d["story"],
             url_key=d["url_key"],
-            shingles=tuple(d["shingles"]),
+            shingles=bytes.fromhex(d["shingles"]),
             feed=d["feed"],
             title=d["title"],
             url=d["url"],
@@ -115,7 +115,7 @@ class LocalStoryLog:
                     article_id=r[0],
                     story_id=r[1],
                     url_key=r[2],
-                    shingles=tuple(json.loads(r[3])),
+                    shingles=bytes(r[3]),
                     feed=r[4],
                     title=r[5],
                     url=r[6],
@@ -141,7 +141,7 @@ class LocalStoryLog:
                         m.article_id,
                         m.story_id,
                         m.url_key,
-                        json.dumps(list(m.shingles)),
+                        m.shingles,
                         m.feed,
                         m.title,
                         m.url,
