@@ -16,7 +16,7 @@ from monitor import __version__
 from monitor.alerts.dispatch import Dispatcher, Settlements
 from monitor.alerts.email import EmailSender
 from monitor.alerts.flusher import Flusher
-from monitor.alerts.held import HeldStore
+from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
 from monitor.alerts.senders import ConsoleSender, Sender
 from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import DLQ
@@ -152,6 +152,14 @@ class Service:
             return settlements
         return self.state
 
+    async def _held(self, stack: AsyncExitStack) -> Held:
+        if isinstance(self.bus, KafkaBus):
+            held = KafkaHeldStore(self.bus)
+            await held.start()
+            stack.push_async_callback(held.stop)
+            return held
+        return HeldStore(self.state)
+
     async def _story_log(self, stack: AsyncExitStack) -> StoryLog:
         if isinstance(self.bus, KafkaBus):
             story_log = KafkaStoryLog(self.bus)
@@ -194,7 +202,7 @@ class Service:
             await stories.start()
             senders = self._senders(session)
             settlements = await self._settlements(stack)
-            held = HeldStore(self.state)
+            held = await self._held(stack)
             clock = Clock.from_environ()
             dispatcher = Dispatcher(
                 senders=senders,
@@ -288,6 +296,10 @@ class Service:
                         name="dispatcher",
                     )
                     if self.flusher is not None:
+                        if isinstance(self.bus, KafkaBus):
+                            leases = KafkaLeases(self.bus, "flusher")
+                            self.flusher.owns = leases.owns
+                            tg.create_task(leases.run(stop), name="flusher-leases")
                         tg.create_task(self.flusher.run(), name="flusher")
             log.info("monitor_stopped", role=self.role)
 

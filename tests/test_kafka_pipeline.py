@@ -41,6 +41,8 @@ class Fleet:
     notify: str = "[ops-hook, analysts]"
     hook_timeout: str = "10s"
     stories_window: str = "48h"
+    hook_extra: str = ""
+    env: dict[str, str] = field(default_factory=dict)
     processes: list[MonitorProcess] = field(default_factory=list)
 
     def rules(self, rules_yaml: str | None = None, *, with_feed: bool = True) -> Path:
@@ -70,12 +72,12 @@ class Fleet:
             delivery: {{attempts: 3, backoff: 100ms, max_backoff: 200ms}}
             stories: {{window: {self.stories_window}}}
             channels:
-              ops-hook: {{kind: webhook, url: "{self.receiver.url("/hook")}", secret: "k", timeout: {self.hook_timeout}}}
+              ops-hook: {{kind: webhook, url: "{self.receiver.url("/hook")}", secret: "k", timeout: {self.hook_timeout}{self.hook_extra}}}
               analysts: {{kind: email, host: 127.0.0.1, port: {self.smtp_port}, security: none,
                           from: "monitor@example.org", to: ["desk@example.org"]}}
             """)
         )
-        proc = MonitorProcess(config, f"http://127.0.0.1:{port}", self.tmp / name)
+        proc = MonitorProcess(config, f"http://127.0.0.1:{port}", self.tmp / name, env=self.env)
         self.processes.append(proc)
         return proc
 
@@ -467,3 +469,61 @@ async def test_three_copies_within_a_second_alert_once_per_rule(fleet: Fleet) ->
     (story,) = [json.loads(line) for line in out.decode().splitlines()]
     assert 3 == story["articles"]
     assert sorted(rules) == story["rules"]
+
+
+@pytest.mark.timeout(180)
+async def test_one_digest_per_period_from_two_dispatchers_even_when_one_dies(
+    fleet: Fleet,
+) -> None:
+    """A channel with an hourly digest, two dispatchers each holding some of its alerts (four
+    rules on four partitions): the held alerts live in the `held` topic, so after one
+    dispatcher is killed the other sends them all, in one digest, once."""
+    from datetime import UTC, datetime
+
+    from monitor.clock import CLOCK_FILE_ENV, set_clock_file
+
+    clock = fleet.tmp / "clock"
+    set_clock_file(clock, datetime(2026, 6, 1, 10, 0, 0, tzinfo=UTC))
+    fleet.env = {CLOCK_FILE_ENV: str(clock)}
+    fleet.notify = "[ops-hook]"
+    fleet.hook_extra = ", digest: {every: 1h}"
+    rules = [f"bhutto-{n}" for n in range(4)]  # partitions 3, 0, 2 and 1 of the matches topic
+    fleet.rules(
+        "rules:\n" + "".join(f"  - {{id: {r}, match: {{any: [Bhutto]}}}}\n" for r in rules),
+        with_feed=False,
+    )
+    procs = {n: fleet.process(n) for n in ("m", "d1", "d2")}
+    for name, proc in procs.items():
+        await proc.start("--role", "matcher" if name == "m" else "dispatcher")
+    await fleet.ready(*procs.values())
+    held: list[set[str]] = []
+
+    async def shared_out() -> bool:
+        held[:] = [await lag_partitions(procs[n], "dispatcher") for n in ("d1", "d2")]
+        return all(held) and held[0].isdisjoint(held[1]) and len(held[0] | held[1]) == 4
+
+    await eventually(shared_out, 60, lambda: held)
+    from tests.test_stories_e2e import COPIES_AS_ARTICLES
+
+    async with KafkaBus(kafka_config(fleet)) as bus:
+        await bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in COPIES_AS_ARTICLES[:1]])
+    counted: list[float] = []
+
+    async def all_held() -> bool:
+        counted[:] = [
+            await procs[d].metric("monitor_alerts_total", {"channel": "ops-hook", "result": "held"})
+            for d in ("d1", "d2")
+        ]
+        return sum(counted) == 4 and all(counted)
+
+    await eventually(all_held, 60, lambda: counted)
+    await procs["d1"].kill()
+    set_clock_file(clock, datetime(2026, 6, 1, 11, 0, 1, tzinfo=UTC))
+    await eventually(lambda: len(fleet.receiver.received) >= 1, 60)
+    await asyncio.sleep(3)
+    (digest,) = [json.loads(b) for _, b in fleet.receiver.received]
+    assert "digest" == digest["event"]
+    assert 4 == digest["count"]
+    assert sorted(rules) == sorted(r["id"] for r in digest["rules"])
+    for name in ("m", "d2"):
+        assert 0 == await procs[name].stop()

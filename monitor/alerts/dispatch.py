@@ -24,7 +24,7 @@ from typing import Protocol
 import structlog
 
 from monitor.alerts.digest import HeldAlert
-from monitor.alerts.held import HeldRow, HeldStore
+from monitor.alerts.held import Held, HeldRow
 from monitor.alerts.senders import Sender
 from monitor.alerts.timing import Batching, next_digest, quiet_until
 from monitor.bus.base import DLQ, Bus, Record
@@ -74,7 +74,7 @@ class Dispatcher:
         throttle_of: Callable[[str], Throttle | None],
         stop: asyncio.Event,
         stories: StoryDesk,
-        held: HeldStore,
+        held: Held,
         batching: Mapping[str, Batching] | None = None,
         clock: Callable[[], float] = time.time,
         is_retired: Callable[[str], bool] = lambda _: False,

@@ -19,7 +19,7 @@ import structlog
 
 from monitor.alerts.digest import Digest, HeldAlert
 from monitor.alerts.dispatch import Settlements
-from monitor.alerts.held import HeldRow, HeldStore
+from monitor.alerts.held import Held, HeldRow
 from monitor.alerts.senders import Sender
 from monitor.bus.base import DLQ, Bus
 from monitor.config import DeliveryConfig
@@ -40,7 +40,7 @@ class Flusher:
     def __init__(
         self,
         *,
-        held: HeldStore,
+        held: Held,
         senders: Mapping[str, Sender],
         settlements: Settlements,
         bus: Bus,
@@ -59,6 +59,9 @@ class Flusher:
         self.stories = stories
         self.clock = clock
         self.stop = stop
+        # Which channels' digests this process sends: all on the local bus; on Kafka, those
+        # whose flusher lease it holds (the service sets it).
+        self.owns: Callable[[str], bool] = lambda _: True
 
     async def run(self) -> None:
         """Flush what is due every second until `stop`."""
@@ -76,6 +79,8 @@ class Flusher:
         now_ms = int(self.clock() * 1000)
         groups: dict[tuple[str, str, str], list[HeldRow]] = {}
         for row in await self.held.due(now_ms):
+            if not self.owns(row.channel):
+                continue
             rule = row.item.rule_id if row.reason == "throttle" else ""
             groups.setdefault((row.channel, row.reason, rule), []).append(row)
         sent = 0
@@ -88,9 +93,10 @@ class Flusher:
             ):
                 if await self._send(digest):
                     sent += 1
-        for channel, count in (await self.held.counts()).items():
+        counts = {c: n for c, n in (await self.held.counts()).items() if self.owns(c)}
+        for channel, count in counts.items():
             self.metrics.held_alerts.labels(channel).set(count)
-        for channel in {c for c, _, _ in groups} - set(await self.held.counts()):
+        for channel in {c for c, _, _ in groups} - set(counts):
             self.metrics.held_alerts.labels(channel).set(0)
         return sent
 

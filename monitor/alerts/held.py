@@ -1,5 +1,7 @@
-"""Alerts held back for a digest, through quiet hours, or beyond a rule's throttle, in
-state.db until they are due. Held rows outlive restarts and crashes: nothing held is lost."""
+"""Alerts held back for a digest, through quiet hours, or beyond a rule's throttle, until they
+are due: in state.db on the local bus, in the compacted topic `<prefix>held` on Kafka (so a
+dispatcher that dies leaves its held alerts to the others). Held rows outlive restarts and
+crashes: nothing held is lost."""
 
 from __future__ import annotations
 
@@ -7,9 +9,14 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from monitor.alerts.digest import HeldAlert
+from monitor.bus.base import HELD
+from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.state import StateStore
+
+RELEASED = b'{"released":true}'  # a held alert that went out (compaction keeps only this)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +27,41 @@ class HeldRow:
     reason: str  # digest, quiet or throttle
     due_ms: int
     item: HeldAlert
+
+    def to_json(self) -> bytes:
+        """The Kafka record."""
+        data = {
+            "channel": self.channel,
+            "reason": self.reason,
+            "due_ms": self.due_ms,
+            "item": self.item.to_dict(),
+        }
+        return json.dumps(data, ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> HeldRow:
+        """Decode what `to_json` made (already parsed)."""
+        return cls(d["channel"], d["reason"], int(d["due_ms"]), HeldAlert.from_dict(d["item"]))
+
+
+class Held(Protocol):
+    """Where held alerts wait."""
+
+    async def hold(self, row: HeldRow) -> None:
+        """Hold an alert until `row.due_ms` (held already: kept as it was)."""
+        ...
+
+    async def due(self, now_ms: int) -> list[HeldRow]:
+        """The rows due by `now_ms`, oldest due first."""
+        ...
+
+    async def counts(self) -> dict[str, int]:
+        """Held alerts per channel."""
+        ...
+
+    async def release(self, alert_ids: Sequence[str]) -> None:
+        """Forget rows that went out (or were dead-lettered)."""
+        ...
 
 
 class HeldStore:
@@ -70,3 +112,57 @@ class HeldStore:
             db.executemany("DELETE FROM held WHERE alert_id = ?", [(i,) for i in alert_ids])
 
         await self.file.write(delete)
+
+
+class KafkaHeldStore:
+    """Held alerts in `<prefix>held`, keyed by alert id, read in full by every dispatcher (the
+    one that holds a channel's flusher lease sends its digests)."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bus = bus
+        self.reader = CompactedReader(bus, HELD)
+        self._rows: dict[str, HeldRow] = {}
+
+    async def start(self) -> None:
+        """Read the topic from its beginning."""
+        await self.reader.start()
+        await self._sync()
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        await self.reader.stop()
+
+    async def _sync(self) -> None:
+        for key, value in await self.reader.read_to_end():
+            data = json.loads(value)
+            if data.get("released"):
+                self._rows.pop(key.decode(), None)
+            else:
+                self._rows.setdefault(key.decode(), HeldRow.from_json(data))
+
+    async def hold(self, row: HeldRow) -> None:
+        """Publish the row; durable when this returns."""
+        if row.item.alert_id in self._rows:
+            return
+        await self.bus.publish(HELD, [(row.item.alert_id, row.to_json())])
+        self._rows[row.item.alert_id] = row
+
+    async def due(self, now_ms: int) -> list[HeldRow]:
+        """Catch up with the other dispatchers; the rows due by `now_ms`, oldest due first."""
+        await self._sync()
+        return sorted(
+            (r for r in self._rows.values() if r.due_ms <= now_ms), key=lambda r: r.due_ms
+        )
+
+    async def counts(self) -> dict[str, int]:
+        """Held alerts per channel, as of the last read."""
+        found: dict[str, int] = {}
+        for row in self._rows.values():
+            found[row.channel] = found.get(row.channel, 0) + 1
+        return found
+
+    async def release(self, alert_ids: Sequence[str]) -> None:
+        """Mark rows released (compaction then keeps only the mark, until retention ends)."""
+        await self.bus.publish(HELD, [(i, RELEASED) for i in alert_ids])
+        for i in alert_ids:
+            self._rows.pop(i, None)

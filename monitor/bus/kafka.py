@@ -11,6 +11,7 @@
   `CompactedReader` reads such a topic; `monitor.stories.store` reads `<prefix>stories` with it.
 - `KafkaLeases`: pollers join the group `<prefix>poller` on the empty topic
   `<prefix>poller.leases`; a feed belongs to the poller that holds partition crc32(id) mod N.
+  Dispatchers' flushers do the same on `<prefix>flusher.leases` for channels' digests.
   When a poller dies, the group rebalances and its partitions, so its feeds, move.
 """
 
@@ -32,6 +33,9 @@ from aiokafka.helpers import create_ssl_context
 
 from monitor.bus.base import (
     DELIVERIES,
+    FLUSHER_LEASES,
+    HELD,
+    HELD_RETENTION_S,
     POLLER_LEASES,
     STORIES,
     STORIES_RETENTION_S,
@@ -159,7 +163,19 @@ class KafkaBus(Resource):
                     },
                 )
             )
-            wanted.append(NewTopic(self.topic(POLLER_LEASES), self.cfg.poller_partitions, rf))
+            wanted.append(
+                NewTopic(
+                    self.topic(HELD),
+                    self.cfg.partitions,
+                    rf,
+                    topic_configs={
+                        "cleanup.policy": "compact,delete",
+                        "retention.ms": str(int(HELD_RETENTION_S * 1000)),
+                    },
+                )
+            )
+            for leases in (POLLER_LEASES, FLUSHER_LEASES):
+                wanted.append(NewTopic(self.topic(leases), self.cfg.poller_partitions, rf))
             missing = [t for t in wanted if t.name not in existing]
             if missing:
                 # Several processes start at once: whoever comes second finds them made.
@@ -489,21 +505,25 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.leases.held |= {tp.partition for tp in assigned}
-        log.info("poller_leases", partitions=sorted(self.leases.held))
+        log.info("leases_assigned", group=self.leases.group, partitions=sorted(self.leases.held))
 
 
 class KafkaLeases:
-    """Which feeds this poller owns, by group membership on the leases topic."""
+    """What this process owns, by group membership on an empty leases topic: the pollers'
+    feeds (group `poller` on `poller.leases`), or the flushers' channels (group `flusher` on
+    `flusher.leases`). A name belongs to whoever holds partition crc32(name) mod N."""
 
-    def __init__(self, bus: KafkaBus) -> None:
+    def __init__(self, bus: KafkaBus, group: str = "poller") -> None:
         self.bus = bus
+        self.group = group
+        self.topic_name = POLLER_LEASES if group == "poller" else FLUSHER_LEASES
         self.partitions = bus.cfg.poller_partitions
         self.held: set[int] = set()
         self._consumer: AIOKafkaConsumer | None = None
 
-    def owns(self, feed_id: str) -> bool:
-        """Whether this poller polls `feed_id` now."""
-        return zlib.crc32(feed_id.encode()) % self.partitions in self.held
+    def owns(self, name: str) -> bool:
+        """Whether this process holds `name` (a feed id, a channel name) now."""
+        return zlib.crc32(name.encode()) % self.partitions in self.held
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay in the group (fetching from an empty topic keeps membership alive) until `stop`."""
@@ -512,17 +532,21 @@ class KafkaLeases:
                 if self._consumer is None:
                     consumer = AIOKafkaConsumer(
                         **self.bus.options,
-                        group_id=self.bus.topic("poller"),
+                        group_id=self.bus.topic(self.group),
                         enable_auto_commit=False,
                         session_timeout_ms=10000,
                         heartbeat_interval_ms=2000,
                     )
-                    consumer.subscribe([self.bus.topic(POLLER_LEASES)], listener=_Assignments(self))
+                    consumer.subscribe(
+                        [self.bus.topic(self.topic_name)], listener=_Assignments(self)
+                    )
                     await consumer.start()
                     self._consumer = consumer
                 await self._consumer.getmany(timeout_ms=1000)
             except KafkaError as exc:
-                log.warning("poller_leases_unavailable", reason=f"{type(exc).__name__}: {exc}")
+                log.warning(
+                    "leases_unavailable", group=self.group, reason=f"{type(exc).__name__}: {exc}"
+                )
                 self.held.clear()
                 await self._close()
                 await asyncio.sleep(2)
@@ -537,4 +561,6 @@ class KafkaLeases:
         except (
             KafkaError
         ) as exc:  # leaving the group failed: the broker drops us after the session timeout
-            log.warning("poller_leases_close_failed", reason=f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "leases_close_failed", group=self.group, reason=f"{type(exc).__name__}: {exc}"
+            )
