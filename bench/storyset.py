@@ -123,7 +123,11 @@ def build_storyset(*, copies: int = 4, seed: int = 17) -> list[Item]:
                 n,
                 True,
                 make_article(
-                    id=f"s{n}-0", feed="wikinews", url=str(raw["url"]), title=title, content=text
+                    id=f"s{n}-0",
+                    feed=f"wire-{n % 5}",
+                    url=str(raw["url"]),
+                    title=title,
+                    content=text,
                 ),
             )
         )

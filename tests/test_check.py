@@ -145,6 +145,11 @@ CASES = [
         "watches.yaml:4: throttle `per`: 'soon' is not a duration",
     ),
     (
+        "throttle period too long to hold its overflow",
+        "rules:\n  - id: a\n    match: {any: [x]}\n    throttle: {max: 3, per: 30d}\n",
+        "watches.yaml:4: throttle `per` must be at most 7d, not '30d'",
+    ),
+    (
         "bad rule id",
         "rules:\n  - id: a b\n    match: {any: [x]}\n",
         "watches.yaml:2: rule `id` 'a b' may hold only letters, digits",

@@ -101,6 +101,28 @@ def test_wire_copies_join_and_a_distinct_story_on_the_topic_founds(
     assert ("b", "daily", copy.title, copy.url, 0) == index.story("a")[1]
 
 
+def test_one_feeds_items_alike_but_for_their_titles_stay_apart(
+    new_index: Callable[[float, int], Index],
+) -> None:
+    """A feed that gives every item the same text (a paywall stub) publishes distinct items;
+    its own update of a story, with the headline's words, still folds."""
+    index = new_index(3600, 1000)
+    stub = (
+        "This article is for subscribers only. Subscribe today to read it in full, with unlimited "
+        "access to our reporting, newsletters and the archive of the last twenty years."
+    )
+    titles = ["Minister resigns over budget leak", "Port strike enters third week", "Rates held"]
+    stories = [
+        _place(index, article(id=f"p{n}", feed="paper", title=t, summary=stub))
+        for n, t in enumerate(titles)
+    ]
+    assert ["p0", "p1", "p2"] == stories
+    update = article(
+        id="p3", feed="paper", title="UPDATE 2-Port strike enters third week", summary=stub
+    )
+    assert "p1" == _place(index, update)
+
+
 def test_the_same_url_is_one_story_whatever_the_text(
     new_index: Callable[[float, int], Index],
 ) -> None:

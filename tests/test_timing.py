@@ -89,6 +89,8 @@ def test_a_time_that_does_not_exist_goes_out_an_hour_later_on_the_clock() -> Non
         ({"at": []}, "must be a list of times"),
         ({"every": "soon"}, "is not a duration"),
         ({"every": "1h", "tz": "Mars/Olympus"}, "unknown time zone"),
+        ({"every": "8d"}, "from 1s to 7d"),
+        ({"every": 0.5}, "from 1s to 7d"),
     ],
 )
 def test_bad_digests_are_named(spec: dict[str, object], message: str) -> None:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.matching.spec import parse_duration
 
+MAX_EVERY_S = 7 * 86400.0  # held alerts wait no longer than this for a digest
 _CLOCK_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -74,7 +75,10 @@ def parse_digest(spec: dict[str, object]) -> DigestSchedule:
         raise ValueError("digest needs either `every` or `at`")
     tz = parse_zone(spec.get("tz", "UTC"))
     if has_every:
-        return DigestSchedule(every_s=parse_duration(spec["every"]), tz=tz)
+        every_s = parse_duration(spec["every"])
+        if not 1 <= every_s <= MAX_EVERY_S:
+            raise ValueError(f"digest.every must be from 1s to 7d, not {spec['every']!r}")
+        return DigestSchedule(every_s=every_s, tz=tz)
     times = spec["at"]
     if not isinstance(times, list) or not times:
         raise ValueError('digest.at must be a list of times, like ["08:00", "17:00"]')

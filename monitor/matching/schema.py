@@ -122,6 +122,9 @@ def _feed_ref(text: str, line: int) -> EntityRef:
     return EntityRef("id", text, line)
 
 
+MAX_THROTTLE_S = 7 * 86400.0
+
+
 def _throttle(check: Checker, raw: object, line: int) -> Throttle | None:
     spec = check.mapping(raw, line, "`throttle`", ("max", "per"))
     if spec is None:
@@ -136,6 +139,10 @@ def _throttle(check: Checker, raw: object, line: int) -> Throttle | None:
         per_s = parse_duration(spec.get("per"))
     except ValueError as exc:
         check.error(spec.line_of("per"), f"throttle `per`: {exc}")
+        return None
+    if per_s > MAX_THROTTLE_S:
+        # The matches beyond the throttle wait for the period's end: not for longer than this.
+        check.error(spec.line_of("per"), f"throttle `per` must be at most 7d, not {spec['per']!r}")
         return None
     return Throttle(max=limit, per_s=per_s)
 

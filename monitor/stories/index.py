@@ -2,8 +2,11 @@
 
 An article joins the story of the earlier article it most resembles (the same URL, or most of
 the shorter one's shingles in common: see `monitor.stories.sketch`), or founds a story of its
-own whose id is its own article id. Founding by article id makes two dispatchers that see one
-new article give it one story id without talking to each other.
+own whose id is its own article id. Two items of one feed must also share a run of title words:
+a feed that gives every item the same text (a paywall stub, a podcast blurb) publishes distinct
+items, while its own updates of a story keep the headline's words ("UPDATE 2-..."). Founding
+by article id makes two dispatchers that see one new article give it one story id without
+talking to each other.
 
 This is the reference implementation, and the fallback where the native extension is missing;
 `monitor_native.StoryIndex` does the same, about ten times faster (`new_index` picks).
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from monitor.matching import native
-from monitor.stories.sketch import sketch, unpack
+from monitor.stories.sketch import TITLE_BIT, sketch, unpack
 
 THRESHOLD: Final = 0.4  # share of the smaller article's shingles found in the other
 MIN_SHARED: Final = 4  # fewer shingles in common is chance, however short the articles
@@ -112,24 +115,29 @@ class StoryIndex:
         if known is not None:
             return known.story_id, known.packed
         packed = sketch(title, body)
-        story_id = self._find(article_id, url_key, unpack(packed))
+        story_id = self._find(article_id, url_key, unpack(packed), feed)
         self.insert(article_id, story_id, url_key, packed, feed, title, url, seen_ms)
         return story_id, packed
 
-    def _find(self, article_id: str, url_key: str, shingles: frozenset[int]) -> str:
+    def _find(self, article_id: str, url_key: str, shingles: frozenset[int], feed: str) -> str:
         if url_key and url_key in self._by_url:
             return self._members[self._by_url[url_key]].story_id
         votes: Counter[str] = Counter()
+        title_votes: Counter[str] = Counter()
         for shingle in shingles:
             posting = self._postings.get(shingle)
             if posting is not None and len(posting) < COMMON_POSTINGS:
                 votes.update(posting)
+                if shingle & TITLE_BIT:
+                    title_votes.update(posting)
         best: _Member | None = None
         best_share = 0.0
         for candidate, shared in votes.items():
             if shared < MIN_SHARED:
                 continue
             other = self._members[candidate]
+            if feed and other.row[1] == feed and not title_votes[candidate]:
+                continue  # one feed's items alike but for their titles: its boilerplate
             # `shared` undercounts only by the common shingles skipped above.
             share = shared / min(len(shingles), len(other.shingles))
             if share < THRESHOLD or share < best_share:

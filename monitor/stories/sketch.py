@@ -23,6 +23,7 @@ from monitor.models import Article
 
 LEAD_WORDS: Final = 40  # the lead is what every copy keeps; later paragraphs are cut or moved
 TITLE_SEED: Final = 0x7469746C  # title shingles hash apart from body shingles
+TITLE_BIT: Final = 0x80000000  # set on title shingles, clear on body shingles
 
 # Punctuation becomes a space, so that words are what `str.split` leaves (much faster than a
 # regular expression over Unicode text, and the same words for the scripts that space them).
@@ -76,7 +77,9 @@ def lead(article: Article) -> str:
 def sketch(title: str, body: str) -> bytes:
     """The sorted shingles of a title and of the first LEAD_WORDS words of a body, packed as
     little-endian 32-bit words (what is stored, and what the native index takes)."""
-    found = sorted(shingles(words(body, LEAD_WORDS)) | shingles(words(title), TITLE_SEED))
+    body_shingles = {h & ~TITLE_BIT for h in shingles(words(body, LEAD_WORDS))}
+    title_shingles = {h | TITLE_BIT for h in shingles(words(title), TITLE_SEED)}
+    found = sorted(body_shingles | title_shingles)
     return struct.pack(f"<{len(found)}I", *found)
 
 

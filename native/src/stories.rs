@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 
 const LEAD_WORDS: usize = 40;
 const TITLE_SEED: u32 = 0x7469_746C;
+const TITLE_BIT: u32 = 0x8000_0000;
 const THRESHOLD: f64 = 0.4;
 const MIN_SHARED: usize = 4;
 const COMMON_POSTINGS: usize = 256;
@@ -184,7 +185,15 @@ fn shingles(words: &[u32], seed: u32, out: &mut Vec<u32>) {
 fn sketch(title: &str, body: &str) -> Vec<u32> {
     let mut out = Vec::with_capacity(LEAD_WORDS + 16);
     shingles(&word_hashes(body, Some(LEAD_WORDS)), 0, &mut out);
+    let body = out.len();
     shingles(&word_hashes(title, None), TITLE_SEED, &mut out);
+    for (n, h) in out.iter_mut().enumerate() {
+        *h = if n < body {
+            *h & !TITLE_BIT
+        } else {
+            *h | TITLE_BIT
+        };
+    }
     out.sort_unstable();
     out.dedup();
     out
@@ -270,30 +279,35 @@ pub struct StoryIndex {
 }
 
 impl StoryIndex {
-    fn find(&self, article_id: &str, url_key: &str, shingles: &[u32]) -> String {
+    fn find(&self, article_id: &str, url_key: &str, shingles: &[u32], feed: &str) -> String {
         if !url_key.is_empty() {
             if let Some(serial) = self.by_url.get(url_key) {
                 return self.members[serial].story_id.clone();
             }
         }
-        // Every candidate once per shingle it shares; sorted, a candidate's votes are a run.
-        let mut votes: Vec<u64> = Vec::new();
+        // Every candidate once per shingle it shares, marked when a title shingle; sorted, a
+        // candidate's votes are a run.
+        let mut votes: Vec<(u64, bool)> = Vec::new();
         for shingle in shingles {
             if let Some(posting) = self.postings.get(shingle) {
                 let serials = posting.as_slice();
                 if serials.len() < COMMON_POSTINGS {
-                    votes.extend_from_slice(serials);
+                    let title = shingle & TITLE_BIT != 0;
+                    votes.extend(serials.iter().map(|&s| (s, title)));
                 }
             }
         }
         votes.sort_unstable();
         let mut best: Option<(u64, f64)> = None;
-        for run in votes.chunk_by(|a, b| a == b) {
-            let (serial, shared) = (run[0], run.len());
+        for run in votes.chunk_by(|a, b| a.0 == b.0) {
+            let (serial, shared) = (run[0].0, run.len());
             if shared < MIN_SHARED {
                 continue;
             }
             let other = &self.members[&serial];
+            if !feed.is_empty() && other.feed == feed && !run.iter().any(|v| v.1) {
+                continue; // one feed's items alike but for their titles: its boilerplate
+            }
             let share = shared as f64 / shingles.len().min(other.shingles.len()) as f64;
             // In serial order: on a tie of shares, the earliest member stays.
             if share >= THRESHOLD && best.is_none_or(|(_, s)| share > s) {
@@ -422,7 +436,7 @@ impl StoryIndex {
             return (m.story_id.clone(), packed(py, &m.shingles));
         }
         let shingles = sketch(title, body);
-        let story_id = self.find(article_id, url_key, &shingles);
+        let story_id = self.find(article_id, url_key, &shingles, feed);
         let out = packed(py, &shingles);
         self.add(
             article_id, &story_id, url_key, shingles, feed, title, url, seen_ms,
@@ -517,8 +531,8 @@ mod tests {
 
     fn place(index: &mut StoryIndex, id: &str, title: &str, body: &str, seen_ms: i64) -> String {
         let shingles = sketch(title, body);
-        let story = index.find(id, "", &shingles);
-        index.add(id, &story, "", shingles, "feed", title, "", seen_ms);
+        let story = index.find(id, "", &shingles, "");
+        index.add(id, &story, "", shingles, "", title, "", seen_ms);
         story
     }
 
