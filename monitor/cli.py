@@ -8,9 +8,9 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import structlog
 
@@ -221,6 +221,20 @@ def _report_logging(config: Config) -> None:
     configure_logging("warning", secrets=config.secrets())
 
 
+R = TypeVar("R")
+
+
+def _report(config_path: Path, read: Callable[[Config], Coroutine[Any, Any, R]]) -> R | None:
+    """Load the config and run a report's reading; None (the reason said) when either fails."""
+    try:
+        config = load_config(os.environ, config_path)
+        _report_logging(config)
+        return asyncio.run(read(config))
+    except (ConfigError, BusError, StorageError) as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
 def _since(text: str) -> float | None:
     try:
         return parse_duration(text)
@@ -265,12 +279,8 @@ def shadow_command(config_path: Path, since: str, *, as_json: bool) -> int:
     since_s = _since(since)
     if since_s is None:
         return EXIT_USAGE
-    try:
-        config = load_config(os.environ, config_path)
-        _report_logging(config)
-        found = asyncio.run(reports.shadow_report(config, since_s=since_s))
-    except (ConfigError, BusError, StorageError) as exc:
-        print(exc, file=sys.stderr)
+    found = _report(config_path, lambda config: reports.shadow_report(config, since_s=since_s))
+    if found is None:
         return EXIT_USAGE
     reports.print_found(
         found, as_json=as_json, label=f"shadow matches over {since}", out=sys.stdout
@@ -285,12 +295,8 @@ def stories_command(config_path: Path, since: str, rule_id: str | None, *, as_js
     since_s = _since(since)
     if since_s is None:
         return EXIT_USAGE
-    try:
-        config = load_config(os.environ, config_path)
-        _report_logging(config)
-        members = asyncio.run(listing.read_members(config, since_s))
-    except (ConfigError, BusError, StorageError) as exc:
-        print(exc, file=sys.stderr)
+    members = _report(config_path, lambda config: listing.read_members(config, since_s))
+    if members is None:
         return EXIT_USAGE
     found = listing.group_stories(members, rule_id)
     label = f"stories over {since}" + (f" matched by {rule_id}" if rule_id else "")

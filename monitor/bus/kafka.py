@@ -152,28 +152,15 @@ class KafkaBus(Resource):
                     topic_configs={"cleanup.policy": "compact"},
                 )
             )
-            wanted.append(
-                NewTopic(
-                    self.topic(STORIES),
-                    self.cfg.partitions,
-                    rf,
-                    topic_configs={
-                        "cleanup.policy": "compact,delete",
-                        "retention.ms": str(int(STORIES_RETENTION_S * 1000)),
-                    },
+            for name, retention_s in ((STORIES, STORIES_RETENTION_S), (HELD, HELD_RETENTION_S)):
+                # Compacted to one record a key, and gone after the retention.
+                configs = {
+                    "cleanup.policy": "compact,delete",
+                    "retention.ms": str(int(retention_s * 1000)),
+                }
+                wanted.append(
+                    NewTopic(self.topic(name), self.cfg.partitions, rf, topic_configs=configs)
                 )
-            )
-            wanted.append(
-                NewTopic(
-                    self.topic(HELD),
-                    self.cfg.partitions,
-                    rf,
-                    topic_configs={
-                        "cleanup.policy": "compact,delete",
-                        "retention.ms": str(int(HELD_RETENTION_S * 1000)),
-                    },
-                )
-            )
             for leases in (POLLER_LEASES, FLUSHER_LEASES):
                 wanted.append(NewTopic(self.topic(leases), self.cfg.poller_partitions, rf))
             missing = [t for t in wanted if t.name not in existing]
