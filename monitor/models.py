@@ -33,6 +33,7 @@ class Article:
     published: datetime | None = None
     language: str | None = None
     fetched_at: datetime | None = None
+    guid: str = ""  # the feed's id for the item (a story's copies may share an agency's)
 
     def field_text(self, name: str) -> str:
         """Return one searchable field as text (tags joined by newlines)."""
@@ -69,6 +70,7 @@ class Article:
             published=_parse_time(data.get("published")),
             language=data.get("language"),
             fetched_at=_parse_time(data.get("fetched_at")),
+            guid=data.get("guid") or "",
         )
 
     @classmethod
@@ -94,6 +96,7 @@ def make_article(
     published: datetime | None = None,
     language: str | None = None,
     fetched_at: datetime | None = None,
+    guid: str = "",
 ) -> Article:
     """Build an Article from raw feed text, normalizing every text field."""
     clean_tags = tuple(t for t in (normalize_text(tag) for tag in tags) if t)
@@ -113,6 +116,7 @@ def make_article(
         published=published,
         language=language.strip().lower() if language else None,
         fetched_at=fetched_at,
+        guid=guid.strip(),
     )
 
 

@@ -24,7 +24,7 @@ from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import MATCHES, Record
 from monitor.bus.local import LocalBus
 from monitor.config import ChatChannel, DeliveryConfig
-from monitor.feeds.parse import canonical_url
+from monitor.feeds.parse import canonical_url, shared_guid
 from monitor.matching import native
 from monitor.metrics import make_metrics
 from monitor.models import Article, Match, MatchedArticle
@@ -33,7 +33,7 @@ from monitor.stories.aliases import Aliases
 from monitor.stories.desk import StoryDesk
 from monitor.stories.index import Index, StoryIndex
 from monitor.stories.listing import group_stories
-from monitor.stories.sketch import url_key
+from monitor.stories.sketch import story_keys, url_key
 from monitor.stories.store import LocalStoryLog, StoredMember
 from tests.helpers import article
 from tests.servers import Receiver, serve
@@ -56,7 +56,7 @@ def test_the_native_index_is_installed() -> None:
 
 def _place(index: Index, a: Article, at_ms: int = 0) -> str:
     body = a.content if len(a.content) > len(a.summary) else a.summary
-    story, _ = index.assign(a.id, url_key(a.url), a.title, body, a.feed or "", a.url, at_ms)
+    story, _ = index.assign(a.id, story_keys(a), a.title, body, a.feed or "", a.url, at_ms)
     return story
 
 
@@ -133,6 +133,21 @@ def test_the_same_url_is_one_story_whatever_the_text(
     assert url_key(a.url) == canonical_url(a.url)
     assert "a" == _place(index, a)
     assert "a" == _place(index, b)
+
+
+def test_an_agency_guid_carried_by_two_feeds_is_one_story(
+    new_index: Callable[[float, int], Index],
+) -> None:
+    """Two feeds' items with the wire's own (non-URL) guid, different links and words, are one
+    story; a URL guid is the article id already, and is not kept."""
+    index = new_index(3600, 1000)
+    guid = "tag:reuters.com,2026:newsml_L1N3M01"
+    a = article(id="a", feed="f1", url="https://one.example/1", title="Strike", guid=guid)
+    b = article(id="b", feed="f2", url="https://two.example/x", title="Walkout", guid=guid)
+    c = article(id="c", feed="f3", url="https://three.example/y", title="Port", guid="other")
+    assert ["a", "a", "c"] == [_place(index, x) for x in (a, b, c)]
+    assert "" == shared_guid("https://wire.example/item/1")
+    assert guid == shared_guid(f"  {guid} ")
 
 
 def test_members_leave_with_the_window_and_the_bound(

@@ -81,6 +81,13 @@ def article_id(
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def shared_guid(guid: str) -> str:
+    """The guid an Article keeps for story folding: a non-URL guid (an agency's item id that
+    copies in other feeds may carry). A URL guid is the article's id already."""
+    guid = guid.strip()
+    return "" if guid.lower().startswith(("http://", "https://")) else guid
+
+
 def parse_feed(
     body: bytes,
     *,
@@ -215,10 +222,11 @@ def _from_entry(
     content = "\n".join(str(c.get("value") or "") for c in entry.get("content") or ())
     detail = entry.get("summary_detail") or entry.get("title_detail") or {}
     tags = [str(t.get("term") or t.get("label") or "") for t in entry.get("tags") or ()]
+    guid = str(entry.get("id") or "")
     return make_article(
         id=article_id(
             feed_id,
-            guid=str(entry.get("id") or ""),
+            guid=guid,
             link=link,
             title=title,
             date=str(dict.get(entry, "published") or dict.get(entry, "updated") or ""),
@@ -233,6 +241,7 @@ def _from_entry(
         published=published,
         language=detail.get("language") or language,
         fetched_at=fetched_at,
+        guid=shared_guid(guid),
     )
 
 
@@ -248,6 +257,7 @@ def _from_fast(entry: Entry, *, feed_id: str | None, fetched_at: datetime | None
         content=entry.content,
         author=entry.author,
         tags=list(entry.tags),
+        guid=shared_guid(entry.guid),
         published=entry.published,
         language=entry.language,
         fetched_at=fetched_at,
@@ -333,11 +343,14 @@ def json_article(
     title = _text(item, "title")
     written = _text(item, "date_published", "published")
     feed = item.get("feed") if isinstance(item.get("feed"), str) else feed_id
-    guid = item.get("id")
+    raw_guid = item.get("id")
+    guid = (
+        str(raw_guid) if isinstance(raw_guid, str | int) and not isinstance(raw_guid, bool) else ""
+    )
     return make_article(
         id=article_id(
             feed,
-            guid=str(guid) if isinstance(guid, str | int) and not isinstance(guid, bool) else "",
+            guid=guid,
             link=url,
             title=title,
             date=written,
@@ -352,4 +365,5 @@ def json_article(
         published=parse_time(written),
         language=_text(item, "language") or language,
         fetched_at=fetched_at,
+        guid=shared_guid(guid),
     )

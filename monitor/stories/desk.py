@@ -18,7 +18,7 @@ from monitor.metrics import Metrics
 from monitor.models import Article, MatchedArticle, Reported, Story
 from monitor.stories.aliases import Aliases
 from monitor.stories.index import Index, MemberRow, new_index
-from monitor.stories.sketch import lead, url_key
+from monitor.stories.sketch import lead, story_keys
 from monitor.stories.store import StoredMember, StoryLog
 
 MAX_ARTICLES = 50_000  # the index's bound, whatever the window: about 40 MB
@@ -93,7 +93,7 @@ class StoryDesk:
                 self._matched[pair] = now_ms
                 first_met.add(pair)
             new = self.index.story_of(a.id) is None
-            key = url_key(a.url)
+            key = story_keys(a)
             story_id, shingles = self.index.assign(
                 a.id, key, a.title, lead(a), a.feed or "", a.url, now_ms
             )

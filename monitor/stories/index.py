@@ -2,9 +2,11 @@
 
 An article joins the story of the earlier article it most resembles (the same URL, or most of
 the shorter one's shingles in common: see `monitor.stories.sketch`), or founds a story of its
-own whose id is its own article id. Two items of one feed must also share a run of title words:
-a feed that gives every item the same text (a paywall stub, a podcast blurb) publishes distinct
-items, while its own updates of a story keep the headline's words ("UPDATE 2-..."). Founding
+own whose id is its own article id. `url_key` holds the article's keys, one a line: its
+canonical URL, and its feed's guid when that is not a URL. Two items of one feed must also
+share a run of title words: a feed that gives every item the same text (a paywall stub, a
+podcast blurb) publishes distinct items, while its own updates of a story keep the headline's
+words ("UPDATE 2-..."). Founding
 by article id makes two dispatchers that see one new article give it one story id without
 talking to each other.
 
@@ -120,8 +122,9 @@ class StoryIndex:
         return story_id, packed
 
     def _find(self, article_id: str, url_key: str, shingles: frozenset[int], feed: str) -> str:
-        if url_key and url_key in self._by_url:
-            return self._members[self._by_url[url_key]].story_id
+        for key in url_key.split("\n"):
+            if key and key in self._by_url:
+                return self._members[self._by_url[key]].story_id
         votes: Counter[str] = Counter()
         title_votes: Counter[str] = Counter()
         for shingle in shingles:
@@ -172,8 +175,9 @@ class StoryIndex:
             (article_id, feed, title, url, seen_ms),
         )
         self._stories.setdefault(story_id, []).append(article_id)
-        if url_key:
-            self._by_url.setdefault(url_key, article_id)
+        for key in url_key.split("\n"):
+            if key:
+                self._by_url.setdefault(key, article_id)
         for shingle in found:
             self._postings.setdefault(shingle, set()).add(article_id)
         return True
@@ -202,8 +206,9 @@ class StoryIndex:
         ids.remove(member.article_id)
         if not ids:
             del self._stories[member.story_id]
-        if self._by_url.get(member.url_key) == member.article_id:
-            del self._by_url[member.url_key]
+        for key in member.url_key.split("\n"):
+            if self._by_url.get(key) == member.article_id:
+                del self._by_url[key]
         for shingle in member.shingles:
             posting = self._postings[shingle]
             posting.discard(member.article_id)

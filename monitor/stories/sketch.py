@@ -100,8 +100,8 @@ def url_key(url: str) -> str:
     return f"{scheme.lower()}://{host.lower()}/{path}"
 
 
-def containment(a: set[int] | frozenset[int], b: set[int] | frozenset[int]) -> float:
-    """The share of the smaller set's shingles found in the other (0 when either is empty)."""
-    if not a or not b:
-        return 0.0
-    return len(a & b) / min(len(a), len(b))
+def story_keys(article: Article) -> str:
+    """The keys that make two articles one story whatever their text, one a line: the canonical
+    URL, and the feed's guid when it is not a URL (an agency's id that copies may carry)."""
+    keys = [url_key(article.url), f"guid:{article.guid}" if article.guid else ""]
+    return "\n".join(k for k in keys if k)

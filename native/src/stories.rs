@@ -280,8 +280,8 @@ pub struct StoryIndex {
 
 impl StoryIndex {
     fn find(&self, article_id: &str, url_key: &str, shingles: &[u32], feed: &str) -> String {
-        if !url_key.is_empty() {
-            if let Some(serial) = self.by_url.get(url_key) {
+        for key in url_key.split('\n').filter(|k| !k.is_empty()) {
+            if let Some(serial) = self.by_url.get(key) {
                 return self.members[serial].story_id.clone();
             }
         }
@@ -344,8 +344,8 @@ impl StoryIndex {
             .entry(story_id.to_owned())
             .or_default()
             .push(serial);
-        if !url_key.is_empty() {
-            self.by_url.entry(url_key.to_owned()).or_insert(serial);
+        for key in url_key.split('\n').filter(|k| !k.is_empty()) {
+            self.by_url.entry(key.to_owned()).or_insert(serial);
         }
         for &shingle in &shingles {
             match self.postings.get_mut(&shingle) {
@@ -383,8 +383,10 @@ impl StoryIndex {
                 self.stories.remove(&m.story_id);
             }
         }
-        if self.by_url.get(&m.url_key) == Some(&serial) {
-            self.by_url.remove(&m.url_key);
+        for key in m.url_key.split('\n') {
+            if self.by_url.get(key) == Some(&serial) {
+                self.by_url.remove(key);
+            }
         }
         for shingle in &m.shingles {
             if let Some(posting) = self.postings.get_mut(shingle) {
