@@ -141,3 +141,23 @@ async def test_throttle_overflow_comes_as_one_summary(tmp_path: Path) -> None:
         assert "summary" == summary["event"]
         assert "and 2 more matches for rule floods" == summary["text"]
         assert 0 == await rig.monitor.stop()
+
+
+async def test_a_digest_every_few_seconds_on_the_real_clock(tmp_path: Path) -> None:
+    """`digest: {every: 3s}` without a clock file: the matches come only in digests, due on
+    multiples of 3 seconds, every item once."""
+    async with service_rig(
+        tmp_path, {"a": rss(*TITLES)}, WATCHES, ServiceRig, channel=", digest: {every: 3s}"
+    ) as rig:
+        await rig.monitor.start()
+
+        def items() -> list[str]:
+            bodies = [json.loads(b) for _, b in rig.receiver.received]
+            return [i["alert_id"] for b in bodies for r in b["rules"] for i in r["items"]]
+
+        await eventually(lambda: len(items()) == 3, 30, lambda: rig.monitor.stderr()[-1500:])
+        bodies = [json.loads(b) for _, b in rig.receiver.received]
+        assert {"digest"} == {b["event"] for b in bodies}
+        assert all(datetime.fromisoformat(b["due"]).timestamp() % 3 == 0 for b in bodies)
+        assert len(set(items())) == 3
+        assert 0 == await rig.monitor.stop()
