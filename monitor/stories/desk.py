@@ -90,7 +90,6 @@ class StoryDesk:
             a = matched.article
             pair = (matched.match.rule_id, a.id)
             if pair not in self._matched:
-                self._matched[pair] = now_ms
                 first_met.add(pair)
             new = self.index.story_of(a.id) is None
             key = story_keys(a)
@@ -112,6 +111,8 @@ class StoryDesk:
             )
             records.append((member, matched.match.rule_id))
         await self.log.record(records)
+        for pair in first_met:  # met once recorded: a batch that failed to record is not
+            self._matched[pair] = now_ms
         self.metrics.stories_open.set(len(self.index))
         return first_met
 
