@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -292,6 +293,27 @@ async def test_throttle_overflow_is_summarized_at_the_end_of_the_period(rig: Rig
     assert 3.0 == rig.alerts("hook", "summarized")
     await dispatcher.handle([record(article_id="a3", offset=3)])  # redelivered: settled
     assert 3 == len(rig.receiver.received)
+
+
+async def test_a_summary_that_always_fails_is_dead_lettered_with_its_items(rig: Rig) -> None:
+    """A summary whose receiver answers 500 every time goes to alerts.dlq with its items and the
+    reason; its items are settled dead and no longer held."""
+    now = [1_000_000.0]
+    dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
+    flusher = rig.flusher(dispatcher, lambda: now[0])
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
+    rig.receiver.always = 500
+    now[0] += 61
+    assert 0 == await flusher.flush_due()
+    (dead,) = await rig.dlq()
+    digest: Any = dead["digest"]
+    assert "HTTP 500" in str(dead["reason"])
+    assert "summary" == digest["event"]
+    assert 2 == digest["count"]
+    assert [] == await dispatcher.held.due(int(now[0] * 1000))
+    item = digest["rules"][0]["items"][0]["alert_id"]
+    assert "dead" == await rig.state.settled_status(item)
+    assert 2.0 == rig.alerts("hook", "dead")
 
 
 async def test_bad_record_is_dead_lettered(rig: Rig) -> None:
