@@ -87,15 +87,15 @@ class DeliveryConfig:
     max_backoff_s: float = 60.0
 
 
+DEFAULT_STORY_WINDOW_S: Final = 48 * 3600.0
+MAX_STORY_WINDOW_S: Final = 7 * 86400.0  # the Kafka bus keeps story members this long
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoriesConfig:
     """Story folding: copies of one report within `window_s` alert once (0 turns it off)."""
 
-    window_s: float = 48 * 3600.0  # DEFAULT_STORY_WINDOW_S
-
-
-DEFAULT_STORY_WINDOW_S: Final = 48 * 3600.0
-MAX_STORY_WINDOW_S: Final = 7 * 86400.0  # the Kafka bus keeps story members this long
+    window_s: float = DEFAULT_STORY_WINDOW_S
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
