@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import tempfile
 import textwrap
 import time
@@ -39,8 +40,10 @@ SAMPLE_S = 0.5
 
 
 def _item(serial: int) -> str:
-    """An RSS item; one in ten is about zeppelins."""
-    words = " ".join(f"word{(serial * 7 + i) % 5000}" for i in range(60))
+    """An RSS item; one in ten is about zeppelins. Each has words of its own: items that shared
+    runs of words would be copies of one story, and alert once between them."""
+    rng = random.Random(serial)
+    words = " ".join(f"word{rng.randrange(5000)}" for _ in range(60))
     title = f"Zeppelin sighting {serial}" if serial % 10 == 0 else f"Market report {serial}"
     return (
         f"<item><title>{title}</title>"

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import statistics
 import tempfile
 import textwrap
@@ -117,7 +118,10 @@ class Feeds:
 
 
 def _item(serial: int) -> str:
-    words = " ".join(WORDS[(serial + i) % len(WORDS)] for i in range(150))
+    """A zeppelin item with words of its own: items sharing runs of words would be copies of
+    one story, and alert once between them."""
+    rng = random.Random(serial)
+    words = " ".join(rng.choice(WORDS) for _ in range(150))
     return (
         f"<item><title>Zeppelin sighting {serial}</title>"
         f"<link>http://127.0.0.1/a/{serial}</link><guid>http://127.0.0.1/a/{serial}</guid>"
