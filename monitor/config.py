@@ -86,6 +86,10 @@ class DeliveryConfig:
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
 
+    def delay_s(self, attempt: int) -> float:
+        """How long to wait after failed attempt number `attempt` (1, 2, ...)."""
+        return min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
+
 
 DEFAULT_STORY_WINDOW_S: Final = 48 * 3600.0
 MAX_STORY_WINDOW_S: Final = 7 * 86400.0  # the Kafka bus keeps story members this long

@@ -21,6 +21,7 @@ from monitor.alerts.render import (
     safe_url,
     slack_escape,
     teams_escape,
+    teams_message,
 )
 from monitor.models import Alert
 
@@ -230,26 +231,14 @@ def discord_digest(digest: Digest) -> dict[str, Any]:
 
 def teams_digest(digest: Digest) -> dict[str, Any]:
     """A Teams (Workflows) message with an Adaptive Card."""
-    card = {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": "1.4",
-        "body": [
-            {
-                "type": "TextBlock",
-                "text": teams_escape(digest.headline()),
-                "weight": "Bolder",
-                "wrap": True,
-            },
-            {"type": "TextBlock", "text": digest_text(digest, teams_escape), "wrap": True},
-        ],
+    headline = {
+        "type": "TextBlock",
+        "text": teams_escape(digest.headline()),
+        "weight": "Bolder",
+        "wrap": True,
     }
-    return {
-        "type": "message",
-        "attachments": [
-            {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
-        ],
-    }
+    listing = {"type": "TextBlock", "text": digest_text(digest, teams_escape), "wrap": True}
+    return teams_message([headline, listing], [])
 
 
 def console_digest(digest: Digest) -> str:

@@ -55,6 +55,15 @@ class Settlements(Protocol):
         ...
 
 
+async def dead_letter(
+    bus: Bus, metrics: Metrics, key: str, body: dict[str, object], reason: str
+) -> None:
+    """Put what could not be delivered in `alerts.dlq`, with the reason and the time."""
+    body = {**body, "reason": reason, "failed_at": datetime.now(UTC).isoformat()}
+    await bus.publish(DLQ, [(key, json.dumps(body, ensure_ascii=False).encode())])
+    metrics.dlq_size.inc()
+
+
 class Interrupted(Exception):
     """Shutdown came while an alert was waiting to be retried; the batch stays uncommitted."""
 
@@ -221,9 +230,7 @@ class Dispatcher:
                     await self._give_up(alert, reason, attempt)
                     return
                 self.metrics.alerts.labels(alert.channel, "retried").inc()
-                delay = min(
-                    self.delivery.max_backoff_s, self.delivery.backoff_s * 2 ** (attempt - 1)
-                )
+                delay = self.delivery.delay_s(attempt)
                 log.warning("alert_retry", attempt=attempt, reason=reason, retry_in_s=delay)
                 if await sleep_or_stop(self.stop, delay):
                     raise Interrupted(alert.id) from exc
@@ -287,9 +294,7 @@ class Dispatcher:
         log.error("alert_dead_lettered", reason=reason, attempts=attempts)
 
     async def _dead_letter(self, key: str, body: dict[str, object], reason: str) -> None:
-        body = {**body, "reason": reason, "failed_at": datetime.now(UTC).isoformat()}
-        await self.bus.publish(DLQ, [(key, json.dumps(body, ensure_ascii=False).encode())])
-        self.metrics.dlq_size.inc()
+        await dead_letter(self.bus, self.metrics, key, body, reason)
 
     async def _settle(self, alert: Alert, status: str, reason: str | None) -> None:
         settlement = Settlement(

@@ -9,7 +9,6 @@ after a digest was sent but before its items were settled sends it again with th
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -18,10 +17,10 @@ from datetime import UTC, datetime
 import structlog
 
 from monitor.alerts.digest import Digest, HeldAlert
-from monitor.alerts.dispatch import Settlements
+from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.held import Held, HeldRow
 from monitor.alerts.senders import Sender
-from monitor.bus.base import DLQ, Bus
+from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
 from monitor.metrics import Metrics
@@ -120,9 +119,7 @@ class Flusher:
                     reason = str(exc)
                     if not exc.retriable or attempts == self.delivery.attempts:
                         break
-                    delay = min(
-                        self.delivery.max_backoff_s, self.delivery.backoff_s * 2 ** (attempts - 1)
-                    )
+                    delay = self.delivery.delay_s(attempts)
                     log.warning("digest_retry", attempt=attempts, reason=reason, retry_in_s=delay)
                     if await sleep_or_stop(self.stop, delay):
                         return False  # still held: sent after the restart
@@ -135,10 +132,8 @@ class Flusher:
                 self.metrics.alerts.labels(digest.channel, result).inc(len(digest.items))
                 log.info("digest_sent", items=len(digest.items), attempt=attempts)
                 return True
-        body = {"digest": digest.to_dict(), "attempts": attempts, "reason": reason}
-        body["failed_at"] = datetime.now(UTC).isoformat()
-        await self.bus.publish(DLQ, [(digest.id, json.dumps(body, ensure_ascii=False).encode())])
-        self.metrics.dlq_size.inc()
+        body: dict[str, object] = {"digest": digest.to_dict(), "attempts": attempts}
+        await dead_letter(self.bus, self.metrics, digest.id, body, reason)
         await self._settle(digest, "dead", reason)
         self.metrics.alerts.labels(digest.channel, "dead").inc(len(digest.items))
         log.error("digest_dead_lettered", reason=reason, attempts=attempts)

@@ -218,14 +218,20 @@ def teams_payload(alert: Alert) -> dict[str, Any]:
         body.append(
             {"type": "TextBlock", "text": teams_escape(also), "isSubtle": True, "wrap": True}
         )
+    actions = [{"type": "Action.OpenUrl", "title": "Open article", "url": url}] if url else []
+    return teams_message(body, actions)
+
+
+def teams_message(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Teams (Workflows) message holding one Adaptive Card of `body` and `actions`."""
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": "1.4",
         "body": body,
     }
-    if url:
-        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open article", "url": url}]
+    if actions:
+        card["actions"] = actions
     return {
         "type": "message",
         "attachments": [

@@ -14,6 +14,7 @@ class Aliases:
 
     def __init__(self) -> None:
         self._parent: dict[str, str] = {}
+        self._groups: dict[str, set[str]] = {}  # by root: the ids joined under it
 
     def find(self, story_id: str) -> str:
         """The id that names the group of `story_id`."""
@@ -31,8 +32,10 @@ class Aliases:
             low, high = sorted((ra, rb))
             self._parent[high] = low
             self._parent.setdefault(low, low)
+            group = self._groups.setdefault(low, {low})
+            group |= self._groups.pop(high, {high})
 
     def of(self, story_id: str) -> tuple[str, ...]:
         """Every id in the group of `story_id`, itself included, sorted."""
-        root = self.find(story_id)
-        return tuple(sorted({s for s in self._parent if self.find(s) == root} | {story_id}))
+        group = self._groups.get(self.find(story_id))
+        return tuple(sorted(group)) if group else (story_id,)

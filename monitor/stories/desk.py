@@ -128,9 +128,10 @@ class StoryDesk:
 
     def story_of_article(self, article_id: str) -> Story | None:
         """The story of an article still in the window, or None."""
-        if self.index is None or self.index.story_of(article_id) is None:
+        story_id = self.index.story_of(article_id) if self.index is not None else None
+        if self.index is None or story_id is None:
             return None
-        return self._story(self.index, self.index.story_of(article_id) or article_id)
+        return self._story(self.index, story_id)
 
     def story(self, article: Article) -> Story:
         """The story an article was placed in, with every member known now."""
