@@ -12,57 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from monitor.alerts.channels import KINDS, ChannelSettings
 from monitor.alerts.timing import Batching, parse_digest, parse_quiet
 from monitor.errors import ConfigError, Problem, excerpt
 from monitor.located import LocDict, LocList
 from monitor.matching.spec import Checker, RuleSet, parse_duration
 from monitor.yamlfile import read_yaml
 
-CHAT_KINDS: Final = ("webhook", "slack", "discord", "teams", "mattermost")
-CHANNEL_KINDS: Final = ("console", *CHAT_KINDS, "email")
-SECURITIES: Final = ("none", "starttls", "tls")
 # The stages a process can run (`monitor run --role`).
 ROLES: Final = ("all", "poller", "matcher", "dispatcher")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_USER_AGENT: Final = "monitor-feed-poller/{version} (+https://github.com/monitor/monitor)"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConsoleChannel:
-    """Prints one line per alert on stdout."""
-
-    name: str
-    kind: str = "console"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChatChannel:
-    """An HTTP webhook: generic JSON (signed with `secret`), Slack, Discord, Teams, Mattermost."""
-
-    name: str
-    kind: str
-    url: str
-    secret: str | None = None
-    timeout_s: float = 10.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EmailChannel:
-    """SMTP delivery."""
-
-    name: str
-    host: str
-    port: int
-    security: str
-    sender: str
-    to: tuple[str, ...]
-    username: str | None = None
-    password: str | None = None
-    timeout_s: float = 30.0
-    kind: str = "email"
-
-
-Channel = ConsoleChannel | ChatChannel | EmailChannel
+Channel = ChannelSettings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,12 +130,7 @@ class Config:
         """Values that must never reach a log line: webhook URLs, secrets, passwords."""
         found: list[str] = []
         for channel in self.channels.values():
-            if isinstance(channel, ChatChannel):
-                found.append(channel.url)
-                if channel.secret:
-                    found.append(channel.secret)
-            elif isinstance(channel, EmailChannel) and channel.password:
-                found.append(channel.password)
+            found.extend(channel.secrets())
         if self.bus is not None and self.bus.sasl_password:
             found.append(self.bus.sasl_password)
         if self.http_token:
@@ -456,22 +414,6 @@ def _stories(check: Checker, value: object, line: int) -> StoriesConfig:
 
 
 _BATCHING_KEYS = ("digest", "quiet")
-_CHANNEL_KEYS = {
-    "console": ("kind", *_BATCHING_KEYS),
-    "chat": ("kind", "url", "secret", "timeout", *_BATCHING_KEYS),
-    "email": (
-        "kind",
-        "host",
-        "port",
-        "security",
-        "username",
-        "password",
-        "from",
-        "to",
-        "timeout",
-        *_BATCHING_KEYS,
-    ),
-}
 
 
 def _batching(check: Checker, value: object, line: int) -> dict[str, Batching]:
@@ -527,69 +469,17 @@ def _channels(check: Checker, value: object, line: int) -> dict[str, Channel]:
 
 
 def _channel(check: Checker, name: str, value: object, line: int) -> Channel | None:
-    kind = value.get("kind") if isinstance(value, dict) else None
+    kind_name = value.get("kind") if isinstance(value, dict) else None
     what = f"channel {name!r}"
-    if kind not in CHANNEL_KINDS:
-        check.error(line, f"{what}: `kind` must be one of {', '.join(CHANNEL_KINDS)}, not {kind!r}")
+    kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        check.error(line, f"{what}: `kind` must be one of {', '.join(KINDS)}, not {kind_name!r}")
         return None
-    group = "chat" if kind in CHAT_KINDS else str(kind)
-    spec = check.mapping(value, line, what, _CHANNEL_KEYS[group])
+    spec = check.mapping(value, line, what, ("kind", *kind.keys, *_BATCHING_KEYS))
     if spec is None:
         return None
-    if kind == "console":
-        return ConsoleChannel(name=name)
-    at = spec.line_of
-    if group == "chat":
-        url = check.string(spec.get("url"), at("url"), f"{what} url")
-        if url is not None and not url.startswith(("http://", "https://")):
-            check.error(at("url"), f"{what}: url must be an http(s) URL")
-        secret = spec.get("secret")
-        if secret is not None and not isinstance(secret, str):
-            check.error(at("secret"), f"{what}: secret must be a string")
-        if url is None:
-            return None
-        return ChatChannel(
-            name=name,
-            kind=str(kind),
-            url=url,
-            secret=secret or None,
-            timeout_s=_duration(check, spec, "timeout", 10.0),
-        )
-    return _email(check, name, spec)
-
-
-def _email(check: Checker, name: str, spec: LocDict) -> EmailChannel | None:
-    what = f"channel {name!r}"
-    at = spec.line_of
-    host = check.string(spec.get("host"), at("host"), f"{what} host")
-    port = spec.get("port", 25)
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        check.error(at("port"), f"{what}: port must be a port number, not {port!r}")
-    security = check.choice(
-        spec.get("security", "starttls"), at("security"), f"{what} security", SECURITIES
-    )
-    sender = check.string(spec.get("from"), at("from"), f"{what} from")
-    to = check.strings(spec.get("to"), at("to"), f"{what} to")
-    if not to:
-        check.error(at("to"), f"{what}: `to` needs at least one address")
-    for address in (sender, *to):
-        if address is not None and ("@" not in address or any(c in address for c in "\r\n")):
-            check.error(at("to"), f"{what}: {address!r} is not an email address")
-    username = spec.get("username")
-    password = spec.get("password")
-    if host is None or sender is None or security is None or not to:
-        return None
-    return EmailChannel(
-        name=name,
-        host=host,
-        port=int(port) if isinstance(port, int) else 25,
-        security=security,
-        sender=sender,
-        to=to,
-        username=str(username) if username else None,
-        password=str(password) if password else None,
-        timeout_s=_duration(check, spec, "timeout", 30.0),
-    )
+    settings: Channel | None = kind.parse(check, name, spec)
+    return settings
 
 
 def notify_problems(config: Config, rule_set: RuleSet) -> list[Problem]:

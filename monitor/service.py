@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any
@@ -13,17 +14,15 @@ import aiohttp
 import structlog
 
 from monitor import __version__
+from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.dispatch import Dispatcher, Settlements
-from monitor.alerts.email import EmailSender
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
-from monitor.alerts.senders import ConsoleSender, Sender
-from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import DLQ
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
 from monitor.clock import Clock
-from monitor.config import ChatChannel, Config, ConsoleChannel, notify_problems
+from monitor.config import Config, notify_problems
 from monitor.errors import Problem, StorageFull
 from monitor.feeds.poller import Leases, Poller
 from monitor.matching import native
@@ -41,6 +40,7 @@ from monitor.waiting import sleep_or_stop
 from monitor.watchcost import RecentArticles, export_rule_costs
 from monitor.web import make_app, start_web
 
+SENDER_THREADS = 4
 log = structlog.get_logger("monitor.service")
 
 PRUNE_INTERVAL_S = 3600.0
@@ -133,16 +133,8 @@ class Service:
         self._reloads.add(task)
         task.add_done_callback(self._reloads.discard)
 
-    def _senders(self, session: aiohttp.ClientSession) -> dict[str, Sender]:
-        senders: dict[str, Sender] = {}
-        for name, channel in self.config.channels.items():
-            if isinstance(channel, ConsoleChannel):
-                senders[name] = ConsoleSender(name)
-            elif isinstance(channel, ChatChannel):
-                senders[name] = ChatSender(channel, session)
-            else:
-                senders[name] = EmailSender(channel)
-        return senders
+    def _senders(self, tools: Tools) -> dict[str, Sender]:
+        return {name: make_sender(c, tools) for name, c in self.config.channels.items()}
 
     async def _settlements(self, stack: AsyncExitStack) -> Settlements:
         if isinstance(self.bus, KafkaBus):
@@ -200,7 +192,10 @@ class Service:
                 metrics=self.metrics,
             )
             await stories.start()
-            senders = self._senders(session)
+            # Blocking senders (Apprise) run here, a few at a time.
+            executor = ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="sender")
+            stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+            senders = self._senders(Tools(session, executor))
             settlements = await self._settlements(stack)
             held = await self._held(stack)
             clock = Clock.from_environ()

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.alerts.channels.email import EmailSettings
+from monitor.alerts.channels.http import HookSettings
 from monitor.cli import check
-from monitor.config import ChatChannel, EmailChannel, load_config
+from monitor.config import load_config
 from monitor.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -42,13 +44,13 @@ def test_pinned_shape_loads(tmp_path: Path) -> None:
     assert ("127.0.0.1", 9464) == (config.listen_host, config.listen_port)
     assert ("console",) == config.default_notify
     hook = config.channels["ops-hook"]
-    assert isinstance(hook, ChatChannel)
+    assert isinstance(hook, HookSettings)
     assert ("webhook", "hunter2") == (hook.kind, hook.secret)
     slack = config.channels["team-slack"]
-    assert isinstance(slack, ChatChannel)
+    assert isinstance(slack, HookSettings)
     assert ENV["SLACK_WEBHOOK_URL"] == slack.url
     mail = config.channels["analysts"]
-    assert isinstance(mail, EmailChannel)
+    assert isinstance(mail, EmailSettings)
     assert ("127.0.0.1", 2525, "none", ("desk@example.org",)) == (
         mail.host,
         mail.port,

@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,15 @@ from typing import Any
 import aiohttp
 import pytest
 
+from monitor.alerts.channels import Sender, Tools, make_sender
+from monitor.alerts.channels.email import EmailSettings
+from monitor.alerts.channels.http import HookSettings
 from monitor.alerts.dispatch import Dispatcher, Interrupted
-from monitor.alerts.email import EmailSender
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import HeldStore
-from monitor.alerts.senders import Sender
-from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import DLQ, MATCHES, Record
 from monitor.bus.local import LocalBus
-from monitor.config import ChatChannel, DeliveryConfig, EmailChannel
+from monitor.config import DeliveryConfig
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics, make_metrics
 from monitor.models import Evidence, Match, MatchedArticle
@@ -56,14 +57,15 @@ class Rig:
         window_s: float = 48 * 3600,
         clock: Callable[[], float] = time.time,
     ) -> Dispatcher:
-        hook = ChatChannel(
+        hook = HookSettings(
             name="hook", kind="webhook", url=self.receiver.url("/hook"), secret=SECRET, timeout_s=2
         )
-        slack = ChatChannel(
+        slack = HookSettings(
             name="slack", kind="slack", url=self.receiver.url("/slack"), timeout_s=2
         )
-        mail = EmailChannel(
+        mail = EmailSettings(
             name="mail",
+            kind="email",
             host="127.0.0.1",
             port=self.smtp_port,
             security="none",
@@ -71,11 +73,8 @@ class Rig:
             to=("desk@example.org",),
             timeout_s=5,
         )
-        senders: dict[str, Sender] = {
-            "hook": ChatSender(hook, self.session),
-            "slack": ChatSender(slack, self.session),
-            "mail": EmailSender(mail),
-        }
+        tools = Tools(self.session, ThreadPoolExecutor(max_workers=1))
+        senders: dict[str, Sender] = {c.name: make_sender(c, tools) for c in (hook, slack, mail)}
         return Dispatcher(
             senders=senders,
             default_notify=notify,

@@ -10,16 +10,14 @@ from typing import Any
 
 import pytest
 
-from monitor.alerts.render import (
-    console_line,
-    discord_payload,
-    email_message,
-    mattermost_payload,
-    safe_url,
-    slack_payload,
-    teams_payload,
-    webhook_body,
-)
+from monitor.alerts.channels.console import console_line
+from monitor.alerts.channels.discord import discord_payload
+from monitor.alerts.channels.email import email_message
+from monitor.alerts.channels.mattermost import mattermost_payload
+from monitor.alerts.channels.slack import slack_payload
+from monitor.alerts.channels.teams import teams_payload
+from monitor.alerts.channels.webhook import webhook_body
+from monitor.alerts.render import safe_url
 from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story
 from tests.helpers import article
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,12 +19,13 @@ import aiohttp
 import pytest
 
 from bench.storyset import build_storyset, evaluate, load_wikinews
+from monitor.alerts.channels import Tools, make_sender
+from monitor.alerts.channels.http import HookSettings
 from monitor.alerts.dispatch import Dispatcher
 from monitor.alerts.held import HeldStore
-from monitor.alerts.webhook import ChatSender
 from monitor.bus.base import MATCHES, Record
 from monitor.bus.local import LocalBus
-from monitor.config import ChatChannel, DeliveryConfig
+from monitor.config import DeliveryConfig
 from monitor.feeds.parse import canonical_url, shared_guid
 from monitor.matching import native
 from monitor.metrics import make_metrics
@@ -255,13 +257,13 @@ async def rig(
         aiohttp.ClientSession() as session,
     ):
         receiver.base = base
-        hook = ChatChannel(name="hook", kind="webhook", url=receiver.url("/hook"), timeout_s=2)
+        hook = HookSettings(name="hook", kind="webhook", url=receiver.url("/hook"), timeout_s=2)
         metrics = make_metrics()
 
         def dispatcher(window_s: float) -> Dispatcher:
             desk = StoryDesk(LocalStoryLog(state), window_s=window_s, metrics=metrics)
             return Dispatcher(
-                senders={"hook": ChatSender(hook, session)},
+                senders={"hook": make_sender(hook, Tools(session, ThreadPoolExecutor(1)))},
                 default_notify=("hook",),
                 delivery=DeliveryConfig(attempts=2, backoff_s=0.01, max_backoff_s=0.01),
                 settlements=state,

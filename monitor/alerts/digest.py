@@ -9,19 +9,13 @@ made from its channel and items, so a digest sent again after a crash has the id
 from __future__ import annotations
 
 import hashlib
-import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 
 from monitor.alerts.render import (
-    markdown_escape,
     one_line,
     safe_url,
-    slack_escape,
-    teams_escape,
-    teams_message,
 )
 from monitor.models import Alert
 
@@ -168,7 +162,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _line(item: HeldAlert) -> tuple[str, str]:
+def item_line(item: HeldAlert) -> tuple[str, str]:
     """(title, the rest) of one item's line: copies and feeds when the story has several."""
     extra = ""
     if item.story_articles > 1:
@@ -194,94 +188,10 @@ def digest_text(digest: Digest, escape: Any = lambda s: s, link: Any = None) -> 
     for rule, shown, more in _listed(digest):
         lines.append(f"\n**{escape(rule)}** ({len(shown) + more})")
         for item in shown:
-            title, extra = _line(item)
+            title, extra = item_line(item)
             url = safe_url(item.url)
             shown_title = link(url, escape(title)) if link and url else escape(title)
             lines.append(f"- {shown_title}{escape(extra)}")
         if more:
             lines.append(f"- … and {more} more")
     return "\n".join(lines)
-
-
-def webhook_digest(digest: Digest) -> dict[str, Any]:
-    """The generic webhook body (every item, unabridged)."""
-    return digest.to_dict()
-
-
-def slack_digest(digest: Digest) -> dict[str, Any]:
-    """A Slack message: mrkdwn, escaped, links as <url|title>."""
-    text = digest_text(digest, slack_escape, lambda url, t: f"<{url}|{t}>").replace("**", "*")
-    return {"text": text[:39_000], "unfurl_links": False}
-
-
-def mattermost_digest(digest: Digest) -> dict[str, Any]:
-    """A Mattermost message (Markdown)."""
-    return {"text": digest_text(digest, markdown_escape, lambda url, t: f"[{t}]({url})")}
-
-
-def discord_digest(digest: Digest) -> dict[str, Any]:
-    """A Discord message: one embed; no mention may ping anyone."""
-    body = digest_text(digest, markdown_escape, lambda url, t: f"[{t}]({url})")
-    return {
-        "content": one_line(digest.headline(), 2000),
-        "embeds": [{"title": one_line(digest.headline(), 256), "description": body[:4000]}],
-        "allowed_mentions": {"parse": []},
-    }
-
-
-def teams_digest(digest: Digest) -> dict[str, Any]:
-    """A Teams (Workflows) message with an Adaptive Card."""
-    headline = {
-        "type": "TextBlock",
-        "text": teams_escape(digest.headline()),
-        "weight": "Bolder",
-        "wrap": True,
-    }
-    listing = {"type": "TextBlock", "text": digest_text(digest, teams_escape), "wrap": True}
-    return teams_message([headline, listing], [])
-
-
-def console_digest(digest: Digest) -> str:
-    """Lines for the console channel."""
-    return "DIGEST " + digest_text(digest).replace("**", "")
-
-
-def email_digest(digest: Digest, *, sender: str, to: tuple[str, ...]) -> EmailMessage:
-    """One email: plain text and HTML, every item listed."""
-    msg = EmailMessage()
-    msg["Subject"] = one_line(f"[monitor] {digest.headline()}", 180)
-    msg["From"] = sender
-    msg["To"] = ", ".join(to)
-    msg["X-Monitor-Digest-Id"] = digest.id
-    plain = [digest.headline(), ""]
-    rows = []
-    for rule, items in digest.by_rule():
-        plain.append(f"{rule} ({len(items)})")
-        rows.append(f"<h4>{html.escape(rule)} ({len(items)})</h4><ul>")
-        for item in items:
-            title, extra = _line(item)
-            plain.append(f"- {title}{extra} {item.url}".rstrip())
-            url = safe_url(item.url)
-            shown = (
-                f'<a href="{html.escape(url)}">{html.escape(title)}</a>'
-                if url
-                else html.escape(title)
-            )
-            rows.append(f"<li>{shown}{html.escape(extra)}</li>")
-        rows.append("</ul>")
-        plain.append("")
-    msg.set_content("\n".join(plain))
-    msg.add_alternative(
-        f"<html><body><h3>{html.escape(digest.headline())}</h3>{''.join(rows)}</body></html>",
-        subtype="html",
-    )
-    return msg
-
-
-DIGEST_PAYLOADS = {
-    "webhook": webhook_digest,
-    "slack": slack_digest,
-    "discord": discord_digest,
-    "teams": teams_digest,
-    "mattermost": mattermost_digest,
-}

@@ -23,9 +23,9 @@ from typing import Protocol
 
 import structlog
 
+from monitor.alerts.channels.base import Sender
 from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import Held, HeldRow
-from monitor.alerts.senders import Sender
 from monitor.alerts.timing import Batching, next_digest, quiet_until
 from monitor.bus.base import DLQ, Bus, Record
 from monitor.config import DeliveryConfig

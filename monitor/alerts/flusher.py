@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 import structlog
 
+from monitor.alerts.channels.base import Sender
 from monitor.alerts.digest import Digest, HeldAlert
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.held import Held, HeldRow
-from monitor.alerts.senders import Sender
 from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError

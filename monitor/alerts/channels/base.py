@@ -1,0 +1,125 @@
+"""What a channel kind is: its settings, its default message and its sender.
+
+A kind turns an alert (or a digest) into an `Outgoing` message without any I/O, and its sender
+delivers that message. `monitor preview` shows the message; the service sends it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any, Generic, Protocol, TypeVar
+
+import aiohttp
+
+from monitor.alerts.digest import Digest
+from monitor.located import LocDict
+from monitor.matching.spec import Checker, parse_duration
+from monitor.models import Alert
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelSettings:
+    """A configured channel: its name, its kind and the kind's own keys (in subclasses)."""
+
+    name: str
+    kind: str
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a log line (tokens, passwords, secret URLs)."""
+        return ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpRequest:
+    """One HTTP request a channel makes: what `monitor preview` prints and the sender sends."""
+
+    method: str
+    url: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(
+        cls, url: str, payload: Any, headers: Mapping[str, str] | None = None, method: str = "POST"
+    ) -> HttpRequest:
+        """A request with a JSON body."""
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        return cls(
+            method=method,
+            url=url,
+            body=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Text:
+    """Plain text, with a title for kinds that show one (console, Apprise)."""
+
+    text: str
+    title: str = ""
+
+
+Outgoing = HttpRequest | EmailMessage | Text
+
+
+class Sender(Protocol):
+    """Delivers alerts to one channel; raises DeliveryError (with `retriable`) on failure."""
+
+    name: str
+
+    async def send(self, alert: Alert) -> None:
+        """Deliver one alert."""
+        ...
+
+    async def send_digest(self, digest: Digest) -> None:
+        """Deliver held alerts as one message (a digest or a throttle's summary)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """What senders share in one process: the HTTP session and a pool for blocking senders."""
+
+    session: aiohttp.ClientSession
+    executor: Executor
+
+
+S = TypeVar("S", bound=ChannelSettings)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kind(Generic[S]):
+    """A channel kind: the keys it takes, how they are read, its messages and its sender."""
+
+    name: str
+    keys: tuple[str, ...]
+    parse: Callable[[Checker, str, LocDict], S | None]
+    render: Callable[[S, Alert], Outgoing]
+    render_digest: Callable[[S, Digest], Outgoing]
+    sender: Callable[[S, Tools], Sender]
+    summary: str  # one line for `monitor check` and the README's table
+
+
+def timeout_s(check: Checker, spec: LocDict, default: float) -> float:
+    """The channel's `timeout` in seconds, or `default`."""
+    if "timeout" not in spec:
+        return default
+    try:
+        return parse_duration(spec["timeout"])
+    except ValueError as exc:
+        check.error(spec.line_of("timeout"), f"timeout: {exc}")
+        return default
+
+
+def http_url(check: Checker, spec: LocDict, key: str, what: str) -> str | None:
+    """A required http(s) URL under `key`."""
+    url = check.string(spec.get(key), spec.line_of(key), f"{what} {key}")
+    if url is not None and not url.startswith(("http://", "https://")):
+        check.error(spec.line_of(key), f"{what}: {key} must be an http(s) URL")
+        return None
+    return url

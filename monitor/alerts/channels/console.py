@@ -1,0 +1,92 @@
+"""`console`: one line per alert on stdout."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from monitor.alerts.channels.base import ChannelSettings, Kind, Outgoing, Text, Tools
+from monitor.alerts.digest import Digest, digest_text
+from monitor.alerts.render import also_reported, evidence_words, headline, one_line
+from monitor.located import LocDict
+from monitor.matching.spec import Checker
+from monitor.models import Alert
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleSettings(ChannelSettings):
+    """The console takes no keys of its own."""
+
+
+def parse(check: Checker, name: str, spec: LocDict) -> ConsoleSettings:
+    """Nothing to read."""
+    return ConsoleSettings(name=name, kind="console")
+
+
+def console_line(alert: Alert) -> str:
+    """One readable line for the console channel."""
+    a = alert.article
+    where = f" <{a.url}>" if a.url else ""
+    feed = f" [{a.feed}]" if a.feed else ""
+    found = ", ".join(evidence_words(alert))
+    also = f" ({also_reported(alert)})" if alert.also_reported() else ""
+    return one_line(
+        f"ALERT {alert.severity.upper()} {alert.rule_id}: {headline(alert)}{where}{feed} — "
+        f"{found}{also}",
+        1500,
+    )
+
+
+def console_digest(digest: Digest) -> str:
+    """Lines for the console channel."""
+    return "DIGEST " + digest_text(digest).replace("**", "")
+
+
+def render(settings: ConsoleSettings, alert: Alert) -> Text:
+    """The alert's line."""
+    return Text(text=console_line(alert))
+
+
+def render_digest(settings: ConsoleSettings, digest: Digest) -> Text:
+    """The digest's lines."""
+    return Text(text=console_digest(digest))
+
+
+class ConsoleSender:
+    """Prints what the console renders."""
+
+    def __init__(self, name: str, out: TextIO | None = None) -> None:
+        self.name = name
+        self.out = out
+
+    async def send(self, alert: Alert) -> None:
+        """Print the alert's line on stdout."""
+        self.write(render(ConsoleSettings(name=self.name, kind="console"), alert))
+
+    async def send_digest(self, digest: Digest) -> None:
+        """Print the digest's lines on stdout."""
+        self.write(render_digest(ConsoleSettings(name=self.name, kind="console"), digest))
+
+    def write(self, outgoing: Outgoing) -> None:
+        """Write the text and flush."""
+        assert isinstance(outgoing, Text)  # noqa: S101 - the console renders text
+        out = self.out or sys.stdout
+        out.write(outgoing.text + "\n")
+        out.flush()
+
+
+def sender(settings: ConsoleSettings, tools: Tools) -> ConsoleSender:
+    """Stdout."""
+    return ConsoleSender(settings.name)
+
+
+KIND = Kind(
+    name="console",
+    keys=(),
+    parse=parse,
+    render=render,
+    render_digest=render_digest,
+    sender=sender,
+    summary="one line per alert on stdout",
+)

@@ -1,0 +1,149 @@
+"""Sending a channel's HTTP request, and the settings the webhook-style kinds share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+
+import aiohttp
+
+from monitor.alerts.channels.base import (
+    ChannelSettings,
+    HttpRequest,
+    Kind,
+    Outgoing,
+    Tools,
+    http_url,
+)
+from monitor.alerts.channels.base import timeout_s as read_timeout
+from monitor.alerts.digest import Digest
+from monitor.errors import DeliveryError
+from monitor.located import LocDict
+from monitor.matching.spec import Checker
+from monitor.models import Alert
+
+HOOK_KEYS = ("url", "secret", "timeout")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpSettings(ChannelSettings):
+    """A channel that makes HTTP requests, each within `timeout_s`."""
+
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HookSettings(HttpSettings):
+    """An incoming webhook: one URL to POST to (itself a secret for chat services)."""
+
+    url: str
+    secret: str | None = None
+
+    def secrets(self) -> tuple[str, ...]:
+        """The URL and the signing secret."""
+        return (self.url, self.secret) if self.secret else (self.url,)
+
+
+def parse_hook(check: Checker, name: str, spec: LocDict) -> HookSettings | None:
+    """`url` (required), `secret`, `timeout`."""
+    what = f"channel {name!r}"
+    url = http_url(check, spec, "url", what)
+    secret = spec.get("secret")
+    if secret is not None and not isinstance(secret, str):
+        check.error(spec.line_of("secret"), f"{what}: secret must be a string")
+    if url is None:
+        return None
+    return HookSettings(
+        name=name,
+        kind=str(spec["kind"]),
+        url=url,
+        secret=secret or None,
+        timeout_s=read_timeout(check, spec, 10.0),
+    )
+
+
+class HttpSender:
+    """Sends what a kind renders as an HTTP request; 2xx is delivered."""
+
+    def __init__(
+        self,
+        name: str,
+        tools: Tools,
+        timeout_s: float,
+        render: Callable[[Alert], Outgoing],
+        render_digest: Callable[[Digest], Outgoing],
+    ) -> None:
+        self.name = name
+        self.session = tools.session
+        self.timeout_s = timeout_s
+        self.render = render
+        self.render_digest = render_digest
+
+    async def send(self, alert: Alert) -> None:
+        """Deliver; 5xx, 429, timeouts and connection errors are retriable, other 4xx are not."""
+        await self.request(self.render(alert))
+
+    async def send_digest(self, digest: Digest) -> None:
+        """Deliver a digest as the kind's message; failures as for `send`."""
+        await self.request(self.render_digest(digest))
+
+    async def request(self, outgoing: Outgoing) -> None:
+        """Make the request; raise DeliveryError unless the answer is 2xx."""
+        assert isinstance(outgoing, HttpRequest)  # noqa: S101 - an HTTP kind renders requests
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        try:
+            async with self.session.request(
+                outgoing.method,
+                outgoing.url,
+                data=outgoing.body,
+                headers=dict(outgoing.headers),
+                timeout=timeout,
+                allow_redirects=False,
+            ) as resp:
+                if 200 <= resp.status < 300:
+                    return
+                retriable = resp.status == 429 or resp.status >= 500
+                raise DeliveryError(
+                    f"HTTP {resp.status} {resp.reason or ''}".strip(), retriable=retriable
+                )
+        except TimeoutError as exc:
+            raise DeliveryError(f"timed out after {self.timeout_s:g}s", retriable=True) from exc
+        except aiohttp.ClientError as exc:
+            # The exception's text may hold the URL, a secret for chat webhooks: name only its kind.
+            raise DeliveryError(f"connection failed: {type(exc).__name__}", retriable=True) from exc
+
+
+T = TypeVar("T", bound=HttpSettings)
+
+
+def http_kind(
+    *,
+    name: str,
+    keys: tuple[str, ...],
+    parse: Callable[[Checker, str, LocDict], T | None],
+    render: Callable[[T, Alert], Outgoing],
+    render_digest: Callable[[T, Digest], Outgoing],
+    summary: str,
+) -> Kind[T]:
+    """A kind whose messages are HTTP requests, sent by `HttpSender`."""
+
+    def sender(settings: T, tools: Tools) -> HttpSender:
+        return HttpSender(
+            settings.name,
+            tools,
+            settings.timeout_s,
+            partial(render, settings),
+            partial(render_digest, settings),
+        )
+
+    return Kind(
+        name=name,
+        keys=keys,
+        parse=parse,
+        render=render,
+        render_digest=render_digest,
+        sender=sender,
+        summary=summary,
+    )

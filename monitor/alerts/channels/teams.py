@@ -1,0 +1,81 @@
+"""`teams`: a Microsoft Teams (Workflows) webhook; an Adaptive Card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.alerts.channels.base import HttpRequest
+from monitor.alerts.channels.http import HOOK_KEYS, HookSettings, http_kind, parse_hook
+from monitor.alerts.channels.webhook import hook_request
+from monitor.alerts.digest import Digest, digest_text
+from monitor.alerts.render import (
+    also_reported,
+    fields,
+    headline,
+    one_line,
+    safe_url,
+    teams_escape,
+    teams_message,
+)
+from monitor.models import Alert
+
+
+def teams_payload(alert: Alert) -> dict[str, Any]:
+    """A Microsoft Teams (Workflows) message with an Adaptive Card."""
+    url = safe_url(alert.article.url)
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": teams_escape(headline(alert)),
+            "weight": "Bolder",
+            "wrap": True,
+        },
+        {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in fields(alert)]},
+    ]
+    body += [
+        {
+            "type": "TextBlock",
+            "text": f"{teams_escape(one_line(e.value, 60))} in {e.field}: "
+            f"{teams_escape(one_line(e.snippet))}",
+            "wrap": True,
+        }
+        for e in alert.evidence[:8]
+    ]
+    if also := also_reported(alert):
+        body.append(
+            {"type": "TextBlock", "text": teams_escape(also), "isSubtle": True, "wrap": True}
+        )
+    actions = [{"type": "Action.OpenUrl", "title": "Open article", "url": url}] if url else []
+    return teams_message(body, actions)
+
+
+def teams_digest(digest: Digest) -> dict[str, Any]:
+    """A Teams (Workflows) message with an Adaptive Card."""
+    headline = {
+        "type": "TextBlock",
+        "text": teams_escape(digest.headline()),
+        "weight": "Bolder",
+        "wrap": True,
+    }
+    listing = {"type": "TextBlock", "text": digest_text(digest, teams_escape), "wrap": True}
+    return teams_message([headline, listing], [])
+
+
+def render(settings: HookSettings, alert: Alert) -> HttpRequest:
+    """The Teams message, POSTed to the hook."""
+    return hook_request(settings, teams_payload(alert), {"X-Monitor-Alert-Id": alert.id})
+
+
+def render_digest(settings: HookSettings, digest: Digest) -> HttpRequest:
+    """A digest as one Teams message."""
+    return hook_request(settings, teams_digest(digest), {"X-Monitor-Digest-Id": digest.id})
+
+
+KIND = http_kind(
+    name="teams",
+    keys=HOOK_KEYS,
+    parse=parse_hook,
+    render=render,
+    render_digest=render_digest,
+    summary="Microsoft Teams Workflows webhook: an Adaptive Card",
+)
