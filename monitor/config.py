@@ -41,6 +41,9 @@ class PollerConfig:
     allow_private_redirects: bool = False
 
 
+MAX_RETRY_AFTER_S: Final = 600.0  # longer asks are cut: the batch waits on the retry
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryConfig:
     """How alerts are retried."""
@@ -49,9 +52,13 @@ class DeliveryConfig:
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
 
-    def delay_s(self, attempt: int) -> float:
-        """How long to wait after failed attempt number `attempt` (1, 2, ...)."""
-        return min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
+    def delay_s(self, attempt: int, asked_s: float | None = None) -> float:
+        """How long to wait after failed attempt number `attempt` (1, 2, ...): the backoff, or
+        longer when the channel asked for it (429 `retry_after`, up to MAX_RETRY_AFTER_S)."""
+        backoff = min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
+        if asked_s is None:
+            return backoff
+        return max(backoff, min(asked_s, MAX_RETRY_AFTER_S))
 
 
 DEFAULT_STORY_WINDOW_S: Final = 48 * 3600.0

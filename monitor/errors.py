@@ -103,11 +103,14 @@ class MatchCutOff(MonitorError):
 
 
 class DeliveryError(MonitorError):
-    """An alert could not be delivered to a channel."""
+    """An alert could not be delivered to a channel; `retry_after_s` is what it asked us to wait."""
 
-    def __init__(self, message: str, *, retriable: bool) -> None:
+    def __init__(
+        self, message: str, *, retriable: bool, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retriable = retriable
+        self.retry_after_s = retry_after_s
 
 
 class BusError(MonitorError):

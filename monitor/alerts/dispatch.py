@@ -230,7 +230,7 @@ class Dispatcher:
                     await self._give_up(alert, reason, attempt)
                     return
                 self.metrics.alerts.labels(alert.channel, "retried").inc()
-                delay = self.delivery.delay_s(attempt)
+                delay = self.delivery.delay_s(attempt, exc.retry_after_s)
                 log.warning("alert_retry", attempt=attempt, reason=reason, retry_in_s=delay)
                 if await sleep_or_stop(self.stop, delay):
                     raise Interrupted(alert.id) from exc

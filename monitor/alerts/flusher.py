@@ -119,7 +119,7 @@ class Flusher:
                     reason = str(exc)
                     if not exc.retriable or attempts == self.delivery.attempts:
                         break
-                    delay = self.delivery.delay_s(attempts)
+                    delay = self.delivery.delay_s(attempts, exc.retry_after_s)
                     log.warning("digest_retry", attempt=attempts, reason=reason, retry_in_s=delay)
                     if await sleep_or_stop(self.stop, delay):
                         return False  # still held: sent after the restart

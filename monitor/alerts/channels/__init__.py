@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from monitor.alerts.channels import console, discord, email, mattermost, slack, teams, webhook
+from monitor.alerts.channels import (
+    apprise,
+    console,
+    discord,
+    email,
+    matrix,
+    mattermost,
+    ntfy,
+    slack,
+    teams,
+    telegram,
+    webhook,
+)
 from monitor.alerts.channels.base import ChannelSettings, Kind, Outgoing, Sender, Tools
 
 KINDS: Final[dict[str, Kind[Any]]] = {
@@ -18,6 +30,10 @@ KINDS: Final[dict[str, Kind[Any]]] = {
         teams.KIND,
         mattermost.KIND,
         email.KIND,
+        telegram.KIND,
+        ntfy.KIND,
+        matrix.KIND,
+        apprise.KIND,
     )
 }
 

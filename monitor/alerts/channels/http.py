@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -64,6 +64,30 @@ def parse_hook(check: Checker, name: str, spec: LocDict) -> HookSettings | None:
     )
 
 
+Refusal = Callable[[int, str, Mapping[str, str], bytes], DeliveryError]
+REFUSAL_BYTES = 64 * 1024  # of an error answer's body, read for what it says
+
+
+def http_refusal(
+    status: int, reason: str, headers: Mapping[str, str], body: bytes
+) -> DeliveryError:
+    """5xx and 429 are retriable (after the `Retry-After` seconds, when given); other 4xx not."""
+    retriable = status == 429 or status >= 500
+    return DeliveryError(
+        f"HTTP {status} {reason}".strip(),
+        retriable=retriable,
+        retry_after_s=retry_after_header(headers.get("Retry-After")),
+    )
+
+
+def retry_after_header(value: str | None) -> float | None:
+    """The seconds of a `Retry-After: N` header (an HTTP date is read as no advice)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
 class HttpSender:
     """Sends what a kind renders as an HTTP request; 2xx is delivered."""
 
@@ -74,7 +98,9 @@ class HttpSender:
         timeout_s: float,
         render: Callable[[Alert], Outgoing],
         render_digest: Callable[[Digest], Outgoing],
+        refusal: Refusal | None = None,
     ) -> None:
+        self.refusal = refusal or http_refusal
         self.name = name
         self.session = tools.session
         self.timeout_s = timeout_s
@@ -104,10 +130,8 @@ class HttpSender:
             ) as resp:
                 if 200 <= resp.status < 300:
                     return
-                retriable = resp.status == 429 or resp.status >= 500
-                raise DeliveryError(
-                    f"HTTP {resp.status} {resp.reason or ''}".strip(), retriable=retriable
-                )
+                body = await resp.content.read(REFUSAL_BYTES)
+                raise self.refusal(resp.status, resp.reason or "", resp.headers, body)
         except TimeoutError as exc:
             raise DeliveryError(f"timed out after {self.timeout_s:g}s", retriable=True) from exc
         except aiohttp.ClientError as exc:
@@ -126,6 +150,7 @@ def http_kind(
     render: Callable[[T, Alert], Outgoing],
     render_digest: Callable[[T, Digest], Outgoing],
     summary: str,
+    refusal: Refusal | None = None,
 ) -> Kind[T]:
     """A kind whose messages are HTTP requests, sent by `HttpSender`."""
 
@@ -136,6 +161,7 @@ def http_kind(
             settings.timeout_s,
             partial(render, settings),
             partial(render_digest, settings),
+            refusal,
         )
 
     return Kind(
