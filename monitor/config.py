@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from monitor.alerts.channels import KINDS, ChannelSettings
+from monitor.alerts.channels.templating import KEYS as TEMPLATE_KEYS
+from monitor.alerts.channels.templating import with_template
 from monitor.alerts.timing import Batching, parse_digest, parse_quiet
 from monitor.errors import ConfigError, Problem, excerpt
 from monitor.located import LocDict, LocList
@@ -219,7 +221,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
     bus = _bus(check, spec.get("bus", "local"), at("bus"), environ)
     retention_s = _retention(check, spec.get("bus"), at("bus"))
     host, port, token = _listen(check, spec.get("http", {}), at("http"))
-    channels = _channels(check, spec.get("channels", {}), at("channels"))
+    channels = _channels(check, spec.get("channels", {}), at("channels"), base)
     defaults = check.mapping(spec.get("defaults", {}), at("defaults"), "defaults", ("notify",))
     notify: tuple[str, ...] = ()
     if defaults is not None and "notify" in defaults:
@@ -462,31 +464,33 @@ def _timed(
         return None
 
 
-def _channels(check: Checker, value: object, line: int) -> dict[str, Channel]:
+def _channels(check: Checker, value: object, line: int, base: Path) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     if not isinstance(value, LocDict):
         if value:
             check.error(line, "channels must be a mapping of channel names to channels")
         return channels
     for name in value:
-        channel = _channel(check, name, value[name], value.line_of(name))
+        channel = _channel(check, name, value[name], value.line_of(name), base)
         if channel is not None:
             channels[name] = channel
     return channels
 
 
-def _channel(check: Checker, name: str, value: object, line: int) -> Channel | None:
+def _channel(check: Checker, name: str, value: object, line: int, base: Path) -> Channel | None:
     kind_name = value.get("kind") if isinstance(value, dict) else None
     what = f"channel {name!r}"
     kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         check.error(line, f"{what}: `kind` must be one of {', '.join(KINDS)}, not {kind_name!r}")
         return None
-    spec = check.mapping(value, line, what, ("kind", *kind.keys, *_BATCHING_KEYS))
+    spec = check.mapping(value, line, what, ("kind", *kind.keys, *_BATCHING_KEYS, *TEMPLATE_KEYS))
     if spec is None:
         return None
     settings: Channel | None = kind.parse(check, name, spec)
-    return settings
+    if settings is None:
+        return None
+    return with_template(check, spec, kind, settings, base)
 
 
 def notify_problems(config: Config, rule_set: RuleSet) -> list[Problem]:

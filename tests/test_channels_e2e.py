@@ -43,7 +43,12 @@ def config(tmp: Path, tg: Telegram, nt: Ntfy, mx: Matrix, ap: AppriseJson, port:
             homeserver: "{mx.base}"
             room_id: "{mx.room_id}"
             access_token: "{mx.access_token}"
-          many: {{kind: apprise, urls: ["{ap.base.replace("http://", "json://")}/notify"]}}
+          many:
+            kind: apprise
+            urls: ["{ap.base.replace("http://", "json://")}/notify"]
+            template:
+              title: "{{{{ rule.id }}}}: {{{{ article.title }}}}"
+              body: "seen in {{{{ article.feed }}}}"
         """)
     )
     return path
@@ -54,7 +59,7 @@ async def test_each_new_channel_delivers_once_through_its_platforms_failures(
 ) -> None:
     """Telegram answers 429 retry_after 2 first: the retry comes 2 s later. Matrix takes the
     message and loses the answer: the retry posts nothing new. Apprise's service fails once:
-    retried. ntfy refuses with 400: dead-lettered after one request. Secrets stay out of the
+    retried, and its message is the channel's template. ntfy refuses with 400: dead-lettered after one request. Secrets stay out of the
     logs."""
     async with AsyncExitStack() as stack:
         feeds = FeedServer(feeds={"world": rss(html.escape(TITLE))})
@@ -92,7 +97,10 @@ async def test_each_new_channel_delivers_once_through_its_platforms_failures(
         assert TITLE in tg.messages[0]["shown"]
         assert (2, 1) == (len(mx.requests), len(mx.messages))
         assert 2 == len(ap.requests)
-        assert TITLE in ap.messages[0]["title"]
+        assert (f"floods: {TITLE}", "seen in world") == (
+            ap.messages[0]["title"],
+            ap.messages[0]["message"],
+        )
         assert (1, 0) == (len(nt.requests), len(nt.messages))
         assert [] == tg.refused + nt.refused + mx.refused + ap.refused
         assert 1 == await monitor.metric("monitor_dlq_size")

@@ -8,10 +8,13 @@ cannot ping a Slack channel (`<!channel>`), a Mattermost channel (`@all`) or a D
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+import lxml.html
 
 from monitor.models import Alert, Evidence
 
@@ -125,3 +128,21 @@ def teams_message(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> 
             {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
         ],
     }
+
+
+_BREAK_RE = re.compile(r"(?i)<br\s*/?>|</p>|</li>|</h[1-6]>|</div>")
+
+
+def html_text(markup: str) -> str:
+    """The text an HTML fragment shows (line breaks kept): the plain part of a templated
+    email, the `body` of a templated Matrix message."""
+    if not markup.strip():
+        return ""
+    broken = _BREAK_RE.sub(lambda m: m[0] + "\n", markup)
+    text: str = lxml.html.fragment_fromstring(broken, create_parent="div").text_content()
+    return "\n".join(line.strip() for line in text.splitlines()).strip()
+
+
+def json_string(text: str) -> str:
+    """Escape text to stand inside a JSON string (a webhook template's `"{{ ... }}"`)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]

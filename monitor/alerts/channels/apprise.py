@@ -88,6 +88,11 @@ def render_digest(settings: AppriseSettings, digest: Digest) -> Text:
     return Text(title=one_line(digest.headline(), 250), text=body)
 
 
+def templated(settings: AppriseSettings, alert: Alert, title: str, body: str) -> Text:
+    """The template's title and body."""
+    return Text(title=one_line(title, 250) if title else render(settings, alert).title, text=body)
+
+
 class AppriseSender:
     """Notifies every URL of the channel through Apprise, in the thread pool."""
 
@@ -98,7 +103,7 @@ class AppriseSender:
 
     async def send(self, alert: Alert) -> None:
         """Deliver; Apprise's False, an exception or a timeout is a retriable failure."""
-        await self.notify(render(self.settings, alert))
+        await self.notify(KIND.message(self.settings, alert))
 
     async def send_digest(self, digest: Digest) -> None:
         """Deliver a digest; failures as for `send`."""
@@ -148,4 +153,6 @@ KIND = Kind(
     render_digest=render_digest,
     sender=sender,
     summary="~150 more services through Apprise URLs (optional extra `monitor[apprise]`)",
+    escape=str,
+    templated=templated,
 )

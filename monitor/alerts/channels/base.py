@@ -14,11 +14,15 @@ from email.message import EmailMessage
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
+import structlog
 
 from monitor.alerts.digest import Digest
+from monitor.alerts.templates import AlertTemplate, TemplateProblem
 from monitor.located import LocDict
 from monitor.matching.spec import Checker, parse_duration
 from monitor.models import Alert
+
+log = structlog.get_logger("monitor.channels")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +31,7 @@ class ChannelSettings:
 
     name: str
     kind: str
+    template: AlertTemplate | None = None  # the user's message, replacing the kind's
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line (tokens, passwords, secret URLs)."""
@@ -103,6 +108,29 @@ class Kind(Generic[S]):
     render_digest: Callable[[S, Digest], Outgoing]
     sender: Callable[[S, Tools], Sender]
     summary: str  # one line for `monitor check` and the README's table
+    escape: Callable[[str], str]  # what a template's `{{ }}` goes through
+    templated: Callable[[S, Alert, str, str], Outgoing]  # (title, body) as the kind's message
+
+    def message(self, settings: S, alert: Alert) -> Outgoing:
+        """The channel's message for an alert: its template's when it has one (the default
+        when the template fails on this alert, logged: the alert still goes out)."""
+        template = settings.template
+        if template is None:
+            return self.render(settings, alert)
+        try:
+            title, body = template.render(alert)
+            return self.templated(settings, alert, title, body)
+        except ValueError as exc:
+            line = exc.line if isinstance(exc, TemplateProblem) else 0
+            log.exception(
+                "template_failed",
+                channel=settings.name,
+                template=template.origin,
+                line=line,
+                error=str(exc),
+                alert_id=alert.id,
+            )
+            return self.render(settings, alert)
 
 
 def timeout_s(check: Checker, spec: LocDict, default: float) -> float:

@@ -53,20 +53,31 @@ def render_digest(settings: ConsoleSettings, digest: Digest) -> Text:
     return Text(text=console_digest(digest))
 
 
+def escape(text: str) -> str:
+    """Feed text on one line: no fake line can be printed under the alert's."""
+    return one_line(text, 2000)
+
+
+def templated(settings: ConsoleSettings, alert: Alert, title: str, body: str) -> Text:
+    """The template's title and body."""
+    return Text(text=f"{title}\n{body}" if title else body)
+
+
 class ConsoleSender:
     """Prints what the console renders."""
 
-    def __init__(self, name: str, out: TextIO | None = None) -> None:
-        self.name = name
+    def __init__(self, settings: ConsoleSettings, out: TextIO | None = None) -> None:
+        self.name = settings.name
+        self.settings = settings
         self.out = out
 
     async def send(self, alert: Alert) -> None:
         """Print the alert's line on stdout."""
-        self.write(render(ConsoleSettings(name=self.name, kind="console"), alert))
+        self.write(KIND.message(self.settings, alert))
 
     async def send_digest(self, digest: Digest) -> None:
         """Print the digest's lines on stdout."""
-        self.write(render_digest(ConsoleSettings(name=self.name, kind="console"), digest))
+        self.write(render_digest(self.settings, digest))
 
     def write(self, outgoing: Outgoing) -> None:
         """Write the text and flush."""
@@ -78,7 +89,7 @@ class ConsoleSender:
 
 def sender(settings: ConsoleSettings, tools: Tools) -> ConsoleSender:
     """Stdout."""
-    return ConsoleSender(settings.name)
+    return ConsoleSender(settings)
 
 
 KIND = Kind(
@@ -89,4 +100,6 @@ KIND = Kind(
     render_digest=render_digest,
     sender=sender,
     summary="one line per alert on stdout",
+    escape=escape,
+    templated=templated,
 )

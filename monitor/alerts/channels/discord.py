@@ -62,6 +62,15 @@ def render_digest(settings: HookSettings, digest: Digest) -> HttpRequest:
     return hook_request(settings, discord_digest(digest), {"X-Monitor-Digest-Id": digest.id})
 
 
+def templated(settings: HookSettings, alert: Alert, title: str, body: str) -> HttpRequest:
+    """The template's title (bold) and body as the message."""
+    payload = {
+        "content": ((f"**{title}**\n" if title else "") + body)[:2000],
+        "allowed_mentions": {"parse": []},
+    }
+    return hook_request(settings, payload, {"X-Monitor-Alert-Id": alert.id})
+
+
 KIND = http_kind(
     name="discord",
     keys=HOOK_KEYS,
@@ -69,4 +78,6 @@ KIND = http_kind(
     render=render,
     render_digest=render_digest,
     summary="Discord webhook: one embed, mentions never ping",
+    escape=markdown_escape,
+    templated=templated,
 )

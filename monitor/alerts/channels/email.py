@@ -18,6 +18,7 @@ from monitor.alerts.render import (
     fields,
     headline,
     highlight,
+    html_text,
     one_line,
     safe_url,
 )
@@ -162,6 +163,20 @@ def render_digest(settings: EmailSettings, digest: Digest) -> EmailMessage:
     return email_digest(digest, sender=settings.sender, to=settings.to)
 
 
+def templated(settings: EmailSettings, alert: Alert, title: str, body: str) -> EmailMessage:
+    """The template's title as the subject, its body (HTML) as the HTML part and its text
+    as the plain part."""
+    msg = EmailMessage()
+    subject = html.unescape(title) if title else f"[monitor] {alert.rule_id}: {headline(alert)}"
+    msg["Subject"] = one_line(subject, SUBJECT_MAX)
+    msg["From"] = settings.sender
+    msg["To"] = ", ".join(settings.to)
+    msg["X-Monitor-Alert-Id"] = alert.id
+    msg.set_content(html_text(body) + "\n")
+    msg.add_alternative(f"<html><body>{body}</body></html>", subtype="html")
+    return msg
+
+
 class EmailSender:
     """Sends each alert as one email to the channel's recipients."""
 
@@ -171,7 +186,7 @@ class EmailSender:
 
     async def send(self, alert: Alert) -> None:
         """Deliver; 4xx SMTP replies, timeouts and connection errors are retriable, 5xx not."""
-        await self.deliver(render(self.settings, alert))
+        await self.deliver(KIND.message(self.settings, alert))
 
     async def send_digest(self, digest: Digest) -> None:
         """Deliver a digest as one email; failures as for `send`."""
@@ -219,4 +234,6 @@ KIND = Kind(
     render_digest=render_digest,
     sender=sender,
     summary="SMTP (STARTTLS or TLS), plain text and HTML",
+    escape=html.escape,
+    templated=templated,
 )

@@ -150,6 +150,8 @@ def http_kind(
     render: Callable[[T, Alert], Outgoing],
     render_digest: Callable[[T, Digest], Outgoing],
     summary: str,
+    escape: Callable[[str], str],
+    templated: Callable[[T, Alert, str, str], Outgoing],
     refusal: Refusal | None = None,
 ) -> Kind[T]:
     """A kind whose messages are HTTP requests, sent by `HttpSender`."""
@@ -159,12 +161,12 @@ def http_kind(
             settings.name,
             tools,
             settings.timeout_s,
-            partial(render, settings),
+            partial(kind.message, settings),
             partial(render_digest, settings),
             refusal,
         )
 
-    return Kind(
+    kind = Kind(
         name=name,
         keys=keys,
         parse=parse,
@@ -172,4 +174,7 @@ def http_kind(
         render_digest=render_digest,
         sender=sender,
         summary=summary,
+        escape=escape,
+        templated=templated,
     )
+    return kind

@@ -15,7 +15,15 @@ from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.http import HttpSettings, http_kind, http_refusal, retry_after_header
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, fields, headline, highlight, one_line, safe_url
+from monitor.alerts.render import (
+    also_reported,
+    fields,
+    headline,
+    highlight,
+    html_text,
+    one_line,
+    safe_url,
+)
 from monitor.errors import DeliveryError
 from monitor.located import LocDict
 from monitor.matching.spec import Checker
@@ -124,6 +132,12 @@ def render_digest(settings: MatrixSettings, digest: Digest) -> HttpRequest:
     return event(settings, digest.id, plain, html_lines)
 
 
+def templated(settings: MatrixSettings, alert: Alert, title: str, body: str) -> HttpRequest:
+    """The template's title (bold) and body as formatted_body; `body` is its text."""
+    formatted = (f"<b>{title}</b><br>" if title else "") + body
+    return event(settings, alert.id, html_text(formatted), formatted)
+
+
 def refusal(status: int, reason: str, headers: Mapping[str, str], body: bytes) -> DeliveryError:
     """A Matrix error: `errcode` and `error`, and `retry_after_ms` on M_LIMIT_EXCEEDED."""
     try:
@@ -150,5 +164,7 @@ KIND = http_kind(
     render=render,
     render_digest=render_digest,
     summary="Matrix m.room.message, escaped HTML, idempotent transaction ids",
+    escape=escape,
+    templated=templated,
     refusal=refusal,
 )

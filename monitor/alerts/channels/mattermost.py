@@ -48,6 +48,12 @@ def render_digest(settings: HookSettings, digest: Digest) -> HttpRequest:
     return hook_request(settings, mattermost_digest(digest), {"X-Monitor-Digest-Id": digest.id})
 
 
+def templated(settings: HookSettings, alert: Alert, title: str, body: str) -> HttpRequest:
+    """The template's title (bold) and body as the message."""
+    payload = {"text": (f"**{title}**\n" if title else "") + body}
+    return hook_request(settings, payload, {"X-Monitor-Alert-Id": alert.id})
+
+
 KIND = http_kind(
     name="mattermost",
     keys=HOOK_KEYS,
@@ -55,4 +61,6 @@ KIND = http_kind(
     render=render,
     render_digest=render_digest,
     summary="Mattermost incoming webhook: Markdown escaped, no @-mentions",
+    escape=markdown_escape,
+    templated=templated,
 )

@@ -119,6 +119,14 @@ def render_digest(settings: NtfySettings, digest: Digest) -> HttpRequest:
     )
 
 
+def templated(settings: NtfySettings, alert: Alert, title: str, body: str) -> HttpRequest:
+    """The template's title and message; tags, priority and click as by default."""
+    fields = ntfy_fields(alert)
+    fields["title"] = one_line(title, 200) if title else fields["title"]
+    fields["message"] = one_line_block(body)
+    return publish(settings, fields)
+
+
 KIND = http_kind(
     name="ntfy",
     keys=KEYS,
@@ -126,4 +134,6 @@ KIND = http_kind(
     render=render,
     render_digest=render_digest,
     summary="ntfy publish: title, message, click URL, tags, priority from severity",
+    escape=str,
+    templated=templated,
 )

@@ -62,6 +62,12 @@ def render_digest(settings: HookSettings, digest: Digest) -> HttpRequest:
     return hook_request(settings, slack_digest(digest), {"X-Monitor-Digest-Id": digest.id})
 
 
+def templated(settings: HookSettings, alert: Alert, title: str, body: str) -> HttpRequest:
+    """The template's title (bold) and body as the message."""
+    payload = {"text": (f"*{title}*\n" if title else "") + body, "unfurl_links": False}
+    return hook_request(settings, payload, {"X-Monitor-Alert-Id": alert.id})
+
+
 KIND = http_kind(
     name="slack",
     keys=HOOK_KEYS,
@@ -69,4 +75,6 @@ KIND = http_kind(
     render=render,
     render_digest=render_digest,
     summary="Slack incoming webhook: Block Kit, mrkdwn escaped",
+    escape=slack_escape,
+    templated=templated,
 )

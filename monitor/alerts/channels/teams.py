@@ -71,6 +71,18 @@ def render_digest(settings: HookSettings, digest: Digest) -> HttpRequest:
     return hook_request(settings, teams_digest(digest), {"X-Monitor-Digest-Id": digest.id})
 
 
+def templated(settings: HookSettings, alert: Alert, title: str, body: str) -> HttpRequest:
+    """The template's title (bold) and body in an Adaptive Card."""
+    blocks: list[dict[str, Any]] = []
+    if title:
+        blocks.append({"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True})
+    blocks.append({"type": "TextBlock", "text": body, "wrap": True})
+    url = safe_url(alert.article.url)
+    actions = [{"type": "Action.OpenUrl", "title": "Open article", "url": url}] if url else []
+    payload = teams_message(blocks, actions)
+    return hook_request(settings, payload, {"X-Monitor-Alert-Id": alert.id})
+
+
 KIND = http_kind(
     name="teams",
     keys=HOOK_KEYS,
@@ -78,4 +90,6 @@ KIND = http_kind(
     render=render,
     render_digest=render_digest,
     summary="Microsoft Teams Workflows webhook: an Adaptive Card",
+    escape=teams_escape,
+    templated=templated,
 )

@@ -126,6 +126,11 @@ def render_digest(settings: TelegramSettings, digest: Digest) -> HttpRequest:
     return message(settings, fit(text.replace("**", "")))
 
 
+def templated(settings: TelegramSettings, alert: Alert, title: str, body: str) -> HttpRequest:
+    """The template's title (bold) and body as one message."""
+    return message(settings, fit((f"<b>{title}</b>\n" if title else "") + body))
+
+
 def refusal(status: int, reason: str, headers: Mapping[str, str], body: bytes) -> DeliveryError:
     """The Bot API's error: `description`, and `parameters.retry_after` on 429."""
     try:
@@ -153,5 +158,7 @@ KIND = http_kind(
     render=render,
     render_digest=render_digest,
     summary="Telegram Bot API sendMessage, HTML escaped, 429 retry_after honoured",
+    escape=escape,
+    templated=templated,
     refusal=refusal,
 )

@@ -10,6 +10,7 @@ from typing import Any
 from monitor.alerts.channels.base import HttpRequest
 from monitor.alerts.channels.http import HOOK_KEYS, HookSettings, http_kind, parse_hook
 from monitor.alerts.digest import Digest
+from monitor.alerts.render import json_string
 from monitor.models import Alert
 
 
@@ -42,6 +43,15 @@ def render_digest(settings: HookSettings, digest: Digest) -> HttpRequest:
     return hook_request(settings, digest.to_dict(), {"X-Monitor-Digest-Id": digest.id})
 
 
+def templated(settings: HookSettings, alert: Alert, title: str, body: str) -> HttpRequest:
+    """The template's body is the JSON sent (the title is not used)."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise ValueError(f"the webhook template's body is not JSON: {exc}") from exc
+    return hook_request(settings, payload, {"X-Monitor-Alert-Id": alert.id})
+
+
 KIND = http_kind(
     name="webhook",
     keys=HOOK_KEYS,
@@ -49,4 +59,6 @@ KIND = http_kind(
     render=render,
     render_digest=render_digest,
     summary="JSON POST to any URL, HMAC-signed with `secret`",
+    escape=json_string,
+    templated=templated,
 )

@@ -1,0 +1,230 @@
+"""Users' own alert messages: Jinja2 templates, sandboxed, escaped for their channel. Pure.
+
+A channel's `template: {title: ..., body: ...}` or `template_file: NAME.j2` (with
+`{% block title %}` and `{% block body %}`) replaces its kind's default message. Every `{{ }}`
+is escaped for the channel (HTML for Telegram, Matrix and email, mrkdwn for Slack, Markdown
+for Discord and Mattermost, a JSON string for the webhook) unless marked `|safe`. A name that
+does not exist is an error, found when `monitor check --config` renders each template against
+sample alerts; at run time a template that still fails gives the default message, never a
+lost alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story, make_article
+
+Escape = Callable[[str], str]
+
+
+class TemplateProblem(ValueError):
+    """A template that does not compile or render; `line` is its line (1-based), or 0."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertTemplate:
+    """A compiled title and body; `origin` names where they came from (for messages)."""
+
+    origin: str
+    body: jinja2.Template
+    title: jinja2.Template | None = None
+    from_blocks: bool = False  # one file with `title` and `body` blocks
+    title_line: int = 1  # where line 1 of the inline title stands in its file
+    body_line: int = 1  # and of the body
+
+    def render(self, alert: Alert) -> tuple[str, str]:
+        """(title, body) for an alert; TemplateProblem (with the line) when it fails."""
+        context = template_context(alert)
+        title = self._part("title", self.title, context)
+        return title, self._part("body", self.body, context)
+
+    def _part(self, name: str, template: jinja2.Template | None, context: dict[str, Any]) -> str:
+        if template is None:
+            return ""
+        render = template.blocks.get(name) if self.from_blocks else template.root_render_func
+        if render is None:
+            return ""
+        try:
+            return _joined(render(template.new_context(context))).strip()
+        except jinja2.TemplateError as exc:
+            raise TemplateProblem(f"{name}: {exc}", self._line(exc, template)) from exc
+        except (TypeError, ValueError, LookupError, ArithmeticError, AttributeError) as exc:
+            message = f"{name}: {type(exc).__name__}: {exc}"
+            raise TemplateProblem(message, self._line(exc, template)) from exc
+
+    def _line(self, exc: BaseException, template: jinja2.Template) -> int:
+        """The line of the file where rendering failed, from the template's debug info."""
+        found = 0
+        for frame in _frames(exc.__traceback__):
+            if frame.tb_frame.f_code.co_filename == template.filename:
+                found = template.get_corresponding_lineno(frame.tb_lineno)
+        first = (
+            self.title_line if template is self.title and not self.from_blocks else self.body_line
+        )
+        return found + first - 1 if found else 0
+
+
+def _joined(chunks: Iterator[str]) -> str:
+    """The chunks a template gives, up to OUTPUT_MAX characters."""
+    out, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > OUTPUT_MAX:
+            raise SecurityError(f"a template may give at most {OUTPUT_MAX} characters")
+        out.append(chunk)
+    return "".join(out)
+
+
+def _frames(tb: TracebackType | None) -> Iterator[TracebackType]:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+OUTPUT_MAX = 64 * 1024  # characters a template may give; a message is far shorter
+_BIG = 10_000  # repetitions and exponents beyond this are refused
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, which also refuses `'x' * 10**9` and `10 ** 10**9`: a template must
+    not take the service's memory or time."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+                if sized and (len(seq) * n > OUTPUT_MAX or n > _BIG):
+                    raise SecurityError("repetition makes too long a value")
+        return super().call_binop(context, operator, left, right)
+
+
+@cache
+def environment(escape: Escape) -> SandboxedEnvironment:
+    """A sandbox whose `{{ }}` output passes through `escape` (unless `|safe`)."""
+
+    def finalize(value: object) -> object:
+        if value is None:
+            return ""
+        if isinstance(value, Markup):
+            return str(value)
+        return escape(str(value))
+
+    env = _Sandbox(
+        undefined=jinja2.StrictUndefined,
+        finalize=finalize,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["one_line"] = lambda text, limit=300: " ".join(str(text).split())[:limit]
+    return env
+
+
+def compile_template(
+    escape: Escape,
+    *,
+    origin: str,
+    title: str | None,
+    body: str,
+    title_line: int = 1,
+    body_line: int = 1,
+) -> AlertTemplate:
+    """Inline `title` and `body` (their first lines in the file they stand in: where errors
+    are placed); TemplateProblem when one does not compile."""
+    env = environment(escape)
+    return AlertTemplate(
+        origin=origin,
+        title=_compile(env, title, f"{origin}#title", title_line) if title is not None else None,
+        body=_compile(env, body, f"{origin}#body", body_line),
+        title_line=title_line,
+        body_line=body_line,
+    )
+
+
+def compile_template_file(escape: Escape, *, origin: str, source: str) -> AlertTemplate:
+    """A file with `{% block title %}` and `{% block body %}`; the body block is required."""
+    template = _compile(environment(escape), source, origin, 1)
+    if "body" not in template.blocks:
+        raise TemplateProblem("a template file needs {% block body %}...{% endblock %}", 1)
+    return AlertTemplate(origin=origin, body=template, title=template, from_blocks=True)
+
+
+def _compile(env: SandboxedEnvironment, source: str, name: str, first_line: int) -> jinja2.Template:
+    try:
+        code = env.compile(source, name=name, filename=name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateProblem(exc.message or str(exc), first_line + (exc.lineno or 1) - 1) from exc
+    return env.template_class.from_code(env, code, env.make_globals(None), None)
+
+
+def template_context(alert: Alert) -> dict[str, Any]:
+    """What a template sees: `alert` (the webhook body), and its `rule`, `article`,
+    `evidence` and `story` on their own."""
+    data = alert.to_dict()
+    return {
+        "alert": data,
+        "rule": data["rule"],
+        "article": data["article"],
+        "evidence": data["evidence"],
+        "story": data["story"],
+        "channel": alert.channel,
+    }
+
+
+def sample_alerts(channel: str) -> tuple[Alert, ...]:
+    """Alerts to try a template on: one with every field, one with the optional ones empty."""
+    when = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    full = make_article(
+        id="sample-1",
+        feed="world",
+        url="https://example.org/news/1?a=1&b=2",
+        title='Floods <close> "Danube" roads & bridges',
+        summary="Water levels rose overnight.",
+        content="Authorities closed roads near Passau as the Danube flood rose.",
+        author="Desk",
+        tags=("weather",),
+        published=when,
+        language="en",
+        fetched_at=when,
+    )
+    sparse = make_article(id="sample-2", title="Flood warning")
+    evidence = Evidence(
+        kind="term",
+        value="flood",
+        field="title",
+        text="Floods",
+        snippet='Floods <close> "Danube" roads & bridges',
+        start=0,
+        end=6,
+    )
+    other = Reported(article_id="x", feed="wire", title="Flood", url="", seen_at=when)
+    alerts = []
+    for article, story in (
+        (full, Story(id="sample-1", articles=(other,))),
+        (sparse, Story(id="sample-2", articles=())),
+    ):
+        match = Match(
+            rule_id="sample", article_id=article.id, severity="high", evidence=(evidence,)
+        )
+        matched = MatchedArticle(match=match, article=article, description="A sample rule")
+        alerts.append(Alert.for_channel(matched, channel, story))
+    return tuple(alerts)
