@@ -86,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     stories.add_argument("--rule", help="only stories this rule matched")
     stories.add_argument("--json", action="store_true", help="one JSON object per story")
 
+    preview = commands.add_parser(
+        "preview", help="print what each channel would send for a rule's match; send nothing"
+    )
+    preview.add_argument("--config", default="monitor.yaml", type=Path)
+    preview.add_argument("--rule", required=True, help="the rule's id")
+    preview.add_argument(
+        "--channel", action="append", default=[], help="only this channel (repeatable)"
+    )
+    preview.add_argument("article", type=Path, metavar="ARTICLE_FILE", help="JSON article or feed")
+
     match = commands.add_parser("match", help="dry run: show which rules match the given files")
     match.add_argument("--rules", default="rules", type=Path, help="rules directory")
     match.add_argument("--json", action="store_true", help="one JSON object per match")
@@ -113,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return shadow_command(args.config, args.since, as_json=args.json)
     if args.command == "stories":
         return stories_command(args.config, args.since, args.rule, as_json=args.json)
+    if args.command == "preview":
+        from monitor.preview import preview_command
+
+        return preview_command(
+            args.config, args.rule, args.article, args.channel, sys.stdout, sys.stderr
+        )
     return match(
         args.rules, args.files, as_json=args.json, feed_id=args.feed, out=sys.stdout, err=sys.stderr
     )
