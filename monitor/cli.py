@@ -86,6 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     stories.add_argument("--rule", help="only stories this rule matched")
     stories.add_argument("--json", action="store_true", help="one JSON object per story")
 
+    dlq = commands.add_parser("dlq", help="list, retry or drop the alerts that could not go out")
+    dlq_actions = dlq.add_subparsers(dest="action", required=True)
+    dlq_list = dlq_actions.add_parser("list", help="the open dead letters")
+    dlq_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    for name, what in (("retry", "send again (at most once per alert)"), ("drop", "forget")):
+        action = dlq_actions.add_parser(name, help=what)
+        which = action.add_mutually_exclusive_group(required=True)
+        which.add_argument("--id", action="append", default=[], help="a dead letter's id")
+        which.add_argument("--all", action="store_true", help="every open dead letter")
+        if name == "retry":
+            which.add_argument("--channel", help="every open dead letter of this channel")
+    for action in dlq_actions.choices.values():
+        action.add_argument("--config", default="monitor.yaml", type=Path)
+
     preview = commands.add_parser(
         "preview", help="print what each channel would send for a rule's match; send nothing"
     )
@@ -123,6 +137,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return shadow_command(args.config, args.since, as_json=args.json)
     if args.command == "stories":
         return stories_command(args.config, args.since, args.rule, as_json=args.json)
+    if args.command == "dlq":
+        from monitor.dlq import dlq_command
+
+        return dlq_command(
+            args.config,
+            args.action,
+            ids=getattr(args, "id", []),
+            every=getattr(args, "all", False),
+            channel=getattr(args, "channel", None),
+            as_json=getattr(args, "json", False),
+            out=sys.stdout,
+            err=sys.stderr,
+        )
     if args.command == "preview":
         from monitor.preview import preview_command
 

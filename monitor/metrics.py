@@ -102,7 +102,12 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         ),
-        dlq_size=Gauge("monitor_dlq_size", "Records in the alerts.dlq topic.", registry=r),
+        dlq_size=Gauge(
+            "monitor_dlq_size",
+            "Dead letters not yet retried or dropped, by channel ('-': unreadable records).",
+            ["channel"],
+            registry=r,
+        ),
         rules_loaded=Gauge("monitor_rules_loaded", "Enabled rules in force.", registry=r),
         entities_loaded=Gauge("monitor_entities_loaded", "Entities in force.", registry=r),
         feeds_loaded=Gauge("monitor_feeds_loaded", "Enabled feeds.", registry=r),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from monitor.text import normalize_text
@@ -299,6 +299,38 @@ class Alert:
                 "also_reported": [r.to_dict() for r in self.also_reported()],
             },
         }
+
+
+def alert_from_dict(data: dict[str, Any]) -> Alert:
+    """Rebuild an alert from its `to_dict` form (a dead letter being retried)."""
+    article = Article.from_dict(data["article"])
+    story_data = data.get("story") or {}
+    others = tuple(
+        Reported(
+            article_id=r["article_id"],
+            feed=r["feed"],
+            title=r["title"],
+            url=r["url"],
+            seen_at=datetime.fromisoformat(r["seen_at"]),
+        )
+        for r in story_data.get("also_reported") or ()
+    )
+    seen = article.fetched_at or article.published or datetime.now(UTC)
+    itself = Reported(
+        article_id=article.id, feed=article.feed or "", title=article.title, url=article.url,
+        seen_at=seen,
+    )  # fmt: skip
+    rule = data["rule"]
+    return Alert(
+        id=data["alert_id"],
+        channel=data["channel"],
+        rule_id=rule["id"],
+        description=rule.get("description") or "",
+        severity=rule["severity"],
+        article=article,
+        evidence=tuple(Evidence(**e) for e in data.get("evidence") or ()),
+        story=Story(id=story_data.get("id") or article.id, articles=(itself, *others)),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,10 +15,10 @@ import structlog
 
 from monitor import __version__
 from monitor.alerts.channels import Sender, Tools, make_sender
+from monitor.alerts.deadletters import export_dlq_size
 from monitor.alerts.dispatch import Dispatcher, Settlements
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
-from monitor.bus.base import DLQ
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
 from monitor.clock import Clock
@@ -185,7 +185,6 @@ class Service:
                 paused=self.storage.paused,
             )
         if self.runs("dispatcher"):
-            self.metrics.dlq_size.set(await self.bus.count(DLQ))
             stories = StoryDesk(
                 await self._story_log(stack),
                 window_s=self.config.stories.window_s,
@@ -289,6 +288,9 @@ class Service:
                             self.bus, dispatcher, stop, lag=self._lag, paused=self.storage.paused
                         ),
                         name="dispatcher",
+                    )
+                    tg.create_task(
+                        export_dlq_size(self.config, self.metrics, stop), name="dlq-size"
                     )
                     if self.flusher is not None:
                         if isinstance(self.bus, KafkaBus):

@@ -103,7 +103,7 @@ async def test_each_new_channel_delivers_once_through_its_platforms_failures(
         )
         assert (1, 0) == (len(nt.requests), len(nt.messages))
         assert [] == tg.refused + nt.refused + mx.refused + ap.refused
-        assert 1 == await monitor.metric("monitor_dlq_size")
+        assert 1 == await monitor.metric("monitor_dlq_size", {"channel": "phone"})
         logs = monitor.stderr()
         for secret in (tg.token, mx.access_token, str(nt.token)):
             assert secret not in logs

@@ -19,12 +19,14 @@ import pytest
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
+from monitor.alerts.deadletters import Retrier, open_letters
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import HeldStore
 from monitor.bus.base import DLQ, MATCHES, Record
 from monitor.bus.local import LocalBus
 from monitor.config import DeliveryConfig
+from monitor.errors import DeliveryError
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics, make_metrics
 from monitor.models import Evidence, Match, MatchedArticle
@@ -198,7 +200,7 @@ async def test_always_failing_goes_to_the_dlq(rig: Rig) -> None:
     assert 3 == dead["attempts"]
     assert 3 == len(rig.receiver.received)
     assert 1.0 == rig.alerts("hook", "dead")
-    assert 1.0 == rig.metrics.registry.get_sample_value("monitor_dlq_size")
+    assert 1.0 == rig.metrics.registry.get_sample_value("monitor_dlq_size", {"channel": "hook"})
     await dispatcher.handle([record()])
     assert 3 == len(rig.receiver.received)
 
@@ -323,3 +325,37 @@ async def test_bad_record_is_dead_lettered(rig: Rig) -> None:
     assert 1.0 == rig.metrics.registry.get_sample_value(
         "monitor_bad_records_total", {"topic": MATCHES}
     )
+
+
+async def test_a_dead_summary_retried_goes_once_with_its_id(rig: Rig) -> None:
+    """`monitor dlq retry` of a summary: sent again under its digest id, its items settled
+    delivered; the same dead letter again is not sent; a bad record cannot be retried."""
+    now = [1_000_000.0]
+    dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
+    flusher = rig.flusher(dispatcher, lambda: now[0])
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
+    await dispatcher.handle([Record(MATCHES, 0, 9, "k", b"{not json", 0)])
+    rig.receiver.always = 500
+    now[0] += 61
+    await flusher.flush_due()
+    dead = await rig.bus.consumer(DLQ, "letters").fetch(100, 0.05)
+    bad, summary = sorted(open_letters(dead, []), key=lambda d: d.kind, reverse=True)
+    assert ("digest", "record") == (summary.kind, bad.kind)
+    retrier = Retrier(
+        senders=dispatcher.senders,
+        settlements=rig.state,
+        bus=rig.bus,
+        metrics=rig.metrics,
+        delivery=FAST,
+    )
+    rig.receiver.always = 200
+    before = len(rig.receiver.received)
+    assert "sent" == await retrier.retry(summary)
+    ((headers, body),) = rig.receiver.received[before:]
+    assert summary.id == headers["X-Monitor-Digest-Id"] == json.loads(body)["id"]
+    for item in json.loads(body)["rules"][0]["items"]:
+        assert "delivered" == await rig.state.settled_status(item["alert_id"])
+    assert "already delivered" == await retrier.retry(summary)
+    assert before + 1 == len(rig.receiver.received)
+    with pytest.raises(DeliveryError, match="drop it"):
+        await retrier.retry(bad)

@@ -21,7 +21,10 @@ from monitor.config import KafkaConfig
 from monitor.models import make_article
 from tests.conftest import SHIPPED_RULES, KafkaUnderTest
 from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, all_servers, free_port
+from tests.servers import FeedServer, Receiver, all_servers, free_port, rss
+from tests.test_dlq import TITLES as DLQ_TITLES
+from tests.test_dlq import WATCHES as DLQ_WATCHES
+from tests.test_dlq import Cli, dlq_scenario
 from tools.kafka_harness import Broker
 
 pytestmark = pytest.mark.kafka
@@ -527,3 +530,17 @@ async def test_one_digest_per_period_from_two_dispatchers_even_when_one_dies(
     assert sorted(rules) == sorted(r["id"] for r in digest["rules"])
     for name in ("m", "d2"):
         assert 0 == await procs[name].stop()
+
+
+@pytest.mark.timeout(180)
+async def test_dead_letters_on_kafka_are_listed_retried_once_and_dropped(fleet: Fleet) -> None:
+    """`monitor dlq` on the Kafka bus: the same scenario as on the local bus
+    (tests/test_dlq.py), the retries' settlements shared through the deliveries topic."""
+    fleet.notify = "[ops-hook]"
+    fleet.rules(DLQ_WATCHES)
+    fleet.feeds.feeds["world"] = rss(*DLQ_TITLES)
+    fleet.receiver.always = 400
+    proc = fleet.process("all")
+    await proc.start()
+    await fleet.ready(proc)
+    await dlq_scenario(proc, fleet.receiver, "ops-hook", Cli(proc.config, fleet.env), attempts=3)

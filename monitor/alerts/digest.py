@@ -158,6 +158,17 @@ class Digest:
         }
 
 
+def digest_from_dict(data: dict[str, Any]) -> Digest:
+    """Rebuild a digest from its `to_dict` form (a dead letter being retried)."""
+    items = tuple(HeldAlert.from_dict(i) for rule in data["rules"] for i in rule["items"])
+    return Digest(
+        channel=data["channel"],
+        reason=data["reason"],
+        items=items,
+        sent_for=datetime.fromisoformat(data["due"]),
+    )
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

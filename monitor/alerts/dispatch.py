@@ -56,12 +56,12 @@ class Settlements(Protocol):
 
 
 async def dead_letter(
-    bus: Bus, metrics: Metrics, key: str, body: dict[str, object], reason: str
+    bus: Bus, metrics: Metrics, key: str, body: dict[str, object], reason: str, channel: str
 ) -> None:
     """Put what could not be delivered in `alerts.dlq`, with the reason and the time."""
     body = {**body, "reason": reason, "failed_at": datetime.now(UTC).isoformat()}
     await bus.publish(DLQ, [(key, json.dumps(body, ensure_ascii=False).encode())])
-    metrics.dlq_size.inc()
+    metrics.dlq_size.labels(channel).inc()
 
 
 class Interrupted(Exception):
@@ -117,9 +117,8 @@ class Dispatcher:
             except (ValueError, KeyError, TypeError) as exc:
                 self.metrics.bad_records.labels(record.topic).inc()
                 log.exception("bad_match_record", offset=record.offset)
-                await self._dead_letter(
-                    record.key, {"raw": record.value.decode("utf-8", "replace")}, str(exc)
-                )
+                raw: dict[str, object] = {"raw": record.value.decode("utf-8", "replace")}
+                await dead_letter(self.bus, self.metrics, record.key, raw, str(exc), "-")
                 continue
             if not self._held_back(matched):
                 batch.append(matched)
@@ -288,13 +287,11 @@ class Dispatcher:
         log.info("alert_held", reason=reason, due=datetime.fromtimestamp(due, UTC).isoformat())
 
     async def _give_up(self, alert: Alert, reason: str, attempts: int) -> None:
-        await self._dead_letter(alert.id, {"alert": alert.to_dict(), "attempts": attempts}, reason)
+        body = {"alert": alert.to_dict(), "attempts": attempts}
+        await dead_letter(self.bus, self.metrics, alert.id, body, reason, alert.channel)
         await self._settle(alert, "dead", reason)
         self.metrics.alerts.labels(alert.channel, "dead").inc()
         log.error("alert_dead_lettered", reason=reason, attempts=attempts)
-
-    async def _dead_letter(self, key: str, body: dict[str, object], reason: str) -> None:
-        await dead_letter(self.bus, self.metrics, key, body, reason)
 
     async def _settle(self, alert: Alert, status: str, reason: str | None) -> None:
         settlement = Settlement(

@@ -133,7 +133,7 @@ class Flusher:
                 log.info("digest_sent", items=len(digest.items), attempt=attempts)
                 return True
         body: dict[str, object] = {"digest": digest.to_dict(), "attempts": attempts}
-        await dead_letter(self.bus, self.metrics, digest.id, body, reason)
+        await dead_letter(self.bus, self.metrics, digest.id, body, reason, digest.channel)
         await self._settle(digest, "dead", reason)
         self.metrics.alerts.labels(digest.channel, "dead").inc(len(digest.items))
         log.error("digest_dead_lettered", reason=reason, attempts=attempts)

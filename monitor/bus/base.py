@@ -14,6 +14,7 @@ from typing import Final, Protocol
 ARTICLES: Final = "articles"
 MATCHES: Final = "matches"
 DLQ: Final = "alerts.dlq"
+DLQ_DONE: Final = "alerts.dlq.done"  # dead letters retried or dropped, by key, compacted (Kafka)
 DELIVERIES: Final = "deliveries"  # settled alerts, compacted (Kafka bus)
 STORIES: Final = "stories"  # story members by (rule, article), compacted (Kafka bus)
 STORIES_RETENTION_S: Final = 7 * 86400.0  # the longest story window the Kafka bus keeps

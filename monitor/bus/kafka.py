@@ -33,6 +33,7 @@ from aiokafka.helpers import create_ssl_context
 
 from monitor.bus.base import (
     DELIVERIES,
+    DLQ_DONE,
     FLUSHER_LEASES,
     HELD,
     HELD_RETENTION_S,
@@ -144,14 +145,15 @@ class KafkaBus(Resource):
             existing = set(await admin.list_topics())
             rf = self.cfg.replication_factor
             wanted = [NewTopic(self.topic(t), self.cfg.partitions, rf) for t in TOPICS]
-            wanted.append(
+            wanted += [
                 NewTopic(
-                    self.topic(DELIVERIES),
+                    self.topic(name),
                     self.cfg.partitions,
                     rf,
                     topic_configs={"cleanup.policy": "compact"},
                 )
-            )
+                for name in (DELIVERIES, DLQ_DONE)
+            ]
             for name, retention_s in ((STORIES, STORIES_RETENTION_S), (HELD, HELD_RETENTION_S)):
                 # Compacted to one record a key, and gone after the retention.
                 configs = {

@@ -1,0 +1,227 @@
+"""The dead letters: what could not be delivered, listed, retried or dropped (`monitor dlq`).
+
+`alerts.dlq` keeps every dead letter; `alerts.dlq.done` (compacted on Kafka) records the keys
+retried or dropped since. A dead letter is open while no later "done" record names its key.
+A retry sends an alert only if it is not settled "delivered" (by the service or an earlier
+retry), and settles it delivered, so it still goes out at most once per (rule, story,
+channel); a retry that fails again is dead-lettered again with the new reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from monitor.alerts.channels import Sender
+from monitor.alerts.digest import Digest, digest_from_dict
+from monitor.alerts.dispatch import Settlements, dead_letter
+from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
+from monitor.config import Config, DeliveryConfig
+from monitor.errors import BusError, DeliveryError
+from monitor.history import stored_records
+from monitor.metrics import Metrics
+from monitor.models import Alert, Settlement, alert_from_dict
+from monitor.waiting import sleep_or_stop
+
+log = structlog.get_logger("monitor.dlq")
+NO_CHANNEL = "-"  # the channel label of a record that is not an alert
+DLQ_REFRESH_S = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """One open dead letter: an alert, a digest, or a record that could not be read."""
+
+    id: str  # the record key: the alert's or digest's id
+    kind: str  # "alert", "digest" or "record"
+    channel: str
+    rules: tuple[str, ...]
+    reason: str
+    attempts: int
+    failed_at: str
+    body: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `monitor dlq list --json` line."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "channel": self.channel,
+            "rules": list(self.rules),
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "failed_at": self.failed_at,
+        }
+
+
+def open_letters(dead: Iterable[Record], done: Iterable[Record]) -> list[DeadLetter]:
+    """The dead letters not retried or dropped since, the newest record per key, oldest first."""
+    latest: dict[str, Record] = {}
+    for record in dead:
+        if record.key not in latest or record.timestamp_ms >= latest[record.key].timestamp_ms:
+            latest[record.key] = record
+    closed: dict[str, int] = {}
+    for record in done:
+        closed[record.key] = max(closed.get(record.key, 0), record.timestamp_ms)
+    letters = [_letter(r) for key, r in latest.items() if closed.get(key, -1) < r.timestamp_ms]
+    return sorted(letters, key=lambda d: d.failed_at)
+
+
+def _letter(record: Record) -> DeadLetter:
+    try:
+        body = json.loads(record.value)
+    except ValueError:
+        body = {"raw": record.value.decode("utf-8", "replace")}
+    if not isinstance(body, dict):
+        body = {"raw": body}
+    when = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).isoformat()
+    kind, channel = "record", NO_CHANNEL
+    rules: tuple[str, ...] = ()
+    if isinstance(body.get("alert"), dict):
+        alert = body["alert"]
+        kind, channel = "alert", str(alert.get("channel"))
+        rules = (str(alert.get("rule", {}).get("id", "")),)
+    elif isinstance(body.get("digest"), dict):
+        digest = body["digest"]
+        kind, channel = "digest", str(digest.get("channel"))
+        rules = tuple(str(r.get("id")) for r in digest.get("rules", ()))
+    return DeadLetter(
+        id=record.key,
+        kind=kind,
+        channel=channel,
+        rules=rules,
+        reason=str(body.get("reason", "")),
+        attempts=int(body.get("attempts") or 0),
+        failed_at=str(body.get("failed_at") or when),
+        body=body,
+    )
+
+
+def by_channel(letters: Iterable[DeadLetter]) -> dict[str, int]:
+    """How many open dead letters each channel has."""
+    counts: dict[str, int] = {}
+    for letter in letters:
+        counts[letter.channel] = counts.get(letter.channel, 0) + 1
+    return counts
+
+
+async def mark_done(bus: Bus, letters: Sequence[DeadLetter], status: str) -> None:
+    """Record the letters as retried or dropped (they leave the list)."""
+    at = datetime.now(UTC).isoformat()
+    body = json.dumps({"status": status, "at": at}).encode()
+    await bus.publish(DLQ_DONE, [(letter.id, body) for letter in letters])
+
+
+class Retrier:
+    """Sends dead letters again, at most once per alert (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        senders: Mapping[str, Sender],
+        settlements: Settlements,
+        bus: Bus,
+        metrics: Metrics,
+        delivery: DeliveryConfig,
+    ) -> None:
+        self.senders = senders
+        self.settlements = settlements
+        self.bus = bus
+        self.metrics = metrics
+        self.delivery = delivery
+
+    async def retry(self, letter: DeadLetter) -> str:
+        """ "sent", "already delivered", or raise DeliveryError with why it failed again."""
+        if letter.kind == "record":
+            raise DeliveryError(
+                "not an alert (a record that could not be read): drop it", retriable=False
+            )
+        sender = self.senders.get(letter.channel)
+        if sender is None:
+            raise DeliveryError(
+                f"no channel named {letter.channel!r} is configured", retriable=False
+            )
+        await self.settlements.sync()
+        if letter.kind == "alert":
+            alert = alert_from_dict(letter.body["alert"])
+            if await self.settlements.settled_status(alert.id) == "delivered":
+                await mark_done(self.bus, [letter], "retried")
+                return "already delivered"
+            await self._attempts(letter, sender.send, alert)
+            await self._settle(alert.id, alert.rule_id, alert.article.id, alert.channel)
+        else:
+            digest = digest_from_dict(letter.body["digest"])
+            statuses = [await self.settlements.settled_status(i.alert_id) for i in digest.items]
+            if all(s == "delivered" for s in statuses):
+                await mark_done(self.bus, [letter], "retried")
+                return "already delivered"
+            await self._attempts(letter, sender.send_digest, digest)
+            for item in digest.items:
+                await self._settle(item.alert_id, item.rule_id, item.article_id, digest.channel)
+        await mark_done(self.bus, [letter], "retried")
+        self.metrics.alerts.labels(letter.channel, "delivered").inc()
+        log.info("dead_letter_retried", id=letter.id, channel=letter.channel)
+        return "sent"
+
+    async def _attempts(self, letter: DeadLetter, send: Any, what: Alert | Digest) -> None:
+        reason = ""
+        for attempt in range(1, self.delivery.attempts + 1):
+            try:
+                await send(what)
+            except DeliveryError as exc:
+                reason = str(exc)
+                if not exc.retriable or attempt == self.delivery.attempts:
+                    break
+                await asyncio.sleep(self.delivery.delay_s(attempt, exc.retry_after_s))
+                continue
+            return
+        body = {k: v for k, v in letter.body.items() if k not in ("reason", "failed_at")}
+        body["attempts"] = letter.attempts + attempt
+        await dead_letter(self.bus, self.metrics, letter.id, body, reason, letter.channel)
+        raise DeliveryError(reason, retriable=False)
+
+    async def _settle(self, alert_id: str, rule_id: str, article_id: str, channel: str) -> None:
+        await self.settlements.settle(
+            Settlement(
+                alert_id=alert_id,
+                rule_id=rule_id,
+                article_id=article_id,
+                channel=channel,
+                status="delivered",
+                reason="retried from the DLQ",
+            )
+        )
+
+
+async def read_open_letters(config: Config) -> list[DeadLetter]:
+    """The open dead letters, from the bus's stored records (local or Kafka)."""
+    everything = time.time()
+    dead = await stored_records(config, DLQ, everything)
+    done = await stored_records(config, DLQ_DONE, everything)
+    return open_letters(dead, done)
+
+
+async def export_dlq_size(
+    config: Config, metrics: Metrics, stop: asyncio.Event, every_s: float = DLQ_REFRESH_S
+) -> None:
+    """Keep `monitor_dlq_size{channel}` at the open dead letters, as `monitor dlq` retries and
+    drops them from another process."""
+    shown = {*config.channels, NO_CHANNEL}  # every channel has a value, 0 when empty
+    while True:
+        try:
+            counts = by_channel(await read_open_letters(config))
+        except BusError as exc:
+            log.warning("dlq_count_failed", reason=str(exc))
+        else:
+            shown |= counts.keys()
+            for channel in shown:
+                metrics.dlq_size.labels(channel).set(counts.get(channel, 0))
+        if await sleep_or_stop(stop, every_s):
+            return

@@ -1,0 +1,152 @@
+"""`monitor dlq list | retry | drop`: the dead letters, on either bus, from the command line.
+
+Retries send through the channels configured now (a fixed webhook URL or token takes effect),
+while the service may be running: the settlement each retry checks and records is the one the
+dispatchers read, so an alert delivered in between is not sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TextIO
+
+import aiohttp
+
+from monitor import __version__
+from monitor.alerts.channels import Sender, Tools, make_sender
+from monitor.alerts.deadletters import DeadLetter, Retrier, mark_done, read_open_letters
+from monitor.alerts.dispatch import Settlements
+from monitor.bus.kafka import KafkaBus, KafkaSettlements
+from monitor.bus.local import LocalBus
+from monitor.config import Config, load_config
+from monitor.errors import BusError, ConfigError, DeliveryError, StorageError
+from monitor.logs import configure_logging
+from monitor.metrics import make_metrics
+from monitor.state import StateStore
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+CONNECT_TIMEOUT_S = 60.0
+
+
+def dlq_command(
+    config_path: Path,
+    action: str,
+    *,
+    ids: Sequence[str],
+    every: bool,
+    channel: str | None,
+    as_json: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Run one `monitor dlq` action; exit 0, 1 when a retry failed again, 2 on bad input."""
+    try:
+        config = load_config(os.environ, config_path)
+    except ConfigError as exc:
+        print(exc, file=err)
+        return EXIT_USAGE
+    configure_logging("warning", secrets=config.secrets())
+    try:
+        return asyncio.run(_run(config, action, ids, every, channel, as_json, out, err))
+    except (BusError, StorageError, TimeoutError) as exc:
+        print(f"the bus could not be read or written: {str(exc) or type(exc).__name__}", file=err)
+        return EXIT_USAGE
+
+
+async def _run(
+    config: Config,
+    action: str,
+    ids: Sequence[str],
+    every: bool,
+    channel: str | None,
+    as_json: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    letters = await read_open_letters(config)
+    if action == "list":
+        print_letters(letters, as_json=as_json, out=out)
+        return EXIT_OK
+    chosen = [
+        letter
+        for letter in letters
+        if every or letter.id in ids or (channel is not None and letter.channel == channel)
+    ]
+    missing = sorted(set(ids) - {letter.id for letter in letters})
+    for key in missing:
+        print(f"{key}: no open dead letter with this id", file=err)
+    if not chosen:
+        print("nothing to do", file=err)
+        return EXIT_USAGE if missing else EXIT_OK
+    async with AsyncExitStack() as stack:
+        bus = await _bus(config, stack)
+        if action == "drop":
+            await mark_done(bus, chosen, "dropped")
+            for letter in chosen:
+                print(f"{letter.id} {letter.channel}: dropped", file=out)
+            return EXIT_OK
+        retrier = Retrier(
+            senders=await _senders(config, stack),
+            settlements=await _settlements(config, bus, stack),
+            bus=bus,
+            metrics=make_metrics(),
+            delivery=config.delivery,
+        )
+        failed = 0
+        for letter in chosen:
+            try:
+                result = await retrier.retry(letter)
+            except DeliveryError as exc:
+                failed += 1
+                result = f"failed again: {exc}"
+            print(f"{letter.id} {letter.channel}: {result}", file=out)
+    return EXIT_FAILED if failed or missing else EXIT_OK
+
+
+async def _bus(config: Config, stack: AsyncExitStack) -> LocalBus | KafkaBus:
+    bus = KafkaBus(config.bus) if config.bus else LocalBus(config.state_dir / "bus.db")
+    async with asyncio.timeout(CONNECT_TIMEOUT_S):
+        await stack.enter_async_context(bus)
+    return bus
+
+
+async def _settlements(
+    config: Config, bus: LocalBus | KafkaBus, stack: AsyncExitStack
+) -> Settlements:
+    if isinstance(bus, KafkaBus):
+        settlements = KafkaSettlements(bus)
+        await settlements.start()
+        stack.push_async_callback(settlements.stop)
+        return settlements
+    return await stack.enter_async_context(StateStore(config.state_dir))
+
+
+async def _senders(config: Config, stack: AsyncExitStack) -> dict[str, Sender]:
+    session = await stack.enter_async_context(
+        aiohttp.ClientSession(headers={"User-Agent": f"monitor/{__version__}"})
+    )
+    executor = stack.enter_context(ThreadPoolExecutor(max_workers=2))
+    tools = Tools(session, executor)
+    return {name: make_sender(c, tools) for name, c in config.channels.items()}
+
+
+def print_letters(letters: Sequence[DeadLetter], *, as_json: bool, out: TextIO) -> None:
+    """One JSON object per line, or a table and a count."""
+    if as_json:
+        for letter in letters:
+            print(json.dumps(letter.to_dict(), ensure_ascii=False), file=out)
+        return
+    for letter in letters:
+        rules = ",".join(letter.rules) or "-"
+        print(
+            f"{letter.failed_at[:19]}  {letter.id}  {letter.channel}  {rules}  "
+            f"attempts={letter.attempts}  {letter.reason}",
+            file=out,
+        )
+    print(f"{len(letters)} dead letter(s)", file=out)
