@@ -75,6 +75,14 @@ class StoriesConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HealthConfig:
+    """Feed-health alerts: to `notify`, when a feed has failed for `failing_after_s`."""
+
+    notify: tuple[str, ...] = ()
+    failing_after_s: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KafkaConfig:
     """The Kafka bus. `KAFKA_BOOTSTRAP_SERVERS` overrides `bootstrap_servers`."""
 
@@ -133,6 +141,7 @@ class Config:
     delivery: DeliveryConfig = DeliveryConfig()
     stories: StoriesConfig = StoriesConfig()
     batching: dict[str, Batching] = field(default_factory=dict)  # by channel name
+    health: HealthConfig = HealthConfig()
     log_level: str = "info"
 
     def secrets(self) -> tuple[str, ...]:
@@ -157,6 +166,7 @@ TOP_KEYS = (
     "poller",
     "delivery",
     "stories",
+    "health",
     "log",
 )
 
@@ -260,6 +270,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         delivery=_delivery(check, spec.get("delivery", {}), at("delivery")),
         stories=_stories(check, spec.get("stories", {}), at("stories")),
         batching=_batching(check, spec.get("channels", {}), at("channels")),
+        health=_health(check, spec.get("health", {}), at("health"), channels),
         log_level=level,
     )
 
@@ -420,6 +431,22 @@ def _stories(check: Checker, value: object, line: int) -> StoriesConfig:
         check.error(spec.line_of("window"), f"stories.window must be at most 7d, not {raw!r}")
         return StoriesConfig()
     return StoriesConfig(window_s=window_s)
+
+
+def _health(
+    check: Checker, value: object, line: int, channels: Mapping[str, Channel]
+) -> HealthConfig:
+    spec = check.mapping(value, line, "health", ("notify", "failing_after"))
+    if spec is None:
+        return HealthConfig()
+    notify = check.strings(spec.get("notify", []), spec.line_of("notify"), "health.notify")
+    for name in notify:
+        if name not in channels:
+            check.error(spec.line_of("notify"), f"health.notify names unknown channel {name!r}")
+    failing_after_s = _duration(check, spec, "failing_after", 3600.0)
+    if failing_after_s < 60:
+        check.error(spec.line_of("failing_after"), "health.failing_after must be at least 1m")
+    return HealthConfig(notify=notify, failing_after_s=failing_after_s)
 
 
 _BATCHING_KEYS = ("digest", "quiet")

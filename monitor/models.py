@@ -254,6 +254,7 @@ class Alert:
     article: Article
     evidence: tuple[Evidence, ...]
     story: Story | None = None  # None only for alerts made before stories (old DLQ records)
+    health: dict[str, str] | None = None  # a feed-health alert's feed, state, since and reason
 
     @classmethod
     def for_channel(cls, matched: MatchedArticle, channel: str, story: Story | None) -> Alert:
@@ -283,8 +284,9 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (the generic webhook body, and the DLQ record)."""
         story = self.story or Story(id=self.article.id, articles=())
+        extra = {"health": self.health} if self.health is not None else {}
         return {
-            "event": "alert",
+            "event": "feed_health" if self.health is not None else "alert",
             "alert_id": self.id,
             "channel": self.channel,
             "rule": {
@@ -298,6 +300,7 @@ class Alert:
                 **story.to_dict(),
                 "also_reported": [r.to_dict() for r in self.also_reported()],
             },
+            **extra,
         }
 
 
@@ -330,6 +333,7 @@ def alert_from_dict(data: dict[str, Any]) -> Alert:
         article=article,
         evidence=tuple(Evidence(**e) for e in data.get("evidence") or ()),
         story=Story(id=story_data.get("id") or article.id, articles=(itself, *others)),
+        health=data.get("health"),
     )
 
 

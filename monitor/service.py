@@ -25,6 +25,7 @@ from monitor.clock import Clock
 from monitor.config import Config, notify_problems
 from monitor.errors import Problem, StorageFull
 from monitor.feeds.poller import Leases, Poller
+from monitor.feeds.watch import FeedWatch, HealthStore, KafkaHealthStore, LocalHealthStore
 from monitor.matching import native
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FileCache
@@ -160,6 +161,29 @@ class Service:
             return story_log
         return LocalStoryLog(self.state)
 
+    async def _watch(
+        self, stack: AsyncExitStack, senders: dict[str, Sender], clock: Clock
+    ) -> FeedWatch | None:
+        """The feed-health watch, when `health.notify` names channels."""
+        if not self.config.health.notify:
+            return None
+        store: HealthStore = LocalHealthStore(self.state)
+        if isinstance(self.bus, KafkaBus):
+            kafka_store = KafkaHealthStore(self.bus)
+            await kafka_store.start()
+            stack.push_async_callback(kafka_store.stop)
+            store = kafka_store
+        return FeedWatch(
+            config=self.config.health,
+            store=store,
+            senders=senders,
+            state=self.state,
+            bus=self.bus,
+            metrics=self.metrics,
+            delivery=self.config.delivery,
+            clock=clock,
+        )
+
     async def _open(
         self, stack: AsyncExitStack, stop: asyncio.Event
     ) -> tuple[Poller | None, Dispatcher | None]:
@@ -171,6 +195,11 @@ class Service:
             aiohttp.ClientSession(headers={"User-Agent": f"monitor/{__version__}"})
         )
         poller = dispatcher = None
+        # Blocking senders (Apprise) run here, a few at a time.
+        executor = ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="sender")
+        stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+        senders = self._senders(Tools(session, executor))
+        clock = Clock.from_environ()
         if self.runs("poller"):
             leases: Leases | None = (
                 KafkaLeases(self.bus) if isinstance(self.bus, KafkaBus) else None
@@ -183,6 +212,7 @@ class Service:
                 metrics=self.metrics,
                 leases=leases,
                 paused=self.storage.paused,
+                watch=await self._watch(stack, senders, clock),
             )
         if self.runs("dispatcher"):
             stories = StoryDesk(
@@ -191,13 +221,8 @@ class Service:
                 metrics=self.metrics,
             )
             await stories.start()
-            # Blocking senders (Apprise) run here, a few at a time.
-            executor = ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="sender")
-            stack.callback(executor.shutdown, wait=False, cancel_futures=True)
-            senders = self._senders(Tools(session, executor))
             settlements = await self._settlements(stack)
             held = await self._held(stack)
-            clock = Clock.from_environ()
             dispatcher = Dispatcher(
                 senders=senders,
                 default_notify=self.config.default_notify,
@@ -262,6 +287,9 @@ class Service:
                     tg.create_task(self._prune(self.bus, stop), name="retention")
                 if poller is not None:
                     tg.create_task(poller.run(self.rule_set.feeds, stop), name="poller")
+                    if poller.watch is not None:
+                        poller.watch.owns = poller.leases.owns
+                        tg.create_task(poller.watch.run(stop), name="feed-health")
                     if isinstance(poller.leases, KafkaLeases):
                         tg.create_task(poller.leases.run(stop), name="poller-leases")
                 if self.runs("matcher"):

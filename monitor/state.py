@@ -1,6 +1,6 @@
 """The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries,
-alerts held for digests (`monitor.alerts.held`) and the members of stories
-(`monitor.stories.store`)."""
+alerts held for digests (`monitor.alerts.held`), the members of stories
+(`monitor.stories.store`) and feed health (`monitor.feeds.watch`)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS held (
     item TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS held_due ON held (due_ms);
+CREATE TABLE IF NOT EXISTS feed_health (
+    feed_id TEXT PRIMARY KEY,
+    health TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS story_rules (
     rule_id TEXT NOT NULL,
     article_id TEXT NOT NULL,

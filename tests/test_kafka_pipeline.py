@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from monitor.bus.base import ARTICLES
 from monitor.bus.kafka import KafkaBus
+from monitor.clock import CLOCK_FILE_ENV, set_clock_file
 from monitor.config import KafkaConfig
 from monitor.models import make_article
 from tests.conftest import SHIPPED_RULES, KafkaUnderTest
@@ -544,3 +546,43 @@ async def test_dead_letters_on_kafka_are_listed_retried_once_and_dropped(fleet: 
     await proc.start()
     await fleet.ready(proc)
     await dlq_scenario(proc, fleet.receiver, "ops-hook", Cli(proc.config, fleet.env), attempts=3)
+
+
+@pytest.mark.timeout(180)
+async def test_feed_health_on_kafka_survives_a_poller_with_no_local_state(fleet: Fleet) -> None:
+    """Feed health is kept in the feed.health topic: a poller started afresh, with an empty
+    state directory, does not say again that a feed is failing."""
+    clock = fleet.tmp / "clock"
+    set_clock_file(clock, datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    fleet.env[CLOCK_FILE_ENV] = str(clock)
+    fleet.rules("rules:\n  - {id: never, match: {any: [zzzqqq]}}\n", with_feed=False)
+    (fleet.tmp / "rules" / "feeds.yaml").write_text(
+        f'feeds:\n  - {{id: down, url: "{fleet.feeds.url("/status/500")}", interval: 1s}}\n'
+    )
+    health = "health: {notify: [ops-hook], failing_after: 1h}\npoller: {max_backoff: 2s}\n"
+
+    def with_health(proc: MonitorProcess) -> MonitorProcess:
+        proc.config.write_text(proc.config.read_text() + health)
+        return proc
+
+    first = with_health(fleet.process("first"))
+    await first.start()
+    await fleet.ready(first)
+    await eventually(lambda: fleet.feeds.count("/status/500") >= 2, 30)
+    set_clock_file(clock, datetime(2026, 3, 1, 10, 1, tzinfo=UTC))
+    await eventually(lambda: len(fleet.receiver.received) == 1, 30, first.stderr)
+    body = json.loads(fleet.receiver.received[0][1])
+    assert ("down", "failing") == (body["health"]["feed"], body["health"]["state"])
+    await first.stop()
+
+    second = with_health(fleet.process("second"))  # state-second: nothing stored locally
+    await second.start()
+    await fleet.ready(second)
+    polls = fleet.feeds.count("/status/500")
+    await eventually(lambda: fleet.feeds.count("/status/500") >= polls + 4, 30)
+    # Two hours on: a poller that had forgotten would find it failing for over an hour.
+    set_clock_file(clock, datetime(2026, 3, 1, 12, 5, tzinfo=UTC))
+    polls = fleet.feeds.count("/status/500")
+    await eventually(lambda: fleet.feeds.count("/status/500") >= polls + 2, 30)
+    await asyncio.sleep(6)  # a health check or more
+    assert 1 == len(fleet.receiver.received)

@@ -21,6 +21,7 @@ STORIES_RETENTION_S: Final = 7 * 86400.0  # the longest story window the Kafka b
 POLLER_LEASES: Final = "poller.leases"  # empty; its partitions share the feeds among pollers
 HELD: Final = "held"  # alerts held for digests, by alert id, compacted (Kafka bus)
 HELD_RETENTION_S: Final = 30 * 86400.0  # a held alert is due within a day or a throttle period
+FEED_HEALTH: Final = "feed.health"  # each feed's health, by feed id, compacted (Kafka bus)
 FLUSHER_LEASES: Final = "flusher.leases"  # empty; its partitions share the channels' digests
 TOPICS: Final = (ARTICLES, MATCHES, DLQ)
 

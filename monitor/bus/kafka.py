@@ -34,6 +34,7 @@ from aiokafka.helpers import create_ssl_context
 from monitor.bus.base import (
     DELIVERIES,
     DLQ_DONE,
+    FEED_HEALTH,
     FLUSHER_LEASES,
     HELD,
     HELD_RETENTION_S,
@@ -152,7 +153,7 @@ class KafkaBus(Resource):
                     rf,
                     topic_configs={"cleanup.policy": "compact"},
                 )
-                for name in (DELIVERIES, DLQ_DONE)
+                for name in (DELIVERIES, DLQ_DONE, FEED_HEALTH)
             ]
             for name, retention_s in ((STORIES, STORIES_RETENTION_S), (HELD, HELD_RETENTION_S)):
                 # Compacted to one record a key, and gone after the retention.

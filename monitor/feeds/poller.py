@@ -28,6 +28,7 @@ from monitor.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.feeds import redirects
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
+from monitor.feeds.watch import FeedWatch
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics
 from monitor.state import FeedState, StateStore
@@ -48,6 +49,7 @@ class PollResult:
     result: str
     new: int = 0
     retry_in_s: float | None = None
+    reason: str = ""  # a failure's, as logged
 
 
 class Leases(Protocol):
@@ -88,7 +90,9 @@ class Poller:
         metrics: Metrics,
         leases: Leases | None = None,
         paused: Callable[[], bool] = lambda: False,
+        watch: FeedWatch | None = None,
     ) -> None:
+        self.watch = watch  # told every poll's outcome: feed health
         self.leases = leases or AllFeeds()
         self.paused = paused  # while true (the disk is full), no feed is polled
         self.config = config
@@ -122,6 +126,8 @@ class Poller:
         each feed's next poll."""
         wanted = {f.id: f for f in feeds if f.enabled}
         self._specs.update(wanted)
+        if self.watch is not None:
+            self.watch.set_feeds(wanted)
         for feed_id in [f for f in self._tasks if f not in wanted]:
             self._tasks.pop(feed_id).cancel()
             self._specs.pop(feed_id, None)
@@ -181,13 +187,15 @@ class Poller:
         else:
             self._failing.add(feed.id)
         self.metrics.feeds_failing.set(len(self._failing))
+        if self.watch is not None:
+            await self.watch.observe(feed, result.result, result.new, result.reason)
         return result
 
     async def _poll(self, feed: FeedSpec) -> PollResult:
         state = await self.state.feed_state(feed.id)
         if state.disabled_reason and state.disabled_url == feed.url:
             log.warning("feed_disabled", reason=state.disabled_reason)
-            return PollResult("disabled")
+            return PollResult("disabled", reason=f"disabled: {state.disabled_reason}")
         try:
             return await self._fetch_and_publish(feed, state)
         except FeedFetchError as exc:
@@ -197,7 +205,7 @@ class Poller:
                 await self.state.save_feed_state(disabled)
                 # An expected outcome, not a bug: the reason says all a traceback would.
                 log.error("feed_disabled_by_server", reason=reason, url=feed.url)  # noqa: TRY400
-                return PollResult(result)
+                return PollResult(result, reason=reason)
         except FeedParseError as exc:
             reason, result, retry_in_s = str(exc), "parse_error", None
         except (BusError, StorageFull) as exc:
@@ -209,7 +217,7 @@ class Poller:
         failures = state.failures + 1
         await self.state.save_feed_state(replace(state, failures=failures))
         log.warning("feed_failed", result=result, reason=reason, failures=failures)
-        return PollResult(result, retry_in_s=retry_in_s)
+        return PollResult(result, retry_in_s=retry_in_s, reason=reason)
 
     async def _fetch_and_publish(self, feed: FeedSpec, state: FeedState) -> PollResult:
         body, etag, modified, content_type = await self._fetch(feed, state)

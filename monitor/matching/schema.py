@@ -45,7 +45,7 @@ RULE_KEYS = (
     "throttle",
 )
 ENTITY_KEYS = ("id", "type", "names", "tags", "context")
-FEED_KEYS = ("id", "url", "interval", "tags", "enabled")
+FEED_KEYS = ("id", "url", "interval", "tags", "enabled", "expect_every")
 
 
 def parse_rule_file(path: str, data: object) -> tuple[list[RuleSpec], list[Problem]]:
@@ -206,6 +206,15 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
                 interval_s = parse_duration(spec["interval"])
             except ValueError as exc:
                 check.error(at("interval"), f"feed `interval`: {exc}")
+        expect_every_s = None
+        if "expect_every" in spec:
+            try:
+                expect_every_s = parse_duration(spec["expect_every"])
+            except ValueError as exc:
+                check.error(at("expect_every"), f"feed `expect_every`: {exc}")
+            else:
+                if expect_every_s < 60:
+                    check.error(at("expect_every"), "feed `expect_every` must be at least 1m")
         tags = _strings(check, spec, "tags") if "tags" in spec else ()
         enabled = True
         if "enabled" in spec:
@@ -221,6 +230,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
                 interval_s=interval_s,
                 tags=tags,
                 enabled=enabled,
+                expect_every_s=expect_every_s,
             )
         )
     return feeds, check.problems

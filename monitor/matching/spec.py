@@ -149,6 +149,7 @@ class FeedSpec:
     interval_s: float = 300.0
     tags: tuple[str, ...] = ()
     enabled: bool = True
+    expect_every_s: float | None = None  # alert when it publishes nothing for this long
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,274 @@
+"""Watching feeds' health and telling the `health.notify` channels (see `feeds.health`).
+
+The poller reports every poll here; a loop checks the time-based states (failing longer than
+`failing_after`, silent longer than `expect_every`) every few seconds. Each feed's health is
+stored (state.db, or the compacted topic `<prefix>feed.health` on Kafka, so a feed whose lease
+moves to another poller keeps its history), after its event is sent: nothing is repeated
+across restarts, and a crash between sending and storing sends it again under the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Protocol
+
+import structlog
+
+from monitor.alerts.channels import Sender
+from monitor.alerts.dispatch import dead_letter
+from monitor.bus.base import FEED_HEALTH, Bus
+from monitor.bus.kafka import CompactedReader, KafkaBus
+from monitor.config import DeliveryConfig, HealthConfig
+from monitor.errors import DeliveryError
+from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, HealthEvent, due, observed
+from monitor.matching.spec import FeedSpec
+from monitor.metrics import Metrics
+from monitor.models import Alert, Settlement, alert_id, make_article
+from monitor.state import StateStore
+from monitor.waiting import sleep_or_stop
+
+log = structlog.get_logger("monitor.health")
+CHECK_EVERY_S = 5.0
+SEVERITY = {FAILING: "high", SILENT: "medium", RECOVERED: "info"}
+RULE_ID = "feed-health"
+OK_RESULTS = frozenset({"ok", "not_modified"})
+NOT_THE_FEEDS_FAULT = frozenset({"bus_error", "storage_full"})
+
+
+class HealthStore(Protocol):
+    """Where each feed's health is kept."""
+
+    async def load(self) -> dict[str, Health]:
+        """Every feed's health, as stored now."""
+        ...
+
+    async def save(self, health: Health) -> None:
+        """Store one feed's health."""
+        ...
+
+
+def _encode(health: Health) -> str:
+    return json.dumps(asdict(health))
+
+
+def _decode(text: str | bytes) -> Health:
+    return Health(**json.loads(text))
+
+
+class LocalHealthStore:
+    """The `feed_health` table of state.db."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.file = state.file
+
+    async def load(self) -> dict[str, Health]:
+        """Every row."""
+        rows = await self.file.run(
+            lambda: self.file.conn().execute("SELECT feed_id, health FROM feed_health").fetchall()
+        )
+        return {str(feed): _decode(text) for feed, text in rows}
+
+    async def save(self, health: Health) -> None:
+        """Insert or replace the feed's row."""
+        await self.file.write(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO feed_health (feed_id, health) VALUES (?, ?)",
+                (health.feed_id, _encode(health)),
+            )
+        )
+
+
+class KafkaHealthStore:
+    """`<prefix>feed.health`, keyed by feed id, read in full by every poller."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bus = bus
+        self.reader = CompactedReader(bus, FEED_HEALTH)
+        self._known: dict[str, Health] = {}
+
+    async def start(self) -> None:
+        """Read from the beginning."""
+        await self.reader.start()
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        await self.reader.stop()
+
+    async def load(self) -> dict[str, Health]:
+        """What every poller stored, up to now."""
+        for key, value in await self.reader.read_to_end():
+            self._known[key.decode()] = _decode(value)
+        return dict(self._known)
+
+    async def save(self, health: Health) -> None:
+        """Publish the feed's health."""
+        await self.bus.publish(FEED_HEALTH, [(health.feed_id, _encode(health).encode())])
+        self._known[health.feed_id] = health
+
+
+class FeedWatch:
+    """Keeps feeds' health and alerts about it (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        config: HealthConfig,
+        store: HealthStore,
+        senders: Mapping[str, Sender],
+        state: StateStore,
+        bus: Bus,
+        metrics: Metrics,
+        delivery: DeliveryConfig,
+        clock: Callable[[], float],
+        owns: Callable[[str], bool] = lambda _: True,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.senders = senders
+        self.state = state
+        self.bus = bus
+        self.metrics = metrics
+        self.delivery = delivery
+        self.clock = clock
+        self.owns = owns
+        self.feeds: dict[str, FeedSpec] = {}
+        self._health: dict[str, Health] = {}
+        self._lock = asyncio.Lock()
+
+    def set_feeds(self, feeds: Mapping[str, FeedSpec]) -> None:
+        """The feeds to watch (enabled ones, after each reload)."""
+        self.feeds = {k: f for k, f in feeds.items() if f.enabled}
+
+    async def observe(self, feed: FeedSpec, result: str, new: int, reason: str) -> None:
+        """Note one poll's outcome and tell what it changed; never raises but on cancellation."""
+        if result in NOT_THE_FEEDS_FAULT:
+            return
+        try:
+            async with self._lock:
+                now_ms = self._now_ms()
+                health = self._health.get(feed.id) or Health(feed_id=feed.id, last_new_ms=now_ms)
+                ok = result in OK_RESULTS
+                self._health[feed.id] = observed(
+                    health, ok=ok, new=new, reason=reason or result, now_ms=now_ms
+                )
+                await self._check(feed, now_ms)
+        except Exception:  # the poller's loop must go on; logged with the feed
+            log.exception("feed_health_failed", feed=feed.id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Check every feed's time-based states until `stop`."""
+        self._health = await self.store.load()
+        while not await sleep_or_stop(stop, CHECK_EVERY_S):
+            try:
+                stored = await self.store.load()
+                async with self._lock:
+                    for feed_id, health in stored.items():
+                        if not self.owns(feed_id) or feed_id not in self._health:
+                            self._health[feed_id] = health  # another poller's, or new to us
+                    now_ms = self._now_ms()
+                    for feed in list(self.feeds.values()):
+                        if self.owns(feed.id):
+                            await self._check(feed, now_ms)
+            except Exception:  # a top-level loop: log and go on
+                log.exception("feed_health_check_failed")
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def _check(self, feed: FeedSpec, now_ms: int) -> None:
+        health = self._health.get(feed.id)
+        if health is None:
+            health = self._health[feed.id] = Health(feed_id=feed.id, last_new_ms=now_ms)
+            await self.store.save(health)
+        after, event = due(
+            health,
+            failing_after_s=self.config.failing_after_s,
+            expect_every_s=feed.expect_every_s,
+            now_ms=now_ms,
+        )
+        if event is not None:
+            await self._tell(event, feed)
+        if after != health or event is not None:
+            await self.store.save(after)
+            self._health[feed.id] = after
+
+    async def _tell(self, event: HealthEvent, feed: FeedSpec) -> None:
+        log.warning(
+            "feed_health", feed=feed.id, state=event.kind, reason=event.reason, alert_id=event.id
+        )
+        for channel in self.config.notify:
+            alert = health_alert(event, feed, channel)
+            await self._deliver(alert)
+
+    async def _deliver(self, alert: Alert) -> None:
+        sender = self.senders[alert.channel]
+        reason, attempt = "", 0
+        for attempt in range(1, self.delivery.attempts + 1):
+            try:
+                await sender.send(alert)
+            except DeliveryError as exc:
+                reason = str(exc)
+                if not exc.retriable or attempt == self.delivery.attempts:
+                    break
+                await asyncio.sleep(self.delivery.delay_s(attempt, exc.retry_after_s))
+                continue
+            self.metrics.alerts.labels(alert.channel, "delivered").inc()
+            await self._settle(alert, "delivered", None)
+            return
+        body: dict[str, object] = {"alert": alert.to_dict(), "attempts": attempt}
+        await dead_letter(self.bus, self.metrics, alert.id, body, reason, alert.channel)
+        self.metrics.alerts.labels(alert.channel, "dead").inc()
+        await self._settle(alert, "dead", reason)
+        log.error("feed_health_alert_dead_lettered", reason=reason, channel=alert.channel)
+
+    async def _settle(self, alert: Alert, status: str, reason: str | None) -> None:
+        await self.state.settle(
+            Settlement(
+                alert_id=alert.id,
+                rule_id=RULE_ID,
+                article_id=alert.article.id,
+                channel=alert.channel,
+                status=status,
+                reason=reason,
+            )
+        )
+
+
+def duration(seconds: float) -> str:
+    """`2d 3h`, `1h 5m`, `45m`, `30s`: the two largest units."""
+    s = int(max(0, seconds))
+    parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n]
+    return " ".join(shown[:2]) or "0s"
+
+
+def health_alert(event: HealthEvent, feed: FeedSpec, channel: str) -> Alert:
+    """The alert a health event gives on one channel: its title says what happened."""
+    lasted = duration((event.at_ms - event.since_ms) / 1000)
+    if event.kind == FAILING:
+        title = f"Feed {feed.id} has been failing for {lasted}: {event.reason}"
+    elif event.kind == SILENT:
+        every = duration(feed.expect_every_s or 0)
+        title = f"Feed {feed.id} has published nothing for {lasted} (expected every {every})"
+    else:
+        again = "fetches" if event.reason == FAILING else "publishes"
+        title = f"Feed {feed.id} has recovered: it {again} again, after {lasted}"
+    at = datetime.fromtimestamp(event.at_ms / 1000, UTC)
+    article = make_article(
+        id=event.id, feed=feed.id, url=feed.url, title=title, published=at, fetched_at=at
+    )
+    since = datetime.fromtimestamp(event.since_ms / 1000, UTC).isoformat()
+    return Alert(
+        id=alert_id(RULE_ID, event.id, channel),
+        channel=channel,
+        rule_id=RULE_ID,
+        description="Feed health",
+        severity=SEVERITY[event.kind],
+        article=article,
+        evidence=(),
+        health={"feed": feed.id, "state": event.kind, "since": since, "reason": event.reason},
+    )
