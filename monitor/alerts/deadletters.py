@@ -12,22 +12,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import structlog
 
 from monitor.alerts.channels import Sender
-from monitor.alerts.digest import Digest, digest_from_dict
+from monitor.alerts.digest import digest_from_dict
 from monitor.alerts.dispatch import Settlements, dead_letter
+from monitor.alerts.retrying import send_with_retries
 from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
 from monitor.config import Config, DeliveryConfig
 from monitor.errors import BusError, DeliveryError
 from monitor.history import stored_records
 from monitor.metrics import Metrics
-from monitor.models import Alert, Settlement, alert_from_dict
+from monitor.models import Settlement, alert_from_dict
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.dlq")
@@ -154,7 +156,7 @@ class Retrier:
             if await self.settlements.settled_status(alert.id) == "delivered":
                 await mark_done(self.bus, [letter], "retried")
                 return "already delivered"
-            await self._attempts(letter, sender.send, alert)
+            await self._attempts(letter, partial(sender.send, alert))
             await self._settle(alert.id, alert.rule_id, alert.article.id, alert.channel)
         else:
             digest = digest_from_dict(letter.body["digest"])
@@ -162,7 +164,7 @@ class Retrier:
             if all(s == "delivered" for s in statuses):
                 await mark_done(self.bus, [letter], "retried")
                 return "already delivered"
-            await self._attempts(letter, sender.send_digest, digest)
+            await self._attempts(letter, partial(sender.send_digest, digest))
             for item in digest.items:
                 await self._settle(item.alert_id, item.rule_id, item.article_id, digest.channel)
         await mark_done(self.bus, [letter], "retried")
@@ -170,22 +172,14 @@ class Retrier:
         log.info("dead_letter_retried", id=letter.id, channel=letter.channel)
         return "sent"
 
-    async def _attempts(self, letter: DeadLetter, send: Any, what: Alert | Digest) -> None:
-        reason = ""
-        for attempt in range(1, self.delivery.attempts + 1):
-            try:
-                await send(what)
-            except DeliveryError as exc:
-                reason = str(exc)
-                if not exc.retriable or attempt == self.delivery.attempts:
-                    break
-                await asyncio.sleep(self.delivery.delay_s(attempt, exc.retry_after_s))
-                continue
+    async def _attempts(self, letter: DeadLetter, send: Callable[[], Awaitable[None]]) -> None:
+        outcome = await send_with_retries(send, self.delivery)
+        if outcome.delivered:
             return
         body = {k: v for k, v in letter.body.items() if k not in ("reason", "failed_at")}
-        body["attempts"] = letter.attempts + attempt
-        await dead_letter(self.bus, self.metrics, letter.id, body, reason, letter.channel)
-        raise DeliveryError(reason, retriable=False)
+        body["attempts"] = letter.attempts + outcome.attempts
+        await dead_letter(self.bus, self.metrics, letter.id, body, outcome.reason, letter.channel)
+        raise DeliveryError(outcome.reason, retriable=False)
 
     async def _settle(self, alert_id: str, rule_id: str, article_id: str, channel: str) -> None:
         await self.settlements.settle(

@@ -14,16 +14,17 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 import structlog
 
 from monitor.alerts.channels import Sender
 from monitor.alerts.dispatch import dead_letter
+from monitor.alerts.retrying import send_with_retries
 from monitor.bus.base import FEED_HEALTH, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.config import DeliveryConfig, HealthConfig
-from monitor.errors import DeliveryError
 from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, HealthEvent, due, observed
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics
@@ -205,25 +206,18 @@ class FeedWatch:
             await self._deliver(alert)
 
     async def _deliver(self, alert: Alert) -> None:
-        sender = self.senders[alert.channel]
-        reason, attempt = "", 0
-        for attempt in range(1, self.delivery.attempts + 1):
-            try:
-                await sender.send(alert)
-            except DeliveryError as exc:
-                reason = str(exc)
-                if not exc.retriable or attempt == self.delivery.attempts:
-                    break
-                await asyncio.sleep(self.delivery.delay_s(attempt, exc.retry_after_s))
-                continue
+        outcome = await send_with_retries(
+            partial(self.senders[alert.channel].send, alert), self.delivery
+        )
+        if outcome.delivered:
             self.metrics.alerts.labels(alert.channel, "delivered").inc()
             await self._settle(alert, "delivered", None)
             return
-        body: dict[str, object] = {"alert": alert.to_dict(), "attempts": attempt}
-        await dead_letter(self.bus, self.metrics, alert.id, body, reason, alert.channel)
+        body: dict[str, object] = {"alert": alert.to_dict(), "attempts": outcome.attempts}
+        await dead_letter(self.bus, self.metrics, alert.id, body, outcome.reason, alert.channel)
         self.metrics.alerts.labels(alert.channel, "dead").inc()
-        await self._settle(alert, "dead", reason)
-        log.error("feed_health_alert_dead_lettered", reason=reason, channel=alert.channel)
+        await self._settle(alert, "dead", outcome.reason)
+        log.error("feed_health_alert_dead_lettered", reason=outcome.reason, channel=alert.channel)
 
     async def _settle(self, alert: Alert, status: str, reason: str | None) -> None:
         await self.state.settle(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -19,6 +20,7 @@ from monitor.alerts.channels.base import (
 )
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.digest import Digest
+from monitor.alerts.render import one_line
 from monitor.errors import DeliveryError
 from monitor.located import LocDict
 from monitor.matching.spec import Checker
@@ -77,6 +79,32 @@ def http_refusal(
         f"HTTP {status} {reason}".strip(),
         retriable=retriable,
         retry_after_s=retry_after_header(headers.get("Retry-After")),
+    )
+
+
+def json_refusal(
+    platform: str,
+    status: int,
+    reason: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    read: Callable[[dict[str, Any]], tuple[str, float | None]],
+) -> DeliveryError:
+    """A refusal whose body is a JSON object: `read` gives what it says and the seconds it asks
+    to wait (None: the `Retry-After` header's, if any). Other bodies: `http_refusal`."""
+    try:
+        answer = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return http_refusal(status, reason, headers, body)
+    if not isinstance(answer, dict):
+        return http_refusal(status, reason, headers, body)
+    said, wait_s = read(answer)
+    return DeliveryError(
+        f"{platform} {status}: {one_line(said or reason, 200)}",
+        retriable=status == 429 or status >= 500,
+        retry_after_s=wait_s
+        if wait_s is not None
+        else retry_after_header(headers.get("Retry-After")),
     )
 
 

@@ -5,7 +5,6 @@ so a retry of a request the homeserver already took posts nothing new."""
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -13,7 +12,7 @@ from urllib.parse import quote
 
 from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
-from monitor.alerts.channels.http import HttpSettings, http_kind, http_refusal, retry_after_header
+from monitor.alerts.channels.http import HttpSettings, http_kind, json_refusal
 from monitor.alerts.digest import Digest, digest_text
 from monitor.alerts.render import (
     also_reported,
@@ -140,21 +139,15 @@ def templated(settings: MatrixSettings, alert: Alert, title: str, body: str) -> 
 
 def refusal(status: int, reason: str, headers: Mapping[str, str], body: bytes) -> DeliveryError:
     """A Matrix error: `errcode` and `error`, and `retry_after_ms` on M_LIMIT_EXCEEDED."""
-    try:
-        answer = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return http_refusal(status, reason, headers, body)
-    if not isinstance(answer, dict):
-        return http_refusal(status, reason, headers, body)
-    wait_ms = answer.get("retry_after_ms")
-    said = one_line(f"{answer.get('errcode', '')} {answer.get('error', reason)}".strip(), 200)
-    return DeliveryError(
-        f"Matrix {status}: {said}",
-        retriable=status == 429 or status >= 500,
-        retry_after_s=wait_ms / 1000
-        if isinstance(wait_ms, int | float)
-        else retry_after_header(headers.get("Retry-After")),
-    )
+
+    def read(answer: dict[str, Any]) -> tuple[str, float | None]:
+        wait_ms = answer.get("retry_after_ms")
+        said = f"{answer.get('errcode', '')} {answer.get('error', '')}".strip()
+        if isinstance(wait_ms, int | float) and not isinstance(wait_ms, bool):
+            return said, wait_ms / 1000
+        return said, None
+
+    return json_refusal("Matrix", status, reason, headers, body, read)
 
 
 KIND = http_kind(

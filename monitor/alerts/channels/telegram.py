@@ -4,7 +4,6 @@ escaped for it (only `<`, `>`, `&` and `"` need escaping there)."""
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any, Final
 
 from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
-from monitor.alerts.channels.http import HttpSettings, http_kind, http_refusal, retry_after_header
+from monitor.alerts.channels.http import HttpSettings, http_kind, json_refusal
 from monitor.alerts.digest import Digest, digest_text
 from monitor.alerts.render import also_reported, fields, headline, highlight, one_line, safe_url
 from monitor.errors import DeliveryError
@@ -133,22 +132,17 @@ def templated(settings: TelegramSettings, alert: Alert, title: str, body: str) -
 
 def refusal(status: int, reason: str, headers: Mapping[str, str], body: bytes) -> DeliveryError:
     """The Bot API's error: `description`, and `parameters.retry_after` on 429."""
-    try:
-        answer = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return http_refusal(status, reason, headers, body)
-    if not isinstance(answer, dict):
-        return http_refusal(status, reason, headers, body)
-    params = answer.get("parameters")
-    wait = params.get("retry_after") if isinstance(params, dict) else None
-    said = one_line(str(answer.get("description") or reason), 200)
-    return DeliveryError(
-        f"Telegram {status}: {said}",
-        retriable=status == 429 or status >= 500,
-        retry_after_s=float(wait)
-        if isinstance(wait, int | float)
-        else retry_after_header(headers.get("Retry-After")),
-    )
+
+    def read(answer: dict[str, Any]) -> tuple[str, float | None]:
+        params = answer.get("parameters")
+        wait = params.get("retry_after") if isinstance(params, dict) else None
+        return str(answer.get("description") or ""), _seconds(wait)
+
+    return json_refusal("Telegram", status, reason, headers, body, read)
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 KIND = http_kind(

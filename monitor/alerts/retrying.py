@@ -1,0 +1,39 @@
+"""Sending with the delivery retries, for the senders outside the dispatcher's loop (dead
+letters retried, feed-health alerts)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from monitor.config import DeliveryConfig
+from monitor.errors import DeliveryError
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How sending ended: delivered, or not after `attempts` with the last `reason`."""
+
+    delivered: bool
+    attempts: int
+    reason: str = ""
+
+
+async def send_with_retries(
+    send: Callable[[], Awaitable[None]], delivery: DeliveryConfig
+) -> Outcome:
+    """Call `send` until it succeeds, fails for good, or `delivery.attempts` are spent,
+    waiting the backoff (or what the channel asked) between attempts."""
+    reason = ""
+    for attempt in range(1, delivery.attempts + 1):
+        try:
+            await send()
+        except DeliveryError as exc:
+            reason = str(exc)
+            if not exc.retriable or attempt == delivery.attempts:
+                return Outcome(False, attempt, reason)
+            await asyncio.sleep(delivery.delay_s(attempt, exc.retry_after_s))
+            continue
+        return Outcome(True, attempt)
+    return Outcome(False, delivery.attempts, reason)
