@@ -215,3 +215,29 @@ def test_expect_every_is_a_duration_of_a_minute_or_more() -> None:
         _, problems = read_rule_set("rules: []", feeds=feeds % bad)
         assert [2] == [p.line for p in problems]
         assert words in problems[0].message
+
+
+@pytest.mark.timeout(90)
+async def test_a_stuck_health_channel_does_not_hold_up_polling(tmp_path: Path) -> None:
+    """While the health channel sits on a failing-feed alert, every feed is still polled."""
+    feeds, receiver = FeedServer(), Receiver(hold=asyncio.Event())
+    feeds.feeds["quiet"] = rss("Only item")
+    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
+        feeds.base, receiver.base = feed_base, hook_base
+        rig = Rig(tmp_path, feeds, receiver)
+        await rig.monitor.start()
+        await eventually(lambda: feeds.count("/status/500") >= 2, 20, rig.monitor.stderr)
+        rig.at(timedelta(hours=1, minutes=1))
+        await eventually(lambda: len(receiver.received) == 1, 20, rig.monitor.stderr)
+        polls = feeds.count("/feeds/world"), feeds.count("/status/500")
+        await eventually(
+            lambda: (
+                feeds.count("/feeds/world") >= polls[0] + 3
+                and feeds.count("/status/500") >= polls[1] + 2
+            ),
+            8,  # under the channel's 10 s timeout: the request is still held
+        )
+        assert 1 == len(receiver.received)
+        assert receiver.hold is not None
+        receiver.hold.set()
+        await rig.monitor.stop()

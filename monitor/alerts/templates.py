@@ -12,6 +12,7 @@ lost alert.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -20,7 +21,7 @@ from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, safe_range
 from markupsafe import Markup
 
 from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story, make_article
@@ -59,13 +60,23 @@ class AlertTemplate:
         render = template.blocks.get(name) if self.from_blocks else template.root_render_func
         if render is None:
             return ""
+        budget = _range_left.set(RANGE_BUDGET)
         try:
             return _joined(render(template.new_context(context))).strip()
         except jinja2.TemplateError as exc:
             raise TemplateProblem(f"{name}: {exc}", self._line(exc, template)) from exc
-        except (TypeError, ValueError, LookupError, ArithmeticError, AttributeError) as exc:
+        except (
+            TypeError,
+            ValueError,
+            LookupError,
+            ArithmeticError,
+            AttributeError,
+            RecursionError,  # a macro that calls itself
+        ) as exc:
             message = f"{name}: {type(exc).__name__}: {exc}"
             raise TemplateProblem(message, self._line(exc, template)) from exc
+        finally:
+            _range_left.reset(budget)
 
     def _line(self, exc: BaseException, template: jinja2.Template) -> int:
         """The line of the file where rendering failed, from the template's debug info."""
@@ -98,6 +109,18 @@ def _frames(tb: TracebackType | None) -> Iterator[TracebackType]:
 
 OUTPUT_MAX = 64 * 1024  # characters a template may give; a message is far shorter
 _BIG = 10_000  # repetitions and exponents beyond this are refused
+RANGE_BUDGET = 100_000  # numbers all of one render's `range()` calls may give together
+_range_left: ContextVar[int] = ContextVar("range_left", default=RANGE_BUDGET)
+
+
+def _budgeted_range(*args: int) -> range:
+    """Jinja's `range`, but nested loops cannot multiply their way to hours of work."""
+    numbers = safe_range(*args)
+    left = _range_left.get() - len(numbers)
+    if left < 0:
+        raise SecurityError(f"the template's ranges give more than {RANGE_BUDGET} numbers")
+    _range_left.set(left)
+    return numbers
 
 
 class _Sandbox(SandboxedEnvironment):
@@ -135,6 +158,7 @@ def environment(escape: Escape) -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["range"] = _budgeted_range
     env.filters["one_line"] = lambda text, limit=300: " ".join(str(text).split())[:limit]
     return env
 

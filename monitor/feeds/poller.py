@@ -188,7 +188,7 @@ class Poller:
             self._failing.add(feed.id)
         self.metrics.feeds_failing.set(len(self._failing))
         if self.watch is not None:
-            await self.watch.observe(feed, result.result, result.new, result.reason)
+            self.watch.observe(feed, result.result, result.new, result.reason)
         return result
 
     async def _poll(self, feed: FeedSpec) -> PollResult:

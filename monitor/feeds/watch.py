@@ -1,7 +1,8 @@
 """Watching feeds' health and telling the `health.notify` channels (see `feeds.health`).
 
-The poller reports every poll here; a loop checks the time-based states (failing longer than
-`failing_after`, silent longer than `expect_every`) every few seconds. Each feed's health is
+The poller reports every poll here (in memory: a poll never waits on a health channel); a loop
+tells what changed every few seconds, time-based states included (failing longer than
+`failing_after`, silent longer than `expect_every`). Each feed's health is
 stored (state.db, or the compacted topic `<prefix>feed.health` on Kafka, so a feed whose lease
 moves to another poller keeps its history), after its event is sent: nothing is repeated
 across restarts, and a crash between sending and storing sends it again under the same id.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
@@ -138,53 +139,48 @@ class FeedWatch:
         self.owns = owns
         self.feeds: dict[str, FeedSpec] = {}
         self._health: dict[str, Health] = {}
-        self._lock = asyncio.Lock()
+        self._stored: dict[str, Health] = {}  # as last saved, to save only what changed
 
     def set_feeds(self, feeds: Mapping[str, FeedSpec]) -> None:
         """The feeds to watch (enabled ones, after each reload)."""
         self.feeds = {k: f for k, f in feeds.items() if f.enabled}
 
-    async def observe(self, feed: FeedSpec, result: str, new: int, reason: str) -> None:
-        """Note one poll's outcome and tell what it changed; never raises but on cancellation."""
+    def observe(self, feed: FeedSpec, result: str, new: int, reason: str) -> None:
+        """Note one poll's outcome (the loop tells what it changed: a poll never waits for a
+        health channel)."""
         if result in NOT_THE_FEEDS_FAULT:
             return
-        try:
-            async with self._lock:
-                now_ms = self._now_ms()
-                health = self._health.get(feed.id) or Health(feed_id=feed.id, last_new_ms=now_ms)
-                ok = result in OK_RESULTS
-                self._health[feed.id] = observed(
-                    health, ok=ok, new=new, reason=reason or result, now_ms=now_ms
-                )
-                await self._check(feed, now_ms)
-        except Exception:  # the poller's loop must go on; logged with the feed
-            log.exception("feed_health_failed", feed=feed.id)
+        now_ms = self._now_ms()
+        health = self._health.get(feed.id) or Health(feed_id=feed.id, last_new_ms=now_ms)
+        ok = result in OK_RESULTS
+        self._health[feed.id] = observed(
+            health, ok=ok, new=new, reason=reason or result, now_ms=now_ms
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Check every feed's time-based states until `stop`."""
-        self._health = await self.store.load()
+        """Tell the health channels what changed, every CHECK_EVERY_S, until `stop`."""
+        for feed_id, health in (await self.store.load()).items():
+            self._health.setdefault(feed_id, health)  # polls since the start are newer
         while not await sleep_or_stop(stop, CHECK_EVERY_S):
             try:
-                stored = await self.store.load()
-                async with self._lock:
-                    for feed_id, health in stored.items():
-                        if not self.owns(feed_id) or feed_id not in self._health:
-                            self._health[feed_id] = health  # another poller's, or new to us
-                    now_ms = self._now_ms()
-                    for feed in list(self.feeds.values()):
-                        if self.owns(feed.id):
-                            await self._check(feed, now_ms)
+                await self.check()
             except Exception:  # a top-level loop: log and go on
                 log.exception("feed_health_check_failed")
+
+    async def check(self) -> None:
+        """Take up other pollers' records (Kafka), then tell and store each owned feed's news."""
+        for feed_id, health in (await self.store.load()).items():
+            if not self.owns(feed_id) or feed_id not in self._health:
+                self._health[feed_id] = health  # another poller's, or new to this one
+        for feed in list(self.feeds.values()):
+            if self.owns(feed.id):
+                await self._check(feed, self._now_ms())
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
     async def _check(self, feed: FeedSpec, now_ms: int) -> None:
-        health = self._health.get(feed.id)
-        if health is None:
-            health = self._health[feed.id] = Health(feed_id=feed.id, last_new_ms=now_ms)
-            await self.store.save(health)
+        health = self._health.setdefault(feed.id, Health(feed_id=feed.id, last_new_ms=now_ms))
         after, event = due(
             health,
             failing_after_s=self.config.failing_after_s,
@@ -193,9 +189,14 @@ class FeedWatch:
         )
         if event is not None:
             await self._tell(event, feed)
-        if after != health or event is not None:
-            await self.store.save(after)
-            self._health[feed.id] = after
+        # Polls seen while telling are kept; what was told is added to them.
+        current = replace(
+            self._health[feed.id], alerted=after.alerted, alerted_since_ms=after.alerted_since_ms
+        )
+        if current != self._stored.get(feed.id):
+            await self.store.save(current)
+            self._stored[feed.id] = current
+        self._health[feed.id] = current
 
     async def _tell(self, event: HealthEvent, feed: FeedSpec) -> None:
         log.warning(

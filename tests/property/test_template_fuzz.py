@@ -31,6 +31,8 @@ PIECES = [
     "{% endblock %}", "{{ story.also_reported|length }}", "{#", "#}", "\n", "<b>", "&", '"',
     "{{ range(10**9)|list }}", "{{ 'x' * 10**9 }}", "{% raw %}", "{{ article.published[:10] }}",
     "{{ alert | tojson }}", "{{ lipsum() }}", "{% include 'x' %}", "{% extends 'y' %}",
+    "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
+    "{% for i in range(99999) %}{% for j in range(99999) %}", "{% endfor %}{% endfor %}",
 ]  # fmt: skip
 templates = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=12).map(
     "".join
