@@ -146,7 +146,7 @@ class Telegram(Platform):
             except MarkupError as exc:
                 why = f"Bad Request: can't parse entities: {exc}"
                 return self.refuse("markup", _tg(400, why))
-            if not text.strip() or len(text) > 4096:
+            if not text.strip() or len(text.encode("utf-16-le")) // 2 > 4096:
                 return self.refuse("length", _tg(400, "Bad Request: message is too long"))
             answer = self.next_answer()
             if answer == 429:

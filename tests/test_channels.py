@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 
 from monitor.alerts.channels import KINDS, ChannelSettings, Sender, Tools, make_sender
 from monitor.alerts.channels.apprise import AppriseSettings
@@ -285,3 +286,52 @@ def test_apprise_missing_is_named_with_the_extra_to_install(tmp_path: Path) -> N
         in run.stdout + run.stderr
     )
     assert "pip install 'monitor[apprise]'" in run.stdout + run.stderr
+
+
+def long_alert() -> Alert:
+    """Long Cyrillic and emoji text everywhere: over every platform's limit, in bytes, characters
+    and UTF-16 units."""
+    words = "Казахстан 🇰🇿 & <ПВО> " * 400
+    alert = make_alert(title=words)
+    evidence = Evidence(
+        kind="term", value="ПВО", field="content", text="ПВО", snippet=words, start=0, end=3
+    )
+    return replace(alert, evidence=(evidence,) * 8)
+
+
+@pytest.mark.parametrize("kind", PLATFORMS)
+async def test_a_long_message_is_cut_to_what_the_platform_takes(
+    kind: type[Platform], tools: Tools
+) -> None:
+    """Cut to the platform's limit (ntfy: 4,096 bytes; Telegram: 4,096 UTF-16 units), with
+    its markup whole: the platform takes it."""
+    platform = kind()
+    async with serve(platform.app()) as base:
+        platform.base = base
+        await make_sender(settings_for(platform), tools).send(long_alert())
+    assert [] == platform.refused
+    assert 1 == len(platform.messages)
+
+
+async def test_a_long_telegram_template_with_markup_across_lines_is_taken(
+    tmp_path: Path, tools: Tools
+) -> None:
+    """A template whose blockquote spans lines, cut: never a tag left open."""
+    platform = Telegram()
+    async with serve(platform.app()) as base:
+        platform.base = base
+        path = tmp_path / "monitor.yaml"
+        path.write_text(
+            "channels:\n  tg:\n    kind: telegram\n"
+            f"    bot_token: '{platform.token}'\n    chat_id: '{platform.chat_id}'\n"
+            f"    api_url: {base}\n    template:\n      body: |\n"
+            "        <blockquote>\n        {% for e in evidence %}{{ e.snippet[:900] }}\n"
+            "        {% endfor %}</blockquote>\n"
+        )
+        settings = load_config({}, path).channels["tg"]
+        with structlog.testing.capture_logs() as logs:
+            await make_sender(settings, tools).send(replace(long_alert(), channel="tg"))
+    assert [] == [e for e in logs if e["event"] == "template_failed"]
+    assert [] == platform.refused
+    assert 1 == len(platform.messages)
+    assert "Rule:" not in platform.messages[0]["shown"]  # the template's, not the default

@@ -20,7 +20,7 @@ from monitor.models import Alert
 KEYS: Final = ("url", "token", "timeout")
 PRIORITIES: Final = {"info": 2, "low": 2, "medium": 3, "high": 4, "critical": 5}
 TAGS: Final = {"critical": "rotating_light", "high": "warning"}  # shown as emoji
-MESSAGE_MAX: Final = 3900  # ntfy turns a message over 4,096 bytes into an attachment
+MESSAGE_MAX: Final = 4000  # bytes: ntfy turns a message over 4,096 bytes into an attachment
 _TOPIC_RE = re.compile(r"[-_A-Za-z0-9]{1,64}")
 
 
@@ -93,9 +93,12 @@ def ntfy_fields(alert: Alert) -> dict[str, Any]:
 
 
 def one_line_block(text: str) -> str:
-    """Lines as given, each one flattened, the whole cut to MESSAGE_MAX characters."""
+    """Lines as given, each one flattened, the whole cut to MESSAGE_MAX bytes of UTF-8."""
     flat = "\n".join(one_line(line, MESSAGE_MAX) for line in text.split("\n"))
-    return flat if len(flat) <= MESSAGE_MAX else flat[: MESSAGE_MAX - 1] + "…"
+    raw = flat.encode()
+    if len(raw) <= MESSAGE_MAX:
+        return flat
+    return raw[: MESSAGE_MAX - 3].decode("utf-8", "ignore") + "…"
 
 
 def render(settings: NtfySettings, alert: Alert) -> HttpRequest:

@@ -20,6 +20,7 @@ from monitor.matching.spec import Checker
 from monitor.models import Alert
 
 _TAGS = re.compile(r"<[^>]*>")
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][\w-]*)[^>]*>")
 DEFAULT_API_URL: Final = "https://api.telegram.org"
 KEYS: Final = ("bot_token", "chat_id", "api_url", "timeout")
 TEXT_MAX: Final = 4096  # characters of a message, after its entities are parsed
@@ -89,17 +90,34 @@ def telegram_text(alert: Alert) -> str:
 
 
 def fit(text: str) -> str:
-    """Cut a message to what Telegram takes, never inside a tag or an entity: a cut message
-    loses its evidence lines from the end, and at worst its markup."""
-    if len(text) <= TEXT_MAX:
+    """Cut a message to what Telegram takes (4,096 UTF-16 units), never inside a tag or an
+    entity: a cut message loses lines from the end, or at worst its markup."""
+    if _units(text) <= TEXT_MAX:
         return text
     lines = text.split("\n")
-    while len(lines) > 1 and len("\n".join(lines)) > TEXT_MAX - 2:
+    while len(lines) > 1 and _units("\n".join(lines)) > TEXT_MAX - 2:
         lines.pop()
     kept = "\n".join(lines)
-    if len(kept) <= TEXT_MAX - 2:
+    if _units(kept) <= TEXT_MAX - 2 and _balanced(kept):
         return kept + "\n…"
-    return escape(one_line(html.unescape(_TAGS.sub("", kept)), TEXT_MAX // 2))
+    return escape(one_line(html.unescape(_TAGS.sub("", text)), TEXT_MAX // 2))
+
+
+def _units(text: str) -> int:
+    """Telegram counts a message's length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _balanced(text: str) -> bool:
+    """Whether every tag opened is closed, in order (a template's tag may span lines)."""
+    opened: list[str] = []
+    for m in _TAG_RE.finditer(text):
+        name = m[2].lower()
+        if not m[1]:
+            opened.append(name)
+        elif not opened or opened.pop() != name:
+            return False
+    return not opened
 
 
 def message(settings: TelegramSettings, text: str) -> HttpRequest:
