@@ -11,10 +11,12 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.bus.base import DLQ
+from monitor.alerts.deadletters import open_letters
+from monitor.bus.base import DLQ, DLQ_DONE, Record
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
 from monitor.config import load_config
@@ -65,10 +67,13 @@ def sent_ids(receiver: Receiver) -> list[str]:
 
 
 async def republish(config_path: Path, key: str) -> None:
-    """Put the newest DLQ record of `key` on the DLQ again, as a second dead letter."""
+    """Dead-letter `key` a second time (as a dispatcher that redid a batch would): its newest
+    DLQ record again, failed later."""
     config = load_config(dict(os.environ), config_path)
     records = await stored_records(config, DLQ, time.time())
-    value = next(r.value for r in reversed(records) if r.key == key)
+    body = json.loads(next(r.value for r in reversed(records) if r.key == key))
+    body["failed_at"] = datetime.now(UTC).isoformat()
+    value = json.dumps(body).encode()
     bus = KafkaBus(config.bus) if config.bus else LocalBus(config.state_dir / "bus.db")
     async with bus:
         await bus.publish(DLQ, [(key, value)])
@@ -140,3 +145,23 @@ async def test_dead_letters_are_listed_retried_once_and_dropped(tmp_path: Path) 
         await rig.monitor.start()
         cli = Cli(tmp_path / "monitor.yaml", {})
         await dlq_scenario(rig.monitor, rig.receiver, "hook", cli, attempts=2)
+
+
+def test_a_done_record_closes_the_letter_it_names_whatever_the_clocks() -> None:
+    """A retry recorded by a host whose clock is behind still closes its letter; the same
+    alert dead-lettered again afterwards is open again."""
+
+    def dead(failed_at: str, ts: int) -> Record:
+        body = {"alert": {"channel": "hook", "rule": {"id": "r"}}, "failed_at": failed_at}
+        return Record(DLQ, 0, ts, "a1", json.dumps(body).encode(), ts)
+
+    def done(closes: str, ts: int) -> Record:
+        return Record(DLQ_DONE, 0, ts, "a1", json.dumps({"closes": closes}).encode(), ts)
+
+    first_at = "2026-01-01T10:00:00+00:00"
+    first = dead(first_at, 5_000)
+    assert ["a1"] == [d.id for d in open_letters([first], [])]
+    assert [] == open_letters([first], [done(first_at, 1_000)])
+    again = dead("2026-01-01T11:00:00+00:00", 9_000)
+    (reopened,) = open_letters([first, again], [done(first_at, 1_000)])
+    assert "2026-01-01T11:00:00+00:00" == reopened.failed_at

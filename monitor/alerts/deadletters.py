@@ -64,15 +64,21 @@ class DeadLetter:
 
 
 def open_letters(dead: Iterable[Record], done: Iterable[Record]) -> list[DeadLetter]:
-    """The dead letters not retried or dropped since, the newest record per key, oldest first."""
-    latest: dict[str, Record] = {}
-    for record in dead:
-        if record.key not in latest or record.timestamp_ms >= latest[record.key].timestamp_ms:
-            latest[record.key] = record
-    closed: dict[str, int] = {}
+    """The dead letters not retried or dropped since, the newest record per key, oldest first.
+
+    A "done" record names the dead letter it closes by key and `failed_at` (not by time, so
+    clocks that differ between hosts cannot reopen or close the wrong one)."""
+    latest: dict[str, DeadLetter] = {}
+    for record in sorted(dead, key=lambda r: r.timestamp_ms):
+        latest[record.key] = _letter(record)
+    closed = set()
     for record in done:
-        closed[record.key] = max(closed.get(record.key, 0), record.timestamp_ms)
-    letters = [_letter(r) for key, r in latest.items() if closed.get(key, -1) < r.timestamp_ms]
+        try:
+            closes = json.loads(record.value).get("closes")
+        except (ValueError, AttributeError):
+            continue
+        closed.add((record.key, closes))
+    letters = [d for d in latest.values() if (d.id, d.failed_at) not in closed]
     return sorted(letters, key=lambda d: d.failed_at)
 
 
@@ -117,8 +123,13 @@ def by_channel(letters: Iterable[DeadLetter]) -> dict[str, int]:
 async def mark_done(bus: Bus, letters: Sequence[DeadLetter], status: str) -> None:
     """Record the letters as retried or dropped (they leave the list)."""
     at = datetime.now(UTC).isoformat()
-    body = json.dumps({"status": status, "at": at}).encode()
-    await bus.publish(DLQ_DONE, [(letter.id, body) for letter in letters])
+    await bus.publish(
+        DLQ_DONE,
+        [
+            (d.id, json.dumps({"status": status, "at": at, "closes": d.failed_at}).encode())
+            for d in letters
+        ],
+    )
 
 
 class Retrier:
