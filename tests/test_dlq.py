@@ -93,18 +93,19 @@ async def dlq_scenario(
     await eventually(lambda: dead(3), 60, lambda: monitor.stderr()[-2000:])
     listed = await cli.listed()
     assert 3 == len(listed)
-    assert {(channel, "alert", ("floods",), "HTTP 400 Bad Request", 1)} == {
-        (d["channel"], d["kind"], tuple(d["rules"]), d["reason"], d["attempts"]) for d in listed
+    assert {(channel, "alert", "floods", "HTTP 400 Bad Request", 1)} == {
+        (d["channel"], d["kind"], d["rule"], d["reason"], d["attempts"]) for d in listed
     }
-    assert set(sent_ids(receiver)) == {d["id"] for d in listed}
+    assert all(datetime.fromisoformat(d["when"]).tzinfo for d in listed)
+    assert set(sent_ids(receiver)) == {d["alert_id"] for d in listed}
     await eventually(lambda: _gauge(monitor, channel, 3), 30)
-    a, b, c = (str(d["id"]) for d in listed)
+    a, b, c = (str(d["alert_id"]) for d in listed)
 
     receiver.always = 500
     code, out, _ = await cli("retry", "--id", a)
     assert 1 == code
     assert f"{a} {channel}: failed again: HTTP 500" in out
-    again = {d["id"]: d for d in await cli.listed()}
+    again = {d["alert_id"]: d for d in await cli.listed()}
     assert 3 == len(again)
     assert 1 + attempts == again[a]["attempts"]
 

@@ -51,15 +51,18 @@ class DeadLetter:
     body: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        """The `monitor dlq list --json` line."""
+        """The `monitor dlq list --json` line: `alert_id` (a digest's id for a digest),
+        `channel`, `rule` (rules joined by commas for a digest), `reason`, `attempts`, `when`,
+        and `kind` and `rules`."""
         return {
-            "id": self.id,
-            "kind": self.kind,
+            "alert_id": self.id,
             "channel": self.channel,
-            "rules": list(self.rules),
+            "rule": ",".join(self.rules),
             "reason": self.reason,
             "attempts": self.attempts,
-            "failed_at": self.failed_at,
+            "when": self.failed_at,
+            "kind": self.kind,
+            "rules": list(self.rules),
         }
 
 
