@@ -173,7 +173,7 @@ class Service:
             await kafka_store.start()
             stack.push_async_callback(kafka_store.stop)
             store = kafka_store
-        return FeedWatch(
+        watch = FeedWatch(
             config=self.config.health,
             store=store,
             senders=senders,
@@ -183,6 +183,8 @@ class Service:
             delivery=self.config.delivery,
             clock=clock,
         )
+        await watch.load()
+        return watch
 
     async def _open(
         self, stack: AsyncExitStack, stop: asyncio.Event
@@ -356,8 +358,12 @@ class Service:
         async with AsyncExitStack() as stack:
             poller, dispatcher = await self._open(stack, stop)
             if poller is not None:  # one pass in one process: every feed, whoever holds its lease
+                if poller.watch is not None:
+                    poller.watch.set_feeds({f.id: f for f in self.rule_set.feeds})
                 results = await poller.poll_all_once(self.rule_set.feeds)
                 log.info("poll_once_done", feeds=len(results), new=sum(r.new for r in results))
+                if poller.watch is not None:  # what the feeds' health calls for, told now
+                    await poller.watch.check()
             if self.runs("matcher"):
                 await run_matcher(self.bus, self.book, self.metrics, stop, drain=True)
             if dispatcher is not None:

@@ -241,3 +241,19 @@ async def test_a_stuck_health_channel_does_not_hold_up_polling(tmp_path: Path) -
         assert receiver.hold is not None
         receiver.hold.set()
         await rig.monitor.stop()
+
+
+async def test_run_once_keeps_feed_health_between_runs(tmp_path: Path) -> None:
+    """`monitor run --once` from cron: a feed failing across runs for over an hour alerts once,
+    at the first run past the hour, and not again at the next."""
+    feeds, receiver = FeedServer(), Receiver()
+    feeds.feeds["quiet"] = rss("Only item")
+    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
+        feeds.base, receiver.base = feed_base, hook_base
+        rig = Rig(tmp_path, feeds, receiver)
+        for hours in (0, 2, 3):
+            rig.at(timedelta(hours=hours))
+            proc = await rig.monitor.start("--once")
+            assert 0 == await asyncio.wait_for(proc.wait(), 30), rig.monitor.stderr()
+            assert (hours >= 2) == (len(rig.said()) >= 1)
+    assert [("down", "failing")] == rig.states()

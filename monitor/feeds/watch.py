@@ -157,10 +157,13 @@ class FeedWatch:
             health, ok=ok, new=new, reason=reason or result, now_ms=now_ms
         )
 
+    async def load(self) -> None:
+        """Take up what is stored (before the first poll: a poll's news builds on it)."""
+        self._health.update(await self.store.load())
+        self._stored.update(self._health)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Tell the health channels what changed, every CHECK_EVERY_S, until `stop`."""
-        for feed_id, health in (await self.store.load()).items():
-            self._health.setdefault(feed_id, health)  # polls since the start are newer
         while not await sleep_or_stop(stop, CHECK_EVERY_S):
             try:
                 await self.check()
