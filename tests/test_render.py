@@ -17,7 +17,7 @@ from monitor.alerts.channels.mattermost import mattermost_payload
 from monitor.alerts.channels.slack import slack_payload
 from monitor.alerts.channels.teams import teams_payload
 from monitor.alerts.channels.webhook import webhook_body
-from monitor.alerts.render import safe_url
+from monitor.alerts.render import html_text, safe_url
 from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story
 from tests.helpers import article
 
@@ -256,3 +256,17 @@ def test_markdown_in_feed_text_makes_no_link_image_or_mention(channel: str, text
         assert "@here" not in text, text
     assert "http://evil" not in text, text
     assert "<http" not in text, text
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("<b>Flood</b> near <i>Passau</i><br>roads closed", "Flood near Passau\nroads closed"),
+        ("<p>one</p><p>two &amp; three</p>", "one\ntwo & three"),
+        ("a\x0bb\x00c", "abc"),  # characters XML cannot hold: dropped, not an error
+        ("   ", ""),
+    ],
+)
+def test_html_text_is_what_the_markup_shows(markup: str, text: str) -> None:
+    """The plain part of a templated email and the body of a templated Matrix message."""
+    assert text == html_text(markup)

@@ -130,12 +130,14 @@ def teams_message(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> 
     }
 
 
+_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _BREAK_RE = re.compile(r"(?i)<br\s*/?>|</p>|</li>|</h[1-6]>|</div>")
 
 
 def html_text(markup: str) -> str:
     """The text an HTML fragment shows (line breaks kept): the plain part of a templated
     email, the `body` of a templated Matrix message."""
+    markup = _NOT_XML_RE.sub("", markup)  # lxml refuses what XML cannot hold
     if not markup.strip():
         return ""
     broken = _BREAK_RE.sub(lambda m: m[0] + "\n", markup)
