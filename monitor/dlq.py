@@ -45,7 +45,8 @@ def dlq_command(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    """Run one `monitor dlq` action; exit 0, 1 when a retry failed again, 2 on bad input."""
+    """Run one `monitor dlq` action; exit 0, 1 when a retry failed again, 2 on bad input (an id
+    with no open dead letter among them)."""
     try:
         config = load_config(os.environ, config_path)
     except ConfigError as exc:
@@ -90,7 +91,7 @@ async def _run(
             await mark_done(bus, chosen, "dropped")
             for letter in chosen:
                 print(f"{letter.id} {letter.channel}: dropped", file=out)
-            return EXIT_OK
+            return EXIT_USAGE if missing else EXIT_OK
         retrier = Retrier(
             senders=await _senders(config, stack),
             settlements=await _settlements(config, bus, stack),
@@ -106,7 +107,9 @@ async def _run(
                 failed += 1
                 result = f"failed again: {exc}"
             print(f"{letter.id} {letter.channel}: {result}", file=out)
-    return EXIT_FAILED if failed or missing else EXIT_OK
+    if failed:
+        return EXIT_FAILED
+    return EXIT_USAGE if missing else EXIT_OK
 
 
 async def _bus(config: Config, stack: AsyncExitStack) -> LocalBus | KafkaBus:

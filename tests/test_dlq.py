@@ -116,8 +116,9 @@ async def dlq_scenario(
     assert [a] == sent_ids(receiver)[before:]
 
     await republish(cli.config, a)  # a dispatcher dead-lettered it twice
-    code, out, err = await cli("drop", "--id", c)
-    assert (0, f"{c} {channel}: dropped\n") == (code, out), err
+    code, out, err = await cli("drop", "--id", c, "--id", "nosuch")
+    assert (2, f"{c} {channel}: dropped\n") == (code, out), err  # done, but an id was wrong
+    assert "nosuch: no open dead letter with this id" in err
     before = len(receiver.received)
     code, out, _ = await cli("retry", "--channel", channel)
     assert 0 == code
