@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import textwrap
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,18 @@ WATCHES = "rules:\n  - {id: never, match: {any: [zzzqqq]}}\n"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
+@asynccontextmanager
+async def running(tmp: Path, feeds: FeedServer, receiver: Receiver) -> AsyncIterator[Rig]:
+    """The servers and a rig whose monitor (once started) is killed on the way out."""
+    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
+        feeds.base, receiver.base = feed_base, hook_base
+        rig = Rig(tmp, feeds, receiver)
+        try:
+            yield rig
+        finally:
+            await rig.monitor.kill()
+
+
 class Rig:
     def __init__(self, tmp: Path, feeds: FeedServer, receiver: Receiver) -> None:
         self.tmp, self.feeds, self.receiver = tmp, feeds, receiver
@@ -138,9 +152,7 @@ async def test_feed_health_alerts_once_per_state_across_a_restart(tmp_path: Path
     once when it recovers."""
     feeds, receiver = FeedServer(), Receiver()
     feeds.feeds["quiet"] = rss("Only item, long ago")
-    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
-        feeds.base, receiver.base = feed_base, hook_base
-        rig = Rig(tmp_path, feeds, receiver)
+    async with running(tmp_path, feeds, receiver) as rig:
         await rig.monitor.start()
         await eventually(lambda: feeds.count("/status/500") >= 2, 20, rig.monitor.stderr)
         assert [] == rig.said()  # failing, but not for an hour yet
@@ -222,9 +234,7 @@ async def test_a_stuck_health_channel_does_not_hold_up_polling(tmp_path: Path) -
     """While the health channel sits on a failing-feed alert, every feed is still polled."""
     feeds, receiver = FeedServer(), Receiver(hold=asyncio.Event())
     feeds.feeds["quiet"] = rss("Only item")
-    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
-        feeds.base, receiver.base = feed_base, hook_base
-        rig = Rig(tmp_path, feeds, receiver)
+    async with running(tmp_path, feeds, receiver) as rig:
         await rig.monitor.start()
         await eventually(lambda: feeds.count("/status/500") >= 2, 20, rig.monitor.stderr)
         rig.at(timedelta(hours=1, minutes=1))
@@ -248,9 +258,7 @@ async def test_run_once_keeps_feed_health_between_runs(tmp_path: Path) -> None:
     at the first run past the hour, and not again at the next."""
     feeds, receiver = FeedServer(), Receiver()
     feeds.feeds["quiet"] = rss("Only item")
-    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
-        feeds.base, receiver.base = feed_base, hook_base
-        rig = Rig(tmp_path, feeds, receiver)
+    async with running(tmp_path, feeds, receiver) as rig:
         for hours in (0, 2, 3):
             rig.at(timedelta(hours=hours))
             proc = await rig.monitor.start("--once")
