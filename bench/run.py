@@ -1,7 +1,7 @@
 """`make bench`: every figure of the performance issue, with its target and its reference.
 
 Sections: match (and compile), stories (fold quality and cost), startup (and reload, check),
-kafka, parse, poll, latency, soak.
+kafka, parse, poll, latency, soak, language (detection on held-out sentences).
 `python -m bench.run` runs them all; `python -m bench.run poll latency` only those, keeping
 the other rows of the day's results. The table goes to bench/results/<date>.md (rows also in
 <date>.json), with the machine's CPU, core count and Python version. The soak lasts SOAK_S
@@ -27,7 +27,7 @@ from typing import Any
 
 import feedparser
 
-from bench import feeds, kafka, service, startup, storyset
+from bench import feeds, kafka, language, service, startup, storyset
 from bench.adversarial import (
     WORST_SHAPES,
     adversarial_articles,
@@ -47,7 +47,9 @@ RESULTS = Path(__file__).parent / "results"
 # A pass over the articles takes 10 to 50 ms: the median of 15 is not moved by a pause of the
 # machine's (another tenant's work) in one or two of them, as the median of 5 was.
 RUNS = 15
-SECTIONS = ("match", "stories", "startup", "kafka", "parse", "poll", "latency", "soak")
+SECTIONS = (
+    "match", "stories", "startup", "kafka", "parse", "poll", "latency", "soak", "language",
+)  # fmt: skip
 Row = dict[str, str]
 
 
@@ -407,6 +409,7 @@ RUNNERS: dict[str, Callable[[], list[Row]]] = {
     "poll": poll_rows,
     "latency": latency_rows,
     "soak": soak_rows,
+    "language": language.language_rows,
 }
 
 

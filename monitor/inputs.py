@@ -8,13 +8,19 @@ from typing import Any
 
 from monitor.errors import FeedParseError, InputError
 from monitor.feeds.parse import json_article, parse_feed
+from monitor.language import with_languages
 from monitor.models import Article
 
 _ARTICLE_KEYS = ("title", "content")
 
 
 def read_articles(path: Path, *, feed_id: str | None = None) -> list[Article]:
-    """Read one input file into articles; raise `InputError` naming the file and the reason."""
+    """Read one input file into articles, each with its language settled as the poller settles
+    it; raise `InputError` naming the file and the reason."""
+    return with_languages(_read(path, feed_id))
+
+
+def _read(path: Path, feed_id: str | None) -> list[Article]:
     try:
         body = path.read_bytes()
     except OSError as exc:

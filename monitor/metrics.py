@@ -17,6 +17,7 @@ class Metrics:
     polls: Counter
     poll_duration: Histogram
     articles_published: Counter
+    articles_by_language: Counter
     feeds_failing: Gauge
     rule_matches: Counter
     alerts: Counter
@@ -72,6 +73,13 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "monitor_articles_published_total",
             "New articles published to the bus.",
             ["feed"],
+            registry=r,
+        ),
+        articles_by_language=Counter(
+            "monitor_articles_total",
+            "New articles published to the bus, by language (declared or detected; `und` when"
+            " unknown).",
+            ["language"],
             registry=r,
         ),
         feeds_failing=Gauge(

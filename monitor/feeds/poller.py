@@ -29,6 +29,7 @@ from monitor.feeds import redirects
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.watch import FeedWatch
+from monitor.language import metric_label, with_languages
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics
 from monitor.state import FeedState, StateStore
@@ -241,12 +242,15 @@ class Poller:
         new_ids = set(await self.state.unseen([a.id for a in parsed.articles]))
         fresh = [a for a in parsed.articles if a.id in new_ids]
         fresh = list({a.id: a for a in fresh}.values())
+        fresh = await asyncio.to_thread(with_languages, fresh)
         await self.bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in fresh])
         await self.state.mark_seen(feed.id, (a.id for a in parsed.articles))
         await self.state.save_feed_state(
             FeedState(feed_id=feed.id, etag=etag, last_modified=modified, failures=0)
         )
         self.metrics.articles_published.labels(feed.id).inc(len(fresh))
+        for article in fresh:
+            self.metrics.articles_by_language.labels(metric_label(article.language)).inc()
         log.info("feed_polled", new=len(fresh), items=len(parsed.articles))
         return PollResult("ok", new=len(fresh))
 
