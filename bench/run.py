@@ -1,7 +1,8 @@
 """`make bench`: every figure of the performance issue, with its target and its reference.
 
 Sections: match (and compile), stories (fold quality and cost), startup (and reload, check),
-kafka, parse, poll, latency, soak, language (detection on held-out sentences).
+kafka, parse, poll, latency, soak, language (detection on held-out sentences), entities
+(country mentions found by language; compiling with the country pack).
 `python -m bench.run` runs them all; `python -m bench.run poll latency` only those, keeping
 the other rows of the day's results. The table goes to bench/results/<date>.md (rows also in
 <date>.json), with the machine's CPU, core count and Python version. The soak lasts SOAK_S
@@ -27,7 +28,7 @@ from typing import Any
 
 import feedparser
 
-from bench import feeds, kafka, language, service, startup, storyset
+from bench import entities, feeds, kafka, language, service, startup, storyset
 from bench.adversarial import (
     WORST_SHAPES,
     adversarial_articles,
@@ -49,6 +50,7 @@ RESULTS = Path(__file__).parent / "results"
 RUNS = 15
 SECTIONS = (
     "match", "stories", "startup", "kafka", "parse", "poll", "latency", "soak", "language",
+    "entities",
 )  # fmt: skip
 Row = dict[str, str]
 
@@ -410,6 +412,7 @@ RUNNERS: dict[str, Callable[[], list[Row]]] = {
     "latency": latency_rows,
     "soak": soak_rows,
     "language": language.language_rows,
+    "entities": entities.entity_rows,
 }
 
 

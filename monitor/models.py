@@ -131,6 +131,7 @@ class Evidence:
     snippet: str
     start: int
     end: int
+    language: str | None = None  # the language of the entity's name that matched, if given
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

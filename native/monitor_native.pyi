@@ -19,6 +19,7 @@ class Engine:
         open_regex_terms: Sequence[int],
         regexes: Sequence[tuple[int, Regex]],
         labels: Sequence[str],
+        languages: Sequence[str | None],
         entities: Sequence[tuple[Sequence[int], Sequence[int]]],
         entity_ids: Sequence[str],
         sets: Sequence[Sequence[int]],

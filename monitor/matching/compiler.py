@@ -81,6 +81,7 @@ class CompiledTerm(NamedTuple):
     required: str | None = None
     leads: bool = False
     fold: bool = False
+    language: str | None = None  # an entity name's language (see Term.language)
 
 
 _MIN_REQUIRED = 3
@@ -325,6 +326,7 @@ class _Builder:
                 required=required,
                 leads=leads,
                 fold=ignores_case(regex),
+                language=term.language,
             )
         else:
             patterns = self.patterns
@@ -335,7 +337,9 @@ class _Builder:
                 ids = tuple([patterns.setdefault(w, len(patterns)) for w in words])
             # tuple.__new__: a named tuple's own __new__ is a Python function, and there may
             # be hundreds of thousands of terms.
-            compiled = tuple.__new__(CompiledTerm, (term.label, ids, None, None, False))
+            compiled = tuple.__new__(
+                CompiledTerm, (term.label, ids, None, None, False, False, term.language)
+            )
         tid = table[term.source] = len(self.compiled_terms)
         self.compiled_terms.append(compiled)
         if self.python:
@@ -569,6 +573,7 @@ def _engine(
         open_regex_terms=list(open_regex_terms),
         regexes=_native_regexes(terms, regex_terms),
         labels=[t.label for t in terms],
+        languages=[t.language for t in terms],
         entities=[(e.names, e.context) for e in entities],
         entity_ids=[e.id for e in entities],
         sets=[list(s) for s in build.set_ids],

@@ -242,12 +242,12 @@ def _add_evidence(
         return
     for name in fields:
         hits = scan.hits[name]
-        field_hits = [hits[t] for t in term_ids if t in hits]
+        field_hits = [(hits[t], t) for t in term_ids if t in hits]
         if not field_hits:
             continue
         text = scan.article.field_text(name)
         # A word or phrase is better evidence than a regex; then the earliest.
-        first = min(field_hits, key=lambda h: (h.regex, h.start))
+        first, tid = min(field_hits, key=lambda ht: (ht[0].regex, ht[0].start))
         start, end = first.start, first.end
         found[(kind, value)] = Evidence(
             kind=kind,
@@ -257,6 +257,7 @@ def _add_evidence(
             snippet=snippet(text, start, end),
             start=start,
             end=end,
+            language=scan.c.terms[tid].language,
         )
         return
 

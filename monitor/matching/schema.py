@@ -6,6 +6,8 @@ Pure: each `parse_*` takes a file's path and its located YAML data and returns s
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -24,6 +26,7 @@ from monitor.matching.spec import (
     Item,
     RuleSet,
     RuleSpec,
+    Term,
     Throttle,
     parse_duration,
     top_level,
@@ -44,7 +47,8 @@ RULE_KEYS = (
     "notify",
     "throttle",
 )
-ENTITY_KEYS = ("id", "type", "names", "tags", "context")
+ENTITY_KEYS = ("id", "type", "names", "languages", "tags", "context")
+LANGUAGE_TAG_RE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 FEED_KEYS = ("id", "url", "interval", "tags", "enabled", "expect_every")
 
 
@@ -163,6 +167,8 @@ def parse_entity_file(path: str, data: object) -> tuple[list[EntitySpec], list[P
         names = check.terms(spec.get("names"), at("names"), "`names`")
         if "names" in spec and not names and len(check.problems) == before:
             check.error(at("names"), "`names` is empty")
+        if "languages" in spec:
+            names += _names_by_language(check, spec["languages"], at("languages"))
         tags = _strings(check, spec, "tags") if "tags" in spec else ()
         context = (
             check.terms(spec["context"], at("context"), "`context`") if "context" in spec else ()
@@ -181,6 +187,29 @@ def parse_entity_file(path: str, data: object) -> tuple[list[EntitySpec], list[P
             )
         )
     return entities, check.problems
+
+
+def _names_by_language(check: Checker, value: object, line: int) -> tuple[Term, ...]:
+    """`languages: {de: [Kasachstan], ...}`: names in other languages, case-sensitive unless a
+    name says `case: false`, each carrying its language for evidence."""
+    keys = tuple(value) if isinstance(value, dict) else ()  # any key: each is checked below
+    spec = check.mapping(value, line, "`languages`", keys)
+    if spec is None:
+        return ()
+    names: list[Term] = []
+    for code, items in spec.items():
+        at = spec.line_of(code)
+        if not LANGUAGE_TAG_RE.fullmatch(str(code)):
+            check.error(at, f"`languages`: {code!r} is not a language tag (such as de or zh-Hant)")
+            continue
+        found = check.sequence(items, at, f"`languages` {code}")
+        if found is None:
+            continue
+        for i, item in enumerate(found):
+            term = check.term(item, found.line_of(i), case_default=True)
+            if term is not None:
+                names.append(dataclasses.replace(term, language=code))
+    return tuple(names)
 
 
 def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Problem]]:

@@ -60,6 +60,8 @@ class Term:
     regex: str | None = None
     # The regex as validation compiled it, kept so the compiler need not compile it again.
     compiled: WatchRegex | None = field(default=None, compare=False, repr=False)
+    # The language of an entity's name given under `languages:`, which evidence names.
+    language: str | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:

@@ -128,8 +128,8 @@ impl Engine {
     #[new]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (*, patterns, glob_anchors, regex_anchors, term_patterns, open_regex_terms,
-        regexes, labels, entities, entity_ids, sets, conds, field_lists, rules, filters, term_rules,
-        rules_by_set, always, specs, fields, match_type, evidence_type))]
+        regexes, labels, languages, entities, entity_ids, sets, conds, field_lists, rules, filters,
+        term_rules, rules_by_set, always, specs, fields, match_type, evidence_type))]
     fn new(
         py: Python<'_>,
         patterns: Vec<(String, String, bool)>,
@@ -139,6 +139,7 @@ impl Engine {
         open_regex_terms: Vec<u32>,
         regexes: Vec<(u32, Py<Regex>)>,
         labels: Vec<Py<PyString>>,
+        languages: Vec<Option<Py<PyString>>>,
         entities: Vec<(Vec<u32>, Vec<u32>)>,
         entity_ids: Vec<Py<PyString>>,
         sets: Vec<Vec<u32>>,
@@ -167,6 +168,7 @@ impl Engine {
             evidence_type,
             specs,
             labels,
+            languages,
             entity_ids,
             fields,
         )?;

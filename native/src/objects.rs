@@ -25,7 +25,9 @@ const MATCH_FIELDS: [&str; 6] = [
     "evidence",
     "mode",
 ];
-const EVIDENCE_FIELDS: [&str; 7] = ["kind", "value", "field", "text", "snippet", "start", "end"];
+const EVIDENCE_FIELDS: [&str; 8] = [
+    "kind", "value", "field", "text", "snippet", "start", "end", "language",
+];
 /// The rule spec's attributes a match copies: id, severity, notify, mode.
 const SPEC_ATTRIBUTES: [&str; 4] = ["id", "severity", "notify", "mode"];
 
@@ -47,6 +49,7 @@ pub struct Makers {
     // ...and its SPEC_ATTRIBUTES, read at its first match (the spec is frozen)
     spec_values: Vec<OnceLock<[Py<PyAny>; 4]>>,
     labels: Vec<Py<PyString>>,
+    languages: Vec<Option<Py<PyString>>>, // term id -> the language of an entity's name
     entity_ids: Vec<Py<PyString>>,
     fields: Vec<Py<PyString>>,
 }
@@ -128,12 +131,14 @@ fn check_fields(ty: &Bound<'_, PyType>, names: &[&str]) -> PyResult<()> {
 }
 
 impl Makers {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         py: Python<'_>,
         match_type: Bound<'_, PyType>,
         evidence_type: Bound<'_, PyType>,
         specs: Vec<Py<PyAny>>,
         labels: Vec<Py<PyString>>,
+        languages: Vec<Option<Py<PyString>>>,
         entity_ids: Vec<Py<PyString>>,
         fields: Vec<Py<PyString>>,
     ) -> PyResult<Makers> {
@@ -153,6 +158,7 @@ impl Makers {
             spec_values: specs.iter().map(|_| OnceLock::new()).collect(),
             specs,
             labels,
+            languages,
             entity_ids,
             fields,
         })
@@ -257,7 +263,7 @@ impl Makers {
                     evidence.push(e.clone());
                     continue;
                 }
-                let (is_term, index, field, start, end) = *item;
+                let (is_term, index, field, start, end, term) = *item;
                 let text = texts
                     .get(field)
                     .ok_or_else(|| PyValueError::new_err("evidence in a field with no text"))?;
@@ -285,6 +291,10 @@ impl Makers {
                         PyString::new(py, &snippet).into_any(),
                         start.into_pyobject(py)?.into_any(),
                         end.into_pyobject(py)?.into_any(),
+                        match self.languages.get(term as usize) {
+                            Some(Some(language)) => language.bind(py).clone().into_any(),
+                            _ => py.None().into_bound(py),
+                        },
                     ],
                 )?;
                 made.insert(*item, e.clone());

@@ -215,8 +215,9 @@ pub struct Rules {
     pub always: Vec<u32>,
 }
 
-/// One piece of evidence: (is a term, term id or entity index, field index, start, end).
-pub type Evidence = (bool, u32, usize, u32, u32);
+/// One piece of evidence: (is a term, term id or entity index, field index, start, end, and the
+/// id of the term found there: the term itself, or which of an entity's names).
+pub type Evidence = (bool, u32, usize, u32, u32, u32);
 
 /// An article's hits and what is mentioned in each set of fields a rule reads.
 pub struct Article<'a> {
@@ -442,7 +443,7 @@ impl<'a> Article<'a> {
         for &f in fields {
             let f = usize::from(f);
             let hits = &self.hits[f];
-            let mut best: Option<Hit> = None;
+            let mut best: Option<(Hit, u32)> = None;
             for t in terms {
                 if let Some(&h) = hits.get(t) {
                     let h = if h.start == Hit::UNPLACED {
@@ -457,13 +458,13 @@ impl<'a> Article<'a> {
                     } else {
                         h
                     };
-                    if best.is_none_or(|b| (h.regex, h.start) < (b.regex, b.start)) {
-                        best = Some(h);
+                    if best.is_none_or(|(b, _)| (h.regex, h.start) < (b.regex, b.start)) {
+                        best = Some((h, *t));
                     }
                 }
             }
-            if let Some(h) = best {
-                return Some((term, value, f, h.start, h.end));
+            if let Some((h, t)) = best {
+                return Some((term, value, f, h.start, h.end, t));
             }
         }
         None

@@ -24,7 +24,8 @@ PROFILE = settings(
 KEYS = [
     "rules", "id", "match", "any", "all", "none", "min", "term", "case", "entities", "fields",
     "feeds", "severity", "notify", "throttle", "max", "per", "languages", "enabled",
-    "description", "names", "type", "tags", "context", "url", "interval",
+    "description", "names", "type", "tags", "context", "url", "interval", "de", "zh-Hant",
+    "en_US",
 ]  # fmt: skip
 SCALARS = [
     "x", "CIS", "defen?e", "minist*", "/(a+)+$/", "/(\\w+) \\1/", "/[/", "/\\bKiev\\b/",
