@@ -2,7 +2,8 @@
 
 Sections: match (and compile), stories (fold quality and cost), startup (and reload, check),
 kafka, parse, poll, latency, soak, language (detection on held-out sentences), entities
-(country mentions found by language; compiling with the country pack).
+(country mentions found by language; compiling with the country pack), extract (article
+extraction F1 and speed).
 `python -m bench.run` runs them all; `python -m bench.run poll latency` only those, keeping
 the other rows of the day's results. The table goes to bench/results/<date>.md (rows also in
 <date>.json), with the machine's CPU, core count and Python version. The soak lasts SOAK_S
@@ -28,7 +29,7 @@ from typing import Any
 
 import feedparser
 
-from bench import entities, feeds, kafka, language, service, startup, storyset
+from bench import entities, extraction, feeds, kafka, language, service, startup, storyset
 from bench.adversarial import (
     WORST_SHAPES,
     adversarial_articles,
@@ -50,7 +51,7 @@ RESULTS = Path(__file__).parent / "results"
 RUNS = 15
 SECTIONS = (
     "match", "stories", "startup", "kafka", "parse", "poll", "latency", "soak", "language",
-    "entities",
+    "entities", "extract",
 )  # fmt: skip
 Row = dict[str, str]
 
@@ -413,6 +414,7 @@ RUNNERS: dict[str, Callable[[], list[Row]]] = {
     "soak": soak_rows,
     "language": language.language_rows,
     "entities": entities.entity_rows,
+    "extract": extraction.extraction_rows,
 }
 
 

@@ -110,6 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("article", type=Path, metavar="ARTICLE_FILE", help="JSON article or feed")
 
+    extract = commands.add_parser(
+        "extract", help="print the title, language and main text the matcher would see for pages"
+    )
+    extract.add_argument("inputs", nargs="+", metavar="URL_OR_FILE", help="a URL or an HTML file")
+    extract.add_argument("--json", action="store_true", help="one JSON object per page")
+    extract.add_argument("--config", type=Path, help="read the poller settings from this config")
+    extract.add_argument("--selector", help="a CSS selector for the text (`fulltext_selector`)")
+    extract.add_argument(
+        "--ignore-robots", action="store_true", help="fetch even where robots.txt disallows"
+    )
+
     match = commands.add_parser("match", help="dry run: show which rules match the given files")
     match.add_argument("--rules", default="rules", type=Path, help="rules directory")
     match.add_argument("--json", action="store_true", help="one JSON object per match")
@@ -155,6 +166,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return preview_command(
             args.config, args.rule, args.article, args.channel, sys.stdout, sys.stderr
+        )
+    if args.command == "extract":
+        from monitor.extract import extract_command
+
+        return extract_command(
+            args.inputs,
+            config_path=args.config,
+            selector=args.selector,
+            ignore_robots=args.ignore_robots,
+            as_json=args.json,
+            out=sys.stdout,
+            err=sys.stderr,
         )
     return match(
         args.rules, args.files, as_json=args.json, feed_id=args.feed, out=sys.stdout, err=sys.stderr

@@ -41,6 +41,8 @@ class PollerConfig:
     max_backoff_s: float = 3600.0
     user_agent: str = ""
     allow_private_redirects: bool = False
+    per_host: int = 2  # requests at once to one host (feeds, pages and robots.txt together)
+    host_delay_s: float = 1.0  # at least this long between the starts of two of them
 
 
 MAX_RETRY_AFTER_S: Final = 600.0  # longer asks are cut: the batch waits on the retry
@@ -387,6 +389,8 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         "max_backoff",
         "user_agent",
         "allow_private_redirects",
+        "per_host",
+        "host_delay",
     )
     spec = check.mapping(value, line, "poller", keys)
     if spec is None:
@@ -405,6 +409,8 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
                 "poller.allow_private_redirects",
             )
         ),
+        per_host=int(_number(check, spec, "per_host", 2, minimum=1)),
+        host_delay_s=_duration(check, spec, "host_delay", 1.0),
     )
 
 

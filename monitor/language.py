@@ -114,7 +114,7 @@ def clearly_wrong(declared: str, text: str) -> bool:
 
 def article_language(article: Article) -> str | None:
     """The language the article is in: the declared one, unless clearly wrong, else detected."""
-    text = f"{article.title}\n{article.summary or article.content}"
+    text = f"{article.title}\n{article.summary}\n{article.content[:SAMPLE_CHARS]}"
     if article.language and not clearly_wrong(article.language, text):
         return article.language
     return detect_language(text)

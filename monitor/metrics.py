@@ -18,6 +18,7 @@ class Metrics:
     poll_duration: Histogram
     articles_published: Counter
     articles_by_language: Counter
+    fulltext: Counter
     feeds_failing: Gauge
     rule_matches: Counter
     alerts: Counter
@@ -80,6 +81,13 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "New articles published to the bus, by language (declared or detected; `und` when"
             " unknown).",
             ["language"],
+            registry=r,
+        ),
+        fulltext=Counter(
+            "monitor_fulltext_total",
+            "Article pages read for full text, by result: fetched, cached, robots (disallowed),"
+            " failed, timeout, too_large, not_html, empty, error.",
+            ["result"],
             registry=r,
         ),
         feeds_failing=Gauge(

@@ -1,6 +1,7 @@
 """The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries,
 alerts held for digests (`monitor.alerts.held`), the members of stories
-(`monitor.stories.store`) and feed health (`monitor.feeds.watch`)."""
+(`monitor.stories.store`), feed health (`monitor.feeds.watch`) and article pages read for full
+text (`monitor.feeds.pages`)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,14 @@ CREATE TABLE IF NOT EXISTS feed_health (
     feed_id TEXT PRIMARY KEY,
     health TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pages (
+    url_key TEXT PRIMARY KEY,
+    fetched_ms INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    language TEXT
+);
+CREATE INDEX IF NOT EXISTS pages_fetched ON pages (fetched_ms);
 CREATE TABLE IF NOT EXISTS story_rules (
     rule_id TEXT NOT NULL,
     article_id TEXT NOT NULL,

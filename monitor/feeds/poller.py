@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -19,14 +18,16 @@ from typing import Protocol
 
 import aiohttp
 import structlog
-from yarl import URL
 
 from monitor import __version__
 from monitor.bus.base import ARTICLES, Bus
 from monitor.config import PollerConfig
 from monitor.errors import BusError, FeedFetchError, FeedParseError, StorageFull
-from monitor.feeds import redirects
+from monitor.feeds.client import Client, Fetched
+from monitor.feeds.fulltext import FullText
+from monitor.feeds.pages import PageCache
 from monitor.feeds.parse import parse_feed
+from monitor.feeds.politeness import Politeness
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.watch import FeedWatch
 from monitor.language import metric_label, with_languages
@@ -73,7 +74,6 @@ NOT_OWNED_RECHECK_S = 5.0  # how soon a feed another poller holds is looked at a
 BUS_RETRY_S = 5.0  # how soon a poll whose articles could not be published is tried again
 
 
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PAUSED_RECHECK_S = 1.0  # how often a paused poller looks whether it may go on
 CRASH_RETRY_S = 60.0  # how soon a poll that failed on a fault of our own is tried again
 
@@ -103,6 +103,8 @@ class Poller:
         self.metrics = metrics
         self.user_agent = config.user_agent or f"monitor/{__version__} (feed poller)"
         self._limit = asyncio.Semaphore(config.concurrency)
+        self.client = Client(session, config, Politeness(config.per_host, config.host_delay_s))
+        self.fulltext = FullText(self.client, PageCache(state.file), metrics, self.user_agent)
         self._failing: set[str] = set()
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._specs: dict[str, FeedSpec] = {}
@@ -242,6 +244,7 @@ class Poller:
         new_ids = set(await self.state.unseen([a.id for a in parsed.articles]))
         fresh = [a for a in parsed.articles if a.id in new_ids]
         fresh = list({a.id: a for a in fresh}.values())
+        fresh = await self.fulltext.complete(feed, fresh)
         fresh = await asyncio.to_thread(with_languages, fresh)
         await self.bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in fresh])
         await self.state.mark_seen(feed.id, (a.id for a in parsed.articles))
@@ -257,66 +260,23 @@ class Poller:
     async def _fetch(
         self, feed: FeedSpec, state: FeedState
     ) -> tuple[bytes | None, str | None, str | None, str]:
-        headers = {
-            "User-Agent": self.user_agent,
-            "Accept": ACCEPT,
-            "Accept-Encoding": "gzip, deflate",
-        }
+        headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
         if state.etag:
             headers["If-None-Match"] = state.etag
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
-        url = URL(feed.url)
-        try:
-            for _ in range(self.config.max_redirects + 1):
-                async with self.session.get(
-                    url, headers=headers, timeout=timeout, allow_redirects=False
-                ) as resp:
-                    location = resp.headers.get("Location")
-                    if resp.status in _REDIRECTS and location:
-                        target = url.join(URL(location))
-                        await self._check_redirect(url, target)
-                        url = target
-                        continue
-                    if resp.status == 304:
-                        return None, state.etag, state.last_modified, ""
-                    self._check_status(resp)
-                    body = await self._read_bounded(resp)
-                    return (
-                        body,
-                        resp.headers.get("ETag"),
-                        resp.headers.get("Last-Modified"),
-                        resp.headers.get("Content-Type", ""),
-                    )
-        except TimeoutError as exc:
-            raise FeedFetchError(f"timed out after {self.config.timeout_s:g}s") from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise FeedFetchError(f"{type(exc).__name__}: {exc}") from exc
-        raise FeedFetchError(f"too many redirects (more than {self.config.max_redirects})")
+        fetched = await self.client.get(feed.url, headers)
+        if fetched.status == 304:
+            return None, state.etag, state.last_modified, ""
+        self._check_status(fetched)
+        return (
+            fetched.body or b"",
+            fetched.headers.get("ETag"),
+            fetched.headers.get("Last-Modified"),
+            fetched.headers.get("Content-Type", ""),
+        )
 
-    async def _check_redirect(self, origin: URL, target: URL) -> None:
-        """Refuse a redirect the policy in `monitor.feeds.redirects` forbids."""
-        if target.scheme not in ("http", "https") or not target.host:
-            raise FeedFetchError(f"redirect to {target.scheme or 'a relative'} URL refused")
-        if self.config.allow_private_redirects:
-            return
-        found = [await self._resolve(url) for url in (origin, target)]
-        reason = redirects.refusal(found[0], found[1], allow_private=False)
-        if reason is not None:
-            raise FeedFetchError(reason, result="redirect_refused")
-
-    async def _resolve(self, url: URL) -> list[redirects.Address]:
-        host = url.host or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, url.port, type=socket.SOCK_STREAM
-            )
-        except OSError as exc:
-            raise FeedFetchError(f"cannot resolve {host}: {exc}") from exc
-        return redirects.addresses([str(info[4][0]) for info in infos])
-
-    def _check_status(self, resp: aiohttp.ClientResponse) -> None:
+    def _check_status(self, resp: Fetched) -> None:
         if resp.status == 410:
             raise FeedFetchError(
                 f"HTTP 410 Gone from {resp.url}: feed disabled; remove or fix it in feeds.yaml",
@@ -331,26 +291,6 @@ class Poller:
                 result="http_error",
                 retry_after_s=min(wait, self.config.max_backoff_s) if wait is not None else None,
             )
-
-    async def _read_bounded(self, resp: aiohttp.ClientResponse) -> bytes:
-        limit = self.config.max_body_bytes
-        declared = resp.content_length
-        if (
-            declared is not None
-            and declared > limit
-            and "gzip" not in resp.headers.get("Content-Encoding", "")
-        ):
-            raise FeedFetchError(
-                f"body of {declared} bytes is over the {limit}-byte limit", result="too_large"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise FeedFetchError(f"body over the {limit}-byte limit", result="too_large")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def failing(self) -> frozenset[str]:
         """Feeds whose last poll failed."""

@@ -10,9 +10,11 @@ import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.errors import Problem
+from monitor.feeds.extract import EXTRA_HINT, available, selector_problem
 from monitor.located import LocDict
 from monitor.matching.spec import (
     ENTITY_TYPES,
@@ -49,7 +51,10 @@ RULE_KEYS = (
 )
 ENTITY_KEYS = ("id", "type", "names", "languages", "tags", "context")
 LANGUAGE_TAG_RE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
-FEED_KEYS = ("id", "url", "interval", "tags", "enabled", "expect_every")
+FEED_KEYS = (
+    "id", "url", "interval", "tags", "enabled", "expect_every", "fulltext", "fulltext_selector",
+    "fulltext_ignore_robots",
+)  # fmt: skip
 
 
 def parse_rule_file(path: str, data: object) -> tuple[list[RuleSpec], list[Problem]]:
@@ -248,6 +253,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
         enabled = True
         if "enabled" in spec:
             enabled = check.boolean(spec["enabled"], at("enabled"), "enabled") is not False
+        fulltext = _fulltext(check, spec)
         if feed_id is None or url is None or len(check.problems) > before:
             continue
         feeds.append(
@@ -260,9 +266,35 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
                 tags=tags,
                 enabled=enabled,
                 expect_every_s=expect_every_s,
+                **fulltext,
             )
         )
     return feeds, check.problems
+
+
+def _fulltext(check: Checker, spec: LocDict) -> dict[str, Any]:
+    """A feed's full-text settings: `fulltext`, `fulltext_selector`, `fulltext_ignore_robots`."""
+    at = spec.line_of
+    found: dict[str, Any] = {}
+    value = spec.get("fulltext", False)
+    if value is True or value is False or value == "auto":
+        found["fulltext"] = str(value).lower()
+    else:
+        check.error(at("fulltext"), f"`fulltext` must be true, false or auto, not {value!r}")
+    if "fulltext_selector" in spec:
+        selector = check.string(spec["fulltext_selector"], at("fulltext_selector"), "selector")
+        problem = selector_problem(selector) if selector is not None else None
+        if problem:
+            check.error(at("fulltext_selector"), problem)
+        found["fulltext_selector"] = selector
+    if "fulltext_ignore_robots" in spec:
+        ignore = check.boolean(
+            spec["fulltext_ignore_robots"], at("fulltext_ignore_robots"), "fulltext_ignore_robots"
+        )
+        found["fulltext_ignore_robots"] = bool(ignore)
+    if found.get("fulltext", "false") != "false" and not available():
+        check.error(at("fulltext"), f"`fulltext` needs the page extractor: {EXTRA_HINT}")
+    return found
 
 
 def link(rule_set: RuleSet) -> list[Problem]:

@@ -152,6 +152,9 @@ class FeedSpec:
     tags: tuple[str, ...] = ()
     enabled: bool = True
     expect_every_s: float | None = None  # alert when it publishes nothing for this long
+    fulltext: Literal["false", "true", "auto"] = "false"  # read each item's page (see fulltext)
+    fulltext_selector: str | None = None  # the page's element holding the text, as CSS
+    fulltext_ignore_robots: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

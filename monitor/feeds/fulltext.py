@@ -1,0 +1,139 @@
+"""Full text: for feeds with `fulltext: true` (or `auto`, for items with little text), read each
+new item's page and make its main text the article's `content`; the feed's own text stays in
+`summary`.
+
+Pages are fetched with the feeds' client and the hosts' turns, honour robots.txt unless the feed
+says `fulltext_ignore_robots`, and are kept by canonical URL (`monitor.feeds.pages`), so a copy
+of an item in another feed reads the page kept. A poll waits for its pages at most
+`poller.timeout` in all: an item whose page fails, is refused or is late goes on with the feed's
+text, counted in `monitor_fulltext_total{result}` and logged, and nothing waits longer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from typing import Final
+
+import structlog
+
+from monitor.errors import FeedFetchError
+from monitor.feeds.client import Client
+from monitor.feeds.extract import Page, extract_page
+from monitor.feeds.pages import PageCache
+from monitor.feeds.robots import Robots
+from monitor.matching.spec import FeedSpec
+from monitor.metrics import Metrics
+from monitor.models import Article
+from monitor.stories.sketch import url_key
+
+log = structlog.get_logger("monitor.fulltext")
+
+AUTO_MIN_CHARS: Final = 500  # `auto` reads the page of an item with less text than this
+ACCEPT: Final = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+_HTML_TYPES: Final = ("text/html", "application/xhtml+xml")
+
+
+class PageFailed(Exception):
+    """A page that gave no text: `result` is the metric's label, the message the reason."""
+
+    def __init__(self, result: str, reason: str) -> None:
+        super().__init__(reason)
+        self.result = result
+
+
+def wants_page(feed: FeedSpec, article: Article) -> bool:
+    """Whether the poller should read this item's page."""
+    if feed.fulltext == "false" or not article.url.startswith(("http://", "https://")):
+        return False
+    return feed.fulltext == "true" or len(article.summary) + len(article.content) < AUTO_MIN_CHARS
+
+
+def with_page(article: Article, page: Page) -> Article:
+    """The article with the page's text as its content and the feed's text as its summary."""
+    return dataclasses.replace(
+        article,
+        summary=article.summary or article.content,
+        content=page.text,
+        title=article.title or page.title,
+    )
+
+
+class FullText:
+    """Completes a poll's new articles with their pages' text (see the module docstring)."""
+
+    def __init__(self, client: Client, cache: PageCache, metrics: Metrics, user_agent: str) -> None:
+        self.client = client
+        self.cache = cache
+        self.metrics = metrics
+        self.user_agent = user_agent
+        self.robots = Robots(client, user_agent)
+
+    async def complete(self, feed: FeedSpec, articles: Sequence[Article]) -> list[Article]:
+        """The articles, those that want it with their page's text; waits at most the poller's
+        timeout in all, and never raises."""
+        wanted = [a for a in articles if wants_page(feed, a)]
+        if not wanted:
+            return list(articles)
+        tasks = {a.id: asyncio.create_task(self._read(feed, a)) for a in wanted}
+        _, late = await asyncio.wait(tasks.values(), timeout=self.client.config.timeout_s)
+        for unfinished in late:
+            unfinished.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        out = []
+        for article in articles:
+            task = tasks.get(article.id)
+            if task is None:
+                out.append(article)
+            elif task.cancelled():  # late: given up at the deadline
+                self._count(feed, article, "timeout", "not read within the poll's timeout")
+                out.append(article)
+            else:  # done, perhaps just as the deadline came (counted by `_read`)
+                page = task.result()
+                out.append(with_page(article, page) if page else article)
+        return out
+
+    async def _read(self, feed: FeedSpec, article: Article) -> Page | None:
+        try:
+            page, result = await self._page(feed, article.url)
+        except PageFailed as exc:
+            self._count(feed, article, exc.result, str(exc))
+            return None
+        except Exception:  # one page's fault must not cost the poll its other items
+            log.exception("fulltext_crashed", feed=feed.id, url=article.url)
+            self.metrics.fulltext.labels("error").inc()
+            return None
+        self.metrics.fulltext.labels(result).inc()
+        return page
+
+    async def _page(self, feed: FeedSpec, url: str) -> tuple[Page, str]:
+        key = url_key(url)
+        kept = await self.cache.get(key)
+        if kept is not None:
+            return kept, "cached"
+        if not feed.fulltext_ignore_robots and not await self.robots.allowed(url):
+            raise PageFailed("robots", "robots.txt disallows it")
+        try:
+            fetched = await self.client.get(url, {"User-Agent": self.user_agent, "Accept": ACCEPT})
+        except FeedFetchError as exc:
+            result = "timeout" if isinstance(exc.__cause__, TimeoutError) else "failed"
+            raise PageFailed(
+                "too_large" if exc.result == "too_large" else result, str(exc)
+            ) from exc
+        if fetched.body is None:
+            raise PageFailed("failed", f"HTTP {fetched.status} {fetched.reason}".strip())
+        kind = fetched.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if kind and kind not in _HTML_TYPES:
+            raise PageFailed("not_html", f"not an HTML page ({kind})")
+        page = await asyncio.to_thread(
+            extract_page, fetched.body, str(fetched.url), feed.fulltext_selector
+        )
+        if not page.text:
+            raise PageFailed("empty", "no article text found on the page")
+        await self.cache.put(key, page)
+        return page, "fetched"
+
+    def _count(self, feed: FeedSpec, article: Article, result: str, reason: str) -> None:
+        self.metrics.fulltext.labels(result).inc()
+        log.warning("fulltext_failed", feed=feed.id, url=article.url, result=result, reason=reason)
