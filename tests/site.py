@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
 
@@ -72,7 +73,9 @@ class Site:
 
     def app(self) -> web.Application:
         @web.middleware
-        async def record(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+        async def record(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
             started = time.monotonic()
             self.active += 1
             self.most_active = max(self.most_active, self.active)
