@@ -86,6 +86,7 @@ class Run:
             textwrap.dedent(f"""\
             rules_dir: rules
             state_dir: state-{name}
+            poller: {{per_host: 16, host_delay: 0s}}  # every feed on one local server
             bus: {{kind: kafka, bootstrap_servers: "{self.bootstrap}",
                    topic_prefix: "{self.prefix}", partitions: 4, poller_partitions: 4}}
             http: {{listen: "127.0.0.1:{port}"}}

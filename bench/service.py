@@ -220,6 +220,8 @@ def write_config(root: Path, extra: str = "") -> Path:
         rules_dir: rules
         state_dir: state
         bus: local
+        # Every feed is on one local server, which a deployment's feeds are not: no host turns.
+        poller: {{per_host: 16, host_delay: 0s}}
         http: {{listen: "127.0.0.1:{free_port()}"}}
         """)
         + textwrap.dedent(extra)

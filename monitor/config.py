@@ -370,11 +370,13 @@ def _number(check: Checker, spec: LocDict, key: str, default: float, *, minimum:
     return float(value)
 
 
-def _duration(check: Checker, spec: LocDict, key: str, default: float) -> float:
+def _duration(
+    check: Checker, spec: LocDict, key: str, default: float, *, zero_ok: bool = False
+) -> float:
     if key not in spec:
         return default
     try:
-        return parse_duration(spec[key])
+        return parse_duration(spec[key], zero_ok=zero_ok)
     except ValueError as exc:
         check.error(spec.line_of(key), f"{key}: {exc}")
         return default
@@ -410,7 +412,7 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
             )
         ),
         per_host=int(_number(check, spec, "per_host", 2, minimum=1)),
-        host_delay_s=_duration(check, spec, "host_delay", 1.0),
+        host_delay_s=_duration(check, spec, "host_delay", 1.0, zero_ok=True),
     )
 
 

@@ -90,6 +90,9 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
         ),
         ("delivery: {attempts: 0}\n", "attempts must be a number >= 1"),
         ("poller: {timeout: soon}\n", "timeout: 'soon' is not a duration"),
+        ("poller: {per_host: 0}\n", "per_host must be a number >= 1"),
+        ("poller: {host_delay: -1s}\n", "host_delay: '-1s' is not a duration"),
+        ("poller: {timeout: 0s}\n", "timeout: '0s' must be longer than zero"),
         ("bus: {kind: zeromq}\n", "bus must be `local` or {kind: kafka, ...}"),
         ("bus: {kind: kafka}\n", "bus.bootstrap_servers must be a non-empty string"),
         (
@@ -208,3 +211,18 @@ def test_channels_may_batch_and_keep_quiet_hours(tmp_path: Path) -> None:
     assert 2 == len(batching["desk"].digest.at)
     assert batching["night"].quiet is not None
     assert ("high",) == batching["night"].quiet.except_severities
+
+
+def test_politeness_settings(tmp_path: Path) -> None:
+    """`per_host` and `host_delay` are read; a zero delay is allowed (one's own servers)."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text("poller: {per_host: 3, host_delay: 250ms}\n")
+    poller = load_config({}, path).poller
+    assert (3, 0.25) == (poller.per_host, poller.host_delay_s)
+    path.write_text("poller: {host_delay: 0s}\n")
+    assert 0.0 == load_config({}, path).poller.host_delay_s
+    path.write_text("{}\n")
+    assert (2, 1.0) == (
+        load_config({}, path).poller.per_host,
+        load_config({}, path).poller.host_delay_s,
+    )

@@ -71,6 +71,7 @@ class Fleet:
             textwrap.dedent(f"""\
             rules_dir: rules
             state_dir: state-{name}
+            poller: {{host_delay: 0s}}  # one local server, many feeds each second
             bus: {{kind: kafka, bootstrap_servers: "{self.bootstrap}", topic_prefix: "{self.prefix}", partitions: 4, poller_partitions: 4}}
             http: {{listen: "127.0.0.1:{port}"}}
             defaults: {{notify: {self.notify}}}
@@ -559,10 +560,13 @@ async def test_feed_health_on_kafka_survives_a_poller_with_no_local_state(fleet:
     (fleet.tmp / "rules" / "feeds.yaml").write_text(
         f'feeds:\n  - {{id: down, url: "{fleet.feeds.url("/status/500")}", interval: 1s}}\n'
     )
-    health = "health: {notify: [ops-hook], failing_after: 1h}\npoller: {max_backoff: 2s}\n"
+    health = "health: {notify: [ops-hook], failing_after: 1h}\n"
 
     def with_health(proc: MonitorProcess) -> MonitorProcess:
-        proc.config.write_text(proc.config.read_text() + health)
+        text = proc.config.read_text().replace(
+            "{host_delay: 0s}", "{host_delay: 0s, max_backoff: 2s}"
+        )
+        proc.config.write_text(text + health)
         return proc
 
     first = with_health(fleet.process("first"))

@@ -45,7 +45,7 @@ class Rig:
         return value or 0.0
 
 
-CONFIG = PollerConfig(timeout_s=1.0, max_body_bytes=1024 * 1024, max_redirects=3)
+CONFIG = PollerConfig(timeout_s=1.0, max_body_bytes=1024 * 1024, max_redirects=3, host_delay_s=0.0)
 
 
 @pytest.fixture

@@ -213,12 +213,13 @@ def _duration_seconds(value: object) -> float | None:
     return seconds if pos and not text[pos:].strip() else None
 
 
-def parse_duration(value: object) -> float:
-    """Parse `90s`, `5m`, `1h30m`, `1d` (or a number of seconds) into seconds; ValueError if bad."""
+def parse_duration(value: object, *, zero_ok: bool = False) -> float:
+    """Parse `90s`, `5m`, `1h30m`, `1d` (or a number of seconds) into seconds; ValueError if bad
+    (and if zero, unless `zero_ok`)."""
     seconds = _duration_seconds(value)
     if seconds is None:
         raise ValueError(f"{value!r} is not a duration (write it like 90s, 5m, 1h or 1h30m)")
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not zero_ok):
         raise ValueError(f"{value!r} must be longer than zero")
     return seconds
 
