@@ -143,13 +143,14 @@ def test_fulltext_keys_are_read(tmp_path: Path) -> None:
         " fulltext_selector: 'article p', fulltext_ignore_robots: true}\n"
         "  - {id: g, url: 'https://example.org/g', fulltext: true}\n"
         "  - {id: h, url: 'https://example.org/h'}\n"
+        "  - {id: i, url: 'https://example.org/i', fulltext: 'Auto'}\n"
     )
     rule_set, problems = read_rules_dir(tmp_path)
     assert [] == problems
-    f, g, h = rule_set.feeds
+    f, g, h, i = rule_set.feeds
     assert ("auto", "article p", True) == (
         f.fulltext,
         f.fulltext_selector,
         f.fulltext_ignore_robots,
     )
-    assert ("true", "false") == (g.fulltext, h.fulltext)
+    assert ("true", "false", "auto") == (g.fulltext, h.fulltext, i.fulltext)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -101,6 +102,44 @@ async def test_the_page_text_becomes_the_content(rig: Rig) -> None:
     assert "Subscribe" not in article.content
     assert "Copyright" not in article.content
     assert {"fetched": 1.0} == rig.results()
+
+
+async def test_the_feeds_own_content_is_kept_in_the_summary(rig: Rig) -> None:
+    """An item with both a description and content keeps both, as the summary, when its page's
+    text becomes the content."""
+    rig.site.pages["a"] = article_page("x", BODY)
+    rig.site.feeds["a"] = (
+        feed([("Both", rig.site.url("/news/a"), TEASER)])
+        .replace(
+            b"</description>",
+            b"</description><content:encoded>Feed body text.</content:encoded>",
+        )
+        .replace(
+            b'<rss version="2.0">',
+            b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+        )
+    )
+    await rig.poller.poll(rig.feed("a"))
+    article = (await rig.articles())["Both"]
+    assert f"{TEASER} Feed body text." == article.summary
+    assert "Aidarbek Zhumabekov" in article.content
+
+
+async def test_a_poll_cancelled_leaves_no_page_being_read(rig: Rig) -> None:
+    """Stopping the service mid-poll cancels the page reads with it."""
+    rig.site.pages["s"] = article_page("x", BODY)
+    rig.site.feeds["f"] = feed([("Slow one", rig.site.url("/slow/s"), TEASER)])
+    poll = asyncio.create_task(rig.poller.poll(rig.feed("f")))
+    await asyncio.sleep(0.5)
+    poll.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await poll
+    pending = [
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__qualname__", "") == "FullText._read"
+    ]
+    assert [] == pending
 
 
 async def test_without_fulltext_no_page_is_read(rig: Rig) -> None:

@@ -51,10 +51,12 @@ def wants_page(feed: FeedSpec, article: Article) -> bool:
 
 
 def with_page(article: Article, page: Page) -> Article:
-    """The article with the page's text as its content and the feed's text as its summary."""
+    """The article with the page's text as its content and the feed's text (its summary and
+    content, both kept) as its summary."""
+    feed_text = " ".join(t for t in (article.summary, article.content) if t)
     return dataclasses.replace(
         article,
-        summary=article.summary or article.content,
+        summary=feed_text,
         content=page.text,
         title=article.title or page.title,
     )
@@ -77,10 +79,13 @@ class FullText:
         if not wanted:
             return list(articles)
         tasks = {a.id: asyncio.create_task(self._read(feed, a)) for a in wanted}
-        _, late = await asyncio.wait(tasks.values(), timeout=self.client.config.timeout_s)
-        for unfinished in late:
-            unfinished.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        try:
+            await asyncio.wait(tasks.values(), timeout=self.client.config.timeout_s)
+        finally:  # the deadline, or the poll itself cancelled: no page is read on after it
+            late = [t for t in tasks.values() if not t.done()]
+            for unfinished in late:
+                unfinished.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         out = []
         for article in articles:
             task = tasks.get(article.id)

@@ -277,7 +277,7 @@ def _fulltext(check: Checker, spec: LocDict) -> dict[str, Any]:
     at = spec.line_of
     found: dict[str, Any] = {}
     value = spec.get("fulltext", False)
-    if value is True or value is False or value == "auto":
+    if str(value).lower() in ("true", "false", "auto"):
         found["fulltext"] = str(value).lower()
     else:
         check.error(at("fulltext"), f"`fulltext` must be true, false or auto, not {value!r}")
