@@ -49,7 +49,9 @@ def test_deploy_config_and_prometheus_targets(tmp_path: Path) -> None:
     config = load_config({}, config_path)
     assert config.bus is not None
     assert "kafka:9092" == config.bus.bootstrap_servers
-    targets = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())["scrape_configs"][0]
+    targets = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())[
+        "scrape_configs"
+    ][0]
     assert {"poller:9464", "matcher:9464", "dispatcher:9464"} == set(
         targets["static_configs"][0]["targets"]
     )
