@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from monitor.text import normalize_text
 
+SCHEMA_VERSION: Final = 1  # of the records and bodies in docs/schemas/: raised on a breaking change
 TEXT_FIELDS: Final = ("title", "summary", "content", "author", "tags", "url")
 DEFAULT_FIELDS: Final = ("title", "summary", "content")
 
@@ -52,8 +53,9 @@ class Article:
         return data
 
     def to_bytes(self) -> bytes:
-        """Encode for the bus."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+        """Encode for the bus (docs/schemas/article.schema.json)."""
+        data = {**self.to_dict(), "schema_version": SCHEMA_VERSION}
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Article:
@@ -174,11 +176,12 @@ class MatchedArticle:
     description: str = ""
 
     def to_bytes(self) -> bytes:
-        """Encode for the bus."""
+        """Encode for the bus (docs/schemas/match.schema.json)."""
         data = {
             "match": self.match.to_dict(),
             "article": self.article.to_dict(),
             "description": self.description,
+            "schema_version": SCHEMA_VERSION,
         }
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -283,10 +286,12 @@ class Alert:
         return self.story.others(self.article.id) if self.story else ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready data (the generic webhook body, and the DLQ record)."""
+        """JSON-ready data (the generic webhook body, docs/schemas/alert.schema.json, and the DLQ
+        record)."""
         story = self.story or Story(id=self.article.id, articles=())
         extra = {"health": self.health} if self.health is not None else {}
         return {
+            "schema_version": SCHEMA_VERSION,
             "event": "feed_health" if self.health is not None else "alert",
             "alert_id": self.id,
             "channel": self.channel,

@@ -20,6 +20,21 @@ SEED_FEED = DATA / "feeds" / "world-with-seed.rss"
 SHIPPED_RULES = ROOT / "rules"
 
 
+@pytest.fixture(autouse=True)
+def published_shapes_hold(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test: every generic webhook body its receivers got and every articles and
+    matches record its embedded bus holds match docs/schemas/ (see tests/schemas.py)."""
+    from tests import schemas
+
+    schemas.take_errors()
+    yield
+    errors = schemas.take_errors()
+    tmp = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
+    if isinstance(tmp, Path):
+        errors += schemas.check_buses(tmp)
+    assert not errors, "records or bodies off their published schema:\n" + "\n".join(errors[:20])
+
+
 @pytest.fixture
 def shipped_rules() -> Path:
     """The rules directory the project ships."""

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from tests import schemas
 from tests.conftest import SEED_FEED
 
 
@@ -155,6 +156,7 @@ class Receiver:
         async def hook(request: web.Request) -> web.Response:
             body = await request.read()
             self.received.append((dict(request.headers), body))
+            schemas.check_body(body)
             if self.hold is not None:
                 await self.hold.wait()
             code = (

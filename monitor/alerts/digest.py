@@ -17,7 +17,7 @@ from monitor.alerts.render import (
     one_line,
     safe_url,
 )
-from monitor.models import Alert
+from monitor.models import SCHEMA_VERSION, Alert
 
 LISTED_MAX = 50  # items listed in one chat message; the rest are counted
 
@@ -142,8 +142,9 @@ class Digest:
         return f"Digest{why}: {_count(n, 'alert')} for {_count(rules, 'rule')}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The generic webhook's body."""
+        """The generic webhook's body (docs/schemas/digest.schema.json)."""
         return {
+            "schema_version": SCHEMA_VERSION,
             "event": self.event,
             "id": self.id,
             "channel": self.channel,
