@@ -81,9 +81,12 @@ def cloudevent_problems(event: dict[str, Any]) -> list[str]:
 
 
 def check_buses(root: Path) -> list[str]:
-    """Problems of the articles and matches records in every bus.db under `root`."""
+    """Problems of the articles and matches records in every monitor state directory's bus.db
+    under `root` (one beside a state.db)."""
     found: list[str] = []
     for path in root.rglob("bus.db"):
+        if not (path.parent / "state.db").exists():
+            continue  # a bus test's own records, not a monitor's state directory
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             rows = db.execute(
@@ -95,7 +98,12 @@ def check_buses(root: Path) -> list[str]:
         finally:
             db.close()
         for topic, value in rows:
-            found.extend(f"{path}: {p}" for p in problems(TOPICS[topic], json.loads(value)))
+            try:
+                data = json.loads(value)
+            except ValueError as exc:
+                found.append(f"{path}: {topic}: not JSON: {exc}")
+                continue
+            found.extend(f"{path}: {p}" for p in problems(TOPICS[topic], data))
     return found
 
 

@@ -76,21 +76,25 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
     return alert.to_dict()
 
 
-def render(settings: WebhookSettings, alert: Alert) -> HttpRequest:
+def _as_cloudevent(settings: HookSettings) -> bool:
+    return isinstance(settings, WebhookSettings) and settings.format == "cloudevents"
+
+
+def render(settings: HookSettings, alert: Alert) -> HttpRequest:
     """The alert's JSON, with its id in `X-Monitor-Alert-Id`."""
     return _alert_request(settings, alert, webhook_body(alert))
 
 
-def render_digest(settings: WebhookSettings, digest: Digest) -> HttpRequest:
+def render_digest(settings: HookSettings, digest: Digest) -> HttpRequest:
     """Every item of the digest, unabridged, with its id in `X-Monitor-Digest-Id`."""
     ids = {"X-Monitor-Digest-Id": digest.id}
-    if settings.format == "cloudevents":
+    if _as_cloudevent(settings):
         event = cloudevents.digest_event(digest, digest.to_dict())
         return hook_request(settings, event, ids, cloudevents.CONTENT_TYPE)
     return hook_request(settings, digest.to_dict(), ids)
 
 
-def templated(settings: WebhookSettings, alert: Alert, title: str, body: str) -> HttpRequest:
+def templated(settings: HookSettings, alert: Alert, title: str, body: str) -> HttpRequest:
     """The template's body is the JSON sent (the title is not used)."""
     try:
         payload = json.loads(body)
@@ -99,9 +103,9 @@ def templated(settings: WebhookSettings, alert: Alert, title: str, body: str) ->
     return _alert_request(settings, alert, payload)
 
 
-def _alert_request(settings: WebhookSettings, alert: Alert, data: Any) -> HttpRequest:
+def _alert_request(settings: HookSettings, alert: Alert, data: Any) -> HttpRequest:
     ids = {"X-Monitor-Alert-Id": alert.id}
-    if settings.format == "cloudevents":
+    if _as_cloudevent(settings):
         event = cloudevents.alert_event(alert, data)
         return hook_request(settings, event, ids, cloudevents.CONTENT_TYPE)
     return hook_request(settings, data, ids)
