@@ -60,3 +60,51 @@ def test_deploy_config_and_prometheus_targets(tmp_path: Path) -> None:
 def test_shipped_kafka_config_checks() -> None:
     """monitor.kafka.yaml and the rules pass `monitor check --config`."""
     assert 0 == check(None, io.StringIO(), io.StringIO(), config_path=ROOT / "monitor.kafka.yaml")
+
+
+def test_kubernetes_manifests_reference_real_images_ports_paths_and_probes(tmp_path: Path) -> None:
+    """deploy/k8s/monitor.yaml: one Deployment per role, each running the image the header
+    builds from deploy/Dockerfile, with its config and rules mounted where the config and the
+    Dockerfile say, probes on the routes the service serves, on the port it listens on."""
+    from monitor.config import ROLES
+
+    text = (DEPLOY / "k8s" / "monitor.yaml").read_text()
+    docs = list(yaml.safe_load_all(text))
+    (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert (DEPLOY / "monitor.yaml").read_text() == config_map["data"]["monitor.yaml"]
+    (tmp_path / "monitor.yaml").write_text(config_map["data"]["monitor.yaml"])
+    config = load_config({}, tmp_path / "monitor.yaml")
+    port = config.listen_port
+    routes = (ROOT / "monitor" / "web.py").read_text()
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "docker build -f deploy/Dockerfile -t monitor:latest ." in text
+    uid = dockerfile.split("--uid ", 1)[1].split()[0]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    assert {f"monitor-{r}" for r in ROLES if r != "all"} == set(deployments) == set(services)
+    for name, deployment in deployments.items():
+        spec = deployment["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        assert "monitor:latest" == container["image"]
+        assert ["--role", name.removeprefix("monitor-")] == container["args"][-2:]
+        assert {"name": "http", "containerPort": port} == container["ports"][0]
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            assert path == container[probe]["httpGet"]["path"]
+            assert "http" == container[probe]["httpGet"]["port"]
+            assert f'add_get("{path}"' in routes
+        assert container["resources"]["requests"]["memory"]
+        assert int(uid) == spec["securityContext"]["runAsUser"]
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        config_path = container["args"][container["args"].index("--config") + 1]
+        assert config_path == mounts["config"]
+        rules = str(Path(config_path).parent / config.rules_dir.name)
+        assert (rules, f"{rules}/entities") == (mounts["rules"], mounts["entities"])
+        assert str(Path(config_path).parent / "state") == mounts["state"]
+        made = {v["name"]: v.get("configMap", {}).get("name") for v in spec["volumes"]}
+        assert "monitor-config" == made["config"]
+        for volume, source in (("rules", "rules/"), ("entities", "rules/entities/")):
+            assert f"kubectl create configmap {made[volume]} --from-file={source}" in text
+            assert (ROOT / source).is_dir()
+        service = services[name]
+        assert deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+        assert "http" == service["spec"]["ports"][0]["targetPort"]
