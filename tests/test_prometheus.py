@@ -65,25 +65,16 @@ def exported() -> set[str]:
 def test_alert_rules_are_valid_and_pass_their_unit_tests(promtool: str) -> None:
     """`promtool check rules` and `promtool test rules` (each alert fires when it should, with
     its labels and annotations, and not before)."""
-    rules = DEPLOY / "prometheus" / "alerts.yaml"
-    checked = subprocess.run(
-        [promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
-    )
-    assert 0 == checked.returncode, checked.stdout + checked.stderr
-    tested = subprocess.run(
-        [promtool, "test", "rules", str(DEPLOY / "prometheus" / "alerts.test.yaml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert 0 == tested.returncode, tested.stdout + tested.stderr
-    config = subprocess.run(
-        [promtool, "check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert 0 == config.returncode, config.stdout + config.stderr
+    prometheus = DEPLOY / "prometheus"
+    for command in (
+        ("check", "rules", prometheus / "alerts.yaml"),
+        ("test", "rules", prometheus / "alerts.test.yaml"),
+        ("check", "config", prometheus / "prometheus.yml"),
+    ):
+        done = subprocess.run(
+            [promtool, *map(str, command)], capture_output=True, text=True, check=False
+        )
+        assert 0 == done.returncode, f"promtool {command}: {done.stdout}{done.stderr}"
 
 
 def test_every_alert_is_unit_tested() -> None:
