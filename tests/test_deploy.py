@@ -108,3 +108,68 @@ def test_kubernetes_manifests_reference_real_images_ports_paths_and_probes(tmp_p
         service = services[name]
         assert deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
         assert "http" == service["spec"]["ports"][0]["targetPort"]
+
+
+def _unit_lines(unit: str) -> dict[str, list[str]]:
+    """A systemd unit's `Key=value` lines, every value of each key, in order."""
+    keys: dict[str, list[str]] = {}
+    for line in unit.splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            keys.setdefault(key, []).append(value)
+    return keys
+
+
+def test_systemd_unit_runs_the_monitor_hardened(tmp_path: Path) -> None:
+    """deploy/systemd/monitor.service: its commands are monitor's own, on the config installed
+    beside it, which keeps state in the unit's StateDirectory; systemd-analyze verifies it and
+    rates its exposure low. Without systemd-analyze the unit is only read (said loudly)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from monitor.cli import _parser
+
+    unit = (DEPLOY / "systemd" / "monitor.service").read_text()
+    keys = _unit_lines(unit)
+    config_path = Path(keys["ExecStart"][0].split("--config ", 1)[1])
+    assert [f"/etc/{keys['ConfigurationDirectory'][0]}"] == [str(config_path.parent)]
+    for command in (keys["ExecStart"][0], keys["ExecStartPre"][0]):
+        program, *args = command.split()
+        assert "monitor" == Path(program).name
+        _parser().parse_args(args)  # exits (SystemExit) on an argument monitor does not take
+    local = tmp_path / "monitor.yaml"
+    local.write_text((DEPLOY / "systemd" / "monitor.yaml").read_text())
+    (tmp_path / "rules").symlink_to(ROOT / "rules")
+    config = load_config({}, local)
+    assert Path(f"/var/lib/{keys['StateDirectory'][0]}") == config.state_dir
+    assert keys["WorkingDirectory"] == [str(config.state_dir)]
+    assert "127.0.0.1" == config.listen_host
+    assert 0 == check(None, io.StringIO(), io.StringIO(), config_path=local)
+    for hardening in ("DynamicUser", "NoNewPrivileges", "ProtectHome", "PrivateTmp"):
+        assert ["yes"] == keys[hardening], hardening
+    assert ["strict"] == keys["ProtectSystem"]
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        print("SYSTEMD UNIT NOT VERIFIED: no systemd-analyze on this machine", file=sys.stderr)
+        return
+    # verify checks that the programs exist: point them at this checkout's monitor.
+    runnable = tmp_path / "monitor.service"
+    runnable.write_text(
+        unit.replace("/opt/monitor/bin/monitor", str(Path(sys.executable).parent / "monitor"))
+    )
+    verified = subprocess.run(
+        [analyze, "verify", str(runnable)], capture_output=True, text=True, check=False
+    )
+    assert 0 == verified.returncode, verified.stderr
+    assert "" == verified.stderr
+    security = subprocess.run(
+        [analyze, "security", "--offline=yes", "--threshold=20", str(runnable)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert 0 == security.returncode, security.stdout + security.stderr
+    exposure = security.stdout.split("Overall exposure level for monitor.service: ", 1)[1]
+    assert float(exposure.split()[0]) <= 2.0, exposure
