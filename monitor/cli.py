@@ -213,11 +213,7 @@ def check(
         file=out,
     )
     if native.engine_type() is None:
-        print(
-            "warning: the native matching engine (monitor_native, built from native/ by make) "
-            "is not installed: matching will run in Python, several times slower",
-            file=err,
-        )
+        print(f"warning: {native.MISSING}", file=err)
     return EXIT_OK
 
 

@@ -278,11 +278,7 @@ class Service:
                 matching="native" if native.engine_type() else "python",
             )
             if native.engine_type() is None:
-                log.warning(
-                    "native_matcher_missing",
-                    detail="monitor_native is not installed (make installs it from native/): "
-                    "matching runs in Python, several times slower",
-                )
+                log.warning("native_matcher_missing", detail=native.MISSING)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.reloader.watch(stop), name="rules-watcher")
                 if isinstance(self.bus, LocalBus):

@@ -35,6 +35,25 @@ def published_shapes_hold(request: pytest.FixtureRequest) -> Iterator[None]:
     assert not errors, "records or bodies off their published schema:\n" + "\n".join(errors[:20])
 
 
+NATIVE_MISSING = (
+    "NATIVE ENGINE TESTS NOT RUN: monitor_native is not installed "
+    "(make builds it from native/ where cargo is)"
+)
+
+
+@pytest.fixture(autouse=True)
+def native_engine(request: pytest.FixtureRequest) -> None:
+    """Tests marked `native` test the Rust engine itself: without it (no cargo when make set up)
+    they are skipped with a loud reason, except under CI (CI=true), where they must run."""
+    from monitor.matching import native
+
+    if request.node.get_closest_marker("native") is None or native.engine_type() is not None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(NATIVE_MISSING + " (CI=true: they must run)")
+    pytest.skip(NATIVE_MISSING)
+
+
 @pytest.fixture
 def shipped_rules() -> Path:
     """The rules directory the project ships."""

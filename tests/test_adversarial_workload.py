@@ -53,6 +53,7 @@ def _not_ascii(item: Article) -> Article:
     )
 
 
+@pytest.mark.native
 def test_the_engine_agrees_with_the_python_matcher(
     compiled: tuple[CompiledRules, CompiledRules],
 ) -> None:

@@ -25,12 +25,14 @@ from tests.helpers import article, compile_yaml
 RULES = "rules:\n  - {id: r, match: {any: ['air defen?e', /Acme\\s+\\w+/]}}\n"
 
 
+@pytest.mark.native
 def test_the_engine_is_installed_and_compiled_rules_use_it() -> None:
     """`make` installs the extension: a test run without it would test the fallback only."""
     assert native.engine_type() is not None
     assert compile_yaml(RULES).engine is not None
 
 
+@pytest.mark.native
 def test_without_the_engine_rules_match_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where the extension is missing, rules compile without it and match the same."""
     with_engine = compile_yaml(RULES)
@@ -46,6 +48,7 @@ def test_without_the_engine_rules_match_in_python(monkeypatch: pytest.MonkeyPatc
     assert ["Acme Corp", "Air Defense"] == sorted(e.text for e in found[0].evidence)
 
 
+@pytest.mark.native
 def test_check_warns_when_the_engine_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -195,6 +198,7 @@ def test_snippets_are_cut_and_stripped_as_python_does(content: str, expected: st
     assert found == match_in_python(item, compile_rules(compile_yaml(rules).spec, engine=False))
 
 
+@pytest.mark.native
 def test_the_engine_refuses_match_classes_with_other_fields(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -225,6 +229,7 @@ class PanicsOnOne:
         return self.real.match_article(texts, *rest)
 
 
+@pytest.mark.native
 def test_an_article_the_matcher_fails_on_is_skipped_not_retried_forever() -> None:
     """One article that makes the engine panic is set aside (named, with its error); the
     batch's other articles are matched, so it cannot stall the matcher."""

@@ -51,6 +51,7 @@ BHUTTO_OCT = WIKINEWS[
 BHUTTO_DEC = WIKINEWS["https://en.wikinews.org/wiki/Benazir_Bhutto_killed_in_suicide_attack"]
 
 
+@pytest.mark.native
 def test_the_native_index_is_installed() -> None:
     """`make` installs the extension: without it only the Python index would be tested."""
     assert NativeIndex is not None

@@ -10,6 +10,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+MISSING = (
+    "the native matching engine (monitor_native) is not installed: matching runs in Python, "
+    "several times slower; for the fast engine install Rust (https://rustup.rs) and run make again"
+)
+
 if TYPE_CHECKING:
     from monitor_native import Engine as Engine
     from monitor_native import Regex as Regex

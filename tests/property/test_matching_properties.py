@@ -197,6 +197,7 @@ PADDING = "filler words\x1e and\u3000more\u00a0text, \u2003filler\x1f " * 6
 PADS = st.tuples(st.integers(0, len(PADDING)), st.integers(0, len(PADDING)))
 
 
+@pytest.mark.native
 @PROFILE
 @given(
     rules_yaml=rule_files(),

@@ -22,9 +22,7 @@ PROFILE = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 native_index = native.story_index_type()
-pytestmark = pytest.mark.skipif(
-    native_index is None, reason="the native extension is not installed"
-)
+pytestmark = pytest.mark.native
 
 WORDS = ["bomb", "Minsk", "ΟΔΟΣ", "İstanbul", "straße", "ﬁnal", "Київ", "北京", "x", "a1"]
 GAPS = [" ", "  ", "\n\n", "\t", ", ", "\u2028", "\u3000", "\x85", *PUNCTUATION]

@@ -28,7 +28,7 @@ PROFILE = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 fast = native.yaml_reader()
-pytestmark = pytest.mark.skipif(fast is None, reason="the native extension is not installed")
+pytestmark = pytest.mark.native
 
 # Scalars PyYAML (YAML 1.1) reads as something other than a string, or nearly so.
 TRICKY = [
