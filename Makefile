@@ -40,14 +40,15 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 # The fuzz tests of the parsers, the rule loader, the story index, the digest settings, the
-# channel templates and the page extractor, with many more examples than `make test` gives them
-# (FUZZ_EXAMPLES=N to choose how many; about 4 minutes at the default).
+# channel templates, the page extractor and `monitor feeds` (OPML, pages, the feeds.yaml writer),
+# with many more examples than `make test` gives them (FUZZ_EXAMPLES=N to choose how many; about
+# 4 minutes at the default).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} $(BIN)/pytest -o timeout=1800 -p no:cacheprovider \
 		tests/property/test_parse_fuzz.py tests/property/test_rules_fuzz.py tests/test_regexes.py \
 		tests/property/test_yaml_fast_path.py tests/property/test_story_index.py \
 		tests/property/test_timing_fuzz.py tests/property/test_template_fuzz.py \
-		tests/property/test_feed_health_properties.py \
+		tests/property/test_feed_health_properties.py tests/property/test_feed_list_fuzz.py \
 		tests/test_extract.py::test_any_bytes_extract_without_error
 
 lint: $(STAMP)

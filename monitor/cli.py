@@ -121,12 +121,33 @@ def _parser() -> argparse.ArgumentParser:
         "--ignore-robots", action="store_true", help="fetch even where robots.txt disallows"
     )
 
+    _feeds_parser(commands)
     match = commands.add_parser("match", help="dry run: show which rules match the given files")
     match.add_argument("--rules", default="rules", type=Path, help="rules directory")
     match.add_argument("--json", action="store_true", help="one JSON object per match")
     match.add_argument("--feed", help="the feed id the files stand for (for `feeds:` filters)")
     match.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
+
+
+def _feeds_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    feeds = commands.add_parser("feeds", help="add, import, export or test feeds")
+    actions = feeds.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="find a page's feeds and add one to feeds.yaml")
+    add.add_argument("target", metavar="URL", help="a feed, or a web page that names its feeds")
+    add.add_argument("--id", dest="feed_id", help="the feed's id (default: from its title)")
+    add.add_argument("--tags", default="", help="comma-separated tags, e.g. world,english")
+    add.add_argument("--pick", type=int, help="which of the feeds found to add (1, 2, ...)")
+    add.add_argument("--interval", default="", help="how often to poll it (default 5m)")
+    imported = actions.add_parser("import", help="add the feeds an OPML file lists")
+    imported.add_argument("target", metavar="FILE.opml")
+    imported.add_argument("--tags", default="", help="comma-separated tags for every feed")
+    export = actions.add_parser("export", help="list the feeds (id, URL, tags), or as OPML")
+    export.add_argument("--opml", action="store_true", help="OPML 2.0, for other readers")
+    test = actions.add_parser("test", help="fetch a feed once: what it holds, what would match")
+    test.add_argument("target", metavar="ID_OR_URL")
+    for action in (add, imported, export, test):
+        action.add_argument("--config", default="monitor.yaml", type=Path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,6 +187,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return preview_command(
             args.config, args.rule, args.article, args.channel, sys.stdout, sys.stderr
+        )
+    if args.command == "feeds":
+        from monitor.feedlist import feeds_command
+
+        return feeds_command(
+            args.action,
+            config_path=args.config,
+            target=getattr(args, "target", ""),
+            feed_id=getattr(args, "feed_id", None),
+            tags=[t.strip() for t in getattr(args, "tags", "").split(",") if t.strip()],
+            pick=getattr(args, "pick", None),
+            interval=getattr(args, "interval", ""),
+            opml=getattr(args, "opml", False),
+            out=sys.stdout,
+            err=sys.stderr,
+            ask=input if sys.stdin.isatty() else None,
         )
     if args.command == "extract":
         from monitor.extract import extract_command

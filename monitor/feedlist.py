@@ -1,0 +1,415 @@
+"""`monitor feeds add|import|export|test`: the feed list, managed from the command line.
+
+- `add URL`: when URL is a web page, its feeds are found (`<link rel="alternate">`, else the
+  paths feeds usually live at) and shown; the chosen one (the only one, `--pick N`, or asked on a
+  terminal) is checked to be a feed and appended to feeds.yaml.
+- `import FILE.opml`: every feed the outline lists that feeds.yaml lacks is appended.
+- `export [--opml]`: the list, one feed a line (id, URL, tags) or as OPML 2.0.
+- `test ID|URL`: one fetch, parsed as the poller parses it; what it holds and which watches
+  would match, with nothing published and no state touched.
+
+feeds.yaml keeps its comments, order and indentation (`monitor.feeds.feedsfile`); the new file
+is validated as `monitor check` validates it and replaces the old one atomically, so a running
+monitor reloads a whole, valid list. Exit 0 on success, 1 when nothing could be done (no feed
+found, a repeat, an invalid result, a failed fetch), 2 on a config, file or usage error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import aiohttp
+
+from monitor import __version__
+from monitor.config import Config, load_config
+from monitor.errors import ConfigError, FeedFetchError, FeedParseError, InputError, RuleError
+from monitor.feeds.client import Client, Fetched
+from monitor.feeds.discover import (
+    COMMON_PATHS,
+    Candidate,
+    common_paths,
+    feed_links,
+    looks_like_html,
+)
+from monitor.feeds.feedsfile import FeedsFileError, NewFeed, append_feeds, new_id, same_url
+from monitor.feeds.opml import read_opml, write_opml
+from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.feeds.politeness import Politeness
+from monitor.feeds.poller import ACCEPT
+from monitor.language import with_languages
+from monitor.matching.compiler import compile_rules
+from monitor.matching.loader import FEEDS_FILE, load_rules_dir, read_rules_dir
+from monitor.matching.matcher import match_article
+from monitor.matching.schema import link, parse_feed_file
+from monitor.matching.spec import FeedSpec
+from monitor.yamlfile import parse_yaml
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Refused(Exception):
+    """What stops a command, said to the user; `code` is the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A fetched and parsed feed."""
+
+    url: str
+    fetched: Fetched
+    body: bytes
+    parsed: ParsedFeed
+    seconds: float
+
+
+def feeds_command(
+    action: str,
+    *,
+    config_path: Path,
+    target: str = "",
+    feed_id: str | None = None,
+    tags: Sequence[str] = (),
+    interval: str = "",
+    pick: int | None = None,
+    opml: bool = False,
+    out: TextIO,
+    err: TextIO,
+    ask: Callable[[str], str] | None = None,
+) -> int:
+    """Run one `monitor feeds` action (see the module docstring); return the exit code."""
+    try:
+        config = load_config(os.environ, config_path)
+        if action == "add":
+            new = NewFeed(id=feed_id or "", url=target, tags=tuple(tags), interval=interval)
+            return _add(config, new, pick, out, ask)
+        if action == "import":
+            return _import(config, Path(target), tuple(tags), out)
+        if action == "export":
+            return _export(config, opml=opml, out=out)
+        return _test(config, target, out)
+    except ConfigError as exc:
+        print(exc, file=err)
+        return EXIT_USAGE
+    except RuleError as exc:
+        print(exc, file=err)
+        print("fix the rules directory first: `monitor check` lists its problems", file=err)
+        return EXIT_USAGE
+    except Refused as exc:
+        print(exc, file=err)
+        return exc.code
+
+
+def _feeds_path(config: Config) -> Path:
+    other = config.rules_dir / "feeds.yml"
+    return other if other.is_file() else config.rules_dir / FEEDS_FILE
+
+
+def _current(config: Config) -> tuple[FeedSpec, ...]:
+    rule_set, problems = read_rules_dir(config.rules_dir)
+    if problems:
+        raise RuleError(problems)
+    return rule_set.feeds
+
+
+# -- add ----------------------------------------------------------------------------------------
+
+
+def _add(
+    config: Config,
+    asked: NewFeed,
+    pick: int | None,
+    out: TextIO,
+    ask: Callable[[str], str] | None,
+) -> int:
+    feeds, url = _current(config), asked.url
+    known = {same_url(f.url): f for f in feeds}
+    _not_listed(url, known)
+    candidates, found = asyncio.run(_discover(config, url))
+    if found is None:
+        chosen = _choose(candidates, pick, out, ask)
+        found = asyncio.run(_fetch_feed(config, chosen.url))
+        title = chosen.title or found.parsed.title
+    else:
+        chosen, title = Candidate(url), found.parsed.title
+    print(f"{chosen.url} is a feed: {len(found.parsed.articles)} item(s)", file=out)
+    _not_listed(chosen.url, known)
+    taken = {f.id for f in feeds}
+    if asked.id in taken:
+        raise Refused(f"feed id {asked.id!r} is taken in feeds.yaml; choose another with --id")
+    new = replace(
+        asked, id=asked.id or new_id(title, chosen.url, taken), url=chosen.url, title=title
+    )
+    path, added = _write(config, feeds, [new])
+    print(
+        f"added feed {new.id!r} at {path}:{added[0].line}; "
+        "a running monitor polls it once it reloads the rules directory",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _not_listed(url: str, known: dict[str, FeedSpec]) -> None:
+    twin = known.get(same_url(url))
+    if twin is not None:
+        raise Refused(f"{url} is already in feeds.yaml as {twin.id!r} ({twin.path}:{twin.line})")
+
+
+async def _discover(config: Config, url: str) -> tuple[list[Candidate], Found | None]:
+    """The feeds the page at `url` offers; or, when `url` is itself a feed, that feed."""
+    async with _client(config) as client:
+        started = asyncio.get_running_loop().time()
+        fetched, body = await _get(client, url)
+        if not looks_like_html(body, fetched.headers.get("Content-Type", "")):
+            seconds = asyncio.get_running_loop().time() - started
+            parsed = await asyncio.to_thread(_parse, fetched, body, url)
+            return [], Found(url, fetched, body, parsed, seconds)
+        found = feed_links(body, str(fetched.url))
+        if found:
+            return found, None
+        for guess in common_paths(str(fetched.url)):
+            try:
+                probe, text = await _get(client, guess)
+                if not looks_like_html(text, probe.headers.get("Content-Type", "")):
+                    found.append(Candidate(guess, _parse(probe, text, guess).title))
+            except Refused:
+                continue  # not there, or not a feed: the next path
+        if not found:
+            raise Refused(
+                f'no feed found at {url}: the page names none (<link rel="alternate">) and '
+                f"none is at {', '.join(COMMON_PATHS)}"
+            )
+        return found, None
+
+
+def _choose(
+    candidates: list[Candidate], pick: int | None, out: TextIO, ask: Callable[[str], str] | None
+) -> Candidate:
+    if len(candidates) > 1 or pick is not None:
+        print(f"{len(candidates)} feed(s) found:", file=out)
+        for n, c in enumerate(candidates, 1):
+            about = " ".join(part for part in (c.kind, c.title and f'"{c.title}"') if part)
+            print(f"  {n}. {c.url}" + (f"  ({about})" if about else ""), file=out)
+    if pick is None and len(candidates) > 1:
+        if ask is None:
+            raise Refused("several feeds found: choose one with --pick N (or give its URL)")
+        try:
+            answer = ask(f"which one (1-{len(candidates)}, default 1)? ").strip() or "1"
+        except (EOFError, KeyboardInterrupt) as exc:
+            raise Refused("nothing added") from exc
+        pick = int(answer) if answer.isdigit() else 0
+    number = pick or 1
+    if not 1 <= number <= len(candidates):
+        raise Refused(f"no feed number {number}: choose 1 to {len(candidates)}")
+    return candidates[number - 1]
+
+
+# -- import and export --------------------------------------------------------------------------
+
+
+def _import(config: Config, source: Path, tags: tuple[str, ...], out: TextIO) -> int:
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise Refused(f"{source}: {exc.strerror or exc}", EXIT_USAGE) from exc
+    try:
+        listed = read_opml(data, str(source))
+    except InputError as exc:
+        raise Refused(str(exc), EXIT_USAGE) from exc
+    feeds = _current(config)
+    known = {same_url(f.url): f.id for f in feeds}
+    taken = {f.id for f in feeds}
+    new: list[NewFeed] = []
+    for item in listed:
+        key = same_url(item.url)
+        if key in known:
+            print(f"skipped {item.url}: already in feeds.yaml as {known[key]!r}", file=out)
+            continue
+        feed = NewFeed(
+            id=new_id(item.title, item.url, taken),
+            url=item.url,
+            tags=tuple(dict.fromkeys((*item.tags, *tags))),
+            title=item.title,
+        )
+        known[key] = feed.id
+        taken.add(feed.id)
+        new.append(feed)
+    if not new:
+        print(f"nothing to add: {len(listed)} feed(s) in {source}, all in feeds.yaml", file=out)
+        return EXIT_OK
+    path, added = _write(config, feeds, new)
+    print(f"imported {len(added)} feed(s) from {source} into {path}", file=out)
+    return EXIT_OK
+
+
+def _export(config: Config, *, opml: bool, out: TextIO) -> int:
+    feeds = _current(config)
+    if opml:
+        out.write(write_opml(feeds, title="monitor feeds", now=datetime.now(UTC)))
+        return EXIT_OK
+    for feed in feeds:
+        state = "" if feed.enabled else "\tdisabled"
+        print(f"{feed.id}\t{feed.url}\t{','.join(feed.tags)}{state}", file=out)
+    return EXIT_OK
+
+
+# -- writing feeds.yaml -------------------------------------------------------------------------
+
+
+def _write(
+    config: Config, before: Sequence[FeedSpec], new: Sequence[NewFeed]
+) -> tuple[Path, list[FeedSpec]]:
+    """Append `new` to feeds.yaml, validated as `monitor check` would; the added specs."""
+    path = _feeds_path(config)
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Refused(f"{path}: cannot read it: {exc}", EXIT_USAGE) from exc
+    try:
+        edited = append_feeds(text, new)
+    except FeedsFileError as exc:
+        raise Refused(f"{path}: {exc}") from exc
+    data, problems = parse_yaml(edited, str(path))
+    feeds: list[FeedSpec] = []
+    if not problems:
+        feeds, problems = parse_feed_file(str(path), data)
+    if not problems:
+        rule_set, _ = read_rules_dir(config.rules_dir)
+        problems = link(dataclasses.replace(rule_set, feeds=tuple(feeds)))
+    by_id = {f.id: f for f in feeds}
+    added = [by_id[n.id] for n in new if n.id in by_id and by_id[n.id].url == n.url]
+    if problems or len(added) != len(new) or len(feeds) != len(before) + len(new):
+        listed = "\n".join(str(p) for p in problems) or "the new list does not read back as written"
+        raise Refused(f"feeds.yaml left as it was: the new list would not load:\n{listed}")
+    _replace(path, edited)
+    return path, added
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, keeping its permissions: a reader (the running
+    monitor's reloader) sees the old file or the new one, never half of it."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# -- test ---------------------------------------------------------------------------------------
+
+
+def _test(config: Config, target: str, out: TextIO) -> int:
+    feeds = _current(config)
+    spec = next((f for f in feeds if f.id == target), None)
+    if spec is None and not target.startswith(("http://", "https://")):
+        raise Refused(f"no feed {target!r} in feeds.yaml, and not an http(s) URL", EXIT_USAGE)
+    url = spec.url if spec is not None else target
+    if spec is None:
+        spec = next((f for f in feeds if same_url(f.url) == same_url(url)), None)
+    compiled = compile_rules(load_rules_dir(config.rules_dir))
+    try:
+        found = asyncio.run(_fetch_feed(config, url))
+    except Refused as exc:
+        print(f"feed {spec.id if spec else '(not in feeds.yaml)'}: {url}", file=out)
+        raise Refused(f"failed: {exc}") from exc
+    fetched, parsed = found.fetched, found.parsed
+    print(f"feed {spec.id if spec else '(not in feeds.yaml)'}: {url}", file=out)
+    print(
+        f"fetched: HTTP {fetched.status}, {len(found.body):,} bytes, "
+        f"{fetched.headers.get('Content-Type', 'no Content-Type')}, in {found.seconds:.2f} s",
+        file=out,
+    )
+    print(
+        f"parser: {parsed.parser}"
+        + (f" (read despite: {parsed.warning})" if parsed.warning else ""),
+        file=out,
+    )
+    print(f"title: {parsed.title or '(none)'}", file=out)
+    dated = [a.published for a in parsed.articles if a.published is not None]
+    newest = f", newest {max(dated).isoformat()}" if dated else ", none dated"
+    print(f"items: {len(parsed.articles)}" + (newest if parsed.articles else ""), file=out)
+    feed_id = spec.id if spec else None
+    articles = with_languages(dataclasses.replace(a, feed=feed_id) for a in parsed.articles)
+    matched = 0
+    for article in articles:
+        found_matches = match_article(article, compiled)
+        if not found_matches:
+            continue
+        matched += 1
+        rules = ", ".join(
+            m.rule_id + (" (shadow)" if m.mode == "shadow" else "") for m in found_matches
+        )
+        print(f"  {rules}: {article.title or article.url or article.id}", file=out)
+    print(f"would match: {matched} of {len(articles)} item(s); nothing was published", file=out)
+    if feed_id is None and any(r.feed_ids is not None for r in compiled.rules):
+        print(
+            "note: the URL is not in feeds.yaml: watches with `feeds:` filters skipped it", file=out
+        )
+    return EXIT_OK
+
+
+# -- fetching -----------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _client(config: Config) -> AsyncIterator[Client]:
+    """A client with the poller's settings (timeout, body limit, redirects, host turns)."""
+    poller = config.poller
+    async with aiohttp.ClientSession() as session:
+        yield Client(session, poller, Politeness(poller.per_host, poller.host_delay_s))
+
+
+async def _get(client: Client, url: str) -> tuple[Fetched, bytes]:
+    user_agent = client.config.user_agent or f"monitor/{__version__} (feed poller)"
+    try:
+        fetched = await client.get(url, {"User-Agent": user_agent, "Accept": ACCEPT})
+    except FeedFetchError as exc:
+        raise Refused(f"{url}: {exc}") from exc
+    except ValueError as exc:  # not a URL aiohttp can fetch
+        raise Refused(f"{url}: {exc}", EXIT_USAGE) from exc
+    if fetched.body is None:
+        raise Refused(f"{url}: HTTP {fetched.status} {fetched.reason}".strip())
+    return fetched, fetched.body
+
+
+def _parse(fetched: Fetched, body: bytes, url: str) -> ParsedFeed:
+    try:
+        return parse_feed(
+            body,
+            feed_id=None,
+            url=url,
+            content_type=fetched.headers.get("Content-Type", ""),
+            fetched_at=datetime.now(UTC),
+        )
+    except FeedParseError as exc:
+        raise Refused(f"{url} is not a feed: {exc}") from exc
+
+
+async def _fetch_feed(config: Config, url: str) -> Found:
+    async with _client(config) as client:
+        started = asyncio.get_running_loop().time()
+        fetched, body = await _get(client, url)
+        seconds = asyncio.get_running_loop().time() - started
+        if looks_like_html(body, fetched.headers.get("Content-Type", "")):
+            raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")
+        parsed = await asyncio.to_thread(_parse, fetched, body, url)
+        return Found(url, fetched, body, parsed, seconds)
