@@ -144,9 +144,11 @@ async def run_matcher(
     lag: LagReport = _no_report,
     paused: Paused = _never,
     seen: Callable[[list[bytes]], None] | None = None,
+    matched: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Match articles until `stop` (or, with `drain`, until none are left); take none while
-    `paused` (the disk is full). `seen` is shown each batch's articles as they came."""
+    `paused` (the disk is full). `seen` is shown each batch's articles as they came, `matched`
+    the rule of each match published."""
     consumer = bus.consumer(ARTICLES, MATCHER_GROUP)
 
     async def work(records: list[Record]) -> None:
@@ -166,6 +168,8 @@ async def run_matcher(
             metrics.bad_records.labels(ARTICLES).inc()
             log.error("article_match_failed", article=article_id, exc_info=exc)
         await bus.publish(MATCHES, out)
+        if matched is not None:
+            matched(rules)
         for rule in rules:
             metrics.rule_matches.labels(rule).inc()
         if out:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -34,6 +35,10 @@ from monitor.matching.spec import FeedSpec, RuleSet
 from monitor.metrics import Metrics, make_metrics
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
 from monitor.state import StateStore
+from monitor.status.boards import MatchTally, RecentAlerts
+from monitor.status.page import StatusView
+from monitor.status.routes import add_status_routes
+from monitor.status.view import Sources, build_view, seed_tally
 from monitor.storage import StorageHealth, check_history
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoryLog
@@ -92,6 +97,16 @@ class Service:
         self.metrics.storage_full.set_function(lambda: float(self.storage.paused()))
         self.metrics.entities_loaded.set(len(rule_set.entities))
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
+        self.status = Sources(  # what GET / shows; the poller's board is added when it opens
+            role=role,
+            registry=self.metrics.registry,
+            feeds=lambda: self.rule_set.feeds,
+            rules=lambda: [r.spec for r in self.book.compiled.rules],
+            problems=lambda: self._shown(self.reloader.problems),
+            tally=MatchTally() if self.runs("matcher") else None,
+            recent=RecentAlerts() if self.runs("dispatcher") else None,
+            started_ms=int(time.time() * 1000),
+        )
 
     def runs(self, role: str) -> bool:
         """Whether this process runs `role`."""
@@ -216,6 +231,7 @@ class Service:
                 paused=self.storage.paused,
                 watch=await self._watch(stack, senders, clock),
             )
+            self.status.board = poller.board
         if self.runs("dispatcher"):
             stories = StoryDesk(
                 await self._story_log(stack),
@@ -239,6 +255,7 @@ class Service:
                 batching=self.config.batching,
                 clock=clock,
                 is_retired=self.book.is_retired,
+                recent=self.status.recent,
             )
             self.flusher = Flusher(
                 held=held,
@@ -250,6 +267,7 @@ class Service:
                 stories=stories,
                 clock=clock,
                 stop=stop,
+                recent=self.status.recent,
             )
         return poller, dispatcher
 
@@ -258,6 +276,7 @@ class Service:
         async with AsyncExitStack() as stack:
             # The listener comes first, so /readyz answers (not ready) while the bus is awaited.
             app = make_app(self.metrics, self.readiness, self.reload, token=self.config.http_token)
+            add_status_routes(app, self._status_view, self.config.http_token)
             runner = await start_web(app, self.config.listen_host, self.config.listen_port)
             stack.push_async_callback(runner.cleanup)
             opening = asyncio.ensure_future(self._open(stack, stop))
@@ -292,6 +311,7 @@ class Service:
                         tg.create_task(poller.leases.run(stop), name="poller-leases")
                 if self.runs("matcher"):
                     recent = RecentArticles()
+                    tally = self.status.tally
                     tg.create_task(
                         run_matcher(
                             self.bus,
@@ -301,9 +321,13 @@ class Service:
                             lag=self._lag,
                             paused=self.storage.paused,
                             seen=recent.add,
+                            matched=tally.count_now if tally else None,
                         ),
                         name="matcher",
                     )
+                    if tally is not None:
+                        before_ms = self.status.started_ms
+                        tg.create_task(seed_tally(self.config, tally, before_ms), name="tally")
                     tg.create_task(
                         export_rule_costs(self.book, recent, self.metrics, stop),
                         name="rule-costs",
@@ -325,6 +349,9 @@ class Service:
                             tg.create_task(leases.run(stop), name="flusher-leases")
                         tg.create_task(self.flusher.run(), name="flusher")
             log.info("monitor_stopped", role=self.role)
+
+    async def _status_view(self) -> StatusView:
+        return build_view(self.status)
 
     async def _prune(self, bus: LocalBus, stop: asyncio.Event) -> None:
         """Keep the local log to its retention (the backtest window), hourly."""

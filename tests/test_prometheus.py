@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import yaml
 
 from monitor.metrics import make_metrics
 from tests.conftest import ROOT, SEED_FEED
+from tests.installs import debian_tool
 from tests.processes import ServiceRig, eventually, service_rig
 
 pytestmark = pytest.mark.timeout(900)  # the first test may install promtool
@@ -31,23 +30,7 @@ METRIC_RE = re.compile(r"\bmonitor_[a-z_]+")
 @pytest.fixture(scope="session")
 def promtool() -> str:
     """The path of promtool, installed with apt-get if missing."""
-    found = shutil.which("promtool")
-    apt_get = shutil.which("apt-get")
-    if found is None and apt_get and os.geteuid() == 0:
-        subprocess.run(
-            [apt_get, "install", "-y", "-q", "--no-install-recommends", "prometheus"],
-            capture_output=True,
-            timeout=800,
-            check=False,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-        found = shutil.which("promtool")
-    if found is None:
-        reason = "PROMTOOL TESTS NOT RUN: no promtool, and apt-get could not install prometheus"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI=true: they must run)")
-        pytest.skip(reason)
-    return found
+    return debian_tool("promtool", "prometheus", "PROMTOOL")
 
 
 def exported() -> set[str]:

@@ -33,6 +33,7 @@ from monitor.errors import DeliveryError, StorageFull
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
 from monitor.models import Alert, MatchedArticle, Settlement
+from monitor.status.boards import RecentAlerts
 from monitor.stories.desk import StoryDesk
 from monitor.waiting import sleep_or_stop
 
@@ -87,7 +88,9 @@ class Dispatcher:
         batching: Mapping[str, Batching] | None = None,
         clock: Callable[[], float] = time.time,
         is_retired: Callable[[str], bool] = lambda _: False,
+        recent: RecentAlerts | None = None,
     ) -> None:
+        self.recent = recent  # the last alerts and their states, for the status page
         self.is_retired = is_retired
         self.stories = stories
         self.held = held
@@ -162,6 +165,9 @@ class Dispatcher:
 
     def _folded(self, alert: Alert) -> None:
         self.metrics.alerts.labels(alert.channel, "folded").inc()
+        if self.recent is not None:
+            note = "a copy of a story already alerted"
+            self.recent.settled(alert, "folded", note, int(time.time() * 1000))
         log.info(
             "alert_folded_into_story",
             rule=alert.rule_id,
@@ -302,6 +308,8 @@ class Dispatcher:
             status=status,
             reason=reason,
         )
+        if self.recent is not None:
+            self.recent.settled(alert, status, reason, int(time.time() * 1000))
         try:
             await self.settlements.settle(settlement)
         except StorageFull:

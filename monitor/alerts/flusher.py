@@ -25,6 +25,7 @@ from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
 from monitor.metrics import Metrics
 from monitor.models import Settlement
+from monitor.status.boards import RecentAlerts
 from monitor.stories.desk import StoryDesk
 from monitor.waiting import sleep_or_stop
 
@@ -48,7 +49,9 @@ class Flusher:
         stories: StoryDesk,
         clock: Callable[[], float],
         stop: asyncio.Event,
+        recent: RecentAlerts | None = None,
     ) -> None:
+        self.recent = recent  # the last alerts and their states, for the status page
         self.held = held
         self.senders = senders
         self.settlements = settlements
@@ -141,6 +144,9 @@ class Flusher:
 
     async def _settle(self, digest: Digest, status: str, reason: str | None) -> None:
         for item in digest.items:
+            if self.recent is not None:
+                shown = f"{status} in a {digest.reason}"
+                self.recent.update(item.rule_id, item.story_id, digest.channel, shown, reason)
             await self.settlements.settle(
                 Settlement(
                     alert_id=item.alert_id,

@@ -34,6 +34,7 @@ from monitor.language import metric_label, with_languages
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics
 from monitor.state import FeedState, StateStore
+from monitor.status.boards import FeedBoard
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.poller")
@@ -52,6 +53,7 @@ class PollResult:
     new: int = 0
     retry_in_s: float | None = None
     reason: str = ""  # a failure's, as logged
+    items: int | None = None  # in the document read (None when none was)
 
 
 class Leases(Protocol):
@@ -106,6 +108,7 @@ class Poller:
         self.client = Client(session, config, Politeness(config.per_host, config.host_delay_s))
         self.fulltext = FullText(self.client, PageCache(state.file), metrics, self.user_agent)
         self._failing: set[str] = set()
+        self.board = FeedBoard()  # each feed's last poll and next one, for the status page
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._specs: dict[str, FeedSpec] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -129,6 +132,7 @@ class Poller:
         each feed's next poll."""
         wanted = {f.id: f for f in feeds if f.enabled}
         self._specs.update(wanted)
+        self.board.keep_only(wanted)
         if self.watch is not None:
             self.watch.set_feeds(wanted)
         for feed_id in [f for f in self._tasks if f not in wanted]:
@@ -146,6 +150,7 @@ class Poller:
 
     async def _feed_loop(self, feed_id: str, stop: asyncio.Event) -> None:
         delay = first_delay(self._specs[feed_id].interval_s, self._rng.random())
+        self.board.scheduled(feed_id, next_ms=_ms_from_now(delay), failures=0)
         while not await sleep_or_stop(stop, delay):
             feed = self._specs[feed_id]  # the latest settings, after a reload
             if self.paused():
@@ -169,6 +174,7 @@ class Poller:
                 delay = backoff_delay(state.failures, feed.interval_s, self.config.max_backoff_s)
             else:
                 delay = next_delay(feed.interval_s, self._rng.random())
+            self.board.scheduled(feed.id, next_ms=_ms_from_now(delay), failures=state.failures)
 
     async def poll(self, feed: FeedSpec) -> PollResult:
         """Poll one feed once; never raises (but on cancellation)."""
@@ -192,6 +198,14 @@ class Poller:
         self.metrics.feeds_failing.set(len(self._failing))
         if self.watch is not None:
             self.watch.observe(feed, result.result, result.new, result.reason)
+        self.board.polled(
+            feed.id,
+            result=result.result,
+            reason=result.reason,
+            items=result.items,
+            new=result.new,
+            at_ms=_ms_from_now(0),
+        )
         return result
 
     async def _poll(self, feed: FeedSpec) -> PollResult:
@@ -255,7 +269,7 @@ class Poller:
         for article in fresh:
             self.metrics.articles_by_language.labels(metric_label(article.language)).inc()
         log.info("feed_polled", new=len(fresh), items=len(parsed.articles))
-        return PollResult("ok", new=len(fresh))
+        return PollResult("ok", new=len(fresh), items=len(parsed.articles))
 
     async def _fetch(
         self, feed: FeedSpec, state: FeedState
@@ -295,3 +309,8 @@ class Poller:
     def failing(self) -> frozenset[str]:
         """Feeds whose last poll failed."""
         return frozenset(self._failing)
+
+
+def _ms_from_now(seconds: float) -> int:
+    """The wall-clock time `seconds` from now, in milliseconds since the epoch."""
+    return int((time.time() + seconds) * 1000)

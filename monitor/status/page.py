@@ -1,0 +1,141 @@
+"""The status page, `GET /`: one server-rendered HTML page, no script, refreshed by the browser.
+
+Feeds (failing first, marked), watches (mode, a week of matches as a small inline SVG chart,
+the last match), the recent alerts with their channels' delivery states and evidence, the dead
+letters and the rule set's reload state. Everything from a feed or a rule file is escaped
+(Jinja2 autoescape), and the listener's Content-Security-Policy allows no script at all.
+
+Pure: a `StatusView` in, HTML out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import jinja2
+
+from monitor.status.boards import DAY_MS, FeedStatus, RecentAlert, WatchActivity
+
+REFRESH_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """A configured feed and what its poller last saw."""
+
+    id: str
+    url: str
+    interval_s: float
+    status: FeedStatus
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRow:
+    """A watch in force and its week."""
+
+    id: str
+    mode: str
+    description: str
+    activity: WatchActivity
+
+
+@dataclass(frozen=True, slots=True)
+class RulesState:
+    """The rule set in force and whether the files on disk are."""
+
+    rules: int
+    loaded_ms: int | None
+    stale: bool
+    problems: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """Everything the page shows; a section is None where this process's role lacks it."""
+
+    version: str
+    role: str
+    now_ms: int
+    started_ms: int
+    rules: RulesState
+    feeds: Sequence[FeedRow] | None
+    watches: Sequence[WatchRow] | None
+    alerts: Sequence[RecentAlert] | None
+    dead_letters: Mapping[str, int] | None  # open dead letters by channel
+
+
+def ago(ms: int | None, now_ms: int) -> str:
+    """A time as people say it next to now: "12s ago", "in 4m", "3h ago", "2d ago"."""
+    if ms is None:
+        return "never"
+    seconds = (ms - now_ms) / 1000
+    span = abs(seconds)
+    if span < 60:
+        text = f"{span:.0f}s"
+    elif span < 3600:
+        text = f"{span / 60:.0f}m"
+    elif span < 86400:
+        text = f"{span / 3600:.0f}h"
+    else:
+        text = f"{span / 86400:.0f}d"
+    return f"in {text}" if seconds > 0.5 else f"{text} ago"
+
+
+def utc(ms: int | None) -> str:
+    """An ISO 8601 UTC time, to the second."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def web_link(url: str) -> bool:
+    """Whether a feed's URL may be a link on the page: http(s) only, never `javascript:`."""
+    return url.lower().startswith(("http://", "https://"))
+
+
+def bars(per_day: Sequence[int], now_ms: int) -> list[dict[str, float | str | bool]]:
+    """The week chart's bars: x, y, height (in a 70x20 box) and a label per day."""
+    top = max(per_day, default=0) or 1
+    today = now_ms // DAY_MS
+    shown: list[dict[str, float | str | bool]] = []
+    for i, count in enumerate(per_day):
+        height = 1.0 if count == 0 else max(2.0, 18.0 * count / top)  # 0: a baseline
+        day = datetime.fromtimestamp((today - len(per_day) + 1 + i) * DAY_MS / 1000, UTC)
+        shown.append(
+            {
+                "x": i * 10,
+                "y": 19 - height,
+                "height": height,
+                "zero": count == 0,
+                "label": f"{day:%a %d %b}: {count} match{'es' if count != 1 else ''}",
+            }
+        )
+    return shown
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("monitor.status", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+_ENV.filters["ago"] = ago
+_ENV.filters["web_link"] = web_link
+_ENV.filters["utc"] = utc
+_ENV.globals["bars"] = bars
+
+
+def render(view: StatusView) -> str:
+    """The status page for `view`."""
+    feeds = view.feeds or ()
+    failing = sum(1 for f in feeds if f.status.failing)
+    dead_total = sum((view.dead_letters or {}).values())
+    return _ENV.get_template("status.html").render(
+        v=view, refresh=REFRESH_S, failing=failing, dead_total=dead_total
+    )
+
+
+def render_login(*, wrong: bool) -> str:
+    """The sign-in form shown when the listener has a token and the request carries none."""
+    return _ENV.get_template("login.html").render(wrong=wrong)

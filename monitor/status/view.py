@@ -1,0 +1,101 @@
+"""Gathering the status page's `StatusView` from the parts a process runs.
+
+The poller's `FeedBoard`, the matcher's `MatchTally`, the dispatcher's `RecentAlerts`, the rules
+in force and the listener's own metrics (rule reload state, dead letters by channel); a part a
+role does not run is None, and its section is left off the page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from monitor import __version__
+from monitor.bus.base import MATCHES
+from monitor.config import Config
+from monitor.errors import BusError
+from monitor.history import stored_records
+from monitor.matching.spec import FeedSpec, RuleSpec
+from monitor.status.boards import DAY_MS, DAYS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
+from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow
+
+log = structlog.get_logger("monitor.status")
+
+
+@dataclass(slots=True)
+class Sources:
+    """Where each section comes from; set as the service opens its parts."""
+
+    role: str
+    registry: CollectorRegistry
+    feeds: Callable[[], Sequence[FeedSpec]]  # the feed list in force
+    rules: Callable[[], Sequence[RuleSpec]]  # the watches in force
+    problems: Callable[[], Sequence[str]]  # the last reload's problems, if it failed
+    board: FeedBoard | None = None
+    tally: MatchTally | None = None
+    recent: RecentAlerts | None = None
+    started_ms: int = 0
+
+
+def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
+    """The page's content now."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    registry = sources.registry
+    loaded = registry.get_sample_value("monitor_rules_last_success_timestamp_seconds")
+    rules = sources.rules()
+    state = RulesState(
+        rules=len(rules),
+        loaded_ms=int(loaded * 1000) if loaded else None,
+        stale=bool(registry.get_sample_value("monitor_rules_stale")),
+        problems=tuple(sources.problems()),
+    )
+    feeds = None
+    if sources.board is not None:
+        seen = sources.board.snapshot()
+        rows = [
+            FeedRow(f.id, f.url, f.interval_s, seen.get(f.id, FeedStatus(f.id)))
+            for f in sources.feeds()
+            if f.enabled
+        ]
+        feeds = sorted(rows, key=lambda r: (not r.status.failing, r.id))
+    watches = None
+    if sources.tally is not None:
+        activity = sources.tally.activity([r.id for r in rules], now)
+        watches = [WatchRow(r.id, r.mode, r.description, activity[r.id]) for r in rules]
+    dead_letters = None
+    if sources.recent is not None:
+        dead_letters = {
+            sample.labels["channel"]: int(sample.value)
+            for family in registry.collect()
+            if family.name == "monitor_dlq_size"
+            for sample in family.samples
+        }
+    return StatusView(
+        version=__version__,
+        role=sources.role,
+        now_ms=now,
+        started_ms=sources.started_ms,
+        rules=state,
+        feeds=feeds,
+        watches=watches,
+        alerts=sources.recent.newest_first() if sources.recent is not None else None,
+        dead_letters=dead_letters,
+    )
+
+
+async def seed_tally(config: Config, tally: MatchTally, before_ms: int) -> None:
+    """Count the stored `matches` records of the last week made before `before_ms` (the start),
+    so the week's chart survives a restart; the matcher counts what comes after."""
+    try:
+        records = await stored_records(config, MATCHES, DAYS * DAY_MS / 1000)
+    except BusError as exc:
+        log.warning("status_history_unread", reason=str(exc))
+        return
+    for record in records:
+        if record.timestamp_ms < before_ms:
+            tally.add([record.key], record.timestamp_ms)
+    log.info("status_history_read", matches=len(records))
