@@ -327,7 +327,9 @@ class Service:
                     )
                     if tally is not None:
                         before_ms = self.status.started_ms
-                        tg.create_task(seed_tally(self.config, tally, before_ms), name="tally")
+                        tg.create_task(
+                            seed_tally(self.config, tally, before_ms, stop), name="tally"
+                        )
                     tg.create_task(
                         export_rule_costs(self.book, recent, self.metrics, stop),
                         name="rule-costs",

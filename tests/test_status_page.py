@@ -368,3 +368,58 @@ def test_a_role_without_a_part_leaves_its_section_off() -> None:
     document = lxml.html.document_fromstring(page)
     assert [] == nodes(document, "//*[@id='feeds'] | //*[@id='dead-letters']")
     assert nodes(document, "//*[@id='watches']")
+
+
+async def test_the_week_survives_a_restart_counted_once(tmp_path: Path) -> None:
+    """The chart is read back from the stored matches at start, and what the matcher counts
+    after is not counted twice."""
+    feeds, receiver = FeedServer(), Receiver()
+    feeds.feeds["world"] = SEED_FEED.read_bytes()
+    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
+        feeds.base, receiver.base = feed_base, hook_base
+        write_rules(tmp_path, {"world": feeds.url("/feeds/world")}, WATCHES)
+        monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
+        try:
+            for _ in range(2):
+                await monitor.start()
+                await eventually(lambda: len(receiver.received) == 2, 20, monitor.stderr)
+
+                async def counted() -> bool:
+                    status, body = await monitor.get("/")
+                    page = lxml.html.document_fromstring(body) if status == 200 else None
+                    return page is not None and "2" == text(
+                        page, "//tr[@data-watch='cis-defense']/td[@class='total']"
+                    )
+
+                await eventually(counted, 20, monitor.stderr)
+                assert 0 == await monitor.stop()
+        finally:
+            await monitor.kill()
+    assert '"matches": 2, "event": "status_history_read"' in monitor.stderr()
+
+
+async def test_reading_the_history_gives_up_at_stop(tmp_path: Path) -> None:
+    """With a broker that takes connections and never answers, the read is abandoned when the
+    service stops (it would otherwise hold the shutdown); nothing is counted."""
+    from monitor.config import load_config
+    from monitor.status.view import seed_tally
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(60)
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config_path = tmp_path / "monitor.yaml"
+    config_path.write_text(f"bus: {{kind: kafka, bootstrap_servers: '127.0.0.1:{port}'}}\n")
+    stop = asyncio.Event()
+    tally = MatchTally()
+    seeding = asyncio.ensure_future(seed_tally(load_config({}, config_path), tally, NOW, stop))
+    try:
+        await asyncio.sleep(1)
+        assert not seeding.done()  # still waiting for the broker's answer
+        stop.set()
+        await asyncio.wait_for(seeding, 5)
+    finally:
+        server.close()
+    assert (0,) * 7 == tally.activity(["r"], NOW)["r"].per_day

@@ -7,6 +7,7 @@ role does not run is None, and its section is left off the page.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,13 +88,27 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
     )
 
 
-async def seed_tally(config: Config, tally: MatchTally, before_ms: int) -> None:
+async def seed_tally(
+    config: Config, tally: MatchTally, before_ms: int, stop: asyncio.Event
+) -> None:
     """Count the stored `matches` records of the last week made before `before_ms` (the start),
-    so the week's chart survives a restart; the matcher counts what comes after."""
+    so the week's chart survives a restart; the matcher counts what comes after. Given up at
+    `stop` (a broker not up yet must not hold the shutdown); a failure costs only the chart."""
+    reading = asyncio.ensure_future(stored_records(config, MATCHES, DAYS * DAY_MS / 1000))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not reading.done():
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+        return
     try:
-        records = await stored_records(config, MATCHES, DAYS * DAY_MS / 1000)
+        records = reading.result()
     except BusError as exc:
         log.warning("status_history_unread", reason=str(exc))
+        return
+    except Exception:  # the page's history is not worth the service: logged, and it goes on
+        log.exception("status_history_unread")
         return
     for record in records:
         if record.timestamp_ms < before_ms:
