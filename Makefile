@@ -9,6 +9,10 @@ CARGO ?= $(shell PATH="$(PATH)" command -v cargo 2>/dev/null)
 # Named for what it holds, so installing cargo later builds the engine on the next make.
 STAMP := $(VENV)/.installed-$(if $(CARGO),native,python)
 NATIVE := native/Cargo.toml native/Cargo.lock native/pyproject.toml native/monitor_native.pyi $(wildcard native/src/*.rs)
+# The suite runs on two workers (pytest-xdist) where there are two cores: most tests wait on
+# processes and servers, so two halve the time (each worker that runs a Kafka test starts its
+# own broker).
+TEST_WORKERS ?= $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 1)
 NO_CARGO := no cargo here, so the native matching engine is not built (install Rust from \
 https://rustup.rs and run make again)
 
@@ -65,7 +69,7 @@ ifeq ($(CARGO),)
 else
 	cd native && $(CARGO) test --release --quiet
 endif
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 fmt: $(STAMP)
 	$(BIN)/ruff format monitor tests tools bench

@@ -74,7 +74,8 @@ class KafkaUnderTest:
 
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaUnderTest]:
-    """A real Apache Kafka: KAFKA_BOOTSTRAP_SERVERS, else one the harness starts (session-wide).
+    """A real Apache Kafka: KAFKA_BOOTSTRAP_SERVERS, else one the harness starts (session-wide:
+    one per pytest-xdist worker that runs a Kafka test).
 
     Without Java (or Maven) the kafka tests are skipped with a loud reason, except under CI,
     where they must run: there the fixture fails instead.
