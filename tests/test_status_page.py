@@ -404,9 +404,10 @@ async def test_reading_the_history_gives_up_at_stop(tmp_path: Path) -> None:
     from monitor.config import load_config
     from monitor.status.view import seed_tally
 
+    held: list[asyncio.StreamWriter] = []
+
     async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(60)
-        writer.close()
+        held.append(writer)  # answered never, closed at the end
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -422,4 +423,7 @@ async def test_reading_the_history_gives_up_at_stop(tmp_path: Path) -> None:
         await asyncio.wait_for(seeding, 5)
     finally:
         server.close()
+        for writer in held:
+            writer.close()
+        await server.wait_closed()
     assert (0,) * 7 == tally.activity(["r"], NOW)["r"].per_day
