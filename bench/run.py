@@ -29,7 +29,7 @@ from typing import Any
 
 import feedparser
 
-from bench import entities, extraction, feeds, kafka, language, service, startup, storyset
+from bench import entities, extraction, feeds, kafka, language, service, startup, status, storyset
 from bench.adversarial import (
     WORST_SHAPES,
     adversarial_articles,
@@ -51,7 +51,7 @@ RESULTS = Path(__file__).parent / "results"
 RUNS = 15
 SECTIONS = (
     "match", "stories", "startup", "kafka", "parse", "poll", "latency", "soak", "language",
-    "entities", "extract",
+    "entities", "extract", "status",
 )  # fmt: skip
 Row = dict[str, str]
 
@@ -415,6 +415,7 @@ RUNNERS: dict[str, Callable[[], list[Row]]] = {
     "language": language.language_rows,
     "entities": entities.entity_rows,
     "extract": extraction.extraction_rows,
+    "status": status.status_rows,
 }
 
 

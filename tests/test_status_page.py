@@ -427,3 +427,45 @@ async def test_reading_the_history_gives_up_at_stop(tmp_path: Path) -> None:
             writer.close()
         await server.wait_closed()
     assert (0,) * 7 == tally.activity(["r"], NOW)["r"].per_day
+
+
+def test_a_large_rule_set_lists_the_busiest_watches_and_counts_the_rest() -> None:
+    """100,000 watches and 2,000 feeds: the page lists the 100 busiest watches (the most matched
+    first) and 300 feeds (the failing first) and says how many more there are."""
+    from prometheus_client import CollectorRegistry
+
+    from monitor.matching.spec import FeedSpec, RuleSpec
+    from monitor.status.view import FEED_ROWS, WATCH_ROWS, Sources, build_view
+
+    rules = [RuleSpec(id=f"r{i}", path="w.yaml", line=i) for i in range(100_000)]
+    feeds = [
+        FeedSpec(id=f"f{i:04}", path="feeds.yaml", line=i, url="https://x.test/")
+        for i in range(2000)
+    ]
+    tally, board = MatchTally(), FeedBoard()
+    for i in range(0, 100_000, 500):  # 200 watches matched, r0 the most
+        tally.add([f"r{i}"] * (1 + (i == 0) * 5 + (i == 99_500) * 3), NOW)
+    board.polled("f1999", result="http_error", reason="HTTP 500", items=None, new=0, at_ms=NOW)
+    sources = Sources(
+        role="all", registry=CollectorRegistry(), feeds=lambda: feeds, rules=lambda: rules,
+        problems=list, board=board, tally=tally,
+    )  # fmt: skip
+    view = build_view(sources, NOW)
+    assert view.watches is not None
+    assert view.feeds is not None
+    assert (WATCH_ROWS, 100_000 - WATCH_ROWS) == (len(view.watches), view.watches_more)
+    assert ["r0", "r99500"] == [w.id for w in view.watches[:2]]
+    assert all(sum(w.activity.per_day) == 1 for w in view.watches[2:])
+    assert (FEED_ROWS, 2000 - FEED_ROWS, "f1999") == (
+        len(view.feeds), view.feeds_more, view.feeds[0].id,
+    )  # fmt: skip
+    page = lxml.html.document_fromstring(render(view))
+    assert "99900 more watches" in text(page, "//*[@id='watches-more']")
+    assert "1700 more feeds" in text(page, "//*[@id='feeds-more']")
+
+    few = build_view(Sources(
+        role="all", registry=CollectorRegistry(), feeds=list, rules=lambda: rules[:3],
+        problems=list, tally=tally,
+    ), NOW)  # fmt: skip
+    assert few.watches is not None
+    assert (["r0", "r1", "r2"], 0) == ([w.id for w in few.watches], few.watches_more)

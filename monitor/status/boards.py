@@ -112,6 +112,12 @@ class MatchTally:
         """Count one match of each rule id given, now."""
         self.add(rule_ids, int(time.time() * 1000))
 
+    def active(self, now_ms: int) -> dict[str, WatchActivity]:
+        """The activity of every rule matched in the last `DAYS` days, today included."""
+        first = now_ms // DAY_MS - DAYS + 1
+        busy = [r for r, days in self._days.items() if any(d >= first for d in days)]
+        return self.activity(busy, now_ms)
+
     def activity(self, rule_ids: Iterable[str], now_ms: int) -> dict[str, WatchActivity]:
         """Each rule's matches over the last `DAYS` days, today included."""
         today = now_ms // DAY_MS

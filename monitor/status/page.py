@@ -64,6 +64,8 @@ class StatusView:
     watches: Sequence[WatchRow] | None
     alerts: Sequence[RecentAlert] | None
     dead_letters: Mapping[str, int] | None  # open dead letters by channel
+    feeds_more: int = 0  # feeds polled but not listed (the page lists a bounded number)
+    watches_more: int = 0  # watches in force but not listed: the quietest
 
 
 def ago(ms: int | None, now_ms: int) -> str:

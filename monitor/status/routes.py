@@ -9,6 +9,7 @@ forms to other origins (Content-Security-Policy).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
@@ -58,7 +59,8 @@ def add_status_routes(
     async def page(request: web.Request) -> web.Response:
         if not signed_in(request, token):
             return html(render_login(wrong=False), status=401)
-        return html(render(await view()))
+        shown = await view()
+        return html(await asyncio.to_thread(render, shown))  # off the loop: it can be large
 
     async def login(request: web.Request) -> web.Response:
         if token is None:

@@ -8,6 +8,7 @@ role does not run is None, and its section is left off the page.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ from monitor.status.boards import DAY_MS, DAYS, FeedBoard, FeedStatus, MatchTall
 from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow
 
 log = structlog.get_logger("monitor.status")
+# A page for 100,000 watches would be 100 MB: the page lists the busiest watches and the
+# failing feeds first, up to these, and says how many more there are.
+WATCH_ROWS = 100
+FEED_ROWS = 300
 
 
 @dataclass(slots=True)
@@ -54,7 +59,7 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
         stale=bool(registry.get_sample_value("monitor_rules_stale")),
         problems=tuple(sources.problems()),
     )
-    feeds = None
+    feeds, feeds_more = None, 0
     if sources.board is not None:
         seen = sources.board.snapshot()
         rows = [
@@ -62,11 +67,12 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
             for f in sources.feeds()
             if f.enabled
         ]
-        feeds = sorted(rows, key=lambda r: (not r.status.failing, r.id))
-    watches = None
+        rows.sort(key=lambda r: (not r.status.failing, r.id))
+        feeds, feeds_more = rows[:FEED_ROWS], max(0, len(rows) - FEED_ROWS)
+    watches, watches_more = None, 0
     if sources.tally is not None:
-        activity = sources.tally.activity([r.id for r in rules], now)
-        watches = [WatchRow(r.id, r.mode, r.description, activity[r.id]) for r in rules]
+        watches = _busiest(rules, sources.tally, now)
+        watches_more = len(rules) - len(watches)
     dead_letters = None
     if sources.recent is not None:
         dead_letters = {
@@ -85,7 +91,24 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
         watches=watches,
         alerts=sources.recent.newest_first() if sources.recent is not None else None,
         dead_letters=dead_letters,
+        feeds_more=feeds_more,
+        watches_more=watches_more,
     )
+
+
+def _busiest(rules: Sequence[RuleSpec], tally: MatchTally, now_ms: int) -> list[WatchRow]:
+    """Up to WATCH_ROWS watches: those matched this week, the most matched first, then the
+    others in the order of the rule files."""
+    active = tally.active(now_ms)
+    by_id = {r.id: r for r in rules}
+    busy = sorted(
+        (a for a in active if a in by_id),
+        key=lambda r: (-sum(active[r].per_day), -(active[r].last_ms or 0), r),
+    )
+    quiet = (r.id for r in rules if r.id not in active)
+    chosen = [*busy[:WATCH_ROWS], *itertools.islice(quiet, max(0, WATCH_ROWS - len(busy)))]
+    activity = {**tally.activity([r for r in chosen if r not in active], now_ms), **active}
+    return [WatchRow(r, by_id[r].mode, by_id[r].description, activity[r]) for r in chosen]
 
 
 async def seed_tally(
