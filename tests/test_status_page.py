@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from monitor.models import Alert, Evidence, make_article
 from monitor.status.boards import DAY_MS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
-from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow, ago, render
+from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow, ago, due, render
 from monitor.status.routes import COOKIE, add_status_routes
 from tests.browser import browser
 from tests.conftest import ROOT, SEED_FEED
@@ -114,6 +114,12 @@ def test_a_feed_keeps_its_last_error_after_it_recovers() -> None:
 )
 def test_times_read_as_people_say_them(offset_ms: int, said: str) -> None:
     assert said == ago(NOW + offset_ms, NOW)
+
+
+def test_a_poll_whose_time_has_come_is_due_now() -> None:
+    assert ("in 2m", "due now", "due now") == (
+        due(NOW + 120_000, NOW), due(NOW, NOW), due(NOW - 3000, NOW),
+    )  # fmt: skip
 
 
 # -- escaping -----------------------------------------------------------------------------------

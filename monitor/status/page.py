@@ -85,6 +85,11 @@ def ago(ms: int | None, now_ms: int) -> str:
     return f"in {text}" if seconds > 0.5 else f"{text} ago"
 
 
+def due(ms: int | None, now_ms: int) -> str:
+    """When something is next due: "in 4m", or "due now" once its time has come."""
+    return ago(ms, now_ms) if ms is None or ms > now_ms + 500 else "due now"
+
+
 def utc(ms: int | None) -> str:
     """An ISO 8601 UTC time, to the second."""
     if ms is None:
@@ -123,6 +128,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 _ENV.filters["ago"] = ago
+_ENV.filters["due"] = due
 _ENV.filters["web_link"] = web_link
 _ENV.filters["utc"] = utc
 _ENV.globals["bars"] = bars
