@@ -32,6 +32,7 @@ def published_shapes_hold(request: pytest.FixtureRequest) -> Iterator[None]:
     tmp = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
     if isinstance(tmp, Path):
         errors += schemas.check_buses(tmp)
+        errors += schemas.check_kafka(tmp)
     assert not errors, "records or bodies off their published schema:\n" + "\n".join(errors[:20])
 
 

@@ -1,15 +1,19 @@
 """The published shapes (docs/schemas/) held against what the tests make monitor produce.
 
 Every generic webhook body a test's `Receiver` gets, and every `articles` and `matches` record
-in a test's embedded bus (state/bus.db under its tmp_path), is validated; the autouse fixture in
+in a test's embedded bus (state/bus.db under its tmp_path) or on the Kafka topics its monitor
+configs name (read back with the backtest's reader), is validated; the autouse fixture in
 conftest.py fails the test on any mismatch. So a change of shape fails the suite unless the
 schema (and, if it breaks consumers, SCHEMA_VERSION) changes with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -104,6 +108,42 @@ def check_buses(root: Path) -> list[str]:
                 found.append(f"{path}: {topic}: not JSON: {exc}")
                 continue
             found.extend(f"{path}: {p}" for p in problems(TOPICS[topic], data))
+    return found
+
+
+def check_kafka(root: Path) -> list[str]:
+    """Problems of the articles and matches records on the Kafka topics of every monitor config
+    (a YAML file with a Kafka bus) directly in `root`; a broker that is gone is not read."""
+    from monitor.config import load_config
+    from monitor.errors import BusError, ConfigError
+    from monitor.history import stored_records
+
+    found: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for path in sorted(root.glob("*.yaml")):
+        if "kind: kafka" not in path.read_text(errors="replace"):
+            continue
+        try:
+            config = load_config(os.environ, path)
+        except ConfigError:
+            continue  # a test of a broken config
+        if config.bus is None or (config.bus.bootstrap_servers, config.bus.topic_prefix) in seen:
+            continue
+        seen.add((config.bus.bootstrap_servers, config.bus.topic_prefix))
+        for topic, name in TOPICS.items():
+            with ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever the test ran
+                reading = thread.submit(asyncio.run, stored_records(config, topic, 86400))
+                try:
+                    records = reading.result(timeout=60)
+                except BusError:
+                    continue  # the test stopped its broker
+            for record in records[:MAX_RECORDS]:
+                try:
+                    data = json.loads(record.value)
+                except ValueError as exc:
+                    found.append(f"{path}: {topic}: not JSON: {exc}")
+                    continue
+                found.extend(f"{path}: {record.topic}: {p}" for p in problems(name, data))
     return found
 
 
