@@ -145,6 +145,10 @@ def test_feed_links_keep_order_types_and_titles_and_drop_the_rest() -> None:
         Candidate("http://site.test/feed.json", "", "json"),
     ] == feed_links(html, "http://site.test/news/")
     assert [] == feed_links(b"", "http://site.test/")
+    flood = page(
+        *(f'<link rel="alternate" type="application/rss+xml" href="/f{i}">' for i in range(5000))
+    )
+    assert 50 == len(feed_links(flood, "http://site.test/"))
     assert [] == feed_links(b"\x00\xff garbage", "http://site.test/")
 
 

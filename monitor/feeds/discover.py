@@ -32,6 +32,9 @@ COMMON_PATHS = (
 )
 
 
+MAX_CANDIDATES = 50  # a page naming thousands of "feeds" is listed in part
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A feed a page points at."""
@@ -50,8 +53,9 @@ def looks_like_html(body: bytes, content_type: str) -> bool:
 
 
 def feed_links(html: bytes, base_url: str) -> list[Candidate]:
-    """The feeds a page announces, in the page's order, without repeats; relative links are
-    resolved against `<base href>` or `base_url`. Unreadable bytes give none."""
+    """The feeds a page announces, in the page's order, without repeats, at most
+    MAX_CANDIDATES; relative links are resolved against `<base href>` or `base_url`.
+    Unreadable bytes give none."""
     try:
         root = lxml.html.document_fromstring(html)
     except (lxml.etree.ParserError, ValueError):
@@ -71,7 +75,9 @@ def feed_links(html: bytes, base_url: str) -> list[Candidate]:
             continue
         url = _joined(base, href)
         if url and url not in found:
-            found[url] = Candidate(url, " ".join((element.get("title") or "").split()), kind)
+            found[url] = Candidate(url, " ".join((element.get("title") or "").split())[:200], kind)
+            if len(found) == MAX_CANDIDATES:
+                break
     return list(found.values())
 
 
