@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 _TOP_FEEDS = re.compile(r"^feeds[ \t]*:[ \t]*(?P<rest>[^#\r\n]*?)[ \t]*(?P<comment>#.*)?$")
 _ITEM = re.compile(r"^(?P<indent>[ ]*)-[ \t]")
-# Scalars YAML reads back as the same string when written bare.
-_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/?=&%+~@,;!$*()'-]*$")
+# Scalars YAML reads back as the same string when written bare. One that starts with a digit
+# may be a number, a date or a time to YAML 1.1 (0x1f, 2024-01-01, 1:30): quoted.
+_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:/?=&%+~@,;!$*()'-]*$")
 _NOT_STRINGS = re.compile(
-    r"^(y|yes|n|no|true|false|on|off|null|~|[-+]?[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?|"
-    r"[0-9]+(:[0-9]+)+)$",
+    r"^(y|yes|n|no|true|false|on|off|null)$",
     re.IGNORECASE,
 )
 

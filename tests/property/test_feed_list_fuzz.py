@@ -75,6 +75,7 @@ def test_any_bytes_as_opml_give_feeds_or_input_error(data: bytes) -> None:
     [NewFeed("yes", "https://a.test/x: y #z", ("no", "1.5", "#t", "a,b"), "a\nb # c")], SHIPPED
 )
 @example([NewFeed("on", "https://a.test/?:", ("x:",), "\x1b")], SHIPPED)
+@example([NewFeed("2024-01-01", "https://a.test/", ("0x1f", "1:30", "1e3", "0o17"), "")], SHIPPED)
 def test_appended_feeds_read_back_as_given(new: list[NewFeed], text: str) -> None:
     new = [f for f in new if f.id != "x0"]
     edited = append_feeds(text, new)
