@@ -1,5 +1,5 @@
 """The HTTP listener: /metrics (Prometheus), /healthz (alive), /readyz (ready to work), and
-POST /-/reload.
+POST /-/reload. The status page (`GET /`, `POST /login`) is added by `monitor.status.routes`.
 
 A request that changes state must say so in a way a web page cannot forge from another origin:
 a JSON body (`Content-Type: application/json`) or the `X-Monitor-Request` header, either of
