@@ -1,5 +1,6 @@
 """The status page on a large deployment: 100,000 watches (one in seven matched this week),
-2,000 feeds and 50 recent alerts. `build` runs on the service's event loop at each request,
+2,000 feeds and 50 recent alerts, with the metric series such a service exports (one per
+matched rule, per feed). `build` runs on the service's event loop at each request,
 `render` in a thread."""
 
 from __future__ import annotations
@@ -7,9 +8,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from prometheus_client import CollectorRegistry
-
 from monitor.matching.spec import FeedSpec, RuleSpec
+from monitor.metrics import make_metrics
 from monitor.models import Alert, make_article
 from monitor.status.boards import FeedBoard, MatchTally, RecentAlerts
 from monitor.status.page import render
@@ -25,11 +25,14 @@ def sources() -> Sources:
     feeds = [
         FeedSpec(id=f"f{i}", path="f.yaml", line=i, url="https://x.test/") for i in range(FEEDS)
     ]
-    tally, board, recent = MatchTally(), FeedBoard(), RecentAlerts()
+    tally, board, recent, metrics = MatchTally(), FeedBoard(), RecentAlerts(), make_metrics()
     for i in range(0, WATCHES, 7):
         tally.add([f"r{i}"], now)
+        metrics.rule_matches.labels(f"r{i}").inc()
     for i, feed in enumerate(feeds):
         failed = i % 50 == 0
+        metrics.polls.labels(feed.id, "http_error" if failed else "ok").inc()
+        metrics.poll_duration.labels(feed.id).observe(0.2)
         board.polled(
             feed.id, result="http_error" if failed else "ok", reason="HTTP 500" if failed else "",
             items=20, new=3, at_ms=now,
@@ -42,7 +45,7 @@ def sources() -> Sources:
         )  # fmt: skip
         recent.settled(alert, "delivered", None, now)
     return Sources(
-        role="all", registry=CollectorRegistry(), feeds=lambda: feeds, rules=lambda: rules,
+        role="all", metrics=metrics, feeds=lambda: feeds, rules=lambda: rules,
         problems=list, board=board, tally=tally, recent=recent,
     )  # fmt: skip
 

@@ -99,7 +99,7 @@ class Service:
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
         self.status = Sources(  # what GET / shows; the poller's board is added when it opens
             role=role,
-            registry=self.metrics.registry,
+            metrics=self.metrics,
             feeds=lambda: self.rule_set.feeds,
             rules=lambda: [r.spec for r in self.book.compiled.rules],
             problems=lambda: self._shown(self.reloader.problems),

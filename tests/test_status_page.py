@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.metrics import make_metrics
 from monitor.models import Alert, Evidence, make_article
 from monitor.status.boards import DAY_MS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
 from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow, ago, due, render
@@ -438,8 +439,6 @@ async def test_reading_the_history_gives_up_at_stop(tmp_path: Path) -> None:
 def test_a_large_rule_set_lists_the_busiest_watches_and_counts_the_rest() -> None:
     """100,000 watches and 2,000 feeds: the page lists the 100 busiest watches (the most matched
     first) and 300 feeds (the failing first) and says how many more there are."""
-    from prometheus_client import CollectorRegistry
-
     from monitor.matching.spec import FeedSpec, RuleSpec
     from monitor.status.view import FEED_ROWS, WATCH_ROWS, Sources, build_view
 
@@ -453,7 +452,7 @@ def test_a_large_rule_set_lists_the_busiest_watches_and_counts_the_rest() -> Non
         tally.add([f"r{i}"] * (1 + (i == 0) * 5 + (i == 99_500) * 3), NOW)
     board.polled("f1999", result="http_error", reason="HTTP 500", items=None, new=0, at_ms=NOW)
     sources = Sources(
-        role="all", registry=CollectorRegistry(), feeds=lambda: feeds, rules=lambda: rules,
+        role="all", metrics=make_metrics(), feeds=lambda: feeds, rules=lambda: rules,
         problems=list, board=board, tally=tally,
     )  # fmt: skip
     view = build_view(sources, NOW)
@@ -470,7 +469,7 @@ def test_a_large_rule_set_lists_the_busiest_watches_and_counts_the_rest() -> Non
     assert "1700 more feeds" in text(page, "//*[@id='feeds-more']")
 
     few = build_view(Sources(
-        role="all", registry=CollectorRegistry(), feeds=list, rules=lambda: rules[:3],
+        role="all", metrics=make_metrics(), feeds=list, rules=lambda: rules[:3],
         problems=list, tally=tally,
     ), NOW)  # fmt: skip
     assert few.watches is not None

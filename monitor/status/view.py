@@ -1,8 +1,9 @@
 """Gathering the status page's `StatusView` from the parts a process runs.
 
 The poller's `FeedBoard`, the matcher's `MatchTally`, the dispatcher's `RecentAlerts`, the rules
-in force and the listener's own metrics (rule reload state, dead letters by channel); a part a
-role does not run is None, and its section is left off the page.
+in force and three of the process's gauges (rule reload state, dead letters by channel), read
+one by one: collecting the whole registry, with a series per rule and per feed, took 260 ms at
+20,000 rules. A part a role does not run is None, and its section is left off the page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
-from prometheus_client import CollectorRegistry
+from prometheus_client import Gauge
+from prometheus_client.samples import Sample
 
 from monitor import __version__
 from monitor.bus.base import MATCHES
@@ -22,6 +24,7 @@ from monitor.config import Config
 from monitor.errors import BusError
 from monitor.history import stored_records
 from monitor.matching.spec import FeedSpec, RuleSpec
+from monitor.metrics import Metrics
 from monitor.status.boards import DAY_MS, DAYS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
 from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow
 
@@ -37,7 +40,7 @@ class Sources:
     """Where each section comes from; set as the service opens its parts."""
 
     role: str
-    registry: CollectorRegistry
+    metrics: Metrics
     feeds: Callable[[], Sequence[FeedSpec]]  # the feed list in force
     rules: Callable[[], Sequence[RuleSpec]]  # the watches in force
     problems: Callable[[], Sequence[str]]  # the last reload's problems, if it failed
@@ -50,13 +53,14 @@ class Sources:
 def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
     """The page's content now."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    registry = sources.registry
-    loaded = registry.get_sample_value("monitor_rules_last_success_timestamp_seconds")
+    metrics = sources.metrics
+    (loaded,) = _samples(metrics.rules_last_success)
+    (stale,) = _samples(metrics.rules_stale)
     rules = sources.rules()
     state = RulesState(
         rules=len(rules),
-        loaded_ms=int(loaded * 1000) if loaded else None,
-        stale=bool(registry.get_sample_value("monitor_rules_stale")),
+        loaded_ms=int(loaded.value * 1000) if loaded.value else None,
+        stale=bool(stale.value),
         problems=tuple(sources.problems()),
     )
     feeds, feeds_more = None, 0
@@ -75,12 +79,7 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
         watches_more = len(rules) - len(watches)
     dead_letters = None
     if sources.recent is not None:
-        dead_letters = {
-            sample.labels["channel"]: int(sample.value)
-            for family in registry.collect()
-            if family.name == "monitor_dlq_size"
-            for sample in family.samples
-        }
+        dead_letters = {s.labels["channel"]: int(s.value) for s in _samples(metrics.dlq_size)}
     return StatusView(
         version=__version__,
         role=sources.role,
@@ -94,6 +93,11 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
         feeds_more=feeds_more,
         watches_more=watches_more,
     )
+
+
+def _samples(gauge: Gauge) -> list[Sample]:
+    """One gauge's samples, without collecting the rest of the registry."""
+    return [sample for family in gauge.collect() for sample in family.samples]
 
 
 def _busiest(rules: Sequence[RuleSpec], tally: MatchTally, now_ms: int) -> list[WatchRow]:
