@@ -20,13 +20,11 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from monitor import __version__
 from monitor.config import PollerConfig, load_config
 from monitor.errors import ConfigError, FeedFetchError
 from monitor.feeds.client import Client
 from monitor.feeds.extract import EXTRA_HINT, Page, available, extract_page
 from monitor.feeds.fulltext import ACCEPT
-from monitor.feeds.politeness import Politeness
 from monitor.feeds.robots import Robots
 from monitor.language import article_language
 from monitor.models import make_article
@@ -72,9 +70,9 @@ def extract_command(
 async def _extract_all(
     inputs: Sequence[str], poller: PollerConfig, selector: str | None, ignore_robots: bool
 ) -> list[dict[str, Any]]:
-    user_agent = poller.user_agent or f"monitor/{__version__} (feed poller)"
     async with aiohttp.ClientSession() as session:
-        client = Client(session, poller, Politeness(poller.per_host, poller.host_delay_s))
+        client = Client(session, poller)
+        user_agent = client.user_agent
         robots = None if ignore_robots else Robots(client, user_agent)
         results = []
         for source in inputs:

@@ -29,7 +29,6 @@ from typing import TextIO
 
 import aiohttp
 
-from monitor import __version__
 from monitor.config import Config, load_config
 from monitor.errors import ConfigError, FeedFetchError, FeedParseError, InputError, RuleError
 from monitor.feeds.client import Client, Fetched
@@ -43,7 +42,6 @@ from monitor.feeds.discover import (
 from monitor.feeds.feedsfile import FeedsFileError, NewFeed, append_feeds, new_id, same_url
 from monitor.feeds.opml import read_opml, write_opml
 from monitor.feeds.parse import ParsedFeed, parse_feed
-from monitor.feeds.politeness import Politeness
 from monitor.feeds.poller import ACCEPT
 from monitor.language import with_languages
 from monitor.matching.compiler import compile_rules
@@ -373,15 +371,13 @@ def _test(config: Config, target: str, out: TextIO) -> int:
 @asynccontextmanager
 async def _client(config: Config) -> AsyncIterator[Client]:
     """A client with the poller's settings (timeout, body limit, redirects, host turns)."""
-    poller = config.poller
     async with aiohttp.ClientSession() as session:
-        yield Client(session, poller, Politeness(poller.per_host, poller.host_delay_s))
+        yield Client(session, config.poller)
 
 
 async def _get(client: Client, url: str) -> tuple[Fetched, bytes]:
-    user_agent = client.config.user_agent or f"monitor/{__version__} (feed poller)"
     try:
-        fetched = await client.get(url, {"User-Agent": user_agent, "Accept": ACCEPT})
+        fetched = await client.get(url, {"User-Agent": client.user_agent, "Accept": ACCEPT})
     except FeedFetchError as exc:
         raise Refused(f"{url}: {exc}") from exc
     except ValueError as exc:  # not a URL aiohttp can fetch

@@ -17,6 +17,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from monitor import __version__
 from monitor.config import PollerConfig
 from monitor.errors import FeedFetchError
 from monitor.feeds import redirects
@@ -37,14 +38,19 @@ class Fetched:
 
 
 class Client:
-    """Fetches URLs with one session, one set of limits and the hosts' turns."""
+    """Fetches URLs with one session, one set of limits and the hosts' turns (the config's,
+    unless given), as `user_agent` (the config's, or monitor's own)."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, config: PollerConfig, politeness: Politeness
+        self,
+        session: aiohttp.ClientSession,
+        config: PollerConfig,
+        politeness: Politeness | None = None,
     ) -> None:
         self.session = session
         self.config = config
-        self.politeness = politeness
+        self.politeness = politeness or Politeness(config.per_host, config.host_delay_s)
+        self.user_agent = config.user_agent or f"monitor/{__version__} (feed poller)"
 
     async def get(self, url: str | URL, headers: dict[str, str]) -> Fetched:
         """GET `url`, following allowed redirects; raise `FeedFetchError` on a network error, a

@@ -19,7 +19,6 @@ from typing import Protocol
 import aiohttp
 import structlog
 
-from monitor import __version__
 from monitor.bus.base import ARTICLES, Bus
 from monitor.config import PollerConfig
 from monitor.errors import BusError, FeedFetchError, FeedParseError, StorageFull
@@ -27,7 +26,6 @@ from monitor.feeds.client import Client, Fetched
 from monitor.feeds.fulltext import FullText
 from monitor.feeds.pages import PageCache
 from monitor.feeds.parse import parse_feed
-from monitor.feeds.politeness import Politeness
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.watch import FeedWatch
 from monitor.language import metric_label, with_languages
@@ -103,9 +101,9 @@ class Poller:
         self.state = state
         self.bus = bus
         self.metrics = metrics
-        self.user_agent = config.user_agent or f"monitor/{__version__} (feed poller)"
         self._limit = asyncio.Semaphore(config.concurrency)
-        self.client = Client(session, config, Politeness(config.per_host, config.host_delay_s))
+        self.client = Client(session, config)
+        self.user_agent = self.client.user_agent
         self.fulltext = FullText(self.client, PageCache(state.file), metrics, self.user_agent)
         self._failing: set[str] = set()
         self.board = FeedBoard()  # each feed's last poll and next one, for the status page
