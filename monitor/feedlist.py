@@ -135,13 +135,10 @@ def _add(
     feeds, url = _current(config), asked.url
     known = {same_url(f.url): f for f in feeds}
     _not_listed(url, known)
-    candidates, found = asyncio.run(_discover(config, url))
-    if found is None:
-        chosen = _choose(candidates, pick, out, ask)
-        found = asyncio.run(_fetch_feed(config, chosen.url))
-        title = chosen.title or found.parsed.title
-    else:
-        chosen, title = Candidate(url), found.parsed.title
+    candidates, read = asyncio.run(_discover(config, url))
+    chosen = Candidate(url) if url in read else _choose(candidates, pick, out, ask)
+    found = read.get(chosen.url) or asyncio.run(_fetch_feed(config, chosen.url))
+    title = chosen.title or found.parsed.title
     print(f"{chosen.url} is a feed: {len(found.parsed.articles)} item(s)", file=out)
     _not_listed(chosen.url, known)
     taken = {f.id for f in feeds}
@@ -165,31 +162,31 @@ def _not_listed(url: str, known: dict[str, FeedSpec]) -> None:
         raise Refused(f"{url} is already in feeds.yaml as {twin.id!r} ({twin.path}:{twin.line})")
 
 
-async def _discover(config: Config, url: str) -> tuple[list[Candidate], Found | None]:
-    """The feeds the page at `url` offers; or, when `url` is itself a feed, that feed."""
+async def _discover(config: Config, url: str) -> tuple[list[Candidate], dict[str, Found]]:
+    """The feeds the page at `url` offers, and those of them already read (by URL); when `url`
+    is itself a feed, no candidates and that feed."""
     async with _client(config) as client:
-        started = asyncio.get_running_loop().time()
-        fetched, body = await _get(client, url)
-        if not looks_like_html(body, fetched.headers.get("Content-Type", "")):
-            seconds = asyncio.get_running_loop().time() - started
-            parsed = await asyncio.to_thread(_parse, fetched, body, url)
-            return [], Found(url, fetched, body, parsed, seconds)
+        feed, fetched, body = await _read(client, url)
+        if feed is not None:
+            return [], {url: feed}
         found = feed_links(body, str(fetched.url))
         if found:
-            return found, None
+            return found, {}
+        read: dict[str, Found] = {}
         for guess in common_paths(str(fetched.url)):
             try:
-                probe, text = await _get(client, guess)
-                if not looks_like_html(text, probe.headers.get("Content-Type", "")):
-                    found.append(Candidate(guess, _parse(probe, text, guess).title))
+                probe, _, _ = await _read(client, guess)
             except Refused:
                 continue  # not there, or not a feed: the next path
+            if probe is not None:
+                found.append(Candidate(guess, probe.parsed.title))
+                read[guess] = probe
         if not found:
             raise Refused(
                 f'no feed found at {url}: the page names none (<link rel="alternate">) and '
                 f"none is at {', '.join(COMMON_PATHS)}"
             )
-        return found, None
+        return found, read
 
 
 def _choose(
@@ -400,12 +397,20 @@ def _parse(fetched: Fetched, body: bytes, url: str) -> ParsedFeed:
         raise Refused(f"{url} is not a feed: {exc}") from exc
 
 
+async def _read(client: Client, url: str) -> tuple[Found | None, Fetched, bytes]:
+    """One GET of `url`: the feed it is, parsed as the poller parses it; or None (a web page)."""
+    started = asyncio.get_running_loop().time()
+    fetched, body = await _get(client, url)
+    seconds = asyncio.get_running_loop().time() - started
+    if looks_like_html(body, fetched.headers.get("Content-Type", "")):
+        return None, fetched, body
+    parsed = await asyncio.to_thread(_parse, fetched, body, url)
+    return Found(url, fetched, body, parsed, seconds), fetched, body
+
+
 async def _fetch_feed(config: Config, url: str) -> Found:
     async with _client(config) as client:
-        started = asyncio.get_running_loop().time()
-        fetched, body = await _get(client, url)
-        seconds = asyncio.get_running_loop().time() - started
-        if looks_like_html(body, fetched.headers.get("Content-Type", "")):
-            raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")
-        parsed = await asyncio.to_thread(_parse, fetched, body, url)
-        return Found(url, fetched, body, parsed, seconds)
+        feed, _, _ = await _read(client, url)
+    if feed is None:
+        raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")
+    return feed
