@@ -154,7 +154,7 @@ class RecentAlerts:
     def settled(self, alert: Alert, state: str, reason: str | None, at_ms: int) -> None:
         """Record that `alert` was delivered, held, dead-lettered or folded into its story."""
         story = alert.story.id if alert.story else alert.article.id
-        key = f"{alert.rule_id}\x1f{story}"
+        key = _key(alert.rule_id, story)
         old = self._alerts.pop(key, None)
         channels = dict(old.channels) if old else {}
         channels[alert.channel] = (state, reason or "")
@@ -176,7 +176,7 @@ class RecentAlerts:
         self, rule_id: str, story_id: str, channel: str, state: str, reason: str | None
     ) -> None:
         """Change one channel's state of a listed alert (a held alert sent in a digest)."""
-        key = f"{rule_id}\x1f{story_id}"
+        key = _key(rule_id, story_id)
         old = self._alerts.get(key)
         if old is not None:
             channels = {**old.channels, channel: (state, reason or "")}
@@ -185,6 +185,11 @@ class RecentAlerts:
     def newest_first(self) -> list[RecentAlert]:
         """The alerts, the newest first."""
         return sorted(self._alerts.values(), key=lambda a: a.first_ms, reverse=True)
+
+
+def _key(rule_id: str, story_id: str) -> str:
+    """An alert's place in the list: one per (rule, story), whatever the channel."""
+    return f"{rule_id}\x1f{story_id}"
 
 
 def _evidence(alert: Alert) -> list[str]:
