@@ -1,8 +1,8 @@
 """Adding feeds to feeds.yaml as a person would: at the end of its `feeds:` list, in the list's
 own indentation, every other line (comments, order, blank lines) left as it was.
 
-Pure: the file's text in, the new text out. The caller validates the result as `monitor check`
-does before writing it.
+Pure: the file's text in, the new text out; values are written by PyYAML's emitter. The caller
+validates the result as `monitor check` does before writing it.
 """
 
 from __future__ import annotations
@@ -12,15 +12,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import yaml
+
 _TOP_FEEDS = re.compile(r"^feeds[ \t]*:[ \t]*(?P<rest>[^#\r\n]*?)[ \t]*(?P<comment>#.*)?$")
 _ITEM = re.compile(r"^(?P<indent>[ ]*)-[ \t]")
-# Scalars YAML reads back as the same string when written bare. One that starts with a digit
-# may be a number, a date or a time to YAML 1.1 (0x1f, 2024-01-01, 1:30): quoted.
-_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:/?=&%+~@,;!$*()'-]*$")
-_NOT_STRINGS = re.compile(
-    r"^(y|yes|n|no|true|false|on|off|null)$",
-    re.IGNORECASE,
-)
 
 
 class FeedsFileError(ValueError):
@@ -59,23 +54,19 @@ def new_id(title: str, url: str, taken: Collection[str]) -> str:
     return found
 
 
-def scalar(value: str, *, flow: bool = False) -> str:
-    """A string as YAML: bare when YAML reads it back as that string (in a `[...]` list when
-    `flow`), else double-quoted with every character YAML would not keep as it is escaped."""
-    bare = _PLAIN.match(value) and not _NOT_STRINGS.match(value)
-    if bare and ": " not in value and not value.endswith(":") and not (flow and "," in value):
-        return value
-    quoted = []
-    for char in value:
-        if char in '"\\':
-            quoted.append("\\" + char)
-        elif char.isprintable():
-            quoted.append(char)
-        elif ord(char) < 0x10000:
-            quoted.append(f"\\u{ord(char):04x}")
-        else:
-            quoted.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(quoted) + '"'
+def flow(values: Sequence[str]) -> str:
+    """Strings as a YAML flow list, each quoted where YAML would read it otherwise (PyYAML's
+    emitter: `yes`, `2024-01-01`, `0x1f`, `a: b`, control characters)."""
+    text: str = yaml.safe_dump(
+        list(values), default_flow_style=True, allow_unicode=True, width=1 << 30
+    )
+    return text.strip()
+
+
+def scalar(value: str) -> str:
+    """A string as a YAML block-context scalar, quoted where needed (see `flow`)."""
+    text: str = yaml.safe_dump(value, allow_unicode=True, width=1 << 30)
+    return text.removesuffix("\n...\n").removesuffix("\n")
 
 
 def _comment(text: str) -> str:
@@ -93,7 +84,7 @@ def entry(feed: NewFeed, indent: str, newline: str) -> str:
         lines.append(f"{indent}  interval: {scalar(feed.interval)}")
     tags = [t.strip() for t in feed.tags if t.strip()]  # as the loader reads them
     if tags:
-        lines.append(f"{indent}  tags: [{', '.join(scalar(t, flow=True) for t in tags)}]")
+        lines.append(f"{indent}  tags: {flow(tags)}")
     return "".join(line + newline for line in lines)
 
 
