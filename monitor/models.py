@@ -12,10 +12,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from monitor.records import Fields, load_json
 from monitor.text import normalize_text
 
 SCHEMA_VERSION: Final = 1  # of the records and bodies in docs/schemas/: raised on a breaking change
 TEXT_FIELDS: Final = ("title", "summary", "content", "author", "tags", "url")
+SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
+MODES: Final = ("live", "shadow")
+EVIDENCE_KINDS: Final = ("term", "entity")
 DEFAULT_FIELDS: Final = ("title", "summary", "content")
 
 
@@ -58,31 +62,28 @@ class Article:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Article:
-        """Decode what `to_dict` made."""
+    def from_dict(cls, data: object, *, kind: str = "article", at: str = "article") -> Article:
+        """Decode what `to_dict` made, every field's type checked; raise BadRecord."""
+        f = Fields(data, kind, at)
         return cls(
-            id=data["id"],
-            feed=data.get("feed"),
-            url=data.get("url") or "",
-            title=data.get("title") or "",
-            summary=data.get("summary") or "",
-            content=data.get("content") or "",
-            author=data.get("author") or "",
-            tags=tuple(data.get("tags") or ()),
-            published=_parse_time(data.get("published")),
-            language=data.get("language"),
-            fetched_at=_parse_time(data.get("fetched_at")),
-            guid=data.get("guid") or "",
+            id=f.text("id"),
+            feed=f.opt_text("feed"),
+            url=f.text("url", ""),
+            title=f.text("title", ""),
+            summary=f.text("summary", ""),
+            content=f.text("content", ""),
+            author=f.text("author", ""),
+            tags=f.texts("tags"),
+            published=f.time("published"),
+            language=f.opt_text("language"),
+            fetched_at=f.time("fetched_at"),
+            guid=f.text("guid", ""),
         )
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Article:
-        """Decode what `to_bytes` made."""
-        return cls.from_dict(json.loads(raw))
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+        """Decode what `to_bytes` made (an `articles` record); raise BadRecord."""
+        return cls.from_dict(load_json(raw, "article"))
 
 
 def make_article(
@@ -155,16 +156,37 @@ class Match:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Match:
-        """Decode what `to_dict` made."""
+    def from_dict(cls, data: object, *, kind: str = "match", at: str = "match") -> Match:
+        """Decode what `to_dict` made, every field's type checked; raise BadRecord."""
+        f = Fields(data, kind, at)
         return cls(
-            rule_id=data["rule_id"],
-            article_id=data["article_id"],
-            severity=data["severity"],
-            notify=tuple(data.get("notify") or ()),
-            evidence=tuple(Evidence(**e) for e in data.get("evidence") or ()),
-            mode=data.get("mode") or "live",
+            rule_id=f.text("rule_id"),
+            article_id=f.text("article_id"),
+            severity=f.one_of("severity", SEVERITIES),
+            notify=f.texts("notify"),
+            evidence=evidence_from(f, "evidence"),
+            mode=f.one_of("mode", MODES, "live"),
         )
+
+
+def evidence_from(f: Fields, name: str) -> tuple[Evidence, ...]:
+    """The evidence list of a decoded record, each item's fields checked."""
+    found = []
+    for i, item in enumerate(f.items(name)):
+        e = Fields(item, f.kind, f"{f.at}.{name}[{i}]")
+        found.append(
+            Evidence(
+                kind=e.one_of("kind", EVIDENCE_KINDS),
+                value=e.text("value"),
+                field=e.one_of("field", TEXT_FIELDS),
+                text=e.text("text", ""),
+                snippet=e.text("snippet", ""),
+                start=e.integer("start"),
+                end=e.integer("end"),
+                language=e.opt_text("language"),
+            )
+        )
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,12 +209,12 @@ class MatchedArticle:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> MatchedArticle:
-        """Decode what `to_bytes` made."""
-        data = json.loads(raw)
+        """Decode what `to_bytes` made (a `matches` record); raise BadRecord."""
+        f = Fields(load_json(raw, "match"), "match", "record")
         return cls(
-            match=Match.from_dict(data["match"]),
-            article=Article.from_dict(data["article"]),
-            description=data.get("description") or "",
+            match=Match.from_dict(f.get("match")),
+            article=Article.from_dict(f.get("article"), kind="match"),
+            description=f.text("description", ""),
         )
 
 
@@ -310,36 +332,46 @@ class Alert:
         }
 
 
-def alert_from_dict(data: dict[str, Any]) -> Alert:
-    """Rebuild an alert from its `to_dict` form (a dead letter being retried)."""
-    article = Article.from_dict(data["article"])
-    story_data = data.get("story") or {}
-    others = tuple(
-        Reported(
-            article_id=r["article_id"],
-            feed=r["feed"],
-            title=r["title"],
-            url=r["url"],
-            seen_at=datetime.fromisoformat(r["seen_at"]),
+def alert_from_dict(data: object) -> Alert:
+    """Rebuild an alert from its `to_dict` form (a dead letter being retried); raise BadRecord."""
+    f = Fields(data, "dead letter", "alert")
+    article = Article.from_dict(f.get("article"), kind="dead letter", at="alert.article")
+    story = Fields(f.get("story") or {}, "dead letter", "alert.story")
+    others = []
+    for i, item in enumerate(story.items("also_reported")):
+        r = Fields(item, "dead letter", f"alert.story.also_reported[{i}]")
+        seen_at = r.time("seen_at")
+        if seen_at is None:
+            raise r.bad("seen_at", "missing")
+        others.append(
+            Reported(
+                article_id=r.text("article_id"),
+                feed=r.text("feed", ""),
+                title=r.text("title", ""),
+                url=r.text("url", ""),
+                seen_at=seen_at,
+            )
         )
-        for r in story_data.get("also_reported") or ()
-    )
     seen = article.fetched_at or article.published or datetime.now(UTC)
     itself = Reported(
         article_id=article.id, feed=article.feed or "", title=article.title, url=article.url,
         seen_at=seen,
     )  # fmt: skip
-    rule = data["rule"]
+    rule = f.nested("rule")
+    health = f.get("health")
+    if health is not None:
+        h = Fields(health, "dead letter", "alert.health")
+        health = {str(k): h.text(str(k)) for k in h.data}
     return Alert(
-        id=data["alert_id"],
-        channel=data["channel"],
-        rule_id=rule["id"],
-        description=rule.get("description") or "",
-        severity=rule["severity"],
+        id=f.text("alert_id"),
+        channel=f.text("channel"),
+        rule_id=rule.text("id"),
+        description=rule.text("description", ""),
+        severity=rule.one_of("severity", SEVERITIES),
         article=article,
-        evidence=tuple(Evidence(**e) for e in data.get("evidence") or ()),
-        story=Story(id=story_data.get("id") or article.id, articles=(itself, *others)),
-        health=data.get("health"),
+        evidence=evidence_from(f, "evidence"),
+        story=Story(id=story.text("id", article.id), articles=(itself, *others)),
+        health=health,
     )
 
 

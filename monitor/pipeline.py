@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from monitor.alerts.dispatch import Dispatcher, Interrupted
+from monitor.badrecords import reject_record
 from monitor.bus.base import ARTICLES, MATCHES, Bus, Consumer, Record
 from monitor.errors import MatchCutOff, StorageFull
 from monitor.matching.compiler import CompiledRules
@@ -22,6 +23,7 @@ from monitor.matching.matcher import match_article
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
 from monitor.models import Article, MatchedArticle
+from monitor.records import BadRecord
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.pipeline")
@@ -77,12 +79,12 @@ def _throttles(compiled: CompiledRules) -> dict[str, Throttle]:
 @dataclass(slots=True)
 class Matched:
     """What a batch of articles gave: match records to publish, the rules they fired, records
-    that could not be decoded (offset, reason), articles cut off (id, reason) and articles the
+    that could not be decoded (record, why), articles cut off (id, reason) and articles the
     matcher failed on (id, exception)."""
 
     out: list[tuple[str, bytes]] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
-    bad: list[tuple[int, str]] = field(default_factory=list)
+    bad: list[tuple[Record, BadRecord]] = field(default_factory=list)
     cut_off: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, Exception]] = field(default_factory=list)
 
@@ -96,8 +98,8 @@ def match_records(
     for record in records:
         try:
             article = Article.from_bytes(record.value)
-        except (ValueError, KeyError, TypeError) as exc:
-            done.bad.append((record.offset, f"{type(exc).__name__}: {exc}"))
+        except BadRecord as exc:
+            done.bad.append((record, exc))
             continue
         try:
             found = match_article(article, compiled, budget_s=budget_s)
@@ -158,9 +160,8 @@ async def run_matcher(
             match_records, records, book.compiled, budget_s=ARTICLE_BUDGET_S
         )
         out, rules = done.out, done.rules
-        for offset, reason in done.bad:
-            metrics.bad_records.labels(ARTICLES).inc()
-            log.error("bad_article_record", offset=offset, reason=reason)
+        for record, bad in done.bad:
+            await reject_record(bus, metrics, record, bad)
         for article_id, reason in done.cut_off:
             metrics.articles_cut_off.inc()
             log.error("article_cut_off", article=article_id, reason=reason)

@@ -15,6 +15,7 @@ from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import RuleSet
 from monitor.models import Article, Match, MatchedArticle
+from monitor.records import BadRecord
 
 
 @dataclass
@@ -57,7 +58,7 @@ async def backtest(
     for record in await stored_records(config, ARTICLES, since_s):
         try:
             article = Article.from_bytes(record.value)
-        except (ValueError, KeyError, TypeError):
+        except BadRecord:
             continue  # the live matcher counted and logged it when it met it
         if article.id in seen:
             continue
@@ -74,7 +75,7 @@ async def shadow_report(config: Config, *, since_s: float) -> Found:
     for record in await stored_records(config, MATCHES, since_s):
         try:
             matched = MatchedArticle.from_bytes(record.value)
-        except (ValueError, KeyError, TypeError):
+        except BadRecord:
             continue
         found.articles += 1
         if matched.match.mode == "shadow":

@@ -27,6 +27,7 @@ from monitor.matching.spec import RuleSet
 from monitor.metrics import Metrics
 from monitor.models import Article
 from monitor.pipeline import RuleBook
+from monitor.records import BadRecord
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.cost")
@@ -148,7 +149,7 @@ def _decoded(payloads: Iterable[bytes]) -> Iterator[Article]:
     for payload in payloads:
         try:
             yield Article.from_bytes(payload)
-        except (ValueError, KeyError, TypeError):
+        except BadRecord:
             continue
 
 
@@ -168,8 +169,8 @@ async def export_rule_costs(
         due = compiled is not measured_for or loop.time() - measured_at >= REMEASURE_S
         if not due or recent.seen < MIN_SEEN:
             continue
-        articles = recent.articles()
         try:
+            articles = recent.articles()
             report = await asyncio.to_thread(
                 rule_costs, compiled.spec, articles, compiled=compiled, limit=SERVICE_MEASURED
             )

@@ -30,6 +30,7 @@ from monitor.errors import BusError, DeliveryError
 from monitor.history import stored_records
 from monitor.metrics import Metrics
 from monitor.models import Settlement, alert_from_dict
+from monitor.records import BadRecord, load_json, raw_excerpt
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.dlq")
@@ -77,8 +78,8 @@ def open_letters(dead: Iterable[Record], done: Iterable[Record]) -> list[DeadLet
     closed = set()
     for record in done:
         try:
-            closes = json.loads(record.value).get("closes")
-        except (ValueError, AttributeError):
+            closes = load_json(record.value, "dead letter").get("closes")
+        except BadRecord:
             continue
         closed.add((record.key, closes))
     letters = [d for d in latest.values() if (d.id, d.failed_at) not in closed]
@@ -87,29 +88,31 @@ def open_letters(dead: Iterable[Record], done: Iterable[Record]) -> list[DeadLet
 
 def _letter(record: Record) -> DeadLetter:
     try:
-        body = json.loads(record.value)
-    except ValueError:
-        body = {"raw": record.value.decode("utf-8", "replace")}
-    if not isinstance(body, dict):
-        body = {"raw": body}
+        body = load_json(record.value, "dead letter")
+    except BadRecord as exc:
+        body = {"raw": raw_excerpt(record.value), "reason": exc.reason}
     when = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).isoformat()
     kind, channel = "record", NO_CHANNEL
     rules: tuple[str, ...] = ()
-    if isinstance(body.get("alert"), dict):
-        alert = body["alert"]
-        kind, channel = "alert", str(alert.get("channel"))
-        rules = (str(alert.get("rule", {}).get("id", "")),)
-    elif isinstance(body.get("digest"), dict):
-        digest = body["digest"]
-        kind, channel = "digest", str(digest.get("channel"))
-        rules = tuple(str(r.get("id")) for r in digest.get("rules", ()))
+    try:
+        if isinstance(body.get("alert"), dict):
+            alert = body["alert"]
+            kind, channel = "alert", str(alert.get("channel"))
+            rules = (str(alert.get("rule", {}).get("id", "")),)
+        elif isinstance(body.get("digest"), dict):
+            digest = body["digest"]
+            kind, channel = "digest", str(digest.get("channel"))
+            rules = tuple(str(r.get("id")) for r in digest.get("rules", ()))
+        attempts = int(body.get("attempts") or 0)
+    except (AttributeError, TypeError, ValueError):  # listed as what it is: a bad record
+        kind, channel, rules, attempts = "record", NO_CHANNEL, (), 0
     return DeadLetter(
         id=record.key,
         kind=kind,
         channel=channel,
         rules=rules,
         reason=str(body.get("reason", "")),
-        attempts=int(body.get("attempts") or 0),
+        attempts=attempts,
         failed_at=str(body.get("failed_at") or when),
         body=body,
     )
@@ -165,15 +168,18 @@ class Retrier:
                 f"no channel named {letter.channel!r} is configured", retriable=False
             )
         await self.settlements.sync()
-        if letter.kind == "alert":
-            alert = alert_from_dict(letter.body["alert"])
+        try:
+            alert = alert_from_dict(letter.body["alert"]) if letter.kind == "alert" else None
+            digest = digest_from_dict(letter.body["digest"]) if alert is None else None
+        except (BadRecord, KeyError, TypeError, ValueError) as exc:
+            raise DeliveryError(f"unreadable: {exc}: drop it", retriable=False) from None
+        if alert is not None:
             if await self.settlements.settled_status(alert.id) == "delivered":
                 await mark_done(self.bus, [letter], "retried")
                 return "already delivered"
             await self._attempts(letter, partial(sender.send, alert))
             await self._settle(alert.id, alert.rule_id, alert.article.id, alert.channel)
-        else:
-            digest = digest_from_dict(letter.body["digest"])
+        elif digest is not None:
             statuses = [await self.settlements.settled_status(i.alert_id) for i in digest.items]
             if all(s == "delivered" for s in statuses):
                 await mark_done(self.bus, [letter], "retried")

@@ -27,12 +27,14 @@ from monitor.alerts.channels.base import Sender
 from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import Held, HeldRow
 from monitor.alerts.timing import Batching, next_digest, quiet_until
+from monitor.badrecords import reject_record
 from monitor.bus.base import DLQ, Bus, Record
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError, StorageFull
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
 from monitor.models import Alert, MatchedArticle, Settlement
+from monitor.records import BadRecord
 from monitor.status.boards import RecentAlerts
 from monitor.stories.desk import StoryDesk
 from monitor.waiting import sleep_or_stop
@@ -117,11 +119,8 @@ class Dispatcher:
         for record in records:
             try:
                 matched = MatchedArticle.from_bytes(record.value)
-            except (ValueError, KeyError, TypeError) as exc:
-                self.metrics.bad_records.labels(record.topic).inc()
-                log.exception("bad_match_record", offset=record.offset)
-                raw: dict[str, object] = {"raw": record.value.decode("utf-8", "replace")}
-                await dead_letter(self.bus, self.metrics, record.key, raw, str(exc), "-")
+            except BadRecord as exc:
+                await reject_record(self.bus, self.metrics, record, exc)
                 continue
             if not self._held_back(matched):
                 batch.append(matched)

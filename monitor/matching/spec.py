@@ -16,11 +16,11 @@ from monitor.errors import Problem, excerpt
 from monitor.located import LocDict, LocList, line_of
 from monitor.matching.regexes import WatchRegex, compile_regex
 from monitor.models import DEFAULT_FIELDS
+from monitor.models import MODES as MODES  # the rules name them; the records check them
+from monitor.models import SEVERITIES as SEVERITIES
 from monitor.text import PATTERN_WORD_RE, is_acronym, token_key
 
-SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
 ENTITY_TYPES: Final = ("person", "org", "place", "event", "other")
-MODES: Final = ("live", "shadow")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 _DURATION_RE = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)")
 _DURATION_UNITS_S: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
