@@ -30,9 +30,8 @@ def letter_key(record: Record) -> str:
 async def reject_record(bus: Bus, metrics: Metrics, record: Record, exc: BadRecord) -> None:
     """Log, count and dead-letter one record that could not be decoded."""
     metrics.bad_records.labels(record.topic).inc()
-    event = f"bad_{exc.kind.replace(' ', '_')}_record"
     where = letter_key(record)
-    log.error(event, topic=record.topic, partition=record.partition, offset=record.offset,
+    log.error(_event(exc), topic=record.topic, partition=record.partition, offset=record.offset,
               key=record.key[:200], reason=exc.reason)  # fmt: skip
     body = {
         "record": {
@@ -48,3 +47,18 @@ async def reject_record(bus: Bus, metrics: Metrics, record: Record, exc: BadReco
     }
     await bus.publish(DLQ, [(where, json.dumps(body, ensure_ascii=False).encode())])
     metrics.dlq_size.labels(NO_CHANNEL).inc()
+
+
+def skip_bad(exc: BadRecord, topic: str, key: bytes, metrics: Metrics | None) -> None:
+    """Log and count a record of a compacted topic (settlements, stories, held alerts, feed
+    health) that cannot be used: it is skipped, and stays on its topic until a good record of
+    its key replaces it; the reader goes on."""
+    if metrics is not None:
+        metrics.bad_records.labels(topic).inc()
+    name = key[:200].decode("utf-8", "replace")
+    log.error(_event(exc), topic=topic, key=name, reason=exc.reason)
+
+
+def _event(exc: BadRecord) -> str:
+    """The log event of a bad record: `bad_article_record`, `bad_match_record`, ..."""
+    return f"bad_{exc.kind.replace(' ', '_')}_record"

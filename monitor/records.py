@@ -40,9 +40,11 @@ def load_json(raw: bytes, kind: str) -> dict[str, Any]:
         raise BadRecord(kind, f"{len(raw):,} bytes, over the limit of {MAX_RECORD_BYTES:,}")
     check_depth(raw, kind)
     try:
-        data = json.loads(raw)
+        text = raw.decode()  # the wire format is UTF-8 (json.loads would take UTF-16 or 32 too)
     except UnicodeDecodeError as exc:
         raise BadRecord(kind, f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        data = json.loads(text)
     except ValueError as exc:
         raise BadRecord(kind, f"not JSON: {exc}") from None
     except RecursionError:  # not reachable under MAX_DEPTH; kept so nothing escapes
@@ -129,14 +131,20 @@ class Fields:
             raise self.bad(name, f"expected a list, got {_type(value)}")
         return value
 
-    def integer(self, name: str, minimum: int = 0) -> int:
-        """A required integer field, at least `minimum`."""
+    def integer(self, name: str, minimum: int = 0, default: int | None = None) -> int:
+        """An integer field, at least `minimum`; required unless a default is given."""
         value = self.data.get(name)
+        if value is None and default is not None:
+            return default
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.bad(name, f"expected an integer, got {_type(value)}")
         if value < minimum:
             raise self.bad(name, f"{value} is under {minimum}")
         return value
+
+    def opt_integer(self, name: str, minimum: int = 0) -> int | None:
+        """An integer field that may be null."""
+        return None if self.data.get(name) is None else self.integer(name, minimum)
 
     def time(self, name: str) -> datetime | None:
         """An ISO 8601 time that may be null; a time without a zone is taken as UTC."""

@@ -154,7 +154,7 @@ class Service:
 
     async def _settlements(self, stack: AsyncExitStack) -> Settlements:
         if isinstance(self.bus, KafkaBus):
-            settlements = KafkaSettlements(self.bus)
+            settlements = KafkaSettlements(self.bus, self.metrics)
             await settlements.start()
             stack.push_async_callback(settlements.stop)
             return settlements
@@ -162,7 +162,7 @@ class Service:
 
     async def _held(self, stack: AsyncExitStack) -> Held:
         if isinstance(self.bus, KafkaBus):
-            held = KafkaHeldStore(self.bus)
+            held = KafkaHeldStore(self.bus, self.metrics)
             await held.start()
             stack.push_async_callback(held.stop)
             return held
@@ -170,7 +170,7 @@ class Service:
 
     async def _story_log(self, stack: AsyncExitStack) -> StoryLog:
         if isinstance(self.bus, KafkaBus):
-            story_log = KafkaStoryLog(self.bus)
+            story_log = KafkaStoryLog(self.bus, self.metrics)
             await story_log.start()
             stack.push_async_callback(story_log.stop)
             return story_log
@@ -182,9 +182,9 @@ class Service:
         """The feed-health watch, when `health.notify` names channels."""
         if not self.config.health.notify:
             return None
-        store: HealthStore = LocalHealthStore(self.state)
+        store: HealthStore = LocalHealthStore(self.state, self.metrics)
         if isinstance(self.bus, KafkaBus):
-            kafka_store = KafkaHealthStore(self.bus)
+            kafka_store = KafkaHealthStore(self.bus, self.metrics)
             await kafka_store.start()
             stack.push_async_callback(kafka_store.stop)
             store = kafka_store

@@ -17,7 +17,8 @@ from monitor.alerts.render import (
     one_line,
     safe_url,
 )
-from monitor.models import SCHEMA_VERSION, Alert
+from monitor.models import SCHEMA_VERSION, SEVERITIES, Alert
+from monitor.records import Fields
 
 LISTED_MAX = 50  # items listed in one chat message; the rest are counted
 
@@ -82,21 +83,26 @@ class HeldAlert:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HeldAlert:
-        """Decode what `to_dict` made."""
+    def from_dict(cls, d: object, kind: str = "held") -> HeldAlert:
+        """Decode what `to_dict` made, every field's type checked; raise BadRecord."""
+        f = Fields(d, kind, "item")
+        rule, article, story = f.nested("rule"), f.nested("article"), f.nested("story")
+        held_at = f.time("held_at")
+        if held_at is None:
+            raise f.bad("held_at", "missing")
         return cls(
-            alert_id=d["alert_id"],
-            rule_id=d["rule"]["id"],
-            description=d["rule"]["description"],
-            severity=d["rule"]["severity"],
-            article_id=d["article"]["id"],
-            title=d["article"]["title"],
-            url=d["article"]["url"],
-            feed=d["article"]["feed"],
-            story_id=d["story"]["id"],
-            story_articles=int(d["story"]["articles"]),
-            story_feeds=tuple(d["story"]["feeds"]),
-            held_at=datetime.fromisoformat(d["held_at"]),
+            alert_id=f.text("alert_id"),
+            rule_id=rule.text("id"),
+            description=rule.text("description", ""),
+            severity=rule.one_of("severity", SEVERITIES),
+            article_id=article.text("id"),
+            title=article.text("title", ""),
+            url=article.text("url", ""),
+            feed=article.text("feed", ""),
+            story_id=story.text("id"),
+            story_articles=story.integer("articles"),
+            story_feeds=story.texts("feeds"),
+            held_at=held_at,
         )
 
 

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitor.alerts.digest import HeldAlert
+from monitor.badrecords import skip_bad
 from monitor.bus.base import HELD
 from monitor.bus.kafka import CompactedReader, KafkaBus
+from monitor.metrics import Metrics
+from monitor.records import BadRecord, Fields, load_json
 from monitor.state import StateStore
 
 RELEASED = b'{"released":true}'  # a held alert that went out (compaction keeps only this)
@@ -40,8 +43,10 @@ class HeldRow:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> HeldRow:
-        """Decode what `to_json` made (already parsed)."""
-        return cls(d["channel"], d["reason"], int(d["due_ms"]), HeldAlert.from_dict(d["item"]))
+        """Decode what `to_json` made (already parsed); raise BadRecord."""
+        f = Fields(d, "held", "held")
+        item = HeldAlert.from_dict(f.get("item"))
+        return cls(f.text("channel"), f.text("reason"), f.integer("due_ms"), item)
 
 
 class Held(Protocol):
@@ -118,8 +123,9 @@ class KafkaHeldStore:
     """Held alerts in `<prefix>held`, keyed by alert id, read in full by every dispatcher (the
     one that holds a channel's flusher lease sends its digests)."""
 
-    def __init__(self, bus: KafkaBus) -> None:
+    def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
         self.bus = bus
+        self.metrics = metrics
         self.reader = CompactedReader(bus, HELD)
         self._rows: dict[str, HeldRow] = {}
 
@@ -134,11 +140,15 @@ class KafkaHeldStore:
 
     async def _sync(self) -> None:
         for key, value in await self.reader.read_to_end():
-            data = json.loads(value)
-            if data.get("released"):
-                self._rows.pop(key.decode(), None)
-            else:
-                self._rows.setdefault(key.decode(), HeldRow.from_json(data))
+            alert_id = key.decode("utf-8", "replace")
+            try:
+                data = load_json(value, "held")
+                if data.get("released"):
+                    self._rows.pop(alert_id, None)
+                else:
+                    self._rows.setdefault(alert_id, HeldRow.from_json(data))
+            except BadRecord as exc:
+                skip_bad(exc, HELD, key, self.metrics)
 
     async def hold(self, row: HeldRow) -> None:
         """Publish the row; durable when this returns."""

@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
+from monitor.badrecords import skip_bad
 from monitor.bus.base import (
     DELIVERIES,
     DLQ_DONE,
@@ -47,7 +48,9 @@ from monitor.bus.base import (
 from monitor.config import KafkaConfig
 from monitor.errors import BusError
 from monitor.lifecycle import Resource
+from monitor.metrics import Metrics
 from monitor.models import Settlement
+from monitor.records import BadRecord, Fields, load_json
 
 log = structlog.get_logger("monitor.kafka")
 
@@ -435,8 +438,9 @@ class CompactedReader:
 class KafkaSettlements:
     """Settled alerts shared by every dispatcher through a compacted topic."""
 
-    def __init__(self, bus: KafkaBus) -> None:
+    def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
         self.bus = bus
+        self.metrics = metrics
         self.reader = CompactedReader(bus, DELIVERIES)
         self._status: dict[str, str] = {}
 
@@ -452,7 +456,11 @@ class KafkaSettlements:
     async def sync(self) -> None:
         """Read up to the topic's current end, so settlements by other dispatchers are known."""
         for key, value in await self.reader.read_to_end():
-            self._status[key.decode()] = json.loads(value)["status"]
+            try:
+                status = Fields(load_json(value, "delivery"), "delivery", "delivery")
+                self._status[key.decode("utf-8", "replace")] = status.text("status")
+            except BadRecord as exc:
+                skip_bad(exc, DELIVERIES, key, self.metrics)
 
     async def settled_status(self, alert_id: str) -> str | None:
         """How the alert was settled, as of the last sync."""

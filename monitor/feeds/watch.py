@@ -23,6 +23,7 @@ import structlog
 from monitor.alerts.channels import Sender
 from monitor.alerts.dispatch import dead_letter
 from monitor.alerts.retrying import send_with_retries
+from monitor.badrecords import skip_bad
 from monitor.bus.base import FEED_HEALTH, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.config import DeliveryConfig, HealthConfig
@@ -30,6 +31,7 @@ from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, HealthEvent
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics
 from monitor.models import Alert, Settlement, alert_id, make_article
+from monitor.records import BadRecord, Fields, load_json
 from monitor.state import StateStore
 from monitor.waiting import sleep_or_stop
 
@@ -58,21 +60,38 @@ def _encode(health: Health) -> str:
 
 
 def _decode(text: str | bytes) -> Health:
-    return Health(**json.loads(text))
+    """A stored health record; raise BadRecord."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    f = Fields(load_json(raw, "feed health"), "feed health", "health")
+    return Health(
+        feed_id=f.text("feed_id"),
+        last_new_ms=f.integer("last_new_ms"),
+        failing_since_ms=f.opt_integer("failing_since_ms"),
+        reason=f.text("reason", ""),
+        alerted=f.text("alerted", ""),
+        alerted_since_ms=f.integer("alerted_since_ms", default=0),
+    )
 
 
 class LocalHealthStore:
     """The `feed_health` table of state.db."""
 
-    def __init__(self, state: StateStore) -> None:
+    def __init__(self, state: StateStore, metrics: Metrics | None = None) -> None:
         self.file = state.file
+        self.metrics = metrics
 
     async def load(self) -> dict[str, Health]:
         """Every row."""
         rows = await self.file.run(
             lambda: self.file.conn().execute("SELECT feed_id, health FROM feed_health").fetchall()
         )
-        return {str(feed): _decode(text) for feed, text in rows}
+        found = {}
+        for feed, text in rows:
+            try:
+                found[str(feed)] = _decode(text)
+            except BadRecord as exc:
+                skip_bad(exc, "feed_health", str(feed).encode(), self.metrics)
+        return found
 
     async def save(self, health: Health) -> None:
         """Insert or replace the feed's row."""
@@ -87,8 +106,9 @@ class LocalHealthStore:
 class KafkaHealthStore:
     """`<prefix>feed.health`, keyed by feed id, read in full by every poller."""
 
-    def __init__(self, bus: KafkaBus) -> None:
+    def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
         self.bus = bus
+        self.metrics = metrics
         self.reader = CompactedReader(bus, FEED_HEALTH)
         self._known: dict[str, Health] = {}
 
@@ -103,7 +123,10 @@ class KafkaHealthStore:
     async def load(self) -> dict[str, Health]:
         """What every poller stored, up to now."""
         for key, value in await self.reader.read_to_end():
-            self._known[key.decode()] = _decode(value)
+            try:
+                self._known[key.decode("utf-8", "replace")] = _decode(value)
+            except BadRecord as exc:
+                skip_bad(exc, FEED_HEALTH, key, self.metrics)
         return dict(self._known)
 
     async def save(self, health: Health) -> None:

@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from monitor.badrecords import skip_bad
 from monitor.bus.base import STORIES
 from monitor.bus.kafka import CompactedReader, KafkaBus
+from monitor.metrics import Metrics
+from monitor.records import BadRecord, Fields, load_json
 from monitor.state import StateStore
 
 
@@ -49,18 +52,22 @@ class StoredMember:
 
     @classmethod
     def from_json(cls, raw: bytes) -> StoredMember:
-        """Decode what `to_json` made."""
-        d = json.loads(raw)
+        """Decode what `to_json` made; raise BadRecord."""
+        d = Fields(load_json(raw, "story"), "story", "member")
+        try:
+            shingles = bytes.fromhex(d.text("shingles"))
+        except ValueError:
+            raise d.bad("shingles", "not hexadecimal") from None
         return cls(
-            article_id=d["article"],
-            story_id=d["story"],
-            url_key=d["url_key"],
-            shingles=bytes.fromhex(d["shingles"]),
-            feed=d["feed"],
-            title=d["title"],
-            url=d["url"],
-            seen_ms=int(d["seen_ms"]),
-            rules=(d["rule"],),
+            article_id=d.text("article"),
+            story_id=d.text("story"),
+            url_key=d.text("url_key", ""),
+            shingles=shingles,
+            feed=d.text("feed", ""),
+            title=d.text("title", ""),
+            url=d.text("url", ""),
+            seen_ms=d.integer("seen_ms"),
+            rules=(d.text("rule"),),
         )
 
 
@@ -165,8 +172,9 @@ class LocalStoryLog:
 class KafkaStoryLog:
     """Story members in `<prefix>stories`, keyed by rule and article, read by every dispatcher."""
 
-    def __init__(self, bus: KafkaBus) -> None:
+    def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
         self.bus = bus
+        self.metrics = metrics
         self.reader = CompactedReader(bus, STORIES)
 
     async def start(self) -> None:
@@ -180,7 +188,7 @@ class KafkaStoryLog:
     async def load(self, since_ms: int) -> list[StoredMember]:
         """Read the topic to its end: the records of members seen since `since_ms` (an article
         has one per rule, and two dispatchers may have given it two story ids)."""
-        members = [StoredMember.from_json(v) for _, v in await self.reader.read_to_end()]
+        members = self._decoded(await self.reader.read_to_end())
         return [m for m in members if m.seen_ms >= since_ms]
 
     async def record(self, members: Sequence[tuple[StoredMember, str]]) -> None:
@@ -191,4 +199,14 @@ class KafkaStoryLog:
 
     async def sync(self) -> list[StoredMember]:
         """Records published since the last read, this dispatcher's own included."""
-        return [StoredMember.from_json(v) for _, v in await self.reader.read_to_end()]
+        return self._decoded(await self.reader.read_to_end())
+
+    def _decoded(self, records: list[tuple[bytes, bytes]]) -> list[StoredMember]:
+        """The members of `records`; a bad record is logged, counted and skipped."""
+        members = []
+        for key, value in records:
+            try:
+                members.append(StoredMember.from_json(value))
+            except BadRecord as exc:
+                skip_bad(exc, STORIES, key, self.metrics)
+        return members
