@@ -27,9 +27,12 @@ def letter_key(record: Record) -> str:
     return f"{record.topic}:{record.partition}:{record.offset}"
 
 
-async def reject_record(bus: Bus, metrics: Metrics, record: Record, exc: BadRecord) -> None:
-    """Log, count and dead-letter one record that could not be decoded."""
-    metrics.bad_records.labels(record.topic).inc()
+async def reject_record(
+    bus: Bus, metrics: Metrics, topic: str, record: Record, exc: BadRecord
+) -> None:
+    """Log, count and dead-letter one record that could not be decoded; `topic`: its topic's
+    name without a Kafka prefix (the metric's label)."""
+    metrics.bad_records.labels(topic).inc()
     where = letter_key(record)
     log.error(_event(exc), topic=record.topic, partition=record.partition, offset=record.offset,
               key=record.key[:200], reason=exc.reason)  # fmt: skip

@@ -66,7 +66,7 @@ async def _kafka_records(config: Config, topic: str, since_ms: int) -> list[Reco
                         name,
                         tp.partition,
                         r.offset,
-                        (r.key or b"").decode(),
+                        (r.key or b"").decode("utf-8", "replace"),
                         r.value or b"",
                         r.timestamp,
                     )

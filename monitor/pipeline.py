@@ -161,7 +161,7 @@ async def run_matcher(
         )
         out, rules = done.out, done.rules
         for record, bad in done.bad:
-            await reject_record(bus, metrics, record, bad)
+            await reject_record(bus, metrics, ARTICLES, record, bad)
         for article_id, reason in done.cut_off:
             metrics.articles_cut_off.inc()
             log.error("article_cut_off", article=article_id, reason=reason)

@@ -102,8 +102,8 @@ async def test_a_rejected_record_is_counted_and_listed_as_a_dead_letter(tmp_path
     with pytest.raises(BadRecord) as caught:
         Article.from_bytes(record.value)
     async with LocalBus(tmp_path / "bus.db") as bus:
-        await reject_record(bus, metrics, record, caught.value)
-        await reject_record(bus, metrics, record, caught.value)  # read again: one letter
+        await reject_record(bus, metrics, ARTICLES, record, caught.value)
+        await reject_record(bus, metrics, ARTICLES, record, caught.value)  # read again: one letter
         dead = await bus.consumer(DLQ, "t").fetch(10, 0.1)
     assert 2.0 == metrics.registry.get_sample_value(
         "monitor_bad_records_total", {"topic": ARTICLES}

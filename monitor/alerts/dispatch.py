@@ -28,7 +28,7 @@ from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import Held, HeldRow
 from monitor.alerts.timing import Batching, next_digest, quiet_until
 from monitor.badrecords import reject_record
-from monitor.bus.base import DLQ, Bus, Record
+from monitor.bus.base import DLQ, MATCHES, Bus, Record
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError, StorageFull
 from monitor.matching.spec import Throttle
@@ -120,7 +120,7 @@ class Dispatcher:
             try:
                 matched = MatchedArticle.from_bytes(record.value)
             except BadRecord as exc:
-                await reject_record(self.bus, self.metrics, record, exc)
+                await reject_record(self.bus, self.metrics, MATCHES, record, exc)
                 continue
             if not self._held_back(matched):
                 batch.append(matched)

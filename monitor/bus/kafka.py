@@ -284,7 +284,7 @@ class KafkaConsumer:
                 self.topic,
                 tp.partition,
                 r.offset,
-                (r.key or b"").decode(),
+                (r.key or b"").decode("utf-8", "replace"),  # any producer may write the key
                 r.value or b"",
                 r.timestamp,
             )

@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
-from monitor.bus.base import ARTICLES, MATCHES
+from monitor.bus.base import ARTICLES, DELIVERIES, HELD, MATCHES, STORIES
+from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
 from monitor.models import Article, Match, MatchedArticle
+from tests.conftest import KafkaUnderTest
 from tests.hostile.test_hostile_service import Hostile
 from tests.processes import eventually, service_rig
-from tests.servers import rss
+from tests.servers import all_servers, rss
+from tests.test_kafka_pipeline import Fleet, kafka_config
 
 UP_AT_LEAST_S = 12.0  # the 100,000-deep article took the service down after 5.6 s
 
@@ -106,3 +110,70 @@ async def test_a_bad_record_on_the_bus_is_skipped_counted_and_kept(
     assert sum(len(v) for v in planted.values()) == len(dead), dead
     assert all(d["channel"] == "-" and "bad " in d["reason"] for d in dead), dead
     assert "Traceback" not in hostile.monitor.stderr()
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.fixture
+async def kafka_fleet(
+    tmp_path_factory: pytest.TempPathFactory, kafka: KafkaUnderTest
+) -> AsyncIterator[Fleet]:
+    # Not `tmp_path`: conftest would check these off-schema records against docs/schemas/.
+    tmp = tmp_path_factory.mktemp("bad-records-kafka")
+    async with all_servers() as s:
+        fleet = Fleet(
+            tmp, kafka.bootstrap, kafka.prefix(), s.feeds, s.receiver, s.mailbox, s.smtp_port
+        )
+        try:
+            yield fleet
+        finally:
+            for proc in fleet.processes:
+                await proc.kill()
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(180)
+async def test_bad_records_on_kafka_are_skipped_counted_and_kept(kafka_fleet: Fleet) -> None:
+    """Bad records on every topic the service reads from Kafka (articles and matches; stories,
+    deliveries and held, read back at the start), and a key that is not UTF-8: the service
+    stays up, the good alert goes out once, the bad records are counted and the consumed ones
+    listed by `monitor dlq list`."""
+    fleet = kafka_fleet
+    fleet.notify = "[ops-hook]"
+    fleet.rules("rules:\n  - {id: word, match: {any: [alpha]}}\n")
+    fleet.feeds.feeds["world"] = rss()
+    async with KafkaBus(kafka_config(fleet)) as bus:  # creates the topics
+        await bus.publish(ARTICLES, [("deep", DEEP), ("garbage", b"\x00\xff")])
+        await bus.publish(MATCHES, [("word", _match(title=5)), ("word", _match(url=["x"]))])
+        await bus.publish(STORIES, [("word\0planted", DEEP)])
+        await bus.publish(DELIVERIES, [("planted", b'{"status": 5}')])
+        await bus.publish(HELD, [("planted", b'{"channel": [], "item": 5}')])
+    producer = AIOKafkaProducer(bootstrap_servers=fleet.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(fleet.prefix + ARTICLES, b"{}", key=b"\xff\xfe")
+    finally:
+        await producer.stop()
+    started = time.monotonic()
+    proc = fleet.process("all")
+    await proc.start()
+    await fleet.ready(proc)
+    fleet.feeds.feeds["world"] = rss("alpha one")
+    rig = Hostile(fleet.tmp, fleet.feeds, fleet.receiver, proc)
+    await rig.until_alerted("word", "alpha one", timeout_s=60)
+    expected = {ARTICLES: 3, MATCHES: 2, STORIES: 1, DELIVERIES: 1, HELD: 1}
+    for topic, n in expected.items():
+
+        async def counted(topic: str = topic, n: int = n) -> bool:
+            return await proc.metric("monitor_bad_records_total", {"topic": topic}) == n
+
+        await eventually(counted, 30, describe=lambda: proc.stderr()[-3000:])
+    while time.monotonic() - started < UP_AT_LEAST_S:
+        await rig.assert_healthy()
+        await asyncio.sleep(1)
+    await rig.assert_healthy()
+    assert [("word", "alpha one")] == rig.alerted()
+    dead = await dead_records(proc.config)
+    assert expected[ARTICLES] + expected[MATCHES] == len(dead), dead
+    assert "Traceback" not in proc.stderr()
