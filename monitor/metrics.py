@@ -41,6 +41,7 @@ class Metrics:
     story_articles: Counter
     stories_open: Gauge
     held_alerts: Gauge
+    http_refused: Counter
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -193,6 +194,13 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         stories_open=Gauge(
             "monitor_stories_open_articles",
             "Articles in the stories of the window (what copies are compared with).",
+            registry=r,
+        ),
+        http_refused=Counter(
+            "monitor_http_refused_total",
+            "Requests the HTTP listener refused by reason: host (a Host it does not serve), "
+            "token (a wrong token), throttled (an address waiting after wrong tokens).",
+            ["reason"],
             registry=r,
         ),
     )
