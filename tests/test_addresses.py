@@ -1,0 +1,98 @@
+"""The outbound-address policy: every spelling of an address, and the connector that checks the
+address it actually connects to."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from monitor.config import PollerConfig
+from monitor.errors import FeedFetchError
+from monitor.feeds.addresses import Guard, internal_origin, literal
+from monitor.feeds.client import Client
+from monitor.feeds.guard import GUARD, AddressRefused, guarded_session
+from tests.servers import serve
+
+CONFIG = PollerConfig(timeout_s=2.0, host_delay_s=0.0)
+PUBLIC_FEED = "http://93.184.216.34/feed.xml"  # never connected to: only its address is read
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("[::1]", "::1"),
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("[::ffff:7f00:1]", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("0xa9fea9fe", "169.254.169.254"),
+        ("example.org", None),
+        ("localhost", None),
+        ("1e100.net", None),
+    ],
+)
+def test_every_spelling_of_an_address_is_read_as_the_address(
+    host: str, address: str | None
+) -> None:
+    """Decimal, hex, octal, short and IPv4-mapped forms are the address the resolver makes of
+    them; names are names."""
+    found = literal(host)
+    assert (str(found) if found is not None else None) == address
+
+
+def test_an_origin_is_internal_only_when_all_its_addresses_are() -> None:
+    """A name resolving to a public and a private address counts as public."""
+    assert internal_origin([literal("127.0.0.1"), literal("10.1.2.3")])  # type: ignore[list-item]
+    assert not internal_origin([literal("127.0.0.1"), literal("93.184.216.34")])  # type: ignore[list-item]
+    assert not internal_origin([literal("169.254.1.1")])  # type: ignore[list-item]
+    assert not internal_origin([])
+
+
+@pytest.fixture
+async def secret() -> AsyncIterator[str]:
+    async def page(_: web.Request) -> web.Response:
+        return web.Response(
+            text="<html><body><p>SECRET</p></body></html>", content_type="text/html"
+        )
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    async with serve(app) as base:
+        yield base
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_the_connector_refuses_what_the_guard_forbids(secret: str, host: str) -> None:
+    """With a public origin's guard set, the connector refuses a loopback address (by literal or
+    by name) before connecting; without a guard (the webhooks), it connects."""
+    url = secret.replace("127.0.0.1", host)
+    async with guarded_session() as session:
+        token = GUARD.set(Guard(allow_private=False))
+        try:
+            with pytest.raises(AddressRefused, match="internal address"):
+                await session.get(url)
+        finally:
+            GUARD.reset(token)
+        async with session.get(url) as resp:
+            assert "SECRET" in await resp.text()
+
+
+async def test_a_public_origin_cannot_fetch_a_loopback_page(secret: str) -> None:
+    """Client.get for a public feed's sake refuses a loopback page, naming the way to allow it;
+    for the page's own sake (a URL the user gave) it fetches it; `allow_private` allows it."""
+    async with guarded_session() as session:
+        client = Client(session, CONFIG)
+        with pytest.raises(FeedFetchError, match="allow_private") as refused:
+            await client.get(f"{secret}/a", {}, origin=PUBLIC_FEED)
+        assert "address_refused" == refused.value.result
+        assert (await client.get(f"{secret}/a", {})).body
+        allowing = Client(session, PollerConfig(timeout_s=2.0, allow_private=True))
+        assert (await allowing.get(f"{secret}/a", {}, origin=PUBLIC_FEED)).body
+        with pytest.raises(FeedFetchError, match="never fetched"):
+            await allowing.get("http://169.254.169.254/latest/", {}, origin=PUBLIC_FEED)
