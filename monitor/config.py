@@ -399,6 +399,10 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
     spec = check.mapping(value, line, "poller", keys)
     if spec is None:
         return PollerConfig()
+    private = [  # both checked, so a bad value of either is reported
+        check.boolean(spec.get(key, False), spec.line_of(key), f"poller.{key}")
+        for key in ("allow_private", "allow_private_redirects")
+    ]
     return PollerConfig(
         concurrency=int(_number(check, spec, "concurrency", 16, minimum=1)),
         timeout_s=_duration(check, spec, "timeout", 20.0),
@@ -406,12 +410,7 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         max_redirects=int(_number(check, spec, "max_redirects", 5, minimum=0)),
         max_backoff_s=_duration(check, spec, "max_backoff", 3600.0),
         user_agent=str(spec.get("user_agent") or ""),
-        allow_private=any(
-            [
-                bool(check.boolean(spec.get(key, False), spec.line_of(key), f"poller.{key}"))
-                for key in ("allow_private", "allow_private_redirects")
-            ]
-        ),
+        allow_private=any(private),
         per_host=int(_number(check, spec, "per_host", 2, minimum=1)),
         host_delay_s=_duration(check, spec, "host_delay", 1.0, zero_ok=True),
     )
