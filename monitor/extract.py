@@ -22,6 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from yarl import URL
+
 from monitor.config import PollerConfig, load_config
 from monitor.errors import ConfigError, FeedFetchError
 from monitor.feeds.addresses import FLAG
@@ -99,6 +101,7 @@ async def _read(
 ) -> tuple[bytes, str]:
     if not source.startswith(("http://", "https://")):
         return await asyncio.to_thread(Path(source).read_bytes), ""
+    await client.check(source, await client.guard(URL(source)))  # before robots.txt is asked
     if robots is not None and not await robots.allowed(source):
         raise FeedFetchError("robots.txt disallows it (the poller would not read it either)")
     fetched = await client.get(source, {"User-Agent": user_agent, "Accept": ACCEPT})
