@@ -24,6 +24,7 @@ cloud metadata addresses are refused always.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -61,7 +62,7 @@ from monitor.matching.spec import FeedSpec
 from monitor.yamlfile import parse_yaml
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-RESOLVE_S = 5.0  # how long an import waits for one of its hosts to resolve
+RESOLVE_S = 20.0  # how long an import waits for its hosts to resolve
 
 
 class Refused(Exception):
@@ -284,27 +285,32 @@ def _import(
 
 
 async def _internal_urls(urls: Sequence[str], allow_private: bool) -> list[str]:
-    """Of `urls`, those on addresses an import may not add, each with its reason; names are
-    resolved (a few at a time; one that does not resolve is no internal address)."""
+    """Of `urls`, those on addresses an import may not add, each with its reason. Each host is
+    resolved once, 16 at a time, all within RESOLVE_S: a name that does not resolve in time is
+    no internal address here (the poller checks again on every fetch)."""
     guard = Guard(allow_private=allow_private, hint=FLAG)
-    turns = asyncio.Semaphore(16)
-
-    async def reason(url: str) -> str | None:
+    hosts: dict[tuple[str, int | None], list[str]] = {}
+    for url in urls:
         try:
             parsed = URL(url)
-            host = parsed.host or ""
         except ValueError:
-            return None
-        async with turns:
-            try:
-                found = await asyncio.wait_for(resolve(host, parsed.port), RESOLVE_S)
-            except (OSError, TimeoutError, UnicodeError):
-                return None
-        why = guard.refusal(found)
-        return f"{url}: {why}" if why is not None else None
+            continue
+        hosts.setdefault((parsed.host or "", parsed.port), []).append(url)
+    turns = asyncio.Semaphore(16)
+    why: dict[tuple[str, int | None], str] = {}
 
-    found = await asyncio.gather(*(reason(u) for u in urls))
-    return [r for r in found if r is not None]
+    async def check(key: tuple[str, int | None]) -> None:
+        async with turns:
+            with contextlib.suppress(OSError, UnicodeError):
+                reason = guard.refusal(await resolve(*key))
+                if reason is not None:
+                    why[key] = reason
+
+    tasks = [asyncio.create_task(check(key)) for key in hosts]
+    _, late = await asyncio.wait(tasks, timeout=RESOLVE_S) if tasks else (set(), set())
+    for task in late:
+        task.cancel()
+    return [f"{url}: {why[key]}" for key, listed in hosts.items() if key in why for url in listed]
 
 
 def _export(config: Config, *, opml: bool, out: TextIO) -> int:

@@ -4,13 +4,14 @@ address it actually connects to."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
-from monitor.config import PollerConfig
-from monitor.errors import FeedFetchError
+from monitor.config import PollerConfig, load_config
+from monitor.errors import ConfigError, FeedFetchError
 from monitor.feeds.addresses import Guard, internal_origin, literal
 from monitor.feeds.client import Client
 from monitor.feeds.guard import GUARD, AddressRefused, guarded_session
@@ -96,3 +97,39 @@ async def test_a_public_origin_cannot_fetch_a_loopback_page(secret: str) -> None
         assert (await allowing.get(f"{secret}/a", {}, origin=PUBLIC_FEED)).body
         with pytest.raises(FeedFetchError, match="never fetched"):
             await allowing.get("http://169.254.169.254/latest/", {}, origin=PUBLIC_FEED)
+
+
+@pytest.mark.parametrize(
+    ("poller", "allowed"),
+    [("{}", False), ("{allow_private: true}", True), ("{allow_private_redirects: true}", True)],
+)
+def test_allow_private_and_its_old_name(tmp_path: Path, poller: str, allowed: bool) -> None:
+    """`poller.allow_private`, or its old name `allow_private_redirects`, allows internal
+    targets; a value that is not a boolean is reported under either name."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text(f"rules_dir: rules\nstate_dir: state\npoller: {poller}\n")
+    assert allowed == load_config({}, path).poller.allow_private
+    path.write_text("rules_dir: rules\nstate_dir: state\npoller: {allow_private_redirects: 1}\n")
+    with pytest.raises(ConfigError, match="allow_private_redirects must be true or false"):
+        load_config({}, path)
+
+
+class Rebound(Client):
+    """A client whose check before the request passes: as when a name resolved to a public
+    address then and resolves to loopback when connected (DNS rebinding)."""
+
+    async def check(self, url: str | URL, guard: Guard, result: str = "address_refused") -> None:
+        return None
+
+
+async def test_a_rebound_name_is_refused_where_it_connects(secret: str) -> None:
+    """Past the check, the guarded connector refuses the loopback address it would connect to:
+    a fresh connection, and one kept alive from a fetch for a loopback feed."""
+    async with guarded_session() as session:
+        for _ in range(2):
+            with pytest.raises(FeedFetchError, match=r"internal address 127\.0\.0\.1") as refused:
+                await Rebound(session, CONFIG).get(f"{secret}/a", {}, origin=PUBLIC_FEED)
+            assert "address_refused" == refused.value.result
+            assert (await Client(session, CONFIG).get(f"{secret}/a", {})).body  # kept alive
+        assert session.connector is not None
+        assert session.connector._conns  # the pool, to be sure

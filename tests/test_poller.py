@@ -13,8 +13,8 @@ from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
 from monitor.errors import BusError
-from monitor.feeds.poller import Poller
 from monitor.feeds.addresses import addresses, refusal
+from monitor.feeds.poller import Poller
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics, make_metrics
 from monitor.models import Article
@@ -254,7 +254,7 @@ async def test_a_redirect_on_the_same_host_is_followed(rig: Rig) -> None:
         ("93.184.216.34", "100.100.100.200", False, "metadata"),
         ("93.184.216.34", "::ffff:127.0.0.1", False, "internal"),
         ("93.184.216.34", "64:ff9b::7f00:1", False, "internal"),
-        ("93.184.216.34", "0.0.0.0", False, "internal"),
+        ("93.184.216.34", "0.0.0.0", False, "internal"),  # noqa: S104 - an address, not a bind
         ("93.184.216.34", "fd12:3456::1", False, "internal"),
         ("93.184.216.34", "100.64.0.1", False, "internal"),
         ("93.184.216.34", "10.0.0.5", True, None),

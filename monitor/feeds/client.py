@@ -7,9 +7,9 @@ reason a person can act on.
 
 Every hop goes through the outbound-address policy (`monitor.feeds.addresses`) for the fetch's
 origin: the URL fetched, or the feed whose item or robots.txt it is. Its host is resolved and
-checked before the request (so nothing is asked of a refused address), the session's
-`GuardedConnector` checks the addresses it connects to (DNS rebinding), and the peer a response
-came from is checked before its body is read (a kept-alive connection).
+checked before the request (so nothing is asked of a refused address), and the session's
+`GuardedConnector` (`monitor.feeds.guard`) checks the addresses it connects to (DNS rebinding)
+and the peer of a kept-alive connection.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from monitor import __version__
 from monitor.config import PollerConfig
 from monitor.errors import FeedFetchError
 from monitor.feeds.addresses import CONFIG_KEY, Address, Guard, internal_origin
-from monitor.feeds.addresses import addresses as addresses_of
 from monitor.feeds.guard import GUARD, AddressRefused, resolve
 from monitor.feeds.politeness import Politeness
 
@@ -82,7 +81,6 @@ class Client:
                         url, headers=headers, timeout=timeout, allow_redirects=False
                     ) as resp,
                 ):
-                    self._check_peer(resp, guard)
                     location = resp.headers.get("Location")
                     if resp.status in _REDIRECTS and location:
                         target = url.join(URL(location))
@@ -144,18 +142,6 @@ class Client:
         if target.scheme not in ("http", "https") or not target.host:
             raise FeedFetchError(f"redirect to {target.scheme or 'a relative'} URL refused")
         await self.check(target, guard, result="redirect_refused")
-
-    @staticmethod
-    def _check_peer(resp: aiohttp.ClientResponse, guard: Guard) -> None:
-        """Refuse a response from a refused peer (a kept-alive connection opened for an origin
-        that allowed it) before its body is read."""
-        transport = resp.connection.transport if resp.connection is not None else None
-        peer = transport.get_extra_info("peername") if transport is not None else None
-        if not peer:
-            return
-        reason = guard.refusal(addresses_of([str(peer[0])]))
-        if reason is not None:
-            raise FeedFetchError(f"{resp.url}: {reason}", result="address_refused")
 
     async def _read_bounded(self, resp: aiohttp.ClientResponse) -> bytes:
         limit = self.config.max_body_bytes

@@ -4,7 +4,8 @@ the addresses aiohttp is about to connect to.
 `Client.get` sets `GUARD` for the duration of a fetch; `GuardedConnector` checks every address
 its resolver hands over (literal IPs in any form included) against it, so a name that resolved
 to a public address when checked and to 127.0.0.1 when connected (DNS rebinding) is refused at
-connect time. Requests made without a guard (the alert channels' webhooks) are not checked.
+connect time, and checks the peer of every connection it hands out, new or kept alive, before a
+request is sent on it. Requests made without a guard (the alert channels' webhooks) are not checked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import ResolveResult
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from monitor.feeds.addresses import Address, Guard, addresses, literal
 
@@ -39,6 +43,25 @@ class GuardedConnector(aiohttp.TCPConnector):
             reason = guard.refusal([_address(r["host"]) for r in found]) or "no address"
             raise AddressRefused(f"{host}: {reason}")
         return allowed
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+    ) -> Connection:
+        """A connection, new or kept alive (opened, perhaps, for an origin that allowed its
+        peer), refused before the request is sent when the guard forbids its peer."""
+        conn = await super().connect(req, traces, timeout)
+        guard = GUARD.get()
+        transport = conn.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if guard is not None and peer:
+            reason = guard.refusal([_address(str(peer[0]))])
+            if reason is not None:
+                conn.close()
+                raise AddressRefused(f"{req.url.host}: {reason}")
+        return conn
 
 
 def _address(host: str) -> Address:
