@@ -3,6 +3,7 @@ address it actually connects to."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from monitor.errors import ConfigError, FeedFetchError
 from monitor.feeds.addresses import Guard, internal_origin, literal
 from monitor.feeds.client import Client
 from monitor.feeds.guard import GUARD, AddressRefused, guarded_session
+from monitor.models import make_article
 from tests.servers import serve
+from tests.test_fulltext import make_rig, one_item
 
 CONFIG = PollerConfig(timeout_s=2.0, host_delay_s=0.0)
 PUBLIC_FEED = "http://93.184.216.34/feed.xml"  # never connected to: only its address is read
@@ -133,3 +136,19 @@ async def test_a_rebound_name_is_refused_where_it_connects(secret: str) -> None:
             assert (await Client(session, CONFIG).get(f"{secret}/a", {})).body  # kept alive
         assert session.connector is not None
         assert session.connector._conns  # the pool, to be sure
+
+
+async def test_a_page_kept_for_a_loopback_feed_is_not_given_to_a_public_one(
+    tmp_path: Path,
+) -> None:
+    """The page cache is no way around the policy: a loopback feed's page, read and kept, is
+    refused to a public feed linking to the same URL, and counted `refused`."""
+    config = PollerConfig(timeout_s=2.0, host_delay_s=0.0)
+    async for rig in make_rig(tmp_path, config):
+        one_item(rig, "a", "/news/a")
+        assert "ok" == (await rig.poller.poll(rig.feed("a"))).result
+        public = dataclasses.replace(rig.feed("a"), id="pub", url=PUBLIC_FEED)
+        article = make_article(id="x", url=rig.site.url("/news/a"), title="t", summary="teaser")
+        (done,) = await rig.poller.fulltext.complete(public, [article])
+        assert "" == done.content
+        assert {"fetched": 1.0, "refused": 1.0} == rig.results()

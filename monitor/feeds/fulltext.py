@@ -8,7 +8,7 @@ of an item in another feed reads the page kept. A poll waits for its pages at mo
 `poller.timeout` in all: an item whose page fails, is refused or is late goes on with the feed's
 text, counted in `monitor_fulltext_total{result}` and logged, and nothing waits longer. A page
 (or its robots.txt) on an address the feed's origin may not reach (`monitor.feeds.addresses`)
-is `refused`, before anything is asked of that address.
+is `refused` before anything is asked of that address or the kept pages are looked in.
 """
 
 from __future__ import annotations
@@ -116,14 +116,14 @@ class FullText:
         return page
 
     async def _page(self, feed: FeedSpec, url: str) -> tuple[Page, str]:
+        try:  # the address policy for the feed's origin, before the cache or robots.txt
+            await self.client.check(url, await self.client.guard(URL(feed.url)))
+        except FeedFetchError as exc:
+            raise PageFailed("refused", str(exc)) from exc
         key = url_key(url)
         kept = await self.cache.get(key)
         if kept is not None:
             return kept, "cached"
-        try:  # the address policy for the feed's origin, before robots.txt is asked
-            await self.client.check(url, await self.client.guard(URL(feed.url)))
-        except FeedFetchError as exc:
-            raise PageFailed("refused", str(exc)) from exc
         if not feed.fulltext_ignore_robots and not await self.robots.allowed(url, feed.url):
             raise PageFailed("robots", "robots.txt disallows it")
         try:
