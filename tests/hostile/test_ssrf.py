@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -55,8 +54,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         message = f"SSRF NAMESPACE TESTS NOT RUN: {problem}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
-        warnings.warn(message, stacklevel=1)
-        pytest.skip(message)
+        pytest.skip(message)  # -ra (the project's addopts) prints it in the summary
     tmp = tmp_path_factory.mktemp("ssrf")
     done = subprocess.run(
         [
