@@ -40,7 +40,8 @@ class PollerConfig:
     max_redirects: int = 5
     max_backoff_s: float = 3600.0
     user_agent: str = ""
-    allow_private_redirects: bool = False
+    # Internal addresses (loopback, private) for any feed; link-local and metadata never.
+    allow_private: bool = False
     per_host: int = 2  # requests at once to one host (feeds, pages and robots.txt together)
     host_delay_s: float = 1.0  # at least this long between the starts of two of them
 
@@ -414,13 +415,18 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         "max_redirects",
         "max_backoff",
         "user_agent",
-        "allow_private_redirects",
+        "allow_private",
+        "allow_private_redirects",  # its old name, still read
         "per_host",
         "host_delay",
     )
     spec = check.mapping(value, line, "poller", keys)
     if spec is None:
         return PollerConfig()
+    private = [  # both checked, so a bad value of either is reported
+        check.boolean(spec.get(key, False), spec.line_of(key), f"poller.{key}")
+        for key in ("allow_private", "allow_private_redirects")
+    ]
     return PollerConfig(
         concurrency=int(_number(check, spec, "concurrency", 16, minimum=1)),
         timeout_s=_duration(check, spec, "timeout", 20.0),
@@ -428,13 +434,7 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         max_redirects=int(_number(check, spec, "max_redirects", 5, minimum=0)),
         max_backoff_s=_duration(check, spec, "max_backoff", 3600.0),
         user_agent=str(spec.get("user_agent") or ""),
-        allow_private_redirects=bool(
-            check.boolean(
-                spec.get("allow_private_redirects", False),
-                spec.line_of("allow_private_redirects"),
-                "poller.allow_private_redirects",
-            )
-        ),
+        allow_private=any(private),
         per_host=int(_number(check, spec, "per_host", 2, minimum=1)),
         host_delay_s=_duration(check, spec, "host_delay", 1.0, zero_ok=True),
     )

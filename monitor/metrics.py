@@ -52,8 +52,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         polls=Counter(
             "monitor_polls_total",
             "Feed polls by feed and result (ok, not_modified, http_error, network_error, "
-            "parse_error, too_large, redirect_refused, gone, disabled, bus_error, storage_full, "
-            "internal_error).",
+            "parse_error, too_large, redirect_refused, address_refused, gone, disabled, bus_error, "
+            "storage_full, internal_error).",
             ["feed", "result"],
             registry=r,
         ),
@@ -87,7 +87,7 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         fulltext=Counter(
             "monitor_fulltext_total",
             "Article pages read for full text, by result: fetched, cached, robots (disallowed),"
-            " failed, timeout, too_large, not_html, empty, error.",
+            " refused (address policy), failed, timeout, too_large, not_html, empty, error.",
             ["result"],
             registry=r,
         ),

@@ -11,7 +11,6 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
 import structlog
 
 from monitor import __version__
@@ -25,6 +24,7 @@ from monitor.bus.local import LocalBus
 from monitor.clock import Clock
 from monitor.config import Config, notify_problems
 from monitor.errors import Problem, StorageFull
+from monitor.feeds.guard import guarded_session
 from monitor.feeds.poller import Leases, Poller
 from monitor.feeds.watch import FeedWatch, HealthStore, KafkaHealthStore, LocalHealthStore
 from monitor.guard import SignInThrottle, exposure
@@ -211,7 +211,7 @@ class Service:
         if isinstance(self.bus, LocalBus):  # on Kafka, settlements dedupe redelivered work
             await check_history(self.state.file, self.bus.file)
         session = await stack.enter_async_context(
-            aiohttp.ClientSession(headers={"User-Agent": f"monitor/{__version__}"})
+            guarded_session(headers={"User-Agent": f"monitor/{__version__}"})
         )
         poller = dispatcher = None
         # Blocking senders (Apprise) run here, a few at a time.
