@@ -107,7 +107,7 @@ class Flusher:
         story = self.stories.story_of_article(item.article_id)
         if story is None:
             return item
-        return replace(item, story_articles=len(story.articles), story_feeds=story.feeds)
+        return replace(item, story_articles=story.size, story_feeds=story.feeds)
 
     async def _send(self, digest: Digest) -> bool:
         sender = self.senders.get(digest.channel)
