@@ -19,6 +19,7 @@ import pytest
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
+from monitor.alerts.claims import LocalClaims
 from monitor.alerts.deadletters import Retrier, open_letters
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.alerts.flusher import Flusher
@@ -344,6 +345,7 @@ async def test_a_dead_summary_retried_goes_once_with_its_id(rig: Rig) -> None:
     retrier = Retrier(
         senders=dispatcher.senders,
         settlements=rig.state,
+        claims=LocalClaims(rig.state),
         bus=rig.bus,
         metrics=rig.metrics,
         delivery=FAST,
