@@ -20,7 +20,7 @@ import aiohttp
 
 from monitor import __version__
 from monitor.alerts.channels import Sender, Tools, make_sender
-from monitor.alerts.claims import Claims, KafkaClaims, LocalClaims
+from monitor.alerts.claims import open_claims
 from monitor.alerts.deadletters import DeadLetter, Retrier, mark_done, read_open_letters
 from monitor.alerts.dispatch import Settlements
 from monitor.bus.kafka import KafkaBus, KafkaSettlements
@@ -93,11 +93,10 @@ async def _run(
             for letter in chosen:
                 print(f"{letter.id} {letter.channel}: dropped", file=out)
             return EXIT_USAGE if missing else EXIT_OK
-        settlements = await _settlements(config, bus, stack)
         retrier = Retrier(
             senders=await _senders(config, stack),
-            settlements=settlements,
-            claims=await _claims(config, bus, settlements, stack),
+            settlements=await _settlements(config, bus, stack),
+            claims=await open_claims(bus, config.state_dir, stack),
             bus=bus,
             metrics=make_metrics(),
             delivery=config.delivery,
@@ -131,19 +130,6 @@ async def _settlements(
         stack.push_async_callback(settlements.stop)
         return settlements
     return await stack.enter_async_context(StateStore(config.state_dir))
-
-
-async def _claims(
-    config: Config, bus: LocalBus | KafkaBus, settlements: Settlements, stack: AsyncExitStack
-) -> Claims:
-    if isinstance(bus, KafkaBus):
-        claims = KafkaClaims(bus)
-        await claims.start()
-        stack.push_async_callback(claims.stop)
-        return claims
-    if isinstance(settlements, StateStore):
-        return LocalClaims(settlements)
-    return LocalClaims(await stack.enter_async_context(StateStore(config.state_dir)))
 
 
 async def _senders(config: Config, stack: AsyncExitStack) -> dict[str, Sender]:

@@ -25,10 +25,12 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Protocol
 
-from monitor.bus.base import CLAIMS
+from monitor.bus.base import CLAIMS, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.config import DeliveryConfig
 from monitor.state import StateStore
@@ -48,13 +50,26 @@ def lease_s(delivery: DeliveryConfig) -> float:
 class Claims(Protocol):
     """Leases on keys: one holder at a time."""
 
-    async def claim(self, key: str, lease_s: float) -> bool:
-        """Take the key for `lease_s` seconds; False when another holder has it now."""
+    async def claim(self, keys: Sequence[str], lease_s: float) -> set[str]:
+        """Take the keys for `lease_s` seconds; return those won (the others have a holder)."""
         ...
 
-    async def release(self, key: str) -> None:
-        """Give the key back (done, or failed: another may try)."""
+    async def release(self, keys: Sequence[str]) -> None:
+        """Give the keys back (done, or failed: another may try)."""
         ...
+
+
+async def open_claims(bus: Bus, state: StateStore | Path, stack: AsyncExitStack) -> Claims:
+    """The claims of the bus in use, closed with `stack`: on the local bus in `state` (an open
+    store, or the state directory of one to open)."""
+    if isinstance(bus, KafkaBus):
+        claims = KafkaClaims(bus)
+        await claims.start()
+        stack.push_async_callback(claims.stop)
+        return claims
+    if isinstance(state, Path):
+        state = await stack.enter_async_context(StateStore(state))
+    return LocalClaims(state)
 
 
 class LocalClaims:
@@ -65,31 +80,36 @@ class LocalClaims:
         self.owner = uuid.uuid4().hex
         self.clock = clock
 
-    async def claim(self, key: str, lease_s: float) -> bool:
-        """Insert the claim unless a live one is there, in one transaction; did it win?"""
+    async def claim(self, keys: Sequence[str], lease_s: float) -> set[str]:
+        """Insert each claim unless a live one is there, in one transaction; the ones won."""
         now_ms = int(self.clock() * 1000)
-        holder: list[str] = []
+        until_ms = now_ms + int(lease_s * 1000)
+        won: set[str] = set()
 
         def take(db: sqlite3.Connection) -> None:
-            db.execute("DELETE FROM claims WHERE key = ? AND until_ms < ?", (key, now_ms))
-            db.execute(
-                "INSERT INTO claims (key, owner, until_ms) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO NOTHING",
-                (key, self.owner, now_ms + int(lease_s * 1000)),
-            )
-            row = db.execute("SELECT owner FROM claims WHERE key = ?", (key,)).fetchone()
-            holder.append(str(row[0]))
+            won.clear()  # a transaction retried starts over
+            for key in dict.fromkeys(keys):
+                db.execute("DELETE FROM claims WHERE key = ? AND until_ms < ?", (key, now_ms))
+                db.execute(
+                    "INSERT INTO claims (key, owner, until_ms) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (key, self.owner, until_ms),
+                )
+                row = db.execute("SELECT owner FROM claims WHERE key = ?", (key,)).fetchone()
+                if row[0] == self.owner:
+                    won.add(key)
 
-        await self.file.write(take)
-        return holder == [self.owner]
+        if keys:
+            await self.file.write(take)
+        return won
 
-    async def release(self, key: str) -> None:
-        """Delete our claim of the key (another's is left alone)."""
-        await self.file.write(
-            lambda db: db.execute(
-                "DELETE FROM claims WHERE key = ? AND owner = ?", (key, self.owner)
+    async def release(self, keys: Sequence[str]) -> None:
+        """Delete our claims of the keys (another's are left alone)."""
+        rows = [(key, self.owner) for key in keys]
+        if rows:
+            await self.file.write(
+                lambda db: db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", rows)
             )
-        )
 
 
 class KafkaClaims:
@@ -124,19 +144,21 @@ class KafkaClaims:
         elif current is None or current[1] < at or current[0] == owner:
             self._holders[key] = (owner, int(str(record["until"])))
 
-    async def claim(self, key: str, lease_s: float) -> bool:
-        """Publish a claim, read the topic to its end: did ours win?"""
+    async def claim(self, keys: Sequence[str], lease_s: float) -> set[str]:
+        """Publish the claims, read the topic to its end: the keys whose claim won."""
+        if not keys:
+            return set()
         now_ms = int(self.clock() * 1000)
         body = {"owner": self.owner, "at": now_ms, "until": now_ms + int(lease_s * 1000)}
-        await self.bus.publish(CLAIMS, [(key, json.dumps(body).encode())])
+        value = json.dumps(body).encode()
+        await self.bus.publish(CLAIMS, [(key, value) for key in dict.fromkeys(keys)])
         await self._sync()
-        holder = self._holders.get(key)
-        return holder is not None and holder[0] == self.owner
+        return {k for k in keys if self._holders.get(k, ("", 0))[0] == self.owner}
 
-    async def release(self, key: str) -> None:
-        """Publish the release of our claim."""
+    async def release(self, keys: Sequence[str]) -> None:
+        """Publish the releases of our claims."""
         now_ms = int(self.clock() * 1000)
-        body = {"owner": self.owner, "at": now_ms, "release": True}
-        # Read back like any other record: dropping it here first could read a claim made
+        value = json.dumps({"owner": self.owner, "at": now_ms, "release": True}).encode()
+        # Read back like any other record: dropping ours here first could read a claim made
         # before this release as the winner, where every other reader sees it lose.
-        await self.bus.publish(CLAIMS, [(key, json.dumps(body).encode())])
+        await self.bus.publish(CLAIMS, [(key, value) for key in dict.fromkeys(keys)])

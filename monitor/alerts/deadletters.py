@@ -173,13 +173,13 @@ class Retrier:
         if await self._delivered(letter):
             await mark_done(self.bus, [letter], "retried")
             return "already delivered"
-        if not await self.claims.claim(letter.id, lease_s(self.delivery)):
+        if not await self.claims.claim([letter.id], lease_s(self.delivery)):
             log.info("dead_letter_claimed_elsewhere", id=letter.id, channel=letter.channel)
             return "already being sent"
         try:
             return await self._retry_claimed(letter, sender)
         finally:
-            await self.claims.release(letter.id)
+            await self.claims.release([letter.id])
 
     async def _delivered(self, letter: DeadLetter) -> bool:
         """Whether the alert, or every item of the digest, is settled delivered now."""
