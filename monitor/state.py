@@ -115,6 +115,8 @@ class StateStore(Resource):
                 (cutoff,),
             )
             db.execute("DELETE FROM story_members WHERE seen_ms < ?", (cutoff,))
+            # Claims whose holder crashed: expired, they would only be taken over anyway.
+            db.execute("DELETE FROM claims WHERE until_ms < ?", (int(time.time() * 1000),))
 
         await self.file.write(prune)
 
