@@ -20,6 +20,7 @@ import aiohttp
 
 from monitor import __version__
 from monitor.alerts.channels import Sender, Tools, make_sender
+from monitor.alerts.claims import open_claims
 from monitor.alerts.deadletters import DeadLetter, Retrier, mark_done, read_open_letters
 from monitor.alerts.dispatch import Settlements
 from monitor.bus.kafka import KafkaBus, KafkaSettlements
@@ -95,6 +96,7 @@ async def _run(
         retrier = Retrier(
             senders=await _senders(config, stack),
             settlements=await _settlements(config, bus, stack),
+            claims=await open_claims(bus, config.state_dir, stack),
             bus=bus,
             metrics=make_metrics(),
             delivery=config.delivery,

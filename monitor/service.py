@@ -15,6 +15,7 @@ import structlog
 
 from monitor import __version__
 from monitor.alerts.channels import Sender, Tools, make_sender
+from monitor.alerts.claims import open_claims
 from monitor.alerts.deadletters import export_dlq_size
 from monitor.alerts.dispatch import Dispatcher, Settlements
 from monitor.alerts.flusher import Flusher
@@ -270,6 +271,7 @@ class Service:
                 clock=clock,
                 stop=stop,
                 recent=self.status.recent,
+                claims=await open_claims(self.bus, self.state, stack),
             )
         return poller, dispatcher
 

@@ -19,6 +19,7 @@ import pytest
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
+from monitor.alerts.claims import LocalClaims
 from monitor.alerts.deadletters import Retrier, open_letters
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.alerts.flusher import Flusher
@@ -344,6 +345,7 @@ async def test_a_dead_summary_retried_goes_once_with_its_id(rig: Rig) -> None:
     retrier = Retrier(
         senders=dispatcher.senders,
         settlements=rig.state,
+        claims=LocalClaims(rig.state),
         bus=rig.bus,
         metrics=rig.metrics,
         delivery=FAST,
@@ -359,3 +361,30 @@ async def test_a_dead_summary_retried_goes_once_with_its_id(rig: Rig) -> None:
     assert before + 1 == len(rig.receiver.received)
     with pytest.raises(DeliveryError, match="drop it"):
         await retrier.retry(bad)
+
+
+async def test_two_flushers_at_once_send_each_held_alert_once(rig: Rig) -> None:
+    """Two flushers that both think they own the channel (a lease rebalance on Kafka; two
+    services on one state.db) flush the same due summary while the receiver is slow to
+    answer: each claims the items first, so one summary goes out, its items delivered."""
+    now = [1_000_000.0]
+    dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(4)])
+    assert 1 == len(rig.receiver.received)  # the first; three held beyond the throttle
+    flushers = []
+    for _ in range(2):
+        flusher = rig.flusher(dispatcher, lambda: now[0])
+        flusher.claims = LocalClaims(rig.state)
+        flushers.append(flusher)
+    now[0] += 61
+    rig.receiver.hold = asyncio.Event()
+    flushing = [asyncio.create_task(f.flush_due()) for f in flushers]
+    await asyncio.sleep(0.3)  # both read the due rows; one is sending, held by the receiver
+    rig.receiver.hold.set()
+    assert [1, 0] == sorted(await asyncio.gather(*flushing), reverse=True)
+    (summary,) = [json.loads(b) for _, b in rig.receiver.received[1:]]
+    items = [i["alert_id"] for r in summary["rules"] for i in r["items"]]
+    assert 3 == len(items)
+    for item in items:
+        assert "delivered" == await rig.state.settled_status(item)
+    assert [] == await dispatcher.held.due(int(now[0] * 1000))

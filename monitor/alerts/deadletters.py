@@ -4,7 +4,9 @@
 retried or dropped since. A dead letter is open while no later "done" record names its key.
 A retry sends an alert only if it is not settled "delivered" (by the service or an earlier
 retry), and settles it delivered, so it still goes out at most once per (rule, story,
-channel); a retry that fails again is dead-lettered again with the new reason.
+channel); a retry that fails again is dead-lettered again with the new reason. Between the
+check and the settlement it holds a claim on the dead letter (`monitor.alerts.claims`): of two
+`monitor dlq retry` run at once, one sends and the other says "already being sent".
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import structlog
 
 from monitor.alerts.channels import Sender
+from monitor.alerts.claims import Claims, lease_s
 from monitor.alerts.digest import digest_from_dict
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.retrying import send_with_retries
@@ -143,18 +146,21 @@ class Retrier:
         *,
         senders: Mapping[str, Sender],
         settlements: Settlements,
+        claims: Claims,
         bus: Bus,
         metrics: Metrics,
         delivery: DeliveryConfig,
     ) -> None:
         self.senders = senders
+        self.claims = claims
         self.settlements = settlements
         self.bus = bus
         self.metrics = metrics
         self.delivery = delivery
 
     async def retry(self, letter: DeadLetter) -> str:
-        """ "sent", "already delivered", or raise DeliveryError with why it failed again."""
+        """ "sent", "already delivered", "already being sent" (another process holds its
+        claim), or raise DeliveryError with why it failed again."""
         if letter.kind == "record":
             raise DeliveryError(
                 "not an alert (a record that could not be read): drop it", retriable=False
@@ -164,20 +170,38 @@ class Retrier:
             raise DeliveryError(
                 f"no channel named {letter.channel!r} is configured", retriable=False
             )
+        if await self._delivered(letter):
+            await mark_done(self.bus, [letter], "retried")
+            return "already delivered"
+        if not await self.claims.claim([letter.id], lease_s(self.delivery)):
+            log.info("dead_letter_claimed_elsewhere", id=letter.id, channel=letter.channel)
+            return "already being sent"
+        try:
+            return await self._retry_claimed(letter, sender)
+        finally:
+            await self.claims.release([letter.id])
+
+    async def _delivered(self, letter: DeadLetter) -> bool:
+        """Whether the alert, or every item of the digest, is settled delivered now."""
         await self.settlements.sync()
         if letter.kind == "alert":
+            alert_id = alert_from_dict(letter.body["alert"]).id
+            return await self.settlements.settled_status(alert_id) == "delivered"
+        digest = digest_from_dict(letter.body["digest"])
+        statuses = [await self.settlements.settled_status(i.alert_id) for i in digest.items]
+        return all(s == "delivered" for s in statuses)
+
+    async def _retry_claimed(self, letter: DeadLetter, sender: Sender) -> str:
+        # Checked again under the claim: a holder that just finished settled before releasing.
+        if await self._delivered(letter):
+            await mark_done(self.bus, [letter], "retried")
+            return "already delivered"
+        if letter.kind == "alert":
             alert = alert_from_dict(letter.body["alert"])
-            if await self.settlements.settled_status(alert.id) == "delivered":
-                await mark_done(self.bus, [letter], "retried")
-                return "already delivered"
             await self._attempts(letter, partial(sender.send, alert))
             await self._settle(alert.id, alert.rule_id, alert.article.id, alert.channel)
         else:
             digest = digest_from_dict(letter.body["digest"])
-            statuses = [await self.settlements.settled_status(i.alert_id) for i in digest.items]
-            if all(s == "delivered" for s in statuses):
-                await mark_done(self.bus, [letter], "retried")
-                return "already delivered"
             await self._attempts(letter, partial(sender.send_digest, digest))
             for item in digest.items:
                 await self._settle(item.alert_id, item.rule_id, item.article_id, digest.channel)
