@@ -86,7 +86,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         fulltext=Counter(
             "monitor_fulltext_total",
             "Article pages read for full text, by result: fetched, cached, robots (disallowed),"
-            " failed, timeout, too_large, not_html, empty, error.",
+            " failed, timeout, too_large, busy (the extraction workers all busy), not_html, empty,"
+            " error.",
             ["result"],
             registry=r,
         ),
