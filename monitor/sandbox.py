@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib
 import multiprocessing
 import os
@@ -329,6 +330,7 @@ def _death(worker: _Worker) -> str:
 def _serve(conn: Connection, memory_bytes: int, preload: tuple[str, ...]) -> None:
     """A worker's loop: run each job received, send back ("ok", value) or (result, reason)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service stops its workers itself
+    _die_with_parent()
     try:
         for module in preload:
             importlib.import_module(module)
@@ -356,6 +358,17 @@ def _serve(conn: Connection, memory_bytes: int, preload: tuple[str, ...]) -> Non
             return
 
 
+def _die_with_parent() -> None:
+    """On Linux, be killed when the forkserver (which ends with the service) ends: a service
+    killed with SIGKILL must not leave a worker extracting a page for nobody."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the worker ends at its next job's EOF
+        return
+
+
+_PR_SET_PDEATHSIG: Final = 1
 _VMDATA_RE = re.compile(rb"^VmData:\s+(\d+) kB", re.MULTILINE)
 
 
