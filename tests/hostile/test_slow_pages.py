@@ -9,7 +9,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,8 @@ WATCH = "rules:\n  - {id: word, match: {any: [alpha]}}\n"
 def paragraphs_page(seed: int, size: int = 2_500_000) -> bytes:
     """An article page of distinct paragraphs (the extractor folds repeated ones)."""
     rng = random.Random(seed)
-    parts, total = [], 0
+    parts: list[str] = []
+    total = 0
     while total < size:
         text = f"<p>Paragraph {len(parts)}: " + " ".join(rng.choices(WORDS, k=14)) + ".</p>\n"
         parts.append(text)
@@ -78,7 +79,7 @@ def family_mb(pid: int) -> tuple[float, str]:
     return sum(mb for _, mb in each), ", ".join(f"{p}: {mb:.0f} MB" for p, mb in each)
 
 
-def cpu_ticks(pids: Iterator[int] | list[int]) -> int:
+def cpu_ticks(pids: Iterable[int]) -> int:
     """User and system CPU ticks spent so far by these processes."""
     total = 0
     for pid in pids:
