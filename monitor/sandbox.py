@@ -97,6 +97,8 @@ class _Worker:
     def reap(self) -> None:
         """Close the pipe and collect the process (blocking: run it in a thread)."""
         self.conn.close()
+        if self.process.pid is None:  # its start was cancelled before it began
+            return
         self.process.join(5.0)
         if self.process.exitcode is None:  # should not happen after kill; do not leak it
             self.kill()
@@ -305,6 +307,8 @@ class Sandbox:
     def close(self) -> None:
         """Kill every worker; a job still running fails."""
         self._closed = True
+        for task in list(self._starting):
+            task.cancel()
         for worker in list(self._alive):
             self._alive.discard(worker)
             worker.kill()
@@ -338,7 +342,10 @@ def _serve(conn: Connection, memory_bytes: int, preload: tuple[str, ...]) -> Non
     except Exception as exc:  # noqa: BLE001 - told to the parent, which raises it
         conn.send(f"{type(exc).__name__}: {exc}")
         return
-    conn.send(_READY)
+    try:
+        conn.send(_READY)
+    except OSError:  # the pool closed while this worker started
+        return
     while True:
         try:
             fn, args = conn.recv()
