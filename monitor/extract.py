@@ -1,13 +1,17 @@
 """`monitor extract (URL | FILE.html)... [--json]`: what the matcher would see for a page.
 
 A URL is fetched as the poller fetches an item's page (the config's poller settings, its
-User-Agent, redirect rules and body limit, and robots.txt unless `--ignore-robots`); a file is
-read as it is. The text is extracted as the service does it, in a worker process with the
-config's `fulltext` limits (`page_timeout`, `page_memory_bytes`). Each page's title, language
-(the page's `lang`, unless clearly wrong, else detected) and main text are printed: with
-`--json`, one JSON object a line with `source`, `title`, `language` and `text` (or `source` and
-`error`). Exit 0 when every page gave text, 1 when one did not, 2 when the extractor is not
-installed or the config cannot be read.
+User-Agent, address policy and body limit, and robots.txt unless `--ignore-robots`); a file is
+read as it is. A URL given is its own origin: fetched even on a loopback or private address, but
+a public page's redirect to one is refused unless `--allow-private`; link-local and cloud
+metadata addresses never. stdout carries only the pages (or the JSON); logs go to stderr. The
+text is extracted as the service does it, in a worker process with the config's `fulltext`
+limits (`page_timeout`, `page_memory_bytes`).
+
+Each page's title, language (the page's `lang`, unless clearly wrong, else detected) and main
+text are printed: with `--json`, one JSON object a line with `source`, `title`, `language` and
+`text` (or `source` and `error`). Exit 0 when every page gave text, 1 when one did not, 2 when
+the extractor is not installed or the config cannot be read.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-import aiohttp
+from yarl import URL
 
 from monitor.config import FulltextConfig, PollerConfig, load_config
 from monitor.errors import ConfigError, FeedFetchError
+from monitor.feeds.addresses import FLAG
 from monitor.feeds.client import Client
 from monitor.feeds.extract import EXTRA_HINT, Page, available
 from monitor.feeds.fulltext import ACCEPT, PageFailed, extract_in, page_sandbox
+from monitor.feeds.guard import guarded_session
 from monitor.feeds.robots import Robots
 from monitor.language import article_language
 from monitor.models import make_article
@@ -42,6 +48,7 @@ def extract_command(
     selector: str | None,
     ignore_robots: bool,
     as_json: bool,
+    allow_private: bool = False,
     out: TextIO,
     err: TextIO,
 ) -> int:
@@ -57,6 +64,8 @@ def extract_command(
             print(exc, file=err)
             return EXIT_USAGE
         poller, fulltext = config.poller, config.fulltext
+    if allow_private:
+        poller = replace(poller, allow_private=True)
     results = asyncio.run(_extract_all(inputs, poller, fulltext, selector, ignore_robots))
     for result in results:
         if as_json:
@@ -92,8 +101,9 @@ async def _extract_each(
     selector: str | None,
     ignore_robots: bool,
 ) -> list[dict[str, Any]]:
-    async with aiohttp.ClientSession() as session:
+    async with guarded_session() as session:
         client = Client(session, poller)
+        client.hint = FLAG
         user_agent = client.user_agent
         robots = None if ignore_robots else Robots(client, user_agent)
         results = []
@@ -117,6 +127,7 @@ async def _read(
 ) -> tuple[bytes, str]:
     if not source.startswith(("http://", "https://")):
         return await asyncio.to_thread(Path(source).read_bytes), ""
+    await client.check(source, await client.guard(URL(source)))  # before robots.txt is asked
     if robots is not None and not await robots.allowed(source):
         raise FeedFetchError("robots.txt disallows it (the poller would not read it either)")
     fetched = await client.get(source, {"User-Agent": user_agent, "Accept": ACCEPT})

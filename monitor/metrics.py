@@ -41,6 +41,7 @@ class Metrics:
     story_articles: Counter
     stories_open: Gauge
     held_alerts: Gauge
+    http_refused: Counter
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -51,8 +52,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         polls=Counter(
             "monitor_polls_total",
             "Feed polls by feed and result (ok, not_modified, http_error, network_error, "
-            "parse_error, too_large, redirect_refused, gone, disabled, bus_error, storage_full, "
-            "internal_error).",
+            "parse_error, too_large, redirect_refused, address_refused, gone, disabled, bus_error, "
+            "storage_full, internal_error).",
             ["feed", "result"],
             registry=r,
         ),
@@ -86,8 +87,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         fulltext=Counter(
             "monitor_fulltext_total",
             "Article pages read for full text, by result: fetched, cached, robots (disallowed),"
-            " failed, timeout, too_large, busy (the extraction workers all busy), not_html, empty,"
-            " error.",
+            " refused (address policy), failed, timeout, too_large, busy (the extraction workers"
+            " all busy), not_html, empty, error.",
             ["result"],
             registry=r,
         ),
@@ -194,6 +195,13 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         stories_open=Gauge(
             "monitor_stories_open_articles",
             "Articles in the stories of the window (what copies are compared with).",
+            registry=r,
+        ),
+        http_refused=Counter(
+            "monitor_http_refused_total",
+            "Requests the HTTP listener refused by reason: host (a Host it does not serve), "
+            "token (a wrong token), throttled (an address waiting after wrong tokens).",
+            ["reason"],
             registry=r,
         ),
     )

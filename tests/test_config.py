@@ -73,6 +73,13 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("http: {listen: nowhere}\n", "monitor.yaml:1: http.listen must be HOST:PORT"),
+        (
+            "http: {protect_metrics: true}\n",
+            "monitor.yaml:1: http.protect_metrics needs http.token",
+        ),
+        ("http: {protect_metrics: 1}\n", "http.protect_metrics must be true or false"),
+        ("http:\n  allowed_hosts: [http://a.lan/]\n", "monitor.yaml:2: http.allowed_hosts:"),
+        ("http: {allowed_hosts: a.lan}\n", "http.allowed_hosts must be a list"),
         ("defaults: {notify: [pager]}\n", "defaults.notify names unknown channel 'pager'"),
         ("channels:\n  x: {kind: pigeon}\n", "monitor.yaml:2: channel 'x': `kind` must be one of"),
         ("channels:\n  x: {kind: webhook}\n", "channel 'x' url must be a non-empty string"),
@@ -187,6 +194,21 @@ def test_http_token_is_read_and_redacted(tmp_path: Path) -> None:
     config = load_config({"MONITOR_TOKEN": "t" * 24}, path)
     assert "t" * 24 == config.http_token
     assert "t" * 24 in config.secrets()
+    assert ((), False) == (config.allowed_hosts, config.protect_metrics)
+
+
+def test_http_allowed_hosts_and_protect_metrics_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        "http:\n  listen: 0.0.0.0:9464\n  token: ${MONITOR_TOKEN}\n"
+        "  allowed_hosts: [monitor.lan, '*']\n  protect_metrics: true\n"
+    )
+    config = load_config({"MONITOR_TOKEN": "t" * 24}, path)
+    assert ("0.0.0.0", ("monitor.lan", "*"), True) == (  # noqa: S104
+        config.listen_host,
+        config.allowed_hosts,
+        config.protect_metrics,
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,9 @@ Pages are fetched with the feeds' client and the hosts' turns, honour robots.txt
 says `fulltext_ignore_robots`, and are kept by canonical URL (`monitor.feeds.pages`), so a copy
 of an item in another feed reads the page kept. A poll waits for its pages at most
 `poller.timeout` in all: an item whose page fails, is refused or is late goes on with the feed's
-text, counted in `monitor_fulltext_total{result}` and logged, and nothing waits longer.
+text, counted in `monitor_fulltext_total{result}` and logged, and nothing waits longer. A page
+(or its robots.txt) on an address the feed's origin may not reach (`monitor.feeds.addresses`)
+is `refused` before anything is asked of that address or the kept pages are looked in.
 
 A page's text is extracted in the `fulltext` worker pool (`monitor.sandbox`), never in the
 event loop's threads: a page that takes longer than `fulltext.page_timeout` or more memory than
@@ -24,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 import structlog
+from yarl import URL
 
 from monitor.config import FulltextConfig
 from monitor.errors import FeedFetchError
@@ -153,19 +156,25 @@ class FullText:
         return page
 
     async def _page(self, feed: FeedSpec, url: str) -> tuple[Page, str]:
+        try:  # the address policy for the feed's origin, before the cache or robots.txt
+            await self.client.check(url, await self.client.guard(URL(feed.url)))
+        except FeedFetchError as exc:
+            raise PageFailed("refused", str(exc)) from exc
         key = url_key(url)
         kept = await self.cache.get(key)
         if kept is not None:
             return kept, "cached"
-        if not feed.fulltext_ignore_robots and not await self.robots.allowed(url):
+        if not feed.fulltext_ignore_robots and not await self.robots.allowed(url, feed.url):
             raise PageFailed("robots", "robots.txt disallows it")
         try:
-            fetched = await self.client.get(url, {"User-Agent": self.user_agent, "Accept": ACCEPT})
+            fetched = await self.client.get(
+                url, {"User-Agent": self.user_agent, "Accept": ACCEPT}, origin=feed.url
+            )
         except FeedFetchError as exc:
             result = "timeout" if isinstance(exc.__cause__, TimeoutError) else "failed"
-            raise PageFailed(
-                "too_large" if exc.result == "too_large" else result, str(exc)
-            ) from exc
+            if exc.result in ("too_large", "address_refused", "redirect_refused"):
+                result = "too_large" if exc.result == "too_large" else "refused"
+            raise PageFailed(result, str(exc)) from exc
         if fetched.body is None:
             raise PageFailed("failed", f"HTTP {fetched.status} {fetched.reason}".strip())
         kind = fetched.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
