@@ -190,6 +190,8 @@ class Sandbox:
         """An idle worker, waiting for one to start if none is."""
         changed = self._parts().changed
         async with changed:
+            while self._idle and not self._idle[-1].process.is_alive():  # killed while idle
+                self._discard(self._idle.pop(), None)
             while not self._idle:
                 if self._closed:
                     raise SandboxError("failed", f"the {self.name} pool is closed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -143,3 +144,16 @@ async def test_no_worker_starts_before_the_first_job_and_close_ends_them() -> No
     assert await gone(pid)
     with pytest.raises(SandboxError):
         await sandbox.run(jobs.pid)
+
+
+async def test_a_worker_killed_while_idle_is_replaced() -> None:
+    """A worker that died between jobs (the OOM killer, an operator) is not handed a job."""
+    sandbox = Sandbox("one", workers=1, queue=0, timeout_s=5.0, memory_bytes=64 * 1024 * 1024)
+    try:
+        pid = await sandbox.run(jobs.pid)
+        os.kill(pid, signal.SIGKILL)
+        assert await gone(pid)
+        after = await sandbox.run(jobs.pid)
+        assert after != pid
+    finally:
+        sandbox.close()
