@@ -113,6 +113,9 @@ class Poller:
             self.user_agent,
             page_sandbox(fulltext),
         )
+        pool = self.fulltext.sandbox
+        metrics.fulltext_jobs.labels("running").set_function(lambda: pool.state().busy)
+        metrics.fulltext_jobs.labels("waiting").set_function(lambda: pool.state().waiting)
         self._failing: set[str] = set()
         self.board = FeedBoard()  # each feed's last poll and next one, for the status page
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy

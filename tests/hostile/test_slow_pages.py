@@ -170,6 +170,7 @@ async def test_slow_pages_do_not_stall_the_other_feeds(tmp_path: Path) -> None:
                 describe=lambda: f"alerted {alerted(receiver)}; {monitor.stderr()[-2000:]}",
             )
             print(f"alerts in {time.monotonic() - asked:.1f}s")
+            assert 2 == await monitor.metric("monitor_fulltext_jobs", {"state": "running"})
 
             async def pages_done() -> bool:  # each page counted: read, failed or late
                 return await monitor.metric_sum("monitor_fulltext_total") >= len(names)
