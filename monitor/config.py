@@ -46,6 +46,17 @@ class PollerConfig:
     host_delay_s: float = 1.0  # at least this long between the starts of two of them
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FulltextConfig:
+    """How article pages become text: in `workers` processes of their own (`queue` more pages
+    may wait), each page stopped after `page_timeout_s` or past `page_memory_bytes`."""
+
+    workers: int = 2
+    queue: int = 8
+    page_timeout_s: float = 10.0
+    page_memory_bytes: int = 256 * 1024 * 1024
+
+
 MAX_RETRY_AFTER_S: Final = 600.0  # longer asks are cut: the batch waits on the retry
 
 
@@ -143,6 +154,7 @@ class Config:
     default_notify: tuple[str, ...] = ()
     channels: dict[str, Channel] = field(default_factory=dict)
     poller: PollerConfig = PollerConfig()
+    fulltext: FulltextConfig = FulltextConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     stories: StoriesConfig = StoriesConfig()
     batching: dict[str, Batching] = field(default_factory=dict)  # by channel name
@@ -169,6 +181,7 @@ TOP_KEYS = (
     "defaults",
     "channels",
     "poller",
+    "fulltext",
     "delivery",
     "stories",
     "health",
@@ -276,6 +289,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         default_notify=notify,
         channels=channels,
         poller=_poller(check, spec.get("poller", {}), at("poller")),
+        fulltext=_fulltext(check, spec.get("fulltext", {}), at("fulltext")),
         delivery=_delivery(check, spec.get("delivery", {}), at("delivery")),
         stories=_stories(check, spec.get("stories", {}), at("stories")),
         batching=_batching(check, spec.get("channels", {}), at("channels")),
@@ -437,6 +451,22 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         allow_private=any(private),
         per_host=int(_number(check, spec, "per_host", 2, minimum=1)),
         host_delay_s=_duration(check, spec, "host_delay", 1.0, zero_ok=True),
+    )
+
+
+def _fulltext(check: Checker, value: object, line: int) -> FulltextConfig:
+    keys = ("workers", "queue", "page_timeout", "page_memory_bytes")
+    spec = check.mapping(value, line, "fulltext", keys)
+    if spec is None:
+        return FulltextConfig()
+    default = FulltextConfig()
+    return FulltextConfig(
+        workers=int(_number(check, spec, "workers", default.workers, minimum=1)),
+        queue=int(_number(check, spec, "queue", default.queue, minimum=0)),
+        page_timeout_s=_duration(check, spec, "page_timeout", default.page_timeout_s),
+        page_memory_bytes=int(
+            _number(check, spec, "page_memory_bytes", default.page_memory_bytes, minimum=1 << 24)
+        ),
     )
 
 

@@ -19,6 +19,7 @@ class Metrics:
     articles_published: Counter
     articles_by_language: Counter
     fulltext: Counter
+    fulltext_jobs: Gauge
     feeds_failing: Gauge
     rule_matches: Counter
     alerts: Counter
@@ -87,8 +88,16 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         fulltext=Counter(
             "monitor_fulltext_total",
             "Article pages read for full text, by result: fetched, cached, robots (disallowed),"
-            " refused (address policy), failed, timeout, too_large, not_html, empty, error.",
+            " refused (address policy), failed, timeout, too_large, busy (the extraction workers"
+            " all busy), not_html, empty, error.",
             ["result"],
+            registry=r,
+        ),
+        fulltext_jobs=Gauge(
+            "monitor_fulltext_jobs",
+            "Pages in the extraction workers (fulltext.workers at most) and waiting for one"
+            " (fulltext.queue at most; beyond it a page fails `busy`), by state: running, waiting.",
+            ["state"],
             registry=r,
         ),
         feeds_failing=Gauge(

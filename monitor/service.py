@@ -124,6 +124,8 @@ class Service:
             "rules": len(self.book.compiled.rules),
             "feeds_failing": sorted(self.poller.failing()) if self.poller else [],
         }
+        if self.poller is not None:  # saturated, pages fail `busy` but feeds poll on: still ready
+            detail["fulltext_pool"] = self.poller.fulltext.sandbox.state().describe()
         if self.reloader.problems:
             detail["rules_error"] = self._shown(self.reloader.problems)
         full = self.storage.full()
@@ -233,7 +235,9 @@ class Service:
                 leases=leases,
                 paused=self.storage.paused,
                 watch=await self._watch(stack, senders, clock),
+                fulltext=self.config.fulltext,
             )
+            stack.callback(poller.fulltext.close)
             self.status.board = poller.board
         if self.runs("dispatcher"):
             stories = StoryDesk(
