@@ -240,6 +240,10 @@ class Dispatcher:
                 if await sleep_or_stop(self.stop, delay):
                     raise Interrupted(alert.id) from exc
                 continue
+            except Exception as exc:  # a sender's bug: redoing the batch would resend the rest
+                log.exception("alert_send_crashed", attempt=attempt)
+                await self._give_up(alert, f"{type(exc).__name__}: {exc}", attempt)
+                return
             self.metrics.delivery_duration.labels(alert.channel).observe(
                 time.perf_counter() - started
             )
