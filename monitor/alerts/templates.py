@@ -67,15 +67,8 @@ class AlertTemplate:
             return _joined(render(template.new_context(context))).strip()
         except jinja2.TemplateError as exc:
             raise TemplateProblem(f"{name}: {exc}", self._line(exc, template)) from exc
-        except (
-            TypeError,
-            ValueError,
-            LookupError,
-            ArithmeticError,
-            AttributeError,
-            RecursionError,  # a macro that calls itself
-            MemoryError,  # not from the budget's sizes, but never a traceback either
-        ) as exc:
+        except Exception as exc:  # whatever a template raises is its problem, located: a
+            # `RuntimeError` of a dict grown in its own loop, a `MemoryError`
             message = f"{name}: {type(exc).__name__}: {exc}"
             raise TemplateProblem(message, self._line(exc, template)) from exc
         finally:

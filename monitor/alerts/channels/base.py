@@ -124,7 +124,7 @@ class Kind(Generic[S]):
         try:
             title, body = template.render(alert)
             return self.templated(settings, alert, title, body)
-        except Exception as exc:
+        except Exception as exc:  # whatever a template does, the alert goes out
             line = exc.line if isinstance(exc, TemplateProblem) else 0
             log.exception(
                 "template_failed",

@@ -55,7 +55,7 @@ def with_template(
         except TemplateProblem as exc:
             check.problems.append(Problem(where, exc.line or first, f"{what} template: {exc}"))
             return settings
-        except Exception as exc:  # noqa: BLE001 - any failure is the template's: a located problem
+        except Exception as exc:  # noqa: BLE001 - the template's failure, located
             problem = f"{what} template: {type(exc).__name__}: {exc}"
             check.problems.append(Problem(where, first, problem))
             return settings
