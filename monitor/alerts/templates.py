@@ -5,8 +5,10 @@ A channel's `template: {title: ..., body: ...}` or `template_file: NAME.j2` (wit
 is escaped for the channel (HTML for Telegram, Matrix and email, mrkdwn for Slack, Markdown
 for Discord and Mattermost, a JSON string for the webhook) unless marked `|safe`. A name that
 does not exist is an error, found when `monitor check --config` renders each template against
-sample alerts; at run time a template that still fails gives the default message, never a
-lost alert.
+sample alerts (with long texts, and with the template's own string constants, so a branch
+behind `'x' in article.title` is tried); at run time a template that still fails gives the
+default message, never a lost alert. Every render runs within a budget of steps, characters
+and time (`monitor.alerts.sandbox`): a template cannot take the service's memory or time.
 """
 
 from __future__ import annotations
