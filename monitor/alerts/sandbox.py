@@ -107,7 +107,7 @@ def measure(value: object, limit: int = CHARS) -> int:
         if isinstance(item, str):
             return len(item) + 2
         if isinstance(item, Namespace):
-            item = item.__dict__.get("_Namespace__attrs", {})
+            item = item._Namespace__attrs  # what its repr shows
         if not isinstance(item, list | tuple | set | frozenset | dict):
             return 24
         known = sizes.get(id(item))
@@ -126,6 +126,14 @@ def measure(value: object, limit: int = CHARS) -> int:
         return total
 
     return size(value)
+
+
+def _size(value: str | list[Any] | tuple[Any, ...]) -> int:
+    """A string's length; a list's or tuple's size as text (its items may be shared lists)."""
+    return len(value) if isinstance(value, str) else measure(value, _current().chars)
+
+
+_CONTEXT_KWARGS = frozenset(["_loop_vars", "_block_vars", "caller"])  # Jinja's, not the user's
 
 
 def charge_text(*values: object) -> None:
@@ -178,12 +186,33 @@ def _str_method_size(text: str, name: str, args: tuple[Any, ...]) -> int:
 
 
 class _Codegen(CodeGenerator):
-    """Jinja's code generator, with the buffers of macros and blocks and the `~` operator
-    charged to the budget (their text is otherwise made without any hook)."""
+    """Jinja's code generator, with the buffers of macros and blocks, the `~` operator and
+    list, tuple and dict literals charged to the budget (they are otherwise made without any
+    hook). A literal is charged the size of its text: `[l, l]` ten times over is tiny in memory
+    but a thousand times `l` as text, and comparing two of them (in C, holding the GIL: no
+    thread or deadline stops it) takes as long as printing them."""
 
     def buffer(self, frame: Frame) -> None:
         frame.buffer = self.temporary_identifier()
         self.writeline(f"{frame.buffer} = environment.budgeted_buffer()")
+
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self.write("environment.budgeted_value(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("environment.budgeted_value(")
+        super().visit_Dict(node, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # `{% for a, b in ... %}` assigns to a tuple
+            super().visit_Tuple(node, frame)
+            return
+        self.write("environment.budgeted_value(")
+        super().visit_Tuple(node, frame)
+        self.write(")")
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.budgeted_concat(context.eval_ctx.autoescape, (")
@@ -245,6 +274,13 @@ class BudgetedSandbox(SandboxedEnvironment):
         return _Buffer()
 
     @staticmethod
+    def budgeted_value(value: Any) -> Any:
+        """A list, tuple or dict literal, charged as text (see `_Codegen`)."""
+        _step()
+        charge_text(value)
+        return value
+
+    @staticmethod
     def budgeted_concat(autoescape: bool, parts: tuple[Any, ...]) -> str:
         """`a ~ b`, charged before it is made."""
         _step()
@@ -271,9 +307,9 @@ class BudgetedSandbox(SandboxedEnvironment):
                 if isinstance(seq, str | list | tuple) and isinstance(n, int):
                     if n > REPEAT_MAX:
                         raise SecurityError("repetition makes too long a value")
-                    _charge(len(seq) * n)
+                    _charge(_size(seq) * n)
         elif operator == "+" and isinstance(left, str | list | tuple):
-            _charge(len(left) + (len(right) if isinstance(right, str | list | tuple) else 0))
+            _charge(_size(left) + (_size(right) if isinstance(right, str | list | tuple) else 0))
         elif operator == "%" and isinstance(left, str):
             _charge(_percent_size(left))
             charge_text(right)
@@ -307,8 +343,8 @@ class BudgetedSandbox(SandboxedEnvironment):
                 charge_text(args[0])
             else:
                 _charge(_str_method_size(owner, name, args))
-        elif isinstance(owner, list | dict | set) and name in ("extend", "update") and args:
-            _charge(len(args[0]) if hasattr(args[0], "__len__") else 0)
+        else:  # what a call stores (`l.append(x)`, `namespace(a=x)`) is charged as text
+            charge_text(args, {k: v for k, v in kwargs.items() if k not in _CONTEXT_KWARGS})
         result = super().call(__context, __obj, *args, **kwargs)
         if isinstance(result, str | list | tuple | dict):
             _charge(len(result))

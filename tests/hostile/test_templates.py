@@ -39,6 +39,11 @@ BOMBS = {
         "{% set ns = namespace(l=[1]) %}{% for i in range(80) %}"
         "{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l }}"
     ),
+    "nested-compare": (  # compared in C, holding the GIL: no thread or deadline stops it
+        "{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(60) %}"
+        "{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% endfor %}"
+        "{{ ns.a == ns.b }}"
+    ),
     "bomb-in-title": "{% if 'bomb' in article.title %}" + TRIPLE_LOOP + "{% endif %}",
 }
 
