@@ -40,6 +40,10 @@ CHARS: Final = 8_000_000  # characters (or list items) a render may make, all va
 SECONDS: Final = 2.0  # of one render
 NUMBERS: Final = 100_000  # numbers all of one render's `range()` calls may give together
 REPEAT_MAX: Final = 10_000  # repetitions and exponents beyond this are refused outright
+# Filters whose work grows faster than their input (textwrap's and urlize's regular
+# expressions: `wordwrap` of 400,000 `-` took 7 s) take at most a message's worth of text.
+SLOW_FILTERS: Final = frozenset(["wordwrap", "urlize"])
+SLOW_FILTER_CHARS: Final = 64 * 1024
 
 
 class BudgetExceeded(SecurityError):
@@ -371,6 +375,8 @@ def _filter_size(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str,
         width = args[0] if args else kwargs.get("width", 4)
         pad = len(width) if isinstance(width, str) else _int(width)
         return pad * (str(value).count("\n") + 1)
+    if name in SLOW_FILTERS and len(str(value)) > SLOW_FILTER_CHARS:
+        raise SecurityError(f"{name} of over {SLOW_FILTER_CHARS:,} characters is refused")
     if name == "wordwrap":
         width = max(1, _int(args[0] if args else kwargs.get("width", 79)))
         sep = args[2] if len(args) > 2 else kwargs.get("wrapstring") or "\n"
