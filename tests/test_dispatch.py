@@ -21,6 +21,7 @@ from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
 from monitor.alerts.claims import LocalClaims
 from monitor.alerts.deadletters import Retrier, open_letters
+from monitor.alerts.digest import Digest
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import HeldStore
@@ -30,7 +31,7 @@ from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics, make_metrics
-from monitor.models import Evidence, Match, MatchedArticle
+from monitor.models import Alert, Evidence, Match, MatchedArticle
 from monitor.state import StateStore
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import LocalStoryLog
@@ -238,6 +239,38 @@ async def test_shutdown_during_backoff_leaves_the_alert_unsettled(rig: Rig) -> N
     rig.stop.clear()
     await rig.dispatcher().handle([record()])
     assert 1.0 == rig.alerts("hook", "delivered")
+
+
+class CrashingSender:
+    """A sender with a bug: it raises MemoryError for one article, delivers the others."""
+
+    def __init__(self, inner: Sender, article_id: str) -> None:
+        self.name, self.inner, self.article_id = inner.name, inner, article_id
+
+    async def send(self, alert: Alert) -> None:
+        if alert.article.id == self.article_id:
+            raise MemoryError
+        await self.inner.send(alert)
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self.inner.send_digest(digest)
+
+
+async def test_a_sender_crash_dead_letters_its_alert_and_redoes_no_batch(rig: Rig) -> None:
+    """An exception that is no DeliveryError (a MemoryError of a template) used to escape
+    `handle`, the batch was redone and the others of it could go again: now the alert is
+    dead-lettered with the exception's name and each other alert of the batch sent once."""
+    dispatcher = rig.dispatcher()
+    dispatcher.senders = {"hook": CrashingSender(dispatcher.senders["hook"], "a2")}
+    batch = [record(article_id="a1", offset=1), record(article_id="a2", offset=2)]
+    await dispatcher.handle(batch)
+    await dispatcher.handle(batch)  # redelivered all the same
+    assert 1 == len(rig.receiver.received)
+    assert "a1" == json.loads(rig.receiver.received[0][1])["article"]["id"]
+    (dead,) = await rig.dlq()
+    assert "MemoryError" in str(dead["reason"])
+    assert 1 == dead["attempts"]
+    assert 1.0 == rig.alerts("hook", "dead")
 
 
 def record_alert_id() -> str:
