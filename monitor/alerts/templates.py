@@ -8,7 +8,7 @@ does not exist is an error, found when `monitor check --config` renders each tem
 sample alerts (with long texts, and with the template's own string constants, so a branch
 behind `'x' in article.title` is tried); at run time a template that still fails gives the
 default message, never a lost alert. Every render runs within a budget of steps, characters
-and time (`monitor.alerts.sandbox`): a template cannot take the service's memory or time.
+and time (`monitor.alerts.budget`): a template cannot take the service's memory or time.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from monitor.alerts.sandbox import BudgetedSandbox, budgeted_filter, charge_text, start_budget
+from monitor.alerts.budget import BudgetedSandbox, budgeted_filter, charge_text, start_budget
 from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story, make_article
 
 Escape = Callable[[str], str]

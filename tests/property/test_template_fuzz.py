@@ -16,8 +16,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.alerts.budget import SECONDS
 from monitor.alerts.channels import KINDS
-from monitor.alerts.sandbox import SECONDS
 from monitor.alerts.templates import (
     OUTPUT_MAX,
     TemplateProblem,

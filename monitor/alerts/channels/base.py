@@ -19,8 +19,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import aiohttp
 import structlog
 
+from monitor.alerts.budget import SECONDS
 from monitor.alerts.digest import Digest
-from monitor.alerts.sandbox import SECONDS
 from monitor.alerts.templates import AlertTemplate, TemplateProblem
 from monitor.located import LocDict
 from monitor.matching.spec import Checker, parse_duration
