@@ -53,6 +53,7 @@ fuzz: $(STAMP)
 		tests/property/test_yaml_fast_path.py tests/property/test_story_index.py \
 		tests/property/test_timing_fuzz.py tests/property/test_template_fuzz.py \
 		tests/property/test_feed_health_properties.py tests/property/test_feed_list_fuzz.py \
+		tests/property/test_host_check_fuzz.py \
 		tests/test_extract.py::test_any_bytes_extract_without_error
 
 lint: $(STAMP)

@@ -17,6 +17,7 @@ import structlog
 from monitor import __version__
 from monitor.config import ROLES, Config, load_config, notify_problems
 from monitor.errors import BusError, ConfigError, InputError, RuleError, StorageError
+from monitor.feeds.opml import MAX_OUTLINES
 from monitor.inputs import read_articles
 from monitor.logs import configure_logging
 from monitor.matching import native
@@ -36,6 +37,8 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 GRACE_S = 8.0  # SIGTERM to exit within 10 s, with room for the interpreter to wind down
+
+_ALLOW_PRIVATE = "also fetch loopback and private addresses a public URL leads to"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument(
         "--ignore-robots", action="store_true", help="fetch even where robots.txt disallows"
     )
+    extract.add_argument("--allow-private", action="store_true", help=_ALLOW_PRIVATE)
 
     _feeds_parser(commands)
     match = commands.add_parser("match", help="dry run: show which rules match the given files")
@@ -142,12 +146,20 @@ def _feeds_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     imported = actions.add_parser("import", help="add the feeds an OPML file lists")
     imported.add_argument("target", metavar="FILE.opml")
     imported.add_argument("--tags", default="", help="comma-separated tags for every feed")
+    imported.add_argument(
+        "--max-outlines",
+        type=int,
+        default=MAX_OUTLINES,
+        help=f"refuse a file of more outlines than this (default {MAX_OUTLINES:,})",
+    )
     export = actions.add_parser("export", help="list the feeds (id, URL, tags), or as OPML")
     export.add_argument("--opml", action="store_true", help="OPML 2.0, for other readers")
     test = actions.add_parser("test", help="fetch a feed once: what it holds, what would match")
     test.add_argument("target", metavar="ID_OR_URL")
     for action in (add, imported, export, test):
         action.add_argument("--config", default="monitor.yaml", type=Path)
+    for action in (add, imported, test):
+        action.add_argument("--allow-private", action="store_true", help=_ALLOW_PRIVATE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             pick=getattr(args, "pick", None),
             interval=getattr(args, "interval", ""),
             opml=getattr(args, "opml", False),
+            allow_private=getattr(args, "allow_private", False),
+            max_outlines=getattr(args, "max_outlines", MAX_OUTLINES),
             out=sys.stdout,
             err=sys.stderr,
             ask=input if sys.stdin.isatty() else None,
@@ -207,11 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "extract":
         from monitor.extract import extract_command
 
+        configure_logging("warning")  # to stderr: stdout carries only the pages (or the JSON)
         return extract_command(
             args.inputs,
             config_path=args.config,
             selector=args.selector,
             ignore_robots=args.ignore_robots,
+            allow_private=args.allow_private,
             as_json=args.json,
             out=sys.stdout,
             err=sys.stderr,

@@ -40,9 +40,21 @@ class PollerConfig:
     max_redirects: int = 5
     max_backoff_s: float = 3600.0
     user_agent: str = ""
-    allow_private_redirects: bool = False
+    # Internal addresses (loopback, private) for any feed; link-local and metadata never.
+    allow_private: bool = False
     per_host: int = 2  # requests at once to one host (feeds, pages and robots.txt together)
     host_delay_s: float = 1.0  # at least this long between the starts of two of them
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FulltextConfig:
+    """How article pages become text: in `workers` processes of their own (`queue` more pages
+    may wait), each page stopped after `page_timeout_s` or past `page_memory_bytes`."""
+
+    workers: int = 2
+    queue: int = 8
+    page_timeout_s: float = 10.0
+    page_memory_bytes: int = 256 * 1024 * 1024
 
 
 MAX_RETRY_AFTER_S: Final = 600.0  # longer asks are cut: the batch waits on the retry
@@ -137,9 +149,12 @@ class Config:
     listen_host: str = "127.0.0.1"
     listen_port: int = 9464
     http_token: str | None = None  # when set, POST endpoints need `Authorization: Bearer` it
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides localhost and IP literals
+    protect_metrics: bool = False  # true: /metrics and /readyz need the token too
     default_notify: tuple[str, ...] = ()
     channels: dict[str, Channel] = field(default_factory=dict)
     poller: PollerConfig = PollerConfig()
+    fulltext: FulltextConfig = FulltextConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     stories: StoriesConfig = StoriesConfig()
     batching: dict[str, Batching] = field(default_factory=dict)  # by channel name
@@ -166,6 +181,7 @@ TOP_KEYS = (
     "defaults",
     "channels",
     "poller",
+    "fulltext",
     "delivery",
     "stories",
     "health",
@@ -232,7 +248,9 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
     state_dir = check.string(spec.get("state_dir", "state"), at("state_dir"), "state_dir")
     bus = _bus(check, spec.get("bus", "local"), at("bus"), environ)
     retention_s = _retention(check, spec.get("bus"), at("bus"))
-    host, port, token = _listen(check, spec.get("http", {}), at("http"))
+    host, port, token, allowed_hosts, protect_metrics = _listen(
+        check, spec.get("http", {}), at("http")
+    )
     channels = _channels(check, spec.get("channels", {}), at("channels"), base)
     defaults = check.mapping(spec.get("defaults", {}), at("defaults"), "defaults", ("notify",))
     notify: tuple[str, ...] = ()
@@ -266,9 +284,12 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         listen_host=host,
         listen_port=port,
         http_token=token,
+        allowed_hosts=allowed_hosts,
+        protect_metrics=protect_metrics,
         default_notify=notify,
         channels=channels,
         poller=_poller(check, spec.get("poller", {}), at("poller")),
+        fulltext=_fulltext(check, spec.get("fulltext", {}), at("fulltext")),
         delivery=_delivery(check, spec.get("delivery", {}), at("delivery")),
         stories=_stories(check, spec.get("stories", {}), at("stories")),
         batching=_batching(check, spec.get("channels", {}), at("channels")),
@@ -344,20 +365,38 @@ def _bus(
     )
 
 
-def _listen(check: Checker, value: object, line: int) -> tuple[str, int, str | None]:
-    spec = check.mapping(value, line, "http", ("listen", "token"))
+def _listen(
+    check: Checker, value: object, line: int
+) -> tuple[str, int, str | None, tuple[str, ...], bool]:
+    spec = check.mapping(
+        value, line, "http", ("listen", "token", "allowed_hosts", "protect_metrics")
+    )
     listen = spec.get("listen", "127.0.0.1:9464") if spec is not None else "127.0.0.1:9464"
     where = spec.line_of("listen") if spec is not None else line
     token = None
+    allowed: tuple[str, ...] = ()
+    protect = False
     if spec is not None and "token" in spec:
         token = check.string(spec["token"], spec.line_of("token"), "http.token")
         if token is not None and len(token) < 16:
             check.error(spec.line_of("token"), "http.token must be at least 16 characters long")
+    if spec is not None and "allowed_hosts" in spec:
+        at = spec.line_of("allowed_hosts")
+        allowed = check.strings(spec["allowed_hosts"], at, "http.allowed_hosts")
+        for name in allowed:
+            if not name.strip() or any(c in name for c in "/ @?#"):
+                check.error(at, f"http.allowed_hosts: {excerpt(name)} is not a host name (or `*`)")
+    if spec is not None and "protect_metrics" in spec:
+        at = spec.line_of("protect_metrics")
+        protect = check.boolean(spec["protect_metrics"], at, "http.protect_metrics") or False
+        if protect and token is None:
+            check.error(at, "http.protect_metrics needs http.token (the token it asks for)")
     host, sep, port = str(listen).rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         check.error(where, f"http.listen must be HOST:PORT, not {excerpt(listen)}")
-        return "127.0.0.1", 9464, token
-    return host.strip("[]") or "0.0.0.0", int(port), token  # noqa: S104 - ":9464": every address
+        return "127.0.0.1", 9464, token, allowed, protect
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - ":9464": every address
+    return host, int(port), token, allowed, protect
 
 
 def _number(check: Checker, spec: LocDict, key: str, default: float, *, minimum: float) -> float:
@@ -390,13 +429,18 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         "max_redirects",
         "max_backoff",
         "user_agent",
-        "allow_private_redirects",
+        "allow_private",
+        "allow_private_redirects",  # its old name, still read
         "per_host",
         "host_delay",
     )
     spec = check.mapping(value, line, "poller", keys)
     if spec is None:
         return PollerConfig()
+    private = [  # both checked, so a bad value of either is reported
+        check.boolean(spec.get(key, False), spec.line_of(key), f"poller.{key}")
+        for key in ("allow_private", "allow_private_redirects")
+    ]
     return PollerConfig(
         concurrency=int(_number(check, spec, "concurrency", 16, minimum=1)),
         timeout_s=_duration(check, spec, "timeout", 20.0),
@@ -404,15 +448,25 @@ def _poller(check: Checker, value: object, line: int) -> PollerConfig:
         max_redirects=int(_number(check, spec, "max_redirects", 5, minimum=0)),
         max_backoff_s=_duration(check, spec, "max_backoff", 3600.0),
         user_agent=str(spec.get("user_agent") or ""),
-        allow_private_redirects=bool(
-            check.boolean(
-                spec.get("allow_private_redirects", False),
-                spec.line_of("allow_private_redirects"),
-                "poller.allow_private_redirects",
-            )
-        ),
+        allow_private=any(private),
         per_host=int(_number(check, spec, "per_host", 2, minimum=1)),
         host_delay_s=_duration(check, spec, "host_delay", 1.0, zero_ok=True),
+    )
+
+
+def _fulltext(check: Checker, value: object, line: int) -> FulltextConfig:
+    keys = ("workers", "queue", "page_timeout", "page_memory_bytes")
+    spec = check.mapping(value, line, "fulltext", keys)
+    if spec is None:
+        return FulltextConfig()
+    default = FulltextConfig()
+    return FulltextConfig(
+        workers=int(_number(check, spec, "workers", default.workers, minimum=1)),
+        queue=int(_number(check, spec, "queue", default.queue, minimum=0)),
+        page_timeout_s=_duration(check, spec, "page_timeout", default.page_timeout_s),
+        page_memory_bytes=int(
+            _number(check, spec, "page_memory_bytes", default.page_memory_bytes, minimum=1 << 24)
+        ),
     )
 
 

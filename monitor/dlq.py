@@ -20,6 +20,7 @@ import aiohttp
 
 from monitor import __version__
 from monitor.alerts.channels import Sender, Tools, make_sender
+from monitor.alerts.claims import open_claims
 from monitor.alerts.deadletters import DeadLetter, Retrier, mark_done, read_open_letters
 from monitor.alerts.dispatch import Settlements
 from monitor.bus.kafka import KafkaBus, KafkaSettlements
@@ -28,6 +29,7 @@ from monitor.config import Config, load_config
 from monitor.errors import BusError, ConfigError, DeliveryError, StorageError
 from monitor.logs import configure_logging
 from monitor.metrics import make_metrics
+from monitor.redact import redact
 from monitor.state import StateStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -95,6 +97,7 @@ async def _run(
         retrier = Retrier(
             senders=await _senders(config, stack),
             settlements=await _settlements(config, bus, stack),
+            claims=await open_claims(bus, config.state_dir, stack),
             bus=bus,
             metrics=make_metrics(),
             delivery=config.delivery,
@@ -106,7 +109,7 @@ async def _run(
             except DeliveryError as exc:
                 failed += 1
                 result = f"failed again: {exc}"
-            print(f"{letter.id} {letter.channel}: {result}", file=out)
+            print(redact(f"{letter.id} {letter.channel}: {result}"), file=out)
     if failed:
         return EXIT_FAILED
     return EXIT_USAGE if missing else EXIT_OK
@@ -140,16 +143,17 @@ async def _senders(config: Config, stack: AsyncExitStack) -> dict[str, Sender]:
 
 
 def print_letters(letters: Sequence[DeadLetter], *, as_json: bool, out: TextIO) -> None:
-    """One JSON object per line, or a table and a count."""
+    """One JSON object per line, or a table and a count; secrets redacted (a letter written
+    before they were is shown without them)."""
     if as_json:
         for letter in letters:
-            print(json.dumps(letter.to_dict(), ensure_ascii=False), file=out)
+            print(redact(json.dumps(letter.to_dict(), ensure_ascii=False)), file=out)
         return
     for letter in letters:
         rules = ",".join(letter.rules) or "-"
-        print(
+        line = (
             f"{letter.failed_at[:19]}  {letter.id}  {letter.channel}  {rules}  "
-            f"attempts={letter.attempts}  {letter.reason}",
-            file=out,
+            f"attempts={letter.attempts}  {letter.reason}"
         )
+        print(redact(line), file=out)
     print(f"{len(letters)} dead letter(s)", file=out)

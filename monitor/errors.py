@@ -21,6 +21,8 @@ import os.path
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from monitor.redact import redact
+
 EXCERPT_CHARS = 60
 
 
@@ -108,7 +110,7 @@ class DeliveryError(MonitorError):
     def __init__(
         self, message: str, *, retriable: bool, retry_after_s: float | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))  # a server may echo the secret URL it was sent
         self.retriable = retriable
         self.retry_after_s = retry_after_s
 

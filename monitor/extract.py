@@ -1,11 +1,17 @@
 """`monitor extract (URL | FILE.html)... [--json]`: what the matcher would see for a page.
 
 A URL is fetched as the poller fetches an item's page (the config's poller settings, its
-User-Agent, redirect rules and body limit, and robots.txt unless `--ignore-robots`); a file is
-read as it is. Each page's title, language (the page's `lang`, unless clearly wrong, else
-detected) and main text are printed: with `--json`, one JSON object a line with `source`,
-`title`, `language` and `text` (or `source` and `error`). Exit 0 when every page gave text, 1
-when one did not, 2 when the extractor is not installed or the config cannot be read.
+User-Agent, address policy and body limit, and robots.txt unless `--ignore-robots`); a file is
+read as it is. A URL given is its own origin: fetched even on a loopback or private address, but
+a public page's redirect to one is refused unless `--allow-private`; link-local and cloud
+metadata addresses never. stdout carries only the pages (or the JSON); logs go to stderr. The
+text is extracted as the service does it, in a worker process with the config's `fulltext`
+limits (`page_timeout`, `page_memory_bytes`).
+
+Each page's title, language (the page's `lang`, unless clearly wrong, else detected) and main
+text are printed: with `--json`, one JSON object a line with `source`, `title`, `language` and
+`text` (or `source` and `error`). Exit 0 when every page gave text, 1 when one did not, 2 when
+the extractor is not installed or the config cannot be read.
 """
 
 from __future__ import annotations
@@ -18,16 +24,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-import aiohttp
+from yarl import URL
 
-from monitor.config import PollerConfig, load_config
+from monitor.config import FulltextConfig, PollerConfig, load_config
 from monitor.errors import ConfigError, FeedFetchError
+from monitor.feeds.addresses import FLAG
 from monitor.feeds.client import Client
-from monitor.feeds.extract import EXTRA_HINT, Page, available, extract_page
-from monitor.feeds.fulltext import ACCEPT
+from monitor.feeds.extract import EXTRA_HINT, Page, available
+from monitor.feeds.fulltext import ACCEPT, PageFailed, extract_in, page_sandbox
+from monitor.feeds.guard import guarded_session
 from monitor.feeds.robots import Robots
 from monitor.language import article_language
 from monitor.models import make_article
+from monitor.sandbox import Sandbox
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -39,6 +48,7 @@ def extract_command(
     selector: str | None,
     ignore_robots: bool,
     as_json: bool,
+    allow_private: bool = False,
     out: TextIO,
     err: TextIO,
 ) -> int:
@@ -46,14 +56,17 @@ def extract_command(
     if not available():
         print(f"monitor extract needs the page extractor: {EXTRA_HINT}", file=err)
         return EXIT_USAGE
-    poller = PollerConfig()
+    poller, fulltext = PollerConfig(), FulltextConfig()
     if config_path is not None:
         try:
-            poller = load_config(os.environ, config_path).poller
+            config = load_config(os.environ, config_path)
         except ConfigError as exc:
             print(exc, file=err)
             return EXIT_USAGE
-    results = asyncio.run(_extract_all(inputs, poller, selector, ignore_robots))
+        poller, fulltext = config.poller, config.fulltext
+    if allow_private:
+        poller = replace(poller, allow_private=True)
+    results = asyncio.run(_extract_all(inputs, poller, fulltext, selector, ignore_robots))
     for result in results:
         if as_json:
             print(json.dumps(result, ensure_ascii=False), file=out)
@@ -68,10 +81,29 @@ def extract_command(
 
 
 async def _extract_all(
-    inputs: Sequence[str], poller: PollerConfig, selector: str | None, ignore_robots: bool
+    inputs: Sequence[str],
+    poller: PollerConfig,
+    fulltext: FulltextConfig,
+    selector: str | None,
+    ignore_robots: bool,
 ) -> list[dict[str, Any]]:
-    async with aiohttp.ClientSession() as session:
+    sandbox = page_sandbox(fulltext)
+    try:
+        return await _extract_each(inputs, poller, sandbox, selector, ignore_robots)
+    finally:
+        sandbox.close()
+
+
+async def _extract_each(
+    inputs: Sequence[str],
+    poller: PollerConfig,
+    sandbox: Sandbox,
+    selector: str | None,
+    ignore_robots: bool,
+) -> list[dict[str, Any]]:
+    async with guarded_session() as session:
         client = Client(session, poller)
+        client.hint = FLAG
         user_agent = client.user_agent
         robots = None if ignore_robots else Robots(client, user_agent)
         results = []
@@ -81,7 +113,11 @@ async def _extract_all(
             except (OSError, FeedFetchError) as exc:
                 results.append({"source": source, "error": str(exc)})
                 continue
-            page = await asyncio.to_thread(extract_page, body, url, selector)
+            try:
+                page = await extract_in(sandbox, body, url, selector)
+            except PageFailed as exc:
+                results.append({"source": source, "error": f"{exc} ({exc.result})"})
+                continue
             results.append(_result(source, page))
         return results
 
@@ -91,6 +127,7 @@ async def _read(
 ) -> tuple[bytes, str]:
     if not source.startswith(("http://", "https://")):
         return await asyncio.to_thread(Path(source).read_bytes), ""
+    await client.check(source, await client.guard(URL(source)))  # before robots.txt is asked
     if robots is not None and not await robots.allowed(source):
         raise FeedFetchError("robots.txt disallows it (the poller would not read it either)")
     fetched = await client.get(source, {"User-Agent": user_agent, "Accept": ACCEPT})

@@ -3,7 +3,8 @@
 - `add URL`: when URL is a web page, its feeds are found (`<link rel="alternate">`, else the
   paths feeds usually live at) and shown; the chosen one (the only one, `--pick N`, or asked on a
   terminal) is checked to be a feed and appended to feeds.yaml.
-- `import FILE.opml`: every feed the outline lists that feeds.yaml lacks is appended.
+- `import FILE.opml`: every feed the outline lists that feeds.yaml lacks is appended; a file of
+  more than `--max-outlines` outlines (5,000) is refused whole.
 - `export [--opml]`: the list, one feed a line (id, URL, tags) or as OPML 2.0.
 - `test ID|URL`: one fetch, parsed as the poller parses it; what it holds and which watches
   would match, with nothing published and no state touched.
@@ -12,11 +13,18 @@ feeds.yaml keeps its comments, order and indentation (`monitor.feeds.feedsfile`)
 is validated as `monitor check` validates it and replaces the old one atomically, so a running
 monitor reloads a whole, valid list. Exit 0 on success, 1 when nothing could be done (no feed
 found, a repeat, an invalid result, a failed fetch), 2 on a config, file or usage error.
+
+The outbound-address policy (`monitor.feeds.addresses`) holds here as in the poller. A URL the
+user types is its own origin: fetched even on an internal address. What it leads to (a redirect,
+a feed its page names, a path guessed on its site) and every URL an OPML file lists must not be
+on an internal address unless the URL typed is, or `--allow-private` is given; link-local and
+cloud metadata addresses are refused always.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -27,10 +35,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-import aiohttp
+from yarl import URL
 
 from monitor.config import Config, load_config
 from monitor.errors import ConfigError, FeedFetchError, FeedParseError, InputError, RuleError
+from monitor.feeds.addresses import FLAG, Guard
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.discover import (
     COMMON_PATHS,
@@ -40,7 +49,8 @@ from monitor.feeds.discover import (
     looks_like_html,
 )
 from monitor.feeds.feedsfile import FeedsFileError, NewFeed, append_feeds, new_id, same_url
-from monitor.feeds.opml import read_opml, write_opml
+from monitor.feeds.guard import guarded_session, resolve
+from monitor.feeds.opml import MAX_OUTLINES, TooManyOutlines, read_opml, write_opml
 from monitor.feeds.parse import ParsedFeed, parse_feed
 from monitor.feeds.poller import ACCEPT
 from monitor.language import with_languages
@@ -52,6 +62,7 @@ from monitor.matching.spec import FeedSpec
 from monitor.yamlfile import parse_yaml
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+RESOLVE_S = 20.0  # how long an import waits for its hosts to resolve
 
 
 class Refused(Exception):
@@ -83,6 +94,8 @@ def feeds_command(
     interval: str = "",
     pick: int | None = None,
     opml: bool = False,
+    allow_private: bool = False,
+    max_outlines: int = MAX_OUTLINES,
     out: TextIO,
     err: TextIO,
     ask: Callable[[str], str] | None = None,
@@ -90,11 +103,13 @@ def feeds_command(
     """Run one `monitor feeds` action (see the module docstring); return the exit code."""
     try:
         config = load_config(os.environ, config_path)
+        if allow_private:
+            config = replace(config, poller=replace(config.poller, allow_private=True))
         if action == "add":
             new = NewFeed(id=feed_id or "", url=target, tags=tuple(tags), interval=interval)
             return _add(config, new, pick, out, ask)
         if action == "import":
-            return _import(config, Path(target), tuple(tags), out)
+            return _import(config, Path(target), tuple(tags), max_outlines, out)
         if action == "export":
             return _export(config, opml=opml, out=out)
         return _test(config, target, out)
@@ -137,7 +152,10 @@ def _add(
     _not_listed(url, known)
     candidates, read = asyncio.run(_discover(config, url))
     chosen = Candidate(url) if url in read else _choose(candidates, pick, out, ask)
-    found = read.get(chosen.url) or asyncio.run(_fetch_feed(config, chosen.url))
+    try:
+        found = read.get(chosen.url) or asyncio.run(_fetch_feed(config, chosen.url, origin=url))
+    except Refused as exc:
+        raise Refused(f"{exc}\n(the feed {chosen.url} is named by the page {url})") from exc
     title = chosen.title or found.parsed.title
     print(f"{chosen.url} is a feed: {len(found.parsed.articles)} item(s)", file=out)
     _not_listed(chosen.url, known)
@@ -175,7 +193,7 @@ async def _discover(config: Config, url: str) -> tuple[list[Candidate], dict[str
         read: dict[str, Found] = {}
         for guess in common_paths(str(fetched.url)):
             try:
-                probe, _, _ = await _read(client, guess)
+                probe, _, _ = await _read(client, guess, origin=url)
             except Refused:
                 continue  # not there, or not a feed: the next path
             if probe is not None:
@@ -214,15 +232,32 @@ def _choose(
 # -- import and export --------------------------------------------------------------------------
 
 
-def _import(config: Config, source: Path, tags: tuple[str, ...], out: TextIO) -> int:
+def _import(
+    config: Config, source: Path, tags: tuple[str, ...], max_outlines: int, out: TextIO
+) -> int:
     try:
         data = source.read_bytes()
     except OSError as exc:
         raise Refused(f"{source}: {exc.strerror or exc}", EXIT_USAGE) from exc
     try:
-        listed = read_opml(data, str(source))
+        listed = read_opml(data, str(source), max_outlines)
+    except TooManyOutlines as exc:
+        raise Refused(
+            f"{exc}; nothing imported (--max-outlines {exc.count} allows it)", EXIT_USAGE
+        ) from exc
     except InputError as exc:
         raise Refused(str(exc), EXIT_USAGE) from exc
+    refused = asyncio.run(
+        _internal_urls([item.url for item in listed], config.poller.allow_private)
+    )
+    if refused:
+        shown = "\n".join(f"  {line}" for line in refused[:20])
+        more = f"\n  ... and {len(refused) - 20} more" if len(refused) > 20 else ""
+        raise Refused(
+            f"{source}: {len(refused)} feed(s) on internal addresses; nothing imported:\n"
+            f"{shown}{more}\nan OPML file is not its own origin: pass {FLAG} to import "
+            "feeds on loopback or private addresses (link-local and metadata ones never)"
+        )
     feeds = _current(config)
     known = {same_url(f.url): f.id for f in feeds}
     taken = {f.id for f in feeds}
@@ -247,6 +282,35 @@ def _import(config: Config, source: Path, tags: tuple[str, ...], out: TextIO) ->
     path, added = _write(config, feeds, new)
     print(f"imported {len(added)} feed(s) from {source} into {path}", file=out)
     return EXIT_OK
+
+
+async def _internal_urls(urls: Sequence[str], allow_private: bool) -> list[str]:
+    """Of `urls`, those on addresses an import may not add, each with its reason. Each host is
+    resolved once, 16 at a time, all within RESOLVE_S: a name that does not resolve in time is
+    no internal address here (the poller checks again on every fetch)."""
+    guard = Guard(allow_private=allow_private, hint=FLAG)
+    hosts: dict[tuple[str, int | None], list[str]] = {}
+    for url in urls:
+        try:
+            parsed = URL(url)
+        except ValueError:
+            continue
+        hosts.setdefault((parsed.host or "", parsed.port), []).append(url)
+    turns = asyncio.Semaphore(16)
+    why: dict[tuple[str, int | None], str] = {}
+
+    async def check(key: tuple[str, int | None]) -> None:
+        async with turns:
+            with contextlib.suppress(OSError, UnicodeError):
+                reason = guard.refusal(await resolve(*key))
+                if reason is not None:
+                    why[key] = reason
+
+    tasks = [asyncio.create_task(check(key)) for key in hosts]
+    _, late = await asyncio.wait(tasks, timeout=RESOLVE_S) if tasks else (set(), set())
+    for task in late:
+        task.cancel()
+    return [f"{url}: {why[key]}" for key, listed in hosts.items() if key in why for url in listed]
 
 
 def _export(config: Config, *, opml: bool, out: TextIO) -> int:
@@ -367,15 +431,22 @@ def _test(config: Config, target: str, out: TextIO) -> int:
 
 @asynccontextmanager
 async def _client(config: Config) -> AsyncIterator[Client]:
-    """A client with the poller's settings (timeout, body limit, redirects, host turns)."""
-    async with aiohttp.ClientSession() as session:
-        yield Client(session, config.poller)
+    """A client with the poller's settings (timeout, body limit, redirects, host turns, the
+    address policy, whose refusals name `--allow-private`)."""
+    async with guarded_session() as session:
+        client = Client(session, config.poller)
+        client.hint = FLAG
+        yield client
 
 
-async def _get(client: Client, url: str) -> tuple[Fetched, bytes]:
+async def _get(client: Client, url: str, origin: str | None = None) -> tuple[Fetched, bytes]:
     try:
-        fetched = await client.get(url, {"User-Agent": client.user_agent, "Accept": ACCEPT})
+        fetched = await client.get(
+            url, {"User-Agent": client.user_agent, "Accept": ACCEPT}, origin=origin
+        )
     except FeedFetchError as exc:
+        if exc.result in ("address_refused", "redirect_refused"):  # it names the URL
+            raise Refused(f"refused: {exc}") from exc
         raise Refused(f"{url}: {exc}") from exc
     except ValueError as exc:  # not a URL aiohttp can fetch
         raise Refused(f"{url}: {exc}", EXIT_USAGE) from exc
@@ -397,10 +468,13 @@ def _parse(fetched: Fetched, body: bytes, url: str) -> ParsedFeed:
         raise Refused(f"{url} is not a feed: {exc}") from exc
 
 
-async def _read(client: Client, url: str) -> tuple[Found | None, Fetched, bytes]:
-    """One GET of `url`: the feed it is, parsed as the poller parses it; or None (a web page)."""
+async def _read(
+    client: Client, url: str, origin: str | None = None
+) -> tuple[Found | None, Fetched, bytes]:
+    """One GET of `url` (for `origin`'s sake, by default its own): the feed it is, parsed as the
+    poller parses it; or None (a web page)."""
     started = asyncio.get_running_loop().time()
-    fetched, body = await _get(client, url)
+    fetched, body = await _get(client, url, origin)
     seconds = asyncio.get_running_loop().time() - started
     if looks_like_html(body, fetched.headers.get("Content-Type", "")):
         return None, fetched, body
@@ -408,9 +482,9 @@ async def _read(client: Client, url: str) -> tuple[Found | None, Fetched, bytes]
     return Found(url, fetched, body, parsed, seconds), fetched, body
 
 
-async def _fetch_feed(config: Config, url: str) -> Found:
+async def _fetch_feed(config: Config, url: str, origin: str | None = None) -> Found:
     async with _client(config) as client:
-        feed, _, _ = await _read(client, url)
+        feed, _, _ = await _read(client, url, origin)
     if feed is None:
         raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")
     return feed

@@ -17,22 +17,22 @@ from typing import Any
 
 import structlog
 
-REDACTED = "[redacted]"
+from monitor.redact import REDACTED, use
+
+__all__ = ["REDACTED", "configure_logging", "make_redactor"]
 
 
 def make_redactor(secrets: Iterable[str]) -> structlog.types.Processor:
-    """A processor that replaces every secret value (URLs, passwords) in string fields."""
-    values = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+    """A processor that replaces every secret value (URLs, passwords) in string fields, and
+    makes them those `monitor.redact.redact` hides everywhere else in the process."""
+    redactor = use(secrets)
 
     def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        if not values:
+        if not redactor.values:
             return event
         for key, value in event.items():
             if isinstance(value, str):
-                for secret in values:
-                    if secret in value:
-                        value = value.replace(secret, REDACTED)
-                event[key] = value
+                event[key] = redactor(value)
         return event
 
     return redact

@@ -19,6 +19,7 @@ class Metrics:
     articles_published: Counter
     articles_by_language: Counter
     fulltext: Counter
+    fulltext_jobs: Gauge
     feeds_failing: Gauge
     rule_matches: Counter
     alerts: Counter
@@ -41,6 +42,7 @@ class Metrics:
     story_articles: Counter
     stories_open: Gauge
     held_alerts: Gauge
+    http_refused: Counter
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -51,8 +53,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         polls=Counter(
             "monitor_polls_total",
             "Feed polls by feed and result (ok, not_modified, http_error, network_error, "
-            "parse_error, too_large, redirect_refused, gone, disabled, bus_error, storage_full, "
-            "internal_error).",
+            "parse_error, too_large, redirect_refused, address_refused, gone, disabled, bus_error, "
+            "storage_full, internal_error).",
             ["feed", "result"],
             registry=r,
         ),
@@ -86,8 +88,16 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         fulltext=Counter(
             "monitor_fulltext_total",
             "Article pages read for full text, by result: fetched, cached, robots (disallowed),"
-            " failed, timeout, too_large, not_html, empty, error.",
+            " refused (address policy), failed, timeout, too_large, busy (the extraction workers"
+            " all busy), not_html, empty, error.",
             ["result"],
+            registry=r,
+        ),
+        fulltext_jobs=Gauge(
+            "monitor_fulltext_jobs",
+            "Pages in the extraction workers (fulltext.workers at most) and waiting for one"
+            " (fulltext.queue at most; beyond it a page fails `busy`), by state: running, waiting.",
+            ["state"],
             registry=r,
         ),
         feeds_failing=Gauge(
@@ -193,6 +203,13 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         stories_open=Gauge(
             "monitor_stories_open_articles",
             "Articles in the stories of the window (what copies are compared with).",
+            registry=r,
+        ),
+        http_refused=Counter(
+            "monitor_http_refused_total",
+            "Requests the HTTP listener refused by reason: host (a Host it does not serve), "
+            "token (a wrong token), throttled (an address waiting after wrong tokens).",
+            ["reason"],
             registry=r,
         ),
     )

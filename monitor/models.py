@@ -253,19 +253,34 @@ class Story:
     id: str
     articles: tuple[Reported, ...]  # oldest first
     aliases: tuple[str, ...] = ()  # other ids the story was recorded under (see stories.aliases)
+    # A big story lists only some of its articles (`monitor.stories.tally`): how many it has in
+    # all, and its feeds, including those of the articles not listed (0 and (): as listed).
+    count: int = 0
+    known_feeds: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """How many articles the story has, listed or not."""
+        return max(self.count, len(self.articles))
 
     @property
     def feeds(self) -> tuple[str, ...]:
         """The feeds that carried it, each once, in the order they did."""
+        if self.known_feeds:
+            return self.known_feeds
         return tuple(dict.fromkeys(r.feed for r in self.articles if r.feed))
 
     def others(self, article_id: str) -> tuple[Reported, ...]:
-        """The copies besides one article: "also reported by"."""
+        """The copies besides one article: "also reported by" (those listed)."""
         return tuple(r for r in self.articles if r.article_id != article_id)
+
+    def unlisted(self) -> int:
+        """How many of its articles the story does not list."""
+        return self.size - len(self.articles)
 
     def to_dict(self) -> dict[str, Any]:
         """The webhook's `story` object: its id, how many articles, which feeds."""
-        return {"id": self.id, "articles": len(self.articles), "feeds": list(self.feeds)}
+        return {"id": self.id, "articles": self.size, "feeds": list(self.feeds)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -327,6 +342,7 @@ class Alert:
             "story": {
                 **story.to_dict(),
                 "also_reported": [r.to_dict() for r in self.also_reported()],
+                **({"not_listed": n} if (n := story.unlisted()) else {}),
             },
             **extra,
         }
@@ -370,7 +386,12 @@ def alert_from_dict(data: object) -> Alert:
         severity=rule.one_of("severity", SEVERITIES),
         article=article,
         evidence=evidence_from(f, "evidence"),
-        story=Story(id=story.text("id", article.id), articles=(itself, *others)),
+        story=Story(
+            id=story.text("id", article.id),
+            articles=(itself, *others),
+            count=story.integer("articles", default=0),
+            known_feeds=story.texts("feeds"),
+        ),
         health=health,
     )
 

@@ -11,11 +11,11 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
 import structlog
 
 from monitor import __version__
 from monitor.alerts.channels import Sender, Tools, make_sender
+from monitor.alerts.claims import open_claims
 from monitor.alerts.deadletters import export_dlq_size
 from monitor.alerts.dispatch import Dispatcher, Settlements
 from monitor.alerts.flusher import Flusher
@@ -25,8 +25,10 @@ from monitor.bus.local import LocalBus
 from monitor.clock import Clock
 from monitor.config import Config, notify_problems
 from monitor.errors import Problem, StorageFull
+from monitor.feeds.guard import guarded_session
 from monitor.feeds.poller import Leases, Poller
 from monitor.feeds.watch import FeedWatch, HealthStore, KafkaHealthStore, LocalHealthStore
+from monitor.guard import SignInThrottle, exposure
 from monitor.matching import native
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FileCache
@@ -97,6 +99,7 @@ class Service:
         self.metrics.storage_full.set_function(lambda: float(self.storage.paused()))
         self.metrics.entities_loaded.set(len(rule_set.entities))
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
+        self.exposed = exposure(config.listen_host, config.listen_port, config.http_token)
         self.status = Sources(  # what GET / shows; the poller's board is added when it opens
             role=role,
             metrics=self.metrics,
@@ -121,6 +124,8 @@ class Service:
             "rules": len(self.book.compiled.rules),
             "feeds_failing": sorted(self.poller.failing()) if self.poller else [],
         }
+        if self.poller is not None:  # saturated, pages fail `busy` but feeds poll on: still ready
+            detail["fulltext_pool"] = self.poller.fulltext.sandbox.state().describe()
         if self.reloader.problems:
             detail["rules_error"] = self._shown(self.reloader.problems)
         full = self.storage.full()
@@ -209,7 +214,7 @@ class Service:
         if isinstance(self.bus, LocalBus):  # on Kafka, settlements dedupe redelivered work
             await check_history(self.state.file, self.bus.file)
         session = await stack.enter_async_context(
-            aiohttp.ClientSession(headers={"User-Agent": f"monitor/{__version__}"})
+            guarded_session(headers={"User-Agent": f"monitor/{__version__}"})
         )
         poller = dispatcher = None
         # Blocking senders (Apprise) run here, a few at a time.
@@ -230,7 +235,9 @@ class Service:
                 leases=leases,
                 paused=self.storage.paused,
                 watch=await self._watch(stack, senders, clock),
+                fulltext=self.config.fulltext,
             )
+            stack.callback(poller.fulltext.close)
             self.status.board = poller.board
         if self.runs("dispatcher"):
             stories = StoryDesk(
@@ -268,6 +275,7 @@ class Service:
                 clock=clock,
                 stop=stop,
                 recent=self.status.recent,
+                claims=await open_claims(self.bus, self.state, stack),
             )
         return poller, dispatcher
 
@@ -275,9 +283,22 @@ class Service:
         """Run the role's loops until `stop`; then finish the batches in hand and close."""
         async with AsyncExitStack() as stack:
             # The listener comes first, so /readyz answers (not ready) while the bus is awaited.
-            app = make_app(self.metrics, self.readiness, self.reload, token=self.config.http_token)
-            add_status_routes(app, self._status_view, self.config.http_token)
-            runner = await start_web(app, self.config.listen_host, self.config.listen_port)
+            config = self.config
+            throttle = SignInThrottle(self.metrics)
+            app = make_app(
+                self.metrics,
+                self.readiness,
+                self.reload,
+                token=config.http_token,
+                listen_host=config.listen_host,
+                allowed_hosts=config.allowed_hosts,
+                protect_metrics=config.protect_metrics,
+                throttle=throttle,
+            )
+            add_status_routes(app, self._status_view, config.http_token, throttle)
+            runner = await start_web(app, config.listen_host, config.listen_port)
+            if self.exposed is not None:
+                log.warning("listener_unprotected", detail=self.exposed)
             stack.push_async_callback(runner.cleanup)
             opening = asyncio.ensure_future(self._open(stack, stop))
             stopping = asyncio.ensure_future(stop.wait())
@@ -353,7 +374,7 @@ class Service:
             log.info("monitor_stopped", role=self.role)
 
     async def _status_view(self) -> StatusView:
-        return build_view(self.status)
+        return replace(build_view(self.status), exposed=self.exposed)
 
     async def _prune(self, bus: LocalBus, stop: asyncio.Event) -> None:
         """Keep the local log to its retention (the backtest window), hourly."""

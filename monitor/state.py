@@ -1,7 +1,7 @@
 """The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries,
-alerts held for digests (`monitor.alerts.held`), the members of stories
-(`monitor.stories.store`), feed health (`monitor.feeds.watch`) and article pages read for full
-text (`monitor.feeds.pages`)."""
+alerts held for digests (`monitor.alerts.held`), claims on sends (`monitor.alerts.claims`),
+the members of stories (`monitor.stories.store`), feed health (`monitor.feeds.watch`) and
+article pages read for full text (`monitor.feeds.pages`)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,11 @@ CREATE TABLE IF NOT EXISTS pages (
     language TEXT
 );
 CREATE INDEX IF NOT EXISTS pages_fetched ON pages (fetched_ms);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS story_rules (
     rule_id TEXT NOT NULL,
     article_id TEXT NOT NULL,
@@ -110,6 +115,8 @@ class StateStore(Resource):
                 (cutoff,),
             )
             db.execute("DELETE FROM story_members WHERE seen_ms < ?", (cutoff,))
+            # Claims whose holder crashed: expired, they would only be taken over anyway.
+            db.execute("DELETE FROM claims WHERE until_ms < ?", (int(time.time() * 1000),))
 
         await self.file.write(prune)
 

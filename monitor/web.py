@@ -5,17 +5,21 @@ A request that changes state must say so in a way a web page cannot forge from a
 a JSON body (`Content-Type: application/json`) or the `X-Monitor-Request` header, either of
 which a browser only sends cross-site after a CORS preflight this listener never grants. With
 `http: {token: ...}` it must also carry `Authorization: Bearer <token>`.
+
+Every request passes the `Host` check first (`monitor.guard`: 421 for a name the listener does
+not serve); wrong tokens are throttled per address (429). With `http.protect_metrics` /metrics
+and /readyz need the token too (Bearer, or the status page's cookie); /healthz is always open.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from monitor.guard import HostCheck, SignInThrottle, admit, host_middleware, wait_message
 from monitor.metrics import Metrics
 
 Readiness = Callable[[], tuple[bool, dict[str, Any]]]
@@ -25,16 +29,13 @@ Reload = Callable[[str], Awaitable[tuple[bool, dict[str, Any]]]]
 CUSTOM_HEADER = "X-Monitor-Request"
 
 
-def refusal(request: web.Request, token: str | None) -> web.Response | None:
-    """Why a state-changing request is refused (401, 403), or None when it may go on."""
-    if token is not None:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return web.json_response(
-                {"error": "this endpoint needs Authorization: Bearer <http.token>"},
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer realm="monitor"'},
-            )
+def refusal(
+    request: web.Request, token: str | None, throttle: SignInThrottle
+) -> web.Response | None:
+    """Why a state-changing request is refused (401, 403, 429), or None when it may go on."""
+    unauthorized = token_refusal(request, token, throttle, cookie=False)
+    if unauthorized is not None:
+        return unauthorized
     if request.content_type != "application/json" and CUSTOM_HEADER not in request.headers:
         return web.json_response(
             {"error": f"send a JSON body (Content-Type: application/json) or {CUSTOM_HEADER}"},
@@ -43,33 +44,69 @@ def refusal(request: web.Request, token: str | None) -> web.Response | None:
     return None
 
 
+def token_refusal(
+    request: web.Request, token: str | None, throttle: SignInThrottle, *, cookie: bool
+) -> web.Response | None:
+    """401 without the token, 429 while the address waits after wrong ones; None with it."""
+    admission = admit(request, token, throttle, cookie=cookie)
+    if admission.ok:
+        return None
+    if admission.wait_s:
+        return web.json_response(
+            {"error": wait_message(admission)},
+            status=429,
+            headers={"Retry-After": admission.retry_after},
+        )
+    return web.json_response(
+        {"error": "this endpoint needs Authorization: Bearer <http.token>"},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="monitor"'},
+    )
+
+
 def make_app(
     metrics: Metrics,
     readiness: Readiness,
     reload: Reload | None = None,
     *,
     token: str | None = None,
+    listen_host: str = "127.0.0.1",
+    allowed_hosts: Sequence[str] = (),
+    protect_metrics: bool = False,
+    throttle: SignInThrottle | None = None,
 ) -> web.Application:
     """Build the app; `readiness` returns (ready, detail); `reload` serves POST /-/reload,
-    which `token`, when given, guards."""
+    which `token`, when given, guards (and /metrics and /readyz with `protect_metrics`).
+    `throttle` counts wrong tokens; pass the status page's so both count together."""
+    guard = throttle if throttle is not None else SignInThrottle(metrics)
+    for reason in ("host", "token", "throttled"):
+        metrics.http_refused.labels(reason)
+    scrape_token = token if protect_metrics else None
 
-    async def metrics_handler(_: web.Request) -> web.Response:
+    async def metrics_handler(request: web.Request) -> web.Response:
+        refused = token_refusal(request, scrape_token, guard, cookie=True)
+        if refused is not None:
+            return refused
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})
 
-    async def ready(_: web.Request) -> web.Response:
+    async def ready(request: web.Request) -> web.Response:
+        refused = token_refusal(request, scrape_token, guard, cookie=True)
+        if refused is not None:
+            return refused
         ok, detail = readiness()
         return web.json_response({"ready": ok, **detail}, status=200 if ok else 503)
 
-    app = web.Application()
+    check = HostCheck(allowed_hosts, listen_host)
+    app = web.Application(middlewares=[host_middleware(check, metrics)])
     if reload is not None:
         do_reload = reload
 
         async def reload_handler(request: web.Request) -> web.Response:
-            refused = refusal(request, token)
+            refused = refusal(request, token, guard)
             if refused is not None:
                 return refused
             ok, detail = await do_reload("POST /-/reload")

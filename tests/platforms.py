@@ -125,6 +125,7 @@ class Telegram(Platform):
     token: str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"  # noqa: S105 - a fake server's
     chat_id: str = "-1001234567890"
     retry_after: int = 2
+    echo: bool = False  # refusals quote the request path, as proxies and self-hosted servers do
 
     def app(self) -> web.Application:
         async def send(request: web.Request) -> web.Response:
@@ -156,7 +157,8 @@ class Telegram(Platform):
                     {"retry_after": self.retry_after},
                 )
             if isinstance(answer, int):
-                return _tg(answer, "Bad Request: not enough rights" if answer < 500 else "Oops")
+                why = "Bad Request: not enough rights" if answer < 500 else "Oops"
+                return _tg(answer, f"{why} (POST {request.path})" if self.echo else why)
             self.messages.append({**data, "shown": text})
             result = {"message_id": len(self.messages), "date": int(time.time()), "text": text}
             return web.json_response({"ok": True, "result": result})

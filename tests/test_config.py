@@ -11,7 +11,7 @@ import pytest
 from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
 from monitor.cli import check
-from monitor.config import load_config
+from monitor.config import FulltextConfig, load_config
 from monitor.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -73,6 +73,13 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("http: {listen: nowhere}\n", "monitor.yaml:1: http.listen must be HOST:PORT"),
+        (
+            "http: {protect_metrics: true}\n",
+            "monitor.yaml:1: http.protect_metrics needs http.token",
+        ),
+        ("http: {protect_metrics: 1}\n", "http.protect_metrics must be true or false"),
+        ("http:\n  allowed_hosts: [http://a.lan/]\n", "monitor.yaml:2: http.allowed_hosts:"),
+        ("http: {allowed_hosts: a.lan}\n", "http.allowed_hosts must be a list"),
         ("defaults: {notify: [pager]}\n", "defaults.notify names unknown channel 'pager'"),
         ("channels:\n  x: {kind: pigeon}\n", "monitor.yaml:2: channel 'x': `kind` must be one of"),
         ("channels:\n  x: {kind: webhook}\n", "channel 'x' url must be a non-empty string"),
@@ -93,6 +100,10 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
         ("poller: {per_host: 0}\n", "per_host must be a number >= 1"),
         ("poller: {host_delay: -1s}\n", "host_delay: '-1s' is not a duration"),
         ("poller: {timeout: 0s}\n", "timeout: '0s' must be longer than zero"),
+        ("fulltext: {workers: 0}\n", "workers must be a number >= 1"),
+        ("fulltext: {page_timeout: never}\n", "page_timeout: 'never' is not a duration"),
+        ("fulltext: {page_memory_bytes: 1000}\n", "page_memory_bytes must be a number >= 16777216"),
+        ("fulltext: {threads: 4}\n", "threads"),
         ("bus: {kind: zeromq}\n", "bus must be `local` or {kind: kafka, ...}"),
         ("bus: {kind: kafka}\n", "bus.bootstrap_servers must be a non-empty string"),
         (
@@ -183,6 +194,21 @@ def test_http_token_is_read_and_redacted(tmp_path: Path) -> None:
     config = load_config({"MONITOR_TOKEN": "t" * 24}, path)
     assert "t" * 24 == config.http_token
     assert "t" * 24 in config.secrets()
+    assert ((), False) == (config.allowed_hosts, config.protect_metrics)
+
+
+def test_http_allowed_hosts_and_protect_metrics_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        "http:\n  listen: 0.0.0.0:9464\n  token: ${MONITOR_TOKEN}\n"
+        "  allowed_hosts: [monitor.lan, '*']\n  protect_metrics: true\n"
+    )
+    config = load_config({"MONITOR_TOKEN": "t" * 24}, path)
+    assert ("0.0.0.0", ("monitor.lan", "*"), True) == (  # noqa: S104
+        config.listen_host,
+        config.allowed_hosts,
+        config.protect_metrics,
+    )
 
 
 @pytest.mark.parametrize(
@@ -211,6 +237,23 @@ def test_channels_may_batch_and_keep_quiet_hours(tmp_path: Path) -> None:
     assert 2 == len(batching["desk"].digest.at)
     assert batching["night"].quiet is not None
     assert ("high",) == batching["night"].quiet.except_severities
+
+
+def test_fulltext_limits(tmp_path: Path) -> None:
+    """The extraction workers' number, queue and per-page limits are read, with defaults."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        "fulltext: {workers: 3, queue: 0, page_timeout: 5s, page_memory_bytes: 134217728}\n"
+    )
+    assert (
+        FulltextConfig(workers=3, queue=0, page_timeout_s=5.0, page_memory_bytes=128 * 1024 * 1024)
+        == load_config({}, path).fulltext
+    )
+    path.write_text("{}\n")
+    assert (
+        FulltextConfig(workers=2, queue=8, page_timeout_s=10.0, page_memory_bytes=256 * 1024 * 1024)
+        == load_config({}, path).fulltext
+    )
 
 
 def test_politeness_settings(tmp_path: Path) -> None:

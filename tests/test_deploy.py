@@ -57,6 +57,24 @@ def test_deploy_config_and_prometheus_targets(tmp_path: Path) -> None:
     )
 
 
+def test_scrapers_and_probes_pass_the_deploy_config_s_host_check(tmp_path: Path) -> None:
+    """Prometheus (compose.yaml) sends the roles' names as Host, the kubelet's probes and
+    annotation-based scraping the pod's IP: the shipped config serves both, and still refuses
+    a name a DNS-rebinding page would send."""
+    from monitor.guard import HostCheck
+
+    config_path = tmp_path / "monitor.yaml"
+    config_path.write_text((DEPLOY / "monitor.yaml").read_text())
+    config = load_config({}, config_path)
+    check = HostCheck(config.allowed_hosts, config.listen_host)
+    targets = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())[
+        "scrape_configs"
+    ][0]["static_configs"][0]["targets"]
+    for target in [*targets, "10.42.0.17:9464", "[fd00::17]:9464", "monitor-poller:9464"]:
+        assert check.allows(target), target
+    assert not check.allows("rebind.attacker.example:9464")
+
+
 def test_shipped_kafka_config_checks() -> None:
     """monitor.kafka.yaml and the rules pass `monitor check --config`."""
     assert 0 == check(None, io.StringIO(), io.StringIO(), config_path=ROOT / "monitor.kafka.yaml")

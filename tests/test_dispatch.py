@@ -19,7 +19,9 @@ import pytest
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
+from monitor.alerts.claims import LocalClaims
 from monitor.alerts.deadletters import Retrier, open_letters
+from monitor.alerts.digest import Digest
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import HeldStore
@@ -29,7 +31,7 @@ from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics, make_metrics
-from monitor.models import Evidence, Match, MatchedArticle
+from monitor.models import Alert, Evidence, Match, MatchedArticle
 from monitor.state import StateStore
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import LocalStoryLog
@@ -239,6 +241,38 @@ async def test_shutdown_during_backoff_leaves_the_alert_unsettled(rig: Rig) -> N
     assert 1.0 == rig.alerts("hook", "delivered")
 
 
+class CrashingSender:
+    """A sender with a bug: it raises MemoryError for one article, delivers the others."""
+
+    def __init__(self, inner: Sender, article_id: str) -> None:
+        self.name, self.inner, self.article_id = inner.name, inner, article_id
+
+    async def send(self, alert: Alert) -> None:
+        if alert.article.id == self.article_id:
+            raise MemoryError
+        await self.inner.send(alert)
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self.inner.send_digest(digest)
+
+
+async def test_a_sender_crash_dead_letters_its_alert_and_redoes_no_batch(rig: Rig) -> None:
+    """An exception that is no DeliveryError (a MemoryError of a template) used to escape
+    `handle`, the batch was redone and the others of it could go again: now the alert is
+    dead-lettered with the exception's name and each other alert of the batch sent once."""
+    dispatcher = rig.dispatcher()
+    dispatcher.senders = {"hook": CrashingSender(dispatcher.senders["hook"], "a2")}
+    batch = [record(article_id="a1", offset=1), record(article_id="a2", offset=2)]
+    await dispatcher.handle(batch)
+    await dispatcher.handle(batch)  # redelivered all the same
+    assert 1 == len(rig.receiver.received)
+    assert "a1" == json.loads(rig.receiver.received[0][1])["article"]["id"]
+    (dead,) = await rig.dlq()
+    assert "MemoryError" in str(dead["reason"])
+    assert 1 == dead["attempts"]
+    assert 1.0 == rig.alerts("hook", "dead")
+
+
 def record_alert_id() -> str:
     from monitor.models import alert_id
 
@@ -344,6 +378,7 @@ async def test_a_dead_summary_retried_goes_once_with_its_id(rig: Rig) -> None:
     retrier = Retrier(
         senders=dispatcher.senders,
         settlements=rig.state,
+        claims=LocalClaims(rig.state),
         bus=rig.bus,
         metrics=rig.metrics,
         delivery=FAST,
@@ -359,3 +394,30 @@ async def test_a_dead_summary_retried_goes_once_with_its_id(rig: Rig) -> None:
     assert before + 1 == len(rig.receiver.received)
     with pytest.raises(DeliveryError, match="drop it"):
         await retrier.retry(bad)
+
+
+async def test_two_flushers_at_once_send_each_held_alert_once(rig: Rig) -> None:
+    """Two flushers that both think they own the channel (a lease rebalance on Kafka; two
+    services on one state.db) flush the same due summary while the receiver is slow to
+    answer: each claims the items first, so one summary goes out, its items delivered."""
+    now = [1_000_000.0]
+    dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(4)])
+    assert 1 == len(rig.receiver.received)  # the first; three held beyond the throttle
+    flushers = []
+    for _ in range(2):
+        flusher = rig.flusher(dispatcher, lambda: now[0])
+        flusher.claims = LocalClaims(rig.state)
+        flushers.append(flusher)
+    now[0] += 61
+    rig.receiver.hold = asyncio.Event()
+    flushing = [asyncio.create_task(f.flush_due()) for f in flushers]
+    await asyncio.sleep(0.3)  # both read the due rows; one is sending, held by the receiver
+    rig.receiver.hold.set()
+    assert [1, 0] == sorted(await asyncio.gather(*flushing), reverse=True)
+    (summary,) = [json.loads(b) for _, b in rig.receiver.received[1:]]
+    items = [i["alert_id"] for r in summary["rules"] for i in r["items"]]
+    assert 3 == len(items)
+    for item in items:
+        assert "delivered" == await rig.state.settled_status(item)
+    assert [] == await dispatcher.held.due(int(now[0] * 1000))

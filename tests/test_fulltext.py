@@ -15,6 +15,7 @@ import pytest
 from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
+from monitor.feeds.extract import extract_page
 from monitor.feeds.poller import Poller
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics, make_metrics
@@ -75,7 +76,12 @@ async def make_rig(tmp_path: Path, config: PollerConfig) -> AsyncIterator[Rig]:
         site.base = base
         metrics = make_metrics()
         poller = Poller(config=config, session=session, state=state, bus=bus, metrics=metrics)
-        yield Rig(site, poller, bus, metrics)
+        # Extraction workers take a second or two to start: not within a test poll's timeout.
+        await poller.fulltext.sandbox.run(extract_page, b"<p>warm</p>", "", None)
+        try:
+            yield Rig(site, poller, bus, metrics)
+        finally:
+            poller.fulltext.close()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 import structlog
 
 from monitor.logs import REDACTED, configure_logging
+from monitor.redact import Redactor, redact, use
 
 SECRET = "hooksecret-abcdef123456"  # noqa: S105 - a test value
 
@@ -33,6 +34,7 @@ def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixt
         yield capsys
     finally:
         structlog.reset_defaults()
+        use(())
         root.handlers, root.level = handlers, level
         sys.excepthook, threading.excepthook = hooks
 
@@ -81,3 +83,34 @@ def test_an_uncaught_exception_in_a_thread_is_logged(json_logs: pytest.CaptureFi
     (line,) = lines(json_logs)
     assert "thread worker-1" == line["where"]
     assert SECRET not in json.dumps(line)
+
+
+TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"  # noqa: S105 - a test value
+HOOK = "https://hooks.example.org/services/T000/B000/XXXXsecret?key=k3y-value"
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        f"Telegram 404: Not Found: POST /bot{TOKEN}/sendMessage",
+        "Telegram 404: POST /bot123456%3AABC-DEF1234ghIkl-zyx57W2v1u123ew11/sendMessage",
+        f"HTTP 403: {HOOK}",
+        "HTTP 403: no route for /services/T000/B000/XXXXsecret",
+        "HTTP 403: bad key k3y-value",
+    ],
+)
+def test_a_secret_is_redacted_in_the_forms_a_server_echoes_it(echoed: str) -> None:
+    """The token percent-encoded, a webhook URL's path or key: each is redacted."""
+    text = Redactor([TOKEN, HOOK])(echoed)
+    assert "[redacted]" in text
+    for part in ("ABC-DEF1234", "XXXXsecret", "k3y-value"):
+        assert part not in text
+
+
+def test_configuring_the_logs_sets_the_secrets_redact_hides(
+    json_logs: pytest.CaptureFixture[str],
+) -> None:
+    """One redactor: the log's secrets are those `redact` hides in dead letters and pages."""
+    assert SECRET in redact(f"x {SECRET}")
+    configure()
+    assert f"x {REDACTED}" == redact(f"x {SECRET}")

@@ -13,8 +13,8 @@ from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
 from monitor.errors import BusError
+from monitor.feeds.addresses import addresses, refusal
 from monitor.feeds.poller import Poller
-from monitor.feeds.redirects import addresses, refusal
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics, make_metrics
 from monitor.models import Article
@@ -249,13 +249,21 @@ async def test_a_redirect_on_the_same_host_is_followed(rig: Rig) -> None:
         ("93.184.216.34", "151.101.1.69", False, None),
         ("10.0.0.5", "10.0.0.6", False, None),
         ("127.0.0.1", "127.0.0.1", False, None),
-        ("93.184.216.34", "169.254.169.254", True, None),
+        ("93.184.216.34", "169.254.169.254", True, "link-local"),
+        ("10.0.0.5", "fd00:ec2::254", True, "metadata"),
+        ("93.184.216.34", "100.100.100.200", False, "metadata"),
+        ("93.184.216.34", "::ffff:127.0.0.1", False, "internal"),
+        ("93.184.216.34", "64:ff9b::7f00:1", False, "internal"),
+        ("93.184.216.34", "0.0.0.0", False, "internal"),  # noqa: S104 - an address, not a bind
+        ("93.184.216.34", "fd12:3456::1", False, "internal"),
+        ("93.184.216.34", "100.64.0.1", False, "internal"),
         ("93.184.216.34", "10.0.0.5", True, None),
+        ("::1", "127.0.0.1", False, None),
     ],
 )
 def test_redirect_policy(origin: str, target: str, allow: bool, refused: str | None) -> None:
-    """Link-local is refused from anywhere; internal addresses from a public origin only;
-    `allow_private_redirects` lifts both."""
+    """Link-local and metadata addresses are refused from anywhere, whatever the config says;
+    internal addresses from a public origin only, unless `allow_private`."""
     reason = refusal(addresses([origin]), addresses([target]), allow_private=allow)
     assert (reason is None) == (refused is None)
     if refused is not None:

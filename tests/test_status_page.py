@@ -6,6 +6,7 @@ tests/artifacts/status-page.png (git-ignored)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 from pathlib import Path
 from typing import TypeAlias
@@ -19,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.guard import FREE_TRIES
 from monitor.metrics import make_metrics
 from monitor.models import Alert, Evidence, make_article
 from monitor.status.boards import DAY_MS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
@@ -226,6 +228,37 @@ async def test_with_a_token_the_page_needs_it_as_bearer_or_the_form_s_cookie() -
         c.session.cookie_jar.clear()
         c.session.cookie_jar.update_cookies({COOKIE: "0" * 64})
         assert 401 == (await c.get("/")).status
+    finally:
+        await c.close()
+
+
+def test_the_unprotected_listener_is_a_banner_only_when_it_is() -> None:
+    assert 'id="exposed"' not in render(view_with("x"))
+    warned = render(dataclasses.replace(view_with("x"), exposed="open on 0.0.0.0 <b>x</b>"))
+    root = lxml.html.document_fromstring(warned)
+    assert 1 == len(nodes(root, '//*[@id="exposed"]'))
+    assert "Unprotected: open on 0.0.0.0 <b>x</b>" in text(root, '//*[@id="exposed"]')
+
+
+async def test_wrong_sign_ins_are_throttled_with_the_form_still_shown() -> None:
+    """Past FREE_TRIES wrong tokens the form answers 429 with Retry-After and says why; a
+    browser already signed in (the cookie) is not held up by its address's wrong tries."""
+    c = await client(TOKEN)
+    try:
+        signed = await c.post("/login", data={"token": TOKEN}, allow_redirects=False)
+        cookie = signed.cookies[COOKIE].value
+        c.session.cookie_jar.clear()
+        answers = [
+            (await c.post("/login", data={"token": "guess"}, allow_redirects=False)).status
+            for _ in range(FREE_TRIES + 1)
+        ]
+        assert [401] * FREE_TRIES + [429] == answers
+        throttled = await c.post("/login", data={"token": TOKEN}, allow_redirects=False)
+        assert (429, "1") == (throttled.status, throttled.headers["Retry-After"])
+        assert "too many wrong tokens" in await throttled.text()
+        assert 'name="token"' in await throttled.text()
+        assert 429 == (await c.get("/", headers={"Authorization": f"Bearer {TOKEN}"})).status
+        assert 200 == (await c.get("/", headers={"Cookie": f"{COOKIE}={cookie}"})).status
     finally:
         await c.close()
 

@@ -165,7 +165,7 @@ def test_a_template_failing_at_run_time_sends_the_default_message(tmp_path: Path
     """A template that passed the samples but fails on a real alert gives the channel's default
     message and logs template_failed with the line: the alert still goes out."""
     channel = CHANNELS["slack"] + (
-        "\n    template:\n      body: |\n        {% if rule.id == 'cis-defense' %}"
+        "\n    template:\n      body: |\n        {% if article.title|length == 33 %}"
         "{{ article.tags[3] }}{% endif %}ok"
     )
     settings = config_with(tmp_path, channel).channels["out"]

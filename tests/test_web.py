@@ -1,5 +1,6 @@
 """The HTTP listener's POST /-/reload: a token when configured, no cross-site form, and
-reloads that coalesce (a real aiohttp server on 127.0.0.1, a real Reloader)."""
+reloads that coalesce (a real aiohttp server on 127.0.0.1, a real Reloader); the Host check,
+`http.protect_metrics` and the sign-in throttle."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.errors import Problem
+from monitor.guard import COOKIE, FREE_TRIES, SignInThrottle, session_value
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.reload import Reloader
@@ -115,3 +117,116 @@ async def test_a_reload_that_crashes_is_a_problem_not_a_crash(tmp_path: Path) ->
     assert ["reload failed: RecursionError (the log has the details)"] == [
         p.message for p in reloader.problems
     ]
+
+
+# -- the Host check, protect_metrics, the sign-in throttle ---------------------------------------
+
+
+async def status_of(url: str, method: str = "GET", **kwargs: Any) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, s.request(method, url, **kwargs) as resp:
+        return resp.status, await resp.text()
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "status"),
+    [
+        ("localhost:9464", (), 200),
+        ("LOCALHOST.", (), 200),
+        ("127.0.0.1:9464", (), 200),
+        ("[::1]:9464", (), 200),
+        ("10.42.0.17:9464", (), 200),  # a probe or a scraper, by the pod's IP
+        ("evil.example", (), 421),
+        ("evil.example:9464", (), 421),
+        ("localhost.evil.example", (), 421),
+        ("monitor.lan:9464", ("monitor.lan",), 200),
+        ("Monitor.LAN", ("monitor.lan",), 200),
+        ("evil.example", ("monitor.lan",), 421),
+        ("evil.example", ("*",), 200),
+    ],
+)
+async def test_the_listener_answers_only_the_host_names_it_serves(
+    host: str, allowed: tuple[str, ...], status: int
+) -> None:
+    """A name not in http.allowed_hosts (a DNS-rebinding page's) is refused on every route,
+    with an answer that names the key to set; localhost, IP literals and listed names pass."""
+    app = make_app(make_metrics(CollectorRegistry()), lambda: (True, {}), allowed_hosts=allowed)
+    async with serve(app) as base:
+        for path in ("/healthz", "/metrics", "/readyz"):
+            got, body = await status_of(base + path, headers={"Host": host})
+            assert status == got, path
+            if status == 421:
+                assert "http.allowed_hosts" in body
+
+
+async def test_the_listen_name_is_allowed_by_default() -> None:
+    app = make_app(make_metrics(CollectorRegistry()), lambda: (True, {}), listen_host="box.lan")
+    async with serve(app) as base:
+        assert 200 == (await status_of(base + "/healthz", headers={"Host": "box.lan:9464"}))[0]
+        assert 421 == (await status_of(base + "/healthz", headers={"Host": "other.lan"}))[0]
+
+
+async def test_protect_metrics_asks_the_token_of_metrics_and_readyz_not_healthz() -> None:
+    metrics = make_metrics(CollectorRegistry())
+    for protect, closed in ((False, 200), (True, 401)):
+        app = make_app(metrics, lambda: (True, {}), token=TOKEN, protect_metrics=protect)
+        async with serve(app) as base:
+            assert 200 == (await status_of(base + "/healthz"))[0]
+            for path in ("/metrics", "/readyz"):
+                assert closed == (await status_of(base + path))[0], path
+                assert 200 == (await status_of(base + path, headers=BEARER))[0], path
+                cookie = {"Cookie": f"{COOKIE}={session_value(TOKEN)}"}
+                assert 200 == (await status_of(base + path, headers=cookie))[0], path
+
+
+async def test_wrong_tokens_make_the_address_wait_and_the_right_one_works_after() -> None:
+    """Past FREE_TRIES wrong tokens, POST /-/reload answers 429 with Retry-After without
+    checking; once the wait is over, the right token is let through and clears the count."""
+    metrics = make_metrics(CollectorRegistry())
+
+    async def reload(_: str) -> tuple[bool, dict[str, Any]]:
+        return True, {}
+
+    app = make_app(metrics, lambda: (True, {}), reload, token=TOKEN)
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+    async with serve(app) as base:
+        answers = [
+            (await status_of(base + "/-/reload", "POST", json={}, headers=wrong))[0]
+            for _ in range(FREE_TRIES + 10)
+        ]
+        assert [401] * FREE_TRIES + [429] * 10 == answers
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(base + "/-/reload", json={}, headers=BEARER) as resp,
+        ):
+            assert 429 == resp.status  # the right token too: it is not checked while waiting
+            assert "1" == resp.headers["Retry-After"]
+        await asyncio.sleep(1.1)
+        assert 200 == (await status_of(base + "/-/reload", "POST", json={}, headers=BEARER))[0]
+        assert 401 == (await status_of(base + "/-/reload", "POST", json={}, headers=wrong))[0]
+    refused = metrics.registry.get_sample_value
+    assert FREE_TRIES + 1 == refused("monitor_http_refused_total", {"reason": "token"})
+    assert 11 == refused("monitor_http_refused_total", {"reason": "throttled"})
+
+
+def test_the_throttle_doubles_the_wait_and_forgets_the_oldest_addresses() -> None:
+    now = [1000.0]
+    throttle = SignInThrottle(make_metrics(CollectorRegistry()), capacity=3, clock=lambda: now[0])
+    waits = []
+    for _ in range(FREE_TRIES + 3):
+        throttle.wrong("192.0.2.1")
+        waits.append(throttle.wait_s("192.0.2.1"))
+    assert [0.0] * (FREE_TRIES - 1) + [1.0, 2.0, 4.0, 8.0] == waits
+    for _ in range(40):
+        throttle.wrong("192.0.2.2")
+    assert 300.0 == throttle.wait_s("192.0.2.2")  # at most five minutes
+    now[0] += 3601
+    assert 0.0 == throttle.wait_s("192.0.2.2")  # an hour after the last wrong token
+    throttle.right("192.0.2.1")
+    assert 0.0 == throttle.wait_s("192.0.2.1")
+    for _ in range(FREE_TRIES):
+        throttle.wrong("2001:db8::1")
+    assert throttle.wait_s("2001:db8::ffff") > 0  # IPv6: the /64 waits together
+    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        throttle.wrong(address)
+    assert 3 == len(throttle)
+    assert 0.0 == throttle.wait_s("2001:db8::1")  # the oldest, forgotten

@@ -4,7 +4,9 @@
 retried or dropped since. A dead letter is open while no later "done" record names its key.
 A retry sends an alert only if it is not settled "delivered" (by the service or an earlier
 retry), and settles it delivered, so it still goes out at most once per (rule, story,
-channel); a retry that fails again is dead-lettered again with the new reason.
+channel); a retry that fails again is dead-lettered again with the new reason. Between the
+check and the settlement it holds a claim on the dead letter (`monitor.alerts.claims`): of two
+`monitor dlq retry` run at once, one sends and the other says "already being sent".
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 import structlog
 
 from monitor.alerts.channels import Sender
-from monitor.alerts.digest import digest_from_dict
+from monitor.alerts.claims import Claims, lease_s
+from monitor.alerts.digest import Digest, digest_from_dict
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.retrying import send_with_retries
 from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
@@ -29,7 +32,7 @@ from monitor.config import Config, DeliveryConfig
 from monitor.errors import BusError, DeliveryError
 from monitor.history import stored_records
 from monitor.metrics import Metrics
-from monitor.models import Settlement, alert_from_dict
+from monitor.models import Alert, Settlement, alert_from_dict
 from monitor.records import BadRecord, load_json, raw_excerpt
 from monitor.waiting import sleep_or_stop
 
@@ -146,18 +149,21 @@ class Retrier:
         *,
         senders: Mapping[str, Sender],
         settlements: Settlements,
+        claims: Claims,
         bus: Bus,
         metrics: Metrics,
         delivery: DeliveryConfig,
     ) -> None:
         self.senders = senders
+        self.claims = claims
         self.settlements = settlements
         self.bus = bus
         self.metrics = metrics
         self.delivery = delivery
 
     async def retry(self, letter: DeadLetter) -> str:
-        """ "sent", "already delivered", or raise DeliveryError with why it failed again."""
+        """ "sent", "already delivered", "already being sent" (another process holds its
+        claim), or raise DeliveryError with why it failed again."""
         if letter.kind == "record":
             raise DeliveryError(
                 "not an alert (a record that could not be read): drop it", retriable=False
@@ -167,26 +173,39 @@ class Retrier:
             raise DeliveryError(
                 f"no channel named {letter.channel!r} is configured", retriable=False
             )
-        await self.settlements.sync()
+        if await self._delivered(letter):
+            await mark_done(self.bus, [letter], "retried")
+            return "already delivered"
+        if not await self.claims.claim([letter.id], lease_s(self.delivery)):
+            log.info("dead_letter_claimed_elsewhere", id=letter.id, channel=letter.channel)
+            return "already being sent"
         try:
-            alert = alert_from_dict(letter.body["alert"]) if letter.kind == "alert" else None
-            digest = digest_from_dict(letter.body["digest"]) if alert is None else None
-        except (BadRecord, KeyError, TypeError, ValueError) as exc:
-            raise DeliveryError(f"unreadable: {exc}: drop it", retriable=False) from None
-        if alert is not None:
-            if await self.settlements.settled_status(alert.id) == "delivered":
-                await mark_done(self.bus, [letter], "retried")
-                return "already delivered"
-            await self._attempts(letter, partial(sender.send, alert))
-            await self._settle(alert.id, alert.rule_id, alert.article.id, alert.channel)
-        elif digest is not None:
-            statuses = [await self.settlements.settled_status(i.alert_id) for i in digest.items]
-            if all(s == "delivered" for s in statuses):
-                await mark_done(self.bus, [letter], "retried")
-                return "already delivered"
-            await self._attempts(letter, partial(sender.send_digest, digest))
-            for item in digest.items:
-                await self._settle(item.alert_id, item.rule_id, item.article_id, digest.channel)
+            return await self._retry_claimed(letter, sender)
+        finally:
+            await self.claims.release([letter.id])
+
+    async def _delivered(self, letter: DeadLetter) -> bool:
+        """Whether the alert, or every item of the digest, is settled delivered now."""
+        await self.settlements.sync()
+        decoded = _decoded(letter)
+        if isinstance(decoded, Alert):
+            return await self.settlements.settled_status(decoded.id) == "delivered"
+        statuses = [await self.settlements.settled_status(i.alert_id) for i in decoded.items]
+        return all(s == "delivered" for s in statuses)
+
+    async def _retry_claimed(self, letter: DeadLetter, sender: Sender) -> str:
+        # Checked again under the claim: a holder that just finished settled before releasing.
+        if await self._delivered(letter):
+            await mark_done(self.bus, [letter], "retried")
+            return "already delivered"
+        decoded = _decoded(letter)
+        if isinstance(decoded, Alert):
+            await self._attempts(letter, partial(sender.send, decoded))
+            await self._settle(decoded.id, decoded.rule_id, decoded.article.id, decoded.channel)
+        else:
+            await self._attempts(letter, partial(sender.send_digest, decoded))
+            for item in decoded.items:
+                await self._settle(item.alert_id, item.rule_id, item.article_id, decoded.channel)
         await mark_done(self.bus, [letter], "retried")
         self.metrics.alerts.labels(letter.channel, "delivered").inc()
         log.info("dead_letter_retried", id=letter.id, channel=letter.channel)
@@ -239,3 +258,13 @@ async def export_dlq_size(
                 metrics.dlq_size.labels(channel).set(counts.get(channel, 0))
         if await sleep_or_stop(stop, every_s):
             return
+
+
+def _decoded(letter: DeadLetter) -> Alert | Digest:
+    """The letter's alert or digest; a DeliveryError ("drop it") when it cannot be read."""
+    try:
+        if letter.kind == "alert":
+            return alert_from_dict(letter.body["alert"])
+        return digest_from_dict(letter.body["digest"])
+    except (BadRecord, KeyError, TypeError, ValueError) as exc:
+        raise DeliveryError(f"unreadable: {exc}: drop it", retriable=False) from None

@@ -54,7 +54,7 @@ class HeldAlert:
             url=a.url,
             feed=a.feed or "",
             story_id=story.id if story else a.id,
-            story_articles=len(story.articles) if story else 1,
+            story_articles=story.size if story else 1,
             story_feeds=story.feeds if story else ((a.feed,) if a.feed else ()),
             held_at=held_at,
         )

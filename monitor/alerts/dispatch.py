@@ -35,6 +35,7 @@ from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
 from monitor.models import Alert, MatchedArticle, Settlement
 from monitor.records import BadRecord
+from monitor.redact import redact
 from monitor.status.boards import RecentAlerts
 from monitor.stories.desk import StoryDesk
 from monitor.waiting import sleep_or_stop
@@ -62,7 +63,7 @@ async def dead_letter(
     bus: Bus, metrics: Metrics, key: str, body: dict[str, object], reason: str, channel: str
 ) -> None:
     """Put what could not be delivered in `alerts.dlq`, with the reason and the time."""
-    body = {**body, "reason": reason, "failed_at": datetime.now(UTC).isoformat()}
+    body = {**body, "reason": redact(reason), "failed_at": datetime.now(UTC).isoformat()}
     await bus.publish(DLQ, [(key, json.dumps(body, ensure_ascii=False).encode())])
     metrics.dlq_size.labels(channel).inc()
 
@@ -239,6 +240,10 @@ class Dispatcher:
                 if await sleep_or_stop(self.stop, delay):
                     raise Interrupted(alert.id) from exc
                 continue
+            except Exception as exc:  # a sender's bug: redoing the batch would resend the rest
+                log.exception("alert_send_crashed", attempt=attempt)
+                await self._give_up(alert, f"{type(exc).__name__}: {exc}", attempt)
+                return
             self.metrics.delivery_duration.labels(alert.channel).observe(
                 time.perf_counter() - started
             )
@@ -292,6 +297,7 @@ class Dispatcher:
         log.info("alert_held", reason=reason, due=datetime.fromtimestamp(due, UTC).isoformat())
 
     async def _give_up(self, alert: Alert, reason: str, attempts: int) -> None:
+        reason = redact(reason)
         body = {"alert": alert.to_dict(), "attempts": attempts}
         await dead_letter(self.bus, self.metrics, alert.id, body, reason, alert.channel)
         await self._settle(alert, "dead", reason)

@@ -4,6 +4,11 @@ reason, with the dispatcher's retries; then settles them delivered and forgets t
 A crash after holding loses nothing: the rows wait in state.db and go out once due. A crash
 after a digest was sent but before its items were settled sends it again with the same id
 (`X-Monitor-Digest-Id`, the body's `id`), which a receiver can drop, as with alerts.
+
+Each item is claimed before it goes out (`monitor.alerts.claims`): two flushers that both
+think they own a channel (a rebalance of the flusher leases on Kafka, a second service on the
+same state.db) send each item once; the loser leaves it to the winner. An item found settled
+under the claim went out already and is forgotten.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import UTC, datetime
 import structlog
 
 from monitor.alerts.channels.base import Sender
+from monitor.alerts.claims import Claims, lease_s
 from monitor.alerts.digest import Digest, HeldAlert
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.held import Held, HeldRow
@@ -50,7 +56,9 @@ class Flusher:
         clock: Callable[[], float],
         stop: asyncio.Event,
         recent: RecentAlerts | None = None,
+        claims: Claims | None = None,
     ) -> None:
+        self.claims = claims  # None: this flusher is the only sender of its held items
         self.recent = recent  # the last alerts and their states, for the status page
         self.held = held
         self.senders = senders
@@ -86,15 +94,16 @@ class Flusher:
             rule = row.item.rule_id if row.reason == "throttle" else ""
             groups.setdefault((row.channel, row.reason, rule), []).append(row)
         sent = 0
-        for (channel, reason, _), rows in groups.items():
-            due = datetime.fromtimestamp(max(r.due_ms for r in rows) / 1000, UTC)
-            items = tuple(self._current(r.item) for r in rows)
-            digest = Digest(channel=channel, reason=reason, items=items, sent_for=due)
-            with structlog.contextvars.bound_contextvars(
-                channel=channel, digest_id=digest.id, reason=reason
-            ):
-                if await self._send(digest):
+        for (channel, reason, _), all_rows in groups.items():
+            rows = await self._claim(all_rows)
+            if not rows:
+                continue
+            try:
+                if await self._send_rows(channel, reason, rows):
                     sent += 1
+            finally:
+                if self.claims is not None:
+                    await self.claims.release([r.item.alert_id for r in rows])
         counts = {c: n for c, n in (await self.held.counts()).items() if self.owns(c)}
         for channel, count in counts.items():
             self.metrics.held_alerts.labels(channel).set(count)
@@ -102,12 +111,45 @@ class Flusher:
             self.metrics.held_alerts.labels(channel).set(0)
         return sent
 
+    async def _claim(self, rows: list[HeldRow]) -> list[HeldRow]:
+        """The rows this flusher won the claim of and that are still to send."""
+        if self.claims is None:
+            return rows
+        ids = [r.item.alert_id for r in rows]
+        won = await self.claims.claim(ids, lease_s(self.delivery))
+        if len(won) < len(ids):
+            log.info("held_alerts_claimed_elsewhere", alerts=len(ids) - len(won))
+        if won:
+            await self.settlements.sync()  # after the claim: a holder settles, then releases
+        mine, gone = [], []
+        for row in rows:
+            if row.item.alert_id not in won:
+                continue
+            # Settled beyond "held" while we looked: another flusher sent it (or gave up).
+            if await self.settlements.settled_status(row.item.alert_id) not in (None, "held"):
+                gone.append(row.item.alert_id)
+            else:
+                mine.append(row)
+        if gone:
+            await self.held.release(gone)
+            await self.claims.release(gone)
+        return mine
+
+    async def _send_rows(self, channel: str, reason: str, rows: list[HeldRow]) -> bool:
+        due = datetime.fromtimestamp(max(r.due_ms for r in rows) / 1000, UTC)
+        items = tuple(self._current(r.item) for r in rows)
+        digest = Digest(channel=channel, reason=reason, items=items, sent_for=due)
+        with structlog.contextvars.bound_contextvars(
+            channel=channel, digest_id=digest.id, reason=reason
+        ):
+            return await self._send(digest)
+
     def _current(self, item: HeldAlert) -> HeldAlert:
         """The item with its story as known now: copies may have come while it was held."""
         story = self.stories.story_of_article(item.article_id)
         if story is None:
             return item
-        return replace(item, story_articles=len(story.articles), story_feeds=story.feeds)
+        return replace(item, story_articles=story.size, story_feeds=story.feeds)
 
     async def _send(self, digest: Digest) -> bool:
         sender = self.senders.get(digest.channel)

@@ -60,7 +60,9 @@ def also_reported(alert: Alert) -> str:
     if not others:
         return ""
     shown = [f"{r.feed or 'a feed'} ({r.seen_at:%Y-%m-%d %H:%M} UTC)" for r in others[:ALSO_MAX]]
-    more = f" and {len(others) - ALSO_MAX} more" if len(others) > ALSO_MAX else ""
+    unlisted = alert.story.unlisted() if alert.story else 0  # a big story lists only some
+    hidden = len(others) - len(shown) + unlisted
+    more = f" and {hidden} more" if hidden > 0 else ""
     return one_line("Also reported by: " + ", ".join(shown) + more, 1000)
 
 

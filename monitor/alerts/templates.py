@@ -5,25 +5,28 @@ A channel's `template: {title: ..., body: ...}` or `template_file: NAME.j2` (wit
 is escaped for the channel (HTML for Telegram, Matrix and email, mrkdwn for Slack, Markdown
 for Discord and Mattermost, a JSON string for the webhook) unless marked `|safe`. A name that
 does not exist is an error, found when `monitor check --config` renders each template against
-sample alerts; at run time a template that still fails gives the default message, never a
-lost alert.
+sample alerts (with long texts, and with the template's own string constants, so a branch
+behind `'x' in article.title` is tried); at run time a template that still fails gives the
+default message, never a lost alert. Every render runs within a budget of steps, characters
+and time (`monitor.alerts.budget`): a template cannot take the service's memory or time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from types import TracebackType
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment, safe_range
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from monitor.alerts.budget import BudgetedSandbox, budgeted_filter, charge_text, start_budget
 from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story, make_article
 
 Escape = Callable[[str], str]
@@ -47,6 +50,7 @@ class AlertTemplate:
     from_blocks: bool = False  # one file with `title` and `body` blocks
     title_line: int = 1  # where line 1 of the inline title stands in its file
     body_line: int = 1  # and of the body
+    baits: tuple[str, ...] = ()  # the template's string constants, to put in sample alerts
 
     def render(self, alert: Alert) -> tuple[str, str]:
         """(title, body) for an alert; TemplateProblem (with the line) when it fails."""
@@ -60,23 +64,17 @@ class AlertTemplate:
         render = template.blocks.get(name) if self.from_blocks else template.root_render_func
         if render is None:
             return ""
-        budget = _range_left.set(RANGE_BUDGET)
+        end_budget = start_budget()
         try:
             return _joined(render(template.new_context(context))).strip()
         except jinja2.TemplateError as exc:
             raise TemplateProblem(f"{name}: {exc}", self._line(exc, template)) from exc
-        except (
-            TypeError,
-            ValueError,
-            LookupError,
-            ArithmeticError,
-            AttributeError,
-            RecursionError,  # a macro that calls itself
-        ) as exc:
+        except Exception as exc:  # whatever a template raises is its problem, located: a
+            # `RuntimeError` of a dict grown in its own loop, a `MemoryError`
             message = f"{name}: {type(exc).__name__}: {exc}"
             raise TemplateProblem(message, self._line(exc, template)) from exc
         finally:
-            _range_left.reset(budget)
+            end_budget()
 
     def _line(self, exc: BaseException, template: jinja2.Template) -> int:
         """The line of the file where rendering failed, from the template's debug info."""
@@ -108,36 +106,6 @@ def _frames(tb: TracebackType | None) -> Iterator[TracebackType]:
 
 
 OUTPUT_MAX = 64 * 1024  # characters a template may give; a message is far shorter
-_BIG = 10_000  # repetitions and exponents beyond this are refused
-RANGE_BUDGET = 100_000  # numbers all of one render's `range()` calls may give together
-_range_left: ContextVar[int] = ContextVar("range_left", default=RANGE_BUDGET)
-
-
-def _budgeted_range(*args: int) -> range:
-    """Jinja's `range`, but nested loops cannot multiply their way to hours of work."""
-    numbers = safe_range(*args)
-    left = _range_left.get() - len(numbers)
-    if left < 0:
-        raise SecurityError(f"the template's ranges give more than {RANGE_BUDGET} numbers")
-    _range_left.set(left)
-    return numbers
-
-
-class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, which also refuses `'x' * 10**9` and `10 ** 10**9`: a template must
-    not take the service's memory or time."""
-
-    intercepted_binops = frozenset(["*", "**"])
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-            raise SecurityError(f"exponent {right} is too large")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
-                if sized and (len(seq) * n > OUTPUT_MAX or n > _BIG):
-                    raise SecurityError("repetition makes too long a value")
-        return super().call_binop(context, operator, left, right)
 
 
 @cache
@@ -149,17 +117,19 @@ def environment(escape: Escape) -> SandboxedEnvironment:
             return ""
         if isinstance(value, Markup):
             return str(value)
+        charge_text(value)  # before `str()`: a list nested in itself is huge as text
         return escape(str(value))
 
-    env = _Sandbox(
+    env = BudgetedSandbox(
         undefined=jinja2.StrictUndefined,
         finalize=finalize,
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["range"] = _budgeted_range
-    env.filters["one_line"] = lambda text, limit=300: " ".join(str(text).split())[:limit]
+    env.filters["one_line"] = budgeted_filter(
+        "one_line", lambda text, limit=300: " ".join(str(text).split())[:limit]
+    )
     return env
 
 
@@ -175,12 +145,16 @@ def compile_template(
     """Inline `title` and `body` (their first lines in the file they stand in: where errors
     are placed); TemplateProblem when one does not compile."""
     env = environment(escape)
+    compiled_title = (
+        _compile(env, title, f"{origin}#title", title_line) if title is not None else None
+    )
     return AlertTemplate(
         origin=origin,
-        title=_compile(env, title, f"{origin}#title", title_line) if title is not None else None,
+        title=compiled_title,
         body=_compile(env, body, f"{origin}#body", body_line),
         title_line=title_line,
         body_line=body_line,
+        baits=_baits(env, title or "", body),
     )
 
 
@@ -189,7 +163,28 @@ def compile_template_file(escape: Escape, *, origin: str, source: str) -> AlertT
     template = _compile(environment(escape), source, origin, 1)
     if "body" not in template.blocks:
         raise TemplateProblem("a template file needs {% block body %}...{% endblock %}", 1)
-    return AlertTemplate(origin=origin, body=template, title=template, from_blocks=True)
+    return AlertTemplate(
+        origin=origin,
+        body=template,
+        title=template,
+        from_blocks=True,
+        baits=_baits(environment(escape), source),
+    )
+
+
+BAITS_MAX = 200  # string constants of a template put in its sample alerts
+BAIT_CHARS = 200  # a longer constant is not a condition's word
+
+
+def _baits(env: SandboxedEnvironment, *sources: str) -> tuple[str, ...]:
+    """The template's string constants (`'bomb'` of `{% if 'bomb' in article.title %}`), so
+    that `monitor check` renders the branches only a real alert would otherwise reach."""
+    found: dict[str, None] = {}
+    for source in sources:
+        for const in env.parse(source).find_all(nodes.Const):
+            if isinstance(const.value, str) and 0 < len(const.value) <= BAIT_CHARS:
+                found[const.value] = None
+    return tuple(found)[:BAITS_MAX]
 
 
 def _compile(env: SandboxedEnvironment, source: str, name: str, first_line: int) -> jinja2.Template:
@@ -214,8 +209,15 @@ def template_context(alert: Alert) -> dict[str, Any]:
     }
 
 
-def sample_alerts(channel: str) -> tuple[Alert, ...]:
-    """Alerts to try a template on: one with every field, one with the optional ones empty."""
+LONG_TEXT = 20_000  # characters of the long sample alert's content (its title: a tenth)
+MANY_EVIDENCE = 50  # evidence items of the long sample alert
+BAIT_ALERTS = 16  # sample alerts with one bait as every text field, for `==` conditions
+
+
+def sample_alerts(channel: str, baits: Sequence[str] = ()) -> tuple[Alert, ...]:
+    """Alerts to try a template on: one with every field, one with the optional ones empty,
+    one with long texts and many evidence items holding every bait (a template's string
+    constant), and one per bait (up to BAIT_ALERTS) with the bait as each of its texts."""
     when = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
     full = make_article(
         id="sample-1",
@@ -231,6 +233,20 @@ def sample_alerts(channel: str) -> tuple[Alert, ...]:
         fetched_at=when,
     )
     sparse = make_article(id="sample-2", title="Flood warning")
+    baited = " ".join(baits)
+    long = make_article(
+        id="sample-3",
+        feed="world",
+        url="https://example.org/news/3",
+        title=(f"{baited} Floods " * (LONG_TEXT // 10))[: max(LONG_TEXT // 10, len(baited) + 8)],
+        summary=(f"{baited} water " * LONG_TEXT)[: max(LONG_TEXT, len(baited) + 6)],
+        content=(f"{baited} the Danube rose " * LONG_TEXT)[: max(LONG_TEXT, len(baited) + 16)],
+        author=baited or "Desk",
+        tags=(*baits[:BAIT_ALERTS], "weather"),
+        published=when,
+        language="en",
+        fetched_at=when,
+    )
     evidence = Evidence(
         kind="term",
         value="flood",
@@ -240,15 +256,43 @@ def sample_alerts(channel: str) -> tuple[Alert, ...]:
         start=0,
         end=6,
     )
-    other = Reported(article_id="x", feed="wire", title="Flood", url="", seen_at=when)
-    alerts = []
-    for article, story in (
-        (full, Story(id="sample-1", articles=(other,))),
-        (sparse, Story(id="sample-2", articles=())),
-    ):
-        match = Match(
-            rule_id="sample", article_id=article.id, severity="high", evidence=(evidence,)
+    many = tuple(
+        Evidence(
+            kind="term",
+            value=(baits[i % len(baits)] if baits else f"flood{i}"),
+            field="content",
+            text=long.content[i * 10 : i * 10 + 6],
+            snippet=long.content[i * 10 : i * 10 + 200],
+            start=i * 10,
+            end=i * 10 + 6,
         )
+        for i in range(MANY_EVIDENCE)
+    )
+    other = Reported(article_id="x", feed="wire", title="Flood", url="", seen_at=when)
+    cases: list[tuple[str, Any, Story, tuple[Evidence, ...]]] = [
+        ("sample", full, Story(id="sample-1", articles=(other,)), (evidence,)),
+        ("sample", sparse, Story(id="sample-2", articles=()), (evidence,)),
+        ("sample", long, Story(id="sample-3", articles=(other,) * MANY_EVIDENCE), many),
+    ]
+    for i, bait in enumerate(baits[:BAIT_ALERTS]):
+        article = make_article(
+            id=f"sample-bait-{i}",
+            feed=bait,
+            url="https://example.org/news/bait",
+            title=bait,
+            summary=bait,
+            content=bait,
+            author=bait,
+            tags=(bait,),
+            language="en",
+            published=when,
+            fetched_at=when,
+        )
+        bait_evidence = replace(evidence, value=bait, text=bait, snippet=bait)
+        cases.append((bait, article, Story(id=article.id, articles=()), (bait_evidence,)))
+    alerts = []
+    for rule_id, article, story, found in cases:
+        match = Match(rule_id=rule_id, article_id=article.id, severity="high", evidence=found)
         matched = MatchedArticle(match=match, article=article, description="A sample rule")
         alerts.append(Alert.for_channel(matched, channel, story))
     return tuple(alerts)

@@ -23,6 +23,8 @@ HELD: Final = "held"  # alerts held for digests, by alert id, compacted (Kafka b
 HELD_RETENTION_S: Final = 30 * 86400.0  # a held alert is due within a day or a throttle period
 FEED_HEALTH: Final = "feed.health"  # each feed's health, by feed id, compacted (Kafka bus)
 FLUSHER_LEASES: Final = "flusher.leases"  # empty; its partitions share the channels' digests
+CLAIMS: Final = "claims"  # who is sending what must go out once, by key (Kafka bus)
+CLAIMS_RETENTION_S: Final = 86400.0  # far beyond any lease
 TOPICS: Final = (ARTICLES, MATCHES, DLQ)
 
 

@@ -33,6 +33,8 @@ from aiokafka.helpers import create_ssl_context
 
 from monitor.badrecords import skip_bad
 from monitor.bus.base import (
+    CLAIMS,
+    CLAIMS_RETENTION_S,
     DELIVERIES,
     DLQ_DONE,
     FEED_HEALTH,
@@ -158,6 +160,14 @@ class KafkaBus(Resource):
                 )
                 for name in (DELIVERIES, DLQ_DONE, FEED_HEALTH)
             ]
+            # Not compacted: a claim's winner is the first live claim of its key in the log.
+            claims = {
+                "cleanup.policy": "delete",
+                "retention.ms": str(int(CLAIMS_RETENTION_S * 1000)),
+            }
+            wanted.append(
+                NewTopic(self.topic(CLAIMS), self.cfg.partitions, rf, topic_configs=claims)
+            )
             for name, retention_s in ((STORIES, STORIES_RETENTION_S), (HELD, HELD_RETENTION_S)):
                 # Compacted to one record a key, and gone after the retention.
                 configs = {

@@ -6,18 +6,29 @@ Pages are fetched with the feeds' client and the hosts' turns, honour robots.txt
 says `fulltext_ignore_robots`, and are kept by canonical URL (`monitor.feeds.pages`), so a copy
 of an item in another feed reads the page kept. A poll waits for its pages at most
 `poller.timeout` in all: an item whose page fails, is refused or is late goes on with the feed's
-text, counted in `monitor_fulltext_total{result}` and logged, and nothing waits longer.
+text, counted in `monitor_fulltext_total{result}` and logged, and nothing waits longer. A page
+(or its robots.txt) on an address the feed's origin may not reach (`monitor.feeds.addresses`)
+is `refused` before anything is asked of that address or the kept pages are looked in.
+
+A page's text is extracted in the `fulltext` worker pool (`monitor.sandbox`), never in the
+event loop's threads: a page that takes longer than `fulltext.page_timeout` or more memory than
+`fulltext.page_memory_bytes` fails (`timeout`, `too_large`) and its worker is killed, as it is
+at the poll's deadline; when every worker is busy and the queue full, a page fails at once
+(`busy`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import structlog
+from yarl import URL
 
+from monitor.config import FulltextConfig
 from monitor.errors import FeedFetchError
 from monitor.feeds.client import Client
 from monitor.feeds.extract import Page, extract_page
@@ -26,6 +37,7 @@ from monitor.feeds.robots import Robots
 from monitor.matching.spec import FeedSpec
 from monitor.metrics import Metrics
 from monitor.models import Article
+from monitor.sandbox import Sandbox, SandboxError
 from monitor.stories.sketch import url_key
 
 log = structlog.get_logger("monitor.fulltext")
@@ -41,6 +53,29 @@ class PageFailed(Exception):
     def __init__(self, result: str, reason: str) -> None:
         super().__init__(reason)
         self.result = result
+
+
+def page_sandbox(config: FulltextConfig) -> Sandbox:
+    """The worker pool that extracts pages' text, with the config's limits; its workers start
+    with the first page."""
+    preload = ["monitor.feeds.extract"]
+    preload += [m for m in ("trafilatura", "cssselect") if importlib.util.find_spec(m)]
+    return Sandbox(
+        "fulltext",
+        workers=config.workers,
+        queue=config.queue,
+        timeout_s=config.page_timeout_s,
+        memory_bytes=config.page_memory_bytes,
+        preload=preload,
+    )
+
+
+async def extract_in(sandbox: Sandbox, body: bytes, url: str, selector: str | None) -> Page:
+    """The page's text, extracted in `sandbox`; PageFailed when that fails or runs away."""
+    try:
+        return await sandbox.run(extract_page, body, url, selector)
+    except SandboxError as exc:
+        raise PageFailed(exc.result, str(exc)) from exc
 
 
 def wants_page(feed: FeedSpec, article: Article) -> bool:
@@ -65,8 +100,16 @@ def with_page(article: Article, page: Page) -> Article:
 class FullText:
     """Completes a poll's new articles with their pages' text (see the module docstring)."""
 
-    def __init__(self, client: Client, cache: PageCache, metrics: Metrics, user_agent: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        cache: PageCache,
+        metrics: Metrics,
+        user_agent: str,
+        sandbox: Sandbox,
+    ) -> None:
         self.client = client
+        self.sandbox = sandbox
         self.cache = cache
         self.metrics = metrics
         self.user_agent = user_agent
@@ -113,31 +156,46 @@ class FullText:
         return page
 
     async def _page(self, feed: FeedSpec, url: str) -> tuple[Page, str]:
+        try:  # the address policy for the feed's origin, before the cache or robots.txt
+            await self.client.check(url, await self.client.guard(URL(feed.url)))
+        except FeedFetchError as exc:
+            raise PageFailed("refused", str(exc)) from exc
         key = url_key(url)
         kept = await self.cache.get(key)
         if kept is not None:
             return kept, "cached"
-        if not feed.fulltext_ignore_robots and not await self.robots.allowed(url):
+        if not feed.fulltext_ignore_robots and not await self.robots.allowed(url, feed.url):
             raise PageFailed("robots", "robots.txt disallows it")
         try:
-            fetched = await self.client.get(url, {"User-Agent": self.user_agent, "Accept": ACCEPT})
+            fetched = await self.client.get(
+                url, {"User-Agent": self.user_agent, "Accept": ACCEPT}, origin=feed.url
+            )
         except FeedFetchError as exc:
             result = "timeout" if isinstance(exc.__cause__, TimeoutError) else "failed"
-            raise PageFailed(
-                "too_large" if exc.result == "too_large" else result, str(exc)
-            ) from exc
+            if exc.result in ("too_large", "address_refused", "redirect_refused"):
+                result = "too_large" if exc.result == "too_large" else "refused"
+            raise PageFailed(result, str(exc)) from exc
         if fetched.body is None:
             raise PageFailed("failed", f"HTTP {fetched.status} {fetched.reason}".strip())
         kind = fetched.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if kind and kind not in _HTML_TYPES:
             raise PageFailed("not_html", f"not an HTML page ({kind})")
-        page = await asyncio.to_thread(
-            extract_page, fetched.body, str(fetched.url), feed.fulltext_selector
+        page = await extract_in(
+            self.sandbox, fetched.body, str(fetched.url), feed.fulltext_selector
         )
         if not page.text:
             raise PageFailed("empty", "no article text found on the page")
         await self.cache.put(key, page)
         return page, "fetched"
+
+    def warm(self, feeds: Iterable[FeedSpec]) -> None:
+        """Start the extraction workers if a feed reads pages (they take a second to start)."""
+        if any(feed.fulltext != "false" for feed in feeds):
+            self.sandbox.warm()
+
+    def close(self) -> None:
+        """Stop the extraction workers."""
+        self.sandbox.close()
 
     def _count(self, feed: FeedSpec, article: Article, result: str, reason: str) -> None:
         self.metrics.fulltext.labels(result).inc()

@@ -1,8 +1,9 @@
 """OPML 2.0, the outline every feed reader imports and exports, both ways.
 
 Reading takes every `<outline>` with an `xmlUrl`, at any depth; the `text` of the outlines it
-sits in (a reader's folders) and its `category` attribute become its tags. Writing gives one
-outline per feed, inside one outline per first tag. Pure: bytes in, text out; an unreadable
+sits in (a reader's folders) and its `category` attribute become its tags; a document of more
+than `max_outlines` outlines (folders included) is refused whole. Writing gives one outline per
+feed, inside one outline per first tag. Pure: bytes in, text out; an unreadable
 document raises `InputError` naming the file and, where known, the line.
 """
 
@@ -18,6 +19,8 @@ import lxml.etree
 
 from monitor.errors import InputError
 from monitor.matching.spec import FeedSpec
+
+MAX_OUTLINES = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +38,17 @@ def tag_of(text: str) -> str:
     return "-".join(re.findall(r"\w+", text.lower()))
 
 
-def read_opml(data: bytes, path: str) -> list[OpmlFeed]:
-    """The feeds an OPML document lists (see the module docstring)."""
+class TooManyOutlines(InputError):
+    """An OPML document over the outline limit; `count` is how many it has."""
+
+    def __init__(self, message: str, count: int) -> None:
+        super().__init__(message)
+        self.count = count
+
+
+def read_opml(data: bytes, path: str, max_outlines: int = MAX_OUTLINES) -> list[OpmlFeed]:
+    """The feeds an OPML document lists (see the module docstring); `TooManyOutlines` when it
+    has more than `max_outlines` outlines."""
     parser = lxml.etree.XMLParser(
         resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True
     )
@@ -52,6 +64,11 @@ def read_opml(data: bytes, path: str) -> list[OpmlFeed]:
     body = root.find("body")
     if body is None:
         raise InputError(f"{path}: not OPML: no <body>")
+    count = sum(1 for _ in body.iter("outline"))
+    if count > max_outlines:
+        raise TooManyOutlines(
+            f"{path}: {count:,} outlines, more than the {max_outlines:,} allowed", count
+        )
     feeds: list[OpmlFeed] = []
     _walk(body, (), feeds, path)
     return feeds

@@ -20,10 +20,10 @@ import aiohttp
 import structlog
 
 from monitor.bus.base import ARTICLES, Bus
-from monitor.config import PollerConfig
+from monitor.config import FulltextConfig, PollerConfig
 from monitor.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.feeds.client import Client, Fetched
-from monitor.feeds.fulltext import FullText
+from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
@@ -70,6 +70,7 @@ class AllFeeds:
         return True
 
 
+DEFAULT_FULLTEXT = FulltextConfig()
 NOT_OWNED_RECHECK_S = 5.0  # how soon a feed another poller holds is looked at again
 BUS_RETRY_S = 5.0  # how soon a poll whose articles could not be published is tried again
 
@@ -92,6 +93,7 @@ class Poller:
         leases: Leases | None = None,
         paused: Callable[[], bool] = lambda: False,
         watch: FeedWatch | None = None,
+        fulltext: FulltextConfig = DEFAULT_FULLTEXT,
     ) -> None:
         self.watch = watch  # told every poll's outcome: feed health
         self.leases = leases or AllFeeds()
@@ -104,7 +106,16 @@ class Poller:
         self._limit = asyncio.Semaphore(config.concurrency)
         self.client = Client(session, config)
         self.user_agent = self.client.user_agent
-        self.fulltext = FullText(self.client, PageCache(state.file), metrics, self.user_agent)
+        self.fulltext = FullText(
+            self.client,
+            PageCache(state.file),
+            metrics,
+            self.user_agent,
+            page_sandbox(fulltext),
+        )
+        pool = self.fulltext.sandbox
+        metrics.fulltext_jobs.labels("running").set_function(lambda: pool.state().busy)
+        metrics.fulltext_jobs.labels("waiting").set_function(lambda: pool.state().waiting)
         self._failing: set[str] = set()
         self.board = FeedBoard()  # each feed's last poll and next one, for the status page
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
@@ -115,6 +126,7 @@ class Poller:
 
     async def poll_all_once(self, feeds: Sequence[FeedSpec]) -> list[PollResult]:
         """Poll every enabled feed once, concurrently (bounded)."""
+        self.fulltext.warm([f for f in feeds if f.enabled])
         return list(await asyncio.gather(*(self.poll(f) for f in feeds if f.enabled)))
 
     async def run(self, feeds: Sequence[FeedSpec], stop: asyncio.Event) -> None:
@@ -139,6 +151,7 @@ class Poller:
             log.info("feed_stopped", feed=feed_id)
         if self._group is None or self._stop is None:
             return
+        self.fulltext.warm(wanted.values())
         for feed_id in wanted:
             task = self._tasks.get(feed_id)
             if task is None or task.done():  # new, or ended (gone) and maybe fixed since

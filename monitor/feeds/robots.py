@@ -42,37 +42,44 @@ class Robots:
         self._rules: dict[str, tuple[float, RobotFileParser | bool]] = {}
         self._pending: dict[str, asyncio.Future[RobotFileParser | bool]] = {}
 
-    async def allowed(self, url: str) -> bool:
-        """Whether `url` may be fetched."""
+    async def allowed(self, url: str, feed_url: str | None = None) -> bool:
+        """Whether `url` may be fetched; its robots.txt is fetched for `feed_url`'s sake (the
+        address policy's origin), by default its own."""
         target = URL(url)
         origin = str(target.origin())
-        rules = await self._rules_of(origin)
+        rules = await self._rules_of(origin, feed_url)
         if isinstance(rules, bool):
             return rules
         return rules.can_fetch(AGENT, url)
 
-    async def _rules_of(self, origin: str) -> RobotFileParser | bool:
+    async def _rules_of(self, origin: str, feed_url: str | None) -> RobotFileParser | bool:
         kept = self._rules.get(origin)
         if kept is not None and kept[0] > self.clock():
             return kept[1]
         # One fetch per origin at a time: the pages of an origin that ask meanwhile wait for it.
         task = self._pending.get(origin)
         if task is None:
-            task = self._pending[origin] = asyncio.ensure_future(self._fetch_and_keep(origin))
+            task = self._pending[origin] = asyncio.ensure_future(
+                self._fetch_and_keep(origin, feed_url)
+            )
             task.add_done_callback(lambda _: self._pending.pop(origin, None))
         return await asyncio.shield(task)
 
-    async def _fetch_and_keep(self, origin: str) -> RobotFileParser | bool:
-        rules, keep_s = await self._fetch(origin)
+    async def _fetch_and_keep(self, origin: str, feed_url: str | None) -> RobotFileParser | bool:
+        rules, keep_s = await self._fetch(origin, feed_url)
         if len(self._rules) >= MAX_ORIGINS:
             self._rules.clear()  # simple and rare: they are fetched again when needed
         self._rules[origin] = (self.clock() + keep_s, rules)
         return rules
 
-    async def _fetch(self, origin: str) -> tuple[RobotFileParser | bool, float]:
+    async def _fetch(
+        self, origin: str, feed_url: str | None
+    ) -> tuple[RobotFileParser | bool, float]:
         try:
             fetched = await self.client.get(
-                f"{origin}/robots.txt", {"User-Agent": self.user_agent, "Accept": "text/plain"}
+                f"{origin}/robots.txt",
+                {"User-Agent": self.user_agent, "Accept": "text/plain"},
+                origin=feed_url,
             )
         except FeedFetchError as exc:
             log.info("robots_unreachable", origin=origin, reason=str(exc))

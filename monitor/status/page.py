@@ -66,6 +66,7 @@ class StatusView:
     dead_letters: Mapping[str, int] | None  # open dead letters by channel
     feeds_more: int = 0  # feeds polled but not listed (the page lists a bounded number)
     watches_more: int = 0  # watches in force but not listed: the quietest
+    exposed: str | None = None  # the warning when the listener is open beyond loopback
 
 
 def ago(ms: int | None, now_ms: int) -> str:
@@ -144,6 +145,7 @@ def render(view: StatusView) -> str:
     )
 
 
-def render_login(*, wrong: bool) -> str:
-    """The sign-in form shown when the listener has a token and the request carries none."""
-    return _ENV.get_template("login.html").render(wrong=wrong)
+def render_login(*, wrong: bool, wait: str | None = None) -> str:
+    """The sign-in form shown when the listener has a token and the request carries none;
+    `wait` says why a sign-in is not checked now (too many wrong tokens)."""
+    return _ENV.get_template("login.html").render(wrong=wrong, wait=wait)

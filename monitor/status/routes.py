@@ -4,21 +4,23 @@ Without `http.token` the page is open, as /metrics is. With it, a request needs 
 `Authorization: Bearer <token>`, or the cookie `POST /login` sets once the token is typed into
 its form. The cookie holds an HMAC of the token, not the token, so changing the token signs
 every browser out; it is HttpOnly and SameSite=Strict. Every answer forbids scripts, framing and
-forms to other origins (Content-Security-Policy).
+forms to other origins (Content-Security-Policy). Wrong tokens are throttled per address
+(`monitor.guard`): 429 with `Retry-After` while the address waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from monitor.guard import COOKIE, Admission, SignInThrottle, admit, session_value, wait_message
+from monitor.metrics import make_metrics
 from monitor.status.page import StatusView, render, render_login
 
-COOKIE = "monitor_status"
+__all__ = ["COOKIE", "add_status_routes", "session_value"]
+
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
@@ -30,35 +32,38 @@ HEADERS = {
 }
 
 
-def session_value(token: str) -> str:
-    """What the sign-in cookie holds for `token`."""
-    return hmac.new(token.encode(), b"monitor status page", hashlib.sha256).hexdigest()
-
-
-def signed_in(request: web.Request, token: str | None) -> bool:
-    """Whether the request may see the page."""
-    if token is None:
-        return True
-    bearer = request.headers.get("Authorization", "")
-    if hmac.compare_digest(bearer.encode(), f"Bearer {token}".encode()):
-        return True
-    cookie = request.cookies.get(COOKIE, "")
-    return hmac.compare_digest(cookie.encode(), session_value(token).encode())
-
-
 def add_status_routes(
-    app: web.Application, view: Callable[[], Awaitable[StatusView]], token: str | None
+    app: web.Application,
+    view: Callable[[], Awaitable[StatusView]],
+    token: str | None,
+    throttle: SignInThrottle | None = None,
 ) -> None:
-    """Serve the status page on `app` (see the module docstring)."""
+    """Serve the status page on `app` (see the module docstring); `throttle` counts wrong
+    tokens (the listener's, so the page and POST /-/reload count together)."""
+    guard = throttle if throttle is not None else SignInThrottle(make_metrics())
 
-    def html(text: str, status: int = 200) -> web.Response:
+    def html(text: str, status: int = 200, more: dict[str, str] | None = None) -> web.Response:
         return web.Response(
-            text=text, status=status, content_type="text/html", charset="utf-8", headers=HEADERS
+            text=text,
+            status=status,
+            content_type="text/html",
+            charset="utf-8",
+            headers={**HEADERS, **(more or {})},
         )
 
+    def refused(admission: Admission, *, wrong: bool) -> web.Response:
+        if admission.wait_s:
+            return html(
+                render_login(wrong=False, wait=wait_message(admission)),
+                status=429,
+                more={"Retry-After": admission.retry_after},
+            )
+        return html(render_login(wrong=wrong), status=401)
+
     async def page(request: web.Request) -> web.Response:
-        if not signed_in(request, token):
-            return html(render_login(wrong=False), status=401)
+        admission = admit(request, token, guard, cookie=True)
+        if not admission.ok:
+            return refused(admission, wrong="Authorization" in request.headers)
         shown = await view()
         return html(await asyncio.to_thread(render, shown))  # off the loop: it can be large
 
@@ -67,8 +72,9 @@ def add_status_routes(
             raise web.HTTPSeeOther("/")
         form = await request.post()
         given = form.get("token")
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
-            return html(render_login(wrong=True), status=401)
+        admission = admit(request, token, guard, given=given if isinstance(given, str) else "")
+        if not admission.ok:
+            return refused(admission, wrong=True)
         answer = web.HTTPSeeOther("/", headers=HEADERS)
         answer.set_cookie(COOKIE, session_value(token), httponly=True, samesite="Strict", path="/")
         raise answer

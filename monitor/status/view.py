@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from prometheus_client import Gauge
@@ -25,7 +25,16 @@ from monitor.errors import BusError
 from monitor.history import stored_records
 from monitor.matching.spec import FeedSpec, RuleSpec
 from monitor.metrics import Metrics
-from monitor.status.boards import DAY_MS, DAYS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
+from monitor.redact import redact
+from monitor.status.boards import (
+    DAY_MS,
+    DAYS,
+    FeedBoard,
+    FeedStatus,
+    MatchTally,
+    RecentAlert,
+    RecentAlerts,
+)
 from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow
 
 log = structlog.get_logger("monitor.status")
@@ -88,11 +97,19 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
         rules=state,
         feeds=feeds,
         watches=watches,
-        alerts=sources.recent.newest_first() if sources.recent is not None else None,
+        alerts=_redacted(sources.recent.newest_first()) if sources.recent is not None else None,
         dead_letters=dead_letters,
         feeds_more=feeds_more,
         watches_more=watches_more,
     )
+
+
+def _redacted(alerts: list[RecentAlert]) -> list[RecentAlert]:
+    """The alerts with secrets out of their channels' reasons (a refusal may echo a URL)."""
+    return [
+        replace(a, channels={c: (state, redact(why)) for c, (state, why) in a.channels.items()})
+        for a in alerts
+    ]
 
 
 def _samples(gauge: Gauge) -> list[Sample]:

@@ -20,6 +20,7 @@ from monitor.stories.aliases import Aliases
 from monitor.stories.index import Index, MemberRow, new_index
 from monitor.stories.sketch import lead, story_keys
 from monitor.stories.store import StoredMember, StoryLog
+from monitor.stories.tally import Tallies
 
 MAX_ARTICLES = 50_000  # the index's bound, whatever the window: about 40 MB
 
@@ -41,6 +42,8 @@ class StoryDesk:
         self.metrics = metrics
         self.clock = clock
         self.index: Index | None = new_index(window_s, max_articles) if window_s > 0 else None
+        # What alerts say of each story, kept as members come and go: bounded work per article
+        self.tallies = Tallies(int(window_s * 1000), max_articles)
         self.aliases = Aliases()
         # (rule, article) pairs recorded, by this desk or another: one met again is redelivered
         self._matched: dict[tuple[str, str], int] = {}
@@ -64,7 +67,7 @@ class StoryDesk:
             if known is not None and known != m.story_id:
                 self.aliases.join(known, m.story_id)
                 continue
-            index.insert(
+            added = index.insert(
                 m.article_id,
                 m.story_id,
                 m.url_key,
@@ -74,6 +77,8 @@ class StoryDesk:
                 m.url,
                 m.seen_ms,
             )
+            if added:
+                self.tallies.add(m.article_id, m.story_id, m.feed, m.title, m.url, m.seen_ms)
         self.metrics.stories_open.set(len(index))
 
     async def place(self, batch: Sequence[MatchedArticle]) -> set[tuple[str, str]]:
@@ -99,6 +104,7 @@ class StoryDesk:
             if new:
                 outcome = "founded" if story_id == a.id else "joined"
                 self.metrics.story_articles.labels(outcome).inc()
+                self.tallies.add(a.id, story_id, a.feed or "", a.title, a.url, now_ms)
             member = StoredMember(
                 article_id=a.id,
                 story_id=story_id,
@@ -118,6 +124,7 @@ class StoryDesk:
 
     def _evict(self, index: Index, now_ms: int) -> None:
         index.evict(now_ms)
+        self.tallies.evict(now_ms)
         cutoff = now_ms - int(self.window_s * 1000)
         matched = self._matched
         while matched:
@@ -129,24 +136,19 @@ class StoryDesk:
     def story_of_article(self, article_id: str) -> Story | None:
         """The story of an article still in the window, or None."""
         story_id = self.index.story_of(article_id) if self.index is not None else None
-        if self.index is None or story_id is None:
+        if story_id is None:
             return None
-        return self._story(self.index, story_id)
+        return self.tallies.story(story_id, self.aliases.of(story_id))
 
     def story(self, article: Article) -> Story:
-        """The story an article was placed in, with every member known now."""
+        """The story an article was placed in, as known now: its count, its feeds, and its
+        members (a big story lists its first and latest, see `monitor.stories.tally`)."""
         if self.index is None:
             now_ms = int(self.clock() * 1000)
             alone = (article.id, article.feed or "", article.title, article.url, now_ms)
             return Story(id=article.id, articles=(_reported(alone),))
-        return self._story(self.index, self.index.story_of(article.id) or article.id)
-
-    def _story(self, index: Index, story_id: str) -> Story:
-        ids = self.aliases.of(story_id)
-        rows = [row for s in ids for row in index.story(s)]
-        rows.sort(key=lambda row: row[4])
-        others = tuple(s for s in ids if s != story_id)
-        return Story(id=story_id, articles=tuple(_reported(r) for r in rows), aliases=others)
+        story_id = self.index.story_of(article.id) or article.id
+        return self.tallies.story(story_id, self.aliases.of(story_id))
 
 
 def _reported(row: MemberRow) -> Reported:

@@ -19,6 +19,7 @@ from monitor.config import Config
 from monitor.state import StateStore
 from monitor.stories.aliases import Aliases
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember, merge_rules
+from monitor.stories.tally import HEAD, TAIL
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,13 @@ def print_stories(stories: Sequence[Listed], *, as_json: bool, label: str, out: 
             f" · rules: {', '.join(s.rules) or '-'}",
             file=out,
         )
-        for m in s.members:
+        members = s.members
+        if len(members) > HEAD + TAIL:  # a big story: its first and latest, as alerts list it
+            members = (*members[:HEAD], *members[-TAIL:])
+        for i, m in enumerate(members):
+            if i == HEAD and len(s.members) > HEAD + TAIL:
+                hidden = len(s.members) - HEAD - TAIL
+                print(f"  ... and {hidden} more articles (--json lists them all)", file=out)
             when = datetime.fromtimestamp(m.seen_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
             where = f" <{m.url}>" if m.url else ""
             print(f"  {when}  {m.feed or '-'}  {one_line(m.title, 120)}{where}", file=out)

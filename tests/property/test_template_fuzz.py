@@ -1,19 +1,29 @@
-"""Templates written in a hurry (`make fuzz` runs it longer): whatever a channel's template
-holds, monitor.yaml either loads, and then its message renders for any alert without raising,
-or fails with ConfigError naming the file and line; never another exception."""
+"""Templates written in a hurry or in malice (`make fuzz` runs it longer): whatever a channel's
+template holds, monitor.yaml either loads, and then its message renders for any alert without
+raising, or fails with ConfigError naming the file and line; never another exception. And any
+template text compiles and renders within its budget (time, characters) or gives a
+TemplateProblem; never a MemoryError, a traceback or a render past the deadline."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.alerts.budget import SECONDS
 from monitor.alerts.channels import KINDS
+from monitor.alerts.templates import (
+    OUTPUT_MAX,
+    TemplateProblem,
+    compile_template,
+    sample_alerts,
+)
 from monitor.config import load_config
 from monitor.errors import ConfigError
 from tests.test_render import HOSTILE, make_alert
@@ -33,6 +43,16 @@ PIECES = [
     "{{ alert | tojson }}", "{{ lipsum() }}", "{% include 'x' %}", "{% extends 'y' %}",
     "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
     "{% for i in range(99999) %}{% for j in range(99999) %}", "{% endfor %}{% endfor %}",
+    # the budget's attacks (issue 30): sizes, doubling, nested text, loops behind a condition
+    "{{ ''|center(10**9) }}", "{{ ''.ljust(2*10**9) }}", "{{ '%09999999999d'|format(1) }}",
+    "{{ '%.999999999f' % 1 }}", "{{ '{:>999999999}'.format(1) }}", "{{ 'a'|indent(10**9) }}",
+    "{{ range(3)|batch(10**9, 'x')|list }}", "{{ ('a' * 9999).replace('a', 'b' * 9999) }}",
+    "{% set ns = namespace(s='x' * 9999, l=[1], m=[1]) %}", "{% for i in range(60) %}",
+    "{% set ns.s = ns.s ~ ns.s %}", "{% set ns.l = [ns.l, ns.l] %}", "{{ ns.l }}", "{{ ns.s }}",
+    "{% set ns.m = [ns.m, ns.m] %}", "{{ ns.l == ns.m }}", "{% set ns.l = ns.l + [ns.l] %}",
+    "{% if 'bomb' in article.title %}", "{% for a in article.title %}", "{% endfor %}",
+    "{% set d = {'a': 1} %}{% for k in d %}{{ d.update({k ~ 'x': 1}) }}{% endfor %}",
+    "{% set x %}", "{% endset %}", "{{ x }}", "{{ x ~ x ~ x }}", "{{ evidence.extend(evidence) }}",
 ]  # fmt: skip
 templates = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=12).map(
     "".join
@@ -67,5 +87,29 @@ def test_a_template_loads_or_fails_with_its_line(
         assert LINE.search(str(exc)), str(exc)  # noqa: PT017 - either outcome is allowed
         return
     settings_ = config.channels["out"]
-    for title_text in ("plain", HOSTILE):
+    for title_text in ("plain", HOSTILE, BOMB_TITLE):
         KINDS[kind].message(settings_, replace(make_alert(title=title_text), channel="out"))
+
+
+BOMB_TITLE = "bomb " + "x" * 3000
+
+
+@PROFILE
+@given(kind=st.sampled_from(sorted(CHANNELS)), body=templates)
+def test_a_template_renders_within_its_budget_or_is_a_problem(kind: str, body: str) -> None:
+    """Compiled and rendered for the samples (its words in them) and a long title: each
+    render ends within twice the budget's seconds, with text or a TemplateProblem."""
+    try:
+        template = compile_template(KINDS[kind].escape, origin="t", title=None, body=body)
+    except TemplateProblem as exc:
+        assert exc.line >= 0  # noqa: PT017 - either outcome is allowed
+        return
+    alerts = (*sample_alerts("out", template.baits), make_alert(title=BOMB_TITLE))
+    for alert in alerts:
+        started = time.monotonic()
+        try:
+            _, text = template.render(alert)
+            assert len(text) <= OUTPUT_MAX
+        except TemplateProblem as exc:
+            assert "MemoryError" not in str(exc)  # noqa: PT017 - the budget refuses first
+        assert time.monotonic() - started < 2 * SECONDS

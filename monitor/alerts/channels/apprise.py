@@ -103,7 +103,7 @@ class AppriseSender:
 
     async def send(self, alert: Alert) -> None:
         """Deliver; Apprise's False, an exception or a timeout is a retriable failure."""
-        await self.notify(KIND.message(self.settings, alert))
+        await self.notify(await KIND.outgoing(self.settings, alert))
 
     async def send_digest(self, digest: Digest) -> None:
         """Deliver a digest; failures as for `send`."""

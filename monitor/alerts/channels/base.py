@@ -6,16 +6,20 @@ delivers that message. `monitor preview` shows the message; the service sends it
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from functools import cache, partial
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 import structlog
 
+from monitor.alerts.budget import SECONDS
 from monitor.alerts.digest import Digest
 from monitor.alerts.templates import AlertTemplate, TemplateProblem
 from monitor.located import LocDict
@@ -120,7 +124,7 @@ class Kind(Generic[S]):
         try:
             title, body = template.render(alert)
             return self.templated(settings, alert, title, body)
-        except ValueError as exc:
+        except Exception as exc:  # whatever a template does, the alert goes out
             line = exc.line if isinstance(exc, TemplateProblem) else 0
             log.exception(
                 "template_failed",
@@ -131,6 +135,38 @@ class Kind(Generic[S]):
                 alert_id=alert.id,
             )
             return self.render(settings, alert)
+
+    async def outgoing(self, settings: S, alert: Alert) -> Outgoing:
+        """`message`, made off the event loop when the channel has a template (a template may
+        take up to its budget's time), and the default message if it is not made within
+        RENDER_DEADLINE_S (a template the budget cannot stop: its thread is left to end)."""
+        if settings.template is None:
+            return self.render(settings, alert)
+        loop = asyncio.get_running_loop()
+        call = partial(contextvars.copy_context().run, self.message, settings, alert)
+        try:
+            async with asyncio.timeout(RENDER_DEADLINE_S):
+                return await loop.run_in_executor(_renderers(), call)
+        except TimeoutError:
+            log.error(  # noqa: TRY400 - the timeout is the news, not its traceback
+                "template_overran",
+                channel=settings.name,
+                template=settings.template.origin,
+                deadline_s=RENDER_DEADLINE_S,
+                alert_id=alert.id,
+            )
+            return self.render(settings, alert)
+
+
+RENDER_DEADLINE_S = 2 * SECONDS + 1.0  # a render's own budget stops it at SECONDS
+RENDER_THREADS = 2  # templates rendered at once, off the event loop
+
+
+@cache
+def _renderers() -> ThreadPoolExecutor:
+    """The threads templates render in: their own, so a slow render holds no DNS look-up or
+    email send of the default executor."""
+    return ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="template")
 
 
 def timeout_s(check: Checker, spec: LocDict, default: float) -> float:

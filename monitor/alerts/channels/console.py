@@ -73,7 +73,7 @@ class ConsoleSender:
 
     async def send(self, alert: Alert) -> None:
         """Print the alert's line on stdout."""
-        self.write(KIND.message(self.settings, alert))
+        self.write(await KIND.outgoing(self.settings, alert))
 
     async def send_digest(self, digest: Digest) -> None:
         """Print the digest's lines on stdout."""

@@ -186,7 +186,7 @@ class EmailSender:
 
     async def send(self, alert: Alert) -> None:
         """Deliver; 4xx SMTP replies, timeouts and connection errors are retriable, 5xx not."""
-        await self.deliver(KIND.message(self.settings, alert))
+        await self.deliver(await KIND.outgoing(self.settings, alert))
 
     async def send_digest(self, digest: Digest) -> None:
         """Deliver a digest as one email; failures as for `send`."""

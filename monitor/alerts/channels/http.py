@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -124,7 +124,7 @@ class HttpSender:
         name: str,
         tools: Tools,
         timeout_s: float,
-        render: Callable[[Alert], Outgoing],
+        render: Callable[[Alert], Awaitable[Outgoing]],
         render_digest: Callable[[Digest], Outgoing],
         refusal: Refusal | None = None,
     ) -> None:
@@ -137,7 +137,7 @@ class HttpSender:
 
     async def send(self, alert: Alert) -> None:
         """Deliver; 5xx, 429, timeouts and connection errors are retriable, other 4xx are not."""
-        await self.request(self.render(alert))
+        await self.request(await self.render(alert))
 
     async def send_digest(self, digest: Digest) -> None:
         """Deliver a digest as the kind's message; failures as for `send`."""
@@ -189,7 +189,7 @@ def http_kind(
             settings.name,
             tools,
             settings.timeout_s,
-            partial(kind.message, settings),
+            partial(kind.outgoing, settings),
             partial(render_digest, settings),
             refusal,
         )

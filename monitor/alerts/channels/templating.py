@@ -48,15 +48,16 @@ def with_template(
     if template is None:
         return settings
     settings = replace(settings, template=template)
-    for alert in sample_alerts(settings.name):
+    for alert in sample_alerts(settings.name, template.baits):
         try:
             title, body = template.render(alert)
             kind.templated(settings, alert, title, body)
         except TemplateProblem as exc:
             check.problems.append(Problem(where, exc.line or first, f"{what} template: {exc}"))
             return settings
-        except ValueError as exc:
-            check.problems.append(Problem(where, first, f"{what} template: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - the template's failure, located
+            problem = f"{what} template: {type(exc).__name__}: {exc}"
+            check.problems.append(Problem(where, first, problem))
             return settings
     return settings
 
