@@ -44,6 +44,7 @@ REPEAT_MAX: Final = 10_000  # repetitions and exponents beyond this are refused 
 # expressions: `wordwrap` of 400,000 `-` took 7 s) take at most a message's worth of text.
 SLOW_FILTERS: Final = frozenset(["wordwrap", "urlize"])
 SLOW_FILTER_CHARS: Final = 64 * 1024
+INT_BITS: Final = 16_384  # an integer's size in bits: Python prints at most 4,300 digits anyway
 
 
 class BudgetExceeded(SecurityError):
@@ -94,6 +95,21 @@ def _step() -> Budget:
     budget = _current()
     budget.step()
     return budget
+
+
+def _check_int_size(operator: str, left: object, right: object) -> None:
+    """Refuse `**` and `*` of integers whose result would pass INT_BITS: big-integer arithmetic
+    is one C call that holds the GIL, so no deadline could stop it once begun."""
+    if operator not in ("*", "**") or not isinstance(left, int) or not isinstance(right, int):
+        return
+    if operator == "**":
+        bits = left.bit_length() * max(right, 0)
+    else:
+        bits = left.bit_length() + right.bit_length()
+    if bits > INT_BITS:
+        raise BudgetExceeded(
+            f"the template exceeded its budget of {INT_BITS:,}-bit integers ({bits:,} bits)"
+        )
 
 
 def _charge(chars: int) -> None:
@@ -306,6 +322,7 @@ class BudgetedSandbox(SandboxedEnvironment):
         _step()
         if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
             raise SecurityError(f"exponent {right} is too large")
+        _check_int_size(operator, left, right)
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(n, int):

@@ -45,6 +45,9 @@ BOMBS = {
         "{{ ns.a == ns.b }}"
     ),
     "bomb-in-title": "{% if 'bomb' in article.title %}" + TRIPLE_LOOP + "{% endif %}",
+    "power-tower": (  # big-integer arithmetic is one C call holding the GIL: 8.8 s unchecked
+        "{% set y = (((3**64)**64)**64)**64 %}{{ y > 0 }}"
+    ),
 }
 
 
