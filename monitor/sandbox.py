@@ -134,6 +134,7 @@ class Sandbox:
         self._waiting = 0
         self._loop: _LoopParts | None = None  # made in the event loop, at the first use
         self._closed = False
+        self._closing: asyncio.Task[None] | None = None  # wakes jobs waiting when closed
 
     def state(self) -> PoolState:
         """How many jobs run and wait now."""
@@ -208,11 +209,17 @@ class Sandbox:
         except SandboxError as exc:
             log.warning("sandbox_worker_failed", pool=self.name, reason=str(exc))
             self._start_error = str(exc)
+        except asyncio.CancelledError:  # closed while starting: a job waiting must hear it
+            await self._notify_all()
+            raise
         else:
             if self._closed:
                 self._discard(worker, None)
-                return
-            self._idle.append(worker)
+            else:
+                self._idle.append(worker)
+        await self._notify_all()
+
+    async def _notify_all(self) -> None:
         changed = self._parts().changed
         async with changed:
             changed.notify_all()
@@ -243,7 +250,10 @@ class Sandbox:
             self._discard(worker, job)
             raise
         except (EOFError, OSError) as exc:  # the worker died under the job
-            why = _death(worker)
+            try:  # off the loop: the dead process is joined for up to a second
+                why = await loop.run_in_executor(self._parts().threads, _death, worker)
+            except RuntimeError:  # the pool closed meanwhile
+                why = "the worker died"
             self._discard(worker, job)
             raise SandboxError("failed", why) from exc
         if outcome == "ok":
@@ -275,6 +285,7 @@ class Sandbox:
             job = loop.run_in_executor(self._parts().threads, ours.recv)
             ready = await asyncio.wait_for(asyncio.shield(job), START_TIMEOUT_S)
         except BaseException as exc:
+            theirs.close()  # cancelled before the start's own close: no descriptor left open
             self._discard(worker, job)
             if isinstance(exc, EOFError | OSError | TimeoutError):
                 why = "in time" if isinstance(exc, TimeoutError) else f"({exc!r})"
@@ -317,6 +328,8 @@ class Sandbox:
         self._idle.clear()
         if self._loop is not None:
             self._loop.threads.shutdown(wait=False, cancel_futures=True)
+            with contextlib.suppress(RuntimeError):  # no loop running: no job can be waiting
+                self._closing = asyncio.get_running_loop().create_task(self._notify_all())
 
 
 def _send_and_receive(conn: Connection, job: tuple[Callable[..., Any], Any]) -> tuple[str, Any]:

@@ -157,3 +157,14 @@ async def test_a_worker_killed_while_idle_is_replaced() -> None:
         assert after != pid
     finally:
         sandbox.close()
+
+
+async def test_a_job_waiting_for_a_worker_fails_when_the_pool_closes() -> None:
+    """Closed while its worker is still starting, a waiting job fails at once instead of
+    waiting for a worker that will never come."""
+    sandbox = Sandbox("closing", workers=1, queue=1, timeout_s=30.0, memory_bytes=64 * 1024 * 1024)
+    waiting = asyncio.create_task(sandbox.run(jobs.echo, 1))
+    await asyncio.sleep(0.05)  # the job waits on the worker's start
+    sandbox.close()
+    with pytest.raises(SandboxError, match="closed"):
+        await asyncio.wait_for(waiting, 5.0)
