@@ -44,8 +44,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 # The fuzz tests of the parsers, the rule loader, the story index, the digest settings, the
-# channel templates, the page extractor and `monitor feeds` (OPML, pages, the feeds.yaml writer),
-# with many more examples than `make test` gives them (FUZZ_EXAMPLES=N to choose how many; about
+# channel templates (and their render budget), the page extractor, `monitor feeds` (OPML, pages,
+# the feeds.yaml writer), the listener's Host check and the bus record decoder, with many more examples than `make test` gives them (FUZZ_EXAMPLES=N to choose how many; about
 # 4 minutes at the default).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} $(BIN)/pytest -o timeout=1800 -p no:cacheprovider \
@@ -53,7 +53,7 @@ fuzz: $(STAMP)
 		tests/property/test_yaml_fast_path.py tests/property/test_story_index.py \
 		tests/property/test_timing_fuzz.py tests/property/test_template_fuzz.py \
 		tests/property/test_feed_health_properties.py tests/property/test_feed_list_fuzz.py \
-		tests/property/test_host_check_fuzz.py \
+		tests/property/test_host_check_fuzz.py tests/property/test_record_fuzz.py \
 		tests/test_extract.py::test_any_bytes_extract_without_error
 
 lint: $(STAMP)
