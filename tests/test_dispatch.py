@@ -273,6 +273,47 @@ async def test_a_sender_crash_dead_letters_its_alert_and_redoes_no_batch(rig: Ri
     assert 1.0 == rig.alerts("hook", "dead")
 
 
+class SendsThenCrashes:
+    """A sender whose digests go out, and then it raises (a bug after the POST succeeded)."""
+
+    def __init__(self, inner: Sender) -> None:
+        self.name, self.inner = inner.name, inner
+
+    async def send(self, alert: Alert) -> None:
+        await self.inner.send(alert)
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self.inner.send_digest(digest)
+        raise RuntimeError("bug after the POST")
+
+
+async def test_a_digest_sender_crash_dead_letters_the_digest_and_sends_it_once(
+    rig: Rig,
+) -> None:
+    """A digest sender raising what is no DeliveryError used to escape to the flusher's loop,
+    which sent the digest again every second: now the digest is dead-lettered with the
+    exception's name, its items settled dead, and it is not sent again."""
+    now = [1_000_000.0]
+    dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
+    flusher = rig.flusher(dispatcher, lambda: now[0])
+    flusher.claims = LocalClaims(rig.state)
+    flusher.senders = {"hook": SendsThenCrashes(dispatcher.senders["hook"])}
+    now[0] += 61
+    running = asyncio.create_task(flusher.run())
+    await asyncio.sleep(2.5)  # the loop flushes every second
+    rig.stop.set()
+    await running
+    assert 2 == len(rig.receiver.received)  # the first alert, then one summary of two
+    (dead,) = await rig.dlq()
+    assert "RuntimeError: bug after the POST" == dead["reason"]
+    digest: Any = dead["digest"]
+    for item in digest["rules"][0]["items"]:
+        assert "dead" == await rig.state.settled_status(item["alert_id"])
+    assert [] == await dispatcher.held.due(int(now[0] * 1000))
+    assert 2.0 == rig.alerts("hook", "dead")
+
+
 def record_alert_id() -> str:
     from monitor.models import alert_id
 

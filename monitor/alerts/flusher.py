@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import structlog
 
 from monitor.alerts.channels.base import Sender
-from monitor.alerts.claims import Claims, lease_s
+from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, HeldAlert
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.held import Held, HeldRow
@@ -99,8 +99,12 @@ class Flusher:
             if not rows:
                 continue
             try:
-                if await self._send_rows(channel, reason, rows):
-                    sent += 1
+                if self.claims is None:
+                    sent += await self._send_rows(channel, reason, rows)
+                else:
+                    ids = [r.item.alert_id for r in rows]
+                    async with renewing(self.claims, ids, lease_s(self.delivery)):
+                        sent += await self._send_rows(channel, reason, rows)
             finally:
                 if self.claims is not None:
                     await self.claims.release([r.item.alert_id for r in rows])
@@ -169,6 +173,10 @@ class Flusher:
                     if await sleep_or_stop(self.stop, delay):
                         return False  # still held: sent after the restart
                     continue
+                except Exception as exc:  # a sender's bug: redone, it could send once a second
+                    log.exception("digest_send_crashed", attempt=attempts)
+                    reason = f"{type(exc).__name__}: {exc}"
+                    break
                 self.metrics.delivery_duration.labels(digest.channel).observe(
                     time.perf_counter() - started
                 )
