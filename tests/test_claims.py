@@ -51,7 +51,9 @@ async def test_a_crashed_holders_claim_expires(tmp_path: Path) -> None:
 
 
 def test_the_lease_outlasts_a_send_with_every_retry() -> None:
-    """Five attempts with up to a minute's backoff and a minute's timeout each: over 6 min."""
+    """Five attempts with up to a minute's backoff and a minute's timeout each: over 6 min.
+    (How long a crashed holder blocks a key; a live holder renews, see `renewing` below and
+    tests/hostile/test_claim_leases.py for a wait longer than the lease.)"""
     assert lease_s(DeliveryConfig()) >= 5 * 60 + sum(min(60, 2**i) for i in range(5))
     assert 300 == lease_s(DeliveryConfig(attempts=1, backoff_s=0.1))
 

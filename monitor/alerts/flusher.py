@@ -8,7 +8,12 @@ after a digest was sent but before its items were settled sends it again with th
 Each item is claimed before it goes out (`monitor.alerts.claims`): two flushers that both
 think they own a channel (a rebalance of the flusher leases on Kafka, a second service on the
 same state.db) send each item once; the loser leaves it to the winner. An item found settled
-under the claim went out already and is forgotten.
+under the claim went out already and is forgotten. The claims are renewed while the digest is
+sent, however long its retries wait.
+
+A digest whose sender raises something other than a DeliveryError (a bug) is dead-lettered
+with the exception's name, like an alert in the dispatcher: tried again by the loop, it could
+go out once a second.
 """
 
 from __future__ import annotations
