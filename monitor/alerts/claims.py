@@ -48,7 +48,7 @@ from monitor.state import StateStore
 log = structlog.get_logger("monitor.claims")
 
 MIN_LEASE_S = 300.0
-SEND_TIMEOUT_S = 60.0  # a generous bound on one attempt of any channel
+SEND_TIMEOUT_S = 60.0  # one attempt of most channels (a longer one is covered by renewals)
 # A Kafka reader forgets a holder this long after its lease ended: later than any claim made
 # before that end can reach the log (a producer gives up far sooner), so every reader still
 # replays such a claim the same way.
