@@ -275,7 +275,7 @@ class Service:
                 clock=clock,
                 stop=stop,
                 recent=self.status.recent,
-                claims=await open_claims(self.bus, self.state, stack),
+                claims=await open_claims(self.bus, self.state, stack, self.metrics),
             )
         return poller, dispatcher
 

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from monitor.alerts import flusher as flusher_module
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
@@ -271,6 +272,70 @@ async def test_a_sender_crash_dead_letters_its_alert_and_redoes_no_batch(rig: Ri
     assert "MemoryError" in str(dead["reason"])
     assert 1 == dead["attempts"]
     assert 1.0 == rig.alerts("hook", "dead")
+
+
+async def test_a_flusher_keeps_its_claim_while_a_send_outlasts_the_lease(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver holds the summary's POST for three leases; a second flusher that comes
+    when the first one's lease is long over finds the items still claimed (the first renews
+    them while it sends) and sends nothing."""
+    monkeypatch.setattr(flusher_module, "lease_s", lambda _: 0.3)
+    now = [1_000_000.0]
+    dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
+    first, second = (rig.flusher(dispatcher, lambda: now[0]) for _ in range(2))
+    first.claims, second.claims = LocalClaims(rig.state), LocalClaims(rig.state)
+    now[0] += 61
+    rig.receiver.hold = asyncio.Event()
+    sending = asyncio.create_task(first.flush_due())
+    await asyncio.sleep(0.9)
+    later = asyncio.create_task(second.flush_due())
+    await asyncio.sleep(0.2)
+    rig.receiver.hold.set()
+    assert (1, 0) == (await sending, await later)
+    assert 2 == len(rig.receiver.received)  # the first alert, then one summary
+
+
+class SendsThenCrashes:
+    """A sender whose digests go out, and then it raises (a bug after the POST succeeded)."""
+
+    def __init__(self, inner: Sender) -> None:
+        self.name, self.inner = inner.name, inner
+
+    async def send(self, alert: Alert) -> None:
+        await self.inner.send(alert)
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self.inner.send_digest(digest)
+        raise RuntimeError("bug after the POST")
+
+
+async def test_a_digest_sender_crash_dead_letters_the_digest_and_sends_it_once(
+    rig: Rig,
+) -> None:
+    """A digest sender raising what is no DeliveryError used to escape to the flusher's loop,
+    which sent the digest again every second: now the digest is dead-lettered with the
+    exception's name, its items settled dead, and it is not sent again."""
+    now = [1_000_000.0]
+    dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
+    flusher = rig.flusher(dispatcher, lambda: now[0])
+    flusher.claims = LocalClaims(rig.state)
+    flusher.senders = {"hook": SendsThenCrashes(dispatcher.senders["hook"])}
+    now[0] += 61
+    running = asyncio.create_task(flusher.run())
+    await asyncio.sleep(2.5)  # the loop flushes every second
+    rig.stop.set()
+    await running
+    assert 2 == len(rig.receiver.received)  # the first alert, then one summary of two
+    (dead,) = await rig.dlq()
+    assert "RuntimeError: bug after the POST" == dead["reason"]
+    digest: Any = dead["digest"]
+    for item in digest["rules"][0]["items"]:
+        assert "dead" == await rig.state.settled_status(item["alert_id"])
+    assert [] == await dispatcher.held.due(int(now[0] * 1000))
+    assert 2.0 == rig.alerts("hook", "dead")
 
 
 def record_alert_id() -> str:

@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from monitor.alerts.channels import Sender
-from monitor.alerts.claims import Claims, lease_s
+from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, digest_from_dict
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.retrying import send_with_retries
@@ -176,11 +176,13 @@ class Retrier:
         if await self._delivered(letter):
             await mark_done(self.bus, [letter], "retried")
             return "already delivered"
-        if not await self.claims.claim([letter.id], lease_s(self.delivery)):
+        lease = lease_s(self.delivery)
+        if not await self.claims.claim([letter.id], lease):
             log.info("dead_letter_claimed_elsewhere", id=letter.id, channel=letter.channel)
             return "already being sent"
         try:
-            return await self._retry_claimed(letter, sender)
+            async with renewing(self.claims, [letter.id], lease):
+                return await self._retry_claimed(letter, sender)
         finally:
             await self.claims.release([letter.id])
 

@@ -8,7 +8,12 @@ after a digest was sent but before its items were settled sends it again with th
 Each item is claimed before it goes out (`monitor.alerts.claims`): two flushers that both
 think they own a channel (a rebalance of the flusher leases on Kafka, a second service on the
 same state.db) send each item once; the loser leaves it to the winner. An item found settled
-under the claim went out already and is forgotten.
+under the claim went out already and is forgotten. The claims are renewed while the digest is
+sent, however long its retries wait.
+
+A digest whose sender raises something other than a DeliveryError (a bug) is dead-lettered
+with the exception's name, like an alert in the dispatcher: tried again by the loop, it could
+go out once a second.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from datetime import UTC, datetime
 import structlog
 
 from monitor.alerts.channels.base import Sender
-from monitor.alerts.claims import Claims, lease_s
+from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, HeldAlert
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.held import Held, HeldRow
@@ -99,8 +104,12 @@ class Flusher:
             if not rows:
                 continue
             try:
-                if await self._send_rows(channel, reason, rows):
-                    sent += 1
+                if self.claims is None:
+                    sent += await self._send_rows(channel, reason, rows)
+                else:
+                    ids = [r.item.alert_id for r in rows]
+                    async with renewing(self.claims, ids, lease_s(self.delivery)):
+                        sent += await self._send_rows(channel, reason, rows)
             finally:
                 if self.claims is not None:
                     await self.claims.release([r.item.alert_id for r in rows])
@@ -169,6 +178,10 @@ class Flusher:
                     if await sleep_or_stop(self.stop, delay):
                         return False  # still held: sent after the restart
                     continue
+                except Exception as exc:  # a sender's bug: redone, it could send once a second
+                    log.exception("digest_send_crashed", attempt=attempts)
+                    reason = f"{type(exc).__name__}: {exc}"
+                    break
                 self.metrics.delivery_duration.labels(digest.channel).observe(
                     time.perf_counter() - started
                 )
