@@ -250,7 +250,7 @@ async def origin_scenario() -> dict[str, Any]:
     async def lying(host: str, port: int | None) -> list[Address]:
         return addresses(["10.0.0.5"]) if host == "evil.example" else await resolve(host, port)
 
-    client_module.resolve = lying  # type: ignore[assignment]
+    client_module.resolve = lying  # type: ignore[attr-defined]
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout: JSON
     asked: list[str] = []
     runners = [
