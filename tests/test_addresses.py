@@ -13,7 +13,8 @@ from yarl import URL
 
 from monitor.config import PollerConfig, load_config
 from monitor.errors import ConfigError, FeedFetchError
-from monitor.feeds.addresses import Guard, internal_origin, literal
+from monitor.feeds import client as client_module
+from monitor.feeds.addresses import Address, Guard, addresses, internal_origin, literal
 from monitor.feeds.client import Client
 from monitor.feeds.guard import GUARD, AddressRefused, guarded_session
 from monitor.models import make_article
@@ -152,3 +153,65 @@ async def test_a_page_kept_for_a_loopback_feed_is_not_given_to_a_public_one(
         (done,) = await rig.poller.fulltext.complete(public, [article])
         assert "" == done.content
         assert {"fetched": 1.0, "refused": 1.0} == rig.results()
+
+
+@pytest.fixture
+async def feed() -> AsyncIterator[str]:
+    async def rss(request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == "v1":
+            return web.Response(status=304)
+        return web.Response(text="<rss/>", headers={"ETag": "v1"})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", rss)
+    async with serve(app) as base:
+        yield base
+
+
+async def test_a_fetch_says_the_address_it_came_from(feed: str) -> None:
+    """Fetched.peer is the address the response came from: for a body and for a 304 (whose
+    connection is released before Client.get sees the response: the connector tells it)."""
+    async with guarded_session() as session:
+        client = Client(session, CONFIG)
+        assert "127.0.0.1" == (await client.get(f"{feed}/f", {})).peer
+        not_modified = await client.get(f"{feed}/f", {"If-None-Match": "v1"})
+        assert (304, "127.0.0.1") == (not_modified.status, not_modified.peer)
+
+
+async def test_a_fetched_origin_is_judged_by_its_peer_not_by_a_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name server answering 10.0.0.5 to the guard's lookups decides only for a host never
+    fetched; once fetched from a public address, the host is public, and an internal address
+    on a later fetch within the keep time leaves it public. A host fetched from an internal
+    address (an intranet feed) is internal."""
+
+    async def lying(host: str, port: int | None) -> list[Address]:
+        return addresses(["10.0.0.5"])
+
+    monkeypatch.setattr(client_module, "resolve", lying)
+    async with guarded_session() as session:
+        client = Client(session, CONFIG)
+        evil = URL("http://evil.example/feed")
+        assert (await client.guard(evil)).allow_private  # never fetched: the lookup decides
+        assert not client._fetched_from(evil, "93.184.216.34").allow_private
+        assert not (await client.guard(URL("http://evil.example:8080/other"))).allow_private
+        assert not client._fetched_from(evil, "10.0.0.5").allow_private
+        assert not (await client.guard(evil)).allow_private
+        intranet = URL("http://intranet.example/feed")
+        assert client._fetched_from(intranet, "::ffff:10.0.0.6").allow_private
+        assert (await client.guard(intranet)).allow_private
+
+
+async def test_an_ip_literal_origin_is_what_it_spells(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No lookup is made for an origin that is an IP address."""
+
+    async def no_lookup(host: str, port: int | None) -> list[Address]:
+        raise AssertionError(f"{host} looked up")
+
+    monkeypatch.setattr(client_module, "resolve", no_lookup)
+    async with guarded_session() as session:
+        client = Client(session, CONFIG)
+        assert (await client.guard(URL("http://10.1.2.3/feed"))).allow_private
+        assert (await client.guard(URL("http://[::1]:8080/feed"))).allow_private
+        assert not (await client.guard(URL(PUBLIC_FEED))).allow_private

@@ -10,6 +10,15 @@ origin: the URL fetched, or the feed whose item or robots.txt it is. Its host is
 checked before the request (so nothing is asked of a refused address), and the session's
 `GuardedConnector` (`monitor.feeds.guard`) checks the addresses it connects to (DNS rebinding)
 and the peer of a kept-alive connection.
+
+Whether an origin is internal is decided by the address it was actually fetched from: the peer
+of the first hop of a fetch of a URL for its own sake (a feed), remembered per host, decides for
+that fetch's redirects and, later, for the feed's pages and their robots.txt. Never a lookup of
+its own, which a hostile name server could answer differently from the connection's (a 0-TTL
+record: 10.0.0.5 for the lookup, its own server for the fetch). A host fetched from a public
+address within the last `ORIGIN_KEEP_S` stays public. Only an origin not fetched lately (a URL
+given to a user-run command) is resolved, and is internal when all its addresses are; an IP
+literal is what it spells.
 """
 
 from __future__ import annotations
@@ -24,24 +33,26 @@ from yarl import URL
 from monitor import __version__
 from monitor.config import PollerConfig
 from monitor.errors import FeedFetchError
-from monitor.feeds.addresses import CONFIG_KEY, Address, Guard, internal_origin
-from monitor.feeds.guard import GUARD, AddressRefused, resolve
+from monitor.feeds.addresses import CONFIG_KEY, Address, Guard, addresses, internal_origin, literal
+from monitor.feeds.guard import GUARD, PEERS, AddressRefused, resolve
 from monitor.feeds.politeness import Politeness
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_ORIGINS_KEPT = 1024  # origins whose addresses are remembered (for ORIGIN_KEEP_S)
+_ORIGINS_KEPT = 4096  # hosts whose fetched-from verdict is remembered; the oldest go first
 ORIGIN_KEEP_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """A response: its status, headers and final URL; the body only for a 2xx."""
+    """A response: its status, headers and final URL; the body only for a 2xx; `peer`, the
+    address it came from (None when the connection did not say)."""
 
     status: int
     reason: str
     headers: CIMultiDictProxy[str]
     url: URL
     body: bytes | None
+    peer: str | None = None
 
 
 class Client:
@@ -59,7 +70,10 @@ class Client:
         self.politeness = politeness or Politeness(config.per_host, config.host_delay_s)
         self.user_agent = config.user_agent or f"monitor/{__version__} (feed poller)"
         self.hint = CONFIG_KEY  # how to allow internal targets, named in refusals
+        # host -> (until, internal): the address its own fetches came from (module docstring);
+        # kept past any poll's page reading, which ends within 2 timeouts of the feed's fetch
         self._origins: dict[str, tuple[float, bool]] = {}
+        self._keep_s = max(ORIGIN_KEEP_S, 3 * config.timeout_s)
 
     async def get(
         self, url: str | URL, headers: dict[str, str], *, origin: str | URL | None = None
@@ -69,18 +83,25 @@ class Client:
         many redirects or a body over the limit."""
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         url = URL(url)
+        own = origin is None  # a URL fetched for its own sake: its first hop's peer decides
         guard = await self.guard(URL(origin) if origin is not None else url)
         headers = {"Accept-Encoding": "gzip, deflate", **headers}
-        token = GUARD.set(guard)
+        peers: list[str] = []  # the GuardedConnector's: the peer of each connection handed out
+        token, peers_token = GUARD.set(guard), PEERS.set(peers)
         try:
             await self.check(url, guard)
-            for _ in range(self.config.max_redirects + 1):
+            for hop in range(self.config.max_redirects + 1):
+                peers.clear()
                 async with (
                     self.politeness.turn(url),
                     self.session.get(
                         url, headers=headers, timeout=timeout, allow_redirects=False
                     ) as resp,
                 ):
+                    peer = peers[-1] if peers else _peer_of(resp)
+                    if own and hop == 0 and peer is not None:
+                        guard = self._fetched_from(url, peer)
+                        GUARD.set(guard)  # for the redirects: undone with `token`
                     location = resp.headers.get("Location")
                     if resp.status in _REDIRECTS and location:
                         target = url.join(URL(location))
@@ -94,6 +115,7 @@ class Client:
                         headers=CIMultiDictProxy(CIMultiDict(resp.headers)),
                         url=url,
                         body=body,
+                        peer=peer,
                     )
         except TimeoutError as exc:
             raise FeedFetchError(f"timed out after {self.config.timeout_s:g}s") from exc
@@ -102,27 +124,48 @@ class Client:
         except (aiohttp.ClientError, ValueError) as exc:
             raise FeedFetchError(f"{type(exc).__name__}: {exc}") from exc
         finally:
+            PEERS.reset(peers_token)
             GUARD.reset(token)
         raise FeedFetchError(f"too many redirects (more than {self.config.max_redirects})")
 
     async def guard(self, origin: URL) -> Guard:
         """The address policy for fetches made for `origin`'s sake: internal targets allowed
-        when the config says so or `origin` itself is on internal addresses (an origin that
-        cannot be resolved counts as public)."""
+        when the config says so or `origin` is internal: an IP literal by what it spells, a host
+        fetched lately by the address it was fetched from (never by a lookup of its own, which
+        its name server could answer otherwise), any other by all its addresses being internal
+        (one that cannot be resolved counts as public)."""
+        if self.config.allow_private:
+            return Guard(allow_private=True, hint=self.hint)
+        host = origin.host or ""
+        spelled = literal(host)
+        if spelled is not None:
+            return Guard(allow_private=internal_origin([spelled]), hint=self.hint)
+        kept = self._origins.get(host)
+        if kept is not None and kept[0] >= asyncio.get_running_loop().time():
+            return Guard(allow_private=kept[1], hint=self.hint)
+        try:
+            inside = internal_origin(await resolve(host, origin.port))
+        except OSError:
+            inside = False
+        return Guard(allow_private=inside, hint=self.hint)
+
+    def _fetched_from(self, origin: URL, peer: str) -> Guard:
+        """Remember that `origin`'s host was just fetched from `peer`; the policy that follows
+        for its sake. Internal only when `peer` is and no fetch of the host came from a public
+        address within the keep time (a name that answers both ways is public)."""
         if self.config.allow_private:
             return Guard(allow_private=True, hint=self.hint)
         host = origin.host or ""
         now = asyncio.get_running_loop().time()
-        kept = self._origins.get(host)
-        if kept is None or kept[0] < now:
-            try:
-                inside = internal_origin(await resolve(host, origin.port))
-            except OSError:
-                inside = False
-            if len(self._origins) >= _ORIGINS_KEPT:
-                self._origins.clear()
-            kept = self._origins[host] = (now + ORIGIN_KEEP_S, inside)
-        return Guard(allow_private=kept[1], hint=self.hint)
+        inside = internal_origin(addresses([peer]))
+        kept = self._origins.pop(host, None)
+        if inside and kept is not None and not kept[1] and kept[0] >= now:
+            self._origins[host] = kept  # public lately: stays public until it lapses
+        else:
+            self._origins[host] = (now + self._keep_s, inside)
+        while len(self._origins) > _ORIGINS_KEPT:
+            del self._origins[next(iter(self._origins))]
+        return Guard(allow_private=self._origins[host][1], hint=self.hint)
 
     async def check(self, url: str | URL, guard: Guard, result: str = "address_refused") -> None:
         """Raise `FeedFetchError` (with `result`) when `guard` refuses every address `url`'s
@@ -162,3 +205,11 @@ class Client:
                 raise FeedFetchError(f"body over the {limit}-byte limit", result="too_large")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _peer_of(resp: aiohttp.ClientResponse) -> str | None:
+    """The IP address `resp` came from, while its connection is held; else None."""
+    conn = resp.connection
+    transport = conn.transport if conn is not None else None
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None

@@ -6,6 +6,8 @@ its resolver hands over (literal IPs in any form included) against it, so a name
 to a public address when checked and to 127.0.0.1 when connected (DNS rebinding) is refused at
 connect time, and checks the peer of every connection it hands out, new or kept alive, before a
 request is sent on it. Requests made without a guard (the alert channels' webhooks) are not checked.
+The peer of each connection handed out is also put in `PEERS`, when set: `Client.get` learns from
+it the address a fetch actually reached, which decides whether a feed is an internal origin.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from aiohttp.tracing import Trace
 from monitor.feeds.addresses import Address, Guard, addresses, literal
 
 GUARD: ContextVar[Guard | None] = ContextVar("monitor_fetch_guard", default=None)
+PEERS: ContextVar[list[str] | None] = ContextVar("monitor_fetch_peers", default=None)
 
 
 class AddressRefused(aiohttp.ClientConnectionError):
@@ -61,6 +64,9 @@ class GuardedConnector(aiohttp.TCPConnector):
             if reason is not None:
                 conn.close()
                 raise AddressRefused(f"{req.url.host}: {reason}")
+        peers = PEERS.get()
+        if peers is not None and peer:
+            peers.append(str(peer[0]))
         return conn
 
 

@@ -8,6 +8,13 @@ cloud metadata address (169.254.169.254); /etc/hosts (bind-mounted) names `inter
 127.0.0.1. A public feed with `fulltext: true` links its items to a secret page on every
 internal address, in every spelling; the service runs as a subprocess with a webhook channel.
 Then the user-run commands are pointed at the same traps.
+
+`... ssrf_namespace --origin DIR` runs instead the split-answer attack on the origin's verdict,
+in process: /etc/hosts names `evil.example` the public address, where the feed is served, while
+the lookup `monitor.feeds.client` makes of it (its `resolve`, replaced here: a 0-TTL record that
+answers 10.0.0.5 to some lookups) says 10.0.0.5. The feed is fetched, then its item on 10.0.0.5
+is asked for as the poller's full text asks (the check, robots.txt, the page), and a feed URL
+that redirects to 10.0.0.5 is fetched.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 PUBLIC = "93.184.216.34"
@@ -53,7 +61,9 @@ def network(tmp: Path) -> None:
     for address in (f"{PUBLIC}/32", "10.0.0.5/32", "169.254.169.254/32"):
         sh("ip", "addr", "add", address, "dev", "lo")
     hosts = tmp / "hosts"
-    hosts.write_text("127.0.0.1 localhost internal.example\n::1 localhost\n")
+    hosts.write_text(
+        f"127.0.0.1 localhost internal.example\n::1 localhost\n{PUBLIC} evil.example\n"
+    )
     sh("mount", "--bind", str(hosts), "/etc/hosts")
 
 
@@ -224,12 +234,64 @@ async def scenario(tmp: Path) -> dict[str, Any]:
     return report
 
 
+async def origin_scenario() -> dict[str, Any]:
+    """The split-answer attack on the origin's verdict (module docstring): what each step gave
+    and what the internal server was asked."""
+    from yarl import URL
+
+    from monitor.config import PollerConfig
+    from monitor.errors import FeedFetchError
+    from monitor.feeds import client as client_module
+    from monitor.feeds.addresses import Address, addresses
+    from monitor.feeds.client import Client
+    from monitor.feeds.guard import guarded_session, resolve
+    from monitor.feeds.robots import Robots
+
+    async def lying(host: str, port: int | None) -> list[Address]:
+        return addresses(["10.0.0.5"]) if host == "evil.example" else await resolve(host, port)
+
+    client_module.resolve = lying  # type: ignore[attr-defined]
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout: JSON
+    asked: list[str] = []
+    runners = [
+        await serve(public_app(), PUBLIC, 8080),
+        await serve(secret_app(asked, "10.0.0.5"), "10.0.0.5", SECRET_PORT),
+    ]
+    feed = "http://evil.example:8080/feeds/pub"
+    secret = f"http://10.0.0.5:{SECRET_PORT}/secret/8"
+    report: dict[str, Any] = {}
+
+    async def outcome(step: Any) -> str:
+        try:
+            got = await step
+        except FeedFetchError as exc:
+            return f"refused: {exc}"
+        return repr(got.body if hasattr(got, "body") else got)
+
+    config = PollerConfig(timeout_s=5.0, host_delay_s=0.0)
+    async with guarded_session() as session:
+        client = Client(session, config)
+        fetched = await client.get(feed, {})
+        report["feed_peer"] = getattr(fetched, "peer", None)  # None before the fix
+        report["check"] = await outcome(client.check(secret, await client.guard(URL(feed))))
+        report["robots"] = await Robots(client, "monitor").allowed(secret, feed)
+        report["page"] = await outcome(client.get(secret, {}, origin=feed))
+        report["redirect"] = await outcome(
+            Client(session, config).get(f"http://evil.example:8080/go?to={secret}", {})
+        )
+    report["asked"] = asked
+    for runner in runners:
+        await runner.cleanup()
+    return report
+
+
 def main() -> None:
-    tmp = Path(sys.argv[1])
+    origin = sys.argv[1] == "--origin"
+    tmp = Path(sys.argv[-1])
     network(tmp)
     os.environ.pop("http_proxy", None)
     os.environ.pop("HTTP_PROXY", None)
-    print(json.dumps(asyncio.run(scenario(tmp))))
+    print(json.dumps(asyncio.run(origin_scenario() if origin else scenario(tmp))))
 
 
 if __name__ == "__main__":

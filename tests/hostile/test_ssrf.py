@@ -129,6 +129,39 @@ def test_user_run_commands_refuse_what_a_public_url_leads_to(attacked: dict[str,
     assert ns.MARK in cli["extract_allowed"]["out"]
 
 
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The split-answer attack's report (`ssrf_namespace --origin`)."""
+    problem = _namespace_problem()
+    if problem is not None:
+        message = f"SSRF NAMESPACE TESTS NOT RUN: {problem}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    tmp = tmp_path_factory.mktemp("split")
+    command = [UNSHARE or "unshare", "-n", "-m", "--", sys.executable]
+    command += ["-m", "tests.hostile.ssrf_namespace", "--origin", str(tmp)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False
+    )
+    assert 0 == done.returncode, done.stderr[-4000:]
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_a_feeds_own_dns_cannot_make_it_an_internal_origin(split: dict[str, Any]) -> None:
+    """evil.example's name server says 10.0.0.5 to the lookups monitor makes of it while its
+    feed comes from its public address: the feed is judged by the address it came from, so its
+    item on 10.0.0.5 is refused (the check, robots.txt, the page), a redirect of the feed's own
+    URL to 10.0.0.5 too, and 10.0.0.5 is asked nothing."""
+    assert [] == split["asked"]
+    for step in ("check", "page", "redirect"):
+        assert split[step].startswith("refused:"), split[step][:300]
+        assert "is not fetched for a public origin" in split[step]
+    assert split["robots"] is False  # its robots.txt refused: read as unreachable
+    assert ns.PUBLIC == split["feed_peer"]
+
+
 # -- without a namespace ------------------------------------------------------------------------
 
 
