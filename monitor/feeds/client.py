@@ -11,14 +11,15 @@ checked before the request (so nothing is asked of a refused address), and the s
 `GuardedConnector` (`monitor.feeds.guard`) checks the addresses it connects to (DNS rebinding)
 and the peer of a kept-alive connection.
 
-Whether an origin is internal is decided by the address it was actually fetched from: the peer
-of the first hop of a fetch of a URL for its own sake (a feed), remembered per host, decides for
-that fetch's redirects and, later, for the feed's pages and their robots.txt. Never a lookup of
-its own, which a hostile name server could answer differently from the connection's (a 0-TTL
-record: 10.0.0.5 for the lookup, its own server for the fetch). A host fetched from a public
-address within the last `ORIGIN_KEEP_S` stays public. Only an origin not fetched lately (a URL
-given to a user-run command) is resolved, and is internal when all its addresses are; an IP
-literal is what it spells.
+Whether an origin is internal is decided by the addresses it was actually fetched from: the
+peer of every hop of a fetch of a URL for its own sake (a feed), remembered per host until its
+next fetch, decides for that fetch's next redirects and, later, for the feed's pages and their
+robots.txt. An origin is internal only when every hop came from an internal address (a first hop
+on 10.0.0.5 that redirects to a public server is public), and a host fetched from a public
+address within the last `ORIGIN_KEEP_S` stays public. Never a lookup of its own, which a hostile
+name server could answer differently from the connection's (a 0-TTL record: 10.0.0.5 for the
+lookup, its own server for the fetch). Only an origin never fetched (a URL given to a user-run
+command) is resolved, and is internal when all its addresses are; an IP literal is what it spells.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from monitor.feeds.guard import GUARD, PEERS, AddressRefused, resolve
 from monitor.feeds.politeness import Politeness
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_ORIGINS_KEPT = 4096  # hosts whose fetched-from verdict is remembered; the oldest go first
+_ORIGINS_KEPT = 65_536  # hosts whose fetched-from verdict is remembered; the oldest go first
 ORIGIN_KEEP_S = 300.0
 
 
@@ -70,10 +71,10 @@ class Client:
         self.politeness = politeness or Politeness(config.per_host, config.host_delay_s)
         self.user_agent = config.user_agent or f"monitor/{__version__} (feed poller)"
         self.hint = CONFIG_KEY  # how to allow internal targets, named in refusals
-        # host -> (until, internal): the address its own fetches came from (module docstring);
-        # kept past any poll's page reading, which ends within 2 timeouts of the feed's fetch
+        # host -> (public until, internal): the verdict of its own latest fetch (module
+        # docstring), kept until the next one: never given back to a lookup however long a poll
         self._origins: dict[str, tuple[float, bool]] = {}
-        self._keep_s = max(ORIGIN_KEEP_S, 3 * config.timeout_s)
+        self._keep_s = ORIGIN_KEEP_S
 
     async def get(
         self, url: str | URL, headers: dict[str, str], *, origin: str | URL | None = None
@@ -83,14 +84,21 @@ class Client:
         many redirects or a body over the limit."""
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         url = URL(url)
-        own = origin is None  # a URL fetched for its own sake: its first hop's peer decides
-        guard = await self.guard(URL(origin) if origin is not None else url)
+        own = origin is None  # a URL fetched for its own sake: its hops' peers decide
+        first = url
+        # A URL fetched for its own sake was listed or typed by the user: its first hop may be
+        # on any address but link-local; where it was answered from decides for the rest.
+        guard = (
+            Guard(allow_private=True, hint=self.hint)
+            if origin is None
+            else await self.guard(URL(origin))
+        )
         headers = {"Accept-Encoding": "gzip, deflate", **headers}
         peers: list[str] = []  # the GuardedConnector's: the peer of each connection handed out
         token, peers_token = GUARD.set(guard), PEERS.set(peers)
         try:
             await self.check(url, guard)
-            for hop in range(self.config.max_redirects + 1):
+            for _ in range(self.config.max_redirects + 1):
                 peers.clear()
                 async with (
                     self.politeness.turn(url),
@@ -99,8 +107,12 @@ class Client:
                     ) as resp,
                 ):
                     peer = peers[-1] if peers else _peer_of(resp)
-                    if own and hop == 0 and peer is not None:
-                        guard = self._fetched_from(url, peer)
+                    if own:  # any public hop makes the origin public
+                        guard = (
+                            self._fetched_from(first, peer)
+                            if peer is not None
+                            else await self.guard(first)
+                        )
                         GUARD.set(guard)  # for the redirects: undone with `token`
                     location = resp.headers.get("Location")
                     if resp.status in _REDIRECTS and location:
@@ -130,19 +142,19 @@ class Client:
 
     async def guard(self, origin: URL) -> Guard:
         """The address policy for fetches made for `origin`'s sake: internal targets allowed
-        when the config says so or `origin` is internal: an IP literal by what it spells, a host
-        fetched lately by the address it was fetched from (never by a lookup of its own, which
-        its name server could answer otherwise), any other by all its addresses being internal
-        (one that cannot be resolved counts as public)."""
+        when the config says so or `origin` is internal: a host fetched before by the addresses
+        its latest fetch came from (never by a lookup of its own, which its name server could
+        answer otherwise), an IP literal never fetched by what it spells, any other by all its
+        addresses being internal (one that cannot be resolved counts as public)."""
         if self.config.allow_private:
             return Guard(allow_private=True, hint=self.hint)
         host = origin.host or ""
+        kept = self._origins.get(host)
+        if kept is not None:
+            return Guard(allow_private=kept[1], hint=self.hint)
         spelled = literal(host)
         if spelled is not None:
             return Guard(allow_private=internal_origin([spelled]), hint=self.hint)
-        kept = self._origins.get(host)
-        if kept is not None and kept[0] >= asyncio.get_running_loop().time():
-            return Guard(allow_private=kept[1], hint=self.hint)
         try:
             inside = internal_origin(await resolve(host, origin.port))
         except OSError:
@@ -159,10 +171,12 @@ class Client:
         now = asyncio.get_running_loop().time()
         inside = internal_origin(addresses([peer]))
         kept = self._origins.pop(host, None)
-        if inside and kept is not None and not kept[1] and kept[0] >= now:
+        if not inside:
+            self._origins[host] = (now + self._keep_s, False)
+        elif kept is not None and not kept[1] and kept[0] >= now:
             self._origins[host] = kept  # public lately: stays public until it lapses
         else:
-            self._origins[host] = (now + self._keep_s, inside)
+            self._origins[host] = (kept[0] if kept is not None else 0.0, True)
         while len(self._origins) > _ORIGINS_KEPT:
             del self._origins[next(iter(self._origins))]
         return Guard(allow_private=self._origins[host][1], hint=self.hint)

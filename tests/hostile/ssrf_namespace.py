@@ -36,6 +36,7 @@ PUBLIC = "93.184.216.34"
 PUB = f"http://{PUBLIC}:8080"
 MARK = "MARK-7f3a9c-INTERNAL"
 SECRET_PORT = 8081
+BOUNCE_PORT = 8082  # on 10.0.0.5: redirects to the public feed
 ITEMS = {  # title -> link
     "alpha loopback": f"http://127.0.0.1:{SECRET_PORT}/secret/1",
     "alpha localhost": f"http://localhost:{SECRET_PORT}/secret/2",
@@ -123,6 +124,18 @@ def secret_app(asked: list[str], where: str) -> web.Application:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", anything)
+    return app
+
+
+def bounce_app() -> web.Application:
+    """An internal server that sends every request on to the public feed (`return 301
+    https://$host$request_uri` is common): the feed's first hop is internal, its body public."""
+
+    async def bounce(_: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently("http://evil.example:8080/feeds/pub")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", bounce)
     return app
 
 
@@ -256,6 +269,7 @@ async def origin_scenario() -> dict[str, Any]:
     runners = [
         await serve(public_app(), PUBLIC, 8080),
         await serve(secret_app(asked, "10.0.0.5"), "10.0.0.5", SECRET_PORT),
+        await serve(bounce_app(), "10.0.0.5", BOUNCE_PORT),
     ]
     feed = "http://evil.example:8080/feeds/pub"
     secret = f"http://10.0.0.5:{SECRET_PORT}/secret/8"
@@ -279,6 +293,11 @@ async def origin_scenario() -> dict[str, Any]:
         report["redirect"] = await outcome(
             Client(session, config).get(f"http://evil.example:8080/go?to={secret}", {})
         )
+        # A feed whose first hop is internal but whose body came from the public server.
+        bounced = Client(session, config)
+        via = f"http://10.0.0.5:{BOUNCE_PORT}/feed"
+        report["bounced_feed"] = await outcome(bounced.get(via, {}))
+        report["bounced_page"] = await outcome(bounced.get(secret, {}, origin=via))
     report["asked"] = asked
     for runner in runners:
         await runner.cleanup()

@@ -162,6 +162,16 @@ def test_a_feeds_own_dns_cannot_make_it_an_internal_origin(split: dict[str, Any]
     assert ns.PUBLIC == split["feed_peer"]
 
 
+def test_a_feed_answered_from_public_after_an_internal_hop_is_public(
+    split: dict[str, Any],
+) -> None:
+    """A feed URL on 10.0.0.5 that redirects to a public server: its body is the public
+    server's, so the feed counts as public and its item on 10.0.0.5 is refused."""
+    assert "<rss" in split["bounced_feed"], split["bounced_feed"][:300]
+    assert split["bounced_page"].startswith("refused:"), split["bounced_page"][:300]
+    assert "is not fetched for a public origin" in split["bounced_page"]
+
+
 # -- without a namespace ------------------------------------------------------------------------
 
 
