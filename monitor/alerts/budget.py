@@ -100,6 +100,9 @@ def _step() -> Budget:
 def _check_int_size(operator: str, left: object, right: object) -> None:
     """Refuse `**` and `*` of integers whose result would pass INT_BITS: big-integer arithmetic
     is one C call that holds the GIL, so no deadline could stop it once begun."""
+    for operand in (left, right):  # made elsewhere: `%` and `//` of it are quadratic too
+        if isinstance(operand, int) and operand.bit_length() > INT_BITS:
+            raise BudgetExceeded(f"the template exceeded its budget of {INT_BITS:,}-bit integers")
     if operator not in ("*", "**") or not isinstance(left, int) or not isinstance(right, int):
         return
     if operator == "**":
@@ -259,7 +262,7 @@ class BudgetedSandbox(SandboxedEnvironment):
     """Jinja's sandbox, every render within its budget (see the module docstring)."""
 
     code_generator_class = _Codegen
-    intercepted_binops = frozenset(["*", "**", "+", "%"])
+    intercepted_binops = frozenset(["*", "**", "+", "%", "//"])
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -318,7 +321,7 @@ class BudgetedSandbox(SandboxedEnvironment):
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """`*`, `**`, `+` and `%`, refused when their result would exceed what is left."""
+        """`*`, `**`, `+`, `%` and `//`, refused when their result would exceed what is left."""
         _step()
         if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
             raise SecurityError(f"exponent {right} is too large")
@@ -432,6 +435,8 @@ def budgeted_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         result = func(*args, **kwargs)
         if isinstance(result, str | list | tuple):
             _charge(len(result))
+        elif isinstance(result, int) and result.bit_length() > INT_BITS:  # `'f' * n|int(base=16)`
+            raise BudgetExceeded(f"the template exceeded its budget of {INT_BITS:,}-bit integers")
         return result
 
     return budgeted

@@ -48,6 +48,10 @@ BOMBS = {
     "power-tower": (  # big-integer arithmetic is one C call holding the GIL: 8.8 s unchecked
         "{% set y = (((3**64)**64)**64)**64 %}{{ y > 0 }}"
     ),
+    "hex-integers": (  # int() of hex has no digit limit; `%` of two such is quadratic: 4.5 s
+        "{% set n = (('f' * 10000) * 80)|int(base=16) %}"
+        "{% set m = (('e' * 10000) * 40)|int(base=16) %}{{ (n % m) > 0 }}"
+    ),
 }
 
 
