@@ -250,11 +250,10 @@ class Sandbox:
             self._discard(worker, job)
             raise
         except (EOFError, OSError) as exc:  # the worker died under the job
-            try:  # off the loop: the dead process is joined for up to a second
-                why = await loop.run_in_executor(self._parts().threads, _death, worker)
-            except RuntimeError:  # the pool closed meanwhile
-                why = "the worker died"
-            self._discard(worker, job)
+            try:
+                why = await _death(worker)
+            finally:  # reaped even when the caller is cancelled meanwhile
+                self._discard(worker, job)
             raise SandboxError("failed", why) from exc
         if outcome == "ok":
             self._idle.append(worker)
@@ -279,13 +278,17 @@ class Sandbox:
         worker = _Worker(process, ours)
         self._alive.add(worker)
         job: asyncio.Future[Any] | None = None
+        starting = self._parts().threads.submit(process.start)
         try:
-            await loop.run_in_executor(self._parts().threads, process.start)
+            await asyncio.wrap_future(starting)
             theirs.close()
             job = loop.run_in_executor(self._parts().threads, ours.recv)
             ready = await asyncio.wait_for(asyncio.shield(job), START_TIMEOUT_S)
         except BaseException as exc:
-            theirs.close()  # cancelled before the start's own close: no descriptor left open
+            if starting.done():
+                theirs.close()  # cancelled before the start's own close: no descriptor left
+            else:  # cancelled while the start runs in its thread: undo it once it is done
+                starting.add_done_callback(lambda _: _undo_start(worker, theirs))
             self._discard(worker, job)
             if isinstance(exc, EOFError | OSError | TimeoutError):
                 why = "in time" if isinstance(exc, TimeoutError) else f"({exc!r})"
@@ -338,8 +341,19 @@ def _send_and_receive(conn: Connection, job: tuple[Callable[..., Any], Any]) -> 
     return outcome
 
 
-def _death(worker: _Worker) -> str:
-    worker.process.join(1.0)
+def _undo_start(worker: _Worker, theirs: Connection) -> None:
+    """After a start that was given up while it ran: close the child's end, end the child."""
+    theirs.close()
+    worker.kill()
+    worker.reap()
+
+
+async def _death(worker: _Worker) -> str:
+    """How the worker died, waiting up to a second for its exit code without blocking."""
+    for _ in range(20):
+        if worker.process.exitcode is not None:  # a non-blocking waitpid
+            break
+        await asyncio.sleep(0.05)
     code = worker.process.exitcode
     if code is not None and code < 0:
         return f"the worker died ({signal.Signals(-code).name})"
