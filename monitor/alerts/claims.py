@@ -20,6 +20,12 @@ ran out mid-send would let a second sender take the key and send it again.
   counted and skipped (`skip_bad`); holders whose lease ended long ago are forgotten. Weaker
   than the local bus where clocks differ: a lease ends by the claimant's clock, so hosts whose
   clocks are minutes apart can take over a live lease early.
+
+Where it is weaker still: a holder whose renewals fail (the broker or the disk away for two
+thirds of a lease, at least 200 s) is not told; its lease can run out while it still sends, and
+a second sender may then send too. Renewal failures are logged (`claim_renew_failed`). And a
+reader that forgot a holder (an hour after its lease ended) reads a late renewal of it as
+nothing, where a reader that had not yet forgotten extends it.
 """
 
 from __future__ import annotations
