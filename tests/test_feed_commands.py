@@ -295,13 +295,14 @@ async def test_a_feed_added_while_the_service_runs_is_polled(tmp_path: Path) -> 
             out, err = await process.communicate()
             assert 0 == process.returncode, err.decode()
             assert "feeds.yaml:4; a running monitor polls it" in out.decode()
-            polled = s.requests.count("/news.rss")  # once, by the command
+            # The command reads the feed once; the service may poll it before this line runs.
+            assert 1 <= s.requests.count("/news.rss")
 
             async def published() -> bool:
                 return await monitor.metric_sum("monitor_articles_published_total") == 5
 
             await eventually(published, 20, monitor.stderr)
-            assert s.requests.count("/news.rss") > polled
+            assert s.requests.count("/news.rss") >= 2  # the command's read and the service's
         finally:
             await monitor.stop()
 
