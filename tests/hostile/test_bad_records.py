@@ -80,14 +80,20 @@ async def dead_records(config: Path) -> list[dict[str, Any]]:
     return [letter for letter in letters if letter["kind"] == "record"]
 
 
-@pytest.mark.parametrize("name", list(BAD_RECORDS))
-async def test_a_bad_record_on_the_bus_is_skipped_counted_and_kept(
-    hostile: Hostile, name: str
-) -> None:
-    """Bad records written to the bus: the service stays up past the old crash, the good feed's
-    alert behind them goes out exactly once, and each bad record is counted by topic and listed
-    by `monitor dlq list`."""
-    planted = BAD_RECORDS[name]
+def every_bad_record() -> dict[str, list[bytes]]:
+    """All the cases of BAD_RECORDS, by topic: one service run meets them all."""
+    planted: dict[str, list[bytes]] = {}
+    for records in BAD_RECORDS.values():
+        for topic, values in records.items():
+            planted.setdefault(topic, []).extend(values)
+    return planted
+
+
+async def test_bad_records_on_the_bus_are_skipped_counted_and_kept(hostile: Hostile) -> None:
+    """Every case of BAD_RECORDS written to the bus: the service stays up past the old crash,
+    the good feed's alert behind them goes out exactly once, and each bad record is counted by
+    topic and listed by `monitor dlq list`."""
+    planted = every_bad_record()
     started = time.monotonic()
     await hostile.monitor.start()
     await hostile.until_ready()
