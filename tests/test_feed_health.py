@@ -155,6 +155,10 @@ async def test_feed_health_alerts_once_per_state_across_a_restart(tmp_path: Path
     async with running(tmp_path, feeds, receiver) as rig:
         await rig.monitor.start()
         await eventually(lambda: feeds.count("/status/500") >= 2, 20, rig.monitor.stderr)
+        # The quiet feed's first poll (its silence is counted from it) must be at T0: the three
+        # feeds share one host's turns, so on a busy machine it can come after the others'.
+        polled_quiet = '"event": "feed_polled", "feed": "quiet"'
+        await eventually(lambda: polled_quiet in rig.monitor.stderr(), 20, rig.monitor.stderr)
         assert [] == rig.said()  # failing, but not for an hour yet
 
         rig.at(timedelta(hours=1, minutes=1))
