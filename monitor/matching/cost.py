@@ -36,6 +36,9 @@ from monitor.models import Article, make_article
 COSTLY_SHARE = 0.10
 # Watches measured one by one, at most (about a millisecond each on 200 articles).
 MEASURED = 2_000
+# Each measurement's passes cover at least this many articles: the least of 3 passes over 5
+# stored articles was noise on a busy machine, and flagged a one-word watch as costly.
+MIN_ARTICLES_MEASURED = 200
 FILLER = [
     "the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be",
     "by", "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have",
@@ -84,6 +87,7 @@ def rule_costs(
     if not articles:
         raise ValueError("no articles to measure the watches on")
     whole = compiled if compiled is not None else compile_rules(rule_set)
+    runs = max(runs, -(-MIN_ARTICLES_MEASURED // len(articles)))
     total = _per_article(whole, articles, runs)
     # The baseline: one watch that finds nothing, so that what every rule set pays per article
     # (the fields' streams, the scan's fixed work) is not counted as any one watch's cost.
