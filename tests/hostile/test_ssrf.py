@@ -46,36 +46,29 @@ def _namespace_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The scenario's report (see `ssrf_namespace`): run once for the module's tests."""
+def in_namespace(tmp: Path, *args: str, timeout_s: float) -> dict[str, Any]:
+    """Run `ssrf_namespace` with `args` in a loopback-only namespace; its JSON report. Skipped
+    loudly where no namespace can be made, and failed instead under CI."""
     problem = _namespace_problem()
     if problem is not None:
         message = f"SSRF NAMESPACE TESTS NOT RUN: {problem}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)  # -ra (the project's addopts) prints it in the summary
-    tmp = tmp_path_factory.mktemp("ssrf")
+    command = [UNSHARE or "unshare", "-n", "-m", "--", sys.executable]
+    command += ["-m", "tests.hostile.ssrf_namespace", *args, str(tmp)]
     done = subprocess.run(
-        [
-            UNSHARE or "unshare",
-            "-n",
-            "-m",
-            "--",
-            sys.executable,
-            "-m",
-            "tests.hostile.ssrf_namespace",
-            tmp,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=240,
-        check=False,
+        command, capture_output=True, text=True, cwd=ROOT, timeout=timeout_s, check=False
     )
     assert 0 == done.returncode, done.stderr[-4000:]
     report: dict[str, Any] = json.loads(done.stdout)
     return report
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The scenario's report (see `ssrf_namespace`): run once for the module's tests."""
+    return in_namespace(tmp_path_factory.mktemp("ssrf"), timeout_s=240)
 
 
 def test_no_internal_page_reaches_an_alert_or_the_state(attacked: dict[str, Any]) -> None:
@@ -132,21 +125,7 @@ def test_user_run_commands_refuse_what_a_public_url_leads_to(attacked: dict[str,
 @pytest.fixture(scope="module")
 def split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The split-answer attack's report (`ssrf_namespace --origin`)."""
-    problem = _namespace_problem()
-    if problem is not None:
-        message = f"SSRF NAMESPACE TESTS NOT RUN: {problem}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    tmp = tmp_path_factory.mktemp("split")
-    command = [UNSHARE or "unshare", "-n", "-m", "--", sys.executable]
-    command += ["-m", "tests.hostile.ssrf_namespace", "--origin", str(tmp)]
-    done = subprocess.run(
-        command, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False
-    )
-    assert 0 == done.returncode, done.stderr[-4000:]
-    report: dict[str, Any] = json.loads(done.stdout)
-    return report
+    return in_namespace(tmp_path_factory.mktemp("split"), "--origin", timeout_s=120)
 
 
 def test_a_feeds_own_dns_cannot_make_it_an_internal_origin(split: dict[str, Any]) -> None:
