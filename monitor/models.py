@@ -246,6 +246,60 @@ class Reported:
         }
 
 
+REASONS: Final = ("founded", "url", "guid", "text", "alone")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reason:
+    """Why an article is in its story: it founded it, it has a member's URL or guid, its text
+    resembles a member's (the share of shingles in common, and the facts that agreed), or it
+    stands alone (its feed or its rule says `stories: false`)."""
+
+    kind: str  # one of REASONS
+    article_id: str = ""  # the member it was matched with ("" when founded or alone)
+    share: float = 0.0  # of the smaller sketch's shingles found in the other ("text")
+    facts: tuple[str, ...] = ()  # the facts both have in the same places ("text")
+    why: str = ""  # "alone": the setting that says so
+
+    def text(self) -> str:
+        """One line for a person: why the article joined."""
+        if self.kind == "founded":
+            return "founded the story: no earlier article like it"
+        if self.kind == "alone":
+            return f"stands alone: {self.why}"
+        if self.kind in ("url", "guid"):
+            return f"same {'URL' if self.kind == 'url' else 'guid'} as {self.article_id}"
+        agreed = ", ".join(self.facts) if self.facts else "none to compare"
+        return (
+            f"text like {self.article_id}: {self.share:.0%} of shingles in common; "
+            f"facts that agreed: {agreed}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The webhook's `story.reason` object (and the story log's record)."""
+        data: dict[str, Any] = {"kind": self.kind, "text": self.text()}
+        if self.article_id:
+            data["article_id"] = self.article_id
+        if self.kind == "text":
+            data["share"] = round(self.share, 3)
+            data["facts"] = list(self.facts)
+        if self.why:
+            data["why"] = self.why
+        return data
+
+    @classmethod
+    def from_dict(cls, data: object, kind: str, at: str) -> Reason:
+        """Rebuild a reason from `to_dict`; raise BadRecord."""
+        f = Fields(data, kind, at)
+        return cls(
+            kind=f.one_of("kind", REASONS),
+            article_id=f.text("article_id", ""),
+            share=f.number("share", 0.0),
+            facts=f.texts("facts"),
+            why=f.text("why", ""),
+        )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Story:
     """The copies of one report across feeds (see `monitor.stories`), as known when alerting."""
@@ -257,6 +311,7 @@ class Story:
     # all, and its feeds, including those of the articles not listed (0 and (): as listed).
     count: int = 0
     known_feeds: tuple[str, ...] = ()
+    reason: Reason | None = None  # why the alert's article is in it (None: not known)
 
     @property
     def size(self) -> int:
@@ -279,8 +334,12 @@ class Story:
         return self.size - len(self.articles)
 
     def to_dict(self) -> dict[str, Any]:
-        """The webhook's `story` object: its id, how many articles, which feeds."""
-        return {"id": self.id, "articles": self.size, "feeds": list(self.feeds)}
+        """The webhook's `story` object: its id, how many articles, which feeds, and why the
+        alert's article is in it."""
+        data: dict[str, Any] = {"id": self.id, "articles": self.size, "feeds": list(self.feeds)}
+        if self.reason is not None:
+            data["reason"] = self.reason.to_dict()
+        return data
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -391,6 +450,11 @@ def alert_from_dict(data: object) -> Alert:
             articles=(itself, *others),
             count=story.integer("articles", default=0),
             known_feeds=story.texts("feeds"),
+            reason=(
+                Reason.from_dict(story.get("reason"), "dead letter", "alert.story.reason")
+                if story.get("reason") is not None
+                else None
+            ),
         ),
         health=health,
     )

@@ -151,6 +151,17 @@ class Fields:
             raise self.bad(name, f"{value} is under {minimum}")
         return value
 
+    def number(self, name: str, default: float) -> float:
+        """A finite number field (an integer or a float); `default` when missing."""
+        value = self.data.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.bad(name, f"expected a number, got {_type(value)}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self.bad(name, "not a finite number")
+        return float(value)
+
     def opt_integer(self, name: str, minimum: int = 0) -> int | None:
         """An integer field that may be null."""
         return None if self.data.get(name) is None else self.integer(name, minimum)

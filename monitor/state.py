@@ -81,6 +81,11 @@ CREATE TABLE IF NOT EXISTS story_rules (
     article_id TEXT NOT NULL,
     PRIMARY KEY (rule_id, article_id)
 );
+CREATE TABLE IF NOT EXISTS story_facts (
+    article_id TEXT PRIMARY KEY,
+    facts BLOB NOT NULL,
+    reason TEXT NOT NULL
+);
 """
 
 
@@ -109,11 +114,9 @@ class StateStore(Resource):
 
         def prune(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM seen WHERE last_seen_ms < ?", (cutoff,))
-            db.execute(
-                "DELETE FROM story_rules WHERE article_id IN "
-                "(SELECT article_id FROM story_members WHERE seen_ms < ?)",
-                (cutoff,),
-            )
+            old = "(SELECT article_id FROM story_members WHERE seen_ms < ?)"
+            db.execute(f"DELETE FROM story_rules WHERE article_id IN {old}", (cutoff,))  # noqa: S608
+            db.execute(f"DELETE FROM story_facts WHERE article_id IN {old}", (cutoff,))  # noqa: S608
             db.execute("DELETE FROM story_members WHERE seen_ms < ?", (cutoff,))
             # Claims whose holder crashed: expired, they would only be taken over anyway.
             db.execute("DELETE FROM claims WHERE until_ms < ?", (int(time.time() * 1000),))

@@ -82,13 +82,14 @@ class StoryIndex:
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, bytes]: ...
+    ) -> tuple[str, bytes, bytes, tuple[str, str, float, tuple[str, ...]]]: ...
     def insert(
         self,
         article_id: str,
         story_id: str,
         url_key: str,
         shingles: bytes,
+        facts: bytes,
         feed: str,
         title: str,
         url: str,

@@ -59,7 +59,7 @@ def test_the_native_index_is_installed() -> None:
 
 def _place(index: Index, a: Article, at_ms: int = 0) -> str:
     body = a.content if len(a.content) > len(a.summary) else a.summary
-    story, _ = index.assign(a.id, story_keys(a), a.title, body, a.feed or "", a.url, at_ms)
+    story = index.assign(a.id, story_keys(a), a.title, body, a.feed or "", a.url, at_ms)[0]
     return story
 
 
@@ -181,8 +181,8 @@ def test_the_first_record_of_an_article_wins(new_index: Callable[[float, int], I
     """An article recorded twice (two dispatchers raced) keeps the story it was first given."""
     index = new_index(3600, 100)
     packed = bytes(range(12))
-    assert index.insert("a", "s1", "", packed, "f", "t", "", 0)
-    assert not index.insert("a", "s2", "", packed, "f", "t", "", 0)
+    assert index.insert("a", "s1", "", packed, b"", "f", "t", "", 0)
+    assert not index.insert("a", "s2", "", packed, b"", "f", "t", "", 0)
     assert "s1" == index.story_of("a")
 
 

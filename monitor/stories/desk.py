@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from monitor.metrics import Metrics
-from monitor.models import Article, MatchedArticle, Reported, Story
+from monitor.models import Article, MatchedArticle, Reason, Reported, Story
 from monitor.stories.aliases import Aliases
 from monitor.stories.index import Index, MemberRow, new_index
 from monitor.stories.sketch import lead, story_keys
@@ -48,6 +49,8 @@ class StoryDesk:
         # (rule, article) pairs recorded, by this desk or another: one met again is redelivered
         self._matched: dict[tuple[str, str], int] = {}
         self.max_matched = 4 * max_articles
+        # Why each member still in the window is in its story, with when it was seen
+        self._reasons: dict[str, tuple[Reason, int]] = {}
 
     async def start(self) -> None:
         """Read the members of the window from the log."""
@@ -72,6 +75,7 @@ class StoryDesk:
                 m.story_id,
                 m.url_key,
                 m.shingles,
+                m.facts,
                 m.feed,
                 m.title,
                 m.url,
@@ -79,6 +83,8 @@ class StoryDesk:
             )
             if added:
                 self.tallies.add(m.article_id, m.story_id, m.feed, m.title, m.url, m.seen_ms)
+                if m.reason is not None:
+                    self._reasons[m.article_id] = (m.reason, m.seen_ms)
         self.metrics.stories_open.set(len(index))
 
     async def place(self, batch: Sequence[MatchedArticle]) -> set[tuple[str, str]]:
@@ -98,13 +104,17 @@ class StoryDesk:
                 first_met.add(pair)
             new = self.index.story_of(a.id) is None
             key = story_keys(a)
-            story_id, shingles = self.index.assign(
+            story_id, shingles, facts, why = self.index.assign(
                 a.id, key, a.title, lead(a), a.feed or "", a.url, now_ms
             )
+            reason = self._reasons.get(a.id, (None, 0))[0]
             if new:
                 outcome = "founded" if story_id == a.id else "joined"
                 self.metrics.story_articles.labels(outcome).inc()
                 self.tallies.add(a.id, story_id, a.feed or "", a.title, a.url, now_ms)
+                kind, other, share, agreed = why
+                reason = Reason(kind=kind, article_id=other, share=share, facts=agreed)
+                self._reasons[a.id] = (reason, now_ms)
             member = StoredMember(
                 article_id=a.id,
                 story_id=story_id,
@@ -114,6 +124,8 @@ class StoryDesk:
                 title=a.title,
                 url=a.url,
                 seen_ms=now_ms,
+                facts=facts,
+                reason=reason,
             )
             records.append((member, matched.match.rule_id))
         await self.log.record(records)
@@ -130,15 +142,27 @@ class StoryDesk:
         while matched:
             pair, seen_ms = next(iter(matched.items()))
             if seen_ms >= cutoff and len(matched) <= self.max_matched:
-                return
+                break
             del matched[pair]
+        reasons = self._reasons
+        while reasons:  # forgotten with their members: the same window, the same bound
+            article_id, (_, seen_ms) = next(iter(reasons.items()))
+            if seen_ms >= cutoff and len(reasons) <= len(index):
+                break
+            del reasons[article_id]
+
+    def reason(self, article_id: str) -> Reason | None:
+        """Why an article still in the window is in its story (None: not known)."""
+        found = self._reasons.get(article_id)
+        return found[0] if found is not None else None
 
     def story_of_article(self, article_id: str) -> Story | None:
         """The story of an article still in the window, or None."""
         story_id = self.index.story_of(article_id) if self.index is not None else None
         if story_id is None:
             return None
-        return self.tallies.story(story_id, self.aliases.of(story_id))
+        story = self.tallies.story(story_id, self.aliases.of(story_id))
+        return replace(story, reason=self.reason(article_id))
 
     def story(self, article: Article) -> Story:
         """The story an article was placed in, as known now: its count, its feeds, and its
@@ -148,7 +172,8 @@ class StoryDesk:
             alone = (article.id, article.feed or "", article.title, article.url, now_ms)
             return Story(id=article.id, articles=(_reported(alone),))
         story_id = self.index.story_of(article.id) or article.id
-        return self.tallies.story(story_id, self.aliases.of(story_id))
+        story = self.tallies.story(story_id, self.aliases.of(story_id))
+        return replace(story, reason=self.reason(article.id))
 
 
 def _reported(row: MemberRow) -> Reported:

@@ -3,12 +3,18 @@
 An article joins the story of the earlier article it most resembles (the same URL, or most of
 the shorter one's shingles in common: see `monitor.stories.sketch`), or founds a story of its
 own whose id is its own article id. `url_key` holds the article's keys, one a line: its
-canonical URL, and its feed's guid when that is not a URL. Two items of one feed must also
-share a run of title words: a feed that gives every item the same text (a paywall stub, a
-podcast blurb) publishes distinct items, while its own updates of a story keep the headline's
-words ("UPDATE 2-..."). Founding
-by article id makes two dispatchers that see one new article give it one story id without
-talking to each other.
+canonical URL, and its feed's guid when that is not a URL. A candidate resembling by text must
+also pass three checks, tried in order of share (the earliest member first on a tie) until one
+passes:
+- its facts agree (`monitor.stories.facts`): a templated event (another quake, another CVE)
+  shares the sentences but not the numbers, identifiers and names;
+- two items of one feed share a run of title words: a feed that gives every item the same text
+  (a paywall stub, a podcast blurb) publishes distinct items, while its own updates of a story
+  keep the headline's words ("UPDATE 2-...");
+- items of two feeds with no run of title words in common share a title word (or one's title
+  words are in the other's lead): two feeds' stubs under unrelated headlines are not a story.
+Founding by article id makes two dispatchers that see one new article give it one story id
+without talking to each other.
 
 This is the reference implementation, and the fallback where the native extension is missing;
 `monitor_native.StoryIndex` does the same, about ten times faster (`new_index` picks).
@@ -21,14 +27,29 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from monitor.matching import native
-from monitor.stories.sketch import TITLE_BIT, sketch, unpack
+from monitor.stories import facts as fact_sets
+from monitor.stories.sketch import LEAD_WORDS, TITLE_BIT, shingles, sketch, unpack, words
 
 THRESHOLD: Final = 0.4  # share of the smaller article's shingles found in the other
 MIN_SHARED: Final = 4  # fewer shingles in common is chance, however short the articles
 COMMON_POSTINGS: Final = 256  # a shingle this many articles share proposes no candidates
 
+TITLE_KEY_MIN: Final = 4  # title words this long (or with a digit) tie two headlines
+# Words that long that any two headlines may share
+TITLE_STOPWORDS: Final = frozenset(
+    {
+        *("with", "from", "after", "over", "says", "said", "that", "this", "will", "into"),
+        *("amid", "about", "their", "have", "more", "than", "been", "were", "what", "when"),
+        *("where", "which", "while", "year", "years", "first", "last", "news", "update"),
+        *("breaking", "report", "reports", "live", "video", "watch", "photos", "today", "week"),
+    }
+)
+
 # (article id, feed, title, url, seen at in ms since the epoch)
 MemberRow = tuple[str, str, str, str, int]
+# Why an article is in its story: ("founded" | "url" | "guid" | "text", the member it was
+# matched with, the share of shingles in common, the facts that agreed)
+Why = tuple[str, str, float, tuple[str, ...]]
 
 
 class Index(Protocol):
@@ -43,8 +64,9 @@ class Index(Protocol):
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, bytes]:
-        """Find the article's story, add the article to it; return the story id and sketch."""
+    ) -> tuple[str, bytes, bytes, Why]:
+        """Find the article's story, add the article to it; return the story id, the sketch,
+        the packed facts, and why."""
         ...
 
     def insert(
@@ -53,6 +75,7 @@ class Index(Protocol):
         story_id: str,
         url_key: str,
         shingles: bytes,
+        facts: bytes,
         feed: str,
         title: str,
         url: str,
@@ -84,6 +107,8 @@ class _Member:
     url_key: str
     shingles: frozenset[int]
     packed: bytes
+    facts: dict[int, set[int]]
+    packed_facts: bytes
     row: MemberRow
 
 
@@ -111,20 +136,34 @@ class StoryIndex:
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, bytes]:
-        """Find the article's story, add the article to it; return the story id and sketch."""
+    ) -> tuple[str, bytes, bytes, Why]:
+        """Find the article's story, add the article to it; return the story id, the sketch,
+        the packed facts, and why (a member already in the index is founded again: "known")."""
         known = self._members.get(article_id)
         if known is not None:
-            return known.story_id, known.packed
+            return known.story_id, known.packed, known.packed_facts, ("known", "", 0.0, ())
         packed = sketch(title, body)
-        story_id = self._find(article_id, url_key, unpack(packed), feed)
-        self.insert(article_id, story_id, url_key, packed, feed, title, url, seen_ms)
-        return story_id, packed
+        found = fact_sets.facts(title, body)
+        packed_facts = fact_sets.pack(found)
+        story_id, why = self._find(article_id, url_key, unpack(packed), found, feed, title, body)
+        self.insert(article_id, story_id, url_key, packed, packed_facts, feed, title, url, seen_ms)
+        return story_id, packed, packed_facts, why
 
-    def _find(self, article_id: str, url_key: str, shingles: frozenset[int], feed: str) -> str:
+    def _find(
+        self,
+        article_id: str,
+        url_key: str,
+        shingles: frozenset[int],
+        found: list[fact_sets.Fact],
+        feed: str,
+        title: str,
+        body: str,
+    ) -> tuple[str, Why]:
         for key in url_key.split("\n"):
             if key and key in self._by_url:
-                return self._members[self._by_url[key]].story_id
+                other = self._members[self._by_url[key]]
+                kind = "guid" if key.startswith("guid:") else "url"
+                return other.story_id, (kind, other.article_id, 0.0, ())
         votes: Counter[str] = Counter()
         title_votes: Counter[str] = Counter()
         for shingle in shingles:
@@ -133,21 +172,22 @@ class StoryIndex:
                 votes.update(posting)
                 if shingle & TITLE_BIT:
                     title_votes.update(posting)
-        best: _Member | None = None
-        best_share = 0.0
+        ranked: list[tuple[float, int, _Member]] = []
         for candidate, shared in votes.items():
             if shared < MIN_SHARED:
                 continue
             other = self._members[candidate]
-            if feed and other.row[1] == feed and not title_votes[candidate]:
-                continue  # one feed's items alike but for their titles: its boilerplate
             # `shared` undercounts only by the common shingles skipped above.
             share = shared / min(len(shingles), len(other.shingles))
-            if share < THRESHOLD or share < best_share:
-                continue
-            if best is None or share > best_share or other.serial < best.serial:
-                best, best_share = other, share  # on a tie, the earliest member
-        return best.story_id if best is not None else article_id
+            if share >= THRESHOLD:
+                ranked.append((-share, other.serial, other))
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        for negative_share, _, other in ranked:
+            titled = title_votes[other.article_id] > 0
+            agreed = _agrees(other, titled, found, feed, title, body)
+            if agreed is not None:
+                return other.story_id, ("text", other.article_id, -negative_share, agreed)
+        return article_id, ("founded", "", 0.0, ())
 
     def insert(
         self,
@@ -155,6 +195,7 @@ class StoryIndex:
         story_id: str,
         url_key: str,
         shingles: bytes,
+        facts: bytes,
         feed: str,
         title: str,
         url: str,
@@ -172,6 +213,8 @@ class StoryIndex:
             url_key,
             found,
             shingles,
+            fact_sets.unpack(facts),
+            facts,
             (article_id, feed, title, url, seen_ms),
         )
         self._stories.setdefault(story_id, []).append(article_id)
@@ -214,6 +257,41 @@ class StoryIndex:
             posting.discard(member.article_id)
             if not posting:
                 del self._postings[shingle]
+
+
+def title_keys(title: str) -> frozenset[str]:
+    """The words of a headline that tie it to another: long enough or with a digit, and not
+    the words any headline may have."""
+    return frozenset(
+        w
+        for w in words(title)
+        if (len(w) >= TITLE_KEY_MIN or any("0" <= c <= "9" for c in w)) and w not in TITLE_STOPWORDS
+    )
+
+
+def _agrees(
+    other: _Member, titled: bool, found: list[fact_sets.Fact], feed: str, title: str, body: str
+) -> tuple[str, ...] | None:
+    """The facts that agree with a candidate whose text resembles, or None when it is no copy:
+    one feed's boilerplate, two feeds' stubs, or a templated event."""
+    if not titled:
+        if feed and other.row[1] == feed:
+            return None  # one feed's items alike but for their titles: its boilerplate
+        if not _titles_agree(title_keys(title), other, title, body):
+            return None  # two feeds' stubs under unrelated headlines
+    return fact_sets.agree(found, other.facts)
+
+
+def _titles_agree(keys: frozenset[str], other: _Member, title: str, body: str) -> bool:
+    """Whether two headlines are about one thing: they share a key word, or either one's words
+    are in the other's lead (a headline made of the lead's first words); headlines without key
+    words say nothing."""
+    theirs = title_keys(other.row[2])
+    if not keys or not theirs or not keys.isdisjoint(theirs):
+        return True
+    if not theirs.isdisjoint(words(body, LEAD_WORDS)):
+        return True
+    return any(h & ~TITLE_BIT in other.shingles for h in shingles(words(title)))
 
 
 def new_index(window_s: float, max_members: int = 50_000) -> Index:

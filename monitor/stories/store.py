@@ -13,12 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+import structlog
+
 from monitor.badrecords import skip_bad
 from monitor.bus.base import STORIES
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.metrics import Metrics
+from monitor.models import Reason
 from monitor.records import BadRecord, Fields, load_json
 from monitor.state import StateStore
+
+log = structlog.get_logger("monitor.stories")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,10 +39,12 @@ class StoredMember:
     url: str
     seen_ms: int
     rules: tuple[str, ...] = ()
+    facts: bytes = b""  # packed (see `monitor.stories.facts.pack`); empty in older records
+    reason: Reason | None = None  # why it joined its story; None in older records
 
     def to_json(self, rule_id: str) -> bytes:
         """The Kafka record of this member matched by `rule_id`."""
-        data = {
+        data: dict[str, object] = {
             "article": self.article_id,
             "story": self.story_id,
             "url_key": self.url_key,
@@ -47,7 +54,10 @@ class StoredMember:
             "url": self.url,
             "seen_ms": self.seen_ms,
             "rule": rule_id,
+            "facts": self.facts.hex(),
         }
+        if self.reason is not None:
+            data["reason"] = self.reason.to_dict()
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -56,8 +66,10 @@ class StoredMember:
         d = Fields(load_json(raw, "story"), "story", "member")
         try:
             shingles = bytes.fromhex(d.text("shingles"))
+            facts = bytes.fromhex(d.text("facts", ""))
         except ValueError:
             raise d.bad("shingles", "not hexadecimal") from None
+        reason = d.get("reason")
         return cls(
             article_id=d.text("article"),
             story_id=d.text("story"),
@@ -68,6 +80,8 @@ class StoredMember:
             url=d.text("url", ""),
             seen_ms=d.integer("seen_ms"),
             rules=(d.text("rule"),),
+            facts=facts,
+            reason=None if reason is None else Reason.from_dict(reason, "story", "member.reason"),
         )
 
 
@@ -82,6 +96,17 @@ def merge_rules(members: Sequence[StoredMember]) -> list[StoredMember]:
             rules = tuple(dict.fromkeys(first.rules + m.rules))
             merged[m.article_id] = replace(first, rules=rules)
     return list(merged.values())
+
+
+def _stored_reason(raw: str | None, article_id: str) -> Reason | None:
+    """A reason as state.db keeps it (None for members recorded before reasons were)."""
+    if raw is None:
+        return None
+    try:
+        return Reason.from_dict(json.loads(raw), "story", f"member {article_id}.reason")
+    except (BadRecord, ValueError) as exc:
+        log.warning("story_reason_unreadable", article=article_id, error=str(exc))
+        return None
 
 
 class StoryLog(Protocol):
@@ -112,8 +137,9 @@ class LocalStoryLog:
         def query() -> list[StoredMember]:
             rows = self.file.conn().execute(
                 "SELECT m.article_id, m.story_id, m.url_key, m.shingles, m.feed, m.title, "
-                "m.url, m.seen_ms, group_concat(r.rule_id, char(10)) "
+                "m.url, m.seen_ms, group_concat(r.rule_id, char(10)), f.facts, f.reason "
                 "FROM story_members m LEFT JOIN story_rules r ON r.article_id = m.article_id "
+                "LEFT JOIN story_facts f ON f.article_id = m.article_id "
                 "WHERE m.seen_ms >= ? GROUP BY m.article_id ORDER BY m.seen_ms, m.rowid",
                 (since_ms,),
             )
@@ -128,6 +154,8 @@ class LocalStoryLog:
                     url=r[6],
                     seen_ms=int(r[7]),
                     rules=tuple(sorted(r[8].split("\n"))) if r[8] else (),
+                    facts=bytes(r[9]) if r[9] is not None else b"",
+                    reason=_stored_reason(r[10], r[0]),
                 )
                 for r in rows
             ]
@@ -160,6 +188,14 @@ class LocalStoryLog:
             db.executemany(
                 "INSERT OR IGNORE INTO story_rules (rule_id, article_id) VALUES (?, ?)",
                 [(rule, m.article_id) for m, rule in members],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO story_facts (article_id, facts, reason) VALUES (?, ?, ?)",
+                [
+                    (m.article_id, m.facts, json.dumps(m.reason.to_dict()))
+                    for m, _ in members
+                    if m.reason is not None
+                ],
             )
 
         await self.file.write(write)
