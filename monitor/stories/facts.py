@@ -22,6 +22,7 @@ bit set when it is a count, so that other processes compare them without the tex
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -70,27 +71,31 @@ def _hash(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
-def tokens(text: str, limit: int | None = None) -> list[str]:
-    """The text's tokens between spaces, the first `limit` of them; a number joined to a
-    capitalised word by a hyphen is two ("1-Car", as in "UPDATE 1-Car bomb ...")."""
+def tokens(text: str, limit: int = FACT_TOKENS) -> list[str]:
+    """The text's first `limit` tokens between spaces (as `str.split` cuts them); a number
+    joined to a capitalised word by a hyphen is two ("1-Car", as in "UPDATE 1-Car bomb ...")."""
     found: list[str] = []
-    for raw in text.split():
+    for match in _TOKEN.finditer(text):
+        raw = match[0]
         digits, dash, rest = raw.partition("-")
         if dash and digits and rest[:1].isupper() and all(c in _DIGITS for c in digits):
             found += (digits, rest)
         else:
             found.append(raw)
-        if limit is not None and len(found) >= limit:
+        if len(found) >= limit:
             return found[:limit]
     return found
 
 
+_TOKEN: Final = re.compile(r"\S+")  # \s is what str.isspace() calls space, as str.split cuts
+
+
 def facts(title: str, body: str) -> list[Fact]:
-    """The facts of a title (numbers only: headline case says nothing of names) and of the
-    first FACT_TOKENS tokens of a body, at most MAX_FACTS of them."""
+    """The facts of the first FACT_TOKENS tokens of a title (numbers only: headline case says
+    nothing of names) and of a body, at most MAX_FACTS of them."""
     found: list[Fact] = []
     _scan(tokens(title), "t", names=False, out=found)
-    _scan(tokens(body, FACT_TOKENS), "b", names=True, out=found)
+    _scan(tokens(body), "b", names=True, out=found)
     return found[:MAX_FACTS]
 
 
@@ -119,6 +124,13 @@ def _scan(tokens: list[str], part: str, *, names: bool, out: list[Fact]) -> None
             count = False
         kinds.append((text, number or name, count))
         sentence_start = raw[-1] in SENTENCE_ENDS
+    # The ordinary word after each token (none after the last): read backwards, one pass
+    after: list[str] = [""] * len(kinds)
+    following = ""
+    for n in range(len(kinds) - 1, -1, -1):
+        after[n] = following
+        if not kinds[n][1]:
+            following = kinds[n][0].lower()
     context = "^"
     run = 0
     for n, (text, is_fact, count) in enumerate(kinds):
@@ -126,10 +138,11 @@ def _scan(tokens: list[str], part: str, *, names: bool, out: list[Fact]) -> None
             context = text.lower()
             run = 0
             continue
-        after = next((t.lower() for t, f, _ in kinds[n + 1 :] if not f), "$")
-        if after == "$" and names:
-            break  # where a lead is cut (by us or by the feed) says nothing of the slot
-        slot = _hash(f"{part}\x00{context}\x00{after}\x00{run}")
+        if not after[n]:
+            if names:
+                break  # where a lead is cut (by us or by the feed) says nothing of the slot
+            after[n] = "$"
+        slot = _hash(f"{part}\x00{context}\x00{after[n]}\x00{run}")
         value = _hash(text.lower()) & ~COUNT_BIT | (COUNT_BIT if count else 0)
         out.append(Fact(slot, value, count, text))
         run += 1

@@ -1,11 +1,12 @@
 //! Story folding's index: `monitor.stories.index.StoryIndex` (the reference) in Rust.
 //!
 //! The same sketch (three-word shingles of the title and of the lead's first 40 words, each
-//! the CRC-32s of its words mixed) and the same choice of story, member for member; the differential test in
-//! tests/test_stories.py holds the two to it.
+//! the CRC-32s of its words mixed), the same facts (`monitor.stories.facts`) and the same
+//! choice of story, member for member, with the same reason; the differential test in
+//! tests/property/test_story_index.py holds the two to it.
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyTuple};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
@@ -218,11 +219,269 @@ pub fn story_sketch<'py>(py: Python<'py>, title: &str, body: &str) -> Bound<'py,
     packed(py, &sketch(title, body))
 }
 
+const FACT_TOKENS: usize = 60;
+const MAX_FACTS: usize = 48;
+const COUNT_BIT: u32 = 0x8000_0000;
+const SENTENCE_ENDS: &[char] = &['.', '!', '?', ':', ';'];
+const DASHES: &[&str] = &["-", "\u{2013}", "\u{2014}", "--"];
+const VERSION_WORDS: &[&str] = &["update", "updated", "refile", "corrected", "version"];
+const TITLE_KEY_MIN: usize = 4;
+const TITLE_STOPWORDS: &[&str] = &[
+    "with", "from", "after", "over", "says", "said", "that", "this", "will", "into", "amid",
+    "about", "their", "have", "more", "than", "been", "were", "what", "when", "where", "which",
+    "while", "year", "years", "first", "last", "news", "update", "breaking", "report", "reports",
+    "live", "video", "watch", "photos", "today", "week",
+];
+
+/// What Python's `str.split()` cuts at: `str.isspace()`, which adds U+001C..U+001F to Rust's.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+fn strip_gaps(s: &str) -> &str {
+    s.trim_matches(is_gap)
+}
+
+fn first_upper(s: &str) -> bool {
+    s.chars().next().is_some_and(char::is_uppercase)
+}
+
+fn has_digit(s: &str) -> bool {
+    s.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// `facts.tokens`: the first `limit` tokens between spaces, "1-Car" cut in two.
+fn fact_tokens(text: &str, limit: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    for raw in text.split(py_space).filter(|t| !t.is_empty()) {
+        let mut pushed = false;
+        if let Some((digits, rest)) = raw.split_once('-') {
+            if !digits.is_empty() && first_upper(rest) && digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                out.push(digits);
+                out.push(rest);
+                pushed = true;
+            }
+        }
+        if !pushed {
+            out.push(raw);
+        }
+        if out.len() >= limit {
+            out.truncate(limit);
+            break;
+        }
+    }
+    out
+}
+
+/// `facts._is_count`.
+fn is_count(text: &str, previous_raw: &str, next_raw: &str) -> bool {
+    let digits: String = text.chars().filter(|&c| c != ',').collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 7 {
+        return false;
+    }
+    if digits.len() == 4 {
+        let year: u32 = digits.parse().unwrap_or(0);
+        if (1900..=2099).contains(&year) {
+            return false;
+        }
+    }
+    if first_upper(previous_raw) || first_upper(next_raw) || previous_raw.ends_with('#') {
+        return false;
+    }
+    let before = lower(previous_raw);
+    !matches!(strip_gaps(&before), "no" | "number" | "nr")
+}
+
+struct Fact {
+    slot: u32,
+    value: u32,
+    text: String,
+}
+
+/// `facts._scan`.
+fn scan(tokens: &[&str], part: &str, names: bool, out: &mut Vec<Fact>) {
+    let mut kinds: Vec<(&str, bool, bool)> = Vec::with_capacity(tokens.len());
+    let mut sentence_start = true;
+    for (n, &raw) in tokens.iter().enumerate() {
+        let text = strip_gaps(raw);
+        if text.is_empty() {
+            if DASHES.contains(&raw) {
+                sentence_start = true;
+            }
+            continue;
+        }
+        let number = has_digit(text);
+        if number && n > 0 && VERSION_WORDS.contains(&lower(strip_gaps(tokens[n - 1])).as_str()) {
+            continue;
+        }
+        let bracketed = raw.starts_with('(') && raw.ends_with(')');
+        let name = names && !sentence_start && !bracketed && first_upper(text);
+        let count = number && {
+            let previous = if n > 0 { tokens[n - 1] } else { "" };
+            let next = tokens.get(n + 1).copied().unwrap_or("");
+            is_count(text, previous, next)
+        };
+        kinds.push((text, number || name, count));
+        sentence_start = raw.ends_with(SENTENCE_ENDS);
+    }
+    let mut after: Vec<Option<String>> = vec![None; kinds.len()];
+    let mut following: Option<String> = None;
+    for n in (0..kinds.len()).rev() {
+        after[n] = following.clone();
+        if !kinds[n].1 {
+            following = Some(lower(kinds[n].0));
+        }
+    }
+    let mut context = String::from("^");
+    let mut run = 0usize;
+    for (n, &(text, is_fact, count)) in kinds.iter().enumerate() {
+        if !is_fact {
+            context = lower(text);
+            run = 0;
+            continue;
+        }
+        let next = match &after[n] {
+            Some(word) => word.as_str(),
+            None if names => break,
+            None => "$",
+        };
+        let key = format!("{part}\0{context}\0{next}\0{run}");
+        let slot = crc32(key.as_bytes(), 0);
+        let value =
+            crc32(lower(text).as_bytes(), 0) & !COUNT_BIT | if count { COUNT_BIT } else { 0 };
+        out.push(Fact {
+            slot,
+            value,
+            text: text.to_owned(),
+        });
+        run += 1;
+    }
+}
+
+/// `facts.facts`: a title's facts and a body's, at most MAX_FACTS.
+fn facts(title: &str, body: &str) -> Vec<Fact> {
+    let mut out = Vec::new();
+    scan(&fact_tokens(title, FACT_TOKENS), "t", false, &mut out);
+    scan(&fact_tokens(body, FACT_TOKENS), "b", true, &mut out);
+    out.truncate(MAX_FACTS);
+    out
+}
+
+/// Facts as stored: (slot, value) pairs, sorted (a slot's values are a run).
+fn fact_pairs(found: &[Fact]) -> Vec<(u32, u32)> {
+    let mut pairs: Vec<(u32, u32)> = found.iter().map(|f| (f.slot, f.value)).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+fn packed_facts<'py>(py: Python<'py>, found: &[Fact]) -> Bound<'py, PyBytes> {
+    let bytes: Vec<u8> = found
+        .iter()
+        .flat_map(|f| {
+            f.slot
+                .to_le_bytes()
+                .into_iter()
+                .chain(f.value.to_le_bytes())
+        })
+        .collect();
+    PyBytes::new(py, &bytes)
+}
+
+fn unpacked_facts(bytes: &[u8]) -> Vec<(u32, u32)> {
+    let words = unpacked(&bytes[..bytes.len() / 8 * 8]);
+    let mut pairs: Vec<(u32, u32)> = words.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+fn values_of(pairs: &[(u32, u32)], slot: u32) -> &[(u32, u32)] {
+    let start = pairs.partition_point(|p| p.0 < slot);
+    let end = start + pairs[start..].partition_point(|p| p.0 == slot);
+    &pairs[start..end]
+}
+
+/// `facts.agree`: the facts of ours the other has in the same slots, or None on a disagreement.
+fn agree(ours: &[Fact], theirs: &[(u32, u32)]) -> Option<Vec<String>> {
+    let mine = fact_pairs(ours);
+    let mut update: Option<(u32, u32)> = None;
+    for run in mine.chunk_by(|a, b| a.0 == b.0) {
+        let other = values_of(theirs, run[0].0);
+        if other.is_empty() {
+            continue;
+        }
+        let shared = run
+            .iter()
+            .any(|m| other.iter().any(|o| (m.1 ^ o.1) & !COUNT_BIT == 0));
+        if shared {
+            continue;
+        }
+        let all_counts = run.iter().chain(other).all(|p| p.1 & COUNT_BIT != 0);
+        if run.len() > 1 || other.len() > 1 || !all_counts {
+            return None;
+        }
+        let change = (run[0].1, other[0].1);
+        match update {
+            None => update = Some(change),
+            Some(seen) if seen != change => return None,
+            Some(_) => {}
+        }
+    }
+    let mut agreed: Vec<String> = Vec::new();
+    for f in ours {
+        let found = values_of(theirs, f.slot)
+            .iter()
+            .any(|o| (o.1 ^ f.value) & !COUNT_BIT == 0);
+        if found && !agreed.contains(&f.text) {
+            agreed.push(f.text.clone());
+        }
+    }
+    Some(agreed)
+}
+
+/// `index.title_keys`.
+fn title_keys(title: &str) -> Vec<String> {
+    let all = lower(title);
+    let mut keys: Vec<String> = split_words(&all)
+        .into_iter()
+        .filter(|w| {
+            (w.chars().count() >= TITLE_KEY_MIN || has_digit(w)) && !TITLE_STOPWORDS.contains(w)
+        })
+        .map(str::to_owned)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// `sketch.words(text, limit)`: the first `limit` lower-cased words, cutting like Python.
+fn first_words(text: &str, limit: usize) -> Vec<String> {
+    let n = limit * 10;
+    let cut_at = if text.is_ascii() {
+        (text.len() > n).then_some(n)
+    } else {
+        text.char_indices().nth(n).map(|(at, _)| at)
+    };
+    if let Some(at) = cut_at {
+        let cut = lower(&text[..at]);
+        let words = split_words(&cut);
+        if words.len() > limit {
+            return words[..limit].iter().map(|w| (*w).to_owned()).collect();
+        }
+    }
+    let all = lower(text);
+    let words = split_words(&all);
+    words.iter().take(limit).map(|w| (*w).to_owned()).collect()
+}
+
 struct Member {
     article_id: String,
     story_id: String,
     url_key: String,
     shingles: Vec<u32>,
+    facts: Vec<u8>, // packed, as given or made (see `facts.pack`)
     feed: String,
     title: String,
     url: String,
@@ -230,6 +489,15 @@ struct Member {
 }
 
 type MemberRow = (String, String, String, String, i64);
+/// What `assign` returns: the story id, the sketch, the packed facts and why.
+type Assigned<'py> = (
+    String,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyTuple>,
+);
+/// Why an article is in its story: kind, the member matched, the share, the facts that agreed.
+type Why = (&'static str, String, f64, Vec<String>);
 
 /// The members holding one shingle: most shingles are held by one, so no list for those.
 enum Posting {
@@ -264,6 +532,24 @@ impl Posting {
     }
 }
 
+/// `index._titles_agree`: two headlines share a key word, or either one's words are in the
+/// other's lead; headlines without key words say nothing.
+fn titles_agree(keys: &[String], other: &Member, title: &str, body: &str) -> bool {
+    let theirs = title_keys(&other.title);
+    if keys.is_empty() || theirs.is_empty() || theirs.iter().any(|k| keys.binary_search(k).is_ok())
+    {
+        return true;
+    }
+    let lead = first_words(body, LEAD_WORDS);
+    if theirs.iter().any(|k| lead.contains(k)) {
+        return true;
+    }
+    let mut runs = Vec::new();
+    shingles(&word_hashes(title, None), 0, &mut runs);
+    runs.iter()
+        .any(|h| other.shingles.binary_search(&(h & !TITLE_BIT)).is_ok())
+}
+
 /// The members of the stories still open (see `monitor.stories.index.StoryIndex`).
 #[pyclass(module = "monitor_native")]
 pub struct StoryIndex {
@@ -279,10 +565,29 @@ pub struct StoryIndex {
 }
 
 impl StoryIndex {
-    fn find(&self, article_id: &str, url_key: &str, shingles: &[u32], feed: &str) -> String {
+    #[allow(clippy::too_many_arguments)]
+    fn find(
+        &self,
+        article_id: &str,
+        url_key: &str,
+        shingles: &[u32],
+        found: &[Fact],
+        feed: &str,
+        title: &str,
+        body: &str,
+    ) -> (String, Why) {
         for key in url_key.split('\n').filter(|k| !k.is_empty()) {
             if let Some(serial) = self.by_url.get(key) {
-                return self.members[serial].story_id.clone();
+                let other = &self.members[serial];
+                let kind = if key.starts_with("guid:") {
+                    "guid"
+                } else {
+                    "url"
+                };
+                return (
+                    other.story_id.clone(),
+                    (kind, other.article_id.clone(), 0.0, Vec::new()),
+                );
             }
         }
         // Every candidate once per shingle it shares, marked when a title shingle; sorted, a
@@ -298,26 +603,41 @@ impl StoryIndex {
             }
         }
         votes.sort_unstable();
-        let mut best: Option<(u64, f64)> = None;
+        let mut ranked: Vec<(f64, u64, bool)> = Vec::new();
         for run in votes.chunk_by(|a, b| a.0 == b.0) {
             let (serial, shared) = (run[0].0, run.len());
             if shared < MIN_SHARED {
                 continue;
             }
             let other = &self.members[&serial];
-            if !feed.is_empty() && other.feed == feed && !run.iter().any(|v| v.1) {
-                continue; // one feed's items alike but for their titles: its boilerplate
-            }
             let share = shared as f64 / shingles.len().min(other.shingles.len()) as f64;
-            // In serial order: on a tie of shares, the earliest member stays.
-            if share >= THRESHOLD && best.is_none_or(|(_, s)| share > s) {
-                best = Some((serial, share));
+            if share >= THRESHOLD {
+                ranked.push((share, serial, run.iter().any(|v| v.1)));
             }
         }
-        match best {
-            Some((serial, _)) => self.members[&serial].story_id.clone(),
-            None => article_id.to_owned(),
+        // By share, the earliest member first on a tie.
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut keys: Option<Vec<String>> = None;
+        for (share, serial, titled) in ranked {
+            let other = &self.members[&serial];
+            if !titled {
+                if !feed.is_empty() && other.feed == feed {
+                    continue; // one feed's items alike but for their titles: its boilerplate
+                }
+                let keys = keys.get_or_insert_with(|| title_keys(title));
+                if !titles_agree(keys, other, title, body) {
+                    continue; // two feeds' stubs under unrelated headlines
+                }
+            }
+            if let Some(agreed) = agree(found, &unpacked_facts(&other.facts)) {
+                let why = ("text", other.article_id.clone(), share, agreed);
+                return (other.story_id.clone(), why);
+            }
         }
+        (
+            article_id.to_owned(),
+            ("founded", String::new(), 0.0, Vec::new()),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -327,6 +647,7 @@ impl StoryIndex {
         story_id: &str,
         url_key: &str,
         mut shingles: Vec<u32>,
+        facts: Vec<u8>,
         feed: &str,
         title: &str,
         url: &str,
@@ -363,6 +684,7 @@ impl StoryIndex {
                 story_id: story_id.to_owned(),
                 url_key: url_key.to_owned(),
                 shingles,
+                facts,
                 feed: feed.to_owned(),
                 title: title.to_owned(),
                 url: url.to_owned(),
@@ -420,7 +742,8 @@ impl StoryIndex {
         self.members.len()
     }
 
-    /// Find the article's story, add the article to it; return the story id and sketch.
+    /// Find the article's story, add the article to it; return the story id, the sketch, the
+    /// packed facts and why.
     #[allow(clippy::too_many_arguments)]
     fn assign<'py>(
         &mut self,
@@ -432,18 +755,36 @@ impl StoryIndex {
         feed: &str,
         url: &str,
         seen_ms: i64,
-    ) -> (String, Bound<'py, PyBytes>) {
+    ) -> PyResult<Assigned<'py>> {
         if let Some(serial) = self.by_article.get(article_id) {
             let m = &self.members[serial];
-            return (m.story_id.clone(), packed(py, &m.shingles));
+            let why = ("known", "", 0.0, PyTuple::empty(py)).into_pyobject(py)?;
+            return Ok((
+                m.story_id.clone(),
+                packed(py, &m.shingles),
+                PyBytes::new(py, &m.facts),
+                why,
+            ));
         }
         let shingles = sketch(title, body);
-        let story_id = self.find(article_id, url_key, &shingles, feed);
+        let found = facts(title, body);
+        let (story_id, (kind, other, share, agreed)) =
+            self.find(article_id, url_key, &shingles, &found, feed, title, body);
         let out = packed(py, &shingles);
+        let out_facts = packed_facts(py, &found);
+        let why = (kind, other, share, PyTuple::new(py, agreed)?).into_pyobject(py)?;
         self.add(
-            article_id, &story_id, url_key, shingles, feed, title, url, seen_ms,
+            article_id,
+            &story_id,
+            url_key,
+            shingles,
+            out_facts.as_bytes().to_vec(),
+            feed,
+            title,
+            url,
+            seen_ms,
         );
-        (story_id, out)
+        Ok((story_id, out, out_facts, why))
     }
 
     /// Add a member recorded elsewhere (stored, or by another dispatcher); first wins.
@@ -454,6 +795,7 @@ impl StoryIndex {
         story_id: &str,
         url_key: &str,
         shingles: &[u8],
+        facts: &[u8],
         feed: &str,
         title: &str,
         url: &str,
@@ -464,6 +806,7 @@ impl StoryIndex {
             story_id,
             url_key,
             unpacked(shingles),
+            facts.to_vec(),
             feed,
             title,
             url,
@@ -533,8 +876,9 @@ mod tests {
 
     fn place(index: &mut StoryIndex, id: &str, title: &str, body: &str, seen_ms: i64) -> String {
         let shingles = sketch(title, body);
-        let story = index.find(id, "", &shingles, "");
-        index.add(id, &story, "", shingles, "", title, "", seen_ms);
+        let found = facts(title, body);
+        let (story, _) = index.find(id, "", &shingles, &found, "", title, body);
+        index.add(id, &story, "", shingles, Vec::new(), "", title, "", seen_ms);
         story
     }
 
