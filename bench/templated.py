@@ -58,6 +58,7 @@ class ShapeQuality:
     real_merged: int  # real events that ended in a story with another event
     synthetic: int
     synthetic_merged: int
+    silenced: int  # distinct events no story of their own was founded for: they never alert
 
 
 def load(shape: str) -> list[Event]:
@@ -176,7 +177,7 @@ def _quake_negative(ev: Event, others: list[Event], rng: random.Random, n: int) 
         where = f"{km}km {rng.choice(DIRECTIONS)} of {t['place']}" if t["km"] else t["place"]
         at = s
     else:  # the same figures at another event's place, where it is
-        other = rng.choice(others)
+        other = rng.choice([o for o in others if o.event != ev.event])
         where, at = other.title.split(" - ", 1)[1], _parse(QUAKE_SUMMARY, other.summary, other)
     sign, hours, minutes = at["off"][0], int(at["off"][1:3]), int(at["off"][4:])
     local = utc + (1 if sign == "+" else -1) * timedelta(hours=hours, minutes=minutes)
@@ -330,6 +331,10 @@ def evaluate(shape: str, items: list[Item], synthetic: set[int], index: Index) -
     folded = sum(story_of[i.article.id] == originals[i.story] for i in copies)
     merged = {story for story, sid in originals.items() if len(truth[sid]) > 1}
     real = [s for s in originals if s not in synthetic]
+    founder: dict[str, int] = {}  # story id -> the true story of its first article
+    for item in items:
+        founder.setdefault(story_of[item.article.id], item.story)
+    alerting = set(founder.values())
     return ShapeQuality(
         shape,
         Quality(len(copies), folded, len(originals), len(merged), seconds),
@@ -337,6 +342,7 @@ def evaluate(shape: str, items: list[Item], synthetic: set[int], index: Index) -
         len(merged - synthetic),
         len(synthetic),
         len(merged & synthetic),
+        len(set(originals) - alerting),
     )
 
 
@@ -378,7 +384,8 @@ def templated_rows() -> list[dict[str, str]]:
                 f"{merged / stories:.1%}",
                 "0",
                 f"{merged} of {stories}: real {sum(r.real_merged for r in runs)} of {real}, "
-                f"synthetic {sum(r.synthetic_merged for r in runs)} of {synthetic}",
+                f"synthetic {sum(r.synthetic_merged for r in runs)} of {synthetic}; "
+                f"{sum(r.silenced for r in runs)} never alert",
             )
         )
     return rows
@@ -393,6 +400,6 @@ if __name__ == "__main__":
                 f"{shape:9} seed {seed:5}: copies folded {q.copies_folded}/{q.copies} "
                 f"({q.folded_share:.1%}); distinct merged {q.stories_merged}/{q.stories} "
                 f"({q.merged_share:.1%}; real {r.real_merged}/{r.real}, "
-                f"synthetic {r.synthetic_merged}/{r.synthetic}); "
+                f"synthetic {r.synthetic_merged}/{r.synthetic}; {r.silenced} never alert); "
                 f"{q.seconds / (q.copies + q.stories) * 1e6:.1f} us/article"
             )
