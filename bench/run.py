@@ -1,6 +1,7 @@
 """`make bench`: every figure of the performance issue, with its target and its reference.
 
-Sections: match (and compile), stories (fold quality and cost), startup (and reload, check),
+Sections: match (and compile), stories (fold quality and cost), templated (fold quality on
+templated feeds: quakes, advisories, results), startup (and reload, check),
 kafka, parse, poll, latency, soak, language (detection on held-out sentences), entities
 (country mentions found by language; compiling with the country pack), extract (article
 extraction F1 and speed).
@@ -29,7 +30,18 @@ from typing import Any
 
 import feedparser
 
-from bench import entities, extraction, feeds, kafka, language, service, startup, status, storyset
+from bench import (
+    entities,
+    extraction,
+    feeds,
+    kafka,
+    language,
+    service,
+    startup,
+    status,
+    storyset,
+    templated,
+)
 from bench.adversarial import (
     WORST_SHAPES,
     adversarial_articles,
@@ -50,8 +62,8 @@ RESULTS = Path(__file__).parent / "results"
 # machine's (another tenant's work) in one or two of them, as the median of 5 was.
 RUNS = 15
 SECTIONS = (
-    "match", "stories", "startup", "kafka", "parse", "poll", "latency", "soak", "language",
-    "entities", "extract", "status",
+    "match", "stories", "templated", "startup", "kafka", "parse", "poll", "latency", "soak",
+    "language", "entities", "extract", "status",
 )  # fmt: skip
 Row = dict[str, str]
 
@@ -406,6 +418,7 @@ def soak_rows() -> list[Row]:
 RUNNERS: dict[str, Callable[[], list[Row]]] = {
     "match": match_rows,
     "stories": storyset.story_rows,
+    "templated": templated.templated_rows,
     "startup": startup_rows,
     "kafka": kafka_rows,
     "parse": parse_rows,
