@@ -3,12 +3,18 @@
 Two earthquake reports from one feed share every sentence but the magnitude, the place, the depth
 and the time; two advisories share every sentence but the CVE id and the product. Shingles alone
 call them copies. A fact is a word of the title or the lead that carries a number ("4.8",
-"CVE-2026-1234", "10:22", "Q3") or, in the lead, a name (a capitalised word that does not begin a
-sentence: "Ridgecrest", "Acme"). Each fact sits in a *slot*: the ordinary words on either side of
-it and its place in a run of facts ("of _ ,", "magnitude _ earthquake"). A copy keeps the
-sentences, so the slots the two texts share hold the same facts; a templated event fills the same
-slots with other facts. A copy cut short, or with a dateline on top, has slots the other lacks,
-which say nothing; so do the last facts of a lead, after which no word is read.
+"CVE-2026-1234", "10:22", "Q3") or, in the lead, a name (a capitalised word, but for the
+words that begin sentences: "Ridgecrest", "Acme"). Each fact sits in a *slot*: the ordinary
+words on either side of it and its place in a run of facts, counted from the run's end ("of _ ,",
+"magnitude _ quake"). A copy keeps the sentences, so the slots the two texts share hold the same
+facts; a templated event fills the same slots with other facts. A copy cut short, or with a
+dateline on top, has slots the other lacks, which say nothing; so do the facts a lead starts
+with, before its first ordinary word (a label, a dateline, a cut) and its last, after which no
+word is read. An identifier ("CVE-2026-1234", "KB5034441"), a time ("23:02:45") or a date
+("2026-12-07") is also compared with the other's of its kind wherever they stand, and a
+headline's identifiers with the other headline's: two advisories whose headlines name no CVE id
+in common are two advisories, even when each lists the other's id; two quakes an hour apart are
+two quakes.
 
 Two articles *disagree* when a slot both have holds no fact in common. One update is allowed: one
 plain count changed to another, in every slot it fills ("kills 12" and "at least 12 people"
@@ -23,6 +29,7 @@ bit set when it is a count, so that other processes compare them without the tex
 from __future__ import annotations
 
 import re
+import string
 import struct
 import zlib
 from dataclasses import dataclass
@@ -35,9 +42,23 @@ MAX_FACTS: Final = 48  # per article: a table of numbers gives no more
 COUNT_BIT: Final = 0x80000000  # set on the value of a fact that is a plain count
 SENTENCE_ENDS: Final = ".!?:;"
 DASHES: Final = frozenset({"-", "\u2013", "\u2014", "--"})
+# Capitalised only because they begin a sentence: any other capitalised word there is a name
+# ("Full time: Everton FC 0, Fulham FC 1")
+SENTENCE_STARTERS: Final = frozenset(
+    {
+        *("the", "a", "an", "in", "on", "at", "it", "he", "she", "they", "we", "i", "you"),
+        *("this", "that", "these", "those", "there", "here", "but", "and", "or", "as", "for"),
+        *("of", "by", "with", "after", "before", "while", "when", "if", "to", "from", "his"),
+        *("her", "their", "its", "our", "no", "not", "one", "some", "many", "more", "most"),
+        *("all", "both", "according", "however", "also", "meanwhile", "so", "yet", "then"),
+    }
+)
+DATELINE_TOKENS: Final = 8  # "NEW YORK, Dec 7 (Reuters) -": a credit in brackets, then a dash
+IDENTIFIER_MIN: Final = 5  # "CVE-2026-1234", "KB5034441", "RHSA-2026:1234", "MS26-001"
 # A number after these is a version of the report, not a fact of the event ("UPDATE 2-...")
 VERSION_WORDS: Final = frozenset({"update", "updated", "refile", "corrected", "version"})
 _DIGITS: Final = frozenset("0123456789")
+_LETTERS: Final = frozenset(string.ascii_letters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +86,51 @@ def _is_count(text: str, previous_raw: str, next_raw: str) -> bool:
     if previous_raw[:1].isupper() or next_raw[:1].isupper() or previous_raw.endswith("#"):
         return False
     return previous_raw.lower().strip(PUNCTUATION) not in ("no", "number", "nr")
+
+
+def _after_dateline(tokens: list[str]) -> int:
+    """Where a lead starts after its dateline ("LONDON (Reuters) -"), else 0: which city and
+    agency carried a story is not a fact of the event."""
+    credited = False
+    for n, raw in enumerate(tokens[:DATELINE_TOKENS]):
+        if raw in DASHES and credited:
+            return n + 1
+        credited = credited or (raw[0] == "(" and raw[-1] == ")")
+    return 0
+
+
+def _family(text: str) -> str:
+    """An identifier's kind, "" when the text is none: the letters it starts with ("cve" of
+    "CVE-2026-1234", at least two), or "time" ("23:02:45") or "date" ("2026-12-07")."""
+    letters = 0
+    while letters < len(text) and text[letters] in _LETTERS:
+        letters += 1
+    if letters >= 2 and len(text) >= IDENTIFIER_MIN:
+        return text[:letters].lower()
+    if _TIME.fullmatch(text):
+        return "time"
+    return "date" if _DATE.fullmatch(text) else ""
+
+
+_TIME: Final = re.compile(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?")
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _identifier(text: str, *, headline: bool, out: list[Fact]) -> None:
+    """An identifier, a time or a date, compared with the other's of its kind wherever they
+    are (and a headline's identifier with the other headline's)."""
+    family = _family(text)
+    if not family:
+        return
+    value = _value(text, count=False)
+    out.append(Fact(_hash(f"i\x00{family}"), value, False, text))
+    if headline and text[0] in _LETTERS:
+        out.append(Fact(_hash(f"it\x00{family}"), value, False, text))
+
+
+def _value(text: str, *, count: bool) -> int:
+    """A fact's value: its lower-cased text hashed, the top bit saying whether it is a count."""
+    return _hash(text.lower()) & ~COUNT_BIT | (COUNT_BIT if count else 0)
 
 
 def _hash(text: str) -> int:
@@ -99,14 +165,18 @@ def facts(title: str, body: str) -> list[Fact]:
     return found[:MAX_FACTS]
 
 
-def _scan(tokens: list[str], part: str, *, names: bool, out: list[Fact]) -> None:
-    # (stripped text, is a fact, is a count) per token; empty tokens (a lone dash) are dropped
-    # but a dash still ends a sentence ("LONDON (Reuters) - Officials said ...").
+def _kinds(tokens: list[str], *, names: bool, out: list[Fact]) -> list[tuple[str, bool, bool]]:
+    """(stripped text, is a fact, is a count) per token; empty tokens (a lone dash) and links
+    are dropped, but a dash still ends a sentence ("LONDON (Reuters) - Officials said ...").
+    Identifiers, times and dates go to `out` as they are met."""
     kinds: list[tuple[str, bool, bool]] = []
     sentence_start = True
+    start = _after_dateline(tokens) if names else 0
     for n, raw in enumerate(tokens):
+        if n < start:
+            continue
         text = _strip(raw)
-        if not text:
+        if not text or "://" in text or text.startswith("www."):  # a link is no fact
             if raw in DASHES:
                 sentence_start = True
             continue
@@ -115,7 +185,12 @@ def _scan(tokens: list[str], part: str, *, names: bool, out: list[Fact]) -> None
             continue
         # A name in brackets is a credit ("(Reuters)") or repeats one ("(ISS)"): not a fact
         bracketed = raw[0] == "(" and raw[-1] == ")"
-        name = names and not sentence_start and not bracketed and text[0].isupper()
+        name = (
+            names
+            and not bracketed
+            and text[0].isupper()
+            and not (sentence_start and text.lower() in SENTENCE_STARTERS)
+        )
         if number:
             previous_raw = tokens[n - 1] if n else ""
             next_raw = tokens[n + 1] if n + 1 < len(tokens) else ""
@@ -124,28 +199,37 @@ def _scan(tokens: list[str], part: str, *, names: bool, out: list[Fact]) -> None
             count = False
         kinds.append((text, number or name, count))
         sentence_start = raw[-1] in SENTENCE_ENDS
-    # The ordinary word after each token (none after the last): read backwards, one pass
+        if number:
+            _identifier(text, headline=not names, out=out)
+    return kinds
+
+
+def _scan(tokens: list[str], part: str, *, names: bool, out: list[Fact]) -> None:
+    kinds = _kinds(tokens, names=names, out=out)
+    # Read backwards, one pass: the ordinary word after each token (none after the last), and
+    # how many facts follow it before that word: a run's first facts are the ones a cut loses.
     after: list[str] = [""] * len(kinds)
-    following = ""
+    place: list[int] = [0] * len(kinds)
+    following, facts_after = "", 0
     for n in range(len(kinds) - 1, -1, -1):
-        after[n] = following
-        if not kinds[n][1]:
-            following = kinds[n][0].lower()
+        after[n], place[n] = following, facts_after
+        if kinds[n][1]:
+            facts_after += 1
+        else:
+            following, facts_after = kinds[n][0].lower(), 0
     context = "^"
-    run = 0
     for n, (text, is_fact, count) in enumerate(kinds):
         if not is_fact:
             context = text.lower()
-            run = 0
             continue
+        if names and context == "^":
+            continue  # a lead's first words: a label ("Description:"), a dateline, a cut
         if not after[n]:
             if names:
                 break  # where a lead is cut (by us or by the feed) says nothing of the slot
             after[n] = "$"
-        slot = _hash(f"{part}\x00{context}\x00{after[n]}\x00{run}")
-        value = _hash(text.lower()) & ~COUNT_BIT | (COUNT_BIT if count else 0)
-        out.append(Fact(slot, value, count, text))
-        run += 1
+        slot = _hash(f"{part}\x00{context}\x00{after[n]}\x00{place[n]}")
+        out.append(Fact(slot, _value(text, count=count), count, text))
 
 
 def pack(found: list[Fact]) -> bytes:

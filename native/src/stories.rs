@@ -226,6 +226,65 @@ const SENTENCE_ENDS: &[char] = &['.', '!', '?', ':', ';'];
 const DASHES: &[&str] = &["-", "\u{2013}", "\u{2014}", "--"];
 const VERSION_WORDS: &[&str] = &["update", "updated", "refile", "corrected", "version"];
 const TITLE_KEY_MIN: usize = 4;
+const DATELINE_TOKENS: usize = 8;
+const IDENTIFIER_MIN: usize = 5;
+const SENTENCE_STARTERS: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "at",
+    "it",
+    "he",
+    "she",
+    "they",
+    "we",
+    "i",
+    "you",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "here",
+    "but",
+    "and",
+    "or",
+    "as",
+    "for",
+    "of",
+    "by",
+    "with",
+    "after",
+    "before",
+    "while",
+    "when",
+    "if",
+    "to",
+    "from",
+    "his",
+    "her",
+    "their",
+    "its",
+    "our",
+    "no",
+    "not",
+    "one",
+    "some",
+    "many",
+    "more",
+    "most",
+    "all",
+    "both",
+    "according",
+    "however",
+    "also",
+    "meanwhile",
+    "so",
+    "yet",
+    "then",
+];
 const TITLE_STOPWORDS: &[&str] = &[
     "with", "from", "after", "over", "says", "said", "that", "this", "will", "into", "amid",
     "about", "their", "have", "more", "than", "been", "were", "what", "when", "where", "which",
@@ -299,13 +358,85 @@ struct Fact {
     text: String,
 }
 
-/// `facts._scan`.
-fn scan(tokens: &[&str], part: &str, names: bool, out: &mut Vec<Fact>) {
-    let mut kinds: Vec<(&str, bool, bool)> = Vec::with_capacity(tokens.len());
+/// `facts._after_dateline`: where a lead starts after "CITY (Agency) -", else 0.
+fn after_dateline(tokens: &[&str]) -> usize {
+    let mut credited = false;
+    for (n, raw) in tokens.iter().take(DATELINE_TOKENS).enumerate() {
+        if DASHES.contains(raw) && credited {
+            return n + 1;
+        }
+        credited = credited || (raw.starts_with('(') && raw.ends_with(')'));
+    }
+    0
+}
+
+fn digits_then(bytes: &[u8], from: usize, count: usize) -> bool {
+    bytes.len() >= from + count && bytes[from..from + count].iter().all(u8::is_ascii_digit)
+}
+
+/// `facts._family`: an identifier's kind ("cve"), "time", "date", or "" for none.
+fn family(text: &str) -> String {
+    let b = text.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    if letters >= 2 && text.chars().count() >= IDENTIFIER_MIN {
+        return text[..letters].to_ascii_lowercase();
+    }
+    // [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?
+    let hours = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if (1..=2).contains(&hours) && b.get(hours) == Some(&b':') && digits_then(b, hours + 1, 2) {
+        let rest = hours + 3;
+        if b.len() == rest
+            || (b.len() == rest + 3 && b[rest] == b':' && digits_then(b, rest + 1, 2))
+        {
+            return "time".to_owned();
+        }
+    }
+    // [0-9]{4}-[0-9]{2}-[0-9]{2}
+    if b.len() == 10
+        && digits_then(b, 0, 4)
+        && b[4] == b'-'
+        && digits_then(b, 5, 2)
+        && b[7] == b'-'
+        && digits_then(b, 8, 2)
+    {
+        return "date".to_owned();
+    }
+    String::new()
+}
+
+/// `facts._value`: the lower-cased text hashed, the top bit saying whether it is a count.
+fn fact_value(text: &str, count: bool) -> u32 {
+    crc32(lower(text).as_bytes(), 0) & !COUNT_BIT | if count { COUNT_BIT } else { 0 }
+}
+
+/// `facts._identifier`.
+fn identifier(text: &str, headline: bool, out: &mut Vec<Fact>) {
+    let kind = family(text);
+    if kind.is_empty() {
+        return;
+    }
+    let value = fact_value(text, false);
+    let mut push = |key: String| {
+        out.push(Fact {
+            slot: crc32(key.as_bytes(), 0),
+            value,
+            text: text.to_owned(),
+        })
+    };
+    push(format!("i\0{kind}"));
+    if headline && text.as_bytes()[0].is_ascii_alphabetic() {
+        push(format!("it\0{kind}"));
+    }
+}
+
+/// `facts._kinds`: (stripped text, is a fact, is a count) per token; identifiers to `out`.
+fn kinds<'a>(tokens: &[&'a str], names: bool, out: &mut Vec<Fact>) -> Vec<(&'a str, bool, bool)> {
+    let mut kinds = Vec::with_capacity(tokens.len());
     let mut sentence_start = true;
-    for (n, &raw) in tokens.iter().enumerate() {
+    let start = if names { after_dateline(tokens) } else { 0 };
+    for (n, &raw) in tokens.iter().enumerate().skip(start) {
         let text = strip_gaps(raw);
-        if text.is_empty() {
+        if text.is_empty() || text.contains("://") || text.starts_with("www.") {
             if DASHES.contains(&raw) {
                 sentence_start = true;
             }
@@ -316,7 +447,10 @@ fn scan(tokens: &[&str], part: &str, names: bool, out: &mut Vec<Fact>) {
             continue;
         }
         let bracketed = raw.starts_with('(') && raw.ends_with(')');
-        let name = names && !sentence_start && !bracketed && first_upper(text);
+        let name = names
+            && !bracketed
+            && first_upper(text)
+            && !(sentence_start && SENTENCE_STARTERS.contains(&lower(text).as_str()));
         let count = number && {
             let previous = if n > 0 { tokens[n - 1] } else { "" };
             let next = tokens.get(n + 1).copied().unwrap_or("");
@@ -324,38 +458,51 @@ fn scan(tokens: &[&str], part: &str, names: bool, out: &mut Vec<Fact>) {
         };
         kinds.push((text, number || name, count));
         sentence_start = raw.ends_with(SENTENCE_ENDS);
-    }
-    let mut after: Vec<Option<String>> = vec![None; kinds.len()];
-    let mut following: Option<String> = None;
-    for n in (0..kinds.len()).rev() {
-        after[n] = following.clone();
-        if !kinds[n].1 {
-            following = Some(lower(kinds[n].0));
+        if number {
+            identifier(text, !names, out);
         }
     }
-    let mut context = String::from("^");
-    let mut run = 0usize;
+    kinds
+}
+
+/// `facts._scan`.
+fn scan(tokens: &[&str], part: &str, names: bool, out: &mut Vec<Fact>) {
+    let kinds = kinds(tokens, names, out);
+    let mut after: Vec<Option<String>> = vec![None; kinds.len()];
+    let mut place: Vec<usize> = vec![0; kinds.len()];
+    let mut following: Option<String> = None;
+    let mut facts_after = 0usize;
+    for n in (0..kinds.len()).rev() {
+        after[n] = following.clone();
+        place[n] = facts_after;
+        if kinds[n].1 {
+            facts_after += 1;
+        } else {
+            following = Some(lower(kinds[n].0));
+            facts_after = 0;
+        }
+    }
+    let mut context: Option<String> = None; // None: "^", no ordinary word yet
     for (n, &(text, is_fact, count)) in kinds.iter().enumerate() {
         if !is_fact {
-            context = lower(text);
-            run = 0;
+            context = Some(lower(text));
             continue;
+        }
+        if names && context.is_none() {
+            continue; // a lead's first words: a label, a dateline, a cut
         }
         let next = match &after[n] {
             Some(word) => word.as_str(),
             None if names => break,
             None => "$",
         };
-        let key = format!("{part}\0{context}\0{next}\0{run}");
-        let slot = crc32(key.as_bytes(), 0);
-        let value =
-            crc32(lower(text).as_bytes(), 0) & !COUNT_BIT | if count { COUNT_BIT } else { 0 };
+        let before = context.as_deref().unwrap_or("^");
+        let key = format!("{part}\0{before}\0{next}\0{}", place[n]);
         out.push(Fact {
-            slot,
-            value,
+            slot: crc32(key.as_bytes(), 0),
+            value: fact_value(text, count),
             text: text.to_owned(),
         });
-        run += 1;
     }
 }
 
