@@ -216,7 +216,7 @@ def _bump(m: re.Match[str], rng: random.Random) -> str:
 
 
 def _advisory_negative(ev: Event, others: list[Event], rng: random.Random, n: int) -> Event:
-    year, number = _parse(CVE, ev.title, ev).groups()
+    year, _number = _parse(CVE, ev.title, ev).groups()
     cve = f"CVE-{year}-{90000 + n}"  # unique: events' ids plus an offset could collide
     text = CVE.sub(lambda m: f"CVE-{m[1]}-{int(m[2]) + rng.randint(1, 9)}", ev.summary)
     text = VERSION.sub(lambda m: _bump(m, rng), text)
