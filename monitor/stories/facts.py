@@ -239,7 +239,8 @@ def pack(found: list[Fact]) -> bytes:
 
 def unpack(packed: bytes) -> dict[int, set[int]]:
     """Stored facts by slot."""
-    words = struct.unpack(f"<{len(packed) // 4}I", packed[: len(packed) // 8 * 8])
+    whole = len(packed) // 8 * 8  # a record cut mid-pair keeps its whole pairs
+    words = struct.unpack(f"<{whole // 4}I", packed[:whole])
     slots: dict[int, set[int]] = {}
     for slot, value in zip(words[::2], words[1::2], strict=True):
         slots.setdefault(slot, set()).add(value)

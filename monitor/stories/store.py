@@ -69,6 +69,8 @@ class StoredMember:
             facts = bytes.fromhex(d.text("facts", ""))
         except ValueError:
             raise d.bad("shingles", "not hexadecimal") from None
+        if len(facts) % 8:
+            raise d.bad("facts", f"{len(facts)} bytes, not whole (slot, value) pairs")
         reason = d.get("reason")
         return cls(
             article_id=d.text("article"),

@@ -1,0 +1,141 @@
+"""Facts: distinct events written from one template stay apart, copies still fold, and every
+fold says why. Both index implementations (Python, the reference; native, the service's)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from monitor.matching import native
+from monitor.stories import facts
+from monitor.stories.index import Index, StoryIndex, Why
+
+NativeIndex = native.story_index_type()
+IMPLEMENTATIONS: list[Callable[[float, int], Index]] = [StoryIndex]
+if NativeIndex is not None:
+    IMPLEMENTATIONS.append(NativeIndex)
+
+QUAKE = (
+    "M {m} - {km} km {dir} of {town}, CA",
+    "Time {day} {time} UTC | depth {depth} km. A magnitude {m} earthquake struck {km} km {dir} "
+    "of {town}, California, the Geological Survey said. There are no reports of damage.",
+)
+ADVISORY = (
+    "{cve}",
+    "A SQL injection vulnerability in Acme Widget 2.1 allows remote attackers to execute "
+    "arbitrary SQL commands via the id parameter. Fixed in Acme Widget 2.2.",
+)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS, ids=lambda t: t.__module__)
+def make(request: pytest.FixtureRequest) -> Callable[[], Index]:
+    return lambda: request.param(3600, 1000)
+
+
+@pytest.fixture
+def index(make: Callable[[], Index]) -> Index:
+    return make()
+
+
+def place(index: Index, article_id: str, feed: str, title: str, body: str) -> tuple[str, Why]:
+    story, _, _, why = index.assign(article_id, "", title, body, feed, "", 0)
+    return story, why
+
+
+def quake(**facts_of: str) -> tuple[str, str]:
+    values = {"m": "4.8", "km": "26", "dir": "SSW", "town": "Ridgecrest", "day": "2026-12-01"}
+    values |= {"time": "10:22:31", "depth": "8.2"} | facts_of
+    return QUAKE[0].format(**values), QUAKE[1].format(**values)
+
+
+def test_another_quake_from_the_template_founds_its_own_story(index: Index) -> None:
+    """Same place, other magnitude, time and depth: an aftershock, not a copy."""
+    assert place(index, "q1", "usgs", *quake())[0] == "q1"
+    assert place(index, "q2", "usgs", *quake(m="3.1", time="11:05:10", depth="5.4"))[0] == "q2"
+    # only the time differs (another quake of the same size at the same place)
+    assert place(index, "q3", "emsc", *quake(time="13:40:02"))[0] == "q3"
+
+
+def test_a_quake_copy_on_another_feed_folds_and_says_why(index: Index) -> None:
+    title, body = quake()
+    place(index, "q1", "usgs", title, body)
+    story, why = place(index, "c1", "desk", f"BREAKING: {title}", f"RIDGECREST (AP) - {body}")
+    assert story == "q1"
+    kind, other, share, agreed = why
+    assert (kind, other) == ("text", "q1")
+    assert share >= 0.4
+    assert {"4.8", "26", "10:22:31", "Ridgecrest"} <= set(agreed)
+
+
+def test_advisories_differing_only_by_their_id_each_found_a_story(index: Index) -> None:
+    for n, cve in enumerate(("CVE-2026-1234", "CVE-2026-1235", "CVE-2026-1236")):
+        assert place(index, f"a{n}", "nvd", cve, ADVISORY[1])[0] == f"a{n}"
+    # a mirror with a title of its own and the id only in its body still tells them apart
+    mirror = ("Acme Widget SQL injection", f"CVE-2026-1237: {ADVISORY[1]}")
+    assert place(index, "m", "mirror", *mirror)[0] == "m"
+    copy = (f"{ADVISORY[0].format(cve='CVE-2026-1235')} - Acme Widget", ADVISORY[1])
+    assert place(index, "c", "mirror-2", *copy)[0] == "a1"
+
+
+def test_a_toll_updated_folds_but_two_numbers_changed_do_not(
+    index: Index, make: Callable[[], Index]
+) -> None:
+    body = (
+        "At least {n} people were killed and {w} injured when a bomb went off in Minsk on Monday."
+    )
+    place(index, "a", "wire", "Bomb kills 12 in Minsk", body.format(n=12, w=40))
+    both = place(index, "c", "daily", "Bomb kills 14 in Minsk", body.format(n=14, w=45))
+    assert both[0] == "c"
+    fresh = make()
+    place(fresh, "a", "wire", "Bomb kills 12 in Minsk", body.format(n=12, w=40))
+    story, (kind, _, _, agreed) = place(
+        fresh, "b", "paper", "Bomb kills 14 in Minsk", body.format(n=14, w=40)
+    )
+    assert (story, kind) == ("a", "text")
+    assert "14" not in agreed
+    assert "40" in agreed
+
+
+def test_update_prefixes_and_datelines_are_not_facts(index: Index) -> None:
+    body = "The Foreign Minister met her counterpart in Berlin on Tuesday to discuss 3 treaties."
+    place(
+        index, "u1", "wire-a", "UPDATE 1-Minister meets counterpart", f"BERLIN (Reuters) - {body}"
+    )
+    story, _ = place(index, "u2", "wire-b", "UPDATE 2-Minister meets counterpart", body)
+    assert story == "u1"
+    other_city = body.replace("Berlin", "Paris")
+    assert place(index, "u3", "wire-c", "Minister meets counterpart", other_city)[0] == "u3"
+
+
+def test_two_feeds_stubs_under_unrelated_headlines_do_not_fold(index: Index) -> None:
+    """The limit docs/performance.md named until now: the same paywall stub on two feeds."""
+    stub = "Subscribe to read the full story. Already a subscriber? Sign in to keep reading."
+    assert place(index, "s1", "paper-a", "Council approves housing plan", stub)[0] == "s1"
+    assert place(index, "s2", "paper-b", "Storm closes schools across region", stub)[0] == "s2"
+    # a headline made of the lead's first words still folds with its original
+    lead = "Storm closes schools across region as rivers rise and roads flood in the north."
+    place(index, "r1", "paper-c", "Flooding shuts schools", lead)
+    story, _ = place(index, "r2", "paper-d", "Storm closes schools across", lead)
+    assert story == "r1"
+
+
+def test_a_url_or_guid_match_says_so(index: Index) -> None:
+    index.assign("a", "https://x.example/1\nguid:AP-77", "T", "body text here", "f", "", 0)
+    assert index.assign("b", "https://x.example/1", "U", "other", "g", "", 0)[3][:2] == ("url", "a")
+    assert index.assign("c", "guid:AP-77", "V", "more", "h", "", 0)[3][:2] == ("guid", "a")
+
+
+def test_facts_are_bounded_whatever_the_text() -> None:
+    """A title of a million numbers and a lead of identifiers give at most MAX_FACTS facts."""
+    title = " ".join(str(n) for n in range(1_000_000))
+    body = " ".join(f"CVE-2026-{n}" for n in range(100_000))
+    found = facts.facts(title, body)
+    assert len(found) == facts.MAX_FACTS
+    assert len(facts.pack(found)) == 8 * facts.MAX_FACTS
+
+
+def test_stored_facts_of_any_length_unpack() -> None:
+    """A stored record cut mid-pair (a bad record) unpacks its whole pairs only."""
+    packed = facts.pack(facts.facts("M 4.8 - 26 km SSW of Ridgecrest", ""))
+    assert facts.unpack(packed[:-3]) == facts.unpack(packed[: len(packed) - 8])
