@@ -37,7 +37,7 @@ from typing import Final
 
 from monitor.stories.sketch import PUNCTUATION
 
-FACT_TOKENS: Final = 60  # the lead's first tokens read for facts (the sketch reads 40 words)
+FACT_TOKENS: Final = 40  # the first tokens of the lead and of the title read for facts
 MAX_FACTS: Final = 48  # per article: a table of numbers gives no more
 COUNT_BIT: Final = 0x80000000  # set on the value of a fact that is a plain count
 SENTENCE_ENDS: Final = ".!?:;"

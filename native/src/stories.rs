@@ -219,7 +219,7 @@ pub fn story_sketch<'py>(py: Python<'py>, title: &str, body: &str) -> Bound<'py,
     packed(py, &sketch(title, body))
 }
 
-const FACT_TOKENS: usize = 60;
+const FACT_TOKENS: usize = 40;
 const MAX_FACTS: usize = 48;
 const COUNT_BIT: u32 = 0x8000_0000;
 const SENTENCE_ENDS: &[char] = &['.', '!', '?', ':', ';'];
@@ -298,7 +298,23 @@ fn py_space(c: char) -> bool {
 }
 
 fn strip_gaps(s: &str) -> &str {
+    if s.is_ascii() {
+        let b = s.as_bytes();
+        let start = b.iter().take_while(|&&c| ASCII_GAPS[c as usize]).count();
+        let end = b.len()
+            - b[start..]
+                .iter()
+                .rev()
+                .take_while(|&&c| ASCII_GAPS[c as usize])
+                .count();
+        return &s[start..end];
+    }
     s.trim_matches(is_gap)
+}
+
+/// A link ("https://...", "www.example.org"): no fact.
+fn is_link(text: &str) -> bool {
+    text.starts_with("www.") || (text.bytes().any(|b| b == b':') && text.contains("://"))
 }
 
 fn first_upper(s: &str) -> bool {
@@ -309,27 +325,60 @@ fn has_digit(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit())
 }
 
-/// `facts.tokens`: the first `limit` tokens between spaces, "1-Car" cut in two.
-fn fact_tokens(text: &str, limit: usize) -> Vec<&str> {
-    let mut out = Vec::new();
-    for raw in text.split(py_space).filter(|t| !t.is_empty()) {
-        let mut pushed = false;
-        if let Some((digits, rest)) = raw.split_once('-') {
-            if !digits.is_empty() && first_upper(rest) && digits.bytes().all(|b| b.is_ascii_digit())
-            {
-                out.push(digits);
-                out.push(rest);
-                pushed = true;
-            }
+/// Add one token to `out`, "1-Car" as two; whether `out` holds `limit` tokens.
+fn push_token<'a>(raw: &'a str, out: &mut Vec<&'a str>, limit: usize) -> bool {
+    let split = if raw.as_bytes()[0].is_ascii_digit() {
+        raw.split_once('-')
+    } else {
+        None
+    };
+    match split {
+        Some((digits, rest))
+            if !digits.is_empty()
+                && first_upper(rest)
+                && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            out.push(digits);
+            out.push(rest);
         }
-        if !pushed {
-            out.push(raw);
-        }
-        if out.len() >= limit {
-            out.truncate(limit);
-            break;
-        }
+        _ => out.push(raw),
     }
+    out.len() >= limit
+}
+
+/// `facts.tokens`: the first `limit` tokens between spaces, "1-Car" cut in two. Reads no
+/// further than the last token it takes (a page of full text is not scanned whole).
+fn fact_tokens(text: &str, limit: usize) -> Vec<&str> {
+    let mut out = Vec::with_capacity(limit + 1);
+    let bytes = text.as_bytes();
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // Python's spaces among ASCII: \t \n \v \f \r, U+001C..U+001F and the space
+        let (space, width) = if b < 0x80 {
+            (matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f), 1)
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            (py_space(c), c.len_utf8())
+        };
+        match (space, start) {
+            (true, Some(s)) => {
+                start = None;
+                if push_token(&text[s..i], &mut out, limit) {
+                    out.truncate(limit);
+                    return out;
+                }
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+        i += width;
+    }
+    if let Some(s) = start {
+        push_token(&text[s..], &mut out, limit);
+    }
+    out.truncate(limit);
     out
 }
 
@@ -352,10 +401,29 @@ fn is_count(text: &str, previous_raw: &str, next_raw: &str) -> bool {
     !matches!(strip_gaps(&before), "no" | "number" | "nr")
 }
 
-struct Fact {
+struct Fact<'a> {
     slot: u32,
     value: u32,
-    text: String,
+    text: &'a str,
+}
+
+/// `zlib.crc32(text.lower().encode(), seed)` without making the lower-cased text when ASCII.
+fn crc32_lower(text: &str, seed: u32) -> u32 {
+    if text.is_ascii() {
+        let mut c = !seed;
+        for &b in text.as_bytes() {
+            c = CRC_TABLE[((c ^ b.to_ascii_lowercase() as u32) & 0xff) as usize] ^ (c >> 8);
+        }
+        !c
+    } else {
+        crc32(lower(text).as_bytes(), seed)
+    }
+}
+
+/// Whether `text` lower-cased is one of `words` (all ASCII, none with a "k": the one letter a
+/// non-ASCII character, the Kelvin sign, lower-cases to).
+fn lower_in(text: &str, words: &[&str]) -> bool {
+    text.is_ascii() && words.iter().any(|w| w.eq_ignore_ascii_case(text))
 }
 
 /// `facts._after_dateline`: where a lead starts after "CITY (Agency) -", else 0.
@@ -374,12 +442,12 @@ fn digits_then(bytes: &[u8], from: usize, count: usize) -> bool {
     bytes.len() >= from + count && bytes[from..from + count].iter().all(u8::is_ascii_digit)
 }
 
-/// `facts._family`: an identifier's kind ("cve"), "time", "date", or "" for none.
-fn family(text: &str) -> String {
+/// `facts._family`: an identifier's kind (its leading letters: "CVE"), "time", "date", or None.
+fn family(text: &str) -> Option<&str> {
     let b = text.as_bytes();
     let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
     if letters >= 2 && text.chars().count() >= IDENTIFIER_MIN {
-        return text[..letters].to_ascii_lowercase();
+        return Some(&text[..letters]);
     }
     // [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?
     let hours = b.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -388,7 +456,7 @@ fn family(text: &str) -> String {
         if b.len() == rest
             || (b.len() == rest + 3 && b[rest] == b':' && digits_then(b, rest + 1, 2))
         {
-            return "time".to_owned();
+            return Some("time");
         }
     }
     // [0-9]{4}-[0-9]{2}-[0-9]{2}
@@ -399,58 +467,62 @@ fn family(text: &str) -> String {
         && b[7] == b'-'
         && digits_then(b, 8, 2)
     {
-        return "date".to_owned();
+        return Some("date");
     }
-    String::new()
+    None
 }
 
 /// `facts._value`: the lower-cased text hashed, the top bit saying whether it is a count.
 fn fact_value(text: &str, count: bool) -> u32 {
-    crc32(lower(text).as_bytes(), 0) & !COUNT_BIT | if count { COUNT_BIT } else { 0 }
+    crc32_lower(text, 0) & !COUNT_BIT | if count { COUNT_BIT } else { 0 }
 }
 
 /// `facts._identifier`.
-fn identifier(text: &str, headline: bool, out: &mut Vec<Fact>) {
-    let kind = family(text);
-    if kind.is_empty() {
+fn identifier<'a>(text: &'a str, headline: bool, out: &mut Vec<Fact<'a>>) {
+    let Some(kind) = family(text) else {
         return;
-    }
-    let value = fact_value(text, false);
-    let mut push = |key: String| {
-        out.push(Fact {
-            slot: crc32(key.as_bytes(), 0),
-            value,
-            text: text.to_owned(),
-        })
     };
-    push(format!("i\0{kind}"));
+    let value = fact_value(text, false);
+    out.push(Fact {
+        slot: crc32_lower(kind, crc32(b"i\0", 0)),
+        value,
+        text,
+    });
     if headline && text.as_bytes()[0].is_ascii_alphabetic() {
-        push(format!("it\0{kind}"));
+        out.push(Fact {
+            slot: crc32_lower(kind, crc32(b"it\0", 0)),
+            value,
+            text,
+        });
     }
 }
 
 /// `facts._kinds`: (stripped text, is a fact, is a count) per token; identifiers to `out`.
-fn kinds<'a>(tokens: &[&'a str], names: bool, out: &mut Vec<Fact>) -> Vec<(&'a str, bool, bool)> {
+fn kinds<'a>(
+    tokens: &[&'a str],
+    names: bool,
+    out: &mut Vec<Fact<'a>>,
+) -> Vec<(&'a str, bool, bool)> {
     let mut kinds = Vec::with_capacity(tokens.len());
     let mut sentence_start = true;
     let start = if names { after_dateline(tokens) } else { 0 };
     for (n, &raw) in tokens.iter().enumerate().skip(start) {
         let text = strip_gaps(raw);
-        if text.is_empty() || text.contains("://") || text.starts_with("www.") {
+        if text.is_empty() || is_link(text) {
             if DASHES.contains(&raw) {
                 sentence_start = true;
             }
             continue;
         }
         let number = has_digit(text);
-        if number && n > 0 && VERSION_WORDS.contains(&lower(strip_gaps(tokens[n - 1])).as_str()) {
+        if number && n > 0 && lower_in(strip_gaps(tokens[n - 1]), VERSION_WORDS) {
             continue;
         }
         let bracketed = raw.starts_with('(') && raw.ends_with(')');
         let name = names
             && !bracketed
             && first_upper(text)
-            && !(sentence_start && SENTENCE_STARTERS.contains(&lower(text).as_str()));
+            && !(sentence_start && lower_in(text, SENTENCE_STARTERS));
         let count = number && {
             let previous = if n > 0 { tokens[n - 1] } else { "" };
             let next = tokens.get(n + 1).copied().unwrap_or("");
@@ -465,49 +537,62 @@ fn kinds<'a>(tokens: &[&'a str], names: bool, out: &mut Vec<Fact>) -> Vec<(&'a s
     kinds
 }
 
-/// `facts._scan`.
-fn scan(tokens: &[&str], part: &str, names: bool, out: &mut Vec<Fact>) {
+/// `facts._scan`. The slot is the CRC-32 of "part\0before\0after\0place", made piece by piece.
+fn scan<'a>(tokens: &[&'a str], part: &str, names: bool, out: &mut Vec<Fact<'a>>) {
     let kinds = kinds(tokens, names, out);
-    let mut after: Vec<Option<String>> = vec![None; kinds.len()];
+    // The ordinary word after each token (by index), and how many facts come before it.
+    let mut after: Vec<Option<usize>> = vec![None; kinds.len()];
     let mut place: Vec<usize> = vec![0; kinds.len()];
-    let mut following: Option<String> = None;
+    let mut following: Option<usize> = None;
     let mut facts_after = 0usize;
     for n in (0..kinds.len()).rev() {
-        after[n] = following.clone();
+        after[n] = following;
         place[n] = facts_after;
         if kinds[n].1 {
             facts_after += 1;
         } else {
-            following = Some(lower(kinds[n].0));
+            following = Some(n);
             facts_after = 0;
         }
     }
-    let mut context: Option<String> = None; // None: "^", no ordinary word yet
+    let head = crc32(format!("{part}\0").as_bytes(), 0);
+    let mut context: Option<usize> = None; // the last ordinary word; None: "^", none yet
+    let mut hashed: Option<(usize, u32)> = None; // "part\0before" hashed, for that word
     for (n, &(text, is_fact, count)) in kinds.iter().enumerate() {
         if !is_fact {
-            context = Some(lower(text));
+            context = Some(n);
             continue;
         }
         if names && context.is_none() {
             continue; // a lead's first words: a label, a dateline, a cut
         }
-        let next = match &after[n] {
-            Some(word) => word.as_str(),
-            None if names => break,
-            None => "$",
+        let before = match context {
+            None => crc32(b"^", head),
+            Some(word) => match hashed {
+                Some((at, h)) if at == word => h,
+                _ => {
+                    let h = crc32_lower(kinds[word].0, head);
+                    hashed = Some((word, h));
+                    h
+                }
+            },
         };
-        let before = context.as_deref().unwrap_or("^");
-        let key = format!("{part}\0{before}\0{next}\0{}", place[n]);
+        let with_after = match after[n] {
+            Some(word) => crc32_lower(kinds[word].0, crc32(b"\0", before)),
+            None if names => break,
+            None => crc32(b"\0$", before),
+        };
+        let slot = crc32(format!("\0{}", place[n]).as_bytes(), with_after);
         out.push(Fact {
-            slot: crc32(key.as_bytes(), 0),
+            slot,
             value: fact_value(text, count),
-            text: text.to_owned(),
+            text,
         });
     }
 }
 
 /// `facts.facts`: a title's facts and a body's, at most MAX_FACTS.
-fn facts(title: &str, body: &str) -> Vec<Fact> {
+fn facts<'a>(title: &'a str, body: &'a str) -> Vec<Fact<'a>> {
     let mut out = Vec::new();
     scan(&fact_tokens(title, FACT_TOKENS), "t", false, &mut out);
     scan(&fact_tokens(body, FACT_TOKENS), "b", true, &mut out);
@@ -581,8 +666,8 @@ fn agree(ours: &[Fact], theirs: &[(u32, u32)]) -> Option<Vec<String>> {
         let found = values_of(theirs, f.slot)
             .iter()
             .any(|o| (o.1 ^ f.value) & !COUNT_BIT == 0);
-        if found && !agreed.contains(&f.text) {
-            agreed.push(f.text.clone());
+        if found && !agreed.iter().any(|a| a == f.text) {
+            agreed.push(f.text.to_owned());
         }
     }
     Some(agreed)
