@@ -12,9 +12,17 @@ import asyncio
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry as Registry
+
+from monitor.metrics import make_metrics
+from monitor.models import Match, MatchedArticle, make_article
+from monitor.state import StateStore
+from monitor.stories.desk import StoryDesk
+from monitor.stories.store import LocalStoryLog
 from tests.processes import ServiceRig, service_rig
 from tests.test_stories_e2e import COPY_ITEMS, rss
 
@@ -128,3 +136,42 @@ async def test_a_rule_with_stories_off_alerts_every_copy_another_rule_folds(
         done = stories_cli(rig, "--explain", "no-such-article")
         assert 2 == done.returncode
         assert "no-such-article: not in the story log" in done.stderr
+
+
+async def test_an_alone_item_stays_alone_after_a_restart_and_no_copy_joins_it(
+    tmp_path: Path,
+) -> None:
+    """The desk records a `stories: false` item as alone; a desk started again from the same
+    log (a restart, or another dispatcher) still keeps it out of the index: a copy from an
+    ordinary feed founds its own story, and the redelivered match is known, not first met."""
+    url, title, text = COPY_ITEMS["wire-a"]
+    alone = MatchedArticle(
+        match=Match(rule_id="r", article_id="q1", severity="high"),
+        article=make_article(id="q1", feed="quakes", url=url, title=title, summary=text),
+    )
+    alone = replace(alone, article=replace(alone.article, stories=False))
+    copy = MatchedArticle(
+        match=Match(rule_id="r", article_id="c1", severity="high"),
+        article=make_article(id="c1", feed="wire-c", url=url + "?x", title=title, summary=text),
+    )
+    async with StateStore(tmp_path) as state:
+        first = StoryDesk(LocalStoryLog(state), window_s=3600, metrics=make_metrics(Registry()))
+        await first.start()
+        assert {("r", "q1")} == await first.place([alone])
+        story = first.story(alone.article)
+        assert ("q1", 1) == (story.id, story.size)
+        assert story.reason is not None
+        assert "feed quakes has stories: false" == story.reason.why
+
+        again = StoryDesk(LocalStoryLog(state), window_s=3600, metrics=make_metrics(Registry()))
+        await again.start()
+        assert again.index is not None
+        assert again.index.story_of("q1") is None  # read back, and not indexed
+        assert {("r", "c1")} == await again.place([alone, copy])
+        founded = again.story(copy.article)
+        assert ("c1", 1) == (founded.id, founded.size)
+        assert founded.reason is not None
+        assert "founded" == founded.reason.kind
+        itself = again.story_for(copy, folds=False)
+        assert itself.reason is not None
+        assert "rule r has stories: off" == itself.reason.why
