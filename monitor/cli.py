@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
@@ -85,9 +86,16 @@ def _parser() -> argparse.ArgumentParser:
         "stories", help="list the stories: the copies of each report, their feeds and rules"
     )
     stories.add_argument("--config", default="monitor.yaml", type=Path)
-    stories.add_argument("--since", default="1d", help="how far back (default 1d)")
+    stories.add_argument(
+        "--since", help="how far back (default 1d; with --explain, all the log keeps)"
+    )
     stories.add_argument("--rule", help="only stories this rule matched")
     stories.add_argument("--json", action="store_true", help="one JSON object per story")
+    stories.add_argument(
+        "--explain",
+        metavar="ARTICLE_ID",
+        help="why this article is in its story: the URL, guid, or text and facts it shares",
+    )
 
     dlq = commands.add_parser("dlq", help="list, retry or drop the alerts that could not go out")
     dlq_actions = dlq.add_subparsers(dest="action", required=True)
@@ -180,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "shadow-report":
         return shadow_command(args.config, args.since, as_json=args.json)
     if args.command == "stories":
-        return stories_command(args.config, args.since, args.rule, as_json=args.json)
+        if args.explain is not None:
+            return explain_command(args.config, args.since, args.explain, args.rule, args.json)
+        return stories_command(args.config, args.since or "1d", args.rule, as_json=args.json)
     if args.command == "dlq":
         from monitor.dlq import dlq_command
 
@@ -416,6 +426,35 @@ def stories_command(config_path: Path, since: str, rule_id: str | None, *, as_js
     found = listing.group_stories(members, rule_id)
     label = f"stories over {since}" + (f" matched by {rule_id}" if rule_id else "")
     listing.print_stories(found, as_json=as_json, label=label, out=sys.stdout)
+    return EXIT_OK
+
+
+def explain_command(
+    config_path: Path, since: str | None, article_id: str, rule_id: str | None, as_json: bool
+) -> int:
+    """`monitor stories --explain ID`: exit 0 when it explained, 2 when the article is not in
+    the story log (or on invalid input)."""
+    from monitor.stories import listing
+
+    if rule_id is not None:
+        print("--rule does not go with --explain (an article's story is one)", file=sys.stderr)
+        return EXIT_USAGE
+    since_s = _since(since) if since is not None else time.time()  # all the log keeps
+    if since_s is None:
+        return EXIT_USAGE
+    members = _report(config_path, lambda config: listing.read_members(config, since_s))
+    if members is None:
+        return EXIT_USAGE
+    found = listing.explain(members, article_id)
+    if found is None:
+        within = f" over {since}" if since is not None else ""
+        print(
+            f"article {listing.printable(article_id)!s}: not in the story log{within} "
+            f"({len(members):,} articles there; only matched articles are placed in stories)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    listing.print_explained(found, as_json=as_json, out=sys.stdout)
     return EXIT_OK
 
 

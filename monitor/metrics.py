@@ -190,7 +190,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         story_articles=Counter(
             "monitor_story_articles_total",
-            "Matched articles placed in stories: founding a story, or joining one as a copy.",
+            "Matched articles placed in stories: founding a story, joining one as a copy, or alone "
+            "(their feed says stories: false).",
             ["outcome"],
             registry=r,
         ),

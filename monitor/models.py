@@ -39,6 +39,7 @@ class Article:
     language: str | None = None
     fetched_at: datetime | None = None
     guid: str = ""  # the feed's id for the item (a story's copies may share an agency's)
+    stories: bool = True  # False: its feed says `stories: false`, it is never folded
 
     def field_text(self, name: str) -> str:
         """Return one searchable field as text (tags joined by newlines)."""
@@ -54,6 +55,8 @@ class Article:
         for key in ("published", "fetched_at"):
             value = getattr(self, key)
             data[key] = value.isoformat() if value else None
+        if self.stories:
+            del data["stories"]  # written only when off: the records and bodies stay as they were
         return data
 
     def to_bytes(self) -> bytes:
@@ -78,6 +81,7 @@ class Article:
             language=f.opt_text("language"),
             fetched_at=f.time("fetched_at"),
             guid=f.text("guid", ""),
+            stories=f.boolean("stories", True),
         )
 
     @classmethod

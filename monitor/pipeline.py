@@ -49,6 +49,7 @@ class RuleBook:
     def __init__(self, compiled: CompiledRules) -> None:
         self._compiled = compiled
         self._throttles = _throttles(compiled)
+        self._alone = _alone(compiled)
         self._retired: set[str] = set()
 
     @property
@@ -62,10 +63,15 @@ class RuleBook:
         after = {r.spec.id for r in compiled.rules}
         self._retired = (self._retired | before) - after
         self._compiled, self._throttles = compiled, _throttles(compiled)
+        self._alone = _alone(compiled)
 
     def is_retired(self, rule_id: str) -> bool:
         """Whether a reload in this process deleted or disabled the rule."""
         return rule_id in self._retired
+
+    def folds(self, rule_id: str) -> bool:
+        """Whether a rule's matches fold into stories (False: it says `stories: off`)."""
+        return rule_id not in self._alone
 
     def throttle_of(self, rule_id: str) -> Throttle | None:
         """A rule's throttle, if it has one."""
@@ -74,6 +80,10 @@ class RuleBook:
 
 def _throttles(compiled: CompiledRules) -> dict[str, Throttle]:
     return {r.spec.id: r.spec.throttle for r in compiled.rules if r.spec.throttle is not None}
+
+
+def _alone(compiled: CompiledRules) -> frozenset[str]:
+    return frozenset(r.spec.id for r in compiled.rules if not r.spec.stories)
 
 
 @dataclass(slots=True)

@@ -162,6 +162,15 @@ class Fields:
             raise self.bad(name, "not a finite number")
         return float(value)
 
+    def boolean(self, name: str, default: bool) -> bool:
+        """A true/false field; `default` when missing or null."""
+        value = self.data.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.bad(name, f"expected true or false, got {_type(value)}")
+        return value
+
     def opt_integer(self, name: str, minimum: int = 0) -> int | None:
         """An integer field that may be null."""
         return None if self.data.get(name) is None else self.integer(name, minimum)

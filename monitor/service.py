@@ -262,6 +262,7 @@ class Service:
                 batching=self.config.batching,
                 clock=clock,
                 is_retired=self.book.is_retired,
+                folds=self.book.folds,
                 recent=self.status.recent,
             )
             self.flusher = Flusher(

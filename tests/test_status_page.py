@@ -379,6 +379,8 @@ async def test_the_page_of_a_running_service_in_a_real_browser(
     assert "Belousov" in text(seed, "td[3]")
     assert "hook: delivered" in text(seed, "td[@class='channels']")
     assert "Belousov" in text(seed, "td[contains(@class, 'evidence')]")
+    story = text(seed, "td[3]/span[contains(@class, 'story')]")  # why it is in its story
+    assert story.startswith("story of 1 · founded the story"), story
     hostile = alerts["zorblax"]
     assert HOSTILE_TITLE in text(hostile, "td[3]")  # as text, not markup
     assert [] == nodes(shown, "//script | //img | //*[@onerror] | //a[starts-with(@href, 'java')]")

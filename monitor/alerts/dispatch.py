@@ -91,8 +91,10 @@ class Dispatcher:
         batching: Mapping[str, Batching] | None = None,
         clock: Callable[[], float] = time.time,
         is_retired: Callable[[str], bool] = lambda _: False,
+        folds: Callable[[str], bool] = lambda _: True,
         recent: RecentAlerts | None = None,
     ) -> None:
+        self.folds = folds  # False for a rule that says `stories: off`
         self.recent = recent  # the last alerts and their states, for the status page
         self.is_retired = is_retired
         self.stories = stories
@@ -128,7 +130,7 @@ class Dispatcher:
         placed = await self.stories.place(batch)
         alerts: dict[str, tuple[Alert, bool]] = {}
         for matched in batch:
-            story = self.stories.story(matched.article)
+            story = self.stories.story_for(matched, folds=self.folds(matched.match.rule_id))
             for channel in matched.match.notify or self.default_notify:
                 alert = Alert.for_channel(matched, channel, story)
                 first = alerts.get(alert.id)

@@ -156,8 +156,8 @@ class Flusher:
     def _current(self, item: HeldAlert) -> HeldAlert:
         """The item with its story as known now: copies may have come while it was held."""
         story = self.stories.story_of_article(item.article_id)
-        if story is None:
-            return item
+        if story is None or item.story_id not in (story.id, *story.aliases):
+            return item  # gone, or held for the article alone (its rule says `stories: off`)
         return replace(item, story_articles=story.size, story_feeds=story.feeds)
 
     async def _send(self, digest: Digest) -> bool:

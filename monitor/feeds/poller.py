@@ -271,6 +271,8 @@ class Poller:
         fresh = list({a.id: a for a in fresh}.values())
         fresh = await self.fulltext.complete(feed, fresh)
         fresh = await asyncio.to_thread(with_languages, fresh)
+        if not feed.stories:  # the setting travels with each item, to whichever dispatcher
+            fresh = [replace(a, stories=False) for a in fresh]
         await self.bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in fresh])
         await self.state.mark_seen(feed.id, (a.id for a in parsed.articles))
         await self.state.save_feed_state(

@@ -48,12 +48,13 @@ RULE_KEYS = (
     "severity",
     "notify",
     "throttle",
+    "stories",
 )
 ENTITY_KEYS = ("id", "type", "names", "languages", "tags", "context")
 LANGUAGE_TAG_RE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 FEED_KEYS = (
     "id", "url", "interval", "tags", "enabled", "expect_every", "fulltext", "fulltext_selector",
-    "fulltext_ignore_robots",
+    "fulltext_ignore_robots", "stories",
 )  # fmt: skip
 
 
@@ -103,6 +104,8 @@ def _rule(check: Checker, raw: object, line: int) -> RuleSpec | None:  # noqa: C
         fields["notify"] = _strings(check, spec, "notify")
     if "throttle" in spec:
         fields["throttle"] = _throttle(check, spec["throttle"], at("throttle"))
+    if "stories" in spec:
+        fields["stories"] = check.on_off(spec["stories"], at("stories"), "rule `stories`")
     if rule_id is None or len(check.problems) > problems_before:
         return None
     return RuleSpec(id=rule_id, path=check.path, line=spec.line, **fields)  # type: ignore[arg-type]
@@ -254,6 +257,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
         if "enabled" in spec:
             enabled = check.boolean(spec["enabled"], at("enabled"), "enabled") is not False
         fulltext = _fulltext(check, spec)
+        stories = check.on_off(spec.get("stories", True), at("stories"), "feed `stories`")
         if feed_id is None or url is None or len(check.problems) > before:
             continue
         feeds.append(
@@ -266,6 +270,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
                 tags=tags,
                 enabled=enabled,
                 expect_every_s=expect_every_s,
+                stories=stories is not False,
                 **fulltext,
             )
         )

@@ -120,6 +120,7 @@ class RuleSpec:
     severity: str = "medium"
     notify: tuple[str, ...] = ()
     throttle: Throttle | None = None
+    stories: bool = True  # `stories: off`: each match alerts on its own, never folded
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,6 +156,7 @@ class FeedSpec:
     fulltext: Literal["false", "true", "auto"] = "false"  # read each item's page (see fulltext)
     fulltext_selector: str | None = None  # the page's element holding the text, as CSS
     fulltext_ignore_robots: bool = False
+    stories: bool = True  # `stories: false`: its items are never folded into stories
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -297,6 +299,17 @@ class Checker:
             self.error(line, f"{what} must be true or false, not {_kind(value)}")
             return None
         return value
+
+    def on_off(self, value: object, line: int, what: str) -> bool | None:
+        """Check that `value` is on or off: YAML reads unquoted on/off/true/false as true or
+        false; quoted, the four words are taken as well."""
+        word = value.strip().lower() if isinstance(value, str) else None
+        if isinstance(value, bool):
+            return value
+        if word in _ON_OFF:
+            return _ON_OFF[word]
+        self.error(line, f"{what} must be on or off (true or false), not {_kind(value)}")
+        return None
 
     def identifier(self, value: object, line: int, what: str) -> str | None:
         """Check that `value` is an id: letters, digits, and `_ . : -`."""
@@ -465,6 +478,9 @@ class Checker:
             kind = self.choice(text[5:].strip(), line, "an entity type", ENTITY_TYPES)
             return EntityRef("type", kind, line) if kind else None
         return EntityRef("id", text, line)
+
+
+_ON_OFF = {"on": True, "true": True, "off": False, "false": False}
 
 
 def _kind(value: object) -> str:

@@ -142,6 +142,7 @@ class RecentAlert:
     evidence: tuple[str, ...]  # "entity belarus in content: ...snippet..."
     first_ms: int
     channels: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # state, reason
+    story: str = ""  # why the article is in its story, in one line ("": not known)
 
 
 class RecentAlerts:
@@ -168,6 +169,7 @@ class RecentAlerts:
             evidence=tuple(_evidence(alert)),
             first_ms=old.first_ms if old else at_ms,
             channels=channels,
+            story=_story(alert),
         )
         while len(self._alerts) > self.limit:
             self._alerts.popitem(last=False)
@@ -190,6 +192,14 @@ class RecentAlerts:
 def _key(rule_id: str, story_id: str) -> str:
     """An alert's place in the list: one per (rule, story), whatever the channel."""
     return f"{rule_id}\x1f{story_id}"
+
+
+def _story(alert: Alert) -> str:
+    """The alert's story and why its article is in it, e.g. "3 articles · text like ..."."""
+    story = alert.story
+    if story is None or story.reason is None:
+        return ""
+    return f"story of {story.size} · {story.reason.text()}"
 
 
 def _evidence(alert: Alert) -> list[str]:

@@ -66,6 +66,8 @@ class StoryDesk:
         for m in members:
             for rule in m.rules:
                 self._matched.setdefault((rule, m.article_id), m.seen_ms)
+            if m.reason is not None and m.reason.kind == "alone":
+                continue  # its feed said `stories: false`: no article may join it
             known = index.story_of(m.article_id)
             if known is not None and known != m.story_id:
                 self.aliases.join(known, m.story_id)
@@ -102,6 +104,10 @@ class StoryDesk:
             pair = (matched.match.rule_id, a.id)
             if pair not in self._matched:
                 first_met.add(pair)
+            if not a.stories:
+                self.metrics.story_articles.labels("alone").inc()
+                records.append((_alone_member(a, now_ms), matched.match.rule_id))
+                continue
             new = self.index.story_of(a.id) is None
             key = story_keys(a)
             story_id, shingles, facts, why = self.index.assign(
@@ -164,16 +170,49 @@ class StoryDesk:
         story = self.tallies.story(story_id, self.aliases.of(story_id))
         return replace(story, reason=self.reason(article_id))
 
+    def story_for(self, matched: MatchedArticle, *, folds: bool) -> Story:
+        """The story a match alerts for: the article's (see `story`), or the article alone
+        when its rule does not fold (`stories: off`: its alerts are then one per article)."""
+        if not folds:
+            why = f"rule {matched.match.rule_id} has stories: off"
+            return self._alone(matched.article, Reason(kind="alone", why=why))
+        return self.story(matched.article)
+
     def story(self, article: Article) -> Story:
         """The story an article was placed in, as known now: its count, its feeds, and its
         members (a big story lists its first and latest, see `monitor.stories.tally`)."""
         if self.index is None:
-            now_ms = int(self.clock() * 1000)
-            alone = (article.id, article.feed or "", article.title, article.url, now_ms)
-            return Story(id=article.id, articles=(_reported(alone),))
+            return self._alone(article, None)
+        if not article.stories:
+            return self._alone(article, _feed_alone(article))
         story_id = self.index.story_of(article.id) or article.id
         story = self.tallies.story(story_id, self.aliases.of(story_id))
         return replace(story, reason=self.reason(article.id))
+
+    def _alone(self, article: Article, reason: Reason | None) -> Story:
+        now_ms = int(self.clock() * 1000)
+        row = (article.id, article.feed or "", article.title, article.url, now_ms)
+        return Story(id=article.id, articles=(_reported(row),), reason=reason)
+
+
+def _feed_alone(article: Article) -> Reason:
+    return Reason(kind="alone", why=f"feed {article.feed or '-'} has stories: false")
+
+
+def _alone_member(article: Article, now_ms: int) -> StoredMember:
+    """The record of an article whose feed says `stories: false`: a story of its own, with
+    nothing to compare (no key, no shingles), so that `monitor stories` lists and explains it."""
+    return StoredMember(
+        article_id=article.id,
+        story_id=article.id,
+        url_key="",
+        shingles=b"",
+        feed=article.feed or "",
+        title=article.title,
+        url=article.url,
+        seen_ms=now_ms,
+        reason=_feed_alone(article),
+    )
 
 
 def _reported(row: MemberRow) -> Reported:

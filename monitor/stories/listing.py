@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from monitor.alerts.render import one_line
 from monitor.bus.kafka import KafkaBus
 from monitor.config import Config
+from monitor.models import Reason
 from monitor.state import StateStore
 from monitor.stories.aliases import Aliases
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember, merge_rules
@@ -119,3 +120,102 @@ def print_stories(stories: Sequence[Listed], *, as_json: bool, label: str, out: 
             when = datetime.fromtimestamp(m.seen_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
             where = f" <{m.url}>" if m.url else ""
             print(f"  {when}  {m.feed or '-'}  {one_line(m.title, 120)}{where}", file=out)
+
+
+MAX_FACTS_SHOWN = 40  # a record may carry any number: the block stays readable
+
+
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """Why one article is in its story: the article, its story, and the member it matched."""
+
+    member: StoredMember
+    story: Listed
+    matched: StoredMember | None  # the member its reason names, if the log still has it
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of `monitor stories --explain ID --json`."""
+        reason = self.member.reason
+        return {
+            "article_id": self.member.article_id,
+            "feed": self.member.feed,
+            "title": self.member.title,
+            "story": self.story.id,
+            "articles": len(self.story.members),
+            "reason": reason.to_dict() if reason is not None else None,
+        }
+
+
+def explain(members: Sequence[StoredMember], article_id: str) -> Explained | None:
+    """Why `article_id` is in its story, from the members the log holds (None: not there)."""
+    stories = group_stories(members)
+    for story in stories:
+        for m in story.members:
+            if m.article_id == article_id:
+                other = m.reason.article_id if m.reason is not None else ""
+                matched = next(
+                    (o for s in stories for o in s.members if o.article_id == other), None
+                )
+                return Explained(m, story, matched if other else None)
+    return None
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """Text from the command line or a record, safe on a terminal: what is not printable
+    escaped (`\\x1b`), and cut to `limit` characters."""
+    cut = text[:limit]
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in cut)
+    return shown + (f"… ({len(text):,} characters)" if len(text) > limit else "")
+
+
+def print_explained(found: Explained, *, as_json: bool, out: TextIO) -> None:
+    """One JSON object, or a readable block: the article, its story, why it joined."""
+    if as_json:
+        print(json.dumps(found.to_dict(), ensure_ascii=False), file=out)
+        return
+    m, story, reason = found.member, found.story, found.member.reason
+    lines = [
+        ("article", printable(m.article_id)),
+        ("feed", m.feed or "-"),
+        ("title", one_line(m.title, 120) or "-"),
+        ("seen", _when(m.seen_ms)),
+        (
+            "story",
+            f"{printable(story.id)} · {len(story.members)} articles · feeds: "
+            f"{', '.join(story.feeds) or '-'}",
+        ),
+        ("why", _why(reason)),
+    ]
+    if reason is not None and reason.article_id:
+        lines.append(("matched", _matched(reason.article_id, found.matched)))
+    if reason is not None and reason.kind == "text":
+        agreed = ", ".join(printable(f, 80) for f in reason.facts[:MAX_FACTS_SHOWN])
+        if len(reason.facts) > MAX_FACTS_SHOWN:
+            agreed += f" and {len(reason.facts) - MAX_FACTS_SHOWN} more (--json lists them)"
+        lines.append(
+            ("facts", f"{len(reason.facts)} agreed: {agreed}" if agreed else "none to compare")
+        )
+    for label, value in lines:
+        print(f"{label:<8} {value}", file=out)
+
+
+def _matched(article_id: str, other: StoredMember | None) -> str:
+    if other is None:
+        return f"{printable(article_id)} (no longer in the story log)"
+    where = f" <{printable(other.url)}>" if other.url else ""
+    return f"{printable(article_id)} · {other.feed or '-'} · {one_line(other.title, 120)}{where}"
+
+
+def _why(reason: Reason | None) -> str:
+    if reason is None:
+        return "not known: recorded before reasons were kept"
+    if reason.kind == "founded":
+        return "founded the story: no earlier article in the window was like it"
+    if reason.kind in ("url", "guid"):
+        return f"joined: the same {'URL' if reason.kind == 'url' else 'guid'} as a member"
+    if reason.kind == "text":
+        return (
+            f"joined: its text is like a member's ({reason.share:.0%} of the shorter text's "
+            "shingles in common) and their facts agree"
+        )
+    return f"stands alone: {printable(reason.why)}"
