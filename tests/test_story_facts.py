@@ -3,13 +3,16 @@ fold says why. Both index implementations (Python, the reference; native, the se
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
 
 from monitor.matching import native
+from monitor.records import BadRecord
 from monitor.stories import facts
 from monitor.stories.index import Index, StoryIndex, Why
+from monitor.stories.store import StoredMember
 
 NativeIndex = native.story_index_type()
 IMPLEMENTATIONS: list[Callable[[float, int], Index]] = [StoryIndex]
@@ -139,3 +142,15 @@ def test_stored_facts_of_any_length_unpack() -> None:
     """A stored record cut mid-pair (a bad record) unpacks its whole pairs only."""
     packed = facts.pack(facts.facts("M 4.8 - 26 km SSW of Ridgecrest", ""))
     assert facts.unpack(packed[:-3]) == facts.unpack(packed[: len(packed) - 8])
+
+
+def test_a_story_record_with_facts_cut_mid_pair_is_a_bad_record() -> None:
+    """The Kafka decoder refuses facts that are not whole (slot, value) pairs, naming the field;
+    whole ones decode."""
+    base = {"article": "a", "story": "a", "shingles": "", "seen_ms": 1, "rule": "r"}
+    good = StoredMember.from_json(json.dumps(base | {"facts": "00" * 16}).encode())
+    assert len(good.facts) == 16
+    with pytest.raises(BadRecord, match=r"facts: 12 bytes, not whole"):
+        StoredMember.from_json(json.dumps(base | {"facts": "00" * 12}).encode())
+    with pytest.raises(BadRecord, match="facts: not hexadecimal"):
+        StoredMember.from_json(json.dumps(base | {"facts": "zz"}).encode())

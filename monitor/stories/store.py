@@ -64,11 +64,7 @@ class StoredMember:
     def from_json(cls, raw: bytes) -> StoredMember:
         """Decode what `to_json` made; raise BadRecord."""
         d = Fields(load_json(raw, "story"), "story", "member")
-        try:
-            shingles = bytes.fromhex(d.text("shingles"))
-            facts = bytes.fromhex(d.text("facts", ""))
-        except ValueError:
-            raise d.bad("shingles", "not hexadecimal") from None
+        shingles, facts = _hex(d, "shingles", None), _hex(d, "facts", "")
         if len(facts) % 8:
             raise d.bad("facts", f"{len(facts)} bytes, not whole (slot, value) pairs")
         reason = d.get("reason")
@@ -98,6 +94,13 @@ def merge_rules(members: Sequence[StoredMember]) -> list[StoredMember]:
             rules = tuple(dict.fromkeys(first.rules + m.rules))
             merged[m.article_id] = replace(first, rules=rules)
     return list(merged.values())
+
+
+def _hex(d: Fields, name: str, default: str | None) -> bytes:
+    try:
+        return bytes.fromhex(d.text(name, default))
+    except ValueError:
+        raise d.bad(name, "not hexadecimal") from None
 
 
 def _stored_reason(raw: str | None, article_id: str) -> Reason | None:
