@@ -43,7 +43,7 @@ class Structures(Collector):
         entries = GaugeMetricFamily(
             "monitor_dispatcher_entries",
             "Entries the dispatcher keeps in memory now, by structure (story_members, "
-            "story_tallies, matched_pairs, story_aliases, recent_alerts).",
+            "story_tallies, matched_pairs, story_reasons, story_aliases, recent_alerts).",
             labels=label,
         )
         size = GaugeMetricFamily(

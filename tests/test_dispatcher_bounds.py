@@ -14,7 +14,7 @@ from monitor.stories.desk import StoryDesk
 from monitor.stories.store import StoredMember
 
 BOUND = 30
-STRUCTURES = ("story_members", "story_tallies", "matched_pairs", "story_aliases")
+STRUCTURES = ("story_members", "story_tallies", "matched_pairs", "story_reasons", "story_aliases")
 
 
 class QueuedLog:
@@ -73,13 +73,19 @@ async def test_each_structure_stays_at_its_bound_and_its_gauges_report_it() -> N
             entries = sample(metrics, "monitor_dispatcher_entries", structure)
             assert entries <= bounds[structure], f"{structure} holds {entries} > its bound"
     assert BOUND == len(desk.index or ())
-    for structure, kept in (("story_members", 30), ("story_tallies", 30), ("matched_pairs", 120)):
+    for structure, kept in (
+        ("story_members", 30),
+        ("story_tallies", 30),
+        ("matched_pairs", 120),
+        ("story_reasons", 30),
+    ):
         assert kept == sample(metrics, "monitor_dispatcher_entries", structure)
         per_entry = sample(metrics, "monitor_dispatcher_bound_bytes", structure) / bounds[structure]
         assert kept * per_entry == sample(metrics, "monitor_dispatcher_bytes", structure) > 0
     assert 2000 - 30 == sample(metrics, "monitor_dispatcher_evicted_total", "story_members")
     assert 2000 - 30 == sample(metrics, "monitor_dispatcher_evicted_total", "story_tallies")
     assert 4000 - 120 == sample(metrics, "monitor_dispatcher_evicted_total", "matched_pairs")
+    assert 2000 - 30 == sample(metrics, "monitor_dispatcher_evicted_total", "story_reasons")
     # The newest stay: the last article is still placed in its story.
     assert "article-001999" == desk.story(distinct(1999, "r1").article).id
 

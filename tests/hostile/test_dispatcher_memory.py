@@ -19,7 +19,7 @@ from tests.servers import rss
 
 MAX_ARTICLES = 40  # stories.max_articles: the pairs' bound is 4x, the aliases' 2x
 WAVES, PER_WAVE = 6, 100  # 600 distinct articles, each met by two watches: 1,200 alerts
-FILLED = ("story_members", "story_tallies", "matched_pairs", "recent_alerts")
+FILLED = ("story_members", "story_tallies", "matched_pairs", "story_reasons", "recent_alerts")
 SAMPLE = re.compile(r'^monitor_dispatcher_(entries|bound)\{structure="(\w+)"\} (\S+)$', re.M)
 
 
@@ -89,6 +89,7 @@ async def test_every_structure_fills_to_its_bound_and_no_further(flooded: Hostil
         "story_members": MAX_ARTICLES,
         "story_tallies": MAX_ARTICLES,
         "matched_pairs": 4 * MAX_ARTICLES,
+        "story_reasons": MAX_ARTICLES,
         "story_aliases": 2 * MAX_ARTICLES,
         "recent_alerts": 50,
     } == bounds
