@@ -11,6 +11,7 @@ recorded under another story id (they placed it at the same moment) joins the tw
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,9 +32,9 @@ MAX_ARTICLES = 50_000  # the index's bound, whatever the window: about 40 MB
 NATIVE_MEMBER_BYTES = 800
 PYTHON_MEMBER_BYTES = 5_400
 TALLY_BYTES = 2_000
-PAIR_BYTES = 240
+PAIR_BYTES = 300
 ALIAS_BYTES = 256
-REASON_BYTES = 500
+REASON_BYTES = 550
 
 
 class StoryDesk:
@@ -57,10 +58,12 @@ class StoryDesk:
         self.tallies = Tallies(int(window_s * 1000), max_articles)
         self.aliases = Aliases(max_ids=2 * max_articles)
         # (rule, article) pairs recorded, by this desk or another: one met again is redelivered
-        self._matched: dict[tuple[str, str], int] = {}
+        # Ordered: the oldest is found at once (a dict scans the deleted slots before it: 49 us
+        # per eviction at 200,000 pairs, 0.65 us ordered, for 52 more bytes an entry)
+        self._matched: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.max_matched = 4 * max_articles
         # Why each member still in the window is in its story, with when it was seen
-        self._reasons: dict[str, tuple[Reason, int]] = {}
+        self._reasons: OrderedDict[str, tuple[Reason, int]] = OrderedDict()
         self.evicted = {"story_members": 0, "matched_pairs": 0, "story_reasons": 0}
         if self.index is not None:
             self._watch(self.index, max_articles)
