@@ -8,7 +8,8 @@ extraction F1 and speed).
 `python -m bench.run` runs them all; `python -m bench.run poll latency` only those, keeping
 the other rows of the day's results. The table goes to bench/results/<date>.md (rows also in
 <date>.json), with the machine's CPU, core count and Python version. The soak lasts SOAK_S
-seconds (default 3600).
+seconds (default 600) at SOAK_RATE alerting articles a second (100) with the story window
+bounded at SOAK_MAX_ARTICLES (8,000); its curve goes to <date>-soak.json.
 """
 
 from __future__ import annotations
