@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
+import re
 import statistics
 import tempfile
 import textwrap
@@ -117,6 +119,7 @@ class Feeds:
         return app
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a document is remade on every new item: cache its items
 def _item(serial: int) -> str:
     """A zeppelin item with words of its own: items sharing runs of words would be copies of
     one story, and alert once between them."""
@@ -175,9 +178,15 @@ def usage(pid: int) -> Usage:
 
 @contextlib.asynccontextmanager
 async def monitor(
-    feeds: Feeds, feed_base: str, hook_url: str, interval: str, *args: str
+    feeds: Feeds,
+    feed_base: str,
+    hook_url: str,
+    interval: str,
+    *args: str,
+    extra: str = "",
 ) -> AsyncIterator[MonitorProcess]:
-    """A `monitor run` with one feed per `feeds`, one rule for every item, a webhook channel."""
+    """A `monitor run` with one feed per `feeds`, one rule for every item, a webhook channel
+    and `extra` configuration (YAML)."""
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         root = Path(tmp)
         rules = root / "rules"
@@ -198,7 +207,8 @@ async def monitor(
             defaults: {{notify: [hook]}}
             channels:
               hook: {{kind: webhook, url: "{hook_url}"}}
-            """,
+            """
+            + extra,
         )
         process = MonitorProcess(config, http_of(config), root / "logs")
         await process.start(*args)
@@ -261,7 +271,11 @@ async def _publish(feeds: Feeds, per_s: float, stop: asyncio.Event) -> None:
 
 @contextlib.asynccontextmanager
 async def _running(
-    feeds: Feeds, interval: str, per_s: float, *args: str
+    feeds: Feeds,
+    interval: str,
+    per_s: float,
+    *args: str,
+    extra: str = "",
 ) -> AsyncIterator[tuple[MonitorProcess, Hooks]]:
     """A monitor over `feeds` (polled every `interval`), its webhook receiver, and new items
     published at `per_s` a second until the block ends."""
@@ -269,7 +283,7 @@ async def _running(
     async with (
         serve(feeds.app()) as feed_base,
         serve(hooks.app()) as hook_base,
-        monitor(feeds, feed_base, f"{hook_base}/hook", interval, *args) as m,
+        monitor(feeds, feed_base, f"{hook_base}/hook", interval, *args, extra=extra) as m,
     ):
         stop = asyncio.Event()
         task = asyncio.create_task(_publish(feeds, per_s, stop))
@@ -318,25 +332,102 @@ async def latency(
     }
 
 
+STRUCTURE_SAMPLE = re.compile(
+    r'^monitor_dispatcher_(entries|bytes|bound)\{structure="(\w+)"\} (\S+)$', re.M
+)
+
+
+@dataclass
+class Sample:
+    """One look at the monitor during a soak: seconds since the start, RSS, PSS and peak RSS
+    in MB, alerts received so far, and each structure's entries, bytes and bound."""
+
+    at_s: float
+    rss_mb: float
+    pss_mb: float
+    peak_mb: float
+    alerts: int
+    structures: dict[str, dict[str, float]]
+
+
+def pss_mb(pid: int) -> float:
+    """A process's proportional set size (its share of pages shared with others), in MB."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _look(m: MonitorProcess, at_s: float, alerts: int) -> Sample:
+    pid = _pid(m)
+    now = usage(pid)
+    _, text = await m.get("/metrics")
+    structures: dict[str, dict[str, float]] = {}
+    for kind, name, value in STRUCTURE_SAMPLE.findall(text):
+        structures.setdefault(name, {})[kind] = float(value)
+    return Sample(at_s, now.rss_mb, pss_mb(pid), now.peak_mb, alerts, structures)
+
+
 async def soak(
-    duration_s: float, per_s: float = 50.0, feed_count: int = 25, warmup_s: float = 600.0
+    duration_s: float,
+    per_s: float = 100.0,
+    max_articles: int = 8_000,
+    feed_count: int = 50,
+    every_s: float = 5.0,
 ) -> dict[str, Any]:
-    """Resident memory over a long run at `per_s` alerting articles a second, sampled every
-    10 s: its level after `warmup_s` against its level at the end, and its peak."""
-    samples: list[tuple[float, float]] = []
-    async with _running(Feeds(feed_count), "1s", per_s) as (m, hooks):
+    """The monitor at `per_s` alerting articles a second (each its own story) for
+    `duration_s`, with `stories.max_articles` set to `max_articles`, sampled every `every_s`:
+    when each structure the dispatcher keeps filled to its bound, resident memory once they
+    all had (the plateau) and its peak, and what the plateau is made of (the structures'
+    estimated bytes against RSS)."""
+    samples: list[Sample] = []
+    # Each feed shows its newest items: enough for 2.5 polls' worth, so none is missed.
+    feeds = Feeds(feed_count, keep=max(10, int(2.5 * per_s / feed_count)))
+    stories = f"stories: {{window: 48h, max_articles: {max_articles}}}\n"
+    async with _running(feeds, "1s", per_s, extra=stories) as (m, hooks):
         start = time.monotonic()
+        first = await _look(m, 0.0, 0)
         while (elapsed := time.monotonic() - start) < duration_s:
-            samples.append((elapsed, usage(_pid(m)).rss_mb))
-            await asyncio.sleep(10)
-    warm = [rss for t, rss in samples if t >= min(warmup_s, duration_s / 2)]
-    settled = statistics.median(warm[: max(1, len(warm) // 10)])
-    end = statistics.median(warm[-max(1, len(warm) // 10) :])
+            samples.append(await _look(m, elapsed, hooks.received))
+            await asyncio.sleep(every_s)
+        received = hooks.received
+    return soak_summary(first, samples, received, duration_s)
+
+
+def soak_summary(
+    first: Sample, samples: list[Sample], alerts: int, duration_s: float
+) -> dict[str, Any]:
+    """The figures of a soak: fill times, plateau, peak, and what the plateau holds."""
+    last = samples[-1]
+    filled: dict[str, float | None] = {}
+    for name, figures in last.structures.items():
+        bound = figures.get("bound", 0)
+        filled[name] = next(
+            (s.at_s for s in samples if s.structures.get(name, {}).get("entries", 0) >= bound > 0),
+            None,
+        )
+    reached = [t for t in filled.values() if t is not None]
+    full_s = max(reached) if reached else duration_s
+    plateau = [s for s in samples if s.at_s >= full_s] or samples[-1:]
+    rss = [s.rss_mb for s in plateau]
+    span_min = max(1e-9, (plateau[-1].at_s - plateau[0].at_s) / 60)
+    tenth = max(1, len(rss) // 10)
+    drift = statistics.median(rss[-tenth:]) - statistics.median(rss[:tenth])
+    made_of = {name: f.get("bytes", 0) / 2**20 for name, f in last.structures.items()}
     return {
         "duration_s": duration_s,
-        "alerts": hooks.received,
-        "settled_mb": settled,
-        "end_mb": end,
-        "peak_mb": max(rss for _, rss in samples),
-        "growth_mb": end - settled,
+        "alerts": alerts,
+        "alerts_per_s": alerts / max(1e-9, last.at_s),
+        "start_mb": first.rss_mb,
+        "filled_s": filled,
+        "full_s": full_s,
+        "plateau_mb": statistics.median(rss),
+        "plateau_min_mb": min(rss),
+        "plateau_max_mb": max(rss),
+        "plateau_pss_mb": statistics.median(s.pss_mb for s in plateau),
+        "plateau_drift_mb_per_min": drift / span_min,
+        "plateau_minutes": span_min,
+        "peak_mb": max(s.peak_mb for s in samples),
+        "structures_mb": made_of,
+        "curve": [(round(s.at_s), round(s.rss_mb), s.alerts) for s in samples],
     }

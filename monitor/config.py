@@ -79,6 +79,7 @@ class DeliveryConfig:
 
 DEFAULT_STORY_WINDOW_S: Final = 48 * 3600.0
 MAX_STORY_WINDOW_S: Final = 7 * 86400.0  # the Kafka bus keeps story members this long
+DEFAULT_STORY_MEMBERS: Final = 50_000  # the story index's bound (about 40 MB), whatever the window
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +87,9 @@ class StoriesConfig:
     """Story folding: copies of one report within `window_s` alert once (0 turns it off)."""
 
     window_s: float = DEFAULT_STORY_WINDOW_S
+    # The most articles the window holds (the oldest go first); the dispatcher's other
+    # structures are bounded by it (docs/performance.md, "What the dispatcher keeps").
+    max_articles: int = DEFAULT_STORY_MEMBERS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -482,17 +486,20 @@ def _delivery(check: Checker, value: object, line: int) -> DeliveryConfig:
 
 
 def _stories(check: Checker, value: object, line: int) -> StoriesConfig:
-    spec = check.mapping(value, line, "stories", ("window",))
-    if spec is None or "window" not in spec:
+    spec = check.mapping(value, line, "stories", ("window", "max_articles"))
+    if spec is None:
         return StoriesConfig()
+    most = int(_number(check, spec, "max_articles", DEFAULT_STORY_MEMBERS, minimum=1))
+    if "window" not in spec:
+        return StoriesConfig(max_articles=most)
     raw = spec["window"]
     if raw in (0, "0", "0s"):
-        return StoriesConfig(window_s=0.0)
+        return StoriesConfig(window_s=0.0, max_articles=most)
     window_s = _duration(check, spec, "window", DEFAULT_STORY_WINDOW_S)
     if window_s > MAX_STORY_WINDOW_S:
         check.error(spec.line_of("window"), f"stories.window must be at most 7d, not {raw!r}")
-        return StoriesConfig()
-    return StoriesConfig(window_s=window_s)
+        return StoriesConfig(max_articles=most)
+    return StoriesConfig(window_s=window_s, max_articles=most)
 
 
 def _health(

@@ -2,11 +2,78 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """A structure the dispatcher keeps in memory, as its gauges report it: how many entries it
+    holds now (`entries`), at most how many (`bound`), what one entry costs (`entry_bytes`,
+    measured: see docs/performance.md) and how many it has evicted to stay within the bound."""
+
+    name: str
+    entries: Callable[[], int]
+    bound: int
+    entry_bytes: int
+    evicted: Callable[[], int]
+
+
+@dataclass(slots=True, eq=False)  # registered by identity
+class Structures(Collector):
+    """The dispatcher's bounded structures, read when /metrics is scraped (no bookkeeping on
+    the hot path): `monitor_dispatcher_entries`, `_bytes`, `_bound`, `_bound_bytes` and
+    `_evicted_total`, each by `structure`."""
+
+    watched: dict[str, Structure] = field(default_factory=dict)
+
+    def watch(self, structure: Structure) -> None:
+        """Report `structure` (replacing one of the same name)."""
+        self.watched[structure.name] = structure
+
+    def collect(self) -> Iterator[Metric]:
+        """The families, one sample per structure."""
+        label = ["structure"]
+        entries = GaugeMetricFamily(
+            "monitor_dispatcher_entries",
+            "Entries the dispatcher keeps in memory now, by structure (story_members, "
+            "story_tallies, matched_pairs, story_reasons, story_aliases, recent_alerts).",
+            labels=label,
+        )
+        size = GaugeMetricFamily(
+            "monitor_dispatcher_bytes",
+            "Estimated bytes of each structure: its entries times the measured cost of one.",
+            labels=label,
+        )
+        bound = GaugeMetricFamily(
+            "monitor_dispatcher_bound",
+            "The most entries each structure keeps (beyond it the oldest are evicted).",
+            labels=label,
+        )
+        bound_bytes = GaugeMetricFamily(
+            "monitor_dispatcher_bound_bytes",
+            "Estimated bytes of each structure when full.",
+            labels=label,
+        )
+        evicted = CounterMetricFamily(
+            "monitor_dispatcher_evicted",
+            "Entries evicted from each structure, by age (the window) or by its bound.",
+            labels=label,
+        )
+        for s in self.watched.values():
+            n = s.entries()
+            entries.add_metric([s.name], n)
+            size.add_metric([s.name], n * s.entry_bytes)
+            bound.add_metric([s.name], s.bound)
+            bound_bytes.add_metric([s.name], s.bound * s.entry_bytes)
+            evicted.add_metric([s.name], s.evicted())
+        yield from (entries, size, bound, bound_bytes, evicted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +110,14 @@ class Metrics:
     stories_open: Gauge
     held_alerts: Gauge
     http_refused: Counter
+    structures: Structures
 
 
 def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     """Build the metrics into `registry` (a fresh one by default)."""
     r = registry if registry is not None else CollectorRegistry()
+    structures = Structures()
+    r.register(structures)
     return Metrics(
         registry=r,
         polls=Counter(
@@ -213,4 +283,5 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             ["reason"],
             registry=r,
         ),
+        structures=structures,
     )

@@ -34,7 +34,7 @@ from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FileCache
 from monitor.matching.reload import Reloader, ReloadResult, Snapshot
 from monitor.matching.spec import FeedSpec, RuleSet
-from monitor.metrics import Metrics, make_metrics
+from monitor.metrics import Metrics, Structure, make_metrics
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
 from monitor.state import StateStore
 from monitor.status.boards import MatchTally, RecentAlerts
@@ -49,6 +49,7 @@ from monitor.watchcost import RecentArticles, export_rule_costs
 from monitor.web import make_app, start_web
 
 SENDER_THREADS = 4
+RECENT_ALERT_BYTES = 3_000  # one listed alert: title, URL, three evidence snippets (measured)
 log = structlog.get_logger("monitor.service")
 
 PRUNE_INTERVAL_S = 3600.0
@@ -110,6 +111,16 @@ class Service:
             recent=RecentAlerts() if self.runs("dispatcher") else None,
             started_ms=int(time.time() * 1000),
         )
+        if (recent := self.status.recent) is not None:
+            self.metrics.structures.watch(
+                Structure(
+                    "recent_alerts",
+                    recent.__len__,
+                    recent.limit,
+                    RECENT_ALERT_BYTES,
+                    lambda: recent.evicted,
+                )
+            )
 
     def runs(self, role: str) -> bool:
         """Whether this process runs `role`."""
@@ -244,6 +255,7 @@ class Service:
                 await self._story_log(stack),
                 window_s=self.config.stories.window_s,
                 metrics=self.metrics,
+                max_articles=self.config.stories.max_articles,
             )
             await stories.start()
             settlements = await self._settlements(stack)

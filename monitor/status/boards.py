@@ -150,7 +150,11 @@ class RecentAlerts:
 
     def __init__(self, limit: int = RECENT_ALERTS) -> None:
         self.limit = limit
+        self.evicted = 0
         self._alerts: OrderedDict[str, RecentAlert] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._alerts)
 
     def settled(self, alert: Alert, state: str, reason: str | None, at_ms: int) -> None:
         """Record that `alert` was delivered, held, dead-lettered or folded into its story."""
@@ -173,6 +177,7 @@ class RecentAlerts:
         )
         while len(self._alerts) > self.limit:
             self._alerts.popitem(last=False)
+            self.evicted += 1
 
     def update(
         self, rule_id: str, story_id: str, channel: str, state: str, reason: str | None

@@ -11,19 +11,30 @@ recorded under another story id (they placed it at the same moment) joins the tw
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, Structure
 from monitor.models import Article, MatchedArticle, Reason, Reported, Story
 from monitor.stories.aliases import Aliases
-from monitor.stories.index import Index, MemberRow, new_index
+from monitor.stories.index import Index, MemberRow, StoryIndex, new_index
 from monitor.stories.sketch import lead, story_keys
 from monitor.stories.store import StoredMember, StoryLog
 from monitor.stories.tally import Tallies
 
 MAX_ARTICLES = 50_000  # the index's bound, whatever the window: about 40 MB
+# Bytes per entry, measured (docs/performance.md, "What the dispatcher keeps"): the native
+# index's RSS per member of a 150-word article, the Python one's; a tally per member of a
+# one-article story with 100-character title and URL; a remembered (rule, article) pair; an
+# alias; the reason of a member that joined its story.
+NATIVE_MEMBER_BYTES = 800
+PYTHON_MEMBER_BYTES = 5_400
+TALLY_BYTES = 2_000
+PAIR_BYTES = 300
+ALIAS_BYTES = 256
+REASON_BYTES = 550
 
 
 class StoryDesk:
@@ -45,12 +56,37 @@ class StoryDesk:
         self.index: Index | None = new_index(window_s, max_articles) if window_s > 0 else None
         # What alerts say of each story, kept as members come and go: bounded work per article
         self.tallies = Tallies(int(window_s * 1000), max_articles)
-        self.aliases = Aliases()
+        self.aliases = Aliases(max_ids=2 * max_articles)
         # (rule, article) pairs recorded, by this desk or another: one met again is redelivered
-        self._matched: dict[tuple[str, str], int] = {}
+        # Ordered: the oldest is found at once (a dict scans the deleted slots before it: 49 us
+        # per eviction at 200,000 pairs, 0.65 us ordered, for 52 more bytes an entry)
+        self._matched: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.max_matched = 4 * max_articles
         # Why each member still in the window is in its story, with when it was seen
-        self._reasons: dict[str, tuple[Reason, int]] = {}
+        self._reasons: OrderedDict[str, tuple[Reason, int]] = OrderedDict()
+        self.evicted = {"story_members": 0, "matched_pairs": 0, "story_reasons": 0}
+        if self.index is not None:
+            self._watch(self.index, max_articles)
+
+    def _watch(self, index: Index, max_articles: int) -> None:
+        """Report the desk's structures' fill on /metrics."""
+        member = PYTHON_MEMBER_BYTES if isinstance(index, StoryIndex) else NATIVE_MEMBER_BYTES
+        evicted = self.evicted
+        for name, entries, bound, size, gone in (
+            ("story_members", index.__len__, max_articles, member, None),
+            ("story_tallies", self.tallies.__len__, max_articles, TALLY_BYTES, self._tallied),
+            ("matched_pairs", self._matched.__len__, self.max_matched, PAIR_BYTES, None),
+            ("story_reasons", self._reasons.__len__, max_articles, REASON_BYTES, None),
+            ("story_aliases", self.aliases.__len__, 2 * max_articles, ALIAS_BYTES, self._aliased),
+        ):
+            count = gone or (lambda name=name: evicted[name])  # type: ignore[misc]
+            self.metrics.structures.watch(Structure(name, entries, bound, size, count))
+
+    def _tallied(self) -> int:
+        return self.tallies.evicted
+
+    def _aliased(self) -> int:
+        return self.aliases.evicted
 
     async def start(self) -> None:
         """Read the members of the window from the log."""
@@ -58,6 +94,7 @@ class StoryDesk:
             return
         now_ms = int(self.clock() * 1000)
         self._insert(await self.log.load(now_ms - int(self.window_s * 1000)))
+        self._evict(self.index, now_ms)
 
     def _insert(self, members: Sequence[StoredMember]) -> None:
         index = self.index
@@ -121,6 +158,7 @@ class StoryDesk:
                 kind, other, share, agreed = why
                 reason = Reason(kind=kind, article_id=other, share=share, facts=agreed)
                 self._reasons[a.id] = (reason, now_ms)
+                self._evict_members(self.index, now_ms)  # within the bound while recording
             member = StoredMember(
                 article_id=a.id,
                 story_id=story_id,
@@ -137,12 +175,12 @@ class StoryDesk:
         await self.log.record(records)
         for pair in first_met:  # met once recorded: a batch that failed to record is not
             self._matched[pair] = now_ms
+        self._evict(self.index, now_ms)  # within every bound between batches, not only before
         self.metrics.stories_open.set(len(self.index))
         return first_met
 
     def _evict(self, index: Index, now_ms: int) -> None:
-        index.evict(now_ms)
-        self.tallies.evict(now_ms)
+        self._evict_members(index, now_ms)
         cutoff = now_ms - int(self.window_s * 1000)
         matched = self._matched
         while matched:
@@ -150,12 +188,23 @@ class StoryDesk:
             if seen_ms >= cutoff and len(matched) <= self.max_matched:
                 break
             del matched[pair]
+            self.evicted["matched_pairs"] += 1
+
+    def _evict_members(self, index: Index, now_ms: int) -> None:
+        before = len(index)
+        index.evict(now_ms)
+        self.evicted["story_members"] += before - len(index)
+        closed = self.tallies.evict(now_ms)
+        if closed:
+            self.aliases.forget_dead(closed, lambda s: self.tallies.size(s) > 0)
+        cutoff = now_ms - int(self.window_s * 1000)
         reasons = self._reasons
         while reasons:  # forgotten with their members: the same window, the same bound
             article_id, (_, seen_ms) = next(iter(reasons.items()))
             if seen_ms >= cutoff and len(reasons) <= len(index):
                 break
             del reasons[article_id]
+            self.evicted["story_reasons"] += 1
 
     def reason(self, article_id: str) -> Reason | None:
         """Why an article still in the window is in its story (None: not known)."""

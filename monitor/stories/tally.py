@@ -42,6 +42,7 @@ class Tallies:
         self.max_members = max_members
         self._stories: dict[str, _Tally] = {}
         self._order: deque[tuple[str, str, str, int]] = deque()  # (article, story, feed, ms)
+        self.evicted = 0
 
     def __len__(self) -> int:
         return len(self._order)
@@ -66,18 +67,22 @@ class Tallies:
             tally.tail.append(reported)
         self._order.append((article_id, story_id, feed, ms))
 
-    def evict(self, now_ms: int) -> None:
-        """Forget members seen before the window, and the oldest beyond the bound."""
+    def evict(self, now_ms: int) -> list[str]:
+        """Forget members seen before the window, and the oldest beyond the bound; return the
+        stories left with no member."""
         cutoff = now_ms - self.window_ms
         order = self._order
+        closed: list[str] = []
         while order and (order[0][3] < cutoff or len(order) > self.max_members):
             article_id, story_id, feed, _ = order.popleft()
+            self.evicted += 1
             tally = self._stories.get(story_id)
             if tally is None:
                 continue
             tally.count -= 1
             if tally.count <= 0:
                 del self._stories[story_id]
+                closed.append(story_id)
                 continue
             if feed:
                 tally.feeds[feed] -= 1
@@ -87,6 +92,7 @@ class Tallies:
                 tally.tail and tally.tail[0].article_id == article_id
             ):
                 tally.tail.popleft()
+        return closed
 
     def size(self, story_id: str) -> int:
         """How many members a story has now."""
