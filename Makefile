@@ -38,8 +38,9 @@ kafka: $(STAMP)
 kafka-stop: $(STAMP)
 	$(BIN)/python -m tools.kafka_harness stop
 
-# Benchmarks (not part of `make test`): about 20 minutes plus a one-hour memory soak (SOAK_S=600
-# for a shorter one); results in bench/results/<date>.md.
+# Benchmarks (not part of `make test`): about 25 minutes plus a 10-minute memory soak (SOAK_S,
+# SOAK_RATE and SOAK_MAX_ARTICLES set its length, rate and bound); results in
+# bench/results/<date>.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
