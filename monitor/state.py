@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS story_rules (
 );
 CREATE TABLE IF NOT EXISTS story_facts (
     article_id TEXT PRIMARY KEY,
-    facts BLOB NOT NULL,
+    lead TEXT NOT NULL,
     reason TEXT NOT NULL
 );
 """

@@ -82,14 +82,14 @@ class StoryIndex:
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, bytes, bytes, tuple[str, str, float, tuple[str, ...]]]: ...
+    ) -> tuple[str, bytes, str, tuple[str, str, float, tuple[str, ...]]]: ...
     def insert(
         self,
         article_id: str,
         story_id: str,
         url_key: str,
         shingles: bytes,
-        facts: bytes,
+        lead: str,
         feed: str,
         title: str,
         url: str,

@@ -181,8 +181,8 @@ def test_the_first_record_of_an_article_wins(new_index: Callable[[float, int], I
     """An article recorded twice (two dispatchers raced) keeps the story it was first given."""
     index = new_index(3600, 100)
     packed = bytes(range(12))
-    assert index.insert("a", "s1", "", packed, b"", "f", "t", "", 0)
-    assert not index.insert("a", "s2", "", packed, b"", "f", "t", "", 0)
+    assert index.insert("a", "s1", "", packed, "", "f", "t", "", 0)
+    assert not index.insert("a", "s2", "", packed, "", "f", "t", "", 0)
     assert "s1" == index.story_of("a")
 
 

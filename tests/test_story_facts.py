@@ -129,28 +129,38 @@ def test_a_url_or_guid_match_says_so(index: Index) -> None:
     assert index.assign("c", "guid:AP-77", "V", "more", "h", "", 0)[3][:2] == ("guid", "a")
 
 
-def test_facts_are_bounded_whatever_the_text() -> None:
-    """A title of a million numbers and a lead of identifiers give at most MAX_FACTS facts."""
+def test_facts_are_bounded_whatever_the_text(index: Index) -> None:
+    """A title of a million numbers and a lead of identifiers give at most MAX_FACTS facts, and
+    a member keeps no more of a lead than its prefix, whatever the index is given."""
     title = " ".join(str(n) for n in range(1_000_000))
     body = " ".join(f"CVE-2026-{n}" for n in range(100_000))
-    found = facts.facts(title, body)
-    assert len(found) == facts.MAX_FACTS
-    assert len(facts.pack(found)) == 8 * facts.MAX_FACTS
+    assert len(facts.facts(title, body)) == facts.MAX_FACTS
+    _, _, lead, _ = index.assign("big", "", title, body, "f", "", 0)
+    assert lead == " ".join(f"CVE-2026-{n}" for n in range(facts.FACT_TOKENS))
+    one_token = "x" * 1_000_000  # no spaces: the prefix is cut at FACT_CHARS characters
+    assert index.assign("one", "", "t", one_token, "f", "", 0)[2] == "x" * facts.FACT_CHARS
+    assert index.insert("given", "s", "", b"", one_token, "f", "t", "", 0)
+    assert index.assign("given", "", "t", "", "f", "", 0)[2] == "x" * facts.FACT_CHARS
 
 
-def test_stored_facts_of_any_length_unpack() -> None:
-    """A stored record cut mid-pair (a bad record) unpacks its whole pairs only."""
-    packed = facts.pack(facts.facts("M 4.8 - 26 km SSW of Ridgecrest", ""))
-    assert facts.unpack(packed[:-3]) == facts.unpack(packed[: len(packed) - 8])
+def test_the_lead_prefix_gives_the_facts_of_the_whole_body() -> None:
+    """What a member keeps is enough: the same facts as its whole lead, "1-Car" split or not."""
+    body = "UPDATE 1-Car " + " ".join(f"Town{n} 2-Bus {n} people" for n in range(60))
+    prefix = facts.lead_prefix(body)
+    assert len(facts.tokens(prefix, 1000)) in (facts.FACT_TOKENS, facts.FACT_TOKENS + 1)
+    assert facts.by_slot(facts.facts("t", prefix)) == facts.by_slot(facts.facts("t", body))
+    assert facts.lead_prefix(prefix) == prefix
 
 
-def test_a_story_record_with_facts_cut_mid_pair_is_a_bad_record() -> None:
-    """The Kafka decoder refuses facts that are not whole (slot, value) pairs, naming the field;
-    whole ones decode."""
+def test_a_story_record_with_an_oversized_lead_is_a_bad_record() -> None:
+    """The Kafka decoder refuses a lead longer than FACT_CHARS, naming the field; a lead of any
+    text up to that decodes."""
     base = {"article": "a", "story": "a", "shingles": "", "seen_ms": 1, "rule": "r"}
-    good = StoredMember.from_json(json.dumps(base | {"facts": "00" * 16}).encode())
-    assert len(good.facts) == 16
-    with pytest.raises(BadRecord, match=r"facts: 12 bytes, not whole"):
-        StoredMember.from_json(json.dumps(base | {"facts": "00" * 12}).encode())
-    with pytest.raises(BadRecord, match="facts: not hexadecimal"):
-        StoredMember.from_json(json.dumps(base | {"facts": "zz"}).encode())
+    good = StoredMember.from_json(json.dumps(base | {"lead": "x" * facts.FACT_CHARS}).encode())
+    assert good.lead == "x" * facts.FACT_CHARS
+    with pytest.raises(BadRecord, match=r"lead: 2,001 characters, over 2,000"):
+        StoredMember.from_json(json.dumps(base | {"lead": "x" * 2001}).encode())
+    with pytest.raises(BadRecord, match="lead"):
+        StoredMember.from_json(json.dumps(base | {"lead": 5}).encode())
+    with pytest.raises(BadRecord, match="shingles: not hexadecimal"):
+        StoredMember.from_json(json.dumps(base | {"shingles": "zz"}).encode())

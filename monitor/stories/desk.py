@@ -114,7 +114,7 @@ class StoryDesk:
                 m.story_id,
                 m.url_key,
                 m.shingles,
-                m.facts,
+                m.lead,
                 m.feed,
                 m.title,
                 m.url,
@@ -147,7 +147,7 @@ class StoryDesk:
                 continue
             new = self.index.story_of(a.id) is None
             key = story_keys(a)
-            story_id, shingles, facts, why = self.index.assign(
+            story_id, shingles, lead_prefix, why = self.index.assign(
                 a.id, key, a.title, lead(a), a.feed or "", a.url, now_ms
             )
             reason = self._reasons.get(a.id, (None, 0))[0]
@@ -168,7 +168,7 @@ class StoryDesk:
                 title=a.title,
                 url=a.url,
                 seen_ms=now_ms,
-                facts=facts,
+                lead=lead_prefix,
                 reason=reason,
             )
             records.append((member, matched.match.rule_id))

@@ -21,8 +21,10 @@ plain count changed to another, in every slot it fills ("kills 12" and "at least
 updated to 14): a wire story's toll or tally updated. An identifier, a decimal, a date, a time or
 a name never may change, nor two counts.
 
-Facts are stored with a member as packed pairs of 32-bit hashes (slot, value), the value's top
-bit set when it is a count, so that other processes compare them without the text.
+Facts are read from a member's title and *lead prefix*: the lead up to its FACT_TOKENS-th token,
+within its first FACT_CHARS characters. The prefix is what a member keeps and records, and facts
+are made only when a candidate needs them: most articles resemble none. Each fact is a pair of
+32-bit hashes (slot, value), the value's top bit set when it is a count.
 `monitor_native.StoryIndex` computes the same.
 """
 
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import re
 import string
-import struct
 import zlib
 from dataclasses import dataclass
 from typing import Final
@@ -38,6 +39,7 @@ from typing import Final
 from monitor.stories.sketch import PUNCTUATION
 
 FACT_TOKENS: Final = 40  # the first tokens of the lead and of the title read for facts
+FACT_CHARS: Final = 2000  # within their first characters (a token of a megabyte is no fact)
 MAX_FACTS: Final = 48  # per article: a table of numbers gives no more
 COUNT_BIT: Final = 0x80000000  # set on the value of a fact that is a plain count
 SENTENCE_ENDS: Final = ".!?:;"
@@ -156,13 +158,35 @@ def tokens(text: str, limit: int = FACT_TOKENS) -> list[str]:
 _TOKEN: Final = re.compile(r"\S+")  # \s is what str.isspace() calls space, as str.split cuts
 
 
+def lead_prefix(body: str) -> str:
+    """What facts read of a body: its first FACT_CHARS characters, up to the end of the token
+    that makes FACT_TOKENS (the same facts as the whole body give, and no more to keep)."""
+    cut = body[:FACT_CHARS]
+    count = 0
+    for match in _TOKEN.finditer(cut):
+        digits, dash, rest = match[0].partition("-")
+        joined = dash and digits and rest[:1].isupper() and all(c in _DIGITS for c in digits)
+        count += 2 if joined else 1
+        if count >= FACT_TOKENS:
+            return cut[: match.end()]
+    return cut
+
+
 def facts(title: str, body: str) -> list[Fact]:
     """The facts of the first FACT_TOKENS tokens of a title (numbers only: headline case says
-    nothing of names) and of a body, at most MAX_FACTS of them."""
+    nothing of names) and of a body's lead prefix, at most MAX_FACTS of them."""
     found: list[Fact] = []
-    _scan(tokens(title), "t", names=False, out=found)
-    _scan(tokens(body), "b", names=True, out=found)
+    _scan(tokens(title[:FACT_CHARS]), "t", names=False, out=found)
+    _scan(tokens(lead_prefix(body)), "b", names=True, out=found)
     return found[:MAX_FACTS]
+
+
+def by_slot(found: list[Fact]) -> dict[int, set[int]]:
+    """Facts by slot, as `agree` compares them."""
+    slots: dict[int, set[int]] = {}
+    for f in found:
+        slots.setdefault(f.slot, set()).add(f.value)
+    return slots
 
 
 def _kinds(tokens: list[str], *, names: bool, out: list[Fact]) -> list[tuple[str, bool, bool]]:
@@ -232,29 +256,11 @@ def _scan(tokens: list[str], part: str, *, names: bool, out: list[Fact]) -> None
         out.append(Fact(slot, _value(text, count=count), count, text))
 
 
-def pack(found: list[Fact]) -> bytes:
-    """Facts as stored: (slot, value) pairs of little-endian 32-bit words."""
-    return struct.pack(f"<{2 * len(found)}I", *(h for f in found for h in (f.slot, f.value)))
-
-
-def unpack(packed: bytes) -> dict[int, set[int]]:
-    """Stored facts by slot."""
-    whole = len(packed) // 8 * 8  # a record cut mid-pair keeps its whole pairs
-    words = struct.unpack(f"<{whole // 4}I", packed[:whole])
-    slots: dict[int, set[int]] = {}
-    for slot, value in zip(words[::2], words[1::2], strict=True):
-        slots.setdefault(slot, set()).add(value)
-    return slots
-
-
 def agree(ours: list[Fact], theirs: dict[int, set[int]]) -> tuple[str, ...] | None:
     """The facts of ours that the other article has in the same slots, or None when the two
     disagree: a slot both fill with nothing in common, beyond one plain count updated."""
-    mine: dict[int, set[int]] = {}
-    for f in ours:
-        mine.setdefault(f.slot, set()).add(f.value)
     update: tuple[int, int] | None = None
-    for slot, values in mine.items():
+    for slot, values in by_slot(ours).items():
         other = theirs.get(slot)
         if other is None or not _bare(values).isdisjoint(_bare(other)):
             continue

@@ -64,9 +64,9 @@ class Index(Protocol):
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, bytes, bytes, Why]:
+    ) -> tuple[str, bytes, str, Why]:
         """Find the article's story, add the article to it; return the story id, the sketch,
-        the packed facts, and why."""
+        the lead prefix facts read (`monitor.stories.facts.lead_prefix`), and why."""
         ...
 
     def insert(
@@ -75,7 +75,7 @@ class Index(Protocol):
         story_id: str,
         url_key: str,
         shingles: bytes,
-        facts: bytes,
+        lead: str,
         feed: str,
         title: str,
         url: str,
@@ -107,9 +107,15 @@ class _Member:
     url_key: str
     shingles: frozenset[int]
     packed: bytes
-    facts: dict[int, set[int]]
-    packed_facts: bytes
+    lead: str  # the lead prefix its facts are read from
     row: MemberRow
+    facts: dict[int, set[int]] | None = None  # made when it is first a candidate
+
+    def facts_by_slot(self) -> dict[int, set[int]]:
+        """Its facts, made once."""
+        if self.facts is None:
+            self.facts = fact_sets.by_slot(fact_sets.facts(self.row[2], self.lead))
+        return self.facts
 
 
 class StoryIndex:
@@ -136,28 +142,26 @@ class StoryIndex:
         feed: str,
         url: str,
         seen_ms: int,
-    ) -> tuple[str, bytes, bytes, Why]:
+    ) -> tuple[str, bytes, str, Why]:
         """Find the article's story, add the article to it; return the story id, the sketch,
-        the packed facts, and why (a member already in the index is founded again: "known")."""
+        the lead prefix, and why (a member already in the index: "known")."""
         known = self._members.get(article_id)
         if known is not None:
-            return known.story_id, known.packed, known.packed_facts, ("known", "", 0.0, ())
+            return known.story_id, known.packed, known.lead, ("known", "", 0.0, ())
         packed = sketch(title, body)
-        found = fact_sets.facts(title, body)
-        packed_facts = fact_sets.pack(found)
-        story_id, why = self._find(article_id, url_key, unpack(packed), found, feed, title, body)
-        self.insert(article_id, story_id, url_key, packed, packed_facts, feed, title, url, seen_ms)
-        return story_id, packed, packed_facts, why
+        lead = fact_sets.lead_prefix(body)
+        story_id, why = self._find(article_id, url_key, unpack(packed), feed, title, lead)
+        self.insert(article_id, story_id, url_key, packed, lead, feed, title, url, seen_ms)
+        return story_id, packed, lead, why
 
     def _find(
         self,
         article_id: str,
         url_key: str,
         shingles: frozenset[int],
-        found: list[fact_sets.Fact],
         feed: str,
         title: str,
-        body: str,
+        lead: str,
     ) -> tuple[str, Why]:
         for key in url_key.split("\n"):
             if key and key in self._by_url:
@@ -182,9 +186,10 @@ class StoryIndex:
             if share >= THRESHOLD:
                 ranked.append((-share, other.serial, other))
         ranked.sort(key=lambda r: (r[0], r[1]))
+        found = fact_sets.facts(title, lead) if ranked else []
         for negative_share, _, other in ranked:
             titled = title_votes[other.article_id] > 0
-            agreed = _agrees(other, titled, found, feed, title, body)
+            agreed = _agrees(other, titled, found, feed, title, lead)
             if agreed is not None:
                 return other.story_id, ("text", other.article_id, -negative_share, agreed)
         return article_id, ("founded", "", 0.0, ())
@@ -195,7 +200,7 @@ class StoryIndex:
         story_id: str,
         url_key: str,
         shingles: bytes,
-        facts: bytes,
+        lead: str,
         feed: str,
         title: str,
         url: str,
@@ -213,8 +218,7 @@ class StoryIndex:
             url_key,
             found,
             shingles,
-            fact_sets.unpack(facts),
-            facts,
+            fact_sets.lead_prefix(lead),
             (article_id, feed, title, url, seen_ms),
         )
         self._stories.setdefault(story_id, []).append(article_id)
@@ -279,7 +283,7 @@ def _agrees(
             return None  # one feed's items alike but for their titles: its boilerplate
         if not _titles_agree(title_keys(title), other, title, body):
             return None  # two feeds' stubs under unrelated headlines
-    return fact_sets.agree(found, other.facts)
+    return fact_sets.agree(found, other.facts_by_slot())
 
 
 def _titles_agree(keys: frozenset[str], other: _Member, title: str, body: str) -> bool:

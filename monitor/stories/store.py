@@ -22,6 +22,7 @@ from monitor.metrics import Metrics
 from monitor.models import Reason
 from monitor.records import BadRecord, Fields, load_json
 from monitor.state import StateStore
+from monitor.stories.facts import FACT_CHARS
 
 log = structlog.get_logger("monitor.stories")
 
@@ -39,7 +40,7 @@ class StoredMember:
     url: str
     seen_ms: int
     rules: tuple[str, ...] = ()
-    facts: bytes = b""  # packed (see `monitor.stories.facts.pack`); empty in older records
+    lead: str = ""  # the lead prefix its facts are read from (`monitor.stories.facts`)
     reason: Reason | None = None  # why it joined its story; None in older records
 
     def to_json(self, rule_id: str) -> bytes:
@@ -54,7 +55,7 @@ class StoredMember:
             "url": self.url,
             "seen_ms": self.seen_ms,
             "rule": rule_id,
-            "facts": self.facts.hex(),
+            "lead": self.lead,
         }
         if self.reason is not None:
             data["reason"] = self.reason.to_dict()
@@ -64,9 +65,10 @@ class StoredMember:
     def from_json(cls, raw: bytes) -> StoredMember:
         """Decode what `to_json` made; raise BadRecord."""
         d = Fields(load_json(raw, "story"), "story", "member")
-        shingles, facts = _hex(d, "shingles", None), _hex(d, "facts", "")
-        if len(facts) % 8:
-            raise d.bad("facts", f"{len(facts)} bytes, not whole (slot, value) pairs")
+        shingles = _hex(d, "shingles", None)
+        lead = d.text("lead", "")
+        if len(lead) > FACT_CHARS:
+            raise d.bad("lead", f"{len(lead):,} characters, over {FACT_CHARS:,}")
         reason = d.get("reason")
         return cls(
             article_id=d.text("article"),
@@ -78,7 +80,7 @@ class StoredMember:
             url=d.text("url", ""),
             seen_ms=d.integer("seen_ms"),
             rules=(d.text("rule"),),
-            facts=facts,
+            lead=lead,
             reason=None if reason is None else Reason.from_dict(reason, "story", "member.reason"),
         )
 
@@ -142,7 +144,7 @@ class LocalStoryLog:
         def query() -> list[StoredMember]:
             rows = self.file.conn().execute(
                 "SELECT m.article_id, m.story_id, m.url_key, m.shingles, m.feed, m.title, "
-                "m.url, m.seen_ms, group_concat(r.rule_id, char(10)), f.facts, f.reason "
+                "m.url, m.seen_ms, group_concat(r.rule_id, char(10)), f.lead, f.reason "
                 "FROM story_members m LEFT JOIN story_rules r ON r.article_id = m.article_id "
                 "LEFT JOIN story_facts f ON f.article_id = m.article_id "
                 "WHERE m.seen_ms >= ? GROUP BY m.article_id ORDER BY m.seen_ms, m.rowid",
@@ -159,7 +161,7 @@ class LocalStoryLog:
                     url=r[6],
                     seen_ms=int(r[7]),
                     rules=tuple(sorted(r[8].split("\n"))) if r[8] else (),
-                    facts=bytes(r[9]) if r[9] is not None else b"",
+                    lead=r[9] or "",
                     reason=_stored_reason(r[10], r[0]),
                 )
                 for r in rows
@@ -195,9 +197,9 @@ class LocalStoryLog:
                 [(rule, m.article_id) for m, rule in members],
             )
             db.executemany(
-                "INSERT OR IGNORE INTO story_facts (article_id, facts, reason) VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO story_facts (article_id, lead, reason) VALUES (?, ?, ?)",
                 [
-                    (m.article_id, m.facts, json.dumps(m.reason.to_dict()))
+                    (m.article_id, m.lead, json.dumps(m.reason.to_dict()))
                     for m, _ in members
                     if m.reason is not None
                 ],

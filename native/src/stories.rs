@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 const LEAD_WORDS: usize = 40;
 const TITLE_SEED: u32 = 0x7469_746C;
@@ -220,6 +221,7 @@ pub fn story_sketch<'py>(py: Python<'py>, title: &str, body: &str) -> Bound<'py,
 }
 
 const FACT_TOKENS: usize = 40;
+const FACT_CHARS: usize = 2000;
 const MAX_FACTS: usize = 48;
 const COUNT_BIT: u32 = 0x8000_0000;
 const SENTENCE_ENDS: &[char] = &['.', '!', '?', ':', ';'];
@@ -327,21 +329,12 @@ fn has_digit(s: &str) -> bool {
 
 /// Add one token to `out`, "1-Car" as two; whether `out` holds `limit` tokens.
 fn push_token<'a>(raw: &'a str, out: &mut Vec<&'a str>, limit: usize) -> bool {
-    let split = if raw.as_bytes()[0].is_ascii_digit() {
-        raw.split_once('-')
+    if joined_number(raw) {
+        let dash = raw.find('-').unwrap_or(0);
+        out.push(&raw[..dash]);
+        out.push(&raw[dash + 1..]);
     } else {
-        None
-    };
-    match split {
-        Some((digits, rest))
-            if !digits.is_empty()
-                && first_upper(rest)
-                && digits.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            out.push(digits);
-            out.push(rest);
-        }
-        _ => out.push(raw),
+        out.push(raw);
     }
     out.len() >= limit
 }
@@ -591,11 +584,82 @@ fn scan<'a>(tokens: &[&'a str], part: &str, names: bool, out: &mut Vec<Fact<'a>>
     }
 }
 
-/// `facts.facts`: a title's facts and a body's, at most MAX_FACTS.
-fn facts<'a>(title: &'a str, body: &'a str) -> Vec<Fact<'a>> {
+/// The first `n` characters of `text` (Python's `text[:n]`).
+fn first_chars(text: &str, n: usize) -> &str {
+    if text.len() <= n {
+        return text; // fewer bytes than `n`: fewer characters too
+    }
+    match text.char_indices().nth(n) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// Where the raw token that makes `limit` tokens ends (`text.len()` when there are fewer).
+fn token_end(text: &str, limit: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut start: Option<usize> = None;
+    let mut count = 0;
+    let mut i = 0;
+    while i <= bytes.len() {
+        let (space, width) = match bytes.get(i) {
+            None => (true, 1),
+            Some(&b) if b < 0x80 => (matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f), 1),
+            Some(_) => {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                (py_space(c), c.len_utf8())
+            }
+        };
+        match (space, start) {
+            (true, Some(s)) => {
+                start = None;
+                count += if joined_number(&text[s..i]) { 2 } else { 1 };
+                if count >= limit {
+                    return i;
+                }
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+        i += width;
+    }
+    text.len()
+}
+
+/// "1-Car": a number joined to a capitalised word by a hyphen, two tokens.
+fn joined_number(raw: &str) -> bool {
+    raw.as_bytes()[0].is_ascii_digit()
+        && raw.split_once('-').is_some_and(|(digits, rest)| {
+            !digits.is_empty() && first_upper(rest) && digits.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// `facts.lead_prefix`: the first FACT_CHARS characters, up to the end of the token that
+/// makes FACT_TOKENS. Reads no further than that token.
+fn lead_prefix(body: &str) -> &str {
+    let end = token_end(body, FACT_TOKENS);
+    if end <= FACT_CHARS {
+        return &body[..end]; // no more bytes than FACT_CHARS: no more characters either
+    }
+    let cut = first_chars(body, FACT_CHARS);
+    &cut[..token_end(cut, FACT_TOKENS)]
+}
+
+/// `facts.facts`: a title's facts and a lead prefix's, at most MAX_FACTS.
+fn facts<'a>(title: &'a str, lead: &'a str) -> Vec<Fact<'a>> {
     let mut out = Vec::new();
-    scan(&fact_tokens(title, FACT_TOKENS), "t", false, &mut out);
-    scan(&fact_tokens(body, FACT_TOKENS), "b", true, &mut out);
+    scan(
+        &fact_tokens(first_chars(title, FACT_CHARS), FACT_TOKENS),
+        "t",
+        false,
+        &mut out,
+    );
+    scan(
+        &fact_tokens(lead_prefix(lead), FACT_TOKENS),
+        "b",
+        true,
+        &mut out,
+    );
     out.truncate(MAX_FACTS);
     out
 }
@@ -603,27 +667,6 @@ fn facts<'a>(title: &'a str, body: &'a str) -> Vec<Fact<'a>> {
 /// Facts as stored: (slot, value) pairs, sorted (a slot's values are a run).
 fn fact_pairs(found: &[Fact]) -> Vec<(u32, u32)> {
     let mut pairs: Vec<(u32, u32)> = found.iter().map(|f| (f.slot, f.value)).collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    pairs
-}
-
-fn packed_facts<'py>(py: Python<'py>, found: &[Fact]) -> Bound<'py, PyBytes> {
-    let bytes: Vec<u8> = found
-        .iter()
-        .flat_map(|f| {
-            f.slot
-                .to_le_bytes()
-                .into_iter()
-                .chain(f.value.to_le_bytes())
-        })
-        .collect();
-    PyBytes::new(py, &bytes)
-}
-
-fn unpacked_facts(bytes: &[u8]) -> Vec<(u32, u32)> {
-    let words = unpacked(&bytes[..bytes.len() / 8 * 8]);
-    let mut pairs: Vec<(u32, u32)> = words.chunks_exact(2).map(|p| (p[0], p[1])).collect();
     pairs.sort_unstable();
     pairs.dedup();
     pairs
@@ -713,7 +756,8 @@ struct Member {
     story_id: String,
     url_key: String,
     shingles: Vec<u32>,
-    facts: Vec<u8>, // packed, as given or made (see `facts.pack`)
+    lead: String,                     // the lead prefix its facts are read from
+    facts: OnceLock<Vec<(u32, u32)>>, // made when it is first a candidate
     feed: String,
     title: String,
     url: String,
@@ -722,12 +766,7 @@ struct Member {
 
 type MemberRow = (String, String, String, String, i64);
 /// What `assign` returns: the story id, the sketch, the packed facts and why.
-type Assigned<'py> = (
-    String,
-    Bound<'py, PyBytes>,
-    Bound<'py, PyBytes>,
-    Bound<'py, PyTuple>,
-);
+type Assigned<'py> = (String, Bound<'py, PyBytes>, String, Bound<'py, PyTuple>);
 /// Why an article is in its story: kind, the member matched, the share, the facts that agreed.
 type Why = (&'static str, String, f64, Vec<String>);
 
@@ -766,14 +805,14 @@ impl Posting {
 
 /// `index._titles_agree`: two headlines share a key word, or either one's words are in the
 /// other's lead; headlines without key words say nothing.
-fn titles_agree(keys: &[String], other: &Member, title: &str, body: &str) -> bool {
+fn titles_agree(keys: &[String], other: &Member, title: &str, lead: &str) -> bool {
     let theirs = title_keys(&other.title);
     if keys.is_empty() || theirs.is_empty() || theirs.iter().any(|k| keys.binary_search(k).is_ok())
     {
         return true;
     }
-    let lead = first_words(body, LEAD_WORDS);
-    if theirs.iter().any(|k| lead.contains(k)) {
+    let words = first_words(lead, LEAD_WORDS);
+    if theirs.iter().any(|k| words.contains(k)) {
         return true;
     }
     let mut runs = Vec::new();
@@ -803,10 +842,9 @@ impl StoryIndex {
         article_id: &str,
         url_key: &str,
         shingles: &[u32],
-        found: &[Fact],
         feed: &str,
         title: &str,
-        body: &str,
+        lead: &str,
     ) -> (String, Why) {
         for key in url_key.split('\n').filter(|k| !k.is_empty()) {
             if let Some(serial) = self.by_url.get(key) {
@@ -850,6 +888,11 @@ impl StoryIndex {
         // By share, the earliest member first on a tie.
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut keys: Option<Vec<String>> = None;
+        let found = if ranked.is_empty() {
+            Vec::new()
+        } else {
+            facts(title, lead)
+        };
         for (share, serial, titled) in ranked {
             let other = &self.members[&serial];
             if !titled {
@@ -857,11 +900,14 @@ impl StoryIndex {
                     continue; // one feed's items alike but for their titles: its boilerplate
                 }
                 let keys = keys.get_or_insert_with(|| title_keys(title));
-                if !titles_agree(keys, other, title, body) {
+                if !titles_agree(keys, other, title, lead) {
                     continue; // two feeds' stubs under unrelated headlines
                 }
             }
-            if let Some(agreed) = agree(found, &unpacked_facts(&other.facts)) {
+            let theirs = other
+                .facts
+                .get_or_init(|| fact_pairs(&facts(&other.title, &other.lead)));
+            if let Some(agreed) = agree(&found, theirs) {
                 let why = ("text", other.article_id.clone(), share, agreed);
                 return (other.story_id.clone(), why);
             }
@@ -879,7 +925,7 @@ impl StoryIndex {
         story_id: &str,
         url_key: &str,
         mut shingles: Vec<u32>,
-        facts: Vec<u8>,
+        lead: &str,
         feed: &str,
         title: &str,
         url: &str,
@@ -916,7 +962,8 @@ impl StoryIndex {
                 story_id: story_id.to_owned(),
                 url_key: url_key.to_owned(),
                 shingles,
-                facts,
+                lead: lead.to_owned(),
+                facts: OnceLock::new(),
                 feed: feed.to_owned(),
                 title: title.to_owned(),
                 url: url.to_owned(),
@@ -994,29 +1041,20 @@ impl StoryIndex {
             return Ok((
                 m.story_id.clone(),
                 packed(py, &m.shingles),
-                PyBytes::new(py, &m.facts),
+                m.lead.clone(),
                 why,
             ));
         }
         let shingles = sketch(title, body);
-        let found = facts(title, body);
+        let lead = lead_prefix(body);
         let (story_id, (kind, other, share, agreed)) =
-            self.find(article_id, url_key, &shingles, &found, feed, title, body);
+            self.find(article_id, url_key, &shingles, feed, title, lead);
         let out = packed(py, &shingles);
-        let out_facts = packed_facts(py, &found);
         let why = (kind, other, share, PyTuple::new(py, agreed)?).into_pyobject(py)?;
         self.add(
-            article_id,
-            &story_id,
-            url_key,
-            shingles,
-            out_facts.as_bytes().to_vec(),
-            feed,
-            title,
-            url,
-            seen_ms,
+            article_id, &story_id, url_key, shingles, lead, feed, title, url, seen_ms,
         );
-        Ok((story_id, out, out_facts, why))
+        Ok((story_id, out, lead.to_owned(), why))
     }
 
     /// Add a member recorded elsewhere (stored, or by another dispatcher); first wins.
@@ -1027,7 +1065,7 @@ impl StoryIndex {
         story_id: &str,
         url_key: &str,
         shingles: &[u8],
-        facts: &[u8],
+        lead: &str,
         feed: &str,
         title: &str,
         url: &str,
@@ -1038,7 +1076,7 @@ impl StoryIndex {
             story_id,
             url_key,
             unpacked(shingles),
-            facts.to_vec(),
+            lead_prefix(lead),
             feed,
             title,
             url,
@@ -1108,9 +1146,8 @@ mod tests {
 
     fn place(index: &mut StoryIndex, id: &str, title: &str, body: &str, seen_ms: i64) -> String {
         let shingles = sketch(title, body);
-        let found = facts(title, body);
-        let (story, _) = index.find(id, "", &shingles, &found, "", title, body);
-        index.add(id, &story, "", shingles, Vec::new(), "", title, "", seen_ms);
+        let (story, _) = index.find(id, "", &shingles, "", title, body);
+        index.add(id, &story, "", shingles, body, "", title, "", seen_ms);
         story
     }
 

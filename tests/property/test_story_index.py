@@ -91,3 +91,23 @@ def test_native_index_folds_as_the_python_index(
         assert story == theirs.story_of(f"a{n}")
         if story is not None:
             assert ours.story(story) == theirs.story(story)
+
+
+long_text = st.tuples(text, st.integers(0, 400), st.sampled_from(["", "é", "北京", "x" * 300])).map(
+    lambda t: t[0] * (1 + t[1] // max(len(t[0]), 1) % 40) + t[2] * (t[1] % 9)
+)
+
+
+@PROFILE
+@given(title=long_text, body=long_text)
+def test_native_lead_prefix_is_the_python_one(title: str, body: str) -> None:
+    """What a member keeps of a lead (up to its 40th token, within 2,000 characters) is the same,
+    however long the text and whatever its script."""
+    assert native_index is not None
+    ours, theirs = StoryIndex(60, 10), native_index(60, 10)
+    assert ours.assign("a", "", title, body, "f", "", 0) == theirs.assign(
+        "a", "", title, body, "f", "", 0
+    )
+    assert ours.insert("b", "s", "", b"", body, "f", title, "", 0)
+    assert theirs.insert("b", "s", "", b"", body, "f", title, "", 0)
+    assert ours.assign("b", "", "", "", "", "", 0) == theirs.assign("b", "", "", "", "", "", 0)
