@@ -139,7 +139,7 @@ HELD_ITEM = HeldAlert(
 )  # fmt: skip
 HELD = HeldRow("hook", "digest", 5, HELD_ITEM)
 MEMBER = StoredMember(
-    article_id="a", story_id="s", url_key="k", shingles=b"\x01\x02", feed="f", title="t",
+    article_id="a", story_id="s", url_key="k", shingles=b"\x01\x02\x03\x04", feed="f", title="t",
     url="u", seen_ms=3, rules=("r",),
 )  # fmt: skip
 
@@ -179,6 +179,8 @@ def test_the_compacted_topics_records_round_trip() -> None:
          "item.held_at: missing"),
         (lambda raw: HeldRow.from_json(load_json(raw, "held")), b"[" * 100_000, "nested"),
         (StoredMember.from_json, member_with(shingles="zz"), "member.shingles: not hexadecimal"),
+        (StoredMember.from_json, member_with(shingles="010203"), "member.shingles: 3 bytes"),
+        (StoredMember.from_json, member_with(lead="x" * 2001), "member.lead: 2,001 characters"),
         (StoredMember.from_json, member_with(seen_ms="3"), "member.seen_ms: expected an integer"),
         (decode_health, health_with(last_new_ms=True), "health.last_new_ms"),
         (decode_health, health_with(feed_id=None), "health.feed_id: missing"),

@@ -3,16 +3,24 @@ fold says why. Both index implementations (Python, the reference; native, the se
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import sqlite3
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from monitor.matching import native
+from monitor.models import Reason
 from monitor.records import BadRecord
+from monitor.state import StateStore
 from monitor.stories import facts
 from monitor.stories.index import Index, StoryIndex, Why
-from monitor.stories.store import StoredMember
+from monitor.stories.listing import Explained, Listed, print_explained
+from monitor.stories.store import LocalStoryLog, StoredMember
 
 NativeIndex = native.story_index_type()
 IMPLEMENTATIONS: list[Callable[[float, int], Index]] = [StoryIndex]
@@ -164,3 +172,95 @@ def test_a_story_record_with_an_oversized_lead_is_a_bad_record() -> None:
         StoredMember.from_json(json.dumps(base | {"lead": 5}).encode())
     with pytest.raises(BadRecord, match="shingles: not hexadecimal"):
         StoredMember.from_json(json.dumps(base | {"shingles": "zz"}).encode())
+
+
+def test_events_named_only_in_the_headline_stay_apart(index: Index) -> None:
+    """Templates whose event is named in the headline alone, or first in the lead: a regional
+    warning, an earnings date, a malicious package, a dividend on two wires."""
+    warning = "Thunderstorms with heavy rain and hail are expected. Stay indoors until 18:00."
+    pairs = [
+        ("Yellow Thunderstorm Warning for Oberbayern", "Yellow Thunderstorm Warning for Schwaben"),
+        ("Malicious code in left-padx (npm)", "Malicious code in reqeusts-lib (PyPI)"),
+        ("What we know about the Louvre heist", "What we know about the Air India crash"),
+    ]
+    for n, (first, second) in enumerate(pairs):
+        assert place(index, f"w{n}a", "alerts", first, warning)[0] == f"w{n}a"
+        assert place(index, f"w{n}b", "alerts", second, warning)[0] == f"w{n}b"
+    dividend = (
+        "{c} declared a quarterly cash dividend of $0.25 per share, payable on January 15, 2027 "
+        "to shareholders of record at the close of business on December 31, 2026."
+    )
+    for n, (company, feed) in enumerate([("Acme Corp", "wire-a"), ("Globex Inc", "wire-b")]):
+        story, _ = place(index, f"d{n}", feed, f"{company} Declares Quarterly Dividend",
+                         dividend.format(c=company))  # fmt: skip
+        assert story == f"d{n}"
+
+
+def test_copies_fold_whatever_a_desk_puts_on_the_headline(index: Index) -> None:
+    """A label before a colon or joined by a hyphen, a tail after a bar or a dash, a number
+    written with or without its commas, an abbreviation with or without its dots."""
+    body = (
+        "At least 1,200 people were evacuated in the U.S. state of Texas on Monday, officials said."
+    )
+    place(index, "o", "wire", "Floods force 1,200 from homes in Texas", body)
+    for n, title in enumerate(
+        [
+            "FULL TIME: Floods force 1,200 from homes in Texas",
+            "Weather-Floods force 1,200 from homes in Texas",
+            "Floods force 1,200 from homes in Texas | World News",
+            "Floods force 1200 from homes in Texas - AP",
+        ]
+    ):
+        assert place(index, f"c{n}", f"desk-{n}", title, body.replace("U.S.", "US"))[0] == "o"
+    # one number changed in the headline and the lead: a toll updated
+    updated = place(index, "u", "paper", "Floods force 1,500 from homes in Texas",
+                    body.replace("1,200", "1,500"))  # fmt: skip
+    assert updated[0] == "o"
+
+
+def test_candidates_tried_are_bounded(index: Index) -> None:
+    """Hundreds of earlier items with one stub under long headlines of their own: a new item
+    is tried against at most MAX_TRIED of them (each one's headline cut at FACT_CHARS)."""
+    stub = "Subscribe to read the full story. Already a subscriber? Sign in to keep reading it."
+    for n in range(300):
+        title = f"Item {n} " + " ".join(f"word{n}x{k}" for k in range(3000))
+        index.assign(f"s{n}", "", title, stub, f"feed-{n % 7}", "", n)
+    story, _ = place(index, "new", "other-feed", "Storm closes schools across the region", stub)
+    assert story == "new"
+
+
+def test_a_deeply_nested_stored_reason_does_not_stop_the_start(tmp_path: Path) -> None:
+    """A reason in state.db nested 100,000 deep is read as not known, not a RecursionError."""
+
+    async def run() -> StoredMember:
+        state = StateStore(tmp_path)
+        await state.start()
+        log = LocalStoryLog(state)
+        member = StoredMember(
+            article_id="a", story_id="a", url_key="", shingles=b"", feed="f", title="t",
+            url="", seen_ms=int(time.time() * 1000), reason=Reason(kind="founded"),
+        )  # fmt: skip
+        await log.record([(member, "r")])
+
+        def nest(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE story_facts SET reason = ?", ("[" * 100_000,))
+
+        await state.file.write(nest)
+        (loaded,) = await log.load(0)
+        await state.stop()
+        return loaded
+
+    assert asyncio.run(run()).reason is None
+
+
+def test_explain_escapes_a_feed_name_from_a_record() -> None:
+    """A record's feed with terminal escapes and a newline prints escaped, on one line."""
+    feed = "evil\x1b]0;pwned\x07\x1b[2J\nfake line"
+    member = StoredMember(
+        article_id="a", story_id="a", url_key="", shingles=b"", feed=feed, title="t", url="",
+        seen_ms=0, reason=Reason(kind="founded"),
+    )  # fmt: skip
+    out = io.StringIO()
+    print_explained(Explained(member, Listed("a", (member,)), None), as_json=False, out=out)
+    assert "\x1b" not in out.getvalue()
+    assert "\nfake line" not in out.getvalue()

@@ -131,8 +131,12 @@ def _identifier(text: str, *, headline: bool, out: list[Fact]) -> None:
 
 
 def _value(text: str, *, count: bool) -> int:
-    """A fact's value: its lower-cased text hashed, the top bit saying whether it is a count."""
-    return _hash(text.lower()) & ~COUNT_BIT | (COUNT_BIT if count else 0)
+    """A fact's value: its lower-cased text hashed, without thousands commas ("1,200" is
+    "1200") and, in words, without dots ("U.S." is "US"); the top bit says it is a count."""
+    plain = text.replace(",", "")
+    if any(c in _LETTERS for c in plain):
+        plain = plain.replace(".", "")
+    return _hash(plain.lower()) & ~COUNT_BIT | (COUNT_BIT if count else 0)
 
 
 def _hash(text: str) -> int:

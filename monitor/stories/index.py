@@ -22,12 +22,14 @@ This is the reference implementation, and the fallback where the native extensio
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 from monitor.matching import native
 from monitor.stories import facts as fact_sets
+from monitor.stories.facts import FACT_CHARS, FACT_TOKENS
 from monitor.stories.sketch import LEAD_WORDS, TITLE_BIT, shingles, sketch, unpack, words
 
 THRESHOLD: Final = 0.4  # share of the smaller article's shingles found in the other
@@ -35,6 +37,13 @@ MIN_SHARED: Final = 4  # fewer shingles in common is chance, however short the a
 COMMON_POSTINGS: Final = 256  # a shingle this many articles share proposes no candidates
 
 TITLE_KEY_MIN: Final = 4  # title words this long (or with a digit) tie two headlines
+NAMED: Final = 3  # words a template's headline names its event by ("for Schwaben")
+MAX_TRIED: Final = 16  # candidates above the threshold tried for agreement, best first
+# Words a desk puts on a headline: no part of what it says ("UPDATE 2-", "BREAKING:")
+DASHES: Final = frozenset({"|", "-", "\u2013", "\u2014"})
+DESK_WORDS: Final = frozenset(
+    {"update", "updated", "breaking", "exclusive", "refile", "corrected", "urgent", "flash"}
+)
 # Words that long that any two headlines may share
 TITLE_STOPWORDS: Final = frozenset(
     {
@@ -187,7 +196,7 @@ class StoryIndex:
                 ranked.append((-share, other.serial, other))
         ranked.sort(key=lambda r: (r[0], r[1]))
         found = fact_sets.facts(title, lead) if ranked else []
-        for negative_share, _, other in ranked:
+        for negative_share, _, other in ranked[:MAX_TRIED]:
             titled = title_votes[other.article_id] > 0
             agreed = _agrees(other, titled, found, feed, title, lead)
             if agreed is not None:
@@ -265,12 +274,69 @@ class StoryIndex:
 
 def title_keys(title: str) -> frozenset[str]:
     """The words of a headline that tie it to another: long enough or with a digit, and not
-    the words any headline may have."""
+    the words any headline may have (of its first FACT_CHARS characters)."""
     return frozenset(
         w
-        for w in words(title)
+        for w in words(title[:FACT_CHARS])
         if (len(w) >= TITLE_KEY_MIN or any("0" <= c <= "9" for c in w)) and w not in TITLE_STOPWORDS
     )
+
+
+_THOUSANDS: Final = re.compile(r"(?<=[0-9]),(?=[0-9])")
+
+
+def title_core(title: str) -> list[str]:
+    """A headline's own words, lower-cased: without a desk's label before a colon among its
+    first three words ("BREAKING:", "FULL TIME:") or joined to it ("Soccer-Liverpool", "UPDATE
+    1-Car"), without a short tail after " | " or " - " ("| World News", "- AP"), and without
+    desk words ("UPDATE 2")."""
+    raw = title[:FACT_CHARS].split()
+    for n in range(len(raw) - 1, max(len(raw) - 5, 0) - 1, -1):
+        if n > 0 and raw[n] in DASHES:
+            raw = raw[:n]
+            break
+    labelled = next((n for n, r in enumerate(raw[:3]) if r.endswith(":")), None)
+    if labelled is not None and labelled + 1 < len(raw):
+        raw = raw[labelled + 1 :]
+    elif raw:
+        label, dash, rest = raw[0].partition("-")
+        if dash and label and rest[:1].isupper():
+            raw = [rest, *raw[1:]]
+    found = words(_THOUSANDS.sub("", " ".join(raw)))  # "1,200" is "1200"
+    core: list[str] = []
+    for n, w in enumerate(found):
+        if w in DESK_WORDS or (n and found[n - 1] in DESK_WORDS and _number(w)):
+            continue
+        core.append(w)
+    return core
+
+
+def titles_differ(title: str, other_title: str) -> bool:
+    """Two headlines from one template naming other things: the same words before and after
+    one stretch of at most NAMED words that differs on both sides ("... Warning for Oberbayern"
+    and "... for Schwaben", "Acme Corp to Announce ..." and "Globex Inc to ..."), the same words
+    being at least half the shorter; a number changed alone is a toll updated, not another
+    event. Headlines of their own (words in another order) are not compared."""
+    ours, theirs = title_core(title)[:FACT_TOKENS], title_core(other_title)[:FACT_TOKENS]
+    shorter = min(len(ours), len(theirs))
+    head = 0
+    while head < shorter and ours[head] == theirs[head]:
+        head += 1
+    tail = 0
+    while tail < shorter - head and ours[-1 - tail] == theirs[-1 - tail]:
+        tail += 1
+    mine, other = ours[head : len(ours) - tail], theirs[head : len(theirs) - tail]
+    if not mine or not other or len(mine) > NAMED or len(other) > NAMED:
+        return False
+    if 2 * (head + tail) < shorter:
+        return False
+    if not set(mine).isdisjoint(other):
+        return False  # the same words moved about: an edit, not another thing named
+    return not (len(mine) == len(other) == 1 and _number(mine[0]) and _number(other[0]))
+
+
+def _number(word: str) -> bool:
+    return bool(word) and all("0" <= c <= "9" for c in word)
 
 
 def _agrees(
@@ -283,19 +349,22 @@ def _agrees(
             return None  # one feed's items alike but for their titles: its boilerplate
         if not _titles_agree(title_keys(title), other, title, body):
             return None  # two feeds' stubs under unrelated headlines
+    if titles_differ(title, other.row[2]):
+        return None  # one template, other things named in the headline
     return fact_sets.agree(found, other.facts_by_slot())
 
 
 def _titles_agree(keys: frozenset[str], other: _Member, title: str, body: str) -> bool:
-    """Whether two headlines are about one thing: they share a key word, or either one's words
-    are in the other's lead (a headline made of the lead's first words); headlines without key
+    """Whether two headlines are about one thing: they share two key words (one, if either
+    has only one), or two of the other's key words are in this lead, or this headline has a
+    run of the other's lead (a headline made of the lead's first words). Headlines without key
     words say nothing."""
     theirs = title_keys(other.row[2])
-    if not keys or not theirs or not keys.isdisjoint(theirs):
+    if not keys or not theirs or len(keys & theirs) >= min(2, len(keys), len(theirs)):
         return True
-    if not theirs.isdisjoint(words(body, LEAD_WORDS)):
+    if len(theirs & set(words(body, LEAD_WORDS))) >= min(2, len(theirs)):
         return True
-    return any(h & ~TITLE_BIT in other.shingles for h in shingles(words(title)))
+    return any(h & ~TITLE_BIT in other.shingles for h in shingles(words(title[:FACT_CHARS])))
 
 
 def new_index(window_s: float, max_members: int = 50_000) -> Index:

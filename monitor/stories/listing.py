@@ -176,13 +176,13 @@ def print_explained(found: Explained, *, as_json: bool, out: TextIO) -> None:
     m, story, reason = found.member, found.story, found.member.reason
     lines = [
         ("article", printable(m.article_id)),
-        ("feed", m.feed or "-"),
+        ("feed", printable(m.feed) or "-"),
         ("title", one_line(m.title, 120) or "-"),
         ("seen", _when(m.seen_ms)),
         (
             "story",
             f"{printable(story.id)} · {len(story.members)} articles · feeds: "
-            f"{', '.join(story.feeds) or '-'}",
+            f"{', '.join(printable(f) for f in story.feeds) or '-'}",
         ),
         ("why", _why(reason)),
     ]
@@ -203,7 +203,8 @@ def _matched(article_id: str, other: StoredMember | None) -> str:
     if other is None:
         return f"{printable(article_id)} (no longer in the story log)"
     where = f" <{printable(other.url)}>" if other.url else ""
-    return f"{printable(article_id)} · {other.feed or '-'} · {one_line(other.title, 120)}{where}"
+    feed = printable(other.feed) or "-"
+    return f"{printable(article_id)} · {feed} · {one_line(other.title, 120)}{where}"
 
 
 def _why(reason: Reason | None) -> str:

@@ -84,8 +84,9 @@ def sketch(title: str, body: str) -> bytes:
 
 
 def unpack(packed: bytes) -> frozenset[int]:
-    """The shingles of a packed sketch."""
-    return frozenset(struct.unpack(f"<{len(packed) // 4}I", packed))
+    """The shingles of a packed sketch (whole 32-bit words: a cut last one is dropped)."""
+    whole = len(packed) // 4 * 4
+    return frozenset(struct.unpack(f"<{whole // 4}I", packed[:whole]))
 
 
 def url_key(url: str) -> str:

@@ -66,6 +66,8 @@ class StoredMember:
         """Decode what `to_json` made; raise BadRecord."""
         d = Fields(load_json(raw, "story"), "story", "member")
         shingles = _hex(d, "shingles", None)
+        if len(shingles) % 4:
+            raise d.bad("shingles", f"{len(shingles)} bytes, not whole 32-bit hashes")
         lead = d.text("lead", "")
         if len(lead) > FACT_CHARS:
             raise d.bad("lead", f"{len(lead):,} characters, over {FACT_CHARS:,}")
@@ -110,7 +112,8 @@ def _stored_reason(raw: str | None, article_id: str) -> Reason | None:
     if raw is None:
         return None
     try:
-        return Reason.from_dict(json.loads(raw), "story", f"member {article_id}.reason")
+        data = load_json(raw.encode(), "story")  # its size and depth bounded first
+        return Reason.from_dict(data, "story", f"member {article_id}.reason")
     except (BadRecord, ValueError) as exc:
         log.warning("story_reason_unreadable", article=article_id, error=str(exc))
         return None

@@ -228,6 +228,19 @@ const SENTENCE_ENDS: &[char] = &['.', '!', '?', ':', ';'];
 const DASHES: &[&str] = &["-", "\u{2013}", "\u{2014}", "--"];
 const VERSION_WORDS: &[&str] = &["update", "updated", "refile", "corrected", "version"];
 const TITLE_KEY_MIN: usize = 4;
+const NAMED: usize = 3;
+const MAX_TRIED: usize = 16;
+const TITLE_DASHES: &[&str] = &["|", "-", "\u{2013}", "\u{2014}"];
+const DESK_WORDS: &[&str] = &[
+    "update",
+    "updated",
+    "breaking",
+    "exclusive",
+    "refile",
+    "corrected",
+    "urgent",
+    "flash",
+];
 const DATELINE_TOKENS: usize = 8;
 const IDENTIFIER_MIN: usize = 5;
 const SENTENCE_STARTERS: &[&str] = &[
@@ -465,9 +478,20 @@ fn family(text: &str) -> Option<&str> {
     None
 }
 
-/// `facts._value`: the lower-cased text hashed, the top bit saying whether it is a count.
+/// `facts._value`: the lower-cased text hashed without thousands commas and, in words,
+/// without dots; the top bit saying whether it is a count.
 fn fact_value(text: &str, count: bool) -> u32 {
-    crc32_lower(text, 0) & !COUNT_BIT | if count { COUNT_BIT } else { 0 }
+    let letters = text.bytes().any(|b| b.is_ascii_alphabetic());
+    let hash = if text.contains(',') || (letters && text.contains('.')) {
+        let plain: String = text
+            .chars()
+            .filter(|&c| c != ',' && !(letters && c == '.'))
+            .collect();
+        crc32_lower(&plain, 0)
+    } else {
+        crc32_lower(text, 0)
+    };
+    hash & !COUNT_BIT | if count { COUNT_BIT } else { 0 }
 }
 
 /// `facts._identifier`.
@@ -718,7 +742,7 @@ fn agree(ours: &[Fact], theirs: &[(u32, u32)]) -> Option<Vec<String>> {
 
 /// `index.title_keys`.
 fn title_keys(title: &str) -> Vec<String> {
-    let all = lower(title);
+    let all = lower(first_chars(title, FACT_CHARS));
     let mut keys: Vec<String> = split_words(&all)
         .into_iter()
         .filter(|w| {
@@ -729,6 +753,95 @@ fn title_keys(title: &str) -> Vec<String> {
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+fn is_number(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `index.title_core`: a headline's own words, lower-cased, without a desk's label or tail.
+fn title_core(title: &str) -> Vec<String> {
+    let mut raw: Vec<&str> = first_chars(title, FACT_CHARS)
+        .split(py_space)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let lowest = raw.len().saturating_sub(5);
+    for n in (lowest..raw.len()).rev() {
+        if n > 0 && TITLE_DASHES.contains(&raw[n]) {
+            raw.truncate(n);
+            break;
+        }
+    }
+    let labelled = raw.iter().take(3).position(|r| r.ends_with(':'));
+    let mut first_rest: Option<&str> = None;
+    match labelled {
+        Some(n) if n + 1 < raw.len() => {
+            raw.drain(..=n);
+        }
+        _ => {
+            if let Some((label, rest)) = raw.first().and_then(|r| r.split_once('-')) {
+                if !label.is_empty() && first_upper(rest) {
+                    first_rest = Some(rest);
+                }
+            }
+        }
+    }
+    if let Some(rest) = first_rest {
+        raw[0] = rest;
+    }
+    let joined = lower(&without_thousands(&raw.join(" ")));
+    let found = split_words(&joined);
+    let mut core = Vec::with_capacity(found.len());
+    for (n, w) in found.iter().enumerate() {
+        if DESK_WORDS.contains(w) || (n > 0 && DESK_WORDS.contains(&found[n - 1]) && is_number(w)) {
+            continue;
+        }
+        core.push((*w).to_owned());
+    }
+    core
+}
+
+/// The text without commas between two digits ("1,200" is "1200").
+fn without_thousands(text: &str) -> String {
+    let b = text.as_bytes();
+    text.char_indices()
+        .filter(|&(i, c)| {
+            !(c == ','
+                && i > 0
+                && b[i - 1].is_ascii_digit()
+                && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        })
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// `index.titles_differ`: one template's headlines naming other things.
+fn titles_differ(title: &str, other_title: &str) -> bool {
+    let mut ours = title_core(title);
+    let mut theirs = title_core(other_title);
+    ours.truncate(FACT_TOKENS);
+    theirs.truncate(FACT_TOKENS);
+    let shorter = ours.len().min(theirs.len());
+    let mut head = 0;
+    while head < shorter && ours[head] == theirs[head] {
+        head += 1;
+    }
+    let mut tail = 0;
+    while tail < shorter - head && ours[ours.len() - 1 - tail] == theirs[theirs.len() - 1 - tail] {
+        tail += 1;
+    }
+    let mine = &ours[head..ours.len() - tail];
+    let other = &theirs[head..theirs.len() - tail];
+    if mine.is_empty() || other.is_empty() || mine.len() > NAMED || other.len() > NAMED {
+        return false;
+    }
+    if 2 * (head + tail) < shorter {
+        return false;
+    }
+    if mine.iter().any(|w| other.contains(w)) {
+        return false;
+    }
+    !(mine.len() == 1 && other.len() == 1 && is_number(&mine[0]) && is_number(&other[0]))
 }
 
 /// `sketch.words(text, limit)`: the first `limit` lower-cased words, cutting like Python.
@@ -803,20 +916,28 @@ impl Posting {
     }
 }
 
-/// `index._titles_agree`: two headlines share a key word, or either one's words are in the
-/// other's lead; headlines without key words say nothing.
+/// `index._titles_agree`: two headlines share two key words (one if either has one), or two
+/// of the other's are in this lead, or this headline has a run of the other's lead.
 fn titles_agree(keys: &[String], other: &Member, title: &str, lead: &str) -> bool {
     let theirs = title_keys(&other.title);
-    if keys.is_empty() || theirs.is_empty() || theirs.iter().any(|k| keys.binary_search(k).is_ok())
-    {
+    let shared = theirs
+        .iter()
+        .filter(|k| keys.binary_search(k).is_ok())
+        .count();
+    if keys.is_empty() || theirs.is_empty() || shared >= 2.min(keys.len()).min(theirs.len()) {
         return true;
     }
     let words = first_words(lead, LEAD_WORDS);
-    if theirs.iter().any(|k| words.contains(k)) {
+    let in_lead = theirs.iter().filter(|k| words.contains(k)).count();
+    if in_lead >= 2.min(theirs.len()) {
         return true;
     }
     let mut runs = Vec::new();
-    shingles(&word_hashes(title, None), 0, &mut runs);
+    shingles(
+        &word_hashes(first_chars(title, FACT_CHARS), None),
+        0,
+        &mut runs,
+    );
     runs.iter()
         .any(|h| other.shingles.binary_search(&(h & !TITLE_BIT)).is_ok())
 }
@@ -893,7 +1014,7 @@ impl StoryIndex {
         } else {
             facts(title, lead)
         };
-        for (share, serial, titled) in ranked {
+        for (share, serial, titled) in ranked.into_iter().take(MAX_TRIED) {
             let other = &self.members[&serial];
             if !titled {
                 if !feed.is_empty() && other.feed == feed {
@@ -903,6 +1024,9 @@ impl StoryIndex {
                 if !titles_agree(keys, other, title, lead) {
                     continue; // two feeds' stubs under unrelated headlines
                 }
+            }
+            if titles_differ(title, &other.title) {
+                continue; // one template, other things named in the headline
             }
             let theirs = other
                 .facts

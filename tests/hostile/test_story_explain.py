@@ -100,15 +100,16 @@ def test_a_hostile_article_id_is_not_found_named_escaped_and_short(
 
 
 def test_the_story_log_s_hostile_reason_is_escaped_and_bounded(tmp_path: Path) -> None:
-    """A reason written by a hostile producer (escapes in every text, 100,000 facts) prints as
-    a few escaped lines; --json keeps every fact."""
+    """A reason written by a hostile producer (escapes in every text, 20,000 facts) prints as
+    a few escaped lines; --json keeps every fact. (One over the record limit, 8 MiB, is read as
+    not known: see the deeply nested case in tests/test_story_facts.py.)"""
     webhook_service(tmp_path, "http://127.0.0.1:9/hook", 9)
-    facts = tuple(f"fact{i}{ESCAPES}\x00" for i in range(100_000))
+    facts = tuple(f"fact{i}{ESCAPES}\x00" for i in range(20_000))
     hostile = Reason(kind="text", article_id="other" + ESCAPES, share=0.5, facts=facts)
     alone = Reason(kind="alone", why="feed x has stories: false" + ESCAPES)
     asyncio.run(record(tmp_path / "state", member("h", hostile), member("a", alone)))
     config = tmp_path / "monitor.yaml"
-    for article_id, said in (("h", "100000 agreed: fact0\\x1b"), ("a", "stands alone: feed x")):
+    for article_id, said in (("h", "20000 agreed: fact0\\x1b"), ("a", "stands alone: feed x")):
         done = explain(config, article_id)
         assert 0 == done.returncode, done.stderr
         assert said in done.stdout
@@ -117,7 +118,7 @@ def test_the_story_log_s_hostile_reason_is_escaped_and_bounded(tmp_path: Path) -
         assert len(done.stdout) < 10_000
     assert "(no longer in the story log)" in explain(config, "h").stdout
     listed = json.loads(explain(config, "h", "--json").stdout)
-    assert 100_000 == len(listed["reason"]["facts"])
+    assert 20_000 == len(listed["reason"]["facts"])
 
 
 def test_a_member_without_a_reason_says_it_was_recorded_before_reasons(
