@@ -15,6 +15,8 @@ import os
 import random
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -391,7 +393,32 @@ async def soak(
             samples.append(await _look(m, elapsed, hooks.received))
             await asyncio.sleep(every_s)
         received = hooks.received
-    return soak_summary(first, samples, received, duration_s)
+    found = soak_summary(first, samples, received, duration_s)
+    found["language_model_mb"] = language_model_mb()
+    return found
+
+
+LANGUAGE_MODEL = """\
+import monitor.language as language
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+before = rss_mb()
+language.detect_language("the minister said talks on trade would resume next week")
+print(rss_mb() - before)
+"""
+
+
+def language_model_mb() -> float:
+    """What loading the language model adds to a process's RSS: the service loads it at its
+    first article of undeclared language, after the soak's reading at start."""
+    out = subprocess.run(  # noqa: S603 - our own interpreter running our own code
+        [sys.executable, "-c", LANGUAGE_MODEL], capture_output=True, text=True, check=True
+    )
+    return float(out.stdout)
 
 
 def soak_summary(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from typing import Final, Protocol
@@ -57,8 +58,20 @@ class _Identifier(Protocol):
     def classify(self, text: str) -> tuple[str, float]: ...
 
 
+_LOADING = threading.Lock()
+
+
 @functools.cache
 def _identifier() -> _Identifier:
+    # Under a lock: the poller detects in worker threads, and a first poll of many feeds calls
+    # this from all of them at once. `functools.cache` does not stop them each loading the
+    # model (85 MB kept, 115 MB while loading): five at once were the service's 600 MB peak.
+    with _LOADING:
+        return _load_identifier()
+
+
+@functools.cache
+def _load_identifier() -> _Identifier:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier: _Identifier = LanguageIdentifier.from_model_file(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import threading
 
+import pytest
+from py3langid.langid import LanguageIdentifier
+
+from monitor import language as language_module
 from monitor.language import (
     article_language,
     clearly_wrong,
@@ -96,6 +100,38 @@ async def test_the_poller_publishes_detected_languages(rig: Rig) -> None:  # noq
         assert 1.0 == rig.metrics.registry.get_sample_value(
             "monitor_articles_total", {"language": label}
         )
+
+
+def test_threads_detecting_at_once_load_the_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four threads detecting at the same moment, before the model is loaded (as the poller's
+    workers do on a first poll of many feeds), load it once between them, not once each (each
+    load holds 115 MB at its height): all four get their answer."""
+    for name in ("_identifier", "_load_identifier"):  # forget the model this process loaded
+        cached = getattr(language_module, name, None)
+        if cached is not None:
+            cached.cache_clear()
+    loads: list[int] = []
+    load = LanguageIdentifier.from_model_file
+
+    def counted(*args: object, **kwargs: object) -> LanguageIdentifier:
+        loads.append(1)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", staticmethod(counted))
+    together = threading.Barrier(4)
+    found: list[str | None] = []
+
+    def detect() -> None:
+        together.wait()
+        found.append(detect_language(HEADLINES[0][1]))
+
+    threads = [threading.Thread(target=detect) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ["en"] * 4 == found
+    assert [1] == loads
 
 
 def _feed(*titles: str) -> bytes:
