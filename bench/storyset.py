@@ -183,9 +183,21 @@ def _at(article: Article, when: datetime) -> Article:
     )
 
 
-def evaluate(items: list[Item], index: Index | None = None) -> Quality:
-    """Fold the items in their order of arrival and score the stories made."""
-    index = index if index is not None else StoryIndex(48 * 3600)
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """A set folded in its order of arrival: each article's story, and what it cost."""
+
+    story_of: dict[str, str]  # article id -> story id
+    truth: dict[str, set[int]]  # story id -> the true stories of its articles
+    originals: dict[int, str]  # true story -> the story id its original ended in
+    copies: list[Item]
+    folded: int  # copies that ended in the story of their original
+    seconds: float
+
+
+def fold(items: list[Item], index: Index) -> Folded:
+    """Assign every item in order (the story id is `assign`'s first value) and compare the
+    stories made with the truth."""
     story_of: dict[str, str] = {}
     started = time.perf_counter()
     for item in items:
@@ -201,8 +213,14 @@ def evaluate(items: list[Item], index: Index | None = None) -> Quality:
     originals = {i.story: story_of[i.article.id] for i in items if i.original}
     copies = [i for i in items if not i.original]
     folded = sum(story_of[i.article.id] == originals[i.story] for i in copies)
-    merged = sum(len(truth[s]) > 1 for s in originals.values())
-    return Quality(len(copies), folded, len(originals), merged, seconds)
+    return Folded(story_of, truth, originals, copies, folded, seconds)
+
+
+def evaluate(items: list[Item], index: Index | None = None) -> Quality:
+    """Fold the items in their order of arrival and score the stories made."""
+    f = fold(items, index if index is not None else StoryIndex(48 * 3600))
+    merged = sum(len(f.truth[s]) > 1 for s in f.originals.values())
+    return Quality(len(f.copies), f.folded, len(f.originals), merged, f.seconds)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,14 @@ import html
 import json
 import random
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.storyset import AGENCIES, Item, Quality, _at
+from bench.storyset import AGENCIES, Item, Quality, _at, fold
 from monitor.models import make_article
 from monitor.stories.index import Index, StoryIndex
-from monitor.stories.sketch import lead, url_key
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "templated"
 SHAPES = ("quake", "advisory", "results")
@@ -313,36 +311,21 @@ def build_templated(
 
 def evaluate(shape: str, items: list[Item], synthetic: set[int], index: Index) -> ShapeQuality:
     """Fold the items in their order of arrival and score the stories made."""
-    story_of: dict[str, str] = {}
-    started = time.perf_counter()
-    for item in items:
-        a = item.article
-        seen = int(a.fetched_at.timestamp() * 1000) if a.fetched_at else 0
-        # [0]: the story id, whatever else assign returns alongside it
-        story_of[a.id] = index.assign(
-            a.id, url_key(a.url), a.title, lead(a), a.feed or "", a.url, seen
-        )[0]
-    seconds = time.perf_counter() - started
-    truth: dict[str, set[int]] = {}
-    for item in items:
-        truth.setdefault(story_of[item.article.id], set()).add(item.story)
-    originals = {i.story: story_of[i.article.id] for i in items if i.original}
-    copies = [i for i in items if not i.original]
-    folded = sum(story_of[i.article.id] == originals[i.story] for i in copies)
-    merged = {story for story, sid in originals.items() if len(truth[sid]) > 1}
-    real = [s for s in originals if s not in synthetic]
+    f = fold(items, index)
+    merged = {story for story, sid in f.originals.items() if len(f.truth[sid]) > 1}
+    real = [s for s in f.originals if s not in synthetic]
     founder: dict[str, int] = {}  # story id -> the true story of its first article
     for item in items:
-        founder.setdefault(story_of[item.article.id], item.story)
+        founder.setdefault(f.story_of[item.article.id], item.story)
     alerting = set(founder.values())
     return ShapeQuality(
         shape,
-        Quality(len(copies), folded, len(originals), len(merged), seconds),
+        Quality(len(f.copies), f.folded, len(f.originals), len(merged), f.seconds),
         len(real),
         len(merged - synthetic),
         len(synthetic),
         len(merged & synthetic),
-        len(set(originals) - alerting),
+        len(set(f.originals) - alerting),
     )
 
 

@@ -137,11 +137,10 @@ fn lower(text: &str) -> String {
     }
 }
 
-/// `sketch.words`, hashed: the CRC-32 of each lower-cased word, the first `limit` of them. Like
+/// `sketch.words`, each word mapped by `each`: the first `limit` lower-cased words. Like
 /// Python, it splits a cut of `limit * 10` characters first, and the whole text when the cut
 /// holds `limit` words or fewer.
-fn word_hashes(text: &str, limit: Option<usize>) -> Vec<u32> {
-    let hash = |w: &&str| crc32(w.as_bytes(), 0);
+fn map_words<T>(text: &str, limit: Option<usize>, each: impl Fn(&str) -> T) -> Vec<T> {
     if let Some(limit) = limit {
         let n = limit * 10;
         let cut_at = if text.is_ascii() {
@@ -153,14 +152,19 @@ fn word_hashes(text: &str, limit: Option<usize>) -> Vec<u32> {
             let cut = lower(&text[..at]);
             let words = split_words(&cut);
             if words.len() > limit {
-                return words[..limit].iter().map(hash).collect();
+                return words[..limit].iter().map(|w| each(w)).collect();
             }
         }
     }
     let all = lower(text);
     let words = split_words(&all);
     let keep = limit.unwrap_or(words.len()).min(words.len());
-    words[..keep].iter().map(hash).collect()
+    words[..keep].iter().map(|w| each(w)).collect()
+}
+
+/// `sketch.words`, hashed: the CRC-32 of each word.
+fn word_hashes(text: &str, limit: Option<usize>) -> Vec<u32> {
+    map_words(text, limit, |w| crc32(w.as_bytes(), 0))
 }
 
 const MIX: u32 = 0x9E37_79B1;
@@ -846,22 +850,7 @@ fn titles_differ(title: &str, other_title: &str) -> bool {
 
 /// `sketch.words(text, limit)`: the first `limit` lower-cased words, cutting like Python.
 fn first_words(text: &str, limit: usize) -> Vec<String> {
-    let n = limit * 10;
-    let cut_at = if text.is_ascii() {
-        (text.len() > n).then_some(n)
-    } else {
-        text.char_indices().nth(n).map(|(at, _)| at)
-    };
-    if let Some(at) = cut_at {
-        let cut = lower(&text[..at]);
-        let words = split_words(&cut);
-        if words.len() > limit {
-            return words[..limit].iter().map(|w| (*w).to_owned()).collect();
-        }
-    }
-    let all = lower(text);
-    let words = split_words(&all);
-    words.iter().take(limit).map(|w| (*w).to_owned()).collect()
+    map_words(text, Some(limit), str::to_owned)
 }
 
 struct Member {
