@@ -11,8 +11,12 @@ passes:
 - two items of one feed share a run of title words: a feed that gives every item the same text
   (a paywall stub, a podcast blurb) publishes distinct items, while its own updates of a story
   keep the headline's words ("UPDATE 2-...");
-- items of two feeds with no run of title words in common share a title word (or one's title
-  words are in the other's lead): two feeds' stubs under unrelated headlines are not a story.
+- items of two feeds with no run of title words in common share two title key words (or
+  two of one's are in the other's lead): two feeds' stubs under unrelated headlines are not a
+  story;
+- the headlines do not name other things in one template ("Warning for Oberbayern" and
+  "... for Schwaben", see `titles_differ`).
+At most MAX_TRIED candidates are tried.
 Founding by article id makes two dispatchers that see one new article give it one story id
 without talking to each other.
 
