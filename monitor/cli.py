@@ -30,6 +30,7 @@ from monitor.models import Article
 
 if TYPE_CHECKING:
     from monitor.service import Service
+    from monitor.stories.store import StoredMember
 
 # The service, the reports and the cost measure bring the bus and HTTP clients with them: they
 # are imported by the commands that use them, so that `monitor check` starts quickly.
@@ -417,16 +418,22 @@ def stories_command(config_path: Path, since: str, rule_id: str | None, *, as_js
     """`monitor stories`: exit 0 when it ran, 2 on invalid input."""
     from monitor.stories import listing
 
-    since_s = _since(since)
-    if since_s is None:
-        return EXIT_USAGE
-    members = _report(config_path, lambda config: listing.read_members(config, since_s))
+    members = _story_members(config_path, _since(since))
     if members is None:
         return EXIT_USAGE
     found = listing.group_stories(members, rule_id)
     label = f"stories over {since}" + (f" matched by {rule_id}" if rule_id else "")
     listing.print_stories(found, as_json=as_json, label=label, out=sys.stdout)
     return EXIT_OK
+
+
+def _story_members(config_path: Path, since_s: float | None) -> list[StoredMember] | None:
+    """The story log's members of the last `since_s` seconds; None on invalid input (said)."""
+    from monitor.stories import listing
+
+    if since_s is None:
+        return None
+    return _report(config_path, lambda config: listing.read_members(config, since_s))
 
 
 def explain_command(
@@ -440,9 +447,7 @@ def explain_command(
         print("--rule does not go with --explain (an article's story is one)", file=sys.stderr)
         return EXIT_USAGE
     since_s = _since(since) if since is not None else time.time()  # all the log keeps
-    if since_s is None:
-        return EXIT_USAGE
-    members = _report(config_path, lambda config: listing.read_members(config, since_s))
+    members = _story_members(config_path, since_s)
     if members is None:
         return EXIT_USAGE
     found = listing.explain(members, article_id)

@@ -200,9 +200,10 @@ class StoryIndex:
                 ranked.append((-share, other.serial, other))
         ranked.sort(key=lambda r: (r[0], r[1]))
         found = fact_sets.facts(title, lead) if ranked else []
+        core = title_core(title)[:FACT_TOKENS] if ranked else []
         for negative_share, _, other in ranked[:MAX_TRIED]:
             titled = title_votes[other.article_id] > 0
-            agreed = _agrees(other, titled, found, feed, title, lead)
+            agreed = _agrees(other, titled, found, core, feed, title, lead)
             if agreed is not None:
                 return other.story_id, ("text", other.article_id, -negative_share, agreed)
         return article_id, ("founded", "", 0.0, ())
@@ -315,13 +316,14 @@ def title_core(title: str) -> list[str]:
     return core
 
 
-def titles_differ(title: str, other_title: str) -> bool:
+def titles_differ(ours: list[str], other_title: str) -> bool:
     """Two headlines from one template naming other things: the same words before and after
     one stretch of at most NAMED words that differs on both sides ("... Warning for Oberbayern"
     and "... for Schwaben", "Acme Corp to Announce ..." and "Globex Inc to ..."), the same words
     being at least half the shorter; a number changed alone is a toll updated, not another
-    event. Headlines of their own (words in another order) are not compared."""
-    ours, theirs = title_core(title)[:FACT_TOKENS], title_core(other_title)[:FACT_TOKENS]
+    event. Headlines of their own (words in another order) are not compared. `ours` is this
+    headline's `title_core` (its first FACT_TOKENS words)."""
+    theirs = title_core(other_title)[:FACT_TOKENS]
     shorter = min(len(ours), len(theirs))
     head = 0
     while head < shorter and ours[head] == theirs[head]:
@@ -344,16 +346,23 @@ def _number(word: str) -> bool:
 
 
 def _agrees(
-    other: _Member, titled: bool, found: list[fact_sets.Fact], feed: str, title: str, body: str
+    other: _Member,
+    titled: bool,
+    found: list[fact_sets.Fact],
+    core: list[str],
+    feed: str,
+    title: str,
+    body: str,
 ) -> tuple[str, ...] | None:
     """The facts that agree with a candidate whose text resembles, or None when it is no copy:
-    one feed's boilerplate, two feeds' stubs, or a templated event."""
+    one feed's boilerplate, two feeds' stubs, or a templated event (`core`: this headline's
+    `title_core`, made once for all candidates)."""
     if not titled:
         if feed and other.row[1] == feed:
             return None  # one feed's items alike but for their titles: its boilerplate
         if not _titles_agree(title_keys(title), other, title, body):
             return None  # two feeds' stubs under unrelated headlines
-    if titles_differ(title, other.row[2]):
+    if titles_differ(core, other.row[2]):
         return None  # one template, other things named in the headline
     return fact_sets.agree(found, other.facts_by_slot())
 

@@ -820,10 +820,8 @@ fn without_thousands(text: &str) -> String {
 }
 
 /// `index.titles_differ`: one template's headlines naming other things.
-fn titles_differ(title: &str, other_title: &str) -> bool {
-    let mut ours = title_core(title);
+fn titles_differ(ours: &[String], other_title: &str) -> bool {
     let mut theirs = title_core(other_title);
-    ours.truncate(FACT_TOKENS);
     theirs.truncate(FACT_TOKENS);
     let shorter = ours.len().min(theirs.len());
     let mut head = 0;
@@ -998,6 +996,7 @@ impl StoryIndex {
         // By share, the earliest member first on a tie.
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut keys: Option<Vec<String>> = None;
+        let mut core: Option<Vec<String>> = None; // this headline's title_core, made once
         let found = if ranked.is_empty() {
             Vec::new()
         } else {
@@ -1014,7 +1013,12 @@ impl StoryIndex {
                     continue; // two feeds' stubs under unrelated headlines
                 }
             }
-            if titles_differ(title, &other.title) {
+            let core = core.get_or_insert_with(|| {
+                let mut core = title_core(title);
+                core.truncate(FACT_TOKENS);
+                core
+            });
+            if titles_differ(core, &other.title) {
                 continue; // one template, other things named in the headline
             }
             let theirs = other

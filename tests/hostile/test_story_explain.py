@@ -208,13 +208,7 @@ def test_stories_of_a_wrong_type_is_a_located_error(tmp_path: Path, value: str, 
     (tmp_path / "watches.yaml").write_text(
         "rules:\n  - id: each\n    match: {any: [x]}\n    stories: " + value + "\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "check", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = monitor_check(tmp_path)
     assert 1 == done.returncode
     assert f"{tmp_path}/feeds.yaml:4: feed {said}" in done.stderr
     assert f"{tmp_path}/watches.yaml:4: rule {said}" in done.stderr
@@ -225,11 +219,16 @@ def test_stories_of_a_wrong_type_is_a_located_error(tmp_path: Path, value: str, 
         (tmp_path / "watches.yaml").write_text(
             f"rules:\n  - {{id: each, match: {{any: [x]}}, stories: {good}}}\n"
         )
-        ok = subprocess.run(
-            [sys.executable, "-m", "monitor", "check", str(tmp_path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        ok = monitor_check(tmp_path)
         assert 0 == ok.returncode, (good, ok.stderr)
+
+
+def monitor_check(rules: Path) -> subprocess.CompletedProcess[str]:
+    """`monitor check` on a rules directory, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "check", str(rules)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
