@@ -60,13 +60,18 @@ class FulltextConfig:
 MAX_RETRY_AFTER_S: Final = 600.0  # longer asks are cut: the batch waits on the retry
 
 
+DEFAULT_GIVE_UP_AFTER_S: Final = 86400.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryConfig:
-    """How alerts are retried."""
+    """How alerts are retried; when a channel counts as down, and how long its alerts wait."""
 
-    attempts: int = 5
+    attempts: int = 5  # tries of one alert; as many failures in a row mark its channel down
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
+    give_up_after_s: float = DEFAULT_GIVE_UP_AFTER_S  # a waiting alert is dead-lettered then
+    redeliver: bool = True  # dead letters go out again by themselves once their channel is back
 
     def delay_s(self, attempt: int, asked_s: float | None = None) -> float:
         """How long to wait after failed attempt number `attempt` (1, 2, ...): the backoff, or
@@ -413,6 +418,13 @@ def _number(check: Checker, spec: LocDict, key: str, default: float, *, minimum:
     return float(value)
 
 
+def _flag(check: Checker, spec: LocDict, key: str, default: bool, name: str) -> bool:
+    if key not in spec:
+        return default
+    value = check.boolean(spec[key], spec.line_of(key), name)
+    return default if value is None else value
+
+
 def _duration(
     check: Checker, spec: LocDict, key: str, default: float, *, zero_ok: bool = False
 ) -> float:
@@ -475,13 +487,19 @@ def _fulltext(check: Checker, value: object, line: int) -> FulltextConfig:
 
 
 def _delivery(check: Checker, value: object, line: int) -> DeliveryConfig:
-    spec = check.mapping(value, line, "delivery", ("attempts", "backoff", "max_backoff"))
+    keys = ("attempts", "backoff", "max_backoff", "give_up_after", "redeliver")
+    spec = check.mapping(value, line, "delivery", keys)
     if spec is None:
         return DeliveryConfig()
+    default = DeliveryConfig()
     return DeliveryConfig(
-        attempts=int(_number(check, spec, "attempts", 5, minimum=1)),
-        backoff_s=_duration(check, spec, "backoff", 1.0),
-        max_backoff_s=_duration(check, spec, "max_backoff", 60.0),
+        attempts=int(_number(check, spec, "attempts", default.attempts, minimum=1)),
+        backoff_s=_duration(check, spec, "backoff", default.backoff_s),
+        max_backoff_s=_duration(check, spec, "max_backoff", default.max_backoff_s),
+        give_up_after_s=_duration(
+            check, spec, "give_up_after", default.give_up_after_s, zero_ok=True
+        ),
+        redeliver=_flag(check, spec, "redeliver", default.redeliver, "delivery.redeliver"),
     )
 
 

@@ -109,6 +109,7 @@ class Metrics:
     story_articles: Counter
     stories_open: Gauge
     held_alerts: Gauge
+    channel_up: Gauge
     http_refused: Counter
     structures: Structures
 
@@ -181,7 +182,7 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         alerts=Counter(
             "monitor_alerts_total",
             "Alerts by channel and result (delivered, retried, dead, duplicate, folded, held, "
-            "digested, summarized).",
+            "digested, summarized, waiting: held while the channel is down).",
             ["channel", "result"],
             registry=r,
         ),
@@ -267,7 +268,14 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         held_alerts=Gauge(
             "monitor_held_alerts",
-            "Alerts held for a digest, through quiet hours or beyond a throttle, by channel.",
+            "Alerts held for a digest, through quiet hours, beyond a throttle or while their "
+            "channel is down, by channel.",
+            ["channel"],
+            registry=r,
+        ),
+        channel_up=Gauge(
+            "monitor_channel_up",
+            "1 while the channel takes alerts, 0 while it is down (its alerts wait, in order).",
             ["channel"],
             registry=r,
         ),

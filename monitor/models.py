@@ -385,6 +385,13 @@ class Alert:
         """The story's other articles known when the alert is sent."""
         return self.story.others(self.article.id) if self.story else ()
 
+    @property
+    def event(self) -> str:
+        """`alert`, or the health change it tells: `feed_health` or `channel_health`."""
+        if self.health is None:
+            return "alert"
+        return "channel_health" if "channel" in self.health else "feed_health"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (the generic webhook body, docs/schemas/alert.schema.json, and the DLQ
         record)."""
@@ -392,7 +399,7 @@ class Alert:
         extra = {"health": self.health} if self.health is not None else {}
         return {
             "schema_version": SCHEMA_VERSION,
-            "event": "feed_health" if self.health is not None else "alert",
+            "event": self.event,
             "alert_id": self.id,
             "channel": self.channel,
             "rule": {

@@ -9,17 +9,21 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
 
 from monitor import __version__
+from monitor.alerts.breaker import Breaker, Breakers
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.claims import open_claims
-from monitor.alerts.deadletters import export_dlq_size
-from monitor.alerts.dispatch import Dispatcher, Settlements
+from monitor.alerts.deadletters import DeadLetter, Retrier, export_dlq_size
+from monitor.alerts.dispatch import Dispatcher, Settlements, channel_breakers
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
+from monitor.alerts.outage import Notices
+from monitor.alerts.redeliver import Redeliverer
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
 from monitor.clock import Clock
@@ -36,9 +40,10 @@ from monitor.matching.reload import Reloader, ReloadResult, Snapshot
 from monitor.matching.spec import FeedSpec, RuleSet
 from monitor.metrics import Metrics, Structure, make_metrics
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
+from monitor.redact import redact
 from monitor.state import StateStore
 from monitor.status.boards import MatchTally, RecentAlerts
-from monitor.status.page import StatusView
+from monitor.status.page import ChannelRow, StatusView
 from monitor.status.routes import add_status_routes
 from monitor.status.view import Sources, build_view, seed_tally
 from monitor.storage import StorageHealth, check_history
@@ -81,6 +86,9 @@ class Service:
         self.state = StateStore(config.state_dir)
         self.poller: Poller | None = None
         self.flusher: Flusher | None = None
+        self.notices: Notices | None = None
+        self.redeliverer: Redeliverer | None = None
+        self.breakers = channel_breakers(config.delivery)  # each channel: up, or down until when
         self._started = False
         self.reloader = Reloader(
             config.rules_dir,
@@ -260,6 +268,14 @@ class Service:
             await stories.start()
             settlements = await self._settlements(stack)
             held = await self._held(stack)
+            claims = await open_claims(self.bus, self.state, stack, self.metrics)
+            self.notices = notices = Notices(
+                notify=self.config.health.notify,
+                senders=senders,
+                bus=self.bus,
+                metrics=self.metrics,
+                delivery=self.config.delivery,
+            )
             dispatcher = Dispatcher(
                 senders=senders,
                 default_notify=self.config.default_notify,
@@ -276,6 +292,8 @@ class Service:
                 is_retired=self.book.is_retired,
                 folds=self.book.folds,
                 recent=self.status.recent,
+                breakers=self.breakers,
+                tell=notices.tell,
             )
             self.flusher = Flusher(
                 held=held,
@@ -288,8 +306,21 @@ class Service:
                 clock=clock,
                 stop=stop,
                 recent=self.status.recent,
-                claims=await open_claims(self.bus, self.state, stack, self.metrics),
+                claims=claims,
+                breakers=self.breakers,
+                tell=notices.tell,
             )
+            if self.config.delivery.redeliver:
+                retrier = Retrier(
+                    senders=senders,
+                    settlements=settlements,
+                    claims=claims,
+                    bus=self.bus,
+                    metrics=self.metrics,
+                    delivery=self.config.delivery,
+                )
+                self.redeliverer = Redeliverer(retrier, self.breakers)
+            export_channels(self.breakers, list(self.config.channels), self.metrics)
         return poller, dispatcher
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -369,25 +400,56 @@ class Service:
                         name="rule-costs",
                     )
                 if dispatcher is not None:
-                    tg.create_task(
-                        run_dispatcher(
-                            self.bus, dispatcher, stop, lag=self._lag, paused=self.storage.paused
-                        ),
-                        name="dispatcher",
-                    )
-                    tg.create_task(
-                        export_dlq_size(self.config, self.metrics, stop), name="dlq-size"
-                    )
-                    if self.flusher is not None:
-                        if isinstance(self.bus, KafkaBus):
-                            leases = KafkaLeases(self.bus, "flusher")
-                            self.flusher.owns = leases.owns
-                            tg.create_task(leases.run(stop), name="flusher-leases")
-                        tg.create_task(self.flusher.run(), name="flusher")
+                    self._dispatch(tg, dispatcher, stop)
             log.info("monitor_stopped", role=self.role)
 
+    def _dispatch(self, tg: asyncio.TaskGroup, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+        """The dispatcher role's loops: matches, dead letters, channel notices, digests."""
+        tg.create_task(
+            run_dispatcher(self.bus, dispatcher, stop, lag=self._lag, paused=self.storage.paused),
+            name="dispatcher",
+        )
+        tg.create_task(
+            export_dlq_size(self.config, self.metrics, stop, then=self._redeliver),
+            name="dlq-size",
+        )
+        if self.notices is not None:
+            tg.create_task(self.notices.run(stop), name="channel-notices")
+        if self.flusher is not None:
+            if isinstance(self.bus, KafkaBus):
+                leases = KafkaLeases(self.bus, "flusher")
+                self.flusher.owns = leases.owns
+                if self.notices is not None:
+                    self.notices.owns = leases.owns
+                tg.create_task(leases.run(stop), name="flusher-leases")
+            tg.create_task(self.flusher.run(), name="flusher")
+
+    async def _redeliver(self, letters: list[DeadLetter]) -> None:
+        if self.redeliverer is not None:
+            await self.redeliverer.redeliver(letters)
+
     async def _status_view(self) -> StatusView:
-        return replace(build_view(self.status), exposed=self.exposed)
+        view = replace(build_view(self.status), exposed=self.exposed)
+        if self.flusher is None:
+            return view
+        return replace(view, channels=await self._channel_rows())
+
+    async def _channel_rows(self) -> list[ChannelRow]:
+        waiting = await self.flusher.held.waiting() if self.flusher is not None else {}
+        rows = []
+        for name in self.config.channels:
+            breaker = self.breakers[name]
+            since = breaker.down_since
+            rows.append(
+                ChannelRow(
+                    name=name,
+                    down_since_ms=int(since * 1000) if since is not None else None,
+                    reason=redact(breaker.reason),
+                    probe_ms=int(breaker.probe_at * 1000) if since is not None else None,
+                    waiting=waiting.get(name, 0),
+                )
+            )
+        return rows
 
     async def _prune(self, bus: LocalBus, stop: asyncio.Event) -> None:
         """Keep the local log to its retention (the backtest window), hourly."""
@@ -429,3 +491,13 @@ class Service:
                 await run_dispatcher(self.bus, dispatcher, stop, drain=True)
             if self.flusher is not None:  # what is due already (held items wait for a run)
                 await self.flusher.flush_due()
+
+
+def export_channels(breakers: Breakers, channels: Sequence[str], metrics: Metrics) -> None:
+    """`monitor_channel_up{channel}`: 0 while the channel's breaker says down, else 1."""
+    for name in channels:
+        metrics.channel_up.labels(name).set_function(partial(_up, breakers[name]))
+
+
+def _up(breaker: Breaker) -> float:
+    return 0.0 if breaker.down else 1.0

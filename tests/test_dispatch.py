@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from tests.servers import Receiver, serve, smtp_server
 
 SECRET = "s3cret-value"  # noqa: S105 - a test secret
 FAST = DeliveryConfig(attempts=3, backoff_s=0.05, max_backoff_s=0.1)
+AT_ONCE = replace(FAST, give_up_after_s=0)  # dead-letter after the last attempt, not wait
 
 
 @dataclass
@@ -94,17 +95,23 @@ class Rig:
             clock=clock,
         )
 
-    def flusher(self, dispatcher: Dispatcher, clock: Callable[[], float]) -> Flusher:
+    def flusher(
+        self,
+        dispatcher: Dispatcher,
+        clock: Callable[[], float],
+        delivery: DeliveryConfig = FAST,
+    ) -> Flusher:
         return Flusher(
             held=dispatcher.held,
             senders=dispatcher.senders,
             settlements=self.state,
             bus=self.bus,
             metrics=self.metrics,
-            delivery=FAST,
+            delivery=delivery,
             stories=dispatcher.stories,
             clock=clock,
             stop=self.stop,
+            breakers=dispatcher.breakers,  # as the service shares them
         )
 
     def alerts(self, channel: str, result: str) -> float:
@@ -194,9 +201,10 @@ async def test_fails_twice_then_succeeds(rig: Rig) -> None:
 
 
 async def test_always_failing_goes_to_the_dlq(rig: Rig) -> None:
-    """After the last attempt the alert goes to alerts.dlq with the reason, for good."""
+    """With `give_up_after: 0`, after the last attempt the alert goes to alerts.dlq with the
+    reason, for good (by default it waits for the channel: tests/test_outages.py)."""
     rig.receiver.always = 503
-    dispatcher = rig.dispatcher()
+    dispatcher = rig.dispatcher(delivery=AT_ONCE)
     await dispatcher.handle([record()])
     (dead,) = await rig.dlq()
     assert "HTTP 503" in str(dead["reason"])
@@ -218,9 +226,10 @@ async def test_client_error_is_not_retried(rig: Rig) -> None:
 
 
 async def test_unreachable_receiver_goes_to_the_dlq_without_leaking_the_url(rig: Rig) -> None:
-    """Connection errors are retried, then dead-lettered; the reason does not hold the URL."""
+    """Connection errors are retried, then dead-lettered (`give_up_after: 0`); the reason does
+    not hold the URL."""
     rig.receiver.base = "http://127.0.0.1:9"  # the discard port: nothing listens
-    await rig.dispatcher().handle([record()])
+    await rig.dispatcher(delivery=AT_ONCE).handle([record()])
     (dead,) = await rig.dlq()
     assert "connection failed" in str(dead["reason"])
     assert "127.0.0.1:9" not in str(dead["reason"])
@@ -397,10 +406,10 @@ async def test_throttle_overflow_is_summarized_at_the_end_of_the_period(rig: Rig
 
 async def test_a_summary_that_always_fails_is_dead_lettered_with_its_items(rig: Rig) -> None:
     """A summary whose receiver answers 500 every time goes to alerts.dlq with its items and the
-    reason; its items are settled dead and no longer held."""
+    reason (`give_up_after: 0`); its items are settled dead and no longer held."""
     now = [1_000_000.0]
     dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
-    flusher = rig.flusher(dispatcher, lambda: now[0])
+    flusher = rig.flusher(dispatcher, lambda: now[0], AT_ONCE)
     await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
     rig.receiver.always = 500
     now[0] += 61
@@ -431,7 +440,7 @@ async def test_a_dead_summary_retried_goes_once_with_its_id(rig: Rig) -> None:
     delivered; the same dead letter again is not sent; a bad record cannot be retried."""
     now = [1_000_000.0]
     dispatcher = rig.dispatcher(throttle=Throttle(max=1, per_s=60), clock=lambda: now[0])
-    flusher = rig.flusher(dispatcher, lambda: now[0])
+    flusher = rig.flusher(dispatcher, lambda: now[0], AT_ONCE)
     await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
     await dispatcher.handle([Record(MATCHES, 0, 9, "k", b"{not json", 0)])
     rig.receiver.always = 500

@@ -169,8 +169,38 @@ async def test_once_retries_a_flaky_receiver(world: World) -> None:
     assert 1 == len(world.mailbox.messages)
 
 
-async def test_once_dead_letters_what_always_fails(world: World) -> None:
-    """--once: a receiver that always fails sends the alert to alerts.dlq with the reason."""
+async def test_once_keeps_what_always_fails_waiting_for_the_next_run(world: World) -> None:
+    """--once: a receiver that always fails marks the channel down and the alert waits (held,
+    not dead-lettered); the next --once run, with the receiver back, sends it once."""
+    world.receiver.always = 500
+    proc = await world.start("--once")
+    assert 0 == await asyncio.wait_for(proc.wait(), timeout=30)
+    tried = len(world.receiver.received)  # 3 attempts, and a probe when the run ends
+    assert tried >= 3
+    async with LocalBus(world.tmp / "state" / "bus.db") as bus:
+        assert [] == await bus.consumer(DLQ, "test").fetch(10, 0.1)
+    assert "alert_waits_for_channel" in world.logs()
+    assert "channel_down" in world.logs()
+    world.receiver.always = None
+    proc = await world.start("--once")
+    assert 0 == await asyncio.wait_for(proc.wait(), timeout=30)
+    delivered = world.receiver.received[tried:]
+    ((_, body),) = delivered
+    assert "cis-defense-cooperation" == json.loads(body)["rule"]["id"]
+    assert "waiting_alert_delivered" in world.logs()
+    proc = await world.start("--once")  # nothing waits any more: nothing is sent again
+    assert 0 == await asyncio.wait_for(proc.wait(), timeout=30)
+    assert tried + 1 == len(world.receiver.received)
+
+
+async def test_once_dead_letters_what_always_fails_with_give_up_after_0(world: World) -> None:
+    """--once with `delivery: {give_up_after: 0}`: the alert goes to alerts.dlq with the reason
+    after its last attempt."""
+    world.config.write_text(
+        world.config.read_text().replace(
+            "max_backoff: 200ms}", "max_backoff: 200ms, give_up_after: 0}"
+        )
+    )
     world.receiver.always = 500
     proc = await world.start("--once")
     assert 0 == await asyncio.wait_for(proc.wait(), timeout=30)
@@ -180,6 +210,7 @@ async def test_once_dead_letters_what_always_fails(world: World) -> None:
     (dead,) = [json.loads(r.value) for r in records]
     assert "HTTP 500" in dead["reason"]
     assert "cis-defense-cooperation" == dead["alert"]["rule"]["id"]
+    assert dead["retriable"] is True
     assert "alert_dead_lettered" in world.logs()
 
 

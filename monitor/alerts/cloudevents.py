@@ -25,7 +25,9 @@ SPEC_VERSION: Final = "1.0"
 
 def alert_event(alert: Alert, data: Any) -> dict[str, Any]:
     """The envelope of one alert (or feed-health change) carrying `data`."""
-    if alert.health is not None:
+    if alert.health is not None and alert.event == "channel_health":
+        kind, source = alert.event, f"/monitor/channels/{alert.health.get('channel', '')}"
+    elif alert.health is not None:
         kind, source = "feed_health", f"/monitor/feeds/{alert.health.get('feed', '')}"
     else:
         kind, source = "alert", f"/monitor/rules/{alert.rule_id}"

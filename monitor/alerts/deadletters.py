@@ -161,9 +161,11 @@ class Retrier:
         self.metrics = metrics
         self.delivery = delivery
 
-    async def retry(self, letter: DeadLetter) -> str:
+    async def retry(self, letter: DeadLetter, *, automatic: bool = False) -> str:
         """ "sent", "already delivered", "already being sent" (another process holds its
-        claim), or raise DeliveryError with why it failed again."""
+        claim), or raise DeliveryError with why it failed again. `automatic`: a redelivery
+        the service made by itself (`monitor.alerts.redeliver`); one that fails is marked so,
+        and not made again."""
         if letter.kind == "record":
             raise DeliveryError(
                 "not an alert (a record that could not be read): drop it", retriable=False
@@ -182,7 +184,7 @@ class Retrier:
             return "already being sent"
         try:
             async with renewing(self.claims, [letter.id], lease):
-                return await self._retry_claimed(letter, sender)
+                return await self._retry_claimed(letter, sender, automatic)
         finally:
             await self.claims.release([letter.id])
 
@@ -195,17 +197,17 @@ class Retrier:
         statuses = [await self.settlements.settled_status(i.alert_id) for i in decoded.items]
         return all(s == "delivered" for s in statuses)
 
-    async def _retry_claimed(self, letter: DeadLetter, sender: Sender) -> str:
+    async def _retry_claimed(self, letter: DeadLetter, sender: Sender, automatic: bool) -> str:
         # Checked again under the claim: a holder that just finished settled before releasing.
         if await self._delivered(letter):
             await mark_done(self.bus, [letter], "retried")
             return "already delivered"
         decoded = _decoded(letter)
         if isinstance(decoded, Alert):
-            await self._attempts(letter, partial(sender.send, decoded))
+            await self._attempts(letter, partial(sender.send, decoded), automatic)
             await self._settle(decoded.id, decoded.rule_id, decoded.article.id, decoded.channel)
         else:
-            await self._attempts(letter, partial(sender.send_digest, decoded))
+            await self._attempts(letter, partial(sender.send_digest, decoded), automatic)
             for item in decoded.items:
                 await self._settle(item.alert_id, item.rule_id, item.article_id, decoded.channel)
         await mark_done(self.bus, [letter], "retried")
@@ -213,13 +215,21 @@ class Retrier:
         log.info("dead_letter_retried", id=letter.id, channel=letter.channel)
         return "sent"
 
-    async def _attempts(self, letter: DeadLetter, send: Callable[[], Awaitable[None]]) -> None:
+    async def _attempts(
+        self, letter: DeadLetter, send: Callable[[], Awaitable[None]], automatic: bool
+    ) -> None:
         outcome = await send_with_retries(send, self.delivery)
         if outcome.delivered:
             return
-        body = {k: v for k, v in letter.body.items() if k not in ("reason", "failed_at")}
+        kept = ("reason", "failed_at", "retriable")
+        body = {k: v for k, v in letter.body.items() if k not in kept}
         body["attempts"] = letter.attempts + outcome.attempts
-        await dead_letter(self.bus, self.metrics, letter.id, body, outcome.reason, letter.channel)
+        if automatic:
+            body["redelivered"] = True
+        await dead_letter(
+            self.bus, self.metrics, letter.id, body, outcome.reason, letter.channel,
+            retriable=outcome.retriable,
+        )  # fmt: skip
         raise DeliveryError(outcome.reason, retriable=False)
 
     async def _settle(self, alert_id: str, rule_id: str, article_id: str, channel: str) -> None:
@@ -244,20 +254,30 @@ async def read_open_letters(config: Config) -> list[DeadLetter]:
 
 
 async def export_dlq_size(
-    config: Config, metrics: Metrics, stop: asyncio.Event, every_s: float = DLQ_REFRESH_S
+    config: Config,
+    metrics: Metrics,
+    stop: asyncio.Event,
+    every_s: float = DLQ_REFRESH_S,
+    then: Callable[[list[DeadLetter]], Awaitable[None]] | None = None,
 ) -> None:
     """Keep `monitor_dlq_size{channel}` at the open dead letters, as `monitor dlq` retries and
-    drops them from another process."""
+    drops them from another process; hand them to `then` (the redelivery) each time."""
     shown = {*config.channels, NO_CHANNEL}  # every channel has a value, 0 when empty
     while True:
         try:
-            counts = by_channel(await read_open_letters(config))
+            letters = await read_open_letters(config)
         except BusError as exc:
             log.warning("dlq_count_failed", reason=str(exc))
         else:
+            counts = by_channel(letters)
             shown |= counts.keys()
             for channel in shown:
                 metrics.dlq_size.labels(channel).set(counts.get(channel, 0))
+            if then is not None:
+                try:
+                    await then(letters)
+                except BusError as exc:  # tried again with the next reading
+                    log.warning("dlq_redelivery_failed", reason=str(exc))
         if await sleep_or_stop(stop, every_s):
             return
 

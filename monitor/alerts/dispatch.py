@@ -6,9 +6,13 @@ state store (delivered, dead or held) before the bus offset is committed, so a l
 the story finds it settled and is only recorded on the story ("folded"). An alert for a channel
 with a digest, in its quiet hours, or beyond its rule's throttle is held (`alerts.held`) and
 goes out with others when due (`alerts.flusher`).
-Failures are retried with exponential backoff when retriable; after the last attempt the alert
-goes to `alerts.dlq` with the reason. A shutdown interrupts the backoff: what is not settled
-stays uncommitted and is sent on the next start.
+Failures are retried with exponential backoff when retriable. A channel that keeps failing is
+marked down (`monitor.alerts.breaker`): its alerts then wait, held with reason `outage`, and
+go out in order once it is back (`monitor.alerts.outage`); while any of its alerts wait, new
+ones join the back of the line. Only a failure that retrying cannot fix (a 4xx other than 408
+and 429, a sender's bug) goes to `alerts.dlq` at once, with the reason; with
+`delivery.give_up_after: 0`, so does an alert after its last attempt. A shutdown interrupts the
+backoff: what is not settled stays uncommitted and is sent on the next start.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from typing import Protocol
 
 import structlog
 
+from monitor.alerts.breaker import Breaker, Breakers, Change
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.digest import HeldAlert
-from monitor.alerts.held import Held, HeldRow
+from monitor.alerts.held import OUTAGE, Held, HeldRow
 from monitor.alerts.timing import Batching, next_digest, quiet_until
 from monitor.badrecords import reject_record
 from monitor.bus.base import DLQ, MATCHES, Bus, Record
-from monitor.config import DeliveryConfig
+from monitor.config import MAX_RETRY_AFTER_S, DeliveryConfig
 from monitor.errors import DeliveryError, StorageFull
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
@@ -60,10 +65,24 @@ class Settlements(Protocol):
 
 
 async def dead_letter(
-    bus: Bus, metrics: Metrics, key: str, body: dict[str, object], reason: str, channel: str
+    bus: Bus,
+    metrics: Metrics,
+    key: str,
+    body: dict[str, object],
+    reason: str,
+    channel: str,
+    *,
+    retriable: bool = True,
 ) -> None:
-    """Put what could not be delivered in `alerts.dlq`, with the reason and the time."""
-    body = {**body, "reason": redact(reason), "failed_at": datetime.now(UTC).isoformat()}
+    """Put what could not be delivered in `alerts.dlq`, with the reason and the time.
+    `retriable`: whether sending again could work (a letter that says no is not redelivered
+    by itself when its channel comes back)."""
+    body = {
+        **body,
+        "reason": redact(reason),
+        "failed_at": datetime.now(UTC).isoformat(),
+        "retriable": retriable,
+    }
     await bus.publish(DLQ, [(key, json.dumps(body, ensure_ascii=False).encode())])
     metrics.dlq_size.labels(channel).inc()
 
@@ -93,7 +112,12 @@ class Dispatcher:
         is_retired: Callable[[str], bool] = lambda _: False,
         folds: Callable[[str], bool] = lambda _: True,
         recent: RecentAlerts | None = None,
+        breakers: Breakers | None = None,
+        tell: Callable[[Change], None] = lambda _: None,
     ) -> None:
+        self.breakers = breakers or channel_breakers(delivery)
+        self.tell = tell  # a channel went down or came back: the health channels hear of it
+        self._waiting: dict[str, int] = {}  # alerts waiting for their channel, per channel
         self.folds = folds  # False for a rule that says `stories: off`
         self.recent = recent  # the last alerts and their states, for the status page
         self.is_retired = is_retired
@@ -118,6 +142,7 @@ class Dispatcher:
         """Deliver every alert of the records; raise Interrupted if shutdown cut retries short."""
         await self._record_unrecorded()
         await self.settlements.sync()
+        self._waiting = await self.held.waiting()
         batch: list[MatchedArticle] = []
         for record in records:
             try:
@@ -217,14 +242,25 @@ class Dispatcher:
             return
         sender = self.senders.get(alert.channel)
         if sender is None:
-            await self._give_up(alert, f"no channel named {alert.channel!r} is configured", 0)
+            missing = f"no channel named {alert.channel!r} is configured"
+            await self._give_up(alert, missing, 0, retriable=False)
             return
         waits = self._hold_for(alert)
         if waits is not None:
             await self._hold(alert, *waits)
             return
-        reason = ""
+        if self._waiting.get(alert.channel):
+            await self._wait_for_channel(alert, "alerts before it wait for the channel", 0)
+            return
+        await self._send(alert, sender)
+
+    async def _send(self, alert: Alert, sender: Sender) -> None:
+        """Send with the retries; wait for the channel when it is down or goes down."""
+        breaker = self.breakers[alert.channel]
         for attempt in range(1, self.delivery.attempts + 1):
+            if not breaker.begin(self.clock()):
+                await self._wait_for_channel(alert, f"down: {breaker.reason}", attempt - 1)
+                return
             started = time.perf_counter()
             try:
                 await sender.send(alert)
@@ -233,8 +269,12 @@ class Dispatcher:
                     time.perf_counter() - started
                 )
                 reason = str(exc)
-                if not exc.retriable or attempt == self.delivery.attempts:
-                    await self._give_up(alert, reason, attempt)
+                if not exc.retriable:
+                    await self._give_up(alert, reason, attempt, retriable=False)
+                    return
+                self._changed(breaker.failed(reason, self.clock(), exc.retry_after_s))
+                if attempt == self.delivery.attempts or not breaker.may_send(self.clock()):
+                    await self._wait_for_channel(alert, reason, attempt)
                     return
                 self.metrics.alerts.labels(alert.channel, "retried").inc()
                 delay = self.delivery.delay_s(attempt, exc.retry_after_s)
@@ -244,8 +284,11 @@ class Dispatcher:
                 continue
             except Exception as exc:  # a sender's bug: redoing the batch would resend the rest
                 log.exception("alert_send_crashed", attempt=attempt)
-                await self._give_up(alert, f"{type(exc).__name__}: {exc}", attempt)
+                await self._give_up(alert, f"{type(exc).__name__}: {exc}", attempt, retriable=False)
                 return
+            finally:
+                breaker.answered()
+            self._changed(breaker.succeeded(self.clock()))
             self.metrics.delivery_duration.labels(alert.channel).observe(
                 time.perf_counter() - started
             )
@@ -256,6 +299,24 @@ class Dispatcher:
                 self.metrics.fetch_to_alert.observe(max(0.0, lag))
             log.info("alert_delivered", attempt=attempt)
             return
+
+    def _changed(self, change: Change | None) -> None:
+        if change is not None:
+            self.tell(change)
+
+    async def _wait_for_channel(self, alert: Alert, reason: str, attempts: int) -> None:
+        """Hold the alert until its channel is back (`monitor.alerts.outage` sends it); with
+        `give_up_after: 0`, dead-letter it instead."""
+        if self.delivery.give_up_after_s <= 0:
+            await self._give_up(alert, reason, attempts)
+            return
+        now = self.clock()
+        item = HeldAlert.of(alert, datetime.fromtimestamp(now, UTC))
+        await self.held.hold(HeldRow(alert.channel, OUTAGE, int(now * 1000), item, alert))
+        self._waiting[alert.channel] = self._waiting.get(alert.channel, 0) + 1
+        await self._settle(alert, "held", f"{OUTAGE}: {redact(reason)}")
+        self.metrics.alerts.labels(alert.channel, "waiting").inc()
+        log.warning("alert_waits_for_channel", reason=redact(reason))
 
     def _hold_for(self, alert: Alert) -> tuple[str, float] | None:
         """(reason, due time) when the alert waits: for the channel's digest, through its
@@ -298,10 +359,14 @@ class Dispatcher:
         self.metrics.alerts.labels(alert.channel, "held").inc()
         log.info("alert_held", reason=reason, due=datetime.fromtimestamp(due, UTC).isoformat())
 
-    async def _give_up(self, alert: Alert, reason: str, attempts: int) -> None:
+    async def _give_up(
+        self, alert: Alert, reason: str, attempts: int, *, retriable: bool = True
+    ) -> None:
         reason = redact(reason)
         body = {"alert": alert.to_dict(), "attempts": attempts}
-        await dead_letter(self.bus, self.metrics, alert.id, body, reason, alert.channel)
+        await dead_letter(
+            self.bus, self.metrics, alert.id, body, reason, alert.channel, retriable=retriable
+        )
         await self._settle(alert, "dead", reason)
         self.metrics.alerts.labels(alert.channel, "dead").inc()
         log.error("alert_dead_lettered", reason=reason, attempts=attempts)
@@ -324,3 +389,16 @@ class Dispatcher:
             # sends the alert again) and write it once there is room; the batch is redone.
             self._unrecorded[alert.id] = settlement
             raise
+
+
+def channel_breakers(delivery: DeliveryConfig) -> Breakers:
+    """A breaker per channel: down after `attempts` failures in a row, probed with the backoff."""
+    return Breakers(
+        lambda channel: Breaker(
+            channel,
+            down_after=delivery.attempts,
+            backoff_s=delivery.backoff_s,
+            max_backoff_s=delivery.max_backoff_s,
+            max_asked_s=MAX_RETRY_AFTER_S,
+        )
+    )

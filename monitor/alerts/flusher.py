@@ -13,7 +13,11 @@ sent, however long its retries wait.
 
 A digest whose sender raises something other than a DeliveryError (a bug) is dead-lettered
 with the exception's name, like an alert in the dispatcher: tried again by the loop, it could
-go out once a second.
+go out once a second. One the channel refuses for good (a 4xx other than 408 and 429) is
+dead-lettered too; one it cannot take now (it is down: `monitor.alerts.breaker`) stays held and
+is tried when the channel is probed again, until it is `delivery.give_up_after` overdue.
+Alerts that wait for their channel (reason `outage`) go out one by one through
+`monitor.alerts.outage`, claimed like the digests' items.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from datetime import UTC, datetime
 
 import structlog
 
+from monitor.alerts.breaker import Breakers, Change
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, HeldAlert
-from monitor.alerts.dispatch import Settlements, dead_letter
-from monitor.alerts.held import Held, HeldRow
+from monitor.alerts.dispatch import Settlements, channel_breakers, dead_letter
+from monitor.alerts.held import OUTAGE, Held, HeldRow
+from monitor.alerts.outage import Outages
 from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
@@ -62,7 +68,24 @@ class Flusher:
         stop: asyncio.Event,
         recent: RecentAlerts | None = None,
         claims: Claims | None = None,
+        breakers: Breakers | None = None,
+        tell: Callable[[Change], None] = lambda _: None,
     ) -> None:
+        self.breakers = breakers or channel_breakers(delivery)
+        self.tell = tell
+        self.outages = Outages(
+            held=held,
+            senders=senders,
+            settlements=settlements,
+            bus=bus,
+            metrics=metrics,
+            delivery=delivery,
+            breakers=self.breakers,
+            clock=clock,
+            stop=stop,
+            tell=tell,
+            recent=recent,
+        )
         self.claims = claims  # None: this flusher is the only sender of its held items
         self.recent = recent  # the last alerts and their states, for the status page
         self.held = held
@@ -100,16 +123,18 @@ class Flusher:
             groups.setdefault((row.channel, row.reason, rule), []).append(row)
         sent = 0
         for (channel, reason, _), all_rows in groups.items():
+            if reason == OUTAGE and not self.outages.due(channel, all_rows):
+                continue  # the channel is down and not due for a probe: nothing to claim
             rows = await self._claim(all_rows)
             if not rows:
                 continue
             try:
                 if self.claims is None:
-                    sent += await self._send_rows(channel, reason, rows)
+                    sent += await self._send_group(channel, reason, rows)
                 else:
                     ids = [r.item.alert_id for r in rows]
                     async with renewing(self.claims, ids, lease_s(self.delivery)):
-                        sent += await self._send_rows(channel, reason, rows)
+                        sent += await self._send_group(channel, reason, rows)
             finally:
                 if self.claims is not None:
                     await self.claims.release([r.item.alert_id for r in rows])
@@ -119,6 +144,11 @@ class Flusher:
         for channel in {c for c, _, _ in groups} - set(counts):
             self.metrics.held_alerts.labels(channel).set(0)
         return sent
+
+    async def _send_group(self, channel: str, reason: str, rows: list[HeldRow]) -> int:
+        if reason == OUTAGE:
+            return await self.outages.drain(channel, rows)
+        return int(await self._send_rows(channel, reason, rows))
 
     async def _claim(self, rows: list[HeldRow]) -> list[HeldRow]:
         """The rows this flusher won the claim of and that are still to send."""
@@ -163,16 +193,28 @@ class Flusher:
     async def _send(self, digest: Digest) -> bool:
         sender = self.senders.get(digest.channel)
         reason = f"no channel named {digest.channel!r} is configured"
-        attempts = 0
+        breaker = self.breakers[digest.channel]
+        attempts, retriable = 0, False
         if sender is not None:
             for attempts in range(1, self.delivery.attempts + 1):
+                if not breaker.begin(self.clock()):
+                    if self._overdue(digest):
+                        break  # waited past give_up_after: dead-lettered below
+                    return False  # still held: tried when the channel is probed again
                 started = time.perf_counter()
                 try:
                     await sender.send_digest(digest)
                 except DeliveryError as exc:
-                    reason = str(exc)
-                    if not exc.retriable or attempts == self.delivery.attempts:
+                    reason, retriable = str(exc), exc.retriable
+                    if not exc.retriable:
                         break
+                    change = breaker.failed(reason, self.clock(), exc.retry_after_s)
+                    if change is not None:
+                        self.tell(change)
+                    if attempts == self.delivery.attempts or not breaker.may_send(self.clock()):
+                        if self._overdue(digest):
+                            break
+                        return False  # still held
                     delay = self.delivery.delay_s(attempts, exc.retry_after_s)
                     log.warning("digest_retry", attempt=attempts, reason=reason, retry_in_s=delay)
                     if await sleep_or_stop(self.stop, delay):
@@ -180,8 +222,13 @@ class Flusher:
                     continue
                 except Exception as exc:  # a sender's bug: redone, it could send once a second
                     log.exception("digest_send_crashed", attempt=attempts)
-                    reason = f"{type(exc).__name__}: {exc}"
+                    reason, retriable = f"{type(exc).__name__}: {exc}", False
                     break
+                finally:
+                    breaker.answered()
+                change = breaker.succeeded(self.clock())
+                if change is not None:
+                    self.tell(change)
                 self.metrics.delivery_duration.labels(digest.channel).observe(
                     time.perf_counter() - started
                 )
@@ -191,11 +238,18 @@ class Flusher:
                 log.info("digest_sent", items=len(digest.items), attempt=attempts)
                 return True
         body: dict[str, object] = {"digest": digest.to_dict(), "attempts": attempts}
-        await dead_letter(self.bus, self.metrics, digest.id, body, reason, digest.channel)
+        await dead_letter(
+            self.bus, self.metrics, digest.id, body, reason, digest.channel, retriable=retriable
+        )
         await self._settle(digest, "dead", reason)
         self.metrics.alerts.labels(digest.channel, "dead").inc(len(digest.items))
         log.error("digest_dead_lettered", reason=reason, attempts=attempts)
         return False
+
+    def _overdue(self, digest: Digest) -> bool:
+        """Due longer ago than `delivery.give_up_after` (0: give up after the last attempt)."""
+        give_up = self.delivery.give_up_after_s
+        return give_up <= 0 or self.clock() - digest.sent_for.timestamp() > give_up
 
     async def _settle(self, digest: Digest, status: str, reason: str | None) -> None:
         for item in digest.items:

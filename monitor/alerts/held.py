@@ -1,7 +1,8 @@
-"""Alerts held back for a digest, through quiet hours, or beyond a rule's throttle, until they
-are due: in state.db on the local bus, in the compacted topic `<prefix>held` on Kafka (so a
-dispatcher that dies leaves its held alerts to the others). Held rows outlive restarts and
-crashes: nothing held is lost."""
+"""Alerts held back for a digest, through quiet hours, beyond a rule's throttle, or while their
+channel is down (reason `outage`, kept whole to go out as itself), until they are due: in
+state.db on the local bus, in the compacted topic `<prefix>held` on Kafka (so a dispatcher that
+dies leaves its held alerts to the others). Held rows outlive restarts and crashes: nothing held
+is lost."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from monitor.badrecords import skip_bad
 from monitor.bus.base import HELD
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.metrics import Metrics
+from monitor.models import Alert, alert_from_dict
 from monitor.records import BadRecord, Fields, load_json
 from monitor.state import StateStore
 
+OUTAGE = "outage"  # the reason of an alert held while its channel is down
 RELEASED = b'{"released":true}'  # a held alert that went out (compaction keeps only this)
 
 
@@ -27,9 +30,17 @@ class HeldRow:
     """One held alert: for which channel, why, and when it is due."""
 
     channel: str
-    reason: str  # digest, quiet or throttle
+    reason: str  # digest, quiet, throttle or outage
     due_ms: int
     item: HeldAlert
+    alert: Alert | None = None  # the whole alert, for one that waits for its channel (outage)
+
+    def item_dict(self) -> dict[str, Any]:
+        """The item as stored: with the whole alert under `alert` when there is one."""
+        data = self.item.to_dict()
+        if self.alert is not None:
+            data["alert"] = self.alert.to_dict()
+        return data
 
     def to_json(self) -> bytes:
         """The Kafka record."""
@@ -37,7 +48,7 @@ class HeldRow:
             "channel": self.channel,
             "reason": self.reason,
             "due_ms": self.due_ms,
-            "item": self.item.to_dict(),
+            "item": self.item_dict(),
         }
         return json.dumps(data, ensure_ascii=False).encode()
 
@@ -45,8 +56,14 @@ class HeldRow:
     def from_json(cls, d: dict[str, Any]) -> HeldRow:
         """Decode what `to_json` made (already parsed); raise BadRecord."""
         f = Fields(d, "held", "held")
-        item = HeldAlert.from_dict(f.get("item"))
-        return cls(f.text("channel"), f.text("reason"), f.integer("due_ms"), item)
+        return cls.of(f.text("channel"), f.text("reason"), f.integer("due_ms"), f.get("item"))
+
+    @classmethod
+    def of(cls, channel: str, reason: str, due_ms: int, item: object) -> HeldRow:
+        """A row from its stored item (what `item_dict` made); raise BadRecord."""
+        held = HeldAlert.from_dict(item)
+        whole = item.get("alert") if isinstance(item, dict) else None
+        return cls(channel, reason, due_ms, held, alert_from_dict(whole) if whole else None)
 
 
 class Held(Protocol):
@@ -64,6 +81,10 @@ class Held(Protocol):
         """Held alerts per channel."""
         ...
 
+    async def waiting(self) -> dict[str, int]:
+        """Alerts waiting for their channel to come back (reason `outage`), per channel."""
+        ...
+
     async def release(self, alert_ids: Sequence[str]) -> None:
         """Forget rows that went out (or were dead-lettered)."""
         ...
@@ -77,7 +98,7 @@ class HeldStore:
 
     async def hold(self, row: HeldRow) -> None:
         """Hold an alert until `row.due_ms` (held already: kept as it was)."""
-        data = json.dumps(row.item.to_dict(), ensure_ascii=False)
+        data = json.dumps(row.item_dict(), ensure_ascii=False)
         await self.file.write(
             lambda db: db.execute(
                 "INSERT OR IGNORE INTO held (alert_id, channel, reason, due_ms, item) "
@@ -95,9 +116,7 @@ class HeldStore:
                 "ORDER BY due_ms, rowid",
                 (now_ms,),
             )
-            return [
-                HeldRow(r[0], r[1], int(r[2]), HeldAlert.from_dict(json.loads(r[3]))) for r in rows
-            ]
+            return [HeldRow.of(r[0], r[1], int(r[2]), json.loads(r[3])) for r in rows]
 
         return await self.file.run(query)
 
@@ -106,6 +125,17 @@ class HeldStore:
 
         def query() -> dict[str, int]:
             rows = self.file.conn().execute("SELECT channel, count(*) FROM held GROUP BY channel")
+            return {str(r[0]): int(r[1]) for r in rows}
+
+        return await self.file.run(query)
+
+    async def waiting(self) -> dict[str, int]:
+        """Alerts waiting for their channel to come back, per channel."""
+
+        def query() -> dict[str, int]:
+            rows = self.file.conn().execute(
+                "SELECT channel, count(*) FROM held WHERE reason = ? GROUP BY channel", (OUTAGE,)
+            )
             return {str(r[0]): int(r[1]) for r in rows}
 
         return await self.file.run(query)
@@ -161,7 +191,8 @@ class KafkaHeldStore:
         """Catch up with the other dispatchers; the rows due by `now_ms`, oldest due first."""
         await self._sync()
         return sorted(
-            (r for r in self._rows.values() if r.due_ms <= now_ms), key=lambda r: r.due_ms
+            (r for r in self._rows.values() if r.due_ms <= now_ms),
+            key=lambda r: (r.due_ms, r.item.held_at, r.item.alert_id),
         )
 
     async def counts(self) -> dict[str, int]:
@@ -169,6 +200,14 @@ class KafkaHeldStore:
         found: dict[str, int] = {}
         for row in self._rows.values():
             found[row.channel] = found.get(row.channel, 0) + 1
+        return found
+
+    async def waiting(self) -> dict[str, int]:
+        """Alerts waiting for their channel to come back, per channel, as of the last read."""
+        found: dict[str, int] = {}
+        for row in self._rows.values():
+            if row.reason == OUTAGE:
+                found[row.channel] = found.get(row.channel, 0) + 1
         return found
 
     async def release(self, alert_ids: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ class Outcome:
     delivered: bool
     attempts: int
     reason: str = ""
+    retriable: bool = True  # whether the last failure could pass by sending again later
 
 
 async def send_with_retries(
@@ -32,7 +33,7 @@ async def send_with_retries(
         except DeliveryError as exc:
             reason = str(exc)
             if not exc.retriable or attempt == delivery.attempts:
-                return Outcome(False, attempt, reason)
+                return Outcome(False, attempt, reason, exc.retriable)
             await asyncio.sleep(delivery.delay_s(attempt, exc.retry_after_s))
             continue
         return Outcome(True, attempt)

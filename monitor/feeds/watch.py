@@ -241,7 +241,10 @@ class FeedWatch:
             await self._settle(alert, "delivered", None)
             return
         body: dict[str, object] = {"alert": alert.to_dict(), "attempts": outcome.attempts}
-        await dead_letter(self.bus, self.metrics, alert.id, body, outcome.reason, alert.channel)
+        await dead_letter(
+            self.bus, self.metrics, alert.id, body, outcome.reason, alert.channel,
+            retriable=outcome.retriable,
+        )  # fmt: skip
         self.metrics.alerts.labels(alert.channel, "dead").inc()
         await self._settle(alert, "dead", outcome.reason)
         log.error("feed_health_alert_dead_lettered", reason=outcome.reason, channel=alert.channel)

@@ -52,6 +52,17 @@ class RulesState:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelRow:
+    """A channel: up, or down since when, why, and when it is tried next."""
+
+    name: str
+    down_since_ms: int | None
+    reason: str
+    probe_ms: int | None
+    waiting: int  # alerts held until it is back
+
+
+@dataclass(frozen=True, slots=True)
 class StatusView:
     """Everything the page shows; a section is None where this process's role lacks it."""
 
@@ -67,6 +78,7 @@ class StatusView:
     feeds_more: int = 0  # feeds polled but not listed (the page lists a bounded number)
     watches_more: int = 0  # watches in force but not listed: the quietest
     exposed: str | None = None  # the warning when the listener is open beyond loopback
+    channels: Sequence[ChannelRow] | None = None  # the dispatcher's channels
 
 
 def ago(ms: int | None, now_ms: int) -> str:

@@ -73,8 +73,9 @@ REFUSAL_BYTES = 64 * 1024  # of an error answer's body, read for what it says
 def http_refusal(
     status: int, reason: str, headers: Mapping[str, str], body: bytes
 ) -> DeliveryError:
-    """5xx and 429 are retriable (after the `Retry-After` seconds, when given); other 4xx not."""
-    retriable = status == 429 or status >= 500
+    """5xx, 408 and 429 are retriable (after the `Retry-After` seconds, when given); other 4xx
+    are not: sending again cannot fix them."""
+    retriable = retriable_status(status)
     return DeliveryError(
         f"HTTP {status} {reason}".strip(),
         retriable=retriable,
@@ -101,11 +102,16 @@ def json_refusal(
     said, wait_s = read(answer)
     return DeliveryError(
         f"{platform} {status}: {one_line(said or reason, 200)}",
-        retriable=status == 429 or status >= 500,
+        retriable=retriable_status(status),
         retry_after_s=wait_s
         if wait_s is not None
         else retry_after_header(headers.get("Retry-After")),
     )
+
+
+def retriable_status(status: int) -> bool:
+    """Whether an HTTP answer may be different later: 5xx, 408 (timeout), 429 (too many)."""
+    return status in (408, 429) or status >= 500
 
 
 def retry_after_header(value: str | None) -> float | None:
@@ -136,7 +142,7 @@ class HttpSender:
         self.render_digest = render_digest
 
     async def send(self, alert: Alert) -> None:
-        """Deliver; 5xx, 429, timeouts and connection errors are retriable, other 4xx are not."""
+        """Deliver; 5xx, 408, 429, timeouts and connection errors are retriable; other 4xx not."""
         await self.request(await self.render(alert))
 
     async def send_digest(self, digest: Digest) -> None:
