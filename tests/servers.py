@@ -8,7 +8,7 @@ import email.policy
 import gzip
 import hashlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -148,6 +148,7 @@ class Receiver:
     delivered: asyncio.Event = field(default_factory=asyncio.Event)
     failed: asyncio.Event = field(default_factory=asyncio.Event)
     hold: asyncio.Event | None = None  # when set, requests wait for it before answering
+    on_answer: Callable[[bytes, int], None] | None = None  # told each body and its answer
 
     def url(self, path: str = "/hook") -> str:
         return f"{self.base}{path}"
@@ -163,6 +164,8 @@ class Receiver:
                 self.always if self.always is not None else (self.plan.pop(0) if self.plan else 200)
             )
             (self.delivered if code == 200 else self.failed).set()
+            if self.on_answer is not None:
+                self.on_answer(body, code)
             return web.Response(status=code, text="ok" if code == 200 else "fail")
 
         app = web.Application()

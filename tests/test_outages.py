@@ -41,7 +41,7 @@ def test_breaker_goes_down_after_failures_in_a_row_and_probes_with_growing_waits
     assert not b.begin(NOW + 2)  # one probe at a time
     assert b.failed("HTTP 503", NOW + 2) is None
     b.answered()
-    waits = []
+    waits: list[float] = []
     for _ in range(4):
         waits.append(b.probe_at - NOW - 2 - sum(waits))
         assert b.failed("HTTP 503", b.probe_at) is None
@@ -65,7 +65,7 @@ async def test_a_channel_down_holds_its_alerts_and_sends_them_in_order_once_back
     flusher = rig.flusher(dispatcher, lambda: now[0])
     await dispatcher.handle([record(article_id="a0", offset=0)])
     assert 3 == len(rig.receiver.received)  # FAST: 3 attempts, then the channel is down
-    assert dispatcher.breakers["hook"].down
+    assert is_down(dispatcher)
     for i in range(1, 5):
         now[0] += 0.001  # the first probe is due 0.05 s after the channel went down
         await dispatcher.handle([record(article_id=f"a{i}", offset=i)])
@@ -81,7 +81,7 @@ async def test_a_channel_down_holds_its_alerts_and_sends_them_in_order_once_back
     assert 5 == await flusher.flush_due()
     sent = [json.loads(b)["article"]["id"] for _, b in rig.receiver.received[3:]]
     assert ["a0", "a1", "a2", "a3", "a4"] == sent
-    assert not dispatcher.breakers["hook"].down
+    assert not is_down(dispatcher)
     assert {} == await dispatcher.held.waiting()
     assert "delivered" == await rig.state.settled_status(alert_of(dispatcher, "a3"))
     assert 0 == await flusher.flush_due()
@@ -281,6 +281,10 @@ async def test_a_waiting_alert_is_kept_whole(rig: Rig) -> None:
     (row,) = [r for r in await dispatcher.held.due(2**62) if r.reason == OUTAGE]
     assert row.alert is not None
     assert ["CIS"] == [e.value for e in row.alert.evidence]
+
+
+def is_down(dispatcher: Dispatcher) -> bool:
+    return dispatcher.breakers["hook"].down
 
 
 def alert_of(dispatcher: Dispatcher, article_id: str) -> str:
