@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from monitor.bus.base import Connection
-from monitor.bus.probe import ERROR_CHARS, Link, probe, short
+from monitor.bus.probe import ERROR_CHARS, Link, describe, probe, short
 
 
 class FakeClock:
@@ -103,6 +104,19 @@ def test_a_long_error_is_cut_to_one_short_line() -> None:
     assert ERROR_CHARS == len(shown)
     assert shown.startswith("line one line two x")
     assert "\n" not in shown
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ConnectionRefusedError("refused"), "ConnectionRefusedError: refused"),
+        (KafkaConnectionError("Unable to bootstrap"), "KafkaConnectionError: Unable to bootstrap"),
+        (TimeoutError(), "TimeoutError"),
+    ],
+)
+def test_a_reason_names_the_error_once(error: BaseException, reason: str) -> None:
+    """aiokafka's errors carry their class in their text: it is not said twice."""
+    assert reason == describe(error)
 
 
 def test_only_changes_are_logged(clock: FakeClock, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,12 +1,15 @@
 """Readiness follows the Kafka broker: a `monitor run` turns /readyz 503 (and
-`monitor_bus_connected` 0, and the status page says so) while its broker is away, stays alive,
-and turns ready again, alerting as before, when it is back."""
+`monitor_bus_connected` 0, and the status page says so) while its broker is away or frozen
+(SIGSTOP: connections open, no answer), stays alive, and turns ready again, alerting as before,
+when it is back."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import time
 
 import lxml.html
@@ -98,3 +101,30 @@ async def test_readiness_follows_the_broker_away_and_back(
     finally:
         if stopped:  # the other tests on this worker need their broker
             await asyncio.to_thread(broker.start)
+
+
+async def test_a_frozen_broker_turns_readiness_off_within_the_bound(
+    fleet: Fleet,  # noqa: F811 - the fixture imported above
+    kafka: KafkaUnderTest,
+) -> None:
+    """A broker that keeps its connections but stops answering (SIGSTOP): the probe's timeout
+    counts, 503 within the bound; SIGCONT: ready again."""
+    if kafka.broker is None or kafka.broker.process is None:
+        pytest.skip("an external broker (KAFKA_BOOTSTRAP_SERVERS) cannot be frozen by the test")
+    pid = kafka.broker.process.pid
+    fleet.rules()
+    proc = fleet.process("all")
+    await proc.start()
+    await fleet.ready(proc)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        took_s = await seconds_until(proc, 503, GENEROUS_S)
+        print(f"\n/readyz 503 {took_s:.1f}s after the broker froze (bound {BOUND_S:g}s)")
+        _, body = await readyz(proc)
+        assert "did not answer" in str(body["bus_error"]), body
+        assert 200 == (await proc.get("/healthz"))[0]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    back_s = await seconds_until(proc, 200, 60)
+    print(f"/readyz 200 {back_s:.1f}s after the broker thawed")
+    assert 0 == await proc.stop(timeout_s=15)

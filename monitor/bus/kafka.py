@@ -51,7 +51,7 @@ from monitor.bus.base import (
     Connection,
     Record,
 )
-from monitor.bus.probe import Link, probe
+from monitor.bus.probe import Link, describe, probe
 from monitor.config import KafkaConfig
 from monitor.errors import BusError
 from monitor.lifecycle import Resource
@@ -138,7 +138,7 @@ class KafkaBus(Resource):
                 )
                 await producer.start()
             except KafkaError as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = describe(exc)
                 self.link.down(reason)
                 log.warning("kafka_unavailable", reason=reason, retry_in_s=delay)
                 await asyncio.sleep(delay)
@@ -233,7 +233,7 @@ class KafkaBus(Resource):
                 failed = exc
             else:
                 return
-        raise BusError(f"no broker answered: {type(failed).__name__}: {failed}")
+        raise BusError(f"no broker answered: {describe(failed)}" if failed else "no answer")
 
     async def publish(self, topic: str, items: Sequence[tuple[str, bytes]]) -> None:
         """Send keyed records and wait until the broker has them all (acks=all)."""
@@ -248,7 +248,7 @@ class KafkaBus(Resource):
             ]
             await asyncio.gather(*sent)
         except KafkaError as exc:
-            error = BusError(f"publishing to {name} failed: {type(exc).__name__}: {exc}")
+            error = BusError(f"publishing to {name} failed: {describe(exc)}")
             self.link.down(str(error))
             raise error from exc
         self.link.up()
