@@ -99,6 +99,7 @@ class Metrics:
     bad_records: Counter
     articles_cut_off: Counter
     storage_full: Gauge
+    bus_connected: Gauge
     consumer_lag: Gauge
     feed_parses: Counter
     rules_reload: Counter
@@ -245,6 +246,12 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         storage_full=Gauge(
             "monitor_storage_full",
             "1 while the disk of a state file is full: no new work is taken until it has room.",
+            registry=r,
+        ),
+        bus_connected=Gauge(
+            "monitor_bus_connected",
+            "1 while the bus answers (on Kafka: the broker answered the last probe or publish; "
+            "two probes without an answer, or one failed publish, make it 0).",
             registry=r,
         ),
         articles_cut_off=Counter(

@@ -43,7 +43,7 @@ from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
 from monitor.redact import redact
 from monitor.state import StateStore
 from monitor.status.boards import MatchTally, RecentAlerts
-from monitor.status.page import ChannelRow, StatusView
+from monitor.status.page import ChannelRow, StatusView, utc
 from monitor.status.routes import add_status_routes
 from monitor.status.view import Sources, build_view, seed_tally
 from monitor.storage import StorageHealth, check_history
@@ -106,6 +106,7 @@ class Service:
         stores = [self.state.file, *([self.bus.file] if isinstance(self.bus, LocalBus) else [])]
         self.storage = StorageHealth(stores)
         self.metrics.storage_full.set_function(lambda: float(self.storage.paused()))
+        self.metrics.bus_connected.set_function(lambda: float(self.bus.connection().connected))
         self.metrics.entities_loaded.set(len(rule_set.entities))
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
         self.exposed = exposure(config.listen_host, config.listen_port, config.http_token)
@@ -115,6 +116,7 @@ class Service:
             feeds=lambda: self.rule_set.feeds,
             rules=lambda: [r.spec for r in self.book.compiled.rules],
             problems=lambda: self._shown(self.reloader.problems),
+            bus=self.bus.connection,
             tally=MatchTally() if self.runs("matcher") else None,
             recent=RecentAlerts() if self.runs("dispatcher") else None,
             started_ms=int(time.time() * 1000),
@@ -136,13 +138,17 @@ class Service:
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready when the bus is connected, rules are loaded and the roles are running."""
-        bus_ok = self.bus.is_ready()
+        bus = self.bus.connection()
+        bus_ok = bus.connected
         detail = {
             "role": self.role,
             "bus": "connected" if bus_ok else "not connected",
+            "bus_since": utc(int(bus.since_s * 1000)),
             "rules": len(self.book.compiled.rules),
             "feeds_failing": sorted(self.poller.failing()) if self.poller else [],
         }
+        if not bus_ok and bus.error:
+            detail["bus_error"] = bus.error
         if self.poller is not None:  # saturated, pages fail `busy` but feeds poll on: still ready
             detail["fulltext_pool"] = self.poller.fulltext.sandbox.state().describe()
         if self.reloader.problems:
@@ -365,7 +371,9 @@ class Service:
                 log.warning("native_matcher_missing", detail=native.MISSING)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.reloader.watch(stop), name="rules-watcher")
-                if isinstance(self.bus, LocalBus):
+                if isinstance(self.bus, KafkaBus):  # readiness follows the broker
+                    tg.create_task(self.bus.watch(stop), name="bus-probe")
+                else:
                     tg.create_task(self._prune(self.bus, stop), name="retention")
                 if poller is not None:
                     tg.create_task(poller.run(self.rule_set.feeds, stop), name="poller")

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.bus.base import Connection
 from monitor.guard import FREE_TRIES
 from monitor.metrics import make_metrics
 from monitor.models import Alert, Evidence, make_article
@@ -147,6 +148,7 @@ def view_with(text: str) -> StatusView:
         ],
         alerts=recent.newest_first(),
         dead_letters={text or "hook": 1},
+        bus=Connection(False, NOW / 1000, text),
     )
 
 
@@ -391,6 +393,30 @@ async def test_the_page_of_a_running_service_in_a_real_browser(
     assert "the last reload failed" in text(stale, "//*[@id='rules']")
     assert "watches.yaml:" in text(stale, "//*[@id='rule-problems']")
     assert (artifacts / "status-page.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_lost_bus_is_said_first_with_since_when_and_why() -> None:
+    """Not connected: a line at the top, the time it went (UTC) and the last error, escaped;
+    the title says it too. Connected: no line."""
+    lost = Connection(False, NOW / 1000 - 30, "KafkaConnectionError: <b>refused</b>")
+    page = render(dataclasses.replace(view_with("plain"), bus=lost))
+    document = lxml.html.document_fromstring(page)
+    line = " ".join(text(document, "//*[@id='bus']").split())
+    assert line.startswith(
+        "✗ Bus: not connected since 10:52:50 UTC (KafkaConnectionError: <b>refused</b>)"
+    ), line
+    assert "2025-11-30T10:52:50Z" == nodes(document, "//*[@id='bus']/time")[0].get("datetime")
+    assert "<b>refused" not in page
+    assert text(document, "//title").startswith("(bus not connected)")
+    body = nodes(document, "//body/*")
+    assert ["h1", "bus"] == [body[0].tag, body[1].get("id")]
+    back = Connection(True, NOW / 1000, None)
+    for connected in (back, None):
+        shown = lxml.html.document_fromstring(
+            render(dataclasses.replace(view_with("plain"), bus=connected))
+        )
+        assert [] == nodes(shown, "//*[@id='bus']")
+        assert "bus" not in text(shown, "//title")
 
 
 def test_a_role_without_a_part_leaves_its_section_off() -> None:

@@ -40,6 +40,15 @@ class Record:
     timestamp_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Whether the bus is connected now, since when (Unix seconds), and the last error."""
+
+    connected: bool
+    since_s: float
+    error: str | None = None
+
+
 class Consumer(Protocol):
     """A member of a consumer group on one topic."""
 
@@ -89,4 +98,8 @@ class Bus(Protocol):
 
     def is_ready(self) -> bool:
         """Whether the bus can take records now."""
+        ...
+
+    def connection(self) -> Connection:
+        """Whether the bus is connected now, since when, and why not."""
         ...

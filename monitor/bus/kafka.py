@@ -5,7 +5,8 @@
   id, matches by rule id), so one key always lands in one partition: all of a rule's matches
   meet in one dispatcher, which folds a story's copies without racing another. Consumers join
   `<prefix><group>` with manual commits only, and in a rebalance give partitions up once the
-  batch in hand is committed. Until the broker answers, `start` waits (and `is_ready` says no).
+  batch in hand is committed. Until the broker answers, `start` waits (and `is_ready` says no);
+  once started, `watch` probes the broker so `is_ready` follows it (`monitor.bus.probe`).
 - `KafkaSettlements`: settled alerts in the compacted topic `<prefix>deliveries`, read in full by
   every dispatcher, so a record redelivered to another dispatcher is not alerted twice.
   `CompactedReader` reads such a topic; `monitor.stories.store` reads `<prefix>stories` with it.
@@ -30,9 +31,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.metadata import MetadataRequest
 
 from monitor.badrecords import skip_bad
 from monitor.bus.base import (
+    ARTICLES,
     CLAIMS,
     CLAIMS_RETENTION_S,
     DELIVERIES,
@@ -45,8 +48,10 @@ from monitor.bus.base import (
     STORIES,
     STORIES_RETENTION_S,
     TOPICS,
+    Connection,
     Record,
 )
+from monitor.bus.probe import Link, describe, probe
 from monitor.config import KafkaConfig
 from monitor.errors import BusError
 from monitor.lifecycle import Resource
@@ -109,7 +114,7 @@ class KafkaBus(Resource):
         self.cfg = cfg
         self.options = client_options(cfg)
         self._producer: AIOKafkaProducer | None = None
-        self._ready = False
+        self.link = Link()
         self._consumers: list[KafkaConsumer] = []
 
     def topic(self, name: str) -> str:
@@ -133,14 +138,14 @@ class KafkaBus(Resource):
                 )
                 await producer.start()
             except KafkaError as exc:
-                log.warning(
-                    "kafka_unavailable", reason=f"{type(exc).__name__}: {exc}", retry_in_s=delay
-                )
+                reason = describe(exc)
+                self.link.down(reason)
+                log.warning("kafka_unavailable", reason=reason, retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(CONNECT_BACKOFF_MAX_S, delay * 2)
                 continue
             self._producer = producer
-            self._ready = True
+            self.link.up()
             log.info("kafka_connected", bootstrap=self.cfg.bootstrap_servers)
             return
 
@@ -194,13 +199,41 @@ class KafkaBus(Resource):
             await consumer.close()
         self._consumers.clear()
         producer, self._producer = self._producer, None
-        self._ready = False
+        self.link.down("the bus is stopped", quiet=True)
         if producer is not None:
             await producer.stop()
 
     def is_ready(self) -> bool:
-        """Connected, and the last publish did not fail."""
-        return self._ready
+        """Connected: the broker answered the last probe or publish (`monitor.bus.probe`)."""
+        return self.link.connected
+
+    def connection(self) -> Connection:
+        """Whether the broker answers, since when, and the last error."""
+        return self.link.connection()
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Probe the broker until `stop`, so `is_ready` follows it (`monitor.bus.probe`)."""
+        await probe(self.ask, self.link, stop)
+
+    async def ask(self) -> None:
+        """Ask a broker for the articles topic's metadata, through the producer's client; any
+        answer will do. Each known broker is asked in turn until one answers."""
+        if self._producer is None:
+            raise BusError("the Kafka bus is not started")
+        client = self._producer.client
+        nodes = sorted(b.nodeId for b in client.cluster.brokers())
+        if not nodes:
+            raise BusError("no broker known")
+        request = MetadataRequest([self.topic(ARTICLES)], allow_auto_topic_creation=False)
+        failed: KafkaError | None = None
+        for node in nodes:
+            try:
+                await client.send(node, request)
+            except KafkaError as exc:
+                failed = exc
+            else:
+                return
+        raise BusError(f"no broker answered: {describe(failed)}" if failed else "no answer")
 
     async def publish(self, topic: str, items: Sequence[tuple[str, bytes]]) -> None:
         """Send keyed records and wait until the broker has them all (acks=all)."""
@@ -215,9 +248,10 @@ class KafkaBus(Resource):
             ]
             await asyncio.gather(*sent)
         except KafkaError as exc:
-            self._ready = False
-            raise BusError(f"publishing to {name} failed: {type(exc).__name__}: {exc}") from exc
-        self._ready = True
+            error = BusError(f"publishing to {name} failed: {describe(exc)}")
+            self.link.down(str(error))
+            raise error from exc
+        self.link.up()
 
     def consumer(self, topic: str, group: str) -> KafkaConsumer:
         """Join `<prefix><group>` on `topic`."""

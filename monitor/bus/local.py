@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from monitor.bus.base import Record
+from monitor.bus.base import Connection, Record
 from monitor.lifecycle import Resource
 from monitor.sqlite import SqliteFile
 
@@ -43,18 +43,26 @@ class LocalBus(Resource):
         self.file = SqliteFile(path, _SCHEMA)
         self.poll_interval_s = poll_interval_s
         self._published = asyncio.Event()
+        self._since_s = time.time()
 
     async def start(self) -> None:
         """Open (and create) the log file."""
         await self.file.start()
+        self._since_s = time.time()
 
     async def stop(self) -> None:
         """Close the log file."""
         await self.file.stop()
+        self._since_s = time.time()
 
     def is_ready(self) -> bool:
         """Open means ready."""
         return self.file.is_open
+
+    def connection(self) -> Connection:
+        """Connected while the file is open: there is no broker to lose."""
+        error = None if self.file.is_open else "the bus file is not open"
+        return Connection(self.file.is_open, self._since_s, error)
 
     async def publish(self, topic: str, items: Sequence[tuple[str, bytes]]) -> None:
         """Append records in one transaction."""

@@ -1,9 +1,10 @@
 """The status page, `GET /`: one server-rendered HTML page, no script, refreshed by the browser.
 
-Feeds (failing first, marked), watches (mode, a week of matches as a small inline SVG chart,
-the last match), the recent alerts with their channels' delivery states and evidence, the dead
-letters and the rule set's reload state. Everything from a feed or a rule file is escaped
-(Jinja2 autoescape), and the listener's Content-Security-Policy allows no script at all.
+The bus when it is not connected (first: since when, and why), feeds (failing first, marked),
+watches (mode, a week of matches as a small inline SVG chart, the last match), the recent
+alerts with their channels' delivery states and evidence, the dead letters and the rule set's
+reload state. Everything from a feed or a rule file is escaped (Jinja2 autoescape), and the
+listener's Content-Security-Policy allows no script at all.
 
 Pure: a `StatusView` in, HTML out.
 """
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 
 import jinja2
 
+from monitor.bus.base import Connection
 from monitor.status.boards import DAY_MS, FeedStatus, RecentAlert, WatchActivity
 
 REFRESH_S = 30
@@ -79,6 +81,7 @@ class StatusView:
     watches_more: int = 0  # watches in force but not listed: the quietest
     exposed: str | None = None  # the warning when the listener is open beyond loopback
     channels: Sequence[ChannelRow] | None = None  # the dispatcher's channels
+    bus: Connection | None = None  # the bus's connection (the page speaks when it is lost)
 
 
 def ago(ms: int | None, now_ms: int) -> str:
@@ -108,6 +111,11 @@ def utc(ms: int | None) -> str:
     if ms is None:
         return ""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clock(seconds: float) -> str:
+    """A time of day in UTC, to the second: "10:53:20 UTC"."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%H:%M:%S UTC")
 
 
 def web_link(url: str) -> bool:
@@ -144,6 +152,7 @@ _ENV.filters["ago"] = ago
 _ENV.filters["due"] = due
 _ENV.filters["web_link"] = web_link
 _ENV.filters["utc"] = utc
+_ENV.filters["clock"] = clock
 _ENV.globals["bars"] = bars
 
 

@@ -1,9 +1,10 @@
 """Gathering the status page's `StatusView` from the parts a process runs.
 
 The poller's `FeedBoard`, the matcher's `MatchTally`, the dispatcher's `RecentAlerts`, the rules
-in force and three of the process's gauges (rule reload state, dead letters by channel), read
-one by one: collecting the whole registry, with a series per rule and per feed, took 260 ms at
-20,000 rules. A part a role does not run is None, and its section is left off the page.
+in force, the bus's connection and three of the process's gauges (rule reload state, dead
+letters by channel), read one by one: collecting the whole registry, with a series per rule
+and per feed, took 260 ms at 20,000 rules. A part a role does not run is None, and its section
+is left off the page.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from prometheus_client import Gauge
 from prometheus_client.samples import Sample
 
 from monitor import __version__
-from monitor.bus.base import MATCHES
+from monitor.bus.base import MATCHES, Connection
 from monitor.config import Config
 from monitor.errors import BusError
 from monitor.history import stored_records
@@ -53,6 +54,7 @@ class Sources:
     feeds: Callable[[], Sequence[FeedSpec]]  # the feed list in force
     rules: Callable[[], Sequence[RuleSpec]]  # the watches in force
     problems: Callable[[], Sequence[str]]  # the last reload's problems, if it failed
+    bus: Callable[[], Connection] | None = None  # whether the bus is connected now
     board: FeedBoard | None = None
     tally: MatchTally | None = None
     recent: RecentAlerts | None = None
@@ -101,6 +103,7 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
         dead_letters=dead_letters,
         feeds_more=feeds_more,
         watches_more=watches_more,
+        bus=sources.bus() if sources.bus is not None else None,
     )
 
 
