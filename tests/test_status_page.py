@@ -25,7 +25,16 @@ from monitor.guard import FREE_TRIES
 from monitor.metrics import make_metrics
 from monitor.models import Alert, Evidence, make_article
 from monitor.status.boards import DAY_MS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
-from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow, ago, due, render
+from monitor.status.page import (
+    ChannelRow,
+    FeedRow,
+    RulesState,
+    StatusView,
+    WatchRow,
+    ago,
+    due,
+    render,
+)
 from monitor.status.routes import COOKIE, add_status_routes
 from tests.browser import browser
 from tests.conftest import ROOT, SEED_FEED
@@ -149,6 +158,10 @@ def view_with(text: str) -> StatusView:
         alerts=recent.newest_first(),
         dead_letters={text or "hook": 1},
         bus=Connection(False, NOW / 1000, text),
+        channels=[
+            ChannelRow(text or "hook", NOW - 5000, text, NOW + 4000, 3),
+            ChannelRow("mail", None, "", None, 0),
+        ],
     )
 
 
@@ -417,6 +430,21 @@ def test_a_lost_bus_is_said_first_with_since_when_and_why() -> None:
         )
         assert [] == nodes(shown, "//*[@id='bus']")
         assert "bus" not in text(shown, "//title")
+
+
+def test_a_channel_down_says_since_when_why_the_next_try_and_what_waits() -> None:
+    """A channel down: since when, its last error (escaped), the next try and the alerts
+    waiting; a channel up: one word."""
+    rows = [
+        ChannelRow("hook", NOW - 60_000, "HTTP 503 <i>busy</i>", NOW + 8_000, 12),
+        ChannelRow("mail", None, "", None, 0),
+    ]
+    page = render(dataclasses.replace(view_with("plain"), channels=rows))
+    document = lxml.html.document_fromstring(page)
+    hook = " ".join(text(document, "//*[@data-channel='hook']").split())
+    assert "hook: down since 1m ago (HTTP 503 <i>busy</i>); next try in 8s; 12 alerts" in hook
+    assert "<i>busy" not in page
+    assert "mail: up" == " ".join(text(document, "//*[@data-channel='mail']").split())
 
 
 def test_a_role_without_a_part_leaves_its_section_off() -> None:
