@@ -96,6 +96,9 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
             "`to` needs at least one address",
         ),
         ("delivery: {attempts: 0}\n", "attempts must be a number >= 1"),
+        ("delivery: {give_up_after: soon}\n", "give_up_after: 'soon' is not a duration"),
+        ("delivery:\n  redeliver: maybe\n", "monitor.yaml:2: delivery.redeliver must be true or"),
+        ("delivery: {retries: 3}\n", "unknown key 'retries'"),
         ("poller: {timeout: soon}\n", "timeout: 'soon' is not a duration"),
         ("poller: {per_host: 0}\n", "per_host must be a number >= 1"),
         ("poller: {host_delay: -1s}\n", "host_delay: '-1s' is not a duration"),
@@ -220,6 +223,23 @@ def test_stories_are_on_by_default_and_window_0_turns_them_off(
 ) -> None:
     """Stories fold copies within 48h unless monitor.yaml says otherwise; 0 turns them off."""
     assert window_s == load_config({}, write(tmp_path, text)).stories.window_s
+
+
+@pytest.mark.parametrize(
+    ("text", "give_up_after_s", "redeliver"),
+    [
+        ("", 86400.0, True),
+        ("delivery: {give_up_after: 2h, redeliver: false}\n", 7200.0, False),
+        ("delivery: {give_up_after: 0}\n", 0.0, True),
+    ],
+)
+def test_alerts_wait_a_day_for_their_channel_and_are_redelivered_by_default(
+    tmp_path: Path, text: str, give_up_after_s: float, redeliver: bool
+) -> None:
+    """`give_up_after` is 24h unless monitor.yaml says otherwise (0: dead-letter at once);
+    `redeliver` is on."""
+    delivery = load_config({}, write(tmp_path, text)).delivery
+    assert (give_up_after_s, redeliver) == (delivery.give_up_after_s, delivery.redeliver)
 
 
 def test_channels_may_batch_and_keep_quiet_hours(tmp_path: Path) -> None:
