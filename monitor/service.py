@@ -18,7 +18,7 @@ from monitor import __version__
 from monitor.alerts.breaker import Breaker, Breakers
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.claims import open_claims
-from monitor.alerts.deadletters import DeadLetter, Retrier, export_dlq_size
+from monitor.alerts.deadletters import DeadLetter, Retrier, export_dlq_size, read_open_letters
 from monitor.alerts.dispatch import Dispatcher, Settlements, channel_breakers
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
@@ -499,6 +499,10 @@ class Service:
                 await run_dispatcher(self.bus, dispatcher, stop, drain=True)
             if self.flusher is not None:  # what is due already (held items wait for a run)
                 await self.flusher.flush_due()
+            if self.redeliverer is not None:  # dead letters whose channel this run reached
+                await self._redeliver(await read_open_letters(self.config))
+            if self.notices is not None:
+                await self.notices.send_queued()
 
 
 def export_channels(breakers: Breakers, channels: Sequence[str], metrics: Metrics) -> None:

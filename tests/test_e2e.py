@@ -170,8 +170,10 @@ async def test_once_retries_a_flaky_receiver(world: World) -> None:
 
 
 async def test_once_keeps_what_always_fails_waiting_for_the_next_run(world: World) -> None:
-    """--once: a receiver that always fails marks the channel down and the alert waits (held,
-    not dead-lettered); the next --once run, with the receiver back, sends it once."""
+    """--once: a receiver that always fails marks the channel down (the health channel hears of
+    it) and the alert waits (held, not dead-lettered); the next --once run, with the receiver
+    back, sends it once."""
+    world.config.write_text(world.config.read_text() + "health: {notify: [analysts]}\n")
     world.receiver.always = 500
     proc = await world.start("--once")
     assert 0 == await asyncio.wait_for(proc.wait(), timeout=30)
@@ -181,6 +183,8 @@ async def test_once_keeps_what_always_fails_waiting_for_the_next_run(world: Worl
         assert [] == await bus.consumer(DLQ, "test").fetch(10, 0.1)
     assert "alert_waits_for_channel" in world.logs()
     assert "channel_down" in world.logs()
+    (notice,) = [m for m in world.mailbox.messages if "Channel ops-hook is down" in m["Subject"]]
+    assert "HTTP 500" in notice["Subject"]
     world.receiver.always = None
     proc = await world.start("--once")
     assert 0 == await asyncio.wait_for(proc.wait(), timeout=30)

@@ -44,9 +44,16 @@ def test_breaker_goes_down_after_failures_in_a_row_and_probes_with_growing_waits
     waits: list[float] = []
     for _ in range(4):
         waits.append(b.probe_at - NOW - 2 - sum(waits))
+        assert b.begin(b.probe_at)
         assert b.failed("HTTP 503", b.probe_at) is None
+        b.answered()
     assert [2.0, 4.0, 4.0, 4.0] == waits  # doubling, up to max_backoff
+    probe_at = b.probe_at
+    assert b.failed("HTTP 503", probe_at - 1) is None  # not a probe: under way before
+    assert probe_at == b.probe_at
+    assert b.begin(probe_at)
     assert b.failed("HTTP 429", 0, retry_after_s=30) is None
+    b.answered()
     assert 30 == b.probe_at  # the channel asked for longer
     back = b.succeeded(NOW + 100)
     assert back is not None
@@ -78,7 +85,8 @@ async def test_a_channel_down_holds_its_alerts_and_sends_them_in_order_once_back
     assert 3 == len(rig.receiver.received)
     rig.receiver.always = None
     now[0] += 60
-    assert 5 == await flusher.flush_due()
+    assert 1 == await flusher.flush_due()  # the probe: the oldest
+    assert 4 == await flusher.flush_due()  # up: the rest, in order
     sent = [json.loads(b)["article"]["id"] for _, b in rig.receiver.received[3:]]
     assert ["a0", "a1", "a2", "a3", "a4"] == sent
     assert not is_down(dispatcher)
@@ -110,7 +118,7 @@ async def test_a_probe_that_fails_waits_longer_and_new_alerts_join_the_line(rig:
     await dispatcher.handle([record(article_id="a2", offset=2)])
     assert before + 1 == len(rig.receiver.received)
     now[0] += 60
-    assert 3 == await flusher.flush_due()
+    assert 1 + 2 == await flusher.flush_due() + await flusher.flush_due()
     sent = [json.loads(b)["article"]["id"] for _, b in rig.receiver.received[before + 1 :]]
     assert ["a0", "a1", "a2"] == sent
 
@@ -152,7 +160,9 @@ async def test_a_refusal_while_waiting_dead_letters_that_alert_and_sends_the_res
     rig.receiver.plan = [400]
     before = len(rig.receiver.received)
     now[0] += 60
-    assert 2 == await flusher.flush_due()
+    assert 0 == await flusher.flush_due()  # the probe, refused: no answer on the channel's state
+    assert 1 == await flusher.flush_due()  # the next probe gets through
+    assert 1 == await flusher.flush_due()  # up: the rest
     (dead,) = await rig.dlq()
     assert "HTTP 400" in str(dead["reason"])
     assert dead["retriable"] is False
@@ -278,7 +288,9 @@ async def test_a_waiting_alert_is_kept_whole(rig: Rig) -> None:
     rig.receiver.always = 503
     dispatcher = rig.dispatcher()
     await dispatcher.handle([record(article_id="a0", offset=0)])
-    (row,) = [r for r in await dispatcher.held.due(2**62) if r.reason == OUTAGE]
+    assert [] == await dispatcher.held.due(2**62)  # waiting is not due: it waits for the channel
+    (row,) = await dispatcher.held.waiting_rows("hook", 10)
+    assert OUTAGE == row.reason
     assert row.alert is not None
     assert ["CIS"] == [e.value for e in row.alert.evidence]
 

@@ -154,6 +154,25 @@ async def test_redeliver_false_leaves_dead_letters_for_a_person(setup: Setup) ->
     assert 1 == len(await setup.open_letters())
 
 
+@pytest.mark.parametrize("setup", ["local"], indirect=True)
+async def test_run_once_redelivers_what_its_channel_took_this_run(setup: Setup) -> None:
+    """cron: a `--once` run dead-letters the item its channel refused (503); a later run whose
+    channel takes a new item sends the dead letter again, once."""
+    proc = setup.process("cron")
+    setup.receiver.always = 503
+    setup.feeds.feeds["wire"] = rss(TITLES[0])
+    await proc.start("--once")
+    assert proc.proc is not None
+    assert 0 == await asyncio.wait_for(proc.proc.wait(), 60)
+    assert 1 == len(await setup.open_letters())
+    setup.receiver.always = None
+    setup.feeds.feeds["wire"] = rss(TITLES[0], TITLES[2])
+    await proc.start("--once")
+    assert 0 == await asyncio.wait_for(proc.proc.wait(), 60)
+    assert {TITLES[0]: 1, TITLES[2]: 1} == dict(setup.delivered())
+    assert [] == await setup.open_letters()
+
+
 async def _ready(proc: MonitorProcess) -> bool:
     return (await proc.get("/readyz"))[0] == 200
 

@@ -3,13 +3,15 @@
 A channel is *down* after `down_after` failed sends in a row (retriable failures: timeouts,
 refused connections, 5xx, 408, 429). While it is down nothing is sent to it but one *probe* at a
 time, each after a growing wait (the delivery backoff, doubling up to its maximum, or longer when
-the channel asked with `Retry-After`); meanwhile its alerts wait, held, in order. The first
-success brings it up: the waiting alerts go out, oldest first. A failure that retrying cannot
-fix (another 4xx) says nothing about the channel being up, so it does not count.
+the channel asked with `Retry-After`); meanwhile its alerts wait, held, in order. Only a probe's
+failure pushes the next probe off: sends that were under way when the channel went down do not.
+The first success brings it up: the waiting alerts go out, oldest first. A failure that retrying
+cannot fix (another 4xx) says nothing about the channel being up, so it does not count.
 
-Each process keeps its own breakers: on Kafka, every dispatcher learns of an outage by its own
-failures (within `down_after` sends) and of the recovery by its own probe or by the alerts
-waiting in the shared store going out.
+Each process keeps its own breakers. On Kafka the waiting alerts of a channel are sent by the
+process holding its flusher lease, which probes it; another dispatcher whose breaker is down,
+once nothing waits for the channel anywhere and its own next probe is due, takes it as up
+(`assume_up`) until a send of its own says otherwise.
 """
 
 from __future__ import annotations
@@ -81,8 +83,9 @@ class Breaker:
         self.failures += 1
         self.reason = reason
         if self.down_since is not None:
-            self.probes += 1
-            self.probe_at = now + self._wait(retry_after_s)
+            if self.probing:  # the probe's answer: wait longer before the next
+                self.probes += 1
+                self.probe_at = now + self._wait(retry_after_s)
             return None
         if self.failures < self.down_after:
             return None
@@ -99,8 +102,17 @@ class Breaker:
             return None
         return Change(self.channel, UP, since, now, self.reason)
 
+    def assume_up(self, now: float) -> Change | None:
+        """Nothing waits for the channel and a probe is due, but this process has nothing to
+        probe with: take it as up (not as a success) until a send of its own says otherwise."""
+        if self.down_since is None or not self.may_send(now):
+            return None
+        since, self.down_since, self.failures = self.down_since, None, 0
+        return Change(self.channel, UP, since, now, self.reason)
+
     def _wait(self, asked_s: float | None) -> float:
-        wait = min(self.max_backoff_s, self.backoff_s * 2.0**self.probes)
+        # The exponent is capped: 2.0 ** 1024 overflows, after ~17 h of probes a minute apart.
+        wait = min(self.max_backoff_s, self.backoff_s * 2.0 ** min(self.probes, 60))
         return wait if asked_s is None else max(wait, min(asked_s, self.max_asked_s))
 
 

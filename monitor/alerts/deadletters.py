@@ -141,6 +141,10 @@ async def mark_done(bus: Bus, letters: Sequence[DeadLetter], status: str) -> Non
     )
 
 
+class SentAgainFailed(DeliveryError):
+    """The channel failed the dead letter again (not: it cannot be sent at all)."""
+
+
 class Retrier:
     """Sends dead letters again, at most once per alert (see the module docstring)."""
 
@@ -230,7 +234,7 @@ class Retrier:
             self.bus, self.metrics, letter.id, body, outcome.reason, letter.channel,
             retriable=outcome.retriable,
         )  # fmt: skip
-        raise DeliveryError(outcome.reason, retriable=False)
+        raise SentAgainFailed(outcome.reason, retriable=outcome.retriable)
 
     async def _settle(self, alert_id: str, rule_id: str, article_id: str, channel: str) -> None:
         await self.settlements.settle(

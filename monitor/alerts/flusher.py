@@ -49,6 +49,7 @@ from monitor.waiting import sleep_or_stop
 log = structlog.get_logger("monitor.flusher")
 
 FLUSH_EVERY_S = 1.0
+DRAIN_BATCH = 500  # waiting alerts of one channel claimed and sent per flush, oldest first
 
 
 class Flusher:
@@ -113,37 +114,68 @@ class Flusher:
                 return
 
     async def flush_due(self) -> int:
-        """Send every digest due now; return how many went out."""
-        now_ms = int(self.clock() * 1000)
+        """Send every digest due now, and the alerts waiting for a channel that takes them
+        again; return how many digests and alerts went out."""
+        now = self.clock()
         groups: dict[tuple[str, str, str], list[HeldRow]] = {}
-        for row in await self.held.due(now_ms):
+        for row in await self.held.due(int(now * 1000)):
             if not self.owns(row.channel):
                 continue
             rule = row.item.rule_id if row.reason == "throttle" else ""
             groups.setdefault((row.channel, row.reason, rule), []).append(row)
         sent = 0
-        for (channel, reason, _), all_rows in groups.items():
-            if reason == OUTAGE and not self.outages.due(channel, all_rows):
-                continue  # the channel is down and not due for a probe: nothing to claim
-            rows = await self._claim(all_rows)
-            if not rows:
-                continue
-            try:
-                if self.claims is None:
-                    sent += await self._send_group(channel, reason, rows)
-                else:
-                    ids = [r.item.alert_id for r in rows]
-                    async with renewing(self.claims, ids, lease_s(self.delivery)):
-                        sent += await self._send_group(channel, reason, rows)
-            finally:
-                if self.claims is not None:
-                    await self.claims.release([r.item.alert_id for r in rows])
+        for (channel, reason, _), rows in groups.items():
+            if self.breakers[channel].may_send(now) or any(self._overdue_row(r) for r in rows):
+                sent += await self._claimed(channel, reason, rows)
+        waiting = await self.held.waiting()
+        for channel in waiting:
+            if self.owns(channel):
+                sent += await self._drain(channel, now)
+        for breaker in self.breakers:
+            if not self.owns(breaker.channel) and not waiting.get(breaker.channel):
+                # Another process sent (or gave up) what waited: ours has nothing to probe with.
+                change = breaker.assume_up(now)
+                if change is not None:
+                    self.tell(change)
         counts = {c: n for c, n in (await self.held.counts()).items() if self.owns(c)}
         for channel, count in counts.items():
             self.metrics.held_alerts.labels(channel).set(count)
         for channel in {c for c, _, _ in groups} - set(counts):
             self.metrics.held_alerts.labels(channel).set(0)
         return sent
+
+    async def _drain(self, channel: str, now: float) -> int:
+        """Send the alerts waiting for `channel`, oldest first, if it may be tried: while it is
+        down, only the oldest (the probe), and those waited past give_up_after."""
+        oldest = await self.held.waiting_rows(channel, 1)
+        if not oldest:
+            return 0
+        breaker = self.breakers[channel]
+        expired = self.outages.expired(oldest[0], now)
+        if not (expired or breaker.may_send(now)):
+            return 0  # down and not due for a probe: nothing to claim
+        many = expired or not breaker.down
+        rows = await self.held.waiting_rows(channel, DRAIN_BATCH) if many else oldest
+        return await self._claimed(channel, OUTAGE, rows)
+
+    def _overdue_row(self, row: HeldRow) -> bool:
+        give_up = self.delivery.give_up_after_s
+        return give_up <= 0 or self.clock() - row.due_ms / 1000 > give_up
+
+    async def _claimed(self, channel: str, reason: str, all_rows: list[HeldRow]) -> int:
+        """Claim the rows, send those won, release them."""
+        rows = await self._claim(all_rows)
+        if not rows:
+            return 0
+        try:
+            if self.claims is None:
+                return await self._send_group(channel, reason, rows)
+            ids = [r.item.alert_id for r in rows]
+            async with renewing(self.claims, ids, lease_s(self.delivery)):
+                return await self._send_group(channel, reason, rows)
+        finally:
+            if self.claims is not None:
+                await self.claims.release([r.item.alert_id for r in rows])
 
     async def _send_group(self, channel: str, reason: str, rows: list[HeldRow]) -> int:
         if reason == OUTAGE:

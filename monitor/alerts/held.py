@@ -6,10 +6,12 @@ is lost."""
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.alerts.digest import HeldAlert
@@ -74,7 +76,11 @@ class Held(Protocol):
         ...
 
     async def due(self, now_ms: int) -> list[HeldRow]:
-        """The rows due by `now_ms`, oldest due first."""
+        """The rows due by `now_ms`, oldest due first, but those waiting for their channel."""
+        ...
+
+    async def waiting_rows(self, channel: str, limit: int) -> list[HeldRow]:
+        """The first `limit` alerts waiting for `channel`, in the order they began to wait."""
         ...
 
     async def counts(self) -> dict[str, int]:
@@ -113,8 +119,21 @@ class HeldStore:
         def query() -> list[HeldRow]:
             rows = self.file.conn().execute(
                 "SELECT channel, reason, due_ms, item FROM held WHERE due_ms <= ? "
-                "ORDER BY due_ms, rowid",
-                (now_ms,),
+                "AND reason != ? ORDER BY due_ms, rowid",
+                (now_ms, OUTAGE),
+            )
+            return [HeldRow.of(r[0], r[1], int(r[2]), json.loads(r[3])) for r in rows]
+
+        return await self.file.run(query)
+
+    async def waiting_rows(self, channel: str, limit: int) -> list[HeldRow]:
+        """The first `limit` alerts waiting for `channel`, in the order they began to wait."""
+
+        def query() -> list[HeldRow]:
+            rows = self.file.conn().execute(
+                "SELECT channel, reason, due_ms, item FROM held WHERE reason = ? AND channel = ? "
+                "ORDER BY due_ms, rowid LIMIT ?",
+                (OUTAGE, channel, limit),
             )
             return [HeldRow.of(r[0], r[1], int(r[2]), json.loads(r[3])) for r in rows]
 
@@ -147,6 +166,10 @@ class HeldStore:
             db.executemany("DELETE FROM held WHERE alert_id = ?", [(i,) for i in alert_ids])
 
         await self.file.write(delete)
+
+
+def _order(row: HeldRow) -> tuple[int, datetime, str]:
+    return (row.due_ms, row.item.held_at, row.item.alert_id)
 
 
 class KafkaHeldStore:
@@ -188,12 +211,18 @@ class KafkaHeldStore:
         self._rows[row.item.alert_id] = row
 
     async def due(self, now_ms: int) -> list[HeldRow]:
-        """Catch up with the other dispatchers; the rows due by `now_ms`, oldest due first."""
+        """Catch up with the other dispatchers; the rows due by `now_ms`, oldest due first,
+        but those waiting for their channel."""
         await self._sync()
         return sorted(
-            (r for r in self._rows.values() if r.due_ms <= now_ms),
-            key=lambda r: (r.due_ms, r.item.held_at, r.item.alert_id),
+            (r for r in self._rows.values() if r.due_ms <= now_ms and r.reason != OUTAGE),
+            key=_order,
         )
+
+    async def waiting_rows(self, channel: str, limit: int) -> list[HeldRow]:
+        """The first `limit` alerts waiting for `channel`, as of the last read, in order."""
+        rows = (r for r in self._rows.values() if r.reason == OUTAGE and r.channel == channel)
+        return heapq.nsmallest(limit, rows, key=_order)
 
     async def counts(self) -> dict[str, int]:
         """Held alerts per channel, as of the last read."""

@@ -69,12 +69,8 @@ class Outages:
         self.tell = tell
         self.recent = recent
 
-    def due(self, channel: str, rows: Sequence[HeldRow]) -> bool:
-        """Whether the channel may be tried now, or one of its rows has waited too long."""
-        now = self.clock()
-        return self.breakers[channel].may_send(now) or any(self._expired(r, now) for r in rows)
-
-    def _expired(self, row: HeldRow, now: float) -> bool:
+    def expired(self, row: HeldRow, now: float) -> bool:
+        """Whether the row has waited longer than `delivery.give_up_after`."""
         waited = now - row.item.held_at.timestamp()
         return self.delivery.give_up_after_s > 0 and waited > self.delivery.give_up_after_s
 
@@ -89,9 +85,10 @@ class Outages:
                 why = "no such channel" if sender is None else "the waiting alert has no body"
                 await self._give_up(row, f"{why}: {channel!r}", retriable=sender is not None)
                 continue
-            if self._expired(row, now):
+            if self.expired(row, now):
                 waited = self.delivery.give_up_after_s
-                await self._give_up(row, f"gave up after {waited:g}s waiting: {breaker.reason}")
+                why = breaker.reason or "the channel did not take it"
+                await self._give_up(row, f"gave up after {waited:g}s waiting: {why}")
                 continue
             if self.stop.is_set() or not breaker.begin(now):
                 break
@@ -195,10 +192,17 @@ class Notices:
             if not getting.done():
                 getting.cancel()
                 return
-            change = getting.result()
-            for channel in self.notify:
-                if channel != change.channel and channel in self.senders:
-                    await self._send(channel_alert(change, channel))
+            await self._tell_all(getting.result())
+
+    async def send_queued(self) -> None:
+        """Send what is noted now (`run --once`, which has no loop for it)."""
+        while not self._queue.empty():
+            await self._tell_all(self._queue.get_nowait())
+
+    async def _tell_all(self, change: Change) -> None:
+        for channel in self.notify:
+            if channel != change.channel and channel in self.senders:
+                await self._send(channel_alert(change, channel))
 
     async def _send(self, alert: Alert) -> None:
         outcome = await send_with_retries(

@@ -6,18 +6,20 @@ sending again could work (its failure was retriable: a timeout, a 5xx, 408 or 42
 past `give_up_after`), and when it was not redelivered before. Each goes through the same path
 as `monitor dlq retry` (`monitor.alerts.deadletters.Retrier`): claimed, sent only if not yet
 delivered, settled, closed; so it goes out once, whichever processes try it. One that fails
-again is dead-lettered again, marked `redelivered`, and left to a person.
+again is dead-lettered again, marked `redelivered`, and left to a person; its channel's other
+letters wait for the next sign of it being back (the failure counts on the channel's breaker).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
 
 from monitor.alerts.breaker import Breakers
-from monitor.alerts.deadletters import DeadLetter, Retrier
+from monitor.alerts.deadletters import DeadLetter, Retrier, SentAgainFailed
 from monitor.errors import DeliveryError
 
 log = structlog.get_logger("monitor.redeliver")
@@ -48,8 +50,9 @@ class Redeliverer:
     async def redeliver(self, letters: Sequence[DeadLetter]) -> int:
         """Send the eligible letters again, oldest first; how many went out."""
         sent = 0
+        failing: set[str] = set()
         for letter in letters:
-            if not self.eligible(letter):
+            if letter.channel in failing or not self.eligible(letter):
                 continue
             try:
                 outcome = await self.retrier.retry(letter, automatic=True)
@@ -60,6 +63,9 @@ class Redeliverer:
                     channel=letter.channel,
                     reason=str(exc),
                 )
+                if isinstance(exc, SentAgainFailed) and exc.retriable:
+                    failing.add(letter.channel)  # down again: the rest wait
+                    self.breakers[letter.channel].failed(str(exc), time.time())
                 continue
             log.info(
                 "dead_letter_redelivered", id=letter.id, channel=letter.channel, outcome=outcome
