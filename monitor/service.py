@@ -300,6 +300,7 @@ class Service:
                 recent=self.status.recent,
                 breakers=self.breakers,
                 tell=notices.tell,
+                claims=claims if isinstance(self.bus, KafkaBus) else None,  # several dispatchers
             )
             self.flusher = Flusher(
                 held=held,

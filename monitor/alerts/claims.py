@@ -85,6 +85,11 @@ class Claims(Protocol):
         """Give the keys back (done, or failed: another may try)."""
         ...
 
+    async def holding(self, keys: Sequence[str]) -> set[str]:
+        """The keys whose live claim is ours now (a lease that lapsed, taken over or not, is
+        not)."""
+        ...
+
 
 @asynccontextmanager
 async def renewing(claims: Claims, keys: Sequence[str], lease_s: float) -> AsyncIterator[None]:
@@ -174,6 +179,18 @@ class LocalClaims:
                 )
             )
 
+    async def holding(self, keys: Sequence[str]) -> set[str]:
+        """The keys whose live claim is ours now."""
+        now_ms = int(self.clock() * 1000)
+
+        def query() -> set[str]:
+            ours = self.file.conn().execute(
+                "SELECT key FROM claims WHERE owner = ? AND until_ms >= ?", (self.owner, now_ms)
+            )
+            return {str(r[0]) for r in ours} & set(keys)
+
+        return await self.file.run(query) if keys else set()
+
     async def release(self, keys: Sequence[str]) -> None:
         """Delete our claims of the keys (another's are left alone)."""
         rows = [(key, self.owner) for key in keys]
@@ -258,6 +275,18 @@ class KafkaClaims:
         body = {"owner": self.owner, "at": now_ms, "until": now_ms + int(lease_s * 1000)}
         value = json.dumps(body | {"kind": "renew"}).encode()
         await self.bus.publish(CLAIMS, [(key, value) for key in dict.fromkeys(keys)])
+
+    async def holding(self, keys: Sequence[str]) -> set[str]:
+        """Read the topic to its end: the keys whose live claim is ours."""
+        await self._sync()
+        now_ms = int(self.clock() * 1000)
+        return {
+            k
+            for k in keys
+            if (held := self._holders.get(k)) is not None
+            and held[0] == self.owner
+            and held[1] >= now_ms
+        }
 
     async def release(self, keys: Sequence[str]) -> None:
         """Publish the releases of our claims."""

@@ -29,13 +29,14 @@ import structlog
 
 from monitor.alerts.breaker import Breaker, Breakers, Change
 from monitor.alerts.channels.base import Sender
+from monitor.alerts.claims import Claims, renewing
 from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import OUTAGE, Held, HeldRow
 from monitor.alerts.timing import Batching, next_digest, quiet_until
 from monitor.badrecords import reject_record
 from monitor.bus.base import DLQ, MATCHES, Bus, Record
 from monitor.config import MAX_RETRY_AFTER_S, DeliveryConfig
-from monitor.errors import DeliveryError, StorageFull
+from monitor.errors import BusError, DeliveryError, StorageFull
 from monitor.matching.spec import Throttle
 from monitor.metrics import Metrics
 from monitor.models import Alert, MatchedArticle, Settlement
@@ -46,6 +47,9 @@ from monitor.stories.desk import StoryDesk
 from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.dispatcher")
+# A dispatcher's claim on the alerts it sends, renewed every third while it sends: short, so a
+# dispatcher that died mid-send holds its alerts back from the others for half a minute at most.
+DISPATCH_LEASE_S = 30.0
 
 
 class Settlements(Protocol):
@@ -114,7 +118,11 @@ class Dispatcher:
         recent: RecentAlerts | None = None,
         breakers: Breakers | None = None,
         tell: Callable[[Change], None] = lambda _: None,
+        claims: Claims | None = None,
     ) -> None:
+        self.claims = claims  # several dispatchers (Kafka): an alert is claimed before it is sent
+        self._claimed_at = 0.0
+        self._claimed_elsewhere: set[str] = set()
         self.breakers = breakers or channel_breakers(delivery)
         self.tell = tell  # a channel went down or came back: the health channels hear of it
         self._waiting: dict[str, int] = {}  # alerts waiting for their channel, per channel
@@ -163,12 +171,39 @@ class Dispatcher:
                     alerts[alert.id] = (alert, (alert.rule_id, matched.article.id) in placed)
                 elif first[0].article.id != alert.article.id:
                     self._folded(alert)  # a copy of a story alerting in this very batch
-        results = await asyncio.gather(
-            *(self._deliver(a, fresh) for a, fresh in alerts.values()), return_exceptions=True
-        )
-        for result in results:
+        for result in await self._deliver_all(list(alerts.values())):
             if isinstance(result, BaseException):
                 raise result
+
+    async def _deliver_all(self, alerts: list[tuple[Alert, bool]]) -> list[object]:
+        """Deliver the batch's alerts at once; with claims (Kafka), claim those to send first.
+
+        A dispatcher that a rebalance took partitions from while it was frozen (a stopped
+        process, a stalled VM) resumes mid-batch: without a claim it would send what the new
+        owner of its partitions already sent. With one, the new owner finds the alert claimed
+        and holds it (it goes out once the claim is released or lapses, if not settled by then),
+        and the resumed one sends only while its claim is still live."""
+        claims = self.claims
+        if claims is None:
+            return await asyncio.gather(
+                *(self._deliver(a, fresh) for a, fresh in alerts), return_exceptions=True
+            )
+        open_ids = [a.id for a, _ in alerts if await self._status(a) is None]
+        claimed = await claims.claim(open_ids, DISPATCH_LEASE_S)
+        self._claimed_at = time.monotonic()
+        self._claimed_elsewhere = set(open_ids) - claimed
+        if claimed:  # under the claim: what another dispatcher settled before is seen
+            await self.settlements.sync()
+        try:
+            async with renewing(claims, list(claimed), DISPATCH_LEASE_S):
+                return await asyncio.gather(
+                    *(self._deliver(a, fresh) for a, fresh in alerts), return_exceptions=True
+                )
+        finally:
+            try:
+                await claims.release(list(claimed))
+            except BusError as exc:  # the claims lapse by themselves within the lease
+                log.warning("claim_release_failed", alerts=len(claimed), reason=str(exc))
 
     def _held_back(self, matched: MatchedArticle) -> bool:
         """Shadow matches are reported, not sent; matches of retired rules are dropped."""
@@ -227,12 +262,17 @@ class Dispatcher:
             del self._unrecorded[alert_id]
             log.info("settlement_recorded_late", alert_id=alert_id, status=settlement.status)
 
-    async def _deliver_once(self, alert: Alert, fresh: bool) -> None:
+    async def _status(self, alert: Alert) -> str | None:
+        """How the alert (or its story under another id) was settled, or None."""
         held = self._unrecorded.get(alert.id)
         status = held.status if held else await self.settlements.settled_status(alert.id)
         for other in alert.alias_ids():
             if status is None:
                 status = await self.settlements.settled_status(other)
+        return status
+
+    async def _deliver_once(self, alert: Alert, fresh: bool) -> None:
+        status = await self._status(alert)
         if status is not None:
             if fresh:
                 self._folded(alert)
@@ -249,15 +289,43 @@ class Dispatcher:
         if waits is not None:
             await self._hold(alert, *waits)
             return
+        if alert.id in self._claimed_elsewhere:
+            await self._hold_claimed(alert)
+            return
         if self._waiting.get(alert.channel):
             await self._wait_for_channel(alert, "alerts before it wait for the channel", 0)
             return
         await self._send(alert, sender)
 
+    async def _hold_claimed(self, alert: Alert) -> None:
+        """Another dispatcher holds the alert's claim: it may be sending it now. Hold it (it
+        goes out when the claim is free, unless settled by then), whatever give_up_after."""
+        now = self.clock()
+        item = HeldAlert.of(alert, datetime.fromtimestamp(now, UTC))
+        await self.held.hold(HeldRow(alert.channel, OUTAGE, int(now * 1000), item, alert))
+        self._waiting[alert.channel] = self._waiting.get(alert.channel, 0) + 1
+        await self._settle(alert, "held", "being sent by another dispatcher")
+        log.info("alert_claimed_elsewhere")
+
+    async def _still_ours(self, alert: Alert) -> bool:
+        """Whether this process may still send the alert: long after its claim (a freeze), ask
+        whether the claim is still held. Unknown (the bus away): go on, at least once."""
+        if self.claims is None or time.monotonic() - self._claimed_at < DISPATCH_LEASE_S / 3:
+            return True
+        try:
+            held = alert.id in await self.claims.holding([alert.id])
+        except BusError:
+            return True
+        if not held:
+            log.warning("alert_claim_lapsed", detail="another dispatcher sends it")
+        return held
+
     async def _send(self, alert: Alert, sender: Sender) -> None:
         """Send with the retries; wait for the channel when it is down or goes down."""
         breaker = self.breakers[alert.channel]
         for attempt in range(1, self.delivery.attempts + 1):
+            if not await self._still_ours(alert):
+                return
             if not breaker.begin(self.clock()):
                 await self._wait_for_channel(alert, f"down: {breaker.reason}", attempt - 1)
                 return

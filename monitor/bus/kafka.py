@@ -440,6 +440,7 @@ class CompactedReader:
         self.bus = bus
         self.topic = bus.topic(topic)
         self._reader: AIOKafkaConsumer | None = None
+        self._reading = asyncio.Lock()  # the dispatcher, the flusher and redelivery share one
 
     async def start(self) -> None:
         """Position at the topic's beginning."""
@@ -458,6 +459,10 @@ class CompactedReader:
 
     async def read_to_end(self) -> list[tuple[bytes, bytes]]:
         """(key, value) of every record written since the last call, up to the current end."""
+        async with self._reading:
+            return await self._read_to_end()
+
+    async def _read_to_end(self) -> list[tuple[bytes, bytes]]:
         reader = self._reader
         if reader is None:
             raise BusError(f"{self.topic} is not being read")
