@@ -8,6 +8,7 @@ import email.policy
 import gzip
 import hashlib
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -137,6 +138,16 @@ class FeedServer:
         return app
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One webhook request and the status it was answered with, at `at` (epoch seconds)."""
+
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    at: float
+
+
 @dataclass
 class Receiver:
     """A webhook receiver: answers `plan` statuses in turn (then 200), recording every request."""
@@ -144,6 +155,7 @@ class Receiver:
     plan: list[int] = field(default_factory=list)
     always: int | None = None
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    answered: list[Answer] = field(default_factory=list)
     base: str = ""
     delivered: asyncio.Event = field(default_factory=asyncio.Event)
     failed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -163,6 +175,7 @@ class Receiver:
             code = (
                 self.always if self.always is not None else (self.plan.pop(0) if self.plan else 200)
             )
+            self.answered.append(Answer(dict(request.headers), body, code, time.time()))
             (self.delivered if code == 200 else self.failed).set()
             if self.on_answer is not None:
                 self.on_answer(body, code)

@@ -47,6 +47,7 @@ class Fleet:
     hook_timeout: str = "10s"
     stories_window: str = "48h"
     hook_extra: str = ""
+    delivery: str = "{attempts: 3, backoff: 100ms, max_backoff: 200ms}"
     env: dict[str, str] = field(default_factory=dict)
     processes: list[MonitorProcess] = field(default_factory=list)
 
@@ -75,7 +76,7 @@ class Fleet:
             bus: {{kind: kafka, bootstrap_servers: "{self.bootstrap}", topic_prefix: "{self.prefix}", partitions: 4, poller_partitions: 4}}
             http: {{listen: "127.0.0.1:{port}"}}
             defaults: {{notify: {self.notify}}}
-            delivery: {{attempts: 3, backoff: 100ms, max_backoff: 200ms}}
+            delivery: {self.delivery}
             stories: {{window: {self.stories_window}}}
             channels:
               ops-hook: {{kind: webhook, url: "{self.receiver.url("/hook")}", secret: "k", timeout: {self.hook_timeout}{self.hook_extra}}}
