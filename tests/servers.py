@@ -9,7 +9,7 @@ import gzip
 import hashlib
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -160,7 +160,6 @@ class Receiver:
     delivered: asyncio.Event = field(default_factory=asyncio.Event)
     failed: asyncio.Event = field(default_factory=asyncio.Event)
     hold: asyncio.Event | None = None  # when set, requests wait for it before answering
-    on_answer: Callable[[bytes, int], None] | None = None  # told each body and its answer
 
     def url(self, path: str = "/hook") -> str:
         return f"{self.base}{path}"
@@ -177,8 +176,6 @@ class Receiver:
             )
             self.answered.append(Answer(dict(request.headers), body, code, time.time()))
             (self.delivered if code == 200 else self.failed).set()
-            if self.on_answer is not None:
-                self.on_answer(body, code)
             return web.Response(status=code, text="ok" if code == 200 else "fail")
 
         app = web.Application()

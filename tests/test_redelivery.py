@@ -36,7 +36,6 @@ class Setup:
     receiver: Receiver
     bus: str  # the `bus:` line of the config
     processes: list[MonitorProcess] = field(default_factory=list)
-    answers: list[tuple[str, int]] = field(default_factory=list)  # (title, status)
 
     def process(self, name: str, redeliver: bool = True) -> MonitorProcess:
         port = free_port()
@@ -61,7 +60,11 @@ class Setup:
         return proc
 
     def delivered(self) -> Counter[str]:
-        return Counter(t for t, status in self.answers if status == 200)
+        return Counter(
+            json.loads(a.body)["article"]["title"]
+            for a in self.receiver.answered
+            if a.status == 200
+        )
 
     async def open_letters(self) -> list[dict[str, object]]:
         """`monitor dlq list --json` (a subprocess that does not block the servers)."""
@@ -96,9 +99,6 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         )
         s.feeds.feeds["wire"] = rss()
         made = Setup(tmp_path, s.feeds, s.receiver, bus)
-        s.receiver.on_answer = lambda body, status: made.answers.append(
-            (json.loads(body)["article"]["title"], status)
-        )
         try:
             yield made
         finally:

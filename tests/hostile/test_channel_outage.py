@@ -15,7 +15,7 @@ import sys
 import textwrap
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -49,15 +49,25 @@ class Outage:
     mailbox: object
     monitor: MonitorProcess
     published: int = 0
-    answers: list[tuple[str, int]] = field(default_factory=list)  # (item number, status)
 
     def publish(self, upto: int) -> None:
         self.published = upto
         self.feeds.feeds["wire"] = feed(range(max(0, upto - 40), upto))
 
+    def answers(self) -> list[tuple[str, str, int]]:
+        """(item number, alert id, status) of every request, in order."""
+        return [
+            (
+                json.loads(a.body)["article"]["url"].rsplit("/", 1)[1],
+                a.headers["X-Monitor-Alert-Id"],
+                a.status,
+            )
+            for a in self.receiver.answered
+        ]
+
     def delivered(self) -> Counter[str]:
         """Item numbers the receiver answered 200, with how many times."""
-        return Counter(a for a, status in self.answers if status == 200)
+        return Counter(n for n, _, status in self.answers() if status == 200)
 
     async def channel_up(self) -> float:
         return await self.monitor.metric("monitor_channel_up", {"channel": "hook"})
@@ -92,9 +102,6 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
         monitor = MonitorProcess(config, f"http://127.0.0.1:{port}", tmp_path / "logs")
         o = Outage(tmp_path, s.feeds, s.receiver, s.mailbox, monitor)
         o.publish(0)
-        s.receiver.on_answer = lambda body, status: o.answers.append(
-            (json.loads(body)["article"]["url"].rsplit("/", 1)[1], status)
-        )
         try:
             yield o
         finally:
@@ -161,6 +168,10 @@ async def test_a_channel_down_past_the_old_give_up_time_loses_and_repeats_nothin
     assert len(waited) >= 5, "alerts waited for the channel"
     drained = _logged(logs, "waiting_alert_delivered")
     assert drained == [a for a in dict.fromkeys(waited) if a in set(drained)], "out of order"
+    sent = [alert for _, alert, status in o.answers() if status == 200]
+    where = [i for i, alert in enumerate(sent) if alert in set(waited)]
+    overtook = [a for a in sent[min(where) : max(where) + 1] if a not in set(waited)]
+    assert [] == overtook, "a new alert went out before the ones waiting"
     subjects = [str(m["Subject"]) for m in o.mailbox.messages]  # type: ignore[attr-defined]
     assert 1 == sum("Channel hook is down" in s for s in subjects), subjects
     assert 1 == sum("Channel hook is back" in s for s in subjects), subjects
@@ -201,7 +212,7 @@ def _logged(logs: str, event: str) -> list[str]:
 
 def _missing(o: Outage, last: int) -> str:
     got = {int(n) for n in o.delivered()}
-    return f"missing {sorted(set(range(last)) - got)}; answers {o.answers[-20:]}"
+    return f"missing {sorted(set(range(last)) - got)}; answers {o.answers()[-20:]}"
 
 
 async def _ok(monitor: MonitorProcess, path: str) -> bool:
