@@ -17,7 +17,7 @@ import structlog
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.badrecords import reject_record
 from monitor.bus.base import ARTICLES, MATCHES, Bus, Consumer, Record
-from monitor.errors import MatchCutOff, StorageFull
+from monitor.errors import BusError, MatchCutOff, StorageFull
 from monitor.matching.compiler import CompiledRules
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import Throttle
@@ -222,6 +222,37 @@ async def run_dispatcher(
     )
 
 
+async def _do_batch(
+    consumer: Consumer,
+    work: Callable[[list[Record]], Awaitable[None]],
+    records: list[Record],
+    stop: asyncio.Event,
+    role: str,
+) -> bool:
+    """Do one batch and commit it; else redo it from the last commit. True: stop now."""
+    try:
+        await work(records)
+        await consumer.commit(records)
+    except Interrupted:
+        log.info("shutdown_left_uncommitted", role=role, records=len(records))
+        return True
+    except StorageFull as exc:
+        # Expected while the disk is full: the batch is done again once it has room.
+        log.warning("batch_paused_disk_full", role=role, reason=str(exc))
+    except BusError as exc:
+        # Expected: a rebalance took the partitions, or the broker is away. The batch is
+        # fetched again from the last commit (by us or their new owner); the dedupe downstream
+        # makes redoing it harmless. No traceback: nothing is wrong with the code.
+        log.warning("batch_failed", role=role, records=len(records), reason=str(exc))
+    except Exception:
+        # The role's top-level loop: anything else is a bug; log it and redo the batch.
+        log.exception("batch_failed", role=role, records=len(records))
+    else:
+        return False
+    await consumer.rewind()
+    return await sleep_or_stop(stop, ERROR_PAUSE_S)
+
+
 async def _consume(
     consumer: Consumer,
     work: Callable[[list[Record]], Awaitable[None]],
@@ -251,25 +282,7 @@ async def _consume(
                 if drain:
                     return
                 continue
-            try:
-                await work(records)
-                await consumer.commit(records)
-            except Interrupted:
-                log.info("shutdown_left_uncommitted", role=role, records=len(records))
+            if await _do_batch(consumer, work, records, stop, role):
                 return
-            except StorageFull as exc:
-                # Expected while the disk is full: the batch is done again once it has room.
-                log.warning("batch_paused_disk_full", role=role, reason=str(exc))
-                await consumer.rewind()
-                if await sleep_or_stop(stop, ERROR_PAUSE_S):
-                    return
-            except Exception:
-                # The role's top-level loop. The work or its commit failed (a rebalance, the
-                # broker away): log it, and fetch the batch again from the last commit; the
-                # dedupe downstream makes redoing it harmless.
-                log.exception("batch_failed", role=role, records=len(records))
-                await consumer.rewind()
-                if await sleep_or_stop(stop, ERROR_PAUSE_S):
-                    return
     finally:
         await consumer.close()

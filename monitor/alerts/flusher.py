@@ -39,7 +39,7 @@ from monitor.alerts.held import OUTAGE, Held, HeldRow
 from monitor.alerts.outage import Outages
 from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
-from monitor.errors import DeliveryError
+from monitor.errors import BusError, DeliveryError
 from monitor.metrics import Metrics
 from monitor.models import Settlement
 from monitor.status.boards import RecentAlerts
@@ -107,6 +107,8 @@ class Flusher:
         while not self.stop.is_set():
             try:
                 await self.flush_due()
+            except BusError as exc:  # the broker away: what is held waits for the next round
+                log.warning("flush_failed", reason=str(exc))
             except Exception:
                 # The flusher's top-level loop: what failed stays held and is tried again.
                 log.exception("flush_failed")
