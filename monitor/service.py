@@ -327,7 +327,7 @@ class Service:
                     delivery=self.config.delivery,
                 )
                 self.redeliverer = Redeliverer(retrier, self.breakers)
-            export_channels(self.breakers, list(self.config.channels), self.metrics)
+            export_channels(self.breakers, self.flusher, list(self.config.channels), self.metrics)
         return poller, dispatcher
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -506,11 +506,14 @@ class Service:
                 await self.notices.send_queued()
 
 
-def export_channels(breakers: Breakers, channels: Sequence[str], metrics: Metrics) -> None:
-    """`monitor_channel_up{channel}`: 0 while the channel's breaker says down, else 1."""
+def export_channels(
+    breakers: Breakers, flusher: Flusher, channels: Sequence[str], metrics: Metrics
+) -> None:
+    """`monitor_channel_up{channel}`: 0 while the channel's breaker says down, or while alerts
+    wait for it (on Kafka, another dispatcher may be the one that met its failures), else 1."""
     for name in channels:
-        metrics.channel_up.labels(name).set_function(partial(_up, breakers[name]))
+        metrics.channel_up.labels(name).set_function(partial(_up, breakers[name], flusher))
 
 
-def _up(breaker: Breaker) -> float:
-    return 0.0 if breaker.down else 1.0
+def _up(breaker: Breaker, flusher: Flusher) -> float:
+    return 0.0 if breaker.down or flusher.waiting.get(breaker.channel) else 1.0

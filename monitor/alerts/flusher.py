@@ -101,6 +101,10 @@ class Flusher:
         # Which channels' digests this process sends: all on the local bus; on Kafka, those
         # whose flusher lease it holds (the service sets it).
         self.owns: Callable[[str], bool] = lambda _: True
+        # Alerts waiting for each channel, in the shared store (any dispatcher's), as of the
+        # last flush: while some wait, the channel is down for every process, not only for
+        # those that met its failures.
+        self.waiting: dict[str, int] = {}
 
     async def run(self) -> None:
         """Flush what is due every second until `stop`."""
@@ -129,7 +133,7 @@ class Flusher:
         for (channel, reason, _), rows in groups.items():
             if self.breakers[channel].may_send(now) or any(self._overdue_row(r) for r in rows):
                 sent += await self._claimed(channel, reason, rows)
-        waiting = await self.held.waiting()
+        waiting = self.waiting = await self.held.waiting()
         for channel in waiting:
             if self.owns(channel):
                 sent += await self._drain(channel, now)

@@ -1,5 +1,7 @@
 # ruff: noqa: F811 - `rig` is test_dispatch's fixture, imported
-"""Review of issue 39 (outages): defects found, each a test that fails until it is fixed."""
+"""Outages at their edges: a channel down for days, digests of a down channel, a redelivery into
+a channel down again, and a dispatcher that did not meet the failures (a fresh-eyes review found
+each; each test failed before its fix)."""
 
 from __future__ import annotations
 
