@@ -282,7 +282,7 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         channel_up=Gauge(
             "monitor_channel_up",
-            "1 while the channel takes alerts, 0 while it is down or alerts wait for it (in order).",
+            "1 while the channel takes alerts, 0 while it is down or alerts wait for it.",
             ["channel"],
             registry=r,
         ),

@@ -300,7 +300,9 @@ class Service:
                 recent=self.status.recent,
                 breakers=self.breakers,
                 tell=notices.tell,
-                claims=claims if isinstance(self.bus, KafkaBus) else None,  # several dispatchers
+                # Several dispatchers (Kafka) claim what they send; under their own name, so this
+                # process's flusher cannot take a claim of the dispatcher's for its own.
+                claims=claims.holder("dispatcher") if isinstance(self.bus, KafkaBus) else None,
             )
             self.flusher = Flusher(
                 held=held,
@@ -321,7 +323,7 @@ class Service:
                 retrier = Retrier(
                     senders=senders,
                     settlements=settlements,
-                    claims=claims,
+                    claims=claims.holder("redeliver"),
                     bus=self.bus,
                     metrics=self.metrics,
                     delivery=self.config.delivery,

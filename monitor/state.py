@@ -215,13 +215,19 @@ class StateStore(Resource):
         return str(row[0]) if row else None
 
     async def settle(self, settlement: Settlement) -> None:
-        """Settle an alert: it will not be sent again."""
+        """Settle an alert: it will not be sent again. `held` never replaces a delivered or
+        dead alert's settlement (two dispatchers that met one alert at once, on a shared store:
+        the one that held it last must not undo the other's delivery)."""
         now = int(time.time() * 1000)
         await self.file.write(
             lambda db: db.execute(
-                "INSERT OR REPLACE INTO deliveries "
+                "INSERT INTO deliveries "
                 "(alert_id, rule_id, article_id, channel, status, reason, ts_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_id) DO UPDATE SET "
+                "rule_id = excluded.rule_id, article_id = excluded.article_id, "
+                "channel = excluded.channel, status = excluded.status, "
+                "reason = excluded.reason, ts_ms = excluded.ts_ms "
+                "WHERE excluded.status != 'held' OR deliveries.status = 'held'",
                 (
                     settlement.alert_id,
                     settlement.rule_id,

@@ -19,7 +19,11 @@ ran out mid-send would let a second sender take the key and send it again.
   extends the holder's lease and never takes a key. A record that cannot be read is logged,
   counted and skipped (`skip_bad`); holders whose lease ended long ago are forgotten. Weaker
   than the local bus where clocks differ: a lease ends by the claimant's clock, so hosts whose
-  clocks are minutes apart can take over a live lease early.
+  clocks are minutes apart can take over a live lease early (the dispatchers' 30 s leases by
+  more than 30 s: keep the hosts' clocks in step, as Kafka itself wants).
+
+Parts of one process that must not take each other's claims (the dispatcher's, the flusher's,
+redelivery's) claim under names of their own (`holder`), sharing the store.
 
 Where it is weaker still: a holder whose renewals fail (the broker or the disk away for two
 thirds of a lease, at least 200 s) is not told; its lease can run out while it still sends, and
@@ -31,6 +35,7 @@ nothing, where a reader that had not yet forgotten extends it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import sqlite3
 import time
@@ -38,7 +43,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 import structlog
 
@@ -72,6 +77,10 @@ def lease_s(delivery: DeliveryConfig) -> float:
 
 class Claims(Protocol):
     """Leases on keys: one holder at a time."""
+
+    def holder(self, name: str) -> Claims:
+        """The same claims held under another name (another part of the process)."""
+        ...
 
     async def claim(self, keys: Sequence[str], lease_s: float) -> set[str]:
         """Take the keys for `lease_s` seconds; return those won (the others have a holder)."""
@@ -143,6 +152,14 @@ class LocalClaims:
         self.file = state.file
         self.owner = uuid.uuid4().hex
         self.clock = clock
+
+    def holder(self, name: str) -> Self:
+        """The same claims under another holder's name, for another part of this process that
+        must not take its claims for its own (the dispatcher's and the flusher's): they share
+        the store and what was read of it."""
+        other = copy.copy(self)
+        other.owner = f"{self.owner}-{name}"
+        return other
 
     async def claim(self, keys: Sequence[str], lease_s: float) -> set[str]:
         """Insert each claim unless a live one is there, in one transaction; the ones won."""
@@ -257,6 +274,14 @@ class KafkaClaims:
         before_ms = int(self.clock() * 1000) - FORGET_AFTER_MS
         for key in [k for k, (_, until) in self._holders.items() if until < before_ms]:
             del self._holders[key]
+
+    def holder(self, name: str) -> Self:
+        """The same claims under another holder's name, for another part of this process that
+        must not take its claims for its own (the dispatcher's and the flusher's): they share
+        the store and what was read of it."""
+        other = copy.copy(self)
+        other.owner = f"{self.owner}-{name}"
+        return other
 
     async def claim(self, keys: Sequence[str], lease_s: float) -> set[str]:
         """Publish the claims, read the topic to its end: the keys whose claim won."""

@@ -190,11 +190,12 @@ class Dispatcher:
             )
         open_ids = [a.id for a, _ in alerts if await self._status(a) is None]
         claimed = await claims.claim(open_ids, DISPATCH_LEASE_S)
-        self._claimed_at = time.monotonic()
+        self._claimed_at = _elapsed()
         self._claimed_elsewhere = set(open_ids) - claimed
-        if claimed:  # under the claim: what another dispatcher settled before is seen
-            await self.settlements.sync()
         try:
+            # Under the claim: what another dispatcher settled before is seen (and an alert
+            # held as claimed elsewhere is held knowing the latest).
+            await self.settlements.sync()
             async with renewing(claims, list(claimed), DISPATCH_LEASE_S):
                 return await asyncio.gather(
                     *(self._deliver(a, fresh) for a, fresh in alerts), return_exceptions=True
@@ -308,16 +309,17 @@ class Dispatcher:
         log.info("alert_claimed_elsewhere")
 
     async def _still_ours(self, alert: Alert) -> bool:
-        """Whether this process may still send the alert: long after its claim (a freeze), ask
-        whether the claim is still held. Unknown (the bus away): go on, at least once."""
-        if self.claims is None or time.monotonic() - self._claimed_at < DISPATCH_LEASE_S / 3:
+        """Whether this process may still send the alert: long after its claim (a freeze, a
+        suspended VM, renewals that failed), ask whether the claim is still held. Unknown (the
+        bus away): go on, at least once."""
+        if self.claims is None or _elapsed() - self._claimed_at < DISPATCH_LEASE_S / 3:
             return True
         try:
             held = alert.id in await self.claims.holding([alert.id])
         except BusError:
             return True
         if not held:
-            log.warning("alert_claim_lapsed", detail="another dispatcher sends it")
+            log.warning("alert_claim_lapsed", detail="held: whoever holds it now sends it once")
         return held
 
     async def _send(self, alert: Alert, sender: Sender) -> None:
@@ -325,6 +327,7 @@ class Dispatcher:
         breaker = self.breakers[alert.channel]
         for attempt in range(1, self.delivery.attempts + 1):
             if not await self._still_ours(alert):
+                await self._hold_claimed(alert)  # whoever has it, or the flusher, sends it once
                 return
             if not breaker.begin(self.clock()):
                 await self._wait_for_channel(alert, f"down: {breaker.reason}", attempt - 1)
@@ -457,6 +460,15 @@ class Dispatcher:
             # sends the alert again) and write it once there is room; the batch is redone.
             self._unrecorded[alert.id] = settlement
             raise
+
+
+def _elapsed() -> float:
+    """Seconds on a clock that counts a suspended machine's sleep too (a frozen process's
+    claim lapses in wall time; Linux's monotonic clock stops while the machine sleeps)."""
+    return time.clock_gettime(BOOT_CLOCK) if BOOT_CLOCK is not None else time.monotonic()
+
+
+BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", None)
 
 
 def channel_breakers(delivery: DeliveryConfig) -> Breakers:

@@ -507,9 +507,15 @@ class KafkaSettlements:
         for key, value in await self.reader.read_to_end():
             try:
                 status = Fields(load_json(value, "delivery"), "delivery", "delivery")
-                self._status[key.decode("utf-8", "replace")] = status.text("status")
+                self._keep(key.decode("utf-8", "replace"), status.text("status"))
             except BadRecord as exc:
                 skip_bad(exc, DELIVERIES, key, self.metrics)
+
+    def _keep(self, alert_id: str, status: str) -> None:
+        """`held` never replaces delivered or dead: two dispatchers met one alert at once, and
+        the one that held it last must not undo the other's delivery (read in log order)."""
+        if status != "held" or self._status.get(alert_id) in (None, "held"):
+            self._status[alert_id] = status
 
     async def settled_status(self, alert_id: str) -> str | None:
         """How the alert was settled, as of the last sync."""
@@ -525,7 +531,7 @@ class KafkaSettlements:
             "reason": settlement.reason,
         }
         await self.bus.publish(DELIVERIES, [(settlement.alert_id, json.dumps(body).encode())])
-        self._status[settlement.alert_id] = settlement.status
+        self._keep(settlement.alert_id, settlement.status)
 
 
 class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 
 from monitor.alerts.claims import LocalClaims
@@ -69,7 +68,7 @@ async def test_a_dispatcher_frozen_past_its_claim_does_not_send_what_another_sen
     now[0] += 120  # its lease (30 s) lapses while it is frozen; the group moves its partitions
     await d2.handle([record()])
     assert 1 == len(rig.receiver.received)
-    d1._claimed_at = time.monotonic() - 120  # the freeze, as its monotonic clock saw it
+    d1._claimed_at -= 120  # the freeze, as its clock saw it
     freezing.thaw.set()
     await first
     assert 1 == len(rig.receiver.received), "sent again by the dispatcher that woke up"
@@ -91,7 +90,7 @@ async def test_a_dispatcher_frozen_within_its_claim_sends_once_and_the_other_hol
     assert 0 == len(rig.receiver.received)
     assert {"hook": 1} == await d2.held.waiting()
     assert 0 == await flusher.flush_due()  # still claimed by d1: not sent
-    d1._claimed_at = time.monotonic() - 20
+    d1._claimed_at -= 20
     freezing.thaw.set()
     await first
     assert 1 == len(rig.receiver.received)
@@ -99,6 +98,28 @@ async def test_a_dispatcher_frozen_within_its_claim_sends_once_and_the_other_hol
     assert {} == await d2.held.waiting()  # the held copy, found delivered, was let go
     assert 1 == len(rig.receiver.received)
     assert "r1" == json.loads(rig.receiver.received[0][1])["rule"]["id"]
+
+
+async def test_the_frozen_dispatchers_own_flusher_does_not_take_its_claim(rig: Rig) -> None:
+    """The process that wakes up runs a flusher too, and it may own the channel: the alert the
+    other dispatcher held (claimed elsewhere) must not go out through it while this process's
+    dispatcher is about to send it: the dispatcher claims under a name of its own."""
+    now = [NOW]
+    d1, d2, freezing = two_dispatchers(rig, now)
+    own = LocalClaims(rig.state, clock=lambda: now[0])
+    d1.claims = own.holder("dispatcher")  # as the service wires it
+    flusher = rig.flusher(d1, lambda: now[0])
+    flusher.claims = own
+    first = asyncio.create_task(d1.handle([record()]))
+    await freezing.frozen.wait()
+    now[0] += 20
+    await d2.handle([record()])
+    assert 0 == await flusher.flush_due()  # the waiting copy: claimed by d1's dispatcher
+    d1._claimed_at -= 20
+    freezing.thaw.set()
+    await first
+    await flusher.flush_due()
+    assert 1 == len(rig.receiver.received)
 
 
 async def test_a_dispatcher_that_died_holding_a_claim_delays_its_alert_by_the_lease(
