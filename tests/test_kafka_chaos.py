@@ -35,10 +35,10 @@ CHANNEL = "ops-hook"
 WATCHES = "rules:\n" + "".join(
     f"  - {{id: watch-{k}, match: {{any: [alpha{k}]}}}}\n" for k in range(4)
 )
-BROKER_DOWN_S = 20.0  # at least; longer until every process has said it is not ready
+BROKER_DOWN_S = 15.0  # at least; longer until every process has said it is not ready
 READY_BOUND_S = 30.0  # every /readyz 503 within this of the broker's stop
-FROZEN_S = 20.0  # the dispatcher's session timeout is 10 s
-RECEIVER_DOWN_S = 40.0  # attempts 5, backoff 1 s: the old code gave up after about 15 s
+FROZEN_S = 15.0  # the dispatcher's session timeout is 10 s (and until the other holds all)
+RECEIVER_DOWN_S = 25.0  # attempts 5, backoff 1 s: the old code gave up after about 15 s
 DRAIN_S = 120.0
 
 
@@ -143,7 +143,7 @@ async def test_no_alert_lost_or_repeated_through_broker_dispatcher_and_receiver_
     fleet: Fleet,  # noqa: F811
     kafka: KafkaUnderTest,
 ) -> None:
-    """Broker down 20 s, a dispatcher frozen 20 s, the receiver failing 40 s, items arriving
+    """Broker down 15 s, a dispatcher frozen 15 s, the receiver failing 25 s, items arriving
     all along: each article is answered 200 exactly once, no dead letter is left open, and
     every process is alive but not ready while the broker is away."""
     if kafka.broker is None:

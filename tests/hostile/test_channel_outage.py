@@ -129,7 +129,7 @@ def _dlq_open(config: Path) -> list[object]:
 async def test_a_channel_down_past_the_old_give_up_time_loses_and_repeats_nothing(
     outage: Outage,
 ) -> None:
-    """The webhook answers 503 for twice the old give-up time while items keep arriving:
+    """The webhook answers 503 for 1.5 times the old give-up time while items keep arriving:
     /metrics and the page say it is down, the health channel is told once each way, /readyz
     stays 200; once it is back every item is delivered exactly once, the waiting ones in the
     order they waited, and the DLQ is empty."""
@@ -148,7 +148,7 @@ async def test_a_channel_down_past_the_old_give_up_time_loses_and_repeats_nothin
         assert "hook: down" in page
         assert "waiting to go out" in page or "alerts waiting" in page or "alert waiting" in page
         assert 200 == (await o.monitor.get("/readyz"))[0]  # a channel down is not the service
-        left = 2 * OLD_GIVE_UP_S - (asyncio.get_running_loop().time() - down_at)
+        left = 1.5 * OLD_GIVE_UP_S - (asyncio.get_running_loop().time() - down_at)
         await asyncio.sleep(max(0.0, left))
         assert [] == _dlq_open(o.monitor.config)
         o.receiver.always = None
@@ -187,8 +187,8 @@ async def test_a_flapping_channel_loses_and_repeats_nothing(outage: Outage) -> N
     await eventually(lambda: _ok(o.monitor, "/readyz"), 30)
     stop = asyncio.Event()
     arriving = asyncio.create_task(_arrive(o, stop, every_s=0.3))
-    o.receiver.plan = [503, 200] * 30 + [503, 503, 503, 503, 503, 503, 200] * 4
-    await asyncio.sleep(20)
+    o.receiver.plan = [503, 200] * 20 + [503] * 6  # flapping, then down once
+    await asyncio.sleep(12)
     stop.set()
     await arriving
     last = o.published
