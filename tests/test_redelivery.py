@@ -18,15 +18,9 @@ import pytest
 from tests.conftest import KafkaUnderTest
 from tests.processes import MonitorProcess, eventually
 from tests.servers import FeedServer, Receiver, all_servers, free_port, rss
+from tests.test_dlq import TITLES, WATCHES
 
 pytestmark = pytest.mark.timeout(240)
-
-WATCHES = "rules:\n  - {id: floods, match: {any: [flood]}, severity: high}\n"
-TITLES = [
-    "Flood closes Danube roads near Passau",
-    "Flash flood sweeps cars off bridges in Valencia",
-    "River flood warning for the lower Rhine",
-]
 
 
 @dataclass

@@ -145,13 +145,10 @@ async def open_claims(
     return LocalClaims(state)
 
 
-class LocalClaims:
-    """Claims in state.db, shared by every process that opens it."""
+class _Holders:
+    """`holder`, for both kinds of claims."""
 
-    def __init__(self, state: StateStore, clock: Callable[[], float] = time.time) -> None:
-        self.file = state.file
-        self.owner = uuid.uuid4().hex
-        self.clock = clock
+    owner: str
 
     def holder(self, name: str) -> Self:
         """The same claims under another holder's name, for another part of this process that
@@ -160,6 +157,15 @@ class LocalClaims:
         other = copy.copy(self)
         other.owner = f"{self.owner}-{name}"
         return other
+
+
+class LocalClaims(_Holders):
+    """Claims in state.db, shared by every process that opens it."""
+
+    def __init__(self, state: StateStore, clock: Callable[[], float] = time.time) -> None:
+        self.file = state.file
+        self.owner = uuid.uuid4().hex
+        self.clock = clock
 
     async def claim(self, keys: Sequence[str], lease_s: float) -> set[str]:
         """Insert each claim unless a live one is there, in one transaction; the ones won."""
@@ -217,7 +223,7 @@ class LocalClaims:
             )
 
 
-class KafkaClaims:
+class KafkaClaims(_Holders):
     """Claims on `<prefix>claims`: first live claim in the key's partition order wins."""
 
     def __init__(
@@ -274,14 +280,6 @@ class KafkaClaims:
         before_ms = int(self.clock() * 1000) - FORGET_AFTER_MS
         for key in [k for k, (_, until) in self._holders.items() if until < before_ms]:
             del self._holders[key]
-
-    def holder(self, name: str) -> Self:
-        """The same claims under another holder's name, for another part of this process that
-        must not take its claims for its own (the dispatcher's and the flusher's): they share
-        the store and what was read of it."""
-        other = copy.copy(self)
-        other.owner = f"{self.owner}-{name}"
-        return other
 
     async def claim(self, keys: Sequence[str], lease_s: float) -> set[str]:
         """Publish the claims, read the topic to its end: the keys whose claim won."""

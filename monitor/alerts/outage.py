@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import partial
 
 import structlog
 
@@ -26,7 +25,7 @@ from monitor.alerts.breaker import DOWN, Breakers, Change
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.held import Held, HeldRow
-from monitor.alerts.retrying import send_with_retries
+from monitor.alerts.retrying import send_or_dead_letter
 from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
@@ -205,19 +204,10 @@ class Notices:
                 await self._send(channel_alert(change, channel))
 
     async def _send(self, alert: Alert) -> None:
-        outcome = await send_with_retries(
-            partial(self.senders[alert.channel].send, alert), self.delivery
-        )
-        if outcome.delivered:
-            self.metrics.alerts.labels(alert.channel, "delivered").inc()
-            return
-        body: dict[str, object] = {"alert": alert.to_dict(), "attempts": outcome.attempts}
-        await dead_letter(
-            self.bus, self.metrics, alert.id, body, outcome.reason, alert.channel,
-            retriable=outcome.retriable,
-        )  # fmt: skip
-        self.metrics.alerts.labels(alert.channel, "dead").inc()
-        log.error("channel_notice_dead_lettered", channel=alert.channel, reason=outcome.reason)
+        sender = self.senders[alert.channel]
+        outcome = await send_or_dead_letter(sender, alert, self.delivery, self.bus, self.metrics)
+        if not outcome.delivered:
+            log.error("channel_notice_dead_lettered", channel=alert.channel, reason=outcome.reason)
 
 
 def channel_alert(change: Change, channel: str) -> Alert:

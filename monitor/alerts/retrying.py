@@ -1,14 +1,20 @@
 """Sending with the delivery retries, for the senders outside the dispatcher's loop (dead
-letters retried, feed-health alerts)."""
+letters retried, feed-health and channel-health alerts)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
+from monitor.alerts.channels.base import Sender
+from monitor.alerts.dispatch import dead_letter
+from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
 from monitor.errors import DeliveryError
+from monitor.metrics import Metrics
+from monitor.models import Alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +44,19 @@ async def send_with_retries(
             continue
         return Outcome(True, attempt)
     return Outcome(False, delivery.attempts, reason)
+
+
+async def send_or_dead_letter(
+    sender: Sender, alert: Alert, delivery: DeliveryConfig, bus: Bus, metrics: Metrics
+) -> Outcome:
+    """Send a health alert with the retries; counted delivered, or dead-lettered and counted."""
+    outcome = await send_with_retries(partial(sender.send, alert), delivery)
+    if outcome.delivered:
+        metrics.alerts.labels(alert.channel, "delivered").inc()
+        return outcome
+    body: dict[str, object] = {"alert": alert.to_dict(), "attempts": outcome.attempts}
+    await dead_letter(
+        bus, metrics, alert.id, body, outcome.reason, alert.channel, retriable=outcome.retriable
+    )
+    metrics.alerts.labels(alert.channel, "dead").inc()
+    return outcome

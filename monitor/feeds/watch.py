@@ -15,14 +15,12 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from functools import partial
 from typing import Protocol
 
 import structlog
 
 from monitor.alerts.channels import Sender
-from monitor.alerts.dispatch import dead_letter
-from monitor.alerts.retrying import send_with_retries
+from monitor.alerts.retrying import send_or_dead_letter
 from monitor.badrecords import skip_bad
 from monitor.bus.base import FEED_HEALTH, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
@@ -233,19 +231,11 @@ class FeedWatch:
             await self._deliver(alert)
 
     async def _deliver(self, alert: Alert) -> None:
-        outcome = await send_with_retries(
-            partial(self.senders[alert.channel].send, alert), self.delivery
-        )
+        sender = self.senders[alert.channel]
+        outcome = await send_or_dead_letter(sender, alert, self.delivery, self.bus, self.metrics)
         if outcome.delivered:
-            self.metrics.alerts.labels(alert.channel, "delivered").inc()
             await self._settle(alert, "delivered", None)
             return
-        body: dict[str, object] = {"alert": alert.to_dict(), "attempts": outcome.attempts}
-        await dead_letter(
-            self.bus, self.metrics, alert.id, body, outcome.reason, alert.channel,
-            retriable=outcome.retriable,
-        )  # fmt: skip
-        self.metrics.alerts.labels(alert.channel, "dead").inc()
         await self._settle(alert, "dead", outcome.reason)
         log.error("feed_health_alert_dead_lettered", reason=outcome.reason, channel=alert.channel)
 
