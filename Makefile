@@ -11,7 +11,8 @@ STAMP := $(VENV)/.installed-$(if $(CARGO),native,python)
 NATIVE := native/Cargo.toml native/Cargo.lock native/pyproject.toml native/monitor_native.pyi $(wildcard native/src/*.rs)
 # The suite runs on two workers (pytest-xdist) where there are two cores: most tests wait on
 # processes and servers, so two halve the time (each worker that runs a Kafka test starts its
-# own broker).
+# own broker). The tests marked `long` start first and an idle worker takes work from the busy
+# one (worksteal), so both finish together.
 TEST_WORKERS ?= $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 1)
 NO_CARGO := no cargo here, so the native matching engine is not built (install Rust from \
 https://rustup.rs and run make again)
@@ -71,7 +72,7 @@ ifeq ($(CARGO),)
 else
 	cd native && $(CARGO) test --release --quiet
 endif
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 fmt: $(STAMP)
 	$(BIN)/ruff format monitor tests tools bench

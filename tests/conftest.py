@@ -20,6 +20,12 @@ SEED_FEED = DATA / "feeds" / "world-with-seed.rss"
 SHIPPED_RULES = ROOT / "rules"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `long` tests first (stable otherwise): with two workers, a long test started last
+    would keep one worker busy alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True)
 def published_shapes_hold(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test: every generic webhook body its receivers got and every articles and

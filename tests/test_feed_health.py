@@ -145,6 +145,7 @@ class Rig:
         return [(h["feed"], h["state"]) for h in self.said()]
 
 
+@pytest.mark.long
 @pytest.mark.timeout(120)
 async def test_feed_health_alerts_once_per_state_across_a_restart(tmp_path: Path) -> None:
     """A feed failing past `failing_after` and one silent past `expect_every` each alert once

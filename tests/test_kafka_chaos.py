@@ -27,7 +27,7 @@ from tests.test_dlq import Cli
 from tests.test_kafka_pipeline import Fleet, fleet, lag_partitions  # noqa: F401  (fixture)
 from tools.kafka_harness import Broker
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.long]
 
 CHANNEL = "ops-hook"
 # Four watches whose rule ids land on the four partitions of `matches` (keyed by rule id), so

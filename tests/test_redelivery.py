@@ -20,7 +20,7 @@ from tests.processes import MonitorProcess, eventually
 from tests.servers import FeedServer, Receiver, all_servers, free_port, rss
 from tests.test_dlq import TITLES, WATCHES
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.long]
 
 
 @dataclass

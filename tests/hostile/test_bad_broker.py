@@ -19,7 +19,7 @@ import pytest
 from tests.processes import MonitorProcess, eventually, write_rules
 from tests.servers import free_port
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.long]
 WATCH_S = 30.0  # long enough for two of the bus's connection attempts (each up to 10 s)
 MAX_LINES_PER_MINUTE = 60  # measured: 9 (silent) and 23 (garbage) a minute
 

@@ -23,7 +23,7 @@ import pytest
 from tests.processes import MonitorProcess, eventually
 from tests.servers import FeedServer, Receiver, all_servers, free_port
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.long]
 
 WATCHES = "rules:\n  - {id: floods, match: {any: [flood]}, severity: high}\n"
 OLD_GIVE_UP_S = 15  # 5 attempts, waits of 1 + 2 + 4 + 8 s

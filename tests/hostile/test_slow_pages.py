@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.processes import eventually, webhook_service
 from tests.servers import Receiver, free_port, serve
@@ -132,6 +133,7 @@ def alerted(receiver: Receiver) -> set[str]:
     return {json.loads(body)["article"]["title"] for _, body in receiver.received}
 
 
+@pytest.mark.long
 async def test_slow_pages_do_not_stall_the_other_feeds(tmp_path: Path) -> None:
     """Eight 2.5 MB pages of paragraphs and a page of 100,000 links behind one full-text feed:
     five ordinary feeds' new items alert within 15 s (before the poll's 20 s deadline),
