@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 from unittest import mock
 
 from bench.workload import articles, names, rule_set, vocabulary
-from monitor.matching import native
+from monitor.kernel import native
+from monitor.kernel.models import Article
 from monitor.matching import spec as specs
 from monitor.matching.compiler import CompiledRules, _compile
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import RuleSet
-from monitor.models import Article
 
 if TYPE_CHECKING:
     from monitor_native import Engine

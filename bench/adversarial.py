@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from bench.workload import SYLLABLES, articles, vocabulary
+from monitor.kernel.models import Article
 from monitor.matching.schema import link, parse_entity_file, parse_rule_file
 from monitor.matching.spec import RuleSet
-from monitor.models import Article
 
 # Of the weak terms, the regexes: about 2% of all terms.
 WEAK_REGEX = 0.055

@@ -23,12 +23,12 @@ import yaml
 
 from bench.language import languages, load
 from bench.workload import names, rule_set, vocabulary
+from monitor.kernel.models import make_article
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.schema import link, parse_rule_file
 from monitor.matching.spec import RuleSet
-from monitor.models import make_article
 from tools import countries
 
 RULE = "rules:\n  - id: any-country\n    entities: {any: [tag:country]}\n"

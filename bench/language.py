@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from monitor.language import detect_language
+from monitor.kernel.language import detect_language
 
 DATA = Path(__file__).parent / "data" / "ud"
 TITLE_CHARS = 60  # a headline's length: the first 60 characters of each sentence

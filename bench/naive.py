@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from monitor.kernel.models import Article
+from monitor.kernel.text import token_key, tokenize
 from monitor.matching.spec import Condition, EntityRef, Item, RuleSet, RuleSpec, Term, TokenPattern
-from monitor.models import Article
-from monitor.text import token_key, tokenize
 
 
 def _word_regex(word: TokenPattern) -> str:

@@ -399,7 +399,7 @@ async def soak(
 
 
 LANGUAGE_MODEL = """\
-import monitor.language as language
+import monitor.kernel.language as language
 
 def rss_mb():
     for line in open("/proc/self/status"):

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from monitor.models import Article, make_article
+from monitor.kernel.models import Article, make_article
 from monitor.stories.index import Index, StoryIndex
 from monitor.stories.sketch import lead, url_key
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.storyset import AGENCIES, Item, Quality, _at, fold
-from monitor.models import make_article
+from monitor.kernel.models import make_article
 from monitor.stories.index import Index, StoryIndex
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "templated"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from monitor.kernel.models import Article, make_article
 from monitor.matching.schema import link, parse_entity_file, parse_rule_file
 from monitor.matching.spec import RuleSet
-from monitor.models import Article, make_article
 
 SYLLABLES = [
     "ba",

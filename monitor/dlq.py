@@ -26,11 +26,11 @@ from monitor.alerts.dispatch import Settlements
 from monitor.bus.kafka import KafkaBus, KafkaSettlements
 from monitor.bus.local import LocalBus
 from monitor.config import Config, load_config
-from monitor.errors import BusError, ConfigError, DeliveryError, StorageError
-from monitor.logs import configure_logging
-from monitor.metrics import make_metrics
-from monitor.redact import redact
-from monitor.state import StateStore
+from monitor.kernel.errors import BusError, ConfigError, DeliveryError, StorageError
+from monitor.kernel.logs import configure_logging
+from monitor.kernel.metrics import make_metrics
+from monitor.kernel.redact import redact
+from monitor.store.state import StateStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CONNECT_TIMEOUT_S = 60.0

@@ -27,16 +27,16 @@ from typing import Any, TextIO
 from yarl import URL
 
 from monitor.config import FulltextConfig, PollerConfig, load_config
-from monitor.errors import ConfigError, FeedFetchError
 from monitor.feeds.addresses import FLAG
 from monitor.feeds.client import Client
 from monitor.feeds.extract import EXTRA_HINT, Page, available
 from monitor.feeds.fulltext import ACCEPT, PageFailed, extract_in, page_sandbox
 from monitor.feeds.guard import guarded_session
 from monitor.feeds.robots import Robots
-from monitor.language import article_language
-from monitor.models import make_article
-from monitor.sandbox import Sandbox
+from monitor.feeds.sandbox import Sandbox
+from monitor.kernel.errors import ConfigError, FeedFetchError
+from monitor.kernel.language import article_language
+from monitor.kernel.models import make_article
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

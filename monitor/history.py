@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError
 from monitor.bus.base import Record
 from monitor.bus.kafka import client_options, topic_partitions
 from monitor.config import Config
-from monitor.errors import BusError
+from monitor.kernel.errors import BusError
 
 
 async def stored_records(config: Config, topic: str, since_s: float) -> list[Record]:

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import FeedParseError, InputError
 from monitor.feeds.parse import json_article, parse_feed
-from monitor.language import with_languages
-from monitor.models import Article
+from monitor.kernel.errors import FeedParseError, InputError
+from monitor.kernel.language import with_languages
+from monitor.kernel.models import Article
 
 _ARTICLE_KEYS = ("title", "content")
 

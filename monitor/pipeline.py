@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 import structlog
 
 from monitor.alerts.dispatch import Dispatcher, Interrupted
-from monitor.badrecords import reject_record
+from monitor.bus.badrecords import reject_record
 from monitor.bus.base import ARTICLES, MATCHES, Bus, Consumer, Record
-from monitor.errors import BusError, MatchCutOff, StorageFull
+from monitor.kernel.errors import BusError, MatchCutOff, StorageFull
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Article, MatchedArticle
+from monitor.kernel.records import BadRecord
+from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.compiler import CompiledRules
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import Throttle
-from monitor.metrics import Metrics
-from monitor.models import Article, MatchedArticle
-from monitor.records import BadRecord
-from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.pipeline")
 

@@ -26,32 +26,32 @@ from monitor.alerts.outage import Notices
 from monitor.alerts.redeliver import Redeliverer
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
-from monitor.clock import Clock
 from monitor.config import Config, notify_problems
-from monitor.errors import Problem, StorageFull
 from monitor.feeds.guard import guarded_session
 from monitor.feeds.poller import Leases, Poller
 from monitor.feeds.watch import FeedWatch, HealthStore, KafkaHealthStore, LocalHealthStore
-from monitor.guard import SignInThrottle, exposure
-from monitor.matching import native
+from monitor.kernel import native
+from monitor.kernel.clock import Clock
+from monitor.kernel.errors import Problem, StorageFull
+from monitor.kernel.metrics import Metrics, Structure, make_metrics
+from monitor.kernel.redact import redact
+from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FileCache
 from monitor.matching.reload import Reloader, ReloadResult, Snapshot
 from monitor.matching.spec import FeedSpec, RuleSet
-from monitor.metrics import Metrics, Structure, make_metrics
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
-from monitor.redact import redact
-from monitor.state import StateStore
 from monitor.status.boards import MatchTally, RecentAlerts
+from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import ChannelRow, StatusView, utc
 from monitor.status.routes import add_status_routes
 from monitor.status.view import Sources, build_view, seed_tally
-from monitor.storage import StorageHealth, check_history
+from monitor.status.web import make_app, start_web
+from monitor.store.state import StateStore
+from monitor.store.storage import StorageHealth, check_history
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoryLog
-from monitor.waiting import sleep_or_stop
 from monitor.watchcost import RecentArticles, export_rule_costs
-from monitor.web import make_app, start_web
 
 SENDER_THREADS = 4
 RECENT_ALERT_BYTES = 3_000  # one listed alert: title, URL, three evidence snippets (measured)

@@ -19,16 +19,16 @@ import structlog
 
 from monitor.bus.base import ARTICLES
 from monitor.config import Config, load_config
-from monitor.errors import BusError, ConfigError, RuleError, StorageError
 from monitor.history import stored_records
+from monitor.kernel.errors import BusError, ConfigError, RuleError, StorageError
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Article
+from monitor.kernel.records import BadRecord
+from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.cost import CostReport, generated_articles, rule_costs
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.spec import RuleSet
-from monitor.metrics import Metrics
-from monitor.models import Article
 from monitor.pipeline import RuleBook
-from monitor.records import BadRecord
-from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.cost")
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.matching.spec import RuleSpec
-from monitor.models import Evidence, Match
+from monitor.kernel.models import Evidence, Match
 
 class Engine:
     """A compiled rule set, ready to match articles."""

@@ -52,7 +52,7 @@ NATIVE_MISSING = (
 def native_engine(request: pytest.FixtureRequest) -> None:
     """Tests marked `native` test the Rust engine itself: without it (no cargo when make set up)
     they are skipped with a loud reason, except under CI (CI=true), where they must run."""
-    from monitor.matching import native
+    from monitor.kernel import native
 
     if request.node.get_closest_marker("native") is None or native.engine_type() is not None:
         return

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+from monitor.kernel.models import Article
+from monitor.kernel.text import token_key, tokenize
 from monitor.matching.spec import Condition, EntityRef, EntitySpec, Item, RuleSet, RuleSpec, Term
-from monitor.models import Article
-from monitor.text import token_key, tokenize
 
 
 def term_present(term: Term, text: str) -> bool:

@@ -115,8 +115,8 @@ def check_kafka(root: Path) -> list[str]:
     """Problems of the articles and matches records on the Kafka topics of every monitor config
     (a YAML file with a Kafka bus) directly in `root`; a broker that is gone is not read."""
     from monitor.config import load_config
-    from monitor.errors import BusError, ConfigError
     from monitor.history import stored_records
+    from monitor.kernel.errors import BusError, ConfigError
 
     found: list[str] = []
     seen: set[tuple[str, str]] = set()

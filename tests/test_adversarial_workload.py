@@ -20,10 +20,10 @@ from bench.adversarial import (
     regex_term,
     with_watch,
 )
+from monitor.kernel.models import Article, make_article
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.schema import parse_rule_file
-from monitor.models import Article, make_article
 from tests.reference import reference_match
 
 

@@ -22,8 +22,8 @@ from monitor.alerts.channels.ntfy import NtfySettings
 from monitor.alerts.channels.telegram import TelegramSettings
 from monitor.alerts.render import one_line
 from monitor.config import DeliveryConfig, load_config
-from monitor.errors import ConfigError, DeliveryError
-from monitor.models import Alert, Evidence
+from monitor.kernel.errors import ConfigError, DeliveryError
+from monitor.kernel.models import Alert, Evidence
 from tests.platforms import AppriseJson, Matrix, Ntfy, Platform, Telegram
 from tests.servers import serve
 from tests.test_render import HOSTILE, MARKDOWN_ATTACK, make_alert

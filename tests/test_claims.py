@@ -12,8 +12,8 @@ import pytest
 from monitor.alerts.claims import FORGET_AFTER_MS, KafkaClaims, LocalClaims, lease_s, renewing
 from monitor.bus.base import CLAIMS
 from monitor.config import DeliveryConfig
-from monitor.metrics import make_metrics
-from monitor.state import StateStore
+from monitor.kernel.metrics import make_metrics
+from monitor.store.state import StateStore
 
 
 async def test_one_of_two_processes_wins_a_key_until_it_releases_it(tmp_path: Path) -> None:

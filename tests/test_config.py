@@ -12,7 +12,7 @@ from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
 from monitor.cli import check
 from monitor.config import FulltextConfig, load_config
-from monitor.errors import ConfigError
+from monitor.kernel.errors import ConfigError
 from tests.conftest import ROOT
 
 PINNED = """\

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.kernel.yamlfile import parse_yaml
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.schema import parse_entity_file
-from monitor.yamlfile import parse_yaml
 from tests.conftest import SHIPPED_RULES
 from tests.helpers import article
 from tools import countries

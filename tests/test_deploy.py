@@ -61,7 +61,7 @@ def test_scrapers_and_probes_pass_the_deploy_config_s_host_check(tmp_path: Path)
     """Prometheus (compose.yaml) sends the roles' names as Host, the kubelet's probes and
     annotation-based scraping the pod's IP: the shipped config serves both, and still refuses
     a name a DNS-rebinding page would send."""
-    from monitor.guard import HostCheck
+    from monitor.status.guard import HostCheck
 
     config_path = tmp_path / "monitor.yaml"
     config_path.write_text((DEPLOY / "monitor.yaml").read_text())

@@ -7,15 +7,15 @@ import threading
 import pytest
 from py3langid.langid import LanguageIdentifier
 
-from monitor import language as language_module
-from monitor.language import (
+from monitor.kernel import language as language_module
+from monitor.kernel.language import (
     article_language,
     clearly_wrong,
     detect_language,
     metric_label,
     script_of,
 )
-from monitor.models import make_article
+from monitor.kernel.models import make_article
 from tests.test_poller import Rig, rig  # noqa: F401  (the poller rig fixture)
 
 # Headlines written for this test (the held-out measurement is in bench/language.py).

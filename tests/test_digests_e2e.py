@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.clock import CLOCK_FILE_ENV, set_clock_file
+from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
 from tests.processes import ServiceRig, eventually, service_rig
 from tests.servers import rss
 

@@ -29,11 +29,11 @@ from monitor.alerts.held import HeldStore
 from monitor.bus.base import DLQ, MATCHES, Record
 from monitor.bus.local import LocalBus
 from monitor.config import DeliveryConfig
-from monitor.errors import DeliveryError
+from monitor.kernel.errors import DeliveryError
+from monitor.kernel.metrics import Metrics, make_metrics
+from monitor.kernel.models import Alert, Evidence, Match, MatchedArticle
 from monitor.matching.spec import Throttle
-from monitor.metrics import Metrics, make_metrics
-from monitor.models import Alert, Evidence, Match, MatchedArticle
-from monitor.state import StateStore
+from monitor.store.state import StateStore
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import LocalStoryLog
 from tests.helpers import article
@@ -348,7 +348,7 @@ async def test_a_digest_sender_crash_dead_letters_the_digest_and_sends_it_once(
 
 
 def record_alert_id() -> str:
-    from monitor.models import alert_id
+    from monitor.kernel.models import alert_id
 
     return alert_id("r1", "a1", "hook")
 

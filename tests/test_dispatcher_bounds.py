@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.metrics import Metrics, make_metrics
-from monitor.models import Article, Match, MatchedArticle
+from monitor.kernel.metrics import Metrics, make_metrics
+from monitor.kernel.models import Article, Match, MatchedArticle
 from monitor.stories.aliases import Aliases
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import StoredMember

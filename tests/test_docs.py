@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from monitor.errors import Problem
+from monitor.kernel.errors import Problem
+from monitor.kernel.yamlfile import parse_yaml
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.schema import link, parse_entity_file, parse_feed_file, parse_rule_file
 from monitor.matching.spec import RuleSet
-from monitor.yamlfile import parse_yaml
 from tests.conftest import ROOT, SHIPPED_RULES
 
 BLOCKS = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "rules.md").read_text(), re.DOTALL)

@@ -333,7 +333,7 @@ def test_other_readers_opml_is_read_with_folders_as_tags() -> None:
     ],
 )
 def test_unreadable_opml_is_named_at_its_line(document: bytes, words: str) -> None:
-    from monitor.errors import InputError
+    from monitor.kernel.errors import InputError
 
     with pytest.raises(InputError, match=words):
         read_opml(document, "e.opml")
@@ -341,7 +341,7 @@ def test_unreadable_opml_is_named_at_its_line(document: bytes, words: str) -> No
 
 def test_hostile_opml_expands_no_entity_and_reads_no_file(tmp_path: Path) -> None:
     """Billion laughs and an external entity (XXE): neither is expanded."""
-    from monitor.errors import InputError
+    from monitor.kernel.errors import InputError
 
     secret = tmp_path / "secret"
     secret.write_text("TOP-SECRET")

@@ -17,10 +17,10 @@ from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
 from monitor.feeds.extract import extract_page
 from monitor.feeds.poller import Poller
+from monitor.kernel.metrics import Metrics, make_metrics
+from monitor.kernel.models import Article
 from monitor.matching.spec import FeedSpec
-from monitor.metrics import Metrics, make_metrics
-from monitor.models import Article
-from monitor.state import StateStore
+from monitor.store.state import StateStore
 from tests.servers import serve
 from tests.site import Site, article_page, feed
 

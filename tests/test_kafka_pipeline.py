@@ -18,9 +18,9 @@ import pytest
 
 from monitor.bus.base import ARTICLES
 from monitor.bus.kafka import KafkaBus
-from monitor.clock import CLOCK_FILE_ENV, set_clock_file
 from monitor.config import KafkaConfig
-from monitor.models import make_article
+from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
+from monitor.kernel.models import make_article
 from tests.conftest import SHIPPED_RULES, KafkaUnderTest
 from tests.processes import MonitorProcess, eventually
 from tests.servers import FeedServer, Receiver, all_servers, free_port, rss
@@ -487,7 +487,7 @@ async def test_one_digest_per_period_from_two_dispatchers_even_when_one_dies(
     dispatcher is killed the other sends them all, in one digest, once."""
     from datetime import UTC, datetime
 
-    from monitor.clock import CLOCK_FILE_ENV, set_clock_file
+    from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
 
     clock = fleet.tmp / "clock"
     set_clock_file(clock, datetime(2026, 6, 1, 10, 0, 0, tzinfo=UTC))

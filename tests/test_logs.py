@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import structlog
 
-from monitor.logs import REDACTED, configure_logging
-from monitor.redact import Redactor, redact, use
+from monitor.kernel.logs import REDACTED, configure_logging
+from monitor.kernel.redact import Redactor, redact, use
 
 SECRET = "hooksecret-abcdef123456"  # noqa: S105 - a test value
 

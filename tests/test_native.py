@@ -15,10 +15,11 @@ import pytest
 
 from monitor.bus.base import ARTICLES, Record
 from monitor.cli import check
-from monitor.matching import compiler, native
+from monitor.kernel import native
+from monitor.kernel.models import Match
+from monitor.matching import compiler
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article, match_in_python
-from monitor.models import Match
 from monitor.pipeline import match_records
 from tests.helpers import article, compile_yaml
 

@@ -300,7 +300,7 @@ def is_down(dispatcher: Dispatcher) -> bool:
 
 
 def alert_of(dispatcher: Dispatcher, article_id: str) -> str:
-    from monitor.models import Alert, MatchedArticle
+    from monitor.kernel.models import Alert, MatchedArticle
 
     matched = MatchedArticle.from_bytes(record(article_id=article_id).value)
     story = dispatcher.stories.story_for(matched, folds=True)

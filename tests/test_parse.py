@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.errors import FeedParseError
 from monitor.feeds.fastparse import rfc822_date
 from monitor.feeds.parse import article_id, canonical_url, parse_feed, parse_with_feedparser
+from monitor.kernel.errors import FeedParseError
 from tests.conftest import DATA, SEED_FEED
 
 CORPUS = DATA / "feedparser-corpus"

@@ -12,13 +12,13 @@ import pytest
 from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
-from monitor.errors import BusError
 from monitor.feeds.addresses import addresses, refusal
 from monitor.feeds.poller import Poller
+from monitor.kernel.errors import BusError
+from monitor.kernel.metrics import Metrics, make_metrics
+from monitor.kernel.models import Article
 from monitor.matching.spec import FeedSpec
-from monitor.metrics import Metrics, make_metrics
-from monitor.models import Article
-from monitor.state import StateStore
+from monitor.store.state import StateStore
 from tests.servers import FeedServer, serve
 
 

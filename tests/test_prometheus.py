@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.metrics import make_metrics
+from monitor.kernel.metrics import make_metrics
 from tests.conftest import ROOT, SEED_FEED
 from tests.installs import debian_tool
 from tests.processes import ServiceRig, eventually, service_rig

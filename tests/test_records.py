@@ -1,4 +1,4 @@
-"""The record decoder (monitor.records) and its consumers' handling of what it refuses: each bad
+"""The record decoder (monitor.kernel.records) and its consumers' handling of what it refuses: each bad
 record is BadRecord naming the field and what is wrong; a rejected bus record is counted and
 dead-lettered where `monitor dlq list` shows it; the compacted topics' records decode strictly."""
 
@@ -14,15 +14,15 @@ from prometheus_client import CollectorRegistry
 from monitor.alerts.deadletters import open_letters
 from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import HeldRow
-from monitor.badrecords import reject_record
+from monitor.bus.badrecords import reject_record
 from monitor.bus.base import ARTICLES, DLQ, Record
 from monitor.bus.local import LocalBus
 from monitor.feeds.health import Health
 from monitor.feeds.watch import _decode as decode_health
 from monitor.feeds.watch import _encode as encode_health
-from monitor.metrics import make_metrics
-from monitor.models import Article, Match, MatchedArticle, alert_from_dict
-from monitor.records import MAX_RECORD_BYTES, BadRecord, load_json
+from monitor.kernel.metrics import make_metrics
+from monitor.kernel.models import Article, Match, MatchedArticle, alert_from_dict
+from monitor.kernel.records import MAX_RECORD_BYTES, BadRecord, load_json
 from monitor.stories.store import StoredMember
 
 GOOD = Article(id="a1", feed="news", title="Flood", url="http://x.test/", tags=("t",))

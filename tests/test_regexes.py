@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import MatchCutOff
-from monitor.matching import native
+from monitor.kernel import native
+from monitor.kernel.errors import MatchCutOff
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.regexes import WatchRegex, _Re2Regex, compile_regex

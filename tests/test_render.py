@@ -18,7 +18,7 @@ from monitor.alerts.channels.slack import slack_payload
 from monitor.alerts.channels.teams import teams_payload
 from monitor.alerts.channels.webhook import webhook_body
 from monitor.alerts.render import html_text, safe_url
-from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story
+from monitor.kernel.models import Alert, Evidence, Match, MatchedArticle, Reported, Story
 from tests.helpers import article
 
 HOSTILE = (

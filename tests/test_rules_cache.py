@@ -10,10 +10,10 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from monitor.kernel.metrics import make_metrics
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import RACY_NS, FileCache, read_rules_dir
 from monitor.matching.reload import Reloader, snapshot
-from monitor.metrics import make_metrics
 from monitor.pipeline import RuleBook
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sandbox import Sandbox, SandboxError
+from monitor.feeds.sandbox import Sandbox, SandboxError
 from tests import sandbox_jobs as jobs
 
 

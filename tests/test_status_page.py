@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.bus.base import Connection
-from monitor.guard import FREE_TRIES
-from monitor.metrics import make_metrics
-from monitor.models import Alert, Evidence, make_article
+from monitor.kernel.metrics import make_metrics
+from monitor.kernel.models import Alert, Evidence, make_article
 from monitor.status.boards import DAY_MS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
+from monitor.status.guard import FREE_TRIES
 from monitor.status.page import (
     ChannelRow,
     FeedRow,

@@ -27,10 +27,10 @@ from monitor.bus.base import MATCHES, Record
 from monitor.bus.local import LocalBus
 from monitor.config import DeliveryConfig
 from monitor.feeds.parse import canonical_url, shared_guid
-from monitor.matching import native
-from monitor.metrics import make_metrics
-from monitor.models import Article, Match, MatchedArticle
-from monitor.state import StateStore
+from monitor.kernel import native
+from monitor.kernel.metrics import make_metrics
+from monitor.kernel.models import Article, Match, MatchedArticle
+from monitor.store.state import StateStore
 from monitor.stories.aliases import Aliases
 from monitor.stories.desk import StoryDesk
 from monitor.stories.index import Index, StoryIndex

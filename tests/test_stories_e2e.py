@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from bench.storyset import load_wikinews
-from monitor.models import make_article
+from monitor.kernel.models import make_article
 from tests.processes import ServiceRig, eventually, service_rig
 
 WATCHES = "rules:\n  - {id: bhutto, match: {any: [Bhutto]}}\n"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.matching import native
-from monitor.models import Reason
-from monitor.records import BadRecord
-from monitor.state import StateStore
+from monitor.kernel import native
+from monitor.kernel.models import Reason
+from monitor.kernel.records import BadRecord
+from monitor.store.state import StateStore
 from monitor.stories import facts
 from monitor.stories.index import Index, StoryIndex, Why
 from monitor.stories.listing import Explained, Listed, print_explained

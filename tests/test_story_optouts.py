@@ -18,9 +18,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry as Registry
 
-from monitor.metrics import make_metrics
-from monitor.models import Match, MatchedArticle, make_article
-from monitor.state import StateStore
+from monitor.kernel.metrics import make_metrics
+from monitor.kernel.models import Match, MatchedArticle, make_article
+from monitor.store.state import StateStore
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import LocalStoryLog
 from tests.processes import ServiceRig, service_rig

@@ -10,8 +10,8 @@ import random
 from collections.abc import Sequence
 
 from monitor.alerts.render import also_reported
-from monitor.metrics import make_metrics
-from monitor.models import Alert, Article, Match, MatchedArticle
+from monitor.kernel.metrics import make_metrics
+from monitor.kernel.models import Alert, Article, Match, MatchedArticle
 from monitor.stories.desk import StoryDesk
 from monitor.stories.listing import Listed, print_stories
 from monitor.stories.store import StoredMember

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from monitor.text import (
+from monitor.kernel.text import (
     _WORD_CHARS,
     boundary_form,
     is_acronym,

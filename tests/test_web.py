@@ -13,14 +13,14 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.errors import Problem
-from monitor.guard import COOKIE, FREE_TRIES, SignInThrottle, session_value
+from monitor.kernel.errors import Problem
+from monitor.kernel.metrics import make_metrics
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.reload import Reloader
-from monitor.metrics import make_metrics
 from monitor.pipeline import RuleBook
-from monitor.web import make_app
+from monitor.status.guard import COOKIE, FREE_TRIES, SignInThrottle, session_value
+from monitor.status.web import make_app
 from tests.servers import serve
 
 TOKEN = "s3cret-token-0123456789"  # noqa: S105 - a test token

@@ -47,14 +47,14 @@ from typing import Protocol, Self
 
 import structlog
 
-from monitor.badrecords import skip_bad
+from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import CLAIMS, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.config import DeliveryConfig
-from monitor.errors import BusError
-from monitor.metrics import Metrics
-from monitor.records import BadRecord, Fields, load_json
-from monitor.state import StateStore
+from monitor.kernel.errors import BusError
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.records import BadRecord, Fields, load_json
+from monitor.store.state import StateStore
 
 log = structlog.get_logger("monitor.claims")
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from monitor.alerts.digest import Digest
-from monitor.models import Alert
+from monitor.kernel.models import Alert
 
 CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
 SPEC_VERSION: Final = "1.0"

@@ -29,12 +29,12 @@ from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.retrying import send_with_retries
 from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
 from monitor.config import Config, DeliveryConfig
-from monitor.errors import BusError, DeliveryError
 from monitor.history import stored_records
-from monitor.metrics import Metrics
-from monitor.models import Alert, Settlement, alert_from_dict
-from monitor.records import BadRecord, load_json, raw_excerpt
-from monitor.waiting import sleep_or_stop
+from monitor.kernel.errors import BusError, DeliveryError
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Alert, Settlement, alert_from_dict
+from monitor.kernel.records import BadRecord, load_json, raw_excerpt
+from monitor.kernel.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.dlq")
 NO_CHANNEL = "-"  # the channel label of a record that is not an alert

@@ -17,8 +17,8 @@ from monitor.alerts.render import (
     one_line,
     safe_url,
 )
-from monitor.models import SCHEMA_VERSION, SEVERITIES, Alert
-from monitor.records import Fields
+from monitor.kernel.models import SCHEMA_VERSION, SEVERITIES, Alert
+from monitor.kernel.records import Fields
 
 LISTED_MAX = 50  # items listed in one chat message; the rest are counted
 

@@ -33,18 +33,18 @@ from monitor.alerts.claims import Claims, renewing
 from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import OUTAGE, Held, HeldRow
 from monitor.alerts.timing import Batching, next_digest, quiet_until
-from monitor.badrecords import reject_record
+from monitor.bus.badrecords import reject_record
 from monitor.bus.base import DLQ, MATCHES, Bus, Record
 from monitor.config import MAX_RETRY_AFTER_S, DeliveryConfig
-from monitor.errors import BusError, DeliveryError, StorageFull
+from monitor.kernel.errors import BusError, DeliveryError, StorageFull
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Alert, MatchedArticle, Settlement
+from monitor.kernel.records import BadRecord
+from monitor.kernel.redact import redact
+from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.spec import Throttle
-from monitor.metrics import Metrics
-from monitor.models import Alert, MatchedArticle, Settlement
-from monitor.records import BadRecord
-from monitor.redact import redact
 from monitor.status.boards import RecentAlerts
 from monitor.stories.desk import StoryDesk
-from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.dispatcher")
 # A dispatcher's claim on the alerts it sends, renewed every third while it sends: short, so a

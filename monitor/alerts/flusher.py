@@ -39,12 +39,12 @@ from monitor.alerts.held import OUTAGE, Held, HeldRow
 from monitor.alerts.outage import Outages
 from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
-from monitor.errors import BusError, DeliveryError
-from monitor.metrics import Metrics
-from monitor.models import Settlement
+from monitor.kernel.errors import BusError, DeliveryError
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Settlement
+from monitor.kernel.waiting import sleep_or_stop
 from monitor.status.boards import RecentAlerts
 from monitor.stories.desk import StoryDesk
-from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.flusher")
 

@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.alerts.digest import HeldAlert
-from monitor.badrecords import skip_bad
+from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import HELD
 from monitor.bus.kafka import CompactedReader, KafkaBus
-from monitor.metrics import Metrics
-from monitor.models import Alert, alert_from_dict
-from monitor.records import BadRecord, Fields, load_json
-from monitor.state import StateStore
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Alert, alert_from_dict
+from monitor.kernel.records import BadRecord, Fields, load_json
+from monitor.store.state import StateStore
 
 OUTAGE = "outage"  # the reason of an alert held while its channel is down
 RELEASED = b'{"released":true}'  # a held alert that went out (compaction keeps only this)

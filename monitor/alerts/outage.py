@@ -28,10 +28,10 @@ from monitor.alerts.held import Held, HeldRow
 from monitor.alerts.retrying import send_or_dead_letter
 from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
-from monitor.errors import DeliveryError
-from monitor.metrics import Metrics
-from monitor.models import Alert, Settlement, alert_id, make_article
-from monitor.redact import redact
+from monitor.kernel.errors import DeliveryError
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Alert, Settlement, alert_id, make_article
+from monitor.kernel.redact import redact
 from monitor.status.boards import RecentAlerts
 
 log = structlog.get_logger("monitor.outage")

@@ -20,7 +20,7 @@ import structlog
 
 from monitor.alerts.breaker import Breakers
 from monitor.alerts.deadletters import DeadLetter, Retrier, SentAgainFailed
-from monitor.errors import DeliveryError
+from monitor.kernel.errors import DeliveryError
 
 log = structlog.get_logger("monitor.redeliver")
 

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 
 import lxml.html
 
-from monitor.models import Alert, Evidence
+from monitor.kernel.models import Alert, Evidence
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 SUBJECT_MAX = 180

@@ -12,9 +12,9 @@ from monitor.alerts.channels.base import Sender
 from monitor.alerts.dispatch import dead_letter
 from monitor.bus.base import Bus
 from monitor.config import DeliveryConfig
-from monitor.errors import DeliveryError
-from monitor.metrics import Metrics
-from monitor.models import Alert
+from monitor.kernel.errors import DeliveryError
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Alert
 
 
 @dataclass(frozen=True, slots=True)

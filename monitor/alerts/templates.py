@@ -27,7 +27,15 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from monitor.alerts.budget import BudgetedSandbox, budgeted_filter, charge_text, start_budget
-from monitor.models import Alert, Evidence, Match, MatchedArticle, Reported, Story, make_article
+from monitor.kernel.models import (
+    Alert,
+    Evidence,
+    Match,
+    MatchedArticle,
+    Reported,
+    Story,
+    make_article,
+)
 
 Escape = Callable[[str], str]
 

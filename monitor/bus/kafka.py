@@ -33,7 +33,7 @@ from aiokafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsErr
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
 
-from monitor.badrecords import skip_bad
+from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import (
     ARTICLES,
     CLAIMS,
@@ -53,11 +53,11 @@ from monitor.bus.base import (
 )
 from monitor.bus.probe import Link, describe, probe
 from monitor.config import KafkaConfig
-from monitor.errors import BusError
-from monitor.lifecycle import Resource
-from monitor.metrics import Metrics
-from monitor.models import Settlement
-from monitor.records import BadRecord, Fields, load_json
+from monitor.kernel.errors import BusError
+from monitor.kernel.lifecycle import Resource
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Settlement
+from monitor.kernel.records import BadRecord, Fields, load_json
 
 log = structlog.get_logger("monitor.kafka")
 

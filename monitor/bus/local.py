@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.bus.base import Connection, Record
-from monitor.lifecycle import Resource
-from monitor.sqlite import SqliteFile
+from monitor.kernel.lifecycle import Resource
+from monitor.store.sqlite import SqliteFile
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (

@@ -23,7 +23,7 @@ from typing import Final
 import structlog
 
 from monitor.bus.base import Connection
-from monitor.waiting import sleep_or_stop
+from monitor.kernel.waiting import sleep_or_stop
 
 BUS_PROBE_EVERY_S: Final = 2.0
 BUS_PROBE_TIMEOUT_S: Final = 3.0

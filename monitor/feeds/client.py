@@ -33,10 +33,10 @@ from yarl import URL
 
 from monitor import __version__
 from monitor.config import PollerConfig
-from monitor.errors import FeedFetchError
 from monitor.feeds.addresses import CONFIG_KEY, Address, Guard, addresses, internal_origin, literal
 from monitor.feeds.guard import GUARD, PEERS, AddressRefused, resolve
 from monitor.feeds.politeness import Politeness
+from monitor.kernel.errors import FeedFetchError
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGINS_KEPT = 65_536  # hosts whose fetched-from verdict is remembered; the oldest go first

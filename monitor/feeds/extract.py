@@ -19,7 +19,7 @@ from typing import Final
 import lxml.html
 from lxml import etree
 
-from monitor.text import normalize_text
+from monitor.kernel.text import normalize_text
 
 EXTRA_HINT: Final = "install the fulltext extra: pip install 'monitor[fulltext]'"
 

@@ -10,7 +10,7 @@ text, counted in `monitor_fulltext_total{result}` and logged, and nothing waits 
 (or its robots.txt) on an address the feed's origin may not reach (`monitor.feeds.addresses`)
 is `refused` before anything is asked of that address or the kept pages are looked in.
 
-A page's text is extracted in the `fulltext` worker pool (`monitor.sandbox`), never in the
+A page's text is extracted in the `fulltext` worker pool (`monitor.feeds.sandbox`), never in the
 event loop's threads: a page that takes longer than `fulltext.page_timeout` or more memory than
 `fulltext.page_memory_bytes` fails (`timeout`, `too_large`) and its worker is killed, as it is
 at the poll's deadline; when every worker is busy and the queue full, a page fails at once
@@ -29,15 +29,15 @@ import structlog
 from yarl import URL
 
 from monitor.config import FulltextConfig
-from monitor.errors import FeedFetchError
 from monitor.feeds.client import Client
 from monitor.feeds.extract import Page, extract_page
 from monitor.feeds.pages import PageCache
 from monitor.feeds.robots import Robots
+from monitor.feeds.sandbox import Sandbox, SandboxError
+from monitor.kernel.errors import FeedFetchError
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Article
 from monitor.matching.spec import FeedSpec
-from monitor.metrics import Metrics
-from monitor.models import Article
-from monitor.sandbox import Sandbox, SandboxError
 from monitor.stories.sketch import url_key
 
 log = structlog.get_logger("monitor.fulltext")

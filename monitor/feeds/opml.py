@@ -17,7 +17,7 @@ from email.utils import format_datetime
 
 import lxml.etree
 
-from monitor.errors import InputError
+from monitor.kernel.errors import InputError
 from monitor.matching.spec import FeedSpec
 
 MAX_OUTLINES = 5000

@@ -8,7 +8,7 @@ import time
 from typing import Final
 
 from monitor.feeds.extract import Page
-from monitor.sqlite import SqliteFile
+from monitor.store.sqlite import SqliteFile
 
 MAX_PAGES: Final = 20_000  # about 100 MB of text at most: 5 KB a page
 

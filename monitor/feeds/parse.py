@@ -27,9 +27,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
 
-from monitor.errors import FeedParseError
 from monitor.feeds.fastparse import Entry, fast_parse
-from monitor.models import Article, make_article
+from monitor.kernel.errors import FeedParseError
+from monitor.kernel.models import Article, make_article
 
 _ITEM_OPEN_RE = re.compile(rb"<(?:item|entry)[\s>/]")
 _TRACKING_PARAMS = frozenset(

@@ -21,19 +21,19 @@ import structlog
 
 from monitor.bus.base import ARTICLES, Bus
 from monitor.config import FulltextConfig, PollerConfig
-from monitor.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.watch import FeedWatch
-from monitor.language import metric_label, with_languages
+from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull
+from monitor.kernel.language import metric_label, with_languages
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.spec import FeedSpec
-from monitor.metrics import Metrics
-from monitor.state import FeedState, StateStore
 from monitor.status.boards import FeedBoard
-from monitor.waiting import sleep_or_stop
+from monitor.store.state import FeedState, StateStore
 
 log = structlog.get_logger("monitor.poller")
 

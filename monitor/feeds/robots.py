@@ -18,8 +18,8 @@ from urllib.robotparser import RobotFileParser
 import structlog
 from yarl import URL
 
-from monitor.errors import FeedFetchError
 from monitor.feeds.client import Client
+from monitor.kernel.errors import FeedFetchError
 
 log = structlog.get_logger("monitor.robots")
 

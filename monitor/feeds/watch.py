@@ -21,17 +21,17 @@ import structlog
 
 from monitor.alerts.channels import Sender
 from monitor.alerts.retrying import send_or_dead_letter
-from monitor.badrecords import skip_bad
+from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import FEED_HEALTH, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.config import DeliveryConfig, HealthConfig
 from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, HealthEvent, due, observed
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Alert, Settlement, alert_id, make_article
+from monitor.kernel.records import BadRecord, Fields, load_json
+from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.spec import FeedSpec
-from monitor.metrics import Metrics
-from monitor.models import Alert, Settlement, alert_id, make_article
-from monitor.records import BadRecord, Fields, load_json
-from monitor.state import StateStore
-from monitor.waiting import sleep_or_stop
+from monitor.store.state import StateStore
 
 log = structlog.get_logger("monitor.health")
 CHECK_EVERY_S = 5.0

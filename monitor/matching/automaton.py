@@ -18,8 +18,8 @@ from typing import Final
 
 import ahocorasick_rs
 
+from monitor.kernel.text import NO_SPACE_RE, boundary_form
 from monitor.matching.spec import Glob, TokenPattern
-from monitor.text import NO_SPACE_RE, boundary_form
 
 LITERAL: Final = 0
 PREFIX: Final = 1

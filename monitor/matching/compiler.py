@@ -18,8 +18,9 @@ from functools import lru_cache
 from itertools import chain
 from typing import NamedTuple
 
-from monitor.gcpause import gc_paused
-from monitor.matching import native
+from monitor.kernel import native
+from monitor.kernel.gcpause import gc_paused
+from monitor.kernel.models import Evidence, Match
 from monitor.matching.automaton import Automata, anchors, build_automata, glob_anchors
 from monitor.matching.regexes import WatchRegex, compile_regex, ignores_case
 from monitor.matching.spec import (
@@ -32,7 +33,6 @@ from monitor.matching.spec import (
     Term,
     TokenPattern,
 )
-from monitor.models import Evidence, Match
 
 
 @dataclass(frozen=True, slots=True)

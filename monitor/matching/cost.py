@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from monitor.kernel.models import Article, make_article
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import (
@@ -30,7 +31,6 @@ from monitor.matching.spec import (
     Term,
     TokenPattern,
 )
-from monitor.models import Article, make_article
 
 # A watch costing more than this share of the whole rule set's time is flagged.
 COSTLY_SHARE = 0.10

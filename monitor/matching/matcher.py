@@ -6,7 +6,7 @@ Per field, `monitor.matching.scan` finds the terms present. Only rules that a pr
 wake (and the few that hold on an empty article, such as `none`-only rules) are evaluated.
 Evidence is built only for rules that matched.
 
-The native engine (`monitor.matching.native`) does all of this in one call per article, with
+The native engine (`monitor.kernel.native`) does all of this in one call per article, with
 the same results, and makes the `Match` objects itself (running the regexes on the same
 linear-time engine, `monitor.matching.regexes`). Without the engine, the same work runs here.
 """
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import time
 
-from monitor.errors import MatchCutOff
-from monitor.matching import native
+from monitor.kernel import native
+from monitor.kernel.errors import MatchCutOff
+from monitor.kernel.models import Article, Evidence, Match
 from monitor.matching.compiler import (
     CompiledRule,
     CompiledRules,
@@ -26,7 +27,6 @@ from monitor.matching.compiler import (
     TermNode,
 )
 from monitor.matching.scan import scan_field, scan_tokens, streams
-from monitor.models import Article, Evidence, Match
 
 SNIPPET_CHARS = 60
 

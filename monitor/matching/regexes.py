@@ -17,7 +17,7 @@ from typing import Protocol
 
 import re2
 
-from monitor.matching import native
+from monitor.kernel import native
 
 
 class WatchRegex(Protocol):

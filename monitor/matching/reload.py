@@ -17,13 +17,13 @@ from pathlib import Path
 
 import structlog
 
-from monitor.errors import Problem
+from monitor.kernel.errors import Problem
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import ENTITIES_DIR, FileCache, read_rules_dir
 from monitor.matching.spec import FeedSpec, RuleSet
-from monitor.metrics import Metrics
 from monitor.pipeline import RuleBook
-from monitor.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.reload")
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from monitor.kernel.text import boundary_form, iter_token_spans, token_after, token_at, token_key
 from monitor.matching.automaton import GLOB, LITERAL, PREFIX, REGEX, Automaton
 from monitor.matching.compiler import CompiledRules, TokenTables
-from monitor.text import boundary_form, iter_token_spans, token_after, token_at, token_key
 
 T = TypeVar("T")
 

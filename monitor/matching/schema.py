@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.errors import Problem
 from monitor.feeds.extract import EXTRA_HINT, available, selector_problem
-from monitor.located import LocDict
+from monitor.kernel.errors import Problem
+from monitor.kernel.located import LocDict
+from monitor.kernel.models import DEFAULT_FIELDS, TEXT_FIELDS
 from monitor.matching.spec import (
     ENTITY_TYPES,
     MODES,
@@ -33,7 +34,6 @@ from monitor.matching.spec import (
     parse_duration,
     top_level,
 )
-from monitor.models import DEFAULT_FIELDS, TEXT_FIELDS
 
 RULE_KEYS = (
     "id",

@@ -1,6 +1,7 @@
 """The watch language: typed specs for rules, entities and feeds, and their validation.
 
-Everything here is pure. The validators take the located data that `monitor.yamlfile` reads and
+Everything here is pure. The validators take the located data that `monitor.kernel.yamlfile` reads
+and
 return specs plus a list of `Problem`s (file, line, reason); they never stop at the first one, so
 `monitor check` can report every mistake in one run. `docs/rules.md` documents the language.
 """
@@ -12,13 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
-from monitor.errors import Problem, excerpt
-from monitor.located import LocDict, LocList, line_of
+from monitor.kernel.errors import Problem, excerpt
+from monitor.kernel.located import LocDict, LocList, line_of
+from monitor.kernel.models import DEFAULT_FIELDS
+from monitor.kernel.models import MODES as MODES  # the rules name them; the records check them
+from monitor.kernel.models import SEVERITIES as SEVERITIES
+from monitor.kernel.text import PATTERN_WORD_RE, is_acronym, token_key
 from monitor.matching.regexes import WatchRegex, compile_regex
-from monitor.models import DEFAULT_FIELDS
-from monitor.models import MODES as MODES  # the rules name them; the records check them
-from monitor.models import SEVERITIES as SEVERITIES
-from monitor.text import PATTERN_WORD_RE, is_acronym, token_key
 
 ENTITY_TYPES: Final = ("person", "org", "place", "event", "other")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")

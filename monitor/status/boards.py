@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from monitor.models import Alert
+from monitor.kernel.models import Alert
 
 DAY_MS = 86_400_000
 DAYS = 7

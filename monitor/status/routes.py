@@ -5,7 +5,7 @@ Without `http.token` the page is open, as /metrics is. With it, a request needs 
 its form. The cookie holds an HMAC of the token, not the token, so changing the token signs
 every browser out; it is HttpOnly and SameSite=Strict. Every answer forbids scripts, framing and
 forms to other origins (Content-Security-Policy). Wrong tokens are throttled per address
-(`monitor.guard`): 429 with `Retry-After` while the address waits.
+(`monitor.status.guard`): 429 with `Retry-After` while the address waits.
 """
 
 from __future__ import annotations
@@ -15,8 +15,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from monitor.guard import COOKIE, Admission, SignInThrottle, admit, session_value, wait_message
-from monitor.metrics import make_metrics
+from monitor.kernel.metrics import make_metrics
+from monitor.status.guard import (
+    COOKIE,
+    Admission,
+    SignInThrottle,
+    admit,
+    session_value,
+    wait_message,
+)
 from monitor.status.page import StatusView, render, render_login
 
 __all__ = ["COOKIE", "add_status_routes", "session_value"]

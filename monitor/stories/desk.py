@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from monitor.metrics import Metrics, Structure
-from monitor.models import Article, MatchedArticle, Reason, Reported, Story
+from monitor.kernel.metrics import Metrics, Structure
+from monitor.kernel.models import Article, MatchedArticle, Reason, Reported, Story
 from monitor.stories.aliases import Aliases
 from monitor.stories.index import Index, MemberRow, StoryIndex, new_index
 from monitor.stories.sketch import lead, story_keys

@@ -31,7 +31,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from monitor.matching import native
+from monitor.kernel import native
 from monitor.stories import facts as fact_sets
 from monitor.stories.facts import FACT_CHARS, FACT_TOKENS
 from monitor.stories.sketch import LEAD_WORDS, TITLE_BIT, shingles, sketch, unpack, words

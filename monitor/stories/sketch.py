@@ -19,7 +19,7 @@ import zlib
 from typing import Final
 
 from monitor.feeds.parse import canonical_url
-from monitor.models import Article
+from monitor.kernel.models import Article
 
 LEAD_WORDS: Final = 40  # the lead is what every copy keeps; later paragraphs are cut or moved
 TITLE_SEED: Final = 0x7469746C  # title shingles hash apart from body shingles

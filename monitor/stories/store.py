@@ -15,13 +15,13 @@ from typing import Protocol
 
 import structlog
 
-from monitor.badrecords import skip_bad
+from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import STORIES
 from monitor.bus.kafka import CompactedReader, KafkaBus
-from monitor.metrics import Metrics
-from monitor.models import Reason
-from monitor.records import BadRecord, Fields, load_json
-from monitor.state import StateStore
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.models import Reason
+from monitor.kernel.records import BadRecord, Fields, load_json
+from monitor.store.state import StateStore
 from monitor.stories.facts import FACT_CHARS
 
 log = structlog.get_logger("monitor.stories")

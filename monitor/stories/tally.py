@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from monitor.models import Reported, Story
+from monitor.kernel.models import Reported, Story
 
 HEAD: Final = 50  # the first members, kept in detail: who broke the story
 TAIL: Final = 50  # the latest members, kept in detail: who is carrying it now

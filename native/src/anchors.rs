@@ -283,7 +283,7 @@ impl<T: Copy + Into<u32>> View<'_, T> {
     }
 
     /// Where the comparison key of the token that begins at `at` ends, and where the token
-    /// ends, if one begins there (`monitor.text.token_at` and `token_key`); the key's
+    /// ends, if one begins there (`monitor.kernel.text.token_at` and `token_key`); the key's
     /// characters are `key_char`'s.
     fn token(&self, at: usize) -> Option<(usize, usize)> {
         let n = self.text.len();
@@ -331,7 +331,7 @@ impl<T: Copy + Into<u32>> View<'_, T> {
         }
     }
 
-    /// The start of the first token at or after `i` (`monitor.text.token_after`).
+    /// The start of the first token at or after `i` (`monitor.kernel.text.token_after`).
     pub fn token_after(&self, i: usize) -> Option<usize> {
         (i..self.text.len()).find(|&j| self.word(j))
     }

@@ -68,7 +68,7 @@ const STRONG_LEADING: usize = 4;
 /// Marks a phrase (a term of several words) in `Engine::terms_by_first_pattern`.
 const PHRASE: u32 = 1 << 31;
 
-/// Scripts written without spaces (as `monitor.text`): a word in them has no anchor.
+/// Scripts written without spaces (as `monitor.kernel.text`): a word in them has no anchor.
 const NO_SPACE: [(u32, u32); 8] = [
     (0x0E00, 0x0EFF),
     (0x1000, 0x109F),
@@ -254,7 +254,7 @@ impl Engine {
         (self.folded.is_some(), self.exact.is_some())
     }
 
-    /// Match one article: its matches (`monitor.models.Match`), in rule order. `texts[i]` is
+    /// Match one article: its matches (`monitor.kernel.models.Match`), in rule order. `texts[i]` is
     /// the text of field i; `scans[i]` that field's streams, to scan it here (an ASCII text
     /// may come without them), or None; `given[i]` the hits Python found in a field it
     /// scanned itself ((term, start, end, regex) each). With `budget_s`, an article whose

@@ -1,4 +1,4 @@
-//! The Python objects a match is reported in: `monitor.models.Match` and `Evidence`, made here
+//! The Python objects a match is reported in: `monitor.kernel.models.Match` and `Evidence`, made here
 //! so that an article that matches tens of rules does not pay for tens of `__init__` calls.
 //!
 //! Both are frozen dataclasses with slots: an object is made as `object.__new__` makes it (by

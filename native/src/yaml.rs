@@ -1,4 +1,4 @@
-//! The fast path of `monitor.yamlfile`: the files users edit, read by libyaml's own parser
+//! The fast path of `monitor.kernel.yamlfile`: the files users edit, read by libyaml's own parser
 //! (`unsafe-libyaml`, libyaml 0.2.5 translated to Rust: the parser PyYAML's `CSafeLoader`
 //! runs) into the same located containers, with the same lines, at a fraction of the cost of
 //! PyYAML's node graph and constructors.
@@ -194,7 +194,7 @@ fn resolve<'a>(scalar: &Scalar<'a>, resolver: &Resolver) -> Option<Value<'a>> {
     })
 }
 
-/// Builds the located containers (`monitor.located.LocDict`, `LocList`).
+/// Builds the located containers (`monitor.kernel.located.LocDict`, `LocList`).
 struct Builder<'py, 'r> {
     py: Python<'py>,
     loc_dict: &'r Bound<'py, PyType>,
@@ -302,7 +302,7 @@ impl<'py> Builder<'py, '_> {
     }
 }
 
-/// Read one YAML document into located containers as PyYAML's loader in `monitor.yamlfile`
+/// Read one YAML document into located containers as PyYAML's loader in `monitor.kernel.yamlfile`
 /// would; None when that loader must read it (see the module's comment).
 #[pyfunction]
 pub fn read_yaml(

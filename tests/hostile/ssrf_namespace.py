@@ -253,12 +253,12 @@ async def origin_scenario() -> dict[str, Any]:
     from yarl import URL
 
     from monitor.config import PollerConfig
-    from monitor.errors import FeedFetchError
     from monitor.feeds import client as client_module
     from monitor.feeds.addresses import Address, addresses
     from monitor.feeds.client import Client
     from monitor.feeds.guard import guarded_session, resolve
     from monitor.feeds.robots import Robots
+    from monitor.kernel.errors import FeedFetchError
 
     async def lying(host: str, port: int | None) -> list[Address]:
         return addresses(["10.0.0.5"]) if host == "evil.example" else await resolve(host, port)

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from monitor.bus.base import ARTICLES, DELIVERIES, HELD, MATCHES, STORIES
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
-from monitor.models import Article, Match, MatchedArticle
+from monitor.kernel.models import Article, Match, MatchedArticle
 from tests.conftest import KafkaUnderTest
 from tests.hostile.test_hostile_service import Hostile
 from tests.processes import eventually, service_rig

@@ -31,8 +31,8 @@ from monitor.bus.base import CLAIMS, DLQ
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
 from monitor.config import DeliveryConfig, KafkaConfig
-from monitor.metrics import make_metrics
-from monitor.state import StateStore
+from monitor.kernel.metrics import make_metrics
+from monitor.store.state import StateStore
 from tests.conftest import KafkaUnderTest
 from tests.hostile.test_concurrent_sends import LETTERS, SlowReceiver, dead_letters, retry_all
 from tests.processes import write_rules

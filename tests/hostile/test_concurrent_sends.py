@@ -20,7 +20,7 @@ from monitor.bus.base import DLQ
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
 from monitor.config import KafkaConfig
-from monitor.models import Alert, Article, Match, MatchedArticle
+from monitor.kernel.models import Alert, Article, Match, MatchedArticle
 from tests.conftest import KafkaUnderTest
 from tests.processes import write_rules
 from tests.servers import serve

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.alerts.claims import LocalClaims
-from monitor.models import Settlement
-from monitor.state import StateStore
+from monitor.kernel.models import Settlement
+from monitor.store.state import StateStore
 from tests.test_dispatch import Rig, record, record_alert_id, rig  # noqa: F401
 
 NOW = 1_000_000.0

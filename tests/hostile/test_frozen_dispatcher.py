@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from monitor.alerts.claims import LocalClaims
 from monitor.alerts.dispatch import Dispatcher
-from monitor.models import Settlement
-from monitor.state import StateStore
+from monitor.kernel.models import Settlement
+from monitor.store.state import StateStore
 from tests.test_dispatch import Rig, record, rig  # noqa: F401
 
 NOW = 1_000_000.0

@@ -24,9 +24,9 @@ from prometheus_client import CollectorRegistry
 from monitor.bus.base import STORIES
 from monitor.bus.kafka import KafkaBus
 from monitor.config import KafkaConfig
-from monitor.metrics import make_metrics
-from monitor.models import Reason
-from monitor.state import StateStore
+from monitor.kernel.metrics import make_metrics
+from monitor.kernel.models import Reason
+from monitor.store.state import StateStore
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember
 from tests.hostile.test_hostile_service import Hostile
 from tests.processes import service_rig, webhook_service

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import FeedParseError
 from monitor.feeds.parse import parse_feed, parse_with_feedparser
+from monitor.kernel.errors import FeedParseError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 PROFILE = settings(

@@ -13,12 +13,12 @@ import os
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import InputError
 from monitor.feeds.discover import feed_links
 from monitor.feeds.feedsfile import NewFeed, append_feeds
 from monitor.feeds.opml import read_opml
+from monitor.kernel.errors import InputError
+from monitor.kernel.yamlfile import parse_yaml
 from monitor.matching.schema import parse_feed_file
-from monitor.yamlfile import parse_yaml
 from tests.conftest import ROOT
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))

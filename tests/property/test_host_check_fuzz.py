@@ -11,7 +11,7 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.guard import HostCheck, host_name
+from monitor.status.guard import HostCheck, host_name
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 PROFILE = settings(max_examples=EXAMPLES, deadline=None)

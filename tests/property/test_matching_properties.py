@@ -11,12 +11,12 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from monitor.kernel.models import Article, Match
+from monitor.kernel.text import boundary_form, normalize_text, token_key, tokenize
 from monitor.matching import scan
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.scan import scan_field, scan_tokens
-from monitor.models import Article, Match
-from monitor.text import boundary_form, normalize_text, token_key, tokenize
 from tests.helpers import article, compile_yaml, read_rule_set
 from tests.reference import reference_match
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import FeedParseError
 from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.kernel.errors import FeedParseError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 PROFILE = settings(

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.models import (
+from monitor.kernel.models import (
     EVIDENCE_KINDS,
     MODES,
     SEVERITIES,
@@ -25,7 +25,7 @@ from monitor.models import (
     MatchedArticle,
     alert_from_dict,
 )
-from monitor.records import MAX_DEPTH, BadRecord, check_depth, load_json
+from monitor.kernel.records import MAX_DEPTH, BadRecord, check_depth, load_json
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 PROFILE = settings(

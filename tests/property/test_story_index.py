@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.matching import native
+from monitor.kernel import native
 from monitor.stories.index import StoryIndex
 from monitor.stories.sketch import PUNCTUATION, sketch
 

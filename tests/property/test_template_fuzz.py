@@ -25,7 +25,7 @@ from monitor.alerts.templates import (
     sample_alerts,
 )
 from monitor.config import load_config
-from monitor.errors import ConfigError
+from monitor.kernel.errors import ConfigError
 from tests.test_render import HOSTILE, make_alert
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from monitor.alerts.timing import next_digest, parse_digest, parse_quiet, quiet_until
 from monitor.config import load_config
-from monitor.errors import ConfigError
+from monitor.kernel.errors import ConfigError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 PROFILE = settings(

@@ -1,6 +1,6 @@
 """The native YAML fast path against PyYAML (`make fuzz` runs it longer).
 
-`monitor.yamlfile.parse_yaml` first asks libyaml's parser in Rust (`monitor_native.read_yaml`)
+`monitor.kernel.yamlfile.parse_yaml` first asks libyaml's parser in Rust (`monitor_native.read_yaml`)
 to build the located containers; it answers None for whatever PyYAML must decide. Whenever it
 answers, its answer must be exactly PyYAML's: the same values of the same types, on the same
 lines; and it must never answer for a text PyYAML refuses.
@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bench.adversarial import write_rules_dir
-from monitor.located import LocDict, LocList
-from monitor.matching import native
-from monitor.yamlfile import _Loader, parse_yaml
+from monitor.kernel import native
+from monitor.kernel.located import LocDict, LocList
+from monitor.kernel.yamlfile import _Loader, parse_yaml
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 PROFILE = settings(

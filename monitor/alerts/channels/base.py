@@ -22,9 +22,9 @@ import structlog
 from monitor.alerts.budget import SECONDS
 from monitor.alerts.digest import Digest
 from monitor.alerts.templates import AlertTemplate, TemplateProblem
-from monitor.located import LocDict
+from monitor.kernel.located import LocDict
+from monitor.kernel.models import Alert
 from monitor.matching.spec import Checker, parse_duration
-from monitor.models import Alert
 
 log = structlog.get_logger("monitor.channels")
 

@@ -16,7 +16,7 @@ from monitor.alerts.render import (
     one_line,
     safe_url,
 )
-from monitor.models import Alert
+from monitor.kernel.models import Alert
 
 
 def discord_payload(alert: Alert) -> dict[str, Any]:

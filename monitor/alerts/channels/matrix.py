@@ -23,10 +23,10 @@ from monitor.alerts.render import (
     one_line,
     safe_url,
 )
-from monitor.errors import DeliveryError
-from monitor.located import LocDict
+from monitor.kernel.errors import DeliveryError
+from monitor.kernel.located import LocDict
+from monitor.kernel.models import Alert
 from monitor.matching.spec import Checker
-from monitor.models import Alert
 
 KEYS: Final = ("homeserver", "room_id", "access_token", "timeout")
 

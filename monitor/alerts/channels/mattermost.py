@@ -16,7 +16,7 @@ from monitor.alerts.render import (
     markdown_escape,
     safe_url,
 )
-from monitor.models import Alert
+from monitor.kernel.models import Alert
 
 
 def mattermost_payload(alert: Alert) -> dict[str, Any]:

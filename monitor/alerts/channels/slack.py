@@ -16,7 +16,7 @@ from monitor.alerts.render import (
     safe_url,
     slack_escape,
 )
-from monitor.models import Alert
+from monitor.kernel.models import Alert
 
 
 def slack_payload(alert: Alert) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from monitor.alerts.render import (
     teams_escape,
     teams_message,
 )
-from monitor.models import Alert
+from monitor.kernel.models import Alert
 
 
 def teams_payload(alert: Alert) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from monitor.alerts.templates import (
     compile_template_file,
     sample_alerts,
 )
-from monitor.errors import Problem
-from monitor.located import LocDict
+from monitor.kernel.errors import Problem
+from monitor.kernel.located import LocDict
 from monitor.matching.spec import Checker
 
 KEYS: Final = ("template", "template_file")

@@ -43,7 +43,7 @@ def regex_type() -> type[Regex] | None:
 
 @cache
 def yaml_reader() -> Callable[[str, type[Any], type[Any]], Any] | None:
-    """The native fast path of `monitor.yamlfile.parse_yaml`, or None when not installed."""
+    """The native fast path of `monitor.kernel.yamlfile.parse_yaml`, or None when not installed."""
     try:
         from monitor_native import read_yaml
     except ImportError:

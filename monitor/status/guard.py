@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from monitor.metrics import Metrics
+from monitor.kernel.metrics import Metrics
 
-log = structlog.get_logger("monitor.guard")
+log = structlog.get_logger("monitor.status.guard")
 
 COOKIE = "monitor_status"
 FREE_TRIES = 5  # wrong tokens an address may send before it waits

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import structlog
 
-from monitor.errors import StorageError
-from monitor.sqlite import SqliteFile
+from monitor.kernel.errors import StorageError
+from monitor.store.sqlite import SqliteFile
 
-log = structlog.get_logger("monitor.storage")
+log = structlog.get_logger("monitor.store.storage")
 
 
 class StorageHealth:

@@ -21,7 +21,7 @@ import os.path
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.redact import redact
+from monitor.kernel.redact import redact
 
 EXCERPT_CHARS = 60
 

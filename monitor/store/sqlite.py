@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from monitor.errors import StorageError, StorageFull
+from monitor.kernel.errors import StorageError, StorageFull
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """Containers that remember where in a YAML file their items stood, for `FILE:LINE` messages.
 
-`monitor.yamlfile` builds them; the pure validators (`matching.spec`, `config`) read them.
+`monitor.kernel.yamlfile` builds them; the pure validators (`matching.spec`, `config`) read them.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ a JSON body (`Content-Type: application/json`) or the `X-Monitor-Request` header
 which a browser only sends cross-site after a CORS preflight this listener never grants. With
 `http: {token: ...}` it must also carry `Authorization: Bearer <token>`.
 
-Every request passes the `Host` check first (`monitor.guard`: 421 for a name the listener does
-not serve); wrong tokens are throttled per address (429). With `http.protect_metrics` /metrics
+Every request passes the `Host` check first (`monitor.status.guard`: 421 for a name the listener
+does not serve); wrong tokens are throttled per address (429). With `http.protect_metrics` /metrics
 and /readyz need the token too (Bearer, or the status page's cookie); /healthz is always open.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from monitor.guard import HostCheck, SignInThrottle, admit, host_middleware, wait_message
-from monitor.metrics import Metrics
+from monitor.kernel.metrics import Metrics
+from monitor.status.guard import HostCheck, SignInThrottle, admit, host_middleware, wait_message
 
 Readiness = Callable[[], tuple[bool, dict[str, Any]]]
 Reload = Callable[[str], Awaitable[tuple[bool, dict[str, Any]]]]

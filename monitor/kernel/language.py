@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Final, Protocol
 
-from monitor.models import Article
+from monitor.kernel.models import Article
 
 MIN_CONFIDENCE: Final = 0.5  # below it, py3langid is right less than 98% of the time on titles
 MIN_LETTERS: Final = 10  # fewer letters than this are too few to tell or to doubt

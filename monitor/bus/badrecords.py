@@ -1,8 +1,8 @@
 """What a consumer does with a record it cannot use: log it once, count it, dead-letter it.
 
 The record's offset is then committed with its batch's, so one bad record never stops a batch
-or a task (see `monitor.records`). The dead letter keeps where the record was and the start of
-its bytes; `monitor dlq list` shows it (kind "record", channel "-") and `monitor dlq drop`
+or a task (see `monitor.kernel.records`). The dead letter keeps where the record was and the start
+of its bytes; `monitor dlq list` shows it (kind "record", channel "-") and `monitor dlq drop`
 closes it.
 """
 
@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import structlog
 
 from monitor.bus.base import DLQ, Bus, Record
-from monitor.metrics import Metrics
-from monitor.records import BadRecord, raw_excerpt
+from monitor.kernel.metrics import Metrics
+from monitor.kernel.records import BadRecord, raw_excerpt
 
-log = structlog.get_logger("monitor.records")
+log = structlog.get_logger("monitor.kernel.records")
 NO_CHANNEL = "-"  # the DLQ's channel label for what is not an alert
 
 

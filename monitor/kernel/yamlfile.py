@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from monitor.errors import Problem
-from monitor.located import LocDict, LocList
-from monitor.matching import native
+from monitor.kernel import native
+from monitor.kernel.errors import Problem
+from monitor.kernel.located import LocDict, LocList
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -1,7 +1,7 @@
 """The records that travel on the bus, and their wire format (UTF-8 JSON).
 
-An Article's text fields hold normalized text (see `monitor.text.normalize_text`): build one with
-`make_article`, which normalizes, rather than with the constructor.
+An Article's text fields hold normalized text (see `monitor.kernel.text.normalize_text`): build
+one with `make_article`, which normalizes, rather than with the constructor.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from monitor.records import Fields, load_json
-from monitor.text import normalize_text
+from monitor.kernel.records import Fields, load_json
+from monitor.kernel.text import normalize_text
 
 SCHEMA_VERSION: Final = 1  # of the records and bodies in docs/schemas/: raised on a breaking change
 TEXT_FIELDS: Final = ("title", "summary", "content", "author", "tags", "url")

@@ -17,14 +17,14 @@ from typing import Any
 
 import structlog
 
-from monitor.redact import REDACTED, use
+from monitor.kernel.redact import REDACTED, use
 
 __all__ = ["REDACTED", "configure_logging", "make_redactor"]
 
 
 def make_redactor(secrets: Iterable[str]) -> structlog.types.Processor:
     """A processor that replaces every secret value (URLs, passwords) in string fields, and
-    makes them those `monitor.redact.redact` hides everywhere else in the process."""
+    makes them those `monitor.kernel.redact.redact` hides everywhere else in the process."""
     redactor = use(secrets)
 
     def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.lifecycle import Resource
-from monitor.models import Settlement
-from monitor.sqlite import SqliteFile
+from monitor.kernel.lifecycle import Resource
+from monitor.kernel.models import Settlement
+from monitor.store.sqlite import SqliteFile
 
 SEEN_RETENTION_S = 30 * 86400  # an item absent from its feed this long may be forgotten
 
