@@ -8,9 +8,10 @@ from __future__ import annotations
 import statistics
 import time
 
+from monitor.feeds.spec import FeedSpec
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Alert, make_article
-from monitor.matching.spec import FeedSpec, RuleSpec
+from monitor.matching.spec import RuleSpec
 from monitor.status.boards import FeedBoard, MatchTally, RecentAlerts
 from monitor.status.page import render
 from monitor.status.view import Sources, build_view

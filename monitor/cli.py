@@ -20,13 +20,13 @@ from monitor.config import ROLES, Config, load_config, notify_problems
 from monitor.feeds.opml import MAX_OUTLINES
 from monitor.inputs import read_articles
 from monitor.kernel import native
+from monitor.kernel.checks import parse_duration
 from monitor.kernel.errors import BusError, ConfigError, InputError, RuleError, StorageError
 from monitor.kernel.logs import configure_logging
 from monitor.kernel.models import Article
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FileCache, load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
-from monitor.matching.spec import parse_duration
 
 if TYPE_CHECKING:
     from monitor.service import Service

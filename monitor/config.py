@@ -16,10 +16,11 @@ from monitor.alerts.channels import KINDS, ChannelSettings
 from monitor.alerts.channels.templating import KEYS as TEMPLATE_KEYS
 from monitor.alerts.channels.templating import with_template
 from monitor.alerts.timing import Batching, parse_digest, parse_quiet
+from monitor.kernel.checks import Checker, parse_duration
 from monitor.kernel.errors import ConfigError, Problem, excerpt
 from monitor.kernel.located import LocDict, LocList
 from monitor.kernel.yamlfile import read_yaml
-from monitor.matching.spec import Checker, RuleSet, parse_duration
+from monitor.matching.spec import RuleSet
 
 # The stages a process can run (`monitor run --role`).
 ROLES: Final = ("all", "poller", "matcher", "dispatcher")

@@ -52,14 +52,14 @@ from monitor.feeds.guard import guarded_session, resolve
 from monitor.feeds.opml import MAX_OUTLINES, TooManyOutlines, read_opml, write_opml
 from monitor.feeds.parse import ParsedFeed, parse_feed
 from monitor.feeds.poller import ACCEPT
+from monitor.feeds.spec import FeedSpec, parse_feed_file
 from monitor.kernel.errors import ConfigError, FeedFetchError, FeedParseError, InputError, RuleError
 from monitor.kernel.language import with_languages
 from monitor.kernel.yamlfile import parse_yaml
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FEEDS_FILE, load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
-from monitor.matching.schema import link, parse_feed_file
-from monitor.matching.spec import FeedSpec
+from monitor.matching.schema import link
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 RESOLVE_S = 20.0  # how long an import waits for its hosts to resolve

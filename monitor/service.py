@@ -29,6 +29,7 @@ from monitor.bus.local import LocalBus
 from monitor.config import Config, notify_problems
 from monitor.feeds.guard import guarded_session
 from monitor.feeds.poller import Leases, Poller
+from monitor.feeds.spec import FeedSpec
 from monitor.feeds.watch import FeedWatch, HealthStore, KafkaHealthStore, LocalHealthStore
 from monitor.kernel import native
 from monitor.kernel.clock import Clock
@@ -39,7 +40,7 @@ from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FileCache
 from monitor.matching.reload import Reloader, ReloadResult, Snapshot
-from monitor.matching.spec import FeedSpec, RuleSet
+from monitor.matching.spec import RuleSet
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
 from monitor.status.boards import MatchTally, RecentAlerts
 from monitor.status.guard import SignInThrottle, exposure

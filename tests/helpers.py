@@ -5,11 +5,12 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from monitor.feeds.spec import parse_feed_file
 from monitor.kernel.errors import Problem, RuleError
 from monitor.kernel.models import Article, make_article
 from monitor.kernel.yamlfile import parse_yaml
 from monitor.matching.compiler import CompiledRules, compile_rules
-from monitor.matching.schema import link, parse_entity_file, parse_feed_file, parse_rule_file
+from monitor.matching.schema import link, parse_entity_file, parse_rule_file
 from monitor.matching.spec import RuleSet
 
 

@@ -6,10 +6,11 @@ import re
 
 import pytest
 
+from monitor.feeds.spec import parse_feed_file
 from monitor.kernel.errors import Problem
 from monitor.kernel.yamlfile import parse_yaml
 from monitor.matching.loader import load_rules_dir
-from monitor.matching.schema import link, parse_entity_file, parse_feed_file, parse_rule_file
+from monitor.matching.schema import link, parse_entity_file, parse_rule_file
 from monitor.matching.spec import RuleSet
 from tests.conftest import ROOT, SHIPPED_RULES
 

@@ -17,9 +17,9 @@ from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
 from monitor.feeds.extract import extract_page
 from monitor.feeds.poller import Poller
+from monitor.feeds.spec import FeedSpec
 from monitor.kernel.metrics import Metrics, make_metrics
 from monitor.kernel.models import Article
-from monitor.matching.spec import FeedSpec
 from monitor.store.state import StateStore
 from tests.servers import serve
 from tests.site import Site, article_page, feed

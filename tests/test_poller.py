@@ -14,10 +14,10 @@ from monitor.bus.local import LocalBus
 from monitor.config import PollerConfig
 from monitor.feeds.addresses import addresses, refusal
 from monitor.feeds.poller import Poller
+from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics, make_metrics
 from monitor.kernel.models import Article
-from monitor.matching.spec import FeedSpec
 from monitor.store.state import StateStore
 from tests.servers import FeedServer, serve
 

@@ -528,7 +528,8 @@ async def test_reading_the_history_gives_up_at_stop(tmp_path: Path) -> None:
 def test_a_large_rule_set_lists_the_busiest_watches_and_counts_the_rest() -> None:
     """100,000 watches and 2,000 feeds: the page lists the 100 busiest watches (the most matched
     first) and 300 feeds (the failing first) and says how many more there are."""
-    from monitor.matching.spec import FeedSpec, RuleSpec
+    from monitor.feeds.spec import FeedSpec
+    from monitor.matching.spec import RuleSpec
     from monitor.status.view import FEED_ROWS, WATCH_ROWS, Sources, build_view
 
     rules = [RuleSpec(id=f"r{i}", path="w.yaml", line=i) for i in range(100_000)]

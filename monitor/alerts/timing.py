@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.matching.spec import parse_duration
+from monitor.kernel.checks import parse_duration
 
 MAX_EVERY_S = 7 * 86400.0  # held alerts wait no longer than this for a digest
 _CLOCK_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

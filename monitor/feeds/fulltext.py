@@ -34,10 +34,10 @@ from monitor.feeds.extract import Page, extract_page
 from monitor.feeds.pages import PageCache
 from monitor.feeds.robots import Robots
 from monitor.feeds.sandbox import Sandbox, SandboxError
+from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import FeedFetchError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Article
-from monitor.matching.spec import FeedSpec
 from monitor.stories.sketch import url_key
 
 log = structlog.get_logger("monitor.fulltext")

@@ -17,8 +17,8 @@ from email.utils import format_datetime
 
 import lxml.etree
 
+from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import InputError
-from monitor.matching.spec import FeedSpec
 
 MAX_OUTLINES = 5000
 

@@ -26,12 +26,12 @@ from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
+from monitor.feeds.spec import FeedSpec
 from monitor.feeds.watch import FeedWatch
 from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.kernel.language import metric_label, with_languages
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.waiting import sleep_or_stop
-from monitor.matching.spec import FeedSpec
 from monitor.status.boards import FeedBoard
 from monitor.store.state import FeedState, StateStore
 

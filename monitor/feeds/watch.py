@@ -26,11 +26,11 @@ from monitor.bus.base import FEED_HEALTH, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.config import DeliveryConfig, HealthConfig
 from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, HealthEvent, due, observed
+from monitor.feeds.spec import FeedSpec
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, Settlement, alert_id, make_article
 from monitor.kernel.records import BadRecord, Fields, load_json
 from monitor.kernel.waiting import sleep_or_stop
-from monitor.matching.spec import FeedSpec
 from monitor.store.state import StateStore
 
 log = structlog.get_logger("monitor.health")

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from monitor.feeds.spec import parse_feed_file
 from monitor.kernel.errors import Problem, RuleError
 from monitor.kernel.gcpause import gc_paused
 from monitor.kernel.yamlfile import read_yaml
-from monitor.matching.schema import link, parse_entity_file, parse_feed_file, parse_rule_file
+from monitor.matching.schema import link, parse_entity_file, parse_rule_file
 from monitor.matching.spec import RuleSet
 
 FEEDS_FILE = "feeds.yaml"

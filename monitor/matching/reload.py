@@ -17,12 +17,13 @@ from pathlib import Path
 
 import structlog
 
+from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import Problem
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import ENTITIES_DIR, FileCache, read_rules_dir
-from monitor.matching.spec import FeedSpec, RuleSet
+from monitor.matching.spec import RuleSet
 from monitor.pipeline import RuleBook
 
 log = structlog.get_logger("monitor.reload")

@@ -10,10 +10,9 @@ import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
-from urllib.parse import urlsplit
 
-from monitor.feeds.extract import EXTRA_HINT, available, selector_problem
+from monitor.feeds.spec import FeedSpec
+from monitor.kernel.checks import Checker, parse_duration, top_level
 from monitor.kernel.errors import Problem
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import DEFAULT_FIELDS, TEXT_FIELDS
@@ -21,18 +20,15 @@ from monitor.matching.spec import (
     ENTITY_TYPES,
     MODES,
     SEVERITIES,
-    Checker,
     Condition,
     EntityRef,
     EntitySpec,
-    FeedSpec,
     Item,
+    RuleChecker,
     RuleSet,
     RuleSpec,
     Term,
     Throttle,
-    parse_duration,
-    top_level,
 )
 
 RULE_KEYS = (
@@ -52,15 +48,11 @@ RULE_KEYS = (
 )
 ENTITY_KEYS = ("id", "type", "names", "languages", "tags", "context")
 LANGUAGE_TAG_RE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
-FEED_KEYS = (
-    "id", "url", "interval", "tags", "enabled", "expect_every", "fulltext", "fulltext_selector",
-    "fulltext_ignore_robots", "stories",
-)  # fmt: skip
 
 
 def parse_rule_file(path: str, data: object) -> tuple[list[RuleSpec], list[Problem]]:
     """Validate a rule file: `rules:`, a list of rules."""
-    check = Checker(path)
+    check = RuleChecker(path)
     rules = []
     items = top_level(check, data, "rules")
     for i, raw in enumerate(items):
@@ -70,7 +62,7 @@ def parse_rule_file(path: str, data: object) -> tuple[list[RuleSpec], list[Probl
     return rules, check.problems
 
 
-def _rule(check: Checker, raw: object, line: int) -> RuleSpec | None:  # noqa: C901 - one branch a key
+def _rule(check: RuleChecker, raw: object, line: int) -> RuleSpec | None:  # noqa: C901 - one branch a key
     spec = check.mapping(raw, line, "a rule", RULE_KEYS)
     if spec is None:
         return None
@@ -161,7 +153,7 @@ def _throttle(check: Checker, raw: object, line: int) -> Throttle | None:
 
 def parse_entity_file(path: str, data: object) -> tuple[list[EntitySpec], list[Problem]]:
     """Validate an entity file: `entities:`, a list of entities."""
-    check = Checker(path)
+    check = RuleChecker(path)
     entities = []
     items = top_level(check, data, "entities")
     for i, raw in enumerate(items):
@@ -197,7 +189,7 @@ def parse_entity_file(path: str, data: object) -> tuple[list[EntitySpec], list[P
     return entities, check.problems
 
 
-def _names_by_language(check: Checker, value: object, line: int) -> tuple[Term, ...]:
+def _names_by_language(check: RuleChecker, value: object, line: int) -> tuple[Term, ...]:
     """`languages: {de: [Kasachstan], ...}`: names in other languages, case-sensitive unless a
     name says `case: false`, each carrying its language for evidence."""
     keys = tuple(value) if isinstance(value, dict) else ()  # any key: each is checked below
@@ -218,88 +210,6 @@ def _names_by_language(check: Checker, value: object, line: int) -> tuple[Term, 
             if term is not None:
                 names.append(dataclasses.replace(term, language=code))
     return tuple(names)
-
-
-def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Problem]]:
-    """Validate `feeds.yaml`: `feeds:`, a list of feeds."""
-    check = Checker(path)
-    feeds = []
-    items = top_level(check, data, "feeds")
-    for i, raw in enumerate(items):
-        spec = check.mapping(raw, items.line_of(i), "a feed", FEED_KEYS)
-        if spec is None:
-            continue
-        before = len(check.problems)
-        at = spec.line_of
-        feed_id = check.identifier(spec.get("id"), at("id"), "feed `id`")
-        url = check.string(spec.get("url"), at("url"), "feed `url`")
-        if url is not None:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                check.error(at("url"), f"feed `url` must be an http(s) URL, not {url!r}")
-        interval_s = 300.0
-        if "interval" in spec:
-            try:
-                interval_s = parse_duration(spec["interval"])
-            except ValueError as exc:
-                check.error(at("interval"), f"feed `interval`: {exc}")
-        expect_every_s = None
-        if "expect_every" in spec:
-            try:
-                expect_every_s = parse_duration(spec["expect_every"])
-            except ValueError as exc:
-                check.error(at("expect_every"), f"feed `expect_every`: {exc}")
-            else:
-                if expect_every_s < 60:
-                    check.error(at("expect_every"), "feed `expect_every` must be at least 1m")
-        tags = _strings(check, spec, "tags") if "tags" in spec else ()
-        enabled = True
-        if "enabled" in spec:
-            enabled = check.boolean(spec["enabled"], at("enabled"), "enabled") is not False
-        fulltext = _fulltext(check, spec)
-        stories = check.on_off(spec.get("stories", True), at("stories"), "feed `stories`")
-        if feed_id is None or url is None or len(check.problems) > before:
-            continue
-        feeds.append(
-            FeedSpec(
-                id=feed_id,
-                path=path,
-                line=spec.line,
-                url=url,
-                interval_s=interval_s,
-                tags=tags,
-                enabled=enabled,
-                expect_every_s=expect_every_s,
-                stories=stories is not False,
-                **fulltext,
-            )
-        )
-    return feeds, check.problems
-
-
-def _fulltext(check: Checker, spec: LocDict) -> dict[str, Any]:
-    """A feed's full-text settings: `fulltext`, `fulltext_selector`, `fulltext_ignore_robots`."""
-    at = spec.line_of
-    found: dict[str, Any] = {}
-    value = spec.get("fulltext", False)
-    if str(value).lower() in ("true", "false", "auto"):
-        found["fulltext"] = str(value).lower()
-    else:
-        check.error(at("fulltext"), f"`fulltext` must be true, false or auto, not {value!r}")
-    if "fulltext_selector" in spec:
-        selector = check.string(spec["fulltext_selector"], at("fulltext_selector"), "selector")
-        problem = selector_problem(selector) if selector is not None else None
-        if problem:
-            check.error(at("fulltext_selector"), problem)
-        found["fulltext_selector"] = selector
-    if "fulltext_ignore_robots" in spec:
-        ignore = check.boolean(
-            spec["fulltext_ignore_robots"], at("fulltext_ignore_robots"), "fulltext_ignore_robots"
-        )
-        found["fulltext_ignore_robots"] = bool(ignore)
-    if found.get("fulltext", "false") != "false" and not available():
-        check.error(at("fulltext"), f"`fulltext` needs the page extractor: {EXTRA_HINT}")
-    return found
 
 
 def link(rule_set: RuleSet) -> list[Problem]:

@@ -9,12 +9,14 @@ return specs plus a list of `Problem`s (file, line, reason); they never stop at 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
-from monitor.kernel.errors import Problem, excerpt
-from monitor.kernel.located import LocDict, LocList, line_of
+from monitor.feeds.spec import FeedSpec
+from monitor.kernel.checks import Checker
+from monitor.kernel.errors import excerpt
+from monitor.kernel.located import LocDict, line_of
 from monitor.kernel.models import DEFAULT_FIELDS
 from monitor.kernel.models import MODES as MODES  # the rules name them; the records check them
 from monitor.kernel.models import SEVERITIES as SEVERITIES
@@ -22,9 +24,6 @@ from monitor.kernel.text import PATTERN_WORD_RE, is_acronym, token_key
 from monitor.matching.regexes import WatchRegex, compile_regex
 
 ENTITY_TYPES: Final = ("person", "org", "place", "event", "other")
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-_DURATION_RE = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)")
-_DURATION_UNITS_S: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _MIN_PREFIX_CHARS: Final = 2
 
 TokenKind = Literal["literal", "prefix", "glob"]
@@ -143,24 +142,6 @@ class EntitySpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FeedSpec:
-    """A feed to poll."""
-
-    id: str
-    path: str
-    line: int
-    url: str
-    interval_s: float = 300.0
-    tags: tuple[str, ...] = ()
-    enabled: bool = True
-    expect_every_s: float | None = None  # alert when it publishes nothing for this long
-    fulltext: Literal["false", "true", "auto"] = "false"  # read each item's page (see fulltext)
-    fulltext_selector: str | None = None  # the page's element holding the text, as CSS
-    fulltext_ignore_robots: bool = False
-    stories: bool = True  # `stories: false`: its items are never folded into stories
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class RuleSet:
     """Everything a rules directory holds, validated and cross-checked."""
 
@@ -201,35 +182,6 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(body + (".*" if pattern.endswith("*") else ""), re.DOTALL)
 
 
-def _duration_seconds(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower()
-    pos, seconds = 0, 0.0
-    for m in _DURATION_RE.finditer(text):
-        if text[pos : m.start()].strip():
-            return None
-        seconds += int(m.group(1)) * _DURATION_UNITS_S[m.group(2)]
-        pos = m.end()
-    return seconds if pos and not text[pos:].strip() else None
-
-
-def parse_duration(value: object, *, zero_ok: bool = False) -> float:
-    """Parse `90s`, `5m`, `1h30m`, `1d` (or a number of seconds) into seconds; ValueError if bad
-    (and if zero, unless `zero_ok`)."""
-    seconds = _duration_seconds(value)
-    if seconds is None:
-        raise ValueError(f"{value!r} is not a duration (write it like 90s, 5m, 1h or 1h30m)")
-    if seconds < 0 or (seconds == 0 and not zero_ok):
-        raise ValueError(f"{value!r} must be longer than zero")
-    return seconds
-
-
-MESSAGE_CHARS = 300
-
-
 # Terms already parsed, by (text, case as written): a rule set names the same words and regexes
 # many times over (100,000 generated watches: 264,638 terms, 126,969 of them distinct), and a
 # reload reads most of them again. A term is immutable, so one can serve every watch naming it.
@@ -237,96 +189,8 @@ TERM_MEMO = 500_000
 _TERMS: dict[tuple[str, bool | None], Term] = {}
 
 
-class Checker:
-    """Collects problems for one file while its values are validated."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.problems: list[Problem] = []
-
-    def error(self, line: int, message: str) -> None:
-        """Record a problem at `line` (cut to MESSAGE_CHARS: a message may quote the file, and
-        must not carry more of it than a short excerpt into logs and HTTP answers)."""
-        if len(message) > MESSAGE_CHARS:
-            message = message[: MESSAGE_CHARS - 1] + "…"
-        self.problems.append(Problem(self.path, line, message))
-
-    def mapping(
-        self, value: object, line: int, what: str, allowed: Iterable[str]
-    ) -> LocDict | None:
-        """Check that `value` is a mapping with only `allowed` keys; report others."""
-        if not isinstance(value, dict):
-            self.error(line_of(value, line), f"{what} must be a mapping, not {_kind(value)}")
-            return None
-        located = value if isinstance(value, LocDict) else _located(value, line)
-        allowed_keys = tuple(allowed)
-        for key in located:
-            if key not in allowed_keys:
-                self.error(
-                    located.line_of(key),
-                    f"unknown key {excerpt(key)} in {what} (allowed: {', '.join(allowed_keys)})",
-                )
-        return located
-
-    def sequence(self, value: object, line: int, what: str) -> LocList | None:
-        """Check that `value` is a list; a single scalar is not accepted silently."""
-        if not isinstance(value, list):
-            self.error(line_of(value, line), f"{what} must be a list, not {_kind(value)}")
-            return None
-        if isinstance(value, LocList):
-            return value
-        located = LocList(value)
-        located.line = line
-        return located
-
-    def string(self, value: object, line: int, what: str) -> str | None:
-        """Check that `value` is a non-empty string."""
-        if not isinstance(value, str) or not value.strip():
-            self.error(line, f"{what} must be a non-empty string, not {_kind(value)}")
-            return None
-        return value.strip()
-
-    def strings(self, value: object, line: int, what: str) -> tuple[str, ...]:
-        """Check that `value` is a list of non-empty strings."""
-        items = self.sequence(value, line, what)
-        if items is None:
-            return ()
-        out = (self.string(v, items.line_of(i), f"each of {what}") for i, v in enumerate(items))
-        return tuple(s for s in out if s is not None)
-
-    def boolean(self, value: object, line: int, what: str) -> bool | None:
-        """Check that `value` is true or false."""
-        if not isinstance(value, bool):
-            self.error(line, f"{what} must be true or false, not {_kind(value)}")
-            return None
-        return value
-
-    def on_off(self, value: object, line: int, what: str) -> bool | None:
-        """Check that `value` is on or off: YAML reads unquoted on/off/true/false as true or
-        false; quoted, the four words are taken as well."""
-        word = value.strip().lower() if isinstance(value, str) else None
-        if isinstance(value, bool):
-            return value
-        if word in _ON_OFF:
-            return _ON_OFF[word]
-        self.error(line, f"{what} must be on or off (true or false), not {_kind(value)}")
-        return None
-
-    def identifier(self, value: object, line: int, what: str) -> str | None:
-        """Check that `value` is an id: letters, digits, and `_ . : -`."""
-        text = self.string(value, line, what)
-        if text is not None and not _ID_RE.match(text):
-            self.error(line, f"{what} {text!r} may hold only letters, digits and _ . : -")
-            return None
-        return text
-
-    def choice(self, value: object, line: int, what: str, choices: Iterable[str]) -> str | None:
-        """Check that `value` is one of `choices`."""
-        options = tuple(choices)
-        if value not in options:
-            self.error(line, f"{what} must be one of {', '.join(options)}, not {value!r}")
-            return None
-        return str(value)
+class RuleChecker(Checker):
+    """A `Checker` that also reads the watch language: terms, conditions, entity references."""
 
     def term(self, value: object, line: int, *, case_default: bool | None = None) -> Term | None:
         """Parse a term: a string, or `{term: TEXT, case: true|false}`."""
@@ -479,42 +343,3 @@ class Checker:
             kind = self.choice(text[5:].strip(), line, "an entity type", ENTITY_TYPES)
             return EntityRef("type", kind, line) if kind else None
         return EntityRef("id", text, line)
-
-
-_ON_OFF = {"on": True, "true": True, "off": False, "false": False}
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
-    names = {bool: "true/false", int: "a number", float: "a number", str: "a string"}
-    for cls, name in names.items():
-        if isinstance(value, cls):
-            return (
-                f"{name} ({excerpt(value)})" if cls is not str else f"the string {excerpt(value)}"
-            )
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def _located(value: dict[str, Any], line: int) -> LocDict:
-    located = LocDict(value)
-    located.line = line
-    return located
-
-
-def top_level(check: Checker, data: object, key: str) -> LocList:
-    """Return the list under the file's one top-level key (`rules`, `entities` or `feeds`)."""
-    if data is None:
-        return LocList()
-    spec = check.mapping(data, 1, "the file", (key,))
-    if spec is None or key not in spec:
-        if spec is not None:
-            check.error(spec.line, f"the file needs a top-level `{key}:` list")
-        return LocList()
-    if spec[key] is None:
-        return LocList()
-    return check.sequence(spec[key], spec.line_of(key), f"`{key}`") or LocList()

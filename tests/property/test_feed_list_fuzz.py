@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from monitor.feeds.discover import feed_links
 from monitor.feeds.feedsfile import NewFeed, append_feeds
 from monitor.feeds.opml import read_opml
+from monitor.feeds.spec import parse_feed_file
 from monitor.kernel.errors import InputError
 from monitor.kernel.yamlfile import parse_yaml
-from monitor.matching.schema import parse_feed_file
 from tests.conftest import ROOT
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))

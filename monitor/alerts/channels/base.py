@@ -22,9 +22,9 @@ import structlog
 from monitor.alerts.budget import SECONDS
 from monitor.alerts.digest import Digest
 from monitor.alerts.templates import AlertTemplate, TemplateProblem
+from monitor.kernel.checks import Checker, parse_duration
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
-from monitor.matching.spec import Checker, parse_duration
 
 log = structlog.get_logger("monitor.channels")
 

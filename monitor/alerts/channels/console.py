@@ -9,9 +9,9 @@ from typing import TextIO
 from monitor.alerts.channels.base import ChannelSettings, Kind, Outgoing, Text, Tools
 from monitor.alerts.digest import Digest, digest_text
 from monitor.alerts.render import also_reported, evidence_words, headline, one_line
+from monitor.kernel.checks import Checker
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
-from monitor.matching.spec import Checker
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

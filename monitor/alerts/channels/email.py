@@ -22,10 +22,10 @@ from monitor.alerts.render import (
     one_line,
     safe_url,
 )
+from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
-from monitor.matching.spec import Checker
 
 SECURITIES: Final = ("none", "starttls", "tls")
 KEYS: Final = ("host", "port", "security", "username", "password", "from", "to", "timeout")

@@ -19,9 +19,9 @@ from monitor.alerts.templates import (
     compile_template_file,
     sample_alerts,
 )
+from monitor.kernel.checks import Checker
 from monitor.kernel.errors import Problem
 from monitor.kernel.located import LocDict
-from monitor.matching.spec import Checker
 
 KEYS: Final = ("template", "template_file")
 MAX_TEMPLATE_BYTES: Final = 256 * 1024

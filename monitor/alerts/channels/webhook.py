@@ -14,9 +14,9 @@ from monitor.alerts.channels.base import HttpRequest
 from monitor.alerts.channels.http import HOOK_KEYS, HookSettings, http_kind, parse_hook
 from monitor.alerts.digest import Digest
 from monitor.alerts.render import json_string
+from monitor.kernel.checks import Checker
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
-from monitor.matching.spec import Checker
 
 
 def signature(secret: str, body: bytes) -> str:
