@@ -51,13 +51,13 @@ from bench.adversarial import (
 )
 from bench.naive import NaiveMatcher
 from bench.workload import articles, names, rule_set, vocabulary
-from monitor.config import DEFAULT_STORY_MEMBERS
 from monitor.feeds.parse import parse_feed, parse_with_feedparser
 from monitor.kernel import native
 from monitor.kernel.models import Article
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.spec import RuleSet
+from monitor.stories.settings import DEFAULT_STORY_MEMBERS
 
 RESULTS = Path(__file__).parent / "results"
 # A pass over the articles takes 10 to 50 ms: the median of 15 is not moved by a pause of the

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import structlog
 
 from monitor import __version__
-from monitor.config import ROLES, Config, load_config, notify_problems
 from monitor.feeds.opml import MAX_OUTLINES
 from monitor.inputs import read_articles
 from monitor.kernel import native
@@ -27,9 +26,10 @@ from monitor.kernel.models import Article
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FileCache, load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
+from monitor.service.config import ROLES, Config, load_config, notify_problems
 
 if TYPE_CHECKING:
-    from monitor.service import Service
+    from monitor.service.app import Service
     from monitor.stories.store import StoredMember
 
 # The service, the reports and the cost measure bring the bus and HTTP clients with them: they
@@ -284,7 +284,7 @@ def check(
 def run(config_path: Path, *, once: bool, role: str = "all") -> int:
     """Run the service (or one pass of it); exit 1 on invalid config or rules."""
     from monitor.matching.reload import snapshot
-    from monitor.service import Service
+    from monitor.service.app import Service
 
     try:
         config = load_config(os.environ, config_path)

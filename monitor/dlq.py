@@ -25,11 +25,11 @@ from monitor.alerts.deadletters import DeadLetter, Retrier, mark_done, read_open
 from monitor.alerts.dispatch import Settlements
 from monitor.bus.kafka import KafkaBus, KafkaSettlements
 from monitor.bus.local import LocalBus
-from monitor.config import Config, load_config
 from monitor.kernel.errors import BusError, ConfigError, DeliveryError, StorageError
 from monitor.kernel.logs import configure_logging
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.redact import redact
+from monitor.service.config import Config, load_config
 from monitor.store.state import StateStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -26,7 +26,6 @@ from typing import Any, TextIO
 
 from yarl import URL
 
-from monitor.config import FulltextConfig, PollerConfig, load_config
 from monitor.feeds.addresses import FLAG
 from monitor.feeds.client import Client
 from monitor.feeds.extract import EXTRA_HINT, Page, available
@@ -34,9 +33,11 @@ from monitor.feeds.fulltext import ACCEPT, PageFailed, extract_in, page_sandbox
 from monitor.feeds.guard import guarded_session
 from monitor.feeds.robots import Robots
 from monitor.feeds.sandbox import Sandbox
+from monitor.feeds.settings import FulltextConfig, PollerConfig
 from monitor.kernel.errors import ConfigError, FeedFetchError
 from monitor.kernel.language import article_language
 from monitor.kernel.models import make_article
+from monitor.service.config import load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -37,7 +37,6 @@ from typing import TextIO
 
 from yarl import URL
 
-from monitor.config import Config, load_config
 from monitor.feeds.addresses import FLAG, Guard
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.discover import (
@@ -60,6 +59,7 @@ from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import FEEDS_FILE, load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.schema import link
+from monitor.service.config import Config, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 RESOLVE_S = 20.0  # how long an import waits for its hosts to resolve

@@ -12,8 +12,8 @@ from aiokafka.errors import KafkaError
 
 from monitor.bus.base import Record
 from monitor.bus.kafka import client_options, topic_partitions
-from monitor.config import Config
 from monitor.kernel.errors import BusError
+from monitor.service.config import Config
 
 
 async def stored_records(config: Config, topic: str, since_s: float) -> list[Record]:

@@ -17,13 +17,13 @@ from typing import TextIO
 
 from monitor.alerts.channels import KINDS, ChannelSettings, Outgoing
 from monitor.alerts.channels.base import HttpRequest, Text
-from monitor.config import Config, load_config
 from monitor.inputs import read_articles
 from monitor.kernel.errors import ConfigError, InputError, RuleError
 from monitor.kernel.models import Alert, MatchedArticle, Reported, Story
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article
+from monitor.service.config import Config, load_config
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE = 0, 1, 2
 MASK = "***"

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from monitor.bus.base import ARTICLES, MATCHES
-from monitor.config import Config
 from monitor.history import per_day, stored_records
 from monitor.kernel.models import Article, Match, MatchedArticle
 from monitor.kernel.records import BadRecord
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article
 from monitor.matching.spec import RuleSet
+from monitor.service.config import Config
 
 
 @dataclass

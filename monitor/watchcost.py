@@ -18,7 +18,6 @@ from typing import TextIO
 import structlog
 
 from monitor.bus.base import ARTICLES
-from monitor.config import Config, load_config
 from monitor.history import stored_records
 from monitor.kernel.errors import BusError, ConfigError, RuleError, StorageError
 from monitor.kernel.metrics import Metrics
@@ -29,6 +28,7 @@ from monitor.matching.cost import CostReport, generated_articles, rule_costs
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.spec import RuleSet
 from monitor.pipeline import RuleBook
+from monitor.service.config import Config, load_config
 
 log = structlog.get_logger("monitor.cost")
 

@@ -114,9 +114,9 @@ def check_buses(root: Path) -> list[str]:
 def check_kafka(root: Path) -> list[str]:
     """Problems of the articles and matches records on the Kafka topics of every monitor config
     (a YAML file with a Kafka bus) directly in `root`; a broker that is gone is not read."""
-    from monitor.config import load_config
     from monitor.history import stored_records
     from monitor.kernel.errors import BusError, ConfigError
+    from monitor.service.config import load_config
 
     found: list[str] = []
     seen: set[tuple[str, str]] = set()

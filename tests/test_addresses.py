@@ -11,13 +11,14 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from monitor.config import PollerConfig, load_config
 from monitor.feeds import client as client_module
 from monitor.feeds.addresses import Address, Guard, addresses, internal_origin, literal
 from monitor.feeds.client import Client
 from monitor.feeds.guard import GUARD, AddressRefused, guarded_session
+from monitor.feeds.settings import PollerConfig
 from monitor.kernel.errors import ConfigError, FeedFetchError
 from monitor.kernel.models import make_article
+from monitor.service.config import load_config
 from tests.servers import serve
 from tests.test_fulltext import make_rig, one_item
 

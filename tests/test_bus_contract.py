@@ -11,7 +11,7 @@ import pytest
 from monitor.bus.base import ARTICLES, Bus, Consumer, Record
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
-from monitor.config import KafkaConfig
+from monitor.bus.settings import KafkaConfig
 
 BusFactory = Callable[[], AbstractAsyncContextManager[Bus]]
 T = ARTICLES  # the contract runs on a topic every bus has

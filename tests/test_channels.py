@@ -21,9 +21,10 @@ from monitor.alerts.channels.matrix import MatrixSettings
 from monitor.alerts.channels.ntfy import NtfySettings
 from monitor.alerts.channels.telegram import TelegramSettings
 from monitor.alerts.render import one_line
-from monitor.config import DeliveryConfig, load_config
+from monitor.alerts.settings import DeliveryConfig
 from monitor.kernel.errors import ConfigError, DeliveryError
 from monitor.kernel.models import Alert, Evidence
+from monitor.service.config import load_config
 from tests.platforms import AppriseJson, Matrix, Ntfy, Platform, Telegram
 from tests.servers import serve
 from tests.test_render import HOSTILE, MARKDOWN_ATTACK, make_alert

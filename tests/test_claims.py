@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts.claims import FORGET_AFTER_MS, KafkaClaims, LocalClaims, lease_s, renewing
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import CLAIMS
-from monitor.config import DeliveryConfig
 from monitor.kernel.metrics import make_metrics
 from monitor.store.state import StateStore
 

@@ -12,9 +12,9 @@ import pytest
 
 from monitor.alerts.channels.webhook import WebhookSettings, render, render_digest
 from monitor.alerts.digest import Digest, HeldAlert
-from monitor.config import load_config
 from monitor.kernel.errors import ConfigError
 from monitor.kernel.models import Alert, Story, make_article
+from monitor.service.config import load_config
 from tests import schemas
 from tests.conftest import SEED_FEED
 from tests.processes import ServiceRig, eventually, service_rig

@@ -11,8 +11,9 @@ import pytest
 from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
 from monitor.cli import check
-from monitor.config import FulltextConfig, load_config
+from monitor.feeds.settings import FulltextConfig
 from monitor.kernel.errors import ConfigError
+from monitor.service.config import load_config
 from tests.conftest import ROOT
 
 PINNED = """\

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from monitor.cli import check
-from monitor.config import load_config
+from monitor.service.config import load_config
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -84,7 +84,7 @@ def test_kubernetes_manifests_reference_real_images_ports_paths_and_probes(tmp_p
     """deploy/k8s/monitor.yaml: one Deployment per role, each running the image the header
     builds from deploy/Dockerfile, with its config and rules mounted where the config and the
     Dockerfile say, probes on the routes the service serves, on the port it listens on."""
-    from monitor.config import ROLES
+    from monitor.service.config import ROLES
 
     text = (DEPLOY / "k8s" / "monitor.yaml").read_text()
     docs = list(yaml.safe_load_all(text))
@@ -93,7 +93,7 @@ def test_kubernetes_manifests_reference_real_images_ports_paths_and_probes(tmp_p
     (tmp_path / "monitor.yaml").write_text(config_map["data"]["monitor.yaml"])
     config = load_config({}, tmp_path / "monitor.yaml")
     port = config.listen_port
-    routes = (ROOT / "monitor" / "web.py").read_text()
+    routes = (ROOT / "monitor" / "status" / "web.py").read_text()
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "docker build -f deploy/Dockerfile -t monitor:latest ." in text
     uid = dockerfile.split("--uid ", 1)[1].split()[0]

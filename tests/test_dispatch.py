@@ -26,9 +26,9 @@ from monitor.alerts.digest import Digest
 from monitor.alerts.dispatch import Dispatcher, Interrupted
 from monitor.alerts.flusher import Flusher
 from monitor.alerts.held import HeldStore
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import DLQ, MATCHES, Record
 from monitor.bus.local import LocalBus
-from monitor.config import DeliveryConfig
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.metrics import Metrics, make_metrics
 from monitor.kernel.models import Alert, Evidence, Match, MatchedArticle

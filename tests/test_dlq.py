@@ -19,8 +19,8 @@ from monitor.alerts.deadletters import open_letters
 from monitor.bus.base import DLQ, DLQ_DONE, Record
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
-from monitor.config import load_config
 from monitor.history import stored_records
+from monitor.service.config import load_config
 from tests.processes import MonitorProcess, ServiceRig, eventually, service_rig
 from tests.servers import Receiver, rss
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from monitor.config import load_config
 from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, due, observed
 from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
 from monitor.kernel.errors import ConfigError
+from monitor.service.config import load_config
 from tests.helpers import read_rule_set
 from tests.processes import MonitorProcess, eventually
 from tests.servers import FeedServer, Receiver, free_port, rss, serve

@@ -14,9 +14,9 @@ import pytest
 
 from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
-from monitor.config import PollerConfig
 from monitor.feeds.extract import extract_page
 from monitor.feeds.poller import Poller
+from monitor.feeds.settings import PollerConfig
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.metrics import Metrics, make_metrics
 from monitor.kernel.models import Article

@@ -18,7 +18,7 @@ import pytest
 
 from monitor.bus.base import ARTICLES
 from monitor.bus.kafka import KafkaBus
-from monitor.config import KafkaConfig
+from monitor.bus.settings import KafkaConfig
 from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
 from monitor.kernel.models import make_article
 from tests.conftest import SHIPPED_RULES, KafkaUnderTest
@@ -396,8 +396,8 @@ async def test_backtest_reads_stored_articles_from_kafka(
     tmp_path: Path, kafka: KafkaUnderTest
 ) -> None:
     """On Kafka, backtests read the articles topic from a point in time, leaving no group behind."""
-    from monitor.config import Config
     from monitor.history import stored_records
+    from monitor.service.config import Config
 
     cfg = KafkaConfig(bootstrap_servers=kafka.bootstrap, topic_prefix=kafka.prefix(), partitions=3)
     config = Config(path=tmp_path / "m.yaml", rules_dir=tmp_path, state_dir=tmp_path, bus=cfg)

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from monitor.bus import kafka
 from monitor.bus.kafka import KafkaBus, KafkaConsumer
-from monitor.config import KafkaConfig
+from monitor.bus.settings import KafkaConfig
 
 
 class RevokedWhileAsked:

@@ -17,8 +17,8 @@ from monitor.alerts.dispatch import Dispatcher
 from monitor.alerts.held import OUTAGE
 from monitor.alerts.outage import Notices, channel_alert
 from monitor.alerts.redeliver import Redeliverer
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import DLQ
-from monitor.config import DeliveryConfig
 from monitor.matching.spec import Throttle
 from tests.test_dispatch import FAST, Rig, record, rig  # noqa: F401
 

@@ -11,9 +11,9 @@ import pytest
 
 from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
-from monitor.config import PollerConfig
 from monitor.feeds.addresses import addresses, refusal
 from monitor.feeds.poller import Poller
+from monitor.feeds.settings import PollerConfig
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics, make_metrics

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts.channels import KINDS
-from monitor.config import load_config
+from monitor.service.config import load_config
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

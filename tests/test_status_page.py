@@ -497,7 +497,7 @@ async def test_the_week_survives_a_restart_counted_once(tmp_path: Path) -> None:
 async def test_reading_the_history_gives_up_at_stop(tmp_path: Path) -> None:
     """With a broker that takes connections and never answers, the read is abandoned when the
     service stops (it would otherwise hold the shutdown); nothing is counted."""
-    from monitor.config import load_config
+    from monitor.service.config import load_config
     from monitor.status.view import seed_tally
 
     held: list[asyncio.StreamWriter] = []

@@ -23,9 +23,9 @@ from monitor.alerts.channels import Tools, make_sender
 from monitor.alerts.channels.http import HookSettings
 from monitor.alerts.dispatch import Dispatcher
 from monitor.alerts.held import HeldStore
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import MATCHES, Record
 from monitor.bus.local import LocalBus
-from monitor.config import DeliveryConfig
 from monitor.feeds.parse import canonical_url, shared_guid
 from monitor.kernel import native
 from monitor.kernel.metrics import make_metrics

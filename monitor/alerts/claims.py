@@ -47,10 +47,10 @@ from typing import Protocol, Self
 
 import structlog
 
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import CLAIMS, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
-from monitor.config import DeliveryConfig
 from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.records import BadRecord, Fields, load_json

@@ -27,14 +27,15 @@ from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, digest_from_dict
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.retrying import send_with_retries
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
-from monitor.config import Config, DeliveryConfig
 from monitor.history import stored_records
 from monitor.kernel.errors import BusError, DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, Settlement, alert_from_dict
 from monitor.kernel.records import BadRecord, load_json, raw_excerpt
 from monitor.kernel.waiting import sleep_or_stop
+from monitor.service.config import Config
 
 log = structlog.get_logger("monitor.dlq")
 NO_CHANNEL = "-"  # the channel label of a record that is not an alert

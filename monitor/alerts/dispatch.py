@@ -32,10 +32,10 @@ from monitor.alerts.channels.base import Sender
 from monitor.alerts.claims import Claims, renewing
 from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import OUTAGE, Held, HeldRow
+from monitor.alerts.settings import MAX_RETRY_AFTER_S, DeliveryConfig
 from monitor.alerts.timing import Batching, next_digest, quiet_until
 from monitor.bus.badrecords import reject_record
 from monitor.bus.base import DLQ, MATCHES, Bus, Record
-from monitor.config import MAX_RETRY_AFTER_S, DeliveryConfig
 from monitor.kernel.errors import BusError, DeliveryError, StorageFull
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, MatchedArticle, Settlement

@@ -37,8 +37,8 @@ from monitor.alerts.digest import Digest, HeldAlert
 from monitor.alerts.dispatch import Settlements, channel_breakers, dead_letter
 from monitor.alerts.held import OUTAGE, Held, HeldRow
 from monitor.alerts.outage import Outages
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import Bus
-from monitor.config import DeliveryConfig
 from monitor.kernel.errors import BusError, DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Settlement

@@ -26,8 +26,8 @@ from monitor.alerts.channels.base import Sender
 from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.held import Held, HeldRow
 from monitor.alerts.retrying import send_or_dead_letter
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import Bus
-from monitor.config import DeliveryConfig
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, Settlement, alert_id, make_article

@@ -10,8 +10,8 @@ from functools import partial
 
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.dispatch import dead_letter
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import Bus
-from monitor.config import DeliveryConfig
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert

@@ -52,7 +52,7 @@ from monitor.bus.base import (
     Record,
 )
 from monitor.bus.probe import Link, describe, probe
-from monitor.config import KafkaConfig
+from monitor.bus.settings import KafkaConfig
 from monitor.kernel.errors import BusError
 from monitor.kernel.lifecycle import Resource
 from monitor.kernel.metrics import Metrics

@@ -32,10 +32,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from monitor import __version__
-from monitor.config import PollerConfig
 from monitor.feeds.addresses import CONFIG_KEY, Address, Guard, addresses, internal_origin, literal
 from monitor.feeds.guard import GUARD, PEERS, AddressRefused, resolve
 from monitor.feeds.politeness import Politeness
+from monitor.feeds.settings import PollerConfig
 from monitor.kernel.errors import FeedFetchError
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

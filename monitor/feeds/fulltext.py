@@ -28,12 +28,12 @@ from typing import Final
 import structlog
 from yarl import URL
 
-from monitor.config import FulltextConfig
 from monitor.feeds.client import Client
 from monitor.feeds.extract import Page, extract_page
 from monitor.feeds.pages import PageCache
 from monitor.feeds.robots import Robots
 from monitor.feeds.sandbox import Sandbox, SandboxError
+from monitor.feeds.settings import FulltextConfig
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import FeedFetchError
 from monitor.kernel.metrics import Metrics

@@ -20,12 +20,12 @@ import aiohttp
 import structlog
 
 from monitor.bus.base import ARTICLES, Bus
-from monitor.config import FulltextConfig, PollerConfig
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
 from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
+from monitor.feeds.settings import FulltextConfig, PollerConfig
 from monitor.feeds.spec import FeedSpec
 from monitor.feeds.watch import FeedWatch
 from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull

@@ -21,11 +21,12 @@ import structlog
 
 from monitor.alerts.channels import Sender
 from monitor.alerts.retrying import send_or_dead_letter
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import FEED_HEALTH, Bus
 from monitor.bus.kafka import CompactedReader, KafkaBus
-from monitor.config import DeliveryConfig, HealthConfig
 from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, HealthEvent, due, observed
+from monitor.feeds.settings import HealthConfig
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, Settlement, alert_id, make_article

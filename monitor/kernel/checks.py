@@ -174,3 +174,35 @@ def top_level(check: Checker, data: object, key: str) -> LocList:
     if spec[key] is None:
         return LocList()
     return check.sequence(spec[key], spec.line_of(key), f"`{key}`") or LocList()
+
+
+def number(check: Checker, spec: LocDict, key: str, default: float, *, minimum: float) -> float:
+    """The number under `key` (at least `minimum`), or `default` when absent or wrong."""
+    if key not in spec:
+        return default
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        check.error(spec.line_of(key), f"{key} must be a number >= {minimum}, not {value!r}")
+        return default
+    return float(value)
+
+
+def flag(check: Checker, spec: LocDict, key: str, default: bool, name: str) -> bool:
+    """The true/false under `key`, or `default` when absent or wrong."""
+    if key not in spec:
+        return default
+    value = check.boolean(spec[key], spec.line_of(key), name)
+    return default if value is None else value
+
+
+def duration(
+    check: Checker, spec: LocDict, key: str, default: float, *, zero_ok: bool = False
+) -> float:
+    """The duration under `key` in seconds, or `default` when absent or wrong."""
+    if key not in spec:
+        return default
+    try:
+        return parse_duration(spec[key], zero_ok=zero_ok)
+    except ValueError as exc:
+        check.error(spec.line_of(key), f"{key}: {exc}")
+        return default

@@ -21,13 +21,13 @@ from prometheus_client.samples import Sample
 
 from monitor import __version__
 from monitor.bus.base import MATCHES, Connection
-from monitor.config import Config
 from monitor.feeds.spec import FeedSpec
 from monitor.history import stored_records
 from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.redact import redact
 from monitor.matching.spec import RuleSpec
+from monitor.service.config import Config
 from monitor.status.boards import (
     DAY_MS,
     DAYS,

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 from monitor.alerts.render import one_line
 from monitor.bus.kafka import KafkaBus
-from monitor.config import Config
 from monitor.kernel.models import Reason
+from monitor.service.config import Config
 from monitor.store.state import StateStore
 from monitor.stories.aliases import Aliases
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember, merge_rules

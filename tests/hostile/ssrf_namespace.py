@@ -252,12 +252,12 @@ async def origin_scenario() -> dict[str, Any]:
     and what the internal server was asked."""
     from yarl import URL
 
-    from monitor.config import PollerConfig
     from monitor.feeds import client as client_module
     from monitor.feeds.addresses import Address, addresses
     from monitor.feeds.client import Client
     from monitor.feeds.guard import guarded_session, resolve
     from monitor.feeds.robots import Robots
+    from monitor.feeds.settings import PollerConfig
     from monitor.kernel.errors import FeedFetchError
 
     async def lying(host: str, port: int | None) -> list[Address]:

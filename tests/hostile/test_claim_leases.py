@@ -27,10 +27,11 @@ from monitor.alerts.channels import Tools, make_sender
 from monitor.alerts.channels.http import HookSettings
 from monitor.alerts.claims import Claims, KafkaClaims, LocalClaims
 from monitor.alerts.deadletters import DeadLetter, Retrier, open_letters
+from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import CLAIMS, DLQ
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
-from monitor.config import DeliveryConfig, KafkaConfig
+from monitor.bus.settings import KafkaConfig
 from monitor.kernel.metrics import make_metrics
 from monitor.store.state import StateStore
 from tests.conftest import KafkaUnderTest

@@ -19,7 +19,7 @@ from aiohttp import web
 from monitor.bus.base import DLQ
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
-from monitor.config import KafkaConfig
+from monitor.bus.settings import KafkaConfig
 from monitor.kernel.models import Alert, Article, Match, MatchedArticle
 from tests.conftest import KafkaUnderTest
 from tests.processes import write_rules

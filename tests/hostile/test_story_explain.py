@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.bus.base import STORIES
 from monitor.bus.kafka import KafkaBus
-from monitor.config import KafkaConfig
+from monitor.bus.settings import KafkaConfig
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Reason
 from monitor.store.state import StateStore

@@ -24,8 +24,8 @@ from monitor.alerts.templates import (
     compile_template,
     sample_alerts,
 )
-from monitor.config import load_config
 from monitor.kernel.errors import ConfigError
+from monitor.service.config import load_config
 from tests.test_render import HOSTILE, make_alert
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))

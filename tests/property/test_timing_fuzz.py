@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.alerts.timing import next_digest, parse_digest, parse_quiet, quiet_until
-from monitor.config import load_config
 from monitor.kernel.errors import ConfigError
+from monitor.service.config import load_config
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 PROFILE = settings(

@@ -26,7 +26,6 @@ from monitor.alerts.outage import Notices
 from monitor.alerts.redeliver import Redeliverer
 from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
 from monitor.bus.local import LocalBus
-from monitor.config import Config, notify_problems
 from monitor.feeds.guard import guarded_session
 from monitor.feeds.poller import Leases, Poller
 from monitor.feeds.spec import FeedSpec
@@ -42,6 +41,7 @@ from monitor.matching.loader import FileCache
 from monitor.matching.reload import Reloader, ReloadResult, Snapshot
 from monitor.matching.spec import RuleSet
 from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
+from monitor.service.config import Config, notify_problems
 from monitor.status.boards import MatchTally, RecentAlerts
 from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import ChannelRow, StatusView, utc

@@ -1,0 +1,213 @@
+"""monitor.yaml -> a typed, frozen `Config`. The environment is read here and nowhere else.
+
+Paths are relative to the config file. `${VAR}` anywhere in a string is replaced by the
+variable's value; a variable that is not set is an error naming it and the line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from monitor.alerts.settings import (
+    Channel,
+    DeliveryConfig,
+    parse_batching,
+    parse_channels,
+    parse_delivery,
+)
+from monitor.alerts.timing import Batching
+from monitor.bus.settings import DEFAULT_RETENTION_S, KafkaConfig, parse_bus, parse_retention
+from monitor.feeds.settings import (
+    FulltextConfig,
+    HealthConfig,
+    PollerConfig,
+    parse_fulltext,
+    parse_health,
+    parse_poller,
+)
+from monitor.kernel.checks import Checker
+from monitor.kernel.errors import ConfigError, Problem
+from monitor.kernel.located import LocDict, LocList
+from monitor.kernel.yamlfile import read_yaml
+from monitor.matching.spec import RuleSet
+from monitor.status.settings import parse_listen
+from monitor.stories.settings import StoriesConfig, parse_stories
+
+# The stages a process can run (`monitor run --role`).
+ROLES: Final = ("all", "poller", "matcher", "dispatcher")
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole service configuration."""
+
+    path: Path
+    rules_dir: Path
+    state_dir: Path
+    bus: KafkaConfig | None = None  # None: the embedded local bus
+    retention_s: float = DEFAULT_RETENTION_S
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9464
+    http_token: str | None = None  # when set, POST endpoints need `Authorization: Bearer` it
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides localhost and IP literals
+    protect_metrics: bool = False  # true: /metrics and /readyz need the token too
+    default_notify: tuple[str, ...] = ()
+    channels: dict[str, Channel] = field(default_factory=dict)
+    poller: PollerConfig = field(default_factory=PollerConfig)
+    fulltext: FulltextConfig = field(default_factory=FulltextConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
+    batching: dict[str, Batching] = field(default_factory=dict)  # by channel name
+    health: HealthConfig = field(default_factory=HealthConfig)
+    log_level: str = "info"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a log line: webhook URLs, secrets, passwords."""
+        found: list[str] = []
+        for channel in self.channels.values():
+            found.extend(channel.secrets())
+        if self.bus is not None and self.bus.sasl_password:
+            found.append(self.bus.sasl_password)
+        if self.http_token:
+            found.append(self.http_token)
+        return tuple(s for s in found if s)
+
+
+TOP_KEYS = (
+    "rules_dir",
+    "state_dir",
+    "bus",
+    "http",
+    "defaults",
+    "channels",
+    "poller",
+    "fulltext",
+    "delivery",
+    "stories",
+    "health",
+    "log",
+)
+
+
+def load_config(environ: Mapping[str, str], path: Path) -> Config:
+    """Read and validate monitor.yaml; raise ConfigError listing every problem."""
+    data, problems = read_yaml(path)
+    if problems:
+        raise ConfigError("\n".join(map(str, problems)))
+    check = Checker(str(path))
+    substituted: dict[str, str] = {}
+    data = _interpolate(data, environ, check, 1, substituted)
+    config = _build(check, data, path, environ)
+    if check.problems or config is None:
+        raise ConfigError(_hide(substituted, "\n".join(map(str, check.problems))))
+    return config
+
+
+def _hide(substituted: Mapping[str, str], message: str) -> str:
+    """Put `${NAME}` back where a value from the environment would be echoed: a secret set
+    under the wrong key must not reach the terminal or the logs in an error."""
+    for value, name in sorted(substituted.items(), key=lambda kv: len(kv[0]), reverse=True):
+        if len(value) >= 4:
+            message = message.replace(value, f"${{{name}}}")
+    return message
+
+
+def _interpolate(
+    value: Any, environ: Mapping[str, str], check: Checker, line: int, seen: dict[str, str]
+) -> Any:
+    """Replace `${NAME}` with the environment's value, noting each in `seen` (value -> name)."""
+    if isinstance(value, LocDict):
+        for key in value:
+            value[key] = _interpolate(value[key], environ, check, value.line_of(key), seen)
+        return value
+    if isinstance(value, LocList):
+        for i, item in enumerate(value):
+            value[i] = _interpolate(item, environ, check, value.line_of(i), seen)
+        return value
+    if isinstance(value, str) and "${" in value:
+
+        def replace(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in environ:
+                check.error(line, f"environment variable {name} is not set")
+                return ""
+            seen[environ[name]] = name
+            return environ[name]
+
+        return _VAR_RE.sub(replace, value)
+    return value
+
+
+def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str]) -> Config | None:
+    spec = check.mapping(data if data is not None else LocDict(), 1, "monitor.yaml", TOP_KEYS)
+    if spec is None:
+        return None
+    base = path.parent
+    at = spec.line_of
+    rules_dir = check.string(spec.get("rules_dir", "rules"), at("rules_dir"), "rules_dir")
+    state_dir = check.string(spec.get("state_dir", "state"), at("state_dir"), "state_dir")
+    bus = parse_bus(check, spec.get("bus", "local"), at("bus"), environ)
+    retention_s = parse_retention(check, spec.get("bus"), at("bus"))
+    host, port, token, allowed_hosts, protect_metrics = parse_listen(
+        check, spec.get("http", {}), at("http")
+    )
+    channels = parse_channels(check, spec.get("channels", {}), at("channels"), base)
+    defaults = check.mapping(spec.get("defaults", {}), at("defaults"), "defaults", ("notify",))
+    notify: tuple[str, ...] = ()
+    if defaults is not None and "notify" in defaults:
+        notify = check.strings(defaults["notify"], defaults.line_of("notify"), "defaults.notify")
+        for name in notify:
+            if name not in channels:
+                check.error(
+                    defaults.line_of("notify"), f"defaults.notify names unknown channel {name!r}"
+                )
+    log = check.mapping(spec.get("log", {}), at("log"), "log", ("level",))
+    level = "info"
+    if log is not None and "level" in log:
+        level = (
+            check.choice(
+                log["level"],
+                log.line_of("level"),
+                "log.level",
+                ("debug", "info", "warning", "error"),
+            )
+            or level
+        )
+    if rules_dir is None or state_dir is None:
+        return None
+    return Config(
+        path=path,
+        rules_dir=(base / rules_dir).resolve(),
+        state_dir=(base / state_dir).resolve(),
+        bus=bus,
+        retention_s=retention_s,
+        listen_host=host,
+        listen_port=port,
+        http_token=token,
+        allowed_hosts=allowed_hosts,
+        protect_metrics=protect_metrics,
+        default_notify=notify,
+        channels=channels,
+        poller=parse_poller(check, spec.get("poller", {}), at("poller")),
+        fulltext=parse_fulltext(check, spec.get("fulltext", {}), at("fulltext")),
+        delivery=parse_delivery(check, spec.get("delivery", {}), at("delivery")),
+        stories=parse_stories(check, spec.get("stories", {}), at("stories")),
+        batching=parse_batching(check, spec.get("channels", {}), at("channels")),
+        health=parse_health(check, spec.get("health", {}), at("health"), channels),
+        log_level=level,
+    )
+
+
+def notify_problems(config: Config, rule_set: RuleSet) -> list[Problem]:
+    """Every rule's `notify` must name a configured channel."""
+    return [
+        Problem(rule.path, rule.line, f"rule {rule.id!r}: notify names unknown channel {name!r}")
+        for rule in rule_set.rules
+        for name in rule.notify
+        if name not in config.channels
+    ]

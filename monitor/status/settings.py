@@ -1,0 +1,41 @@
+"""The HTTP listener's settings: `http:` in monitor.yaml."""
+
+from __future__ import annotations
+
+from monitor.kernel.checks import Checker
+from monitor.kernel.errors import excerpt
+
+
+def parse_listen(
+    check: Checker, value: object, line: int
+) -> tuple[str, int, str | None, tuple[str, ...], bool]:
+    """`http:`: the listen address and port, the token, allowed hosts, protect_metrics."""
+    spec = check.mapping(
+        value, line, "http", ("listen", "token", "allowed_hosts", "protect_metrics")
+    )
+    listen = spec.get("listen", "127.0.0.1:9464") if spec is not None else "127.0.0.1:9464"
+    where = spec.line_of("listen") if spec is not None else line
+    token = None
+    allowed: tuple[str, ...] = ()
+    protect = False
+    if spec is not None and "token" in spec:
+        token = check.string(spec["token"], spec.line_of("token"), "http.token")
+        if token is not None and len(token) < 16:
+            check.error(spec.line_of("token"), "http.token must be at least 16 characters long")
+    if spec is not None and "allowed_hosts" in spec:
+        at = spec.line_of("allowed_hosts")
+        allowed = check.strings(spec["allowed_hosts"], at, "http.allowed_hosts")
+        for name in allowed:
+            if not name.strip() or any(c in name for c in "/ @?#"):
+                check.error(at, f"http.allowed_hosts: {excerpt(name)} is not a host name (or `*`)")
+    if spec is not None and "protect_metrics" in spec:
+        at = spec.line_of("protect_metrics")
+        protect = check.boolean(spec["protect_metrics"], at, "http.protect_metrics") or False
+        if protect and token is None:
+            check.error(at, "http.protect_metrics needs http.token (the token it asks for)")
+    host, sep, port = str(listen).rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        check.error(where, f"http.listen must be HOST:PORT, not {excerpt(listen)}")
+        return "127.0.0.1", 9464, token, allowed, protect
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - ":9464": every address
+    return host, int(port), token, allowed, protect
