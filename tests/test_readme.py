@@ -1,5 +1,6 @@
-"""The README's configuration examples load as written, and it documents every channel kind:
-its row in the channel table and an example of it."""
+"""The README and the docs pages stay honest: their configuration examples load as written,
+every relative link and anchor leads somewhere, the README stays short, and the channel tables
+name exactly the kinds in the registry, each with an example."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from monitor.service.config import load_config
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+CHANNELS = (ROOT / "docs" / "channels.md").read_text()
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+EXAMPLE_PAGES = ["README.md", "docs/configuration.md", "docs/channels.md", "docs/stories.md"]
 BLOCKS = [
     textwrap.dedent(b)
-    for b in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL)
+    for page in EXAMPLE_PAGES
+    for b in re.findall(r"```yaml\n(.*?)```", (ROOT / page).read_text(), re.DOTALL)
     if re.search(r"^(channels|health|stories|rules_dir):", textwrap.dedent(b), re.MULTILINE)
 ]
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+README_MAX_BYTES = 20_000
 
 
 def environment(text: str) -> dict[str, str]:
@@ -34,7 +40,8 @@ def environment(text: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.split("\n", 1)[0][:40] for b in BLOCKS])
 def test_each_configuration_example_loads(tmp_path: Path, block: str) -> None:
-    """Each monitor.yaml example of the README is a valid config (templates included)."""
+    """Each monitor.yaml example of the README and the docs is a valid config (templates
+    included)."""
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "hook.j2").write_text(
         '{% block body %}{"title": "{{ article.title }}"}{% endblock %}'
@@ -48,8 +55,108 @@ def test_each_configuration_example_loads(tmp_path: Path, block: str) -> None:
 
 
 def test_every_channel_kind_has_a_table_row_and_an_example() -> None:
-    """A kind added to the registry must be added to the README too."""
-    examples = "\n".join(re.findall(r"```yaml\n(.*?)```", README, re.DOTALL))
+    """A kind added to the registry must be added to the README's table and to docs/channels.md
+    (its row, its section and an example of it)."""
+    examples = "\n".join(re.findall(r"```yaml\n(.*?)```", CHANNELS, re.DOTALL))
     for kind in KINDS:
         assert re.search(rf"^\| `{kind}` \|", README, re.MULTILINE), f"no table row for {kind}"
+        assert re.search(rf"^\| `{kind}` \|", CHANNELS, re.MULTILINE), f"no channels.md row: {kind}"
+        assert re.search(rf"^### {kind}$", CHANNELS, re.MULTILINE), (
+            f"no channels.md section: {kind}"
+        )
         assert re.search(rf"kind: {kind}\b", examples), f"no example of {kind}"
+
+
+def channel_table(text: str) -> list[str]:
+    """The kinds the rows of a page's channel table name (the table headed `channel `kind``)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| channel `kind` |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cell = line.split("|")[1].strip()
+        rows.append(cell.strip("`"))
+    return rows
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/channels.md"])
+def test_the_channel_table_names_exactly_the_registered_kinds(page: str) -> None:
+    """No kind missing, none that does not exist, none twice."""
+    rows = channel_table((ROOT / page).read_text())
+    assert sorted(rows) == sorted(KINDS)
+
+
+def test_the_readme_is_short() -> None:
+    """The README is for users: reference material lives in docs/."""
+    size = len(README.encode())
+    assert size <= README_MAX_BYTES, f"README.md is {size} bytes, over {README_MAX_BYTES}"
+
+
+FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def prose(text: str) -> str:
+    """The page without its code: fenced blocks and inline code hold no links or headings."""
+    text = FENCE.sub("", text)
+    return re.sub(r"`[^`\n]*`", "", text)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: its text without markup, lower case, punctuation dropped
+    (letters, digits, `_` and `-` kept), spaces as hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link: its text
+    text = re.sub(r"[*`]", "", text).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    """Every heading anchor of a page; a repeated slug gets -1, -2, ... as on GitHub."""
+    seen: dict[str, int] = {}
+    found = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", FENCE.sub("", page.read_text()), re.M):
+        base = slug(heading)
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        found.add(base if n == 0 else f"{base}-{n}")
+    return found
+
+
+def links(page: Path) -> list[str]:
+    """The relative link targets of a page (not web addresses)."""
+    return [
+        target
+        for target in LINK.findall(prose(page.read_text()))
+        if not re.match(r"[a-z][a-z0-9+.-]*:", target)
+    ]
+
+
+def test_slugs_follow_github() -> None:
+    """The anchors the link check expects, for headings of the shapes our pages use."""
+    assert slug("Configuration: `monitor.yaml`") == "configuration-monitoryaml"
+    assert slug("`monitor stories --explain ARTICLE_ID`") == "monitor-stories---explain-article_id"
+    assert slug("What the dispatcher keeps (issue 31)") == "what-the-dispatcher-keeps-issue-31"
+    assert slug("Stories, digests and quiet hours") == "stories-digests-and-quiet-hours"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
+def test_every_relative_link_resolves(page: Path) -> None:
+    """Each relative link names a file that exists, and its #anchor a heading in that file."""
+    broken = []
+    for target in links(page):
+        path, _, anchor = target.partition("#")
+        where = (page.parent / path).resolve() if path else page
+        if not where.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and where.suffix == ".md" and anchor not in anchors(where):
+            broken.append(f"{target}: no heading #{anchor}")
+    assert [] == broken
+
+
+def test_the_link_check_sees_links() -> None:
+    """The check reads links as GitHub does: a page that links to nothing would pass vacuously."""
+    assert "docs/channels.md" in links(ROOT / "README.md")
+    assert any("#" in target for page in PAGES for target in links(page))
+    assert "configuration-monitoryaml" in anchors(ROOT / "README.md")
