@@ -8,11 +8,13 @@ from __future__ import annotations
 import statistics
 import time
 
+from monitor.alerts.board import RecentAlerts
+from monitor.feeds.board import FeedBoard
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Alert, make_article
+from monitor.matching.board import MatchTally
 from monitor.matching.spec import RuleSpec
-from monitor.status.boards import FeedBoard, MatchTally, RecentAlerts
 from monitor.status.page import render
 from monitor.status.view import Sources, build_view
 

@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+from monitor.feeds.urls import url_key
 from monitor.kernel.models import Article, make_article
 from monitor.stories.index import Index, StoryIndex
-from monitor.stories.sketch import lead, url_key
+from monitor.stories.sketch import lead
 
 WIKINEWS = Path(__file__).resolve().parent.parent / "tests" / "data" / "wikinews" / "articles.jsonl"
 CITIES = ("LONDON", "ISLAMABAD", "NEW YORK", "BAGHDAD", "TOKYO", "GENEVA", "NAIROBI")

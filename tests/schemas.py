@@ -114,7 +114,7 @@ def check_buses(root: Path) -> list[str]:
 def check_kafka(root: Path) -> list[str]:
     """Problems of the articles and matches records on the Kafka topics of every monitor config
     (a YAML file with a Kafka bus) directly in `root`; a broker that is gone is not read."""
-    from monitor.history import stored_records
+    from monitor.bus.history import stored_records
     from monitor.kernel.errors import BusError, ConfigError
     from monitor.service.config import load_config
 

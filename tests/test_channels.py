@@ -20,10 +20,10 @@ from monitor.alerts.channels.apprise import AppriseSettings
 from monitor.alerts.channels.matrix import MatrixSettings
 from monitor.alerts.channels.ntfy import NtfySettings
 from monitor.alerts.channels.telegram import TelegramSettings
-from monitor.alerts.render import one_line
 from monitor.alerts.settings import DeliveryConfig
 from monitor.kernel.errors import ConfigError, DeliveryError
 from monitor.kernel.models import Alert, Evidence
+from monitor.kernel.text import one_line
 from monitor.service.config import load_config
 from tests.platforms import AppriseJson, Matrix, Ntfy, Platform, Telegram
 from tests.servers import serve
@@ -273,7 +273,7 @@ def test_apprise_missing_is_named_with_the_extra_to_install(tmp_path: Path) -> N
     (tmp_path / "rules" / "watches.yaml").write_text("rules: []\n")
     path = tmp_path / "monitor.yaml"
     path.write_text("channels:\n  many: {kind: apprise, urls: ['json://127.0.0.1:9/x']}\n")
-    hide = "import sys; sys.modules['apprise'] = None; from monitor.cli import main; "
+    hide = "import sys; sys.modules['apprise'] = None; from monitor.commands.cli import main; "
     run = subprocess.run(
         [sys.executable, "-c", hide + f"sys.exit(main(['check', '--config', {str(path)!r}]))"],
         capture_output=True,

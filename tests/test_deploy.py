@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from monitor.cli import check
+from monitor.commands.cli import check
 from monitor.service.config import load_config
 from tests.conftest import ROOT
 
@@ -146,7 +146,7 @@ def test_systemd_unit_runs_the_monitor_hardened(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from monitor.cli import _parser
+    from monitor.commands.cli import _parser
 
     unit = (DEPLOY / "systemd" / "monitor.service").read_text()
     keys = _unit_lines(unit)

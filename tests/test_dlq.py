@@ -17,9 +17,9 @@ from typing import Any
 
 from monitor.alerts.deadletters import open_letters
 from monitor.bus.base import DLQ, DLQ_DONE, Record
+from monitor.bus.history import stored_records
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
-from monitor.history import stored_records
 from monitor.service.config import load_config
 from tests.processes import MonitorProcess, ServiceRig, eventually, service_rig
 from tests.servers import Receiver, rss

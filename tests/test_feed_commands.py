@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor.cli import check
-from monitor.feedlist import feeds_command
+from monitor.commands.cli import check
+from monitor.commands.feeds import feeds_command
 from monitor.feeds.opml import read_opml
 from monitor.matching.loader import read_rules_dir
 from tests.conftest import DATA, ROOT, SEED_FEED

@@ -396,7 +396,7 @@ async def test_backtest_reads_stored_articles_from_kafka(
     tmp_path: Path, kafka: KafkaUnderTest
 ) -> None:
     """On Kafka, backtests read the articles topic from a point in time, leaving no group behind."""
-    from monitor.history import stored_records
+    from monitor.bus.history import stored_records
     from monitor.service.config import Config
 
     cfg = KafkaConfig(bootstrap_servers=kafka.bootstrap, topic_prefix=kafka.prefix(), partitions=3)

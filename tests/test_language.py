@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.inputs import read_articles
+from monitor.commands.inputs import read_articles
 from monitor.matching.compiler import compile_rules, required_literal
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.feeds.fastparse import rfc822_date
-from monitor.feeds.parse import article_id, canonical_url, parse_feed, parse_with_feedparser
+from monitor.feeds.parse import article_id, parse_feed, parse_with_feedparser
+from monitor.feeds.urls import canonical_url
 from monitor.kernel.errors import FeedParseError
 from tests.conftest import DATA, SEED_FEED
 

@@ -13,13 +13,13 @@ from prometheus_client import CollectorRegistry
 
 from monitor.alerts.deadletters import open_letters
 from monitor.alerts.digest import HeldAlert
+from monitor.alerts.feedwatch import _decode as decode_health
+from monitor.alerts.feedwatch import _encode as encode_health
 from monitor.alerts.held import HeldRow
 from monitor.bus.badrecords import reject_record
 from monitor.bus.base import ARTICLES, DLQ, Record
 from monitor.bus.local import LocalBus
 from monitor.feeds.health import Health
-from monitor.feeds.watch import _decode as decode_health
-from monitor.feeds.watch import _encode as encode_health
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Article, Match, MatchedArticle, alert_from_dict
 from monitor.kernel.records import MAX_RECORD_BYTES, BadRecord, load_json

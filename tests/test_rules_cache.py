@@ -14,7 +14,7 @@ from monitor.kernel.metrics import make_metrics
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import RACY_NS, FileCache, read_rules_dir
 from monitor.matching.reload import Reloader, snapshot
-from monitor.pipeline import RuleBook
+from monitor.matching.rulebook import RuleBook
 
 
 def _write(path: Path, text: str, *, age_s: float = 60.0) -> None:

@@ -20,10 +20,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.alerts.board import RecentAlerts
 from monitor.bus.base import Connection
+from monitor.feeds.board import FeedBoard, FeedStatus
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Alert, Evidence, make_article
-from monitor.status.boards import DAY_MS, FeedBoard, FeedStatus, MatchTally, RecentAlerts
+from monitor.matching.board import DAY_MS, MatchTally
 from monitor.status.guard import FREE_TRIES
 from monitor.status.page import (
     ChannelRow,

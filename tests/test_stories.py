@@ -26,7 +26,8 @@ from monitor.alerts.held import HeldStore
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import MATCHES, Record
 from monitor.bus.local import LocalBus
-from monitor.feeds.parse import canonical_url, shared_guid
+from monitor.feeds.parse import shared_guid
+from monitor.feeds.urls import canonical_url, url_key
 from monitor.kernel import native
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Article, Match, MatchedArticle
@@ -35,7 +36,7 @@ from monitor.stories.aliases import Aliases
 from monitor.stories.desk import StoryDesk
 from monitor.stories.index import Index, StoryIndex
 from monitor.stories.listing import group_stories
-from monitor.stories.sketch import story_keys, url_key
+from monitor.stories.sketch import story_keys
 from monitor.stories.store import LocalStoryLog, StoredMember
 from tests.helpers import article
 from tests.servers import Receiver, serve

@@ -18,7 +18,7 @@ from monitor.kernel.metrics import make_metrics
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.reload import Reloader
-from monitor.pipeline import RuleBook
+from monitor.matching.rulebook import RuleBook
 from monitor.status.guard import COOKIE, FREE_TRIES, SignInThrottle, session_value
 from monitor.status.web import make_app
 from tests.servers import serve

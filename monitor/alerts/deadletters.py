@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -29,15 +29,15 @@ from monitor.alerts.dispatch import Settlements, dead_letter
 from monitor.alerts.retrying import send_with_retries
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
-from monitor.history import stored_records
+from monitor.bus.history import stored_records
+from monitor.bus.settings import BusPlace
 from monitor.kernel.errors import BusError, DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, Settlement, alert_from_dict
 from monitor.kernel.records import BadRecord, load_json, raw_excerpt
 from monitor.kernel.waiting import sleep_or_stop
-from monitor.service.config import Config
 
-log = structlog.get_logger("monitor.dlq")
+log = structlog.get_logger("monitor.commands.dlq")
 NO_CHANNEL = "-"  # the channel label of a record that is not an alert
 DLQ_REFRESH_S = 10.0
 
@@ -250,7 +250,15 @@ class Retrier:
         )
 
 
-async def read_open_letters(config: Config) -> list[DeadLetter]:
+class ChannelsPlace(BusPlace, Protocol):
+    """Where the bus and state live, and the channels configured (the service's `Config`)."""
+
+    @property
+    def channels(self) -> Mapping[str, object]:
+        """The channels by name."""
+
+
+async def read_open_letters(config: BusPlace) -> list[DeadLetter]:
     """The open dead letters, from the bus's stored records (local or Kafka)."""
     everything = time.time()
     dead = await stored_records(config, DLQ, everything)
@@ -259,7 +267,7 @@ async def read_open_letters(config: Config) -> list[DeadLetter]:
 
 
 async def export_dlq_size(
-    config: Config,
+    config: ChannelsPlace,
     metrics: Metrics,
     stop: asyncio.Event,
     every_s: float = DLQ_REFRESH_S,

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.alerts.render import (
-    one_line,
-    safe_url,
-)
+from monitor.alerts.render import safe_url
 from monitor.kernel.models import SCHEMA_VERSION, SEVERITIES, Alert
 from monitor.kernel.records import Fields
+from monitor.kernel.text import one_line
 
 LISTED_MAX = 50  # items listed in one chat message; the rest are counted
 

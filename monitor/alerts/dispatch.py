@@ -27,6 +27,7 @@ from typing import Protocol
 
 import structlog
 
+from monitor.alerts.board import RecentAlerts
 from monitor.alerts.breaker import Breaker, Breakers, Change
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.claims import Claims, renewing
@@ -43,7 +44,6 @@ from monitor.kernel.records import BadRecord
 from monitor.kernel.redact import redact
 from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.spec import Throttle
-from monitor.status.boards import RecentAlerts
 from monitor.stories.desk import StoryDesk
 
 log = structlog.get_logger("monitor.dispatcher")

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from monitor.alerts.board import RecentAlerts
 from monitor.alerts.breaker import Breakers, Change
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.claims import Claims, lease_s, renewing
@@ -43,7 +44,6 @@ from monitor.kernel.errors import BusError, DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Settlement
 from monitor.kernel.waiting import sleep_or_stop
-from monitor.status.boards import RecentAlerts
 from monitor.stories.desk import StoryDesk
 
 log = structlog.get_logger("monitor.flusher")
@@ -71,6 +71,7 @@ class Flusher:
         claims: Claims | None = None,
         breakers: Breakers | None = None,
         tell: Callable[[Change], None] = lambda _: None,
+        owns: Callable[[str], bool] = lambda _: True,
     ) -> None:
         self.breakers = breakers or channel_breakers(delivery)
         self.tell = tell
@@ -99,8 +100,8 @@ class Flusher:
         self.clock = clock
         self.stop = stop
         # Which channels' digests this process sends: all on the local bus; on Kafka, those
-        # whose flusher lease it holds (the service sets it).
-        self.owns: Callable[[str], bool] = lambda _: True
+        # whose flusher lease it holds.
+        self.owns = owns
         # Alerts waiting for each channel, in the shared store (any dispatcher's), as of the
         # last flush: while some wait, the channel is down for every process, not only for
         # those that met its failures.

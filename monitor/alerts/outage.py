@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from monitor.alerts.board import RecentAlerts
 from monitor.alerts.breaker import DOWN, Breakers, Change
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.dispatch import Settlements, dead_letter
@@ -32,7 +33,6 @@ from monitor.kernel.errors import DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, Settlement, alert_id, make_article
 from monitor.kernel.redact import redact
-from monitor.status.boards import RecentAlerts
 
 log = structlog.get_logger("monitor.outage")
 RULE_ID = "channel-health"

@@ -17,16 +17,9 @@ from urllib.parse import quote, urlsplit
 import lxml.html
 
 from monitor.kernel.models import Alert, Evidence
+from monitor.kernel.text import one_line
 
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 SUBJECT_MAX = 180
-TEXT_MAX = 300
-
-
-def one_line(text: str, limit: int = TEXT_MAX) -> str:
-    """Collapse control characters and newlines to spaces and cut to `limit` characters."""
-    flat = _CONTROL_RE.sub(" ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def safe_url(url: str) -> str | None:

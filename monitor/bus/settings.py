@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from pathlib import Path
+from typing import Final, Protocol
 
 from monitor.kernel.checks import Checker, duration, number
 from monitor.kernel.located import LocDict
@@ -30,6 +31,19 @@ class KafkaConfig:
     partitions: int = 6
     replication_factor: int = 1
     poller_partitions: int = 12
+
+
+class BusPlace(Protocol):
+    """Where a process's bus and state live: what a reader of stored records needs to know
+    (the service's `Config` is one)."""
+
+    @property
+    def bus(self) -> KafkaConfig | None:
+        """The Kafka bus's settings, or None for the local bus."""
+
+    @property
+    def state_dir(self) -> Path:
+        """The state directory (the local bus's `bus.db` is in it)."""
 
 
 KAFKA_DEFAULTS: Final = KafkaConfig(bootstrap_servers="")

@@ -35,10 +35,10 @@ from monitor.feeds.robots import Robots
 from monitor.feeds.sandbox import Sandbox, SandboxError
 from monitor.feeds.settings import FulltextConfig
 from monitor.feeds.spec import FeedSpec
+from monitor.feeds.urls import url_key
 from monitor.kernel.errors import FeedFetchError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Article
-from monitor.stories.sketch import url_key
 
 log = structlog.get_logger("monitor.fulltext")
 

@@ -23,18 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
 
 from monitor.feeds.fastparse import Entry, fast_parse
+from monitor.feeds.urls import canonical_url
 from monitor.kernel.errors import FeedParseError
 from monitor.kernel.models import Article, make_article
 
 _ITEM_OPEN_RE = re.compile(rb"<(?:item|entry)[\s>/]")
-_TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga", "ocid"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,24 +42,6 @@ class ParsedFeed:
     title: str = ""
     warning: str | None = None
     parser: str = "feedparser"  # which parser read it: lxml, feedparser or json
-
-
-def canonical_url(url: str) -> str:
-    """Return a URL as an id: scheme and host lowercased, fragment and tracking parameters gone."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
-    ]
-    netloc = parts.netloc.lower()
-    for scheme, port in (("http", ":80"), ("https", ":443")):
-        if parts.scheme.lower() == scheme and netloc.endswith(port):
-            netloc = netloc[: -len(port)]
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
 
 
 def article_id(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -20,6 +20,7 @@ import aiohttp
 import structlog
 
 from monitor.bus.base import ARTICLES, Bus
+from monitor.feeds.board import FeedBoard
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
@@ -27,12 +28,10 @@ from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.settings import FulltextConfig, PollerConfig
 from monitor.feeds.spec import FeedSpec
-from monitor.feeds.watch import FeedWatch
 from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.kernel.language import metric_label, with_languages
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.waiting import sleep_or_stop
-from monitor.status.boards import FeedBoard
 from monitor.store.state import FeedState, StateStore
 
 log = structlog.get_logger("monitor.poller")
@@ -79,6 +78,16 @@ PAUSED_RECHECK_S = 1.0  # how often a paused poller looks whether it may go on
 CRASH_RETRY_S = 60.0  # how soon a poll that failed on a fault of our own is tried again
 
 
+class PollWatcher(Protocol):
+    """What is told every poll's outcome (feed health, `monitor.alerts.feedwatch`)."""
+
+    def set_feeds(self, feeds: Mapping[str, FeedSpec]) -> None:
+        """The feeds to watch, after each reload."""
+
+    def observe(self, feed: FeedSpec, result: str, new: int, reason: str) -> None:
+        """One poll's outcome."""
+
+
 class Poller:
     """Polls a set of feeds (see the module docstring)."""
 
@@ -92,8 +101,9 @@ class Poller:
         metrics: Metrics,
         leases: Leases | None = None,
         paused: Callable[[], bool] = lambda: False,
-        watch: FeedWatch | None = None,
+        watch: PollWatcher | None = None,
         fulltext: FulltextConfig = DEFAULT_FULLTEXT,
+        board: FeedBoard | None = None,
     ) -> None:
         self.watch = watch  # told every poll's outcome: feed health
         self.leases = leases or AllFeeds()
@@ -117,7 +127,8 @@ class Poller:
         metrics.fulltext_jobs.labels("running").set_function(lambda: pool.state().busy)
         metrics.fulltext_jobs.labels("waiting").set_function(lambda: pool.state().waiting)
         self._failing: set[str] = set()
-        self.board = FeedBoard()  # each feed's last poll and next one, for the status page
+        # Each feed's last poll and next one, for the status page.
+        self.board = board if board is not None else FeedBoard()
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._specs: dict[str, FeedSpec] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

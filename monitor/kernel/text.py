@@ -219,3 +219,13 @@ def token_key(token: str) -> str:
 def is_acronym(word: str) -> bool:
     """Tell whether a term is written as an acronym: 2 to 5 capital letters, like CIS or NATO."""
     return 2 <= len(word) <= 5 and word.isalpha() and word.isupper()
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+TEXT_MAX = 300
+
+
+def one_line(text: str, limit: int = TEXT_MAX) -> str:
+    """Collapse control characters and newlines to spaces and cut to `limit` characters."""
+    flat = _CONTROL_RE.sub(" ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

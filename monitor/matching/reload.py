@@ -23,8 +23,8 @@ from monitor.kernel.metrics import Metrics
 from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import ENTITIES_DIR, FileCache, read_rules_dir
+from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
-from monitor.pipeline import RuleBook
 
 log = structlog.get_logger("monitor.reload")
 

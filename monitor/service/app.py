@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,44 +14,42 @@ from typing import Any
 import structlog
 
 from monitor import __version__
+from monitor.alerts.board import RecentAlerts
 from monitor.alerts.breaker import Breaker, Breakers
 from monitor.alerts.channels import Sender, Tools, make_sender
-from monitor.alerts.claims import open_claims
 from monitor.alerts.deadletters import DeadLetter, Retrier, export_dlq_size, read_open_letters
-from monitor.alerts.dispatch import Dispatcher, Settlements, channel_breakers
+from monitor.alerts.dispatch import Dispatcher, channel_breakers
+from monitor.alerts.feedwatch import FeedWatch
 from monitor.alerts.flusher import Flusher
-from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
 from monitor.alerts.outage import Notices
 from monitor.alerts.redeliver import Redeliverer
-from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
-from monitor.bus.local import LocalBus
+from monitor.feeds.board import FeedBoard
 from monitor.feeds.guard import guarded_session
-from monitor.feeds.poller import Leases, Poller
+from monitor.feeds.poller import AllFeeds, Poller
 from monitor.feeds.spec import FeedSpec
-from monitor.feeds.watch import FeedWatch, HealthStore, KafkaHealthStore, LocalHealthStore
 from monitor.kernel import native
 from monitor.kernel.clock import Clock
-from monitor.kernel.errors import Problem, StorageFull
+from monitor.kernel.errors import Problem
 from monitor.kernel.metrics import Metrics, Structure, make_metrics
 from monitor.kernel.redact import redact
-from monitor.kernel.waiting import sleep_or_stop
+from monitor.matching.board import MatchTally
 from monitor.matching.compiler import compile_rules
+from monitor.matching.costwatch import RecentArticles, export_rule_costs
 from monitor.matching.loader import FileCache
 from monitor.matching.reload import Reloader, ReloadResult, Snapshot
+from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
-from monitor.pipeline import RuleBook, run_dispatcher, run_matcher
+from monitor.pipeline import run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
-from monitor.status.boards import MatchTally, RecentAlerts
+from monitor.service.wiring import Lease, make_wiring
 from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import ChannelRow, StatusView, utc
 from monitor.status.routes import add_status_routes
 from monitor.status.view import Sources, build_view, seed_tally
 from monitor.status.web import make_app, start_web
 from monitor.store.state import StateStore
-from monitor.store.storage import StorageHealth, check_history
+from monitor.store.storage import StorageHealth
 from monitor.stories.desk import StoryDesk
-from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoryLog
-from monitor.watchcost import RecentArticles, export_rule_costs
 
 SENDER_THREADS = 4
 RECENT_ALERT_BYTES = 3_000  # one listed alert: title, URL, three evidence snippets (measured)
@@ -79,13 +76,11 @@ class Service:
         self.role = role
         self.metrics = metrics or make_metrics()
         self.book = RuleBook(compile_rules(rule_set))
-        self.bus: LocalBus | KafkaBus = (
-            KafkaBus(config.bus)
-            if config.bus is not None
-            else LocalBus(config.state_dir / "bus.db")
-        )
+        self.wiring = make_wiring(config, self.metrics)  # the one choice of bus
+        self.bus = self.wiring.bus
         self.state = StateStore(config.state_dir)
         self.poller: Poller | None = None
+        self.feed_watch: FeedWatch | None = None
         self.flusher: Flusher | None = None
         self.notices: Notices | None = None
         self.redeliverer: Redeliverer | None = None
@@ -104,15 +99,15 @@ class Service:
         self._reloads: set[asyncio.Task[ReloadResult]] = set()
         self._lag_partitions: dict[str, set[int]] = {}  # per group, the partitions reported
         self.metrics.rules_loaded.set(len(self.book.compiled.rules))
-        stores = [self.state.file, *([self.bus.file] if isinstance(self.bus, LocalBus) else [])]
-        self.storage = StorageHealth(stores)
+        self.storage = StorageHealth(self.wiring.files(self.state))
         self.metrics.storage_full.set_function(lambda: float(self.storage.paused()))
         self.metrics.bus_connected.set_function(lambda: float(self.bus.connection().connected))
         self.metrics.entities_loaded.set(len(rule_set.entities))
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
         self.exposed = exposure(config.listen_host, config.listen_port, config.http_token)
-        self.status = Sources(  # what GET / shows; the poller's board is added when it opens
+        self.status = Sources(  # what GET / shows
             role=role,
+            board=FeedBoard() if self.runs("poller") else None,
             metrics=self.metrics,
             feeds=lambda: self.rule_set.feeds,
             rules=lambda: [r.spec for r in self.book.compiled.rules],
@@ -183,45 +178,16 @@ class Service:
     def _senders(self, tools: Tools) -> dict[str, Sender]:
         return {name: make_sender(c, tools) for name, c in self.config.channels.items()}
 
-    async def _settlements(self, stack: AsyncExitStack) -> Settlements:
-        if isinstance(self.bus, KafkaBus):
-            settlements = KafkaSettlements(self.bus, self.metrics)
-            await settlements.start()
-            stack.push_async_callback(settlements.stop)
-            return settlements
-        return self.state
-
-    async def _held(self, stack: AsyncExitStack) -> Held:
-        if isinstance(self.bus, KafkaBus):
-            held = KafkaHeldStore(self.bus, self.metrics)
-            await held.start()
-            stack.push_async_callback(held.stop)
-            return held
-        return HeldStore(self.state)
-
-    async def _story_log(self, stack: AsyncExitStack) -> StoryLog:
-        if isinstance(self.bus, KafkaBus):
-            story_log = KafkaStoryLog(self.bus, self.metrics)
-            await story_log.start()
-            stack.push_async_callback(story_log.stop)
-            return story_log
-        return LocalStoryLog(self.state)
-
     async def _watch(
-        self, stack: AsyncExitStack, senders: dict[str, Sender], clock: Clock
+        self, stack: AsyncExitStack, senders: dict[str, Sender], clock: Clock, leases: Lease
     ) -> FeedWatch | None:
         """The feed-health watch, when `health.notify` names channels."""
         if not self.config.health.notify:
             return None
-        store: HealthStore = LocalHealthStore(self.state, self.metrics)
-        if isinstance(self.bus, KafkaBus):
-            kafka_store = KafkaHealthStore(self.bus, self.metrics)
-            await kafka_store.start()
-            stack.push_async_callback(kafka_store.stop)
-            store = kafka_store
         watch = FeedWatch(
             config=self.config.health,
-            store=store,
+            store=await self.wiring.health_store(stack, self.state),
+            owns=leases.owns,
             senders=senders,
             state=self.state,
             bus=self.bus,
@@ -230,15 +196,17 @@ class Service:
             clock=clock,
         )
         await watch.load()
+        self.feed_watch = watch
         return watch
 
     async def _open(
-        self, stack: AsyncExitStack, stop: asyncio.Event
+        self, stack: AsyncExitStack, stop: asyncio.Event, *, once: bool = False
     ) -> tuple[Poller | None, Dispatcher | None]:
+        """Open the bus, the state and the role's parts; `once`: a single pass in one process,
+        which owns every feed's health and every channel's held alerts, whatever the leases."""
         await stack.enter_async_context(self.bus)
         await stack.enter_async_context(self.state)
-        if isinstance(self.bus, LocalBus):  # on Kafka, settlements dedupe redelivered work
-            await check_history(self.state.file, self.bus.file)
+        await self.wiring.check(self.state)
         session = await stack.enter_async_context(
             guarded_session(headers={"User-Agent": f"monitor/{__version__}"})
         )
@@ -249,9 +217,7 @@ class Service:
         senders = self._senders(Tools(session, executor))
         clock = Clock.from_environ()
         if self.runs("poller"):
-            leases: Leases | None = (
-                KafkaLeases(self.bus) if isinstance(self.bus, KafkaBus) else None
-            )
+            leases = self.wiring.poller_leases()
             self.poller = poller = Poller(
                 config=self.config.poller,
                 session=session,
@@ -260,28 +226,30 @@ class Service:
                 metrics=self.metrics,
                 leases=leases,
                 paused=self.storage.paused,
-                watch=await self._watch(stack, senders, clock),
+                watch=await self._watch(stack, senders, clock, AllFeeds() if once else leases),
                 fulltext=self.config.fulltext,
+                board=self.status.board,
             )
             stack.callback(poller.fulltext.close)
-            self.status.board = poller.board
         if self.runs("dispatcher"):
             stories = StoryDesk(
-                await self._story_log(stack),
+                await self.wiring.story_log(stack, self.state),
                 window_s=self.config.stories.window_s,
                 metrics=self.metrics,
                 max_articles=self.config.stories.max_articles,
             )
             await stories.start()
-            settlements = await self._settlements(stack)
-            held = await self._held(stack)
-            claims = await open_claims(self.bus, self.state, stack, self.metrics)
+            settlements = await self.wiring.settlements(stack, self.state)
+            held = await self.wiring.held(stack, self.state)
+            claims = await self.wiring.claims(stack, self.state)
+            flushes: Lease = AllFeeds() if once else self.wiring.flusher_lease()
             self.notices = notices = Notices(
                 notify=self.config.health.notify,
                 senders=senders,
                 bus=self.bus,
                 metrics=self.metrics,
                 delivery=self.config.delivery,
+                owns=flushes.owns,
             )
             dispatcher = Dispatcher(
                 senders=senders,
@@ -301,9 +269,7 @@ class Service:
                 recent=self.status.recent,
                 breakers=self.breakers,
                 tell=notices.tell,
-                # Several dispatchers (Kafka) claim what they send; under their own name, so this
-                # process's flusher cannot take a claim of the dispatcher's for its own.
-                claims=claims.holder("dispatcher") if isinstance(self.bus, KafkaBus) else None,
+                claims=self.wiring.dispatcher_claims(claims),
             )
             self.flusher = Flusher(
                 held=held,
@@ -319,6 +285,7 @@ class Service:
                 claims=claims,
                 breakers=self.breakers,
                 tell=notices.tell,
+                owns=flushes.owns,
             )
             if self.config.delivery.redeliver:
                 retrier = Retrier(
@@ -375,17 +342,11 @@ class Service:
                 log.warning("native_matcher_missing", detail=native.MISSING)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.reloader.watch(stop), name="rules-watcher")
-                if isinstance(self.bus, KafkaBus):  # readiness follows the broker
-                    tg.create_task(self.bus.watch(stop), name="bus-probe")
-                else:
-                    tg.create_task(self._prune(self.bus, stop), name="retention")
+                tg.create_task(self.wiring.upkeep(stop), name="bus-upkeep")
                 if poller is not None:
                     tg.create_task(poller.run(self.rule_set.feeds, stop), name="poller")
-                    if poller.watch is not None:
-                        poller.watch.owns = poller.leases.owns
-                        tg.create_task(poller.watch.run(stop), name="feed-health")
-                    if isinstance(poller.leases, KafkaLeases):
-                        tg.create_task(poller.leases.run(stop), name="poller-leases")
+                    if self.feed_watch is not None:
+                        tg.create_task(self.feed_watch.run(stop), name="feed-health")
                 if self.runs("matcher"):
                     recent = RecentArticles()
                     tally = self.status.tally
@@ -428,12 +389,6 @@ class Service:
         if self.notices is not None:
             tg.create_task(self.notices.run(stop), name="channel-notices")
         if self.flusher is not None:
-            if isinstance(self.bus, KafkaBus):
-                leases = KafkaLeases(self.bus, "flusher")
-                self.flusher.owns = leases.owns
-                if self.notices is not None:
-                    self.notices.owns = leases.owns
-                tg.create_task(leases.run(stop), name="flusher-leases")
             tg.create_task(self.flusher.run(), name="flusher")
 
     async def _redeliver(self, letters: list[DeadLetter]) -> None:
@@ -463,19 +418,6 @@ class Service:
             )
         return rows
 
-    async def _prune(self, bus: LocalBus, stop: asyncio.Event) -> None:
-        """Keep the local log to its retention (the backtest window), hourly."""
-        while True:
-            try:
-                deleted = await bus.prune(self.config.retention_s)
-            except (sqlite3.Error, StorageFull):  # keeping more harms nothing: retry later
-                log.exception("bus_prune_failed")
-            else:
-                if deleted:
-                    log.info("bus_pruned", records=deleted, retention_s=self.config.retention_s)
-            if await sleep_or_stop(stop, PRUNE_INTERVAL_S):
-                return
-
     def _lag(self, group: str, lags: dict[int, int]) -> None:
         # A partition a rebalance gave to another member is no longer this process's share:
         # its last lag would otherwise stand in the gauge forever.
@@ -489,14 +431,14 @@ class Service:
         """Poll every feed once and carry what is new through matching and delivery."""
         stop = asyncio.Event()
         async with AsyncExitStack() as stack:
-            poller, dispatcher = await self._open(stack, stop)
+            poller, dispatcher = await self._open(stack, stop, once=True)
             if poller is not None:  # one pass in one process: every feed, whoever holds its lease
-                if poller.watch is not None:
-                    poller.watch.set_feeds({f.id: f for f in self.rule_set.feeds})
+                if self.feed_watch is not None:
+                    self.feed_watch.set_feeds({f.id: f for f in self.rule_set.feeds})
                 results = await poller.poll_all_once(self.rule_set.feeds)
                 log.info("poll_once_done", feeds=len(results), new=sum(r.new for r in results))
-                if poller.watch is not None:  # what the feeds' health calls for, told now
-                    await poller.watch.check()
+                if self.feed_watch is not None:  # what the feeds' health calls for, told now
+                    await self.feed_watch.check()
             if self.runs("matcher"):
                 await run_matcher(self.bus, self.book, self.metrics, stop, drain=True)
             if dispatcher is not None:

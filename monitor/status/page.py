@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 
 import jinja2
 
+from monitor.alerts.board import RecentAlert
 from monitor.bus.base import Connection
-from monitor.status.boards import DAY_MS, FeedStatus, RecentAlert, WatchActivity
+from monitor.feeds.board import FeedStatus
+from monitor.matching.board import DAY_MS, WatchActivity
 
 REFRESH_S = 30
 

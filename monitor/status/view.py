@@ -20,23 +20,17 @@ from prometheus_client import Gauge
 from prometheus_client.samples import Sample
 
 from monitor import __version__
+from monitor.alerts.board import RecentAlert, RecentAlerts
 from monitor.bus.base import MATCHES, Connection
+from monitor.bus.history import stored_records
+from monitor.bus.settings import BusPlace
+from monitor.feeds.board import FeedBoard, FeedStatus
 from monitor.feeds.spec import FeedSpec
-from monitor.history import stored_records
 from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.redact import redact
+from monitor.matching.board import DAY_MS, DAYS, MatchTally
 from monitor.matching.spec import RuleSpec
-from monitor.service.config import Config
-from monitor.status.boards import (
-    DAY_MS,
-    DAYS,
-    FeedBoard,
-    FeedStatus,
-    MatchTally,
-    RecentAlert,
-    RecentAlerts,
-)
 from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow
 
 log = structlog.get_logger("monitor.status")
@@ -137,7 +131,7 @@ def _busiest(rules: Sequence[RuleSpec], tally: MatchTally, now_ms: int) -> list[
 
 
 async def seed_tally(
-    config: Config, tally: MatchTally, before_ms: int, stop: asyncio.Event
+    config: BusPlace, tally: MatchTally, before_ms: int, stop: asyncio.Event
 ) -> None:
     """Count the stored `matches` records of the last week made before `before_ms` (the start),
     so the week's chart survives a restart; the matcher counts what comes after. Given up at

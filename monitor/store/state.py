@@ -1,6 +1,6 @@
 """The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries,
 alerts held for digests (`monitor.alerts.held`), claims on sends (`monitor.alerts.claims`),
-the members of stories (`monitor.stories.store`), feed health (`monitor.feeds.watch`) and
+the members of stories (`monitor.stories.store`), feed health (`monitor.alerts.feedwatch`) and
 article pages read for full text (`monitor.feeds.pages`)."""
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from monitor.alerts.render import one_line
 from monitor.bus.kafka import KafkaBus
+from monitor.bus.settings import BusPlace
 from monitor.kernel.models import Reason
-from monitor.service.config import Config
+from monitor.kernel.text import one_line
 from monitor.store.state import StateStore
 from monitor.stories.aliases import Aliases
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember, merge_rules
@@ -82,7 +82,7 @@ def group_stories(members: Sequence[StoredMember], rule_id: str | None = None) -
     return [s for s in listed if rule_id is None or rule_id in s.rules]
 
 
-async def read_members(config: Config, since_s: float) -> list[StoredMember]:
+async def read_members(config: BusPlace, since_s: float) -> list[StoredMember]:
     """Every member placed in the last `since_s` seconds, one per article with all its rules."""
     since_ms = int((time.time() - since_s) * 1000)
     if config.bus is not None:

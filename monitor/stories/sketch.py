@@ -18,7 +18,7 @@ import struct
 import zlib
 from typing import Final
 
-from monitor.feeds.parse import canonical_url
+from monitor.feeds.urls import url_key
 from monitor.kernel.models import Article
 
 LEAD_WORDS: Final = 40  # the lead is what every copy keeps; later paragraphs are cut or moved
@@ -87,18 +87,6 @@ def unpack(packed: bytes) -> frozenset[int]:
     """The shingles of a packed sketch (whole 32-bit words: a cut last one is dropped)."""
     whole = len(packed) // 4 * 4
     return frozenset(struct.unpack(f"<{whole // 4}I", packed[:whole]))
-
-
-def url_key(url: str) -> str:
-    """The URL as `canonical_url` gives it ("" for none), without parsing it when it is plain."""
-    url = url.strip()
-    if not url:
-        return ""
-    scheme, sep, rest = url.partition("://")
-    host, _, path = rest.partition("/")
-    if not sep or "?" in url or "#" in url or ":" in host or "@" in host:
-        return canonical_url(url)
-    return f"{scheme.lower()}://{host.lower()}/{path}"
 
 
 def story_keys(article: Article) -> str:

@@ -17,11 +17,12 @@ from monitor.alerts.channels.base import ChannelSettings, Kind, Outgoing, Text, 
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.console import console_digest
 from monitor.alerts.digest import Digest
-from monitor.alerts.render import also_reported, fields, headline, one_line, safe_url
+from monitor.alerts.render import also_reported, fields, headline, safe_url
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 KEYS: Final = ("urls", "timeout")
 MISSING: Final = "kind apprise needs the optional extra: pip install 'monitor[apprise]'"

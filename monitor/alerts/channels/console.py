@@ -8,10 +8,11 @@ from typing import TextIO
 
 from monitor.alerts.channels.base import ChannelSettings, Kind, Outgoing, Text, Tools
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, evidence_words, headline, one_line
+from monitor.alerts.render import also_reported, evidence_words, headline
 from monitor.kernel.checks import Checker
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,15 +8,9 @@ from monitor.alerts.channels.base import HttpRequest
 from monitor.alerts.channels.http import HOOK_KEYS, HookSettings, http_kind, parse_hook
 from monitor.alerts.channels.webhook import hook_request
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import (
-    also_reported,
-    fields,
-    headline,
-    markdown_escape,
-    one_line,
-    safe_url,
-)
+from monitor.alerts.render import also_reported, fields, headline, markdown_escape, safe_url
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 
 def discord_payload(alert: Alert) -> dict[str, Any]:

@@ -19,13 +19,13 @@ from monitor.alerts.render import (
     headline,
     highlight,
     html_text,
-    one_line,
     safe_url,
 )
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 SECURITIES: Final = ("none", "starttls", "tls")
 KEYS: Final = ("host", "port", "security", "username", "password", "from", "to", "timeout")

@@ -20,11 +20,11 @@ from monitor.alerts.channels.base import (
 )
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.digest import Digest
-from monitor.alerts.render import one_line
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 HOOK_KEYS = ("url", "secret", "timeout")
 

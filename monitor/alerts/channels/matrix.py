@@ -14,19 +14,12 @@ from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.http import HttpSettings, http_kind, json_refusal
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import (
-    also_reported,
-    fields,
-    headline,
-    highlight,
-    html_text,
-    one_line,
-    safe_url,
-)
+from monitor.alerts.render import also_reported, fields, headline, highlight, html_text, safe_url
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 KEYS: Final = ("homeserver", "room_id", "access_token", "timeout")
 

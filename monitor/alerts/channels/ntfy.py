@@ -12,10 +12,11 @@ from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.http import HttpSettings, http_kind
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, headline, one_line, safe_url
+from monitor.alerts.render import also_reported, headline, safe_url
 from monitor.kernel.checks import Checker
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 KEYS: Final = ("url", "token", "timeout")
 PRIORITIES: Final = {"info": 2, "low": 2, "medium": 3, "high": 4, "critical": 5}

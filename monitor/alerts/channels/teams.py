@@ -12,12 +12,12 @@ from monitor.alerts.render import (
     also_reported,
     fields,
     headline,
-    one_line,
     safe_url,
     teams_escape,
     teams_message,
 )
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 
 def teams_payload(alert: Alert) -> dict[str, Any]:

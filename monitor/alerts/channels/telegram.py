@@ -13,11 +13,12 @@ from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.http import HttpSettings, http_kind, json_refusal
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, fields, headline, highlight, one_line, safe_url
+from monitor.alerts.render import also_reported, fields, headline, highlight, safe_url
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
+from monitor.kernel.text import one_line
 
 _TAGS = re.compile(r"<[^>]*>")
 _TAG_RE = re.compile(r"<(/?)([A-Za-z][\w-]*)[^>]*>")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from monitor.bus.base import ARTICLES, MATCHES
-from monitor.history import per_day, stored_records
+from monitor.bus.history import per_day, stored_records
 from monitor.kernel.models import Article, Match, MatchedArticle
 from monitor.kernel.records import BadRecord
 from monitor.matching.compiler import compile_rules

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import structlog
 
 from monitor import __version__
+from monitor.commands.inputs import read_articles
 from monitor.feeds.opml import MAX_OUTLINES
-from monitor.inputs import read_articles
 from monitor.kernel import native
 from monitor.kernel.checks import parse_duration
 from monitor.kernel.errors import BusError, ConfigError, InputError, RuleError, StorageError
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "check" and args.cost:
-        from monitor.watchcost import cost_command
+        from monitor.commands.cost import cost_command
 
         return cost_command(
             args.rules_dir, args.config, sys.stdout, sys.stderr, sample=max(1, args.sample)
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return explain_command(args.config, args.since, args.explain, args.rule, args.json)
         return stories_command(args.config, args.since or "1d", args.rule, as_json=args.json)
     if args.command == "dlq":
-        from monitor.dlq import dlq_command
+        from monitor.commands.dlq import dlq_command
 
         return dlq_command(
             args.config,
@@ -206,13 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             err=sys.stderr,
         )
     if args.command == "preview":
-        from monitor.preview import preview_command
+        from monitor.commands.preview import preview_command
 
         return preview_command(
             args.config, args.rule, args.article, args.channel, sys.stdout, sys.stderr
         )
     if args.command == "feeds":
-        from monitor.feedlist import feeds_command
+        from monitor.commands.feeds import feeds_command
 
         return feeds_command(
             args.action,
@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ask=input if sys.stdin.isatty() else None,
         )
     if args.command == "extract":
-        from monitor.extract import extract_command
+        from monitor.commands.extract import extract_command
 
         configure_logging("warning")  # to stderr: stdout carries only the pages (or the JSON)
         return extract_command(
@@ -373,7 +373,7 @@ def backtest_command(
     config_path: Path, rules_dir: Path | None, since: str, rule_ids: list[str], *, as_json: bool
 ) -> int:
     """`monitor backtest`: exit 0 when it ran, 2 on invalid input."""
-    from monitor import reports
+    from monitor.commands import reports
 
     since_s = _since(since)
     if since_s is None:
@@ -400,7 +400,7 @@ def backtest_command(
 
 def shadow_command(config_path: Path, since: str, *, as_json: bool) -> int:
     """`monitor shadow-report`: exit 0 when it ran, 2 on invalid input."""
-    from monitor import reports
+    from monitor.commands import reports
 
     since_s = _since(since)
     if since_s is None:
@@ -489,7 +489,7 @@ def match(
     err: TextIO,
 ) -> int:
     """Run every enabled rule against the articles in `files` and print what matched."""
-    from monitor import reports
+    from monitor.commands import reports
 
     try:
         compiled = compile_rules(load_rules_dir(rules_dir))

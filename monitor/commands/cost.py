@@ -10,38 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import deque
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 import structlog
 
 from monitor.bus.base import ARTICLES
-from monitor.history import stored_records
+from monitor.bus.history import stored_records
 from monitor.kernel.errors import BusError, ConfigError, RuleError, StorageError
-from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Article
-from monitor.kernel.records import BadRecord
-from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.cost import CostReport, generated_articles, rule_costs
+from monitor.matching.costwatch import SAMPLE, TOP, decoded_articles
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.spec import RuleSet
-from monitor.pipeline import RuleBook
 from monitor.service.config import Config, load_config
 
 log = structlog.get_logger("monitor.cost")
 
-SAMPLE = 200
-TOP = 10
 SINCE_S = 7 * 86_400
 WINDOWS_S = (3600, 86_400, SINCE_S)
-# The service measures after a reload once the matcher has seen an article, and again
-# every REMEASURE_S (the articles change, and so do the costs).
-MIN_SEEN = 1
-REMEASURE_S = 3600.0
-# The service measures at most this many watches one by one (a background thread's seconds).
-SERVICE_MEASURED = 300
 
 
 def cost_command(
@@ -91,7 +78,7 @@ async def _stored(config: Config, sample: int) -> list[Article]:
     for since_s in WINDOWS_S:
         found.clear()
         records = await stored_records(config, ARTICLES, since_s)
-        for article in _decoded(r.value for r in reversed(records)):
+        for article in decoded_articles(r.value for r in reversed(records)):
             found.setdefault(article.id, article)
             if len(found) >= sample:
                 return list(found.values())
@@ -125,63 +112,3 @@ def print_report(report: CostReport, rule_set: RuleSet, where: str, top: int, ou
         ),
         file=out,
     )
-
-
-class RecentArticles:
-    """The last articles the matcher saw, as it saw them (bytes), for measuring costs."""
-
-    def __init__(self, keep: int = SAMPLE) -> None:
-        self._kept: deque[bytes] = deque(maxlen=keep)
-        self.seen = 0
-
-    def add(self, payloads: list[bytes]) -> None:
-        """Note a batch the matcher took."""
-        self._kept.extend(payloads)
-        self.seen += len(payloads)
-
-    def articles(self) -> list[Article]:
-        """The kept articles that decode."""
-        return list(_decoded(list(self._kept)))
-
-
-def _decoded(payloads: Iterable[bytes]) -> Iterator[Article]:
-    """The articles of `payloads` that decode (the matcher logged and counted the others)."""
-    for payload in payloads:
-        try:
-            yield Article.from_bytes(payload)
-        except BadRecord:
-            continue
-
-
-async def export_rule_costs(
-    book: RuleBook,
-    recent: RecentArticles,
-    metrics: Metrics,
-    stop: asyncio.Event,
-) -> None:
-    """Measure the rule set in force over the recent articles after each change of rules (once
-    MIN_SEEN articles were seen) and every REMEASURE_S; export the costliest TOP."""
-    measured_for: object = None
-    measured_at = float("-inf")
-    loop = asyncio.get_running_loop()
-    while not await sleep_or_stop(stop, 5.0):
-        compiled = book.compiled
-        due = compiled is not measured_for or loop.time() - measured_at >= REMEASURE_S
-        if not due or recent.seen < MIN_SEEN:
-            continue
-        try:
-            articles = recent.articles()
-            report = await asyncio.to_thread(
-                rule_costs, compiled.spec, articles, compiled=compiled, limit=SERVICE_MEASURED
-            )
-        except Exception:  # the metric is a help, never a fault of the matcher's
-            log.exception("rule_cost_failed")
-            measured_for, measured_at = compiled, loop.time()
-            continue
-        metrics.rule_cost.clear()
-        for cost in report.costs[:TOP]:
-            metrics.rule_cost.labels(cost.rule_id).set(cost.seconds_per_article)
-        costly = [c.rule_id for c in report.costs if c.costly]
-        if costly:
-            log.warning("costly_rules", rules=costly, share_over=0.10)
-        measured_for, measured_at = compiled, loop.time()

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from monitor.alerts.channels import KINDS, ChannelSettings, Outgoing
 from monitor.alerts.channels.base import HttpRequest, Text
-from monitor.inputs import read_articles
+from monitor.commands.inputs import read_articles
 from monitor.kernel.errors import ConfigError, InputError, RuleError
 from monitor.kernel.models import Alert, MatchedArticle, Reported, Story
 from monitor.matching.compiler import compile_rules

@@ -12,11 +12,11 @@ from aiokafka.errors import KafkaError
 
 from monitor.bus.base import Record
 from monitor.bus.kafka import client_options, topic_partitions
+from monitor.bus.settings import BusPlace
 from monitor.kernel.errors import BusError
-from monitor.service.config import Config
 
 
-async def stored_records(config: Config, topic: str, since_s: float) -> list[Record]:
+async def stored_records(config: BusPlace, topic: str, since_s: float) -> list[Record]:
     """Every record of `topic` stored in the last `since_s` seconds, oldest first."""
     since_ms = int((time.time() - since_s) * 1000)
     if config.bus is None:
@@ -24,7 +24,7 @@ async def stored_records(config: Config, topic: str, since_s: float) -> list[Rec
     return await _kafka_records(config, topic, since_ms)
 
 
-def _local_records(config: Config, topic: str, since_ms: int) -> list[Record]:
+def _local_records(config: BusPlace, topic: str, since_ms: int) -> list[Record]:
     path = config.state_dir / "bus.db"
     if not path.exists():
         return []
@@ -43,7 +43,7 @@ def _local_records(config: Config, topic: str, since_ms: int) -> list[Record]:
     return [Record(topic, 0, int(p), str(k), bytes(v), int(t)) for p, k, v, t in rows]
 
 
-async def _kafka_records(config: Config, topic: str, since_ms: int) -> list[Record]:
+async def _kafka_records(config: BusPlace, topic: str, since_ms: int) -> list[Record]:
     assert config.bus is not None  # noqa: S101 - the caller checked
     options = client_options(config.bus)
     name = config.bus.topic_prefix + topic
