@@ -41,15 +41,14 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
+from contextlib import asynccontextmanager
 from typing import Protocol, Self
 
 import structlog
 
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.badrecords import skip_bad
-from monitor.bus.base import CLAIMS, Bus
+from monitor.bus.base import CLAIMS
 from monitor.bus.kafka import CompactedReader, KafkaBus
 from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics
@@ -128,21 +127,6 @@ async def _renew_every(claims: Claims, keys: list[str], lease_s: float) -> None:
             log.warning("claim_renew_failed", keys=len(keys), reason=str(exc))
         except Exception:  # the send goes on; the lease still holds for two more thirds
             log.exception("claim_renew_failed", keys=len(keys))
-
-
-async def open_claims(
-    bus: Bus, state: StateStore | Path, stack: AsyncExitStack, metrics: Metrics | None = None
-) -> Claims:
-    """The claims of the bus in use, closed with `stack`: on the local bus in `state` (an open
-    store, or the state directory of one to open); `metrics` counts bad claim records."""
-    if isinstance(bus, KafkaBus):
-        claims = KafkaClaims(bus, metrics=metrics)
-        await claims.start()
-        stack.push_async_callback(claims.stop)
-        return claims
-    if isinstance(state, Path):
-        state = await stack.enter_async_context(StateStore(state))
-    return LocalClaims(state)
 
 
 class _Holders:

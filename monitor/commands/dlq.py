@@ -20,16 +20,13 @@ import aiohttp
 
 from monitor import __version__
 from monitor.alerts.channels import Sender, Tools, make_sender
-from monitor.alerts.claims import open_claims
 from monitor.alerts.deadletters import DeadLetter, Retrier, mark_done, read_open_letters
-from monitor.alerts.dispatch import Settlements
-from monitor.bus.kafka import KafkaBus, KafkaSettlements
-from monitor.bus.local import LocalBus
 from monitor.kernel.errors import BusError, ConfigError, DeliveryError, StorageError
 from monitor.kernel.logs import configure_logging
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.redact import redact
 from monitor.service.config import Config, load_config
+from monitor.service.wiring import make_wiring
 from monitor.store.state import StateStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -88,18 +85,23 @@ async def _run(
         print("nothing to do", file=err)
         return EXIT_USAGE if missing else EXIT_OK
     async with AsyncExitStack() as stack:
-        bus = await _bus(config, stack)
+        metrics = make_metrics()
+        wiring = make_wiring(config, metrics)
+        bus = wiring.bus
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            await stack.enter_async_context(bus)
         if action == "drop":
             await mark_done(bus, chosen, "dropped")
             for letter in chosen:
                 print(f"{letter.id} {letter.channel}: dropped", file=out)
             return EXIT_USAGE if missing else EXIT_OK
+        state = await stack.enter_async_context(StateStore(config.state_dir))
         retrier = Retrier(
             senders=await _senders(config, stack),
-            settlements=await _settlements(config, bus, stack),
-            claims=await open_claims(bus, config.state_dir, stack),
+            settlements=await wiring.settlements(stack, state),
+            claims=await wiring.claims(stack, state),
             bus=bus,
-            metrics=make_metrics(),
+            metrics=metrics,
             delivery=config.delivery,
         )
         failed = 0
@@ -113,24 +115,6 @@ async def _run(
     if failed:
         return EXIT_FAILED
     return EXIT_USAGE if missing else EXIT_OK
-
-
-async def _bus(config: Config, stack: AsyncExitStack) -> LocalBus | KafkaBus:
-    bus = KafkaBus(config.bus) if config.bus else LocalBus(config.state_dir / "bus.db")
-    async with asyncio.timeout(CONNECT_TIMEOUT_S):
-        await stack.enter_async_context(bus)
-    return bus
-
-
-async def _settlements(
-    config: Config, bus: LocalBus | KafkaBus, stack: AsyncExitStack
-) -> Settlements:
-    if isinstance(bus, KafkaBus):
-        settlements = KafkaSettlements(bus)
-        await settlements.start()
-        stack.push_async_callback(settlements.stop)
-        return settlements
-    return await stack.enter_async_context(StateStore(config.state_dir))
 
 
 async def _senders(config: Config, stack: AsyncExitStack) -> dict[str, Sender]:
