@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.commands.cli import check
+from monitor.commands.check import check
 
 GOOD_ENTITIES = """\
 entities:

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.alerts.channels.email import EmailSettings
 from monitor.alerts.channels.http import HookSettings
-from monitor.commands.cli import check
+from monitor.commands.check import check
 from monitor.feeds.settings import FulltextConfig
 from monitor.kernel.errors import ConfigError
 from monitor.service.config import load_config

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from monitor.commands.cli import check
+from monitor.commands.check import check
 from monitor.service.config import load_config
 from tests.conftest import ROOT
 

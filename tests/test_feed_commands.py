@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor.commands.cli import check
+from monitor.commands.check import check
 from monitor.commands.feeds import feeds_command
 from monitor.feeds.opml import read_opml
 from monitor.matching.loader import read_rules_dir

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from monitor.bus.base import ARTICLES, Record
-from monitor.commands.cli import check
+from monitor.commands.check import check
 from monitor.kernel import native
 from monitor.kernel.models import Match
 from monitor.matching import compiler

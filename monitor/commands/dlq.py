@@ -7,9 +7,11 @@ dispatchers read, so an alert delivered in between is not sent again.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -141,3 +143,33 @@ def print_letters(letters: Sequence[DeadLetter], *, as_json: bool, out: TextIO) 
         )
         print(redact(line), file=out)
     print(f"{len(letters)} dead letter(s)", file=out)
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments."""
+    dlq_actions = parser.add_subparsers(dest="action", required=True)
+    dlq_list = dlq_actions.add_parser("list", help="the open dead letters")
+    dlq_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    for name, what in (("retry", "send again (at most once per alert)"), ("drop", "forget")):
+        action = dlq_actions.add_parser(name, help=what)
+        which = action.add_mutually_exclusive_group(required=True)
+        which.add_argument("--id", action="append", default=[], help="a dead letter's id")
+        which.add_argument("--all", action="store_true", help="every open dead letter")
+        if name == "retry":
+            which.add_argument("--channel", help="every open dead letter of this channel")
+    for action in dlq_actions.choices.values():
+        action.add_argument("--config", default="monitor.yaml", type=Path)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the command; return its exit code."""
+    return dlq_command(
+        args.config,
+        args.action,
+        ids=getattr(args, "id", []),
+        every=getattr(args, "all", False),
+        channel=getattr(args, "channel", None),
+        as_json=getattr(args, "json", False),
+        out=sys.stdout,
+        err=sys.stderr,
+    )

@@ -16,9 +16,11 @@ the extractor is not installed or the config cannot be read.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any, TextIO
 
 from yarl import URL
 
+from monitor.commands.common import ALLOW_PRIVATE
 from monitor.feeds.addresses import FLAG
 from monitor.feeds.client import Client
 from monitor.feeds.extract import EXTRA_HINT, Page, available
@@ -36,6 +39,7 @@ from monitor.feeds.sandbox import Sandbox
 from monitor.feeds.settings import FulltextConfig, PollerConfig
 from monitor.kernel.errors import ConfigError, FeedFetchError
 from monitor.kernel.language import article_language
+from monitor.kernel.logs import configure_logging
 from monitor.kernel.models import make_article
 from monitor.service.config import load_config
 
@@ -143,3 +147,30 @@ def _result(source: str, page: Page) -> dict[str, Any]:
     article = make_article(id=source, title=page.title, content=page.text)
     language = article_language(replace(article, language=page.language))
     return {"source": source, "title": page.title, "language": language, "text": page.text}
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments."""
+    parser.add_argument("inputs", nargs="+", metavar="URL_OR_FILE", help="a URL or an HTML file")
+    parser.add_argument("--json", action="store_true", help="one JSON object per page")
+    parser.add_argument("--config", type=Path, help="read the poller settings from this config")
+    parser.add_argument("--selector", help="a CSS selector for the text (`fulltext_selector`)")
+    parser.add_argument(
+        "--ignore-robots", action="store_true", help="fetch even where robots.txt disallows"
+    )
+    parser.add_argument("--allow-private", action="store_true", help=ALLOW_PRIVATE)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the command; return its exit code."""
+    configure_logging("warning")  # to stderr: stdout carries only the pages (or the JSON)
+    return extract_command(
+        args.inputs,
+        config_path=args.config,
+        selector=args.selector,
+        ignore_robots=args.ignore_robots,
+        allow_private=args.allow_private,
+        as_json=args.json,
+        out=sys.stdout,
+        err=sys.stderr,
+    )

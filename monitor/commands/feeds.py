@@ -23,10 +23,12 @@ cloud metadata addresses are refused always.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import dataclasses
 import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -37,6 +39,7 @@ from typing import TextIO
 
 from yarl import URL
 
+from monitor.commands.common import ALLOW_PRIVATE
 from monitor.feeds.addresses import FLAG, Guard
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.discover import (
@@ -488,3 +491,50 @@ async def _fetch_feed(config: Config, url: str, origin: str | None = None) -> Fo
     if feed is None:
         raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")
     return feed
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments."""
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="find a page's feeds and add one to feeds.yaml")
+    add.add_argument("target", metavar="URL", help="a feed, or a web page that names its feeds")
+    add.add_argument("--id", dest="feed_id", help="the feed's id (default: from its title)")
+    add.add_argument("--tags", default="", help="comma-separated tags, e.g. world,english")
+    add.add_argument("--pick", type=int, help="which of the feeds found to add (1, 2, ...)")
+    add.add_argument("--interval", default="", help="how often to poll it (default 5m)")
+    imported = actions.add_parser("import", help="add the feeds an OPML file lists")
+    imported.add_argument("target", metavar="FILE.opml")
+    imported.add_argument("--tags", default="", help="comma-separated tags for every feed")
+    imported.add_argument(
+        "--max-outlines",
+        type=int,
+        default=MAX_OUTLINES,
+        help=f"refuse a file of more outlines than this (default {MAX_OUTLINES:,})",
+    )
+    export = actions.add_parser("export", help="list the feeds (id, URL, tags), or as OPML")
+    export.add_argument("--opml", action="store_true", help="OPML 2.0, for other readers")
+    test = actions.add_parser("test", help="fetch a feed once: what it holds, what would match")
+    test.add_argument("target", metavar="ID_OR_URL")
+    for action in (add, imported, export, test):
+        action.add_argument("--config", default="monitor.yaml", type=Path)
+    for action in (add, imported, test):
+        action.add_argument("--allow-private", action="store_true", help=ALLOW_PRIVATE)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the command; return its exit code."""
+    return feeds_command(
+        args.action,
+        config_path=args.config,
+        target=getattr(args, "target", ""),
+        feed_id=getattr(args, "feed_id", None),
+        tags=[t.strip() for t in getattr(args, "tags", "").split(",") if t.strip()],
+        pick=getattr(args, "pick", None),
+        interval=getattr(args, "interval", ""),
+        opml=getattr(args, "opml", False),
+        allow_private=getattr(args, "allow_private", False),
+        max_outlines=getattr(args, "max_outlines", MAX_OUTLINES),
+        out=sys.stdout,
+        err=sys.stderr,
+        ask=input if sys.stdin.isatty() else None,
+    )

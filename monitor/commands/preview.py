@@ -7,8 +7,10 @@ with the channel's secrets masked, and nothing is sent.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -101,3 +103,20 @@ def shown(outgoing: Outgoing, settings: ChannelSettings) -> str:
     for secret in sorted(settings.secrets(), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments."""
+    parser.add_argument("--config", default="monitor.yaml", type=Path)
+    parser.add_argument("--rule", required=True, help="the rule's id")
+    parser.add_argument(
+        "--channel", action="append", default=[], help="only this channel (repeatable)"
+    )
+    parser.add_argument("article", type=Path, metavar="ARTICLE_FILE", help="JSON article or feed")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the command; return its exit code."""
+    return preview_command(
+        args.config, args.rule, args.article, args.channel, sys.stdout, sys.stderr
+    )

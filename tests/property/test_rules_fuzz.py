@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitor.commands.cli import check
+from monitor.commands.check import check
 from monitor.kernel import native
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import read_rules_dir

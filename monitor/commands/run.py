@@ -1,0 +1,121 @@
+"""`monitor run`: the service until SIGINT or SIGTERM, or one pass of it (`--once`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import structlog
+
+from monitor.commands.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+from monitor.kernel.errors import ConfigError, RuleError, StorageError
+from monitor.kernel.logs import configure_logging
+from monitor.matching.loader import FileCache, load_rules_dir
+from monitor.service.config import ROLES, load_config, notify_problems
+
+if TYPE_CHECKING:
+    from monitor.service.app import Service
+
+
+if TYPE_CHECKING:
+    from monitor.service.app import Service
+
+GRACE_S = 8.0  # SIGTERM to exit within 10 s, with room for the interpreter to wind down
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments."""
+    parser.add_argument("--config", default="monitor.yaml", type=Path)
+    parser.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
+    parser.add_argument("--role", choices=ROLES, default="all", help="run one stage (default: all)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the command; return its exit code."""
+    return run(args.config, once=args.once, role=args.role)
+
+
+def run(config_path: Path, *, once: bool, role: str = "all") -> int:
+    """Run the service (or one pass of it); exit 1 on invalid config or rules."""
+    from monitor.matching.reload import snapshot
+    from monitor.service.app import Service
+
+    try:
+        config = load_config(os.environ, config_path)
+        files = FileCache()  # what the reloader reads again only when it changes
+        seen = snapshot(config.rules_dir)  # before the read: what changes after, reloads
+        rule_set = load_rules_dir(config.rules_dir, files)
+    except (ConfigError, RuleError) as exc:
+        print(exc, file=sys.stderr)
+        print("monitor did not start: fix the problems above", file=sys.stderr)
+        return EXIT_INVALID
+    problems = notify_problems(config, rule_set)
+    if problems:
+        print(RuleError(problems), file=sys.stderr)
+        print("monitor did not start: fix the problems above", file=sys.stderr)
+        return EXIT_INVALID
+    configure_logging(config.log_level, secrets=config.secrets())
+    service = Service(config, rule_set, role=role, files=files, seen=seen)
+    try:
+        if once:
+            asyncio.run(service.run_once())
+        else:
+            asyncio.run(serve(service, GRACE_S))
+    except TimeoutError:  # before OSError, of which it is a subclass
+        # Work still running after the grace period was cancelled; it was not committed, so the
+        # next start does it again. Nothing is lost, but say so.
+        structlog.get_logger("monitor").warning("stop_forced", grace_s=GRACE_S)
+    except (OSError, StorageError, ExceptionGroup) as exc:
+        storage = _first(exc, StorageError)
+        if storage is not None:  # a state file cannot be used: say which and what to do
+            structlog.get_logger("monitor").error("startup_failed", reason=str(storage))
+            return EXIT_USAGE
+        failed = _first(exc, OSError)
+        if failed is None:
+            raise
+        # The listen address is taken, or the like.
+        structlog.get_logger("monitor").error(
+            "startup_failed", reason=f"{type(failed).__name__}: {failed}"
+        )
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def _first(exc: BaseException, kind: type[E]) -> E | None:
+    """`exc` if it is a `kind`, or the first `kind` inside it (task groups wrap failures)."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first(inner, kind)
+            if found is not None:
+                return found
+    return None
+
+
+async def serve(service: Service, grace_s: float) -> None:
+    """Run until SIGINT or SIGTERM; then give the service `grace_s` to finish."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.request_reload, "SIGHUP")
+    async with asyncio.timeout(None) as deadline, asyncio.TaskGroup() as tg:
+        task = tg.create_task(service.run(stop))
+        stopped = tg.create_task(stop.wait())
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            deadline.reschedule(loop.time() + grace_s)
+        stopped.cancel()
