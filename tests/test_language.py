@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from monitor.commands.inputs import read_articles
-from monitor.matching.compiler import compile_rules, required_literal
+from monitor.matching.compiler import compile_rules
+from monitor.matching.literals import required_literal
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.regexes import compile_regex

@@ -49,7 +49,8 @@ import structlog
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import CLAIMS
-from monitor.bus.kafka import CompactedReader, KafkaBus
+from monitor.bus.compacted import CompactedReader
+from monitor.bus.kafka import KafkaBus
 from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.records import BadRecord, Fields, load_json

@@ -24,7 +24,8 @@ from monitor.alerts.retrying import send_or_dead_letter
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import FEED_HEALTH, Bus
-from monitor.bus.kafka import CompactedReader, KafkaBus
+from monitor.bus.compacted import CompactedReader
+from monitor.bus.kafka import KafkaBus
 from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, HealthEvent, due, observed
 from monitor.feeds.settings import HealthConfig
 from monitor.feeds.spec import FeedSpec

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from monitor.alerts.digest import HeldAlert
 from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import HELD
-from monitor.bus.kafka import CompactedReader, KafkaBus
+from monitor.bus.compacted import CompactedReader
+from monitor.bus.kafka import KafkaBus
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, alert_from_dict
 from monitor.kernel.records import BadRecord, Fields, load_json

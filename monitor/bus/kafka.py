@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +31,6 @@ from aiokafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsErr
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
 
-from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import (
     ARTICLES,
     CLAIMS,
@@ -55,14 +52,10 @@ from monitor.bus.probe import Link, describe, probe
 from monitor.bus.settings import KafkaConfig
 from monitor.kernel.errors import BusError
 from monitor.kernel.lifecycle import Resource
-from monitor.kernel.metrics import Metrics
-from monitor.kernel.models import Settlement
-from monitor.kernel.records import BadRecord, Fields, load_json
 
 log = structlog.get_logger("monitor.kafka")
 
 CONNECT_BACKOFF_MAX_S = 10.0
-CATCH_UP_TIMEOUT_S = 30.0
 # How long a member giving partitions up in a rebalance waits for the batch in hand to be done
 # and committed; the broker waits REBALANCE_TIMEOUT_MS for it to rejoin.
 HAND_OVER_TIMEOUT_S = 45.0
@@ -433,107 +426,6 @@ class KafkaConsumer:
             await consumer.stop()
 
 
-class CompactedReader:
-    """Reads a whole topic that several processes write (a compacted one), then what is new."""
-
-    def __init__(self, bus: KafkaBus, topic: str) -> None:
-        self.bus = bus
-        self.topic = bus.topic(topic)
-        self._reader: AIOKafkaConsumer | None = None
-        self._reading = asyncio.Lock()  # the dispatcher, the flusher and redelivery share one
-
-    async def start(self) -> None:
-        """Position at the topic's beginning."""
-        reader = AIOKafkaConsumer(**self.bus.options, enable_auto_commit=False)
-        await reader.start()
-        tps = await topic_partitions(self.bus.options, self.topic)
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        self._reader = reader
-
-    async def stop(self) -> None:
-        """Stop reading."""
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            await reader.stop()
-
-    async def read_to_end(self) -> list[tuple[bytes, bytes]]:
-        """(key, value) of every record written since the last call, up to the current end."""
-        async with self._reading:
-            return await self._read_to_end()
-
-    async def _read_to_end(self) -> list[tuple[bytes, bytes]]:
-        reader = self._reader
-        if reader is None:
-            raise BusError(f"{self.topic} is not being read")
-        tps = list(reader.assignment())
-        found: list[tuple[bytes, bytes]] = []
-        try:
-            ends = await reader.end_offsets(tps)
-            deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
-            while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
-                if time.monotonic() > deadline:
-                    raise BusError(
-                        f"could not read {self.topic} to its end in {CATCH_UP_TIMEOUT_S:g}s"
-                    )
-                batches = await reader.getmany(timeout_ms=500)
-                for records in batches.values():
-                    found.extend((r.key, r.value) for r in records if r.key and r.value)
-        except KafkaError as exc:
-            raise BusError(f"reading {self.topic} failed: {type(exc).__name__}: {exc}") from exc
-        return found
-
-
-class KafkaSettlements:
-    """Settled alerts shared by every dispatcher through a compacted topic."""
-
-    def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
-        self.bus = bus
-        self.metrics = metrics
-        self.reader = CompactedReader(bus, DELIVERIES)
-        self._status: dict[str, str] = {}
-
-    async def start(self) -> None:
-        """Read the topic from its beginning."""
-        await self.reader.start()
-        await self.sync()
-
-    async def stop(self) -> None:
-        """Stop reading."""
-        await self.reader.stop()
-
-    async def sync(self) -> None:
-        """Read up to the topic's current end, so settlements by other dispatchers are known."""
-        for key, value in await self.reader.read_to_end():
-            try:
-                status = Fields(load_json(value, "delivery"), "delivery", "delivery")
-                self._keep(key.decode("utf-8", "replace"), status.text("status"))
-            except BadRecord as exc:
-                skip_bad(exc, DELIVERIES, key, self.metrics)
-
-    def _keep(self, alert_id: str, status: str) -> None:
-        """`held` never replaces delivered or dead: two dispatchers met one alert at once, and
-        the one that held it last must not undo the other's delivery (read in log order)."""
-        if status != "held" or self._status.get(alert_id) in (None, "held"):
-            self._status[alert_id] = status
-
-    async def settled_status(self, alert_id: str) -> str | None:
-        """How the alert was settled, as of the last sync."""
-        return self._status.get(alert_id)
-
-    async def settle(self, settlement: Settlement) -> None:
-        """Record the settlement durably before the match record is committed."""
-        body = {
-            "status": settlement.status,
-            "rule": settlement.rule_id,
-            "article": settlement.article_id,
-            "channel": settlement.channel,
-            "reason": settlement.reason,
-        }
-        await self.bus.publish(DELIVERIES, [(settlement.alert_id, json.dumps(body).encode())])
-        self._keep(settlement.alert_id, settlement.status)
-
-
 class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, consumer: KafkaConsumer) -> None:
         self.consumer = consumer
@@ -547,73 +439,3 @@ class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
             group=self.consumer.group,
             partitions=sorted(tp.partition for tp in assigned),
         )
-
-
-class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, leases: KafkaLeases) -> None:
-        self.leases = leases
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        self.leases.held -= {tp.partition for tp in revoked}
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        self.leases.held |= {tp.partition for tp in assigned}
-        log.info("leases_assigned", group=self.leases.group, partitions=sorted(self.leases.held))
-
-
-class KafkaLeases:
-    """What this process owns, by group membership on an empty leases topic: the pollers'
-    feeds (group `poller` on `poller.leases`), or the flushers' channels (group `flusher` on
-    `flusher.leases`). A name belongs to whoever holds partition crc32(name) mod N."""
-
-    def __init__(self, bus: KafkaBus, group: str = "poller") -> None:
-        self.bus = bus
-        self.group = group
-        self.topic_name = POLLER_LEASES if group == "poller" else FLUSHER_LEASES
-        self.partitions = bus.cfg.poller_partitions
-        self.held: set[int] = set()
-        self._consumer: AIOKafkaConsumer | None = None
-
-    def owns(self, name: str) -> bool:
-        """Whether this process holds `name` (a feed id, a channel name) now."""
-        return zlib.crc32(name.encode()) % self.partitions in self.held
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Stay in the group (fetching from an empty topic keeps membership alive) until `stop`."""
-        while not stop.is_set():
-            try:
-                if self._consumer is None:
-                    consumer = AIOKafkaConsumer(
-                        **self.bus.options,
-                        group_id=self.bus.topic(self.group),
-                        enable_auto_commit=False,
-                        session_timeout_ms=10000,
-                        heartbeat_interval_ms=2000,
-                    )
-                    consumer.subscribe(
-                        [self.bus.topic(self.topic_name)], listener=_Assignments(self)
-                    )
-                    await consumer.start()
-                    self._consumer = consumer
-                await self._consumer.getmany(timeout_ms=1000)
-            except KafkaError as exc:
-                log.warning(
-                    "leases_unavailable", group=self.group, reason=f"{type(exc).__name__}: {exc}"
-                )
-                self.held.clear()
-                await self._close()
-                await asyncio.sleep(2)
-        await self._close()
-
-    async def _close(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        if consumer is None:
-            return
-        try:
-            await consumer.stop()
-        except (
-            KafkaError
-        ) as exc:  # leaving the group failed: the broker drops us after the session timeout
-            log.warning(
-                "leases_close_failed", group=self.group, reason=f"{type(exc).__name__}: {exc}"
-            )

@@ -9,30 +9,29 @@ so matching an article costs a pass over its text plus work proportional to what
 
 from __future__ import annotations
 
-import re
 import threading
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import chain
 from typing import NamedTuple
 
 from monitor.kernel import native
 from monitor.kernel.gcpause import gc_paused
 from monitor.kernel.models import Evidence, Match
-from monitor.matching.automaton import Automata, anchors, build_automata, glob_anchors
+from monitor.matching.automaton import Automata, glob_anchors
+from monitor.matching.literals import required_literal
 from monitor.matching.regexes import WatchRegex, compile_regex, ignores_case
 from monitor.matching.spec import (
     EntityRef,
     EntitySpec,
-    Glob,
     Item,
     RuleSet,
     RuleSpec,
     Term,
     TokenPattern,
 )
+from monitor.matching.tables import LazyAutomata, LazyTokenTables
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,70 +83,6 @@ class CompiledTerm(NamedTuple):
     language: str | None = None  # an entity name's language (see Term.language)
 
 
-_MIN_REQUIRED = 3
-
-
-_QUANTIFIERS = frozenset("*+?{")
-
-
-def required_literal(regex: WatchRegex) -> tuple[str, bool] | None:
-    """The longest run of ASCII letters and digits every match of `regex` must contain, and
-    whether every match begins with it.
-
-    Only literals standing directly in the pattern's top-level sequence are certain to be
-    there (not those in groups, alternatives or repeats). The run is lower-cased when the regex
-    ignores case (inline `(?i)` included). None when there is no run of at least 3 characters,
-    or when the pattern cannot be read.
-    """
-    return _required(regex.pattern, ignores_case(regex))
-
-
-# Memoised: a reload compiles the same regexes again (4,453 at 100,000 watches: 0.2 s).
-@lru_cache(maxsize=1 << 16)
-def _required(pattern: str, fold: bool) -> tuple[str, bool] | None:
-    found = _leading_literal(pattern)
-    if found is None:
-        try:
-            # Python's parser reads the syntax the engines share; a pattern it cannot read
-            # (`\p{L}`, say) gets no literal and is run over every field.
-            flags = re.IGNORECASE if fold else 0
-            parsed = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
-        except (re.error, AttributeError, TypeError, ValueError):
-            return None
-        found = _longest_run(list(parsed))
-    if found is None:
-        return None
-    run, leads = found
-    return (run.lower() if fold else run), leads
-
-
-def _leading_literal(pattern: str) -> tuple[str, bool] | None:
-    """The common case, read without parsing: a pattern that begins with letters and digits
-    (`Acme\\s+\\w+`). None when it does not, or might be an alternation."""
-    if "|" in pattern:
-        return None
-    end = 0
-    while end < len(pattern) and pattern[end].isascii() and pattern[end].isalnum():
-        end += 1
-    if end < len(pattern) and pattern[end] in _QUANTIFIERS:
-        end -= 1  # the last letter may repeat or be absent: `colou?r`
-    return (pattern[:end], True) if end >= _MIN_REQUIRED else None
-
-
-def _longest_run(parsed: list[tuple[object, object]]) -> tuple[str, bool] | None:
-    best, run, best_at, run_at = "", "", -1, 0
-    for i, (op, arg) in enumerate(parsed):
-        ch = chr(arg) if str(op) == "LITERAL" and isinstance(arg, int) else ""
-        if ch and ch.isascii() and ch.isalnum():
-            run_at = i if not run else run_at
-            run += ch
-            if len(run) > len(best):
-                best, best_at = run, run_at
-        else:
-            run = ""
-    return (best, best_at == 0) if len(best) >= _MIN_REQUIRED else None
-
-
 @dataclass(frozen=True, slots=True)
 class CompiledEntity:
     """An entity: its name terms and the context terms of which one must also be present."""
@@ -165,43 +100,6 @@ class CompiledRule(NamedTuple):
     entities: Node | None
     feed_ids: frozenset[str] | None  # None: every feed
     matches_empty: bool  # true of an article in which no term is present
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TokenTables:
-    """Token patterns in hash tables, for text scanned token by token (see `scan`)."""
-
-    ci_literal: dict[str, int]
-    cs_literal: dict[str, int]
-    ci_prefix: dict[str, int]
-    cs_prefix: dict[str, int]
-    ci_prefix_lengths: tuple[int, ...]
-    cs_prefix_lengths: tuple[int, ...]
-    # Glob words, indexed by their literal start (the characters before the first `?`), so a
-    # token is tried only against the globs that begin like it.
-    # ...and then by the token length they match (-1: any length, for a final `*`).
-    ci_globs: dict[str, dict[int, tuple[tuple[Glob, int], ...]]]
-    cs_globs: dict[str, dict[int, tuple[tuple[Glob, int], ...]]]
-    ci_glob_lengths: tuple[int, ...]
-    cs_glob_lengths: tuple[int, ...]
-
-
-class LazyAutomata:
-    """Builds the Python automata on first use: the native engine has its own."""
-
-    def __init__(
-        self, patterns: dict[TokenPattern, int], required: list[tuple[int, str, bool, bool]]
-    ) -> None:
-        self._patterns, self._required = patterns, required
-        self._automata: Automata | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Automata:
-        """The automata, built once (a matcher may run in several threads)."""
-        with self._lock:
-            if self._automata is None:
-                self._automata = build_automata(anchors(self._patterns, self._required))
-            return self._automata
 
 
 class LazyFirstPatterns:
@@ -222,22 +120,6 @@ class LazyFirstPatterns:
                         by_first[term.patterns[0]].append(tid)
                 self._index = {k: tuple(v) for k, v in by_first.items()}
             return self._index
-
-
-class LazyTokenTables:
-    """Builds the token tables on first use: most rule sets and most text never need them."""
-
-    def __init__(self, patterns: dict[TokenPattern, int]) -> None:
-        self._patterns = patterns
-        self._tables: TokenTables | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> TokenTables:
-        """The tables, built once (a matcher may run in several threads)."""
-        with self._lock:
-            if self._tables is None:
-                self._tables = _token_tables(self._patterns)
-            return self._tables
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -588,34 +470,6 @@ def _engine(
         fields=list(fields),
         match_type=Match,
         evidence_type=Evidence,
-    )
-
-
-def _token_tables(patterns: dict[TokenPattern, int]) -> TokenTables:
-    tables: dict[tuple[str, bool], dict[str, int]] = defaultdict(dict)
-    globs: dict[bool, dict[str, dict[int, list[tuple[Glob, int]]]]] = {
-        False: defaultdict(lambda: defaultdict(list)),
-        True: defaultdict(lambda: defaultdict(list)),
-    }
-    for pattern, pid in patterns.items():
-        if pattern.kind == "glob":
-            start = pattern.text.split("?", 1)[0].rstrip("*")
-            length = -1 if pattern.text.endswith("*") else len(pattern.text)
-            globs[pattern.case][start][length].append((Glob(pattern.text), pid))
-        else:
-            tables[(pattern.kind, pattern.case)][pattern.text] = pid
-    ci_prefix, cs_prefix = tables[("prefix", False)], tables[("prefix", True)]
-    return TokenTables(
-        ci_literal=dict(tables[("literal", False)]),
-        cs_literal=dict(tables[("literal", True)]),
-        ci_prefix=dict(ci_prefix),
-        cs_prefix=dict(cs_prefix),
-        ci_prefix_lengths=tuple(sorted({len(p) for p in ci_prefix})),
-        cs_prefix_lengths=tuple(sorted({len(p) for p in cs_prefix})),
-        ci_globs={k: {n: tuple(g) for n, g in v.items()} for k, v in globs[False].items()},
-        cs_globs={k: {n: tuple(g) for n, g in v.items()} for k, v in globs[True].items()},
-        ci_glob_lengths=tuple(sorted({len(k) for k in globs[False]})),
-        cs_glob_lengths=tuple(sorted({len(k) for k in globs[True]})),
     )
 
 

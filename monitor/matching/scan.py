@@ -16,7 +16,8 @@ from typing import TypeVar
 
 from monitor.kernel.text import boundary_form, iter_token_spans, token_after, token_at, token_key
 from monitor.matching.automaton import GLOB, LITERAL, PREFIX, REGEX, Automaton
-from monitor.matching.compiler import CompiledRules, TokenTables
+from monitor.matching.compiler import CompiledRules
+from monitor.matching.tables import TokenTables
 
 T = TypeVar("T")
 

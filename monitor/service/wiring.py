@@ -19,7 +19,9 @@ from monitor.alerts.claims import Claims, KafkaClaims, LocalClaims
 from monitor.alerts.dispatch import Settlements
 from monitor.alerts.feedwatch import HealthStore, KafkaHealthStore, LocalHealthStore
 from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
-from monitor.bus.kafka import KafkaBus, KafkaLeases, KafkaSettlements
+from monitor.bus.compacted import KafkaSettlements
+from monitor.bus.kafka import KafkaBus
+from monitor.bus.leases import KafkaLeases
 from monitor.bus.local import LocalBus
 from monitor.feeds.poller import AllFeeds, Leases
 from monitor.kernel.errors import StorageFull

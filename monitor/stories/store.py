@@ -17,7 +17,8 @@ import structlog
 
 from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import STORIES
-from monitor.bus.kafka import CompactedReader, KafkaBus
+from monitor.bus.compacted import CompactedReader
+from monitor.bus.kafka import KafkaBus
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Reason
 from monitor.kernel.records import BadRecord, Fields, load_json
