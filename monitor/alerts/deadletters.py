@@ -25,8 +25,8 @@ import structlog
 from monitor.alerts.channels import Sender
 from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, digest_from_dict
-from monitor.alerts.dispatch import Settlements, dead_letter
-from monitor.alerts.retrying import send_with_retries
+from monitor.alerts.dispatch import Settlements
+from monitor.alerts.retrying import dead_letter, send_with_retries
 from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
 from monitor.config import Config, DeliveryConfig
 from monitor.errors import BusError, DeliveryError
