@@ -239,8 +239,8 @@ class Flusher:
 
     async def _send(self, digest: Digest) -> bool:
         sender = self.senders.get(digest.channel)
-        missing = f"no channel named {digest.channel!r} is configured"
         if sender is None:
+            missing = f"no channel named {digest.channel!r} is configured"
             outcome = Outcome(REFUSED, 0, missing, retriable=False)
         else:
             outcome = await send_with_retries(
@@ -266,12 +266,8 @@ class Flusher:
         if outcome.ended in (BLOCKED, FAILED) and not self._overdue(digest):
             return False  # still held: tried when the channel is probed again
         attempts, reason, retriable = outcome.attempts, outcome.reason, outcome.retriable
-        if outcome.ended == BLOCKED:
-            # As the loop written here before it counted: the attempt the breaker stopped,
-            # and, when no send failed before it, the missing channel's reason.
-            attempts += 1
-            if not reason:
-                reason, retriable = missing, False
+        if outcome.ended == BLOCKED:  # waited past give_up_after for a channel still down
+            reason, retriable = f"down: {self.breakers[digest.channel].reason}", True
         body: dict[str, object] = {"digest": digest.to_dict(), "attempts": attempts}
         await dead_letter(
             self.bus, self.metrics, digest.id, body, reason, digest.channel, retriable=retriable
