@@ -165,3 +165,28 @@ async def test_a_dispatcher_that_does_not_own_the_channel_learns_it_is_back(rig:
         now[0] += 600
         await f1.flush_due()
     assert not d1.breakers["hook"].down
+
+
+async def test_a_digest_overdue_while_its_channel_is_down_says_so_in_the_dlq(rig: Rig) -> None:
+    """A summary still held past give_up_after while its channel is down (no probe due) is
+    dead-lettered without a send. Its letter said "no channel named 'hook' is configured",
+    not retriable (so never redelivered when the channel is back), with one attempt made."""
+    now = [NOW]
+    delivery = replace(FAST, backoff_s=3600, max_backoff_s=3600, give_up_after_s=100)
+    dispatcher = rig.dispatcher(
+        throttle=Throttle(max=1, per_s=60), clock=lambda: now[0], delivery=delivery
+    )
+    flusher = rig.flusher(dispatcher, lambda: now[0], delivery)
+    await dispatcher.handle([record(article_id=f"a{i}", offset=i) for i in range(3)])
+    breaker = dispatcher.breakers["hook"]
+    for _ in range(delivery.attempts):
+        breaker.failed("HTTP 503", now[0])
+    assert breaker.down  # the next probe is an hour off
+    now[0] += 61 + 101  # the summary was due 101 s ago
+    sent_before = len(rig.receiver.received)
+    assert 0 == await flusher.flush_due()
+    assert sent_before == len(rig.receiver.received)
+    (dead,) = await rig.dlq()
+    assert "down: HTTP 503" == dead["reason"]
+    assert dead["retriable"] is True
+    assert 0 == dead["attempts"]

@@ -25,8 +25,8 @@ import structlog
 from monitor.alerts.channels import Sender
 from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, digest_from_dict
-from monitor.alerts.dispatch import Settlements, dead_letter
-from monitor.alerts.retrying import send_with_retries
+from monitor.alerts.dispatch import Settlements
+from monitor.alerts.retrying import dead_letter, send_with_retries
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
 from monitor.bus.history import stored_records
@@ -37,7 +37,7 @@ from monitor.kernel.models import Alert, Settlement, alert_from_dict
 from monitor.kernel.records import BadRecord, load_json, raw_excerpt
 from monitor.kernel.waiting import sleep_or_stop
 
-log = structlog.get_logger("monitor.commands.dlq")
+log = structlog.get_logger("monitor.dlq")
 NO_CHANNEL = "-"  # the channel label of a record that is not an alert
 DLQ_REFRESH_S = 10.0
 

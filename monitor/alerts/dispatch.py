@@ -18,11 +18,11 @@ backoff: what is not settled stays uncommitted and is sent on the next start.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 import structlog
@@ -33,16 +33,24 @@ from monitor.alerts.channels.base import Sender
 from monitor.alerts.claims import Claims, renewing
 from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import OUTAGE, Held, HeldRow
+from monitor.alerts.retrying import (
+    BLOCKED,
+    FAILED,
+    LOST,
+    STOPPED,
+    Outcome,
+    dead_letter,
+    send_with_retries,
+)
 from monitor.alerts.settings import MAX_RETRY_AFTER_S, DeliveryConfig
 from monitor.alerts.timing import Batching, next_digest, quiet_until
 from monitor.bus.badrecords import reject_record
-from monitor.bus.base import DLQ, MATCHES, Bus, Record
-from monitor.kernel.errors import BusError, DeliveryError, StorageFull
+from monitor.bus.base import MATCHES, Bus, Record
+from monitor.kernel.errors import BusError, StorageFull
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, MatchedArticle, Settlement
 from monitor.kernel.records import BadRecord
 from monitor.kernel.redact import redact
-from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.spec import Throttle
 from monitor.stories.desk import StoryDesk
 
@@ -66,29 +74,6 @@ class Settlements(Protocol):
     async def settle(self, settlement: Settlement) -> None:
         """Record that an alert is settled."""
         ...
-
-
-async def dead_letter(
-    bus: Bus,
-    metrics: Metrics,
-    key: str,
-    body: dict[str, object],
-    reason: str,
-    channel: str,
-    *,
-    retriable: bool = True,
-) -> None:
-    """Put what could not be delivered in `alerts.dlq`, with the reason and the time.
-    `retriable`: whether sending again could work (a letter that says no is not redelivered
-    by itself when its channel comes back)."""
-    body = {
-        **body,
-        "reason": redact(reason),
-        "failed_at": datetime.now(UTC).isoformat(),
-        "retriable": retriable,
-    }
-    await bus.publish(DLQ, [(key, json.dumps(body, ensure_ascii=False).encode())])
-    metrics.dlq_size.labels(channel).inc()
 
 
 class Interrupted(Exception):
@@ -325,51 +310,48 @@ class Dispatcher:
     async def _send(self, alert: Alert, sender: Sender) -> None:
         """Send with the retries; wait for the channel when it is down or goes down."""
         breaker = self.breakers[alert.channel]
-        for attempt in range(1, self.delivery.attempts + 1):
-            if not await self._still_ours(alert):
-                await self._hold_claimed(alert)  # whoever has it, or the flusher, sends it once
-                return
-            if not breaker.begin(self.clock()):
-                await self._wait_for_channel(alert, f"down: {breaker.reason}", attempt - 1)
-                return
-            started = time.perf_counter()
-            try:
-                await sender.send(alert)
-            except DeliveryError as exc:
-                self.metrics.delivery_duration.labels(alert.channel).observe(
-                    time.perf_counter() - started
-                )
-                reason = str(exc)
-                if not exc.retriable:
-                    await self._give_up(alert, reason, attempt, retriable=False)
-                    return
-                self._changed(breaker.failed(reason, self.clock(), exc.retry_after_s))
-                if attempt == self.delivery.attempts or not breaker.may_send(self.clock()):
-                    await self._wait_for_channel(alert, reason, attempt)
-                    return
-                self.metrics.alerts.labels(alert.channel, "retried").inc()
-                delay = self.delivery.delay_s(attempt, exc.retry_after_s)
-                log.warning("alert_retry", attempt=attempt, reason=reason, retry_in_s=delay)
-                if await sleep_or_stop(self.stop, delay):
-                    raise Interrupted(alert.id) from exc
-                continue
-            except Exception as exc:  # a sender's bug: redoing the batch would resend the rest
-                log.exception("alert_send_crashed", attempt=attempt)
-                await self._give_up(alert, f"{type(exc).__name__}: {exc}", attempt, retriable=False)
-                return
-            finally:
-                breaker.answered()
-            self._changed(breaker.succeeded(self.clock()))
-            self.metrics.delivery_duration.labels(alert.channel).observe(
-                time.perf_counter() - started
-            )
+        outcome = await send_with_retries(
+            partial(sender.send, alert),
+            self.delivery,
+            breaker=breaker,
+            clock=self.clock,
+            tell=self._changed,
+            stop=self.stop,
+            ours=partial(self._still_ours, alert),
+            timed=partial(self._timed, alert.channel),
+            retrying=partial(self._retrying, alert),
+            # A sender's bug is dead-lettered: redoing the batch would resend the rest.
+            crashed=lambda attempt: log.exception("alert_send_crashed", attempt=attempt),
+            ended=partial(self._failed, alert),
+        )
+        if outcome.ended == LOST:
+            await self._hold_claimed(alert)  # whoever has it, or the flusher, sends it once
+        elif outcome.ended == BLOCKED:
+            await self._wait_for_channel(alert, f"down: {breaker.reason}", outcome.attempts)
+        elif outcome.ended == STOPPED:
+            raise Interrupted(alert.id) from outcome.error
+        elif outcome.delivered:
+            self._timed(alert.channel, outcome.took_s)
             await self._settle(alert, "delivered", None)
             self.metrics.alerts.labels(alert.channel, "delivered").inc()
             if alert.article.fetched_at is not None:
                 lag = (datetime.now(UTC) - alert.article.fetched_at).total_seconds()
                 self.metrics.fetch_to_alert.observe(max(0.0, lag))
-            log.info("alert_delivered", attempt=attempt)
-            return
+            log.info("alert_delivered", attempt=outcome.attempts)
+
+    def _timed(self, channel: str, seconds: float) -> None:
+        self.metrics.delivery_duration.labels(channel).observe(seconds)
+
+    def _retrying(self, alert: Alert, attempt: int, reason: str, delay_s: float) -> None:
+        self.metrics.alerts.labels(alert.channel, "retried").inc()
+        log.warning("alert_retry", attempt=attempt, reason=reason, retry_in_s=delay_s)
+
+    async def _failed(self, alert: Alert, outcome: Outcome) -> None:
+        """Dead-letter what the channel refused (or a sender's bug); hold what it failed."""
+        if outcome.ended == FAILED:
+            await self._wait_for_channel(alert, outcome.reason, outcome.attempts)
+        else:
+            await self._give_up(alert, outcome.reason, outcome.attempts, retriable=False)
 
     def _changed(self, change: Change | None) -> None:
         if change is not None:

@@ -23,10 +23,10 @@ Alerts that wait for their channel (reason `outage`) go out one by one through
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 import structlog
 
@@ -35,12 +35,21 @@ from monitor.alerts.breaker import Breakers, Change
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, HeldAlert
-from monitor.alerts.dispatch import Settlements, channel_breakers, dead_letter
+from monitor.alerts.dispatch import Settlements, channel_breakers
 from monitor.alerts.held import OUTAGE, Held, HeldRow
 from monitor.alerts.outage import Outages
+from monitor.alerts.retrying import (
+    BLOCKED,
+    FAILED,
+    REFUSED,
+    STOPPED,
+    Outcome,
+    dead_letter,
+    send_with_retries,
+)
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import Bus
-from monitor.kernel.errors import BusError, DeliveryError
+from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Settlement
 from monitor.kernel.waiting import sleep_or_stop
@@ -231,51 +240,35 @@ class Flusher:
 
     async def _send(self, digest: Digest) -> bool:
         sender = self.senders.get(digest.channel)
-        reason = f"no channel named {digest.channel!r} is configured"
-        breaker = self.breakers[digest.channel]
-        attempts, retriable = 0, False
-        if sender is not None:
-            for attempts in range(1, self.delivery.attempts + 1):
-                if not breaker.begin(self.clock()):
-                    if self._overdue(digest):
-                        break  # waited past give_up_after: dead-lettered below
-                    return False  # still held: tried when the channel is probed again
-                started = time.perf_counter()
-                try:
-                    await sender.send_digest(digest)
-                except DeliveryError as exc:
-                    reason, retriable = str(exc), exc.retriable
-                    if not exc.retriable:
-                        break
-                    change = breaker.failed(reason, self.clock(), exc.retry_after_s)
-                    if change is not None:
-                        self.tell(change)
-                    if attempts == self.delivery.attempts or not breaker.may_send(self.clock()):
-                        if self._overdue(digest):
-                            break
-                        return False  # still held
-                    delay = self.delivery.delay_s(attempts, exc.retry_after_s)
-                    log.warning("digest_retry", attempt=attempts, reason=reason, retry_in_s=delay)
-                    if await sleep_or_stop(self.stop, delay):
-                        return False  # still held: sent after the restart
-                    continue
-                except Exception as exc:  # a sender's bug: redone, it could send once a second
-                    log.exception("digest_send_crashed", attempt=attempts)
-                    reason, retriable = f"{type(exc).__name__}: {exc}", False
-                    break
-                finally:
-                    breaker.answered()
-                change = breaker.succeeded(self.clock())
-                if change is not None:
-                    self.tell(change)
-                self.metrics.delivery_duration.labels(digest.channel).observe(
-                    time.perf_counter() - started
-                )
-                await self._settle(digest, "delivered", None)
-                result = "summarized" if digest.reason == "throttle" else "digested"
-                self.metrics.alerts.labels(digest.channel, result).inc(len(digest.items))
-                log.info("digest_sent", items=len(digest.items), attempt=attempts)
-                return True
+        if sender is None:
+            missing = f"no channel named {digest.channel!r} is configured"
+            outcome = Outcome(REFUSED, 0, missing, retriable=False)
+        else:
+            outcome = await send_with_retries(
+                partial(sender.send_digest, digest),
+                self.delivery,
+                breaker=self.breakers[digest.channel],
+                clock=self.clock,
+                tell=self.tell,
+                stop=self.stop,
+                retrying=_retrying,
+                # A sender's bug is dead-lettered: tried again, it could send once a second.
+                crashed=lambda attempt: log.exception("digest_send_crashed", attempt=attempt),
+            )
+        if outcome.delivered:
+            self.metrics.delivery_duration.labels(digest.channel).observe(outcome.took_s)
+            await self._settle(digest, "delivered", None)
+            result = "summarized" if digest.reason == "throttle" else "digested"
+            self.metrics.alerts.labels(digest.channel, result).inc(len(digest.items))
+            log.info("digest_sent", items=len(digest.items), attempt=outcome.attempts)
+            return True
+        if outcome.ended == STOPPED:
+            return False  # still held: sent after the restart
+        if outcome.ended in (BLOCKED, FAILED) and not self._overdue(digest):
+            return False  # still held: tried when the channel is probed again
+        attempts, reason, retriable = outcome.attempts, outcome.reason, outcome.retriable
+        if outcome.ended == BLOCKED:  # waited past give_up_after for a channel still down
+            reason, retriable = f"down: {self.breakers[digest.channel].reason}", True
         body: dict[str, object] = {"digest": digest.to_dict(), "attempts": attempts}
         await dead_letter(
             self.bus, self.metrics, digest.id, body, reason, digest.channel, retriable=retriable
@@ -306,3 +299,7 @@ class Flusher:
                 )
             )
         await self.held.release([i.alert_id for i in digest.items])
+
+
+def _retrying(attempt: int, reason: str, delay_s: float) -> None:
+    log.warning("digest_retry", attempt=attempt, reason=reason, retry_in_s=delay_s)

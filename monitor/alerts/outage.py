@@ -18,18 +18,25 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 import structlog
 
 from monitor.alerts.board import RecentAlerts
 from monitor.alerts.breaker import DOWN, Breakers, Change
 from monitor.alerts.channels.base import Sender
-from monitor.alerts.dispatch import Settlements, dead_letter
+from monitor.alerts.dispatch import Settlements
 from monitor.alerts.held import Held, HeldRow
-from monitor.alerts.retrying import send_or_dead_letter
+from monitor.alerts.retrying import (
+    BLOCKED,
+    FAILED,
+    Outcome,
+    dead_letter,
+    send_or_dead_letter,
+    send_with_retries,
+)
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import Bus
-from monitor.kernel.errors import DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, Settlement, alert_id, make_article
 from monitor.kernel.redact import redact
@@ -89,33 +96,34 @@ class Outages:
                 why = breaker.reason or "the channel did not take it"
                 await self._give_up(row, f"gave up after {waited:g}s waiting: {why}")
                 continue
-            if self.stop.is_set() or not breaker.begin(now):
+            if self.stop.is_set():
                 break
-            try:
-                await sender.send(row.alert)
-            except DeliveryError as exc:
-                if not exc.retriable:
-                    await self._give_up(row, str(exc), retriable=False)
-                    continue
-                self._changed(breaker.failed(str(exc), self.clock(), exc.retry_after_s))
-                log.info("channel_probe_failed", channel=channel, reason=redact(str(exc)))
+            outcome = await send_with_retries(
+                partial(sender.send, row.alert),
+                self.delivery,
+                attempts=1,  # the probe, or the next in line: a failure ends the round
+                breaker=breaker,
+                clock=self.clock,
+                tell=self.tell,
+                # A sender's bug is dead-lettered: tried again, it would fail again.
+                crashed=lambda _: log.exception("alert_send_crashed", channel=channel),
+                ended=partial(self._failed, row),
+            )
+            if outcome.ended in (BLOCKED, FAILED):
                 break
-            except Exception as exc:  # a sender's bug: tried again, it would fail again
-                log.exception("alert_send_crashed", channel=channel)
-                await self._give_up(row, f"{type(exc).__name__}: {exc}", retriable=False)
-                continue
-            finally:
-                breaker.answered()
-            self._changed(breaker.succeeded(self.clock()))
+            if not outcome.delivered:
+                continue  # refused, or a sender's bug: dead-lettered
             await self._settle(row, "delivered", None)
             self.metrics.alerts.labels(channel, "delivered").inc()
             sent += 1
             log.info("waiting_alert_delivered", channel=channel, alert_id=row.item.alert_id)
         return sent
 
-    def _changed(self, change: Change | None) -> None:
-        if change is not None:
-            self.tell(change)
+    async def _failed(self, row: HeldRow, outcome: Outcome) -> None:
+        if outcome.ended == FAILED:
+            log.info("channel_probe_failed", channel=row.channel, reason=redact(outcome.reason))
+        else:
+            await self._give_up(row, outcome.reason, retriable=False)
 
     async def _give_up(self, row: HeldRow, reason: str, *, retriable: bool = True) -> None:
         reason = redact(reason)

@@ -17,7 +17,7 @@ from monitor.bus.base import DLQ, Bus, Record
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.records import BadRecord, raw_excerpt
 
-log = structlog.get_logger("monitor.kernel.records")
+log = structlog.get_logger("monitor.records")
 NO_CHANNEL = "-"  # the DLQ's channel label for what is not an alert
 
 

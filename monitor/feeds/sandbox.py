@@ -38,7 +38,7 @@ from typing import Any, Final, TypeVar
 
 import structlog
 
-log = structlog.get_logger("monitor.feeds.sandbox")
+log = structlog.get_logger("monitor.sandbox")
 
 T = TypeVar("T")
 START_TIMEOUT_S: Final = 60.0  # a worker importing its modules on a busy machine

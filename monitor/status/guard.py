@@ -33,7 +33,7 @@ from aiohttp import web
 
 from monitor.kernel.metrics import Metrics
 
-log = structlog.get_logger("monitor.status.guard")
+log = structlog.get_logger("monitor.guard")
 
 COOKIE = "monitor_status"
 FREE_TRIES = 5  # wrong tokens an address may send before it waits

@@ -14,7 +14,7 @@ import structlog
 from monitor.kernel.errors import StorageError
 from monitor.store.sqlite import SqliteFile
 
-log = structlog.get_logger("monitor.store.storage")
+log = structlog.get_logger("monitor.storage")
 
 
 class StorageHealth:
