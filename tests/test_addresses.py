@@ -19,7 +19,7 @@ from monitor.feeds.settings import PollerConfig
 from monitor.kernel.errors import ConfigError, FeedFetchError
 from monitor.kernel.models import make_article
 from monitor.service.config import load_config
-from tests.servers import serve
+from tests.support.servers import serve
 from tests.test_fulltext import make_rig, one_item
 
 CONFIG = PollerConfig(timeout_s=2.0, host_delay_s=0.0)

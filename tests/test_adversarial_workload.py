@@ -24,7 +24,7 @@ from monitor.kernel.models import Article, make_article
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.schema import parse_rule_file
-from tests.reference import reference_match
+from tests.support.reference import reference_match
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def _with_short_words(item: Article) -> Article:
 
 
 def test_the_engine_agrees_with_the_reference_interpreter() -> None:
-    # The naive interpreter of the watch language (tests/reference.py: every term scanned for
+    # The naive interpreter of the watch language (tests/support/reference.py: every term scanned for
     # on its own, regexes by Python's `re`) against the engine, on adversarial watches and
     # every worst-case shape at once.
     worst, problems = parse_rule_file(

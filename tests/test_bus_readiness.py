@@ -17,7 +17,7 @@ import pytest
 
 from monitor.bus.probe import BUS_PROBE_EVERY_S, BUS_PROBE_FAILURES, BUS_PROBE_TIMEOUT_S
 from tests.conftest import KafkaUnderTest
-from tests.processes import MonitorProcess, eventually
+from tests.support.processes import MonitorProcess, eventually
 from tests.test_kafka_pipeline import Fleet, fleet  # noqa: F401 - the fixture, shared
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]

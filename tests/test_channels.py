@@ -25,8 +25,8 @@ from monitor.kernel.errors import ConfigError, DeliveryError
 from monitor.kernel.models import Alert, Evidence
 from monitor.kernel.text import one_line
 from monitor.service.config import load_config
-from tests.platforms import AppriseJson, Matrix, Ntfy, Platform, Telegram
-from tests.servers import serve
+from tests.support.platforms import AppriseJson, Matrix, Ntfy, Platform, Telegram
+from tests.support.servers import serve
 from tests.test_render import HOSTILE, MARKDOWN_ATTACK, make_alert
 
 

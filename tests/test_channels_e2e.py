@@ -9,9 +9,9 @@ import textwrap
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from tests.platforms import AppriseJson, Matrix, Ntfy, Platform, Telegram
-from tests.processes import MonitorProcess, eventually, write_rules
-from tests.servers import FeedServer, free_port, rss, serve
+from tests.support.platforms import AppriseJson, Matrix, Ntfy, Platform, Telegram
+from tests.support.processes import MonitorProcess, eventually, write_rules
+from tests.support.servers import FeedServer, free_port, rss, serve
 
 WATCHES = "rules:\n  - {id: floods, match: {any: [flood]}, severity: high}\n"
 TITLE = 'Flood closes "Danube" roads & bridges; levels < 2013 peak'

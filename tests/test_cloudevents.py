@@ -15,9 +15,9 @@ from monitor.alerts.digest import Digest, HeldAlert
 from monitor.kernel.errors import ConfigError
 from monitor.kernel.models import Alert, Story, make_article
 from monitor.service.config import load_config
-from tests import schemas
 from tests.conftest import SEED_FEED
-from tests.processes import ServiceRig, eventually, service_rig
+from tests.support import schemas
+from tests.support.processes import ServiceRig, eventually, service_rig
 
 FETCHED = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 SECRET = "k" * 16

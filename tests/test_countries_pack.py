@@ -10,7 +10,7 @@ from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.schema import parse_entity_file
 from tests.conftest import SHIPPED_RULES
-from tests.helpers import article
+from tests.support.helpers import article
 from tools import countries
 
 WATCH = "rules:\n  - id: watch\n    entities: {any: [kazakhstan, germany, russia, togo, chad]}\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
-from tests.processes import ServiceRig, eventually, service_rig
-from tests.servers import rss
+from tests.support.processes import ServiceRig, eventually, service_rig
+from tests.support.servers import rss
 
 WATCHES = (
     "rules:\n"

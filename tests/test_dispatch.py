@@ -36,8 +36,8 @@ from monitor.matching.spec import Throttle
 from monitor.store.state import StateStore
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import LocalStoryLog
-from tests.helpers import article
-from tests.servers import Receiver, serve, smtp_server
+from tests.support.helpers import article
+from tests.support.servers import Receiver, serve, smtp_server
 
 SECRET = "s3cret-value"  # noqa: S105 - a test secret
 FAST = DeliveryConfig(attempts=3, backoff_s=0.05, max_backoff_s=0.1)

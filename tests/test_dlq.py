@@ -21,8 +21,8 @@ from monitor.bus.history import stored_records
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
 from monitor.service.config import load_config
-from tests.processes import MonitorProcess, ServiceRig, eventually, service_rig
-from tests.servers import Receiver, rss
+from tests.support.processes import MonitorProcess, ServiceRig, eventually, service_rig
+from tests.support.servers import Receiver, rss
 
 WATCHES = "rules:\n  - {id: floods, match: {any: [flood]}, severity: high}\n"
 TITLES = [

@@ -24,8 +24,8 @@ from monitor.commands.feeds import feeds_command
 from monitor.feeds.opml import read_opml
 from monitor.matching.loader import read_rules_dir
 from tests.conftest import DATA, ROOT, SEED_FEED
-from tests.processes import MonitorProcess, eventually
-from tests.servers import free_port, serve
+from tests.support.processes import MonitorProcess, eventually
+from tests.support.servers import free_port, serve
 
 COLDSWEAT = DATA / "thirdparty" / "coldsweat"
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>

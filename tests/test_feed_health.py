@@ -19,9 +19,9 @@ from monitor.feeds.health import FAILING, RECOVERED, SILENT, Health, due, observ
 from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
 from monitor.kernel.errors import ConfigError
 from monitor.service.config import load_config
-from tests.helpers import read_rule_set
-from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, free_port, rss, serve
+from tests.support.helpers import read_rule_set
+from tests.support.processes import MonitorProcess, eventually
+from tests.support.servers import FeedServer, Receiver, free_port, rss, serve
 
 H = 3600 * 1000
 

@@ -21,8 +21,8 @@ from monitor.feeds.spec import FeedSpec
 from monitor.kernel.metrics import Metrics, make_metrics
 from monitor.kernel.models import Article
 from monitor.store.state import StateStore
-from tests.servers import serve
-from tests.site import Site, article_page, feed
+from tests.support.servers import serve
+from tests.support.site import Site, article_page, feed
 
 BODY = [
     "Defence ministers of the Commonwealth met in Minsk on Tuesday to review air defence.",

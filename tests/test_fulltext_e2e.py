@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.processes import eventually, webhook_service
-from tests.servers import Receiver, free_port, serve
-from tests.site import Site, article_page, feed
+from tests.support.processes import eventually, webhook_service
+from tests.support.servers import Receiver, free_port, serve
+from tests.support.site import Site, article_page, feed
 
 BODY = [
     "Air defence chiefs of the Commonwealth met in Minsk on Tuesday.",

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.conftest import KafkaUnderTest
-from tests.processes import MonitorProcess, eventually
-from tests.servers import Answer, FeedServer, Receiver, rss
+from tests.support.processes import MonitorProcess, eventually
+from tests.support.servers import Answer, FeedServer, Receiver, rss
 from tests.test_dlq import Cli
 from tests.test_kafka_pipeline import Fleet, fleet, lag_partitions  # noqa: F401  (fixture)
 from tools.kafka_harness import Broker

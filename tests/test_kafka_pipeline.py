@@ -22,8 +22,8 @@ from monitor.bus.settings import KafkaConfig
 from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
 from monitor.kernel.models import make_article
 from tests.conftest import SHIPPED_RULES, KafkaUnderTest
-from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, all_servers, free_port, rss
+from tests.support.processes import MonitorProcess, eventually
+from tests.support.servers import FeedServer, Receiver, all_servers, free_port, rss
 from tests.test_dlq import TITLES as DLQ_TITLES
 from tests.test_dlq import WATCHES as DLQ_WATCHES
 from tests.test_dlq import Cli, dlq_scenario

@@ -13,7 +13,7 @@ from monitor.matching.loader import load_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.regexes import compile_regex
 from tests.conftest import SEED_JSON
-from tests.helpers import article, compile_yaml
+from tests.support.helpers import article, compile_yaml
 
 ENTITIES = """
 entities:

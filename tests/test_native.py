@@ -21,7 +21,7 @@ from monitor.matching import compiler
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.pipeline import match_records
-from tests.helpers import article, compile_yaml
+from tests.support.helpers import article, compile_yaml
 
 RULES = "rules:\n  - {id: r, match: {any: ['air defen?e', /Acme\\s+\\w+/]}}\n"
 

@@ -19,7 +19,7 @@ from monitor.kernel.errors import BusError
 from monitor.kernel.metrics import Metrics, make_metrics
 from monitor.kernel.models import Article
 from monitor.store.state import StateStore
-from tests.servers import FeedServer, serve
+from tests.support.servers import FeedServer, serve
 
 
 @dataclass

@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 from tests.conftest import SEED_JSON
-from tests.processes import write_rules
-from tests.servers import Receiver, serve
+from tests.support.processes import write_rules
+from tests.support.servers import Receiver, serve
 
 WATCHES = textwrap.dedent("""\
     rules:

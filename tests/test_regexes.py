@@ -13,7 +13,7 @@ from monitor.kernel.errors import MatchCutOff
 from monitor.matching.compiler import CompiledRules, compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.regexes import WatchRegex, _Re2Regex, compile_regex
-from tests.helpers import article, compile_yaml, read_rule_set
+from tests.support.helpers import article, compile_yaml, read_rule_set
 
 ENGINES = [pytest.param("native", marks=pytest.mark.native), "re2"]
 

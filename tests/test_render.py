@@ -19,7 +19,7 @@ from monitor.alerts.channels.teams import teams_payload
 from monitor.alerts.channels.webhook import webhook_body
 from monitor.alerts.render import html_text, safe_url
 from monitor.kernel.models import Alert, Evidence, Match, MatchedArticle, Reported, Story
-from tests.helpers import article
+from tests.support.helpers import article
 
 HOSTILE = (
     "Breaking <!channel> <@U123> @all @here & <script>alert(1)</script>\r\nBcc: victim@example.org"

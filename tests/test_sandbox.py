@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.feeds.sandbox import Sandbox, SandboxError
-from tests import sandbox_jobs as jobs
+from tests.support import sandbox_jobs as jobs
 
 
 def alive(pid: int) -> bool:

@@ -38,10 +38,10 @@ from monitor.status.page import (
     render,
 )
 from monitor.status.routes import COOKIE, add_status_routes
-from tests.browser import browser
 from tests.conftest import ROOT, SEED_FEED
-from tests.processes import eventually, webhook_service, write_rules
-from tests.servers import FeedServer, Receiver, free_port, serve
+from tests.support.browser import browser
+from tests.support.processes import eventually, webhook_service, write_rules
+from tests.support.servers import FeedServer, Receiver, free_port, serve
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 NOW = 1_764_500_000_000  # 2025-11-30T10:53:20Z

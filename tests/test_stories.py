@@ -38,8 +38,8 @@ from monitor.stories.index import Index, StoryIndex
 from monitor.stories.listing import group_stories
 from monitor.stories.sketch import story_keys
 from monitor.stories.store import LocalStoryLog, StoredMember
-from tests.helpers import article
-from tests.servers import Receiver, serve
+from tests.support.helpers import article
+from tests.support.servers import Receiver, serve
 
 NativeIndex = native.story_index_type()
 IMPLEMENTATIONS: list[Callable[[float, int], Index]] = [StoryIndex]

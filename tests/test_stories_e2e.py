@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.storyset import load_wikinews
 from monitor.kernel.models import make_article
-from tests.processes import ServiceRig, eventually, service_rig
+from tests.support.processes import ServiceRig, eventually, service_rig
 
 WATCHES = "rules:\n  - {id: bhutto, match: {any: [Bhutto]}}\n"
 STORIES = {str(r["url"]).rsplit("/", 1)[1]: r for r in load_wikinews()}

@@ -16,7 +16,7 @@ from monitor.stories.desk import StoryDesk
 from monitor.stories.listing import Listed, print_stories
 from monitor.stories.store import StoredMember
 from monitor.stories.tally import HEAD, TAIL, Tallies
-from tests.schemas import validator
+from tests.support.schemas import validator
 
 
 class NoLog:

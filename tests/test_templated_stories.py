@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from bench.templated import SHAPES, Event, build_templated, load, plain
-from tests.processes import ServiceRig, service_rig
+from tests.support.processes import ServiceRig, service_rig
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 QUAKE_WATCH = "rules:\n  - {id: quakes, match: {any: [epicenter]}}\n"

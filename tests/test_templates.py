@@ -20,8 +20,8 @@ from monitor.alerts.channels import KINDS, Tools, make_sender
 from monitor.alerts.channels.base import HttpRequest, Text
 from monitor.kernel.errors import ConfigError
 from monitor.service.config import Config, load_config
-from tests.platforms import TELEGRAM_ENTITIES, TELEGRAM_TAGS, Telegram, parse_markup
-from tests.servers import serve
+from tests.support.platforms import TELEGRAM_ENTITIES, TELEGRAM_TAGS, Telegram, parse_markup
+from tests.support.servers import serve
 from tests.test_render import HOSTILE, make_alert
 
 TEMPLATE = """\

@@ -21,7 +21,7 @@ from monitor.matching.reload import Reloader
 from monitor.matching.rulebook import RuleBook
 from monitor.status.guard import COOKIE, FREE_TRIES, SignInThrottle, session_value
 from monitor.status.web import make_app
-from tests.servers import serve
+from tests.support.servers import serve
 
 TOKEN = "s3cret-token-0123456789"  # noqa: S105 - a test token
 

@@ -9,9 +9,9 @@ import textwrap
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.platforms import Telegram
-from tests.processes import MonitorProcess, eventually, write_rules
-from tests.servers import FeedServer, free_port, rss, serve
+from tests.support.platforms import Telegram
+from tests.support.processes import MonitorProcess, eventually, write_rules
+from tests.support.servers import FeedServer, free_port, rss, serve
 from tests.test_dlq import Cli
 
 WATCHES = "rules:\n  - {id: floods, match: {any: [flood]}, severity: high}\n"

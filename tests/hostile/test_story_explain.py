@@ -29,8 +29,8 @@ from monitor.kernel.models import Reason
 from monitor.store.state import StateStore
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember
 from tests.hostile.test_hostile_service import Hostile
-from tests.processes import service_rig, webhook_service
-from tests.servers import rss
+from tests.support.processes import service_rig, webhook_service
+from tests.support.servers import rss
 
 ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x9b31m\r\n"  # clear screen, set the title, C1 CSI
 

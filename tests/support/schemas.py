@@ -21,7 +21,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 TOPICS = {"articles": "article", "matches": "match"}
 MAX_RECORDS = 2000  # per bus file: enough to see every shape a test makes
 _errors: list[str] = []

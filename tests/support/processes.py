@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import aiohttp
 
-from tests.servers import FeedServer, Receiver, free_port, serve
+from tests.support.servers import FeedServer, Receiver, free_port, serve
 
 
 @dataclass

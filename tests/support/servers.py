@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from tests import schemas
 from tests.conftest import SEED_FEED
+from tests.support import schemas
 
 
 def rss(*titles: str) -> bytes:

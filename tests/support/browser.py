@@ -18,13 +18,13 @@ from typing import Any
 
 import aiohttp
 
-from tests.installs import debian_tool
+from tests.support.installs import debian_tool
 
 LISTENING = re.compile(r"DevTools listening on (ws://\S+)")
 
 
 def chromium() -> str:
-    """The path of chromium, installed with apt-get if missing (see tests/installs.py)."""
+    """The path of chromium, installed with apt-get if missing (see tests/support/installs.py)."""
     return debian_tool("chromium", "chromium", "BROWSER")
 
 
