@@ -1,74 +1,34 @@
-"""Telegram, ntfy, Matrix and Apprise senders against local servers that check the request
-each platform documents and answer as it does (success, 429 with a retry time, 4xx, 5xx)."""
+"""What every channel kind does alike: the senders against local servers that check the
+request each platform documents and answer as it does (success, 429 with a retry time, 4xx,
+5xx), the registry, config checks, and feed text escaped in every kind's message."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-import structlog
 
-from monitor.alerts.channels import KINDS, ChannelSettings, Sender, Tools, make_sender
-from monitor.alerts.channels.apprise import AppriseSettings
-from monitor.alerts.channels.matrix import MatrixSettings
-from monitor.alerts.channels.ntfy import NtfySettings
-from monitor.alerts.channels.telegram import TelegramSettings
+from monitor.alerts.channels import KINDS, Sender, Tools, make_sender
+from monitor.alerts.channels.console import console_line
+from monitor.alerts.channels.discord import discord_payload
+from monitor.alerts.channels.email import email_message
+from monitor.alerts.channels.mattermost import mattermost_payload
+from monitor.alerts.channels.slack import slack_payload
+from monitor.alerts.channels.teams import teams_payload
+from monitor.alerts.channels.webhook import webhook_body
 from monitor.alerts.settings import DeliveryConfig
 from monitor.kernel.errors import ConfigError, DeliveryError
-from monitor.kernel.models import Alert, Evidence
+from monitor.kernel.models import Alert, Evidence, Reported
 from monitor.kernel.text import one_line
 from monitor.service.config import load_config
+from tests.support.alerts import HOSTILE, MARKDOWN_ATTACK, SEEN, make_alert
+from tests.support.channels import PLATFORMS, long_alert, settings_for
 from tests.support.platforms import AppriseJson, Matrix, Ntfy, Platform, Telegram
 from tests.support.servers import serve
-from tests.test_render import HOSTILE, MARKDOWN_ATTACK, make_alert
-
-
-@pytest.fixture
-async def tools() -> AsyncIterator[Tools]:
-    async with aiohttp.ClientSession() as session:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            yield Tools(session, pool)
-
-
-def settings_for(platform: Platform) -> ChannelSettings:
-    """The channel settings that point at a running fake."""
-    if isinstance(platform, Telegram):
-        return TelegramSettings(
-            name="tg",
-            kind="telegram",
-            bot_token=platform.token,
-            chat_id=platform.chat_id,
-            api_url=platform.base,
-        )
-    if isinstance(platform, Ntfy):
-        return NtfySettings(
-            name="phone",
-            kind="ntfy",
-            server=platform.base + "/",
-            topic=platform.topic,
-            token=platform.token,
-        )
-    if isinstance(platform, Matrix):
-        return MatrixSettings(
-            name="room",
-            kind="matrix",
-            homeserver=platform.base,
-            room_id=platform.room_id,
-            access_token=platform.access_token,
-        )
-    assert isinstance(platform, AppriseJson)
-    url = platform.base.replace("http://", "json://") + "/notify"
-    return AppriseSettings(name="many", kind="apprise", urls=(url,), timeout_s=10)
-
-
-PLATFORMS = [Telegram, Ntfy, Matrix, AppriseJson]
 
 
 def hostile_alert() -> Alert:
@@ -117,62 +77,6 @@ async def test_an_alert_arrives_in_the_platforms_format(kind: type[Platform], to
         assert "@room" not in text
         assert "@room" not in platform.messages[0]["body"]
     # ntfy and Apprise are plain text: the feed's words arrive as written.
-
-
-async def test_telegram_request_is_the_documented_one(tools: Tools) -> None:
-    """POST /bot<token>/sendMessage with chat_id, parse_mode HTML, previews off and the title
-    linked to the article."""
-    platform = Telegram()
-    async with serve(platform.app()) as base:
-        platform.base = base
-        await make_sender(settings_for(platform), tools).send(make_alert())
-    _, path, headers, _ = platform.requests[0]
-    assert f"/bot{platform.token}/sendMessage" == path
-    assert headers["Content-Type"].startswith("application/json")
-    message = platform.messages[0]
-    assert (platform.chat_id, "HTML") == (message["chat_id"], message["parse_mode"])
-    assert {"is_disabled": True} == message["link_preview_options"]
-    assert (
-        '<a href="https://example.org/a?x=1">CIS ministers meet on air defense</a>'
-        in (message["text"])
-    )
-
-
-async def test_ntfy_maps_severity_click_and_auth(tools: Tools) -> None:
-    """Priority 4 for a high alert with a warning tag, the article as the click URL, and the
-    token as a Bearer header."""
-    platform = Ntfy()
-    async with serve(platform.app()) as base:
-        platform.base = base
-        await make_sender(settings_for(platform), tools).send(make_alert())
-        critical = replace(make_alert(), severity="critical")
-        await make_sender(settings_for(platform), tools).send(critical)
-    first, second = platform.messages
-    assert (4, ["warning", "monitor"]) == (first["priority"], first["tags"])
-    assert "https://example.org/a?x=1" == first["click"]
-    assert "CIS ministers meet on air defense" == first["title"]
-    assert (5, "rotating_light") == (second["priority"], second["tags"][0])
-    assert f"Bearer {platform.token}" == platform.requests[0][2]["Authorization"]
-
-
-async def test_matrix_retry_after_a_lost_answer_posts_once(tools: Tools) -> None:
-    """The homeserver took the message but the answer was lost: the retry carries the same
-    transaction id, and the room holds one message."""
-    platform = Matrix(plan=["lost"])
-    async with serve(platform.app()) as base:
-        platform.base = base
-        sender = make_sender(settings_for(platform), tools)
-        alert = make_alert()
-        with pytest.raises(DeliveryError) as failed:
-            await sender.send(alert)
-        assert failed.value.retriable
-        await sender.send(alert)
-    assert 1 == len(platform.messages)
-    assert 2 == len(platform.requests)
-    assert platform.requests[0][1] == platform.requests[1][1]
-    assert alert.id == platform.messages[0]["txn"]
-    assert {} == platform.messages[0]["m.mentions"]
-    assert "m.notice" == platform.messages[0]["msgtype"]
 
 
 ANSWERS = [
@@ -267,39 +171,6 @@ def test_a_bad_channel_is_a_config_problem_with_its_line(
     assert "secret-token" not in str(failed.value)
 
 
-def test_apprise_missing_is_named_with_the_extra_to_install(tmp_path: Path) -> None:
-    """Without Apprise installed, `monitor check --config` says which extra to install."""
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "watches.yaml").write_text("rules: []\n")
-    path = tmp_path / "monitor.yaml"
-    path.write_text("channels:\n  many: {kind: apprise, urls: ['json://127.0.0.1:9/x']}\n")
-    hide = "import sys; sys.modules['apprise'] = None; from monitor.commands.cli import main; "
-    run = subprocess.run(
-        [sys.executable, "-c", hide + f"sys.exit(main(['check', '--config', {str(path)!r}]))"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert 1 == run.returncode
-    assert (
-        f"{path}:2: channel 'many': kind apprise needs the optional extra: "
-        in run.stdout + run.stderr
-    )
-    assert "pip install 'monitor[apprise]'" in run.stdout + run.stderr
-
-
-def long_alert() -> Alert:
-    """Long Cyrillic and emoji text everywhere: over every platform's limit, in bytes, characters
-    and UTF-16 units."""
-    words = "Казахстан 🇰🇿 & <ПВО> " * 400
-    alert = make_alert(title=words)
-    evidence = Evidence(
-        kind="term", value="ПВО", field="content", text="ПВО", snippet=words, start=0, end=3
-    )
-    return replace(alert, evidence=(evidence,) * 8)
-
-
 @pytest.mark.parametrize("kind", PLATFORMS)
 async def test_a_long_message_is_cut_to_what_the_platform_takes(
     kind: type[Platform], tools: Tools
@@ -314,25 +185,76 @@ async def test_a_long_message_is_cut_to_what_the_platform_takes(
     assert 1 == len(platform.messages)
 
 
-async def test_a_long_telegram_template_with_markup_across_lines_is_taken(
-    tmp_path: Path, tools: Tools
-) -> None:
-    """A template whose blockquote spans lines, cut: never a tag left open."""
-    platform = Telegram()
-    async with serve(platform.app()) as base:
-        platform.base = base
-        path = tmp_path / "monitor.yaml"
-        path.write_text(
-            "channels:\n  tg:\n    kind: telegram\n"
-            f"    bot_token: '{platform.token}'\n    chat_id: '{platform.chat_id}'\n"
-            f"    api_url: {base}\n    template:\n      body: |\n"
-            "        <blockquote>\n        {% for e in evidence %}{{ e.snippet[:900] }}\n"
-            "        {% endfor %}</blockquote>\n"
-        )
-        settings = load_config({}, path).channels["tg"]
-        with structlog.testing.capture_logs() as logs:
-            await make_sender(settings, tools).send(replace(long_alert(), channel="tg"))
-    assert [] == [e for e in logs if e["event"] == "template_failed"]
-    assert [] == platform.refused
-    assert 1 == len(platform.messages)
-    assert "Rule:" not in platform.messages[0]["shown"]  # the template's, not the default
+COPIES = (
+    Reported(article_id="c1", feed="wire-a", title="Copy", url="https://a.example/1", seen_at=SEEN),
+    Reported(article_id="c2", feed="<!channel>", title="Copy", url="", seen_at=SEEN),
+)
+
+
+def test_an_alert_carries_its_story_and_names_the_copies_known() -> None:
+    """The webhook body has event, story id, article count and feeds; every channel's message
+    says "also reported by" with the other feeds and times, escaped for the channel."""
+    alone, copied = make_alert(), make_alert(also=COPIES)
+    body = webhook_body(copied)
+    assert "alert" == body["event"]
+    assert {"id": "art1", "articles": 3, "feeds": ["world", "wire-a", "<!channel>"]} == {
+        k: body["story"][k] for k in ("id", "articles", "feeds")
+    }
+    assert ["c1", "c2"] == [r["article_id"] for r in body["story"]["also_reported"]]
+    assert 1 == webhook_body(alone)["story"]["articles"]
+    also = "Also reported by: wire-a (2025-10-31 15:05 UTC)"
+    assert also in console_line(copied)
+    assert "Also reported by" not in console_line(alone)
+    texts = {
+        "slack": json.dumps(slack_payload(copied)),
+        "mattermost": mattermost_payload(copied)["text"],
+        "discord": discord_payload(copied)["embeds"][0]["footer"]["text"],
+        "teams": json.dumps(teams_payload(copied)),
+        "email": email_message(copied, sender="m@example.org", to=("d@example.org",)).as_string(),
+    }
+    for channel, text in texts.items():
+        assert "wire-a (2025-10-31 15:05 UTC)" in text, channel
+    assert "<!channel>" not in texts["slack"]
+    assert "&lt;!channel&gt;" in texts["slack"]
+    for payload in (slack_payload(alone), teams_payload(alone)):
+        assert "Also reported by" not in json.dumps(payload)
+
+
+def attack_alert() -> Alert:
+    """An alert whose matched snippet and evidence value carry Markdown links and images."""
+    alert = make_alert(title=MARKDOWN_ATTACK, url="")  # no link of our own to tell apart
+    evidence = Evidence(
+        kind="term",
+        value="[x](http://evil.example/v)",
+        field="content",
+        text="password",
+        snippet=MARKDOWN_ATTACK + " @here",
+        start=18,
+        end=26,
+    )
+    return replace(alert, evidence=(evidence,))
+
+
+# A Markdown link or image: `](` not escaped by a backslash.
+MARKDOWN_LINK = re.compile(r"(?<!\\)\]\(")
+
+
+@pytest.mark.parametrize(
+    ("channel", "text_of"),
+    [
+        ("mattermost", lambda a: mattermost_payload(a)["text"]),
+        ("discord", lambda a: discord_payload(a)["embeds"][0]["description"]),
+        ("teams", lambda a: json.dumps(teams_payload(a), ensure_ascii=False)),
+        ("slack", lambda a: json.dumps(slack_payload(a)["blocks"][2:], ensure_ascii=False)),
+    ],
+)
+def test_markdown_in_feed_text_makes_no_link_image_or_mention(channel: str, text_of: Any) -> None:
+    """Evidence snippets and values are escaped like titles: `[text](url)` and `![t](url)`
+    from an article make no link and no tracking image, bare addresses do not link
+    themselves, and `@here` pings nobody (Slack's links and mentions need `<`, escaped)."""
+    text = text_of(attack_alert())
+    if channel != "slack":
+        assert not MARKDOWN_LINK.search(text), text
+        assert "@here" not in text, text
+    assert "http://evil" not in text, text
+    assert "<http" not in text, text

@@ -7,47 +7,18 @@ import json
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import structlog
 
-from monitor.alerts.channels import KINDS, Tools, make_sender
+from monitor.alerts.channels import KINDS
 from monitor.alerts.channels.base import HttpRequest, Text
-from monitor.kernel.errors import ConfigError
-from monitor.service.config import Config, load_config
-from tests.support.platforms import TELEGRAM_ENTITIES, TELEGRAM_TAGS, Telegram, parse_markup
-from tests.support.servers import serve
-from tests.test_render import HOSTILE, make_alert
-
-TEMPLATE = """\
-template:
-      title: "{{ rule.id }} ({{ rule.severity }})"
-      body: |
-        {{ article.title }}
-        {% for e in evidence %}- {{ e.value }} in {{ e.field }}
-        {% endfor %}
-"""
-
-
-def config_with(tmp_path: Path, channel: str, files: dict[str, str] | None = None) -> Config:
-    for name, text in (files or {}).items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    path = tmp_path / "monitor.yaml"
-    path.write_text(f"channels:\n  out:\n    {channel}\n")
-    return load_config({}, path)
-
-
-def problems(tmp_path: Path, channel: str, files: dict[str, str] | None = None) -> str:
-    with pytest.raises(ConfigError) as failed:
-        config_with(tmp_path, channel, files)
-    return str(failed.value)
-
+from tests.support.alerts import HOSTILE, make_alert
+from tests.support.channels import TEMPLATE, config_with, problems
+from tests.support.platforms import TELEGRAM_ENTITIES, TELEGRAM_TAGS, parse_markup
 
 CHANNELS = {
     "slack": "kind: slack\n    url: http://127.0.0.1:9/s",
@@ -97,19 +68,6 @@ def test_a_template_replaces_the_message_escaped_for_the_channel(tmp_path: Path,
         assert "Breaking <!channel>" in parse_markup(message, TELEGRAM_TAGS, TELEGRAM_ENTITIES)
 
 
-def test_a_webhook_template_is_json_with_escaped_strings(tmp_path: Path) -> None:
-    """Values land inside JSON strings escaped for them: quotes and newlines cannot break out."""
-    channel = (
-        "kind: webhook\n    url: http://127.0.0.1:9/h\n    template:\n"
-        '      body: \'{"text": "{{ article.title }}", "rule": "{{ rule.id }}"}\''
-    )
-    settings = config_with(tmp_path, channel).channels["out"]
-    alert = replace(make_alert(title='say "hi"\\ \n {"x": 1}'), channel="out")
-    outgoing = KINDS["webhook"].message(settings, alert)
-    assert isinstance(outgoing, HttpRequest)
-    assert {"text": alert.article.title, "rule": "cis-defense"} == json.loads(outgoing.body)
-
-
 def test_a_template_file_has_title_and_body_blocks(tmp_path: Path) -> None:
     """template_file is read relative to monitor.yaml, with a title block and a body block."""
     files = {
@@ -155,12 +113,6 @@ def test_a_template_file_mistake_names_the_file_and_its_line(tmp_path: Path) -> 
     assert "nosuchfilter" in found
 
 
-def test_a_webhook_template_that_is_not_json_is_a_problem(tmp_path: Path) -> None:
-    """The webhook's body must be JSON, checked on sample alerts."""
-    channel = "kind: webhook\n    url: http://127.0.0.1:9/h\n    template: {body: 'not json'}"
-    assert "the webhook template's body is not JSON" in problems(tmp_path, channel)
-
-
 def test_a_template_failing_at_run_time_sends_the_default_message(tmp_path: Path) -> None:
     """A template that passed the samples but fails on a real alert gives the channel's default
     message and logs template_failed with the line: the alert still goes out."""
@@ -201,20 +153,3 @@ def test_check_prints_a_template_problem_at_file_and_line(tmp_path: Path) -> Non
     )
     assert 1 == run.returncode
     assert f"{path}:5: channel 'out' template: " in run.stderr
-
-
-async def test_a_templated_telegram_message_is_taken_by_the_platform(tmp_path: Path) -> None:
-    """Sent for real: the stand-in's HTML parser takes the template's markup and the escaped
-    feed text."""
-    platform = Telegram()
-    async with serve(platform.app()) as base, aiohttp.ClientSession() as session:
-        platform.base = base
-        channel = (
-            f"kind: telegram\n    bot_token: '{platform.token}'\n    chat_id: '{platform.chat_id}'"
-            f"\n    api_url: {base}\n    " + TEMPLATE.replace("\n", "\n  ")
-        )
-        settings = config_with(tmp_path, channel).channels["out"]
-        sender = make_sender(settings, Tools(session, ThreadPoolExecutor(1)))
-        await sender.send(replace(make_alert(title=HOSTILE), channel="out"))
-    assert [] == platform.refused
-    assert platform.messages[0]["shown"].startswith("cis-defense (high)\nBreaking <!channel>")

@@ -1,22 +1,28 @@
-"""`format: cloudevents` on a webhook channel: CloudEvents 1.0, structured mode, signed as before."""
+"""The webhook channel: its body, its templates (JSON), and `format: cloudevents` (CloudEvents
+1.0, structured mode, signed as before)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.alerts.channels.webhook import WebhookSettings, render, render_digest
+from monitor.alerts.channels import KINDS
+from monitor.alerts.channels.base import HttpRequest
+from monitor.alerts.channels.webhook import WebhookSettings, render, render_digest, webhook_body
 from monitor.alerts.digest import Digest, HeldAlert
 from monitor.kernel.errors import ConfigError
 from monitor.kernel.models import Alert, Story, make_article
 from monitor.service.config import load_config
 from tests.conftest import SEED_FEED
 from tests.support import schemas
+from tests.support.alerts import make_alert
+from tests.support.channels import config_with, problems
 from tests.support.processes import ServiceRig, eventually, service_rig
 
 FETCHED = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
@@ -124,3 +130,31 @@ async def test_the_service_sends_cloudevents(tmp_path: Path) -> None:
         assert headers["Content-Type"].startswith("application/cloudevents+json")
         assert ("org.monitor.alert", "/monitor/rules/cis") == (event["type"], event["source"])
         assert event["id"] == headers["X-Monitor-Alert-Id"] == event["data"]["alert_id"]
+
+
+def test_webhook_body_has_rule_article_evidence() -> None:
+    """The generic webhook body carries the rule, the article and the evidence."""
+    body = webhook_body(make_alert())
+    assert {"id": "cis-defense", "description": "CIS", "severity": "high"} == body["rule"]
+    assert "art1" == body["article"]["id"]
+    assert "air defense" == body["evidence"][0]["text"]
+    json.dumps(body)
+
+
+def test_a_webhook_template_is_json_with_escaped_strings(tmp_path: Path) -> None:
+    """Values land inside JSON strings escaped for them: quotes and newlines cannot break out."""
+    channel = (
+        "kind: webhook\n    url: http://127.0.0.1:9/h\n    template:\n"
+        '      body: \'{"text": "{{ article.title }}", "rule": "{{ rule.id }}"}\''
+    )
+    settings = config_with(tmp_path, channel).channels["out"]
+    alert = replace(make_alert(title='say "hi"\\ \n {"x": 1}'), channel="out")
+    outgoing = KINDS["webhook"].message(settings, alert)
+    assert isinstance(outgoing, HttpRequest)
+    assert {"text": alert.article.title, "rule": "cis-defense"} == json.loads(outgoing.body)
+
+
+def test_a_webhook_template_that_is_not_json_is_a_problem(tmp_path: Path) -> None:
+    """The webhook's body must be JSON, checked on sample alerts."""
+    channel = "kind: webhook\n    url: http://127.0.0.1:9/h\n    template: {body: 'not json'}"
+    assert "the webhook template's body is not JSON" in problems(tmp_path, channel)
