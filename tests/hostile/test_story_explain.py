@@ -102,7 +102,7 @@ def test_a_hostile_article_id_is_not_found_named_escaped_and_short(
 def test_the_story_log_s_hostile_reason_is_escaped_and_bounded(tmp_path: Path) -> None:
     """A reason written by a hostile producer (escapes in every text, 20,000 facts) prints as
     a few escaped lines; --json keeps every fact. (One over the record limit, 8 MiB, is read as
-    not known: see the deeply nested case in tests/test_story_facts.py.)"""
+    not known: see the deeply nested case in tests/stories/test_story_facts.py.)"""
     webhook_service(tmp_path, "http://127.0.0.1:9/hook", 9)
     facts = tuple(f"fact{i}{ESCAPES}\x00" for i in range(20_000))
     hostile = Reason(kind="text", article_id="other" + ESCAPES, share=0.5, facts=facts)

@@ -16,7 +16,7 @@ from monitor.kernel.language import (
     script_of,
 )
 from monitor.kernel.models import make_article
-from tests.test_poller import Rig, rig  # noqa: F401  (the poller rig fixture)
+from tests.feeds.test_poller import Rig, rig  # noqa: F401  (the poller rig fixture)
 
 # Headlines written for this test (the held-out measurement is in bench/language.py).
 HEADLINES = [

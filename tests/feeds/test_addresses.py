@@ -19,8 +19,8 @@ from monitor.feeds.settings import PollerConfig
 from monitor.kernel.errors import ConfigError, FeedFetchError
 from monitor.kernel.models import make_article
 from monitor.service.config import load_config
+from tests.feeds.test_fulltext import make_rig, one_item
 from tests.support.servers import serve
-from tests.test_fulltext import make_rig, one_item
 
 CONFIG = PollerConfig(timeout_s=2.0, host_delay_s=0.0)
 PUBLIC_FEED = "http://93.184.216.34/feed.xml"  # never connected to: only its address is read

@@ -21,12 +21,12 @@ from monitor.bus.kafka import KafkaBus
 from monitor.bus.settings import KafkaConfig
 from monitor.kernel.clock import CLOCK_FILE_ENV, set_clock_file
 from monitor.kernel.models import make_article
+from tests.commands.test_dlq import TITLES as DLQ_TITLES
+from tests.commands.test_dlq import WATCHES as DLQ_WATCHES
+from tests.commands.test_dlq import Cli, dlq_scenario
 from tests.conftest import SHIPPED_RULES, KafkaUnderTest
 from tests.support.processes import MonitorProcess, eventually
 from tests.support.servers import FeedServer, Receiver, all_servers, free_port, rss
-from tests.test_dlq import TITLES as DLQ_TITLES
-from tests.test_dlq import WATCHES as DLQ_WATCHES
-from tests.test_dlq import Cli, dlq_scenario
 from tools.kafka_harness import Broker
 
 pytestmark = pytest.mark.kafka
@@ -418,7 +418,7 @@ async def test_three_copies_within_a_second_alert_once_per_rule(fleet: Fleet) ->
     from the stories topic."""
     from aiokafka.partitioner import murmur2
 
-    from tests.test_stories_e2e import COPIES_AS_ARTICLES
+    from tests.stories.test_stories_e2e import COPIES_AS_ARTICLES
 
     rules = [f"bhutto-{n}" for n in range(4)]
     assert {0, 1, 2, 3} == {(murmur2(r.encode()) & 0x7FFFFFFF) % 4 for r in rules}
@@ -510,7 +510,7 @@ async def test_one_digest_per_period_from_two_dispatchers_even_when_one_dies(
         return all(held) and held[0].isdisjoint(held[1]) and len(held[0] | held[1]) == 4
 
     await eventually(shared_out, 60, lambda: held)
-    from tests.test_stories_e2e import COPIES_AS_ARTICLES
+    from tests.stories.test_stories_e2e import COPIES_AS_ARTICLES
 
     async with KafkaBus(kafka_config(fleet)) as bus:
         await bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in COPIES_AS_ARTICLES[:1]])
@@ -539,7 +539,7 @@ async def test_one_digest_per_period_from_two_dispatchers_even_when_one_dies(
 @pytest.mark.timeout(180)
 async def test_dead_letters_on_kafka_are_listed_retried_once_and_dropped(fleet: Fleet) -> None:
     """`monitor dlq` on the Kafka bus: the same scenario as on the local bus
-    (tests/test_dlq.py), the retries' settlements shared through the deliveries topic."""
+    (tests/commands/test_dlq.py), the retries' settlements shared through the deliveries topic."""
     fleet.notify = "[ops-hook]"
     fleet.rules(DLQ_WATCHES)
     fleet.feeds.feeds["world"] = rss(*DLQ_TITLES)

@@ -20,7 +20,7 @@ from monitor.alerts.redeliver import Redeliverer
 from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import DLQ
 from monitor.matching.spec import Throttle
-from tests.test_dispatch import FAST, Rig, record, rig  # noqa: F401
+from tests.alerts.test_dispatch import FAST, Rig, record, rig  # noqa: F401
 
 NOW = 1_000_000.0
 

@@ -16,9 +16,9 @@ import lxml.html
 import pytest
 
 from monitor.bus.probe import BUS_PROBE_EVERY_S, BUS_PROBE_FAILURES, BUS_PROBE_TIMEOUT_S
+from tests.bus.test_kafka_pipeline import Fleet, fleet  # noqa: F401 - the fixture, shared
 from tests.conftest import KafkaUnderTest
 from tests.support.processes import MonitorProcess, eventually
-from tests.test_kafka_pipeline import Fleet, fleet  # noqa: F401 - the fixture, shared
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 BOUND_S = BUS_PROBE_FAILURES * (BUS_PROBE_EVERY_S + BUS_PROBE_TIMEOUT_S)  # 10 s, documented

@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.bus.test_kafka_pipeline import Fleet, fleet, lag_partitions  # noqa: F401  (fixture)
+from tests.commands.test_dlq import Cli
 from tests.conftest import KafkaUnderTest
 from tests.support.processes import MonitorProcess, eventually
 from tests.support.servers import Answer, FeedServer, Receiver, rss
-from tests.test_dlq import Cli
-from tests.test_kafka_pipeline import Fleet, fleet, lag_partitions  # noqa: F401  (fixture)
 from tools.kafka_harness import Broker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.long]

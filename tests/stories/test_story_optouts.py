@@ -23,8 +23,8 @@ from monitor.kernel.models import Match, MatchedArticle, make_article
 from monitor.store.state import StateStore
 from monitor.stories.desk import StoryDesk
 from monitor.stories.store import LocalStoryLog
+from tests.stories.test_stories_e2e import COPY_ITEMS, rss
 from tests.support.processes import ServiceRig, service_rig
-from tests.test_stories_e2e import COPY_ITEMS, rss
 
 FOLD = "  - {id: bhutto, match: {any: [Bhutto]}}\n"
 EACH = "  - {id: each, match: {any: [Bhutto]}, stories: off}\n"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands.test_dlq import TITLES, WATCHES
 from tests.conftest import KafkaUnderTest
 from tests.support.processes import MonitorProcess, eventually
 from tests.support.servers import FeedServer, Receiver, all_servers, free_port, rss
-from tests.test_dlq import TITLES, WATCHES
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.long]
 

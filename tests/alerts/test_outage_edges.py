@@ -17,8 +17,8 @@ from monitor.alerts.flusher import Flusher
 from monitor.alerts.redeliver import Redeliverer
 from monitor.bus.base import DLQ
 from monitor.matching.spec import Throttle
-from tests.test_dispatch import FAST, Rig, record, rig  # noqa: F401
-from tests.test_outages import retrier
+from tests.alerts.test_dispatch import FAST, Rig, record, rig  # noqa: F401
+from tests.alerts.test_outages import retrier
 
 NOW = 1_000_000.0
 

@@ -3,7 +3,7 @@
 The index is tested in both implementations (Python, the reference; native, the one the
 service runs), on hand-made cases and on the Wikinews evaluation set (real text, copies made
 with the edits syndication makes). The desk is tested with the dispatcher and a real webhook
-receiver; the service end to end in tests/test_stories_e2e.py.
+receiver; the service end to end in tests/stories/test_stories_e2e.py.
 """
 
 from __future__ import annotations

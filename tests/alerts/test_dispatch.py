@@ -202,7 +202,7 @@ async def test_fails_twice_then_succeeds(rig: Rig) -> None:
 
 async def test_always_failing_goes_to_the_dlq(rig: Rig) -> None:
     """With `give_up_after: 0`, after the last attempt the alert goes to alerts.dlq with the
-    reason, for good (by default it waits for the channel: tests/test_outages.py)."""
+    reason, for good (by default it waits for the channel: tests/alerts/test_outages.py)."""
     rig.receiver.always = 503
     dispatcher = rig.dispatcher(delivery=AT_ONCE)
     await dispatcher.handle([record()])
