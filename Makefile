@@ -51,7 +51,7 @@ bench: $(STAMP)
 # 4 minutes at the default).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} $(BIN)/pytest -o timeout=1800 -p no:cacheprovider \
-		tests/property/test_parse_fuzz.py tests/property/test_rules_fuzz.py tests/test_regexes.py \
+		tests/property/test_parse_fuzz.py tests/property/test_rules_fuzz.py tests/matching/test_regexes.py \
 		tests/property/test_yaml_fast_path.py tests/property/test_story_index.py \
 		tests/property/test_timing_fuzz.py tests/property/test_template_fuzz.py \
 		tests/property/test_feed_health_properties.py tests/property/test_feed_list_fuzz.py \

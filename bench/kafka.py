@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.service import Feeds, Hooks
-from tests.processes import MonitorProcess
-from tests.servers import free_port, serve
+from tests.support.processes import MonitorProcess
+from tests.support.servers import free_port, serve
 from tools.kafka_harness import Broker
 
 FEEDS = 1_000

@@ -28,8 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.processes import MonitorProcess, eventually
-from tests.servers import free_port, serve
+from tests.support.processes import MonitorProcess, eventually
+from tests.support.servers import free_port, serve
 
 WORDS = [
     "the",

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.adversarial import write_rules_dir
 from bench.service import http_of, write_config
-from tests.processes import MonitorProcess
+from tests.support.processes import MonitorProcess
 
 POLL_S = 0.02
 

@@ -29,8 +29,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def published_shapes_hold(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test: every generic webhook body its receivers got and every articles and
-    matches record its embedded bus holds match docs/schemas/ (see tests/schemas.py)."""
-    from tests import schemas
+    matches record its embedded bus holds match docs/schemas/ (see tests/support/schemas.py)."""
+    from tests.support import schemas
 
     schemas.take_errors()
     yield

@@ -21,8 +21,8 @@ import pytest
 from monitor.bus.base import DLQ
 from monitor.bus.local import LocalBus
 from tests.conftest import SHIPPED_RULES
-from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, all_servers, free_port
+from tests.support.processes import MonitorProcess, eventually
+from tests.support.servers import FeedServer, Receiver, all_servers, free_port
 
 SECRET = "e2e-hook-secret"  # noqa: S105 - a test secret
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from monitor.feeds.extract import extract_page
 from monitor.matching.loader import read_rules_dir
-from tests.servers import serve
-from tests.site import Site, article_page
+from tests.support.servers import serve
+from tests.support.site import Site, article_page
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 BODY = [

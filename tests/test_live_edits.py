@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SEED_FEED, SHIPPED_RULES
-from tests.processes import ServiceRig, eventually, service_rig
-from tests.servers import rss
+from tests.support.processes import ServiceRig, eventually, service_rig
+from tests.support.servers import rss
 
 
 def save_by_rename(path: Path, text: str) -> None:

@@ -19,8 +19,8 @@ import yaml
 
 from monitor.kernel.metrics import make_metrics
 from tests.conftest import ROOT, SEED_FEED
-from tests.installs import debian_tool
-from tests.processes import ServiceRig, eventually, service_rig
+from tests.support.installs import debian_tool
+from tests.support.processes import ServiceRig, eventually, service_rig
 
 pytestmark = pytest.mark.timeout(900)  # the first test may install promtool
 DEPLOY = ROOT / "deploy"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import MonitorProcess, eventually, write_rules
-from tests.servers import free_port
+from tests.support.processes import MonitorProcess, eventually, write_rules
+from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.long]
 WATCH_S = 30.0  # long enough for two of the bus's connection attempts (each up to 10 s)

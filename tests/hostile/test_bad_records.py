@@ -19,11 +19,11 @@ from monitor.bus.base import ARTICLES, DELIVERIES, HELD, MATCHES, STORIES
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.local import LocalBus
 from monitor.kernel.models import Article, Match, MatchedArticle
+from tests.bus.test_kafka_pipeline import Fleet, kafka_config
 from tests.conftest import KafkaUnderTest
 from tests.hostile.test_hostile_service import Hostile
-from tests.processes import eventually, service_rig
-from tests.servers import all_servers, rss
-from tests.test_kafka_pipeline import Fleet, kafka_config
+from tests.support.processes import eventually, service_rig
+from tests.support.servers import all_servers, rss
 
 UP_AT_LEAST_S = 12.0  # the 100,000-deep article took the service down after 5.6 s
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.test_hostile_service import Hostile
-from tests.processes import eventually, service_rig
-from tests.servers import rss
+from tests.support.processes import eventually, service_rig
+from tests.support.servers import rss
 
 COPIES = 4000
 PROMPT_S = 20.0  # the fixed code folds the copies in a few seconds; the old code took minutes

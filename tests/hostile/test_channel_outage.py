@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import MonitorProcess, eventually
-from tests.servers import FeedServer, Receiver, all_servers, free_port
+from tests.support.processes import MonitorProcess, eventually
+from tests.support.servers import FeedServer, Receiver, all_servers, free_port
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.long]
 

@@ -36,8 +36,8 @@ from monitor.kernel.metrics import make_metrics
 from monitor.store.state import StateStore
 from tests.conftest import KafkaUnderTest
 from tests.hostile.test_concurrent_sends import LETTERS, SlowReceiver, dead_letters, retry_all
-from tests.processes import write_rules
-from tests.servers import serve
+from tests.support.processes import write_rules
+from tests.support.servers import serve
 
 LEASE_S = 1.0  # the lease, shortened for the test
 ASKED_WAIT_S = 3  # the receiver's Retry-After: three leases

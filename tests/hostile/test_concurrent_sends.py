@@ -22,8 +22,8 @@ from monitor.bus.local import LocalBus
 from monitor.bus.settings import KafkaConfig
 from monitor.kernel.models import Alert, Article, Match, MatchedArticle
 from tests.conftest import KafkaUnderTest
-from tests.processes import write_rules
-from tests.servers import serve
+from tests.support.processes import write_rules
+from tests.support.servers import serve
 
 LETTERS = 10
 ANSWER_AFTER_S = 0.5

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from monitor.alerts.claims import LocalClaims
 from monitor.kernel.models import Settlement
 from monitor.store.state import StateStore
-from tests.test_dispatch import Rig, record, record_alert_id, rig  # noqa: F401
+from tests.alerts.test_dispatch import Rig, record, record_alert_id, rig  # noqa: F401
 
 NOW = 1_000_000.0
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.test_hostile_service import Hostile
-from tests.processes import eventually, service_rig
-from tests.servers import rss
+from tests.support.processes import eventually, service_rig
+from tests.support.servers import rss
 
 MAX_ARTICLES = 40  # stories.max_articles: the pairs' bound is 4x, the aliases' 2x
 WAVES, PER_WAVE = 6, 100  # 600 distinct articles, each met by two watches: 1,200 alerts

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.test_hostile_service import Hostile
-from tests.processes import eventually, service_rig
-from tests.servers import rss
+from tests.support.processes import eventually, service_rig
+from tests.support.servers import rss
 
 FEEDS, ITEMS = 30, 10
 # One model load peaks near 180 MB in all (the service starts near 70 MB); six threads loading

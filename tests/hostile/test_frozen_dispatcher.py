@@ -16,7 +16,7 @@ from monitor.alerts.claims import LocalClaims
 from monitor.alerts.dispatch import Dispatcher
 from monitor.kernel.models import Settlement
 from monitor.store.state import StateStore
-from tests.test_dispatch import Rig, record, rig  # noqa: F401
+from tests.alerts.test_dispatch import Rig, record, rig  # noqa: F401
 
 NOW = 1_000_000.0
 

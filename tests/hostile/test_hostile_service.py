@@ -13,8 +13,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.processes import ServiceRig, eventually, service_rig, webhook_service, write_rules
-from tests.servers import FeedServer, Receiver, free_port, rss, serve
+from tests.support.processes import (
+    ServiceRig,
+    eventually,
+    service_rig,
+    webhook_service,
+    write_rules,
+)
+from tests.support.servers import FeedServer, Receiver, free_port, rss, serve
 
 MAX_RSS_MB = 600  # the service idles near 100 MB; the YAML bomb took it to 850 MB
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 
 from tests.hostile.test_hostile_service import Hostile
-from tests.processes import eventually, webhook_service, write_rules
-from tests.servers import FeedServer, Receiver, free_port, rss, serve
+from tests.support.processes import eventually, webhook_service, write_rules
+from tests.support.servers import FeedServer, Receiver, free_port, rss, serve
 
 TOKEN = "listener-test-token-0123456789"  # noqa: S105 - a test token
 FEED_KEY = "feed-api-key-4f1c9e"  # a secret in a feed's URL, as paid feeds have

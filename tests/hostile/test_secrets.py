@@ -9,10 +9,10 @@ import textwrap
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.platforms import Telegram
-from tests.processes import MonitorProcess, eventually, write_rules
-from tests.servers import FeedServer, free_port, rss, serve
-from tests.test_dlq import Cli
+from tests.commands.test_dlq import Cli
+from tests.support.platforms import Telegram
+from tests.support.processes import MonitorProcess, eventually, write_rules
+from tests.support.servers import FeedServer, free_port, rss, serve
 
 WATCHES = "rules:\n  - {id: floods, match: {any: [flood]}, severity: high}\n"
 REDACTED_PATH = "(POST /bot[redacted]/sendMessage)"

@@ -16,9 +16,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.processes import eventually, webhook_service
-from tests.servers import Receiver, free_port, serve
-from tests.site import Site, feed
+from tests.support.processes import eventually, webhook_service
+from tests.support.servers import Receiver, free_port, serve
+from tests.support.site import Site, feed
 
 # Memory (PSS). The service never holds a page's extraction; each worker may take up to the
 # configured page budget (256 MiB) above what it holds at start, and is killed past it.

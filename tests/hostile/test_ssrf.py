@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from tests.hostile import ssrf_namespace as ns
-from tests.servers import free_port, serve
+from tests.support.servers import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 UNSHARE, IP = shutil.which("unshare"), shutil.which("ip")

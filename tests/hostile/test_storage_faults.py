@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import MonitorProcess, ServiceRig, eventually, service_rig
-from tests.servers import FeedServer, Receiver, rss
+from tests.support.processes import MonitorProcess, ServiceRig, eventually, service_rig
+from tests.support.servers import FeedServer, Receiver, rss
 
 
 @contextlib.contextmanager

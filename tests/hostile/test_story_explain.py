@@ -29,8 +29,8 @@ from monitor.kernel.models import Reason
 from monitor.store.state import StateStore
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember
 from tests.hostile.test_hostile_service import Hostile
-from tests.processes import service_rig, webhook_service
-from tests.servers import rss
+from tests.support.processes import service_rig, webhook_service
+from tests.support.servers import rss
 
 ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x9b31m\r\n"  # clear screen, set the title, C1 CSI
 
@@ -102,7 +102,7 @@ def test_a_hostile_article_id_is_not_found_named_escaped_and_short(
 def test_the_story_log_s_hostile_reason_is_escaped_and_bounded(tmp_path: Path) -> None:
     """A reason written by a hostile producer (escapes in every text, 20,000 facts) prints as
     a few escaped lines; --json keeps every fact. (One over the record limit, 8 MiB, is read as
-    not known: see the deeply nested case in tests/test_story_facts.py.)"""
+    not known: see the deeply nested case in tests/stories/test_story_facts.py.)"""
     webhook_service(tmp_path, "http://127.0.0.1:9/hook", 9)
     facts = tuple(f"fact{i}{ESCAPES}\x00" for i in range(20_000))
     hostile = Reason(kind="text", article_id="other" + ESCAPES, share=0.5, facts=facts)

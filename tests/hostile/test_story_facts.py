@@ -9,9 +9,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from tests.processes import eventually, webhook_service
-from tests.servers import Receiver, free_port, serve
-from tests.site import Site, feed
+from tests.support.processes import eventually, webhook_service
+from tests.support.servers import Receiver, free_port, serve
+from tests.support.site import Site, feed
 
 WATCH = "rules:\n  - {id: word, match: {any: [alpha]}}\n"
 TEMPLATE = 40  # items from one template, every fact other

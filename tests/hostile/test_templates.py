@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.test_hostile_service import Hostile
-from tests.processes import service_rig
-from tests.servers import rss
+from tests.support.processes import service_rig
+from tests.support.servers import rss
 
 MEMORY_LIMIT = 1536 * 1024 * 1024  # bytes of address space `monitor check` may take here
 CHECK_SECONDS = 30.0  # generous: each of these is refused in well under a second

@@ -17,8 +17,8 @@ from monitor.matching import scan
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article, match_in_python
 from monitor.matching.scan import scan_field, scan_tokens
-from tests.helpers import article, compile_yaml, read_rule_set
-from tests.reference import reference_match
+from tests.support.helpers import article, compile_yaml, read_rule_set
+from tests.support.reference import reference_match
 
 WORDS = [
     "alpha",

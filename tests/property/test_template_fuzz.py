@@ -26,7 +26,7 @@ from monitor.alerts.templates import (
 )
 from monitor.kernel.errors import ConfigError
 from monitor.service.config import load_config
-from tests.test_render import HOSTILE, make_alert
+from tests.support.alerts import HOSTILE, make_alert
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 PROFILE = settings(
