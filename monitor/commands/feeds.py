@@ -30,9 +30,8 @@ import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -40,22 +39,27 @@ from typing import TextIO
 from yarl import URL
 
 from monitor.commands.common import ALLOW_PRIVATE
+from monitor.commands.feedfetch import (
+    EXIT_OK,
+    EXIT_USAGE,
+    Found,
+    Refused,
+    feed_client,
+    fetch_feed,
+    read_url,
+)
 from monitor.feeds.addresses import FLAG, Guard
-from monitor.feeds.client import Client, Fetched
 from monitor.feeds.discover import (
     COMMON_PATHS,
     Candidate,
     common_paths,
     feed_links,
-    looks_like_html,
 )
 from monitor.feeds.feedsfile import FeedsFileError, NewFeed, append_feeds, new_id, same_url
-from monitor.feeds.guard import guarded_session, resolve
+from monitor.feeds.guard import resolve
 from monitor.feeds.opml import MAX_OUTLINES, TooManyOutlines, read_opml, write_opml
-from monitor.feeds.parse import ParsedFeed, parse_feed
-from monitor.feeds.poller import ACCEPT
 from monitor.feeds.spec import FeedSpec, parse_feed_file
-from monitor.kernel.errors import ConfigError, FeedFetchError, FeedParseError, InputError, RuleError
+from monitor.kernel.errors import ConfigError, InputError, RuleError
 from monitor.kernel.language import with_languages
 from monitor.kernel.yamlfile import parse_yaml
 from monitor.matching.compiler import compile_rules
@@ -64,27 +68,7 @@ from monitor.matching.matcher import match_article
 from monitor.matching.schema import link
 from monitor.service.config import Config, load_config
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 RESOLVE_S = 20.0  # how long an import waits for its hosts to resolve
-
-
-class Refused(Exception):
-    """What stops a command, said to the user; `code` is the exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A fetched and parsed feed."""
-
-    url: str
-    fetched: Fetched
-    body: bytes
-    parsed: ParsedFeed
-    seconds: float
 
 
 def feeds_command(
@@ -156,7 +140,7 @@ def _add(
     candidates, read = asyncio.run(_discover(config, url))
     chosen = Candidate(url) if url in read else _choose(candidates, pick, out, ask)
     try:
-        found = read.get(chosen.url) or asyncio.run(_fetch_feed(config, chosen.url, origin=url))
+        found = read.get(chosen.url) or asyncio.run(fetch_feed(config, chosen.url, origin=url))
     except Refused as exc:
         raise Refused(f"{exc}\n(the feed {chosen.url} is named by the page {url})") from exc
     title = chosen.title or found.parsed.title
@@ -186,8 +170,8 @@ def _not_listed(url: str, known: dict[str, FeedSpec]) -> None:
 async def _discover(config: Config, url: str) -> tuple[list[Candidate], dict[str, Found]]:
     """The feeds the page at `url` offers, and those of them already read (by URL); when `url`
     is itself a feed, no candidates and that feed."""
-    async with _client(config) as client:
-        feed, fetched, body = await _read(client, url)
+    async with feed_client(config) as client:
+        feed, fetched, body = await read_url(client, url)
         if feed is not None:
             return [], {url: feed}
         found = feed_links(body, str(fetched.url))
@@ -196,7 +180,7 @@ async def _discover(config: Config, url: str) -> tuple[list[Candidate], dict[str
         read: dict[str, Found] = {}
         for guess in common_paths(str(fetched.url)):
             try:
-                probe, _, _ = await _read(client, guess, origin=url)
+                probe, _, _ = await read_url(client, guess, origin=url)
             except Refused:
                 continue  # not there, or not a feed: the next path
             if probe is not None:
@@ -389,7 +373,7 @@ def _test(config: Config, target: str, out: TextIO) -> int:
         spec = next((f for f in feeds if same_url(f.url) == same_url(url)), None)
     compiled = compile_rules(load_rules_dir(config.rules_dir))
     try:
-        found = asyncio.run(_fetch_feed(config, url))
+        found = asyncio.run(fetch_feed(config, url))
     except Refused as exc:
         print(f"feed {spec.id if spec else '(not in feeds.yaml)'}: {url}", file=out)
         raise Refused(f"failed: {exc}") from exc
@@ -427,70 +411,6 @@ def _test(config: Config, target: str, out: TextIO) -> int:
             "note: the URL is not in feeds.yaml: watches with `feeds:` filters skipped it", file=out
         )
     return EXIT_OK
-
-
-# -- fetching -----------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def _client(config: Config) -> AsyncIterator[Client]:
-    """A client with the poller's settings (timeout, body limit, redirects, host turns, the
-    address policy, whose refusals name `--allow-private`)."""
-    async with guarded_session() as session:
-        client = Client(session, config.poller)
-        client.hint = FLAG
-        yield client
-
-
-async def _get(client: Client, url: str, origin: str | None = None) -> tuple[Fetched, bytes]:
-    try:
-        fetched = await client.get(
-            url, {"User-Agent": client.user_agent, "Accept": ACCEPT}, origin=origin
-        )
-    except FeedFetchError as exc:
-        if exc.result in ("address_refused", "redirect_refused"):  # it names the URL
-            raise Refused(f"refused: {exc}") from exc
-        raise Refused(f"{url}: {exc}") from exc
-    except ValueError as exc:  # not a URL aiohttp can fetch
-        raise Refused(f"{url}: {exc}", EXIT_USAGE) from exc
-    if fetched.body is None:
-        raise Refused(f"{url}: HTTP {fetched.status} {fetched.reason}".strip())
-    return fetched, fetched.body
-
-
-def _parse(fetched: Fetched, body: bytes, url: str) -> ParsedFeed:
-    try:
-        return parse_feed(
-            body,
-            feed_id=None,
-            url=url,
-            content_type=fetched.headers.get("Content-Type", ""),
-            fetched_at=datetime.now(UTC),
-        )
-    except FeedParseError as exc:
-        raise Refused(f"{url} is not a feed: {exc}") from exc
-
-
-async def _read(
-    client: Client, url: str, origin: str | None = None
-) -> tuple[Found | None, Fetched, bytes]:
-    """One GET of `url` (for `origin`'s sake, by default its own): the feed it is, parsed as the
-    poller parses it; or None (a web page)."""
-    started = asyncio.get_running_loop().time()
-    fetched, body = await _get(client, url, origin)
-    seconds = asyncio.get_running_loop().time() - started
-    if looks_like_html(body, fetched.headers.get("Content-Type", "")):
-        return None, fetched, body
-    parsed = await asyncio.to_thread(_parse, fetched, body, url)
-    return Found(url, fetched, body, parsed, seconds), fetched, body
-
-
-async def _fetch_feed(config: Config, url: str, origin: str | None = None) -> Found:
-    async with _client(config) as client:
-        feed, _, _ = await _read(client, url, origin)
-    if feed is None:
-        raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")
-    return feed
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

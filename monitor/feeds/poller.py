@@ -24,9 +24,9 @@ from monitor.feeds.board import FeedBoard
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
-from monitor.feeds.parse import parse_feed
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.settings import FulltextConfig, PollerConfig
+from monitor.feeds.sources import SOURCES
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.kernel.language import metric_label, with_languages
@@ -35,11 +35,6 @@ from monitor.kernel.waiting import sleep_or_stop
 from monitor.store.state import FeedState, StateStore
 
 log = structlog.get_logger("monitor.poller")
-
-ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
-    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +262,7 @@ class Poller:
             return PollResult("not_modified")
         fetched_at = datetime.now(UTC)
         parsed = await asyncio.to_thread(
-            parse_feed,
+            SOURCES[feed.kind].parse,
             body,
             feed_id=feed.id,
             url=feed.url,
@@ -298,7 +293,7 @@ class Poller:
     async def _fetch(
         self, feed: FeedSpec, state: FeedState
     ) -> tuple[bytes | None, str | None, str | None, str]:
-        headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
+        headers = {"User-Agent": self.user_agent, "Accept": SOURCES[feed.kind].accept}
         if state.etag:
             headers["If-None-Match"] = state.etag
         if state.last_modified:

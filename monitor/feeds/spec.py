@@ -11,13 +11,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from monitor.feeds.extract import EXTRA_HINT, available, selector_problem
+from monitor.feeds.sources import SOURCES
 from monitor.kernel.checks import Checker, parse_duration, top_level
 from monitor.kernel.errors import Problem
 from monitor.kernel.located import LocDict
 
 FEED_KEYS = (
-    "id", "url", "interval", "tags", "enabled", "expect_every", "fulltext", "fulltext_selector",
-    "fulltext_ignore_robots", "stories",
+    "id", "kind", "url", "interval", "tags", "enabled", "expect_every", "fulltext",
+    "fulltext_selector", "fulltext_ignore_robots", "stories",
 )  # fmt: skip
 
 
@@ -29,6 +30,7 @@ class FeedSpec:
     path: str
     line: int
     url: str
+    kind: str = "feed"  # how its URL's answer is read: a key of `monitor.feeds.sources.SOURCES`
     interval_s: float = 300.0
     tags: tuple[str, ...] = ()
     enabled: bool = True
@@ -51,6 +53,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
         before = len(check.problems)
         at = spec.line_of
         feed_id = check.identifier(spec.get("id"), at("id"), "feed `id`")
+        kind = check.choice(spec.get("kind", "feed"), at("kind"), "feed `kind`", SOURCES)
         url = check.string(spec.get("url"), at("url"), "feed `url`")
         if url is not None:
             parts = urlsplit(url)
@@ -77,7 +80,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
             enabled = check.boolean(spec["enabled"], at("enabled"), "enabled") is not False
         fulltext = _fulltext(check, spec)
         stories = check.on_off(spec.get("stories", True), at("stories"), "feed `stories`")
-        if feed_id is None or url is None or len(check.problems) > before:
+        if feed_id is None or url is None or kind is None or len(check.problems) > before:
             continue
         feeds.append(
             FeedSpec(
@@ -85,6 +88,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
                 path=path,
                 line=spec.line,
                 url=url,
+                kind=kind,
                 interval_s=interval_s,
                 tags=tags,
                 enabled=enabled,

@@ -1,0 +1,106 @@
+"""How `monitor feeds` fetches: with the poller's client and settings, parsed as the poller
+parses; what stops a command is a `Refused` with the reason said to the user."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from monitor.feeds.addresses import FLAG
+from monitor.feeds.client import Client, Fetched
+from monitor.feeds.discover import (
+    looks_like_html,
+)
+from monitor.feeds.guard import guarded_session
+from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.feeds.sources.feed import ACCEPT
+from monitor.kernel.errors import FeedFetchError, FeedParseError
+from monitor.service.config import Config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Refused(Exception):
+    """What stops a command, said to the user; `code` is the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A fetched and parsed feed."""
+
+    url: str
+    fetched: Fetched
+    body: bytes
+    parsed: ParsedFeed
+    seconds: float
+
+
+@asynccontextmanager
+async def feed_client(config: Config) -> AsyncIterator[Client]:
+    """A client with the poller's settings (timeout, body limit, redirects, host turns, the
+    address policy, whose refusals name `--allow-private`)."""
+    async with guarded_session() as session:
+        client = Client(session, config.poller)
+        client.hint = FLAG
+        yield client
+
+
+async def get_page(client: Client, url: str, origin: str | None = None) -> tuple[Fetched, bytes]:
+    """One GET as the poller makes it; a failure is `Refused` with the reason."""
+    try:
+        fetched = await client.get(
+            url, {"User-Agent": client.user_agent, "Accept": ACCEPT}, origin=origin
+        )
+    except FeedFetchError as exc:
+        if exc.result in ("address_refused", "redirect_refused"):  # it names the URL
+            raise Refused(f"refused: {exc}") from exc
+        raise Refused(f"{url}: {exc}") from exc
+    except ValueError as exc:  # not a URL aiohttp can fetch
+        raise Refused(f"{url}: {exc}", EXIT_USAGE) from exc
+    if fetched.body is None:
+        raise Refused(f"{url}: HTTP {fetched.status} {fetched.reason}".strip())
+    return fetched, fetched.body
+
+
+def parse_fetched(fetched: Fetched, body: bytes, url: str) -> ParsedFeed:
+    """The body parsed as the poller parses it; not a feed is `Refused`."""
+    try:
+        return parse_feed(
+            body,
+            feed_id=None,
+            url=url,
+            content_type=fetched.headers.get("Content-Type", ""),
+            fetched_at=datetime.now(UTC),
+        )
+    except FeedParseError as exc:
+        raise Refused(f"{url} is not a feed: {exc}") from exc
+
+
+async def read_url(
+    client: Client, url: str, origin: str | None = None
+) -> tuple[Found | None, Fetched, bytes]:
+    """One GET of `url` (for `origin`'s sake, by default its own): the feed it is, parsed as the
+    poller parses it; or None (a web page)."""
+    started = asyncio.get_running_loop().time()
+    fetched, body = await get_page(client, url, origin)
+    seconds = asyncio.get_running_loop().time() - started
+    if looks_like_html(body, fetched.headers.get("Content-Type", "")):
+        return None, fetched, body
+    parsed = await asyncio.to_thread(parse_fetched, fetched, body, url)
+    return Found(url, fetched, body, parsed, seconds), fetched, body
+
+
+async def fetch_feed(config: Config, url: str, origin: str | None = None) -> Found:
+    """The feed at `url`, fetched and parsed; a web page is `Refused`."""
+    async with feed_client(config) as client:
+        feed, _, _ = await read_url(client, url, origin)
+    if feed is None:
+        raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")
+    return feed
