@@ -16,6 +16,7 @@ from monitor.kernel.checks import Checker, parse_duration, top_level
 from monitor.kernel.errors import Problem
 from monitor.kernel.located import LocDict
 
+DEFAULT_INTERVAL_S = 300.0  # how often a feed is polled unless it says
 FEED_KEYS = (
     "id", "kind", "url", "interval", "tags", "enabled", "expect_every", "fulltext",
     "fulltext_selector", "fulltext_ignore_robots", "stories",
@@ -31,7 +32,7 @@ class FeedSpec:
     line: int
     url: str
     kind: str = "feed"  # how its URL's answer is read: a key of `monitor.feeds.sources.SOURCES`
-    interval_s: float = 300.0
+    interval_s: float = DEFAULT_INTERVAL_S
     tags: tuple[str, ...] = ()
     enabled: bool = True
     expect_every_s: float | None = None  # alert when it publishes nothing for this long
@@ -59,7 +60,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 check.error(at("url"), f"feed `url` must be an http(s) URL, not {url!r}")
-        interval_s = 300.0
+        interval_s = DEFAULT_INTERVAL_S
         if "interval" in spec:
             try:
                 interval_s = parse_duration(spec["interval"])

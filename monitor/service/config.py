@@ -34,7 +34,7 @@ from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.located import LocDict, LocList
 from monitor.kernel.yamlfile import read_yaml
 from monitor.matching.spec import RuleSet
-from monitor.status.settings import parse_listen
+from monitor.status.settings import DEFAULT_HOST, DEFAULT_PORT, parse_listen
 from monitor.stories.settings import StoriesConfig, parse_stories
 
 # The stages a process can run (`monitor run --role`).
@@ -51,8 +51,8 @@ class Config:
     state_dir: Path
     bus: KafkaConfig | None = None  # None: the embedded local bus
     retention_s: float = DEFAULT_RETENTION_S
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 9464
+    listen_host: str = DEFAULT_HOST
+    listen_port: int = DEFAULT_PORT
     http_token: str | None = None  # when set, POST endpoints need `Authorization: Bearer` it
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides localhost and IP literals
     protect_metrics: bool = False  # true: /metrics and /readyz need the token too

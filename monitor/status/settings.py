@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import excerpt
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 9464
 
 
 def parse_listen(
@@ -13,7 +18,8 @@ def parse_listen(
     spec = check.mapping(
         value, line, "http", ("listen", "token", "allowed_hosts", "protect_metrics")
     )
-    listen = spec.get("listen", "127.0.0.1:9464") if spec is not None else "127.0.0.1:9464"
+    default = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+    listen = spec.get("listen", default) if spec is not None else default
     where = spec.line_of("listen") if spec is not None else line
     token = None
     allowed: tuple[str, ...] = ()
@@ -36,6 +42,6 @@ def parse_listen(
     host, sep, port = str(listen).rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         check.error(where, f"http.listen must be HOST:PORT, not {excerpt(listen)}")
-        return "127.0.0.1", 9464, token, allowed, protect
+        return DEFAULT_HOST, DEFAULT_PORT, token, allowed, protect
     host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - ":9464": every address
     return host, int(port), token, allowed, protect
