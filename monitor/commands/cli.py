@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from monitor import __version__
 from monitor.commands import COMMANDS
 
-DESCRIPTION = "monitor: an always-on, event-driven feed monitor."
+DESCRIPTION = "The `monitor` command: check, match, run, backtest, shadow-report, stories."
 
 
 def _parser(chosen: str | None = None) -> argparse.ArgumentParser:

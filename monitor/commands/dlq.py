@@ -97,7 +97,8 @@ async def _run(
             for letter in chosen:
                 print(f"{letter.id} {letter.channel}: dropped", file=out)
             return EXIT_USAGE if missing else EXIT_OK
-        state = await stack.enter_async_context(StateStore(config.state_dir))
+        state = StateStore(config.state_dir)
+        await wiring.stores_state(stack, state)
         retrier = Retrier(
             senders=await _senders(config, stack),
             settlements=await wiring.settlements(stack, state),

@@ -108,6 +108,7 @@ class Service:
         self.status = Sources(  # what GET / shows
             role=role,
             board=FeedBoard() if self.runs("poller") else None,
+            polling=lambda: self.poller is not None,
             metrics=self.metrics,
             feeds=lambda: self.rule_set.feeds,
             rules=lambda: [r.spec for r in self.book.compiled.rules],

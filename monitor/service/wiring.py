@@ -60,6 +60,11 @@ class Wiring(Protocol):
         """Refuse to start on a state that does not belong with this bus."""
         ...
 
+    async def stores_state(self, stack: AsyncExitStack, state: StateStore) -> None:
+        """Open `state` (closed with `stack`) if this bus keeps its stores there: a command
+        that only reads and writes the stores (`monitor dlq`) needs no state.db on Kafka."""
+        ...
+
     async def settlements(self, stack: AsyncExitStack, state: StateStore) -> Settlements:
         """Where each alert's delivery is settled."""
         ...
@@ -112,6 +117,10 @@ class LocalWiring:
     async def check(self, state: StateStore) -> None:
         """The bus log and the state must be the same history (`check_history`)."""
         await check_history(state.file, self.bus.file)
+
+    async def stores_state(self, stack: AsyncExitStack, state: StateStore) -> None:
+        """Open state.db: the stores are its tables."""
+        await stack.enter_async_context(state)
 
     async def settlements(self, stack: AsyncExitStack, state: StateStore) -> Settlements:
         """state.db's deliveries table."""
@@ -175,6 +184,9 @@ class KafkaWiring:
 
     async def check(self, state: StateStore) -> None:
         """Nothing: on Kafka, settlements dedupe redelivered work."""
+
+    async def stores_state(self, stack: AsyncExitStack, state: StateStore) -> None:
+        """Nothing: the stores are topics."""
 
     async def _started(self, stack: AsyncExitStack, store: S) -> S:
         await store.start()

@@ -42,7 +42,7 @@ FEED_ROWS = 300
 
 @dataclass(slots=True)
 class Sources:
-    """Where each section comes from; set as the service opens its parts."""
+    """Where each section comes from."""
 
     role: str
     metrics: Metrics
@@ -51,6 +51,7 @@ class Sources:
     problems: Callable[[], Sequence[str]]  # the last reload's problems, if it failed
     bus: Callable[[], Connection] | None = None  # whether the bus is connected now
     board: FeedBoard | None = None
+    polling: Callable[[], bool] = lambda: True  # the poller is open (the board is being filled)
     tally: MatchTally | None = None
     recent: RecentAlerts | None = None
     started_ms: int = 0
@@ -70,7 +71,7 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
         problems=tuple(sources.problems()),
     )
     feeds, feeds_more = None, 0
-    if sources.board is not None:
+    if sources.board is not None and sources.polling():
         seen = sources.board.snapshot()
         rows = [
             FeedRow(f.id, f.url, f.interval_s, seen.get(f.id, FeedStatus(f.id)))
