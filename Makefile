@@ -17,7 +17,7 @@ TEST_WORKERS ?= $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 ||
 NO_CARGO := no cargo here, so the native matching engine is not built (install Rust from \
 https://rustup.rs and run make again)
 
-.PHONY: run test check lint fmt clean kafka kafka-stop bench fuzz
+.PHONY: run test test-fast check lint fmt clean kafka kafka-stop bench fuzz
 
 $(STAMP): pyproject.toml $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,14 @@ else
 	cd native && $(CARGO) test --release --quiet
 endif
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+
+# The inner loop, about a minute: no lint, no Rust tests, and none of the tests that need a
+# broker (kafka), start a program (process: monitor itself, chromium, ...) or a browser, or take
+# half a minute (long); tests/conftest.py marks them. The property tests run 20 examples each
+# (FUZZ_EXAMPLES=N for another count; `make test` runs their full count). `make test` runs all.
+test-fast: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20} $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal \
+		-m "not kafka and not process and not browser and not long"
 
 fmt: $(STAMP)
 	$(BIN)/ruff format monitor tests tools bench
