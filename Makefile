@@ -9,15 +9,16 @@ CARGO ?= $(shell PATH="$(PATH)" command -v cargo 2>/dev/null)
 # Named for what it holds, so installing cargo later builds the engine on the next make.
 STAMP := $(VENV)/.installed-$(if $(CARGO),native,python)
 NATIVE := native/Cargo.toml native/Cargo.lock native/pyproject.toml native/monitor_native.pyi $(wildcard native/src/*.rs)
-# The suite runs on two workers (pytest-xdist) where there are two cores: most tests wait on
-# processes and servers, so two halve the time (each worker that runs a Kafka test starts its
-# own broker). The tests marked `long` start first and an idle worker takes work from the busy
-# one (worksteal), so both finish together.
-TEST_WORKERS ?= $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 1)
+# The suite runs on three workers (pytest-xdist) a core: most tests wait on processes, servers
+# and brokers, not on the CPU (on 2 cores the tests take about 1,900 s of time but 600 s of
+# CPU), so six workers keep both cores busy. Each worker that runs a Kafka test starts its own
+# broker. The tests marked `long` start first and an idle worker takes work from a busy one
+# (worksteal), so all finish together.
+TEST_WORKERS ?= $(shell echo $$((3 * $$(nproc 2>/dev/null || echo 1))))
 NO_CARGO := no cargo here, so the native matching engine is not built (install Rust from \
 https://rustup.rs and run make again)
 
-.PHONY: run test check lint fmt clean kafka kafka-stop bench fuzz
+.PHONY: run test test-fast check lint fmt clean kafka kafka-stop bench fuzz
 
 $(STAMP): pyproject.toml $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,14 @@ else
 	cd native && $(CARGO) test --release --quiet
 endif
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+
+# The inner loop, about a minute: no lint, no Rust tests, and none of the tests that need a
+# broker (kafka), start a program (process: monitor itself, chromium, ...) or a browser, or take
+# half a minute (long); tests/conftest.py marks them. The property tests run 20 examples each
+# (FUZZ_EXAMPLES=N for another count; `make test` runs their full count). `make test` runs all.
+test-fast: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20} $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal \
+		-m "not kafka and not process and not browser and not long"
 
 fmt: $(STAMP)
 	$(BIN)/ruff format monitor tests tools bench

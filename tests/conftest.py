@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
+from typing import Any
 
 import pytest
 
@@ -21,9 +23,64 @@ SHIPPED_RULES = ROOT / "rules"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The `long` tests first (stable otherwise): with two workers, a long test started last
-    would keep one worker busy alone at the end."""
+    """Marks what a test needs, so `make test-fast` can leave it out (see the markers in
+    pyproject.toml): `kafka` for a test that takes the `kafka` fixture; `process` for one that
+    starts a program (monitor, chromium, promtool ...) and `browser` for one that starts
+    chromium, as far as the code of tests/ it runs says. Then the `long` tests first (stable
+    otherwise): a long test started last would keep one worker busy alone at the end."""
+    from tests.browser import browser
+
+    for item in items:
+        if "kafka" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+        reached = dict(_code_reached(item))
+        if any(names & _STARTS_A_PROGRAM for names in reached.values()):
+            item.add_marker(pytest.mark.process)
+        if id(browser) in reached:
+            item.add_marker(pytest.mark.browser)
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+# The names by which code starts another program (`sys.executable` reads as `executable`).
+_STARTS_A_PROGRAM = frozenset(
+    {"subprocess", "Popen", "create_subprocess_exec", "create_subprocess_shell", "executable"}
+)
+
+
+def _code_reached(item: pytest.Item) -> Iterator[tuple[int, frozenset[str]]]:
+    """The id of each function of tests/ that the test or its fixtures name, those functions
+    name in turn, and so on (methods of classes of tests/ too), with the names its code uses."""
+    info = getattr(item, "_fixtureinfo", None)
+    fixtures = [] if info is None else [d.func for ds in info.name2fixturedefs.values() for d in ds]
+    todo: list[Any] = [getattr(item, "function", None), *fixtures]
+    seen: set[int] = set()
+    while todo:
+        obj = todo.pop()
+        if isinstance(obj, staticmethod | classmethod):
+            obj = obj.__func__
+        elif isinstance(obj, property):
+            obj = obj.fget
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, type):
+            if obj.__module__.startswith("tests"):
+                todo.extend(vars(obj).values())
+            continue
+        function = getattr(obj, "__wrapped__", obj)  # under @asynccontextmanager and the like
+        function = getattr(getattr(function, "hypothesis", None), "inner_test", function)
+        scope: dict[str, Any] = getattr(function, "__globals__", {})
+        code: CodeType | None = getattr(function, "__code__", None)
+        if code is None or not str(scope.get("__name__", "")).startswith("tests"):
+            continue
+        names: set[str] = set()
+        codes = [code]
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            codes.extend(c for c in code.co_consts if isinstance(c, CodeType))
+        yield id(obj), frozenset(names)
+        todo.extend(scope[name] for name in names if name in scope)
 
 
 @pytest.fixture(autouse=True)
