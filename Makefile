@@ -48,11 +48,13 @@ bench: $(STAMP)
 
 # The fuzz tests of the parsers, the rule loader, the story index, the digest settings, the
 # channel templates (and their render budget), the page extractor, `monitor feeds` (OPML, pages,
-# the feeds.yaml writer), the listener's Host check and the bus record decoder, with many more examples than `make test` gives them (FUZZ_EXAMPLES=N to choose how many; about
+# the feeds.yaml writer), the listener's Host check, the bus record decoder and a feed's `kind:`,
+# with many more examples than `make test` gives them (FUZZ_EXAMPLES=N to choose how many; about
 # 4 minutes at the default).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} $(BIN)/pytest -o timeout=1800 -p no:cacheprovider \
-		tests/property/test_parse_fuzz.py tests/property/test_rules_fuzz.py tests/matching/test_regexes.py \
+		tests/property/test_parse_fuzz.py tests/property/test_rules_fuzz.py \
+		tests/matching/test_regexes.py tests/hostile/test_source_kind.py \
 		tests/property/test_yaml_fast_path.py tests/property/test_story_index.py \
 		tests/property/test_timing_fuzz.py tests/property/test_template_fuzz.py \
 		tests/property/test_feed_health_properties.py tests/property/test_feed_list_fuzz.py \

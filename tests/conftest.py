@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     starts a program (monitor, chromium, promtool ...) and `browser` for one that starts
     chromium, as far as the code of tests/ it runs says. Then the `long` tests first (stable
     otherwise): a long test started last would keep one worker busy alone at the end."""
-    from tests.browser import browser
+    from tests.support.browser import browser
 
     for item in items:
         if "kafka" in getattr(item, "fixturenames", ()):

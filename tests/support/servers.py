@@ -7,6 +7,7 @@ import email
 import email.policy
 import gzip
 import hashlib
+import random
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -28,12 +29,25 @@ def rss(*titles: str) -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
 
 
+# Ports handed out for a server a test starts later (a monitor subprocess binds it itself), taken
+# below the kernel's ephemeral range (32768-60999 on Linux): a port from bind(0) is in that
+# range, where every outgoing connection of every worker (Kafka clients, HTTP) also takes its
+# local port, so between the check and the bind another socket took it now and then.
+_PORTS = range(20_000, 32_000)
+_random = random.Random()
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port free on 127.0.0.1 right now, outside the ephemeral range."""
+    for _ in range(200):
+        port = _random.choice(_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-31999 on 127.0.0.1")
 
 
 @dataclass
