@@ -1,4 +1,5 @@
-"""Wiring: build the bus, state, poller, matcher and dispatcher for a role, and run them."""
+"""The service: build a role's poller, matcher and dispatcher (the bus's stores come from
+`monitor.service.wiring`), and run them."""
 
 from __future__ import annotations
 
@@ -54,8 +55,6 @@ from monitor.stories.desk import StoryDesk
 SENDER_THREADS = 4
 RECENT_ALERT_BYTES = 3_000  # one listed alert: title, URL, three evidence snippets (measured)
 log = structlog.get_logger("monitor.service")
-
-PRUNE_INTERVAL_S = 3600.0
 
 
 class Service:
