@@ -21,11 +21,14 @@ https://rustup.rs and run make again)
 .PHONY: run test test-fast check lint fmt clean kafka kafka-stop bench fuzz
 
 $(STAMP): pyproject.toml $(NATIVE)
+	@echo "== setting up $(VENV): Python packages (about a minute and a half the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 ifneq ($(CARGO),)
+	@echo "== building the native matching engine with cargo (about a minute the first time)"
 	$(BIN)/pip install --quiet ./native
 endif
+	@echo "== installing monitor and its test tools"
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -62,6 +65,7 @@ fuzz: $(STAMP)
 		tests/test_extract.py::test_any_bytes_extract_without_error
 
 lint: $(STAMP)
+	@echo "== lint: ruff, mypy (strict), the import layers"
 	$(BIN)/ruff format --check monitor tests tools bench
 	$(BIN)/ruff check monitor tests tools bench
 	$(BIN)/mypy
@@ -73,8 +77,11 @@ ifeq ($(CARGO),)
 	@echo "RUST TESTS NOT RUN: $(NO_CARGO)" >&2
 	@test "$$CI" != true || { echo "CI=true: cargo is required" >&2; exit 1; }
 else
+	@echo "== the matching engine's Rust tests"
 	cd native && $(CARGO) test --release --quiet
 endif
+	@echo "== the test suite on $(TEST_WORKERS) workers (about 6 minutes; the first run also fetches" \
+		"Kafka's jars, starts brokers and installs promtool and Chromium when they are missing)"
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The inner loop, about a minute: no lint, no Rust tests, and none of the tests that need a
