@@ -18,7 +18,7 @@ TEST_WORKERS ?= $(shell echo $$((3 * $$(nproc 2>/dev/null || echo 1))))
 NO_CARGO := no cargo here, so the native matching engine is not built (install Rust from \
 https://rustup.rs and run make again)
 
-.PHONY: run test test-fast check lint fmt clean kafka kafka-stop bench fuzz
+.PHONY: run demo test test-fast check lint fmt clean kafka kafka-stop bench fuzz
 
 $(STAMP): pyproject.toml $(NATIVE)
 	@echo "== setting up $(VENV): Python packages (about a minute and a half the first time)"
@@ -35,6 +35,11 @@ endif
 run: $(STAMP)
 	$(BIN)/monitor check --config monitor.yaml
 	$(BIN)/monitor run --config monitor.yaml
+
+# The monitor on bundled sample feeds served from 127.0.0.1: an alert, a folded copy and the
+# status page in seconds, without a network. Ctrl-C to stop.
+demo: $(STAMP)
+	$(BIN)/monitor demo
 
 # A single-node Apache Kafka (KRaft) on 127.0.0.1, from Maven Central jars (cached in .cache/).
 kafka: $(STAMP)

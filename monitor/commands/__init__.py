@@ -41,6 +41,7 @@ class Command:
 COMMANDS = (
     Command("check", "validate a rules directory; exit 1 on any problem", "check"),
     Command("run", "run the monitor until SIGINT or SIGTERM", "run"),
+    Command("demo", "the monitor on bundled sample feeds, offline: an alert in seconds", "demo"),
     Command(
         "backtest",
         "what would these rules have caught in the stored articles? (sends nothing)",

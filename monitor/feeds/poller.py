@@ -46,6 +46,7 @@ class PollResult:
     retry_in_s: float | None = None
     reason: str = ""  # a failure's, as logged
     items: int | None = None  # in the document read (None when none was)
+    unreachable: bool = False  # the host's name did not resolve, or it refused the connection
 
 
 class Leases(Protocol):
@@ -122,6 +123,7 @@ class Poller:
         metrics.fulltext_jobs.labels("running").set_function(lambda: pool.state().busy)
         metrics.fulltext_jobs.labels("waiting").set_function(lambda: pool.state().waiting)
         self._failing: set[str] = set()
+        self._first_polls: dict[str, float | None] = {}  # feed -> its retry delay if unreachable
         # Each feed's last poll and next one, for the status page.
         self.board = board if board is not None else FeedBoard()
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
@@ -178,6 +180,7 @@ class Poller:
                 continue
             result = await self.poll(feed)
             if result.result in ("gone", "disabled"):  # a new URL in feeds.yaml revives it
+                self._first_poll(feed.id, None)
                 return
             try:
                 state = await self.state.feed_state(feed.id)
@@ -191,6 +194,7 @@ class Poller:
                 delay = backoff_delay(state.failures, feed.interval_s, self.config.max_backoff_s)
             else:
                 delay = next_delay(feed.interval_s, self._rng.random())
+            self._first_poll(feed.id, delay if result.unreachable else None)
             self.board.scheduled(feed.id, next_ms=_ms_from_now(delay), failures=state.failures)
 
     async def poll(self, feed: FeedSpec) -> PollResult:
@@ -234,6 +238,7 @@ class Poller:
             return await self._fetch_and_publish(feed, state)
         except FeedFetchError as exc:
             reason, result, retry_in_s = str(exc), exc.result, exc.retry_after_s
+            unreachable = isinstance(exc.__cause__, aiohttp.ClientConnectorError)  # DNS too
             if not exc.retriable:
                 disabled = replace(state, disabled_reason=reason, disabled_url=feed.url)
                 await self.state.save_feed_state(disabled)
@@ -242,6 +247,7 @@ class Poller:
                 return PollResult(result, reason=reason)
         except FeedParseError as exc:
             reason, result, retry_in_s = str(exc), "parse_error", None
+            unreachable = False
         except (BusError, StorageFull) as exc:
             # Not the feed's fault: what was not marked seen is published again next time
             # (a record published twice is matched twice, and alerted once).
@@ -251,7 +257,27 @@ class Poller:
         failures = state.failures + 1
         await self.state.save_feed_state(replace(state, failures=failures))
         log.warning("feed_failed", result=result, reason=reason, failures=failures)
-        return PollResult(result, retry_in_s=retry_in_s, reason=reason)
+        return PollResult(result, retry_in_s=retry_in_s, reason=reason, unreachable=unreachable)
+
+    def _first_poll(self, feed_id: str, unreachable_retry_s: float | None) -> None:
+        """Note a feed's first poll; when the first polls of every feed found its host
+        unreachable (no DNS, no connection: offline, or behind a proxy), say so once."""
+        if feed_id in self._first_polls or not self._specs:
+            return
+        self._first_polls[feed_id] = unreachable_retry_s
+        delays = [self._first_polls.get(f) for f in self._specs]
+        known = [d for d in delays if d is not None]
+        if len(known) < len(delays):  # a feed not polled yet, or one that was reached
+            return
+        retry_s = min(known)
+        log.warning(
+            "feeds_unreachable",
+            feeds=len(delays),
+            detail=f"none of the {len(delays)} feeds can be reached (their names do not resolve "
+            f"or their hosts refuse the connection): is this machine offline or behind a proxy? "
+            f"Each is tried again, the first in {_duration(retry_s)}. `make demo` (or `monitor "
+            f"demo`) shows the monitor at work on sample feeds, offline",
+        )
 
     async def _fetch_and_publish(self, feed: FeedSpec, state: FeedState) -> PollResult:
         body, etag, modified, content_type = await self._fetch(feed, state)
@@ -328,6 +354,16 @@ class Poller:
     def failing(self) -> frozenset[str]:
         """Feeds whose last poll failed."""
         return frozenset(self._failing)
+
+
+def _duration(seconds: float) -> str:
+    """`seconds` for people: 45s, 5m, 1h30m (to the second under ten minutes)."""
+    whole = max(1, round(seconds))
+    hours, minutes, secs = whole // 3600, whole % 3600 // 60, whole % 60
+    if whole >= 600:
+        secs = 0
+    parts = (f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
+    return "".join(parts)
 
 
 def _ms_from_now(seconds: float) -> int:
