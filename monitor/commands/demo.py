@@ -28,7 +28,7 @@ import aiohttp
 from aiohttp import web
 
 from monitor.commands.common import EXIT_INVALID, EXIT_OK
-from monitor.commands.run import _first as first_of
+from monitor.commands.run import first_of
 from monitor.kernel.errors import ConfigError, RuleError
 from monitor.kernel.logs import configure_logging
 from monitor.matching.loader import load_rules_dir

@@ -75,11 +75,11 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         # next start does it again. Nothing is lost, but say so.
         structlog.get_logger("monitor").warning("stop_forced", grace_s=GRACE_S)
     except (OSError, StorageError, ExceptionGroup) as exc:
-        storage = _first(exc, StorageError)
+        storage = first_of(exc, StorageError)
         if storage is not None:  # a state file cannot be used: say which and what to do
             structlog.get_logger("monitor").error("startup_failed", reason=str(storage))
             return EXIT_USAGE
-        failed = _first(exc, OSError)
+        failed = first_of(exc, OSError)
         if failed is None:
             raise
         # The listen address is taken, or the like.
@@ -93,13 +93,13 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
 E = TypeVar("E", bound=BaseException)
 
 
-def _first(exc: BaseException, kind: type[E]) -> E | None:
+def first_of(exc: BaseException, kind: type[E]) -> E | None:
     """`exc` if it is a `kind`, or the first `kind` inside it (task groups wrap failures)."""
     if isinstance(exc, kind):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
-            found = _first(inner, kind)
+            found = first_of(inner, kind)
             if found is not None:
                 return found
     return None
