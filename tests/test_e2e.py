@@ -75,7 +75,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             textwrap.dedent(f"""\
             rules_dir: rules
             state_dir: state
-            poller: {{host_delay: 0s}}
+            poller: {{host_delay: 0s, max_age: 3650d}}
             bus: local
             http: {{listen: "127.0.0.1:{http_port}"}}
             defaults: {{notify: [ops-hook, analysts, console]}}

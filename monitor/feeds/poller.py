@@ -20,6 +20,7 @@ import aiohttp
 import structlog
 
 from monitor.bus.base import ARTICLES, Bus
+from monitor.feeds.baseline import split_by_age
 from monitor.feeds.board import FeedBoard
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.fulltext import FullText, page_sandbox
@@ -301,6 +302,16 @@ class Poller:
         new_ids = set(await self.state.unseen([a.id for a in parsed.articles]))
         fresh = [a for a in parsed.articles if a.id in new_ids]
         fresh = list({a.id: a for a in fresh}.values())
+        too_old = 0
+        if fresh and not await self.state.has_seen(feed.id):
+            fresh, old = split_by_age(fresh, fetched_at, self._max_age_s(feed))
+            too_old = len(old)
+            if old:
+                log.info(
+                    "first_poll_old_items_recorded_unpublished",
+                    too_old=too_old,
+                    max_age_s=self._max_age_s(feed),
+                )
         fresh = await self.fulltext.complete(feed, fresh)
         fresh = await asyncio.to_thread(with_languages, fresh)
         if not feed.stories:  # the setting travels with each item, to whichever dispatcher
@@ -311,9 +322,11 @@ class Poller:
             FeedState(feed_id=feed.id, etag=etag, last_modified=modified, failures=0)
         )
         self.metrics.articles_published.labels(feed.id).inc(len(fresh))
+        if too_old:
+            self.metrics.articles_too_old.labels(feed.id).inc(too_old)
         for article in fresh:
             self.metrics.articles_by_language.labels(metric_label(article.language)).inc()
-        log.info("feed_polled", new=len(fresh), items=len(parsed.articles))
+        log.info("feed_polled", new=len(fresh), items=len(parsed.articles), too_old=too_old)
         return PollResult("ok", new=len(fresh), items=len(parsed.articles))
 
     async def _fetch(
@@ -350,6 +363,9 @@ class Poller:
                 result="http_error",
                 retry_after_s=min(wait, self.config.max_backoff_s) if wait is not None else None,
             )
+
+    def _max_age_s(self, feed: FeedSpec) -> float:
+        return feed.max_age_s if feed.max_age_s is not None else self.config.max_age_s
 
     def failing(self) -> frozenset[str]:
         """Feeds whose last poll failed."""

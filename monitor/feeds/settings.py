@@ -9,6 +9,7 @@ from typing import Final
 from monitor.kernel.checks import Checker, duration, number
 
 DEFAULT_USER_AGENT: Final = "monitor-feed-poller/{version} (+https://github.com/monitor/monitor)"
+DEFAULT_MAX_AGE_S: Final = 2 * 86400.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +26,9 @@ class PollerConfig:
     allow_private: bool = False
     per_host: int = 2  # requests at once to one host (feeds, pages and robots.txt together)
     host_delay_s: float = 1.0  # at least this long between the starts of two of them
+    # A feed's first poll records, without publishing, the items published longer ago than this
+    # (a feed may say its own `max_age:`); see `monitor.feeds.baseline`.
+    max_age_s: float = DEFAULT_MAX_AGE_S
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +63,7 @@ def parse_poller(check: Checker, value: object, line: int) -> PollerConfig:
         "allow_private_redirects",  # its old name, still read
         "per_host",
         "host_delay",
+        "max_age",
     )
     spec = check.mapping(value, line, "poller", keys)
     if spec is None:
@@ -80,6 +85,7 @@ def parse_poller(check: Checker, value: object, line: int) -> PollerConfig:
         allow_private=any(private),
         per_host=int(number(check, spec, "per_host", default.per_host, minimum=1)),
         host_delay_s=duration(check, spec, "host_delay", default.host_delay_s, zero_ok=True),
+        max_age_s=duration(check, spec, "max_age", default.max_age_s),
     )
 
 

@@ -19,7 +19,7 @@ from monitor.kernel.located import LocDict
 DEFAULT_INTERVAL_S = 300.0  # how often a feed is polled unless it says
 FEED_KEYS = (
     "id", "kind", "url", "interval", "tags", "enabled", "expect_every", "fulltext",
-    "fulltext_selector", "fulltext_ignore_robots", "stories",
+    "fulltext_selector", "fulltext_ignore_robots", "stories", "max_age",
 )  # fmt: skip
 
 
@@ -40,6 +40,7 @@ class FeedSpec:
     fulltext_selector: str | None = None  # the page's element holding the text, as CSS
     fulltext_ignore_robots: bool = False
     stories: bool = True  # `stories: false`: its items are never folded into stories
+    max_age_s: float | None = None  # its first poll's cutoff (None: `poller.max_age`)
 
 
 def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Problem]]:
@@ -75,6 +76,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
             else:
                 if expect_every_s < 60:
                     check.error(at("expect_every"), "feed `expect_every` must be at least 1m")
+        max_age_s = _optional_duration(check, spec, "max_age")
         tags = _strings(check, spec, "tags") if "tags" in spec else ()
         enabled = True
         if "enabled" in spec:
@@ -95,6 +97,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
                 enabled=enabled,
                 expect_every_s=expect_every_s,
                 stories=stories is not False,
+                max_age_s=max_age_s,
                 **fulltext,
             )
         )
@@ -124,6 +127,17 @@ def _fulltext(check: Checker, spec: LocDict) -> dict[str, Any]:
     if found.get("fulltext", "false") != "false" and not available():
         check.error(at("fulltext"), f"`fulltext` needs the page extractor: {EXTRA_HINT}")
     return found
+
+
+def _optional_duration(check: Checker, spec: LocDict, key: str) -> float | None:
+    """The duration under `key` in seconds, or None when absent or wrong (reported)."""
+    if key not in spec:
+        return None
+    try:
+        return parse_duration(spec[key])
+    except ValueError as exc:
+        check.error(spec.line_of(key), f"feed `{key}`: {exc}")
+        return None
 
 
 def _strings(check: Checker, spec: LocDict, key: str) -> tuple[str, ...]:

@@ -84,6 +84,7 @@ class Metrics:
     polls: Counter
     poll_duration: Histogram
     articles_published: Counter
+    articles_too_old: Counter
     articles_by_language: Counter
     fulltext: Counter
     fulltext_jobs: Gauge
@@ -147,6 +148,12 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         articles_published=Counter(
             "monitor_articles_published_total",
             "New articles published to the bus.",
+            ["feed"],
+            registry=r,
+        ),
+        articles_too_old=Counter(
+            "monitor_articles_too_old_total",
+            "Items a feed's first poll recorded without publishing: older than max_age.",
             ["feed"],
             registry=r,
         ),

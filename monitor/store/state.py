@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS seen (
     feed_id TEXT NOT NULL,
     last_seen_ms INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS seen_feed ON seen (feed_id);
 CREATE TABLE IF NOT EXISTS deliveries (
     alert_id TEXT PRIMARY KEY,
     rule_id TEXT NOT NULL,
@@ -187,6 +188,18 @@ class StateStore(Resource):
 
         seen = await self.file.run(query)
         return [i for i in ids if i not in seen]
+
+    async def has_seen(self, feed_id: str) -> bool:
+        """Whether any item of the feed is remembered: false before its first good poll (and
+        after it has been silent longer than the items are kept)."""
+        row = await self.file.run(
+            lambda: (
+                self.file.conn()
+                .execute("SELECT 1 FROM seen WHERE feed_id = ? LIMIT 1", (feed_id,))
+                .fetchone()
+            )
+        )
+        return row is not None
 
     async def mark_seen(self, feed_id: str, article_ids: Iterable[str]) -> None:
         """Remember items (again), so they are never published twice."""

@@ -38,7 +38,7 @@ class Setup:
             textwrap.dedent(f"""\
             rules_dir: rules
             state_dir: state
-            poller: {{host_delay: 0s}}
+            poller: {{host_delay: 0s, max_age: 3650d}}
             bus: {self.bus}
             http: {{listen: "127.0.0.1:{port}"}}
             defaults: {{notify: [hook]}}

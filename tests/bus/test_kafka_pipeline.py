@@ -72,7 +72,7 @@ class Fleet:
             textwrap.dedent(f"""\
             rules_dir: rules
             state_dir: state-{name}
-            poller: {{host_delay: 0s}}  # one local server, many feeds each second
+            poller: {{host_delay: 0s, max_age: 3650d}}  # one local server, many feeds each second
             bus: {{kind: kafka, bootstrap_servers: "{self.bootstrap}", topic_prefix: "{self.prefix}", partitions: 4, poller_partitions: 4}}
             http: {{listen: "127.0.0.1:{port}"}}
             defaults: {{notify: {self.notify}}}
@@ -565,7 +565,7 @@ async def test_feed_health_on_kafka_survives_a_poller_with_no_local_state(fleet:
 
     def with_health(proc: MonitorProcess) -> MonitorProcess:
         text = proc.config.read_text().replace(
-            "{host_delay: 0s}", "{host_delay: 0s, max_backoff: 2s}"
+            "{host_delay: 0s,", "{host_delay: 0s, max_backoff: 2s,"
         )
         proc.config.write_text(text + health)
         return proc

@@ -28,7 +28,7 @@ def config(tmp: Path, tg: Telegram, nt: Ntfy, mx: Matrix, ap: AppriseJson, port:
         textwrap.dedent(f"""\
         rules_dir: rules
         state_dir: state
-        poller: {{host_delay: 0s}}
+        poller: {{host_delay: 0s, max_age: 3650d}}
         http: {{listen: "127.0.0.1:{port}"}}
         delivery: {{attempts: 3, backoff: 0.2, max_backoff: 0.2}}
         defaults: {{notify: [tg, phone, room, many]}}

@@ -84,7 +84,7 @@ def setup(tmp: Path) -> Path:
     config = tmp / "monitor.yaml"
     config.write_text(
         f"rules_dir: rules\nstate_dir: state\nhttp: {{listen: '127.0.0.1:{free_port()}'}}\n"
-        "poller: {host_delay: 0s, timeout: 5s}\n"
+        "poller: {host_delay: 0s, timeout: 5s, max_age: 3650d}\n"
     )
     return config
 

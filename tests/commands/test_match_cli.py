@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -82,9 +83,9 @@ def test_list_of_articles_and_json_feed(shipped_rules: Path, tmp_path: Path) -> 
     ("content", "reason"),
     [
         ("{not json", "invalid JSON"),
-        ('{"summary": "no title or content"}', "an article needs `title` or `content`"),
+        ('{"summary": "no title or content"}', "an article needs `title`, `content` or `text`"),
         ('{"title": 5}', "`title` must be a string"),
-        ("plain text, not a feed", "not a feed or a JSON article"),
+        ("plain text, not a feed", "not a feed (RSS, Atom, RDF, JSON Feed), an HTML page"),
     ],
 )
 def test_unreadable_input_exits_2(
@@ -134,3 +135,62 @@ def test_data_dir_exists() -> None:
     assert SEED_JSON.is_file()
     assert SEED_FEED.is_file()
     assert DATA in SEED_JSON.parents
+
+
+def seed_page() -> str:
+    """The seed article as a news site's page: menus and a footer around the article."""
+    seed = json.loads(SEED_JSON.read_text(encoding="utf-8"))
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in seed["content"].split(". "))
+    return (
+        f'<!doctype html><html lang="en"><head><title>{html.escape(seed["title"])}</title>'
+        '</head><body><nav><a href="/">Home</a> <a href="/sport">Sport</a></nav>'
+        f"<article><h1>{html.escape(seed['title'])}</h1>{paragraphs}</article>"
+        "<footer>Copyright. Football results every Sunday.</footer></body></html>"
+    )
+
+
+def test_an_html_page_is_read_through_the_extractor(shipped_rules: Path, tmp_path: Path) -> None:
+    """`match page.html` reads the page's main text as `extract` does, and the seed matches
+    (it failed with SAXParseException: the page was read as a feed)."""
+    page = tmp_path / "page.html"
+    page.write_text(seed_page(), encoding="utf-8")
+    done = monitor("match", "--rules", str(shipped_rules), str(page))
+    assert 0 == done.returncode, done.stderr
+    assert "MATCH cis-defense-cooperation [high]" in done.stdout
+    assert done.stdout.rstrip().endswith("1 article(s), 1 matched, 1 match(es)")
+
+
+def test_extract_json_output_is_read(shipped_rules: Path, tmp_path: Path) -> None:
+    """`extract --json page.html > a.json; match a.json` matches what `match page.html` does
+    (it gave "0 matched": `text` was not read), for one page and for several (JSON Lines)."""
+    page = tmp_path / "page.html"
+    page.write_text(seed_page(), encoding="utf-8")
+    other = tmp_path / "other.html"
+    other.write_text(
+        "<html><body><article><p>"
+        + "The central bank held its rates again on Thursday, as expected. " * 8
+        + "</p></article></body></html>"
+    )
+    for pages, articles in (([page], 1), ([page, other], 2)):
+        extracted = monitor("extract", "--json", *map(str, pages))
+        assert 0 == extracted.returncode, extracted.stderr
+        output = tmp_path / "a.json"
+        output.write_text(extracted.stdout, encoding="utf-8")
+        done = monitor("match", "--rules", str(shipped_rules), str(output))
+        assert 0 == done.returncode, done.stderr
+        assert "MATCH cis-defense-cooperation [high]" in done.stdout
+        assert f"{articles} article(s), 1 matched, 1 match(es)" in done.stdout
+
+
+def test_an_extract_failure_line_is_named(shipped_rules: Path, tmp_path: Path) -> None:
+    """A line where `extract` read no text is an input error naming the line and the page."""
+    path = tmp_path / "a.json"
+    path.write_text(
+        json.dumps({"source": "a.html", "title": "t", "language": "en", "text": "words"})
+        + "\n"
+        + json.dumps({"source": "b.html", "error": "no article text found on the page"})
+        + "\n"
+    )
+    done = monitor("match", "--rules", str(shipped_rules), str(path))
+    assert 2 == done.returncode
+    assert f"{path}: line 2: `monitor extract` read no text from b.html" in done.stderr

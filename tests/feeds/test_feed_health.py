@@ -121,7 +121,7 @@ class Rig:
             rules_dir: rules
             state_dir: state
             http: {{listen: "127.0.0.1:{port}"}}
-            poller: {{max_backoff: 2s, host_delay: 0s}}
+            poller: {{max_backoff: 2s, host_delay: 0s, max_age: 3650d}}
             health: {{notify: [ops], failing_after: 1h}}
             channels:
               ops: {{kind: webhook, url: "{receiver.url("/hook")}"}}

@@ -194,7 +194,7 @@ async def scenario(tmp: Path) -> dict[str, Any]:
     )
     (rules / "watches.yaml").write_text("rules:\n  - {id: word, match: {any: [alpha]}}\n")
     (tmp / "monitor.yaml").write_text(
-        "rules_dir: rules\nstate_dir: state\npoller: {host_delay: 0s, timeout: 5s}\n"
+        "rules_dir: rules\nstate_dir: state\npoller: {host_delay: 0s, timeout: 5s, max_age: 3650d}\n"
         'http: {listen: "127.0.0.1:8083"}\ndefaults: {notify: [hook]}\n'
         'channels:\n  hook: {kind: webhook, url: "http://127.0.0.1:8082/hook"}\n'
     )

@@ -88,7 +88,7 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
             textwrap.dedent(f"""\
             rules_dir: rules
             state_dir: state
-            poller: {{host_delay: 0s}}
+            poller: {{host_delay: 0s, max_age: 3650d}}
             http: {{listen: "127.0.0.1:{port}"}}
             defaults: {{notify: [hook]}}
             stories: {{window: 0}}

@@ -39,7 +39,7 @@ async def burst(tmp_path: Path) -> AsyncIterator[Hostile]:
     async with service_rig(tmp_path, feeds, watches, Hostile) as rig:
         config = tmp_path / "monitor.yaml"
         # Feeds on many hosts are polled many at once; these are all on one local server.
-        text = config.read_text().replace("{host_delay: 0s}", "{host_delay: 0s, per_host: 16}")
+        text = config.read_text().replace("{host_delay: 0s,", "{host_delay: 0s, per_host: 16,")
         config.write_text(text)
         yield rig
 

@@ -153,7 +153,7 @@ def webhook_service(
         textwrap.dedent(f"""\
         rules_dir: rules
         state_dir: state
-        poller: {{host_delay: 0s}}  # one local server, many feeds each second (see test_fulltext)
+        poller: {{host_delay: 0s, max_age: 3650d}}  # one local server, many feeds each second (see test_fulltext)
         http: {{listen: "127.0.0.1:{port}"{http}}}
         defaults: {{notify: [hook]}}
         channels:
