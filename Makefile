@@ -28,7 +28,7 @@ ifneq ($(CARGO),)
 	@echo "== building the native matching engine with cargo (about a minute the first time)"
 	$(BIN)/pip install --quiet ./native
 endif
-	@echo "== installing monitor and its test tools"
+	@echo "== installing the project and its test tools"
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
