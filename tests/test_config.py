@@ -70,6 +70,17 @@ def test_missing_variable_is_named(tmp_path: Path) -> None:
     )
 
 
+def test_missing_variable_sets_the_channel_aside_when_nothing_is_sent(tmp_path: Path) -> None:
+    """`sends=False`: the channel naming an unset ${VAR} is left out with the reason, the others
+    stay, and a rule or default naming it is no problem."""
+    config = load_config({"HOOK_SECRET": "x"}, write(tmp_path, PINNED), sends=False)
+    assert "environment variable SLACK_WEBHOOK_URL is not set" in config.unusable_channels.values()
+    aside = set(config.unusable_channels)
+    assert aside.isdisjoint(config.channels)
+    assert config.channel_names() == aside | set(config.channels)
+    assert config.channels  # the channels that need nothing unset are kept
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

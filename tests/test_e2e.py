@@ -171,12 +171,12 @@ async def test_once_retries_a_flaky_receiver(world: World) -> None:
 
 async def test_once_keeps_what_always_fails_waiting_for_the_next_run(world: World) -> None:
     """--once: a receiver that always fails marks the channel down (the health channel hears of
-    it) and the alert waits (held, not dead-lettered); the next --once run, with the receiver
-    back, sends it once."""
+    it) and the alert waits (held, not dead-lettered), exit 4; the next --once run, with the
+    receiver back, sends it once."""
     world.config.write_text(world.config.read_text() + "health: {notify: [analysts]}\n")
     world.receiver.always = 500
     proc = await world.start("--once")
-    assert 0 == await asyncio.wait_for(proc.wait(), timeout=30)
+    assert 4 == await asyncio.wait_for(proc.wait(), timeout=30)  # an alert waits: cron hears
     tried = len(world.receiver.received)  # 3 attempts, and a probe when the run ends
     assert tried >= 3
     async with LocalBus(world.tmp / "state" / "bus.db") as bus:
@@ -199,7 +199,7 @@ async def test_once_keeps_what_always_fails_waiting_for_the_next_run(world: Worl
 
 async def test_once_dead_letters_what_always_fails_with_give_up_after_0(world: World) -> None:
     """--once with `delivery: {give_up_after: 0}`: the alert goes to alerts.dlq with the reason
-    after its last attempt."""
+    after its last attempt, and the run exits 4."""
     world.config.write_text(
         world.config.read_text().replace(
             "max_backoff: 200ms}", "max_backoff: 200ms, give_up_after: 0}"
@@ -207,7 +207,7 @@ async def test_once_dead_letters_what_always_fails_with_give_up_after_0(world: W
     )
     world.receiver.always = 500
     proc = await world.start("--once")
-    assert 0 == await asyncio.wait_for(proc.wait(), timeout=30)
+    assert 4 == await asyncio.wait_for(proc.wait(), timeout=30)  # dead-lettered: cron hears
     assert 3 == len(world.receiver.received)
     async with LocalBus(world.tmp / "state" / "bus.db") as bus:
         records = await bus.consumer(DLQ, "test").fetch(10, 0.1)

@@ -47,7 +47,7 @@ def backtest_command(
     if since_s is None:
         return EXIT_USAGE
     try:
-        config = load_config(os.environ, config_path)
+        config = load_config(os.environ, config_path, sends=False)
         rule_set = load_rules_dir(rules_dir or config.rules_dir)
     except (ConfigError, RuleError) as exc:
         print(exc, file=sys.stderr)

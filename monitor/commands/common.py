@@ -17,6 +17,10 @@ from monitor.service.config import Config, load_config
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+# `monitor run --once`: what the pass left undone, so that cron can tell.
+EXIT_FEEDS_FAILED = 3  # a feed's poll failed (or the feed is disabled)
+EXIT_UNDELIVERED = 4  # an alert was dead-lettered, or waits for its channel
+EXIT_FEEDS_FAILED_AND_UNDELIVERED = 5  # both
 ALLOW_PRIVATE = "also fetch loopback and private addresses a public URL leads to"
 
 
@@ -31,7 +35,7 @@ R = TypeVar("R")
 def report(config_path: Path, read: Callable[[Config], Coroutine[Any, Any, R]]) -> R | None:
     """Load the config and run a report's reading; None (the reason said) when either fails."""
     try:
-        config = load_config(os.environ, config_path)
+        config = load_config(os.environ, config_path, sends=False)
         report_logging(config)
         return asyncio.run(read(config))
     except (ConfigError, BusError, StorageError) as exc:

@@ -43,7 +43,9 @@ def cost_command(
     """`monitor check --cost`: exit 0 when it ran (costly watches are flagged, not errors),
     1 when the rules are invalid, 2 when the config or the bus cannot be read."""
     try:
-        config = load_config(os.environ, config_path) if config_path is not None else None
+        config = (
+            load_config(os.environ, config_path, sends=False) if config_path is not None else None
+        )
     except ConfigError as exc:
         print(exc, file=err)
         return 2

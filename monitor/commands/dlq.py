@@ -49,7 +49,7 @@ def dlq_command(
     """Run one `monitor dlq` action; exit 0, 1 when a retry failed again, 2 on bad input (an id
     with no open dead letter among them)."""
     try:
-        config = load_config(os.environ, config_path)
+        config = load_config(os.environ, config_path, sends=action == "retry")
     except ConfigError as exc:
         print(exc, file=err)
         return EXIT_USAGE

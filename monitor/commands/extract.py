@@ -64,7 +64,7 @@ def extract_command(
     poller, fulltext = PollerConfig(), FulltextConfig()
     if config_path is not None:
         try:
-            config = load_config(os.environ, config_path)
+            config = load_config(os.environ, config_path, sends=False)
         except ConfigError as exc:
             print(exc, file=err)
             return EXIT_USAGE

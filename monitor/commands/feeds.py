@@ -89,7 +89,7 @@ def feeds_command(
 ) -> int:
     """Run one `monitor feeds` action (see the module docstring); return the exit code."""
     try:
-        config = load_config(os.environ, config_path)
+        config = load_config(os.environ, config_path, sends=False)
         if allow_private:
             config = replace(config, poller=replace(config.poller, allow_private=True))
         if action == "add":

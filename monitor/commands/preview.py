@@ -41,7 +41,7 @@ def preview_command(
 ) -> int:
     """Print each channel's message for the rule's match of the article; exit 1 on no match."""
     try:
-        config = load_config(os.environ, config_path)
+        config = load_config(os.environ, config_path, sends=False)
         compiled = compile_rules(load_rules_dir(config.rules_dir))
         articles = read_articles(article_file)
     except (ConfigError, RuleError, InputError) as exc:
@@ -52,6 +52,11 @@ def preview_command(
         print(f"no rule {rule_id!r} in {config.rules_dir}", file=err)
         return EXIT_USAGE
     names = list(channels) or list(rule.spec.notify or config.default_notify)
+    aside = [n for n in names if n in config.unusable_channels]
+    for name in aside:  # its secrets are not in the environment: its message cannot be shown
+        print(f"channel {name!r} cannot be previewed: {config.unusable_channels[name]}", file=err)
+    if aside:
+        return EXIT_USAGE
     unknown = [n for n in names if n not in config.channels]
     if unknown:
         print(f"no channel named {', '.join(map(repr, unknown))} in {config_path}", file=err)

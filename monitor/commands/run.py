@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, TypeVar
 import structlog
 
 from monitor.commands.common import (
+    EXIT_FEEDS_FAILED,
+    EXIT_FEEDS_FAILED_AND_UNDELIVERED,
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_UNDELIVERED,
     EXIT_USAGE,
 )
 from monitor.kernel.errors import ConfigError, RuleError, StorageError
@@ -24,10 +27,7 @@ from monitor.service.config import ROLES, load_config, notify_problems
 
 if TYPE_CHECKING:
     from monitor.service.app import Service
-
-
-if TYPE_CHECKING:
-    from monitor.service.app import Service
+    from monitor.service.outcome import OnceOutcome
 
 GRACE_S = 8.0  # SIGTERM to exit within 10 s, with room for the interpreter to wind down
 
@@ -45,7 +45,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run(config_path: Path, *, once: bool, role: str = "all") -> int:
-    """Run the service (or one pass of it); exit 1 on invalid config or rules."""
+    """Run the service (or one pass of it); exit 1 on invalid config or rules, and after one
+    pass 3, 4 or 5 when feeds failed, alerts were not delivered, or both."""
     from monitor.matching.reload import snapshot
     from monitor.service.app import Service
 
@@ -65,9 +66,10 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         return EXIT_INVALID
     configure_logging(config.log_level, secrets=config.secrets())
     service = Service(config, rule_set, role=role, files=files, seen=seen)
+    code = EXIT_OK
     try:
         if once:
-            asyncio.run(service.run_once())
+            code = once_exit_code(asyncio.run(service.run_once()))
         else:
             asyncio.run(serve(service, GRACE_S))
     except TimeoutError:  # before OSError, of which it is a subclass
@@ -87,7 +89,17 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
             "startup_failed", reason=f"{type(failed).__name__}: {failed}"
         )
         return EXIT_INVALID
-    return EXIT_OK
+    return code
+
+
+def once_exit_code(outcome: OnceOutcome) -> int:
+    """`run --once`'s exit code: 0 all well, 3 a feed failed, 4 an alert was dead-lettered or
+    waits for its channel, 5 both."""
+    if outcome.failed_feeds and outcome.undelivered:
+        return EXIT_FEEDS_FAILED_AND_UNDELIVERED
+    if outcome.failed_feeds:
+        return EXIT_FEEDS_FAILED
+    return EXIT_UNDELIVERED if outcome.undelivered else EXIT_OK
 
 
 E = TypeVar("E", bound=BaseException)

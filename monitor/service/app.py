@@ -42,6 +42,7 @@ from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
 from monitor.pipeline import run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
+from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered
 from monitor.service.wiring import Lease, make_wiring
 from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import ChannelRow, StatusView, utc
@@ -427,15 +428,23 @@ class Service:
         for partition, lag in lags.items():
             self.metrics.consumer_lag.labels(group, str(partition)).set(lag)
 
-    async def run_once(self) -> None:
-        """Poll every feed once and carry what is new through matching and delivery."""
+    async def run_once(self) -> OnceOutcome:
+        """Poll every feed once and carry what is new through matching and delivery; return
+        what was left undone (failed feeds, alerts dead-lettered or waiting for a channel)."""
         stop = asyncio.Event()
+        dead_before, failed = dead_lettered(self.metrics), []
         async with AsyncExitStack() as stack:
             poller, dispatcher = await self._open(stack, stop, once=True)
             if poller is not None:  # one pass in one process: every feed, whoever holds its lease
                 if self.feed_watch is not None:
                     self.feed_watch.set_feeds({f.id: f for f in self.rule_set.feeds})
                 results = await poller.poll_all_once(self.rule_set.feeds)
+                enabled = [f for f in self.rule_set.feeds if f.enabled]  # as polled, in order
+                failed = [
+                    f.id
+                    for f, r in zip(enabled, results, strict=True)
+                    if r.result not in GOOD_POLLS
+                ]
                 log.info("poll_once_done", feeds=len(results), new=sum(r.new for r in results))
                 if self.feed_watch is not None:  # what the feeds' health calls for, told now
                     await self.feed_watch.check()
@@ -449,6 +458,20 @@ class Service:
                 await self._redeliver(await read_open_letters(self.config))
             if self.notices is not None:
                 await self.notices.send_queued()
+            waiting = await self.flusher.held.waiting() if self.flusher is not None else {}
+        outcome = OnceOutcome(
+            failed_feeds=tuple(failed),
+            dead_lettered=dead_lettered(self.metrics) - dead_before,
+            waiting=sum(waiting.values()),
+        )
+        if outcome.failed_feeds or outcome.undelivered:
+            log.warning(
+                "run_once_incomplete",
+                failed_feeds=list(outcome.failed_feeds),
+                alerts_dead_lettered=outcome.dead_lettered,
+                alerts_waiting_for_channel=outcome.waiting,
+            )
+        return outcome
 
 
 def export_channels(

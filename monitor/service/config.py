@@ -1,14 +1,18 @@
 """monitor.yaml -> a typed, frozen `Config`. The environment is read here and nowhere else.
 
 Paths are relative to the config file. `${VAR}` anywhere in a string is replaced by the
-variable's value; a variable that is not set is an error naming it and the line.
+variable's value; a variable that is not set is an error naming it and the line. Commands that
+send nothing (`load_config(..., sends=False)`) need no channel secrets: a channel naming a
+variable that is not set, or that its variables' values make invalid, is set aside
+(`Config.unusable_channels`) instead.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -65,6 +69,13 @@ class Config:
     batching: dict[str, Batching] = field(default_factory=dict)  # by channel name
     health: HealthConfig = field(default_factory=HealthConfig)
     log_level: str = "info"
+    # Channels set aside by a command that sends nothing: name -> why it cannot send.
+    unusable_channels: dict[str, str] = field(default_factory=dict)
+    withheld: tuple[str, ...] = ()  # the environment's values in those channels: never logged
+
+    def channel_names(self) -> set[str]:
+        """Every configured channel's name, usable or set aside."""
+        return {*self.channels, *self.unusable_channels}
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line: webhook URLs, secrets, passwords."""
@@ -75,6 +86,7 @@ class Config:
             found.append(self.bus.sasl_password)
         if self.http_token:
             found.append(self.http_token)
+        found.extend(self.withheld)
         return tuple(s for s in found if s)
 
 
@@ -94,18 +106,76 @@ TOP_KEYS = (
 )
 
 
-def load_config(environ: Mapping[str, str], path: Path) -> Config:
-    """Read and validate monitor.yaml; raise ConfigError listing every problem."""
+def load_config(environ: Mapping[str, str], path: Path, *, sends: bool = True) -> Config:
+    """Read and validate monitor.yaml; raise ConfigError listing every problem.
+
+    `sends=False`, for commands that send nothing: a channel whose `${VAR}` is not set, or whose
+    settings are invalid with the values put in, is left out of `channels` and listed in
+    `unusable_channels` with the reason, instead of being an error.
+    """
     data, problems = read_yaml(path)
     if problems:
         raise ConfigError("\n".join(map(str, problems)))
     check = Checker(str(path))
     substituted: dict[str, str] = {}
+    unusable: dict[str, str] = {}
+    withheld: list[str] = []
+    if not sends:
+        unusable = _set_aside(data, environ, path, withheld)
     data = _interpolate(data, environ, check, 1, substituted)
-    config = _build(check, data, path, environ)
+    config = _build(check, data, path, environ, unusable)
     if check.problems or config is None:
         raise ConfigError(_hide(substituted, "\n".join(map(str, check.problems))))
+    if unusable:
+        config = replace(config, unusable_channels=unusable, withheld=tuple(withheld))
     return config
+
+
+def _set_aside(
+    data: object, environ: Mapping[str, str], path: Path, withheld: list[str]
+) -> dict[str, str]:
+    """Take out of `data` the channels that could not send: each one naming a variable that is
+    not set, or invalid with the variables' values; return name -> why. The values of the
+    variables they name go to `withheld`, so that no log line shows them."""
+    channels = data.get("channels") if isinstance(data, LocDict) else None
+    if not isinstance(channels, LocDict):
+        return {}
+    unusable: dict[str, str] = {}
+    for name in list(channels):
+        names = sorted(_names(channels[name]))
+        missing = [n for n in names if n not in environ]
+        withheld.extend(environ[n] for n in names if n in environ and len(environ[n]) >= 4)
+        if missing:
+            unusable[name] = (
+                f"environment variable {missing[0]} is not set"
+                if len(missing) == 1
+                else f"environment variables {', '.join(missing)} are not set"
+            )
+        elif names and not _valid_channel(channels, name, environ, path):
+            unusable[name] = f"invalid with the values of {', '.join(names)}"
+        else:
+            continue
+        del channels[name]
+    return unusable
+
+
+def _names(value: object) -> set[str]:
+    """The variables `${NAME}` in the strings of `value`."""
+    if isinstance(value, dict):
+        return set().union(*map(_names, value.values()))
+    if isinstance(value, list):
+        return set().union(*map(_names, value))
+    return set(_VAR_RE.findall(value)) if isinstance(value, str) else set()
+
+
+def _valid_channel(channels: LocDict, name: str, environ: Mapping[str, str], path: Path) -> bool:
+    """Whether channel `name` is valid once its variables are put in (tried on a copy)."""
+    scratch = Checker(str(path))
+    one = LocDict({name: _interpolate(copy.deepcopy(channels[name]), environ, scratch, 1, {})})
+    one.line, one.key_lines = channels.line, {name: channels.line_of(name)}
+    parse_channels(scratch, one, one.line, path.parent)
+    parse_batching(scratch, one, one.line)
+    return not scratch.problems
 
 
 def _hide(substituted: Mapping[str, str], message: str) -> str:
@@ -143,7 +213,13 @@ def _interpolate(
     return value
 
 
-def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str]) -> Config | None:
+def _build(
+    check: Checker,
+    data: object,
+    path: Path,
+    environ: Mapping[str, str],
+    unusable: Mapping[str, str],
+) -> Config | None:
     spec = check.mapping(data if data is not None else LocDict(), 1, "monitor.yaml", TOP_KEYS)
     if spec is None:
         return None
@@ -162,7 +238,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
     if defaults is not None and "notify" in defaults:
         notify = check.strings(defaults["notify"], defaults.line_of("notify"), "defaults.notify")
         for name in notify:
-            if name not in channels:
+            if name not in channels and name not in unusable:
                 check.error(
                     defaults.line_of("notify"), f"defaults.notify names unknown channel {name!r}"
                 )
@@ -198,7 +274,7 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         delivery=parse_delivery(check, spec.get("delivery", {}), at("delivery")),
         stories=parse_stories(check, spec.get("stories", {}), at("stories")),
         batching=parse_batching(check, spec.get("channels", {}), at("channels")),
-        health=parse_health(check, spec.get("health", {}), at("health"), channels),
+        health=parse_health(check, spec.get("health", {}), at("health"), {*channels, *unusable}),
         log_level=level,
     )
 
@@ -209,5 +285,5 @@ def notify_problems(config: Config, rule_set: RuleSet) -> list[Problem]:
         Problem(rule.path, rule.line, f"rule {rule.id!r}: notify names unknown channel {name!r}")
         for rule in rule_set.rules
         for name in rule.notify
-        if name not in config.channels
+        if name not in config.channel_names()
     ]

@@ -150,14 +150,14 @@ async def test_redeliver_false_leaves_dead_letters_for_a_person(setup: Setup) ->
 
 @pytest.mark.parametrize("setup", ["local"], indirect=True)
 async def test_run_once_redelivers_what_its_channel_took_this_run(setup: Setup) -> None:
-    """cron: a `--once` run dead-letters the item its channel refused (503); a later run whose
-    channel takes a new item sends the dead letter again, once."""
+    """cron: a `--once` run dead-letters the item its channel refused (503) and exits 4; a
+    later run whose channel takes a new item sends the dead letter again, once."""
     proc = setup.process("cron")
     setup.receiver.always = 503
     setup.feeds.feeds["wire"] = rss(TITLES[0])
     await proc.start("--once")
     assert proc.proc is not None
-    assert 0 == await asyncio.wait_for(proc.proc.wait(), 60)
+    assert 4 == await asyncio.wait_for(proc.proc.wait(), 60)
     assert 1 == len(await setup.open_letters())
     setup.receiver.always = None
     setup.feeds.feeds["wire"] = rss(TITLES[0], TITLES[2])
