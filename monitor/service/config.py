@@ -6,6 +6,7 @@ variable's value; a variable that is not set is an error naming it and the line.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from monitor.feeds.settings import (
     parse_health,
     parse_poller,
 )
-from monitor.kernel.checks import Checker
+from monitor.kernel.checks import Checker, did_you_mean
 from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.located import LocDict, LocList
 from monitor.kernel.yamlfile import read_yaml
@@ -98,13 +99,17 @@ def load_config(environ: Mapping[str, str], path: Path) -> Config:
     """Read and validate monitor.yaml; raise ConfigError listing every problem."""
     data, problems = read_yaml(path)
     if problems:
-        raise ConfigError("\n".join(map(str, problems)))
+        raise ConfigError("\n".join(map(str, problems)), problems)
     check = Checker(str(path))
     substituted: dict[str, str] = {}
     data = _interpolate(data, environ, check, 1, substituted)
     config = _build(check, data, path, environ)
     if check.problems or config is None:
-        raise ConfigError(_hide(substituted, "\n".join(map(str, check.problems))))
+        shown = [
+            dataclasses.replace(p, message=_hide(substituted, p.message))
+            for p in sorted(check.problems, key=Problem.sort_key)
+        ]
+        raise ConfigError("\n".join(map(str, shown)), shown)
     return config
 
 
@@ -164,7 +169,9 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
         for name in notify:
             if name not in channels:
                 check.error(
-                    defaults.line_of("notify"), f"defaults.notify names unknown channel {name!r}"
+                    defaults.line_of("notify"),
+                    f"defaults.notify names unknown channel {name!r}"
+                    + did_you_mean(name, sorted(channels)),
                 )
     log = check.mapping(spec.get("log", {}), at("log"), "log", ("level",))
     level = "info"
@@ -204,10 +211,16 @@ def _build(check: Checker, data: object, path: Path, environ: Mapping[str, str])
 
 
 def notify_problems(config: Config, rule_set: RuleSet) -> list[Problem]:
-    """Every rule's `notify` must name a configured channel."""
+    """Every rule's `notify` must name a configured channel: a problem at its `notify:` line,
+    with the channel meant (a draft rule's too, so every problem shows in one run)."""
+    names = sorted(config.channels)
     return [
-        Problem(rule.path, rule.line, f"rule {rule.id!r}: notify names unknown channel {name!r}")
-        for rule in rule_set.rules
+        Problem(
+            rule.path,
+            rule.notify_line or rule.line,
+            f"rule {rule.id!r}: notify names unknown channel {name!r}{did_you_mean(name, names)}",
+        )
+        for rule in (*rule_set.rules, *rule_set.drafts)
         for name in rule.notify
         if name not in config.channels
     ]
