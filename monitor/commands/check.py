@@ -6,19 +6,17 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from monitor.commands.common import (
     EXIT_INVALID,
     EXIT_OK,
 )
 from monitor.kernel import native
-from monitor.kernel.errors import ConfigError
+from monitor.kernel.errors import ConfigError, Problem
+from monitor.kernel.yamlfile import read_yaml
 from monitor.matching.loader import read_rules_dir
 from monitor.service.config import load_config, notify_problems
-
-if TYPE_CHECKING:
-    pass
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,31 +48,48 @@ def main(args: argparse.Namespace) -> int:
 def check(
     rules_dir: Path | None, out: TextIO, err: TextIO, *, config_path: Path | None = None
 ) -> int:
-    """Validate a rules directory (and a config), printing `FILE:LINE: message` per problem."""
+    """Validate a rules directory (and a config), printing `FILE:LINE: message` per problem:
+    every problem of every file in one run, sorted by file and line."""
     config = None
+    problems: list[Problem] = []
+    directory = rules_dir or Path("rules")
     if config_path is not None:
         try:
             config = load_config(os.environ, config_path)
+            directory = rules_dir or config.rules_dir
         except ConfigError as exc:
-            print(exc, file=err)
-            print("invalid config", file=err)
-            return EXIT_INVALID
-    directory = rules_dir or (config.rules_dir if config else Path("rules"))
-    rule_set, problems = read_rules_dir(directory)
+            # The rules are checked all the same: every problem shows in one run.
+            problems += exc.problems or [Problem(str(config_path), 0, str(exc))]
+            directory = rules_dir or _rules_dir_of(config_path)
+    rule_set, rule_problems = read_rules_dir(directory)
+    problems += rule_problems
     if config is not None:
         problems += notify_problems(config, rule_set)
-    for problem in problems:
+    for problem in sorted(problems, key=Problem.sort_key):
         print(problem, file=err)
     if problems:
-        print(f"{len(problems)} problem(s) found", file=err)
+        print(f"{plural(len(problems), 'problem')} found", file=err)
         return EXIT_INVALID
     enabled = sum(1 for r in rule_set.rules if r.enabled)
     print(
-        f"ok: {len(rule_set.rules)} rules ({enabled} enabled), "
-        f"{len(rule_set.entities)} entities, {len(rule_set.feeds)} feeds in {directory}"
-        + (f"; config {config_path} ({len(config.channels)} channels)" if config else ""),
+        f"ok: {plural(len(rule_set.rules), 'rule')} ({enabled} enabled), "
+        f"{plural(len(rule_set.entities), 'entity', 'entities')}, "
+        f"{plural(len(rule_set.feeds), 'feed')} in {directory}"
+        + (f"; config {config_path} ({plural(len(config.channels), 'channel')})" if config else ""),
         file=out,
     )
     if native.engine_type() is None:
         print(f"warning: {native.MISSING}", file=err)
     return EXIT_OK
+
+
+def _rules_dir_of(config_path: Path) -> Path:
+    """The rules directory an invalid config names (`rules_dir:`), or its default."""
+    data, _ = read_yaml(config_path)
+    named = data.get("rules_dir") if isinstance(data, dict) else None
+    return config_path.parent / (named if isinstance(named, str) and named.strip() else "rules")
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`1 channel`, `2 channels`."""
+    return f"{count} {one if count == 1 else many or one + 's'}"

@@ -6,6 +6,7 @@ command can report every mistake in one run; `parse_duration` reads `90s`, `5m`,
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from typing import Any, Final
@@ -45,6 +46,16 @@ def parse_duration(value: object, *, zero_ok: bool = False) -> float:
     return seconds
 
 
+def did_you_mean(word: object, options: Iterable[str]) -> str:
+    """`: did you mean `X`?` for the option closest to `word` (a typo's), or ""."""
+    if not isinstance(word, str) or not word:
+        return ""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(word.lower(), list(options), n=1, cutoff=0.6)
+    return f": did you mean `{close[0]}`?" if close else ""
+
+
 class Checker:
     """Collects problems for one file while its values are validated."""
 
@@ -72,7 +83,8 @@ class Checker:
             if key not in allowed_keys:
                 self.error(
                     located.line_of(key),
-                    f"unknown key {excerpt(key)} in {what} (allowed: {', '.join(allowed_keys)})",
+                    f"unknown key {excerpt(key)} in {what}{did_you_mean(key, allowed_keys)} "
+                    f"(allowed: {', '.join(allowed_keys)})",
                 )
         return located
 
@@ -132,7 +144,11 @@ class Checker:
         """Check that `value` is one of `choices`."""
         options = tuple(choices)
         if value not in options:
-            self.error(line, f"{what} must be one of {', '.join(options)}, not {value!r}")
+            self.error(
+                line,
+                f"{what} must be one of {', '.join(options)}, not {excerpt(value)}"
+                + did_you_mean(value, options),
+            )
             return None
         return str(value)
 

@@ -39,15 +39,23 @@ def excerpt(value: object, limit: int = EXCERPT_CHARS, *, quote: bool = True) ->
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with a file the user edits, located as `FILE:LINE: message`."""
+    """One thing wrong with a file the user edits, located as `FILE:LINE: message` (or
+    `FILE:LINE:COLUMN:` when the column is known, as for YAML syntax errors)."""
 
     path: str
     line: int
     message: str
+    column: int = 0  # 1-based; 0 when only the line is known
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line > 0 else self.path
+        if self.line > 0 and self.column > 0:
+            where += f":{self.column}"
         return f"{where}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        """The order problems are shown in: by file, then line, then column."""
+        return (self.path, self.line, self.column, self.message)
 
     def shown_from(self, root: str) -> str:
         """The problem as HTTP answers show it: its path relative to `root` (the rules
@@ -55,7 +63,7 @@ class Problem:
         path = os.path.relpath(self.path, root) if os.path.isabs(self.path) else self.path
         if path.startswith(".."):
             path = os.path.basename(self.path)
-        return str(Problem(path, self.line, self.message))
+        return str(Problem(path, self.line, self.message, self.column))
 
 
 class MonitorError(Exception):
@@ -65,7 +73,11 @@ class MonitorError(Exception):
 
 
 class ConfigError(MonitorError):
-    """The service configuration is invalid."""
+    """The service configuration is invalid; `problems` lists each one when they are known."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 class RuleError(MonitorError):

@@ -124,9 +124,14 @@ def _read_dir(rules_dir: Path, cache: FileCache) -> tuple[RuleSet, list[Problem]
     entities, entity_problems = _read_all(entity_paths, parse_entity_file, root, cache)
     feeds, feed_problems = _read_all(feed_paths, parse_feed_file, root, cache)
     cache.forget_others({*rule_paths, *entity_paths, *feed_paths})
-    rule_set = RuleSet(rules=tuple(rules), entities=tuple(entities), feeds=tuple(feeds))
+    rule_set = RuleSet(
+        rules=tuple(r for r in rules if not r.draft),
+        entities=tuple(entities),
+        feeds=tuple(feeds),
+        drafts=tuple(r for r in rules if r.draft),
+    )
     problems = [*problems, *entity_problems, *feed_problems, *link(rule_set)]
-    return rule_set, problems
+    return rule_set, sorted(problems, key=Problem.sort_key)
 
 
 def load_rules_dir(rules_dir: Path, cache: FileCache | None = None) -> RuleSet:

@@ -12,8 +12,9 @@ from collections import Counter
 from collections.abc import Iterable
 
 from monitor.feeds.spec import FeedSpec
-from monitor.kernel.checks import Checker, parse_duration, top_level
+from monitor.kernel.checks import Checker, did_you_mean, parse_duration, top_level
 from monitor.kernel.errors import Problem
+from monitor.kernel.langcodes import language_problem
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import DEFAULT_FIELDS, TEXT_FIELDS
 from monitor.matching.spec import (
@@ -89,18 +90,35 @@ def _rule(check: RuleChecker, raw: object, line: int) -> RuleSpec | None:  # noq
     if "feeds" in spec:
         fields["feeds"] = tuple(_feed_ref(s, at("feeds")) for s in _strings(check, spec, "feeds"))
     if "languages" in spec:
-        fields["languages"] = tuple(s.lower() for s in _strings(check, spec, "languages"))
+        fields["languages"] = _languages(check, spec)
     if "severity" in spec:
         fields["severity"] = check.choice(spec["severity"], at("severity"), "severity", SEVERITIES)
     if "notify" in spec:
         fields["notify"] = _strings(check, spec, "notify")
+        fields["notify_line"] = at("notify")
     if "throttle" in spec:
         fields["throttle"] = _throttle(check, spec["throttle"], at("throttle"))
     if "stories" in spec:
         fields["stories"] = check.on_off(spec["stories"], at("stories"), "rule `stories`")
-    if rule_id is None or len(check.problems) > problems_before:
+    if rule_id is None:
         return None
-    return RuleSpec(id=rule_id, path=check.path, line=spec.line, **fields)  # type: ignore[arg-type]
+    # With problems of its own, the rule is kept as a draft: its references are still checked
+    # against the other files in this run, so that every problem shows at once.
+    draft = len(check.problems) > problems_before
+    found = {k: v for k, v in fields.items() if v is not None}
+    return RuleSpec(id=rule_id, path=check.path, line=spec.line, draft=draft, **found)  # type: ignore[arg-type]
+
+
+def _languages(check: Checker, spec: LocDict) -> tuple[str, ...]:
+    """The rule's `languages`: ISO 639 codes (`english` would never match an article)."""
+    found = []
+    for code in _strings(check, spec, "languages"):
+        problem = language_problem(code)
+        if problem:
+            check.error(spec.line_of("languages"), f"`languages`: {problem}")
+        else:
+            found.append(code.lower())
+    return tuple(found)
 
 
 def _strings(check: Checker, spec: LocDict, key: str) -> tuple[str, ...]:
@@ -199,8 +217,9 @@ def _names_by_language(check: RuleChecker, value: object, line: int) -> tuple[Te
     names: list[Term] = []
     for code, items in spec.items():
         at = spec.line_of(code)
-        if not LANGUAGE_TAG_RE.fullmatch(str(code)):
-            check.error(at, f"`languages`: {code!r} is not a language tag (such as de or zh-Hant)")
+        problem = language_problem(str(code))
+        if problem or not LANGUAGE_TAG_RE.fullmatch(str(code)):
+            check.error(at, f"`languages`: {problem or f'{code!r} must be in small letters'}")
             continue
         found = check.sequence(items, at, f"`languages` {code}")
         if found is None:
@@ -213,34 +232,39 @@ def _names_by_language(check: RuleChecker, value: object, line: int) -> tuple[Te
 
 
 def link(rule_set: RuleSet) -> list[Problem]:
-    """Check ids are unique and every entity and feed reference resolves."""
+    """Check ids are unique and every entity and feed reference resolves (a draft's too),
+    suggesting the id meant for one that does not."""
+    rules = (*rule_set.rules, *rule_set.drafts)
     problems = [
-        *_duplicates("rule", rule_set.rules),
+        *_duplicates("rule", rules),
         *_duplicates("entity", rule_set.entities),
         *_duplicates("feed", rule_set.feeds),
     ]
-    entity_ids = {e.id for e in rule_set.entities}
-    entity_tags = {t for e in rule_set.entities for t in e.tags}
-    entity_types = {e.type for e in rule_set.entities}
-    feed_ids = {f.id for f in rule_set.feeds}
-    feed_tags = {t for f in rule_set.feeds for t in f.tags}
-    entity_known = {"id": entity_ids, "tag": entity_tags, "type": entity_types}
+    entity_known = {
+        "id": {e.id for e in rule_set.entities},
+        "tag": {t for e in rule_set.entities for t in e.tags},
+        "type": {e.type for e in rule_set.entities},
+    }
+    feed_known = {
+        "id": {f.id for f in rule_set.feeds},
+        "tag": {t for f in rule_set.feeds for t in f.tags},
+    }
     entity_missing = {
         "id": "unknown entity",
         "tag": "no entity has the tag",
         "type": "no entity has the type",
     }
-    for rule in rule_set.rules:
-        for ref in _entity_refs(rule.entities):
-            if ref.value not in entity_known[ref.kind]:
-                message = f"rule {rule.id!r}: {entity_missing[ref.kind]} {ref.value!r}"
-                problems.append(Problem(rule.path, ref.line, message))
-        for ref in rule.feeds:
-            if ref.value not in (feed_ids if ref.kind == "id" else feed_tags):
-                missing = "unknown feed" if ref.kind == "id" else "no feed has the tag"
-                problems.append(
-                    Problem(rule.path, ref.line, f"rule {rule.id!r}: {missing} {ref.value!r}")
-                )
+    feed_missing = {"id": "unknown feed", "tag": "no feed has the tag"}
+    for rule in rules:
+        for refs, known, missing in (
+            (_entity_refs(rule.entities), entity_known, entity_missing),
+            (rule.feeds, feed_known, feed_missing),
+        ):
+            for ref in refs:
+                if ref.value not in known[ref.kind]:
+                    hint = did_you_mean(ref.value, sorted(known[ref.kind]))
+                    message = f"rule {rule.id!r}: {missing[ref.kind]} {ref.value!r}{hint}"
+                    problems.append(Problem(rule.path, ref.line, message))
     return problems
 
 

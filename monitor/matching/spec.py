@@ -119,8 +119,12 @@ class RuleSpec:
     languages: tuple[str, ...] = ()
     severity: str = "medium"
     notify: tuple[str, ...] = ()
+    notify_line: int = 0  # where `notify:` stood, for a problem with a channel it names
     throttle: Throttle | None = None
     stories: bool = True  # `stories: off`: each match alerts on its own, never folded
+    # A rule with problems of its own, kept only so that its references (entities, feeds,
+    # channels) are checked in the same run: never compiled, never in `RuleSet.rules`.
+    draft: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,6 +152,7 @@ class RuleSet:
     rules: tuple[RuleSpec, ...] = ()
     entities: tuple[EntitySpec, ...] = ()
     feeds: tuple[FeedSpec, ...] = ()
+    drafts: tuple[RuleSpec, ...] = ()  # invalid rules, for checking their references only
 
 
 class Glob:

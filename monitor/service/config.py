@@ -10,6 +10,7 @@ variable that is not set, or that its variables' values make invalid, is set asi
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,7 @@ from monitor.feeds.settings import (
     parse_health,
     parse_poller,
 )
-from monitor.kernel.checks import Checker
+from monitor.kernel.checks import Checker, did_you_mean
 from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.located import LocDict, LocList
 from monitor.kernel.yamlfile import read_yaml
@@ -115,7 +116,7 @@ def load_config(environ: Mapping[str, str], path: Path, *, sends: bool = True) -
     """
     data, problems = read_yaml(path)
     if problems:
-        raise ConfigError("\n".join(map(str, problems)))
+        raise ConfigError("\n".join(map(str, problems)), problems)
     check = Checker(str(path))
     substituted: dict[str, str] = {}
     unusable: dict[str, str] = {}
@@ -125,7 +126,11 @@ def load_config(environ: Mapping[str, str], path: Path, *, sends: bool = True) -
     data = _interpolate(data, environ, check, 1, substituted)
     config = _build(check, data, path, environ, unusable)
     if check.problems or config is None:
-        raise ConfigError(_hide(substituted, "\n".join(map(str, check.problems))))
+        shown = [
+            dataclasses.replace(p, message=_hide(substituted, p.message))
+            for p in sorted(check.problems, key=Problem.sort_key)
+        ]
+        raise ConfigError("\n".join(map(str, shown)), shown)
     if unusable:
         config = replace(config, unusable_channels=unusable, withheld=tuple(withheld))
     return config
@@ -240,7 +245,9 @@ def _build(
         for name in notify:
             if name not in channels and name not in unusable:
                 check.error(
-                    defaults.line_of("notify"), f"defaults.notify names unknown channel {name!r}"
+                    defaults.line_of("notify"),
+                    f"defaults.notify names unknown channel {name!r}"
+                    + did_you_mean(name, sorted(channels)),
                 )
     log = check.mapping(spec.get("log", {}), at("log"), "log", ("level",))
     level = "info"
@@ -280,10 +287,16 @@ def _build(
 
 
 def notify_problems(config: Config, rule_set: RuleSet) -> list[Problem]:
-    """Every rule's `notify` must name a configured channel."""
+    """Every rule's `notify` must name a configured channel: a problem at its `notify:` line,
+    with the channel meant (a draft rule's too, so every problem shows in one run)."""
+    names = sorted(config.channels)
     return [
-        Problem(rule.path, rule.line, f"rule {rule.id!r}: notify names unknown channel {name!r}")
-        for rule in rule_set.rules
+        Problem(
+            rule.path,
+            rule.notify_line or rule.line,
+            f"rule {rule.id!r}: notify names unknown channel {name!r}{did_you_mean(name, names)}",
+        )
+        for rule in (*rule_set.rules, *rule_set.drafts)
         for name in rule.notify
         if name not in config.channel_names()
     ]

@@ -42,12 +42,12 @@ CASES = [
     (
         "alias",
         "rules:\n  - id: a\n    match: &m {any: [x]}\n  - id: b\n    match: *m\n",
-        "watches.yaml:3: invalid YAML: aliases (*name) are not allowed here",
+        "watches.yaml:3:12: invalid YAML: aliases (*name) are not allowed here",
     ),
     (
         "nested too deep",
         "rules:\n  - id: a\n    match:\n      " + "{all: [" * 70 + "x" + "]}" * 70 + "\n",
-        "watches.yaml:4: invalid YAML: nested more than 64 levels deep",
+        "watches.yaml:4:218: invalid YAML: nested more than 64 levels deep",
     ),
     (
         "backreference",
@@ -62,17 +62,17 @@ CASES = [
     (
         "yaml syntax",
         "rules:\n  - id: a\n    match: {any: [x, y]\n",
-        "watches.yaml:4: invalid YAML",
+        "watches.yaml:4:1: invalid YAML: the bracket opened on line 3, column 12 is never closed",
     ),
     (
         "duplicate key",
         "rules:\n  - id: a\n    match: {any: [x]}\n    match: {any: [y]}\n",
-        "watches.yaml:4: invalid YAML: duplicate key 'match' (first on line 3)",
+        "watches.yaml:4:5: invalid YAML: duplicate key 'match' (first on line 3)",
     ),
     (
         "unknown key",
         "rules:\n  - id: a\n    match: {any: [x]}\n    sevrity: high\n",
-        "watches.yaml:4: unknown key 'sevrity' in a rule",
+        "watches.yaml:4: unknown key 'sevrity' in a rule: did you mean `severity`?",
     ),
     (
         "wrong type for severity",
@@ -242,7 +242,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert 1 == code
     assert "watches.yaml:2: severity" in err
     assert "watches.yaml:3: unknown key 'colour'" in err
-    assert "problem(s) found" in err
+    assert "3 problems found" in err
 
 
 def test_missing_directory(tmp_path: Path) -> None:

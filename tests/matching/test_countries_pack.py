@@ -93,7 +93,7 @@ def test_common_words_are_not_countries(pack: CompiledRules, title: str) -> None
     ("languages", "problem"),
     [
         ("{de: Kasachstan}", "`languages` de must be a list"),
-        ("{Deutsch: [Kasachstan]}", "'Deutsch' is not a language tag"),
+        ("{Deutsch: [Kasachstan]}", "'Deutsch' is not a language code: did you mean `de`"),
         ("[de, Kasachstan]", "`languages` must be a mapping"),
         ('{de: ["K*"]}', "a prefix needs at least"),
     ],

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from monitor.commands.check import check
 from monitor.kernel import native
+from monitor.kernel.yamlfile import PureLoader, parse_yaml
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import read_rules_dir
 
@@ -40,7 +41,7 @@ values = st.recursive(
     ),
     max_leaves=30,
 )
-PROBLEM = re.compile(r"^\S+\.ya?ml(:\d+)?: \S")
+PROBLEM = re.compile(r"^\S+\.ya?ml(:\d+){0,2}: \S")
 
 
 def check_dir(rules: str, entities: str = "", feeds: str = "") -> tuple[int, str]:
@@ -64,7 +65,7 @@ def assert_located(code: int, err: str) -> None:
     assert code in (0, 1)
     lines = err.splitlines()
     if code == 1:
-        assert lines[-1].endswith("problem(s) found")
+        assert re.fullmatch(r"1 problem found|\d+ problems found", lines[-1]), lines[-1]
         lines = lines[:-1]
     for line in lines:
         if line == f"warning: {native.MISSING}":  # the one line about the engine, not a problem
@@ -101,3 +102,21 @@ def test_a_billion_laughs_is_refused_at_once() -> None:
     code, err = check_dir("\n".join(lines) + "\n")
     assert 1 == code
     assert "aliases (*name) are not allowed" in err
+
+
+@PROFILE
+@given(st.text(alphabet=st.sampled_from(list("ab:- \t\n[]{}&*!|>'\"#%@`,?x1\r")), max_size=200))
+@example("a: 'b\n")
+@example("a:\n\tb: *x\n")
+def test_yaml_errors_are_located_problems_from_either_parser(text: str) -> None:
+    """Any text, through libyaml or PyYAML's own parser: at most one problem, located at a
+    line and column, never a traceback. (The two place some marks differently on odd text;
+    tests/commands/test_check_messages.py pins the common mistakes to the same words.)"""
+    for loader in (None, PureLoader):
+        data, problems = parse_yaml(text, "f.yaml", loader=loader)
+        assert len(problems) <= 1
+        for problem in problems:
+            assert data is None
+            assert problem.line >= 1
+            assert problem.column >= 0
+            assert problem.message.startswith("invalid YAML: ")
