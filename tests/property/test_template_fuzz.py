@@ -63,7 +63,7 @@ CHANNELS = {
     "email": "{kind: email, host: h, from: a@b.c, to: [d@e.f]}",
     "slack": "{kind: slack, url: 'http://127.0.0.1:9/s'}",
 }
-LINE = re.compile(r"monitor\.yaml:\d+: |t\.j2:\d+: ")
+LINE = re.compile(r"monitor\.yaml:\d+(:\d+)?: |t\.j2:\d+: ")  # a YAML error has a column too
 
 
 @PROFILE
