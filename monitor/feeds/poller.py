@@ -32,6 +32,7 @@ from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.kernel.language import metric_label, with_languages
 from monitor.kernel.metrics import Metrics
+from monitor.kernel.text import span_words
 from monitor.kernel.waiting import sleep_or_stop
 from monitor.store.state import FeedState, StateStore
 
@@ -276,8 +277,8 @@ class Poller:
             feeds=len(delays),
             detail=f"none of the {len(delays)} feeds can be reached (their names do not resolve "
             f"or their hosts refuse the connection): is this machine offline or behind a proxy? "
-            f"Each is tried again, the first in {_duration(retry_s)}. `make demo` (or `monitor "
-            f"demo`) shows the monitor at work on sample feeds, offline",
+            f"Each is tried again, the first in {span_words(max(1.0, retry_s))}. `make demo` (or "
+            f"`monitor demo`) shows the monitor at work on sample feeds, offline",
         )
 
     async def _fetch_and_publish(self, feed: FeedSpec, state: FeedState) -> PollResult:
@@ -370,16 +371,6 @@ class Poller:
     def failing(self) -> frozenset[str]:
         """Feeds whose last poll failed."""
         return frozenset(self._failing)
-
-
-def _duration(seconds: float) -> str:
-    """`seconds` for people: 45s, 5m, 1h30m (to the second under ten minutes)."""
-    whole = max(1, round(seconds))
-    hours, minutes, secs = whole // 3600, whole % 3600 // 60, whole % 60
-    if whole >= 600:
-        secs = 0
-    parts = (f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
-    return "".join(parts)
 
 
 def _ms_from_now(seconds: float) -> int:

@@ -229,3 +229,15 @@ def one_line(text: str, limit: int = TEXT_MAX) -> str:
     """Collapse control characters and newlines to spaces and cut to `limit` characters."""
     flat = _CONTROL_RE.sub(" ", text).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def span_words(seconds: float) -> str:
+    """A span of time as people say it, in its largest unit: "12s", "4m", "3h", "2d"."""
+    span = abs(seconds)
+    if span < 60:
+        return f"{span:.0f}s"
+    if span < 3600:
+        return f"{span / 60:.0f}m"
+    if span < 86400:
+        return f"{span / 3600:.0f}h"
+    return f"{span / 86400:.0f}d"

@@ -20,6 +20,7 @@ import jinja2
 from monitor.alerts.board import RecentAlert
 from monitor.bus.base import Connection
 from monitor.feeds.board import FeedStatus
+from monitor.kernel.text import span_words
 from monitor.matching.board import DAY_MS, WatchActivity
 
 REFRESH_S = 30
@@ -91,15 +92,7 @@ def ago(ms: int | None, now_ms: int) -> str:
     if ms is None:
         return "never"
     seconds = (ms - now_ms) / 1000
-    span = abs(seconds)
-    if span < 60:
-        text = f"{span:.0f}s"
-    elif span < 3600:
-        text = f"{span / 60:.0f}m"
-    elif span < 86400:
-        text = f"{span / 3600:.0f}h"
-    else:
-        text = f"{span / 86400:.0f}d"
+    text = span_words(seconds)
     return f"in {text}" if seconds > 0.5 else f"{text} ago"
 
 
