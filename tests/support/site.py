@@ -4,6 +4,7 @@ and pages that misbehave, with a log of when each request started and ended."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ class Site:
     pages: dict[str, bytes] = field(default_factory=dict)
     robots: str | int | None = "User-agent: *\nDisallow: /private/\n"
     slow_s: float = 5.0
+    # Set to answer the slow pages at once (a test that waits on them ends without waiting).
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     huge_bytes: int = 3 * 1024 * 1024
     base: str = ""
     # (path, started, ended), monotonic seconds
@@ -95,7 +98,8 @@ class Site:
             if name not in self.pages:
                 raise web.HTTPNotFound()
             if request.path.startswith("/slow/"):
-                await asyncio.sleep(self.slow_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.released.wait(), self.slow_s)
             return web.Response(body=self.pages[name], content_type="text/html", charset="utf-8")
 
         async def moved(request: web.Request) -> web.Response:
