@@ -12,6 +12,7 @@ from monitor.commands.common import (
     EXIT_INVALID,
     EXIT_OK,
 )
+from monitor.feeds.request import env_problems
 from monitor.kernel import native
 from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.yamlfile import read_yaml
@@ -62,7 +63,7 @@ def check(
             problems += exc.problems or [Problem(str(config_path), 0, str(exc))]
             directory = rules_dir or _rules_dir_of(config_path)
     rule_set, rule_problems = read_rules_dir(directory)
-    problems += rule_problems
+    problems += rule_problems + env_problems(rule_set.feeds, os.environ)
     if config is not None:
         problems += notify_problems(config, rule_set)
     for problem in sorted(problems, key=Problem.sort_key):

@@ -259,6 +259,7 @@ def _import(
             url=item.url,
             tags=tuple(dict.fromkeys((*item.tags, *tags))),
             title=item.title,
+            site=item.site,
         )
         known[key] = feed.id
         taken.add(feed.id)

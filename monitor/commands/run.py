@@ -20,6 +20,7 @@ from monitor.commands.common import (
     EXIT_UNDELIVERED,
     EXIT_USAGE,
 )
+from monitor.feeds.request import env_problems, secrets_of
 from monitor.kernel.errors import ConfigError, RuleError, StorageError
 from monitor.kernel.logs import configure_logging
 from monitor.matching.loader import FileCache, load_rules_dir
@@ -59,12 +60,13 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         print(exc, file=sys.stderr)
         print("monitor did not start: fix the problems above", file=sys.stderr)
         return EXIT_INVALID
-    problems = notify_problems(config, rule_set)
+    problems = notify_problems(config, rule_set) + env_problems(rule_set.feeds, os.environ)
     if problems:
         print(RuleError(problems), file=sys.stderr)
         print("monitor did not start: fix the problems above", file=sys.stderr)
         return EXIT_INVALID
-    configure_logging(config.log_level, secrets=config.secrets())
+    feed_secrets = secrets_of(rule_set.feeds, os.environ)
+    configure_logging(config.log_level, secrets=[*config.secrets(), *feed_secrets])
     service = Service(config, rule_set, role=role, files=files, seen=seen)
     code = EXIT_OK
     try:

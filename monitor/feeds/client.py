@@ -20,11 +20,19 @@ address within the last `ORIGIN_KEEP_S` stays public. Never a lookup of its own,
 name server could answer differently from the connection's (a 0-TTL record: 10.0.0.5 for the
 lookup, its own server for the fetch). Only an origin never fetched (a URL given to a user-run
 command) is resolved, and is internal when all its addresses are; an IP literal is what it spells.
+
+Through a feed's `proxy:` the connection is to the proxy, which the operator chose: its address
+is not checked (a proxy on 127.0.0.1 or in the intranet is the usual case), and the address a
+fetch came from is unknown, so the origin is judged by resolving it. The target URL and every
+redirect are still checked before each request as above (a public feed cannot redirect through
+the proxy to 10.0.0.5, 127.0.0.1 or the metadata address), but the proxy resolves names itself:
+a name this machine cannot resolve is left to the proxy's own rules.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -77,11 +85,19 @@ class Client:
         self._keep_s = ORIGIN_KEEP_S
 
     async def get(
-        self, url: str | URL, headers: dict[str, str], *, origin: str | URL | None = None
+        self,
+        url: str | URL,
+        headers: dict[str, str],
+        *,
+        origin: str | URL | None = None,
+        credentials: Mapping[str, str] | None = None,
+        proxy: str | None = None,
     ) -> Fetched:
         """GET `url` for `origin`'s sake (by default `url` itself), following allowed redirects;
         raise `FeedFetchError` on a network error, a timeout, a refused address or redirect, too
-        many redirects or a body over the limit."""
+        many redirects or a body over the limit. `credentials` (Authorization, secret headers)
+        go only to `url`'s own origin: a redirect elsewhere is followed without them. Through
+        `proxy`, see the module docstring."""
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         url = URL(url)
         own = origin is None  # a URL fetched for its own sake: its hops' peers decide
@@ -94,19 +110,25 @@ class Client:
             else await self.guard(URL(origin))
         )
         headers = {"Accept-Encoding": "gzip, deflate", **headers}
+        home = url.origin()  # the only origin `credentials` are sent to
         peers: list[str] = []  # the GuardedConnector's: the peer of each connection handed out
         token, peers_token = GUARD.set(guard), PEERS.set(peers)
         try:
             await self.check(url, guard)
             for _ in range(self.config.max_redirects + 1):
                 peers.clear()
+                sent = (
+                    {**headers, **credentials} if credentials and url.origin() == home else headers
+                )
+                if proxy is not None:  # the connection is the proxy's: the operator's choice
+                    GUARD.set(None)
                 async with (
                     self.politeness.turn(url),
                     self.session.get(
-                        url, headers=headers, timeout=timeout, allow_redirects=False
+                        url, headers=sent, timeout=timeout, allow_redirects=False, proxy=proxy
                     ) as resp,
                 ):
-                    peer = peers[-1] if peers else _peer_of(resp)
+                    peer = None if proxy is not None else peers[-1] if peers else _peer_of(resp)
                     if own:  # any public hop makes the origin public
                         guard = (
                             self._fetched_from(first, peer)

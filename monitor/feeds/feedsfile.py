@@ -31,6 +31,7 @@ class NewFeed:
     tags: tuple[str, ...] = ()
     title: str = ""
     interval: str = ""  # as written in feeds.yaml (5m, 1h); "" leaves the default
+    site: str = ""  # the site's home page, written as `site:` (with `title:`) when known
 
 
 def same_url(url: str) -> str:
@@ -80,6 +81,10 @@ def entry(feed: NewFeed, indent: str, newline: str) -> str:
     lines = [f"{indent}# {title}"] if title else []
     lines.append(f"{indent}- id: {scalar(feed.id)}")
     lines.append(f"{indent}  url: {scalar(feed.url)}")
+    if feed.site:  # an OPML outline's: its title and home page kept for the export
+        if title:
+            lines.append(f"{indent}  title: {scalar(title)}")
+        lines.append(f"{indent}  site: {scalar(feed.site)}")
     if feed.interval:
         lines.append(f"{indent}  interval: {scalar(feed.interval)}")
     tags = [t.strip() for t in feed.tags if t.strip()]  # as the loader reads them

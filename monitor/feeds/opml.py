@@ -3,7 +3,8 @@
 Reading takes every `<outline>` with an `xmlUrl`, at any depth; the `text` of the outlines it
 sits in (a reader's folders) and its `category` attribute become its tags; a document of more
 than `max_outlines` outlines (folders included) is refused whole. Writing gives one outline per
-feed, inside one outline per first tag. Pure: bytes in, text out; an unreadable
+feed (named by its `title:`, else its id; its `site:` the `htmlUrl`), inside one outline per
+first tag. Pure: bytes in, text out; an unreadable
 document raises `InputError` naming the file and, where known, the line.
 """
 
@@ -31,6 +32,7 @@ class OpmlFeed:
     title: str
     tags: tuple[str, ...]
     line: int
+    site: str = ""  # its `htmlUrl`, when an http(s) URL
 
 
 def tag_of(text: str) -> str:
@@ -91,7 +93,9 @@ def _walk(
         ]
         tags = tuple(dict.fromkeys(t for t in (*folders, *categories) if t))
         line: int | None = outline.sourceline  # type: ignore[assignment]  # stubs: `...`
-        out.append(OpmlFeed(url, text, tags, line or 0))
+        site = (outline.get("htmlUrl") or "").strip()
+        site = site if site.startswith(("http://", "https://")) and site.isprintable() else ""
+        out.append(OpmlFeed(url, text, tags, line or 0, site))
         _walk(outline, folders, out, path)  # a feed's children are unusual but still feeds
 
 
@@ -109,9 +113,12 @@ def write_opml(feeds: Sequence[FeedSpec], *, title: str, now: datetime) -> str:
             if feed.tags[0] not in folders:
                 folders[feed.tags[0]] = lxml.etree.SubElement(body, "outline", text=feed.tags[0])
             parent = folders[feed.tags[0]]
+        name = feed.title or feed.id
         outline = lxml.etree.SubElement(
-            parent, "outline", type="rss", text=feed.id, title=feed.id, xmlUrl=feed.url
+            parent, "outline", type="rss", text=name, title=name, xmlUrl=feed.url
         )
+        if feed.site:
+            outline.set("htmlUrl", feed.site)
         if feed.tags:
             outline.set("category", ",".join(feed.tags))
     text: str = lxml.etree.tostring(

@@ -25,6 +25,7 @@ from monitor.feeds.board import FeedBoard
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
+from monitor.feeds.request import Unresolved, resolve
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.settings import FulltextConfig, PollerConfig
 from monitor.feeds.sources import SOURCES
@@ -32,6 +33,7 @@ from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.kernel.language import metric_label, with_languages
 from monitor.kernel.metrics import Metrics
+from monitor.kernel.redact import remember
 from monitor.kernel.text import span_words
 from monitor.kernel.waiting import sleep_or_stop
 from monitor.store.state import FeedState, StateStore
@@ -102,7 +104,9 @@ class Poller:
         watch: PollWatcher | None = None,
         fulltext: FulltextConfig = DEFAULT_FULLTEXT,
         board: FeedBoard | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        self.environ = environ or {}  # feeds' `${VAR}`s (`monitor.feeds.request`)
         self.watch = watch  # told every poll's outcome: feed health
         self.leases = leases or AllFeeds()
         self.paused = paused  # while true (the disk is full), no feed is polled
@@ -333,12 +337,23 @@ class Poller:
     async def _fetch(
         self, feed: FeedSpec, state: FeedState
     ) -> tuple[bytes | None, str | None, str | None, str]:
-        headers = {"User-Agent": self.user_agent, "Accept": SOURCES[feed.kind].accept}
+        try:
+            sends = resolve(feed.request, self.environ)
+        except Unresolved as exc:
+            raise FeedFetchError(f"{exc} (feeds.yaml, feed {feed.id})", result="config") from exc
+        remember(sends.secrets)
+        headers = {
+            **sends.headers,
+            "User-Agent": sends.user_agent or self.user_agent,
+            "Accept": SOURCES[feed.kind].accept,
+        }
         if state.etag:
             headers["If-None-Match"] = state.etag
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
-        fetched = await self.client.get(feed.url, headers)
+        fetched = await self.client.get(
+            feed.url, headers, credentials=sends.credentials, proxy=sends.proxy
+        )
         if fetched.status == 304:
             return None, state.etag, state.last_modified, ""
         self._check_status(fetched)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from monitor.feeds.extract import EXTRA_HINT, available, selector_problem
+from monitor.feeds.request import NONE, REQUEST_KEYS, RequestSpec, http_url, parse_request
 from monitor.feeds.sources import SOURCES
 from monitor.kernel.checks import Checker, parse_duration, top_level
 from monitor.kernel.errors import Problem
@@ -19,7 +20,8 @@ from monitor.kernel.located import LocDict
 DEFAULT_INTERVAL_S = 300.0  # how often a feed is polled unless it says
 FEED_KEYS = (
     "id", "kind", "url", "interval", "tags", "enabled", "expect_every", "fulltext",
-    "fulltext_selector", "fulltext_ignore_robots", "stories", "max_age",
+    "fulltext_selector", "fulltext_ignore_robots", "stories", "max_age", "title", "site",
+    *REQUEST_KEYS,
 )  # fmt: skip
 
 
@@ -41,6 +43,9 @@ class FeedSpec:
     fulltext_ignore_robots: bool = False
     stories: bool = True  # `stories: false`: its items are never folded into stories
     max_age_s: float | None = None  # its first poll's cutoff (None: `poller.max_age`)
+    title: str = ""  # `title:`, as the OPML export names it when no poll has said
+    site: str = ""  # `site:`, the site's home page (OPML `htmlUrl`)
+    request: RequestSpec = NONE  # headers, user agent, auth, proxy (`monitor.feeds.request`)
 
 
 def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Problem]]:
@@ -83,6 +88,8 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
             enabled = check.boolean(spec["enabled"], at("enabled"), "enabled") is not False
         fulltext = _fulltext(check, spec)
         stories = check.on_off(spec.get("stories", True), at("stories"), "feed `stories`")
+        title, site = _names(check, spec)
+        request = parse_request(check, spec)
         if feed_id is None or url is None or kind is None or len(check.problems) > before:
             continue
         feeds.append(
@@ -98,6 +105,9 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
                 expect_every_s=expect_every_s,
                 stories=stories is not False,
                 max_age_s=max_age_s,
+                title=title,
+                site=site,
+                request=request,
                 **fulltext,
             )
         )
@@ -127,6 +137,16 @@ def _fulltext(check: Checker, spec: LocDict) -> dict[str, Any]:
     if found.get("fulltext", "false") != "false" and not available():
         check.error(at("fulltext"), f"`fulltext` needs the page extractor: {EXTRA_HINT}")
     return found
+
+
+def _names(check: Checker, spec: LocDict) -> tuple[str, str]:
+    """A feed's `title:` (on one line) and `site:` (an http(s) URL), or "" for each."""
+    at = spec.line_of
+    title = check.string(spec["title"], at("title"), "feed `title`") if "title" in spec else ""
+    site = check.string(spec["site"], at("site"), "feed `site`") if "site" in spec else ""
+    if site and (not http_url(site) or not site.isprintable()):
+        check.error(at("site"), f"feed `site` must be an http(s) URL, not {site[:60]!r}")
+    return " ".join((title or "").split()), site or ""
 
 
 def _optional_duration(check: Checker, spec: LocDict, key: str) -> float | None:

@@ -102,7 +102,7 @@ class FeedFetchError(MonitorError):
     def __init__(
         self, message: str, *, result: str = "network_error", retry_after_s: float | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))  # a server may echo the token it was sent
         self.result = result
         self.retriable = result != "gone"
         self.retry_after_s = retry_after_s

@@ -8,7 +8,8 @@ the forms a server echoes it in: percent-encoded, and for a secret URL (a chat w
 path and query and each long query value.
 
 The secrets are those of the config the process read (`Config.secrets()`), set once by
-`configure_logging` with `use`; before that nothing is redacted.
+`configure_logging` with `use`, and the feeds' credentials, added with `remember` when a feed's
+request is first made; before that nothing is redacted.
 """
 
 from __future__ import annotations
@@ -41,8 +42,15 @@ class Redactor:
     """Replaces every form of the secrets it was given by REDACTED."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.values: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Hide `secrets` too (in every form), from now on."""
         every = {form for secret in secrets if secret for form in forms(secret)}
-        self.values = sorted(every, key=len, reverse=True)  # the URL before its path
+        if every - set(self.values):
+            # the URL before its path
+            self.values = sorted(every.union(self.values), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         """`text` with the secrets replaced."""
@@ -60,6 +68,12 @@ def use(secrets: Iterable[str]) -> Redactor:
     global _active  # one process, one config's secrets: set once at start
     _active = Redactor(secrets)
     return _active
+
+
+def remember(secrets: Iterable[str]) -> None:
+    """Hide `secrets` too, in this process's logs and texts (a feed's credentials, read from the
+    environment when it is first fetched, after a reload perhaps)."""
+    _active.add(secrets)
 
 
 def redact(text: str) -> str:

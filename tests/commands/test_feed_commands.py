@@ -445,3 +445,40 @@ async def test_test_of_a_url_that_fails_says_why(tmp_path: Path) -> None:
     code, _, err = await feeds(config, "test", "no-such-feed")
     assert 2 == code
     assert "no feed 'no-such-feed' in feeds.yaml" in err
+
+
+async def test_export_names_each_feed_by_its_title_and_site_and_import_keeps_them(
+    tmp_path: Path,
+) -> None:
+    """An exported outline's text is the feed's title (`title:`, else its id) and its htmlUrl
+    the site (`site:`); importing the export elsewhere keeps both."""
+    config = setup(tmp_path)
+    (tmp_path / "rules" / "feeds.yaml").write_text(
+        textwrap.dedent("""\
+        feeds:
+          - id: wire
+            url: https://example.org/rss
+            title: "The Wire: World"
+            site: https://example.org/
+            tags: [world]
+          - id: bare
+            url: https://example.net/feed
+        """)
+    )
+    code, exported, err = await feeds(config, "export", opml=True)
+    assert (0, "") == (code, err)
+    found = read_opml(exported.encode(), "out.opml")
+    assert [(f.url, f.title, f.site) for f in found] == [
+        ("https://example.org/rss", "The Wire: World", "https://example.org/"),
+        ("https://example.net/feed", "bare", ""),
+    ]
+    opml = tmp_path / "out.opml"
+    opml.write_text(exported)
+    other = setup(tmp_path / "other")
+    (tmp_path / "other" / "rules" / "feeds.yaml").write_text("feeds:\n")
+    code, out, err = await feeds(other, "import", str(opml))
+    assert (0, "") == (code, err), out
+    code, again, _ = await feeds(other, "export", opml=True)
+    assert [(f.url, f.title, f.site, f.tags) for f in read_opml(again.encode(), "again")] == [
+        (f.url, f.title, f.site, f.tags) for f in found
+    ]

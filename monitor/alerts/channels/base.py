@@ -186,4 +186,9 @@ def http_url(check: Checker, spec: LocDict, key: str, what: str) -> str | None:
     if url is not None and not url.startswith(("http://", "https://")):
         check.error(spec.line_of(key), f"{what}: {key} must be an http(s) URL")
         return None
+    if url is not None and any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        # A line break would split the request line: the URL's value is not echoed (a secret)
+        check.error(spec.line_of(key), f"{what}: {key} holds a space, line break or control "
+                    "character")  # fmt: skip
+        return None
     return url
