@@ -150,7 +150,11 @@ def _add(
     if asked.id in taken:
         raise Refused(f"feed id {asked.id!r} is taken in feeds.yaml; choose another with --id")
     new = replace(
-        asked, id=asked.id or new_id(title, chosen.url, taken), url=chosen.url, title=title
+        asked,
+        id=asked.id or new_id(title, chosen.url, taken),
+        url=chosen.url,
+        title=title,
+        site=asked.site or found.parsed.link,
     )
     path, added = _write(config, feeds, [new])
     print(

@@ -88,6 +88,7 @@ class FastFeed:
 
     title: str
     entries: tuple[Entry, ...]
+    link: str = ""  # the site's home page, when the feed names one as an absolute http(s) URL
 
 
 def fast_parse(body: bytes, content_type: str = "") -> FastFeed | None:
@@ -148,6 +149,19 @@ def _text(element: etree._Element | None) -> str:
     if not text.isascii() and _C1_TEXT_RE.search(text):
         raise Declined("C1 control characters")  # &#146;: feedparser reads them as cp1252
     return text
+
+
+def site(value: object) -> str:
+    """`value` if it is an absolute http(s) URL on one line (a feed's home page), else ""."""
+    if not isinstance(value, str):
+        return ""
+    value = value.strip()
+    if not _SITE_RE.match(value) or any(c.isspace() or not c.isprintable() for c in value):
+        return ""
+    return value
+
+
+_SITE_RE = re.compile(r"https?://[^/?#\s]+", re.IGNORECASE)
 
 
 def _link(value: str) -> str:
@@ -225,7 +239,9 @@ def _rss(root: etree._Element) -> FastFeed:
         raise Declined("no channel")
     language = _text(channel.find("language")).strip() or None
     entries = tuple(_rss_item(item, "", language) for item in channel.iterfind("item"))
-    return FastFeed(title=_text(channel.find("title")), entries=entries)
+    return FastFeed(
+        title=_text(channel.find("title")), entries=entries, link=site(_text(channel.find("link")))
+    )
 
 
 def _rdf(root: etree._Element) -> FastFeed:
@@ -234,7 +250,11 @@ def _rdf(root: etree._Element) -> FastFeed:
         raise Declined("no RSS 1.0 channel")  # RSS 0.90 and others
     language = _text(channel.find(f"{DC}language")).strip() or None
     entries = tuple(_rss_item(item, RSS1, language) for item in root.iterfind(f"{RSS1}item"))
-    return FastFeed(title=_text(channel.find(f"{RSS1}title")), entries=entries)
+    return FastFeed(
+        title=_text(channel.find(f"{RSS1}title")),
+        entries=entries,
+        link=site(_text(channel.find(f"{RSS1}link"))),
+    )
 
 
 _RSS_KNOWN = frozenset(
@@ -338,7 +358,16 @@ def _atom(root: etree._Element) -> FastFeed:
         raise Declined("unknown elements in the feed")  # an `item` there is an entry to it
     language = root.get(XML_LANG)
     entries = tuple(_atom_entry(entry, language) for entry in root.iterfind(f"{ATOM}entry"))
-    return FastFeed(title=_atom_text(root.find(f"{ATOM}title")), entries=entries)
+    pages = (
+        link.get("href", "")
+        for link in root.iterfind(f"{ATOM}link")
+        if link.get("rel", "alternate") == "alternate"
+    )
+    return FastFeed(
+        title=_atom_text(root.find(f"{ATOM}title")),
+        entries=entries,
+        link=next((p for p in map(site, pages) if p), ""),
+    )
 
 
 def _atom_text(element: etree._Element | None) -> str:

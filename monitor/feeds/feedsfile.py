@@ -24,14 +24,14 @@ class FeedsFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class NewFeed:
-    """A feed to add: written as `- id: ..., url: ..., tags: [...]`, its title as a comment."""
+    """A feed to add: written as `- id: ..., url: ..., title: ..., site: ..., tags: [...]`."""
 
     id: str
     url: str
     tags: tuple[str, ...] = ()
     title: str = ""
     interval: str = ""  # as written in feeds.yaml (5m, 1h); "" leaves the default
-    site: str = ""  # the site's home page, written as `site:` (with `title:`) when known
+    site: str = ""  # the site's home page, written as `site:` when known (the OPML `htmlUrl`)
 
 
 def same_url(url: str) -> str:
@@ -78,12 +78,10 @@ def _comment(text: str) -> str:
 def entry(feed: NewFeed, indent: str, newline: str) -> str:
     """One feed as block-style YAML lines at `indent`."""
     title = _comment(feed.title)
-    lines = [f"{indent}# {title}"] if title else []
-    lines.append(f"{indent}- id: {scalar(feed.id)}")
-    lines.append(f"{indent}  url: {scalar(feed.url)}")
-    if feed.site:  # an OPML outline's: its title and home page kept for the export
-        if title:
-            lines.append(f"{indent}  title: {scalar(title)}")
+    lines = [f"{indent}- id: {scalar(feed.id)}", f"{indent}  url: {scalar(feed.url)}"]
+    if title:  # the feed's own title and home page, for the status page and the OPML export
+        lines.append(f"{indent}  title: {scalar(title)}")
+    if feed.site:
         lines.append(f"{indent}  site: {scalar(feed.site)}")
     if feed.interval:
         lines.append(f"{indent}  interval: {scalar(feed.interval)}")

@@ -26,7 +26,7 @@ from typing import Any
 
 import feedparser
 
-from monitor.feeds.fastparse import Entry, fast_parse
+from monitor.feeds.fastparse import Entry, fast_parse, site
 from monitor.feeds.urls import canonical_url
 from monitor.kernel.errors import FeedParseError
 from monitor.kernel.models import Article, make_article
@@ -42,6 +42,7 @@ class ParsedFeed:
     title: str = ""
     warning: str | None = None
     parser: str = "feedparser"  # which parser read it: lxml, feedparser or json
+    link: str = ""  # the site's home page, when the document names one (absolute http(s))
 
 
 def article_id(
@@ -113,6 +114,7 @@ def _parse_feed(
             ),
             title=fast.title,
             parser="lxml",
+            link=fast.link,
         )
     return parse_with_feedparser(
         body, feed_id=feed_id, url=url, content_type=content_type, fetched_at=fetched_at
@@ -152,7 +154,12 @@ def parse_with_feedparser(
         _from_entry(e, feed_id=feed_id, language=language, fetched_at=fetched_at) for e in entries
     )
     warning = f"{type(bozo).__name__}: {bozo}" if bozo is not None else None
-    return ParsedFeed(articles=articles, title=str(feed.get("title") or ""), warning=warning)
+    return ParsedFeed(
+        articles=articles,
+        title=str(feed.get("title") or ""),
+        warning=warning,
+        link=site(feed.get("link")),
+    )
 
 
 def _truncated(body: bytes, bozo: object) -> bool:
@@ -266,7 +273,13 @@ def _parse_json_feed(
         )
     warning = f"{skipped} items were not JSON objects" if skipped else None
     title = data["title"] if isinstance(data.get("title"), str) else ""
-    return ParsedFeed(articles=tuple(articles), title=title, warning=warning, parser="json")
+    return ParsedFeed(
+        articles=tuple(articles),
+        title=title,
+        warning=warning,
+        parser="json",
+        link=site(data.get("home_page_url")),
+    )
 
 
 def _text(item: Mapping[str, Any], *keys: str) -> str:

@@ -30,6 +30,7 @@ from tests.support.servers import free_port, serve
 COLDSWEAT = DATA / "thirdparty" / "coldsweat"
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Blog (Atom)</title><id>urn:b</id>
+<link rel="self" href="http://blog.test/blog/atom.xml"/><link href="http://blog.test/blog/"/>
 <updated>2026-11-29T10:00:00Z</updated>
 <entry><title>Hello</title><id>urn:b:1</id><updated>2026-11-29T10:00:00Z</updated></entry>
 </feed>"""
@@ -190,8 +191,8 @@ async def test_add_from_a_page_lists_its_feeds_and_appends_the_chosen_one(tmp_pa
     after = feeds_yaml.read_text()
     assert after.startswith(before)
     assert after[len(before) :] == (
-        f"  # Blog (Atom)\n  - id: blog-atom\n    url: {blog.base}/blog/atom.xml\n"
-        "    tags: [blogs, test]\n"
+        f"  - id: blog-atom\n    url: {blog.base}/blog/atom.xml\n    title: Blog (Atom)\n"
+        "    site: http://blog.test/blog/\n    tags: [blogs, test]\n"
     )
     assert (f"{blog.base}/blog/atom.xml", ("blogs", "test")) == listed(config)["blog-atom"]
     assert 0 == check(None, io.StringIO(), io.StringIO(), config_path=config)
@@ -294,7 +295,7 @@ async def test_a_feed_added_while_the_service_runs_is_polled(tmp_path: Path) -> 
             )  # fmt: skip
             out, err = await process.communicate()
             assert 0 == process.returncode, err.decode()
-            assert "feeds.yaml:4; a running monitor polls it" in out.decode()
+            assert "feeds.yaml:3; a running monitor polls it" in out.decode()
             # The command reads the feed once; the service may poll it before this line runs.
             assert 1 <= s.requests.count("/news.rss")
 
