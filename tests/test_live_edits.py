@@ -167,14 +167,14 @@ async def test_backtest_finds_what_a_live_run_found(live: Live, tmp_path: Path) 
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     found = sorted((x["rule"], x["title"]) for x in lines if "rule" in x)
     assert live_found == found
-    assert {"summary", "records"} == set(lines[-1])
+    assert {"summary", "records", "articles", "stories"} == set(lines[-1])
     assert before == state_digest(tmp_path / "state")
     assert len(live_found) == len(live.alerted())  # nothing was sent
 
     one = live.cli("backtest", "--rule", "cis-defense-cooperation")
     assert 0 == one.returncode, one.stderr
     assert "MATCH cis-defense-cooperation" in one.stdout
-    assert "cis-defense-cooperation: 1 (" in one.stdout
+    assert "cis-defense-cooperation: 1 article in 1 story (" in one.stdout
     assert 2 == live.cli("backtest", "--rule", "no-such-rule").returncode
 
 
