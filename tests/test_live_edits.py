@@ -167,14 +167,14 @@ async def test_backtest_finds_what_a_live_run_found(live: Live, tmp_path: Path) 
     lines = [json.loads(x) for x in done.stdout.splitlines()]
     found = sorted((x["rule"], x["title"]) for x in lines if "rule" in x)
     assert live_found == found
-    assert {"summary", "records"} == set(lines[-1])
+    assert {"summary", "records", "articles", "stories"} == set(lines[-1])
     assert before == state_digest(tmp_path / "state")
     assert len(live_found) == len(live.alerted())  # nothing was sent
 
     one = live.cli("backtest", "--rule", "cis-defense-cooperation")
     assert 0 == one.returncode, one.stderr
     assert "MATCH cis-defense-cooperation" in one.stdout
-    assert "cis-defense-cooperation: 1 (" in one.stdout
+    assert "cis-defense-cooperation: 1 article in 1 story (" in one.stdout
     assert 2 == live.cli("backtest", "--rule", "no-such-rule").returncode
 
 
@@ -224,7 +224,7 @@ def state_digest(state: Path) -> dict[str, str]:
 
 async def test_watch_costs_are_measured_on_stored_articles_and_exported(live: Live) -> None:
     """`check --cost` ranks the watches by their cost on the stored articles, flagging a costly
-    one; the running matcher exports the costliest rules' time per article."""
+    one only; the running matcher exports the costliest rules' time per article."""
     # `heavy` names every word of the text: each of its 300-odd terms is found and tested.
     many = ", ".join(["alpha", "beta", "gamma", "delta", *map(str, range(300))])
     (live.rules / "watches.yaml").write_text(
@@ -250,5 +250,7 @@ async def test_watch_costs_are_measured_on_stored_articles_and_exported(live: Li
     assert "over 5 stored articles" in header
     assert rows[0].startswith("heavy ")
     assert "watches.yaml:3" in rows[0]
-    assert "COSTLY" in rows[0]
+    # Flagged only when costly in absolute terms too (tests/matching/test_cost.py): heavy is
+    # most of the watches' cost, so its ms an article decides.
+    assert ("COSTLY" in rows[0]) == (float(rows[0].split()[2]) > 0.2)
     assert not any("COSTLY" in r for r in rows if r.startswith("w"))

@@ -28,7 +28,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         "--cost",
         action="store_true",
         help="list the watches that cost the matcher most (on the bus's stored articles with "
-        "--config, else on generated text); flag any over 10%% of its time",
+        "--config, else on generated text); flag any over 0.2 ms an article and 10%% of the "
+        "watches' cost",
     )
     parser.add_argument(
         "--sample", type=int, default=200, help="articles to measure on (default 200)"

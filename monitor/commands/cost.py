@@ -19,7 +19,13 @@ from monitor.bus.base import ARTICLES
 from monitor.bus.history import stored_records
 from monitor.kernel.errors import BusError, ConfigError, RuleError, StorageError
 from monitor.kernel.models import Article
-from monitor.matching.cost import CostReport, generated_articles, rule_costs
+from monitor.matching.cost import (
+    COSTLY_SECONDS,
+    COSTLY_SHARE,
+    CostReport,
+    generated_articles,
+    rule_costs,
+)
 from monitor.matching.costwatch import SAMPLE, TOP, decoded_articles
 from monitor.matching.loader import load_rules_dir
 from monitor.matching.spec import RuleSet
@@ -88,24 +94,36 @@ async def _stored(config: Config, sample: int) -> list[Article]:
 
 
 def print_report(report: CostReport, rule_set: RuleSet, where: str, top: int, out: TextIO) -> None:
-    """The costliest watches as a table, the costly ones flagged."""
+    """The costliest watches as a table: ms an article and share of the watches' summed cost
+    (the rows past `top` in one, so the column adds up to 100%), the costly ones flagged with
+    why."""
     enabled = sum(1 for r in rule_set.rules if r.enabled)
     print(
         f"cost of {enabled:,} watches over {report.articles} {where}: "
-        f"{report.seconds_per_article * 1000:.3f} ms an article in all",
+        f"{report.seconds_per_article * 1000:.3f} ms an article for the whole rule set",
         file=out,
     )
     print(f"{'watch':<24} {'where':<40} {'ms/article':>10} {'share':>7}", file=out)
     for cost in report.costs[:top]:
-        flag = "  COSTLY: more than 10% of the matcher's time" if cost.costly else ""
+        flag = f"  COSTLY: {cost.why}" if cost.costly else ""
         print(
             f"{cost.rule_id:<24} {f'{cost.path}:{cost.line}':<40} "
             f"{cost.seconds_per_article * 1000:>10.4f} {cost.share:>7.1%}{flag}",
             file=out,
         )
-    costly = sum(1 for c in report.costs if c.costly)
+    rest = report.costs[top:]
+    if rest:
+        others = f"({len(rest):,} other watches)"
+        print(
+            f"{others:<24} {'-':<40} {sum(c.seconds_per_article for c in rest) * 1000:>10.4f} "
+            f"{sum(c.share for c in rest):>7.1%}",
+            file=out,
+        )
     print(
-        f"{len(report.costs):,} watches measured one by one; {costly} costly"
+        f"{len(report.costs):,} watches measured one by one; {len(report.costly)} costly "
+        f"(over {COSTLY_SECONDS * 1000:g} ms an article and over {COSTLY_SHARE:.0%} of the "
+        f"watches' cost); shares are of the {report.watches_seconds * 1000:.3f} ms an article "
+        "the measured watches cost in all"
         + (
             f"; {report.not_measured:,} of plain words not measured (they cost about as "
             "little as any watch)"

@@ -1,5 +1,9 @@
 """`monitor backtest` and `monitor shadow-report`: what rules caught, or would have, in the
-articles and matches the bus has kept. They send nothing and change no state."""
+articles and matches the bus has kept. They send nothing and change no state.
+
+The backtest folds stories as the service does: each matched article goes through a
+`StoryDesk` (the dispatcher's, on a log that keeps nothing, its clock at the record's time),
+and a rule's matches in one story count as one would-be alert with its copies folded."""
 
 from __future__ import annotations
 
@@ -10,20 +14,35 @@ from typing import TextIO
 
 from monitor.bus.base import ARTICLES, MATCHES
 from monitor.bus.history import per_day, stored_records
+from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Article, Match, MatchedArticle
 from monitor.kernel.records import BadRecord
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article
+from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
 from monitor.service.config import Config
+from monitor.stories.desk import StoryDesk
+from monitor.stories.store import NoStoryLog
 
 
 @dataclass
 class Found:
-    """Matches found, in order, with the time of each (ms) for the per-day summary."""
+    """Matches found, in order, with the time of each (ms) for the per-day summary; with
+    `stories`, the story of each match (in the same order), as the service folds them."""
 
     matches: list[tuple[Match, Article, int]] = field(default_factory=list)
     articles: int = 0
+    stories: list[str] | None = None
+
+    def grouped(self) -> dict[tuple[str, str], list[int]]:
+        """(rule, story) -> the indexes of its matches, first first: one would-be alert each
+        (each match its own when stories were not folded)."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        for n, (m, article, _) in enumerate(self.matches):
+            story = self.stories[n] if self.stories is not None else article.id
+            groups.setdefault((m.rule_id, story), []).append(n)
+        return groups
 
     def summary(self) -> dict[str, RuleSummary]:
         """Per rule: how many matches, and how many per day."""
@@ -53,7 +72,17 @@ async def backtest(
             feeds=rule_set.feeds,
         )
     compiled = compile_rules(rule_set)
-    found = Found()
+    book = RuleBook(compiled)
+    now_s = 0.0
+    desk = StoryDesk(
+        NoStoryLog(),
+        window_s=config.stories.window_s,
+        metrics=make_metrics(),
+        max_articles=config.stories.max_articles,
+        clock=lambda: now_s,
+    )
+    stories: list[str] = []
+    found = Found(stories=stories)
     seen: set[str] = set()
     for record in await stored_records(config, ARTICLES, since_s):
         try:
@@ -64,8 +93,15 @@ async def backtest(
             continue
         seen.add(article.id)
         found.articles += 1
-        for m in match_article(article, compiled):
-            found.matches.append((m, article, record.timestamp_ms))
+        batch = [MatchedArticle(match=m, article=article) for m in match_article(article, compiled)]
+        if not batch:
+            continue
+        now_s = record.timestamp_ms / 1000  # the desk's window runs on the records' time
+        await desk.place(batch)
+        for matched in batch:
+            story = desk.story_for(matched, folds=book.folds(matched.match.rule_id))
+            found.matches.append((matched.match, article, record.timestamp_ms))
+            stories.append(story.id)
     return found
 
 
@@ -118,19 +154,78 @@ def print_match(m: Match, article: Article, where: str, out: TextIO) -> None:
 
 
 def print_found(found: Found, *, as_json: bool, label: str, out: TextIO) -> None:
-    """Each match, then the per-rule summary."""
-    summary = found.summary()
+    """Each match (or, with stories, each story's first match and its copies folded), then
+    the counts and the per-rule summary."""
     if as_json:
+        _print_json(found, out)
+    elif found.stories is not None:
+        _print_stories(found, label, out)
+    else:
         for m, article, _ in found.matches:
-            print(json.dumps(match_json(m, article), ensure_ascii=False), file=out)
-        as_data = {
-            rule: {"matches": r.matches, "per_day": r.per_day} for rule, r in summary.items()
-        }
-        print(json.dumps({"summary": as_data, "records": found.articles}), file=out)
-        return
-    for m, article, _ in found.matches:
+            print_match(m, article, article.feed or "-", out)
+        print(f"{label}: {found.articles} record(s) read, {len(found.matches)} match(es)", file=out)
+        for rule, stats in found.summary().items():
+            days = ", ".join(f"{d}: {n}" for d, n in stats.per_day.items())
+            print(f"  {rule}: {stats.matches} ({days})", file=out)
+
+
+def _stories_per_rule(groups: dict[tuple[str, str], list[int]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for rule, _ in groups:
+        counts[rule] = counts.get(rule, 0) + 1
+    return counts
+
+
+def _print_json(found: Found, out: TextIO) -> None:
+    """One line per match (with its story), then the summary: per rule, and with stories the
+    counts of articles and each (rule, story)'s articles, first first."""
+    for n, (m, article, _) in enumerate(found.matches):
+        line = match_json(m, article)
+        if found.stories is not None:
+            line["story"] = found.stories[n]
+        print(json.dumps(line, ensure_ascii=False), file=out)
+    summary = found.summary()
+    as_data = {rule: {"matches": r.matches, "per_day": r.per_day} for rule, r in summary.items()}
+    end: dict[str, object] = {"summary": as_data, "records": found.articles}
+    if found.stories is not None:
+        groups = found.grouped()
+        for rule, count in _stories_per_rule(groups).items():
+            as_data[rule] = {"matches": summary[rule].matches, "stories": count, **as_data[rule]}
+        end["articles"] = len({article.id for _, article, _ in found.matches})
+        end["stories"] = [
+            {"rule": rule, "story": story, "articles": [found.matches[n][1].id for n in members]}
+            for (rule, story), members in groups.items()
+        ]
+    print(json.dumps(end), file=out)
+
+
+def _print_stories(found: Found, label: str, out: TextIO) -> None:
+    """Each story's first match with its evidence and its copies folded, then the counts."""
+    groups = found.grouped()
+    for members in groups.values():
+        m, article, _ = found.matches[members[0]]
         print_match(m, article, article.feed or "-", out)
-    print(f"{label}: {found.articles} record(s) read, {len(found.matches)} match(es)", file=out)
-    for rule, stats in summary.items():
+        copies = [found.matches[n][1] for n in members[1:]]
+        if copies:
+            print(f"  {_count(len(copies), 'copy', 'copies')} folded into this story:", file=out)
+        for copy in copies:
+            print(f"    {copy.feed or '-'}: {copy.title or copy.content[:80]!r}", file=out)
+    matched = len({article.id for _, article, _ in found.matches})
+    print(
+        f"{label}: {found.articles} record(s) read; "
+        f"{_count(len(found.matches), 'match', 'matches')} of {_count(matched, 'article')} "
+        f"in {_count(len(groups), 'story', 'stories')}",
+        file=out,
+    )
+    stories_of = _stories_per_rule(groups)
+    for rule, stats in found.summary().items():
         days = ", ".join(f"{d}: {n}" for d, n in stats.per_day.items())
-        print(f"  {rule}: {stats.matches} ({days})", file=out)
+        print(
+            f"  {rule}: {_count(stats.matches, 'article')} in "
+            f"{_count(stories_of[rule], 'story', 'stories')} ({days})",
+            file=out,
+        )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"

@@ -6,6 +6,14 @@ cost to find and its conditions to test. Terms shared with other watches are cou
 of them, so the figure is what the watch would cost on its own: an upper bound on what removing
 it saves.
 
+A watch is costly only when it is costly both in absolute terms (more than `COSTLY_SECONDS` an
+article: alone, it would cap the matcher below `COSTLY_RATE` articles a second, the rate the
+matcher is held to with 100,000 realistic watches, docs/performance.md) and relative to the
+others (more than `COSTLY_SHARE` of the sum of the measured watches' costs, the total that the
+shares add up to). The first test alone keeps a trivial watch that is all there is (its share
+is 100%) from being flagged; the second alone would flag none of 2,000 trivial watches, but a
+machine slow enough makes every watch pass the first.
+
 Measuring every watch of a large rule set alone would take minutes; beyond `limit` watches,
 only those whose shape can be costly are measured (regexes, short prefixes, globs with short
 literals, phrases, many terms), the costliest-looking first. A watch of plain words costs
@@ -32,7 +40,12 @@ from monitor.matching.spec import (
     TokenPattern,
 )
 
-# A watch costing more than this share of the whole rule set's time is flagged.
+# A watch is costly when it costs more than COSTLY_SECONDS an article (alone, it would cap the
+# matcher below COSTLY_RATE articles/s) and more than COSTLY_SHARE of the watches' summed cost.
+# The shipped watches cost 0.005-0.035 ms each; a regex of counted `\w+\s+` runs around an
+# alternation of common words costs about 1 ms (tests/matching/test_cost.py).
+COSTLY_RATE = 5_000
+COSTLY_SECONDS = 1 / COSTLY_RATE
 COSTLY_SHARE = 0.10
 # Watches measured one by one, at most (about a millisecond each on 200 articles).
 MEASURED = 2_000
@@ -50,7 +63,8 @@ FILLER = [
 
 @dataclass(frozen=True, slots=True)
 class RuleCost:
-    """One watch's cost: seconds per article, and its share of the whole rule set's time."""
+    """One watch's cost: seconds per article, and its share of the sum of the measured
+    watches' costs (the shares of a report add up to 100%)."""
 
     rule_id: str
     path: str
@@ -60,18 +74,38 @@ class RuleCost:
 
     @property
     def costly(self) -> bool:
-        """Whether it costs more than `COSTLY_SHARE` of the matcher's time."""
-        return self.share > COSTLY_SHARE
+        """Whether it is costly in absolute terms and relative to the others (see the module's
+        comment): the one test of `check --cost` and of the service's `costly_rules` warning."""
+        return self.seconds_per_article > COSTLY_SECONDS and self.share > COSTLY_SHARE
+
+    @property
+    def why(self) -> str:
+        """Why it is costly, in words ("" when it is not)."""
+        if not self.costly:
+            return ""
+        return (
+            f"{self.seconds_per_article * 1000:.2f} ms an article, over "
+            f"{COSTLY_SECONDS * 1000:g} ms (alone it caps the matcher at "
+            f"{1 / self.seconds_per_article:,.0f} articles/s), and {self.share:.0%} of the "
+            f"watches' cost, over {COSTLY_SHARE:.0%}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class CostReport:
-    """The whole rule set's time per article, and the measured watches, costliest first."""
+    """The whole rule set's time per article, and the measured watches, costliest first;
+    `watches_seconds` is the sum of their costs, the total their shares are of."""
 
     seconds_per_article: float
     articles: int
     costs: tuple[RuleCost, ...]
     not_measured: int  # watches left out as cheap (plain words), past `limit`
+    watches_seconds: float = 0.0
+
+    @property
+    def costly(self) -> tuple[RuleCost, ...]:
+        """The costly watches, costliest first."""
+        return tuple(c for c in self.costs if c.costly)
 
 
 def rule_costs(
@@ -94,14 +128,25 @@ def rule_costs(
     empty = _per_article(compile_rules(_NOTHING), articles, runs)
     rules = [r for r in rule_set.rules if r.enabled]
     chosen = sorted(rules, key=_risk, reverse=True)[:limit] if len(rules) > limit else rules
-    costs = []
+    seconds: list[float] = []
     for spec in chosen:
         alone = compile_rules(RuleSet(rules=(spec,), entities=_entities_of(spec, rule_set)))
-        seconds = max(0.0, _per_article(alone, articles, runs) - empty)
-        share = seconds / total if total > 0 else 0.0
-        costs.append(RuleCost(spec.id, spec.path, spec.line, seconds, share))
+        seconds.append(max(0.0, _per_article(alone, articles, runs) - empty))
+    # Shares of the sum, so that they add up to 100% (each watch measured alone pays the
+    # fields' streams again, so the costs need not add up to the whole rule set's time).
+    summed = sum(seconds)
+    costs = [
+        RuleCost(
+            spec.id,
+            spec.path,
+            spec.line,
+            cost,
+            cost / summed if summed > 0 else 1 / len(chosen),
+        )
+        for spec, cost in zip(chosen, seconds, strict=True)
+    ]
     costs.sort(key=lambda c: c.seconds_per_article, reverse=True)
-    return CostReport(total, len(articles), tuple(costs), len(rules) - len(chosen))
+    return CostReport(total, len(articles), tuple(costs), len(rules) - len(chosen), summed)
 
 
 _WORD = TokenPattern("literal", "qzxjvq", False)

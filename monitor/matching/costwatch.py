@@ -14,7 +14,7 @@ from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Article
 from monitor.kernel.records import BadRecord
 from monitor.kernel.waiting import sleep_or_stop
-from monitor.matching.cost import rule_costs
+from monitor.matching.cost import COSTLY_SECONDS, COSTLY_SHARE, CostReport, rule_costs
 from monitor.matching.rulebook import RuleBook
 
 log = structlog.get_logger("monitor.cost")
@@ -62,7 +62,7 @@ async def export_rule_costs(
     stop: asyncio.Event,
 ) -> None:
     """Measure the rule set in force over the recent articles after each change of rules (once
-    MIN_SEEN articles were seen) and every REMEASURE_S; export the costliest TOP."""
+    MIN_SEEN articles were seen) and every REMEASURE_S; export them (`export_report`)."""
     measured_for: object = None
     measured_at = float("-inf")
     loop = asyncio.get_running_loop()
@@ -80,10 +80,22 @@ async def export_rule_costs(
             log.exception("rule_cost_failed")
             measured_for, measured_at = compiled, loop.time()
             continue
-        metrics.rule_cost.clear()
-        for cost in report.costs[:TOP]:
-            metrics.rule_cost.labels(cost.rule_id).set(cost.seconds_per_article)
-        costly = [c.rule_id for c in report.costs if c.costly]
-        if costly:
-            log.warning("costly_rules", rules=costly, share_over=0.10)
+        export_report(report, metrics)
         measured_for, measured_at = compiled, loop.time()
+
+
+def export_report(report: CostReport, metrics: Metrics) -> None:
+    """Export the costliest TOP watches' time per article, and warn (`costly_rules`) of the
+    costly ones: costly by `RuleCost.costly`, the one test `check --cost` flags by too."""
+    metrics.rule_cost.clear()
+    for cost in report.costs[:TOP]:
+        metrics.rule_cost.labels(cost.rule_id).set(cost.seconds_per_article)
+    costly = report.costly
+    if costly:
+        log.warning(
+            "costly_rules",
+            rules=[c.rule_id for c in costly],
+            why={c.rule_id: c.why for c in costly},
+            over_ms=COSTLY_SECONDS * 1000,
+            share_over=COSTLY_SHARE,
+        )

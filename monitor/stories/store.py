@@ -257,3 +257,19 @@ class KafkaStoryLog:
             except BadRecord as exc:
                 skip_bad(exc, STORIES, key, self.metrics)
         return members
+
+
+class NoStoryLog:
+    """A log that keeps nothing: for `monitor backtest`, whose stories last as long as it runs
+    (the desk folds in memory exactly as the service's does, and no state is touched)."""
+
+    async def load(self, since_ms: int) -> list[StoredMember]:
+        """No members were recorded before."""
+        return []
+
+    async def record(self, members: Sequence[tuple[StoredMember, str]]) -> None:
+        """Keep nothing."""
+
+    async def sync(self) -> list[StoredMember]:
+        """No other writer."""
+        return []

@@ -304,7 +304,8 @@ def test_a_value_in_an_error_is_quoted_short(tmp_path: Path) -> None:
 
 def test_cost_ranks_the_watches_on_generated_text(tmp_path: Path) -> None:
     # No config, so no stored articles: the text is made of the watches' own words. A watch
-    # naming a hundred of them costs more than any watch of one word, and is flagged.
+    # naming a hundred of them costs more than any watch of one word, but some 0.04 ms an
+    # article: under the floor, so not flagged (tests/matching/test_cost.py flags a costly one).
     words = [f"term{n}" for n in range(100)]
     rules = "rules:\n" + "".join(
         f"  - {{id: w{n}, match: {{any: [{w}]}}}}\n" for n, w in enumerate(words)
@@ -323,7 +324,7 @@ def test_cost_ranks_the_watches_on_generated_text(tmp_path: Path) -> None:
     assert columns.split() == ["watch", "where", "ms/article", "share"]
     assert rows[0].startswith("heavy ")
     assert "watches.yaml:102" in rows[0]
-    assert "COSTLY" in rows[0]
+    assert ("COSTLY" in rows[0]) == (float(rows[0].split()[2]) > 0.2)
     assert rows[-1].startswith("101 watches measured one by one")
 
 

@@ -1,0 +1,50 @@
+"""Hostile rule sets for `check --cost`: many trivial watches, or one, flag nothing; a watch
+is flagged only when costly in absolute terms as well as relative to the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.matching.cost import COSTLY_SHARE, generated_articles, rule_costs
+from monitor.matching.loader import load_rules_dir
+from tests.matching.test_cost import HEAVY, OFFICIALS
+
+
+def rules_dir(tmp_path: Path, watches: str) -> Path:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "watches.yaml").write_text("rules:\n" + watches, encoding="utf-8")
+    return tmp_path
+
+
+def test_two_thousand_trivial_watches_flag_none(tmp_path: Path) -> None:
+    """2,000 one-word watches: none is flagged, and their shares add up to 100%."""
+    watches = "".join(f"  - {{id: w{n}, match: {{any: [word{n}]}}}}\n" for n in range(2000))
+    rule_set = load_rules_dir(rules_dir(tmp_path, watches))
+    report = rule_costs(rule_set, generated_articles(rule_set, 20))
+    assert len(report.costs) == 2000
+    assert not report.costly
+    assert abs(sum(c.share for c in report.costs) - 1) < 1e-9
+
+
+def test_a_lone_trivial_watch_has_all_the_share_and_is_not_flagged(tmp_path: Path) -> None:
+    """One watch is 100% of the watches' cost, yet cheap, so not flagged; nor are two, each
+    over the relative bar."""
+    for watches in (
+        "  - {id: only, match: {any: [minister]}}\n",
+        "  - {id: one, match: {any: [minister]}}\n  - {id: two, match: {any: [police]}}\n",
+    ):
+        rule_set = load_rules_dir(rules_dir(tmp_path, watches))
+        report = rule_costs(rule_set, generated_articles(rule_set, 20))
+        assert all(c.share > COSTLY_SHARE for c in report.costs) or len(report.costs) == 2
+        assert not report.costly, report.costs
+
+
+def test_a_lone_heavy_watch_is_flagged(tmp_path: Path) -> None:
+    """The heavy regex alone (share 100%) is flagged: it is costly in absolute terms."""
+    text = load_rules_dir(rules_dir(tmp_path / "text", OFFICIALS))
+    rule_set = load_rules_dir(
+        rules_dir(tmp_path, f"  - {{id: heavy, match: {{any: ['{HEAVY}']}}}}\n")
+    )
+    report = rule_costs(rule_set, generated_articles(text, 20))
+    assert [c.rule_id for c in report.costly] == ["heavy"]
+    assert report.costly[0].share == 1.0
