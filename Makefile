@@ -18,7 +18,7 @@ TEST_WORKERS ?= $(shell echo $$((3 * $$(nproc 2>/dev/null || echo 1))))
 NO_CARGO := no cargo here, so the native matching engine is not built (install Rust from \
 https://rustup.rs and run make again)
 
-.PHONY: run demo test test-fast check lint fmt clean kafka kafka-stop bench fuzz
+.PHONY: run demo test test-fast test-tools screenshot check lint fmt clean kafka kafka-stop bench fuzz
 
 $(STAMP): pyproject.toml $(NATIVE)
 	@echo "== setting up $(VENV): Python packages (about a minute and a half the first time)"
@@ -85,9 +85,20 @@ else
 	@echo "== the matching engine's Rust tests"
 	cd native && $(CARGO) test --release --quiet
 endif
-	@echo "== the test suite on $(TEST_WORKERS) workers (about 6 minutes; the first run also fetches" \
-		"Kafka's jars, starts brokers and installs promtool and Chromium when they are missing)"
+	$(BIN)/python -m tests.support.prepare
+	@echo "== the test suite on $(TEST_WORKERS) workers (about 6 minutes; each worker that runs a" \
+		"Kafka test starts its own broker, about 10 s)"
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+
+# The tools the suite needs beyond Python, each announced as it is prepared (or why it is not):
+# Chromium and promtool (apt-get, as root), and the Kafka broker's jars (Maven Central, once).
+test-tools: $(STAMP)
+	$(BIN)/python -m tests.support.prepare
+
+# The README's status-page picture (docs/images/status-page.png): `monitor demo`'s page in a real
+# headless chromium, taken by the test that checks it shows what the README's alt text says.
+screenshot: $(STAMP)
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest -p no:cacheprovider tests/status/test_demo_page.py
 
 # The inner loop, about a minute: no lint, no Rust tests, and none of the tests that need a
 # broker (kafka), start a program (process: monitor itself, chromium, ...) or a browser, or take

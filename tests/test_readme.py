@@ -1,10 +1,16 @@
 """The README and the docs pages stay honest: their configuration examples load as written,
-every relative link and anchor leads somewhere, the README stays short, and the channel tables
-name exactly the kinds in the registry, each with an example."""
+every relative link and anchor leads somewhere, the README stays short, the channel tables
+name exactly the kinds in the registry, each with an example, and the README's watch, its
+sample output and its monitor.yaml are copies of docs/examples/ files that pass `monitor check`
+(the output: what `monitor match` prints)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -160,3 +166,100 @@ def test_the_link_check_sees_links() -> None:
     assert "docs/channels.md" in links(ROOT / "README.md")
     assert any("#" in target for page in PAGES for target in links(page))
     assert "configuration-monitoryaml" in anchors(ROOT / "README.md")
+
+
+# -- the README's examples are copies of files checked here -------------------------------------
+
+EXAMPLES = ROOT / "docs" / "examples"
+WATCH = EXAMPLES / "my-watches.yaml"
+CONFIG = EXAMPLES / "monitor.yaml"
+SEED = "tests/data/articles/seed-cis-defense.json"  # as the README's command names it
+CONFIG_ENV = {
+    "HOOK_SECRET": "a" * 30,
+    "SLACK_WEBHOOK_URL": "https://hooks.example.org/x",
+    "TELEGRAM_BOT_TOKEN": "123456:ABC-DEF1234ghIkl",
+}
+
+
+def fenced(text: str, language: str = "") -> list[str]:
+    """The text of each fenced block of a page in `language` ("": no language named)."""
+    blocks: list[tuple[str, str]] = []
+    opened: tuple[str, list[str]] | None = None
+    for line in text.splitlines(keepends=True):
+        if opened is None and line.lstrip().startswith("```"):
+            opened = (line.strip()[3:], [])
+        elif opened is not None and line.strip() == "```":
+            blocks.append((opened[0], textwrap.dedent("".join(opened[1]))))
+            opened = None
+        elif opened is not None:
+            opened[1].append(line)
+    return [body for info, body in blocks if info == language]
+
+
+def monitor(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
+    """`monitor ARGS` from this checkout, as a user types it: its output (exit 0 asserted)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    assert 0 == done.returncode, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def rules_with_the_example(tmp_path: Path) -> Path:
+    """The shipped rules with the README's watch saved beside them, as the README says."""
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    shutil.copy(WATCH, rules)
+    return rules
+
+
+def test_the_readme_s_watch_is_the_example_file() -> None:
+    """The "Writing a watch" block is docs/examples/my-watches.yaml, word for word, and the
+    README copies that file into rules/."""
+    assert WATCH.read_text() in fenced(README, "yaml")
+    assert "cp docs/examples/my-watches.yaml rules/" in README
+
+
+def test_the_example_watch_passes_check_beside_the_shipped_rules(
+    rules_with_the_example: Path,
+) -> None:
+    """Its id is its own: copied into rules/ it passes `monitor check` (a clash is an error)."""
+    said = monitor("check", str(rules_with_the_example))
+    shipped = len(re.findall(r"^  - id: ", (ROOT / "rules" / "defense.yaml").read_text(), re.M))
+    shipped += len(re.findall(r"^  - id: ", (ROOT / "rules" / "hazards.yaml").read_text(), re.M))
+    assert said.startswith(f"ok: {shipped + 1} rules"), said
+
+
+def test_the_readme_s_sample_output_is_what_match_prints(rules_with_the_example: Path) -> None:
+    """The sample output is the real output of the README's `monitor match` from the example
+    watch's MATCH line to the end, every evidence line of it; what it leaves out (as the README
+    says) is the shipped cis-defense-cooperation's match, which comes first."""
+    printed = monitor("match", "--rules", str(rules_with_the_example), SEED).splitlines()
+    (sample,) = [b for b in fenced(README) if b.startswith(f"{SEED}: MATCH")]
+    shown = sample.splitlines()
+    assert shown[0].startswith(f"{SEED}: MATCH my-cis-defense [high]"), shown[0]
+    start = printed.index(shown[0])
+    assert printed[start:] == shown
+    left_out = printed[:start]
+    assert left_out[0].startswith(f"{SEED}: MATCH cis-defense-cooperation ["), left_out
+    assert [left_out[0]] == [line for line in left_out if ": MATCH " in line]
+    assert "the shipped\n`cis-defense-cooperation` matches this article too" in README
+
+
+def test_the_readme_s_monitor_yaml_is_the_example_file_and_passes_check(tmp_path: Path) -> None:
+    """The "Configuration" block is docs/examples/monitor.yaml, word for word; beside the
+    shipped rules, with its ${VAR}s set, it passes `monitor check --config`."""
+    assert CONFIG.read_text() in fenced(README, "yaml")
+    shutil.copy(CONFIG, tmp_path / "monitor.yaml")
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    assert set(CONFIG_ENV) == set(VARIABLE.findall(CONFIG.read_text())) - {"MONITOR_TOKEN"}
+    said = monitor("check", "--config", str(tmp_path / "monitor.yaml"), env=CONFIG_ENV)
+    assert said.startswith("ok: "), said
+    assert "(5 channels)" in said, said

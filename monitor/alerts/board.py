@@ -15,7 +15,8 @@ RECENT_ALERTS = 50
 
 @dataclass(frozen=True, slots=True)
 class RecentAlert:
-    """An alert as the page lists it: one (rule, story or article), every channel's state."""
+    """An alert as the page lists it: one (rule, story or article), every channel's state; a
+    copy folded into the story is listed as one of its own."""
 
     key: str
     rule_id: str
@@ -41,9 +42,13 @@ class RecentAlerts:
         return len(self._alerts)
 
     def settled(self, alert: Alert, state: str, reason: str | None, at_ms: int) -> None:
-        """Record that `alert` was delivered, held, dead-lettered or folded into its story."""
+        """Record that `alert` was delivered, held, dead-lettered or folded into its story. A
+        folded copy is a row of its own, so the alert that founded the story keeps its row (its
+        title and its channels' delivery states) beside it."""
         story = alert.story.id if alert.story else alert.article.id
         key = _key(alert.rule_id, story)
+        if state == "folded":
+            key = _key(key, alert.article.id)
         old = self._alerts.pop(key, None)
         channels = dict(old.channels) if old else {}
         channels[alert.channel] = (state, reason or "")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import jinja2
 
-from monitor.alerts.board import RecentAlert
+from monitor.alerts.board import RECENT_ALERTS, RecentAlert
 from monitor.bus.base import Connection
 from monitor.feeds.board import FeedStatus
 from monitor.kernel.text import span_words
@@ -149,6 +149,7 @@ _ENV.filters["web_link"] = web_link
 _ENV.filters["utc"] = utc
 _ENV.filters["clock"] = clock
 _ENV.globals["bars"] = bars
+_ENV.globals["recent_limit"] = RECENT_ALERTS
 
 
 def render(view: StatusView) -> str:

@@ -1,7 +1,8 @@
 """The status page, `GET /`: its boards, its escaping (fuzzed), its sign-in, and the page of a
 running service in a real headless chromium, which signs in with the form, with a failing feed,
 an alerted seed article and a hostile feed's title on it. The screenshot goes to
-tests/artifacts/status-page.png (git-ignored)."""
+tests/artifacts/status-page-signed-in.png (git-ignored); the README's picture, of `monitor demo`,
+is taken by tests/status/test_demo_page.py."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.alerts.board import RecentAlerts
+from monitor.alerts.board import RECENT_ALERTS, RecentAlerts
 from monitor.bus.base import Connection
 from monitor.feeds.board import FeedBoard, FeedStatus
 from monitor.kernel.metrics import make_metrics
-from monitor.kernel.models import Alert, Evidence, make_article
+from monitor.kernel.models import Alert, Evidence, Story, make_article
 from monitor.matching.board import DAY_MS, MatchTally
 from monitor.status.guard import FREE_TRIES
 from monitor.status.page import (
@@ -107,6 +108,41 @@ def test_recent_alerts_merge_channels_and_keep_the_newest() -> None:
     assert {"slack": ("delivered", ""), "mail": ("dead", "550 no such user")} == second.channels
     recent.settled(alert("r3", "Three", "slack"), "delivered", None, NOW + 3)
     assert ["r3", "r2"] == [a.rule_id for a in recent.newest_first()]
+
+
+def test_a_folded_copy_is_a_row_of_its_own_beside_the_alert() -> None:
+    """The copy folded into an alerted story does not take the alert's row: the alert keeps its
+    title and its channel's `delivered`, the copy is listed as `folded`."""
+    recent = RecentAlerts()
+    story = Story(id="story-1", articles=())
+    original = dataclasses.replace(alert("r", "Seed report", "console"), story=story)
+    copy = dataclasses.replace(alert("r", "UPDATE 1-Seed report", "console"), story=story)
+    recent.settled(original, "delivered", None, NOW)
+    recent.settled(copy, "folded", "a copy of a story already alerted", NOW + 1)
+    shown = {a.title: a.channels["console"][0] for a in recent.newest_first()}
+    assert {"Seed report": "delivered", "UPDATE 1-Seed report": "folded"} == shown
+
+
+@pytest.mark.parametrize(
+    ("count", "said"),
+    [
+        (0, None),
+        (1, "1 alert since the service started"),
+        (2, "2 alerts since the service started"),
+        (RECENT_ALERTS, f"the last {RECENT_ALERTS} (older ones are not kept)"),
+    ],
+)
+def test_the_recent_alerts_heading_counts_in_words(count: int, said: str | None) -> None:
+    """Never "the last 0 since the service started": no count when there is none, "1 alert",
+    "N alerts", and "the last N" only when older ones were let go."""
+    recent = RecentAlerts()
+    for i in range(count):
+        recent.settled(alert(f"r{i}", f"Title {i}", "hook"), "delivered", None, NOW + i)
+    page = render(dataclasses.replace(view_with("plain"), alerts=recent.newest_first()))
+    document = lxml.html.document_fromstring(page)
+    words = " ".join(text(document, "//h2[starts-with(., 'Recent alerts')]").split())
+    assert words == "Recent alerts" + (f" {said}" if said else "")
+    assert "the last 0" not in page
 
 
 def test_a_feed_keeps_its_last_error_after_it_recovers() -> None:
@@ -352,7 +388,7 @@ async def test_the_page_of_a_running_service_in_a_real_browser(
                     lambda: page.evaluate("document.querySelector('#feeds') !== null"), 10
                 )
                 shown = lxml.html.document_fromstring(await page.html())
-                await page.screenshot(artifacts / "status-page.png")
+                await page.screenshot(artifacts / "status-page-signed-in.png")
                 assert await page.evaluate("window.pwned === undefined")
 
                 (rules / "watches.yaml").write_text(WATCHES + "  - id: broken\n    match: [\n")
@@ -407,7 +443,7 @@ async def test_the_page_of_a_running_service_in_a_real_browser(
     assert "bad" == nodes(stale, "//*[@id='rules']")[0].get("class")
     assert "the last reload failed" in text(stale, "//*[@id='rules']")
     assert "watches.yaml:" in text(stale, "//*[@id='rule-problems']")
-    assert (artifacts / "status-page.png").read_bytes().startswith(b"\x89PNG")
+    assert (artifacts / "status-page-signed-in.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_lost_bus_is_said_first_with_since_when_and_why() -> None:
