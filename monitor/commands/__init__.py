@@ -39,6 +39,7 @@ class Command:
 
 
 COMMANDS = (
+    Command("init", "write a starter config directory: monitor.yaml, rules/, secrets.env", "init"),
     Command("check", "validate a rules directory; exit 1 on any problem", "check"),
     Command("run", "run the monitor until SIGINT or SIGTERM", "run"),
     Command("demo", "the monitor on bundled sample feeds, offline: an alert in seconds", "demo"),

@@ -15,6 +15,7 @@ from monitor.commands.common import (
     report_logging,
     since_arg,
 )
+from monitor.commands.home import config_arguments
 from monitor.kernel.errors import BusError, ConfigError, RuleError, StorageError
 from monitor.matching.loader import load_rules_dir
 from monitor.service.config import load_config
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments."""
-    parser.add_argument("--config", default="monitor.yaml", type=Path)
+    config_arguments(parser)
     parser.add_argument("--since", default="7d", help="how far back (default 7d)")
     parser.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
     parser.add_argument("--rules", type=Path, help="rules directory (default: the config's)")

@@ -12,6 +12,7 @@ from monitor.commands.common import (
     EXIT_INVALID,
     EXIT_OK,
 )
+from monitor.commands.home import config_arguments
 from monitor.feeds.request import env_problems
 from monitor.kernel import native
 from monitor.kernel.errors import ConfigError, Problem
@@ -23,7 +24,7 @@ from monitor.service.config import load_config, notify_problems
 def arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments."""
     parser.add_argument("rules_dir", nargs="?", type=Path, help="default: rules, or the config's")
-    parser.add_argument("--config", type=Path, help="validate this monitor.yaml too")
+    config_arguments(parser, optional=True)  # validated too
     parser.add_argument(
         "--cost",
         action="store_true",
@@ -38,6 +39,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the command; return its exit code."""
+    if args.config is not None:  # which file, when MONITOR_HOME or --config-dir chose it
+        print(f"config: {args.config.absolute()} (from {args.config_source})", flush=True)
     if args.cost:
         from monitor.commands.cost import cost_command
 

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 
 from monitor import __version__
 from monitor.commands import COMMANDS
+from monitor.commands.home import settle_config
+
+EXIT_USAGE = 2  # as monitor.commands.common's, which this light module does not import
 
 DESCRIPTION = "The `monitor` command: check, match, run, backtest, shadow-report, stories."
 
@@ -33,4 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser("").parse_args(words)
         return 2
     args = _parser(chosen).parse_args(words)
+    if hasattr(args, "config_dir"):  # the command reads a config: which one, and is it there?
+        missing = settle_config(args)
+        if missing is not None:
+            print(missing, file=sys.stderr)
+            return EXIT_USAGE
     return names[args.command].load().main(args)

@@ -23,6 +23,7 @@ import aiohttp
 from monitor import __version__
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.deadletters import DeadLetter, Retrier, mark_done, read_open_letters
+from monitor.commands.home import config_arguments
 from monitor.kernel.errors import BusError, ConfigError, DeliveryError, StorageError
 from monitor.kernel.logs import configure_logging
 from monitor.kernel.metrics import make_metrics
@@ -159,7 +160,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         if name == "retry":
             which.add_argument("--channel", help="every open dead letter of this channel")
     for action in dlq_actions.choices.values():
-        action.add_argument("--config", default="monitor.yaml", type=Path)
+        config_arguments(action)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from yarl import URL
 
 from monitor.commands.common import ALLOW_PRIVATE
+from monitor.commands.home import config_arguments
 from monitor.feeds.addresses import FLAG
 from monitor.feeds.client import Client
 from monitor.feeds.extract import EXTRA_HINT, Page, available
@@ -153,7 +154,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments."""
     parser.add_argument("inputs", nargs="+", metavar="URL_OR_FILE", help="a URL or an HTML file")
     parser.add_argument("--json", action="store_true", help="one JSON object per page")
-    parser.add_argument("--config", type=Path, help="read the poller settings from this config")
+    config_arguments(parser, optional=True)  # the poller settings
     parser.add_argument("--selector", help="a CSS selector for the text (`fulltext_selector`)")
     parser.add_argument(
         "--ignore-robots", action="store_true", help="fetch even where robots.txt disallows"

@@ -48,6 +48,7 @@ from monitor.commands.feedfetch import (
     fetch_feed,
     read_url,
 )
+from monitor.commands.home import config_arguments
 from monitor.feeds.addresses import FLAG, Guard
 from monitor.feeds.discover import (
     COMMON_PATHS,
@@ -441,7 +442,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     test = actions.add_parser("test", help="fetch a feed once: what it holds, what would match")
     test.add_argument("target", metavar="ID_OR_URL")
     for action in (add, imported, export, test):
-        action.add_argument("--config", default="monitor.yaml", type=Path)
+        config_arguments(action)
     for action in (add, imported, test):
         action.add_argument("--allow-private", action="store_true", help=ALLOW_PRIVATE)
 

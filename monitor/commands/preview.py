@@ -19,6 +19,7 @@ from typing import TextIO
 
 from monitor.alerts.channels import KINDS, ChannelSettings, Outgoing
 from monitor.alerts.channels.base import HttpRequest, Text
+from monitor.commands.home import config_arguments
 from monitor.commands.inputs import read_articles
 from monitor.kernel.errors import ConfigError, InputError, RuleError
 from monitor.kernel.models import Alert, MatchedArticle, Reported, Story
@@ -112,7 +113,7 @@ def shown(outgoing: Outgoing, settings: ChannelSettings) -> str:
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments."""
-    parser.add_argument("--config", default="monitor.yaml", type=Path)
+    config_arguments(parser)
     parser.add_argument("--rule", required=True, help="the rule's id")
     parser.add_argument(
         "--channel", action="append", default=[], help="only this channel (repeatable)"

@@ -20,11 +20,13 @@ from monitor.commands.common import (
     EXIT_UNDELIVERED,
     EXIT_USAGE,
 )
+from monitor.commands.home import config_arguments
 from monitor.feeds.request import env_problems, secrets_of
 from monitor.kernel.errors import ConfigError, RuleError, StorageError
 from monitor.kernel.logs import configure_logging
 from monitor.matching.loader import FileCache, load_rules_dir
 from monitor.service.config import ROLES, load_config, notify_problems
+from monitor.status.web import AddressInUse
 
 if TYPE_CHECKING:
     from monitor.service.app import Service
@@ -35,7 +37,7 @@ GRACE_S = 8.0  # SIGTERM to exit within 10 s, with room for the interpreter to w
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments."""
-    parser.add_argument("--config", default="monitor.yaml", type=Path)
+    config_arguments(parser)
     parser.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
     parser.add_argument("--role", choices=ROLES, default="all", help="run one stage (default: all)")
 
@@ -86,7 +88,10 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         failed = first_of(exc, OSError)
         if failed is None:
             raise
-        # The listen address is taken, or the like.
+        if isinstance(failed, AddressInUse):  # said with what to do, in plain words too
+            structlog.get_logger("monitor").error("startup_failed", reason=str(failed))
+            print(f"monitor did not start: {failed}", file=sys.stderr)
+            return EXIT_INVALID
         structlog.get_logger("monitor").error(
             "startup_failed", reason=f"{type(failed).__name__}: {failed}"
         )

@@ -13,6 +13,7 @@ from monitor.commands.common import (
     report,
     since_arg,
 )
+from monitor.commands.home import config_arguments
 
 if TYPE_CHECKING:
     pass
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments."""
-    parser.add_argument("--config", default="monitor.yaml", type=Path)
+    config_arguments(parser)
     parser.add_argument("--since", default="1d", help="how far back (default 1d)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 

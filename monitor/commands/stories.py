@@ -14,6 +14,7 @@ from monitor.commands.common import (
     report,
     since_arg,
 )
+from monitor.commands.home import config_arguments
 
 if TYPE_CHECKING:
     from monitor.stories.store import StoredMember
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments."""
-    parser.add_argument("--config", default="monitor.yaml", type=Path)
+    config_arguments(parser)
     parser.add_argument(
         "--since", help="how far back (default 1d; with --explain, all the log keeps)"
     )

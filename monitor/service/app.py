@@ -336,6 +336,7 @@ class Service:
             self._started = True
             log.info(
                 "monitor_started",
+                config=str(self.config.path.absolute()),
                 role=self.role,
                 rules=len(self.book.compiled.rules),
                 listen=f"{self.config.listen_host}:{self.config.listen_port}",
@@ -435,6 +436,7 @@ class Service:
         what was left undone (failed feeds, alerts dead-lettered or waiting for a channel)."""
         stop = asyncio.Event()
         dead_before, failed = dead_lettered(self.metrics), []
+        log.info("run_once_started", config=str(self.config.path.absolute()), role=self.role)
         async with AsyncExitStack() as stack:
             poller, dispatcher = await self._open(stack, stop, once=True)
             if poller is not None:  # one pass in one process: every feed, whoever holds its lease

@@ -1,9 +1,10 @@
 """monitor.yaml -> a typed, frozen `Config`. The environment is read here and nowhere else.
 
 Paths are relative to the config file. `${VAR}` anywhere in a string is replaced by the
-variable's value; a variable that is not set is an error naming it and the line. Commands that
-send nothing (`load_config(..., sends=False)`) need no channel secrets: a channel naming a
-variable that is not set, or that its variables' values make invalid, is set aside
+variable's value, from the environment or else from `secrets.env` beside the config file (mode
+0600; its values are never logged); a variable set in neither is an error naming it and the line.
+Commands that send nothing (`load_config(..., sends=False)`) need no channel secrets: a channel
+naming a variable that is not set, or that its variables' values make invalid, is set aside
 (`Config.unusable_channels`) instead.
 """
 
@@ -35,6 +36,7 @@ from monitor.feeds.settings import (
     parse_poller,
 )
 from monitor.kernel.checks import Checker, did_you_mean
+from monitor.kernel.envfile import parse_env
 from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.located import LocDict, LocList
 from monitor.kernel.yamlfile import read_yaml
@@ -44,6 +46,7 @@ from monitor.stories.settings import StoriesConfig, parse_stories
 
 # The stages a process can run (`monitor run --role`).
 ROLES: Final = ("all", "poller", "matcher", "dispatcher")
+SECRETS_FILE: Final = "secrets.env"  # beside monitor.yaml: NAME=value, mode 0600
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -115,12 +118,14 @@ def load_config(environ: Mapping[str, str], path: Path, *, sends: bool = True) -
     `unusable_channels` with the reason, instead of being an error.
     """
     data, problems = read_yaml(path)
+    secrets = read_secrets(path.parent / SECRETS_FILE)
     if problems:
         raise ConfigError("\n".join(map(str, problems)), problems)
+    environ = {**secrets, **environ}  # the environment wins over the file
     check = Checker(str(path))
     substituted: dict[str, str] = {}
     unusable: dict[str, str] = {}
-    withheld: list[str] = []
+    withheld = [value for value in secrets.values() if len(value) >= 4]
     if not sends:
         unusable = _set_aside(data, environ, path, withheld)
     data = _interpolate(data, environ, check, 1, substituted)
@@ -131,9 +136,38 @@ def load_config(environ: Mapping[str, str], path: Path, *, sends: bool = True) -
             for p in sorted(check.problems, key=Problem.sort_key)
         ]
         raise ConfigError("\n".join(map(str, shown)), shown)
-    if unusable:
+    if unusable or withheld:
         config = replace(config, unusable_channels=unusable, withheld=tuple(withheld))
     return config
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """The values of `secrets.env` beside monitor.yaml ({} when there is none). Raise
+    ConfigError when group or others may read or change it, or a line is not NAME=value."""
+    found: list[tuple[int, str]] = []
+    values: dict[str, str] = {}
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            found.append(
+                (
+                    0,
+                    f"group or others may read or change it (mode {mode & 0o777:04o}): run "
+                    f"chmod 600 {path}",
+                )
+            )
+        else:
+            values, found = parse_env(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        found.append((0, f"cannot read file: {exc.strerror or exc}"))
+    except UnicodeDecodeError:
+        found.append((0, "cannot read file: it is not UTF-8 text"))
+    if found:
+        problems = [Problem(str(path), line, message) for line, message in found]
+        raise ConfigError("\n".join(map(str, problems)), problems)
+    return values
 
 
 def _set_aside(

@@ -13,6 +13,7 @@ and /readyz need the token too (Bearer, or the status page's cookie); /healthz i
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -119,14 +120,32 @@ def make_app(
     return app
 
 
+class AddressInUse(OSError):
+    """The listen address is taken: said with what to do, not as the socket's errno text."""
+
+    def __init__(self, host: str, port: int) -> None:
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        super().__init__(
+            errno.EADDRINUSE,
+            f"{where} is already in use (another monitor running?) — "
+            "set http.listen in monitor.yaml to another port",
+        )
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Serve the app; the caller cleans the runner up."""
+    """Serve the app; the caller cleans the runner up. Raise AddressInUse when the address is
+    taken (an always-on service whose /healthz is gone is worse than one that does not start)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
-    except OSError:
+    except OSError as exc:
         await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise AddressInUse(host, port) from exc
         raise
     return runner
