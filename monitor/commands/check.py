@@ -67,7 +67,8 @@ def check(
             problems += exc.problems or [Problem(str(config_path), 0, str(exc))]
             directory = rules_dir or _rules_dir_of(config_path)
     rule_set, rule_problems = read_rules_dir(directory)
-    problems += rule_problems + env_problems(rule_set.feeds, os.environ)
+    environ = config.environ if config is not None else os.environ
+    problems += rule_problems + env_problems(rule_set.feeds, environ)
     if config is not None:
         problems += notify_problems(config, rule_set)
     for problem in sorted(problems, key=Problem.sort_key):

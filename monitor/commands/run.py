@@ -62,12 +62,12 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         print(exc, file=sys.stderr)
         print("monitor did not start: fix the problems above", file=sys.stderr)
         return EXIT_INVALID
-    problems = notify_problems(config, rule_set) + env_problems(rule_set.feeds, os.environ)
+    problems = notify_problems(config, rule_set) + env_problems(rule_set.feeds, config.environ)
     if problems:
         print(RuleError(problems), file=sys.stderr)
         print("monitor did not start: fix the problems above", file=sys.stderr)
         return EXIT_INVALID
-    feed_secrets = secrets_of(rule_set.feeds, os.environ)
+    feed_secrets = secrets_of(rule_set.feeds, config.environ)
     configure_logging(config.log_level, secrets=[*config.secrets(), *feed_secrets])
     service = Service(config, rule_set, role=role, files=files, seen=seen)
     code = EXIT_OK

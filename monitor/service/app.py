@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -231,7 +230,7 @@ class Service:
                 watch=await self._watch(stack, senders, clock, AllFeeds() if once else leases),
                 fulltext=self.config.fulltext,
                 board=self.status.board,
-                environ=os.environ,  # the feeds' `${VAR}`s, read when each is fetched
+                environ=self.config.environ,  # the feeds' `${VAR}`s, read when each is fetched
             )
             stack.callback(poller.fulltext.close)
         if self.runs("dispatcher"):

@@ -76,6 +76,8 @@ class Config:
     # Channels set aside by a command that sends nothing: name -> why it cannot send.
     unusable_channels: dict[str, str] = field(default_factory=dict)
     withheld: tuple[str, ...] = ()  # the environment's values in those channels: never logged
+    # The environment `${VAR}`s are read from: secrets.env's values under the process's own.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def channel_names(self) -> set[str]:
         """Every configured channel's name, usable or set aside."""
@@ -136,9 +138,7 @@ def load_config(environ: Mapping[str, str], path: Path, *, sends: bool = True) -
             for p in sorted(check.problems, key=Problem.sort_key)
         ]
         raise ConfigError("\n".join(map(str, shown)), shown)
-    if unusable or withheld:
-        config = replace(config, unusable_channels=unusable, withheld=tuple(withheld))
-    return config
+    return replace(config, unusable_channels=unusable, withheld=tuple(withheld), environ=environ)
 
 
 def read_secrets(path: Path) -> dict[str, str]:

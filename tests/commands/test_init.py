@@ -73,6 +73,34 @@ async def test_the_starter_directory_checks_and_runs(tmp_path: Path) -> None:
     assert (home / "state").is_dir()
 
 
+async def test_a_feed_token_in_secrets_env_reaches_the_feed_and_never_the_log(
+    tmp_path: Path,
+) -> None:
+    """A feed's `auth: {bearer: "${NEWS_TOKEN}"}` is filled from secrets.env (not only from the
+    process's environment) when the service polls, and the token never shows in its output."""
+    home = tmp_path / "home"
+    assert 0 == written(home)[0]
+    token = "tok-secrets-env-5d1c9e"  # noqa: S105 (a test value)
+    (home / "secrets.env").write_text(f"NEWS_TOKEN={token}\n")
+    server = FeedServer(feeds={"world": feed("Strong earthquake shakes the coast of Chile")})
+    async with serve(server.app()) as base:
+        server.base = base
+        aim(home, server.url("/feeds/world"))
+        feeds = home / "rules" / "feeds.yaml"
+        feeds.write_text(
+            feeds.read_text().replace(
+                f"url: {server.url('/feeds/world')}",
+                f'url: {server.url("/feeds/world")}\n    auth: {{bearer: "${{NEWS_TOKEN}}"}}',
+            )
+        )
+        assert "NEWS_TOKEN" in feeds.read_text()
+        code, out, err = await monitor("run", "--once", "--config-dir", str(home), cwd=tmp_path)
+    assert 0 == code, err[-2000:]
+    sent = [h.get("Authorization") for path, h in server.requests if path == "/feeds/world"]
+    assert [f"Bearer {token}"] == sent
+    assert token not in out + err
+
+
 async def test_the_starter_directory_runs_offline(tmp_path: Path) -> None:
     """With its feed unreachable, `run --once` still runs through and exits 3 (a feed
     failed), not a crash."""
