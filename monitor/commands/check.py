@@ -39,7 +39,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the command; return its exit code."""
-    if args.config is not None:  # which file, when MONITOR_HOME or --config-dir chose it
+    if args.config is not None and args.config_source != "--config":  # the one it found
         print(f"config: {args.config.absolute()} (from {args.config_source})", flush=True)
     if args.cost:
         from monitor.commands.cost import cost_command
