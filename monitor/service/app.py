@@ -42,13 +42,13 @@ from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
 from monitor.pipeline import run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
-from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered
+from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
 from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import ChannelRow, StatusView, utc
 from monitor.status.routes import add_status_routes
 from monitor.status.view import Sources, build_view, seed_tally
-from monitor.status.web import make_app, start_web
+from monitor.status.web import make_app, start_web, status_page_line
 from monitor.store.state import StateStore
 from monitor.store.storage import StorageHealth
 from monitor.stories.desk import StoryDesk
@@ -230,6 +230,7 @@ class Service:
                 watch=await self._watch(stack, senders, clock, AllFeeds() if once else leases),
                 fulltext=self.config.fulltext,
                 board=self.status.board,
+                totals=partial(totals, self.metrics) if self.role == "all" else None,
             )
             stack.callback(poller.fulltext.close)
         if self.runs("dispatcher"):
@@ -339,6 +340,8 @@ class Service:
                 listen=f"{self.config.listen_host}:{self.config.listen_port}",
                 matching="native" if native.engine_type() else "python",
             )
+            page = status_page_line(config.listen_host, config.listen_port, config.http_token)
+            log.info("status_page", **page)
             if native.engine_type() is None:
                 log.warning("native_matcher_missing", detail=native.MISSING)
             async with asyncio.TaskGroup() as tg:
