@@ -45,6 +45,7 @@ from monitor.feeds.guard import GUARD, PEERS, AddressRefused, resolve
 from monitor.feeds.politeness import Politeness
 from monitor.feeds.settings import PollerConfig
 from monitor.kernel.errors import FeedFetchError
+from monitor.kernel.neterrors import describe_error
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGINS_KEPT = 65_536  # hosts whose fetched-from verdict is remembered; the oldest go first
@@ -151,12 +152,12 @@ class Client:
                         body=body,
                         peer=peer,
                     )
-        except TimeoutError as exc:
-            raise FeedFetchError(f"timed out after {self.config.timeout_s:g}s") from exc
         except AddressRefused as exc:  # a name that resolved anew to a refused address
             raise FeedFetchError(f"{url}: {exc}", result="address_refused") from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise FeedFetchError(f"{type(exc).__name__}: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            # Worded for people (host, reason, errno); the raw error rides along for the log.
+            problem = describe_error(exc, url=str(url), timeout_s=self.config.timeout_s)
+            raise FeedFetchError(problem.words(), problem=problem) from exc
         finally:
             PEERS.reset(peers_token)
             GUARD.reset(token)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -26,6 +26,7 @@ from monitor.feeds.client import Client, Fetched
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
 from monitor.feeds.request import Unresolved, resolve
+from monitor.feeds.rounds import Rounds, RoundSummary, failing_entry, next_try_words, round_words
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.settings import FulltextConfig, PollerConfig
 from monitor.feeds.sources import SOURCES
@@ -33,6 +34,7 @@ from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.kernel.language import metric_label, with_languages
 from monitor.kernel.metrics import Metrics
+from monitor.kernel.neterrors import NetProblem, describe_status, printable
 from monitor.kernel.redact import remember
 from monitor.kernel.text import span_words
 from monitor.kernel.waiting import sleep_or_stop
@@ -51,6 +53,8 @@ class PollResult:
     reason: str = ""  # a failure's, as logged
     items: int | None = None  # in the document read (None when none was)
     unreachable: bool = False  # the host's name did not resolve, or it refused the connection
+    problem: NetProblem | None = None  # a network or HTTP failure, worded (kernel.neterrors)
+    failures: int = 0  # in a row, this one included, when the poll failed
 
 
 class Leases(Protocol):
@@ -105,6 +109,7 @@ class Poller:
         fulltext: FulltextConfig = DEFAULT_FULLTEXT,
         board: FeedBoard | None = None,
         environ: Mapping[str, str] | None = None,
+        totals: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
         self.environ = environ or {}  # feeds' `${VAR}`s (`monitor.feeds.request`)
         self.watch = watch  # told every poll's outcome: feed health
@@ -132,6 +137,8 @@ class Poller:
         self._first_polls: dict[str, float | None] = {}  # feed -> its retry delay if unreachable
         # Each feed's last poll and next one, for the status page.
         self.board = board if board is not None else FeedBoard()
+        # Polls told a round at a time (feeds.rounds); `totals`: this process's matches, alerts.
+        self.rounds = Rounds(_say_round, totals=totals)
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._specs: dict[str, FeedSpec] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -140,8 +147,13 @@ class Poller:
 
     async def poll_all_once(self, feeds: Sequence[FeedSpec]) -> list[PollResult]:
         """Poll every enabled feed once, concurrently (bounded)."""
-        self.fulltext.warm([f for f in feeds if f.enabled])
-        return list(await asyncio.gather(*(self.poll(f) for f in feeds if f.enabled)))
+        enabled = [f for f in feeds if f.enabled]
+        self.fulltext.warm(enabled)
+        results = list(await asyncio.gather(*(self.poll(f) for f in enabled)))
+        for feed, result in zip(enabled, results, strict=True):
+            self._tell(feed, result, None, [f.id for f in enabled])
+        self.rounds.close()
+        return results
 
     async def run(self, feeds: Sequence[FeedSpec], stop: asyncio.Event) -> None:
         """Poll every enabled feed on its schedule until `stop`; `set_feeds` changes the list."""
@@ -187,6 +199,7 @@ class Poller:
             result = await self.poll(feed)
             if result.result in ("gone", "disabled"):  # a new URL in feeds.yaml revives it
                 self._first_poll(feed.id, None)
+                self._tell(feed, result, None, self._specs)
                 return
             try:
                 state = await self.state.feed_state(feed.id)
@@ -202,6 +215,7 @@ class Poller:
                 delay = next_delay(feed.interval_s, self._rng.random())
             self._first_poll(feed.id, delay if result.unreachable else None)
             self.board.scheduled(feed.id, next_ms=_ms_from_now(delay), failures=state.failures)
+            self._tell(feed, result, time.time() + delay, self._specs)
 
     async def poll(self, feed: FeedSpec) -> PollResult:
         """Poll one feed once; never raises (but on cancellation)."""
@@ -244,16 +258,17 @@ class Poller:
             return await self._fetch_and_publish(feed, state)
         except FeedFetchError as exc:
             reason, result, retry_in_s = str(exc), exc.result, exc.retry_after_s
-            unreachable = isinstance(exc.__cause__, aiohttp.ClientConnectorError)  # DNS too
+            problem = exc.problem
+            unreachable = problem is not None and problem.unreachable  # no DNS, refused
             if not exc.retriable:
                 disabled = replace(state, disabled_reason=reason, disabled_url=feed.url)
                 await self.state.save_feed_state(disabled)
                 # An expected outcome, not a bug: the reason says all a traceback would.
                 log.error("feed_disabled_by_server", reason=reason, url=feed.url)  # noqa: TRY400
-                return PollResult(result, reason=reason)
+                return PollResult(result, reason=reason, problem=problem)
         except FeedParseError as exc:
             reason, result, retry_in_s = str(exc), "parse_error", None
-            unreachable = False
+            unreachable, problem = False, None
         except (BusError, StorageFull) as exc:
             # Not the feed's fault: what was not marked seen is published again next time
             # (a record published twice is matched twice, and alerted once).
@@ -262,8 +277,47 @@ class Poller:
             return PollResult(result, retry_in_s=BUS_RETRY_S)
         failures = state.failures + 1
         await self.state.save_feed_state(replace(state, failures=failures))
-        log.warning("feed_failed", result=result, reason=reason, failures=failures)
-        return PollResult(result, retry_in_s=retry_in_s, reason=reason, unreachable=unreachable)
+        return PollResult(
+            result,
+            retry_in_s=retry_in_s,
+            reason=reason,
+            unreachable=unreachable,
+            problem=problem,
+            failures=failures,
+        )
+
+    def _tell(
+        self, feed: FeedSpec, result: PollResult, next_at_s: float | None, expected: Iterable[str]
+    ) -> None:
+        """Log a failed poll in one line (feed, host, reason, next try; the raw error in its own
+        field) and count the poll in its round."""
+        failing = None
+        if result.result not in ("ok", "not_modified"):
+            host = result.problem.where if result.problem is not None else ""
+            why = result.problem.reason if result.problem is not None else result.reason
+            failing = failing_entry(feed.id, host, why or result.result, next_at_s)
+            if result.result in ("gone", "disabled"):
+                failing = replace(failing, no_next="not tried again until feeds.yaml changes")
+        if failing is not None and result.failures:
+            self._log_failure(feed, result, next_at_s)
+        self.rounds.polled(feed.id, new=result.new, failing=failing, expected=list(expected))
+
+    def _log_failure(self, feed: FeedSpec, result: PollResult, next_at_s: float | None) -> None:
+        problem = result.problem
+        now = time.time()
+        log.warning(
+            "feed_failed",
+            feed=feed.id,
+            result=result.result,
+            reason=result.reason,
+            error=problem.raw if problem is not None else result.reason,
+            host=problem.where if problem is not None else None,
+            errno=problem.errno if problem is not None else None,
+            failures=result.failures,
+            next_try=_iso(next_at_s) if next_at_s is not None else None,
+            message=f"feed {feed.id}: {printable(result.reason, 300)}; "
+            f"{next_try_words(next_at_s, now)}",
+        )
 
     def _first_poll(self, feed_id: str, unreachable_retry_s: float | None) -> None:
         """Note a feed's first poll; when the first polls of every feed found its host
@@ -276,14 +330,13 @@ class Poller:
         if len(known) < len(delays):  # a feed not polled yet, or one that was reached
             return
         retry_s = min(known)
-        log.warning(
-            "feeds_unreachable",
-            feeds=len(delays),
-            detail=f"none of the {len(delays)} feeds can be reached (their names do not resolve "
+        detail = (
+            f"none of the {len(delays)} feeds can be reached (their names do not resolve "
             f"or their hosts refuse the connection): is this machine offline or behind a proxy? "
             f"Each is tried again, the first in {span_words(max(1.0, retry_s))}. `make demo` (or "
-            f"`monitor demo`) shows the monitor at work on sample feeds, offline",
+            f"`monitor demo`) shows the monitor at work on sample feeds, offline"
         )
+        log.warning("feeds_unreachable", feeds=len(delays), detail=detail, message=detail)
 
     async def _fetch_and_publish(self, feed: FeedSpec, state: FeedState) -> PollResult:
         body, etag, modified, content_type = await self._fetch(feed, state)
@@ -374,10 +427,12 @@ class Poller:
             wait = None
             if resp.status in (429, 503):
                 wait = retry_after_s(resp.headers.get("Retry-After"), datetime.now(UTC))
+            problem = describe_status(resp.status, resp.reason or "", url=str(resp.url))
             raise FeedFetchError(
-                f"HTTP {resp.status} {resp.reason or ''}".strip(),
+                problem.words(),
                 result="http_error",
                 retry_after_s=min(wait, self.config.max_backoff_s) if wait is not None else None,
+                problem=problem,
             )
 
     def _max_age_s(self, feed: FeedSpec) -> float:
@@ -386,6 +441,23 @@ class Poller:
     def failing(self) -> frozenset[str]:
         """Feeds whose last poll failed."""
         return frozenset(self._failing)
+
+
+def _say_round(summary: RoundSummary) -> None:
+    log.info(
+        "poll_round",
+        feeds=summary.feeds,
+        new=summary.new,
+        matched=summary.matched,
+        alerts=summary.alerts,
+        failing=len(summary.failing),
+        failing_feeds=[f.feed for f in summary.failing],
+        message=round_words(summary, time.time()),
+    )
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="seconds")
 
 
 def _ms_from_now(seconds: float) -> int:

@@ -21,6 +21,7 @@ import os.path
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from monitor.kernel.neterrors import NetProblem
 from monitor.kernel.redact import redact
 
 EXCERPT_CHARS = 60
@@ -96,16 +97,23 @@ class FeedFetchError(MonitorError):
     """A feed could not be fetched.
 
     `result` names the outcome for metrics: network_error, http_error, too_large or gone (the
-    only one that is not retriable); `retry_after_s` is what the server asked us to wait.
+    only one that is not retriable); `retry_after_s` is what the server asked us to wait;
+    `problem`, the network or HTTP failure worded for people (host, reason, errno, raw error).
     """
 
     def __init__(
-        self, message: str, *, result: str = "network_error", retry_after_s: float | None = None
+        self,
+        message: str,
+        *,
+        result: str = "network_error",
+        retry_after_s: float | None = None,
+        problem: NetProblem | None = None,
     ) -> None:
         super().__init__(redact(message))  # a server may echo the token it was sent
         self.result = result
         self.retriable = result != "gone"
         self.retry_after_s = retry_after_s
+        self.problem = problem
 
 
 class FeedParseError(MonitorError):

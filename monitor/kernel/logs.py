@@ -4,11 +4,19 @@ Everything the process writes to its log goes through the same processors: monit
 events, the standard-library logging of the libraries it uses (aiokafka, aiohttp, asyncio), and
 uncaught exceptions in any thread. So the stream stays one JSON object a line, and a secret a
 library puts in a message is redacted like any other.
+
+On a terminal the lines are for a person: an event that carries a `message` (a sentence:
+the status page's address, a feed's failure with its next try, a poll round's summary) reads as
+that sentence alone, and every value is one line of printable text, so no escape code or
+newline a server put in an error can move the cursor, recolour or split the output. The JSON
+lines keep every field (the raw error among them).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 import threading
 from collections.abc import Iterable, MutableMapping
@@ -19,7 +27,30 @@ import structlog
 
 from monitor.kernel.redact import REDACTED, use
 
-__all__ = ["REDACTED", "configure_logging", "make_redactor"]
+__all__ = ["REDACTED", "configure_logging", "for_people", "make_redactor"]
+
+_KEPT = ("timestamp", "level", "logger", "exception")  # shown beside an event's sentence
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _visible(text: str) -> str:
+    """Control characters and lone surrogates shown as escapes (\\x1b), not obeyed by the
+    terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def for_people(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """For the console renderer: an event with a `message` reads as that sentence (with its
+    time, level and exception); every string value is made printable and, but an exception's
+    traceback, one line."""
+    message = event.pop("message", None)
+    if isinstance(message, str):
+        event = {k: v for k, v in event.items() if k in _KEPT} | {"event": message}
+    for key, value in event.items():
+        if isinstance(value, str):
+            text = value if key == "exception" else " ".join(value.splitlines())
+            event[key] = _visible(text) if key != "exception" else text
+    return event
 
 
 def make_redactor(secrets: Iterable[str]) -> structlog.types.Processor:
@@ -44,7 +75,7 @@ def configure_logging(
     """Configure structlog for the process. JSON unless stderr is a terminal (or `json` says)."""
     as_json = json if json is not None else not sys.stderr.isatty()
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer() if as_json else _console()
     )
     redact = make_redactor(secrets)
     numeric_level = logging.getLevelName(level.upper())
@@ -63,6 +94,17 @@ def configure_logging(
     )
     _route_stdlib_logging(numeric_level, redact, renderer)
     _route_uncaught_exceptions()
+
+
+def _console() -> structlog.types.Processor:
+    """The terminal's renderer: `for_people`, then structlog's readable lines (in colour unless
+    NO_COLOR is set, https://no-color.org)."""
+    console = structlog.dev.ConsoleRenderer(colors=not os.environ.get("NO_COLOR"))
+
+    def render(logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
+        return str(console(logger, name, for_people(logger, name, event)))
+
+    return render
 
 
 def _route_stdlib_logging(

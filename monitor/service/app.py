@@ -42,13 +42,13 @@ from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
 from monitor.pipeline import run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
-from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered
+from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
 from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import ChannelRow, StatusView, utc
 from monitor.status.routes import add_status_routes
 from monitor.status.view import Sources, build_view, seed_tally
-from monitor.status.web import make_app, start_web
+from monitor.status.web import make_app, start_web, status_page_line
 from monitor.store.state import StateStore
 from monitor.store.storage import StorageHealth
 from monitor.stories.desk import StoryDesk
@@ -231,6 +231,7 @@ class Service:
                 fulltext=self.config.fulltext,
                 board=self.status.board,
                 environ=self.config.environ,  # the feeds' `${VAR}`s, read when each is fetched
+                totals=partial(totals, self.metrics) if self.role == "all" else None,
             )
             stack.callback(poller.fulltext.close)
         if self.runs("dispatcher"):
@@ -341,6 +342,8 @@ class Service:
                 listen=f"{self.config.listen_host}:{self.config.listen_port}",
                 matching="native" if native.engine_type() else "python",
             )
+            page = status_page_line(config.listen_host, config.listen_port, config.http_token)
+            log.info("status_page", **page)
             if native.engine_type() is None:
                 log.warning("native_matcher_missing", detail=native.MISSING)
             async with asyncio.TaskGroup() as tg:

@@ -35,3 +35,17 @@ def dead_lettered(metrics: Metrics) -> int:
             if sample.name.endswith("_total") and sample.labels.get("result") == "dead"
         )
     )
+
+
+def totals(metrics: Metrics) -> tuple[int, int]:
+    """Articles matched (per watch) and alerts delivered by this process so far."""
+    matched = delivered = 0.0
+    for metric in metrics.rule_matches.collect():
+        matched += sum(s.value for s in metric.samples if s.name.endswith("_total"))
+    for metric in metrics.alerts.collect():
+        delivered += sum(
+            s.value
+            for s in metric.samples
+            if s.name.endswith("_total") and s.labels.get("result") == "delivered"
+        )
+    return int(matched), int(delivered)

@@ -135,6 +135,15 @@ class AddressInUse(OSError):
         return str(self.strerror)
 
 
+def status_page_line(host: str, port: int, token: str | None) -> dict[str, str]:
+    """The `status_page` event's fields: the page's `url` (a wildcard listen address as this
+    machine's loopback, which a browser can open) and the sentence a terminal shows."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    url = f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+    asks = " (it asks for http.token)" if token else ""
+    return {"url": url, "message": f"status page at {url}{asks}; Ctrl-C to stop"}
+
+
 async def start_web(app: web.Application, host: str, port: int) -> web.AppRunner:
     """Serve the app; the caller cleans the runner up. Raise AddressInUse when the address is
     taken (an always-on service whose /healthz is gone is worse than one that does not start)."""

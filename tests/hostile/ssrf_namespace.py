@@ -217,7 +217,8 @@ async def scenario(tmp: Path) -> dict[str, Any]:
     state = b"".join(p.read_bytes() for p in (tmp / "state").rglob("*") if p.is_file())
     report["state_has_secret"] = MARK.encode() in state
     report["state_has_good"] = b"public pages say" in state
-    report["log"] = (tmp / "service.log").read_text(errors="replace")[-6000:]
+    # The tail, long enough to hold the refusals past the poll rounds' lines.
+    report["log"] = (tmp / "service.log").read_text(errors="replace")[-20000:]
 
     cli = tmp / "cli"
     (cli / "rules" / "entities").mkdir(parents=True)

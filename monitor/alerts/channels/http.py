@@ -24,6 +24,7 @@ from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
+from monitor.kernel.neterrors import NetProblem, describe_error
 from monitor.kernel.text import one_line
 
 HOOK_KEYS = ("url", "secret", "timeout")
@@ -167,10 +168,25 @@ class HttpSender:
                 body = await resp.content.read(REFUSAL_BYTES)
                 raise self.refusal(resp.status, resp.reason or "", resp.headers, body)
         except TimeoutError as exc:
-            raise DeliveryError(f"timed out after {self.timeout_s:g}s", retriable=True) from exc
+            where = describe_error(exc, url=outgoing.url).where
+            raise DeliveryError(
+                f"timed out after {self.timeout_s:g}s waiting for {where}", retriable=True
+            ) from exc
         except aiohttp.ClientError as exc:
-            # The exception's text may hold the URL, a secret for chat webhooks: name only its kind.
-            raise DeliveryError(f"connection failed: {type(exc).__name__}", retriable=True) from exc
+            # The URL may be a secret (chat webhooks): only its host and port are named, with
+            # the reason in words and the errno; never the exception's text, which holds it.
+            problem = describe_error(exc, url=outgoing.url, timeout_s=self.timeout_s)
+            raise DeliveryError(
+                f"connection failed: {_without_url(problem)}", retriable=True
+            ) from exc
+
+
+def _without_url(problem: NetProblem) -> str:
+    """`problem` in words; a reason that would quote the exception's text (which may hold the
+    URL) is replaced by the exception's kind."""
+    if problem.kind == "other":
+        return f"{problem.where}: {problem.raw.partition(':')[0]}"
+    return problem.words()
 
 
 T = TypeVar("T", bound=HttpSettings)
