@@ -5,6 +5,7 @@ monitor runs as a subprocess against real servers on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import json
 import textwrap
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -114,3 +115,17 @@ async def test_a_failing_feed_and_an_undelivered_alert_exit_5(cron: Cron) -> Non
     cron.receiver.always = 500
     code, logged = await cron.once(give_up_after="0")
     assert 5 == code, logged[-2000:]
+
+
+async def test_the_once_round_counts_the_match_and_the_alert(cron: Cron) -> None:
+    """The pass's `poll_round` line tells what the pass did: the one article matched and its
+    alert delivered (today the round is closed when polling ends, before matching: 0 and 0)."""
+    cron.rules(failing=False)
+    code, logged = await cron.once()
+    assert 0 == code, logged[-2000:]
+    assert 1 == len(cron.receiver.received)
+    rounds = [
+        json.loads(ln) for ln in logged.splitlines() if ln.startswith("{") and "poll_round" in ln
+    ]
+    assert 1 == len(rounds), rounds
+    assert (1, 1) == (rounds[0]["matched"], rounds[0]["alerts"]), rounds[0]["message"]
