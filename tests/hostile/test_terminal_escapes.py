@@ -57,3 +57,18 @@ async def test_escape_codes_in_errors_do_not_reach_the_terminal(tmp_path: Path) 
     assert "Here; next try in" in status_line  # the rest of the reason stayed on the line
     redirect_line = next(ln for ln in screen.splitlines() if "feed evilredirect: " in ln)
     assert "; next try in" in redirect_line, redirect_line
+
+
+def test_an_exception_text_cannot_drive_the_terminal() -> None:
+    """A traceback's last line quotes the exception's text, which can hold what a feed sent (a
+    title, a tag name in a parser's message): on a terminal its escape codes are shown, not
+    obeyed, as in every other value."""
+    from monitor.kernel.logs import for_people
+
+    event = {
+        "event": "poll_crashed",
+        "exception": 'Traceback (most recent call last):\nValueError: bad "\x1b[2J\x1b]0;pwned\x07"',
+    }
+    shown = for_people(None, "error", event)
+    assert "\x1b" not in shown["exception"], repr(shown["exception"])
+    assert "\x07" not in shown["exception"], repr(shown["exception"])
