@@ -181,3 +181,28 @@ def test_a_channel_url_with_a_line_break_or_space_is_refused(tmp_path: Path, url
         load_config({"HOOK": url}, path)
     assert "holds a space, line break or control character" in str(caught.value)
     assert "evil" not in str(caught.value)
+
+
+PROXY_407 = (
+    b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+)
+
+
+async def test_a_proxy_password_written_in_feeds_yaml_is_never_logged(poller: Poller) -> None:
+    """`proxy: http://user:PASSWORD@host:port` written as is (as `auth:` may be, and is then
+    secret): a proxy refusing it (407 to a CONNECT) makes aiohttp's error quote the proxy URL,
+    password and all; the `error` field of `feed_failed` must not show it."""
+    from monitor.kernel.redact import redact
+    from tests.support.netservers import raw_server
+
+    async with raw_server(PROXY_407) as proxy:
+        with_password = proxy.replace("http://", "http://user:hunter2pass@")
+        feeds, problems = parse_feed_file(
+            "feeds.yaml", _file({"url": "https://127.0.0.1:9/feed", "proxy": with_password})
+        )
+        assert problems == []
+        result = await poller.poll(feeds[0])
+    assert result.problem is not None
+    assert "hunter2pass" in result.problem.raw  # aiohttp's text, as the log would get it
+    assert "hunter2pass" not in redact(result.problem.raw)
+    assert "hunter2pass" not in redact(result.reason)
