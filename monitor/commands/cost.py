@@ -22,6 +22,7 @@ from monitor.kernel.models import Article
 from monitor.matching.cost import (
     COSTLY_SECONDS,
     COSTLY_SHARE,
+    COSTLY_TOTAL_SECONDS,
     CostReport,
     generated_articles,
     rule_costs,
@@ -100,7 +101,7 @@ def print_report(report: CostReport, rule_set: RuleSet, where: str, top: int, ou
     enabled = sum(1 for r in rule_set.rules if r.enabled)
     print(
         f"cost of {enabled:,} watches over {report.articles} {where}: "
-        f"{report.seconds_per_article * 1000:.3f} ms an article for the whole rule set",
+        f"{_ms(report.seconds_per_article)} ms an article for the whole rule set",
         file=out,
     )
     print(f"{'watch':<24} {'where':<40} {'ms/article':>10} {'share':>7}", file=out)
@@ -122,7 +123,8 @@ def print_report(report: CostReport, rule_set: RuleSet, where: str, top: int, ou
     print(
         f"{len(report.costs):,} watches measured one by one; {len(report.costly)} costly "
         f"(over {COSTLY_SECONDS * 1000:g} ms an article and over {COSTLY_SHARE:.0%} of the "
-        f"watches' cost); shares are of the {report.watches_seconds * 1000:.3f} ms an article "
+        f"watches' cost, or {COSTLY_TOTAL_SECONDS * 1000:g} ms for the whole rule set); shares "
+        f"are of the {_ms(report.watches_seconds)} ms an article "
         "the measured watches cost in all"
         + (
             f"; {report.not_measured:,} of plain words not measured (they cost about as "
@@ -132,3 +134,8 @@ def print_report(report: CostReport, rule_set: RuleSet, where: str, top: int, ou
         ),
         file=out,
     )
+
+
+def _ms(seconds: float) -> str:
+    """Seconds as milliseconds with three significant digits (0.000214, 0.0312, 1.25)."""
+    return f"{seconds * 1000:.3g}"
