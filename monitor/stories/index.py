@@ -17,6 +17,11 @@ passes:
 - the headlines do not name other things in one template ("Warning for Oberbayern" and
   "... for Schwaben", see `titles_differ`).
 At most MAX_TRIED candidates are tried.
+Only the first POSTED_PER_STORY members of a story have their shingles in the postings: a
+report carried by hundreds of feeds would otherwise make its own shingles common enough to be
+skipped as boilerplate (COMMON_POSTINGS), and each further copy would found a story of its own.
+The members past them are kept and listed; when a posted member leaves, the oldest of them
+takes its place, so a story that outlives its first members keeps folding.
 Founding by article id makes two dispatchers that see one new article give it one story id
 without talking to each other.
 
@@ -27,7 +32,7 @@ This is the reference implementation, and the fallback where the native extensio
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -39,6 +44,7 @@ from monitor.stories.sketch import LEAD_WORDS, TITLE_BIT, shingles, sketch, unpa
 THRESHOLD: Final = 0.4  # share of the smaller article's shingles found in the other
 MIN_SHARED: Final = 4  # fewer shingles in common is chance, however short the articles
 COMMON_POSTINGS: Final = 256  # a shingle this many articles share proposes no candidates
+POSTED_PER_STORY: Final = 64  # members of one story whose shingles are in the postings
 
 TITLE_KEY_MIN: Final = 4  # title words this long (or with a digit) tie two headlines
 NAMED: Final = 3  # words a template's headline names its event by ("for Schwaben")
@@ -123,6 +129,7 @@ class _Member:
     lead: str  # the lead prefix its facts are read from
     row: MemberRow
     facts: dict[int, set[int]] | None = None  # made when it is first a candidate
+    posted: bool = False  # its shingles are in the postings (see POSTED_PER_STORY)
 
     def facts_by_slot(self) -> dict[int, set[int]]:
         """Its facts, made once."""
@@ -141,6 +148,8 @@ class StoryIndex:
         self._stories: dict[str, list[str]] = {}
         self._by_url: dict[str, str] = {}
         self._postings: dict[int, set[str]] = {}
+        self._posted: dict[str, int] = {}  # by story: members in the postings
+        self._unposted: dict[str, deque[str]] = {}  # by story: the others, oldest first
         self._serial = 0
 
     def __len__(self) -> int:
@@ -225,7 +234,7 @@ class StoryIndex:
             return False
         found = unpack(shingles)
         self._serial += 1
-        self._members[article_id] = _Member(
+        member = self._members[article_id] = _Member(
             self._serial,
             article_id,
             story_id,
@@ -239,9 +248,17 @@ class StoryIndex:
         for key in url_key.split("\n"):
             if key:
                 self._by_url.setdefault(key, article_id)
-        for shingle in found:
-            self._postings.setdefault(shingle, set()).add(article_id)
+        if self._posted.get(story_id, 0) < POSTED_PER_STORY:
+            self._post(member)
+        else:
+            self._unposted.setdefault(story_id, deque()).append(article_id)
         return True
+
+    def _post(self, member: _Member) -> None:
+        member.posted = True
+        self._posted[member.story_id] = self._posted.get(member.story_id, 0) + 1
+        for shingle in member.shingles:
+            self._postings.setdefault(shingle, set()).add(member.article_id)
 
     def story_of(self, article_id: str) -> str | None:
         """The story of an article still in the index."""
@@ -270,11 +287,25 @@ class StoryIndex:
         for key in member.url_key.split("\n"):
             if self._by_url.get(key) == member.article_id:
                 del self._by_url[key]
+        waiting = self._unposted.get(member.story_id)
+        if not member.posted:
+            if waiting is not None:
+                waiting.remove(member.article_id)
+                if not waiting:
+                    del self._unposted[member.story_id]
+            return
         for shingle in member.shingles:
             posting = self._postings[shingle]
             posting.discard(member.article_id)
             if not posting:
                 del self._postings[shingle]
+        self._posted[member.story_id] -= 1
+        if not self._posted[member.story_id]:
+            del self._posted[member.story_id]
+        if waiting:  # the oldest member not posted takes the place
+            self._post(self._members[waiting.popleft()])
+            if not waiting:
+                del self._unposted[member.story_id]
 
 
 def title_keys(title: str) -> frozenset[str]:

@@ -17,6 +17,8 @@ const TITLE_BIT: u32 = 0x8000_0000;
 const THRESHOLD: f64 = 0.4;
 const MIN_SHARED: usize = 4;
 const COMMON_POSTINGS: usize = 256;
+/// Members of one story whose shingles are in the postings (`index.POSTED_PER_STORY`).
+const POSTED_PER_STORY: usize = 64;
 
 const fn crc_table() -> [u32; 256] {
     let mut table = [0u32; 256];
@@ -862,6 +864,7 @@ struct Member {
     title: String,
     url: String,
     seen_ms: i64,
+    posted: bool, // its shingles are in the postings
 }
 
 type MemberRow = (String, String, String, String, i64);
@@ -940,6 +943,8 @@ pub struct StoryIndex {
     stories: FxHashMap<String, Vec<u64>>,
     by_url: FxHashMap<String, u64>,
     postings: FxHashMap<u32, Posting>,
+    posted: FxHashMap<String, usize>, // by story: members in the postings
+    unposted: FxHashMap<String, VecDeque<u64>>, // by story: the others, oldest first
     serial: u64,
 }
 
@@ -1063,14 +1068,6 @@ impl StoryIndex {
         for key in url_key.split('\n').filter(|k| !k.is_empty()) {
             self.by_url.entry(key.to_owned()).or_insert(serial);
         }
-        for &shingle in &shingles {
-            match self.postings.get_mut(&shingle) {
-                Some(posting) => posting.push(serial),
-                None => {
-                    self.postings.insert(shingle, Posting::One(serial));
-                }
-            }
-        }
         self.order.push_back(serial);
         self.members.insert(
             serial,
@@ -1085,9 +1082,35 @@ impl StoryIndex {
                 title: title.to_owned(),
                 url: url.to_owned(),
                 seen_ms,
+                posted: false,
             },
         );
+        if self.posted.get(story_id).copied().unwrap_or(0) < POSTED_PER_STORY {
+            self.post(serial);
+        } else {
+            self.unposted
+                .entry(story_id.to_owned())
+                .or_default()
+                .push_back(serial);
+        }
         true
+    }
+
+    /// Put a member's shingles in the postings.
+    fn post(&mut self, serial: u64) {
+        let Some(m) = self.members.get_mut(&serial) else {
+            return;
+        };
+        m.posted = true;
+        *self.posted.entry(m.story_id.clone()).or_insert(0) += 1;
+        for &shingle in &m.shingles {
+            match self.postings.get_mut(&shingle) {
+                Some(posting) => posting.push(serial),
+                None => {
+                    self.postings.insert(shingle, Posting::One(serial));
+                }
+            }
+        }
     }
 
     fn forget(&mut self, serial: u64) {
@@ -1106,12 +1129,38 @@ impl StoryIndex {
                 self.by_url.remove(key);
             }
         }
+        if !m.posted {
+            if let Some(waiting) = self.unposted.get_mut(&m.story_id) {
+                waiting.retain(|&s| s != serial);
+                if waiting.is_empty() {
+                    self.unposted.remove(&m.story_id);
+                }
+            }
+            return;
+        }
         for shingle in &m.shingles {
             if let Some(posting) = self.postings.get_mut(shingle) {
                 if posting.remove(serial) {
                     self.postings.remove(shingle);
                 }
             }
+        }
+        if let Some(count) = self.posted.get_mut(&m.story_id) {
+            *count -= 1;
+            if *count == 0 {
+                self.posted.remove(&m.story_id);
+            }
+        }
+        // The oldest member not posted takes the place.
+        let next = self
+            .unposted
+            .get_mut(&m.story_id)
+            .and_then(|w| w.pop_front());
+        if let Some(next) = next {
+            if self.unposted.get(&m.story_id).is_some_and(|w| w.is_empty()) {
+                self.unposted.remove(&m.story_id);
+            }
+            self.post(next);
         }
     }
 }
@@ -1130,6 +1179,8 @@ impl StoryIndex {
             stories: FxHashMap::default(),
             by_url: FxHashMap::default(),
             postings: FxHashMap::default(),
+            posted: FxHashMap::default(),
+            unposted: FxHashMap::default(),
             serial: 0,
         }
     }

@@ -396,3 +396,50 @@ async def test_two_dispatchers_racing_on_one_story_still_alert_once_per_rule_aft
     listed = group_stories(shared.records)
     assert [["c1", "c2", "c3"]] == [[m.article_id for m in s.members] for s in listed]
     assert ["A", "B"] == listed[0].rules
+
+
+def test_three_hundred_copies_from_three_hundred_feeds_are_one_story(
+    new_index: Callable[[float, int], Index],
+) -> None:
+    """A wire report carried by 300 feeds is one story: once 256 members shared its shingles,
+    they proposed no candidates any more (a shingle that common was taken for boilerplate), and
+    every further copy founded a story of its own, each an alert."""
+    index = new_index(3600, 10_000)
+    text = str(BHUTTO_OCT["text"])
+    stories = {
+        _place(
+            index,
+            article(
+                id=f"c{n}",
+                feed=f"outlet{n}",
+                url=f"https://outlet{n}.example/world/{n}",
+                title=str(BHUTTO_OCT["title"]),
+                content=text,
+            ),
+        )
+        for n in range(300)
+    }
+    assert {"c0"} == stories
+    assert 300 == len(index.story("c0"))
+
+
+def test_a_long_running_story_keeps_folding_as_its_first_members_leave_the_window(
+    new_index: Callable[[float, int], Index],
+) -> None:
+    """Copies keep coming for longer than the window: each joins the story while a member of
+    it is still in the window, however many copies came before."""
+    index = new_index(60, 10_000)  # a minute's window; a copy every second, for five minutes
+    text = str(BHUTTO_OCT["text"])
+    stories = set()
+    for n in range(300):
+        at_ms = n * 1000
+        index.evict(at_ms)
+        copy = article(
+            id=f"r{n}",
+            feed=f"outlet{n}",
+            url=f"https://outlet{n}.example/r/{n}",
+            title=str(BHUTTO_OCT["title"]),
+            content=text,
+        )
+        stories.add(_place(index, copy, at_ms))
+    assert {"r0"} == stories
