@@ -1,10 +1,12 @@
 """How `monitor feeds` fetches: with the poller's client and settings, parsed as the poller
-parses; what stops a command is a `Refused` with the reason said to the user."""
+parses; what stops a command is a `Refused` with the reason said to the user. A feed of
+feeds.yaml is fetched with its own request settings (`headers:`, `auth:`, `user_agent:`,
+`proxy:`, their `${VAR}`s from the config's environment), as the poller fetches it."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,8 +18,11 @@ from monitor.feeds.discover import (
 )
 from monitor.feeds.guard import guarded_session
 from monitor.feeds.parse import ParsedFeed, parse_feed
+from monitor.feeds.request import RequestSpec, Resolved, Unresolved, resolve
 from monitor.feeds.sources.feed import ACCEPT
 from monitor.kernel.errors import FeedFetchError, FeedParseError
+from monitor.kernel.neterrors import printable
+from monitor.kernel.redact import redact, remember
 from monitor.service.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -52,20 +57,41 @@ async def feed_client(config: Config) -> AsyncIterator[Client]:
         yield client
 
 
-async def get_page(client: Client, url: str, origin: str | None = None) -> tuple[Fetched, bytes]:
-    """One GET as the poller makes it; a failure is `Refused` with the reason."""
+def sends_of(request: RequestSpec, environ: Mapping[str, str]) -> Resolved:
+    """A feed's request settings with `environ`'s values, its secrets remembered for redaction;
+    a variable not set (or unusable) is `Refused`."""
+    try:
+        sends = resolve(request, environ)
+    except Unresolved as exc:
+        raise Refused(f"{exc} (the feed's request settings in feeds.yaml)", EXIT_USAGE) from exc
+    remember(sends.secrets)
+    return sends
+
+
+async def get_page(
+    client: Client, url: str, origin: str | None = None, sends: Resolved | None = None
+) -> tuple[Fetched, bytes]:
+    """One GET as the poller makes it, with a feed's request settings `sends` if given; a
+    failure is `Refused` with the reason (its secrets redacted)."""
+    sends = sends or Resolved()
+    headers = {
+        **sends.headers,
+        "User-Agent": sends.user_agent or client.user_agent,
+        "Accept": ACCEPT,
+    }
     try:
         fetched = await client.get(
-            url, {"User-Agent": client.user_agent, "Accept": ACCEPT}, origin=origin
+            url, headers, origin=origin, credentials=sends.credentials, proxy=sends.proxy
         )
     except FeedFetchError as exc:
         if exc.result in ("address_refused", "redirect_refused"):  # it names the URL
-            raise Refused(f"refused: {exc}") from exc
-        raise Refused(f"{url}: {exc}") from exc
+            raise Refused(redact(f"refused: {exc}")) from exc
+        raise Refused(redact(f"{url}: {exc}")) from exc
     except ValueError as exc:  # not a URL aiohttp can fetch
-        raise Refused(f"{url}: {exc}", EXIT_USAGE) from exc
+        raise Refused(redact(f"{url}: {exc}"), EXIT_USAGE) from exc
     if fetched.body is None:
-        raise Refused(f"{url}: HTTP {fetched.status} {fetched.reason}".strip())
+        reason = printable(f"HTTP {fetched.status} {fetched.reason}".strip())
+        raise Refused(redact(f"{url}: {reason}"))
     return fetched, fetched.body
 
 
@@ -84,12 +110,12 @@ def parse_fetched(fetched: Fetched, body: bytes, url: str) -> ParsedFeed:
 
 
 async def read_url(
-    client: Client, url: str, origin: str | None = None
+    client: Client, url: str, origin: str | None = None, sends: Resolved | None = None
 ) -> tuple[Found | None, Fetched, bytes]:
-    """One GET of `url` (for `origin`'s sake, by default its own): the feed it is, parsed as the
-    poller parses it; or None (a web page)."""
+    """One GET of `url` (for `origin`'s sake, by default its own, with `sends` if given): the
+    feed it is, parsed as the poller parses it; or None (a web page)."""
     started = asyncio.get_running_loop().time()
-    fetched, body = await get_page(client, url, origin)
+    fetched, body = await get_page(client, url, origin, sends)
     seconds = asyncio.get_running_loop().time() - started
     if looks_like_html(body, fetched.headers.get("Content-Type", "")):
         return None, fetched, body
@@ -97,10 +123,14 @@ async def read_url(
     return Found(url, fetched, body, parsed, seconds), fetched, body
 
 
-async def fetch_feed(config: Config, url: str, origin: str | None = None) -> Found:
-    """The feed at `url`, fetched and parsed; a web page is `Refused`."""
+async def fetch_feed(
+    config: Config, url: str, origin: str | None = None, request: RequestSpec | None = None
+) -> Found:
+    """The feed at `url`, fetched (with a listed feed's `request` settings) and parsed; a web
+    page is `Refused`."""
+    sends = sends_of(request, config.environ) if request is not None else None
     async with feed_client(config) as client:
-        feed, _, _ = await read_url(client, url, origin)
+        feed, _, _ = await read_url(client, url, origin, sends)
     if feed is None:
         raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")
     return feed

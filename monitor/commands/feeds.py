@@ -68,6 +68,7 @@ from monitor.matching.loader import FEEDS_FILE, load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.schema import link
 from monitor.service.config import Config, load_config
+from monitor.store.state import StateStore
 
 RESOLVE_S = 20.0  # how long an import waits for its hosts to resolve
 
@@ -309,12 +310,22 @@ async def _internal_urls(urls: Sequence[str], allow_private: bool) -> list[str]:
 def _export(config: Config, *, opml: bool, out: TextIO) -> int:
     feeds = _current(config)
     if opml:
-        out.write(write_opml(feeds, title="monitor feeds", now=datetime.now(UTC)))
+        polled = asyncio.run(_polled_names(config))
+        out.write(write_opml(feeds, title="monitor feeds", now=datetime.now(UTC), polled=polled))
         return EXIT_OK
     for feed in feeds:
         state = "" if feed.enabled else "\tdisabled"
         print(f"{feed.id}\t{feed.url}\t{','.join(feed.tags)}{state}", file=out)
     return EXIT_OK
+
+
+async def _polled_names(config: Config) -> dict[str, tuple[str, str]]:
+    """Each feed's (title, home page) as the monitor's latest poll of it read them (state.db,
+    on either bus), or nothing when it never ran here."""
+    if not (config.state_dir / "state.db").is_file():
+        return {}
+    async with StateStore(config.state_dir) as state:
+        return await state.feed_names()
 
 
 # -- writing feeds.yaml -------------------------------------------------------------------------
@@ -379,7 +390,7 @@ def _test(config: Config, target: str, out: TextIO) -> int:
         spec = next((f for f in feeds if same_url(f.url) == same_url(url)), None)
     compiled = compile_rules(load_rules_dir(config.rules_dir))
     try:
-        found = asyncio.run(fetch_feed(config, url))
+        found = asyncio.run(fetch_feed(config, url, request=spec.request if spec else None))
     except Refused as exc:
         print(f"feed {spec.id if spec else '(not in feeds.yaml)'}: {url}", file=out)
         raise Refused(f"failed: {exc}") from exc

@@ -45,7 +45,7 @@ from monitor.feeds.guard import GUARD, PEERS, AddressRefused, resolve
 from monitor.feeds.politeness import Politeness
 from monitor.feeds.settings import PollerConfig
 from monitor.kernel.errors import FeedFetchError
-from monitor.kernel.neterrors import describe_error
+from monitor.kernel.neterrors import describe_error, proxy_refused
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ORIGINS_KEPT = 65_536  # hosts whose fetched-from verdict is remembered; the oldest go first
@@ -137,6 +137,11 @@ class Client:
                             else await self.guard(first)
                         )
                         GUARD.set(guard)  # for the redirects: undone with `token`
+                    if (
+                        proxy is not None and resp.status == 407
+                    ):  # the proxy's answer, not the feed's
+                        problem = proxy_refused(resp.status, resp.reason or "", proxy=proxy)
+                        raise FeedFetchError(problem.words(), result="http_error", problem=problem)
                     location = resp.headers.get("Location")
                     if resp.status in _REDIRECTS and location:
                         target = url.join(URL(location))
@@ -156,8 +161,11 @@ class Client:
             raise FeedFetchError(f"{url}: {exc}", result="address_refused") from exc
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             # Worded for people (host, reason, errno); the raw error rides along for the log.
-            problem = describe_error(exc, url=str(url), timeout_s=self.config.timeout_s)
-            raise FeedFetchError(problem.words(), problem=problem) from exc
+            problem = describe_error(
+                exc, url=str(url), timeout_s=self.config.timeout_s, proxy=proxy
+            )
+            result = "http_error" if problem.kind == "proxy" else "network_error"
+            raise FeedFetchError(problem.words(), result=result, problem=problem) from exc
         finally:
             PEERS.reset(peers_token)
             GUARD.reset(token)

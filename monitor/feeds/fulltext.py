@@ -15,6 +15,9 @@ event loop's threads: a page that takes longer than `fulltext.page_timeout` or m
 `fulltext.page_memory_bytes` fails (`timeout`, `too_large`) and its worker is killed, as it is
 at the poll's deadline; when every worker is busy and the queue full, a page fails at once
 (`busy`).
+
+A feed's `proxy:` carries its pages and their robots.txt too; its credentials and custom
+headers never do (they are for the feed's own URL).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 import structlog
@@ -31,6 +34,7 @@ from yarl import URL
 from monitor.feeds.client import Client
 from monitor.feeds.extract import Page, extract_page
 from monitor.feeds.pages import PageCache
+from monitor.feeds.request import Unresolved, resolve
 from monitor.feeds.robots import Robots
 from monitor.feeds.sandbox import Sandbox, SandboxError
 from monitor.feeds.settings import FulltextConfig
@@ -107,8 +111,10 @@ class FullText:
         metrics: Metrics,
         user_agent: str,
         sandbox: Sandbox,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
+        self.environ = environ or {}  # for the feeds' `proxy: ${VAR}`
         self.sandbox = sandbox
         self.cache = cache
         self.metrics = metrics
@@ -164,11 +170,12 @@ class FullText:
         kept = await self.cache.get(key)
         if kept is not None:
             return kept, "cached"
-        if not feed.fulltext_ignore_robots and not await self.robots.allowed(url, feed.url):
+        proxy = self._proxy_of(feed)
+        if not feed.fulltext_ignore_robots and not await self.robots.allowed(url, feed.url, proxy):
             raise PageFailed("robots", "robots.txt disallows it")
         try:
             fetched = await self.client.get(
-                url, {"User-Agent": self.user_agent, "Accept": ACCEPT}, origin=feed.url
+                url, {"User-Agent": self.user_agent, "Accept": ACCEPT}, origin=feed.url, proxy=proxy
             )
         except FeedFetchError as exc:
             result = "timeout" if isinstance(exc.__cause__, TimeoutError) else "failed"
@@ -187,6 +194,16 @@ class FullText:
             raise PageFailed("empty", "no article text found on the page")
         await self.cache.put(key, page)
         return page, "fetched"
+
+    def _proxy_of(self, feed: FeedSpec) -> str | None:
+        """The feed's proxy URL, if it has one (its `${VAR}`s, checked when the feed itself was
+        fetched, are set by now)."""
+        if feed.request.proxy is None:
+            return None
+        try:
+            return resolve(feed.request, self.environ).proxy
+        except Unresolved as exc:
+            raise PageFailed("failed", str(exc)) from exc
 
     def warm(self, feeds: Iterable[FeedSpec]) -> None:
         """Start the extraction workers if a feed reads pages (they take a second to start)."""

@@ -3,18 +3,21 @@
 Reading takes every `<outline>` with an `xmlUrl`, at any depth; the `text` of the outlines it
 sits in (a reader's folders) and its `category` attribute become its tags; a document of more
 than `max_outlines` outlines (folders included) is refused whole. Writing gives one outline per
-feed (named by its `title:`, else its id; its `site:` the `htmlUrl`), inside one outline per
-first tag. Pure: bytes in, text out; an unreadable
+feed (named by its `title:`, else the title its latest poll read, else its id; its `site:`, else
+the home page its poll read, the `htmlUrl`), inside one outline per first tag. What a feed said
+of itself is cleaned first: one line of printable characters, at most `TITLE_MAX`; a home page
+only as an absolute http(s) URL. Pure: bytes in, text out; an unreadable
 document raises `InputError` naming the file and, where known, the line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
+from urllib.parse import urlsplit
 
 import lxml.etree
 
@@ -22,6 +25,8 @@ from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import InputError
 
 MAX_OUTLINES = 5000
+TITLE_MAX = 200  # characters of an outline's name
+SITE_MAX = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +104,36 @@ def _walk(
         _walk(outline, folders, out, path)  # a feed's children are unusual but still feeds
 
 
-def write_opml(feeds: Sequence[FeedSpec], *, title: str, now: datetime) -> str:
-    """feeds as an OPML 2.0 document: one folder per first tag, untagged feeds at the top."""
+def clean_title(text: str) -> str:
+    """`text` as one line of printable characters (no control, format or private-use
+    character, none XML cannot carry), at most TITLE_MAX characters."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text[: TITLE_MAX * 8]).split())
+    return flat if len(flat) <= TITLE_MAX else flat[: TITLE_MAX - 1].rstrip() + "…"
+
+
+def clean_site(url: str) -> str:
+    """`url` when it is an absolute http(s) URL of printable characters without spaces (at
+    most SITE_MAX characters), else ""."""
+    url = url.strip()
+    if len(url) > SITE_MAX or not url.isprintable() or " " in url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def write_opml(
+    feeds: Sequence[FeedSpec],
+    *,
+    title: str,
+    now: datetime,
+    polled: Mapping[str, tuple[str, str]] | None = None,
+) -> str:
+    """feeds as an OPML 2.0 document: one folder per first tag, untagged feeds at the top;
+    `polled`, each feed's (title, home page) as its latest poll read them."""
+    polled = polled or {}
     opml = lxml.etree.Element("opml", version="2.0")
     head = lxml.etree.SubElement(opml, "head")
     lxml.etree.SubElement(head, "title").text = title
@@ -113,12 +146,14 @@ def write_opml(feeds: Sequence[FeedSpec], *, title: str, now: datetime) -> str:
             if feed.tags[0] not in folders:
                 folders[feed.tags[0]] = lxml.etree.SubElement(body, "outline", text=feed.tags[0])
             parent = folders[feed.tags[0]]
-        name = feed.title or feed.id
+        read, home = polled.get(feed.id, ("", ""))
+        name = clean_title(feed.title) or clean_title(read) or feed.id
         outline = lxml.etree.SubElement(
             parent, "outline", type="rss", text=name, title=name, xmlUrl=feed.url
         )
-        if feed.site:
-            outline.set("htmlUrl", feed.site)
+        site = clean_site(feed.site) or clean_site(home)
+        if site:
+            outline.set("htmlUrl", site)
         if feed.tags:
             outline.set("category", ",".join(feed.tags))
     text: str = lxml.etree.tostring(

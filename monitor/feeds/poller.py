@@ -129,6 +129,7 @@ class Poller:
             metrics,
             self.user_agent,
             page_sandbox(fulltext),
+            environ=self.environ,
         )
         pool = self.fulltext.sandbox
         metrics.fulltext_jobs.labels("running").set_function(lambda: pool.state().busy)
@@ -377,7 +378,13 @@ class Poller:
         await self.bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in fresh])
         await self.state.mark_seen(feed.id, (a.id for a in parsed.articles))
         await self.state.save_feed_state(
-            FeedState(feed_id=feed.id, etag=etag, last_modified=modified, failures=0)
+            FeedState(
+                feed_id=feed.id,
+                etag=etag,
+                last_modified=modified,
+                title=parsed.title,  # for `feeds export` of a feed without `title:`, `site:`
+                site=parsed.link,
+            )
         )
         self.metrics.articles_published.labels(feed.id).inc(len(fresh))
         if too_old:

@@ -7,10 +7,12 @@ characters, no header monitor sets itself); `resolve` fills in the environment's
 checks them again (a variable holding a newline must not split a header); `env_problems` says,
 at the line of the key, which variable is not set or holds what a header cannot carry.
 
-What is secret: the auth values (as written or from the environment), any header value and the
-proxy URL when they come from `${VAR}`: `Resolved.secrets`, which the poller adds to what
-`monitor.kernel.redact` hides. Credentials (auth, and headers from `${VAR}`) go only to the
-feed's own origin: `Resolved.credentials`, which `Client.get` drops on a redirect elsewhere.
+What is secret: the auth values (as written or from the environment), any header value from
+`${VAR}`, and the proxy URL when it comes from `${VAR}` or holds a password (`user:pass@`, as
+written too: a proxy refusing it makes aiohttp's error quote the URL): `Resolved.secrets`,
+which the poller adds to what `monitor.kernel.redact` hides. Credentials (auth, and headers
+from `${VAR}`) go only to the feed's own origin: `Resolved.credentials`, which `Client.get`
+drops on a redirect elsewhere.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import Problem
@@ -262,9 +264,20 @@ def resolve(request: RequestSpec, environ: Mapping[str, str]) -> Resolved:
         proxy = _checked(_expand(request.proxy, environ, used), "`proxy`")
         if not http_url(proxy):
             raise Unresolved("`proxy`, from the environment, is not an http(s) URL")
-        if used:
+        password = proxy_password(proxy)
+        if used or password:
             secrets.append(proxy)
+        if password:
+            secrets.extend({password, unquote(password)})
     return Resolved(headers, credentials, user_agent, proxy, tuple(s for s in secrets if s))
+
+
+def proxy_password(url: str) -> str:
+    """The password in a proxy URL's `user:pass@`, as written (percent-encoded), or ""."""
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
 
 
 def _checked(value: str, what: str) -> str:

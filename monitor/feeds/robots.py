@@ -4,7 +4,9 @@ One robots.txt per origin (scheme, host, port), fetched with the same client and
 everything else and kept for an hour. A 2xx is parsed (urllib.robotparser, for the group that
 names `monitor` or else `*`); a 4xx means no rules, so every page may be fetched; a 5xx, a
 timeout or a network error means "unreachable", and then no page of that origin is fetched
-until the next try, ten minutes later (the RFC's "assume complete disallow").
+until the next try, ten minutes later (the RFC's "assume complete disallow"). For a feed with a
+`proxy:`, its pages' robots.txt is fetched through that proxy (and kept apart from a direct
+fetch's: the proxy may reach what this machine cannot), with none of the feed's credentials.
 """
 
 from __future__ import annotations
@@ -39,47 +41,54 @@ class Robots:
         self.client = client
         self.user_agent = user_agent
         self.clock = clock
-        self._rules: dict[str, tuple[float, RobotFileParser | bool]] = {}
-        self._pending: dict[str, asyncio.Future[RobotFileParser | bool]] = {}
+        # (origin, proxy) -> until when, the rules
+        self._rules: dict[tuple[str, str | None], tuple[float, RobotFileParser | bool]] = {}
+        self._pending: dict[tuple[str, str | None], asyncio.Future[RobotFileParser | bool]] = {}
 
-    async def allowed(self, url: str, feed_url: str | None = None) -> bool:
+    async def allowed(
+        self, url: str, feed_url: str | None = None, proxy: str | None = None
+    ) -> bool:
         """Whether `url` may be fetched; its robots.txt is fetched for `feed_url`'s sake (the
-        address policy's origin), by default its own."""
+        address policy's origin), by default its own, through `proxy` if given."""
         target = URL(url)
         origin = str(target.origin())
-        rules = await self._rules_of(origin, feed_url)
+        rules = await self._rules_of((origin, proxy), feed_url)
         if isinstance(rules, bool):
             return rules
         return rules.can_fetch(AGENT, url)
 
-    async def _rules_of(self, origin: str, feed_url: str | None) -> RobotFileParser | bool:
-        kept = self._rules.get(origin)
+    async def _rules_of(
+        self, key: tuple[str, str | None], feed_url: str | None
+    ) -> RobotFileParser | bool:
+        kept = self._rules.get(key)
         if kept is not None and kept[0] > self.clock():
             return kept[1]
         # One fetch per origin at a time: the pages of an origin that ask meanwhile wait for it.
-        task = self._pending.get(origin)
+        task = self._pending.get(key)
         if task is None:
-            task = self._pending[origin] = asyncio.ensure_future(
-                self._fetch_and_keep(origin, feed_url)
-            )
-            task.add_done_callback(lambda _: self._pending.pop(origin, None))
+            task = self._pending[key] = asyncio.ensure_future(self._fetch_and_keep(key, feed_url))
+            task.add_done_callback(lambda _: self._pending.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _fetch_and_keep(self, origin: str, feed_url: str | None) -> RobotFileParser | bool:
-        rules, keep_s = await self._fetch(origin, feed_url)
+    async def _fetch_and_keep(
+        self, key: tuple[str, str | None], feed_url: str | None
+    ) -> RobotFileParser | bool:
+        rules, keep_s = await self._fetch(key, feed_url)
         if len(self._rules) >= MAX_ORIGINS:
             self._rules.clear()  # simple and rare: they are fetched again when needed
-        self._rules[origin] = (self.clock() + keep_s, rules)
+        self._rules[key] = (self.clock() + keep_s, rules)
         return rules
 
     async def _fetch(
-        self, origin: str, feed_url: str | None
+        self, key: tuple[str, str | None], feed_url: str | None
     ) -> tuple[RobotFileParser | bool, float]:
+        origin, proxy = key
         try:
             fetched = await self.client.get(
                 f"{origin}/robots.txt",
                 {"User-Agent": self.user_agent, "Accept": "text/plain"},
                 origin=feed_url,
+                proxy=proxy,
             )
         except FeedFetchError as exc:
             log.info("robots_unreachable", origin=origin, reason=str(exc))

@@ -11,6 +11,11 @@ reaches a log line or a terminal.
     no answer from 127.0.0.1:8080 (timed out after 10s)
     cannot connect to 127.0.0.1:8443 (TLS certificate not trusted: self-signed certificate)
     127.0.0.1:8080 answered HTTP 503 Service Unavailable
+    127.0.0.1:3128: proxy refused: 407 Proxy Authentication Required
+    cannot connect to proxy 127.0.0.1:3128 (connection refused, errno 111)
+
+Through a proxy, a failure of the proxy's (it refused the request, or could not be reached) is
+worded as the proxy's, at its host and port, never the feed's; its URL's password is not shown.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ import os
 import re
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-__all__ = ["NetProblem", "describe_error", "describe_status", "printable"]
+__all__ = ["NetProblem", "describe_error", "describe_status", "printable", "proxy_refused"]
 
 # C0 and C1 control characters (ESC and CSI among them), DEL, the Unicode line separators, and
 # lone surrogates (undecodable bytes of a header, which no terminal can be sent).
@@ -68,6 +73,7 @@ class NetProblem:
     errno: int | None = None
     raw: str = ""  # the exception's type and text, for the JSON log
     connected: bool = False
+    proxy: bool = False  # `host` and `port` are the proxy's, and it failed
 
     @property
     def where(self) -> str:
@@ -94,7 +100,8 @@ class NetProblem:
             return f"no answer from {self.where} ({self.brief()})"
         if self.connected:
             return f"{self.where}: {self.brief()}"
-        return f"cannot connect to {self.where} ({self.brief()})"
+        proxy = "proxy " if self.proxy else ""
+        return f"cannot connect to {proxy}{self.where} ({self.brief()})"
 
 
 def describe_status(status: int, reason: str, *, url: str) -> NetProblem:
@@ -111,13 +118,36 @@ def describe_status(status: int, reason: str, *, url: str) -> NetProblem:
     )
 
 
+def proxy_refused(status: int, reason: str, *, proxy: str, raw: str = "") -> NetProblem:
+    """The proxy at `proxy` (a URL) answered `status` instead of passing the request on."""
+    host, port = _host_port(proxy)
+    said = f"{status} {printable(reason, 80)}".strip()
+    return NetProblem(
+        host=printable(host, 120),
+        port=port,
+        kind="proxy",
+        reason=f"proxy refused: {said}",
+        raw=raw or f"proxy answered HTTP {said}",
+        connected=True,
+        proxy=True,
+    )
+
+
 def describe_error(
-    exc: BaseException, *, url: str | None = None, timeout_s: float | None = None
+    exc: BaseException,
+    *,
+    url: str | None = None,
+    timeout_s: float | None = None,
+    proxy: str | None = None,
 ) -> NetProblem:
     """Word `exc` (or the error at the root of its `__cause__` chain) for people. The host and
     port are the error's own when it has them, else `url`'s; `timeout_s` is the limit a
-    timeout ran into."""
+    timeout ran into. Through `proxy` (its URL), a failure of the proxy's is the proxy's."""
     chain = _chain(exc)
+    if proxy is not None:
+        found = _proxy_failure(chain, proxy)
+        if found is not None:
+            return found
     # The library's error (the first that is not monitor's own) is the raw one the log keeps.
     raw_exc = next((e for e in chain if not type(e).__module__.startswith("monitor.")), exc)
     host, port = _host_port(url) if url else ("", None)
@@ -141,6 +171,26 @@ def describe_error(
         raw=raw,
         connected=connected,
     )
+
+
+def _proxy_failure(chain: list[BaseException], proxy: str) -> NetProblem | None:
+    """The proxy's failure among `chain` (it answered an error to a CONNECT, or could not be
+    reached), worded at the proxy's host and port; None when the failure was not the proxy's."""
+    for exc in chain:
+        names = _names(exc)
+        raw = printable(f"{type(exc).__name__}: {exc}", 500)
+        if "ClientHttpProxyError" in names:
+            status = getattr(exc, "status", 0)
+            message = getattr(exc, "message", "")
+            return proxy_refused(
+                status if isinstance(status, int) else 0,
+                message if isinstance(message, str) else "",
+                proxy=proxy,
+                raw=raw,
+            )
+        if "ClientProxyConnectionError" in names:
+            return replace(describe_error(exc, url=proxy), proxy=True)
+    return None
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -16,6 +16,10 @@ from monitor.kernel.models import Settlement
 from monitor.store.sqlite import SqliteFile
 
 SEEN_RETENTION_S = 30 * 86400  # an item absent from its feed this long may be forgotten
+NAME_MAX = 1000  # characters of a feed's polled title (and 2 KiB of its site) kept
+SITE_MAX = 2048
+# Columns added since the table was first made: (name, type), added to an older file at start.
+_FEED_STATE_ADDED = (("title", "TEXT"), ("site", "TEXT"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feed_state (
@@ -24,7 +28,9 @@ CREATE TABLE IF NOT EXISTS feed_state (
     last_modified TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
     disabled_reason TEXT,
-    disabled_url TEXT
+    disabled_url TEXT,
+    title TEXT,
+    site TEXT
 );
 CREATE TABLE IF NOT EXISTS seen (
     article_id TEXT PRIMARY KEY,
@@ -100,6 +106,8 @@ class FeedState:
     failures: int = 0
     disabled_reason: str | None = None
     disabled_url: str | None = None  # a feed disabled at one URL polls again once its URL changes
+    title: str = ""  # the feed's own title and home page, as its latest good poll read them
+    site: str = ""
 
 
 class StateStore(Resource):
@@ -114,6 +122,10 @@ class StateStore(Resource):
         cutoff = int((time.time() - SEEN_RETENTION_S) * 1000)
 
         def prune(db: sqlite3.Connection) -> None:
+            have = {row[1] for row in db.execute("PRAGMA table_info(feed_state)")}
+            for column, kind in _FEED_STATE_ADDED:
+                if column not in have:  # a state.db from before the column
+                    db.execute(f"ALTER TABLE feed_state ADD COLUMN {column} {kind}")
             db.execute("DELETE FROM seen WHERE last_seen_ms < ?", (cutoff,))
             old = "(SELECT article_id FROM story_members WHERE seen_ms < ?)"
             db.execute(f"DELETE FROM story_rules WHERE article_id IN {old}", (cutoff,))  # noqa: S608
@@ -134,8 +146,8 @@ class StateStore(Resource):
             lambda: (
                 self.file.conn()
                 .execute(
-                    "SELECT etag, last_modified, failures, disabled_reason, disabled_url "
-                    "FROM feed_state "
+                    "SELECT etag, last_modified, failures, disabled_reason, disabled_url, "
+                    "title, site FROM feed_state "
                     "WHERE feed_id = ?",
                     (feed_id,),
                 )
@@ -151,6 +163,8 @@ class StateStore(Resource):
             failures=int(row[2]),
             disabled_reason=row[3],
             disabled_url=row[4],
+            title=row[5] or "",
+            site=row[6] or "",
         )
 
     async def save_feed_state(self, state: FeedState) -> None:
@@ -158,8 +172,8 @@ class StateStore(Resource):
         await self.file.write(
             lambda db: db.execute(
                 "INSERT OR REPLACE INTO feed_state "
-                "(feed_id, etag, last_modified, failures, disabled_reason, disabled_url) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "(feed_id, etag, last_modified, failures, disabled_reason, disabled_url, "
+                "title, site) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     state.feed_id,
                     state.etag,
@@ -167,9 +181,20 @@ class StateStore(Resource):
                     state.failures,
                     state.disabled_reason,
                     state.disabled_url,
+                    state.title[:NAME_MAX],
+                    state.site if len(state.site) <= SITE_MAX else "",
                 ),
             )
         )
+
+    async def feed_names(self) -> dict[str, tuple[str, str]]:
+        """Each polled feed's (title, site), as its latest good poll read them."""
+        rows = await self.file.run(
+            lambda: (
+                self.file.conn().execute("SELECT feed_id, title, site FROM feed_state").fetchall()
+            )
+        )
+        return {str(r[0]): (r[1] or "", r[2] or "") for r in rows if r[1] or r[2]}
 
     async def unseen(self, article_ids: Sequence[str]) -> list[str]:
         """The ids never seen before, in the given order, without repeats."""

@@ -66,7 +66,8 @@ class Proxy:
                 session.get(target, headers=sent, allow_redirects=False) as resp,
             ):
                 body = await resp.read()
-                keep = {k: v for k, v in resp.headers.items() if k.lower() == "location"}
+                kept = ("location", "content-type")
+                keep = {k: v for k, v in resp.headers.items() if k.lower() in kept}
                 return web.Response(status=resp.status, body=body, headers=keep)
 
         app = web.Application()
@@ -267,4 +268,93 @@ def test_resolve_keeps_plain_headers_apart_from_credentials(tmp_path: Path) -> N
     assert sends.headers == {"X-Plain": "plain"}
     assert sends.credentials == {"X-Key": "k=abcd1234"}
     assert sends.proxy == "http://user:pp-secret@127.0.0.1:3128"
-    assert set(sends.secrets) == {"abcd1234", "http://user:pp-secret@127.0.0.1:3128"}
+    assert set(sends.secrets) == {"abcd1234", "http://user:pp-secret@127.0.0.1:3128", "pp-secret"}
+
+
+def article_site(seen: list[tuple[str, dict[str, str]]]) -> web.Application:
+    """A feed at /feed whose one item's page is /article, and a robots.txt; records requests."""
+
+    async def any_path(request: web.Request) -> web.Response:
+        seen.append((request.path, dict(request.headers)))
+        base = f"http://{request.headers['Host']}"
+        if request.path == "/feed":
+            rss = (
+                '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                f"<item><title>A story</title><link>{base}/article</link><guid>g1</guid>"
+                "</item></channel></rss>"
+            )
+            return web.Response(text=rss, content_type="application/rss+xml")
+        if request.path == "/robots.txt":
+            return web.Response(text="User-agent: *\nAllow: /\n", content_type="text/plain")
+        words = " ".join(["The whole article text, read from its page."] * 30)
+        html = f"<html><head><title>A story</title></head><body><article><p>{words}</p>"
+        return web.Response(text=html + "</article></body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", any_path)
+    return app
+
+
+async def test_a_feeds_pages_and_robots_go_through_its_proxy_without_its_credentials(
+    tmp_path: Path, poller: Poller
+) -> None:
+    """`fulltext: true` behind a `proxy:`: the page and its robots.txt go through the proxy too
+    (they went direct), and neither carries the feed's auth or custom headers."""
+    seen: list[tuple[str, dict[str, str]]] = []
+    proxy = Proxy()
+    async with serve(article_site(seen)) as base, serve(proxy.app()) as proxy_url:
+        feeds, problems = feeds_of(
+            tmp_path,
+            f"""feeds:
+  - id: a
+    url: {base}/feed
+    fulltext: true
+    proxy: "{proxy_url}"
+    headers: {{X-Api-Key: "${{KEY}}", X-Team: news}}
+    auth: {{bearer: "${{TOKEN}}"}}
+""",
+        )
+        assert problems == []
+        result = await poller.poll(feeds[0])
+        poller.fulltext.close()
+    assert result.result == "ok"
+    targets = [target for target, _ in proxy.seen]
+    assert targets == [f"{base}/feed", f"{base}/robots.txt", f"{base}/article"]
+    assert [path for path, _ in seen] == ["/feed", "/robots.txt", "/article"]
+    for _, headers in proxy.seen[1:]:
+        assert not {"Authorization", "X-Api-Key", "X-Team"} & set(headers)
+    assert proxy.seen[0][1]["Authorization"] == "Bearer tok-4f9a2c-secret"
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+async def test_a_proxys_refusal_is_worded_as_the_proxys(poller: Poller, scheme: str) -> None:
+    """A 407 (to a CONNECT for https, or as the answer to a GET for http) is the proxy's: its
+    host and port, "proxy refused", never the feed's host nor its password."""
+    from tests.support.netservers import raw_server
+
+    refusal = (
+        b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    async with raw_server(refusal) as proxy_url:
+        written = proxy_url.replace("http://", "http://reader:pw-k3y9@")
+        feeds, _ = parse_feed_file(
+            "feeds.yaml",
+            read_yaml_text(f'feeds:\n  - {{id: a, url: "{scheme}://127.0.0.1:9/feed", '
+                           f'proxy: "{written}"}}\n'),
+        )  # fmt: skip
+        result = await poller.poll(feeds[0])
+    where = proxy_url.removeprefix("http://")
+    assert result.result == "http_error"
+    assert result.reason == f"{where}: proxy refused: 407 Proxy Authentication Required"
+    assert result.problem is not None
+    assert result.problem.where == where
+
+
+def read_yaml_text(text: str) -> object:
+    """`text` read as feeds.yaml is read (with lines)."""
+    from monitor.kernel.yamlfile import parse_yaml
+
+    data, problems = parse_yaml(text, "feeds.yaml")
+    assert problems == []
+    return data
