@@ -516,6 +516,8 @@ async def test_the_week_survives_a_restart_counted_once(tmp_path: Path) -> None:
         feeds.base, receiver.base = feed_base, hook_base
         write_rules(tmp_path, {"world": feeds.url("/feeds/world")}, WATCHES)
         monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
+        with monitor.config.open("a") as config:  # the history's read is a debug event
+            config.write("log: {level: debug}\n")
         try:
             for _ in range(2):
                 await monitor.start()
