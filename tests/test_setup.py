@@ -52,3 +52,18 @@ def test_make_run_checks_the_config_before_it_runs() -> None:
     run = planned("run", "CARGO=")
     lines = [line for line in run.splitlines() if "monitor " in line]
     assert ["check", "run"] == [line.split("monitor ", 1)[1].split()[0] for line in lines]
+
+
+def test_an_editable_install_is_a_plain_path_without_a_setuptools_banner() -> None:
+    """`pip install -e .` (make's set-up) printed setuptools' BuildBackendWarning "Editable
+    installation ... Please be careful with folders in your working directory": with a flat
+    layout and no `package-dir`, setuptools installs through an import hook and warns. Naming
+    the root as every package's directory, with each package in its folder there, is the
+    layout setuptools installs as a plain .pth path, silently (checked by hand in a fresh venv
+    with pip 26 and setuptools 84: no output with --quiet)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert {"": "."} == config["package-dir"]
+    assert ["monitor*"] == config["packages"]["find"]["include"]
+    assert (ROOT / "monitor" / "__init__.py").is_file()  # the one top-level package, at the root

@@ -12,6 +12,7 @@ from monitor.kernel.text import (
     boundary_form,
     is_acronym,
     normalize_text,
+    plural,
     token_at,
     token_key,
     tokenize,
@@ -122,3 +123,22 @@ def test_boundary_form_keeps_offsets(text: str, expected: str | None) -> None:
 def test_token_at(text: str, at: int, expected: str | None) -> None:
     m = token_at(text, at)
     assert expected == (m.group() if m else None)
+
+
+@pytest.mark.parametrize(
+    ("count", "one", "many", "said"),
+    [
+        (1, "watch", "watches", "1 watch"),
+        (2, "watch", "watches", "2 watches"),
+        (0, "feed", None, "0 feeds"),
+        (1, "article", None, "1 article"),
+        (1, "copy", "copies", "1 copy"),
+        (3, "story", "stories", "3 stories"),
+        (12_500, "article", None, "12500 articles"),
+    ],
+)
+def test_plural_makes_the_noun_agree_with_its_count(
+    count: int, one: str, many: str | None, said: str
+) -> None:
+    """One is singular; zero and the rest are plural, with the irregular form given."""
+    assert said == plural(count, one, many)

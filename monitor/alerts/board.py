@@ -8,9 +8,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from monitor.kernel.models import Alert
+from monitor.kernel.models import Alert, Reason, Story
+from monitor.kernel.text import one_line, plural
 
 RECENT_ALERTS = 50
+MEMBER_TITLE_CHARS = 90  # of the earlier article a copy repeats, on the page
+MAX_FACTS_SAID = 3  # more agreeing facts than this are noise on the page (--explain has them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,7 @@ class RecentAlert:
     first_ms: int
     channels: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # state, reason
     story: str = ""  # why the article is in its story, in one line ("": not known)
+    folded: bool = False  # a copy folded into an alerted story (sent once, with the story)
 
 
 class RecentAlerts:
@@ -63,6 +67,7 @@ class RecentAlerts:
             first_ms=old.first_ms if old else at_ms,
             channels=channels,
             story=_story(alert),
+            folded=state == "folded",
         )
         while len(self._alerts) > self.limit:
             self._alerts.popitem(last=False)
@@ -89,11 +94,32 @@ def _key(rule_id: str, story_id: str) -> str:
 
 
 def _story(alert: Alert) -> str:
-    """The alert's story and why its article is in it, e.g. "3 articles · text like ..."."""
+    """The alert's story and why its article is in it, in an analyst's words, e.g. "story of 2
+    articles · the same report as “Ministers meet” from wire (96% of its text alike)"."""
     story = alert.story
     if story is None or story.reason is None:
         return ""
-    return f"story of {story.size} · {story.reason.text()}"
+    return f"story of {plural(story.size, 'article')} · {reason_words(story.reason, story)}"
+
+
+def reason_words(reason: Reason, story: Story) -> str:
+    """Why an article is in `story`, for a person: the member it repeats by title and feed, how
+    alike their texts are, and the facts both give when they are few and carry a number (the
+    JSON keeps every field: `Reason.to_dict`)."""
+    if reason.kind == "founded":
+        return "its first report"
+    if reason.kind == "alone":
+        return f"stands alone: {reason.why}"
+    member = next((r for r in story.articles if r.article_id == reason.article_id), None)
+    same = "the same report as an earlier article"
+    if member is not None:
+        title = one_line(member.title, MEMBER_TITLE_CHARS) or member.url or "an untitled article"
+        same = f"the same report as “{title}”" + (f" from {member.feed}" if member.feed else "")
+    if reason.kind in ("url", "guid"):
+        return f"{same} (the same {'URL' if reason.kind == 'url' else 'guid'})"
+    facts = [f for f in reason.facts if any(c.isdigit() for c in f)]
+    agreed = f"; both give {', '.join(facts)}" if 0 < len(facts) <= MAX_FACTS_SAID else ""
+    return f"{same} ({reason.share:.0%} of its text alike{agreed})"
 
 
 def _evidence(alert: Alert) -> list[str]:

@@ -16,6 +16,7 @@ from monitor.commands.home import config_arguments
 from monitor.feeds.request import env_problems
 from monitor.kernel import native
 from monitor.kernel.errors import ConfigError, Problem
+from monitor.kernel.text import plural
 from monitor.kernel.yamlfile import read_yaml
 from monitor.matching.loader import read_rules_dir
 from monitor.service.config import load_config, notify_problems
@@ -94,8 +95,3 @@ def _rules_dir_of(config_path: Path) -> Path:
     data, _ = read_yaml(config_path)
     named = data.get("rules_dir") if isinstance(data, dict) else None
     return config_path.parent / (named if isinstance(named, str) and named.strip() else "rules")
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    """`1 channel`, `2 channels`."""
-    return f"{count} {one if count == 1 else many or one + 's'}"

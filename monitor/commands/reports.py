@@ -17,6 +17,7 @@ from monitor.bus.history import per_day, stored_records
 from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Article, Match, MatchedArticle
 from monitor.kernel.records import BadRecord
+from monitor.kernel.text import plural
 from monitor.matching.compiler import compile_rules
 from monitor.matching.matcher import match_article
 from monitor.matching.rulebook import RuleBook
@@ -207,25 +208,21 @@ def _print_stories(found: Found, label: str, out: TextIO) -> None:
         print_match(m, article, article.feed or "-", out)
         copies = [found.matches[n][1] for n in members[1:]]
         if copies:
-            print(f"  {_count(len(copies), 'copy', 'copies')} folded into this story:", file=out)
+            print(f"  {plural(len(copies), 'copy', 'copies')} folded into this story:", file=out)
         for copy in copies:
             print(f"    {copy.feed or '-'}: {copy.title or copy.content[:80]!r}", file=out)
     matched = len({article.id for _, article, _ in found.matches})
     print(
         f"{label}: {found.articles} record(s) read; "
-        f"{_count(len(found.matches), 'match', 'matches')} of {_count(matched, 'article')} "
-        f"in {_count(len(groups), 'story', 'stories')}",
+        f"{plural(len(found.matches), 'match', 'matches')} of {plural(matched, 'article')} "
+        f"in {plural(len(groups), 'story', 'stories')}",
         file=out,
     )
     stories_of = _stories_per_rule(groups)
     for rule, stats in found.summary().items():
         days = ", ".join(f"{d}: {n}" for d, n in stats.per_day.items())
         print(
-            f"  {rule}: {_count(stats.matches, 'article')} in "
-            f"{_count(stories_of[rule], 'story', 'stories')} ({days})",
+            f"  {rule}: {plural(stats.matches, 'article')} in "
+            f"{plural(stories_of[rule], 'story', 'stories')} ({days})",
             file=out,
         )
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"

@@ -24,6 +24,7 @@ from monitor.commands.home import config_arguments
 from monitor.feeds.request import env_problems, secrets_of
 from monitor.kernel.errors import ConfigError, RuleError, StorageError
 from monitor.kernel.logs import configure_logging
+from monitor.kernel.text import plural
 from monitor.matching.loader import FileCache, load_rules_dir
 from monitor.service.config import ROLES, load_config, notify_problems
 from monitor.status.web import AddressInUse
@@ -35,8 +36,29 @@ if TYPE_CHECKING:
 GRACE_S = 8.0  # SIGTERM to exit within 10 s, with room for the interpreter to wind down
 
 
+EPILOG = """\
+exit codes:
+  0  ran and stopped cleanly; with --once: every feed read, every alert delivered
+     (or held for a digest or quiet hours, as configured)
+  1  the config or the rules are invalid, or the listener's port is taken
+  2  a state file cannot be used (the message says which and what to do)
+  3  --once: a feed's poll failed (the others were read and their alerts sent)
+  4  --once: an alert was dead-lettered (`monitor dlq list`) or waits for its channel
+  5  --once: both 3 and 4
+"""
+
+ONCE_MEANS = {
+    EXIT_OK: "every feed read and every alert delivered",
+    EXIT_FEEDS_FAILED: "a feed failed",
+    EXIT_UNDELIVERED: "an alert was not delivered",
+    EXIT_FEEDS_FAILED_AND_UNDELIVERED: "a feed failed and an alert was not delivered",
+}
+
+
 def arguments(parser: argparse.ArgumentParser) -> None:
-    """The command's arguments."""
+    """The command's arguments, and its exit codes after them in `--help`."""
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     config_arguments(parser)
     parser.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
     parser.add_argument("--role", choices=ROLES, default="all", help="run one stage (default: all)")
@@ -73,17 +95,26 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
     code = EXIT_OK
     try:
         if once:
-            code = once_exit_code(asyncio.run(service.run_once()))
+            outcome = asyncio.run(service.run_once())
+            code = once_exit_code(outcome)
+            log_once_outcome(outcome, code)
         else:
             asyncio.run(serve(service, GRACE_S))
     except TimeoutError:  # before OSError, of which it is a subclass
         # Work still running after the grace period was cancelled; it was not committed, so the
         # next start does it again. Nothing is lost, but say so.
-        structlog.get_logger("monitor").warning("stop_forced", grace_s=GRACE_S)
+        structlog.get_logger("monitor").warning(
+            "stop_forced",
+            grace_s=GRACE_S,
+            message=f"stopped after {GRACE_S:g}s of grace; unfinished work is done again at the "
+            "next start",
+        )
     except (OSError, StorageError, ExceptionGroup) as exc:
         storage = first_of(exc, StorageError)
         if storage is not None:  # a state file cannot be used: say which and what to do
-            structlog.get_logger("monitor").error("startup_failed", reason=str(storage))
+            structlog.get_logger("monitor").error(
+                "startup_failed", reason=str(storage), message=f"monitor did not start: {storage}"
+            )
             return EXIT_USAGE
         failed = first_of(exc, OSError)
         if failed is None:
@@ -92,8 +123,9 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
             structlog.get_logger("monitor").error("startup_failed", reason=str(failed))
             print(f"monitor did not start: {failed}", file=sys.stderr)
             return EXIT_INVALID
+        reason = f"{type(failed).__name__}: {failed}"
         structlog.get_logger("monitor").error(
-            "startup_failed", reason=f"{type(failed).__name__}: {failed}"
+            "startup_failed", reason=reason, message=f"monitor did not start: {reason}"
         )
         return EXIT_INVALID
     return code
@@ -107,6 +139,33 @@ def once_exit_code(outcome: OnceOutcome) -> int:
     if outcome.failed_feeds:
         return EXIT_FEEDS_FAILED
     return EXIT_UNDELIVERED if outcome.undelivered else EXIT_OK
+
+
+def log_once_outcome(outcome: OnceOutcome, code: int) -> None:
+    """The pass's last line: what it left undone, and what its exit code means (cron reads the
+    code; a person the sentence). `run_once_incomplete` (a warning) when something was left."""
+    log = structlog.get_logger("monitor")
+    if code == EXIT_OK:
+        log.info("run_once_done", exit_code=code, message=f"done: {ONCE_MEANS[code]} (exit 0)")
+        return
+    undone = []
+    if outcome.failed_feeds:
+        feeds = ", ".join(outcome.failed_feeds)
+        undone.append(f"{plural(len(outcome.failed_feeds), 'feed')} failed ({feeds})")
+    if outcome.dead_lettered:
+        undone.append(
+            f"{plural(outcome.dead_lettered, 'alert')} dead-lettered (`monitor dlq list`)"
+        )
+    if outcome.waiting:
+        undone.append(f"{plural(outcome.waiting, 'alert')} waiting for its channel (next run)")
+    log.warning(
+        "run_once_incomplete",
+        failed_feeds=list(outcome.failed_feeds),
+        alerts_dead_lettered=outcome.dead_lettered,
+        alerts_waiting_for_channel=outcome.waiting,
+        exit_code=code,
+        message=f"done, with work left: {'; '.join(undone)}; exit {code}: {ONCE_MEANS[code]}",
+    )
 
 
 E = TypeVar("E", bound=BaseException)

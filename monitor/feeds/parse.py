@@ -30,6 +30,7 @@ from monitor.feeds.fastparse import Entry, fast_parse, site
 from monitor.feeds.urls import canonical_url
 from monitor.kernel.errors import FeedParseError
 from monitor.kernel.models import Article, make_article
+from monitor.kernel.text import plural
 
 _ITEM_OPEN_RE = re.compile(rb"<(?:item|entry)[\s>/]")
 
@@ -271,7 +272,8 @@ def _parse_json_feed(
         articles.append(
             json_article(item, feed_id=feed_id, language=language, fetched_at=fetched_at)
         )
-    warning = f"{skipped} items were not JSON objects" if skipped else None
+    verb = "was not a JSON object" if skipped == 1 else "were not JSON objects"
+    warning = f"{plural(skipped, 'item')} {verb}" if skipped else None
     title = data["title"] if isinstance(data.get("title"), str) else ""
     return ParsedFeed(
         articles=tuple(articles),

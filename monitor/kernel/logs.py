@@ -41,15 +41,16 @@ def _visible(text: str) -> str:
 
 def for_people(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """For the console renderer: an event with a `message` reads as that sentence (with its
-    time, level and exception); every string value is made printable and, but an exception's
-    traceback, one line."""
+    time, level and exception); every string value is made printable (an exception's traceback
+    too) and, but the traceback, one line."""
     message = event.pop("message", None)
     if isinstance(message, str):
         event = {k: v for k, v in event.items() if k in _KEPT} | {"event": message}
     for key, value in event.items():
         if isinstance(value, str):
+            # a traceback keeps its lines; its text (the exception's message) is still escaped
             text = value if key == "exception" else " ".join(value.splitlines())
-            event[key] = _visible(text) if key != "exception" else text
+            event[key] = _visible(text)
     return event
 
 

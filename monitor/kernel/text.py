@@ -241,3 +241,9 @@ def span_words(seconds: float) -> str:
     if span < 86400:
         return f"{span / 3600:.0f}h"
     return f"{span / 86400:.0f}d"
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """A count with its noun agreeing: `1 watch`, `2 watches`, `0 feeds` (`many` defaults to
+    `one` + "s"; give it for the others: plural(n, "watch", "watches"))."""
+    return f"{count} {one if count == 1 else many or one + 's'}"

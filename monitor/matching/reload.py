@@ -20,6 +20,7 @@ import structlog
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import Problem
 from monitor.kernel.metrics import Metrics
+from monitor.kernel.text import plural
 from monitor.kernel.waiting import sleep_or_stop
 from monitor.matching.compiler import compile_rules
 from monitor.matching.loader import ENTITIES_DIR, FileCache, read_rules_dir
@@ -148,11 +149,15 @@ class Reloader:
             self.problems = tuple(problems)
             self.metrics.rules_reload.labels("error").inc()
             self.metrics.rules_stale.set(1)
+            kept, said = len(self.book.compiled.rules), [str(p) for p in problems]
+            more = f" and {len(said) - 3} more" if len(said) > 3 else ""
             log.error(
                 "rules_reload_failed",
                 reason=reason,
-                problems=[str(p) for p in problems],
-                kept_rules=len(self.book.compiled.rules),
+                problems=said,
+                kept_rules=kept,
+                message=f"rules not reloaded ({reason}), the previous "
+                f"{plural(kept, 'watch', 'watches')} stay in force: {'; '.join(said[:3])}{more}",
             )
             return ReloadResult(False, len(self.book.compiled.rules), self.problems)
         self.book.swap(compiled)
@@ -163,11 +168,14 @@ class Reloader:
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
         if self.on_feeds is not None:
             self.on_feeds(rule_set.feeds)
+        rules, feeds = len(compiled.rules), len(rule_set.feeds)
         log.info(
             "rules_reloaded",
             reason=reason,
-            rules=len(compiled.rules),
-            feeds=len(rule_set.feeds),
+            rules=rules,
+            feeds=feeds,
+            message=f"rules reloaded ({reason}): {plural(rules, 'watch', 'watches')} on "
+            f"{plural(feeds, 'feed')}",
         )
         return ReloadResult(True, len(compiled.rules))
 

@@ -33,6 +33,7 @@ from monitor.kernel.clock import Clock
 from monitor.kernel.errors import Problem
 from monitor.kernel.metrics import Metrics, Structure, make_metrics
 from monitor.kernel.redact import redact
+from monitor.kernel.text import plural
 from monitor.matching.board import MatchTally
 from monitor.matching.compiler import compile_rules
 from monitor.matching.costwatch import RecentArticles, export_rule_costs
@@ -44,6 +45,7 @@ from monitor.pipeline import run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
 from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
+from monitor.service.words import started
 from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import ChannelRow, StatusView, utc
 from monitor.status.routes import add_status_routes
@@ -334,18 +336,15 @@ class Service:
                 return
             poller, dispatcher = opening.result()
             self._started = True
-            log.info(
-                "monitor_started",
-                config=str(self.config.path.absolute()),
-                role=self.role,
-                rules=len(self.book.compiled.rules),
-                listen=f"{self.config.listen_host}:{self.config.listen_port}",
-                matching="native" if native.engine_type() else "python",
+            rules, feeds = (
+                len(self.book.compiled.rules),
+                sum(f.enabled for f in self.rule_set.feeds),
             )
+            log.info("monitor_started", **started(self.config, self.role, rules, feeds))
             page = status_page_line(config.listen_host, config.listen_port, config.http_token)
             log.info("status_page", **page)
             if native.engine_type() is None:
-                log.warning("native_matcher_missing", detail=native.MISSING)
+                log.warning("native_matcher_missing", detail=native.MISSING, message=native.MISSING)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.reloader.watch(stop), name="rules-watcher")
                 tg.create_task(self.wiring.upkeep(stop), name="bus-upkeep")
@@ -380,7 +379,7 @@ class Service:
                     )
                 if dispatcher is not None:
                     self._dispatch(tg, dispatcher, stop)
-            log.info("monitor_stopped", role=self.role)
+            log.info("monitor_stopped", role=self.role, message="monitor stopped")
 
     def _dispatch(self, tg: asyncio.TaskGroup, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
         """The dispatcher role's loops: matches, dead letters, channel notices, digests."""
@@ -438,7 +437,8 @@ class Service:
         what was left undone (failed feeds, alerts dead-lettered or waiting for a channel)."""
         stop = asyncio.Event()
         dead_before, failed = dead_lettered(self.metrics), []
-        log.info("run_once_started", config=str(self.config.path.absolute()), role=self.role)
+        config = str(self.config.path.absolute())
+        log.info("run_once_started", config=config, role=self.role, message=f"one pass of {config}")
         async with AsyncExitStack() as stack:
             poller, dispatcher = await self._open(stack, stop, once=True)
             if poller is not None:  # one pass in one process: every feed, whoever holds its lease
@@ -451,7 +451,9 @@ class Service:
                     for f, r in zip(enabled, results, strict=True)
                     if r.result not in GOOD_POLLS
                 ]
-                log.info("poll_once_done", feeds=len(results), new=sum(r.new for r in results))
+                new = sum(r.new for r in results)
+                said = f"polled {plural(len(results), 'feed')} once: {new} new"
+                log.info("poll_once_done", feeds=len(results), new=new, message=said)
                 if self.feed_watch is not None:  # what the feeds' health calls for, told now
                     await self.feed_watch.check()
             if self.runs("matcher"):
@@ -470,13 +472,6 @@ class Service:
             dead_lettered=dead_lettered(self.metrics) - dead_before,
             waiting=sum(waiting.values()),
         )
-        if outcome.failed_feeds or outcome.undelivered:
-            log.warning(
-                "run_once_incomplete",
-                failed_feeds=list(outcome.failed_feeds),
-                alerts_dead_lettered=outcome.dead_lettered,
-                alerts_waiting_for_channel=outcome.waiting,
-            )
         return outcome
 
 

@@ -20,7 +20,7 @@ import jinja2
 from monitor.alerts.board import RECENT_ALERTS, RecentAlert
 from monitor.bus.base import Connection
 from monitor.feeds.board import FeedStatus
-from monitor.kernel.text import span_words
+from monitor.kernel.text import plural, span_words
 from monitor.matching.board import DAY_MS, WatchActivity
 
 REFRESH_S = 30
@@ -148,6 +148,7 @@ _ENV.filters["due"] = due
 _ENV.filters["web_link"] = web_link
 _ENV.filters["utc"] = utc
 _ENV.filters["clock"] = clock
+_ENV.filters["plural"] = plural
 _ENV.globals["bars"] = bars
 _ENV.globals["recent_limit"] = RECENT_ALERTS
 
@@ -158,8 +159,23 @@ def render(view: StatusView) -> str:
     failing = sum(1 for f in feeds if f.status.failing)
     dead_total = sum((view.dead_letters or {}).values())
     return _ENV.get_template("status.html").render(
-        v=view, refresh=REFRESH_S, failing=failing, dead_total=dead_total
+        v=view,
+        refresh=REFRESH_S,
+        failing=failing,
+        dead_total=dead_total,
+        alerts_said=alerts_words(view.alerts or ()),
     )
+
+
+def alerts_words(alerts: Sequence[RecentAlert]) -> str:
+    """The recent alerts counted apart from the copies folded into their stories (sent once,
+    with the story): "1 alert, 1 copy folded into its story"."""
+    copies = sum(1 for a in alerts if a.folded)
+    said = plural(len(alerts) - copies, "alert")
+    if copies:
+        into = "its story" if len(alerts) - copies == 1 else "their stories"
+        said += f", {plural(copies, 'copy', 'copies')} folded into {into}"
+    return said
 
 
 def render_login(*, wrong: bool, wait: str | None = None) -> str:

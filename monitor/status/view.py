@@ -156,4 +156,4 @@ async def seed_tally(
     for record in records:
         if record.timestamp_ms < before_ms:
             tally.add([record.key], record.timestamp_ms)
-    log.info("status_history_read", matches=len(records))
+    log.debug("status_history_read", matches=len(records))  # the page's charts: not news

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import structlog
 
 from monitor.kernel.errors import StorageError
+from monitor.kernel.text import plural
 from monitor.store.sqlite import SqliteFile
 
 log = structlog.get_logger("monitor.storage")
@@ -40,7 +41,8 @@ async def check_history(state: SqliteFile, bus: SqliteFile) -> None:
         records = await bus.scalar("SELECT count(*) FROM records")
         if records:
             raise StorageError(
-                f"{state.path} is new or was emptied, but {bus.path} holds {records} records: "
+                f"{state.path} is new or was emptied, but {bus.path} holds "
+                f"{plural(records, 'record')}: "
                 f"starting would alert old articles again. Restore {state.path.name} from a "
                 f"backup; or, to start anew on purpose, move {bus.path.name} aside as well"
             )

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.settings import BusPlace
 from monitor.kernel.models import Reason
-from monitor.kernel.text import one_line
+from monitor.kernel.text import one_line, plural
 from monitor.store.state import StateStore
 from monitor.stories.aliases import Aliases
 from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoredMember, merge_rules
@@ -103,10 +103,11 @@ def print_stories(stories: Sequence[Listed], *, as_json: bool, label: str, out: 
         for s in stories:
             print(json.dumps(s.to_dict(), ensure_ascii=False), file=out)
         return
-    print(f"{label}: {len(stories)} stories", file=out)
+    print(f"{label}: {plural(len(stories), 'story', 'stories')}", file=out)
     for s in stories:
         print(
-            f"\nstory {s.id} · {len(s.members)} articles · feeds: {', '.join(s.feeds) or '-'}"
+            f"\nstory {s.id} · {plural(len(s.members), 'article')} · "
+            f"feeds: {', '.join(s.feeds) or '-'}"
             f" · rules: {', '.join(s.rules) or '-'}",
             file=out,
         )
@@ -181,7 +182,7 @@ def print_explained(found: Explained, *, as_json: bool, out: TextIO) -> None:
         ("seen", _when(m.seen_ms)),
         (
             "story",
-            f"{printable(story.id)} · {len(story.members)} articles · feeds: "
+            f"{printable(story.id)} · {plural(len(story.members), 'article')} · feeds: "
             f"{', '.join(printable(f) for f in story.feeds) or '-'}",
         ),
         ("why", _why(reason)),

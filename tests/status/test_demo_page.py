@@ -127,12 +127,23 @@ async def test_the_demo_s_page_shows_the_alert_the_fold_and_no_decoy(tmp_path: P
         text(r, "td[3]/span[@class='muted small']") for r in (alerted, folded)
     }
     assert {"cis-defense-cooperation"} == {r.get("data-rule") for r in rows.values()}
-    assert text(alerted, "td[3]/span[contains(@class, 'story')]").startswith("story of 1 · ")
-    assert text(folded, "td[3]/span[contains(@class, 'story')]").startswith("story of 2 · ")
+    assert "story of 1 article · its first report" == text(
+        alerted, "td[3]/span[contains(@class, 'story')]"
+    )
+    # the copy names the report it repeats, by title and feed, in words (no shingles, no id)
+    why = text(folded, "td[3]/span[contains(@class, 'story')]")
+    original = text(alerted, "td[3]/a").strip()
+    source = text(alerted, "td[3]/span[@class='muted small']")
+    assert why.startswith(f"story of 2 articles · the same report as “{original[:60]}"), why
+    assert f"” from {source} (" in why, why
+    assert re.search(r"\(\d+% of its text alike(; both give [^)]*)?\)$", why), why
+    assert "shingles" not in why
     assert "football" not in text(shown, "//table[@id='alerts']").lower()
     assert DECOY_TITLE not in lxml.html.tostring(shown, encoding="unicode")
     heading = " ".join(text(shown, "//h2[starts-with(., 'Recent alerts')]").split())
-    assert "Recent alerts 2 alerts since the service started" == heading
+    assert "Recent alerts 1 alert, 1 copy folded into its story, since the service started" == (
+        heading
+    )
     assert "0 open." == text(shown, "//*[@id='dead-letters']").strip()
     assert "✓ 1 watch in force, loaded" in " ".join(text(shown, "//*[@id='rules']").split())
     assert re.fullmatch(rb"\x89PNG.*", picture.read_bytes()[:8], re.DOTALL)

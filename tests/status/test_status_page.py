@@ -129,7 +129,10 @@ def test_a_folded_copy_is_a_row_of_its_own_beside_the_alert() -> None:
         (0, None),
         (1, "1 alert since the service started"),
         (2, "2 alerts since the service started"),
-        (RECENT_ALERTS, f"the last {RECENT_ALERTS} (older ones are not kept)"),
+        (
+            RECENT_ALERTS,
+            f"the last {RECENT_ALERTS}: {RECENT_ALERTS} alerts (older ones are not kept)",
+        ),
     ],
 )
 def test_the_recent_alerts_heading_counts_in_words(count: int, said: str | None) -> None:
@@ -433,7 +436,7 @@ async def test_the_page_of_a_running_service_in_a_real_browser(
     assert "hook: delivered" in text(seed, "td[@class='channels']")
     assert "Belousov" in text(seed, "td[contains(@class, 'evidence')]")
     story = text(seed, "td[3]/span[contains(@class, 'story')]")  # why it is in its story
-    assert story.startswith("story of 1 · founded the story"), story
+    assert story.startswith("story of 1 article · its first report"), story
     hostile = alerts["zorblax"]
     assert HOSTILE_TITLE in text(hostile, "td[3]")  # as text, not markup
     assert [] == nodes(shown, "//script | //img | //*[@onerror] | //a[starts-with(@href, 'java')]")
@@ -513,6 +516,8 @@ async def test_the_week_survives_a_restart_counted_once(tmp_path: Path) -> None:
         feeds.base, receiver.base = feed_base, hook_base
         write_rules(tmp_path, {"world": feeds.url("/feeds/world")}, WATCHES)
         monitor = webhook_service(tmp_path, receiver.url("/hook"), free_port())
+        with monitor.config.open("a") as config:  # the history's read is a debug event
+            config.write("log: {level: debug}\n")
         try:
             for _ in range(2):
                 await monitor.start()

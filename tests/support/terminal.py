@@ -16,15 +16,18 @@ class TerminalMonitor:
     """A monitor process whose stderr is a pty (so it writes for people); `screen()` is what it
     wrote there, with the pty's CR LF turned back into LF."""
 
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.config = config
         self.env = env or {}
+        self.args = args  # after `run --config CONFIG` (`--once`)
         self.proc: asyncio.subprocess.Process | None = None
         self._out = bytearray()
         self._master = -1
 
     async def start(self) -> None:
-        """Start `monitor run --config CONFIG` with stderr on the pty."""
+        """Start `monitor run --config CONFIG ARGS...` with stderr on the pty."""
         master, slave = pty.openpty()
         self._master = master
         os.set_blocking(master, False)
@@ -35,6 +38,7 @@ class TerminalMonitor:
             "run",
             "--config",
             str(self.config),
+            *self.args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=slave,
@@ -62,6 +66,12 @@ class TerminalMonitor:
     async def wait_for(self, test: str, timeout_s: float = 30) -> None:
         """Until `test` is on the screen."""
         await eventually(lambda: test in self.screen(), timeout_s, describe=self.screen)
+
+    async def exited(self, timeout_s: float = 60) -> int:
+        """Wait for the process to end by itself (`--once`); its exit code."""
+        assert self.proc is not None
+        await asyncio.wait_for(self.proc.wait(), timeout=timeout_s)
+        return await self.stop()
 
     async def stop(self) -> int:
         """SIGTERM; the exit code."""
