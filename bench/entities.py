@@ -70,7 +70,10 @@ def compile_pack(entities: list[dict[str, Any]]) -> CompiledRules:
         (root / "entities").mkdir()
         (root / "rules.yaml").write_text(RULE, encoding="utf-8")
         pack = countries.render(entities, [], [], "# bench\n") if entities else ""
-        (root / "entities" / "countries.yaml").write_text(pack, encoding="utf-8")
+        # This pack alone, not the one monitor ships besides it.
+        (root / "entities" / "countries.yaml").write_text(
+            "shipped_pack: false\n" + pack, encoding="utf-8"
+        )
         return compile_rules(load_rules_dir(root))
 
 

@@ -1,6 +1,7 @@
-"""Generate rules/entities/countries.yaml: the hand-kept pack plus country names in 52 languages.
+"""Generate monitor/matching/entities/countries.yaml: the hand-kept pack plus country names
+in 52 languages.
 
-    python -m tools.countries            # write rules/entities/countries.yaml
+    python -m tools.countries            # write monitor/matching/entities/countries.yaml
     python -m tools.countries --check    # exit 1 if the file is not what this script makes
 
 The hand-kept part (English names, demonyms, capitals, a few Russian stems, tags) is
@@ -46,7 +47,7 @@ from babel import Locale
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = Path(__file__).parent / "countries_base.yaml"
-OUT = ROOT / "rules" / "entities" / "countries.yaml"
+OUT = ROOT / "monitor" / "matching" / "entities" / "countries.yaml"
 
 # The languages of the pack: the UN's six, then the languages of the region the project watches
 # most, the EU's, and the other large languages of the news, as Babel's locale ids.

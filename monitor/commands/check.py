@@ -5,21 +5,24 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from monitor.commands.common import (
     EXIT_INVALID,
     EXIT_OK,
 )
-from monitor.commands.home import config_arguments
+from monitor.commands.home import CONFIG_NAME, HOME_VAR, config_arguments
 from monitor.feeds.request import env_problems
 from monitor.kernel import native
+from monitor.kernel.envfile import SECRETS_FILE
 from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.text import plural
 from monitor.kernel.yamlfile import read_yaml
 from monitor.matching.loader import read_rules_dir
-from monitor.service.config import load_config, notify_problems
+from monitor.matching.spec import RuleSet
+from monitor.service.config import Config, load_config, notify_problems, read_secrets
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,25 +59,13 @@ def check(
 ) -> int:
     """Validate a rules directory (and a config), printing `FILE:LINE: message` per problem:
     every problem of every file in one run, sorted by file and line."""
-    config = None
-    problems: list[Problem] = []
-    directory = rules_dir or Path("rules")
-    if config_path is not None:
-        try:
-            config = load_config(os.environ, config_path)
-            directory = rules_dir or config.rules_dir
-        except ConfigError as exc:
-            # The rules are checked all the same: every problem shows in one run.
-            problems += exc.problems or [Problem(str(config_path), 0, str(exc))]
-            directory = rules_dir or _rules_dir_of(config_path)
-    rule_set, rule_problems = read_rules_dir(directory)
-    environ = config.environ if config is not None else os.environ
-    problems += rule_problems + env_problems(rule_set.feeds, environ)
-    if config is not None:
-        problems += notify_problems(config, rule_set)
-    for problem in sorted(problems, key=Problem.sort_key):
+    found = gather(rules_dir, config_path)
+    config, rule_set, directory, problems = found
+    for problem in problems:
         print(problem, file=err)
     if problems:
+        if rules_dir is None and config_path is None and not directory.is_dir():
+            print(nowhere_hint(), file=err)
         print(f"{plural(len(problems), 'problem')} found", file=err)
         return EXIT_INVALID
     enabled = sum(1 for r in rule_set.rules if r.enabled)
@@ -88,6 +79,60 @@ def check(
     if native.engine_type() is None:
         print(f"warning: {native.MISSING}", file=err)
     return EXIT_OK
+
+
+class Gathered(NamedTuple):
+    """What `gather` read: the config (None if it has problems, or there is none), the rule
+    set, the rules directory read and every problem, sorted."""
+
+    config: Config | None
+    rule_set: RuleSet
+    directory: Path
+    problems: list[Problem]
+
+
+def gather(rules_dir: Path | None, config_path: Path | None) -> Gathered:
+    """Read the config and the rules directory and collect every problem of both, sorted by
+    file and line: what `check` prints, and what `run` prints when it cannot start."""
+    config = None
+    problems: list[Problem] = []
+    directory = rules_dir or Path("rules")
+    environ: Mapping[str, str] = os.environ
+    secrets_path = None
+    if config_path is not None:
+        secrets_path = config_path.parent / SECRETS_FILE
+        try:
+            config = load_config(os.environ, config_path)
+            directory = rules_dir or config.rules_dir
+            environ = config.environ
+        except ConfigError as exc:
+            # The rules are checked all the same: every problem shows in one run.
+            problems += exc.problems or [Problem(str(config_path), 0, str(exc))]
+            directory = rules_dir or _rules_dir_of(config_path)
+            environ = _with_secrets(secrets_path)
+    rule_set, rule_problems = read_rules_dir(directory)
+    problems += rule_problems + env_problems(rule_set.feeds, environ, secrets_path)
+    if config is not None:
+        problems += notify_problems(config, rule_set)
+    return Gathered(config, rule_set, directory, sorted(problems, key=Problem.sort_key))
+
+
+def _with_secrets(secrets_path: Path) -> Mapping[str, str]:
+    """The environment over secrets.env's values (an unreadable file is a problem already)."""
+    try:
+        return {**read_secrets(secrets_path), **os.environ}
+    except ConfigError:
+        return os.environ
+
+
+def nowhere_hint() -> str:
+    """What `check` says when it found neither a config nor a ./rules directory."""
+    here = f"--config {CONFIG_NAME} (in this directory), " if Path(CONFIG_NAME).is_file() else ""
+    return (
+        f"no config was given and there is no ./rules here: name yours with {here}"
+        f"--config-dir DIR or {HOME_VAR}=DIR, write a starter directory with `monitor init DIR`, "
+        "or give the rules directory: monitor check DIR"
+    )
 
 
 def _rules_dir_of(config_path: Path) -> Path:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -44,18 +46,20 @@ feeds:
   - id: bbc-world
     url: https://feeds.bbci.co.uk/news/world/rss.xml
     interval: 5m
-    tags: [world]
 """
 
 WATCHES_YAML: Final = """\
 # Your watches (docs/rules.md). `monitor check --config-dir DIR` checks them; the service
-# reloads this directory when a file changes.
+# reloads this directory when a file changes. The entity pack that ships with monitor (the
+# 193 UN member states and their tags, such as `tag:eu` or `tag:cis`) comes with every rules
+# directory; entities/*.yaml here add to it.
 rules:
   - id: my-first-watch
-    description: Earthquakes, floods and wildfires in the world news (an example to edit)
+    description: Earthquakes, floods and wildfires, in every feed (an example to edit)
     match:
       any: [earthquake*, "flood*", wildfire*]
-    feeds: ["tag:world"]
+    # No `feeds:`, so every feed counts, those `monitor feeds add` adds too; `feeds: [ID]`
+    # keeps a watch to some of them.
     severity: medium
 """
 
@@ -90,12 +94,34 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the command; return its exit code."""
     directory = args.directory or default_init_dir(os.environ)
-    return init(directory.expanduser(), sys.stdout, sys.stderr)
+    program = program_name(sys.argv[0], shutil.which, sys.executable)
+    return init(directory.expanduser(), sys.stdout, sys.stderr, program=program)
 
 
-def init(directory: Path, out: TextIO, err: TextIO) -> int:
+def program_name(argv0: str, which: Callable[[str], str | None], executable: str) -> str:
+    """How the next steps can run monitor again, as this process was run: `monitor` when that
+    name on PATH is this very script, else the script's path (`.venv/bin/monitor` is not on
+    PATH until the venv is activated), or `python -m monitor` with this interpreter."""
+    script = Path(argv0)
+    if script.name == "__main__.py":  # python -m monitor
+        return f"{shlex.quote(executable)} -m monitor"
+    found = which("monitor")
+    if found is not None and _same_file(Path(found), script):
+        return "monitor"
+    return shlex.quote(str(script.absolute()))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def init(directory: Path, out: TextIO, err: TextIO, *, program: str = "monitor") -> int:
     """Write the starter files into `directory`: 0 written, 1 some exist already (nothing
-    written), 2 the directory cannot be made or written."""
+    written), 2 the directory cannot be made or written. `program`: how the next steps it
+    prints run monitor."""
     there = [name for name, _, _ in FILES if os.path.lexists(directory / name)]
     if there:
         print(
@@ -116,7 +142,7 @@ def init(directory: Path, out: TextIO, err: TextIO) -> int:
         done = f" (written before it: {', '.join(written)})" if written else ""
         print(f"monitor init: cannot write {where}: {exc.strerror or exc}{done}", file=err)
         return EXIT_CANNOT_WRITE
-    print(next_steps(directory), file=out)
+    print(next_steps(directory, program), file=out)
     return EXIT_OK
 
 
@@ -128,12 +154,12 @@ def _create(path: Path, text: str, mode: int) -> None:
         f.write(text)
 
 
-def next_steps(directory: Path) -> str:
-    """What `monitor init` prints once it has written `directory`."""
+def next_steps(directory: Path, program: str = "monitor") -> str:
+    """What `monitor init` prints once it has written `directory`; `program` runs monitor."""
     shown = shlex.quote(str(directory.absolute()))
     steps = (
-        (f"monitor check --config-dir {shown}", "check the config and the watches"),
-        (f"monitor run --config-dir {shown}", "run it; the status page: http://127.0.0.1:9464"),
+        (f"{program} check --config-dir {shown}", "check the config and the watches"),
+        (f"{program} run --config-dir {shown}", "run it; the status page: http://127.0.0.1:9464"),
         (f"export {HOME_VAR}={shown}", "then --config-dir can be left out"),
     )
     width = max(len(command) for command, _ in steps) + 3

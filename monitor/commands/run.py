@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
+from monitor.commands.check import gather
 from monitor.commands.common import (
     EXIT_FEEDS_FAILED,
     EXIT_FEEDS_FAILED_AND_UNDELIVERED,
@@ -22,7 +23,7 @@ from monitor.commands.common import (
 )
 from monitor.commands.home import config_arguments
 from monitor.feeds.request import env_problems, secrets_of
-from monitor.kernel.errors import ConfigError, RuleError, StorageError
+from monitor.kernel.errors import ConfigError, Problem, RuleError, StorageError
 from monitor.kernel.logs import configure_logging
 from monitor.kernel.text import plural
 from monitor.matching.loader import FileCache, load_rules_dir
@@ -80,13 +81,13 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         files = FileCache()  # what the reloader reads again only when it changes
         seen = snapshot(config.rules_dir)  # before the read: what changes after, reloads
         rule_set = load_rules_dir(config.rules_dir, files)
+        problems = notify_problems(config, rule_set) + env_problems(rule_set.feeds, config.environ)
     except (ConfigError, RuleError) as exc:
-        print(exc, file=sys.stderr)
-        print("monitor did not start: fix the problems above", file=sys.stderr)
-        return EXIT_INVALID
-    problems = notify_problems(config, rule_set) + env_problems(rule_set.feeds, config.environ)
+        problems = list(exc.problems) or [Problem(str(config_path), 0, str(exc))]
     if problems:
-        print(RuleError(problems), file=sys.stderr)
+        # Every problem of the config and the rules, sorted: the very list `check` prints.
+        for problem in gather(None, config_path).problems or problems:
+            print(problem, file=sys.stderr)
         print("monitor did not start: fix the problems above", file=sys.stderr)
         return EXIT_INVALID
     feed_secrets = secrets_of(rule_set.feeds, config.environ)

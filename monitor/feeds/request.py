@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from monitor.kernel.checks import Checker
+from monitor.kernel.envfile import unset_message
 from monitor.kernel.errors import Problem
 from monitor.kernel.located import LocDict
 
@@ -306,16 +307,19 @@ class _Feed(Protocol):
         ...
 
 
-def env_problems(feeds: Iterable[_Feed], environ: Mapping[str, str]) -> list[Problem]:
+def env_problems(
+    feeds: Iterable[_Feed], environ: Mapping[str, str], secrets_path: object | None = None
+) -> list[Problem]:
     """For each feed whose request settings cannot be resolved, a problem at the line of the
-    key naming the variable (unset, or holding a line break)."""
+    key naming the variable (unset: with where to set it, `secrets_path` the secrets.env of the
+    config in use; or holding a line break)."""
     problems: list[Problem] = []
     for feed in feeds:
         request = feed.request
         before = len(problems)
         for name, line in _unique(request.variables):
             if name not in environ:
-                problems.append(Problem(feed.path, line, f"environment variable {name} is not set"))
+                problems.append(Problem(feed.path, line, unset_message(name, secrets_path)))
             elif value_problem(environ[name]) is not None:
                 why = value_problem(environ[name])
                 problems.append(

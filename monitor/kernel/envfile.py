@@ -1,6 +1,6 @@
 """A strict reader of `secrets.env`: `NAME=value`, one a line (pure: text in, values out).
 
-The accepted forms, which a shell's `set -a; . secrets.env` reads the same way:
+The accepted forms (a UTF-8 byte order mark before the first line is allowed and dropped):
 
     # a comment, and blank lines
     NAME=value                  surrounding spaces dropped; ` #` starts a comment
@@ -12,12 +12,28 @@ The accepted forms, which a shell's `set -a; . secrets.env` reads the same way:
 Values are never expanded: `${OTHER}` in a value stays as written. Anything else (a line
 without `=`, a bad name, a quote not closed on its line, text after a closing quote, a name set
 twice, a NUL) is a problem naming the line, and never the value, which may be a secret.
+
+A shell's `set -a; . secrets.env` reads single-quoted values alike, and others only when they
+hold no `$`, space, backslash, `~` or glob: it expands `$X`, `${X}` and `$(...)` unquoted and in
+double quotes (here they stay as written), reads `NAME=a b` as running the command `b` with
+NAME=a (here NAME is `a b`), and unquoted it expands `~` and globs and takes a backslash as an
+escape (here kept). Single quotes give a value one meaning in both.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+SECRETS_FILE: Final = "secrets.env"  # beside monitor.yaml: NAME=value, mode 0600
+
+
+def unset_message(name: str, secrets_path: object | None = None) -> str:
+    """`${name}` is set neither in the environment nor in secrets.env: say where to set it
+    (`secrets_path`: the secrets.env of the config in use, when there is one)."""
+    where = secrets_path if secrets_path is not None else f"{SECRETS_FILE} beside monitor.yaml"
+    return f"environment variable {name} is not set: set it in the environment or in {where}"
+
 
 _LINE_RE: Final = re.compile(r"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(.*)")
 _ESCAPED: Final = frozenset('"\\$`')
@@ -28,6 +44,7 @@ def parse_env(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
     values: dict[str, str] = {}
     first_line: dict[str, int] = {}
     problems: list[tuple[int, str]] = []
+    text = text.removeprefix("\ufeff")  # a byte order mark some editors write first
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.removesuffix("\r")
         stripped = line.strip(" \t")

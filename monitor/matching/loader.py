@@ -3,13 +3,22 @@
 Layout: `feeds.yaml` (the feeds), `entities/*.yaml` (entities), and every other `*.yaml` or
 `*.yml` file directly in the directory is a rule file. Files are read in name order, so the
 result does not depend on the file system.
+
+Every rules directory also gets the entity pack that ships with monitor (`monitor/matching/
+entities/`: the 193 UN member states with their tags, and the organizations and people the
+example watches name), as a system's defaults come with its packages: the pack is updated with
+the software, never copied into one's own directory to go stale there. One's own entities add
+to it, and one with a pack entity's id takes that entity's place (no duplicate); an entity file
+saying `shipped_pack: false` leaves the pack out.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,8 +26,8 @@ from monitor.feeds.spec import parse_feed_file
 from monitor.kernel.errors import Problem, RuleError
 from monitor.kernel.gcpause import gc_paused
 from monitor.kernel.yamlfile import read_yaml
-from monitor.matching.schema import link, parse_entity_file, parse_rule_file
-from monitor.matching.spec import RuleSet
+from monitor.matching.schema import PackSwitch, link, parse_entities, parse_rule_file
+from monitor.matching.spec import EntitySpec, RuleSet
 
 FEEDS_FILE = "feeds.yaml"
 ENTITIES_DIR = "entities"
@@ -121,17 +130,42 @@ def _read_dir(rules_dir: Path, cache: FileCache) -> tuple[RuleSet, list[Problem]
     root = rules_dir.resolve()
     rules, problems = _read_all(rule_paths, parse_rule_file, root, cache)
     entity_paths = _yaml_files(rules_dir / ENTITIES_DIR)
-    entities, entity_problems = _read_all(entity_paths, parse_entity_file, root, cache)
+    found, entity_problems = _read_all(entity_paths, parse_entities, root, cache)
     feeds, feed_problems = _read_all(feed_paths, parse_feed_file, root, cache)
     cache.forget_others({*rule_paths, *entity_paths, *feed_paths})
+    own = [e for e in found if isinstance(e, EntitySpec)]
+    if all(s.on for s in found if isinstance(s, PackSwitch)):
+        pack, pack_problems = shipped_entities()
+        ids = {e.id for e in own}
+        own = [e for e in pack if e.id not in ids] + own
+        entity_problems = [*pack_problems, *entity_problems]
     rule_set = RuleSet(
         rules=tuple(r for r in rules if not r.draft),
-        entities=tuple(entities),
+        entities=tuple(own),
         feeds=tuple(feeds),
         drafts=tuple(r for r in rules if r.draft),
     )
     problems = [*problems, *entity_problems, *feed_problems, *link(rule_set)]
     return rule_set, sorted(problems, key=Problem.sort_key)
+
+
+@functools.cache
+def shipped_entities() -> tuple[tuple[EntitySpec, ...], tuple[Problem, ...]]:
+    """The entity pack that ships with monitor, read once a process (it changes only with the
+    software); problems only if the installation is damaged."""
+    entities: list[EntitySpec] = []
+    problems: list[Problem] = []
+    folder = resources.files("monitor.matching") / ENTITIES_DIR
+    for item in sorted(folder.iterdir(), key=lambda i: i.name):
+        if not item.name.endswith(".yaml"):
+            continue
+        with resources.as_file(item) as path:
+            data, found = read_yaml(path)
+            if not found:
+                specs, found = parse_entities(str(path), data)
+                entities.extend(e for e in specs if isinstance(e, EntitySpec))
+        problems.extend(found)
+    return tuple(entities), tuple(problems)
 
 
 def load_rules_dir(rules_dir: Path, cache: FileCache | None = None) -> RuleSet:

@@ -10,10 +10,11 @@ import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.checks import Checker, did_you_mean, parse_duration, top_level
-from monitor.kernel.errors import Problem
+from monitor.kernel.errors import Problem, excerpt
 from monitor.kernel.langcodes import language_problem
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import DEFAULT_FIELDS, TEXT_FIELDS
@@ -169,10 +170,42 @@ def _throttle(check: Checker, raw: object, line: int) -> Throttle | None:
     return Throttle(max=limit, per_s=per_s)
 
 
+PACK_KEY = "shipped_pack"  # `shipped_pack: false` in an entity file: without the shipped pack
+
+
+@dataclass(frozen=True, slots=True)
+class PackSwitch:
+    """An entity file's `shipped_pack: true|false`: whether the rules directory takes the
+    entity pack that ships with monitor (it does unless a file says false)."""
+
+    path: str
+    line: int
+    on: bool
+
+
 def parse_entity_file(path: str, data: object) -> tuple[list[EntitySpec], list[Problem]]:
     """Validate an entity file: `entities:`, a list of entities."""
+    found, problems = parse_entities(path, data)
+    return [e for e in found if isinstance(e, EntitySpec)], problems
+
+
+def parse_entities(path: str, data: object) -> tuple[list[EntitySpec | PackSwitch], list[Problem]]:
+    """Validate an entity file: `entities:`, a list of entities, and `shipped_pack:` when the
+    file has it."""
     check = RuleChecker(path)
-    entities = []
+    entities: list[EntitySpec | PackSwitch] = []
+    if isinstance(data, LocDict) and PACK_KEY in data:
+        line = data.line_of(PACK_KEY)
+        rest = LocDict((k, v) for k, v in data.items() if k != PACK_KEY)
+        rest.line, rest.key_lines = data.line, getattr(data, "key_lines", {})  # checked as before
+        on = data[PACK_KEY]
+        if isinstance(on, bool):
+            entities.append(PackSwitch(path, line, on))
+        else:
+            check.error(line, f"`{PACK_KEY}` must be true or false, not {excerpt(on)}")
+        if "entities" not in rest:
+            return entities, check.problems
+        data = rest
     items = top_level(check, data, "entities")
     for i, raw in enumerate(items):
         spec = check.mapping(raw, items.line_of(i), "an entity", ENTITY_KEYS)

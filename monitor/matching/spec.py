@@ -8,6 +8,7 @@ return specs plus a list of `Problem`s (file, line, reason); they never stop at 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -200,6 +201,15 @@ class RuleChecker(Checker):
     def term(self, value: object, line: int, *, case_default: bool | None = None) -> Term | None:
         """Parse a term: a string, or `{term: TEXT, case: true|false}`."""
         case: bool | None = case_default
+        if isinstance(value, dict) and _colon_in_term(value):
+            key, rest = next(iter(value.items()))
+            meant = f"{key}: {rest}" if rest is not None else f"{key}:"
+            self.error(
+                line_of(value, line),
+                f"`{yaml_quoted(meant)[1:-1]}` was read as a mapping (a `: ` inside a value "
+                f"starts a key): put the term in quotes, as {yaml_quoted(meant)}",
+            )
+            return None
         if isinstance(value, dict):
             spec = self.mapping(value, line, "a term", ("term", "case"))
             if spec is None:
@@ -348,3 +358,24 @@ class RuleChecker(Checker):
             kind = self.choice(text[5:].strip(), line, "an entity type", ENTITY_TYPES)
             return EntityRef("type", kind, line) if kind else None
         return EntityRef("id", text, line)
+
+
+def _colon_in_term(value: dict[object, object]) -> bool:
+    """Whether a term that came out a mapping was a text with an unquoted `: ` in it (`[Note:
+    this, grain]`): one key that is no term key, holding a plain value."""
+    if len(value) != 1:
+        return False
+    key, rest = next(iter(value.items()))
+    return key not in ("term", "case") and (rest is None or isinstance(rest, str | int | float))
+
+
+def yaml_quoted(text: str, limit: int = 80) -> str:
+    """`text` as a YAML double-quoted string to copy into the file, with any character a
+    terminal would act on written as an escape; cut to `limit` characters (`…` then)."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    quoted = json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted one
+    return "".join(
+        c if c.isprintable() else (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
+        for c in quoted
+    )

@@ -36,7 +36,7 @@ from monitor.feeds.settings import (
     parse_poller,
 )
 from monitor.kernel.checks import Checker, did_you_mean
-from monitor.kernel.envfile import parse_env
+from monitor.kernel.envfile import SECRETS_FILE, parse_env, unset_message
 from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.located import LocDict, LocList
 from monitor.kernel.yamlfile import read_yaml
@@ -46,7 +46,6 @@ from monitor.stories.settings import StoriesConfig, parse_stories
 
 # The stages a process can run (`monitor run --role`).
 ROLES: Final = ("all", "poller", "matcher", "dispatcher")
-SECRETS_FILE: Final = "secrets.env"  # beside monitor.yaml: NAME=value, mode 0600
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -75,9 +74,20 @@ class Config:
     log_level: str = "info"
     # Channels set aside by a command that sends nothing: name -> why it cannot send.
     unusable_channels: dict[str, str] = field(default_factory=dict)
-    withheld: tuple[str, ...] = ()  # the environment's values in those channels: never logged
+    # The values of secrets.env and of set-aside channels' variables: never logged, nor repr'd.
+    withheld: tuple[str, ...] = field(default=(), repr=False)
     # The environment `${VAR}`s are read from: secrets.env's values under the process's own.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        """The fields, with every secret (`secrets()`: channel URLs and tokens, secrets.env's
+        values) shown as `***`: a Config in a traceback or a debug line gives none away."""
+        text = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr
+        )
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
+        return f"Config({text})"
 
     def channel_names(self) -> set[str]:
         """Every configured channel's name, usable or set aside."""
@@ -128,9 +138,12 @@ def load_config(environ: Mapping[str, str], path: Path, *, sends: bool = True) -
     substituted: dict[str, str] = {}
     unusable: dict[str, str] = {}
     withheld = [value for value in secrets.values() if len(value) >= 4]
+    secrets_path = path.parent / SECRETS_FILE
     if not sends:
         unusable = _set_aside(data, environ, path, withheld)
-    data = _interpolate(data, environ, check, 1, substituted)
+    else:  # a channel with a variable unset: that is its one problem, not an empty url too
+        unusable = _unset_channels(data, environ, check, secrets_path)
+    data = _interpolate(data, environ, check, 1, substituted, secrets_path)
     config = _build(check, data, path, environ, unusable)
     if check.problems or config is None:
         shown = [
@@ -139,6 +152,25 @@ def load_config(environ: Mapping[str, str], path: Path, *, sends: bool = True) -
         ]
         raise ConfigError("\n".join(map(str, shown)), shown)
     return replace(config, unusable_channels=unusable, withheld=tuple(withheld), environ=environ)
+
+
+def _unset_channels(
+    data: object, environ: Mapping[str, str], check: Checker, secrets_path: Path
+) -> dict[str, str]:
+    """Take out of `data` each channel naming a variable that is not set, saying so at the
+    variable's line: its settings are not checked with the variable left empty (a misleading
+    "url must be a non-empty string"), and a `notify:` naming it is not an unknown channel."""
+    channels = data.get("channels") if isinstance(data, LocDict) else None
+    if not isinstance(channels, LocDict):
+        return {}
+    unset: dict[str, str] = {}
+    for name in list(channels):
+        missing = sorted(n for n in _names(channels[name]) if n not in environ)
+        if missing:
+            _interpolate(channels[name], environ, check, channels.line_of(name), {}, secrets_path)
+            unset[name] = unset_message(missing[0], secrets_path)
+            del channels[name]
+    return unset
 
 
 def read_secrets(path: Path) -> dict[str, str]:
@@ -227,23 +259,31 @@ def _hide(substituted: Mapping[str, str], message: str) -> str:
 
 
 def _interpolate(
-    value: Any, environ: Mapping[str, str], check: Checker, line: int, seen: dict[str, str]
+    value: Any,
+    environ: Mapping[str, str],
+    check: Checker,
+    line: int,
+    seen: dict[str, str],
+    secrets_path: Path | None = None,
 ) -> Any:
-    """Replace `${NAME}` with the environment's value, noting each in `seen` (value -> name)."""
+    """Replace `${NAME}` with the environment's value, noting each in `seen` (value -> name);
+    an unset one is a problem saying where to set it (`secrets_path`)."""
     if isinstance(value, LocDict):
         for key in value:
-            value[key] = _interpolate(value[key], environ, check, value.line_of(key), seen)
+            value[key] = _interpolate(
+                value[key], environ, check, value.line_of(key), seen, secrets_path
+            )
         return value
     if isinstance(value, LocList):
         for i, item in enumerate(value):
-            value[i] = _interpolate(item, environ, check, value.line_of(i), seen)
+            value[i] = _interpolate(item, environ, check, value.line_of(i), seen, secrets_path)
         return value
     if isinstance(value, str) and "${" in value:
 
         def replace(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in environ:
-                check.error(line, f"environment variable {name} is not set")
+                check.error(line, unset_message(name, secrets_path))
                 return ""
             seen[environ[name]] = name
             return environ[name]

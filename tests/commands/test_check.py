@@ -121,13 +121,13 @@ CASES = [
     ),
     (
         "unknown entity",
-        "rules:\n  - id: a\n    entities:\n      any:\n        - russia\n        - belarus\n",
-        "watches.yaml:6: rule 'a': unknown entity 'belarus'",
+        "rules:\n  - id: a\n    entities:\n      any:\n        - russia\n        - atlantis\n",
+        "watches.yaml:6: rule 'a': unknown entity 'atlantis'",
     ),
     (
         "entity tag nobody has",
-        'rules:\n  - id: a\n    entities: {any: ["tag:nato"]}\n',
-        "watches.yaml:3: rule 'a': no entity has the tag 'nato'",
+        'rules:\n  - id: a\n    entities: {any: ["tag:narnia"]}\n',
+        "watches.yaml:3: rule 'a': no entity has the tag 'narnia'",
     ),
     (
         "unknown entity type",

@@ -231,7 +231,10 @@ def test_an_unset_variable_is_a_problem_at_its_line(tmp_path: Path) -> None:
     )
     assert problems == []  # reading the file needs no secret
     found = [f"{p.line}: {p.message}" for p in env_problems(feeds, {"NEWS_KEY": "k" * 8})]
-    assert found == ["6: environment variable NEWS_TOKEN is not set"]
+    assert found == [
+        "6: environment variable NEWS_TOKEN is not set: set it in the environment or in "
+        "secrets.env beside monitor.yaml"
+    ]
 
 
 def test_a_header_named_twice_or_set_by_monitor_is_a_problem(tmp_path: Path) -> None:
