@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS feed_state (
     last_modified TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
     disabled_reason TEXT,
-    disabled_url TEXT
+    disabled_url TEXT,
+    baselined_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS seen (
     article_id TEXT PRIMARY KEY,
@@ -100,6 +101,9 @@ class FeedState:
     failures: int = 0
     disabled_reason: str | None = None
     disabled_url: str | None = None  # a feed disabled at one URL polls again once its URL changes
+    # When a poll first read the feed's items (its baseline, `monitor.feeds.baseline`): None for
+    # a feed never read. Kept for good: unlike the items, it outlives any outage.
+    baselined_ms: int | None = None
 
 
 class StateStore(Resource):
@@ -111,6 +115,7 @@ class StateStore(Resource):
     async def start(self) -> None:
         """Open the file and forget items (and story members) not seen for SEEN_RETENTION_S."""
         await self.file.start()
+        await self.file.write(_add_baselines)
         cutoff = int((time.time() - SEEN_RETENTION_S) * 1000)
 
         def prune(db: sqlite3.Connection) -> None:
@@ -134,8 +139,8 @@ class StateStore(Resource):
             lambda: (
                 self.file.conn()
                 .execute(
-                    "SELECT etag, last_modified, failures, disabled_reason, disabled_url "
-                    "FROM feed_state "
+                    "SELECT etag, last_modified, failures, disabled_reason, disabled_url, "
+                    "baselined_ms FROM feed_state "
                     "WHERE feed_id = ?",
                     (feed_id,),
                 )
@@ -151,6 +156,7 @@ class StateStore(Resource):
             failures=int(row[2]),
             disabled_reason=row[3],
             disabled_url=row[4],
+            baselined_ms=row[5],
         )
 
     async def save_feed_state(self, state: FeedState) -> None:
@@ -158,8 +164,8 @@ class StateStore(Resource):
         await self.file.write(
             lambda db: db.execute(
                 "INSERT OR REPLACE INTO feed_state "
-                "(feed_id, etag, last_modified, failures, disabled_reason, disabled_url) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "(feed_id, etag, last_modified, failures, disabled_reason, disabled_url, "
+                "baselined_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     state.feed_id,
                     state.etag,
@@ -167,6 +173,7 @@ class StateStore(Resource):
                     state.failures,
                     state.disabled_reason,
                     state.disabled_url,
+                    state.baselined_ms,
                 ),
             )
         )
@@ -188,18 +195,6 @@ class StateStore(Resource):
 
         seen = await self.file.run(query)
         return [i for i in ids if i not in seen]
-
-    async def has_seen(self, feed_id: str) -> bool:
-        """Whether any item of the feed is remembered: false before its first good poll (and
-        after it has been silent longer than the items are kept)."""
-        row = await self.file.run(
-            lambda: (
-                self.file.conn()
-                .execute("SELECT 1 FROM seen WHERE feed_id = ? LIMIT 1", (feed_id,))
-                .fetchone()
-            )
-        )
-        return row is not None
 
     async def mark_seen(self, feed_id: str, article_ids: Iterable[str]) -> None:
         """Remember items (again), so they are never published twice."""
@@ -252,3 +247,16 @@ class StateStore(Resource):
                 ),
             )
         )
+
+
+def _add_baselines(db: sqlite3.Connection) -> None:
+    """Give a state.db from before `baselined_ms` the column, and mark every feed whose items
+    it remembers as read already (their baseline was taken)."""
+    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(feed_state)")}
+    if "baselined_ms" in columns:
+        return
+    db.execute("ALTER TABLE feed_state ADD COLUMN baselined_ms INTEGER")
+    db.execute(
+        "UPDATE feed_state SET baselined_ms = ? WHERE feed_id IN (SELECT feed_id FROM seen)",
+        (int(time.time() * 1000),),
+    )
