@@ -98,6 +98,36 @@ def _no_report(group: str, lags: dict[int, int]) -> None:
     """Lag goes nowhere (tests, --once)."""
 
 
+CaughtUpReport = Callable[[str, float], None]  # (role, loop time its empty fetch began)
+
+
+class CaughtUp:
+    """When each role last came to the end of its log: a fetch begun at that loop time found
+    nothing, so every record published before it had been worked (its batch done first)."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self._news = asyncio.Event()
+
+    def report(self, role: str, began: float) -> None:
+        """A fetch of `role`'s, begun at `began`, found nothing."""
+        self.at[role] = max(began, self.at.get(role, began))
+        self._news.set()
+
+    async def settled(self, since: float) -> None:
+        """Return once what was published before `since` has been matched, then delivered:
+        the matcher caught up after `since`, then the dispatcher after the matcher."""
+        matched = await self._after(MATCHER_GROUP, since)
+        await self._after(DISPATCHER_GROUP, matched)
+
+    async def _after(self, role: str, since: float) -> float:
+        while True:
+            self._news.clear()  # no await before the wait below: no report slips between
+            if (at := self.at.get(role, -1.0)) >= since:
+                return at
+            await self._news.wait()
+
+
 async def run_matcher(
     bus: Bus,
     book: RuleBook,
@@ -107,6 +137,7 @@ async def run_matcher(
     drain: bool = False,
     lag: LagReport = _no_report,
     paused: Paused = _never,
+    caught_up: CaughtUpReport | None = None,
     seen: Callable[[list[bytes]], None] | None = None,
     matched: Callable[[list[str]], None] | None = None,
 ) -> None:
@@ -147,6 +178,7 @@ async def run_matcher(
         role=MATCHER_GROUP,
         lag=lag,
         paused=paused,
+        caught_up=caught_up,
     )
 
 
@@ -158,9 +190,10 @@ async def run_dispatcher(
     drain: bool = False,
     lag: LagReport = _no_report,
     paused: Paused = _never,
+    caught_up: CaughtUpReport | None = None,
 ) -> None:
     """Deliver alerts until `stop` (or, with `drain`, until none are left); take none while
-    `paused` (the disk is full)."""
+    `paused` (the disk is full); `caught_up` is told each time it found nothing to do."""
     consumer = bus.consumer(MATCHES, DISPATCHER_GROUP)
     await _consume(
         consumer,
@@ -171,6 +204,7 @@ async def run_dispatcher(
         role=DISPATCHER_GROUP,
         lag=lag,
         paused=paused,
+        caught_up=caught_up,
     )
 
 
@@ -215,14 +249,17 @@ async def _consume(
     role: str,
     lag: LagReport,
     paused: Paused,
+    caught_up: CaughtUpReport | None = None,
 ) -> None:
     next_lag = 0.0
+    loop = asyncio.get_running_loop()
     try:
         while not stop.is_set():
             if paused():
                 if await sleep_or_stop(stop, PAUSED_RECHECK_S):
                     return
                 continue
+            began = loop.time()
             records = await consumer.fetch(batch, FETCH_TIMEOUT_S)
             now = time.monotonic()
             if now >= next_lag:
@@ -231,6 +268,8 @@ async def _consume(
                 if lags:  # a member that holds no partition yet asks again next time
                     next_lag = now + LAG_INTERVAL_S
             if not records:
+                if caught_up is not None:
+                    caught_up(role, began)
                 if drain:
                     return
                 continue

@@ -23,7 +23,7 @@ Alerts that wait for their channel (reason `outage`) go out one by one through
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -31,7 +31,7 @@ from functools import partial
 import structlog
 
 from monitor.alerts.board import RecentAlerts
-from monitor.alerts.breaker import Breakers, Change
+from monitor.alerts.breaker import Breaker, Breakers, Change
 from monitor.alerts.channels.base import Sender
 from monitor.alerts.claims import Claims, lease_s, renewing
 from monitor.alerts.digest import Digest, HeldAlert
@@ -303,3 +303,16 @@ class Flusher:
 
 def _retrying(attempt: int, reason: str, delay_s: float) -> None:
     log.warning("digest_retry", attempt=attempt, reason=reason, retry_in_s=delay_s)
+
+
+def export_channels(
+    breakers: Breakers, flusher: Flusher, channels: Sequence[str], metrics: Metrics
+) -> None:
+    """`monitor_channel_up{channel}`: 0 while the channel's breaker says down, or while alerts
+    wait for it (on Kafka, another dispatcher may be the one that met its failures), else 1."""
+    for name in channels:
+        metrics.channel_up.labels(name).set_function(partial(_up, breakers[name], flusher))
+
+
+def _up(breaker: Breaker, flusher: Flusher) -> float:
+    return 0.0 if breaker.down or flusher.waiting.get(breaker.channel) else 1.0

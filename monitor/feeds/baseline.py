@@ -1,11 +1,13 @@
 """A new feed's baseline: its first poll publishes only the items newer than `max_age`.
 
 A feed added today carries its last weeks of items; publishing them all would alert on year-old
-news. So a feed's first poll (no item of it remembered) records every item as seen but publishes
-only those published within `max_age` (`poller.max_age:`, 2 days unless set; a feed's own
-`max_age:` wins). An item without a date, or with one in the future, counts as new: nothing says
-it is old. Later polls publish every unseen item whatever its date, so an outage longer than
-`max_age` loses nothing.
+news. So a feed's first read (its state has no `baselined_ms`: no poll ever read its items)
+records every item as seen but publishes only those published within `max_age`
+(`poller.max_age:`, 2 days unless set; a feed's own `max_age:` wins). An item without a date,
+or with one in the future, counts as new: nothing says it is old. Later polls publish every
+unseen item whatever its date, so an outage longer than `max_age` loses nothing. The mark is
+kept in the feed's state row (state.db, on either bus), which is never pruned, unlike the
+remembered items (forgotten after 30 days): a feed down for 40 days is not new on its return.
 
 Pure: no I/O; `now` is passed in.
 """

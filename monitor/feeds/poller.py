@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -23,6 +23,7 @@ from monitor.bus.base import ARTICLES, Bus
 from monitor.feeds.baseline import split_by_age
 from monitor.feeds.board import FeedBoard
 from monitor.feeds.client import Client, Fetched
+from monitor.feeds.firstpolls import FirstPolls
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
 from monitor.feeds.request import Unresolved, resolve
@@ -36,7 +37,6 @@ from monitor.kernel.language import metric_label, with_languages
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.neterrors import NetProblem, describe_status, printable
 from monitor.kernel.redact import remember
-from monitor.kernel.text import span_words
 from monitor.kernel.waiting import sleep_or_stop
 from monitor.store.state import FeedState, StateStore
 
@@ -110,6 +110,7 @@ class Poller:
         board: FeedBoard | None = None,
         environ: Mapping[str, str] | None = None,
         totals: Callable[[], tuple[int, int]] | None = None,
+        settle: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.environ = environ or {}  # feeds' `${VAR}`s (`monitor.feeds.request`)
         self.watch = watch  # told every poll's outcome: feed health
@@ -135,11 +136,13 @@ class Poller:
         metrics.fulltext_jobs.labels("running").set_function(lambda: pool.state().busy)
         metrics.fulltext_jobs.labels("waiting").set_function(lambda: pool.state().waiting)
         self._failing: set[str] = set()
-        self._first_polls: dict[str, float | None] = {}  # feed -> its retry delay if unreachable
+        self.first_polls = FirstPolls()  # an offline machine told so, once (feeds.firstpolls)
+        self._ended: set[str] = set()  # feeds not polled again (gone, disabled) until a reload
         # Each feed's last poll and next one, for the status page.
         self.board = board if board is not None else FeedBoard()
-        # Polls told a round at a time (feeds.rounds); `totals`: this process's matches, alerts.
-        self.rounds = Rounds(_say_round, totals=totals)
+        # Polls told a round at a time (feeds.rounds); `totals`: this process's matches, alerts;
+        # `settle`: waits until what was published has been matched and delivered.
+        self.rounds = Rounds(_say_round, totals=totals, settle=settle)
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._specs: dict[str, FeedSpec] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -147,13 +150,15 @@ class Poller:
         self._stop: asyncio.Event | None = None
 
     async def poll_all_once(self, feeds: Sequence[FeedSpec]) -> list[PollResult]:
-        """Poll every enabled feed once, concurrently (bounded)."""
+        """Poll every enabled feed once, concurrently (bounded). The round stays open: the
+        caller closes it (`rounds.close()`) once what was published is matched and delivered,
+        so that its line counts the matches and alerts."""
         enabled = [f for f in feeds if f.enabled]
         self.fulltext.warm(enabled)
         results = list(await asyncio.gather(*(self.poll(f) for f in enabled)))
+        ids = [f.id for f in enabled]
         for feed, result in zip(enabled, results, strict=True):
-            self._tell(feed, result, None, [f.id for f in enabled])
-        self.rounds.close()
+            self._tell(feed, result, None, ids, close=False)
         return results
 
     async def run(self, feeds: Sequence[FeedSpec], stop: asyncio.Event) -> None:
@@ -163,6 +168,7 @@ class Poller:
             self.set_feeds(feeds)
             await stop.wait()
         self._group = None
+        await self.rounds.finish()
 
     def set_feeds(self, feeds: Sequence[FeedSpec]) -> None:
         """Start polling new feeds, stop removed or disabled ones, and use changed settings from
@@ -175,6 +181,7 @@ class Poller:
         for feed_id in [f for f in self._tasks if f not in wanted]:
             self._tasks.pop(feed_id).cancel()
             self._specs.pop(feed_id, None)
+            self._ended.discard(feed_id)
             log.info("feed_stopped", feed=feed_id)
         if self._group is None or self._stop is None:
             return
@@ -182,6 +189,7 @@ class Poller:
         for feed_id in wanted:
             task = self._tasks.get(feed_id)
             if task is None or task.done():  # new, or ended (gone) and maybe fixed since
+                self._ended.discard(feed_id)
                 self._tasks[feed_id] = self._group.create_task(
                     self._feed_loop(feed_id, self._stop), name=f"poll:{feed_id}"
                 )
@@ -189,34 +197,47 @@ class Poller:
     async def _feed_loop(self, feed_id: str, stop: asyncio.Event) -> None:
         delay = first_delay(self._specs[feed_id].interval_s, self._rng.random())
         self.board.scheduled(feed_id, next_ms=_ms_from_now(delay), failures=0)
-        while not await sleep_or_stop(stop, delay):
+        if await self.first_polls.wait(stop, delay):
+            return
+        while True:
             feed = self._specs[feed_id]  # the latest settings, after a reload
             if self.paused():
-                delay = PAUSED_RECHECK_S
-                continue
-            if not self.leases.owns(feed.id):
-                delay = min(feed.interval_s, NOT_OWNED_RECHECK_S)
-                continue
-            result = await self.poll(feed)
-            if result.result in ("gone", "disabled"):  # a new URL in feeds.yaml revives it
-                self._first_poll(feed.id, None)
-                self._tell(feed, result, None, self._specs)
-                return
-            try:
-                state = await self.state.feed_state(feed.id)
-            except Exception:  # this feed's loop is a top-level loop: it must go on
-                log.exception("feed_state_unreadable", feed=feed.id)
-                delay = self.config.max_backoff_s
-                continue
-            if result.retry_in_s is not None:
-                delay = max(result.retry_in_s, 1.0)
-            elif state.failures:
-                delay = backoff_delay(state.failures, feed.interval_s, self.config.max_backoff_s)
+                wait: float | None = PAUSED_RECHECK_S
+            elif not self.leases.owns(feed.id):
+                wait = min(feed.interval_s, NOT_OWNED_RECHECK_S)
             else:
-                delay = next_delay(feed.interval_s, self._rng.random())
-            self._first_poll(feed.id, delay if result.unreachable else None)
-            self.board.scheduled(feed.id, next_ms=_ms_from_now(delay), failures=state.failures)
-            self._tell(feed, result, time.time() + delay, self._specs)
+                wait = await self._poll_in_loop(feed)
+            if wait is None or await sleep_or_stop(stop, wait):
+                return
+
+    async def _poll_in_loop(self, feed: FeedSpec) -> float | None:
+        """Poll `feed` on its schedule; the delay to its next poll, None when it is not polled
+        again (gone, disabled: a new URL in feeds.yaml revives it)."""
+        result = await self.poll(feed)
+        if result.result in ("gone", "disabled"):
+            self._ended.add(feed.id)  # no round waits for it any more
+            self._tell(feed, result, None, self._expected())
+            self.first_polls.polled(feed.id, None, self._specs)
+            return None
+        try:
+            state = await self.state.feed_state(feed.id)
+        except Exception:  # this feed's loop is a top-level loop: it must go on
+            log.exception("feed_state_unreadable", feed=feed.id)
+            return self.config.max_backoff_s
+        if result.retry_in_s is not None:
+            delay = max(result.retry_in_s, 1.0)
+        elif state.failures:
+            delay = backoff_delay(state.failures, feed.interval_s, self.config.max_backoff_s)
+        else:
+            delay = next_delay(feed.interval_s, self._rng.random())
+        self.board.scheduled(feed.id, next_ms=_ms_from_now(delay), failures=state.failures)
+        self._tell(feed, result, time.time() + delay, self._expected())
+        self.first_polls.polled(feed.id, delay if result.unreachable else None, self._specs)
+        return delay
+
+    def _expected(self) -> list[str]:
+        """The feeds a round waits for: those this poller polls (not ended, not another's)."""
+        return [f for f in self._specs if f not in self._ended and self.leases.owns(f)]
 
     async def poll(self, feed: FeedSpec) -> PollResult:
         """Poll one feed once; never raises (but on cancellation)."""
@@ -288,10 +309,17 @@ class Poller:
         )
 
     def _tell(
-        self, feed: FeedSpec, result: PollResult, next_at_s: float | None, expected: Iterable[str]
+        self,
+        feed: FeedSpec,
+        result: PollResult,
+        next_at_s: float | None,
+        expected: Iterable[str],
+        *,
+        close: bool = True,
     ) -> None:
         """Log a failed poll in one line (feed, host, reason, next try; the raw error in its own
-        field) and count the poll in its round."""
+        field) and count the poll in its round (which `close`s once every expected feed was
+        polled)."""
         failing = None
         if result.result not in ("ok", "not_modified"):
             host = result.problem.where if result.problem is not None else ""
@@ -301,7 +329,9 @@ class Poller:
                 failing = replace(failing, no_next="not tried again until feeds.yaml changes")
         if failing is not None and result.failures:
             self._log_failure(feed, result, next_at_s)
-        self.rounds.polled(feed.id, new=result.new, failing=failing, expected=list(expected))
+        self.rounds.polled(
+            feed.id, new=result.new, failing=failing, expected=list(expected) if close else None
+        )
 
     def _log_failure(self, feed: FeedSpec, result: PollResult, next_at_s: float | None) -> None:
         problem = result.problem
@@ -319,25 +349,6 @@ class Poller:
             message=f"feed {feed.id}: {printable(result.reason, 300)}; "
             f"{next_try_words(next_at_s, now)}",
         )
-
-    def _first_poll(self, feed_id: str, unreachable_retry_s: float | None) -> None:
-        """Note a feed's first poll; when the first polls of every feed found its host
-        unreachable (no DNS, no connection: offline, or behind a proxy), say so once."""
-        if feed_id in self._first_polls or not self._specs:
-            return
-        self._first_polls[feed_id] = unreachable_retry_s
-        delays = [self._first_polls.get(f) for f in self._specs]
-        known = [d for d in delays if d is not None]
-        if len(known) < len(delays):  # a feed not polled yet, or one that was reached
-            return
-        retry_s = min(known)
-        detail = (
-            f"none of the {len(delays)} feeds can be reached (their names do not resolve "
-            f"or their hosts refuse the connection): is this machine offline or behind a proxy? "
-            f"Each is tried again, the first in {span_words(max(1.0, retry_s))}. `make demo` (or "
-            f"`monitor demo`) shows the monitor at work on sample feeds, offline"
-        )
-        log.warning("feeds_unreachable", feeds=len(delays), detail=detail, message=detail)
 
     async def _fetch_and_publish(self, feed: FeedSpec, state: FeedState) -> PollResult:
         body, etag, modified, content_type = await self._fetch(feed, state)
@@ -362,7 +373,7 @@ class Poller:
         fresh = [a for a in parsed.articles if a.id in new_ids]
         fresh = list({a.id: a for a in fresh}.values())
         too_old = 0
-        if fresh and not await self.state.has_seen(feed.id):
+        if fresh and state.baselined_ms is None:  # the feed's first read: its baseline
             fresh, old = split_by_age(fresh, fetched_at, self._max_age_s(feed))
             too_old = len(old)
             if old:
@@ -377,6 +388,9 @@ class Poller:
             fresh = [replace(a, stories=False) for a in fresh]
         await self.bus.publish(ARTICLES, [(a.id, a.to_bytes()) for a in fresh])
         await self.state.mark_seen(feed.id, (a.id for a in parsed.articles))
+        baselined_ms = state.baselined_ms
+        if baselined_ms is None and parsed.articles:
+            baselined_ms = int(time.time() * 1000)
         await self.state.save_feed_state(
             FeedState(
                 feed_id=feed.id,
@@ -384,6 +398,8 @@ class Poller:
                 last_modified=modified,
                 title=parsed.title,  # for `feeds export` of a feed without `title:`, `site:`
                 site=parsed.link,
+                failures=0,
+                baselined_ms=baselined_ms,
             )
         )
         self.metrics.articles_published.labels(feed.id).inc(len(fresh))

@@ -5,7 +5,14 @@ that ends after the last summary, and closes when every enabled feed has been po
 the start, all feeds come due within the first tenth of their interval: the first summary
 follows the first poll of the last feed), or `ROUND_MAX_S` after it opened, whichever comes
 first: so at most one summary per feed interval while all is well, and at least one a minute
-while anything is polled (a feed in long backoff does not hold the others' news back).
+while anything is polled (a feed in long backoff does not hold the others' news back). A feed
+that is not polled any more (410 Gone, disabled; another poller's) is not waited for.
+
+The matches and alerts are those of the round's own articles: a process that matches and
+delivers what it polls (`--role all`) tells the round once they have been through matching and
+delivery (`settle`: the matcher, then the dispatcher, has come to the end of its log since the
+round closed; `SETTLE_MAX_S` at most), so an alert comes before the line that counts it, never
+after it. `run --once` closes its round after the pass has delivered.
 
     polled 4 feeds: 12 new, 3 matched, 1 alert; 1 failing (example.org: DNS lookup failed:
     no such name, next try 15:47 UTC)
@@ -14,7 +21,7 @@ while anything is polled (a feed in long backoff does not hold the others' news 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,6 +29,7 @@ from monitor.kernel.neterrors import printable
 from monitor.kernel.text import span_words
 
 ROUND_MAX_S = 60.0
+SETTLE_MAX_S = 30.0  # the longest a round's line waits for its articles' matches and alerts
 FAILING_NAMED = 3  # failing feeds named in the line; the others are counted
 
 
@@ -95,27 +103,34 @@ class _Open:
 
 class Rounds:
     """Gathers polls into rounds (the module docstring) and hands each finished one to
-    `report`; `totals` gives this process's matches and alerts so far (None: it has none)."""
+    `report`; `totals` gives this process's matches and alerts so far (None: it has none);
+    `settle(closed_at)` returns once what was published before `closed_at` (loop time) has been
+    matched and delivered."""
 
     def __init__(
         self,
         report: Callable[[RoundSummary], None],
         *,
         totals: Callable[[], tuple[int, int]] | None = None,
+        settle: Callable[[float], Awaitable[None]] | None = None,
         max_s: float = ROUND_MAX_S,
+        settle_max_s: float = SETTLE_MAX_S,
     ) -> None:
         self.report = report
         self.totals = totals
+        self.settle = settle
         self.max_s = max_s
+        self.settle_max_s = settle_max_s
         self._round: _Open | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._last_totals = totals() if totals is not None else (0, 0)
+        self._waiting: list[asyncio.Task[None]] = []  # rounds waiting to settle, oldest first
 
     def polled(
-        self, feed: str, *, new: int, failing: Failing | None, expected: Collection[str]
+        self, feed: str, *, new: int, failing: Failing | None, expected: Collection[str] | None
     ) -> None:
         """One poll ended (`failing` when it failed); close the round when every feed in
-        `expected` was polled in it."""
+        `expected` was polled in it (None: the caller closes it)."""
         loop = asyncio.get_running_loop()
         if self._round is None:
             self._round = _Open(opened_s=loop.time())
@@ -126,17 +141,50 @@ class Rounds:
             self._round.failing.pop(feed, None)
         else:
             self._round.failing[feed] = failing
-        if all(f in self._round.polled for f in expected):
+        if expected is not None and all(f in self._round.polled for f in expected):
             self.close()
 
     def close(self) -> None:
-        """End the open round, if any, and report it."""
+        """End the open round, if any, and report it (once it has settled, with `settle`)."""
         current, self._round = self._round, None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if current is None:
             return
+        if self.settle is None:
+            self._tell(current)
+            return
+        loop = asyncio.get_running_loop()
+        self._waiting = [t for t in self._waiting if not t.done()]
+        before = self._waiting[-1] if self._waiting else None
+        task = loop.create_task(self._tell_settled(current, loop.time(), before), name="round")
+        self._waiting.append(task)
+
+    async def _tell_settled(
+        self, current: _Open, closed_at: float, before: asyncio.Task[None] | None
+    ) -> None:
+        """Tell `current` once its articles settled (after the round before it: in order); told
+        at once if cancelled (a shutdown)."""
+        assert self.settle is not None  # noqa: S101 - close() chose this path by it
+        try:
+            if before is not None:
+                await asyncio.wait([before])
+            await asyncio.wait_for(self.settle(closed_at), self.settle_max_s)
+        except TimeoutError:
+            pass  # told with what has settled so far: the line is never held back longer
+        finally:
+            self._tell(current)
+
+    async def finish(self) -> None:
+        """Close the open round and tell every round still waiting to settle, now."""
+        self.close()
+        waiting, self._waiting = self._waiting, []
+        for task in waiting:  # oldest first, so the lines keep their order
+            task.cancel()
+            await asyncio.wait([task])
+
+    def _tell(self, current: _Open) -> None:
         matched = alerts = None
         if self.totals is not None:
             now = self.totals()

@@ -1,10 +1,12 @@
-"""Network and HTTP failures worded for people: host and port, the reason, the errno. Pure.
+"""Network and HTTP failures worded for people: host and port, the reason, the errno. Pure,
+but for the process's secrets (`monitor.kernel.redact`), which `printable` hides.
 
 `describe_error` reads an exception (aiohttp's, the standard library's, or a monitor error
 wrapping one as its `__cause__`) by what it carries, without importing the library that raised
 it: a `host`/`port`, an `os_error`, an errno, an `ssl` verification message. What a server said
 (an HTTP reason phrase) passes through `printable`, so no escape code or newline of a server's
-reaches a log line or a terminal.
+reaches a log line or a terminal, and no secret it echoes: `printable` redacts before it
+shortens, so a secret the cut falls inside is never shown in part.
 
     cannot connect to 127.0.0.1:9 (connection refused, errno 111)
     cannot connect to example.invalid:443 (DNS lookup failed: no such name, errno -2)
@@ -27,6 +29,8 @@ import socket
 import ssl
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
+
+from monitor.kernel.redact import redact
 
 __all__ = ["NetProblem", "describe_error", "describe_status", "printable", "proxy_refused"]
 
@@ -53,8 +57,9 @@ REASON_MAX = 200
 
 
 def printable(text: str, limit: int = REASON_MAX) -> str:
-    """`text` on one line without control characters (escape codes, newlines), cut to `limit`."""
-    flat = " ".join(_UNPRINTABLE.sub(" ", text).split())
+    """`text` on one line without control characters (escape codes, newlines) nor this
+    process's secrets, cut to `limit` (after the secrets are out: none is shown in part)."""
+    flat = " ".join(_UNPRINTABLE.sub(" ", redact(text)).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

@@ -16,12 +16,11 @@ import structlog
 
 from monitor import __version__
 from monitor.alerts.board import RecentAlerts
-from monitor.alerts.breaker import Breaker, Breakers
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.deadletters import DeadLetter, Retrier, export_dlq_size, read_open_letters
 from monitor.alerts.dispatch import Dispatcher, channel_breakers
 from monitor.alerts.feedwatch import FeedWatch
-from monitor.alerts.flusher import Flusher
+from monitor.alerts.flusher import Flusher, export_channels
 from monitor.alerts.outage import Notices
 from monitor.alerts.redeliver import Redeliverer
 from monitor.feeds.board import FeedBoard
@@ -41,7 +40,7 @@ from monitor.matching.loader import FileCache
 from monitor.matching.reload import Reloader, ReloadResult, Snapshot
 from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
-from monitor.pipeline import run_dispatcher, run_matcher
+from monitor.pipeline import CaughtUp, run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
 from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
@@ -87,6 +86,7 @@ class Service:
         self.notices: Notices | None = None
         self.redeliverer: Redeliverer | None = None
         self.breakers = channel_breakers(config.delivery)  # each channel: up, or down until when
+        self.caught_up = CaughtUp()  # when the matcher and dispatcher last had nothing to do
         self._started = False
         self.reloader = Reloader(
             config.rules_dir,
@@ -234,6 +234,8 @@ class Service:
                 board=self.status.board,
                 environ=self.config.environ,  # the feeds' `${VAR}`s, read when each is fetched
                 totals=partial(totals, self.metrics) if self.role == "all" else None,
+                # A round's line waits for its matches and alerts (--once closes it after them)
+                settle=self.caught_up.settled if self.role == "all" and not once else None,
             )
             stack.callback(poller.fulltext.close)
         if self.runs("dispatcher"):
@@ -365,6 +367,7 @@ class Service:
                             paused=self.storage.paused,
                             seen=recent.add,
                             matched=tally.count_now if tally else None,
+                            caught_up=self.caught_up.report,
                         ),
                         name="matcher",
                     )
@@ -384,7 +387,14 @@ class Service:
     def _dispatch(self, tg: asyncio.TaskGroup, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
         """The dispatcher role's loops: matches, dead letters, channel notices, digests."""
         tg.create_task(
-            run_dispatcher(self.bus, dispatcher, stop, lag=self._lag, paused=self.storage.paused),
+            run_dispatcher(
+                self.bus,
+                dispatcher,
+                stop,
+                lag=self._lag,
+                paused=self.storage.paused,
+                caught_up=self.caught_up.report,
+            ),
             name="dispatcher",
         )
         tg.create_task(
@@ -466,6 +476,8 @@ class Service:
                 await self._redeliver(await read_open_letters(self.config))
             if self.notices is not None:
                 await self.notices.send_queued()
+            if poller is not None:  # the pass's round, told once it was matched and delivered
+                poller.rounds.close()
             waiting = await self.flusher.held.waiting() if self.flusher is not None else {}
         outcome = OnceOutcome(
             failed_feeds=tuple(failed),
@@ -473,16 +485,3 @@ class Service:
             waiting=sum(waiting.values()),
         )
         return outcome
-
-
-def export_channels(
-    breakers: Breakers, flusher: Flusher, channels: Sequence[str], metrics: Metrics
-) -> None:
-    """`monitor_channel_up{channel}`: 0 while the channel's breaker says down, or while alerts
-    wait for it (on Kafka, another dispatcher may be the one that met its failures), else 1."""
-    for name in channels:
-        metrics.channel_up.labels(name).set_function(partial(_up, breakers[name], flusher))
-
-
-def _up(breaker: Breaker, flusher: Flusher) -> float:
-    return 0.0 if breaker.down or flusher.waiting.get(breaker.channel) else 1.0

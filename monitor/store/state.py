@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS feed_state (
     disabled_reason TEXT,
     disabled_url TEXT,
     title TEXT,
-    site TEXT
+    site TEXT,
+    baselined_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS seen (
     article_id TEXT PRIMARY KEY,
@@ -108,6 +109,9 @@ class FeedState:
     disabled_url: str | None = None  # a feed disabled at one URL polls again once its URL changes
     title: str = ""  # the feed's own title and home page, as its latest good poll read them
     site: str = ""
+    # When a poll first read the feed's items (its baseline, `monitor.feeds.baseline`): None for
+    # a feed never read. Kept for good: unlike the items, it outlives any outage.
+    baselined_ms: int | None = None
 
 
 class StateStore(Resource):
@@ -119,6 +123,7 @@ class StateStore(Resource):
     async def start(self) -> None:
         """Open the file and forget items (and story members) not seen for SEEN_RETENTION_S."""
         await self.file.start()
+        await self.file.write(_add_baselines)
         cutoff = int((time.time() - SEEN_RETENTION_S) * 1000)
 
         def prune(db: sqlite3.Connection) -> None:
@@ -147,7 +152,7 @@ class StateStore(Resource):
                 self.file.conn()
                 .execute(
                     "SELECT etag, last_modified, failures, disabled_reason, disabled_url, "
-                    "title, site FROM feed_state "
+                    "title, site, baselined_ms FROM feed_state "
                     "WHERE feed_id = ?",
                     (feed_id,),
                 )
@@ -165,6 +170,7 @@ class StateStore(Resource):
             disabled_url=row[4],
             title=row[5] or "",
             site=row[6] or "",
+            baselined_ms=row[7],
         )
 
     async def save_feed_state(self, state: FeedState) -> None:
@@ -173,7 +179,7 @@ class StateStore(Resource):
             lambda db: db.execute(
                 "INSERT OR REPLACE INTO feed_state "
                 "(feed_id, etag, last_modified, failures, disabled_reason, disabled_url, "
-                "title, site) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "title, site, baselined_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     state.feed_id,
                     state.etag,
@@ -183,6 +189,7 @@ class StateStore(Resource):
                     state.disabled_url,
                     state.title[:NAME_MAX],
                     state.site if len(state.site) <= SITE_MAX else "",
+                    state.baselined_ms,
                 ),
             )
         )
@@ -213,18 +220,6 @@ class StateStore(Resource):
 
         seen = await self.file.run(query)
         return [i for i in ids if i not in seen]
-
-    async def has_seen(self, feed_id: str) -> bool:
-        """Whether any item of the feed is remembered: false before its first good poll (and
-        after it has been silent longer than the items are kept)."""
-        row = await self.file.run(
-            lambda: (
-                self.file.conn()
-                .execute("SELECT 1 FROM seen WHERE feed_id = ? LIMIT 1", (feed_id,))
-                .fetchone()
-            )
-        )
-        return row is not None
 
     async def mark_seen(self, feed_id: str, article_ids: Iterable[str]) -> None:
         """Remember items (again), so they are never published twice."""
@@ -277,3 +272,16 @@ class StateStore(Resource):
                 ),
             )
         )
+
+
+def _add_baselines(db: sqlite3.Connection) -> None:
+    """Give a state.db from before `baselined_ms` the column, and mark every feed whose items
+    it remembers as read already (their baseline was taken)."""
+    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(feed_state)")}
+    if "baselined_ms" in columns:
+        return
+    db.execute("ALTER TABLE feed_state ADD COLUMN baselined_ms INTEGER")
+    db.execute(
+        "UPDATE feed_state SET baselined_ms = ? WHERE feed_id IN (SELECT feed_id FROM seen)",
+        (int(time.time() * 1000),),
+    )

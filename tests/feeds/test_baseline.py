@@ -21,7 +21,7 @@ from monitor.kernel.metrics import make_metrics
 from monitor.kernel.models import Article, make_article
 from monitor.kernel.yamlfile import read_yaml
 from monitor.service.config import load_config
-from monitor.store.state import StateStore
+from monitor.store.state import FeedState, StateStore
 from tests.support.servers import FeedServer, serve
 
 NOW = datetime.now(UTC)
@@ -143,3 +143,39 @@ def test_split_by_age(published: datetime | None, old: bool) -> None:
     fresh, too_old = split_by_age([article], NOW, 2 * 86400)
     assert ([article] if old else []) == too_old
     assert ([] if old else [article]) == fresh
+
+
+async def test_a_feed_back_after_the_items_were_forgotten_is_not_new(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """A feed down for 40 days: its items are forgotten (kept 30 days), but its state says it
+    was read before, so the 5-day-old item published during the outage alerts on its return
+    (it was taken for a new feed's baseline and recorded without alerting)."""
+    rig.server.feeds["new"] = dated_rss(("hour old", ago(hours=1)))
+    assert 1 == (await rig.poller.poll(rig.feed())).new
+    forty_days_ago = int((NOW - timedelta(days=40)).timestamp() * 1000)
+    await rig.poller.state.file.write(
+        lambda db: db.execute("UPDATE seen SET last_seen_ms = ?", (forty_days_ago,))
+    )
+    async with StateStore(tmp_path):  # a restart: items unseen for 30 days are forgotten
+        pass
+    assert [] == await rig.poller.state.file.run(
+        lambda: rig.poller.state.file.conn().execute("SELECT * FROM seen").fetchall()
+    )
+    rig.server.feeds["new"] = dated_rss(("during the outage", ago(days=5)))
+    back = await rig.poller.poll(rig.feed())
+    assert ("ok", 1) == (back.result, back.new)
+    assert "during the outage" in await rig.titles()
+
+
+async def test_a_state_from_before_the_mark_keeps_its_feeds_read(tmp_path: Path) -> None:
+    """A state.db without `baselined_ms`: a feed whose items it remembers is marked as read when
+    it is opened; a feed that only failed so far is still new."""
+    async with StateStore(tmp_path) as state:
+        await state.save_feed_state(FeedState(feed_id="read"))
+        await state.save_feed_state(FeedState(feed_id="failed", failures=3))
+        await state.mark_seen("read", ["a1"])
+        await state.file.write(lambda db: db.execute("ALTER TABLE feed_state DROP baselined_ms"))
+    async with StateStore(tmp_path) as state:
+        assert (await state.feed_state("read")).baselined_ms is not None
+        assert (await state.feed_state("failed")).baselined_ms is None

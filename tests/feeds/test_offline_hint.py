@@ -77,3 +77,27 @@ async def test_one_feed_reached_gives_no_hint(tmp_path: Path) -> None:
         finally:
             await monitor.stop()
     assert [] == _events(monitor.stderr(), "feeds_unreachable")
+
+
+async def test_the_hint_comes_when_the_first_poll_fails_not_after_the_spread(
+    tmp_path: Path,
+) -> None:
+    """Three 10-minute feeds, whose first polls are spread over a minute: the first one that
+    finds its host unreachable brings the others' forward, so the one hint comes within
+    seconds (it came after the last feed's turn, up to a minute: `make run` offline, 27 s)."""
+    monitor = _service(tmp_path, {})
+    lines = [
+        f'  - {{id: f{i}, url: "http://127.0.0.1:{free_port()}/", interval: 10m}}\n'
+        for i in range(3)
+    ]
+    (tmp_path / "rules" / "feeds.yaml").write_text("feeds:\n" + "".join(lines))
+    await monitor.start()
+    try:
+        await eventually(
+            lambda: bool(_events(monitor.stderr(), "feeds_unreachable")),
+            15,
+            describe=lambda: monitor.stderr()[-2000:],
+        )
+    finally:
+        await monitor.stop()
+    assert len(_events(monitor.stderr(), "feed_failed")) >= 3, monitor.stderr()[-3000:]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
 from monitor.feeds.addresses import addresses, refusal
 from monitor.feeds.poller import Poller
+from monitor.feeds.rounds import RoundSummary
 from monitor.feeds.settings import PollerConfig
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.errors import BusError
@@ -276,3 +278,22 @@ def test_redirect_policy(origin: str, target: str, allow: bool, refused: str | N
     if refused is not None:
         assert reason is not None
         assert refused in reason
+
+
+async def test_a_gone_feed_does_not_hold_later_rounds(rig: Rig) -> None:
+    """A feed that answered 410 Gone is not polled again, so no round waits for it: each poll
+    of the good feed closes a round (they all waited for the 60 s timer before)."""
+    told: list[RoundSummary] = []
+    rig.poller.rounds.report = told.append
+    feeds = [
+        replace(rig.feed("/status/410", "gone"), interval_s=0.3),
+        replace(rig.feed("/feeds/world", "good"), interval_s=0.3),
+    ]
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(rig.poller.run(feeds, stop))
+        await asyncio.sleep(2.5)
+        stop.set()
+    assert 1 == rig.server.count("/status/410")
+    assert len(told) >= 4, told
+    assert all(r.feeds == 1 for r in told[1:]), told

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 from tests.support.processes import MonitorProcess, eventually, write_rules
-from tests.support.servers import FeedServer, free_port, serve
+from tests.support.servers import FeedServer, free_port, rss, serve
 from tests.support.terminal import TerminalMonitor
 
 
@@ -109,3 +109,34 @@ async def test_the_json_log_keeps_the_raw_error(tmp_path: Path) -> None:
     )
     assert isinstance(rounds["matched"], int)
     assert isinstance(rounds["alerts"], int)
+
+
+async def test_a_round_counts_its_own_alert_and_comes_after_it(tmp_path: Path) -> None:
+    """The service's round line waits for its article to be matched and delivered: the alert's
+    delivery is on the screen before the line, which counts 1 new, 1 matched, 1 alert (it said 0 alerts,
+    and the next round 1, when the line was told as polling ended)."""
+    server = FeedServer()
+    port = free_port()
+    async with serve(server.app()) as base:
+        server.base = base
+        server.feeds["wire"] = rss("Flood closes Danube roads near Passau")
+        config = _config(tmp_path, {"wire": server.url("/feeds/wire")}, port)
+        write_rules(
+            tmp_path,
+            {"wire": server.url("/feeds/wire")},
+            "rules:\n  - {id: floods, match: {any: [flood]}, severity: high}\n",
+        )
+        monitor = TerminalMonitor(config, env={"NO_COLOR": "1"})
+        await monitor.start()
+        try:
+            await monitor.wait_for("polled 1 feed: 1 new")
+            await monitor.wait_for("polled 1 feed: 0 new")  # the next round, for its counts
+        finally:
+            await monitor.stop()
+    screen = monitor.screen()
+    lines = screen.splitlines()
+    first = next(i for i, ln in enumerate(lines) if "polled 1 feed: 1 new" in ln)
+    later = next(ln for ln in lines if "polled 1 feed: 0 new" in ln)
+    assert "polled 1 feed: 1 new, 1 matched, 1 alert" in lines[first], screen[-3000:]
+    assert any("alert_delivered" in ln for ln in lines[:first]), screen[-3000:]
+    assert "0 new, 0 matched, 0 alerts" in later, screen[-3000:]
