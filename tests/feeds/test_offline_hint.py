@@ -82,13 +82,14 @@ async def test_one_feed_reached_gives_no_hint(tmp_path: Path) -> None:
 async def test_the_hint_comes_when_the_first_poll_fails_not_after_the_spread(
     tmp_path: Path,
 ) -> None:
-    """Three 10-minute feeds, whose first polls are spread over a minute: the first one that
-    finds its host unreachable brings the others' forward, so the one hint comes within
-    seconds (it came after the last feed's turn, up to a minute: `make run` offline, 27 s)."""
+    """A 20-second feed (first poll within 2 s) and two hourly ones (first polls spread over
+    6 minutes): the first that finds its host unreachable brings the others' forward, so the
+    one hint comes within seconds (it came after the last feed's turn: `make run` offline, 27
+    s). Without that, both hourly feeds would have to draw a delay under 15 s: 1 in 576."""
     monitor = _service(tmp_path, {})
     lines = [
-        f'  - {{id: f{i}, url: "http://127.0.0.1:{free_port()}/", interval: 10m}}\n'
-        for i in range(3)
+        f'  - {{id: f{i}, url: "http://127.0.0.1:{free_port()}/", interval: {every}}}\n'
+        for i, every in enumerate(["20s", "1h", "1h"])
     ]
     (tmp_path / "rules" / "feeds.yaml").write_text("feeds:\n" + "".join(lines))
     await monitor.start()

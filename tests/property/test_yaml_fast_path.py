@@ -122,6 +122,7 @@ def test_the_fast_path_answers_for_the_files_users_write(tmp_path: Path) -> None
     write_rules_dir(tmp_path, 600, files=3)
     root = Path(__file__).resolve().parents[2]
     paths = [*tmp_path.rglob("*.yaml"), *root.glob("rules/**/*.yaml"), *root.glob("monitor*.yaml")]
+    paths += root.glob("monitor/matching/entities/*.yaml")  # the shipped entity pack
     assert len(paths) >= 12
     for path in paths:
         assert agree(path.read_text(encoding="utf-8")), path
