@@ -64,7 +64,8 @@ class FirstPolls:
         retry_s = min(known)
         detail = (
             f"none of the {len(delays)} feeds can be reached (their names do not resolve "
-            f"or their hosts refuse the connection): is this machine offline or behind a proxy? "
+            f"or their hosts refuse the connection): is this machine offline, or behind a proxy "
+            f"(give the feeds `proxy:` in feeds.yaml)? "
             f"Each is tried again, the first in {span_words(max(1.0, retry_s))}. `make demo` (or "
             f"`monitor demo`) shows the monitor at work on sample feeds, offline"
         )
