@@ -297,3 +297,22 @@ async def test_a_gone_feed_does_not_hold_later_rounds(rig: Rig) -> None:
     assert 1 == rig.server.count("/status/410")
     assert len(told) >= 4, told
     assert all(r.feeds == 1 for r in told[1:]), told
+
+
+async def test_a_once_pass_round_is_told_by_its_caller_not_by_the_round_timer(rig: Rig) -> None:
+    """`run --once` keeps the pass's round open until its articles were matched and delivered
+    (`poll_all_once`, then `rounds.close()`), so that its line counts their alerts. The round
+    opens when the polls are told, and its ROUND_MAX_S timer (60 s) still runs: a pass whose
+    matching and delivery take longer (a webhook timing out, retried) is told by the timer with
+    the alerts so far (none), and the caller's close finds no round. `max_s` is shortened here
+    to stand for a 60 s delivery."""
+    told: list[RoundSummary] = []
+    delivered = [0, 0]
+    rig.poller.rounds.report = told.append
+    rig.poller.rounds.totals = lambda: (delivered[0], delivered[1])
+    rig.poller.rounds.max_s = 0.2
+    await rig.poller.poll_all_once([rig.feed("/feeds/world")])
+    await asyncio.sleep(0.5)  # matching and delivery outlast the round timer
+    delivered[:] = [1, 1]  # the pass's article matched and alerted
+    rig.poller.rounds.close()  # what Service.run_once does once delivery is done
+    assert [(1, 1)] == [(r.matched, r.alerts) for r in told], told
