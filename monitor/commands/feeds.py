@@ -68,7 +68,7 @@ from monitor.matching.loader import FEEDS_FILE, load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.schema import link
 from monitor.service.config import Config, load_config
-from monitor.store.state import StateStore
+from monitor.store.state import read_feed_names
 
 RESOLVE_S = 20.0  # how long an import waits for its hosts to resolve
 
@@ -321,11 +321,8 @@ def _export(config: Config, *, opml: bool, out: TextIO) -> int:
 
 async def _polled_names(config: Config) -> dict[str, tuple[str, str]]:
     """Each feed's (title, home page) as the monitor's latest poll of it read them (state.db,
-    on either bus), or nothing when it never ran here."""
-    if not (config.state_dir / "state.db").is_file():
-        return {}
-    async with StateStore(config.state_dir) as state:
-        return await state.feed_names()
+    on either bus, read-only), or nothing when it never ran here."""
+    return await asyncio.to_thread(read_feed_names, config.state_dir)
 
 
 # -- writing feeds.yaml -------------------------------------------------------------------------

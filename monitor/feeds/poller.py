@@ -163,12 +163,14 @@ class Poller:
 
     async def run(self, feeds: Sequence[FeedSpec], stop: asyncio.Event) -> None:
         """Poll every enabled feed on its schedule until `stop`; `set_feeds` changes the list."""
-        async with asyncio.TaskGroup() as tg:
-            self._group, self._stop = tg, stop
-            self.set_feeds(feeds)
-            await stop.wait()
-        self._group = None
-        await self.rounds.finish()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._group, self._stop = tg, stop
+                self.set_feeds(feeds)
+                await stop.wait()
+        finally:  # a forced stop too: the rounds still waiting are told, in order
+            self._group = None
+            await self.rounds.finish()
 
     def set_feeds(self, feeds: Sequence[FeedSpec]) -> None:
         """Start polling new feeds, stop removed or disabled ones, and use changed settings from
@@ -217,7 +219,7 @@ class Poller:
         if result.result in ("gone", "disabled"):
             self._ended.add(feed.id)  # no round waits for it any more
             self._tell(feed, result, None, self._expected())
-            self.first_polls.polled(feed.id, None, self._specs)
+            self.first_polls.polled(feed.id, None, self._expected())
             return None
         try:
             state = await self.state.feed_state(feed.id)
@@ -232,7 +234,7 @@ class Poller:
             delay = next_delay(feed.interval_s, self._rng.random())
         self.board.scheduled(feed.id, next_ms=_ms_from_now(delay), failures=state.failures)
         self._tell(feed, result, time.time() + delay, self._expected())
-        self.first_polls.polled(feed.id, delay if result.unreachable else None, self._specs)
+        self.first_polls.polled(feed.id, delay if result.unreachable else None, self._expected())
         return delay
 
     def _expected(self) -> list[str]:

@@ -134,7 +134,8 @@ class Rounds:
         loop = asyncio.get_running_loop()
         if self._round is None:
             self._round = _Open(opened_s=loop.time())
-            self._timer = loop.call_later(self.max_s, self.close)
+            if expected is not None:  # else its caller closes it, however long that takes
+                self._timer = loop.call_later(self.max_s, self.close)
         self._round.new += new
         self._round.polled.add(feed)
         if failing is None:
@@ -170,7 +171,9 @@ class Rounds:
         try:
             if before is not None:
                 await asyncio.wait([before])
-            await asyncio.wait_for(self.settle(closed_at), self.settle_max_s)
+            # From its close, not from the round before's line: lines never fall further behind.
+            left_s = closed_at + self.settle_max_s - asyncio.get_running_loop().time()
+            await asyncio.wait_for(self.settle(closed_at), max(0.0, left_s))
         except TimeoutError:
             pass  # told with what has settled so far: the line is never held back longer
         finally:

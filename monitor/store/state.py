@@ -194,15 +194,6 @@ class StateStore(Resource):
             )
         )
 
-    async def feed_names(self) -> dict[str, tuple[str, str]]:
-        """Each polled feed's (title, site), as its latest good poll read them."""
-        rows = await self.file.run(
-            lambda: (
-                self.file.conn().execute("SELECT feed_id, title, site FROM feed_state").fetchall()
-            )
-        )
-        return {str(r[0]): (r[1] or "", r[2] or "") for r in rows if r[1] or r[2]}
-
     async def unseen(self, article_ids: Sequence[str]) -> list[str]:
         """The ids never seen before, in the given order, without repeats."""
         ids = list(dict.fromkeys(article_ids))
@@ -281,7 +272,33 @@ def _add_baselines(db: sqlite3.Connection) -> None:
     if "baselined_ms" in columns:
         return
     db.execute("ALTER TABLE feed_state ADD COLUMN baselined_ms INTEGER")
+    now = int(time.time() * 1000)
     db.execute(
         "UPDATE feed_state SET baselined_ms = ? WHERE feed_id IN (SELECT feed_id FROM seen)",
-        (int(time.time() * 1000),),
+        (now,),
     )
+    # A feed whose items are remembered but whose row was never written (a crash between the
+    # two) was read all the same.
+    db.execute(
+        "INSERT OR IGNORE INTO feed_state (feed_id, baselined_ms) "
+        "SELECT DISTINCT feed_id, ? FROM seen WHERE feed_id IS NOT NULL",
+        (now,),
+    )
+
+
+def read_feed_names(state_dir: Path) -> dict[str, tuple[str, str]]:
+    """Each polled feed's (title, site) in `state_dir`'s state.db, read without changing it
+    (opened read-only: no migration, no pruning, as a command that only reads must): {} when
+    there is no file, or it is from before the columns, or cannot be read."""
+    path = state_dir / "state.db"
+    if not path.is_file():
+        return {}
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT feed_id, title, site FROM feed_state").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return {}
+    return {str(r[0]): (r[1] or "", r[2] or "") for r in rows if r[1] or r[2]}

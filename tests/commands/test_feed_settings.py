@@ -130,7 +130,7 @@ async def test_a_state_db_from_before_the_title_column_is_upgraded(tmp_path: Pat
     """A state.db made before feeds' titles were kept gains the columns at start."""
     import sqlite3
 
-    from monitor.store.state import FeedState, StateStore
+    from monitor.store.state import FeedState, StateStore, read_feed_names
 
     with sqlite3.connect(tmp_path / "state.db") as db:
         db.execute(
@@ -141,4 +141,24 @@ async def test_a_state_db_from_before_the_title_column_is_upgraded(tmp_path: Pat
     async with StateStore(tmp_path) as state:
         assert (await state.feed_state("old")).etag == "e1"
         await state.save_feed_state(FeedState(feed_id="new", title="T", site="https://s.example/"))
-        assert await state.feed_names() == {"new": ("T", "https://s.example/")}
+    assert read_feed_names(tmp_path) == {"new": ("T", "https://s.example/")}
+
+
+def test_export_reads_state_db_without_changing_it(tmp_path: Path) -> None:
+    """`feeds export` reads the polled titles read-only: a state.db from before the columns
+    (or any it cannot read) gives none, and the file is left as it was (no migration, no
+    pruning by a command that only reads)."""
+    import sqlite3
+
+    from monitor.store.state import read_feed_names
+
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("CREATE TABLE feed_state (feed_id TEXT PRIMARY KEY, etag TEXT)")
+        db.execute("CREATE TABLE seen (article_id TEXT PRIMARY KEY, last_seen_ms INTEGER)")
+        db.execute("INSERT INTO seen VALUES ('a', 0)")  # older than any retention
+    before = (tmp_path / "state.db").read_bytes()
+    assert read_feed_names(tmp_path) == {}
+    assert (tmp_path / "state.db").read_bytes() == before
+    (tmp_path / "state.db").chmod(0o400)
+    assert read_feed_names(tmp_path) == {}
+    assert read_feed_names(tmp_path / "nowhere") == {}

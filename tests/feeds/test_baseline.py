@@ -175,7 +175,9 @@ async def test_a_state_from_before_the_mark_keeps_its_feeds_read(tmp_path: Path)
         await state.save_feed_state(FeedState(feed_id="read"))
         await state.save_feed_state(FeedState(feed_id="failed", failures=3))
         await state.mark_seen("read", ["a1"])
+        await state.mark_seen("rowless", ["b1"])  # a crash before its row was written
         await state.file.write(lambda db: db.execute("ALTER TABLE feed_state DROP baselined_ms"))
     async with StateStore(tmp_path) as state:
         assert (await state.feed_state("read")).baselined_ms is not None
+        assert (await state.feed_state("rowless")).baselined_ms is not None
         assert (await state.feed_state("failed")).baselined_ms is None

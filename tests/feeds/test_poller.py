@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -316,3 +317,47 @@ async def test_a_once_pass_round_is_told_by_its_caller_not_by_the_round_timer(ri
     delivered[:] = [1, 1]  # the pass's article matched and alerted
     rig.poller.rounds.close()  # what Service.run_once does once delivery is done
     assert [(1, 1)] == [(r.matched, r.alerts) for r in told], told
+
+
+async def test_a_cancelled_poller_still_tells_its_open_round(rig: Rig) -> None:
+    """A forced stop cancels the poller: the round it had open is told all the same."""
+    told: list[RoundSummary] = []
+    rig.poller.rounds.report = told.append
+    task = asyncio.create_task(rig.poller.run([], asyncio.Event()))
+    await asyncio.sleep(0.05)
+    rig.poller.rounds.polled("a", new=3, failing=None, expected=["a", "b"])  # open, waiting
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert [3] == [r.new for r in told]
+
+
+async def test_a_poller_holding_some_feeds_says_when_its_own_cannot_be_reached(rig: Rig) -> None:
+    """With the feeds split between pollers (leases on Kafka), the offline hint is about the
+    feeds this poller polls: it waited for the first polls of feeds another poller holds,
+    which never come here, and so was never given."""
+    from structlog.testing import capture_logs
+
+    from tests.support.servers import free_port
+
+    class Mine:
+        def owns(self, feed_id: str) -> bool:
+            return feed_id == "mine"
+
+    rig.poller.leases = Mine()
+    dead = f"http://127.0.0.1:{free_port()}/feed.xml"  # nothing listens there
+    feeds = [
+        replace(rig.feed("/x", "mine"), url=dead, interval_s=10.0),
+        replace(rig.feed("/x", "theirs"), url=dead, interval_s=10.0),
+    ]
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        task = asyncio.create_task(rig.poller.run(feeds, stop))
+        for _ in range(100):  # its first poll comes within a second
+            if any(e["event"] == "feeds_unreachable" for e in logs):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+    hints = [e for e in logs if e["event"] == "feeds_unreachable"]
+    assert [1] == [e["feeds"] for e in hints], [e["event"] for e in logs]

@@ -64,3 +64,20 @@ def test_on_a_terminal_an_event_reads_as_its_sentence() -> None:
     assert {"event": "polled 2\\x1b[2J"} == event
     kept = for_people(None, "info", {"event": "e", "level": "info", "reason": "a\r\nb\x07"})
     assert {"event": "e", "level": "info", "reason": "a b\\x07"} == kept
+
+
+async def test_lines_waiting_to_settle_never_fall_further_behind() -> None:
+    """Articles that never settle (a busy dispatcher): each round's line waits `settle_max_s`
+    from its own close, not from the line before's, so five rounds closed together are told
+    within about one wait, not five (which would pile up without end under steady load)."""
+    told: list[RoundSummary] = []
+    never = asyncio.Event()
+
+    async def settle(_: float) -> None:
+        await never.wait()
+
+    rounds = Rounds(told.append, settle=settle, settle_max_s=1.0)
+    for n in range(5):
+        rounds.polled(f"f{n}", new=n, failing=None, expected=[f"f{n}"])
+    await asyncio.sleep(2.5)  # one wait and room to spare; chained waits would take 5 s
+    assert [0, 1, 2, 3, 4] == [r.new for r in told]
