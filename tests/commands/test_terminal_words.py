@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.support.processes import write_rules
+from tests.support.processes import console_config
 from tests.support.servers import FeedServer, free_port, serve
 from tests.support.terminal import TerminalMonitor
 
@@ -19,20 +18,7 @@ WATCH = "rules:\n  - id: cis\n    match: {any: [CIS]}\n"
 
 
 def _config(tmp_path: Path, feeds: dict[str, str]) -> Path:
-    write_rules(tmp_path, feeds, WATCH)
-    config = tmp_path / "monitor.yaml"
-    config.write_text(
-        textwrap.dedent(f"""\
-        rules_dir: rules
-        state_dir: state
-        poller: {{host_delay: 0s}}
-        http: {{listen: "127.0.0.1:{free_port()}"}}
-        defaults: {{notify: [console]}}
-        channels:
-          console: {{kind: console}}
-        """)
-    )
-    return config
+    return console_config(tmp_path, feeds, WATCH)
 
 
 def _raw_events(screen: str) -> list[str]:

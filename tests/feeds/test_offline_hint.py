@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
-from tests.support.processes import MonitorProcess, eventually, write_rules
+from tests.support.processes import MonitorProcess, console_config, eventually
 from tests.support.servers import FeedServer, free_port, serve
 
 SEED = (Path(__file__).parent.parent / "data" / "feeds" / "world-with-seed.rss").read_bytes()
 
 
 def _service(tmp_path: Path, feeds: dict[str, str]) -> MonitorProcess:
-    write_rules(tmp_path, feeds, "rules: []\n")
-    config = tmp_path / "monitor.yaml"
-    config.write_text(
-        textwrap.dedent(f"""\
-        rules_dir: rules
-        state_dir: state
-        poller: {{host_delay: 0s}}
-        http: {{listen: "127.0.0.1:{free_port()}"}}
-        defaults: {{notify: [console]}}
-        channels:
-          console: {{kind: console}}
-        """)
-    )
-    return MonitorProcess(config, "", tmp_path / "logs")
+    return MonitorProcess(console_config(tmp_path, feeds), "", tmp_path / "logs")
 
 
 def _events(text: str, name: str) -> list[dict[str, object]]:

@@ -6,29 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from pathlib import Path
 
-from tests.support.processes import MonitorProcess, eventually, write_rules
+from tests.support.processes import MonitorProcess, console_config, eventually, write_rules
 from tests.support.servers import FeedServer, free_port, rss, serve
 from tests.support.terminal import TerminalMonitor
 
 
 def _config(tmp_path: Path, feeds: dict[str, str], port: int, http: str = "") -> Path:
-    write_rules(tmp_path, feeds, "rules: []\n")
-    config = tmp_path / "monitor.yaml"
-    config.write_text(
-        textwrap.dedent(f"""\
-        rules_dir: rules
-        state_dir: state
-        poller: {{host_delay: 0s}}
-        http: {{listen: "127.0.0.1:{port}"{http}}}
-        defaults: {{notify: [console]}}
-        channels:
-          console: {{kind: console}}
-        """)
-    )
-    return config
+    return console_config(tmp_path, feeds, port=port, http=http)
 
 
 async def test_a_terminal_shows_the_page_a_round_and_a_failing_feed(tmp_path: Path) -> None:

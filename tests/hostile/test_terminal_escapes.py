@@ -4,12 +4,10 @@ terminal: each failure stays one line of plain text."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from tests.support.netservers import raw_server
-from tests.support.processes import write_rules
-from tests.support.servers import free_port
+from tests.support.processes import console_config
 from tests.support.terminal import TerminalMonitor
 
 EVIL_503 = (
@@ -27,19 +25,7 @@ async def test_escape_codes_in_errors_do_not_reach_the_terminal(tmp_path: Path) 
     is one line with its feed id, host and reason."""
     async with raw_server(EVIL_503) as status, raw_server(EVIL_REDIRECT) as redirect:
         feeds = {"evilstatus": status + "/rss", "evilredirect": redirect + "/rss"}
-        write_rules(tmp_path, feeds, "rules: []\n")
-        config = tmp_path / "monitor.yaml"
-        config.write_text(
-            textwrap.dedent(f"""\
-            rules_dir: rules
-            state_dir: state
-            poller: {{host_delay: 0s}}
-            http: {{listen: "127.0.0.1:{free_port()}"}}
-            defaults: {{notify: [console]}}
-            channels:
-              console: {{kind: console}}
-            """)
-        )
+        config = console_config(tmp_path, feeds)
         monitor = TerminalMonitor(config, env={"NO_COLOR": "1"})
         await monitor.start()
         try:

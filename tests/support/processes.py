@@ -135,6 +135,31 @@ def write_rules(tmp_path: Path, feeds: dict[str, str], watches: str) -> Path:
     return rules
 
 
+def console_config(
+    tmp_path: Path,
+    feeds: dict[str, str],
+    watches: str = "rules: []\n",
+    *,
+    port: int | None = None,
+    http: str = "",
+) -> Path:
+    """`tmp_path/monitor.yaml` for a monitor that alerts on the console: `write_rules`' rules
+    directory, no per-host delay, the page on `port` (a free one by default; `http`: more keys
+    of `http:`, such as `, token: ...`)."""
+    write_rules(tmp_path, feeds, watches)
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "rules_dir: rules\n"
+        "state_dir: state\n"
+        "poller: {host_delay: 0s}\n"
+        f'http: {{listen: "127.0.0.1:{port if port is not None else free_port()}"{http}}}\n'
+        "defaults: {notify: [console]}\n"
+        "channels:\n"
+        "  console: {kind: console}\n"
+    )
+    return config
+
+
 def webhook_service(
     tmp_path: Path,
     hook_url: str,
