@@ -290,4 +290,6 @@ async def test_politeness_per_host(tmp_path: Path) -> None:
         starts = sorted(started for _, started, _ in rig.site.log)
         assert 10 == len(starts)  # the feed, robots.txt and eight pages
         gaps = [b - a for a, b in itertools.pairwise(starts)]
-        assert min(gaps) >= 0.2 - 0.01, gaps
+        # Seen by the server: a request held up on its way (a loaded machine) arrives closer to
+        # the next than it was sent; a poller without the delay sends them all at once (gaps ~0).
+        assert min(gaps) >= 0.2 - 0.05, gaps
