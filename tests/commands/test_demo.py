@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import os
 import signal
-import sys
 import tomllib
 from pathlib import Path
 
 import aiohttp
 
 from tests.conftest import ROOT
+from tests.support.processes import start_demo
 from tests.support.servers import free_port
 
 DEMO_DATA = ROOT / "monitor" / "commands" / "demo_data"
@@ -35,18 +34,7 @@ async def test_demo_alerts_folds_and_serves_its_page_until_ctrl_c(tmp_path: Path
     copy from the second feed as folded, and the decoy as not alerted; the page answers with
     the alert on it; SIGINT ends it with exit 0."""
     port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor",
-        "demo",
-        "--port",
-        str(port),
-        cwd=tmp_path,  # nothing from the checkout: the feeds and the watch are package data
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = await start_demo(tmp_path, port)
     assert proc.stdout is not None
     assert proc.stderr is not None
     seen: list[str] = []

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.processes import start_demo
 
 
 async def test_demo_on_a_busy_port_says_so_and_exits_non_zero(tmp_path: Path) -> None:
@@ -20,18 +18,7 @@ async def test_demo_on_a_busy_port_says_so_and_exits_non_zero(tmp_path: Path) ->
         holder.listen()
         port = holder.getsockname()[1]
         started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "monitor",
-            "demo",
-            "--port",
-            str(port),
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
+        proc = await start_demo(tmp_path, port)
         out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert 1 == proc.returncode
     assert b"" == out

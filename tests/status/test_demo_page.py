@@ -13,7 +13,6 @@ import asyncio
 import os
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.status.test_status_page import Node, nodes, text
 from tests.support.browser import browser
+from tests.support.processes import start_demo
 from tests.support.servers import free_port
 
 PICTURE = ROOT / "docs" / "images" / "status-page.png"
@@ -48,18 +48,7 @@ def picture_path() -> Path:
 async def demo(cwd: Path, port: int) -> AsyncIterator[list[str]]:
     """`monitor demo --port PORT`, as a user starts it, until it has said its decoy did not
     alert (its alert and folded copy are on the page by then); stopped with Ctrl-C after."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor",
-        "demo",
-        "--port",
-        str(port),
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = await start_demo(cwd, port)
     assert proc.stdout is not None
     said: list[str] = []
 

@@ -124,6 +124,26 @@ class ServiceRig:
         await eventually(ready, 20, describe=lambda: self.monitor.stderr()[-2000:])
 
 
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+async def start_demo(cwd: Path, port: int) -> asyncio.subprocess.Process:
+    """`monitor demo --port PORT` as a user starts it, from `cwd` (nothing from the checkout:
+    its feeds and watch are package data), stdout and stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor",
+        "demo",
+        "--port",
+        str(port),
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(CHECKOUT)},
+    )
+
+
 def write_rules(tmp_path: Path, feeds: dict[str, str], watches: str) -> Path:
     """A rules directory in `tmp_path/rules`: the feeds (id -> URL, polled every second), the
     watches file's text and an empty entities directory."""
