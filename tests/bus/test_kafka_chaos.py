@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor.feeds.parse import article_id
+from monitor.kernel import models
 from tests.bus.test_kafka_pipeline import Fleet, fleet, lag_partitions  # noqa: F401  (fixture)
 from tests.commands.test_dlq import Cli
 from tests.conftest import KafkaUnderTest
@@ -413,6 +415,15 @@ async def check_deliveries(
         )
     found.expect(not stream.unseen, f"{len(stream.unseen)} items left the feed before any poll")
     found.expect(not sum(lost.values()), f"lost (by phase added): {dict(+lost)}")
+    gone = [t for t in stream.titles if t not in ok_by_title and t not in stream.unseen]
+    if gone:
+        found.note(f"lost by watch: {dict(Counter(t.rsplit(' ', 1)[1] for t in gone))}")
+    for title in gone[:6]:  # where each got to, to tell a stuck partition from a dropped alert
+        watch = f"watch-{title.rsplit('alpha', 1)[1]}"
+        article = article_id("world", guid=title)
+        found.note(f"lost {title!r} ({watch}), article {article}:")
+        found.note(f"  the article in the logs: {who_sent(article, procs)}")
+        found.note(f"  in the logs: {who_sent(models.alert_id(watch, article, CHANNEL), procs)}")
     found.expect(not copies, f"duplicated (by phase added): {dict(+repeated)}")
     for title in copies[:10]:
         answers = ok_by_title[title]
