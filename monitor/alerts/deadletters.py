@@ -31,6 +31,7 @@ from monitor.alerts.settings import DeliveryConfig
 from monitor.bus.base import DLQ, DLQ_DONE, Bus, Record
 from monitor.bus.history import stored_records
 from monitor.bus.settings import BusPlace
+from monitor.kernel.console import ActionRefused, Who
 from monitor.kernel.errors import BusError, DeliveryError
 from monitor.kernel.metrics import Metrics
 from monitor.kernel.models import Alert, Settlement, alert_from_dict
@@ -303,3 +304,69 @@ def _decoded(letter: DeadLetter) -> Alert | Digest:
         return digest_from_dict(letter.body["digest"])
     except (BadRecord, KeyError, TypeError, ValueError) as exc:
         raise DeliveryError(f"unreadable: {exc}: drop it", retriable=False) from None
+
+
+def letter_answer(letter: DeadLetter) -> dict[str, Any]:
+    """`DeadLetter.to_dict()` and the alert's `title` and `url` (a digest's: its first
+    item's), as the console lists it."""
+    answer = letter.to_dict()
+    title = url = ""
+    alert = letter.body.get("alert")
+    digest = letter.body.get("digest")
+    article = alert.get("article") if isinstance(alert, dict) else None
+    if isinstance(digest, dict) and isinstance(digest.get("items"), list) and digest["items"]:
+        article = digest["items"][0]
+    if isinstance(article, dict):
+        title, url = str(article.get("title") or ""), str(article.get("url") or "")
+    answer.update(title=title, url=url)
+    return answer
+
+
+class LetterDesk:
+    """The console's dead letters (`monitor.status.actions.DeadLetterActions`): `monitor dlq`'s
+    list, retry and drop. `retrier`: None in a process that sends nothing (no dispatcher)."""
+
+    def __init__(self, config: BusPlace, bus: Bus, retrier: Retrier | None) -> None:
+        self.config = config
+        self.bus = bus
+        self.retrier = retrier
+
+    async def letters(self) -> list[dict[str, Any]]:
+        """The open dead letters, oldest first."""
+        return [letter_answer(letter) for letter in await read_open_letters(self.config)]
+
+    async def chosen(self, ids: Sequence[str] | None) -> list[DeadLetter]:
+        """The open letters named (None: all); ActionRefused 404 when ids name none open."""
+        letters = await read_open_letters(self.config)
+        if ids is None:
+            return letters
+        wanted = set(ids)
+        found = [letter for letter in letters if letter.id in wanted]
+        if not found:
+            raise ActionRefused(404, "no open dead letter with these ids")
+        return found
+
+    async def retry_letters(self, letters: Sequence[DeadLetter]) -> dict[str, str]:
+        """Send each again, at most once per alert: its result by id."""
+        if self.retrier is None:
+            raise ActionRefused(503, "dead letters are retried by a dispatcher")
+        results: dict[str, str] = {}
+        for letter in letters:
+            try:
+                results[letter.id] = await self.retrier.retry(letter)
+            except DeliveryError as exc:
+                results[letter.id] = f"failed again: {exc}"
+        return results
+
+    async def retry(self, ids: Sequence[str] | None, who: Who) -> dict[str, Any]:
+        """`{"results": {id: "sent" | "already delivered" | "failed again: ..."}}`."""
+        letters = await self.chosen(ids)
+        log.info("dead_letters_retry_asked", ids=[d.id for d in letters], who=who.to_dict())
+        return {"results": await self.retry_letters(letters)}
+
+    async def drop(self, ids: Sequence[str] | None, who: Who) -> dict[str, Any]:
+        """`{"dropped": [ids]}`: marked done, so no dead letter of theirs stays open."""
+        letters = await self.chosen(ids)
+        await mark_done(self.bus, letters, "dropped")
+        log.info("dead_letters_dropped", ids=[d.id for d in letters], who=who.to_dict())
+        return {"dropped": [d.id for d in letters]}

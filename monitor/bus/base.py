@@ -26,6 +26,8 @@ FLUSHER_LEASES: Final = "flusher.leases"  # empty; its partitions share the chan
 CLAIMS: Final = "claims"  # who is sending what must go out once, by key (Kafka bus)
 CLAIMS_RETENTION_S: Final = 86400.0  # far beyond any lease
 TOPICS: Final = (ARTICLES, MATCHES, DLQ)
+CONTROL: Final = "control"  # console actions for the process owning their target (Kafka bus)
+CONTROL_REPLIES: Final = "control.replies"  # their answers, by command id (Kafka bus)
 
 
 @dataclass(frozen=True, slots=True)

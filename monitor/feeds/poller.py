@@ -12,9 +12,10 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
+from functools import partial
+from typing import Any
 
 import aiohttp
 import structlog
@@ -26,51 +27,26 @@ from monitor.feeds.client import Client, Fetched
 from monitor.feeds.firstpolls import FirstPolls
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
+from monitor.feeds.pollnow import PollNows
+from monitor.feeds.polltypes import AllFeeds as AllFeeds
+from monitor.feeds.polltypes import Leases as Leases
+from monitor.feeds.polltypes import PollResult as PollResult
+from monitor.feeds.polltypes import PollWatcher
 from monitor.feeds.request import Unresolved, resolve
 from monitor.feeds.rounds import Rounds, RoundSummary, failing_entry, next_try_words, round_words
 from monitor.feeds.schedule import backoff_delay, first_delay, next_delay, retry_after_s
 from monitor.feeds.settings import FulltextConfig, PollerConfig
 from monitor.feeds.sources import SOURCES
 from monitor.feeds.spec import FeedSpec
+from monitor.kernel.console import ActionRefused
 from monitor.kernel.errors import BusError, FeedFetchError, FeedParseError, StorageFull
 from monitor.kernel.language import metric_label, with_languages
 from monitor.kernel.metrics import Metrics
-from monitor.kernel.neterrors import NetProblem, describe_status, printable
+from monitor.kernel.neterrors import describe_status, printable
 from monitor.kernel.redact import remember
-from monitor.kernel.waiting import sleep_or_stop
 from monitor.store.state import FeedState, StateStore
 
 log = structlog.get_logger("monitor.poller")
-
-
-@dataclass(frozen=True, slots=True)
-class PollResult:
-    """What one poll did; `retry_in_s` overrides the schedule (Retry-After)."""
-
-    result: str
-    new: int = 0
-    retry_in_s: float | None = None
-    reason: str = ""  # a failure's, as logged
-    items: int | None = None  # in the document read (None when none was)
-    unreachable: bool = False  # the host's name did not resolve, or it refused the connection
-    problem: NetProblem | None = None  # a network or HTTP failure, worded (kernel.neterrors)
-    failures: int = 0  # in a row, this one included, when the poll failed
-
-
-class Leases(Protocol):
-    """Which feeds this poller owns (all of them, unless pollers share the list)."""
-
-    def owns(self, feed_id: str) -> bool:
-        """Whether this poller polls `feed_id` now."""
-        ...
-
-
-class AllFeeds:
-    """The one poller owns every feed."""
-
-    def owns(self, feed_id: str) -> bool:
-        """Always."""
-        return True
 
 
 DEFAULT_FULLTEXT = FulltextConfig()
@@ -80,16 +56,6 @@ BUS_RETRY_S = 5.0  # how soon a poll whose articles could not be published is tr
 
 PAUSED_RECHECK_S = 1.0  # how often a paused poller looks whether it may go on
 CRASH_RETRY_S = 60.0  # how soon a poll that failed on a fault of our own is tried again
-
-
-class PollWatcher(Protocol):
-    """What is told every poll's outcome (feed health, `monitor.alerts.feedwatch`)."""
-
-    def set_feeds(self, feeds: Mapping[str, FeedSpec]) -> None:
-        """The feeds to watch, after each reload."""
-
-    def observe(self, feed: FeedSpec, result: str, new: int, reason: str) -> None:
-        """One poll's outcome."""
 
 
 class Poller:
@@ -145,6 +111,8 @@ class Poller:
         self.rounds = Rounds(_say_round, totals=totals, settle=settle)
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._specs: dict[str, FeedSpec] = {}
+        self._listed: dict[str, FeedSpec] = {}  # every feed in feeds.yaml, paused ones too
+        self.nows = PollNows()  # poll-nows under way, and the loops they wake
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._group: asyncio.TaskGroup | None = None
         self._stop: asyncio.Event | None = None
@@ -176,6 +144,7 @@ class Poller:
         """Start polling new feeds, stop removed or disabled ones, and use changed settings from
         each feed's next poll."""
         wanted = {f.id: f for f in feeds if f.enabled}
+        self._listed = {f.id: f for f in feeds}
         self._specs.update(wanted)
         self.board.keep_only(wanted)
         if self.watch is not None:
@@ -209,17 +178,42 @@ class Poller:
                 wait = min(feed.interval_s, NOT_OWNED_RECHECK_S)
             else:
                 wait = await self._poll_in_loop(feed)
-            if wait is None or await sleep_or_stop(stop, wait):
+            if wait is None or await self.nows.sleep(feed_id, stop, wait):
                 return
 
-    async def _poll_in_loop(self, feed: FeedSpec) -> float | None:
-        """Poll `feed` on its schedule; the delay to its next poll, None when it is not polled
-        again (gone, disabled: a new URL in feeds.yaml revives it)."""
+    async def poll_now(self, feed_id: str) -> dict[str, Any]:
+        """Poll the feed at once, outside its schedule (the same path: politeness, conditional
+        GET, dedup, board, health), and schedule its next poll from this one, as a scheduled
+        poll would (a success ends its backoff). `{"feed", "result", "new", "error",
+        "next_poll_ms"}`; ActionRefused 404 for a feed not in feeds.yaml, 409 for a paused one.
+        Two at once for one feed poll it once: the second is given the first's answer."""
+        feed = self._listed.get(feed_id) or self._specs.get(feed_id)
+        if feed is None:
+            raise ActionRefused(404, f"no feed {feed_id!r} in feeds.yaml")
+        if not feed.enabled:
+            raise ActionRefused(409, f"feed {feed_id} is paused (enabled: false)")
+        return await self.nows.once(feed_id, partial(self._poll_now, feed))
+
+    async def _poll_now(self, feed: FeedSpec) -> dict[str, Any]:
         result = await self.poll(feed)
+        delay = await self._next_delay(feed, result)
+        if delay is not None and feed.id in self._tasks:  # its loop sleeps until then instead
+            self.nows.reschedule(feed.id, delay)
+        said = f"feed {feed.id} polled now: {result.result}, {result.new} new"
+        log.info("feed_polled_now", feed=feed.id, result=result.result, message=said)
+        failed = result.result not in ("ok", "not_modified")
+        return {
+            "feed": feed.id,
+            "result": result.result,
+            "new": result.new,
+            "error": (result.reason or result.result) if failed else None,
+            "next_poll_ms": _ms_from_now(delay) if delay is not None else None,
+        }
+
+    async def _next_delay(self, feed: FeedSpec, result: PollResult) -> float | None:
+        """The delay to the feed's next poll after `result` (board updated), None when it is
+        not polled again (gone, disabled)."""
         if result.result in ("gone", "disabled"):
-            self._ended.add(feed.id)  # no round waits for it any more
-            self._tell(feed, result, None, self._expected())
-            self.first_polls.polled(feed.id, None, self._expected())
             return None
         try:
             state = await self.state.feed_state(feed.id)
@@ -233,6 +227,20 @@ class Poller:
         else:
             delay = next_delay(feed.interval_s, self._rng.random())
         self.board.scheduled(feed.id, next_ms=_ms_from_now(delay), failures=state.failures)
+        return delay
+
+    async def _poll_in_loop(self, feed: FeedSpec) -> float | None:
+        """Poll `feed` on its schedule; the delay to its next poll, None when it is not polled
+        again (gone, disabled: a new URL in feeds.yaml revives it)."""
+        result = await self.poll(feed)
+        if result.result in ("gone", "disabled"):
+            self._ended.add(feed.id)  # no round waits for it any more
+            self._tell(feed, result, None, self._expected())
+            self.first_polls.polled(feed.id, None, self._expected())
+            return None
+        delay = await self._next_delay(feed, result)
+        if delay is None:
+            return None
         self._tell(feed, result, time.time() + delay, self._expected())
         self.first_polls.polled(feed.id, delay if result.unreachable else None, self._expected())
         return delay

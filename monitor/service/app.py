@@ -42,6 +42,7 @@ from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
 from monitor.pipeline import CaughtUp, run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
+from monitor.service.console import make_hands, service_console
 from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
 from monitor.service.words import started
@@ -106,6 +107,8 @@ class Service:
         self.metrics.bus_connected.set_function(lambda: float(self.bus.connection().connected))
         self.metrics.entities_loaded.set(len(rule_set.entities))
         self.metrics.feeds_loaded.set(sum(1 for f in rule_set.feeds if f.enabled))
+        self.hands = make_hands(config, self.bus, lambda: self.rule_set.feeds, self.runs)
+        self.console = service_console(self.hands)  # what the page's actions call
         self.exposed = exposure(config.listen_host, config.listen_port, config.http_token)
         self.status = Sources(  # what GET / shows
             role=role,
@@ -217,7 +220,8 @@ class Service:
         # Blocking senders (Apprise) run here, a few at a time.
         executor = ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="sender")
         stack.callback(executor.shutdown, wait=False, cancel_futures=True)
-        senders = self._senders(Tools(session, executor))
+        senders = self._senders(tools := Tools(session, executor))
+        self.hands.tools = tools
         clock = Clock.from_environ()
         if self.runs("poller"):
             leases = self.wiring.poller_leases()
@@ -238,6 +242,7 @@ class Service:
                 settle=self.caught_up.settled if self.role == "all" and not once else None,
             )
             stack.callback(poller.fulltext.close)
+            self.hands.poller = poller
         if self.runs("dispatcher"):
             stories = StoryDesk(
                 await self.wiring.story_log(stack, self.state),
@@ -304,6 +309,7 @@ class Service:
                     delivery=self.config.delivery,
                 )
                 self.redeliverer = Redeliverer(retrier, self.breakers)
+            self.hands.dispatching(flushes, senders, settlements, claims, self.metrics)
             export_channels(self.breakers, self.flusher, list(self.config.channels), self.metrics)
         return poller, dispatcher
 
@@ -350,6 +356,8 @@ class Service:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.reloader.watch(stop), name="rules-watcher")
                 tg.create_task(self.wiring.upkeep(stop), name="bus-upkeep")
+                if self.hands.control is not None:  # console actions routed (bus.control)
+                    tg.create_task(self.hands.control.run(stop), name="control")
                 if poller is not None:
                     tg.create_task(poller.run(self.rule_set.feeds, stop), name="poller")
                     if self.feed_watch is not None:

@@ -192,12 +192,12 @@ class EmailSender:
         """Deliver a digest as one email; failures as for `send`."""
         await self.deliver(render_digest(self.settings, digest))
 
-    async def deliver(self, outgoing: Outgoing) -> None:
-        """Send one rendered email."""
+    async def deliver(self, outgoing: Outgoing) -> str:
+        """Send one rendered email; the server's last reply (a channel test shows it)."""
         assert isinstance(outgoing, EmailMessage)  # noqa: S101 - email renders messages
         c = self.settings
         try:
-            await aiosmtplib.send(
+            _, reply = await aiosmtplib.send(
                 outgoing,
                 hostname=c.host,
                 port=c.port,
@@ -219,6 +219,7 @@ class EmailSender:
             raise DeliveryError(
                 f"SMTP failed: {type(exc).__name__}: {exc}", retriable=True
             ) from exc
+        return str(reply)
 
 
 def sender(settings: EmailSettings, tools: Tools) -> EmailSender:

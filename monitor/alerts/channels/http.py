@@ -123,6 +123,17 @@ def retry_after_header(value: str | None) -> float | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A platform's answer to one request: its status and the start of its body (a channel
+    test shows it)."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
 class HttpSender:
     """Sends what a kind renders as an HTTP request; 2xx is delivered."""
 
@@ -152,6 +163,13 @@ class HttpSender:
 
     async def request(self, outgoing: Outgoing) -> None:
         """Make the request; raise DeliveryError unless the answer is 2xx."""
+        reply = await self.exchange(outgoing)
+        if not 200 <= reply.status < 300:
+            raise self.refusal(reply.status, reply.reason, reply.headers, reply.body)
+
+    async def exchange(self, outgoing: Outgoing) -> Reply:
+        """Make the request and return the platform's answer, whatever its status (the first
+        REFUSAL_BYTES of its body); DeliveryError when none came (timeout, connection)."""
         assert isinstance(outgoing, HttpRequest)  # noqa: S101 - an HTTP kind renders requests
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
@@ -163,10 +181,8 @@ class HttpSender:
                 timeout=timeout,
                 allow_redirects=False,
             ) as resp:
-                if 200 <= resp.status < 300:
-                    return
                 body = await resp.content.read(REFUSAL_BYTES)
-                raise self.refusal(resp.status, resp.reason or "", resp.headers, body)
+                return Reply(resp.status, resp.reason or "", resp.headers, body)
         except TimeoutError as exc:
             where = describe_error(exc, url=outgoing.url).where
             raise DeliveryError(

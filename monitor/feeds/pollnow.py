@@ -1,0 +1,53 @@
+"""Poll-now's bookkeeping for the poller: one poll at a time per feed however many ask, and
+a feed's loop woken to sleep until the next poll a poll-now scheduled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+class PollNows:
+    """The poll-nows under way, and the sleeps of the feeds' loops they can cut short."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._wakes: dict[str, asyncio.Event] = {}
+        self._rescheduled: dict[str, float] = {}  # the delay a poll-now set, by feed
+
+    async def once(
+        self, feed_id: str, poll: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """`poll()`'s answer; a second ask while the first runs is given the first's."""
+        running = self._running.get(feed_id)
+        if running is None:
+            running = asyncio.ensure_future(poll())
+            self._running[feed_id] = running
+            running.add_done_callback(lambda _: self._running.pop(feed_id, None))
+        return await asyncio.shield(running)
+
+    def reschedule(self, feed_id: str, delay_s: float) -> None:
+        """Make the feed's loop sleep `delay_s` from now instead of what it sleeps."""
+        self._rescheduled[feed_id] = delay_s
+        self._wakes.setdefault(feed_id, asyncio.Event()).set()
+
+    async def sleep(self, feed_id: str, stop: asyncio.Event, wait_s: float) -> bool:
+        """Wait `wait_s` seconds (or what a poll-now sets meanwhile); True when `stop` came."""
+        wake = self._wakes.setdefault(feed_id, asyncio.Event())
+        while True:
+            wake.clear()
+            stopping = asyncio.ensure_future(stop.wait())
+            woken = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait(
+                    {stopping, woken}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                stopping.cancel()
+                woken.cancel()
+            if stop.is_set():
+                return True
+            if not wake.is_set():
+                return False
+            wait_s = self._rescheduled.pop(feed_id, wait_s)
