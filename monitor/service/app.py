@@ -46,6 +46,7 @@ from monitor.service.console import make_hands, service_console
 from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
 from monitor.service.words import started
+from monitor.status.console import add_console_routes
 from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import ChannelRow, StatusView, utc
 from monitor.status.routes import add_status_routes
@@ -330,6 +331,10 @@ class Service:
                 throttle=throttle,
             )
             add_status_routes(app, self._status_view, config.http_token, throttle)
+            console = getattr(self, "console", None)  # Service.console, once it lands
+            add_console_routes(
+                app, lambda: console, config.http_token, throttle, config.listen_host
+            )
             runner = await start_web(app, config.listen_host, config.listen_port)
             if self.exposed is not None:
                 log.warning("listener_unprotected", detail=self.exposed)

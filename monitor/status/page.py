@@ -85,6 +85,24 @@ class StatusView:
     exposed: str | None = None  # the warning when the listener is open beyond loopback
     channels: Sequence[ChannelRow] | None = None  # the dispatcher's channels
     bus: Connection | None = None  # the bus's connection (the page speaks when it is lost)
+    paused: Sequence[str] = ()  # feeds in feeds.yaml with enabled: false
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleView:
+    """The console's part of the status page: its forms' csrf, or why no action is possible,
+    the silences, dead letters, alert history and the last action's one-line result."""
+
+    csrf: str
+    refused: str | None = None  # no token beyond loopback: said instead of the buttons
+    said: tuple[bool, str] | None = None
+    silences: Sequence[Mapping[str, object]] = ()
+    letters: Sequence[Mapping[str, object]] | None = None
+    history: Sequence[Mapping[str, object]] | None = None
+    channels: Sequence[str] = ()
+    paused: Sequence[str] = ()  # feeds with enabled: false
+    query: Mapping[str, str] | None = None  # the history's search (watch, since)
+    problem: str | None = None  # a part that could not be read
 
 
 def ago(ms: int | None, now_ms: int) -> str:
@@ -138,28 +156,30 @@ def bars(per_day: Sequence[int], now_ms: int) -> list[dict[str, float | str | bo
     return shown
 
 
-_ENV = jinja2.Environment(
+ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("monitor.status", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
-_ENV.filters["ago"] = ago
-_ENV.filters["due"] = due
-_ENV.filters["web_link"] = web_link
-_ENV.filters["utc"] = utc
-_ENV.filters["clock"] = clock
-_ENV.filters["plural"] = plural
-_ENV.globals["bars"] = bars
-_ENV.globals["recent_limit"] = RECENT_ALERTS
+ENV.filters["ago"] = ago
+ENV.filters["due"] = due
+ENV.filters["web_link"] = web_link
+ENV.filters["utc"] = utc
+ENV.filters["clock"] = clock
+ENV.filters["plural"] = plural
+ENV.globals["bars"] = bars
+ENV.globals["recent_limit"] = RECENT_ALERTS
 
 
-def render(view: StatusView) -> str:
-    """The status page for `view`."""
+def render(view: StatusView, console: ConsoleView | None = None) -> str:
+    """The status page for `view`, with the console's buttons and lists when given."""
     feeds = view.feeds or ()
     failing = sum(1 for f in feeds if f.status.failing)
     dead_total = sum((view.dead_letters or {}).values())
-    return _ENV.get_template("status.html").render(
+    return ENV.get_template("status.html").render(
         v=view,
+        c=console,
+        muted={str(s.get("watch")): s for s in (console.silences if console else ())},
         refresh=REFRESH_S,
         failing=failing,
         dead_total=dead_total,
@@ -181,4 +201,4 @@ def alerts_words(alerts: Sequence[RecentAlert]) -> str:
 def render_login(*, wrong: bool, wait: str | None = None) -> str:
     """The sign-in form shown when the listener has a token and the request carries none;
     `wait` says why a sign-in is not checked now (too many wrong tokens)."""
-    return _ENV.get_template("login.html").render(wrong=wrong, wait=wait)
+    return ENV.get_template("login.html").render(wrong=wrong, wait=wait)

@@ -24,9 +24,13 @@ from monitor.status.guard import (
     session_value,
     wait_message,
 )
-from monitor.status.page import StatusView, render, render_login
+from monitor.status.page import ConsoleView, StatusView, render, render_login
 
-__all__ = ["COOKIE", "add_status_routes", "session_value"]
+__all__ = ["COOKIE", "EXTRAS", "add_status_routes", "session_value"]
+
+# The console's part of the page (`monitor.status.console` puts it on the app when it serves)
+Extras = Callable[[web.Request], Awaitable[ConsoleView]]
+EXTRAS: web.AppKey[Extras] = web.AppKey("console_extras")
 
 HEADERS = {
     "Content-Security-Policy": (
@@ -72,7 +76,11 @@ def add_status_routes(
         if not admission.ok:
             return refused(admission, wrong="Authorization" in request.headers)
         shown = await view()
-        return html(await asyncio.to_thread(render, shown))  # off the loop: it can be large
+        extras = request.app.get(EXTRAS)
+        console = await extras(request) if extras is not None else None
+        return html(
+            await asyncio.to_thread(render, shown, console)
+        )  # off the loop: it can be large
 
     async def login(request: web.Request) -> web.Response:
         if token is None:

@@ -100,6 +100,7 @@ def build_view(sources: Sources, now_ms: int | None = None) -> StatusView:
         feeds_more=feeds_more,
         watches_more=watches_more,
         bus=sources.bus() if sources.bus is not None else None,
+        paused=tuple(f.id for f in sources.feeds() if not f.enabled),
     )
 
 

@@ -1,0 +1,76 @@
+"""The watch page, `GET /watches/<id>`, and the console's small result pages. Pure: data in,
+HTML out (Jinja2, autoescaped; the listener allows no script)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.kernel.console import Answer
+from monitor.status.page import ENV
+
+LINE = re.compile(r"(?:line |:)(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchPage:
+    """What the watch page shows."""
+
+    id: str
+    source: Answer  # WatchActions.source
+    yaml: str  # the text in the editor (the saved one, or the edit just tried)
+    stored: Sequence[Answer]  # articles to pick for a test
+    silences: Sequence[Answer]
+    csrf: str
+    refused: str | None  # why no action is possible here (no token beyond loopback)
+    result: tuple[str, Answer] | None = None  # the action just done and its answer
+    problems: tuple[str, list[str]] | None = None  # a refused save: message, problems
+    said: tuple[bool, str] | None = None
+
+
+def problem_lines(problems: Sequence[str]) -> set[int]:
+    """The line numbers the problems name."""
+    return {int(m.group(1)) for p in problems for m in LINE.finditer(p)}
+
+
+def marked(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """`text` cut into pieces, each marked or not, for the evidence's (start, end) spans."""
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for start, end in sorted((max(0, s), min(len(text), e)) for s, e in spans):
+        if start < at or start >= end:
+            continue
+        pieces.append((text[at:start], False))
+        pieces.append((text[start:end], True))
+        at = end
+    pieces.append((text[at:], False))
+    return [p for p in pieces if p[0]]
+
+
+def highlighted(result: Answer, name: str) -> list[tuple[str, bool]]:
+    """A tested article's field (`title` or `text`) with its evidence marked."""
+    text = str(result.get(name) or "")
+    spans: list[tuple[int, int]] = []
+    for mark in result.get("marks") or ():
+        if isinstance(mark, list | tuple) and len(mark) == 3 and mark[0] == name:
+            spans.append((int(mark[1]), int(mark[2])))
+    return marked(text, spans)
+
+
+def render_watch(page: WatchPage) -> str:
+    """The watch page."""
+    problems = page.problems[1] if page.problems else []
+    bad = problem_lines(problems)
+    lines = [(n, line, n in bad) for n, line in enumerate(page.yaml.splitlines(), 1)]
+    return ENV.get_template("watch.html").render(
+        p=page, lines=lines, problems=problems, highlighted=highlighted
+    )
+
+
+def render_message(status: int, message: str, problems: Sequence[Any] = ()) -> str:
+    """A refused action's page: what was refused and why, and the way back."""
+    return ENV.get_template("message.html").render(
+        status=status, message=message, problems=[str(p) for p in problems]
+    )

@@ -1,0 +1,90 @@
+"""Hostile requests to the console (issue 34): a cross-site form, a form without or with a
+wrong csrf, no token beyond loopback, huge bodies, `../` and control characters in ids, and
+markup in a watch's YAML or a dead letter's title rendered escaped."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from monitor.status.guard import COOKIE, session_value
+from tests.status.console_fakes import YAML, Fakes, console_app, console_of
+from tests.support.servers import serve
+
+TOKEN = "console-token-0123456789"  # noqa: S105 - a test's
+COOKIES = {COOKIE: session_value(TOKEN)}
+
+
+async def csrf_of(s: aiohttp.ClientSession, base: str) -> str:
+    async with s.get(base + "/watches/war") as page:
+        text = await page.text()
+    return text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("headers", "good_csrf"),
+    [
+        ({"Origin": "https://evil.test"}, True),
+        ({"Sec-Fetch-Site": "cross-site"}, True),
+        ({"Origin": "null"}, True),
+        ({}, False),
+    ],
+)
+async def test_a_forged_form_cannot_act(headers: dict[str, str], good_csrf: bool) -> None:
+    fakes = Fakes()
+    async with (
+        serve(console_app(console_of(fakes), TOKEN)) as base,
+        aiohttp.ClientSession(cookies=COOKIES) as s,
+    ):
+        csrf = await csrf_of(s, base) if good_csrf else "0" * 64
+        form = {"csrf": csrf, "until": "2h"}
+        async with s.post(base + "/-/watches/war/mute", data=form, headers=headers) as r:
+            assert 403 == r.status
+        async with s.post(base + "/-/watches/war/mute", data={"until": "2h"}) as r:
+            assert 403 == r.status  # no csrf at all
+    assert {} == fakes.silences
+
+
+async def test_no_token_beyond_loopback_refuses_and_the_page_says_how() -> None:
+    fakes = Fakes()
+    async with (
+        serve(console_app(console_of(fakes), None, host="0.0.0.0")) as base,  # noqa: S104
+        aiohttp.ClientSession() as s,
+    ):
+        csrf = await csrf_of(s, base)
+        async with s.post(base + "/-/dlq/drop", data={"csrf": csrf, "all": "1"}) as r:
+            assert 403 == r.status
+            assert "http.token" in await r.text()
+        async with s.get(base + "/watches/war") as page:
+            text = await page.text()
+        assert "Set http.token" in text
+        assert 'id="save"' not in text
+    assert [] == fakes.calls
+
+
+async def test_huge_bodies_and_odd_ids_are_refused() -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with serve(console_app(console_of(Fakes()), TOKEN)) as base, aiohttp.ClientSession() as s:
+        big = {"yaml": "x" * (600 * 1024)}
+        async with s.put(base + "/-/watches/war", json=big, headers=headers) as r:
+            assert 413 == r.status
+        for bad in ("..%2F..%2Fetc", "a%0Ab", "a%00", "%2e%2e", "a..b"):
+            async with s.post(base + f"/-/feeds/{bad}/poll", json={}, headers=headers) as r:
+                assert r.status == 404, bad
+
+
+async def test_markup_from_a_watch_or_a_letter_is_escaped() -> None:
+    fakes = Fakes()
+    fakes.source = lambda rule_id: {  # type: ignore[method-assign]
+        "id": "war", "file": "w.yaml", "line": 1, "mode": "live",
+        "yaml": YAML + "# </textarea><script>alert(1)</script>\n",
+    }  # fmt: skip
+    async with (
+        serve(console_app(console_of(fakes), TOKEN)) as base,
+        aiohttp.ClientSession(cookies=COOKIES) as s,
+        s.get(base + "/watches/war") as page,
+    ):
+        text = await page.text()
+    assert "<script>" not in text
+    assert "&lt;/textarea&gt;&lt;script&gt;" in text
+    assert "&lt;b&gt;stored&lt;/b&gt;" in text
