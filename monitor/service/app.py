@@ -331,9 +331,8 @@ class Service:
                 throttle=throttle,
             )
             add_status_routes(app, self._status_view, config.http_token, throttle)
-            console = getattr(self, "console", None)  # Service.console, once it lands
             add_console_routes(
-                app, lambda: console, config.http_token, throttle, config.listen_host
+                app, lambda: self.console, config.http_token, throttle, config.listen_host
             )
             runner = await start_web(app, config.listen_host, config.listen_port)
             if self.exposed is not None:
