@@ -25,6 +25,10 @@ FEED_HEALTH: Final = "feed.health"  # each feed's health, by feed id, compacted 
 FLUSHER_LEASES: Final = "flusher.leases"  # empty; its partitions share the channels' digests
 CLAIMS: Final = "claims"  # who is sending what must go out once, by key (Kafka bus)
 CLAIMS_RETENTION_S: Final = 86400.0  # far beyond any lease
+ALERT_HISTORY: Final = "alerts.history"  # the alert history, by entry key, compacted (Kafka bus)
+HISTORY_RETENTION_S: Final = 30 * 86400.0  # the history keeps 30 days (monitor.alerts.history)
+MUTES: Final = "mutes"  # the watches' silences, by watch id, compacted (Kafka bus)
+MUTES_RETENTION_S: Final = 91 * 86400.0  # a silence lasts 90 days at most
 TOPICS: Final = (ARTICLES, MATCHES, DLQ)
 
 
