@@ -1,14 +1,16 @@
 """What the status page shows of the alerts: the last alerts, each with its channels'
 delivery states. The dispatcher writes it as it settles them; in memory, a fixed number of
-alerts, no I/O."""
+alerts, no I/O. Each change is also told to a `Journal` (`monitor.alerts.history` keeps them
+durably), and the list is seeded from it at start, so the page's alerts survive a restart."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
-from monitor.kernel.models import Alert, Reason, Story
+from monitor.kernel.models import Alert, Evidence, Reason, Story
 from monitor.kernel.text import one_line, plural
 
 RECENT_ALERTS = 50
@@ -34,13 +36,55 @@ class RecentAlert:
     folded: bool = False  # a copy folded into an alerted story (sent once, with the story)
 
 
+class Journal(Protocol):
+    """Where each change of the list is also written (the alert history)."""
+
+    def keep(self, entry: dict[str, Any]) -> None:
+        """Write the whole entry (`entry_of`), replacing the one of its key."""
+        ...
+
+    def amend(self, key: str, channel: str, state: str, reason: str) -> None:
+        """Change one channel's state of an entry no longer in the list."""
+        ...
+
+
 class RecentAlerts:
     """The last `RECENT_ALERTS` alerts, newest first (see the module docstring)."""
 
-    def __init__(self, limit: int = RECENT_ALERTS) -> None:
+    def __init__(self, limit: int = RECENT_ALERTS, journal: Journal | None = None) -> None:
         self.limit = limit
         self.evicted = 0
+        self.journal = journal
         self._alerts: OrderedDict[str, RecentAlert] = OrderedDict()
+
+    def seed(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """List the history's entries (`entry_of`'s shape, newest first) as if settled now:
+        the page shows the alerts from before a restart. Shadow and muted entries are not
+        alerts, and are left out."""
+        for entry in sorted(entries, key=lambda e: int(e.get("first_ms") or 0)):
+            if entry.get("state") in ("shadow", "muted") or entry.get("mode") == "shadow":
+                continue
+            channels = {
+                str(name): (str(c.get("state", "")), str(c.get("reason") or ""))
+                for name, c in dict(entry.get("channels") or {}).items()
+            }
+            key = str(entry["key"])
+            self._alerts.pop(key, None)
+            self._alerts[key] = RecentAlert(
+                key=key,
+                rule_id=str(entry.get("watch", "")),
+                severity=str(entry.get("severity", "")),
+                title=str(entry.get("title", "")),
+                url=str(entry.get("url", "")),
+                feed=str(entry.get("feed", "")),
+                evidence=tuple(str(e) for e in entry.get("evidence") or ()),
+                first_ms=int(entry.get("first_ms") or 0),
+                channels=channels,
+                story=str(entry.get("story", "")),
+                folded=entry.get("state") == "folded",
+            )
+        while len(self._alerts) > self.limit:
+            self._alerts.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._alerts)
@@ -63,12 +107,14 @@ class RecentAlerts:
             title=alert.article.title,
             url=alert.article.url,
             feed=alert.article.feed or "",
-            evidence=tuple(_evidence(alert)),
+            evidence=tuple(evidence_lines(alert.evidence)),
             first_ms=old.first_ms if old else at_ms,
             channels=channels,
             story=_story(alert),
             folded=state == "folded",
         )
+        if self.journal is not None:
+            self.journal.keep(entry_of(self._alerts[key]))
         while len(self._alerts) > self.limit:
             self._alerts.popitem(last=False)
             self.evicted += 1
@@ -82,10 +128,43 @@ class RecentAlerts:
         if old is not None:
             channels = {**old.channels, channel: (state, reason or "")}
             self._alerts[key] = replace(old, channels=channels)
+            if self.journal is not None:
+                self.journal.keep(entry_of(self._alerts[key]))
+        elif self.journal is not None:  # gone from the page's list: the history still has it
+            self.journal.amend(key, channel, state, reason or "")
 
     def newest_first(self) -> list[RecentAlert]:
         """The alerts, the newest first."""
         return sorted(self._alerts.values(), key=lambda a: a.first_ms, reverse=True)
+
+
+def entry_of(alert: RecentAlert, mode: str = "live") -> dict[str, Any]:
+    """The alert as the history keeps it and `History.search` answers it."""
+    channels = {name: {"state": st, "reason": why} for name, (st, why) in alert.channels.items()}
+    return {
+        "key": alert.key,
+        "watch": alert.rule_id,
+        "mode": mode,
+        "severity": alert.severity,
+        "title": alert.title,
+        "url": alert.url,
+        "feed": alert.feed,
+        "evidence": list(alert.evidence),
+        "first_ms": alert.first_ms,
+        "channels": channels,
+        "story": alert.story,
+        "state": "folded" if alert.folded else overall(st for st, _ in alert.channels.values()),
+    }
+
+
+def overall(states: Iterable[str]) -> str:
+    """One state for an alert from its channels' (the worst first): "dead-lettered", "held",
+    "sent", or the first channel's own ("muted", "shadow")."""
+    seen = list(states)
+    for prefix, said in (("dead", "dead-lettered"), ("held", "held"), ("delivered", "sent")):
+        if any(s.startswith(prefix) for s in seen):
+            return said
+    return seen[0] if seen else "held"
 
 
 def _key(rule_id: str, story_id: str) -> str:
@@ -122,9 +201,10 @@ def reason_words(reason: Reason, story: Story) -> str:
     return f"{same} ({reason.share:.0%} of its text alike{agreed})"
 
 
-def _evidence(alert: Alert) -> list[str]:
+def evidence_lines(evidence: Sequence[Evidence]) -> list[str]:
+    """The first three pieces of evidence, one line each: "entity belarus in content: ..."."""
     shown = []
-    for e in alert.evidence[:3]:
+    for e in evidence[:3]:
         name = e.value if e.kind == "entity" else repr(e.value)
         shown.append(f"{e.kind} {name} in {e.field}: {e.snippet}")
     return shown

@@ -13,6 +13,9 @@ ones join the back of the line. Only a failure that retrying cannot fix (a 4xx o
 and 429, a sender's bug) goes to `alerts.dlq` at once, with the reason; with
 `delivery.give_up_after: 0`, so does an alert after its last attempt. A shutdown interrupts the
 backoff: what is not settled stays uncommitted and is sent on the next start.
+Every settlement is also kept in the alert history (`monitor.alerts.history`, through the page's
+`RecentAlerts`), and so are the shadow watches' would-be alerts. A muted watch's matches
+(`monitor.alerts.mutes`) are not sent: kept in the history as muted, and done with.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from monitor.alerts.channels.base import Sender
 from monitor.alerts.claims import Claims, renewing
 from monitor.alerts.digest import HeldAlert
 from monitor.alerts.held import OUTAGE, Held, HeldRow
+from monitor.alerts.history import AlertHistory
+from monitor.alerts.mutes import Mutes
 from monitor.alerts.retrying import (
     BLOCKED,
     FAILED,
@@ -104,7 +109,13 @@ class Dispatcher:
         breakers: Breakers | None = None,
         tell: Callable[[Change], None] = lambda _: None,
         claims: Claims | None = None,
+        history: AlertHistory | None = None,
+        silences: Mutes | None = None,
     ) -> None:
+        if history is not None and recent is None:
+            recent = RecentAlerts(journal=history)  # the settlements reach the history through it
+        self.history = history  # settled alerts, shadow and muted ones, kept across restarts
+        self.silences = silences  # muted watches: their matches are not sent
         self.claims = claims  # several dispatchers (Kafka): an alert is claimed before it is sent
         self._claimed_at = 0.0
         self._claimed_elsewhere: set[str] = set()
@@ -135,6 +146,8 @@ class Dispatcher:
         """Deliver every alert of the records; raise Interrupted if shutdown cut retries short."""
         await self._record_unrecorded()
         await self.settlements.sync()
+        if self.silences is not None:
+            await self.silences.refresh()
         self._waiting = await self.held.waiting()
         batch: list[MatchedArticle] = []
         for record in records:
@@ -192,7 +205,8 @@ class Dispatcher:
                 log.warning("claim_release_failed", alerts=len(claimed), reason=str(exc))
 
     def _held_back(self, matched: MatchedArticle) -> bool:
-        """Shadow matches are reported, not sent; matches of retired rules are dropped."""
+        """Shadow matches are reported, not sent; matches of retired rules are dropped; muted
+        watches' matches are kept in the history, not sent."""
         m = matched.match
         if self.is_retired(m.rule_id):
             self.metrics.alerts.labels("-", "rule_retired").inc()
@@ -208,6 +222,24 @@ class Dispatcher:
                 url=matched.article.url,
                 evidence=[e.value for e in m.evidence],
             )
+            if self.history is not None:
+                self.history.shadow(matched, m.notify or self.default_notify)
+            return True
+        silence = self.silences.muted(m.rule_id) if self.silences is not None else None
+        if silence is not None:
+            channels = m.notify or self.default_notify
+            for channel in channels:
+                self.metrics.alerts.labels(channel, "muted").inc()
+            log.info(
+                "alert_muted",
+                rule=m.rule_id,
+                article=m.article_id,
+                title=matched.article.title,
+                until=silence.to_dict()["until"],
+                reason=silence.reason,
+            )
+            if self.history is not None:
+                self.history.muted(matched, channels, silence)
             return True
         return False
 

@@ -32,6 +32,7 @@ from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
 
 from monitor.bus.base import (
+    ALERT_HISTORY,
     ARTICLES,
     CLAIMS,
     CLAIMS_RETENTION_S,
@@ -41,6 +42,9 @@ from monitor.bus.base import (
     FLUSHER_LEASES,
     HELD,
     HELD_RETENTION_S,
+    HISTORY_RETENTION_S,
+    MUTES,
+    MUTES_RETENTION_S,
     POLLER_LEASES,
     STORIES,
     STORIES_RETENTION_S,
@@ -166,7 +170,12 @@ class KafkaBus(Resource):
             wanted.append(
                 NewTopic(self.topic(CLAIMS), self.cfg.partitions, rf, topic_configs=claims)
             )
-            for name, retention_s in ((STORIES, STORIES_RETENTION_S), (HELD, HELD_RETENTION_S)):
+            for name, retention_s in (
+                (STORIES, STORIES_RETENTION_S),
+                (HELD, HELD_RETENTION_S),
+                (ALERT_HISTORY, HISTORY_RETENTION_S),
+                (MUTES, MUTES_RETENTION_S),
+            ):
                 # Compacted to one record a key, and gone after the retention.
                 configs = {
                     "cleanup.policy": "compact,delete",

@@ -264,6 +264,8 @@ class Service:
                 delivery=self.config.delivery,
                 owns=flushes.owns,
             )
+            history = await self.wiring.history(stack, self.state)
+            await history.attach(self.status.recent)  # the page's alerts from before a restart
             dispatcher = Dispatcher(
                 senders=senders,
                 default_notify=self.config.default_notify,
@@ -283,6 +285,8 @@ class Service:
                 breakers=self.breakers,
                 tell=notices.tell,
                 claims=self.wiring.dispatcher_claims(claims),
+                history=history,
+                silences=await self.wiring.silences(stack, self.state),
             )
             self.flusher = Flusher(
                 held=held,

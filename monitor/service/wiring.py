@@ -19,6 +19,8 @@ from monitor.alerts.claims import Claims, KafkaClaims, LocalClaims
 from monitor.alerts.dispatch import Settlements
 from monitor.alerts.feedwatch import HealthStore, KafkaHealthStore, LocalHealthStore
 from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
+from monitor.alerts.history import AlertHistory, KafkaHistoryStore, LocalHistoryStore
+from monitor.alerts.mutes import KafkaSilences, LocalSilences, Mutes
 from monitor.bus.compacted import KafkaSettlements
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.leases import KafkaLeases
@@ -36,7 +38,16 @@ from monitor.stories.store import KafkaStoryLog, LocalStoryLog, StoryLog
 log = structlog.get_logger("monitor.service")
 
 PRUNE_INTERVAL_S = 3600.0
-S = TypeVar("S", KafkaSettlements, KafkaHeldStore, KafkaStoryLog, KafkaHealthStore, KafkaClaims)
+S = TypeVar(
+    "S",
+    KafkaSettlements,
+    KafkaHeldStore,
+    KafkaStoryLog,
+    KafkaHealthStore,
+    KafkaClaims,
+    KafkaHistoryStore,
+    KafkaSilences,
+)
 
 
 class Lease(Protocol):
@@ -77,6 +88,14 @@ class Wiring(Protocol):
         """Where story members are kept across restarts."""
         ...
 
+    async def history(self, stack: AsyncExitStack, state: StateStore) -> AlertHistory:
+        """The alert history (one a process; its queued writes drained as `stack` closes)."""
+        ...
+
+    async def silences(self, stack: AsyncExitStack, state: StateStore) -> Mutes:
+        """The watches' silences (one a process)."""
+        ...
+
     async def health_store(self, stack: AsyncExitStack, state: StateStore) -> HealthStore:
         """Where each feed's health is kept."""
         ...
@@ -109,6 +128,8 @@ class LocalWiring:
         self.bus = LocalBus(config.state_dir / "bus.db")
         self.retention_s = config.retention_s
         self.metrics = metrics
+        self._history: AlertHistory | None = None
+        self._silences: Mutes | None = None
 
     def files(self, state: StateStore) -> list[SqliteFile]:
         """state.db and bus.db."""
@@ -133,6 +154,20 @@ class LocalWiring:
     async def story_log(self, stack: AsyncExitStack, state: StateStore) -> StoryLog:
         """state.db's story members."""
         return LocalStoryLog(state)
+
+    async def history(self, stack: AsyncExitStack, state: StateStore) -> AlertHistory:
+        """state.db's alert history."""
+        if self._history is None:
+            self._history = AlertHistory(LocalHistoryStore(state))
+            stack.push_async_callback(self._history.drain)
+        return self._history
+
+    async def silences(self, stack: AsyncExitStack, state: StateStore) -> Mutes:
+        """state.db's silences."""
+        if self._silences is None:
+            self._silences = Mutes(LocalSilences(state))
+            await self._silences.refresh(force=True)
+        return self._silences
 
     async def health_store(self, stack: AsyncExitStack, state: StateStore) -> HealthStore:
         """state.db's feed health."""
@@ -177,6 +212,8 @@ class KafkaWiring:
         self.metrics = metrics
         self._poller_leases: KafkaLeases | None = None
         self._flusher_lease: KafkaLeases | None = None
+        self._history: AlertHistory | None = None
+        self._silences: Mutes | None = None
 
     def files(self, state: StateStore) -> list[SqliteFile]:
         """state.db only: the log is the broker's."""
@@ -204,6 +241,22 @@ class KafkaWiring:
     async def story_log(self, stack: AsyncExitStack, state: StateStore) -> StoryLog:
         """The story members' topic."""
         return await self._started(stack, KafkaStoryLog(self.bus, self.metrics))
+
+    async def history(self, stack: AsyncExitStack, state: StateStore) -> AlertHistory:
+        """The `alerts.history` topic, read by any process."""
+        if self._history is None:
+            store = await self._started(stack, KafkaHistoryStore(self.bus, self.metrics))
+            self._history = AlertHistory(store)
+            stack.push_async_callback(self._history.drain)
+        return self._history
+
+    async def silences(self, stack: AsyncExitStack, state: StateStore) -> Mutes:
+        """The `mutes` topic, read by every dispatcher."""
+        if self._silences is None:
+            store = await self._started(stack, KafkaSilences(self.bus, self.metrics))
+            self._silences = Mutes(store)
+            await self._silences.refresh(force=True)
+        return self._silences
 
     async def health_store(self, stack: AsyncExitStack, state: StateStore) -> HealthStore:
         """The feed health topic."""

@@ -1,7 +1,11 @@
 """The service's own durable state, in state_dir/state.db: feed state, seen items, deliveries,
 alerts held for digests (`monitor.alerts.held`), claims on sends (`monitor.alerts.claims`),
-the members of stories (`monitor.stories.store`), feed health (`monitor.alerts.feedwatch`) and
-article pages read for full text (`monitor.feeds.pages`)."""
+the members of stories (`monitor.stories.store`), feed health (`monitor.alerts.feedwatch`),
+article pages read for full text (`monitor.feeds.pages`), the alert history
+(`monitor.alerts.history`) and the watches' silences (`monitor.alerts.mutes`).
+
+A table added since a file was made is created at start (`CREATE TABLE IF NOT EXISTS`); a column
+added to an older table is added by `ALTER TABLE` at start."""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from monitor.store.sqlite import SqliteFile
 SEEN_RETENTION_S = 30 * 86400  # an item absent from its feed this long may be forgotten
 NAME_MAX = 1000  # characters of a feed's polled title (and 2 KiB of its site) kept
 SITE_MAX = 2048
+HISTORY_MAX = 10_000  # alert history entries kept at most, the oldest pruned first
+HISTORY_DAYS = 30  # and none older
 # Columns added since the table was first made: (name, type), added to an older file at start.
 _FEED_STATE_ADDED = (("title", "TEXT"), ("site", "TEXT"))
 
@@ -94,6 +100,21 @@ CREATE TABLE IF NOT EXISTS story_facts (
     lead TEXT NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS alert_history (
+    key TEXT PRIMARY KEY,
+    watch TEXT NOT NULL,
+    first_ms INTEGER NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_history_first ON alert_history (first_ms);
+CREATE INDEX IF NOT EXISTS alert_history_watch ON alert_history (watch, first_ms);
+CREATE TABLE IF NOT EXISTS silences (
+    rule_id TEXT PRIMARY KEY,
+    until_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    who TEXT NOT NULL
+);
 """
 
 
@@ -138,6 +159,15 @@ class StateStore(Resource):
             db.execute("DELETE FROM story_members WHERE seen_ms < ?", (cutoff,))
             # Claims whose holder crashed: expired, they would only be taken over anyway.
             db.execute("DELETE FROM claims WHERE until_ms < ?", (int(time.time() * 1000),))
+            db.execute("DELETE FROM silences WHERE until_ms < ?", (int(time.time() * 1000),))
+            # The alert history: the newest HISTORY_MAX entries of the last HISTORY_DAYS.
+            history_cutoff = int((time.time() - HISTORY_DAYS * 86400) * 1000)
+            db.execute("DELETE FROM alert_history WHERE first_ms < ?", (history_cutoff,))
+            db.execute(
+                "DELETE FROM alert_history WHERE rowid NOT IN "
+                "(SELECT rowid FROM alert_history ORDER BY first_ms DESC LIMIT ?)",
+                (HISTORY_MAX,),
+            )
 
         await self.file.write(prune)
 
