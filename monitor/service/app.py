@@ -31,7 +31,6 @@ from monitor.kernel import native
 from monitor.kernel.clock import Clock
 from monitor.kernel.errors import Problem
 from monitor.kernel.metrics import Metrics, Structure, make_metrics
-from monitor.kernel.redact import redact
 from monitor.kernel.text import plural
 from monitor.matching.board import MatchTally
 from monitor.matching.compiler import compile_rules
@@ -48,9 +47,9 @@ from monitor.service.wiring import Lease, make_wiring
 from monitor.service.words import started
 from monitor.status.console import add_console_routes
 from monitor.status.guard import SignInThrottle, exposure
-from monitor.status.page import ChannelRow, StatusView, utc
+from monitor.status.page import StatusView, utc
 from monitor.status.routes import add_status_routes
-from monitor.status.view import Sources, build_view, seed_tally
+from monitor.status.view import Sources, build_view, channel_rows, seed_tally
 from monitor.status.web import make_app, start_web, status_page_line
 from monitor.store.state import StateStore
 from monitor.store.storage import StorageHealth
@@ -214,6 +213,9 @@ class Service:
         await stack.enter_async_context(self.bus)
         await stack.enter_async_context(self.state)
         await self.wiring.check(self.state)
+        # Any role's console reads the history and the silences where they are kept.
+        self.console.history = await self.wiring.history(stack, self.state)
+        self.console.silences = await self.wiring.silences(stack, self.state)
         session = await stack.enter_async_context(
             guarded_session(headers={"User-Agent": f"monitor/{__version__}"})
         )
@@ -430,24 +432,9 @@ class Service:
         view = replace(build_view(self.status), exposed=self.exposed)
         if self.flusher is None:
             return view
-        return replace(view, channels=await self._channel_rows())
-
-    async def _channel_rows(self) -> list[ChannelRow]:
-        waiting = await self.flusher.held.waiting() if self.flusher is not None else {}
-        rows = []
-        for name in self.config.channels:
-            breaker = self.breakers[name]
-            since = breaker.down_since
-            rows.append(
-                ChannelRow(
-                    name=name,
-                    down_since_ms=int(since * 1000) if since is not None else None,
-                    reason=redact(breaker.reason),
-                    probe_ms=int(breaker.probe_at * 1000) if since is not None else None,
-                    waiting=waiting.get(name, 0),
-                )
-            )
-        return rows
+        waiting = await self.flusher.held.waiting()
+        rows = channel_rows(list(self.config.channels), self.breakers, waiting)
+        return replace(view, channels=rows)
 
     def _lag(self, group: str, lags: dict[int, int]) -> None:
         # A partition a rebalance gave to another member is no longer this process's share:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import structlog
@@ -21,6 +21,7 @@ from prometheus_client.samples import Sample
 
 from monitor import __version__
 from monitor.alerts.board import RecentAlert, RecentAlerts
+from monitor.alerts.breaker import Breakers
 from monitor.bus.base import MATCHES, Connection
 from monitor.bus.history import stored_records
 from monitor.bus.settings import BusPlace
@@ -31,7 +32,7 @@ from monitor.kernel.metrics import Metrics
 from monitor.kernel.redact import redact
 from monitor.matching.board import DAY_MS, DAYS, MatchTally
 from monitor.matching.spec import RuleSpec
-from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow
+from monitor.status.page import ChannelRow, FeedRow, RulesState, StatusView, WatchRow
 
 log = structlog.get_logger("monitor.status")
 # A page for 100,000 watches would be 100 MB: the page lists the busiest watches and the
@@ -158,3 +159,23 @@ async def seed_tally(
         if record.timestamp_ms < before_ms:
             tally.add([record.key], record.timestamp_ms)
     log.debug("status_history_read", matches=len(records))  # the page's charts: not news
+
+
+def channel_rows(
+    names: Sequence[str], breakers: Breakers, waiting: Mapping[str, int]
+) -> list[ChannelRow]:
+    """Each channel's row: up, or down since when and why, and the alerts waiting for it."""
+    rows = []
+    for name in names:
+        breaker = breakers[name]
+        since = breaker.down_since
+        rows.append(
+            ChannelRow(
+                name=name,
+                down_since_ms=int(since * 1000) if since is not None else None,
+                reason=redact(breaker.reason),
+                probe_ms=int(breaker.probe_at * 1000) if since is not None else None,
+                waiting=waiting.get(name, 0),
+            )
+        )
+    return rows
