@@ -18,6 +18,7 @@ class RuleBook:
         self._compiled = compiled
         self._throttles = _throttles(compiled)
         self._alone = _alone(compiled)
+        self._ids = frozenset(r.spec.id for r in compiled.rules)
         self._retired: set[str] = set()
 
     @property
@@ -32,6 +33,11 @@ class RuleBook:
         self._retired = (self._retired | before) - after
         self._compiled, self._throttles = compiled, _throttles(compiled)
         self._alone = _alone(compiled)
+        self._ids = frozenset(after)
+
+    def knows(self, rule_id: str) -> bool:
+        """Whether the rule is in force now."""
+        return rule_id in self._ids
 
     def is_retired(self, rule_id: str) -> bool:
         """Whether a reload in this process deleted or disabled the rule."""

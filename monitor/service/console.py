@@ -25,7 +25,7 @@ from monitor.bus.control import Handler, KafkaControl
 from monitor.bus.kafka import KafkaBus
 from monitor.feeds.poller import Poller
 from monitor.feeds.spec import FeedSpec
-from monitor.kernel.console import ActionRefused, Answer, Who
+from monitor.kernel.console import ActionRefused, Answer, Silence, Who
 from monitor.kernel.metrics import Metrics
 from monitor.status.actions import (
     Console,
@@ -236,3 +236,26 @@ def service_console(
         history=history,
         channel_names=tuple(hands.channels),
     )
+
+
+class KnownSilences:
+    """The silences, refusing to mute a watch that is not in the rule set in force (a typo
+    would silence nothing and say it did); a silence can always be ended."""
+
+    def __init__(self, silences: Silences, known: Callable[[str], bool]) -> None:
+        self.silences = silences
+        self.known = known
+
+    async def mute(self, rule_id: str, until_ms: int, reason: str, who: Who) -> Silence:
+        """Mute a watch in force (404 for another id)."""
+        if not self.known(rule_id):
+            raise ActionRefused(404, f"no watch {rule_id!r} in the rules in force")
+        return await self.silences.mute(rule_id, until_ms, reason, who)
+
+    async def unmute(self, rule_id: str, who: Who) -> Silence | None:
+        """End the watch's silence now."""
+        return await self.silences.unmute(rule_id, who)
+
+    async def active(self) -> list[Silence]:
+        """The silences not yet over."""
+        return await self.silences.active()
