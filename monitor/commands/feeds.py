@@ -29,7 +29,6 @@ import contextlib
 import dataclasses
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -60,6 +59,7 @@ from monitor.feeds.feedsfile import FeedsFileError, NewFeed, append_feeds, new_i
 from monitor.feeds.guard import resolve
 from monitor.feeds.opml import MAX_OUTLINES, TooManyOutlines, read_opml, write_opml
 from monitor.feeds.spec import FeedSpec, parse_feed_file
+from monitor.feeds.writing import replace_text
 from monitor.kernel.errors import ConfigError, InputError, RuleError
 from monitor.kernel.language import with_languages
 from monitor.kernel.yamlfile import parse_yaml
@@ -358,20 +358,8 @@ def _write(
 
 
 def _replace(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, keeping its permissions: a reader (the running
-    monitor's reloader) sees the old file or the new one, never half of it."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write `text` to `path` atomically, keeping its permissions."""
+    replace_text(path, text)
 
 
 # -- test ---------------------------------------------------------------------------------------
