@@ -1,5 +1,6 @@
 """The console's edits of the rules directory: a watch's YAML read, tested, backtested and
-saved; its mode switched; a feed paused or resumed; a watch proposed from a stored article.
+saved; its mode switched; a watch proposed from a stored article (feeds.yaml's edits:
+`monitor.status.feeddesk`).
 
 A save is a text splice (`monitor.matching.editing`): only the watch's lines change. The whole
 rule set is checked with the changed text in its file's place, as `monitor check` checks it, and
@@ -16,7 +17,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from monitor.bus.base import ARTICLES
 from monitor.bus.history import stored_records
 from monitor.bus.settings import BusPlace
 from monitor.feeds.request import env_problems
+from monitor.feeds.trialpage import PageUnread
 from monitor.feeds.writing import replace_text, version_of
 from monitor.kernel.console import ActionRefused, Answer, Trial, Who
 from monitor.kernel.errors import BusError, Problem, StorageError
@@ -109,17 +111,23 @@ class RulesFiles:
     def write(self, at: _Located, text: str, shown: Callable[[Problem], str], message: str) -> str:
         """Check and write `text` over `at`'s file; the git outcome ("" when not asked).
         Raise 422 (problems, nothing written) or 409 (the file changed since it was read)."""
-        found = self.problems(at.path, text)
+        return self.write_file(at.path, at.text, text, shown, message)
+
+    def write_file(
+        self, path: Path, read: str, text: str, shown: Callable[[Problem], str], message: str
+    ) -> str:
+        """Check and write `text` over `path`, read as `read`; see `write`."""
+        found = self.problems(path, text)
         if found:
             raise ActionRefused(
                 422,
-                f"{at.path.name} left as it was: {len(found)} problem(s)",
+                f"{path.name} left as it was: {len(found)} problem(s)",
                 [shown(p) for p in found],
             )
-        if at.path.read_text(encoding="utf-8") != at.text:
-            raise ActionRefused(409, f"{at.path.name} changed since it was read: read it again")
-        replace_text(at.path, text)
-        return self._commit(at.path, message) if self.git_commit else ""
+        if path.read_text(encoding="utf-8") != read:
+            raise ActionRefused(409, f"{path.name} changed since it was read: read it again")
+        replace_text(path, text)
+        return self._commit(path, message) if self.git_commit else ""
 
     def _commit(self, path: Path, message: str) -> str:
         """Commit `path` alone; "committed", or what went wrong (never raised)."""
@@ -170,12 +178,12 @@ class WatchDesk:
         place: BusPlace,
         stories: StoriesConfig,
         *,
-        fetch_page: Callable[[str], object] | None = None,
+        fetch_page: Callable[[str], Awaitable[tuple[str, str]]] | None = None,
     ) -> None:
         self.files = files
         self.place = place
         self.stories = stories
-        self.fetch_page = fetch_page  # async url -> (title, text), the full-text fetcher's
+        self.fetch_page = fetch_page  # async url -> (title, text): `monitor.feeds.trialpage`
 
     def source(self, rule_id: str) -> Answer:
         """`{"id", "file", "line", "mode", "yaml", "version"}` of a watch (404)."""
@@ -276,11 +284,9 @@ class WatchDesk:
         if self.fetch_page is None:
             raise ActionRefused(503, "this process cannot fetch pages")
         try:
-            title, text = await self.fetch_page(url)  # type: ignore[misc]
-        except ActionRefused:
-            raise
-        except Exception as exc:
-            raise ActionRefused(422, f"{url[:200]}: {exc}") from exc
+            title, text = await self.fetch_page(url)
+        except PageUnread as exc:
+            raise ActionRefused(422, f"the page was not read: {exc}") from exc
         return make_article(id=url, url=url, title=str(title), content=str(text))
 
     async def _stored_articles(self, days: int) -> list[Article]:
@@ -380,38 +386,3 @@ def _entities_in(article: Article, rule_set: RuleSet) -> list[str]:
 
 def _watch_line(p: Problem) -> str:
     return f"line {p.line} of the watch: {p.message}" if p.line > 0 else p.message
-
-
-class FeedDesk:
-    """`FeedFiles` on a rules directory's feeds.yaml: pause and resume."""
-
-    def __init__(self, files: RulesFiles, add: Callable[..., object] | None = None) -> None:
-        self.files = files
-        self._add = add
-
-    async def set_enabled(self, feed_id: str, enabled: bool, who: Who) -> Answer:
-        """Write `enabled:` for the feed: `{"feed", "enabled", "file", "line"}`."""
-        async with self.files.lock:
-            at = await asyncio.to_thread(self.files.locate, "feeds", feed_id, "feed")
-            text = editing.set_key(at.text, at.span, "enabled", "true" if enabled else "false")
-            await asyncio.to_thread(
-                self.files.write,
-                at,
-                text,
-                str,
-                f"monitor console: {'resume' if enabled else 'pause'} feed {feed_id}",
-            )
-        log.info("feed_enabled_set", feed=feed_id, enabled=enabled, who=who.to_dict())
-        return {"feed": feed_id, "enabled": enabled, "file": at.path.name, "line": at.span.line}
-
-    async def add(self, url: str, who: Who, *, choose: str | None = None) -> Answer:
-        """Discover the feeds at `url`; add the chosen one (see `FeedFiles`)."""
-        if self._add is None:
-            raise ActionRefused(
-                503, "adding feeds is not wired in this process: use `monitor feeds add`"
-            )
-        answer = await self._add(url, choose)  # type: ignore[misc]
-        log.info(
-            "feed_add_asked", url=url[:200], added=bool(answer.get("added")), who=who.to_dict()
-        )
-        return dict(answer)

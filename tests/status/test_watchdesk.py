@@ -11,7 +11,8 @@ import pytest
 from monitor.kernel.console import ActionRefused, Trial, Who
 from monitor.kernel.models import make_article
 from monitor.matching import propose
-from monitor.status.watchdesk import FeedDesk, RulesFiles, WatchDesk
+from monitor.status.feeddesk import FeedDesk
+from monitor.status.watchdesk import RulesFiles, WatchDesk
 from monitor.stories.settings import StoriesConfig
 
 WHO = Who("127.0.0.1", "loopback")
