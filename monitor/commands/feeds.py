@@ -29,7 +29,6 @@ import contextlib
 import dataclasses
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -39,32 +38,20 @@ from typing import TextIO
 from yarl import URL
 
 from monitor.commands.common import ALLOW_PRIVATE
-from monitor.commands.feedfetch import (
-    EXIT_OK,
-    EXIT_USAGE,
-    Found,
-    Refused,
-    feed_client,
-    fetch_feed,
-    read_url,
-)
 from monitor.commands.home import config_arguments
+from monitor.feeds.adding import appended, discover, feeds_path
 from monitor.feeds.addresses import FLAG, Guard
-from monitor.feeds.discover import (
-    COMMON_PATHS,
-    Candidate,
-    common_paths,
-    feed_links,
-)
-from monitor.feeds.feedsfile import FeedsFileError, NewFeed, append_feeds, new_id, same_url
+from monitor.feeds.discover import Candidate
+from monitor.feeds.feedsfile import NewFeed, new_id, same_url
+from monitor.feeds.fetching import EXIT_OK, EXIT_USAGE, Refused, fetch_feed
 from monitor.feeds.guard import resolve
 from monitor.feeds.opml import MAX_OUTLINES, TooManyOutlines, read_opml, write_opml
-from monitor.feeds.spec import FeedSpec, parse_feed_file
-from monitor.kernel.errors import ConfigError, InputError, RuleError
+from monitor.feeds.spec import FeedSpec
+from monitor.feeds.writing import replace_text
+from monitor.kernel.errors import ConfigError, InputError, Problem, RuleError
 from monitor.kernel.language import with_languages
-from monitor.kernel.yamlfile import parse_yaml
 from monitor.matching.compiler import compile_rules
-from monitor.matching.loader import FEEDS_FILE, load_rules_dir, read_rules_dir
+from monitor.matching.loader import load_rules_dir, read_rules_dir
 from monitor.matching.matcher import match_article
 from monitor.matching.schema import link
 from monitor.service.config import Config, load_config
@@ -114,11 +101,6 @@ def feeds_command(
         return exc.code
 
 
-def _feeds_path(config: Config) -> Path:
-    other = config.rules_dir / "feeds.yml"
-    return other if other.is_file() else config.rules_dir / FEEDS_FILE
-
-
 def _current(config: Config) -> tuple[FeedSpec, ...]:
     rule_set, problems = read_rules_dir(config.rules_dir)
     if problems:
@@ -139,10 +121,12 @@ def _add(
     feeds, url = _current(config), asked.url
     known = {same_url(f.url): f for f in feeds}
     _not_listed(url, known)
-    candidates, read = asyncio.run(_discover(config, url))
+    candidates, read = asyncio.run(discover(config.poller, url))
     chosen = Candidate(url) if url in read else _choose(candidates, pick, out, ask)
     try:
-        found = read.get(chosen.url) or asyncio.run(fetch_feed(config, chosen.url, origin=url))
+        found = read.get(chosen.url) or asyncio.run(
+            fetch_feed(config.poller, chosen.url, origin=url)
+        )
     except Refused as exc:
         raise Refused(f"{exc}\n(the feed {chosen.url} is named by the page {url})") from exc
     title = chosen.title or found.parsed.title
@@ -171,33 +155,6 @@ def _not_listed(url: str, known: dict[str, FeedSpec]) -> None:
     twin = known.get(same_url(url))
     if twin is not None:
         raise Refused(f"{url} is already in feeds.yaml as {twin.id!r} ({twin.path}:{twin.line})")
-
-
-async def _discover(config: Config, url: str) -> tuple[list[Candidate], dict[str, Found]]:
-    """The feeds the page at `url` offers, and those of them already read (by URL); when `url`
-    is itself a feed, no candidates and that feed."""
-    async with feed_client(config) as client:
-        feed, fetched, body = await read_url(client, url)
-        if feed is not None:
-            return [], {url: feed}
-        found = feed_links(body, str(fetched.url))
-        if found:
-            return found, {}
-        read: dict[str, Found] = {}
-        for guess in common_paths(str(fetched.url)):
-            try:
-                probe, _, _ = await read_url(client, guess, origin=url)
-            except Refused:
-                continue  # not there, or not a feed: the next path
-            if probe is not None:
-                found.append(Candidate(guess, probe.parsed.title))
-                read[guess] = probe
-        if not found:
-            raise Refused(
-                f'no feed found at {url}: the page names none (<link rel="alternate">) and '
-                f"none is at {', '.join(COMMON_PATHS)}"
-            )
-        return found, read
 
 
 def _choose(
@@ -332,46 +289,19 @@ def _write(
     config: Config, before: Sequence[FeedSpec], new: Sequence[NewFeed]
 ) -> tuple[Path, list[FeedSpec]]:
     """Append `new` to feeds.yaml, validated as `monitor check` would; the added specs."""
-    path = _feeds_path(config)
+    path = feeds_path(config.rules_dir)
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:
         raise Refused(f"{path}: cannot read it: {exc}", EXIT_USAGE) from exc
-    try:
-        edited = append_feeds(text, new)
-    except FeedsFileError as exc:
-        raise Refused(f"{path}: {exc}") from exc
-    data, problems = parse_yaml(edited, str(path))
-    feeds: list[FeedSpec] = []
-    if not problems:
-        feeds, problems = parse_feed_file(str(path), data)
-    if not problems:
+
+    def linked(feeds: list[FeedSpec]) -> list[Problem]:
         rule_set, _ = read_rules_dir(config.rules_dir)
-        problems = link(dataclasses.replace(rule_set, feeds=tuple(feeds)))
-    by_id = {f.id: f for f in feeds}
-    added = [by_id[n.id] for n in new if n.id in by_id and by_id[n.id].url == n.url]
-    if problems or len(added) != len(new) or len(feeds) != len(before) + len(new):
-        listed = "\n".join(str(p) for p in problems) or "the new list does not read back as written"
-        raise Refused(f"feeds.yaml left as it was: the new list would not load:\n{listed}")
-    _replace(path, edited)
+        return link(dataclasses.replace(rule_set, feeds=tuple(feeds)))
+
+    edited, added = appended(path, text, before, new, linked)
+    replace_text(path, edited)
     return path, added
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, keeping its permissions: a reader (the running
-    monitor's reloader) sees the old file or the new one, never half of it."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # -- test ---------------------------------------------------------------------------------------
@@ -387,7 +317,14 @@ def _test(config: Config, target: str, out: TextIO) -> int:
         spec = next((f for f in feeds if same_url(f.url) == same_url(url)), None)
     compiled = compile_rules(load_rules_dir(config.rules_dir))
     try:
-        found = asyncio.run(fetch_feed(config, url, request=spec.request if spec else None))
+        found = asyncio.run(
+            fetch_feed(
+                config.poller,
+                url,
+                request=spec.request if spec else None,
+                environ=config.environ,
+            )
+        )
     except Refused as exc:
         print(f"feed {spec.id if spec else '(not in feeds.yaml)'}: {url}", file=out)
         raise Refused(f"failed: {exc}") from exc

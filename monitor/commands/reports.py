@@ -9,101 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TextIO
 
-from monitor.bus.base import ARTICLES, MATCHES
-from monitor.bus.history import per_day, stored_records
-from monitor.kernel.metrics import make_metrics
+from monitor.bus.base import MATCHES
+from monitor.bus.history import stored_records
 from monitor.kernel.models import Article, Match, MatchedArticle
 from monitor.kernel.records import BadRecord
 from monitor.kernel.text import plural
-from monitor.matching.compiler import compile_rules
-from monitor.matching.matcher import match_article
-from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
 from monitor.service.config import Config
-from monitor.stories.desk import StoryDesk
-from monitor.stories.store import NoStoryLog
-
-
-@dataclass
-class Found:
-    """Matches found, in order, with the time of each (ms) for the per-day summary; with
-    `stories`, the story of each match (in the same order), as the service folds them."""
-
-    matches: list[tuple[Match, Article, int]] = field(default_factory=list)
-    articles: int = 0
-    stories: list[str] | None = None
-
-    def grouped(self) -> dict[tuple[str, str], list[int]]:
-        """(rule, story) -> the indexes of its matches, first first: one would-be alert each
-        (each match its own when stories were not folded)."""
-        groups: dict[tuple[str, str], list[int]] = {}
-        for n, (m, article, _) in enumerate(self.matches):
-            story = self.stories[n] if self.stories is not None else article.id
-            groups.setdefault((m.rule_id, story), []).append(n)
-        return groups
-
-    def summary(self) -> dict[str, RuleSummary]:
-        """Per rule: how many matches, and how many per day."""
-        by_rule: dict[str, list[int]] = {}
-        for m, _, ts in self.matches:
-            by_rule.setdefault(m.rule_id, []).append(ts)
-        return {rule: RuleSummary(len(ts), per_day(ts)) for rule, ts in sorted(by_rule.items())}
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSummary:
-    """One rule's matches in a report."""
-
-    matches: int
-    per_day: dict[str, int]
+from monitor.status.backtesting import Found
+from monitor.status.backtesting import backtest as run_backtest
 
 
 async def backtest(
     config: Config, rule_set: RuleSet, *, since_s: float, rule_ids: Sequence[str]
 ) -> Found:
     """Run the rules over the stored articles of the last `since_s` seconds (each article once)."""
-    if rule_ids:
-        keep = set(rule_ids)
-        rule_set = RuleSet(
-            rules=tuple(r for r in rule_set.rules if r.id in keep),
-            entities=rule_set.entities,
-            feeds=rule_set.feeds,
-        )
-    compiled = compile_rules(rule_set)
-    book = RuleBook(compiled)
-    now_s = 0.0
-    desk = StoryDesk(
-        NoStoryLog(),
-        window_s=config.stories.window_s,
-        metrics=make_metrics(),
-        max_articles=config.stories.max_articles,
-        clock=lambda: now_s,
-    )
-    stories: list[str] = []
-    found = Found(stories=stories)
-    seen: set[str] = set()
-    for record in await stored_records(config, ARTICLES, since_s):
-        try:
-            article = Article.from_bytes(record.value)
-        except BadRecord:
-            continue  # the live matcher counted and logged it when it met it
-        if article.id in seen:
-            continue
-        seen.add(article.id)
-        found.articles += 1
-        batch = [MatchedArticle(match=m, article=article) for m in match_article(article, compiled)]
-        if not batch:
-            continue
-        now_s = record.timestamp_ms / 1000  # the desk's window runs on the records' time
-        await desk.place(batch)
-        for matched in batch:
-            story = desk.story_for(matched, folds=book.folds(matched.match.rule_id))
-            found.matches.append((matched.match, article, record.timestamp_ms))
-            stories.append(story.id)
-    return found
+    return await run_backtest(config, config.stories, rule_set, since_s=since_s, rule_ids=rule_ids)
 
 
 async def shadow_report(config: Config, *, since_s: float) -> Found:

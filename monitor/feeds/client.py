@@ -80,6 +80,10 @@ class Client:
         self.politeness = politeness or Politeness(config.per_host, config.host_delay_s)
         self.user_agent = config.user_agent or f"monitor/{__version__} (feed poller)"
         self.hint = CONFIG_KEY  # how to allow internal targets, named in refusals
+        # True for URLs an untrusted asker gave (the console's web clients): every fetch, its
+        # redirects and its robots.txt are judged as for a public origin, the URL's own first
+        # hop included (internal targets only when the config allows them)
+        self.untrusted = False
         # host -> (public until, internal): the verdict of its own latest fetch (module
         # docstring), kept until the next one: never given back to a lookup however long a poll
         self._origins: dict[str, tuple[float, bool]] = {}
@@ -101,14 +105,15 @@ class Client:
         `proxy`, see the module docstring."""
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         url = URL(url)
-        own = origin is None  # a URL fetched for its own sake: its hops' peers decide
+        # A URL fetched for its own sake: its hops' peers decide (not for an untrusted asker)
+        own = origin is None and not self.untrusted
         first = url
         # A URL fetched for its own sake was listed or typed by the user: its first hop may be
         # on any address but link-local; where it was answered from decides for the rest.
         guard = (
             Guard(allow_private=True, hint=self.hint)
-            if origin is None
-            else await self.guard(URL(origin))
+            if own
+            else await self.guard(URL(origin if origin is not None else url))
         )
         headers = {"Accept-Encoding": "gzip, deflate", **headers}
         home = url.origin()  # the only origin `credentials` are sent to
@@ -179,6 +184,8 @@ class Client:
         addresses being internal (one that cannot be resolved counts as public)."""
         if self.config.allow_private:
             return Guard(allow_private=True, hint=self.hint)
+        if self.untrusted:
+            return Guard(allow_private=False, hint=self.hint)
         host = origin.host or ""
         kept = self._origins.get(host)
         if kept is not None:

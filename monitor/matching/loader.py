@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from monitor.feeds.spec import parse_feed_file
 from monitor.kernel.errors import Problem, RuleError
 from monitor.kernel.gcpause import gc_paused
-from monitor.kernel.yamlfile import read_yaml
+from monitor.kernel.yamlfile import parse_yaml, read_yaml
 from monitor.matching.schema import PackSwitch, link, parse_entities, parse_rule_file
 from monitor.matching.spec import EntitySpec, RuleSet
 
@@ -65,6 +65,7 @@ def _read_all(
     parse: Callable[[str, object], tuple[list[T], list[Problem]]],
     root: Path,
     cache: FileCache,
+    texts: Mapping[Path, str],
 ) -> tuple[list[T], list[Problem]]:
     specs: list[T] = []
     problems: list[Problem] = []
@@ -73,6 +74,14 @@ def _read_all(
             # A link out of the rules directory (to /etc/shadow, say) is named, never read:
             # its contents would otherwise reach logs and HTTP answers in the error.
             problems.append(Problem(str(path), 0, "links outside the rules directory; not read"))
+            continue
+        if path in texts:  # an edit not yet written: checked in its file's place
+            data, read_problems = parse_yaml(texts[path], str(path))
+            found_now: list[T] = []
+            if not read_problems:
+                found_now, read_problems = parse(str(path), data)
+            specs.extend(found_now)
+            problems.extend(read_problems)
             continue
         stamp = _stamp(path)
         known = cache.files.get(path)
@@ -111,27 +120,31 @@ def _stamp(path: Path) -> Stamp | None:
 
 
 def read_rules_dir(
-    rules_dir: Path, cache: FileCache | None = None
+    rules_dir: Path, cache: FileCache | None = None, *, texts: Mapping[Path, str] | None = None
 ) -> tuple[RuleSet, list[Problem]]:
     """Read and validate every file of a rules directory; return what is valid and the problems.
 
-    With `cache`, files unchanged since the cache last saw them are not read again.
+    With `cache`, files unchanged since the cache last saw them are not read again. `texts`
+    (by path, as listed in the directory) stand in for those files' contents: an edit checked
+    with the rest of the rule set before it is written.
     A rule set with problems must not be put into service: use `load_rules_dir` for that.
     """
     if not rules_dir.is_dir():
         return RuleSet(), [Problem(str(rules_dir), 0, "no such rules directory")]
     with gc_paused():
-        return _read_dir(rules_dir, FileCache() if cache is None else cache)
+        return _read_dir(rules_dir, FileCache() if cache is None else cache, texts or {})
 
 
-def _read_dir(rules_dir: Path, cache: FileCache) -> tuple[RuleSet, list[Problem]]:
+def _read_dir(
+    rules_dir: Path, cache: FileCache, texts: Mapping[Path, str]
+) -> tuple[RuleSet, list[Problem]]:
     rule_paths = [p for p in _yaml_files(rules_dir) if p.name not in (FEEDS_FILE, "feeds.yml")]
     feed_paths = [p for p in (rules_dir / FEEDS_FILE, rules_dir / "feeds.yml") if p.is_file()]
     root = rules_dir.resolve()
-    rules, problems = _read_all(rule_paths, parse_rule_file, root, cache)
+    rules, problems = _read_all(rule_paths, parse_rule_file, root, cache, texts)
     entity_paths = _yaml_files(rules_dir / ENTITIES_DIR)
-    found, entity_problems = _read_all(entity_paths, parse_entities, root, cache)
-    feeds, feed_problems = _read_all(feed_paths, parse_feed_file, root, cache)
+    found, entity_problems = _read_all(entity_paths, parse_entities, root, cache, texts)
+    feeds, feed_problems = _read_all(feed_paths, parse_feed_file, root, cache, texts)
     cache.forget_others({*rule_paths, *entity_paths, *feed_paths})
     own = [e for e in found if isinstance(e, EntitySpec)]
     if all(s.on for s in found if isinstance(s, PackSwitch)):

@@ -41,7 +41,7 @@ from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.located import LocDict, LocList
 from monitor.kernel.yamlfile import read_yaml
 from monitor.matching.spec import RuleSet
-from monitor.status.settings import DEFAULT_HOST, DEFAULT_PORT, parse_listen
+from monitor.status.settings import DEFAULT_HOST, DEFAULT_PORT, parse_git_commit, parse_listen
 from monitor.stories.settings import StoriesConfig, parse_stories
 
 # The stages a process can run (`monitor run --role`).
@@ -60,6 +60,7 @@ class Config:
     retention_s: float = DEFAULT_RETENTION_S
     listen_host: str = DEFAULT_HOST
     listen_port: int = DEFAULT_PORT
+    http_git_commit: bool = False  # commit a watch saved from the console (a git work tree)
     http_token: str | None = None  # when set, POST endpoints need `Authorization: Bearer` it
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides localhost and IP literals
     protect_metrics: bool = False  # true: /metrics and /readyz need the token too
@@ -346,6 +347,7 @@ def _build(
         listen_host=host,
         listen_port=port,
         http_token=token,
+        http_git_commit=parse_git_commit(check, spec.get("http", {})),
         allowed_hosts=allowed_hosts,
         protect_metrics=protect_metrics,
         default_notify=notify,

@@ -16,7 +16,7 @@ def parse_listen(
 ) -> tuple[str, int, str | None, tuple[str, ...], bool]:
     """`http:`: the listen address and port, the token, allowed hosts, protect_metrics."""
     spec = check.mapping(
-        value, line, "http", ("listen", "token", "allowed_hosts", "protect_metrics")
+        value, line, "http", ("listen", "token", "allowed_hosts", "protect_metrics", "git_commit")
     )
     default = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     listen = spec.get("listen", default) if spec is not None else default
@@ -45,3 +45,12 @@ def parse_listen(
         return DEFAULT_HOST, DEFAULT_PORT, token, allowed, protect
     host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - ":9464": every address
     return host, int(port), token, allowed, protect
+
+
+def parse_git_commit(check: Checker, value: object) -> bool:
+    """`http.git_commit`: commit a watch saved from the console when the rules directory is in
+    a git work tree (off by default)."""
+    if not isinstance(value, dict) or "git_commit" not in value:
+        return False
+    at = value.line_of("git_commit") if hasattr(value, "line_of") else 0
+    return check.boolean(value["git_commit"], at, "http.git_commit") or False

@@ -1,7 +1,9 @@
-"""How `monitor feeds` fetches: with the poller's client and settings, parsed as the poller
-parses; what stops a command is a `Refused` with the reason said to the user. A feed of
-feeds.yaml is fetched with its own request settings (`headers:`, `auth:`, `user_agent:`,
-`proxy:`, their `${VAR}`s from the config's environment), as the poller fetches it."""
+"""How `monitor feeds` and the console's "add a feed" fetch: with the poller's client and
+settings, parsed as the poller parses; what stops them is a `Refused` with the reason said to
+the user. A feed of feeds.yaml is fetched with its own request settings (`headers:`, `auth:`,
+`user_agent:`, `proxy:`, their `${VAR}`s from the config's environment), as the poller fetches
+it. A URL an untrusted asker gave (`untrusted`: the console's web clients) is judged as for a
+public origin: no internal address unless `poller.allow_private` (`monitor.feeds.addresses`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from monitor.feeds.addresses import FLAG
+from monitor.feeds.addresses import CONFIG_KEY, FLAG
 from monitor.feeds.client import Client, Fetched
 from monitor.feeds.discover import (
     looks_like_html,
@@ -19,11 +21,11 @@ from monitor.feeds.discover import (
 from monitor.feeds.guard import guarded_session
 from monitor.feeds.parse import ParsedFeed, parse_feed
 from monitor.feeds.request import RequestSpec, Resolved, Unresolved, resolve
+from monitor.feeds.settings import PollerConfig
 from monitor.feeds.sources.feed import ACCEPT
 from monitor.kernel.errors import FeedFetchError, FeedParseError
 from monitor.kernel.neterrors import printable
 from monitor.kernel.redact import redact, remember
-from monitor.service.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -48,12 +50,14 @@ class Found:
 
 
 @asynccontextmanager
-async def feed_client(config: Config) -> AsyncIterator[Client]:
+async def feed_client(poller: PollerConfig, *, untrusted: bool = False) -> AsyncIterator[Client]:
     """A client with the poller's settings (timeout, body limit, redirects, host turns, the
-    address policy, whose refusals name `--allow-private`)."""
+    address policy, whose refusals name `--allow-private`, or for an `untrusted` asker the
+    config key)."""
     async with guarded_session() as session:
-        client = Client(session, config.poller)
-        client.hint = FLAG
+        client = Client(session, poller)
+        client.hint = CONFIG_KEY if untrusted else FLAG
+        client.untrusted = untrusted
         yield client
 
 
@@ -124,12 +128,18 @@ async def read_url(
 
 
 async def fetch_feed(
-    config: Config, url: str, origin: str | None = None, request: RequestSpec | None = None
+    poller: PollerConfig,
+    url: str,
+    origin: str | None = None,
+    request: RequestSpec | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    untrusted: bool = False,
 ) -> Found:
-    """The feed at `url`, fetched (with a listed feed's `request` settings) and parsed; a web
-    page is `Refused`."""
-    sends = sends_of(request, config.environ) if request is not None else None
-    async with feed_client(config) as client:
+    """The feed at `url`, fetched (with a listed feed's `request` settings, their variables
+    from `environ`) and parsed; a web page is `Refused`."""
+    sends = sends_of(request, environ or {}) if request is not None else None
+    async with feed_client(poller, untrusted=untrusted) as client:
         feed, _, _ = await read_url(client, url, origin, sends)
     if feed is None:
         raise Refused(f"{url} is a web page, not a feed: `monitor feeds add` finds its feeds")

@@ -1,0 +1,36 @@
+"""Hostile saves from the console: bombs, two watches, other ids, path tricks."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from monitor.kernel.console import ActionRefused
+from tests.status.test_watchdesk import WHO, _desk
+
+BOMB = "id: fires\nmatch: &a [x, x]\nfields: *a\n"
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "text", "status"),
+    [
+        ("fires", BOMB, 422),
+        ("fires", "id: fires\nmatch: [" + "x, " * 100_000 + "x]\n", 422),
+        ("fires", "id: fires\nmatch: [x]\n---\nid: quakes\nmatch: [y]\n", 422),
+        ("fires", "- id: fires\n  match: [x]\n- id: other\n  match: [y]\n", 422),
+        ("fires", "id: quakes\nmatch: [x]\n", 422),
+        ("../watches", "id: x\nmatch: [x]\n", 404),
+        ("..%2Fetc", "id: x\nmatch: [x]\n", 404),
+    ],
+)
+def test_hostile_saves_write_nothing(tmp_path: Path, rule_id: str, text: str, status: int) -> None:
+    """Aliases, huge text, two watches, another id or a path as id: refused, file unchanged."""
+    desk, rules = _desk(tmp_path)
+    before = (rules / "watches.yaml").read_text()
+    with pytest.raises(ActionRefused) as refused:
+        asyncio.run(desk.save(rule_id, text, WHO))
+    assert refused.value.status == status
+    assert (rules / "watches.yaml").read_text() == before
+    assert sorted(p.name for p in rules.iterdir()) == ["feeds.yaml", "watches.yaml"]

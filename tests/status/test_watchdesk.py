@@ -1,0 +1,111 @@
+"""The console's edits of the rules directory: save, mode, pause, test, propose."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from monitor.kernel.console import ActionRefused, Trial, Who
+from monitor.kernel.models import make_article
+from monitor.matching import propose
+from monitor.status.feeddesk import FeedDesk
+from monitor.status.watchdesk import RulesFiles, WatchDesk
+from monitor.stories.settings import StoriesConfig
+
+WHO = Who("127.0.0.1", "loopback")
+WATCHES = """# reviewed watches
+rules:
+  - id: quakes  # keep
+    match: {any: [earthquake]}
+  # the second
+  - id: fires
+    match: {any: [wildfire]}
+"""
+FEEDS = "feeds:\n  - id: wire  # the wire\n    url: http://127.0.0.1:9/feed.xml\n"
+
+
+class _Place:
+    bus = None
+
+    def __init__(self, state: Path) -> None:
+        self.state_dir = state
+
+
+def _desk(tmp_path: Path) -> tuple[WatchDesk, Path]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "watches.yaml").write_text(WATCHES)
+    (rules / "feeds.yaml").write_text(FEEDS)
+    os.chmod(rules / "watches.yaml", 0o640)
+    files = RulesFiles(rules, environ={})
+    return WatchDesk(files, _Place(tmp_path / "state"), StoriesConfig()), rules
+
+
+def test_save_checks_keeps_and_refuses(tmp_path: Path) -> None:
+    """A good save keeps comments and mode; a mistake is told at its lines, nothing written;
+    a file changed since it was read is refused with 409."""
+    desk, rules = _desk(tmp_path)
+    path = rules / "watches.yaml"
+    source = desk.source("fires")
+    assert source["yaml"] == "id: fires\nmatch: {any: [wildfire]}\n"
+    assert source["line"] == 6
+    answer = asyncio.run(desk.save("fires", "id: fires\nmatch: {any: [forest fire]}\n", WHO))
+    assert answer["file"] == "watches.yaml"
+    assert answer["committed"] is False
+    assert path.read_text() == WATCHES.replace("{any: [wildfire]}", "{any: [forest fire]}")
+    assert path.stat().st_mode & 0o777 == 0o640
+    before = path.read_text()
+    with pytest.raises(ActionRefused) as bad:
+        asyncio.run(desk.save("fires", "id: fires\nmatch: {any: [x]}\nseverity: huge\n", WHO))
+    assert bad.value.status == 422
+    assert "watches.yaml:8:" in bad.value.problems[0]
+    assert "(line 3 of the watch)" in bad.value.problems[0]
+    assert path.read_text() == before
+    with pytest.raises(ActionRefused) as stale:
+        asyncio.run(
+            desk.save("fires", "id: fires\nmatch: {any: [y]}\n", WHO, version=source["version"])
+        )
+    assert stale.value.status == 409
+    assert path.read_text() == before
+
+
+def test_mode_and_pause_are_spliced(tmp_path: Path) -> None:
+    """set_mode writes `mode:` on the watch, set_enabled `enabled:` on the feed, comments kept."""
+    desk, rules = _desk(tmp_path)
+    assert asyncio.run(desk.set_mode("quakes", "shadow", WHO))["mode"] == "shadow"
+    assert (
+        "  - id: quakes  # keep\n    match: {any: [earthquake]}\n    mode: shadow\n"
+        in (rules / "watches.yaml").read_text()
+    )
+    feeds = FeedDesk(desk.files)
+    assert asyncio.run(feeds.set_enabled("wire", False, WHO))["line"] == 2
+    assert (rules / "feeds.yaml").read_text() == FEEDS + "    enabled: false\n"
+    with pytest.raises(ActionRefused) as unknown:
+        asyncio.run(feeds.set_enabled("nope", True, WHO))
+    assert unknown.value.status == 404
+
+
+def test_trial_marks_the_evidence(tmp_path: Path) -> None:
+    """A pasted article is matched by the saved watch or by an unsaved edit, with marks."""
+    desk, _ = _desk(tmp_path)
+    text = "A strong earthquake shook the coast."
+    result = asyncio.run(desk.test("quakes", Trial(title="News", text=text)))["results"][0]
+    assert result["matched"]
+    assert result["evidence"][0]["value"] == "earthquake"
+    field, start, end = result["marks"][0]
+    assert result["text"][field][start:end] == "earthquake"
+    edit = Trial(title="News", text=text, yaml="id: quakes\nmatch: {any: [tsunami]}\n")
+    assert not asyncio.run(desk.test("quakes", edit))["results"][0]["matched"]
+
+
+def test_proposed_phrases_are_the_rare_ones() -> None:
+    """The phrases proposed are those fewest other articles hold, as YAML that names them."""
+    one = make_article(id="1", title="Volcanic ash cloud grounds flights", content="Airports shut.")
+    others = [make_article(id=str(n), title="Airports shut again", content="") for n in range(3)]
+    terms = propose.rarest(one, [one, *others])
+    assert "volcanic ash cloud" in terms
+    assert "airports shut" not in terms[:2]
+    assert propose.fresh_id(one.title, {"like-volcanic-ash-cloud-grounds"}).endswith("-2")
