@@ -41,7 +41,7 @@ from monitor.matching.rulebook import RuleBook
 from monitor.matching.spec import RuleSet
 from monitor.pipeline import CaughtUp, run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
-from monitor.service.console import KnownSilences, make_hands, service_console
+from monitor.service.console import make_hands, open_console, service_console
 from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
 from monitor.service.words import started
@@ -213,10 +213,7 @@ class Service:
         await stack.enter_async_context(self.bus)
         await stack.enter_async_context(self.state)
         await self.wiring.check(self.state)
-        # Any role's console reads the history and the silences where they are kept.
-        self.console.history = await self.wiring.history(stack, self.state)
-        silences = await self.wiring.silences(stack, self.state)
-        self.console.silences = KnownSilences(silences, self.book.knows)
+        await open_console(self.console, stack, self.wiring, self.state, self.config, self.book)
         session = await stack.enter_async_context(
             guarded_session(headers={"User-Agent": f"monitor/{__version__}"})
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,6 +28,9 @@ from monitor.feeds.poller import Poller
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.console import ActionRefused, Answer, Silence, Who
 from monitor.kernel.metrics import Metrics
+from monitor.matching.rulebook import RuleBook
+from monitor.service.config import Config, notify_problems
+from monitor.service.wiring import KafkaWiring, LocalWiring
 from monitor.status.actions import (
     Console,
     FeedFiles,
@@ -34,6 +38,8 @@ from monitor.status.actions import (
     Silences,
     WatchActions,
 )
+from monitor.status.desks import make_watch_desk
+from monitor.store.state import StateStore
 
 POLL, CHANNEL_TEST, DLQ_RETRY = "poll", "channel-test", "dlq-retry"
 
@@ -259,3 +265,30 @@ class KnownSilences:
     async def active(self) -> list[Silence]:
         """The silences not yet over."""
         return await self.silences.active()
+
+
+async def open_console(
+    console: Console,
+    stack: AsyncExitStack,
+    wiring: LocalWiring | KafkaWiring,
+    state: StateStore,
+    config: Config,
+    book: RuleBook,
+) -> None:
+    """Give `console` the parts every role has, once the state is open: the alert history and
+    the silences where they are kept (on Kafka the shared topics), and the rules directory's
+    watches and feeds.yaml (closed with `stack`)."""
+    console.history = await wiring.history(stack, state)
+    console.silences = KnownSilences(await wiring.silences(stack, state), book.knows)
+    desks = make_watch_desk(
+        config.rules_dir,
+        config,
+        poller=config.poller,
+        fulltext=config.fulltext,
+        stories=config.stories,
+        environ=config.environ,
+        git_commit=config.http_git_commit,
+        extra_checks=lambda rules: notify_problems(config, rules),
+    )
+    stack.callback(desks.close)
+    console.watches, console.feeds = desks.watches, desks.feeds
