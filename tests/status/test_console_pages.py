@@ -164,3 +164,22 @@ async def test_stored_articles_are_picked_as_checkboxes_and_the_history_links_a_
             home = doc(await r.text())
         links = home.xpath("//table[@id='history']//a[text()='make a watch like this']")
         assert ["/watches/new?article=a1"] == [a.get("href") for a in links]
+
+
+async def test_the_page_s_own_form_acts_though_its_origin_says_null() -> None:
+    """A browser sends the page's own form with `Sec-Fetch-Site: same-origin`; its `Origin` is
+    "null" under a no-referrer policy: the browser's word wins, and the page's policy is
+    same-origin, so its forms carry their real Origin where no Sec-Fetch-Site is sent."""
+    from monitor.status.routes import HEADERS
+
+    assert "same-origin" == HEADERS["Referrer-Policy"]
+    fakes = Fakes()
+    async with (
+        serve(console_app(console_of(fakes), TOKEN)) as base,
+        aiohttp.ClientSession(cookies=COOKIES) as s,
+    ):
+        form = {"csrf": await csrf_of(s, base), "until": "2h", "back": "/watches/war"}
+        own = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+        async with s.post(base + "/-/watches/war/mute", data=form, headers=own) as r:
+            assert 200 == r.status
+    assert "war" in fakes.silences
