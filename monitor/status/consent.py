@@ -133,10 +133,15 @@ class Consent:
 
     @staticmethod
     def cross_site(request: web.Request) -> bool:
-        """Whether the browser says the request comes from another site."""
+        """Whether the browser says the request comes from another site: `Sec-Fetch-Site`
+        when it sends it (same-origin: the page's own form, whatever its Origin), else
+        `Origin` ("null", sent under a no-referrer policy or from a sandbox, is refused)."""
         fetch_site = request.headers.get("Sec-Fetch-Site")
-        if fetch_site is not None and fetch_site.lower() not in SAME_SITE:
-            return True
+        if fetch_site is not None:
+            if fetch_site.lower() == "same-origin":
+                return False
+            if fetch_site.lower() not in SAME_SITE:
+                return True
         origin = request.headers.get("Origin")
         if origin is None:
             return False

@@ -31,6 +31,7 @@ from monitor.status.actions import Console
 from monitor.status.consent import Consent, Refused, is_form, logged
 from monitor.status.guard import SignInThrottle
 from monitor.status.page import ConsoleView
+from monitor.status.results import said
 from monitor.status.routes import EXTRAS, HEADERS
 from monitor.status.watch_page import WatchPage, render_message, render_watch
 
@@ -38,6 +39,7 @@ MAX_BODY = 512 * 1024  # a watch's YAML is a few KB; a rules file of 10,000 line
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
 BACK = re.compile(r"/(watches/[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199})?")
 FLASHES = 200  # one-line results waiting to be shown once
+STORED = 20  # stored articles offered to pick for a test
 ROLES = {
     "polls": ("poll feeds", "poller"),
     "feeds": ("edit feeds.yaml", "poller"),
@@ -134,9 +136,10 @@ async def read_body(request: web.Request) -> tuple[Body, dict[str, str] | None]:
         pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=2000)
         form = dict(pairs)
         body: Body = dict(form)
-        ids = [v for k, v in pairs if k == "ids"]
-        if ids:
-            body["ids"] = ids
+        for many in ("ids", "article_ids"):  # checkboxes: the field once per box ticked
+            values = [v for k, v in pairs if k == many and v]
+            if values:
+                body[many] = values
         body["all"] = form.get("all") in ("1", "true", "on")
         return body, form
     if request.content_type == "application/json":
@@ -183,12 +186,6 @@ def now_ms() -> int:
 Run = Callable[[Site, Who, Body, web.Request], Awaitable[Answer]]
 
 
-def summary(action: str, answer: Answer) -> str:
-    """The one line the page shows after an action."""
-    shown = json.dumps(answer, ensure_ascii=False, default=str)
-    return f"{action}: {shown[:400]}"
-
-
 def refused_answer(
     request: web.Request, form: bool, status: int, message: str, problems: Any = ()
 ) -> web.Response:
@@ -199,9 +196,15 @@ def refused_answer(
     return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
 
 
-def action(name: str, run: Run, *, page: bool = False) -> Callable[..., Awaitable[Any]]:
+Shown = Callable[[web.Request, Site, Body, Answer], Awaitable[web.Response | None]]
+
+
+def action(
+    name: str, run: Run, *, page: bool = False, shown: Shown | None = None
+) -> Callable[..., Awaitable[Any]]:
     """A handler for a state-changing endpoint: read, consent, run, log, answer.
-    `page`: a form's answer is the watch page with the result (Save, Test, Backtest)."""
+    `page`: a form's answer is the watch page with the result (Save, Test, Backtest);
+    `shown`: a form's answer is the page it renders, if any (add feed: the candidates)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         site = request.app[SITE]
@@ -229,9 +232,11 @@ def action(name: str, run: Run, *, page: bool = False) -> Callable[..., Awaitabl
             return web.json_response(answer, headers={"Cache-Control": "no-store"})
         if page:
             return await watch_page(request, site, target, body, result=(name, answer))
+        if shown is not None and (rendered := await shown(request, site, body, answer)):
+            return rendered
         back = str(body.get("back", "/"))
         back = back if BACK.fullmatch(back) else "/"
-        key = site.flash(True, summary(name, answer))
+        key = site.flash(*said(name, target, answer, now_ms()))
         raise web.HTTPSeeOther(f"{back}?said={key}", headers=HEADERS)
 
     return handler
@@ -265,14 +270,21 @@ async def watch_page(
     *,
     result: tuple[str, Answer] | None = None,
     problems: ActionRefused | None = None,
+    article: str = "",
 ) -> web.Response:
-    """The watch page, with an action's result or problems."""
+    """The watch page, with an action's result or problems. A watch not in the rules yet
+    (made from an article, not saved, or refused) is shown as new, with the YAML posted."""
     watches = site.part("watches")
-    source: Answer = watches.source(rule_id)
-    stored = await watches.stored(50)
+    edited = (body or {}).get("yaml")
+    try:
+        source: Answer = watches.source(rule_id)
+    except ActionRefused as exc:
+        if exc.status != 404 or not isinstance(edited, str):
+            raise
+        source = {"id": rule_id, "file": "", "line": None, "mode": "", "yaml": "", "new": True}
+    stored = await watches.stored(STORED)
     silences = site.console()
     active = await silences.silences.active() if silences and silences.silences else []
-    edited = (body or {}).get("yaml")
     shown = WatchPage(
         id=rule_id,
         source=source,
@@ -284,6 +296,9 @@ async def watch_page(
         result=result,
         problems=(problems.message, list(problems.problems)) if problems else None,
         said=site.said(request.query.get("said")),
+        sentence=said(result[0], rule_id, result[1], now_ms())[1] if result else None,
+        new=bool(source.get("new")),
+        article=article,
     )
     status = problems.status if problems else 200
     return html(await asyncio.to_thread(render_watch, shown), status)
@@ -338,7 +353,7 @@ def add_console_routes(
     app[SITE] = site
     app[EXTRAS] = gather
     post, get = app.router.add_post, app.router.add_get
-    post("/-/feeds", action("feed_add", runs.feed_add))
+    post("/-/feeds", action("feed_add", runs.feed_add, shown=runs.candidates_page))
     post("/-/feeds/{id}/poll", action("feed_poll", runs.feed_poll))
     post("/-/feeds/{id}/pause", action("feed_pause", runs.feed_pause))
     post("/-/feeds/{id}/resume", action("feed_resume", runs.feed_resume))
@@ -367,6 +382,16 @@ def add_console_routes(
         except ActionRefused as exc:
             return html(render_message(exc.status, exc.message, list(exc.problems)), exc.status)
 
+    async def new_watch(request: web.Request) -> web.StreamResponse:
+        try:
+            site.consent.reader(request)
+            return await runs.new_watch_page(request, site)
+        except Refused:
+            raise web.HTTPSeeOther("/", headers=HEADERS) from None
+        except ActionRefused as exc:
+            return html(render_message(exc.status, exc.message, list(exc.problems)), exc.status)
+
+    get("/watches/new", new_watch)  # before /watches/{id}: "new" is no watch's page
     get("/watches/{id}", page)
     return site
 
@@ -379,7 +404,7 @@ def form_method(body: Mapping[str, Any], expected: str) -> None:
 
 def trial_of(body: Body) -> Trial:
     """The Trial a test's body asks for."""
-    articles = body.get("articles") or ()
+    articles = body.get("article_ids") or body.get("articles") or ()
     if isinstance(articles, str):
         articles = [a for a in articles.split(",") if a]
     if not isinstance(articles, list | tuple):

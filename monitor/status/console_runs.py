@@ -3,23 +3,30 @@ who asks: the calls to the `Console`'s parts, and the answers' shapes."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from monitor.kernel.console import ActionRefused, Answer, Who
 from monitor.status.consent import is_form
 from monitor.status.console import (
+    ID,
     Body,
     Site,
     checked_id,
     chosen_ids,
     form_method,
+    html,
     now_ms,
     parse_since,
     text_field,
     trial_of,
+    watch_page,
 )
+from monitor.status.watch_page import render_candidates
 
 MAX_DAYS = 90
+YAML_ID = re.compile(r"""^(\s*-?\s*id:\s*)["']?([^"'\s#]+)["']?""", re.MULTILINE)
 
 
 def _id(request: web.Request) -> str:
@@ -188,3 +195,43 @@ async def propose(site: Site, request: web.Request) -> Answer:
     """GET /-/articles/<id>/watch."""
     answer: Answer = await site.part("watches").propose(_id(request))
     return answer
+
+
+async def candidates_page(
+    request: web.Request, site: Site, body: Body, answer: Answer
+) -> web.Response | None:
+    """A form's add that found feeds but added none: the pick list (None otherwise)."""
+    candidates = [c for c in answer.get("candidates") or () if isinstance(c, dict)]
+    if answer.get("added") or not candidates:
+        return None
+    url = text_field(body, "url", 2000).strip()
+    return html(render_candidates(url, candidates[:50], site.consent.csrf(request)))
+
+
+def yaml_id(yaml: str) -> str | None:
+    """The id a watch's YAML gives itself (its first `id:`), if it is one an id may be."""
+    found = YAML_ID.search(yaml)
+    return found.group(2) if found and ID.fullmatch(found.group(2)) else None
+
+
+async def new_watch_page(request: web.Request, site: Site) -> web.Response:
+    """GET /watches/new?article=<id>: the watch `WatchActions.propose` makes like a stored
+    article, in the watch page's editor; its Save (PUT /-/watches/<its id>) adds it. An id
+    already taken gets a number (-2, -3 ...) so Save never replaces another watch."""
+    article = checked_id(request.query.get("article", ""))
+    watches = site.part("watches")
+    proposal: Answer = await watches.propose(article)
+    yaml = str(proposal.get("yaml") or "")
+    base = yaml_id(yaml) or f"like-{article}"[:60]
+    rule_id = base
+    for n in range(2, 100):
+        try:
+            watches.source(rule_id)
+        except ActionRefused as exc:
+            if exc.status == 404:
+                break
+            raise
+        rule_id = f"{base}-{n}"
+    if rule_id != base and YAML_ID.search(yaml):
+        yaml = YAML_ID.sub(lambda m: m.group(1) + rule_id, yaml, count=1)
+    return await watch_page(request, site, rule_id, {"yaml": yaml}, article=article)

@@ -38,7 +38,9 @@ HEADERS = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # no referrer to other sites; same-origin (not no-referrer) so a browser sends the page's
+    # own forms with their real Origin, not "null", which the console refuses (consent.py)
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 

@@ -28,6 +28,9 @@ class WatchPage:
     result: tuple[str, Answer] | None = None  # the action just done and its answer
     problems: tuple[str, list[str]] | None = None  # a refused save: message, problems
     said: tuple[bool, str] | None = None
+    sentence: str | None = None  # the action's result in words
+    new: bool = False  # not in the rules yet: Save adds it
+    article: str = ""  # the stored article a new watch was made like
 
 
 def problem_lines(problems: Sequence[str]) -> set[int]:
@@ -67,6 +70,11 @@ def render_watch(page: WatchPage) -> str:
     return ENV.get_template("watch.html").render(
         p=page, lines=lines, problems=problems, highlighted=highlighted
     )
+
+
+def render_candidates(url: str, candidates: Sequence[Answer], csrf: str) -> str:
+    """The feeds found at `url`, each with its form to add it (`choose`)."""
+    return ENV.get_template("candidates.html").render(url=url, candidates=candidates, csrf=csrf)
 
 
 def render_message(status: int, message: str, problems: Sequence[Any] = ()) -> str:

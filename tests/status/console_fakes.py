@@ -31,6 +31,13 @@ class Fakes:
         self.calls: list[tuple[str, Any]] = []
         self.silences: dict[str, Silence] = {}
         self.saved: list[str] = []
+        self.watches: dict[str, str] = {"war": YAML}  # watches.yaml, watch by watch
+        self.proposed = "id: like-a1\nmatch:\n  any: [belarus, minsk]\n"
+
+    @property
+    def file(self) -> str:
+        """The fake watches.yaml: the watches in the order they were added."""
+        return "".join(self.watches.values())
 
     def last(self) -> Any:
         """The last call recorded."""
@@ -57,25 +64,36 @@ class Fakes:
 
     async def add(self, url: str, who: Who, *, choose: str | None = None) -> Answer:
         self.calls.append(("add", (url, choose)))
-        return {"candidates": [{"url": url, "title": "T", "kind": "rss"}], "added": None}
+        if choose:
+            added = {"id": "found", "url": choose, "file": "feeds.yaml", "line": 9}
+            return {"candidates": [], "added": added}
+        found = [{"url": url + "rss", "title": "<i>T</i>", "kind": "rss"},
+                 {"url": url + "atom", "title": "", "kind": "atom"}]  # fmt: skip
+        return {"candidates": found, "added": None}
 
     # WatchActions
     def source(self, rule_id: str) -> Answer:
-        if rule_id != "war":
+        if rule_id not in self.watches:
             raise ActionRefused(404, f"no watch {rule_id!r}")
-        return {"id": "war", "file": "watches.yaml", "line": 1, "mode": "live", "yaml": YAML}
+        yaml = self.watches[rule_id]
+        return {"id": rule_id, "file": "watches.yaml", "line": 1, "mode": "live", "yaml": yaml}
 
     async def save(self, rule_id: str, yaml_text: str, who: Who) -> Answer:
+        """Replace the watch, or (an id not yet in the rules) append it to the file."""
         if "mistake" in yaml_text:
             raise ActionRefused(422, "the watch does not check", ["watches.yaml:2: unknown key"])
         self.saved.append(yaml_text)
-        return {"id": rule_id, "file": "watches.yaml", "line": 1, "committed": False}
+        line = 1 + self.file.count("\n") if rule_id not in self.watches else 1
+        self.watches[rule_id] = yaml_text if yaml_text.endswith("\n") else yaml_text + "\n"
+        return {"id": rule_id, "file": "watches.yaml", "line": line, "committed": False}
 
     async def set_mode(self, rule_id: str, mode: str, who: Who) -> Answer:
         return {"id": rule_id, "mode": mode, "file": "watches.yaml"}
 
     async def test(self, rule_id: str, trial: Trial) -> Answer:
         self.calls.append(("test", trial))
+        if trial.yaml is None and rule_id not in self.watches:
+            raise ActionRefused(404, f"no watch {rule_id!r}")
         text = trial.text
         at = text.lower().find("belarus")
         marks = [["text", at, at + 7]] if at >= 0 else []
@@ -90,10 +108,14 @@ class Fakes:
         }
 
     async def stored(self, limit: int) -> list[Answer]:
-        return [{"id": "a1", "title": "<b>stored</b>", "feed": "world", "url": "https://x.test/"}]
+        self.calls.append(("stored", limit))
+        first = {"id": "a1", "title": "<b>stored</b>", "feed": "world", "url": "https://x.test/"}
+        return [first, {"id": "a2", "title": "Minsk talks", "feed": "wire", "url": ""}][:limit]
 
     async def propose(self, article_id: str) -> Answer:
-        return {"yaml": YAML, "terms": ["belarus"], "entities": []}
+        if article_id not in ("a1", "a2"):
+            raise ActionRefused(404, f"the article {article_id!r} is no longer stored")
+        return {"yaml": self.proposed, "terms": ["belarus"], "entities": []}
 
     # Silences
     async def mute(self, rule_id: str, until_ms: int, reason: str, who: Who) -> Silence:
@@ -125,7 +147,7 @@ class Fakes:
         self.calls.append(("search", (watch, since_ms)))
         return [{"key": "k1", "watch": "war", "mode": "live", "severity": "high", "title": "Hit",
                  "url": "https://x.test/", "feed": "world", "evidence": [], "first_ms": 0,
-                 "channels": {}, "story": None, "state": "sent"}]  # fmt: skip
+                 "channels": {}, "story": None, "state": "sent", "article": "a1"}]  # fmt: skip
 
 
 class Channels:
@@ -158,4 +180,20 @@ def console_app(
     throttle = SignInThrottle(metrics)
     app = make_app(metrics, lambda: (True, {}), token=token, listen_host=host, throttle=throttle)
     add_console_routes(app, lambda: console, token, throttle, host, parse_until=parse_until)
+    return app
+
+
+def with_status_page(app: web.Application, token: str | None, view: Any = None) -> web.Application:
+    """`app` with the status page `GET /` too (an empty view unless given)."""
+    from monitor.status.page import RulesState, StatusView
+    from monitor.status.routes import add_status_routes
+
+    shown = view or StatusView(
+        "1", "all", 0, 0, RulesState(0, None, False, ()), None, None, None, None
+    )
+
+    async def current() -> StatusView:
+        return shown
+
+    add_status_routes(app, current, token)
     return app
