@@ -34,6 +34,7 @@ class RecentAlert:
     channels: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # state, reason
     story: str = ""  # why the article is in its story, in one line ("": not known)
     folded: bool = False  # a copy folded into an alerted story (sent once, with the story)
+    article: str = ""  # the id of the article it was made for ("make a watch like this")
 
 
 class Journal(Protocol):
@@ -82,6 +83,7 @@ class RecentAlerts:
                 channels=channels,
                 story=str(entry.get("story", "")),
                 folded=entry.get("state") == "folded",
+                article=str(entry.get("article", "")),
             )
         while len(self._alerts) > self.limit:
             self._alerts.popitem(last=False)
@@ -112,6 +114,7 @@ class RecentAlerts:
             channels=channels,
             story=_story(alert),
             folded=state == "folded",
+            article=old.article if old else alert.article.id,
         )
         if self.journal is not None:
             self.journal.keep(entry_of(self._alerts[key]))
@@ -154,6 +157,7 @@ def entry_of(alert: RecentAlert, mode: str = "live") -> dict[str, Any]:
         "channels": channels,
         "story": alert.story,
         "state": "folded" if alert.folded else overall(st for st, _ in alert.channels.values()),
+        "article": alert.article,
     }
 
 

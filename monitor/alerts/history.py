@@ -283,7 +283,8 @@ class AlertHistory:
         limit: int = 100,
     ) -> list[Answer]:
         """Newest first: `{"key", "watch", "mode", "severity", "title", "url", "feed",
-        "evidence", "first_ms", "channels": {name: {"state", "reason"}}, "story", "state"}`
+        "evidence", "first_ms", "channels": {name: {"state", "reason"}}, "story", "state",
+        "article"}`
         where `state` is "sent", "held", "dead-lettered", "folded", "muted" or "shadow"; at
         most `limit` (up to 1,000) of the last 30 days."""
         await self.drain()
@@ -315,4 +316,5 @@ def _article_entry(
         "channels": {name: {"state": state, "reason": reason} for name in dict.fromkeys(channels)},
         "story": "",
         "state": state,
+        "article": article.id,
     }

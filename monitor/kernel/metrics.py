@@ -190,7 +190,8 @@ def make_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         alerts=Counter(
             "monitor_alerts_total",
             "Alerts by channel and result (delivered, retried, dead, duplicate, folded, held, "
-            "digested, summarized, waiting: held while the channel is down).",
+            "digested, summarized, waiting: held while the channel is down, muted: kept back "
+            "by a silence).",
             ["channel", "result"],
             registry=r,
         ),

@@ -161,6 +161,32 @@ def splice(text: str, span: Span, item: str) -> str:
     return "".join([*lines[: span.first], new, *lines[span.end :]])
 
 
+def append_item(text: str, key: str, item: str) -> str:
+    """The file's text with `item` (dedented text) added at the end of the top-level list
+    `key`, indented as its last item is (`  - ` in a file without one); the rest unchanged.
+    Raise EditError as `item_spans` does."""
+    newline = _newline(text)
+    try:
+        spans = item_spans(text, key)
+    except EditError:
+        if yaml.compose(text, Loader=_Composer) is not None:  # comments alone compose to None
+            raise
+        spans = {}
+    if not spans:
+        if text.strip() and re.search(rf"(?m)^{re.escape(key)}:", text):
+            raise EditError(f"`{key}:` has no item to add after: add the first one by hand")
+        start = text if not text or text.endswith(("\n", "\r")) else text + newline
+        return start + f"{key}:" + newline + reindent(item, Span(0, 0, "  - ", 4), newline)
+    last = max(spans.values(), key=lambda s: s.end)
+    lines = _lines(text)
+    before = lines[: last.end]
+    if before and not before[-1].endswith(("\n", "\r")):
+        before[-1] += newline
+    head = last.head if not last.head.endswith(("\n", "\r")) else " " * (last.column - 2) + "- "
+    new = reindent(item, Span(0, 0, head, last.column), newline)
+    return "".join([*before, new, *lines[last.end :]])
+
+
 def check_item(item: str, item_id: str, path: str) -> list[Problem]:
     """Problems of a replacement item (lines counted in `item`): it must parse, be one mapping,
     and keep the id `item_id`."""

@@ -151,8 +151,9 @@ class History(Protocol):
         limit: int = 100,
     ) -> list[Answer]:
         """Newest first: `{"key", "watch", "mode", "severity", "title", "url", "feed",
-        "evidence", "first_ms", "channels": {name: {"state", "reason"}}, "story", "state"}`
-        where `state` is "sent", "held", "dead-lettered", "folded", "muted" or "shadow"."""
+        "evidence", "first_ms", "channels": {name: {"state", "reason"}}, "story", "state",
+        "article"}` (the stored article's id, for "make a watch like this") where `state`
+        is "sent", "held", "dead-lettered", "folded", "muted" or "shadow"."""
         ...
 
 

@@ -12,7 +12,6 @@ refused (413); ids outside `ID` are 404.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import re
 import secrets
@@ -24,8 +23,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import structlog
 from aiohttp import web
 
+from monitor.alerts.mutes import parse_until
 from monitor.kernel.console import ActionRefused, Answer, Trial, Who
 from monitor.status.actions import Console
 from monitor.status.consent import Consent, Refused, is_form, logged
@@ -35,6 +36,7 @@ from monitor.status.results import said
 from monitor.status.routes import EXTRAS, HEADERS
 from monitor.status.watch_page import WatchPage, render_message, render_watch
 
+log = structlog.get_logger("monitor.console")
 MAX_BODY = 512 * 1024  # a watch's YAML is a few KB; a rules file of 10,000 lines fits
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
 BACK = re.compile(r"/(watches/[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199})?")
@@ -54,10 +56,8 @@ Body = dict[str, Any]
 
 
 def default_parse_until(value: str, now_ms: int) -> int:
-    """`monitor.alerts.mutes.parse_until` (looked up when first used)."""
-    mutes = importlib.import_module("monitor.alerts.mutes")
-    until: int = mutes.parse_until(value, now_ms)
-    return until
+    """`monitor.alerts.mutes.parse_until`: "2h", "30m", "1d" or an ISO time (422 otherwise)."""
+    return parse_until(value, now_ms)
 
 
 def parse_since(value: str, now_ms: int) -> int:
@@ -227,6 +227,11 @@ def action(
             if form and page and who is not None and exc.status == 422:
                 return await watch_page(request, site, target, body, problems=exc)
             return refused_answer(request, form, exc.status, exc.message, exc.problems)
+        except Exception as exc:  # a bug in one action must not look like success, or be lost
+            log.exception("console_action_failed", action=name, target=target[:200])
+            logged(name, target, who, f"500 {type(exc).__name__}", request.remote or "")
+            words = f"{name} failed: {type(exc).__name__} (logged as console_action_failed)"
+            return refused_answer(request, form, 500, words)
         logged(name, target, who, "done", request.remote or "")
         if not form:
             return web.json_response(answer, headers={"Cache-Control": "no-store"})
@@ -257,6 +262,9 @@ def reading(run: Callable[[Site, web.Request], Awaitable[Answer]]) -> Callable[.
             return web.json_response({"error": exc.message}, status=exc.status, headers=exc.headers)
         except ActionRefused as exc:
             return refused_answer(request, False, exc.status, exc.message, exc.problems)
+        except Exception as exc:  # answered and logged, as an action's
+            log.exception("console_read_failed", path=request.path[:200])
+            return refused_answer(request, False, 500, f"failed: {type(exc).__name__}")
         return web.json_response(answer, headers={"Cache-Control": "no-store"})
 
     return handler

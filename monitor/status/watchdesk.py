@@ -52,6 +52,12 @@ def _known_id(value: str, what: str) -> str:
     return value
 
 
+NEW_WATCHES = "console.yaml"  # where a watch made in the console goes
+NEW_WATCHES_HEAD = (
+    "# Watches made in the console (monitor's status page); edit them as any rule file.\n"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Located:
     path: Path
@@ -209,7 +215,13 @@ class WatchDesk:
             return await asyncio.to_thread(self._save, rule_id, yaml_text, who, version)
 
     def _save(self, rule_id: str, item: str, who: Who, version: str | None) -> Answer:
-        at = self.files.locate("rules", rule_id, "watch")
+        _known_id(rule_id, "watch")  # an id no watch can have is 404, never a new watch
+        try:
+            at = self.files.locate("rules", rule_id, "watch")
+        except ActionRefused as exc:
+            if exc.status != 404:
+                raise
+            return self._create(rule_id, item.replace("\r\n", "\n"), who)
         if version is not None and version != version_of(at.text):
             raise ActionRefused(409, f"{at.path.name} changed since it was read: read it again")
         item = item.replace("\r\n", "\n")
@@ -235,6 +247,51 @@ class WatchDesk:
             "line": at.span.line,
             "committed": git == "committed",
             "git": git,
+        }
+
+    def _create(self, rule_id: str, item: str, who: Who) -> Answer:
+        """A watch not in the rules yet ("make a watch like this"): added at the end of
+        NEW_WATCHES in the rules directory, checked as a save is."""
+        wrong = editing.check_item(item, rule_id, "watch")
+        if wrong:
+            raise ActionRefused(422, "the watch was not saved", [_watch_line(p) for p in wrong])
+        path = self.files.rules_dir / NEW_WATCHES
+        read = path.read_text(encoding="utf-8") if path.is_file() else ""
+        try:
+            text = editing.append_item(read or NEW_WATCHES_HEAD, "rules", item)
+        except editing.EditError as exc:
+            raise ActionRefused(409, f"{NEW_WATCHES}: {exc}") from exc
+        first = text.count("\n", 0, text.rindex(item.splitlines()[0])) + 1
+        last = first + len(item.splitlines())
+
+        def shown(p: Problem) -> str:
+            if Path(p.path).name == NEW_WATCHES and first <= p.line < last:
+                return (
+                    f"{NEW_WATCHES}:{p.line}: {p.message} (line {p.line - first + 1} of the watch)"
+                )
+            return str(p)
+
+        if not path.is_file():
+            path.write_text("", encoding="utf-8")  # the checked write replaces it whole
+            try:
+                git = self.files.write_file(
+                    path, "", text, shown, f"monitor console: new watch {rule_id}"
+                )
+            except ActionRefused:
+                path.unlink(missing_ok=True)  # nothing written: not even an empty file
+                raise
+        else:
+            git = self.files.write_file(
+                path, read, text, shown, f"monitor console: new watch {rule_id}"
+            )
+        log.info("watch_created", watch=rule_id, file=NEW_WATCHES, who=who.to_dict())
+        return {
+            "id": rule_id,
+            "file": NEW_WATCHES,
+            "line": first,
+            "committed": git == "committed",
+            "git": git,
+            "created": True,
         }
 
     async def set_mode(self, rule_id: str, mode: str, who: Who) -> Answer:

@@ -65,6 +65,7 @@ async def test_settled_and_shadow_alerts_are_kept_and_read_by_a_new_process(rig:
     assert sent["evidence"][0].startswith("term 'CIS' in title")
     (would,) = await again.search(watch="s1")
     assert ("shadow", "shadow") == (would["mode"], would["state"])
+    assert ("a1", "a9") == (sent["article"], would["article"])  # "make a watch like this"
     assert [] == await again.search(since_ms=int(time.time() * 1000) + 60_000)
     assert [] == await again.search(until_ms=0)
     assert 1 == len(await again.search(limit=1))
@@ -73,6 +74,7 @@ async def test_settled_and_shadow_alerts_are_kept_and_read_by_a_new_process(rig:
     await again.attach(seeded)
     ((only),) = seeded.newest_first()  # the shadow match is no alert on the page
     assert ("r1", {"hook": ("delivered", "")}) == (only.rule_id, dict(only.channels))
+    assert "a1" == only.article
 
 
 def replace_parts(rig: Rig, history: AlertHistory, mutes: Mutes, recent: RecentAlerts):  # type: ignore[no-untyped-def]

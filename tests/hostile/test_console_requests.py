@@ -110,3 +110,37 @@ async def test_a_new_watch_s_article_and_a_candidate_s_title_are_checked_and_esc
             text = await r.text()
         assert "&lt;i&gt;T&lt;/i&gt;" in text
         assert "<i>T</i>" not in text
+
+
+class Broken:
+    """A part with a bug: every call raises something no action expects."""
+
+    async def poll_now(self, feed_id: str, who: object) -> dict[str, object]:
+        raise KeyError("a bug")
+
+    async def search(self, **_: object) -> list[dict[str, object]]:
+        raise ZeroDivisionError
+
+
+async def test_a_bug_in_a_part_is_a_logged_500_not_a_bare_trouble_page(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An action whose part raises an unexpected error answers 500 saying which action failed
+    (JSON for a script), and logs it with its traceback; the listener keeps serving."""
+    console = console_of(Fakes())
+    console.polls = Broken()  # type: ignore[assignment]
+    console.history = Broken()  # type: ignore[assignment]
+    async with serve(console_app(console, None)) as base, aiohttp.ClientSession() as s:
+        async with s.post(base + "/-/feeds/world/poll", json={}) as r:
+            assert 500 == r.status
+            assert "feed_poll failed: KeyError" in (await r.json())["error"]
+        async with s.get(base + "/-/alerts") as r:
+            assert 500 == r.status
+            assert "ZeroDivisionError" in (await r.json())["error"]
+        async with s.get(base + "/healthz") as r:
+            assert 200 == r.status
+    logged = capsys.readouterr()
+    said = logged.out + logged.err
+    assert "console_action_failed" in said
+    assert "console_read_failed" in said
+    assert "Traceback" in said or "KeyError" in said

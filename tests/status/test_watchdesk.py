@@ -109,3 +109,30 @@ def test_proposed_phrases_are_the_rare_ones() -> None:
     assert "volcanic ash cloud" in terms
     assert "airports shut" not in terms[:2]
     assert propose.fresh_id(one.title, {"like-volcanic-ash-cloud-grounds"}).endswith("-2")
+
+
+def test_a_new_watch_is_added_to_console_yaml(tmp_path: Path) -> None:
+    """Saving an id not in the rules ("make a watch like this") adds it to console.yaml,
+    checked as any save: a second one is appended after it, a mistake leaves no file, and an
+    id another file has is refused as a duplicate."""
+    desk, rules = _desk(tmp_path)
+    new = rules / "console.yaml"
+    with pytest.raises(ActionRefused) as refused:
+        asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm\n", WHO))
+    assert refused.value.status == 422
+    assert not new.exists()
+    answer = asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm]}\n", WHO))
+    assert (answer["file"], answer["created"]) == ("console.yaml", True)
+    asyncio.run(desk.save("floods", "id: floods\nmatch: {any: [flood]}\n", WHO))
+    text = new.read_text()
+    assert text.startswith("# Watches made in the console")
+    assert "rules:\n  - id: storms\n    match: {any: [storm]}\n  - id: floods\n" in text
+    assert desk.source("floods")["line"] == answer["line"] + 2
+    assert desk.source("storms")["file"] == "console.yaml"
+    asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storms]}\n", WHO))  # an edit now
+    assert "[storms]" in new.read_text()
+    assert (rules / "watches.yaml").read_text() == WATCHES
+    with pytest.raises(ActionRefused) as twice:
+        desk._create("quakes", "id: quakes\nmatch: {any: [quake]}\n", WHO)
+    assert twice.value.status == 422
+    assert any("quakes" in p for p in twice.value.problems)
