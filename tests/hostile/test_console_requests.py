@@ -128,8 +128,8 @@ async def test_a_bug_in_a_part_is_a_logged_500_not_a_bare_trouble_page(
     """An action whose part raises an unexpected error answers 500 saying which action failed
     (JSON for a script), and logs it with its traceback; the listener keeps serving."""
     console = console_of(Fakes())
-    console.polls = Broken()  # type: ignore[assignment]
-    console.history = Broken()  # type: ignore[assignment]
+    console.polls = Broken()
+    console.history = Broken()
     async with serve(console_app(console, None)) as base, aiohttp.ClientSession() as s:
         async with s.post(base + "/-/feeds/world/poll", json={}) as r:
             assert 500 == r.status
