@@ -43,12 +43,15 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from monitor.bus.base import CONTROL, CONTROL_REPLIES, Record
 from monitor.bus.kafka import KafkaBus, topic_partitions
 from monitor.kernel.console import ActionRefused, Answer, Who
+from monitor.kernel.errors import BusError
 from monitor.kernel.records import BadRecord, load_json
+from monitor.kernel.waiting import sleep_or_stop
 
 log = structlog.get_logger("monitor.control")
 REPLY_TIMEOUT_S = 20.0
 CONTROL_RETENTION_S = 3600.0
 READ_TIMEOUT_MS = 500
+MAX_RETRY_S = 30.0  # between tries to reach the control topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,26 @@ class KafkaControl:
         return {**answer, "by": str(reply.get("by") or "")}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read both topics from their end until `stop`, running and answering."""
+        """Read both topics from their end until `stop`, running and answering. A broker that
+        is away, or topics not yet known to it, are waited for (asks answer 504 meanwhile):
+        the console is never worth the process."""
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                await self._serve(stop)
+            except (BusError, KafkaError, OSError) as exc:
+                log.warning(
+                    "control_unavailable",
+                    reason=f"{type(exc).__name__}: {exc}",
+                    retry_in_s=delay,
+                )
+            else:
+                return
+            if await sleep_or_stop(stop, delay):
+                return
+            delay = min(delay * 2, MAX_RETRY_S)
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.bus)
         reader = AIOKafkaConsumer(**self.bus.options, enable_auto_commit=False)
         await reader.start()

@@ -159,3 +159,26 @@ async def test_an_answer_echoing_the_webhook_url_is_cut(tools: Tools) -> None:
     assert 404 == answer["status"]
     assert "XXXXsecretXXXX" not in json.dumps(answer)
     assert "[redacted]" in answer["answer"]
+
+
+async def test_the_control_reader_waits_for_a_broker_that_is_away(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No broker (or topics it does not know yet): the control reader says so and tries again
+    until stop, instead of ending the process (it once crashed a poller at start)."""
+    from monitor.bus.control import KafkaControl
+    from monitor.bus.kafka import KafkaBus
+    from monitor.bus.settings import KafkaConfig
+
+    control = KafkaControl(KafkaBus(KafkaConfig(bootstrap_servers="127.0.0.1:1")))
+    stop = asyncio.Event()
+    running = asyncio.create_task(control.run(stop))
+    for _ in range(200):
+        await asyncio.sleep(0.1)
+        if "control_unavailable" in capsys.readouterr().out:
+            break
+    else:
+        raise AssertionError("control_unavailable was never logged")
+    assert not running.done()
+    stop.set()
+    await asyncio.wait_for(running, 40)
