@@ -136,3 +136,36 @@ def test_a_new_watch_is_added_to_console_yaml(tmp_path: Path) -> None:
         desk._create("quakes", "id: quakes\nmatch: {any: [quake]}\n", WHO)
     assert twice.value.status == 422
     assert any("quakes" in p for p in twice.value.problems)
+
+
+def test_a_save_is_committed_alone_when_asked(tmp_path: Path) -> None:
+    """With `http.git_commit: true` and the rules directory in a git work tree, a save is one
+    commit naming the watch, holding that file alone (another edit in progress stays out);
+    outside a work tree the save is written and the answer says why it was not committed."""
+    import subprocess
+
+    desk, rules = _desk(tmp_path)
+    desk.files.git_commit = True
+    outside = asyncio.run(desk.save("fires", "id: fires\nmatch: {any: [bushfire]}\n", WHO))
+    assert outside["committed"] is False
+    assert "not in a git work tree" in outside["git"]
+    assert "bushfire" in (rules / "watches.yaml").read_text()
+
+    def git(*args: str) -> str:
+        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+        done = subprocess.run(
+            ["git", "-C", str(rules), *args],  # noqa: S607
+            capture_output=True, text=True, check=True, env=env,
+        )  # fmt: skip
+        return done.stdout
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "the team's watches")
+    (rules / "feeds.yaml").write_text(FEEDS + "# an edit in progress\n")
+    answer = asyncio.run(desk.save("fires", "id: fires\nmatch: {any: [forest fire]}\n", WHO))
+    assert (answer["committed"], answer["git"]) == (True, "committed")
+    assert git("log", "-1", "--format=%s").strip() == "monitor console: edit watch fires"
+    assert git("show", "--name-only", "--format=", "HEAD").split() == ["watches.yaml"]
+    assert git("status", "--porcelain").split() == ["M", "feeds.yaml"]
