@@ -43,12 +43,14 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from monitor.bus.base import CONTROL, CONTROL_REPLIES, Record
 from monitor.bus.kafka import KafkaBus, topic_partitions
 from monitor.kernel.console import ActionRefused, Answer, Who
+from monitor.kernel.errors import BusError
 from monitor.kernel.records import BadRecord, load_json
 
 log = structlog.get_logger("monitor.control")
 REPLY_TIMEOUT_S = 20.0
 CONTROL_RETENTION_S = 3600.0
 READ_TIMEOUT_MS = 500
+RETRY_S = 1.0  # between tries to read the topics when the broker cannot give them
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,20 +149,44 @@ class KafkaControl:
         return {**answer, "by": str(reply.get("by") or "")}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read both topics from their end until `stop`, running and answering."""
+        """Read both topics from their end until `stop`, running and answering. When the
+        broker cannot give them yet (a topic made a moment ago has no partitions known for a
+        while; the broker is away), try again every RETRY_S: the rest of the process goes on,
+        and an ask meanwhile is refused 504."""
+        while not stop.is_set():
+            try:
+                await self._serve(stop)
+            except (BusError, KafkaError, OSError) as exc:
+                log.warning(
+                    "control_unavailable",
+                    reason=f"{type(exc).__name__}: {exc}",
+                    retry_in_s=RETRY_S,
+                    message="console actions cannot be routed to other processes yet",
+                )
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(RETRY_S):
+                        await stop.wait()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.bus)
+        parts = [
+            *await topic_partitions(self.bus.options, self.bus.topic(CONTROL)),
+            *await topic_partitions(self.bus.options, self.bus.topic(CONTROL_REPLIES)),
+        ]
         reader = AIOKafkaConsumer(**self.bus.options, enable_auto_commit=False)
         await reader.start()
         try:
-            parts = [
-                *await topic_partitions(self.bus.options, self.bus.topic(CONTROL)),
-                *await topic_partitions(self.bus.options, self.bus.topic(CONTROL_REPLIES)),
-            ]
             reader.assign(parts)
             await reader.seek_to_end(*parts)
             for tp in parts:  # the positions are fixed now: what is published later is read
                 await reader.position(tp)
             self._ready.set()
+            log.info(
+                "control_listening",
+                name=self.name,
+                actions=sorted(self.handlers),
+                message="console actions asked of other processes reach this one now",
+            )
             while not stop.is_set():
                 try:
                     batches = await reader.getmany(timeout_ms=READ_TIMEOUT_MS)
