@@ -80,7 +80,8 @@ class Hands:
         metrics: Metrics,
     ) -> None:
         """This process sends for the channels `flushes` owns, and retries their dead letters
-        (its claims held as "console"); it runs the commands routed to it."""
+        (its claims held as "console"); from now on it runs the commands routed to it for
+        them (`serve_control`, registered when the hands were made)."""
         self.flushes = flushes
         self.retrier = Retrier(
             senders=senders,
@@ -90,7 +91,6 @@ class Hands:
             metrics=metrics,
             delivery=self.config.delivery,
         )
-        serve_control(self)
 
     def desk(self) -> LetterDesk:
         """The dead letters, retried with this process's senders when it has them."""
@@ -203,8 +203,10 @@ def serve_control(hands: Hands) -> None:
 def make_hands(
     config: Any, bus: Bus, feeds: Callable[[], Sequence[FeedSpec]], runs: Callable[[str], bool]
 ) -> Hands:
-    """The hands of a service (`config`: its `Config`): on Kafka with a control topic."""
-    return Hands(
+    """The hands of a service (`config`: its `Config`): on Kafka with a control topic, whose
+    commands for its roles it runs once it holds their targets (every role's: a poller's poll
+    now as much as a dispatcher's channel test)."""
+    hands = Hands(
         feeds=feeds,
         channels=config.channels,
         config=config,
@@ -213,6 +215,8 @@ def make_hands(
         runs_dispatcher=runs("dispatcher"),
         control=KafkaControl(bus) if isinstance(bus, KafkaBus) else None,
     )
+    serve_control(hands)
+    return hands
 
 
 def service_console(

@@ -16,6 +16,7 @@ from monitor.bus.kafka import KafkaBus
 from monitor.bus.settings import KafkaConfig
 from monitor.kernel.console import Who
 from monitor.kernel.errors import BusError
+from monitor.service.console import CHANNEL_TEST, DLQ_RETRY, POLL, make_hands
 
 WHO = Who("127.0.0.1", "loopback")
 CONFIG: Any = type("C", (), {"channels": {}})()
@@ -24,6 +25,17 @@ CONFIG: Any = type("C", (), {"channels": {}})()
 def kafka_bus() -> KafkaBus:
     """A Kafka bus never started (nothing here reaches a broker)."""
     return KafkaBus(KafkaConfig(bootstrap_servers="127.0.0.1:9", topic_prefix="t."))
+
+
+@pytest.mark.parametrize(
+    ("role", "actions"),
+    [("poller", {POLL}), ("dispatcher", {CHANNEL_TEST, DLQ_RETRY}), ("matcher", set())],
+)
+def test_each_role_runs_the_commands_of_its_work(role: str, actions: set[str]) -> None:
+    """A poller process answers poll now asked of another process (not only dispatchers)."""
+    hands = make_hands(CONFIG, kafka_bus(), lambda: [], lambda r: r == role)
+    assert hands.control is not None
+    assert actions == set(hands.control.handlers)
 
 
 async def test_control_topics_not_there_yet_are_tried_again(
