@@ -126,9 +126,17 @@ class KafkaControl:
         """Run `action`'s commands whose target this process owns."""
         self.handlers[action] = handler
 
-    async def ask(self, action: str, target: str, ids: Sequence[str] | None, who: Who) -> Answer:
+    async def ask(
+        self,
+        action: str,
+        target: str,
+        ids: Sequence[str] | None,
+        who: Who,
+        *,
+        role: str = "process",
+    ) -> Answer:
         """Publish the command and wait for the owner's reply; ActionRefused as the owner
-        refused, or 504 when no reply came in time (no process owns the target now)."""
+        refused, or 504 when no reply came in time (no `role` process owns the target now)."""
         try:
             async with asyncio.timeout(self.timeout_s):
                 await self._ready.wait()
@@ -142,7 +150,9 @@ class KafkaControl:
                     self._waiting.pop(sent["id"], None)
         except TimeoutError:
             raise ActionRefused(
-                504, f"no process answered {action} {target} within {self.timeout_s:g}s"
+                504,
+                f"no {role} answered {action} {target} within {self.timeout_s:g}s:"
+                f" is a {role} running and connected to the broker?",
             ) from None
         result = reply.get("result")
         answer = outcome(result if isinstance(result, dict) else {})

@@ -119,7 +119,7 @@ class Polls:
             raise ActionRefused(409, f"feed {feed_id} is paused (enabled: false)")
         if self.hands.polls_here(feed_id) and self.hands.poller is not None:
             return {**await self.hands.poller.poll_now(feed_id), "by": self.hands.name}
-        return await _routed(self.hands, "poller").ask(POLL, feed_id, None, who)
+        return await _routed(self.hands, "poller").ask(POLL, feed_id, None, who, role="poller")
 
 
 class Channels:
@@ -135,7 +135,9 @@ class Channels:
             raise ActionRefused(404, f"no channel {name!r} is configured")
         if self.hands.sends_here(name) and self.hands.tools is not None:
             return {**await send_test(settings, self.hands.tools), "by": self.hands.name}
-        return await _routed(self.hands, "dispatcher").ask(CHANNEL_TEST, name, None, who)
+        return await _routed(self.hands, "dispatcher").ask(
+            CHANNEL_TEST, name, None, who, role="dispatcher"
+        )
 
 
 class Letters:
@@ -162,7 +164,9 @@ class Letters:
                 mine = [d for d in letters if d.channel == channel]
                 results.update(await desk.retry_letters(mine))
             else:
-                answer = await self.hands.control.ask(DLQ_RETRY, channel, channel_ids, who)
+                answer = await self.hands.control.ask(
+                    DLQ_RETRY, channel, channel_ids, who, role="dispatcher"
+                )
                 results.update(answer.get("results") or {})
         return {"results": results}
 

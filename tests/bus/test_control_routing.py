@@ -14,7 +14,7 @@ from monitor.bus import control as control_module
 from monitor.bus.control import KafkaControl
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.settings import KafkaConfig
-from monitor.kernel.console import Who
+from monitor.kernel.console import ActionRefused, Who
 from monitor.kernel.errors import BusError
 from monitor.service.console import CHANNEL_TEST, DLQ_RETRY, POLL, make_hands
 
@@ -57,3 +57,12 @@ async def test_control_topics_not_there_yet_are_tried_again(
     async with asyncio.timeout(5):
         await KafkaControl(kafka_bus(), name="me").run(stop)
     assert 2 == len(tries)
+
+
+async def test_an_ask_no_one_answers_names_the_role() -> None:
+    """504 saying no poller answered (the operator starts or checks a poller)."""
+    ctl = KafkaControl(kafka_bus(), name="me", timeout_s=0.05)  # never ready: no reader
+    with pytest.raises(ActionRefused) as refused:
+        await ctl.ask(POLL, "world", None, WHO, role="poller")
+    assert 504 == refused.value.status
+    assert refused.value.message.startswith("no poller answered poll world within 0.05s")
