@@ -127,9 +127,17 @@ class KafkaControl:
         """Run `action`'s commands whose target this process owns."""
         self.handlers[action] = handler
 
-    async def ask(self, action: str, target: str, ids: Sequence[str] | None, who: Who) -> Answer:
+    async def ask(
+        self,
+        action: str,
+        target: str,
+        ids: Sequence[str] | None,
+        who: Who,
+        *,
+        role: str = "process",
+    ) -> Answer:
         """Publish the command and wait for the owner's reply; ActionRefused as the owner
-        refused, or 504 when no reply came in time (no process owns the target now)."""
+        refused, or 504 when no reply came in time (no `role` process owns the target now)."""
         try:
             async with asyncio.timeout(self.timeout_s):
                 await self._ready.wait()
@@ -143,7 +151,9 @@ class KafkaControl:
                     self._waiting.pop(sent["id"], None)
         except TimeoutError:
             raise ActionRefused(
-                504, f"no process answered {action} {target} within {self.timeout_s:g}s"
+                504,
+                f"no {role} answered {action} {target} within {self.timeout_s:g}s:"
+                f" is a {role} running and connected to the broker?",
             ) from None
         result = reply.get("result")
         answer = outcome(result if isinstance(result, dict) else {})
@@ -162,6 +172,7 @@ class KafkaControl:
                     "control_unavailable",
                     reason=f"{type(exc).__name__}: {exc}",
                     retry_in_s=delay,
+                    message="console actions cannot be routed to other processes yet",
                 )
             else:
                 return
@@ -171,18 +182,24 @@ class KafkaControl:
 
     async def _serve(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.bus)
+        parts = [
+            *await topic_partitions(self.bus.options, self.bus.topic(CONTROL)),
+            *await topic_partitions(self.bus.options, self.bus.topic(CONTROL_REPLIES)),
+        ]
         reader = AIOKafkaConsumer(**self.bus.options, enable_auto_commit=False)
         await reader.start()
         try:
-            parts = [
-                *await topic_partitions(self.bus.options, self.bus.topic(CONTROL)),
-                *await topic_partitions(self.bus.options, self.bus.topic(CONTROL_REPLIES)),
-            ]
             reader.assign(parts)
             await reader.seek_to_end(*parts)
             for tp in parts:  # the positions are fixed now: what is published later is read
                 await reader.position(tp)
             self._ready.set()
+            log.info(
+                "control_listening",
+                name=self.name,
+                actions=sorted(self.handlers),
+                message="console actions asked of other processes reach this one now",
+            )
             while not stop.is_set():
                 try:
                     batches = await reader.getmany(timeout_ms=READ_TIMEOUT_MS)

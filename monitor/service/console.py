@@ -86,7 +86,8 @@ class Hands:
         metrics: Metrics,
     ) -> None:
         """This process sends for the channels `flushes` owns, and retries their dead letters
-        (its claims held as "console"); it runs the commands routed to it."""
+        (its claims held as "console"); from now on it runs the commands routed to it for
+        them (`serve_control`, registered when the hands were made)."""
         self.flushes = flushes
         self.retrier = Retrier(
             senders=senders,
@@ -96,7 +97,6 @@ class Hands:
             metrics=metrics,
             delivery=self.config.delivery,
         )
-        serve_control(self)
 
     def desk(self) -> LetterDesk:
         """The dead letters, retried with this process's senders when it has them."""
@@ -125,7 +125,7 @@ class Polls:
             raise ActionRefused(409, f"feed {feed_id} is paused (enabled: false)")
         if self.hands.polls_here(feed_id) and self.hands.poller is not None:
             return {**await self.hands.poller.poll_now(feed_id), "by": self.hands.name}
-        return await _routed(self.hands, "poller").ask(POLL, feed_id, None, who)
+        return await _routed(self.hands, "poller").ask(POLL, feed_id, None, who, role="poller")
 
 
 class Channels:
@@ -141,7 +141,9 @@ class Channels:
             raise ActionRefused(404, f"no channel {name!r} is configured")
         if self.hands.sends_here(name) and self.hands.tools is not None:
             return {**await send_test(settings, self.hands.tools), "by": self.hands.name}
-        return await _routed(self.hands, "dispatcher").ask(CHANNEL_TEST, name, None, who)
+        return await _routed(self.hands, "dispatcher").ask(
+            CHANNEL_TEST, name, None, who, role="dispatcher"
+        )
 
 
 class Letters:
@@ -168,7 +170,9 @@ class Letters:
                 mine = [d for d in letters if d.channel == channel]
                 results.update(await desk.retry_letters(mine))
             else:
-                answer = await self.hands.control.ask(DLQ_RETRY, channel, channel_ids, who)
+                answer = await self.hands.control.ask(
+                    DLQ_RETRY, channel, channel_ids, who, role="dispatcher"
+                )
                 results.update(answer.get("results") or {})
         return {"results": results}
 
@@ -209,8 +213,10 @@ def serve_control(hands: Hands) -> None:
 def make_hands(
     config: Any, bus: Bus, feeds: Callable[[], Sequence[FeedSpec]], runs: Callable[[str], bool]
 ) -> Hands:
-    """The hands of a service (`config`: its `Config`): on Kafka with a control topic."""
-    return Hands(
+    """The hands of a service (`config`: its `Config`): on Kafka with a control topic, whose
+    commands for its roles it runs once it holds their targets (every role's: a poller's poll
+    now as much as a dispatcher's channel test)."""
+    hands = Hands(
         feeds=feeds,
         channels=config.channels,
         config=config,
@@ -219,6 +225,8 @@ def make_hands(
         runs_dispatcher=runs("dispatcher"),
         control=KafkaControl(bus) if isinstance(bus, KafkaBus) else None,
     )
+    serve_control(hands)
+    return hands
 
 
 def service_console(
