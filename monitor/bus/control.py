@@ -51,7 +51,8 @@ log = structlog.get_logger("monitor.control")
 REPLY_TIMEOUT_S = 20.0
 CONTROL_RETENTION_S = 3600.0
 READ_TIMEOUT_MS = 500
-MAX_RETRY_S = 30.0  # between tries to reach the control topics
+FIRST_RETRY_S = 1.0  # between the first tries to reach the control topics, then doubling
+MAX_RETRY_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ class KafkaControl:
         """Read both topics from their end until `stop`, running and answering. A broker that
         is away, or topics not yet known to it, are waited for (asks answer 504 meanwhile):
         the console is never worth the process."""
-        delay = 1.0
+        delay = FIRST_RETRY_S
         while not stop.is_set():
             try:
                 await self._serve(stop)

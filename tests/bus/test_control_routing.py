@@ -53,7 +53,7 @@ async def test_control_topics_not_there_yet_are_tried_again(
         raise BusError("topic t.control has no partitions (error code 3)")
 
     monkeypatch.setattr(control_module, "ensure_topics", not_yet)
-    monkeypatch.setattr(control_module, "RETRY_S", 0.01)
+    monkeypatch.setattr(control_module, "FIRST_RETRY_S", 0.01)
     async with asyncio.timeout(5):
         await KafkaControl(kafka_bus(), name="me").run(stop)
     assert 2 == len(tries)
