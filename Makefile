@@ -98,7 +98,7 @@ test-tools: $(STAMP)
 # The README's status-page picture (docs/images/status-page.png): `monitor demo`'s page in a real
 # headless chromium, taken by the test that checks it shows what the README's alt text says.
 screenshot: $(STAMP)
-	UPDATE_SCREENSHOT=1 $(BIN)/pytest -p no:cacheprovider tests/status/test_demo_page.py
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest -p no:cacheprovider tests/status/test_demo_page.py tests/status/test_console_service.py
 
 # The inner loop, about a minute: no lint, no Rust tests, and none of the tests that need a
 # broker (kafka), start a program (process: monitor itself, chromium, ...) or a browser, or take

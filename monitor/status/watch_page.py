@@ -52,14 +52,29 @@ def marked(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[str, bool]
     return [p for p in pieces if p[0]]
 
 
-def highlighted(result: Answer, name: str) -> list[tuple[str, bool]]:
-    """A tested article's field (`title` or `text`) with its evidence marked."""
-    text = str(result.get(name) or "")
+def highlighted(result: Answer, name: str, text: str | None = None) -> list[tuple[str, bool]]:
+    """A tested article's field `name` (its `text`, else `result[name]`) with its evidence
+    marked: the `marks` `[field, start, end]` of that field."""
+    shown = str(result.get(name) or "") if text is None else text
     spans: list[tuple[int, int]] = []
     for mark in result.get("marks") or ():
         if isinstance(mark, list | tuple) and len(mark) == 3 and mark[0] == name:
             spans.append((int(mark[1]), int(mark[2])))
-    return marked(text, spans)
+    return marked(shown, spans)
+
+
+def text_fields(result: Answer) -> list[tuple[str, list[tuple[str, bool]]]]:
+    """A tested article's text below its title, marked: each of the fields `text` names
+    (`{"summary": ..., "content": ...}`, as `WatchActions.test` answers), or `text` itself
+    when it is one string."""
+    text = result.get("text")
+    if isinstance(text, dict):
+        return [
+            (str(name), highlighted(result, str(name), str(value)))
+            for name, value in text.items()
+            if name != "title" and value
+        ]
+    return [("text", highlighted(result, "text"))] if text else []
 
 
 def render_watch(page: WatchPage) -> str:
@@ -68,7 +83,7 @@ def render_watch(page: WatchPage) -> str:
     bad = problem_lines(problems)
     lines = [(n, line, n in bad) for n, line in enumerate(page.yaml.splitlines(), 1)]
     return ENV.get_template("watch.html").render(
-        p=page, lines=lines, problems=problems, highlighted=highlighted
+        p=page, lines=lines, problems=problems, highlighted=highlighted, text_fields=text_fields
     )
 
 

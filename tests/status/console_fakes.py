@@ -130,7 +130,8 @@ class Fakes:
 
     # DeadLetterActions
     async def letters(self) -> list[Answer]:
-        return [{"id": "d1", "channel": "slack", "rule_id": "war", "reason": "500", "attempts": 3,
+        return [{"alert_id": "d1", "channel": "slack", "rule": "war", "rules": ["war"],
+                 "reason": "500", "attempts": 3, "when": "2025-12-07T18:00:00Z", "kind": "alert",
                  "title": "<script>x</script>", "url": "javascript:alert(1)"}]  # fmt: skip
 
     async def retry(self, ids: Sequence[str] | None, who: Who) -> Answer:

@@ -22,6 +22,7 @@ IMAGES = ROOT / "docs" / "images"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 WATCH_PICTURE = "console-watch.png"  # the watch page after a Test
 CONSOLE_PICTURE = "console.png"  # the status page's console sections
+LETTERS_PICTURE = "console-dead-letters.png"  # the dead letter list with its buttons
 
 
 def picture_path(name: str) -> Path:

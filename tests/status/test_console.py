@@ -64,7 +64,9 @@ async def test_the_json_endpoints_answer_their_parts_shapes() -> None:
         assert (
             404 == (await call(base, "POST", "/-/channels/teams/test", json={}, headers=BEARER))[0]
         )
-        assert "d1" == (await call(base, "GET", "/-/dlq", headers=BEARER))[1]["letters"][0]["id"]
+        assert (
+            "d1" == (await call(base, "GET", "/-/dlq", headers=BEARER))[1]["letters"][0]["alert_id"]
+        )
         assert {"d1": "sent"} == (
             await call(base, "POST", "/-/dlq/retry", json={"ids": ["d1"]}, headers=BEARER)
         )[1]["results"]

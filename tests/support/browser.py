@@ -51,18 +51,28 @@ class Page:
         """The value of a JavaScript expression in the page (DevTools is not bound by the
         page's Content-Security-Policy)."""
         found = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in found:  # a script that threw (a selector that found nothing)
+            details = found["exceptionDetails"]
+            thrown = details.get("exception", {}).get("description") or details.get("text")
+            raise RuntimeError(f"{expression[:80]}: {thrown}")
         return found["result"].get("value")
 
     async def goto(self, url: str) -> None:
-        """Open `url` and wait until it has loaded."""
+        """Open `url` and wait until it has loaded: a new document, not the one shown before
+        (which, at the same URL or one starting with it, would pass for it and take a click
+        meant for the new one)."""
+        await self.evaluate("window.__leaving = true")
         await self.call("Page.navigate", url=url)
-        await self.loaded(lambda href: href.startswith(url))
+        await self.loaded(lambda href: href.startswith(url), fresh=True)
 
-    async def loaded(self, where: Any = lambda _: True, timeout_s: float = 20) -> None:
-        """Wait until the page at a URL `where` accepts has finished loading."""
+    async def loaded(
+        self, where: Any = lambda _: True, timeout_s: float = 20, *, fresh: bool = False
+    ) -> None:
+        """Wait until the page at a URL `where` accepts has finished loading (`fresh`: a
+        document `goto` has not marked as the one it left)."""
         for _ in range(int(timeout_s / 0.1)):
-            state = await self.evaluate("[document.readyState, location.href]")
-            if state and state[0] == "complete" and where(state[1]):
+            state = await self.evaluate("[document.readyState, location.href, !!window.__leaving]")
+            if state and state[0] == "complete" and where(state[1]) and not (fresh and state[2]):
                 return
             await asyncio.sleep(0.1)
         raise TimeoutError(f"the page did not load: {state}")
