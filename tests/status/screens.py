@@ -2,8 +2,8 @@
 
 `shoot` saves the page (or the part of it some elements cover) to tests/artifacts/ (git-ignored)
 or, with UPDATE_SCREENSHOT=1 (`make screenshot`), to docs/images/, so every committed picture is
-one a test took after checking what it shows. The browser test over fakes calls it; the one
-against the real service can call it the same way.
+one a test took after checking what it shows: the test against the real service takes the
+documented ones; the browser test over fakes keeps its pictures (named `fakes-...`) apart.
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ CONSOLE_PICTURE = "console.png"  # the status page's console sections
 LETTERS_PICTURE = "console-dead-letters.png"  # the dead letter list with its buttons
 
 
+DOCUMENTED = (WATCH_PICTURE, CONSOLE_PICTURE, LETTERS_PICTURE)  # taken against the real service
+
+
 def picture_path(name: str) -> Path:
-    """Where the picture `name` goes: docs/images/ with UPDATE_SCREENSHOT=1, else artifacts."""
-    folder = IMAGES if os.environ.get("UPDATE_SCREENSHOT") == "1" else ARTIFACTS
+    """Where the picture `name` goes: docs/images/ with UPDATE_SCREENSHOT=1 for a picture the
+    docs show (taken by tests/status/test_console_service.py), else tests/artifacts/."""
+    documented = name in DOCUMENTED and os.environ.get("UPDATE_SCREENSHOT") == "1"
+    folder = IMAGES if documented else ARTIFACTS
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name
 

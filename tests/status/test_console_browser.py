@@ -18,7 +18,7 @@ from monitor.feeds.board import FeedStatus
 from monitor.matching.board import WatchActivity
 from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow
 from tests.status.console_fakes import Fakes, console_app, console_of, with_status_page
-from tests.status.screens import CONSOLE_PICTURE, WATCH_PICTURE, shoot
+from tests.status.screens import shoot
 from tests.support.browser import Page, browser
 from tests.support.servers import serve
 
@@ -99,7 +99,7 @@ async def test_the_console_in_a_real_browser(tmp_path: Path) -> None:
         silences = muted.xpath("//ul[@id='silences']/li[@data-watch='war']")
         assert 1 == len(silences)
         assert "noisy tonight" in silences[0].text_content()
-        await shoot(page, CONSOLE_PICTURE, ["#feeds", "#console"])
+        await shoot(page, "fakes-console.png", ["#feeds", "#console"])
 
         await page.goto(base + "/watches/war")
         refused = await act(
@@ -125,7 +125,7 @@ async def test_the_console_in_a_real_browser(tmp_path: Path) -> None:
         )
         assert ["Belarus"] == [m.text_content() for m in tried.xpath("//div[@id='result']//mark")]
         assert "matches" in tried.get_element_by_id("result").text_content()
-        await shoot(page, WATCH_PICTURE)
+        await shoot(page, "fakes-watch.png")
 
         calls = len(fakes.calls)
         async with serve(forging_page(base)) as elsewhere:
