@@ -47,7 +47,7 @@ from monitor.feeds.fetching import EXIT_OK, EXIT_USAGE, Refused, fetch_feed
 from monitor.feeds.guard import resolve
 from monitor.feeds.opml import MAX_OUTLINES, TooManyOutlines, read_opml, write_opml
 from monitor.feeds.spec import FeedSpec
-from monitor.feeds.writing import replace_text
+from monitor.feeds.writing import FileIsLink, replace_text
 from monitor.kernel.errors import ConfigError, InputError, Problem, RuleError
 from monitor.kernel.language import with_languages
 from monitor.matching.compiler import compile_rules
@@ -300,7 +300,10 @@ def _write(
         return link(dataclasses.replace(rule_set, feeds=tuple(feeds)))
 
     edited, added = appended(path, text, before, new, linked)
-    replace_text(path, edited)
+    try:
+        replace_text(path, edited)
+    except FileIsLink as exc:
+        raise Refused(exc.strerror or str(exc), EXIT_USAGE) from exc
     return path, added
 
 

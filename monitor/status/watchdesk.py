@@ -28,7 +28,7 @@ from monitor.bus.history import stored_records
 from monitor.bus.settings import BusPlace
 from monitor.feeds.request import env_problems
 from monitor.feeds.trialpage import PageUnread
-from monitor.feeds.writing import replace_text, version_of
+from monitor.feeds.writing import FileIsLink, refuse_link, replace_text, version_of
 from monitor.kernel.console import ActionRefused, Answer, Trial, Who
 from monitor.kernel.errors import BusError, Problem, StorageError
 from monitor.kernel.models import Article, make_article
@@ -95,7 +95,7 @@ class RulesFiles:
                 paths = [str(self.rules_dir / FEEDS_FILE)]
         for name in paths:
             path = Path(name)
-            if path.resolve().parent != root:
+            if path.parent.resolve() != root:  # a link in it is found (and refused by `write`)
                 continue
             text = path.read_text(encoding="utf-8")
             try:
@@ -122,7 +122,12 @@ class RulesFiles:
     def write_file(
         self, path: Path, read: str, text: str, shown: Callable[[Problem], str], message: str
     ) -> str:
-        """Check and write `text` over `path`, read as `read`; see `write`."""
+        """Check and write `text` over `path`, read as `read`; see `write`. A file that is a
+        symbolic link is never written (409): it is edited where it is kept."""
+        try:
+            refuse_link(path)
+        except FileIsLink as exc:
+            raise ActionRefused(409, exc.strerror or str(exc)) from exc
         found = self.problems(path, text)
         if found:
             raise ActionRefused(

@@ -34,3 +34,22 @@ def test_hostile_saves_write_nothing(tmp_path: Path, rule_id: str, text: str, st
     assert refused.value.status == status
     assert (rules / "watches.yaml").read_text() == before
     assert sorted(p.name for p in rules.iterdir()) == ["feeds.yaml", "watches.yaml"]
+
+
+def test_a_linked_rules_file_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    """watches.yaml a symbolic link, as a Kubernetes ConfigMap mounts it (`..data/`): the save
+    is refused with 409 in words naming the target, the link stays a link, its target as it
+    was."""
+    desk, rules = _desk(tmp_path)
+    (rules / "..data").mkdir()
+    kept = rules / "..data" / "watches.yaml"
+    (rules / "watches.yaml").rename(kept)
+    (rules / "watches.yaml").symlink_to(kept)
+    before = kept.read_text()
+    with pytest.raises(ActionRefused) as refused:
+        asyncio.run(desk.save("fires", "id: fires\nmatch: {any: [forest fire]}\n", WHO))
+    assert refused.value.status == 409
+    assert f"watches.yaml is a link to {kept}; edit the file it points to" in str(refused.value)
+    assert (rules / "watches.yaml").is_symlink()
+    assert kept.read_text() == before
+    assert sorted(p.name for p in rules.iterdir()) == ["..data", "feeds.yaml", "watches.yaml"]
