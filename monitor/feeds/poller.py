@@ -186,16 +186,17 @@ class Poller:
         GET, dedup, board, health), and schedule its next poll from this one, as a scheduled
         poll would (a success ends its backoff). `{"feed", "result", "new", "error",
         "next_poll_ms"}`; ActionRefused 404 for a feed not in feeds.yaml, 409 for a paused one.
-        Two at once for one feed poll it once: the second is given the first's answer."""
+        Two at once for one feed, or one during its scheduled poll, poll it once: the later
+        ask is given the earlier's result."""
         feed = self._listed.get(feed_id) or self._specs.get(feed_id)
         if feed is None:
             raise ActionRefused(404, f"no feed {feed_id!r} in feeds.yaml")
         if not feed.enabled:
             raise ActionRefused(409, f"feed {feed_id} is paused (enabled: false)")
-        return await self.nows.once(feed_id, partial(self._poll_now, feed))
+        return await self.nows.once(("now", feed_id), partial(self._poll_now, feed))
 
     async def _poll_now(self, feed: FeedSpec) -> dict[str, Any]:
-        result = await self.poll(feed)
+        result = await self.nows.once(("poll", feed.id), partial(self.poll, feed))
         delay = await self._next_delay(feed, result)
         if delay is not None and feed.id in self._tasks:  # its loop sleeps until then instead
             self.nows.reschedule(feed.id, delay)
@@ -230,9 +231,9 @@ class Poller:
         return delay
 
     async def _poll_in_loop(self, feed: FeedSpec) -> float | None:
-        """Poll `feed` on its schedule; the delay to its next poll, None when it is not polled
-        again (gone, disabled: a new URL in feeds.yaml revives it)."""
-        result = await self.poll(feed)
+        """Poll `feed` on its schedule (or share a poll-now under way); the delay to its next
+        poll, None when it is not polled again (gone, disabled: a new URL revives it)."""
+        result = await self.nows.once(("poll", feed.id), partial(self.poll, feed))
         if result.result in ("gone", "disabled"):
             self._ended.add(feed.id)  # no round waits for it any more
             self._tell(feed, result, None, self._expected())

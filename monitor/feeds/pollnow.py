@@ -1,30 +1,34 @@
-"""Poll-now's bookkeeping for the poller: one poll at a time per feed however many ask, and
-a feed's loop woken to sleep until the next poll a poll-now scheduled."""
+"""Poll-now's bookkeeping for the poller: one poll at a time per feed however many ask (its
+loop and any number of poll-nows), and a feed's loop woken to sleep until the next poll a
+poll-now scheduled."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class PollNows:
     """The poll-nows under way, and the sleeps of the feeds' loops they can cut short."""
 
     def __init__(self) -> None:
-        self._running: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._running: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._wakes: dict[str, asyncio.Event] = {}
         self._rescheduled: dict[str, float] = {}  # the delay a poll-now set, by feed
 
-    async def once(
-        self, feed_id: str, poll: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> dict[str, Any]:
-        """`poll()`'s answer; a second ask while the first runs is given the first's."""
-        running = self._running.get(feed_id)
+    async def once(self, key: tuple[str, str], poll: Callable[[], Awaitable[T]]) -> T:
+        """`poll()`'s answer; a second ask with the same `key` while the first runs is given
+        the first's. The poller's keys: `("poll", feed)` for a feed's poll, which its loop and
+        its poll-nows all go through (never two at once, racing on its conditional-GET state
+        and health counts); `("now", feed)` for a poll-now's answer."""
+        running: asyncio.Future[T] | None = self._running.get(key)
         if running is None:
             running = asyncio.ensure_future(poll())
-            self._running[feed_id] = running
-            running.add_done_callback(lambda _: self._running.pop(feed_id, None))
+            self._running[key] = running
+            running.add_done_callback(lambda _: self._running.pop(key, None))
         return await asyncio.shield(running)
 
     def reschedule(self, feed_id: str, delay_s: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,6 +81,41 @@ async def test_poll_now_polls_once_and_ends_the_backoff(
     assert 0 == (await state.feed_state("world")).failures
     in_s = first["next_poll_ms"] / 1000 - time.time()
     assert HOUR_S * 0.8 < in_s < HOUR_S * 1.2  # the interval (jittered), not a 6-failure backoff
+
+
+class _NoJitter(random.Random):
+    def random(self) -> float:
+        return 0.0  # the loop's first poll at once
+
+
+async def test_poll_now_during_the_scheduled_poll_shares_it(
+    rig: tuple[FeedServer, Poller, StateStore],
+) -> None:
+    """A poll-now while the feed's loop polls it (the server holding that request open) asks
+    the server nothing more: it is given that poll's result, and the feed's state and health
+    are written by one poll."""
+    server, poller, state = rig
+    feed = spec(server, "held", "/held")
+    poller._rng = _NoJitter()
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run([feed], stop))
+    try:
+        for _ in range(200):  # the loop's poll reaches the server
+            if server.in_flight:
+                break
+            await asyncio.sleep(0.01)
+        assert 1 == server.in_flight
+        asked = asyncio.create_task(poller.poll_now("held"))
+        await asyncio.sleep(0.2)
+        assert not asked.done()  # waits for the scheduled poll, asking nothing itself
+        server.release.set()
+        answer = await asyncio.wait_for(asked, 5)
+    finally:
+        stop.set()
+        await task
+    assert ("ok", 5) == (answer["result"], answer["new"])
+    assert (1, 1) == (server.count("/held"), server.most_in_flight)
+    assert 0 == (await state.feed_state("held")).failures
 
 
 async def test_poll_now_says_a_failure(rig: tuple[FeedServer, Poller, StateStore]) -> None:

@@ -61,6 +61,8 @@ class FeedServer:
     /huge              a body of `huge_bytes`;       /loop: a redirect loop
     /redirect?to=URL   a redirect to URL
     /gzip/NAME         the feed gzip-encoded
+    /held              the world feed, answered once `release` is set; `in_flight` counts
+                       the requests it holds now, `most_in_flight` the most at once
     """
 
     feeds: dict[str, bytes] = field(default_factory=lambda: {"world": SEED_FEED.read_bytes()})
@@ -69,12 +71,25 @@ class FeedServer:
     slow_s: float = 5.0
     huge_bytes: int = 3 * 1024 * 1024
     base: str = ""
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
 
     def count(self, path: str) -> int:
         return sum(1 for p, _ in self.requests if p == path)
+
+    async def _held(self, request: web.Request) -> web.Response:
+        self.requests.append((request.path, dict(request.headers)))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+        finally:
+            self.in_flight -= 1
+        return web.Response(body=self.feeds["world"], content_type="application/rss+xml")
 
     def app(self) -> web.Application:
         async def record(request: web.Request) -> None:
@@ -143,6 +158,7 @@ class FeedServer:
         app.router.add_get("/feeds/{name}", feed)
         app.router.add_get("/status/{code}", status)
         app.router.add_get("/slow", slow)
+        app.router.add_get("/held", self._held)
         app.router.add_get("/truncated", truncated)
         app.router.add_get("/invalid", invalid)
         app.router.add_get("/huge", huge)
