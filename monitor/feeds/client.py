@@ -97,23 +97,26 @@ class Client:
         origin: str | URL | None = None,
         credentials: Mapping[str, str] | None = None,
         proxy: str | None = None,
+        untrusted: bool = False,
     ) -> Fetched:
         """GET `url` for `origin`'s sake (by default `url` itself), following allowed redirects;
         raise `FeedFetchError` on a network error, a timeout, a refused address or redirect, too
         many redirects or a body over the limit. `credentials` (Authorization, secret headers)
         go only to `url`'s own origin: a redirect elsewhere is followed without them. Through
-        `proxy`, see the module docstring."""
+        `proxy`, see the module docstring. `untrusted`: this fetch is judged as every fetch of
+        an untrusted client is (a `public_only` feed's, its pages', their robots.txt)."""
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         url = URL(url)
+        untrusted = untrusted or self.untrusted
         # A URL fetched for its own sake: its hops' peers decide (not for an untrusted asker)
-        own = origin is None and not self.untrusted
+        own = origin is None and not untrusted
         first = url
         # A URL fetched for its own sake was listed or typed by the user: its first hop may be
         # on any address but link-local; where it was answered from decides for the rest.
         guard = (
             Guard(allow_private=True, hint=self.hint)
             if own
-            else await self.guard(URL(origin if origin is not None else url))
+            else await self.guard(URL(origin if origin is not None else url), untrusted=untrusted)
         )
         headers = {"Accept-Encoding": "gzip, deflate", **headers}
         home = url.origin()  # the only origin `credentials` are sent to
@@ -176,15 +179,16 @@ class Client:
             GUARD.reset(token)
         raise FeedFetchError(f"too many redirects (more than {self.config.max_redirects})")
 
-    async def guard(self, origin: URL) -> Guard:
+    async def guard(self, origin: URL, *, untrusted: bool = False) -> Guard:
         """The address policy for fetches made for `origin`'s sake: internal targets allowed
         when the config says so or `origin` is internal: a host fetched before by the addresses
         its latest fetch came from (never by a lookup of its own, which its name server could
         answer otherwise), an IP literal never fetched by what it spells, any other by all its
-        addresses being internal (one that cannot be resolved counts as public)."""
+        addresses being internal (one that cannot be resolved counts as public). `untrusted`
+        (or the client's): internal targets only when the config allows them."""
         if self.config.allow_private:
             return Guard(allow_private=True, hint=self.hint)
-        if self.untrusted:
+        if self.untrusted or untrusted:
             return Guard(allow_private=False, hint=self.hint)
         host = origin.host or ""
         kept = self._origins.get(host)

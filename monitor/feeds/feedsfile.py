@@ -32,6 +32,7 @@ class NewFeed:
     title: str = ""
     interval: str = ""  # as written in feeds.yaml (5m, 1h); "" leaves the default
     site: str = ""  # the site's home page, written as `site:` when known (the OPML `htmlUrl`)
+    public_only: bool = False  # written as `public_only: true`: a URL from a web client
 
 
 def same_url(url: str) -> str:
@@ -85,6 +86,8 @@ def entry(feed: NewFeed, indent: str, newline: str) -> str:
         lines.append(f"{indent}  site: {scalar(feed.site)}")
     if feed.interval:
         lines.append(f"{indent}  interval: {scalar(feed.interval)}")
+    if feed.public_only:
+        lines.append(f"{indent}  public_only: true")
     tags = [t.strip() for t in feed.tags if t.strip()]  # as the loader reads them
     if tags:
         lines.append(f"{indent}  tags: {flow(tags)}")

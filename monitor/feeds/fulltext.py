@@ -163,7 +163,8 @@ class FullText:
 
     async def _page(self, feed: FeedSpec, url: str) -> tuple[Page, str]:
         try:  # the address policy for the feed's origin, before the cache or robots.txt
-            await self.client.check(url, await self.client.guard(URL(feed.url)))
+            guard = await self.client.guard(URL(feed.url), untrusted=feed.public_only)
+            await self.client.check(url, guard)
         except FeedFetchError as exc:
             raise PageFailed("refused", str(exc)) from exc
         key = url_key(url)
@@ -171,11 +172,15 @@ class FullText:
         if kept is not None:
             return kept, "cached"
         proxy = self._proxy_of(feed)
-        if not feed.fulltext_ignore_robots and not await self.robots.allowed(url, feed.url, proxy):
+        untrusted = feed.public_only
+        if not feed.fulltext_ignore_robots and not await self.robots.allowed(
+            url, feed.url, proxy, untrusted=untrusted
+        ):
             raise PageFailed("robots", "robots.txt disallows it")
+        headers = {"User-Agent": self.user_agent, "Accept": ACCEPT}
         try:
             fetched = await self.client.get(
-                url, {"User-Agent": self.user_agent, "Accept": ACCEPT}, origin=feed.url, proxy=proxy
+                url, headers, origin=feed.url, proxy=proxy, untrusted=untrusted
             )
         except FeedFetchError as exc:
             result = "timeout" if isinstance(exc.__cause__, TimeoutError) else "failed"

@@ -52,8 +52,6 @@ log = structlog.get_logger("monitor.poller")
 DEFAULT_FULLTEXT = FulltextConfig()
 NOT_OWNED_RECHECK_S = 5.0  # how soon a feed another poller holds is looked at again
 BUS_RETRY_S = 5.0  # how soon a poll whose articles could not be published is tried again
-
-
 PAUSED_RECHECK_S = 1.0  # how often a paused poller looks whether it may go on
 CRASH_RETRY_S = 60.0  # how soon a poll that failed on a fault of our own is tried again
 
@@ -86,8 +84,7 @@ class Poller:
         self.session = session
         self.state = state
         self.bus = bus
-        self.metrics = metrics
-        self._limit = asyncio.Semaphore(config.concurrency)
+        self.metrics, self._limit = metrics, asyncio.Semaphore(config.concurrency)
         self.client = Client(session, config)
         self.user_agent = self.client.user_agent
         self.fulltext = FullText(
@@ -186,8 +183,7 @@ class Poller:
         GET, dedup, board, health), and schedule its next poll from this one, as a scheduled
         poll would (a success ends its backoff). `{"feed", "result", "new", "error",
         "next_poll_ms"}`; ActionRefused 404 for a feed not in feeds.yaml, 409 for a paused one.
-        Two at once for one feed, or one during its scheduled poll, poll it once: the later
-        ask is given the earlier's result."""
+        Two at once, or one during its scheduled poll, share one poll (and its result)."""
         feed = self._listed.get(feed_id) or self._specs.get(feed_id)
         if feed is None:
             raise ActionRefused(404, f"no feed {feed_id!r} in feeds.yaml")
@@ -438,8 +434,12 @@ class Poller:
             headers["If-None-Match"] = state.etag
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
-        fetched = await self.client.get(
-            feed.url, headers, credentials=sends.credentials, proxy=sends.proxy
+        fetched = await self.client.get(  # a `public_only` feed: as an untrusted asker's
+            feed.url,
+            headers,
+            credentials=sends.credentials,
+            proxy=sends.proxy,
+            untrusted=feed.public_only,
         )
         if fetched.status == 304:
             return None, state.etag, state.last_modified, ""

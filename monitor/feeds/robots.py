@@ -41,24 +41,32 @@ class Robots:
         self.client = client
         self.user_agent = user_agent
         self.clock = clock
-        # (origin, proxy) -> until when, the rules
-        self._rules: dict[tuple[str, str | None], tuple[float, RobotFileParser | bool]] = {}
-        self._pending: dict[tuple[str, str | None], asyncio.Future[RobotFileParser | bool]] = {}
+        # (origin, proxy, untrusted) -> until when, the rules
+        self._rules: dict[tuple[str, str | None, bool], tuple[float, RobotFileParser | bool]] = {}
+        self._pending: dict[
+            tuple[str, str | None, bool], asyncio.Future[RobotFileParser | bool]
+        ] = {}
 
     async def allowed(
-        self, url: str, feed_url: str | None = None, proxy: str | None = None
+        self,
+        url: str,
+        feed_url: str | None = None,
+        proxy: str | None = None,
+        *,
+        untrusted: bool = False,
     ) -> bool:
         """Whether `url` may be fetched; its robots.txt is fetched for `feed_url`'s sake (the
-        address policy's origin), by default its own, through `proxy` if given."""
+        address policy's origin), by default its own, through `proxy` if given, `untrusted`
+        (a `public_only` feed's: see `Client.get`) if asked."""
         target = URL(url)
         origin = str(target.origin())
-        rules = await self._rules_of((origin, proxy), feed_url)
+        rules = await self._rules_of((origin, proxy, untrusted), feed_url)
         if isinstance(rules, bool):
             return rules
         return rules.can_fetch(AGENT, url)
 
     async def _rules_of(
-        self, key: tuple[str, str | None], feed_url: str | None
+        self, key: tuple[str, str | None, bool], feed_url: str | None
     ) -> RobotFileParser | bool:
         kept = self._rules.get(key)
         if kept is not None and kept[0] > self.clock():
@@ -71,7 +79,7 @@ class Robots:
         return await asyncio.shield(task)
 
     async def _fetch_and_keep(
-        self, key: tuple[str, str | None], feed_url: str | None
+        self, key: tuple[str, str | None, bool], feed_url: str | None
     ) -> RobotFileParser | bool:
         rules, keep_s = await self._fetch(key, feed_url)
         if len(self._rules) >= MAX_ORIGINS:
@@ -80,15 +88,16 @@ class Robots:
         return rules
 
     async def _fetch(
-        self, key: tuple[str, str | None], feed_url: str | None
+        self, key: tuple[str, str | None, bool], feed_url: str | None
     ) -> tuple[RobotFileParser | bool, float]:
-        origin, proxy = key
+        origin, proxy, untrusted = key
         try:
             fetched = await self.client.get(
                 f"{origin}/robots.txt",
                 {"User-Agent": self.user_agent, "Accept": "text/plain"},
                 origin=feed_url,
                 proxy=proxy,
+                untrusted=untrusted,
             )
         except FeedFetchError as exc:
             log.info("robots_unreachable", origin=origin, reason=str(exc))

@@ -21,7 +21,7 @@ DEFAULT_INTERVAL_S = 300.0  # how often a feed is polled unless it says
 FEED_KEYS = (
     "id", "kind", "url", "interval", "tags", "enabled", "expect_every", "fulltext",
     "fulltext_selector", "fulltext_ignore_robots", "stories", "max_age", "title", "site",
-    *REQUEST_KEYS,
+    "public_only", *REQUEST_KEYS,
 )  # fmt: skip
 
 
@@ -46,6 +46,10 @@ class FeedSpec:
     title: str = ""  # `title:`, as the OPML export names it when no poll has said
     site: str = ""  # `site:`, the site's home page (OPML `htmlUrl`)
     request: RequestSpec = NONE  # headers, user agent, auth, proxy (`monitor.feeds.request`)
+    # `public_only: true` (the console writes it on the feeds it adds): its URL came from a web
+    # client, so every fetch for it (the feed, its pages, their robots.txt), every hop, is to a
+    # public address unless `poller.allow_private` (`Client.get`'s `untrusted`)
+    public_only: bool = False
 
 
 def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Problem]]:
@@ -88,6 +92,9 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
             enabled = check.boolean(spec["enabled"], at("enabled"), "enabled") is not False
         fulltext = _fulltext(check, spec)
         stories = check.on_off(spec.get("stories", True), at("stories"), "feed `stories`")
+        public_only = check.on_off(
+            spec.get("public_only", False), at("public_only"), "`public_only`"
+        )
         title, site = _names(check, spec)
         request = parse_request(check, spec)
         if feed_id is None or url is None or kind is None or len(check.problems) > before:
@@ -108,6 +115,7 @@ def parse_feed_file(path: str, data: object) -> tuple[list[FeedSpec], list[Probl
                 title=title,
                 site=site,
                 request=request,
+                public_only=public_only is True,
                 **fulltext,
             )
         )

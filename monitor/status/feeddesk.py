@@ -4,8 +4,11 @@ item, a text splice), and add one by URL as `monitor feeds add` does (`monitor.f
 An add shows the feeds the page offers and writes only the one chosen (by its URL or its number
 in the list), or the only one. The URL comes from a web client: it and everything it leads to
 are judged as for a public origin, so an internal address is refused unless
-`poller.allow_private` is set (link-local and metadata addresses always). The new feeds.yaml is
-checked as `monitor check` checks the rules directory and written atomically, comments kept.
+`poller.allow_private` is set (link-local and metadata addresses always), and so it stays: the
+feed is written with `public_only: true`, which makes the poller judge every later fetch for it
+(the feed, its pages, their robots.txt) the same way, so a name that pointed at a public address
+when added and at 127.0.0.1 later (DNS rebinding) is refused. The new feeds.yaml is checked as
+`monitor check` checks the rules directory and written atomically, comments kept.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ class FeedDesk:
             url=chosen.url,
             title=title,
             site=found.parsed.link,
+            public_only=True,  # polled as it was added: every hop to a public address
         )
         try:  # the whole rule set is checked by `write_file`
             text, added = appended(path, read, rule_set.feeds, [new], lambda _: [])

@@ -15,10 +15,11 @@ from monitor.bus.base import ARTICLES
 from monitor.bus.local import LocalBus
 from monitor.feeds.extract import extract_page
 from monitor.feeds.poller import Poller
+from monitor.feeds.robots import Robots
 from monitor.feeds.settings import PollerConfig
 from monitor.feeds.spec import FeedSpec
 from monitor.kernel.metrics import Metrics, make_metrics
-from monitor.kernel.models import Article
+from monitor.kernel.models import Article, make_article
 from monitor.store.state import StateStore
 from tests.support.servers import serve
 from tests.support.site import Site, article_page, feed
@@ -293,3 +294,21 @@ async def test_politeness_per_host(tmp_path: Path) -> None:
         # Seen by the server: a request held up on its way (a loaded machine) arrives closer to
         # the next than it was sent; a poller without the delay sends them all at once (gaps ~0).
         assert min(gaps) >= 0.2 - 0.05, gaps
+
+
+async def test_a_public_only_feed_reads_no_internal_page_nor_its_robots(rig: Rig) -> None:
+    """`public_only: true` (a feed the console added): its items' pages and their robots.txt
+    on 127.0.0.1 are refused before anything is asked, though a feed on 127.0.0.1 may read
+    them without the key."""
+    one_item(rig, "a", "/news/a")
+    item = make_article(id="i1", feed="a", url=rig.site.url("/news/a"), title="Ministers meet")
+    refused = await rig.poller.fulltext.complete(rig.feed("a", public_only=True), [item])
+    assert [item] == refused
+    assert {"refused": 1.0} == rig.results()
+    robots = Robots(rig.poller.client, "monitor-test")
+    page, home = rig.site.url("/news/a"), rig.site.url("/feeds/a")
+    assert not await robots.allowed(page, home, untrusted=True)
+    assert [] == rig.site.log  # nothing was asked of the internal address
+    (read,) = await rig.poller.fulltext.complete(rig.feed("a"), [item])
+    assert "Aidarbek Zhumabekov" in read.content
+    assert await robots.allowed(page, home)

@@ -361,3 +361,32 @@ async def test_a_poller_holding_some_feeds_says_when_its_own_cannot_be_reached(r
         await task
     hints = [e for e in logs if e["event"] == "feeds_unreachable"]
     assert [1] == [e["feeds"] for e in hints], [e["event"] for e in logs]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_public_only_feed_on_an_internal_address_is_refused(
+    rig: Rig, tmp_path: Path, host: str
+) -> None:
+    """A feed with `public_only: true` (added from the console, its name since pointed at
+    127.0.0.1: DNS rebinding) is refused at poll time before anything is asked, and retried
+    later (not disabled); without the key it is polled as before, and with
+    `poller.allow_private` too."""
+    url = rig.server.url("/feeds/world").replace("127.0.0.1", host)
+    feed = replace(rig.feed("/feeds/world"), url=url, public_only=True)
+    refused = await rig.poller.poll(feed)
+    assert "address_refused" == refused.result
+    assert "allow_private" in (refused.reason or "")
+    assert [] == rig.server.requests
+    assert [] == await rig.articles()
+    assert (await rig.state.feed_state("f")).disabled_reason is None
+    plain = await rig.poller.poll(replace(feed, public_only=False))
+    assert ("ok", 5) == (plain.result, plain.new)
+    allowed = Poller(
+        config=replace(CONFIG, allow_private=True),
+        session=rig.session,
+        state=rig.state,
+        bus=rig.bus,
+        metrics=make_metrics(),
+    )
+    assert "not_modified" == (await allowed.poll(feed)).result  # asked, and answered
+    assert 2 == rig.server.count("/feeds/world")

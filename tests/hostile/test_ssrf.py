@@ -279,3 +279,59 @@ async def test_extract_json_prints_only_json(site: str, tmp_path: Path) -> None:
     assert "robots.txt" in json.loads(first.stdout)["error"]
     assert "Readable words" in json.loads(second.stdout)["text"]
     assert free_port()  # the listener ports stay loopback-only
+
+
+async def test_a_console_added_feed_rebound_to_loopback_is_refused_when_polled(
+    tmp_path: Path,
+) -> None:
+    """DNS rebinding through the console: a feed added by URL is written `public_only: true`;
+    when its name later points at 127.0.0.1 (here `localhost`, the add allowed as if the name
+    had been public then) the poller refuses it before asking anything, and its internal
+    answer never becomes an article. A `public_only:` that is not on or off is a problem at
+    its line."""
+    import aiohttp
+
+    from monitor.bus.local import LocalBus
+    from monitor.feeds.poller import Poller
+    from monitor.feeds.settings import PollerConfig
+    from monitor.kernel.metrics import make_metrics
+    from monitor.matching.loader import read_rules_dir
+    from monitor.status.feeddesk import FeedDesk
+    from monitor.status.watchdesk import RulesFiles
+    from monitor.store.state import StateStore
+    from tests.status.test_watchdesk import WHO
+    from tests.support.servers import FeedServer
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "feeds.yaml").write_text("feeds: []\n")
+    server = FeedServer()
+    async with serve(server.app()) as base:
+        server.base = base
+        url = f"{base}/feeds/world".replace("127.0.0.1", "localhost")
+        desk = FeedDesk(RulesFiles(rules, environ={}), PollerConfig(allow_private=True))
+        added = await desk.add(url, WHO)
+        assert added["added"] is not None
+        rule_set, problems = read_rules_dir(rules)
+        assert [] == problems
+        (feed,) = rule_set.feeds
+        assert feed.public_only
+        asked = len(server.requests)
+        async with (
+            LocalBus(tmp_path / "bus.db") as bus,
+            StateStore(tmp_path / "state") as state,
+            aiohttp.ClientSession() as session,
+        ):
+            config = PollerConfig(timeout_s=2.0, host_delay_s=0.0)
+            poller = Poller(
+                config=config, session=session, state=state, bus=bus, metrics=make_metrics()
+            )
+            result = await poller.poll(feed)
+    assert "address_refused" == result.result
+    assert asked == len(server.requests)
+    (rules / "feeds.yaml").write_text(
+        f"feeds:\n  - id: x\n    url: {url}\n    public_only: maybe\n"
+    )
+    _, problems = read_rules_dir(rules)
+    assert ["`public_only`"] == [p.message.split(" ")[0] for p in problems]
+    assert [4] == [p.line for p in problems]

@@ -79,3 +79,6 @@ def test_add_shows_candidates_and_writes_the_chosen_one(tmp_path: Path) -> None:
     ids = [f.id for f in rule_set.feeds]
     assert ids[0] == "wire"
     assert len(ids) == 3
+    # the feeds the console added stay judged as a web client's URL at every poll (rebinding)
+    assert [f.public_only for f in rule_set.feeds] == [False, True, True]
+    assert (rules / "feeds.yaml").read_text().count("    public_only: true\n") == 2
