@@ -206,22 +206,32 @@ class WatchDesk:
         }
 
     async def save(
-        self, rule_id: str, yaml_text: str, who: Who, *, version: str | None = None
+        self,
+        rule_id: str,
+        yaml_text: str,
+        who: Who,
+        *,
+        version: str | None = None,
+        create: bool = False,
     ) -> Answer:
         """Replace the watch if the rule set still checks: `{"id", "file", "line", "committed",
         "git"}`; 422 with the problems at their lines, 409 when the file changed since
         `version` was read."""
         async with self.files.lock:
-            return await asyncio.to_thread(self._save, rule_id, yaml_text, who, version)
+            return await asyncio.to_thread(self._save, rule_id, yaml_text, who, version, create)
 
-    def _save(self, rule_id: str, item: str, who: Who, version: str | None) -> Answer:
+    def _save(self, rule_id: str, item: str, who: Who, version: str | None, create: bool) -> Answer:
         _known_id(rule_id, "watch")  # an id no watch can have is 404, never a new watch
         try:
             at = self.files.locate("rules", rule_id, "watch")
         except ActionRefused as exc:
-            if exc.status != 404:
+            if exc.status != 404 or not create:
+                if exc.status == 404:
+                    exc.message += ' (to add it as a new watch, send "new": true)'
                 raise
             return self._create(rule_id, item.replace("\r\n", "\n"), who)
+        if create:
+            raise ActionRefused(409, f"a watch {rule_id!r} exists already ({at.path.name})")
         if version is not None and version != version_of(at.text):
             raise ActionRefused(409, f"{at.path.name} changed since it was read: read it again")
         item = item.replace("\r\n", "\n")

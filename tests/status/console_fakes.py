@@ -78,8 +78,18 @@ class Fakes:
         yaml = self.watches[rule_id]
         return {"id": rule_id, "file": "watches.yaml", "line": 1, "mode": "live", "yaml": yaml}
 
-    async def save(self, rule_id: str, yaml_text: str, who: Who) -> Answer:
-        """Replace the watch, or (an id not yet in the rules) append it to the file."""
+    async def save(
+        self,
+        rule_id: str,
+        yaml_text: str,
+        who: Who,
+        *,
+        version: str | None = None,
+        create: bool = False,
+    ) -> Answer:
+        """Replace the watch, or (an id not yet in the rules, with `create`) append it."""
+        if (rule_id in self.watches) == create:
+            raise ActionRefused(409 if create else 404, f"watch {rule_id}: create={create}")
         if "mistake" in yaml_text:
             raise ActionRefused(422, "the watch does not check", ["watches.yaml:2: unknown key"])
         self.saved.append(yaml_text)

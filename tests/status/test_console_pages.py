@@ -130,7 +130,8 @@ async def test_a_watch_like_an_article_is_proposed_tested_and_added_by_save() ->
         async with s.post(base + "/-/watches/like-a1/test", data=tried) as r:
             assert "<mark>Belarus</mark>" in await r.text()
         assert "like-a1" not in fakes.watches  # a test writes nothing
-        saved = {"csrf": csrf, "_method": "PUT", "yaml": fakes.proposed}
+        new = editor.xpath(".//input[@name='new']")[0].get("value")  # the page asks to add it
+        saved = {"csrf": csrf, "_method": "PUT", "yaml": fakes.proposed, "new": new}
         async with s.post(base + "/-/watches/like-a1", data=saved) as r:
             assert 200 == r.status
             shown = doc(await r.text()).get_element_by_id("result").text_content()

@@ -117,13 +117,22 @@ def test_a_new_watch_is_added_to_console_yaml(tmp_path: Path) -> None:
     id another file has is refused as a duplicate."""
     desk, rules = _desk(tmp_path)
     new = rules / "console.yaml"
+    with pytest.raises(ActionRefused) as unknown:  # a typo in a PUT's id adds nothing
+        asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm]}\n", WHO))
+    assert unknown.value.status == 404
+    assert '"new": true' in unknown.value.message
     with pytest.raises(ActionRefused) as refused:
-        asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm\n", WHO))
+        asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm\n", WHO, create=True))
     assert refused.value.status == 422
     assert not new.exists()
-    answer = asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm]}\n", WHO))
+    answer = asyncio.run(
+        desk.save("storms", "id: storms\nmatch: {any: [storm]}\n", WHO, create=True)
+    )
     assert (answer["file"], answer["created"]) == ("console.yaml", True)
-    asyncio.run(desk.save("floods", "id: floods\nmatch: {any: [flood]}\n", WHO))
+    asyncio.run(desk.save("floods", "id: floods\nmatch: {any: [flood]}\n", WHO, create=True))
+    with pytest.raises(ActionRefused) as exists:  # "new" never overwrites a watch
+        asyncio.run(desk.save("fires", "id: fires\nmatch: {any: [x]}\n", WHO, create=True))
+    assert exists.value.status == 409
     text = new.read_text()
     assert text.startswith("# Watches made in the console")
     assert "rules:\n  - id: storms\n    match: {any: [storm]}\n  - id: floods\n" in text
