@@ -212,6 +212,7 @@ def action(
         form = is_form(request)
         who: Who | None = None
         try:
+            site.consent.identified(request)  # no body read for a stranger
             body, fields = await read_body(request)
             who = site.consent.actor(request, fields)
             if target:
@@ -320,6 +321,8 @@ async def gather(request: web.Request) -> ConsoleView:
     problem = None
     silences: list[Answer] = []
     letters = history = None
+    if site.consent.refused_words is not None:  # no token beyond loopback: the page says so
+        console = Console(channel_names=console.channel_names)
     try:
         if console.silences is not None:
             silences = [s.to_dict() for s in await console.silences.active()]
@@ -382,6 +385,8 @@ def add_console_routes(
     get("/-/articles/{id}/watch", reading(runs.propose))
 
     async def page(request: web.Request) -> web.StreamResponse:
+        if (words := site.consent.refused_words) is not None:  # the rules' YAML stays unread
+            return html(render_message(403, words, []), 403)
         try:
             site.consent.reader(request)
             return await watch_page(request, site, checked_id(request.match_info["id"]))
