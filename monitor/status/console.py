@@ -236,6 +236,9 @@ def action(
         logged(name, target, who, "done", request.remote or "")
         if not form:
             return web.json_response(answer, headers={"Cache-Control": "no-store"})
+        if page and answer.get("created") and answer.get("id") != target:
+            key = site.flash(*said(name, answer["id"], answer, now_ms()))  # under its own id
+            raise web.HTTPSeeOther(f"/watches/{answer['id']}?said={key}", headers=HEADERS)
         if page:
             return await watch_page(request, site, target, body, result=(name, answer))
         if shown is not None and (rendered := await shown(request, site, body, answer)):

@@ -129,8 +129,11 @@ async def watch_save(site: Site, who: Who, body: Body, request: web.Request) -> 
         raise ActionRefused(400, "give the watch's YAML")
     version = body.get("version")
     create = body.get("new") in (True, "1", "true")
+    rule_id = _id(request)
+    if create and (named := YAML_ID.search(yaml)):  # a new watch is named by its YAML's id
+        rule_id = checked_id(named.group(2))
     answer: Answer = await site.part("watches").save(
-        _id(request),
+        rule_id,
         yaml,
         who,
         version=version if isinstance(version, str) and version else None,

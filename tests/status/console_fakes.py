@@ -95,7 +95,13 @@ class Fakes:
         self.saved.append(yaml_text)
         line = 1 + self.file.count("\n") if rule_id not in self.watches else 1
         self.watches[rule_id] = yaml_text if yaml_text.endswith("\n") else yaml_text + "\n"
-        return {"id": rule_id, "file": "watches.yaml", "line": line, "committed": False}
+        return {
+            "id": rule_id,
+            "file": "watches.yaml",
+            "line": line,
+            "committed": False,
+            **({"created": True} if create else {}),
+        }
 
     async def set_mode(self, rule_id: str, mode: str, who: Who) -> Answer:
         return {"id": rule_id, "mode": mode, "file": "watches.yaml"}

@@ -137,6 +137,13 @@ async def test_a_watch_like_an_article_is_proposed_tested_and_added_by_save() ->
             shown = doc(await r.text()).get_element_by_id("result").text_content()
         assert "watch like-a1 saved to watches.yaml:4; the monitor reloads it." == shown.strip()
         assert fakes.file.endswith(fakes.proposed)
+        renamed = fakes.proposed.replace("like-a1", "minsk-watch")  # named by the analyst
+        saved = {"csrf": csrf, "_method": "PUT", "yaml": renamed, "new": new}
+        async with s.post(base + "/-/watches/like-a1", data=saved) as r:
+            assert (200, "/watches/minsk-watch") == (r.status, r.url.path)  # its own page
+            said = doc(await r.text()).get_element_by_id("said").text_content()
+        assert "watch minsk-watch saved" in said
+        assert "minsk-watch" in fakes.watches
         fakes.proposed = fakes.proposed.replace("like-a1", "war")  # an id already taken
         async with s.get(base + "/watches/new?article=a2") as r:
             page = doc(await r.text())
