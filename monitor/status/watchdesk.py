@@ -110,9 +110,8 @@ class RulesFiles:
         """Every problem of the rule set with `text` in `path`'s place (`monitor check`'s)."""
         rule_set, found = read_rules_dir(self.rules_dir, texts={path: text})
         found += env_problems(rule_set.feeds, self.environ, None)
-        if not found:
-            found += self.extra_checks(rule_set)
-        return found
+        found += self.extra_checks(rule_set)  # every problem in one answer, as check says them
+        return sorted(found, key=Problem.sort_key)
 
     def write(self, at: _Located, text: str, shown: Callable[[Problem], str], message: str) -> str:
         """Check and write `text` over `at`'s file; the git outcome ("" when not asked).

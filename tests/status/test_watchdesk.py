@@ -11,6 +11,7 @@ import pytest
 from monitor.kernel.console import ActionRefused, Trial, Who
 from monitor.kernel.models import make_article
 from monitor.matching import propose
+from monitor.service.config import load_config, notify_problems
 from monitor.status.feeddesk import FeedDesk
 from monitor.status.watchdesk import RulesFiles, WatchDesk
 from monitor.stories.settings import StoriesConfig
@@ -178,3 +179,29 @@ def test_a_save_is_committed_alone_when_asked(tmp_path: Path) -> None:
     assert git("log", "-1", "--format=%s").strip() == "monitor console: edit watch fires"
     assert git("show", "--name-only", "--format=", "HEAD").split() == ["watches.yaml"]
     assert git("status", "--porcelain").split() == ["M", "feeds.yaml"]
+
+
+def test_a_save_tells_every_problem_at_once(tmp_path: Path) -> None:
+    """A watch with a bad severity and a channel monitor.yaml lacks: both problems in one 422
+    (the channel check ran only once the rules had none, so the operator met them one by one)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "watches.yaml").write_text(WATCHES)
+
+    config = load_config({}, write_config(tmp_path))
+    files = RulesFiles(rules, environ={}, extra_checks=lambda rs: notify_problems(config, rs))
+    desk = WatchDesk(files, _Place(tmp_path / "state"), StoriesConfig())
+    edit = "id: fires\nmatch: {any: [x]}\nseverity: huge\nnotify: [slack-desk]\n"
+    with pytest.raises(ActionRefused) as bad:
+        asyncio.run(desk.save("fires", edit, WHO))
+    said = "\n".join(bad.value.problems)
+    assert "severity" in said
+    assert "slack-desk" in said
+    assert (rules / "watches.yaml").read_text() == WATCHES
+
+
+def write_config(tmp_path: Path) -> Path:
+    """A monitor.yaml with one channel, `hook`, beside the rules."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text('channels:\n  hook: {kind: webhook, url: "http://127.0.0.1:9/x"}\n')
+    return path
