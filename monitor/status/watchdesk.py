@@ -309,7 +309,10 @@ class WatchDesk:
             raise ActionRefused(422, f"mode must be shadow or live, not {mode[:40]!r}")
         async with self.files.lock:
             at = await asyncio.to_thread(self.files.locate, "rules", rule_id, "watch")
-            text = editing.set_key(at.text, at.span, "mode", mode)
+            if mode == "live":  # the default: the line a switch to shadow added goes
+                text = editing.default_key(at.text, at.span, "mode", "live")
+            else:
+                text = editing.set_key(at.text, at.span, "mode", mode)
             await asyncio.to_thread(
                 self.files.write, at, text, str, f"monitor console: watch {rule_id} {mode}"
             )

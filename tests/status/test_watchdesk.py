@@ -84,6 +84,14 @@ def test_mode_and_pause_are_spliced(tmp_path: Path) -> None:
     feeds = FeedDesk(desk.files)
     assert asyncio.run(feeds.set_enabled("wire", False, WHO))["line"] == 2
     assert (rules / "feeds.yaml").read_text() == FEEDS + "    enabled: false\n"
+    asyncio.run(feeds.set_enabled("wire", True, WHO))  # resumed: the file as it was
+    assert (rules / "feeds.yaml").read_text() == FEEDS
+    asyncio.run(desk.set_mode("quakes", "live", WHO))
+    assert (rules / "watches.yaml").read_text() == WATCHES
+    commented = FEEDS + "    enabled: false  # the vendor is down\n"
+    (rules / "feeds.yaml").write_text(commented)  # a person's line with a comment stays
+    asyncio.run(feeds.set_enabled("wire", True, WHO))
+    assert (rules / "feeds.yaml").read_text() == commented.replace("false", "true")
     with pytest.raises(ActionRefused) as unknown:
         asyncio.run(feeds.set_enabled("nope", True, WHO))
     assert unknown.value.status == 404
