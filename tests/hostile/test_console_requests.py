@@ -4,11 +4,13 @@ markup in a watch's YAML or a dead letter's title rendered escaped."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
 from monitor.status.guard import COOKIE, session_value
-from tests.status.console_fakes import YAML, Fakes, console_app, console_of
+from tests.status.console_fakes import YAML, Fakes, console_app, console_of, with_status_page
 from tests.support.servers import serve
 
 TOKEN = "console-token-0123456789"  # noqa: S105 - a test's
@@ -148,3 +150,37 @@ async def test_a_bug_in_a_part_is_a_logged_500_not_a_bare_trouble_page(
     assert "console_action_failed" in said
     assert "console_read_failed" in said
     assert "Traceback" in said or "KeyError" in said
+
+
+class Away:
+    """Parts whose store is away: one raises as a broker gone does, one never answers."""
+
+    async def active(self) -> list[object]:
+        raise OSError("connection refused")
+
+    async def letters(self) -> list[dict[str, object]]:
+        await asyncio.sleep(3600)
+        return []
+
+    async def search(self, **_: object) -> list[dict[str, object]]:
+        raise RuntimeError("topic gone")
+
+
+async def test_the_status_page_shows_while_its_stores_are_away() -> None:
+    """The broker stopped: reading the silences fails, the dead letters hang, the history
+    raises. The page still answers (within the parts' 3 s), saying what it could not read
+    (it answered 500 while the broker was down, when it is most needed)."""
+    console = console_of(Fakes())
+    console.silences = console.letters = console.history = Away()  # type: ignore[assignment]
+    app = with_status_page(console_app(console, None), None)
+    async with (
+        serve(app) as base,
+        aiohttp.ClientSession() as s,
+        asyncio.timeout(10),
+        s.get(base + "/") as r,
+    ):
+        assert 200 == r.status
+        text = await r.text()
+    assert "silences could not be read" in text
+    assert "dead letters could not be read within 3s" in text
+    assert "alert history could not be read" in text
