@@ -240,6 +240,17 @@ class KafkaControl:
         handler = self.handlers.get(cmd["action"])
         if handler is None or not handler.owns(cmd["target"]):
             return
+        age_s = time.time() - float(cmd.get("at") or 0) / 1000
+        if age_s > self.timeout_s:
+            # Its asker has answered 504 already: run now, it might be done twice (a retry).
+            log.warning(
+                "control_command_stale",
+                action=cmd["action"],
+                target=cmd["target"],
+                age_s=round(age_s, 1),
+                detail="not run: older than the asker waits (a slow reader, or clocks apart)",
+            )
+            return
         task = asyncio.get_running_loop().create_task(self._execute(handler, cmd))
         self._running.add(task)
         task.add_done_callback(self._running.discard)

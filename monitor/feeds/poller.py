@@ -205,6 +205,9 @@ class Poller:
             "new": result.new,
             "error": (result.reason or result.result) if failed else None,
             "next_poll_ms": _ms_from_now(delay) if delay is not None else None,
+            "items": result.items,
+            "too_old": result.too_old,
+            "max_age_s": self._max_age_s(feed) if result.too_old else None,
         }
 
     async def _next_delay(self, feed: FeedSpec, result: PollResult) -> float | None:
@@ -415,7 +418,7 @@ class Poller:
         for article in fresh:
             self.metrics.articles_by_language.labels(metric_label(article.language)).inc()
         log.info("feed_polled", new=len(fresh), items=len(parsed.articles), too_old=too_old)
-        return PollResult("ok", new=len(fresh), items=len(parsed.articles))
+        return PollResult("ok", new=len(fresh), items=len(parsed.articles), too_old=too_old)
 
     async def _fetch(
         self, feed: FeedSpec, state: FeedState

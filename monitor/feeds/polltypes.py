@@ -23,6 +23,7 @@ class PollResult:
     unreachable: bool = False  # the host's name did not resolve, or it refused the connection
     problem: NetProblem | None = None  # a network or HTTP failure, worded (kernel.neterrors)
     failures: int = 0  # in a row, this one included, when the poll failed
+    too_old: int = 0  # items of a first read older than max_age: recorded, not published
 
 
 class Leases(Protocol):

@@ -224,6 +224,24 @@ def check_item(item: str, item_id: str, path: str) -> list[Problem]:
     return []
 
 
+def default_key(text: str, span: Span, key: str, value: str) -> str:
+    """The file's text with the item's `key` back to its default `value`: a `key:` line of its
+    own with no comment (as `set_key` adds one) is taken out, so pausing then resuming a feed
+    leaves the file as it was; otherwise `set_key`."""
+    lines = _lines(text)
+    for n in range(span.first + 1, span.end):
+        body = _body(lines[n])
+        if _indent(body) != span.column:
+            continue
+        found = _FLAG_LINE.match(body[span.column :])
+        if found is None or found["key"] != key:
+            continue
+        if _COMMENT.search(found["rest"]) is None and n != span.first:
+            return "".join([*lines[:n], *lines[n + 1 :]])
+        break
+    return set_key(text, span, key, value)
+
+
 def set_key(text: str, span: Span, key: str, value: str) -> str:
     """The file's text with `key: value` set on the item at `span` (its line replaced in
     place, its comment kept; added as the item's last key when absent)."""

@@ -66,9 +66,19 @@ class WatchActions(Protocol):
         """`{"id", "file", "line", "mode", "yaml"}` of a watch in the rules directory (404)."""
         ...
 
-    async def save(self, rule_id: str, yaml_text: str, who: Who) -> Answer:
+    async def save(
+        self,
+        rule_id: str,
+        yaml_text: str,
+        who: Who,
+        *,
+        version: str | None = None,
+        create: bool = False,
+    ) -> Answer:
         """Replace the watch in its file if the rule set still checks; `{"id", "file", "line",
-        "committed"}`; 422 with the problems (at their line), nothing written."""
+        "committed"}`; 422 with the problems (at their line), nothing written; 409 when the
+        file changed since `version` (from `source`) was read. `create`: an id not in the
+        rules is added (console.yaml), else 404; an id already there is then 409."""
         ...
 
     async def set_mode(self, rule_id: str, mode: str, who: Who) -> Answer:

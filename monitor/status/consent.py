@@ -91,7 +91,20 @@ class Consent:
         return hmac.new(self.key, self.session(request).encode(), hashlib.sha256).hexdigest()
 
     def reader(self, request: web.Request) -> Who:
-        """Who reads (GET): the token or cookie when there is a token. Raises `Refused`."""
+        """Who reads (GET): the token or cookie when there is a token. Raises `Refused`: the
+        console's reads (the watches' YAML, the dead letters, the history) are refused where
+        its actions are (no token beyond loopback)."""
+        words = self.refused_words
+        if words is not None:
+            raise Refused(403, words)
+        return self._who(request)
+
+    def identified(self, request: web.Request) -> Who:
+        """Who asks, checked before a body is read (the token, the cookie, or a loopback
+        listener without one). Raises `Refused`."""
+        words = self.refused_words
+        if words is not None:
+            raise Refused(403, words)
         return self._who(request)
 
     def actor(self, request: web.Request, form: Mapping[str, str] | None) -> Who:

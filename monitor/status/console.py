@@ -37,6 +37,7 @@ from monitor.status.routes import EXTRAS, HEADERS
 from monitor.status.watch_page import WatchPage, render_message, render_watch
 
 log = structlog.get_logger("monitor.console")
+PART_TIMEOUT_S = 3.0  # a console part the page waits for (a broker away answers late)
 MAX_BODY = 512 * 1024  # a watch's YAML is a few KB; a rules file of 10,000 lines fits
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
 BACK = re.compile(r"/(watches/[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199})?")
@@ -212,6 +213,7 @@ def action(
         form = is_form(request)
         who: Who | None = None
         try:
+            site.consent.identified(request)  # no body read for a stranger
             body, fields = await read_body(request)
             who = site.consent.actor(request, fields)
             if target:
@@ -235,6 +237,9 @@ def action(
         logged(name, target, who, "done", request.remote or "")
         if not form:
             return web.json_response(answer, headers={"Cache-Control": "no-store"})
+        if page and answer.get("created") and answer.get("id") != target:
+            key = site.flash(*said(name, answer["id"], answer, now_ms()))  # under its own id
+            raise web.HTTPSeeOther(f"/watches/{answer['id']}?said={key}", headers=HEADERS)
         if page:
             return await watch_page(request, site, target, body, result=(name, answer))
         if shown is not None and (rendered := await shown(request, site, body, answer)):
@@ -317,20 +322,42 @@ async def gather(request: web.Request) -> ConsoleView:
     site = request.app[SITE]
     console = site.console() or Console()
     query = {k: request.query.get(k, "")[:60] for k in ("watch", "since")}
-    problem = None
     silences: list[Answer] = []
     letters = history = None
-    try:
-        if console.silences is not None:
-            silences = [s.to_dict() for s in await console.silences.active()]
-        if console.letters is not None:
-            letters = await console.letters.letters()
-        if console.history is not None:
-            watch = query["watch"] if ID.fullmatch(query["watch"]) else None
+    if site.consent.refused_words is not None:  # no token beyond loopback: the page says so
+        console = Console(channel_names=console.channel_names)
+    problems: list[str] = []
+
+    async def read(what: str, reading: Awaitable[Any]) -> Any:
+        """One part's list, or None with a line saying why (the broker away, a slow store):
+        the page is most needed when something is wrong, so no part may take it down."""
+        try:
+            return await asyncio.wait_for(reading, PART_TIMEOUT_S)
+        except ActionRefused as exc:
+            problems.append(exc.message)
+        except TimeoutError:
+            problems.append(f"the {what} could not be read within {PART_TIMEOUT_S:g}s")
+        except Exception as exc:  # the store's failure is its own: logged with its trace
+            log.exception("status_part_unread", part=what)
+            problems.append(f"the {what} could not be read: {type(exc).__name__}")
+        return None
+
+    if console.silences is not None:
+        active = await read("silences", console.silences.active())
+        silences = [s.to_dict() for s in active or ()]
+    if console.letters is not None:
+        letters = await read("dead letters", console.letters.letters())
+    if console.history is not None:
+        watch = query["watch"] if ID.fullmatch(query["watch"]) else None
+        try:
             since = parse_since(query["since"], now_ms()) if query["since"] else None
-            history = await console.history.search(watch=watch, since_ms=since, limit=100)
-    except ActionRefused as exc:
-        problem = exc.message
+        except ActionRefused as exc:
+            problems.append(exc.message)
+            since = None
+        history = await read(
+            "alert history", console.history.search(watch=watch, since_ms=since, limit=100)
+        )
+    problem = "; ".join(problems) or None
     return ConsoleView(
         csrf=site.consent.csrf(request),
         refused=site.consent.refused_words,
@@ -382,6 +409,8 @@ def add_console_routes(
     get("/-/articles/{id}/watch", reading(runs.propose))
 
     async def page(request: web.Request) -> web.StreamResponse:
+        if (words := site.consent.refused_words) is not None:  # the rules' YAML stays unread
+            return html(render_message(403, words, []), 403)
         try:
             site.consent.reader(request)
             return await watch_page(request, site, checked_id(request.match_info["id"]))

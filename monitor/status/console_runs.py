@@ -122,11 +122,23 @@ async def watch_backtest(site: Site, _: Who, body: Body, request: web.Request) -
 
 
 async def watch_save(site: Site, who: Who, body: Body, request: web.Request) -> Answer:
-    """PUT /-/watches/<id>: {"yaml"} or the YAML as the body."""
+    """PUT /-/watches/<id>: {"yaml", "version", "new"} or the YAML as the body ("new": true
+    adds a watch not in the rules yet)."""
     yaml = text_field(body, "yaml", 10**6)
     if not yaml.strip():
         raise ActionRefused(400, "give the watch's YAML")
-    answer: Answer = await site.part("watches").save(_id(request), yaml, who)
+    version = body.get("version")
+    create = body.get("new") in (True, "1", "true")
+    rule_id = _id(request)
+    if create and (named := YAML_ID.search(yaml)):  # a new watch is named by its YAML's id
+        rule_id = checked_id(named.group(2))
+    answer: Answer = await site.part("watches").save(
+        rule_id,
+        yaml,
+        who,
+        version=version if isinstance(version, str) and version else None,
+        create=create,
+    )
     return answer
 
 

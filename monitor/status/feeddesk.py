@@ -44,7 +44,10 @@ class FeedDesk:
         """Write `enabled:` for the feed: `{"feed", "enabled", "file", "line"}`."""
         async with self.files.lock:
             at = await asyncio.to_thread(self.files.locate, "feeds", feed_id, "feed")
-            text = editing.set_key(at.text, at.span, "enabled", "true" if enabled else "false")
+            if enabled:  # back to the default: the line a pause added goes
+                text = editing.default_key(at.text, at.span, "enabled", "true")
+            else:
+                text = editing.set_key(at.text, at.span, "enabled", "false")
             await asyncio.to_thread(
                 self.files.write,
                 at,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.kernel.text import plural
+from monitor.kernel.text import plural, span_words
 
 NEAR_MS = 20 * 3600 * 1000  # within this of now, a time is said by its clock alone
 
@@ -33,6 +33,12 @@ def _poll(target: str, a: Mapping[str, Any], now_ms: int) -> tuple[bool, str]:
     said = f"feed {a.get('feed') or target} polled: {a.get('new') or 0} new ({a.get('result')})"
     if error:
         said += f": {error}"
+    if a.get("too_old"):  # a first read: the newcomer must not guess why nothing came
+        age = span_words(float(a.get("max_age_s") or 0))
+        said += (
+            f"; {plural(int(a['too_old']), 'item')} older than max_age ({age}) kept back on this "
+            "first read (poller.max_age, or the feed's max_age:)"
+        )
     if a.get("next_poll_ms"):
         said += f", next poll at {when(a['next_poll_ms'], now_ms)}"
     return not error, said
@@ -79,7 +85,9 @@ def _channel(target: str, a: Mapping[str, Any], _: int) -> tuple[bool, str]:
     how = f"HTTP {status} {answer}".strip() if status else answer or "no answer"
     if a.get("ok"):
         return True, f"test message sent through {name}: {how}"
-    return False, f"test message through {name} failed: {a.get('error') or how}"
+    error = str(a.get("error") or "")
+    told = f"{error}: {answer}" if error and answer and answer not in error else error or how
+    return False, f"test message through {name} failed: {told}"
 
 
 def _retry(_: str, a: Mapping[str, Any], __: int) -> tuple[bool, str]:

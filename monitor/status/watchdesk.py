@@ -110,9 +110,8 @@ class RulesFiles:
         """Every problem of the rule set with `text` in `path`'s place (`monitor check`'s)."""
         rule_set, found = read_rules_dir(self.rules_dir, texts={path: text})
         found += env_problems(rule_set.feeds, self.environ, None)
-        if not found:
-            found += self.extra_checks(rule_set)
-        return found
+        found += self.extra_checks(rule_set)  # every problem in one answer, as check says them
+        return sorted(found, key=Problem.sort_key)
 
     def write(self, at: _Located, text: str, shown: Callable[[Problem], str], message: str) -> str:
         """Check and write `text` over `at`'s file; the git outcome ("" when not asked).
@@ -211,22 +210,32 @@ class WatchDesk:
         }
 
     async def save(
-        self, rule_id: str, yaml_text: str, who: Who, *, version: str | None = None
+        self,
+        rule_id: str,
+        yaml_text: str,
+        who: Who,
+        *,
+        version: str | None = None,
+        create: bool = False,
     ) -> Answer:
         """Replace the watch if the rule set still checks: `{"id", "file", "line", "committed",
         "git"}`; 422 with the problems at their lines, 409 when the file changed since
         `version` was read."""
         async with self.files.lock:
-            return await asyncio.to_thread(self._save, rule_id, yaml_text, who, version)
+            return await asyncio.to_thread(self._save, rule_id, yaml_text, who, version, create)
 
-    def _save(self, rule_id: str, item: str, who: Who, version: str | None) -> Answer:
+    def _save(self, rule_id: str, item: str, who: Who, version: str | None, create: bool) -> Answer:
         _known_id(rule_id, "watch")  # an id no watch can have is 404, never a new watch
         try:
             at = self.files.locate("rules", rule_id, "watch")
         except ActionRefused as exc:
-            if exc.status != 404:
+            if exc.status != 404 or not create:
+                if exc.status == 404:
+                    exc.message += ' (to add it as a new watch, send "new": true)'
                 raise
             return self._create(rule_id, item.replace("\r\n", "\n"), who)
+        if create:
+            raise ActionRefused(409, f"a watch {rule_id!r} exists already ({at.path.name})")
         if version is not None and version != version_of(at.text):
             raise ActionRefused(409, f"{at.path.name} changed since it was read: read it again")
         item = item.replace("\r\n", "\n")
@@ -305,7 +314,10 @@ class WatchDesk:
             raise ActionRefused(422, f"mode must be shadow or live, not {mode[:40]!r}")
         async with self.files.lock:
             at = await asyncio.to_thread(self.files.locate, "rules", rule_id, "watch")
-            text = editing.set_key(at.text, at.span, "mode", mode)
+            if mode == "live":  # the default: the line a switch to shadow added goes
+                text = editing.default_key(at.text, at.span, "mode", "live")
+            else:
+                text = editing.set_key(at.text, at.span, "mode", mode)
             await asyncio.to_thread(
                 self.files.write, at, text, str, f"monitor console: watch {rule_id} {mode}"
             )

@@ -157,3 +157,26 @@ async def test_a_loop_woken_sleeps_the_new_delay() -> None:
     await asyncio.sleep(0.01)
     stop.set()
     assert await sleeping is True
+
+
+async def test_poll_now_says_what_a_first_read_kept_back(
+    rig: tuple[FeedServer, Poller, StateStore],
+) -> None:
+    """A new feed's items older than max_age are recorded, not published: poll now says how
+    many and the max_age, so a newcomer seeing "0 new" does not have to guess why."""
+    server, poller, _ = rig
+    poller.config = PollerConfig(
+        timeout_s=1.0, max_body_bytes=1024 * 1024, host_delay_s=0.0, max_age_s=2 * 86400.0
+    )
+    old = "Mon, 06 Jan 2025 10:00:00 GMT"
+    server.feeds["old"] = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>a</title><guid>a</guid><pubDate>{old}</pubDate></item>"
+        f"<item><title>b</title><guid>b</guid><pubDate>{old}</pubDate></item>"
+        "</channel></rss>"
+    ).encode()
+    feed = spec(server, "old", "/feeds/old")
+    poller.set_feeds([feed])
+    answer = await poller.poll_now("old")
+    assert (answer["new"], answer["too_old"], answer["max_age_s"]) == (0, 2, 2 * 86400.0)
+    assert answer["items"] == 2

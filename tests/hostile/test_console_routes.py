@@ -182,3 +182,26 @@ async def test_the_control_reader_waits_for_a_broker_that_is_away(
     assert not running.done()
     stop.set()
     await asyncio.wait_for(running, 40)
+
+
+async def test_a_command_older_than_its_asker_waits_is_not_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A command read after its asker answered 504 (a lagging reader, a late broker) is not
+    run: the operator, told nothing answered, may have asked again, and would get it twice."""
+    ran: list[str] = []
+
+    async def run(target: str, ids: Sequence[str] | None, who: Who) -> Answer:
+        ran.append(target)
+        return {}
+
+    ctl = control(FakeBus())
+    ctl.handle("poll", Handler(lambda _: True, run))
+    old = command("poll", "late", None, Who("127.0.0.1", "token"))
+    old["at"] -= int((ctl.timeout_s + 1) * 1000)
+    fresh = command("poll", "fresh", None, Who("127.0.0.1", "token"))
+    for cmd in (old, fresh):
+        ctl.take(Record("control", 0, 0, cmd["target"], json.dumps(cmd).encode(), 0), replies=False)
+    await asyncio.sleep(0.05)
+    assert ["fresh"] == ran
+    assert "control_command_stale" in capsys.readouterr().out

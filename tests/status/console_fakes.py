@@ -78,14 +78,30 @@ class Fakes:
         yaml = self.watches[rule_id]
         return {"id": rule_id, "file": "watches.yaml", "line": 1, "mode": "live", "yaml": yaml}
 
-    async def save(self, rule_id: str, yaml_text: str, who: Who) -> Answer:
-        """Replace the watch, or (an id not yet in the rules) append it to the file."""
+    async def save(
+        self,
+        rule_id: str,
+        yaml_text: str,
+        who: Who,
+        *,
+        version: str | None = None,
+        create: bool = False,
+    ) -> Answer:
+        """Replace the watch, or (an id not yet in the rules, with `create`) append it."""
+        if (rule_id in self.watches) == create:
+            raise ActionRefused(409 if create else 404, f"watch {rule_id}: create={create}")
         if "mistake" in yaml_text:
             raise ActionRefused(422, "the watch does not check", ["watches.yaml:2: unknown key"])
         self.saved.append(yaml_text)
         line = 1 + self.file.count("\n") if rule_id not in self.watches else 1
         self.watches[rule_id] = yaml_text if yaml_text.endswith("\n") else yaml_text + "\n"
-        return {"id": rule_id, "file": "watches.yaml", "line": line, "committed": False}
+        return {
+            "id": rule_id,
+            "file": "watches.yaml",
+            "line": line,
+            "committed": False,
+            **({"created": True} if create else {}),
+        }
 
     async def set_mode(self, rule_id: str, mode: str, who: Who) -> Answer:
         return {"id": rule_id, "mode": mode, "file": "watches.yaml"}

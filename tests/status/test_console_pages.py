@@ -29,6 +29,10 @@ HOUR = 3_600_000
         ("feed_poll", {"feed": "world", "result": "http_error", "new": 0,
                        "error": "HTTP 500", "next_poll_ms": None}, False,
          "feed world polled: 0 new (http_error): HTTP 500"),
+        ("feed_poll", {"feed": "world", "result": "ok", "new": 0, "error": None,
+                       "next_poll_ms": None, "too_old": 3, "max_age_s": 172800}, True,
+         "feed world polled: 0 new (ok); 3 items older than max_age (2d) kept back on this "
+         "first read (poller.max_age, or the feed's max_age:)"),
         ("feed_pause", {"feed": "world", "enabled": False, "file": "feeds.yaml", "line": 3},
          True, "feed world paused: enabled: false in feeds.yaml:3"),
         ("feed_add", {"candidates": [], "added": {"id": "w", "url": "https://w.test/f",
@@ -48,6 +52,9 @@ HOUR = 3_600_000
         ("channel_test", {"channel": "ops-hook", "ok": False, "status": 403,
                           "answer": "invalid_token", "error": None}, False,
          "test message through ops-hook failed: HTTP 403 invalid_token"),
+        ("channel_test", {"channel": "bad", "ok": False, "status": 400,
+                          "answer": "bad request: nope", "error": "HTTP 400 Bad Request"}, False,
+         "test message through bad failed: HTTP 400 Bad Request: bad request: nope"),
         ("dlq_retry", {"results": {"d1": "sent", "d2": "sent",
                                    "d3": "failed again: HTTP 500"}}, False,
          "2 dead letters sent, 1 failed again: d3: HTTP 500"),
@@ -130,12 +137,20 @@ async def test_a_watch_like_an_article_is_proposed_tested_and_added_by_save() ->
         async with s.post(base + "/-/watches/like-a1/test", data=tried) as r:
             assert "<mark>Belarus</mark>" in await r.text()
         assert "like-a1" not in fakes.watches  # a test writes nothing
-        saved = {"csrf": csrf, "_method": "PUT", "yaml": fakes.proposed}
+        new = editor.xpath(".//input[@name='new']")[0].get("value")  # the page asks to add it
+        saved = {"csrf": csrf, "_method": "PUT", "yaml": fakes.proposed, "new": new}
         async with s.post(base + "/-/watches/like-a1", data=saved) as r:
             assert 200 == r.status
             shown = doc(await r.text()).get_element_by_id("result").text_content()
         assert "watch like-a1 saved to watches.yaml:4; the monitor reloads it." == shown.strip()
         assert fakes.file.endswith(fakes.proposed)
+        renamed = fakes.proposed.replace("like-a1", "minsk-watch")  # named by the analyst
+        saved = {"csrf": csrf, "_method": "PUT", "yaml": renamed, "new": new}
+        async with s.post(base + "/-/watches/like-a1", data=saved) as r:
+            assert (200, "/watches/minsk-watch") == (r.status, r.url.path)  # its own page
+            said = doc(await r.text()).get_element_by_id("said").text_content()
+        assert "watch minsk-watch saved" in said
+        assert "minsk-watch" in fakes.watches
         fakes.proposed = fakes.proposed.replace("like-a1", "war")  # an id already taken
         async with s.get(base + "/watches/new?article=a2") as r:
             page = doc(await r.text())

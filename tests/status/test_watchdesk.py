@@ -11,6 +11,7 @@ import pytest
 from monitor.kernel.console import ActionRefused, Trial, Who
 from monitor.kernel.models import make_article
 from monitor.matching import propose
+from monitor.service.config import load_config, notify_problems
 from monitor.status.feeddesk import FeedDesk
 from monitor.status.watchdesk import RulesFiles, WatchDesk
 from monitor.stories.settings import StoriesConfig
@@ -83,6 +84,14 @@ def test_mode_and_pause_are_spliced(tmp_path: Path) -> None:
     feeds = FeedDesk(desk.files)
     assert asyncio.run(feeds.set_enabled("wire", False, WHO))["line"] == 2
     assert (rules / "feeds.yaml").read_text() == FEEDS + "    enabled: false\n"
+    asyncio.run(feeds.set_enabled("wire", True, WHO))  # resumed: the file as it was
+    assert (rules / "feeds.yaml").read_text() == FEEDS
+    asyncio.run(desk.set_mode("quakes", "live", WHO))
+    assert (rules / "watches.yaml").read_text() == WATCHES
+    commented = FEEDS + "    enabled: false  # the vendor is down\n"
+    (rules / "feeds.yaml").write_text(commented)  # a person's line with a comment stays
+    asyncio.run(feeds.set_enabled("wire", True, WHO))
+    assert (rules / "feeds.yaml").read_text() == commented.replace("false", "true")
     with pytest.raises(ActionRefused) as unknown:
         asyncio.run(feeds.set_enabled("nope", True, WHO))
     assert unknown.value.status == 404
@@ -117,13 +126,22 @@ def test_a_new_watch_is_added_to_console_yaml(tmp_path: Path) -> None:
     id another file has is refused as a duplicate."""
     desk, rules = _desk(tmp_path)
     new = rules / "console.yaml"
+    with pytest.raises(ActionRefused) as unknown:  # a typo in a PUT's id adds nothing
+        asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm]}\n", WHO))
+    assert unknown.value.status == 404
+    assert '"new": true' in unknown.value.message
     with pytest.raises(ActionRefused) as refused:
-        asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm\n", WHO))
+        asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm\n", WHO, create=True))
     assert refused.value.status == 422
     assert not new.exists()
-    answer = asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm]}\n", WHO))
+    answer = asyncio.run(
+        desk.save("storms", "id: storms\nmatch: {any: [storm]}\n", WHO, create=True)
+    )
     assert (answer["file"], answer["created"]) == ("console.yaml", True)
-    asyncio.run(desk.save("floods", "id: floods\nmatch: {any: [flood]}\n", WHO))
+    asyncio.run(desk.save("floods", "id: floods\nmatch: {any: [flood]}\n", WHO, create=True))
+    with pytest.raises(ActionRefused) as exists:  # "new" never overwrites a watch
+        asyncio.run(desk.save("fires", "id: fires\nmatch: {any: [x]}\n", WHO, create=True))
+    assert exists.value.status == 409
     text = new.read_text()
     assert text.startswith("# Watches made in the console")
     assert "rules:\n  - id: storms\n    match: {any: [storm]}\n  - id: floods\n" in text
@@ -169,3 +187,29 @@ def test_a_save_is_committed_alone_when_asked(tmp_path: Path) -> None:
     assert git("log", "-1", "--format=%s").strip() == "monitor console: edit watch fires"
     assert git("show", "--name-only", "--format=", "HEAD").split() == ["watches.yaml"]
     assert git("status", "--porcelain").split() == ["M", "feeds.yaml"]
+
+
+def test_a_save_tells_every_problem_at_once(tmp_path: Path) -> None:
+    """A watch with a bad severity and a channel monitor.yaml lacks: both problems in one 422
+    (the channel check ran only once the rules had none, so the operator met them one by one)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "watches.yaml").write_text(WATCHES)
+
+    config = load_config({}, write_config(tmp_path))
+    files = RulesFiles(rules, environ={}, extra_checks=lambda rs: notify_problems(config, rs))
+    desk = WatchDesk(files, _Place(tmp_path / "state"), StoriesConfig())
+    edit = "id: fires\nmatch: {any: [x]}\nseverity: huge\nnotify: [slack-desk]\n"
+    with pytest.raises(ActionRefused) as bad:
+        asyncio.run(desk.save("fires", edit, WHO))
+    said = "\n".join(bad.value.problems)
+    assert "severity" in said
+    assert "slack-desk" in said
+    assert (rules / "watches.yaml").read_text() == WATCHES
+
+
+def write_config(tmp_path: Path) -> Path:
+    """A monitor.yaml with one channel, `hook`, beside the rules."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text('channels:\n  hook: {kind: webhook, url: "http://127.0.0.1:9/x"}\n')
+    return path
