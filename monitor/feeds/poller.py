@@ -27,7 +27,7 @@ from monitor.feeds.client import Client, Fetched
 from monitor.feeds.firstpolls import FirstPolls
 from monitor.feeds.fulltext import FullText, page_sandbox
 from monitor.feeds.pages import PageCache
-from monitor.feeds.pollnow import PollNows
+from monitor.feeds.pollnow import PollNows, answer
 from monitor.feeds.polltypes import AllFeeds as AllFeeds
 from monitor.feeds.polltypes import Leases as Leases
 from monitor.feeds.polltypes import PollResult as PollResult
@@ -198,17 +198,8 @@ class Poller:
             self.nows.reschedule(feed.id, delay)
         said = f"feed {feed.id} polled now: {result.result}, {result.new} new"
         log.info("feed_polled_now", feed=feed.id, result=result.result, message=said)
-        failed = result.result not in ("ok", "not_modified")
-        return {
-            "feed": feed.id,
-            "result": result.result,
-            "new": result.new,
-            "error": (result.reason or result.result) if failed else None,
-            "next_poll_ms": _ms_from_now(delay) if delay is not None else None,
-            "items": result.items,
-            "too_old": result.too_old,
-            "max_age_s": self._max_age_s(feed) if result.too_old else None,
-        }
+        next_ms = _ms_from_now(delay) if delay is not None else None
+        return answer(feed.id, result, next_ms, self._max_age_s(feed))
 
     async def _next_delay(self, feed: FeedSpec, result: PollResult) -> float | None:
         """The delay to the feed's next poll after `result` (board updated), None when it is

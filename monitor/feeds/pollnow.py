@@ -8,6 +8,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from monitor.feeds.polltypes import PollResult
+from monitor.kernel.console import Answer
+
 T = TypeVar("T")
 
 
@@ -55,3 +58,19 @@ class PollNows:
             if not wake.is_set():
                 return False
             wait_s = self._rescheduled.pop(feed_id, wait_s)
+
+
+def answer(feed_id: str, result: PollResult, next_ms: int | None, max_age_s: float) -> Answer:
+    """Poll-now's answer: `{"feed", "result", "new", "error", "next_poll_ms", "items",
+    "too_old", "max_age_s"}` (`too_old`: a first read's items older than max_age, kept back)."""
+    failed = result.result not in ("ok", "not_modified")
+    return {
+        "feed": feed_id,
+        "result": result.result,
+        "new": result.new,
+        "error": (result.reason or result.result) if failed else None,
+        "next_poll_ms": next_ms,
+        "items": result.items,
+        "too_old": result.too_old,
+        "max_age_s": max_age_s if result.too_old else None,
+    }
