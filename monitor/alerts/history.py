@@ -28,7 +28,7 @@ import structlog
 from monitor.alerts.board import RECENT_ALERTS, RecentAlerts, evidence_lines, overall
 from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import ALERT_HISTORY
-from monitor.bus.compacted import CompactedReader
+from monitor.bus.compacted import TopicStore
 from monitor.bus.kafka import KafkaBus
 from monitor.kernel.console import Answer, Silence
 from monitor.kernel.errors import BusError, StorageFull
@@ -132,24 +132,13 @@ def prune_history(db: sqlite3.Connection, now_s: float) -> None:
     )
 
 
-class KafkaHistoryStore:
+class KafkaHistoryStore(TopicStore):
     """The compacted topic `<prefix>alerts.history`, read in full by every process that answers
     a search (the newest `HISTORY_MAX` entries of the last `HISTORY_DAYS` kept in memory)."""
 
     def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
-        self.bus = bus
-        self.metrics = metrics
-        self.reader = CompactedReader(bus, ALERT_HISTORY)
+        super().__init__(bus, ALERT_HISTORY, metrics)
         self._entries: dict[str, Answer] = {}
-
-    async def start(self) -> None:
-        """Read the topic from its beginning."""
-        await self.reader.start()
-        await self.sync()
-
-    async def stop(self) -> None:
-        """Stop reading."""
-        await self.reader.stop()
 
     async def sync(self) -> None:
         """Read what the other processes wrote since the last call; keep to the bounds."""
@@ -282,11 +271,8 @@ class AlertHistory:
         until_ms: int | None = None,
         limit: int = 100,
     ) -> list[Answer]:
-        """Newest first: `{"key", "watch", "mode", "severity", "title", "url", "feed",
-        "evidence", "first_ms", "channels": {name: {"state", "reason"}}, "story", "state",
-        "article"}`
-        where `state` is "sent", "held", "dead-lettered", "folded", "muted" or "shadow"; at
-        most `limit` (up to 1,000) of the last 30 days."""
+        """`History.search` (monitor.status.actions): newest first, at most `limit` (up to
+        1,000) of the last 30 days."""
         await self.drain()
         limit = max(0, min(int(limit), SEARCH_MAX))
         return await self.store.search(watch, since_ms, until_ms, limit)

@@ -30,7 +30,7 @@ import structlog
 
 from monitor.bus.badrecords import skip_bad
 from monitor.bus.base import MUTES
-from monitor.bus.compacted import CompactedReader
+from monitor.bus.compacted import TopicStore
 from monitor.bus.kafka import KafkaBus
 from monitor.kernel.checks import parse_duration
 from monitor.kernel.console import ActionRefused, Silence, Who
@@ -162,23 +162,16 @@ class LocalSilences:
         await self.file.write(write)
 
 
-class KafkaSilences:
+class KafkaSilences(TopicStore):
     """The compacted topic `<prefix>mutes`, by watch id, read in full by every dispatcher."""
 
     def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
-        self.bus = bus
-        self.metrics = metrics
-        self.reader = CompactedReader(bus, MUTES)
+        super().__init__(bus, MUTES, metrics)
         self._silences: dict[str, Silence] = {}
 
-    async def start(self) -> None:
-        """Read the topic from its beginning."""
-        await self.reader.start()
+    async def sync(self) -> None:
+        """Catch up with the topic."""
         await self.read()
-
-    async def stop(self) -> None:
-        """Stop reading."""
-        await self.reader.stop()
 
     async def read(self) -> dict[str, Silence]:
         """Catch up with the topic; the silences, by watch id."""

@@ -77,14 +77,14 @@ class CompactedReader:
         return found
 
 
-class KafkaSettlements:
-    """Settled alerts shared by every dispatcher through a compacted topic."""
+class TopicStore:
+    """A store kept in one compacted topic that several processes share: read from its
+    beginning at `start`, then what is new at each `sync` (which a store defines)."""
 
-    def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
+    def __init__(self, bus: KafkaBus, topic: str, metrics: Metrics | None = None) -> None:
         self.bus = bus
         self.metrics = metrics
-        self.reader = CompactedReader(bus, DELIVERIES)
-        self._status: dict[str, str] = {}
+        self.reader = CompactedReader(bus, topic)
 
     async def start(self) -> None:
         """Read the topic from its beginning."""
@@ -94,6 +94,18 @@ class KafkaSettlements:
     async def stop(self) -> None:
         """Stop reading."""
         await self.reader.stop()
+
+    async def sync(self) -> None:
+        """Take in what was written since the last call."""
+        raise NotImplementedError
+
+
+class KafkaSettlements(TopicStore):
+    """Settled alerts shared by every dispatcher through a compacted topic."""
+
+    def __init__(self, bus: KafkaBus, metrics: Metrics | None = None) -> None:
+        super().__init__(bus, DELIVERIES, metrics)
+        self._status: dict[str, str] = {}
 
     async def sync(self) -> None:
         """Read up to the topic's current end, so settlements by other dispatchers are known."""

@@ -7,11 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
+from monitor.feeds.board import FeedStatus
 from monitor.kernel.console import ActionRefused, Answer, Silence, Trial, Who
 from monitor.kernel.metrics import make_metrics
+from monitor.matching.board import WatchActivity
 from monitor.status.actions import Console
 from monitor.status.console import add_console_routes
 from monitor.status.guard import SignInThrottle
+from monitor.status.page import FeedRow, RulesState, StatusView, WatchRow
 from monitor.status.web import make_app
 
 YAML = "id: war\nmatch:\n  any: [belarus]\n"
@@ -214,3 +217,14 @@ def with_status_page(app: web.Application, token: str | None, view: Any = None) 
 
     add_status_routes(app, current, token)
     return app
+
+
+NOW = 1_765_130_400_000
+
+
+def status_view() -> StatusView:
+    """A page with one feed and one watch (the rows the console's buttons are on)."""
+    feed = FeedRow("world", "https://x.test/feed", 60, FeedStatus("world", NOW, "ok", items=5))
+    watch = WatchRow("war", "live", "war news", WatchActivity((0, 1, 0, 2, 0, 0, 1), NOW))
+    rules = RulesState(1, NOW, False, ())
+    return StatusView("1", "all", NOW, NOW, rules, [feed], [watch], None, {"slack": 1})

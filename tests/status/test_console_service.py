@@ -22,8 +22,8 @@ import aiohttp
 import lxml.html
 import pytest
 
+from tests.status.browsing import act, forging_page, typed
 from tests.status.screens import CONSOLE_PICTURE, LETTERS_PICTURE, WATCH_PICTURE, shoot
-from tests.status.test_console_browser import act, forging_page, typed
 from tests.support.browser import Page, browser
 from tests.support.processes import MonitorProcess, eventually, webhook_service
 from tests.support.servers import FeedServer, Receiver, free_port, rss, serve

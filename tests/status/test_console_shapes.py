@@ -9,7 +9,7 @@ import lxml.html
 from monitor.alerts.deadletters import DeadLetter, letter_answer
 from monitor.status.page import ConsoleView, render
 from monitor.status.watch_page import WatchPage, render_watch
-from tests.status.test_console_browser import status_view
+from tests.status.console_fakes import status_view
 from tests.status.test_status_page import nodes, text
 
 
