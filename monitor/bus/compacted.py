@@ -4,8 +4,10 @@ new, and the settlements every dispatcher reads and writes through one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
@@ -60,20 +62,31 @@ class CompactedReader:
         if reader is None:
             raise BusError(f"{self.topic} is not being read")
         tps = list(reader.assignment())
-        found: list[tuple[bytes, bytes]] = []
+        starts: dict[Any, int] = {}
         try:
-            ends = await reader.end_offsets(tps)
-            deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
-            while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
-                if time.monotonic() > deadline:
-                    raise BusError(
-                        f"could not read {self.topic} to its end in {CATCH_UP_TIMEOUT_S:g}s"
-                    )
-                batches = await reader.getmany(timeout_ms=500)
-                for records in batches.values():
-                    found.extend((r.key, r.value) for r in records if r.key and r.value)
-        except KafkaError as exc:
-            raise BusError(f"reading {self.topic} failed: {type(exc).__name__}: {exc}") from exc
+            for tp in tps:
+                starts[tp] = await reader.position(tp)
+            return await self._read(reader, tps)
+        except BaseException as exc:
+            # What was read is not handed over: the next call reads it again (a cancelled or
+            # failed read must not lose a silence or a settlement for good).
+            for tp, offset in starts.items():
+                with contextlib.suppress(Exception):
+                    reader.seek(tp, offset)
+            if isinstance(exc, KafkaError):
+                raise BusError(f"reading {self.topic} failed: {type(exc).__name__}: {exc}") from exc
+            raise
+
+    async def _read(self, reader: AIOKafkaConsumer, tps: list[Any]) -> list[tuple[bytes, bytes]]:
+        found: list[tuple[bytes, bytes]] = []
+        ends = await reader.end_offsets(tps)
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+        while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise BusError(f"could not read {self.topic} to its end in {CATCH_UP_TIMEOUT_S:g}s")
+            batches = await reader.getmany(timeout_ms=500)
+            for records in batches.values():
+                found.extend((r.key, r.value) for r in records if r.key and r.value)
         return found
 
 

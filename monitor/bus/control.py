@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import socket
 import time
@@ -84,9 +85,12 @@ def read_command(value: bytes) -> Answer:
         and isinstance(body.get("target"), str)
         and (body.get("ids") is None or isinstance(body.get("ids"), list))
         and isinstance(body.get("who", {}), dict)
+        and isinstance(body.get("at"), int | float)
+        and not isinstance(body.get("at"), bool)
+        and math.isfinite(body["at"])
     )
     if not ok:
-        raise BadRecord("control command", "not a command: id, action, target, ids, who")
+        raise BadRecord("control command", "not a command: id, action, target, ids, who, at")
     if body.get("ids") is not None:
         body["ids"] = [str(i) for i in body["ids"]]
     return body
@@ -212,7 +216,10 @@ class KafkaControl:
                     for m in messages:
                         key = m.key.decode(errors="replace") if m.key else ""
                         rec = Record(tp.topic, tp.partition, m.offset, key, m.value or b"", 0)
-                        self.take(rec, replies=tp.topic == self.bus.topic(CONTROL_REPLIES))
+                        try:
+                            self.take(rec, replies=tp.topic == self.bus.topic(CONTROL_REPLIES))
+                        except Exception:  # one record never ends the reader (nor the process)
+                            log.exception("control_record_failed", offset=m.offset)
         finally:
             self._ready.clear()
             for task in list(self._running):

@@ -27,7 +27,7 @@ import structlog
 from aiohttp import web
 
 from monitor.alerts.mutes import parse_until
-from monitor.kernel.console import ActionRefused, Answer, Trial, Who
+from monitor.kernel.console import ActionRefused, Answer, Silence, Trial, Who
 from monitor.status.actions import Console
 from monitor.status.consent import Consent, Refused, is_form, logged
 from monitor.status.guard import SignInThrottle
@@ -275,6 +275,22 @@ def reading(run: Callable[[Site, web.Request], Awaitable[Answer]]) -> Callable[.
     return handler
 
 
+async def read_part(what: str, reading: Awaitable[Any], problems: list[str]) -> Any:
+    """One console part's answer, or None with a line in `problems` saying why (the broker
+    away, a slow store): the pages are most needed when something is wrong, so no part may
+    take them down. A read given up is handed nothing (it is read again next time)."""
+    try:
+        return await asyncio.wait_for(reading, PART_TIMEOUT_S)
+    except ActionRefused as exc:
+        problems.append(exc.message)
+    except TimeoutError:
+        problems.append(f"the {what} could not be read within {PART_TIMEOUT_S:g}s")
+    except Exception as exc:  # the store's failure is its own: logged with its trace
+        log.exception("status_part_unread", part=what)
+        problems.append(f"the {what} could not be read: {type(exc).__name__}")
+    return None
+
+
 async def watch_page(
     request: web.Request,
     site: Site,
@@ -295,9 +311,12 @@ async def watch_page(
         if exc.status != 404 or not isinstance(edited, str):
             raise
         source = {"id": rule_id, "file": "", "line": None, "mode": "", "yaml": "", "new": True}
-    stored = await watches.stored(STORED)
-    silences = site.console()
-    active = await silences.silences.active() if silences and silences.silences else []
+    unread: list[str] = []
+    stored = await read_part("stored articles", watches.stored(STORED), unread) or []
+    console = site.console()
+    active: list[Silence] = []
+    if console is not None and console.silences is not None:
+        active = await read_part("silences", console.silences.active(), unread) or []
     shown = WatchPage(
         id=rule_id,
         source=source,
@@ -312,6 +331,7 @@ async def watch_page(
         sentence=said(result[0], rule_id, result[1], now_ms())[1] if result else None,
         new=bool(source.get("new")),
         article=article,
+        unread="; ".join(unread),
     )
     status = problems.status if problems else 200
     return html(await asyncio.to_thread(render_watch, shown), status)
@@ -328,25 +348,11 @@ async def gather(request: web.Request) -> ConsoleView:
         console = Console(channel_names=console.channel_names)
     problems: list[str] = []
 
-    async def read(what: str, reading: Awaitable[Any]) -> Any:
-        """One part's list, or None with a line saying why (the broker away, a slow store):
-        the page is most needed when something is wrong, so no part may take it down."""
-        try:
-            return await asyncio.wait_for(reading, PART_TIMEOUT_S)
-        except ActionRefused as exc:
-            problems.append(exc.message)
-        except TimeoutError:
-            problems.append(f"the {what} could not be read within {PART_TIMEOUT_S:g}s")
-        except Exception as exc:  # the store's failure is its own: logged with its trace
-            log.exception("status_part_unread", part=what)
-            problems.append(f"the {what} could not be read: {type(exc).__name__}")
-        return None
-
     if console.silences is not None:
-        active = await read("silences", console.silences.active())
+        active = await read_part("silences", console.silences.active(), problems)
         silences = [s.to_dict() for s in active or ()]
     if console.letters is not None:
-        letters = await read("dead letters", console.letters.letters())
+        letters = await read_part("dead letters", console.letters.letters(), problems)
     if console.history is not None:
         watch = query["watch"] if ID.fullmatch(query["watch"]) else None
         try:
@@ -354,9 +360,8 @@ async def gather(request: web.Request) -> ConsoleView:
         except ActionRefused as exc:
             problems.append(exc.message)
             since = None
-        history = await read(
-            "alert history", console.history.search(watch=watch, since_ms=since, limit=100)
-        )
+        searched = console.history.search(watch=watch, since_ms=since, limit=100)
+        history = await read_part("alert history", searched, problems)
     problem = "; ".join(problems) or None
     return ConsoleView(
         csrf=site.consent.csrf(request),

@@ -31,6 +31,7 @@ class WatchPage:
     sentence: str | None = None  # the action's result in words
     new: bool = False  # not in the rules yet: Save adds it
     article: str = ""  # the stored article a new watch was made like
+    unread: str = ""  # the parts that could not be read (the broker away), said in words
 
 
 def problem_lines(problems: Sequence[str]) -> set[int]:

@@ -270,6 +270,8 @@ class WatchDesk:
         if wrong:
             raise ActionRefused(422, "the watch was not saved", [_watch_line(p) for p in wrong])
         path = self.files.rules_dir / NEW_WATCHES
+        if path.is_symlink():  # a dangling link too: nothing is written through a link
+            raise ActionRefused(409, f"{NEW_WATCHES} is a link: make it a file to add watches")
         read = path.read_text(encoding="utf-8") if path.is_file() else ""
         try:
             text = editing.append_item(read or NEW_WATCHES_HEAD, "rules", item)
@@ -286,7 +288,8 @@ class WatchDesk:
             return str(p)
 
         if not path.is_file():
-            path.write_text("", encoding="utf-8")  # the checked write replaces it whole
+            # O_EXCL|O_NOFOLLOW: a file or link put there meanwhile is never written through
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
             try:
                 git = self.files.write_file(
                     path, "", text, shown, f"monitor console: new watch {rule_id}"

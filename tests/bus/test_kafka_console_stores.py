@@ -60,3 +60,41 @@ async def test_mutes_and_history_are_shared_through_the_topics(kafka: KafkaUnder
         seeded = RecentAlerts()
         await read.attach(seeded)  # a restarted dispatcher's page lists it
         assert ["quake"] == [a.rule_id for a in seeded.newest_first()]
+
+
+async def test_a_read_cut_short_loses_nothing(kafka: KafkaUnderTest) -> None:
+    """A read of a shared topic cancelled half way (the status page gives up on a slow broker
+    after 3 s, and the dispatcher reads the same silences) hands nothing over and loses
+    nothing: the next read returns every record from where the cut one began."""
+    import asyncio
+
+    from monitor.bus.base import MUTES
+    from monitor.bus.compacted import CompactedReader
+
+    cfg = KafkaConfig(bootstrap_servers=kafka.bootstrap, topic_prefix=kafka.prefix(), partitions=2)
+    async with KafkaBus(cfg) as bus:
+        await bus.publish(MUTES, [(f"w{n}", b"{}") for n in range(60)])
+        reader = CompactedReader(bus, MUTES)
+        await reader.start()
+        try:
+            consumer = reader._reader
+            assert consumer is not None
+            real = consumer.getmany
+            calls = 0
+
+            async def cut(*args: object, **kwargs: object) -> object:
+                nonlocal calls
+                calls += 1
+                got = await real(*args, **kwargs)
+                if calls == 1:
+                    raise asyncio.CancelledError  # as wait_for cancels it, records in hand
+                return got
+
+            consumer.getmany = cut
+            with pytest.raises(asyncio.CancelledError):
+                await reader.read_to_end()
+            consumer.getmany = real
+            keys = {key for key, _ in await reader.read_to_end()}
+        finally:
+            await reader.stop()
+    assert {f"w{n}".encode() for n in range(60)} == keys

@@ -184,3 +184,12 @@ async def test_the_status_page_shows_while_its_stores_are_away() -> None:
     assert "silences could not be read" in text
     assert "dead letters could not be read within 3s" in text
     assert "alert history could not be read" in text
+    async with (  # a watch's page too: the editor shown, the silences said unread
+        serve(app) as base,
+        aiohttp.ClientSession() as s,
+        s.get(base + "/watches/war") as r,
+    ):
+        assert 200 == r.status
+        page = await r.text()
+    assert 'name="yaml"' in page
+    assert "silences could not be read" in page

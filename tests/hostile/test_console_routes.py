@@ -77,6 +77,10 @@ async def test_a_garbage_control_record_is_skipped() -> None:
         b'{"id": 1, "action": "poll", "target": "f"}',
         b"[" * 10000,
         b'{"id": "x", "action": "poll", "target": "f", "ids": "no"}',
+        b'{"id": "x", "action": "poll", "target": "f", "at": "soon"}',  # it once raised
+        b'{"id": "x", "action": "poll", "target": "f", "at": 1e999}',
+        b'{"id": "x", "action": "poll", "target": "f", "at": true}',
+        b'{"id": "x", "action": "poll", "target": "f"}',
     ):
         ctl.take(Record("control", 0, 0, "f", value, 0), replies=False)
         ctl.take(Record(CONTROL_REPLIES, 0, 0, "f", value, 0), replies=True)

@@ -53,3 +53,16 @@ def test_a_linked_rules_file_is_refused_and_left_as_it_is(tmp_path: Path) -> Non
     assert (rules / "watches.yaml").is_symlink()
     assert kept.read_text() == before
     assert sorted(p.name for p in rules.iterdir()) == ["..data", "feeds.yaml", "watches.yaml"]
+
+
+def test_a_dangling_console_yaml_link_is_not_written_through(tmp_path: Path) -> None:
+    """console.yaml a dangling link to a file outside the rules directory: adding a watch is
+    refused (409) and nothing is created where the link points."""
+    desk, rules = _desk(tmp_path)
+    outside = tmp_path / "outside.yaml"
+    (rules / "console.yaml").symlink_to(outside)
+    with pytest.raises(ActionRefused) as refused:
+        asyncio.run(desk.save("storms", "id: storms\nmatch: {any: [storm]}\n", WHO, create=True))
+    assert refused.value.status == 409
+    assert not outside.exists()
+    assert (rules / "console.yaml").is_symlink()
