@@ -96,7 +96,8 @@ test-tools: $(STAMP)
 	$(BIN)/python -m tests.support.prepare
 
 # The README's status-page picture (docs/images/status-page.png): `monitor demo`'s page in a real
-# headless chromium, taken by the test that checks it shows what the README's alt text says.
+# headless chromium, taken by the test that checks it shows what the README's alt text says; and
+# operations.md's console pictures (docs/images/console*.png), taken by the console's test.
 screenshot: $(STAMP)
 	UPDATE_SCREENSHOT=1 $(BIN)/pytest -p no:cacheprovider tests/status/test_demo_page.py tests/status/test_console_service.py
 
