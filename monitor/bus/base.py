@@ -29,6 +29,7 @@ ALERT_HISTORY: Final = "alerts.history"  # the alert history, by entry key, comp
 HISTORY_RETENTION_S: Final = 30 * 86400.0  # the history keeps 30 days (monitor.alerts.history)
 MUTES: Final = "mutes"  # the watches' silences, by watch id, compacted (Kafka bus)
 MUTES_RETENTION_S: Final = 91 * 86400.0  # a silence lasts 90 days at most
+FEEDBACK: Final = "feedback"  # verdicts on alerts, by rule\x1fstory, compacted, kept (Kafka bus)
 TOPICS: Final = (ARTICLES, MATCHES, DLQ)
 CONTROL: Final = "control"  # console actions for the process owning their target (Kafka bus)
 CONTROL_REPLIES: Final = "control.replies"  # their answers, by command id (Kafka bus)

@@ -39,6 +39,7 @@ from monitor.bus.base import (
     DELIVERIES,
     DLQ_DONE,
     FEED_HEALTH,
+    FEEDBACK,
     FLUSHER_LEASES,
     HELD,
     HELD_RETENTION_S,
@@ -160,7 +161,7 @@ class KafkaBus(Resource):
                     rf,
                     topic_configs={"cleanup.policy": "compact"},
                 )
-                for name in (DELIVERIES, DLQ_DONE, FEED_HEALTH)
+                for name in (DELIVERIES, DLQ_DONE, FEED_HEALTH, FEEDBACK)
             ]
             # Not compacted: a claim's winner is the first live claim of its key in the log.
             claims = {

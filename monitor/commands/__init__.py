@@ -53,6 +53,7 @@ COMMANDS = (
         "stories", "list the stories: the copies of each report, their feeds and rules", "stories"
     ),
     Command("dlq", "list, retry or drop the alerts that could not go out", "dlq"),
+    Command("feedback", "list, add, export or report the verdicts on alerts", "feedback"),
     Command(
         "preview", "print what each channel would send for a rule's match; send nothing", "preview"
     ),

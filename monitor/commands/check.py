@@ -78,7 +78,16 @@ def check(
     )
     if native.engine_type() is None:
         print(f"warning: {native.MISSING}", file=err)
+    if config is not None and config.bus is not None and not config.feedback_key:
+        print(f"warning: {FEEDBACK_KEY_WARNING}", file=err)
     return EXIT_OK
+
+
+FEEDBACK_KEY_WARNING = (
+    "http.feedback_key is not set: on Kafka each host keeps its own key in its state "
+    "directory, so a feedback link made by one process is refused by another; set "
+    "http.feedback_key (e.g. ${FEEDBACK_KEY} from secrets.env) to one secret for all"
+)
 
 
 class Gathered(NamedTuple):

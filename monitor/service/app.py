@@ -42,6 +42,7 @@ from monitor.matching.spec import RuleSet
 from monitor.pipeline import CaughtUp, run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
 from monitor.service.console import make_hands, open_console, service_console
+from monitor.service.feedback import FeedbackDesk
 from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
 from monitor.service.words import started
@@ -338,6 +339,9 @@ class Service:
             add_console_routes(
                 app, lambda: self.console, config.http_token, throttle, config.listen_host
             )
+            FeedbackDesk(
+                config, self.wiring, self.state, lambda: self.console.history is not None
+            ).routes(app)
             runner = await start_web(app, config.listen_host, config.listen_port)
             if self.exposed is not None:
                 log.warning("listener_unprotected", detail=self.exposed)

@@ -17,6 +17,7 @@ import structlog
 
 from monitor.alerts.claims import Claims, KafkaClaims, LocalClaims
 from monitor.alerts.dispatch import Settlements
+from monitor.alerts.feedback import Feedback, KafkaFeedback, LocalFeedback
 from monitor.alerts.feedwatch import HealthStore, KafkaHealthStore, LocalHealthStore
 from monitor.alerts.held import Held, HeldStore, KafkaHeldStore
 from monitor.alerts.history import AlertHistory, KafkaHistoryStore, LocalHistoryStore
@@ -47,6 +48,7 @@ S = TypeVar(
     KafkaClaims,
     KafkaHistoryStore,
     KafkaSilences,
+    KafkaFeedback,
 )
 
 
@@ -98,6 +100,10 @@ class Wiring(Protocol):
 
     async def health_store(self, stack: AsyncExitStack, state: StateStore) -> HealthStore:
         """Where each feed's health is kept."""
+        ...
+
+    async def feedback(self, stack: AsyncExitStack, state: StateStore) -> Feedback:
+        """The analysts' verdicts on alerts."""
         ...
 
     async def claims(self, stack: AsyncExitStack, state: StateStore) -> Claims:
@@ -168,6 +174,10 @@ class LocalWiring:
             self._silences = Mutes(LocalSilences(state))
             await self._silences.refresh(force=True)
         return self._silences
+
+    async def feedback(self, stack: AsyncExitStack, state: StateStore) -> Feedback:
+        """state.db's verdicts."""
+        return Feedback(LocalFeedback(state))
 
     async def health_store(self, stack: AsyncExitStack, state: StateStore) -> HealthStore:
         """state.db's feed health."""
@@ -257,6 +267,10 @@ class KafkaWiring:
             self._silences = Mutes(store)
             await self._silences.refresh(force=True)
         return self._silences
+
+    async def feedback(self, stack: AsyncExitStack, state: StateStore) -> Feedback:
+        """The `feedback` topic, read by any process."""
+        return Feedback(await self._started(stack, KafkaFeedback(self.bus, self.metrics)))
 
     async def health_store(self, stack: AsyncExitStack, state: StateStore) -> HealthStore:
         """The feed health topic."""

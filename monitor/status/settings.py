@@ -16,7 +16,17 @@ def parse_listen(
 ) -> tuple[str, int, str | None, tuple[str, ...], bool]:
     """`http:`: the listen address and port, the token, allowed hosts, protect_metrics."""
     spec = check.mapping(
-        value, line, "http", ("listen", "token", "allowed_hosts", "protect_metrics", "git_commit")
+        value,
+        line,
+        "http",
+        (
+            "listen",
+            "token",
+            "allowed_hosts",
+            "protect_metrics",
+            "git_commit",
+            "feedback_key",
+        ),
     )
     default = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     listen = spec.get("listen", default) if spec is not None else default
@@ -54,3 +64,16 @@ def parse_git_commit(check: Checker, value: object) -> bool:
         return False
     at = value.line_of("git_commit") if hasattr(value, "line_of") else 0
     return check.boolean(value["git_commit"], at, "http.git_commit") or False
+
+
+def parse_feedback_key(check: Checker, value: object) -> str | None:
+    """`http.feedback_key`: the key feedback links are signed with (a secret of 16 characters
+    or more; `${VAR}` as other secrets). None: a random key kept in the state directory."""
+    if not isinstance(value, dict) or "feedback_key" not in value:
+        return None
+    at = value.line_of("feedback_key") if hasattr(value, "line_of") else 0
+    key = check.string(value["feedback_key"], at, "http.feedback_key")
+    if key is not None and len(key) < 16:
+        check.error(at, "http.feedback_key must be at least 16 characters long")
+        return None
+    return key

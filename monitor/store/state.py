@@ -2,7 +2,8 @@
 alerts held for digests (`monitor.alerts.held`), claims on sends (`monitor.alerts.claims`),
 the members of stories (`monitor.stories.store`), feed health (`monitor.alerts.feedwatch`),
 article pages read for full text (`monitor.feeds.pages`), the alert history
-(`monitor.alerts.history`) and the watches' silences (`monitor.alerts.mutes`).
+(`monitor.alerts.history`), the watches' silences (`monitor.alerts.mutes`) and the analysts'
+verdicts on alerts (`monitor.alerts.feedback`).
 
 A table added since a file was made is created at start (`CREATE TABLE IF NOT EXISTS`); a column
 added to an older table is added by `ALTER TABLE` at start."""
@@ -114,6 +115,14 @@ CREATE TABLE IF NOT EXISTS silences (
     reason TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     who TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    rule_id TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (rule_id, story_id)
 );
 """
 

@@ -1,0 +1,103 @@
+"""Feedback links end to end (issue 35): `monitor run` as a subprocess (with `http.token` set,
+which the feedback pages do not ask for), a real feed server and webhook receiver, and ONE
+headless chromium that opens a verdict's link: the page records nothing, its button records the
+verdict, a second POST changes nothing, an altered token is refused; `monitor feedback` then
+lists the verdict with its article, after the service stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from monitor.alerts.verdicts import NOT_RELEVANT, FeedbackSigner
+from tests.status.browsing import act
+from tests.support.browser import browser
+from tests.support.processes import CHECKOUT, eventually, webhook_service
+from tests.support.servers import FeedServer, Receiver, free_port, rss, serve
+
+TOKEN = "feedback-service-token-0123"  # noqa: S105 - a test's
+TITLE = "Troops gather near Belarus"
+
+
+@pytest.mark.timeout(300)  # the first run may install chromium
+async def test_a_feedback_link_in_a_real_browser(tmp_path: Path) -> None:
+    feeds, receiver = FeedServer(feeds={"world": rss("Calm day at the lake")}), Receiver()
+    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
+        feeds.base, receiver.base = feed_base, hook_base
+        rules = tmp_path / "rules"
+        (rules / "entities").mkdir(parents=True)
+        url = feeds.url("/feeds/world")
+        (rules / "feeds.yaml").write_text(
+            f'feeds:\n  - {{id: world, url: "{url}", interval: 1s}}\n'
+        )
+        (rules / "watches.yaml").write_text("rules:\n  - id: war\n    match: {any: [Belarus]}\n")
+        monitor = webhook_service(
+            tmp_path, receiver.url("/hook"), free_port(), http=f', token: "{TOKEN}"'
+        )
+        await monitor.start()
+        try:
+            await eventually(lambda: "feed_polled" in monitor.stderr(), 30, monitor.stderr)
+            feeds.feeds["world"] = rss(
+                "Calm day at the lake", TITLE
+            )  # the first poll is the baseline: news after it
+            await eventually(lambda: bool(receiver.received), 30, lambda: monitor.stderr()[-2000:])
+            alert = json.loads(receiver.received[0][1])
+            story = (
+                alert["story"]["id"]
+                if isinstance(alert.get("story"), dict)
+                else alert["article"]["id"]
+            )
+            key = (tmp_path / "state" / "feedback.key").read_bytes()
+            token = FeedbackSigner(key).token("war", story, NOT_RELEVANT)
+            link = f"{monitor.http}/feedback/{token}"
+            async with browser(tmp_path / "chromium") as page:
+                await page.goto(link)  # as a chat client's preview would: a GET
+                shown = await page.html()
+                assert 'id="confirm"' in shown
+                assert TITLE in shown
+                await page.goto(link)  # still unrecorded: the button is still there
+                assert 'id="confirm"' in await page.html()
+                done = await act(
+                    page, "document.querySelector('#confirm').click()", "/feedback/", "#said"
+                )
+                assert "Recorded" in done.get_element_by_id("said").text_content()
+            async with aiohttp.ClientSession() as s:
+                async with s.post(link) as again:
+                    assert 200 == again.status
+                    assert "already recorded" in await again.text()
+                forged = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+                async with s.post(forged) as bad:
+                    assert 404 == bad.status
+                async with s.post(link, headers={"Origin": "https://evil.example"}) as other:
+                    assert 403 == other.status
+        finally:
+            await monitor.stop()
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "feedback",
+            "export",
+            "--config",
+            str(tmp_path / "monitor.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(CHECKOUT)},
+    )
+    assert 0 == listed.returncode, listed.stderr
+    (record,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert ("war", story, NOT_RELEVANT) == (record["rule"], record["story"], record["verdict"])
+    assert TITLE == record["article"]["title"]
+    assert record["article"].get("summary") is not None
