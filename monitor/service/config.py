@@ -41,7 +41,14 @@ from monitor.kernel.errors import ConfigError, Problem
 from monitor.kernel.located import LocDict, LocList
 from monitor.kernel.yamlfile import read_yaml
 from monitor.matching.spec import RuleSet
-from monitor.status.settings import DEFAULT_HOST, DEFAULT_PORT, parse_git_commit, parse_listen
+from monitor.status.settings import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    parse_feedback_key,
+    parse_git_commit,
+    parse_listen,
+    parse_public_url,
+)
 from monitor.stories.settings import StoriesConfig, parse_stories
 
 # The stages a process can run (`monitor run --role`).
@@ -64,6 +71,8 @@ class Config:
     http_token: str | None = None  # when set, POST endpoints need `Authorization: Bearer` it
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides localhost and IP literals
     protect_metrics: bool = False  # true: /metrics and /readyz need the token too
+    public_url: str | None = None  # where analysts reach the listener (feedback links)
+    feedback_key: str | None = None  # signs feedback links; None: a key in the state dir
     default_notify: tuple[str, ...] = ()
     channels: dict[str, Channel] = field(default_factory=dict)
     poller: PollerConfig = field(default_factory=PollerConfig)
@@ -103,6 +112,8 @@ class Config:
             found.append(self.bus.sasl_password)
         if self.http_token:
             found.append(self.http_token)
+        if self.feedback_key:
+            found.append(self.feedback_key)
         found.extend(self.withheld)
         return tuple(s for s in found if s)
 
@@ -348,6 +359,8 @@ def _build(
         listen_port=port,
         http_token=token,
         http_git_commit=parse_git_commit(check, spec.get("http", {})),
+        public_url=parse_public_url(check, spec.get("http", {})),
+        feedback_key=parse_feedback_key(check, spec.get("http", {})),
         allowed_hosts=allowed_hosts,
         protect_metrics=protect_metrics,
         default_notify=notify,
