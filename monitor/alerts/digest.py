@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.alerts.render import safe_url
+from monitor.alerts.render import feedback_line, safe_url
 from monitor.kernel.models import SCHEMA_VERSION, SEVERITIES, Alert
 from monitor.kernel.records import Fields
 from monitor.kernel.text import one_line
@@ -37,6 +37,7 @@ class HeldAlert:
     story_articles: int
     story_feeds: tuple[str, ...]
     held_at: datetime
+    feedback: dict[str, str] | None = None  # the item's two signed links, set when sent
 
     @classmethod
     def of(cls, alert: Alert, held_at: datetime) -> HeldAlert:
@@ -78,6 +79,7 @@ class HeldAlert:
                 "feeds": list(self.story_feeds),
             },
             "held_at": self.held_at.isoformat(),
+            **({"feedback": dict(self.feedback)} if self.feedback is not None else {}),
         }
 
     @classmethod
@@ -88,6 +90,10 @@ class HeldAlert:
         held_at = f.time("held_at")
         if held_at is None:
             raise f.bad("held_at", "missing")
+        feedback = None
+        if f.get("feedback") is not None:
+            fb = f.nested("feedback")
+            feedback = {"relevant": fb.text("relevant"), "not_relevant": fb.text("not_relevant")}
         return cls(
             alert_id=f.text("alert_id"),
             rule_id=rule.text("id"),
@@ -101,6 +107,7 @@ class HeldAlert:
             story_articles=story.integer("articles"),
             story_feeds=story.texts("feeds"),
             held_at=held_at,
+            feedback=feedback,
         )
 
 
@@ -198,8 +205,12 @@ def _listed(digest: Digest) -> list[tuple[str, list[HeldAlert], int]]:
     return out
 
 
-def digest_text(digest: Digest, escape: Any = lambda s: s, link: Any = None) -> str:
-    """A Markdown-ish text body: a headline, then per rule its stories."""
+def digest_text(
+    digest: Digest, escape: Any = lambda s: s, link: Any = None, feedback_link: Any = None
+) -> str:
+    """A Markdown-ish text body: a headline, then per rule its stories, each with its feedback
+    links (made by `feedback_link`, else by `link`, else "Relevant: URL")."""
+    make = feedback_link or link or (lambda url, label: f"{label}: {url}")
     lines = [f"**{escape(digest.headline())}**"]
     for rule, shown, more in _listed(digest):
         lines.append(f"\n**{escape(rule)}** ({len(shown) + more})")
@@ -207,7 +218,8 @@ def digest_text(digest: Digest, escape: Any = lambda s: s, link: Any = None) -> 
             title, extra = item_line(item)
             url = safe_url(item.url)
             shown_title = link(url, escape(title)) if link and url else escape(title)
-            lines.append(f"- {shown_title}{escape(extra)}")
+            links = feedback_line(item.feedback, lambda url, label: make(url, escape(label)))
+            lines.append(f"- {shown_title}{escape(extra)}" + (f" ({links})" if links else ""))
         if more:
             lines.append(f"- … and {more} more")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -143,3 +143,22 @@ def html_text(markup: str) -> str:
 def json_string(text: str) -> str:
     """Escape text to stand inside a JSON string (a webhook template's `"{{ ... }}"`)."""
     return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+FEEDBACK_LABELS = (("relevant", "Relevant"), ("not_relevant", "Not relevant"))
+
+
+def feedback_pairs(feedback: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    """`[("Relevant", URL), ("Not relevant", URL)]` of an alert's (or digest item's) feedback
+    links, each URL made safe for markup (`safe_url`); [] when it has none."""
+    if not feedback:
+        return []
+    pairs = [(label, safe_url(feedback.get(key, ""))) for key, label in FEEDBACK_LABELS]
+    return [(label, url) for label, url in pairs if url]
+
+
+def feedback_line(
+    feedback: Mapping[str, str] | None, link: Callable[[str, str], str], sep: str = " · "
+) -> str:
+    """The links as one line in a kind's syntax, `link(url, label)` making each: "" if none."""
+    return sep.join(link(url, label) for label, url in feedback_pairs(feedback))

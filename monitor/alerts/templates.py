@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import jinja2
 from jinja2 import nodes
@@ -205,7 +205,8 @@ def _compile(env: SandboxedEnvironment, source: str, name: str, first_line: int)
 
 def template_context(alert: Alert) -> dict[str, Any]:
     """What a template sees: `alert` (the webhook body), and its `rule`, `article`,
-    `evidence` and `story` on their own."""
+    `evidence` and `story` on their own, and `feedback`: its two links (`feedback.relevant`,
+    `feedback.not_relevant`; empty strings when the service has no feedback links)."""
     data = alert.to_dict()
     return {
         "alert": data,
@@ -214,9 +215,14 @@ def template_context(alert: Alert) -> dict[str, Any]:
         "evidence": data["evidence"],
         "story": data["story"],
         "channel": alert.channel,
+        "feedback": data.get("feedback") or {"relevant": "", "not_relevant": ""},
     }
 
 
+SAMPLE_FEEDBACK: Final = {
+    "relevant": "https://monitor.example.org/feedback/v1.sample.relevant",
+    "not_relevant": "https://monitor.example.org/feedback/v1.sample.not_relevant",
+}
 LONG_TEXT = 20_000  # characters of the long sample alert's content (its title: a tenth)
 MANY_EVIDENCE = 50  # evidence items of the long sample alert
 BAIT_ALERTS = 16  # sample alerts with one bait as every text field, for `==` conditions
@@ -303,4 +309,5 @@ def sample_alerts(channel: str, baits: Sequence[str] = ()) -> tuple[Alert, ...]:
         match = Match(rule_id=rule_id, article_id=article.id, severity="high", evidence=found)
         matched = MatchedArticle(match=match, article=article, description="A sample rule")
         alerts.append(Alert.for_channel(matched, channel, story))
+    alerts[0] = replace(alerts[0], feedback=SAMPLE_FEEDBACK)  # a template's links, tried
     return tuple(alerts)

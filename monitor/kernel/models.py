@@ -359,6 +359,9 @@ class Alert:
     evidence: tuple[Evidence, ...]
     story: Story | None = None  # None only for alerts made before stories (old DLQ records)
     health: dict[str, str] | None = None  # a feed-health alert's feed, state, since and reason
+    # The two signed links an analyst gives a verdict with: {"relevant": URL, "not_relevant":
+    # URL}, set when the alert is sent (monitor.alerts.feedbacklinks); None when links are off.
+    feedback: dict[str, str] | None = None
 
     @classmethod
     def for_channel(cls, matched: MatchedArticle, channel: str, story: Story | None) -> Alert:
@@ -396,7 +399,9 @@ class Alert:
         """JSON-ready data (the generic webhook body, docs/schemas/alert.schema.json, and the DLQ
         record)."""
         story = self.story or Story(id=self.article.id, articles=())
-        extra = {"health": self.health} if self.health is not None else {}
+        extra: dict[str, Any] = {"health": self.health} if self.health is not None else {}
+        if self.feedback is not None:
+            extra["feedback"] = dict(self.feedback)
         return {
             "schema_version": SCHEMA_VERSION,
             "event": self.event,
@@ -448,6 +453,10 @@ def alert_from_dict(data: object) -> Alert:
     if health is not None:
         h = Fields(health, "dead letter", "alert.health")
         health = {str(k): h.text(str(k)) for k in h.data}
+    feedback = f.get("feedback")
+    if feedback is not None:
+        fb = Fields(feedback, "dead letter", "alert.feedback")
+        feedback = {"relevant": fb.text("relevant"), "not_relevant": fb.text("not_relevant")}
     return Alert(
         id=f.text("alert_id"),
         channel=f.text("channel"),
@@ -468,6 +477,7 @@ def alert_from_dict(data: object) -> Alert:
             ),
         ),
         health=health,
+        feedback=feedback,
     )
 
 

@@ -19,6 +19,7 @@ from monitor.alerts.board import RecentAlerts
 from monitor.alerts.channels import Sender, Tools, make_sender
 from monitor.alerts.deadletters import DeadLetter, Retrier, export_dlq_size, read_open_letters
 from monitor.alerts.dispatch import Dispatcher, channel_breakers
+from monitor.alerts.feedbacklinks import FeedbackLinks, with_feedback
 from monitor.alerts.feedwatch import FeedWatch
 from monitor.alerts.flusher import Flusher, export_channels
 from monitor.alerts.outage import Notices
@@ -43,6 +44,7 @@ from monitor.pipeline import CaughtUp, run_dispatcher, run_matcher
 from monitor.service.config import Config, notify_problems
 from monitor.service.console import make_hands, open_console, service_console
 from monitor.service.feedback import FeedbackDesk
+from monitor.service.feedbacklinks import make_feedback
 from monitor.service.outcome import GOOD_POLLS, OnceOutcome, dead_lettered, totals
 from monitor.service.wiring import Lease, make_wiring
 from monitor.service.words import started
@@ -183,7 +185,10 @@ class Service:
         task.add_done_callback(self._reloads.discard)
 
     def _senders(self, tools: Tools) -> dict[str, Sender]:
-        return {name: make_sender(c, tools) for name, c in self.config.channels.items()}
+        """Every channel's sender, each putting the two feedback links on what it sends."""
+        senders = {name: make_sender(c, tools) for name, c in self.config.channels.items()}
+        made = make_feedback(self.config)
+        return with_feedback(senders, FeedbackLinks(*made) if made else None)
 
     async def _watch(
         self, stack: AsyncExitStack, senders: dict[str, Sender], clock: Clock, leases: Lease

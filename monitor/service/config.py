@@ -47,6 +47,7 @@ from monitor.status.settings import (
     parse_feedback_key,
     parse_git_commit,
     parse_listen,
+    parse_public_url,
 )
 from monitor.stories.settings import StoriesConfig, parse_stories
 
@@ -71,6 +72,7 @@ class Config:
     feedback_key: str | None = None  # signs feedback links; None: state_dir/feedback.key
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides localhost and IP literals
     protect_metrics: bool = False  # true: /metrics and /readyz need the token too
+    public_url: str | None = None  # where analysts reach the listener (feedback links)
     default_notify: tuple[str, ...] = ()
     channels: dict[str, Channel] = field(default_factory=dict)
     poller: PollerConfig = field(default_factory=PollerConfig)
@@ -357,6 +359,7 @@ def _build(
         listen_port=port,
         http_token=token,
         http_git_commit=parse_git_commit(check, spec.get("http", {})),
+        public_url=parse_public_url(check, spec.get("http", {})),
         feedback_key=parse_feedback_key(check, spec.get("http", {})),
         allowed_hosts=allowed_hosts,
         protect_metrics=protect_metrics,

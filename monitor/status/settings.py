@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import urlsplit
 
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import excerpt
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 9464
+HTTP_KEYS: Final = (
+    "listen", "token", "allowed_hosts", "protect_metrics", "git_commit", "public_url",
+    "feedback_key",
+)  # fmt: skip
 
 
 def parse_listen(
     check: Checker, value: object, line: int
 ) -> tuple[str, int, str | None, tuple[str, ...], bool]:
     """`http:`: the listen address and port, the token, allowed hosts, protect_metrics."""
-    spec = check.mapping(
-        value,
-        line,
-        "http",
-        (
-            "listen",
-            "token",
-            "allowed_hosts",
-            "protect_metrics",
-            "git_commit",
-            "feedback_key",
-        ),
-    )
+    spec = check.mapping(value, line, "http", HTTP_KEYS)
     default = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     listen = spec.get("listen", default) if spec is not None else default
     where = spec.line_of("listen") if spec is not None else line
@@ -64,6 +57,41 @@ def parse_git_commit(check: Checker, value: object) -> bool:
         return False
     at = value.line_of("git_commit") if hasattr(value, "line_of") else 0
     return check.boolean(value["git_commit"], at, "http.git_commit") or False
+
+
+def parse_public_url(check: Checker, value: object) -> str | None:
+    """`http.public_url`: the address analysts reach the listener at (feedback links start
+    with it), an absolute http(s) URL with no query, fragment, space, quote or control
+    character; None when not given."""
+    if not isinstance(value, dict) or "public_url" not in value:
+        return None
+    at = value.line_of("public_url") if hasattr(value, "line_of") else 0
+    url = check.string(value["public_url"], at, "http.public_url")
+    if url is None:
+        return None
+    bad = next(
+        (c for c in url if c.isspace() or ord(c) < 32 or ord(c) == 127 or c in "\"'<>`\\"), None
+    )
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if (
+        bad is not None
+        or parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        check.error(
+            at,
+            "http.public_url must be an absolute http(s) URL such as "
+            f"https://monitor.example.org/ (no query, quote or space), not {excerpt(url)}",
+        )
+        return None
+    return url
 
 
 def parse_feedback_key(check: Checker, value: object) -> str | None:

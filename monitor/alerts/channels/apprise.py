@@ -17,7 +17,7 @@ from monitor.alerts.channels.base import ChannelSettings, Kind, Outgoing, Text, 
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.console import console_digest
 from monitor.alerts.digest import Digest
-from monitor.alerts.render import also_reported, fields, headline, safe_url
+from monitor.alerts.render import also_reported, feedback_line, fields, headline, safe_url
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
@@ -79,6 +79,7 @@ def render(settings: AppriseSettings, alert: Alert) -> Text:
     ]
     if also := also_reported(alert):
         lines.append(also)
+    lines.append(feedback_line(alert.feedback, lambda url, label: f"{label}: {url}", "\n"))
     title = one_line(f"[{alert.severity}] {alert.rule_id}: {headline(alert)}", 250)
     return Text(title=title, text="\n".join(line for line in lines if line))
 

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from monitor.alerts.channels.base import ChannelSettings, Kind, Outgoing, Text, Tools
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, evidence_words, headline
+from monitor.alerts.render import also_reported, evidence_words, feedback_line, headline
 from monitor.kernel.checks import Checker
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
@@ -32,11 +32,13 @@ def console_line(alert: Alert) -> str:
     feed = f" [{a.feed}]" if a.feed else ""
     found = ", ".join(evidence_words(alert))
     also = f" ({also_reported(alert)})" if alert.also_reported() else ""
-    return one_line(
+    links = feedback_line(alert.feedback, lambda url, label: f"{label}: <{url}>", " ")
+    line = one_line(
         f"ALERT {alert.severity.upper()} {alert.rule_id}: {headline(alert)}{where}{feed} — "
         f"{found}{also}",
         1500,
     )
+    return f"{line} — {links}" if links else line
 
 
 def console_digest(digest: Digest) -> str:

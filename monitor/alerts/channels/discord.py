@@ -8,7 +8,14 @@ from monitor.alerts.channels.base import HttpRequest
 from monitor.alerts.channels.http import HOOK_KEYS, HookSettings, http_kind, parse_hook
 from monitor.alerts.channels.webhook import hook_request
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, fields, headline, markdown_escape, safe_url
+from monitor.alerts.render import (
+    also_reported,
+    feedback_line,
+    fields,
+    headline,
+    markdown_escape,
+    safe_url,
+)
 from monitor.kernel.models import Alert
 from monitor.kernel.text import one_line
 
@@ -25,6 +32,8 @@ def discord_payload(alert: Alert) -> dict[str, Any]:
         )[:4000],
         "fields": [{"name": k, "value": v[:1024], "inline": True} for k, v in fields(alert)],
     }
+    if links := feedback_line(alert.feedback, lambda url, label: f"[{label}]({url})"):
+        embed["fields"].append({"name": "Feedback", "value": links[:1024], "inline": False})
     if also := also_reported(alert):
         embed["footer"] = {"text": also[:2048]}
     if url:

@@ -15,6 +15,7 @@ from monitor.alerts.digest import Digest, item_line
 from monitor.alerts.render import (
     SUBJECT_MAX,
     also_reported,
+    feedback_line,
     fields,
     headline,
     highlight,
@@ -99,6 +100,8 @@ def email_message(alert: Alert, *, sender: str, to: tuple[str, ...]) -> EmailMes
     plain = f"{headline(alert)}\n{a.url}\n\n{facts}\n\nWhy it matched:\n{evidence}\n"
     if also:
         plain += f"\n{also}\n"
+    if links := feedback_line(alert.feedback, lambda u, label: f"{label}: {u}", "\n"):
+        plain += f"\nWas this alert relevant?\n{links}\n"
     msg.set_content(plain)
     url = safe_url(a.url)
     title = html.escape(headline(alert))
@@ -115,10 +118,21 @@ def email_message(alert: Alert, *, sender: str, to: tuple[str, ...]) -> EmailMes
         f"<html><body><h3>{title_html}</h3><table>{rows}</table>"
         f"<p>Why it matched:</p><ul>{items}</ul>"
         + (f"<p><i>{html.escape(also)}</i></p>" if also else "")
+        + feedback_html(alert.feedback)
         + "</body></html>",
         subtype="html",
     )
     return msg
+
+
+def _html_link(url: str, label: str) -> str:
+    return f'<a href="{html.escape(url)}">{html.escape(label)}</a>'
+
+
+def feedback_html(feedback: dict[str, str] | None) -> str:
+    """The HTML part's "Was this alert relevant? Relevant · Not relevant" ("" without links)."""
+    links = feedback_line(feedback, _html_link)
+    return f"<p>Was this alert relevant? {links}</p>" if links else ""
 
 
 def email_digest(digest: Digest, *, sender: str, to: tuple[str, ...]) -> EmailMessage:
@@ -136,13 +150,16 @@ def email_digest(digest: Digest, *, sender: str, to: tuple[str, ...]) -> EmailMe
         for item in items:
             title, extra = item_line(item)
             plain.append(f"- {title}{extra} {item.url}".rstrip())
+            if links := feedback_line(item.feedback, lambda u, label: f"{label}: {u}"):
+                plain.append(f"  {links}")
             url = safe_url(item.url)
             shown = (
                 f'<a href="{html.escape(url)}">{html.escape(title)}</a>'
                 if url
                 else html.escape(title)
             )
-            rows.append(f"<li>{shown}{html.escape(extra)}</li>")
+            links = feedback_line(item.feedback, _html_link)
+            rows.append(f"<li>{shown}{html.escape(extra)}{f' ({links})' if links else ''}</li>")
         rows.append("</ul>")
         plain.append("")
     msg.set_content("\n".join(plain))

@@ -14,7 +14,15 @@ from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.http import HttpSettings, http_kind, json_refusal
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, fields, headline, highlight, html_text, safe_url
+from monitor.alerts.render import (
+    also_reported,
+    feedback_line,
+    fields,
+    headline,
+    highlight,
+    html_text,
+    safe_url,
+)
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
@@ -103,7 +111,9 @@ def render(settings: MatrixSettings, alert: Alert) -> HttpRequest:
         f"- {one_line(e.value, 60)} in {e.field}: {one_line(e.snippet)}" for e in alert.evidence[:8]
     ]
     also = also_reported(alert)
+    links = feedback_line(alert.feedback, lambda u, label: f"{label}: {u}", "\n")
     plain = "\n".join([title, *([url] if url else []), facts, *why, *([also] if also else [])])
+    plain += f"\n{links}" if links else ""
     items = "".join(
         f"<li><i>{escape(one_line(e.value, 60))}</i> in {escape(e.field)}: "
         f"{highlight(e, escape, '<b>', '</b>')}</li>"
@@ -112,6 +122,8 @@ def render(settings: MatrixSettings, alert: Alert) -> HttpRequest:
     formatted = f"<p><b>{link(url, escape(title))}</b><br>{escape(facts)}</p><ul>{items}</ul>" + (
         f"<p><i>{escape(also)}</i></p>" if also else ""
     )
+    if html_links := feedback_line(alert.feedback, link):
+        formatted += f"<p>{html_links}</p>"
     return event(settings, alert.id, plain, formatted)
 
 

@@ -10,6 +10,7 @@ from monitor.alerts.channels.webhook import hook_request
 from monitor.alerts.digest import Digest, digest_text
 from monitor.alerts.render import (
     also_reported,
+    feedback_line,
     fields,
     headline,
     highlight,
@@ -30,6 +31,8 @@ def mattermost_payload(alert: Alert) -> dict[str, Any]:
         lines.append(f"- _{markdown_escape(e.value)}_ in {e.field}: {snippet}")
     if also := also_reported(alert):
         lines.append(f"_{markdown_escape(also)}_")
+    if links := feedback_line(alert.feedback, lambda url, label: f"[{label}]({url})"):
+        lines.append(links)
     return {"text": "\n".join(lines)}
 
 

@@ -12,7 +12,7 @@ from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.http import HttpSettings, http_kind
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, headline, safe_url
+from monitor.alerts.render import also_reported, feedback_pairs, headline, safe_url
 from monitor.kernel.checks import Checker
 from monitor.kernel.located import LocDict
 from monitor.kernel.models import Alert
@@ -90,6 +90,8 @@ def ntfy_fields(alert: Alert) -> dict[str, Any]:
     }
     if url := safe_url(alert.article.url):
         found["click"] = url
+    if pairs := feedback_pairs(alert.feedback):  # ntfy's "view" action buttons (at most 3)
+        found["actions"] = [{"action": "view", "label": t, "url": u} for t, u in pairs]
     return found
 
 

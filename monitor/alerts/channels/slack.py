@@ -10,6 +10,7 @@ from monitor.alerts.channels.webhook import hook_request
 from monitor.alerts.digest import Digest, digest_text
 from monitor.alerts.render import (
     also_reported,
+    feedback_line,
     fields,
     headline,
     highlight,
@@ -39,6 +40,8 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(also)}]}
         )
+    if links := feedback_line(alert.feedback, lambda url, label: f"<{url}|{label}>"):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
     return {
         "text": f"[{alert.severity}] {slack_escape(alert.rule_id)}: {title}",
         "blocks": blocks,

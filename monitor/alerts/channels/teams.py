@@ -10,6 +10,7 @@ from monitor.alerts.channels.webhook import hook_request
 from monitor.alerts.digest import Digest, digest_text
 from monitor.alerts.render import (
     also_reported,
+    feedback_pairs,
     fields,
     headline,
     safe_url,
@@ -46,7 +47,16 @@ def teams_payload(alert: Alert) -> dict[str, Any]:
             {"type": "TextBlock", "text": teams_escape(also), "isSubtle": True, "wrap": True}
         )
     actions = [{"type": "Action.OpenUrl", "title": "Open article", "url": url}] if url else []
+    actions += feedback_actions(alert)
     return teams_message(body, actions)
+
+
+def feedback_actions(alert: Alert) -> list[dict[str, Any]]:
+    """The card's "Relevant" and "Not relevant" buttons (none when the alert has no links)."""
+    return [
+        {"type": "Action.OpenUrl", "title": label, "url": url}
+        for label, url in feedback_pairs(alert.feedback)
+    ]
 
 
 def teams_digest(digest: Digest) -> dict[str, Any]:
@@ -57,7 +67,8 @@ def teams_digest(digest: Digest) -> dict[str, Any]:
         "weight": "Bolder",
         "wrap": True,
     }
-    listing = {"type": "TextBlock", "text": digest_text(digest, teams_escape), "wrap": True}
+    text = digest_text(digest, teams_escape, feedback_link=lambda url, t: f"[{t}]({url})")
+    listing = {"type": "TextBlock", "text": text, "wrap": True}
     return teams_message([headline, listing], [])
 
 
@@ -79,7 +90,7 @@ def templated(settings: HookSettings, alert: Alert, title: str, body: str) -> Ht
     blocks.append({"type": "TextBlock", "text": body, "wrap": True})
     url = safe_url(alert.article.url)
     actions = [{"type": "Action.OpenUrl", "title": "Open article", "url": url}] if url else []
-    payload = teams_message(blocks, actions)
+    payload = teams_message(blocks, actions + feedback_actions(alert))
     return hook_request(settings, payload, {"X-Monitor-Alert-Id": alert.id})
 
 

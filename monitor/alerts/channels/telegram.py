@@ -13,7 +13,14 @@ from monitor.alerts.channels.base import HttpRequest, http_url
 from monitor.alerts.channels.base import timeout_s as read_timeout
 from monitor.alerts.channels.http import HttpSettings, http_kind, json_refusal
 from monitor.alerts.digest import Digest, digest_text
-from monitor.alerts.render import also_reported, fields, headline, highlight, safe_url
+from monitor.alerts.render import (
+    also_reported,
+    feedback_line,
+    fields,
+    headline,
+    highlight,
+    safe_url,
+)
 from monitor.kernel.checks import Checker
 from monitor.kernel.errors import DeliveryError
 from monitor.kernel.located import LocDict
@@ -82,6 +89,8 @@ def telegram_text(alert: Alert) -> str:
     """The message: the title as a link, the facts, why it matched, and who else reported it."""
     lines = [f"<b>{link(safe_url(alert.article.url), escape(headline(alert)))}</b>"]
     lines.append(" · ".join(f"<i>{escape(k)}:</i> {escape(v)}" for k, v in fields(alert)))
+    if links := feedback_line(alert.feedback, link):  # before the evidence `fit` may cut
+        lines.append(links)
     for e in alert.evidence[:8]:
         snippet = highlight(e, escape, "<b>", "</b>")
         lines.append(f"• <i>{escape(one_line(e.value, 60))}</i> in {escape(e.field)}: {snippet}")
