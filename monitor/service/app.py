@@ -52,7 +52,7 @@ from monitor.status.console import add_console_routes
 from monitor.status.guard import SignInThrottle, exposure
 from monitor.status.page import StatusView, utc
 from monitor.status.routes import add_status_routes
-from monitor.status.view import Sources, build_view, channel_rows, seed_tally
+from monitor.status.view import Sources, build_view, channel_rows, feedback_buttons, seed_tally
 from monitor.status.web import make_app, start_web, status_page_line
 from monitor.store.state import StateStore
 from monitor.store.storage import StorageHealth
@@ -91,6 +91,7 @@ class Service:
         self.redeliverer: Redeliverer | None = None
         self.breakers = channel_breakers(config.delivery)  # each channel: up, or down until when
         self.caught_up = CaughtUp()  # when the matcher and dispatcher last had nothing to do
+        self.feedback: FeedbackLinks | None = None  # the alerts' links (set as senders are made)
         self._started = False
         self.reloader = Reloader(
             config.rules_dir,
@@ -188,7 +189,8 @@ class Service:
         """Every channel's sender, each putting the two feedback links on what it sends."""
         senders = {name: make_sender(c, tools) for name, c in self.config.channels.items()}
         made = make_feedback(self.config)
-        return with_feedback(senders, FeedbackLinks(*made) if made else None)
+        self.feedback = FeedbackLinks(*made) if made else None  # the page's buttons too
+        return with_feedback(senders, self.feedback)
 
     async def _watch(
         self, stack: AsyncExitStack, senders: dict[str, Sender], clock: Clock, leases: Lease
@@ -437,6 +439,7 @@ class Service:
 
     async def _status_view(self) -> StatusView:
         view = replace(build_view(self.status), exposed=self.exposed)
+        view = replace(view, feedback=feedback_buttons(view.alerts, self.feedback))
         if self.flusher is None:
             return view
         waiting = await self.flusher.held.waiting()

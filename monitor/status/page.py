@@ -86,6 +86,7 @@ class StatusView:
     channels: Sequence[ChannelRow] | None = None  # the dispatcher's channels
     bus: Connection | None = None  # the bus's connection (the page speaks when it is lost)
     paused: Sequence[str] = ()  # feeds in feeds.yaml with enabled: false
+    feedback: Mapping[str, Mapping[str, str]] | None = None  # by alert key: verdict -> link
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from prometheus_client.samples import Sample
 from monitor import __version__
 from monitor.alerts.board import RecentAlert, RecentAlerts
 from monitor.alerts.breaker import Breakers
+from monitor.alerts.feedbacklinks import FeedbackLinks
+from monitor.alerts.verdicts import VERDICTS
 from monitor.bus.base import MATCHES, Connection
 from monitor.bus.history import stored_records
 from monitor.bus.settings import BusPlace
@@ -179,3 +181,21 @@ def channel_rows(
             )
         )
     return rows
+
+
+def feedback_buttons(
+    alerts: Sequence[RecentAlert] | None, links: FeedbackLinks | None
+) -> dict[str, dict[str, str]] | None:
+    """The page's Relevant / Not relevant buttons: by alert key, the path each posts to (the
+    signed feedback link, the same a channel's message carries); None without a signer."""
+    if links is None or not alerts:
+        return None
+    buttons = {}
+    for alert in alerts:
+        if alert.folded:  # the verdict is on the story: its founding row has the buttons
+            continue
+        rule_id, _, story_id = alert.key.partition("\x1f")
+        buttons[alert.key] = {
+            v: f"/feedback/{links.signer.token(rule_id, story_id, v)}" for v in VERDICTS
+        }
+    return buttons

@@ -12,11 +12,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import aiohttp
+import lxml.html
 import pytest
 
-from monitor.alerts.verdicts import NOT_RELEVANT, FeedbackSigner, Verdict
+from monitor.alerts.verdicts import NOT_RELEVANT, RELEVANT, FeedbackSigner, Verdict
 from tests.status.browsing import act
 from tests.support.browser import browser
 from tests.support.processes import CHECKOUT, eventually, webhook_service
@@ -79,6 +81,24 @@ async def test_a_feedback_link_in_a_real_browser(tmp_path: Path) -> None:
                     assert 404 == bad.status
                 async with s.post(link, headers={"Origin": "https://evil.example"}) as other:
                     assert 403 == other.status
+                # The status page's buttons post the same signed links: the analyst changes
+                # the verdict there (the latest wins).
+                bearer = {"Authorization": f"Bearer {TOKEN}"}
+                async with s.get(f"{monitor.http.rstrip('/')}/", headers=bearer) as front:
+                    shown_page = lxml.html.document_fromstring(await front.text())
+                rows = cast(
+                    list[lxml.html.HtmlElement],
+                    shown_page.xpath("//table[@id='alerts']//tr[@data-rule='war']"),
+                )
+                (row,) = rows
+                forms = cast(
+                    list[lxml.html.HtmlElement], row.xpath(".//td[@class='verdict']//form")
+                )
+                actions = [str(f.get("action")) for f in forms]
+                assert 2 == len(actions)
+                assert link.endswith(actions[1])  # not relevant: the link the channel carried
+                async with s.post(f"{monitor.http.rstrip('/')}{actions[0]}") as relevant:
+                    assert "Recorded" in await relevant.text()
         finally:
             await monitor.stop()
     listed = await asyncio.to_thread(
@@ -100,6 +120,6 @@ async def test_a_feedback_link_in_a_real_browser(tmp_path: Path) -> None:
     )
     assert 0 == listed.returncode, listed.stderr
     (record,) = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert ("war", story, NOT_RELEVANT) == (record["rule"], record["story"], record["verdict"])
+    assert ("war", story, RELEVANT) == (record["rule"], record["story"], record["verdict"])
     assert TITLE == record["article"]["title"]
     assert record["article"].get("summary") is not None
