@@ -84,3 +84,37 @@ def test_a_key_file_others_can_read_or_a_short_one_is_refused(tmp_path: Path) ->
     path.write_bytes(b"short")
     with pytest.raises(ConfigError, match="not a feedback key"):
         state_key(tmp_path)
+
+
+def test_the_service_does_not_start_on_a_key_others_can_read(tmp_path: Path) -> None:
+    """`monitor run` with state/feedback.key readable by others: exit 1 with the file and
+    `chmod 600` in one line, no traceback (it once ended in an uncaught ExceptionGroup)."""
+    import subprocess
+    import sys
+
+    from tests.support.processes import CHECKOUT
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "watches.yaml").write_text("rules:\n  - {id: w, match: {any: [x]}}\n")
+    (tmp_path / "rules" / "feeds.yaml").write_text("feeds: []\n")
+    (tmp_path / "state").mkdir()
+    key = tmp_path / "state" / KEY_FILE
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o644)
+    (tmp_path / "monitor.yaml").write_text(
+        'rules_dir: rules\nstate_dir: state\nhttp: {listen: "127.0.0.1:0"}\n'
+        "channels:\n  c: {kind: console}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "run", "--once", "--config", "monitor.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(CHECKOUT)},
+        check=False,
+    )
+    assert 1 == done.returncode, done.stderr
+    assert "chmod 600" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "monitor did not start" in done.stderr
