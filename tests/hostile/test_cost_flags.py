@@ -35,7 +35,9 @@ def test_a_lone_trivial_watch_has_all_the_share_and_is_not_flagged(tmp_path: Pat
     ):
         rule_set = load_rules_dir(rules_dir(tmp_path, watches))
         report = rule_costs(rule_set, generated_articles(rule_set, 20))
-        assert all(c.share > COSTLY_SHARE for c in report.costs)
+        # At least one over the relative bar (two share 100%; CPU time splits them unevenly
+        # on a loaded machine, so not both need be), and still none flagged.
+        assert max(c.share for c in report.costs) > COSTLY_SHARE
         assert not report.costly, report.costs
 
 
