@@ -28,6 +28,7 @@ log = structlog.get_logger("monitor.feedback")
 FindArticle = Callable[[str, str, bool], Awaitable[dict[str, Any]]]  # (rule, story, whole)
 LABELS = {RELEVANT: "relevant", "not_relevant": "not relevant"}
 SAME_SITE = ("same-origin", "none")  # a click on our own page, or a link opened directly
+UNREAD = "The alert's article cannot be read just now (is the bus up?): try again in a minute."
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -74,6 +75,15 @@ def render_feedback(
     )
 
 
+async def found_article(find: FindArticle, verdict: Verdict, whole: bool) -> dict[str, Any] | None:
+    """The alert's article, or None when its stores cannot be read now (logged)."""
+    try:
+        return await find(verdict.rule_id, verdict.story_id, whole)
+    except Exception:  # the broker away: the analyst is told to try again, nothing lost
+        log.exception("feedback_article_unread", watch=verdict.rule_id)
+        return None
+
+
 def add_feedback_routes(
     app: web.Application,
     signer: FeedbackSigner,
@@ -98,9 +108,9 @@ def add_feedback_routes(
             return found
         verdict, store = found
         before = await store.get(verdict.rule_id, verdict.story_id)
-        article = (
-            before["article"] if before else await find(verdict.rule_id, verdict.story_id, False)
-        )
+        article = before["article"] if before else await found_article(find, verdict, False)
+        if article is None:
+            return _html(render_message(503, UNREAD), 503)
         current = str(before["verdict"]) if before else None
         return _html(render_feedback(verdict, article, current, "", False))
 
@@ -117,7 +127,9 @@ def add_feedback_routes(
         if before is not None and before.get("verdict") == verdict.verdict:
             said, recorded, article = "This verdict was already recorded.", False, before["article"]
         else:
-            article = await find(verdict.rule_id, verdict.story_id, True)
+            article = await found_article(find, verdict, True)
+            if article is None:
+                return _html(render_message(503, UNREAD), 503)
             recorded = await store.record(
                 verdict.rule_id, verdict.story_id, verdict.verdict, article, "feedback link"
             )

@@ -118,3 +118,33 @@ def test_the_service_does_not_start_on_a_key_others_can_read(tmp_path: Path) -> 
     assert "chmod 600" in done.stderr
     assert "Traceback" not in done.stderr
     assert "monitor did not start" in done.stderr
+
+
+async def test_a_link_opened_while_the_bus_is_away_says_try_again(tmp_path: Path) -> None:
+    """The alert's article cannot be read (the broker away): the page says to try again (503)
+    and records nothing, instead of a 500."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from monitor.alerts.feedback import Feedback, LocalFeedback
+    from monitor.status.feedbackpage import add_feedback_routes
+
+    async with StateStore(tmp_path) as state:
+        signer = FeedbackSigner(b"x" * 32)
+        feedback = Feedback(LocalFeedback(state))
+
+        async def store() -> Feedback:
+            return feedback
+
+        async def away(rule: str, story: str, whole: bool) -> dict[str, object]:
+            raise OSError("connection refused")
+
+        app = web.Application()
+        add_feedback_routes(app, signer, store, away)
+        async with TestClient(TestServer(app)) as client:
+            url = f"/feedback/{signer.token('grain', 's1', RELEVANT)}"
+            for method in (client.get, client.post):
+                async with method(url) as answer:
+                    assert 503 == answer.status
+                    assert "try again" in await answer.text()
+        assert [] == await feedback.list()
