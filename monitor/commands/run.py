@@ -75,7 +75,7 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
     pass 3, 4 or 5 when feeds failed, alerts were not delivered, or both."""
     from monitor.matching.reload import snapshot
     from monitor.service.app import Service
-    from monitor.service.feedback import feedback_signer
+    from monitor.service.feedback import check_feedback_key
 
     try:
         config = load_config(os.environ, config_path)
@@ -83,7 +83,7 @@ def run(config_path: Path, *, once: bool, role: str = "all") -> int:
         seen = snapshot(config.rules_dir)  # before the read: what changes after, reloads
         rule_set = load_rules_dir(config.rules_dir, files)
         problems = notify_problems(config, rule_set) + env_problems(rule_set.feeds, config.environ)
-        feedback_signer(config)  # the feedback key: made now, or refused (others may read it)
+        check_feedback_key(config)  # a key file others may read stops the start, in words
     except (ConfigError, RuleError) as exc:
         problems = list(exc.problems) or [Problem(str(config_path), 0, str(exc))]
     if problems:

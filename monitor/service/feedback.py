@@ -39,6 +39,14 @@ def feedback_signer(config: Config) -> FeedbackSigner:
     return FeedbackSigner(state_key(config.state_dir))
 
 
+def check_feedback_key(config: Config) -> None:
+    """Refuse, before the start, a key file that is there but others may read or is not a key
+    (ConfigError); a missing one is made later, once the state directory is known usable."""
+    path = config.state_dir / KEY_FILE
+    if not config.feedback_key and path.exists():
+        _read(path)
+
+
 def state_key(state_dir: Path) -> bytes:
     """The key kept in `state_dir/feedback.key`, made (0600, exclusively) when there is none.
     ConfigError when group or others may read or change it, or it is not a key."""
@@ -85,7 +93,7 @@ class FeedbackDesk:
         opened: Callable[[], bool],
     ) -> None:
         self.config = config
-        self.signer = feedback_signer(config)
+        self._signer: FeedbackSigner | None = None  # made on first use: the state dir is ready
         self.wiring = wiring
         self.state = state
         self.opened = opened
@@ -107,6 +115,12 @@ class FeedbackDesk:
     async def article(self, rule_id: str, story_id: str, whole: bool) -> dict[str, Any]:
         """The alert's article: with `whole`, completed from the bus's stored articles."""
         return await find_article(self._history, self.config if whole else None, rule_id, story_id)
+
+    def signer(self) -> FeedbackSigner:
+        """The signer, made on first use (ConfigError or OSError when the key is unusable)."""
+        if self._signer is None:
+            self._signer = feedback_signer(self.config)
+        return self._signer
 
     def routes(self, app: web.Application) -> None:
         """Serve the feedback pages on `app`; the store closes with it."""

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from monitor.alerts.feedback import Feedback
 from monitor.alerts.verdicts import RELEVANT, FeedbackSigner, Verdict
+from monitor.kernel.errors import ConfigError
 from monitor.status.page import ENV
 from monitor.status.routes import HEADERS
 from monitor.status.watch_page import render_message
@@ -86,7 +87,7 @@ async def found_article(find: FindArticle, verdict: Verdict, whole: bool) -> dic
 
 def add_feedback_routes(
     app: web.Application,
-    signer: FeedbackSigner,
+    signer: FeedbackSigner | Callable[[], FeedbackSigner],
     feedback: Callable[[], Awaitable[Feedback | None]],
     find: FindArticle,
 ) -> None:
@@ -94,7 +95,12 @@ def add_feedback_routes(
     is still opening), `find` the alert's article (whole: for the record, else for the page)."""
 
     async def read(request: web.Request) -> tuple[Verdict, Feedback] | web.Response:
-        verdict = signer.read(request.match_info["token"])
+        try:
+            reader = signer if isinstance(signer, FeedbackSigner) else signer()
+        except (OSError, ConfigError) as exc:  # the key: unreadable now, said, not a 500
+            log.error("feedback_key_unusable", reason=str(exc))  # noqa: TRY400
+            return _html(render_message(503, "The feedback key cannot be read: see the log."), 503)
+        verdict = reader.read(request.match_info["token"])
         if verdict is None:
             return _not_found()
         store = await feedback()
