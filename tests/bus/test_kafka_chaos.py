@@ -361,6 +361,9 @@ async def drain(
     except AssertionError:
         missing = len(titles - answered_titles())
         found.note(f"after {DRAIN_S:g}s, {missing} items still not answered 200")
+        for group in ("matcher", "dispatcher"):  # a partition nobody holds has no lag to show
+            held = {n: sorted(await lag_partitions(p, group)) for n, p in procs.items()}
+            found.note(f"  {group} partitions held: {held}")
     names = ("dispatcher-1", "dispatcher-2")
     ups = await asyncio.gather(*(channel_settles(procs[n], 1.0, 30) for n in names))
     for name, up in zip(names, ups, strict=True):
