@@ -22,11 +22,11 @@ import aiohttp
 import lxml.html
 import pytest
 
-from tests.status.browsing import act, forging_page, typed
+from tests.status.browsing import act, forging_page, tokened_service, typed
 from tests.status.screens import CONSOLE_PICTURE, LETTERS_PICTURE, WATCH_PICTURE, shoot
 from tests.support.browser import Page, browser
-from tests.support.processes import MonitorProcess, eventually, webhook_service
-from tests.support.servers import FeedServer, Receiver, free_port, rss, serve
+from tests.support.processes import MonitorProcess, eventually
+from tests.support.servers import FeedServer, Receiver, rss, serve
 
 TOKEN = "service-console-token-0123"  # noqa: S105 - a test's
 WATCHES = (
@@ -125,19 +125,8 @@ async def edit(page: Page, base: str, yaml: str, shows: str) -> lxml.html.HtmlEl
 
 @pytest.mark.timeout(300)  # the first run may install chromium
 async def test_the_console_of_the_running_service(tmp_path: Path) -> None:
-    feeds, receiver = FeedServer(feeds={"world": rss(CALM)}), Receiver()
-    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
-        feeds.base, receiver.base = feed_base, hook_base
-        rules = tmp_path / "rules"
-        (rules / "entities").mkdir(parents=True)
-        url = feeds.url("/feeds/world")
-        (rules / "feeds.yaml").write_text(
-            f'feeds:\n  - {{id: world, url: "{url}", interval: 1h}}\n'
-        )
-        (rules / "watches.yaml").write_text(WATCHES)
-        monitor = webhook_service(
-            tmp_path, receiver.url("/hook"), free_port(), http=f', token: "{TOKEN}"'
-        )
+    async with tokened_service(tmp_path, CALM, WATCHES, "1h", TOKEN) as rig:
+        feeds, receiver, monitor = rig
         await monitor.start()
         try:
             await walk_through(tmp_path, monitor, feeds, receiver)

@@ -19,10 +19,10 @@ import lxml.html
 import pytest
 
 from monitor.alerts.verdicts import NOT_RELEVANT, RELEVANT, FeedbackSigner, Verdict
-from tests.status.browsing import act
+from tests.status.browsing import act, tokened_service
 from tests.support.browser import browser
-from tests.support.processes import CHECKOUT, eventually, webhook_service
-from tests.support.servers import FeedServer, Receiver, free_port, rss, serve
+from tests.support.processes import CHECKOUT, eventually
+from tests.support.servers import rss
 
 TOKEN = "feedback-service-token-0123"  # noqa: S105 - a test's
 TITLE = "Troops gather near Belarus"
@@ -30,19 +30,9 @@ TITLE = "Troops gather near Belarus"
 
 @pytest.mark.timeout(300)  # the first run may install chromium
 async def test_a_feedback_link_in_a_real_browser(tmp_path: Path) -> None:
-    feeds, receiver = FeedServer(feeds={"world": rss("Calm day at the lake")}), Receiver()
-    async with serve(feeds.app()) as feed_base, serve(receiver.app()) as hook_base:
-        feeds.base, receiver.base = feed_base, hook_base
-        rules = tmp_path / "rules"
-        (rules / "entities").mkdir(parents=True)
-        url = feeds.url("/feeds/world")
-        (rules / "feeds.yaml").write_text(
-            f'feeds:\n  - {{id: world, url: "{url}", interval: 1s}}\n'
-        )
-        (rules / "watches.yaml").write_text("rules:\n  - id: war\n    match: {any: [Belarus]}\n")
-        monitor = webhook_service(
-            tmp_path, receiver.url("/hook"), free_port(), http=f', token: "{TOKEN}"'
-        )
+    watches = "rules:\n  - id: war\n    match: {any: [Belarus]}\n"
+    async with tokened_service(tmp_path, "Calm day at the lake", watches, "1s", TOKEN) as rig:
+        feeds, receiver, monitor = rig
         await monitor.start()
         try:
             await eventually(lambda: "feed_polled" in monitor.stderr(), 30, monitor.stderr)
